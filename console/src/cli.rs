@@ -1,0 +1,81 @@
+//! The command line: global connection options and the subcommands.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "flightdeck",
+    version,
+    about = "The operator's terminal for AWS worker systems: Auto Scaling groups, SQS queues and their dead letters.",
+    long_about = "The operator's terminal for AWS worker systems: Auto Scaling groups, SQS queues and their dead letters.\n\n\
+                  It talks to AWS through the standard credential chain (AWS_PROFILE, AWS_REGION, \
+                  AWS_ENDPOINT_URL, ...). `flightdeck demo` runs everything on a local cloud with no AWS account."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub target: Target,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where to connect. Unset options come from the standard AWS environment and profile.
+#[derive(Debug, Clone, Args)]
+pub struct Target {
+    /// Endpoint URL for every AWS service (an emulator, a VPC endpoint) [default: AWS_ENDPOINT_URL, else AWS]
+    #[arg(long, global = true, value_name = "URL")]
+    pub endpoint: Option<String>,
+
+    /// Use the local cloud started by `flightdeck local up` in another terminal
+    #[arg(long, global = true, conflicts_with = "endpoint")]
+    pub local: bool,
+
+    /// AWS region [default: AWS_REGION, the profile's region, else the stack's region]
+    #[arg(long, global = true, value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// Named profile from ~/.aws/config [default: AWS_PROFILE]
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// Stack definition to use instead of the built-in infra/stack.json
+    #[arg(long, global = true, value_name = "FILE", env = "FLIGHTDECK_STACK")]
+    pub stack: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the groups, queues and bucket at the target endpoint, then exit
+    Status {
+        /// Print JSON instead of tables
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the whole stack on a local cloud (no AWS account needed) and watch it
+    Demo {
+        /// Port for the emulator on 127.0.0.1 [default: a free port]
+        #[arg(long)]
+        port: Option<u16>,
+    },
+    /// Manage the local cloud: the AWS emulator with the stack provisioned on it
+    #[command(subcommand)]
+    Local(LocalCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LocalCommand {
+    /// Start the emulator, provision the stack, and run until Ctrl-C or `flightdeck local down`
+    Up {
+        /// Port for the emulator on 127.0.0.1 [default: a free port]
+        #[arg(long)]
+        port: Option<u16>,
+    },
+    /// Stop the local cloud that `flightdeck local up` started
+    Down,
+    /// Install the emulator into the project cache if it is not there yet
+    Install,
+    /// Provision (or converge) the stack at the target endpoint; safe to run again
+    Provision,
+}

@@ -1,0 +1,124 @@
+//! `flightdeck`: the operator's terminal. This file parses the command line, sets up logging
+//! and turns failures into one line that says what went wrong and what to do next.
+
+mod cli;
+mod local;
+mod status;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use stack::errors::AwsFailure;
+use stack::{Clients, ErrorClass, Stack};
+
+use crate::cli::{Cli, Command, Target};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("flightdeck: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("flightdeck: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs go to stderr, filtered by `RUST_LOG` (default: warnings only, so output stays clean).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let stack = Stack::load_or_embedded(cli.target.stack.as_ref())?;
+    match cli.command {
+        Command::Status { json } => {
+            let clients = connect(&cli.target, &stack).await?;
+            let status = status::gather(&clients, &stack)
+                .await
+                .map_err(|e| explain(&e.failure, e.action, &clients))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&status)?);
+            } else {
+                print!("{}", status.to_text());
+            }
+            Ok(())
+        }
+        Command::Demo { port } => local::demo(&stack, port).await,
+        Command::Local(cmd) => local::run(cmd, &cli.target, &stack).await,
+    }
+}
+
+/// Clients for the target: `--local` resolves to the running local cloud's endpoint.
+pub async fn connect(target: &Target, stack: &Stack) -> anyhow::Result<Clients> {
+    let opts = if target.local {
+        let running = local_cloud::registry::current().ok_or_else(|| {
+            anyhow::anyhow!("no local cloud is running: start one with `flightdeck local up` (or use `flightdeck demo`)")
+        })?;
+        local_cloud::aws_options(&running.endpoint, &running.region)
+    } else {
+        stack::AwsOptions {
+            endpoint: target.endpoint.clone(),
+            region: target.region.clone(),
+            profile: target.profile.clone(),
+            credentials: None,
+        }
+    };
+    Ok(Clients::connect(&opts, &stack.region).await)
+}
+
+/// One line for a failed AWS call: what failed, why, and what to do next.
+pub fn explain(failure: &AwsFailure, action: &str, clients: &Clients) -> anyhow::Error {
+    let target = clients.describe_target();
+    if failure.unreachable {
+        let reason = short_reason(&failure.message);
+        return match clients.endpoint() {
+            Some(endpoint) => anyhow::anyhow!(
+                "cannot reach {endpoint} ({reason}). Start the local cloud with `flightdeck local up`, or point --endpoint / AWS_ENDPOINT_URL at a running endpoint"
+            ),
+            None => anyhow::anyhow!(
+                "cannot reach AWS in {} ({reason}). Check the network, the region (--region / AWS_REGION) and any proxy settings",
+                clients.region()
+            ),
+        };
+    }
+    match failure.class {
+        ErrorClass::Auth => anyhow::anyhow!(
+            "{target} refused {action}: {failure}. Check the credentials (AWS_PROFILE, AWS_ACCESS_KEY_ID, or `aws sso login`) and that they allow {action}"
+        ),
+        ErrorClass::Throttled => anyhow::anyhow!(
+            "{target} is throttling {action}: {failure}. Wait a moment and try again"
+        ),
+        _ => anyhow::anyhow!("{action} at {target} failed: {failure}"),
+    }
+}
+
+/// The useful part of a transport error chain.
+fn short_reason(message: &str) -> &'static str {
+    let m = message.to_ascii_lowercase();
+    if m.contains("connection refused") {
+        "connection refused"
+    } else if m.contains("timed out") || m.contains("timeout") {
+        "timed out"
+    } else if m.contains("dns") || m.contains("resolve") || m.contains("lookup") {
+        "host name not resolved"
+    } else {
+        "no answer"
+    }
+}

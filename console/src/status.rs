@@ -1,0 +1,423 @@
+//! `flightdeck status`: one snapshot of the groups, queues and bucket at the target, as
+//! tables or JSON. Read-only: DescribeAutoScalingGroups, ListQueues, GetQueueAttributes,
+//! HeadBucket, GetBucketVersioning.
+
+use std::fmt::Write as _;
+
+use aws_sdk_sqs::types::QueueAttributeName;
+use serde::Serialize;
+use stack::errors::{describe, AwsFailure};
+use stack::{Clients, Stack};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    pub target: String,
+    pub endpoint: Option<String>,
+    pub region: String,
+    pub observed_at: chrono::DateTime<chrono::Utc>,
+    pub groups: Vec<GroupStatus>,
+    pub queues: Vec<QueueStatus>,
+    pub bucket: BucketStatus,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct GroupStatus {
+    pub name: String,
+    pub min: i32,
+    pub desired: i32,
+    pub max: i32,
+    pub in_service: usize,
+    pub pending: usize,
+    pub terminating: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct QueueStatus {
+    pub name: String,
+    pub url: String,
+    pub visible: u64,
+    pub in_flight: u64,
+    pub delayed: u64,
+    /// The dead-letter queue this queue redrives to, by name.
+    pub dead_letter_queue: Option<String>,
+    pub max_receive_count: Option<u64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BucketStatus {
+    pub name: String,
+    pub exists: bool,
+    pub versioning: Option<String>,
+}
+
+/// A failed read, with what the operator should do about it.
+#[derive(Debug, thiserror::Error)]
+#[error("{action} failed: {failure}")]
+pub struct StatusError {
+    pub action: &'static str,
+    pub failure: AwsFailure,
+}
+
+fn failed<E, R>(
+    action: &'static str,
+) -> impl FnOnce(aws_sdk_sqs::error::SdkError<E, R>) -> StatusError
+where
+    E: aws_sdk_sqs::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: stack::errors::HttpStatus + std::fmt::Debug + 'static,
+{
+    move |e| StatusError {
+        action,
+        failure: describe(&e),
+    }
+}
+
+pub async fn gather(clients: &Clients, stack: &Stack) -> Result<Status, StatusError> {
+    let (groups, queues, bucket) = tokio::try_join!(
+        groups(clients),
+        queues(clients),
+        bucket(clients, &stack.bucket.name)
+    )?;
+    Ok(Status {
+        target: clients.describe_target(),
+        endpoint: clients.endpoint().map(str::to_string),
+        region: clients.region().to_string(),
+        observed_at: chrono::Utc::now(),
+        groups,
+        queues,
+        bucket,
+    })
+}
+
+async fn groups(c: &Clients) -> Result<Vec<GroupStatus>, StatusError> {
+    let mut out = Vec::new();
+    let mut pages = c
+        .autoscaling
+        .describe_auto_scaling_groups()
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(failed("DescribeAutoScalingGroups"))?;
+        for g in page.auto_scaling_groups() {
+            let count = |pred: fn(&str) -> bool| {
+                g.instances()
+                    .iter()
+                    .filter(|i| i.lifecycle_state().is_some_and(|s| pred(s.as_str())))
+                    .count()
+            };
+            out.push(GroupStatus {
+                name: g.auto_scaling_group_name().unwrap_or_default().to_string(),
+                min: g.min_size().unwrap_or_default(),
+                desired: g.desired_capacity().unwrap_or_default(),
+                max: g.max_size().unwrap_or_default(),
+                in_service: count(|s| s == "InService"),
+                pending: count(|s| s.starts_with("Pending")),
+                terminating: count(|s| s.starts_with("Terminating")),
+            });
+        }
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+async fn queues(c: &Clients) -> Result<Vec<QueueStatus>, StatusError> {
+    let mut urls = Vec::new();
+    let mut pages = c
+        .sqs
+        .list_queues()
+        .max_results(1000)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(failed("ListQueues"))?;
+        urls.extend(page.queue_urls().iter().cloned());
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for url in urls {
+        let sqs = c.sqs.clone();
+        tasks.spawn(async move {
+            let out = sqs
+                .get_queue_attributes()
+                .queue_url(&url)
+                .attribute_names(QueueAttributeName::All)
+                .send()
+                .await
+                .map_err(failed("GetQueueAttributes"))?;
+            Ok::<_, StatusError>(queue_status(url, out.attributes()))
+        });
+    }
+    let mut out = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(status) => out.push(status?),
+            Err(e) => {
+                return Err(StatusError {
+                    action: "GetQueueAttributes",
+                    failure: AwsFailure {
+                        class: stack::ErrorClass::Retryable,
+                        code: None,
+                        message: e.to_string(),
+                        status: None,
+                        unreachable: false,
+                    },
+                })
+            }
+        }
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+fn queue_status(
+    url: String,
+    attrs: Option<&std::collections::HashMap<QueueAttributeName, String>>,
+) -> QueueStatus {
+    let get = |k: QueueAttributeName| attrs.and_then(|a| a.get(&k));
+    let num = |k: QueueAttributeName| get(k).and_then(|v| v.parse().ok()).unwrap_or(0);
+    let redrive: Option<serde_json::Value> =
+        get(QueueAttributeName::RedrivePolicy).and_then(|p| serde_json::from_str(p).ok());
+    let dead_letter_queue = redrive
+        .as_ref()
+        .and_then(|r| r.get("deadLetterTargetArn"))
+        .and_then(|a| a.as_str())
+        .and_then(|arn| arn.rsplit(':').next())
+        .map(str::to_string);
+    let max_receive_count = redrive
+        .as_ref()
+        .and_then(|r| r.get("maxReceiveCount"))
+        .and_then(|v| {
+            v.as_u64()
+                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+        });
+    QueueStatus {
+        name: url.rsplit('/').next().unwrap_or(&url).to_string(),
+        visible: num(QueueAttributeName::ApproximateNumberOfMessages),
+        in_flight: num(QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
+        delayed: num(QueueAttributeName::ApproximateNumberOfMessagesDelayed),
+        url,
+        dead_letter_queue,
+        max_receive_count,
+    }
+}
+
+async fn bucket(c: &Clients, name: &str) -> Result<BucketStatus, StatusError> {
+    match c.s3.head_bucket().bucket(name).send().await {
+        Ok(_) => {}
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => {
+            return Ok(BucketStatus {
+                name: name.to_string(),
+                exists: false,
+                versioning: None,
+            })
+        }
+        Err(e) => return Err(failed("HeadBucket")(e)),
+    }
+    let status = stack::aws::bucket_versioning(&c.s3, name)
+        .await
+        .map_err(failed("GetBucketVersioning"))?;
+    Ok(BucketStatus {
+        name: name.to_string(),
+        exists: true,
+        versioning: Some(status.map_or("Disabled".to_string(), |s| s.as_str().to_string())),
+    })
+}
+
+/// Left-aligned first column, right-aligned numbers, in the style of `kubectl get`.
+fn table(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: &[String]| {
+        let mut s = String::new();
+        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
+            if i > 0 {
+                s.push_str("  ");
+            }
+            let numeric = i > 0 && cell.chars().all(|c| c.is_ascii_digit());
+            if numeric {
+                let _ = write!(s, "{cell:>w$}");
+            } else if i + 1 == cells.len() {
+                s.push_str(cell);
+            } else {
+                let _ = write!(s, "{cell:<w$}");
+            }
+        }
+        s.trim_end().to_string()
+    };
+    let header: Vec<String> = header.iter().map(|h| h.to_string()).collect();
+    let _ = writeln!(out, "{}", line(&header));
+    for row in rows {
+        let _ = writeln!(out, "{}", line(row));
+    }
+}
+
+impl Status {
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "flightdeck status · {} · {}\n",
+            self.target,
+            self.observed_at.format("%Y-%m-%d %H:%M:%S UTC")
+        );
+        if self.groups.is_empty() {
+            let _ = writeln!(out, "AUTO SCALING GROUPS: none\n");
+        } else {
+            let rows: Vec<Vec<String>> = self
+                .groups
+                .iter()
+                .map(|g| {
+                    vec![
+                        g.name.clone(),
+                        g.min.to_string(),
+                        g.desired.to_string(),
+                        g.max.to_string(),
+                        g.in_service.to_string(),
+                        g.pending.to_string(),
+                        g.terminating.to_string(),
+                    ]
+                })
+                .collect();
+            table(
+                &mut out,
+                &[
+                    "AUTO SCALING GROUP",
+                    "MIN",
+                    "DESIRED",
+                    "MAX",
+                    "IN SERVICE",
+                    "PENDING",
+                    "TERMINATING",
+                ],
+                &rows,
+            );
+            out.push('\n');
+        }
+        if self.queues.is_empty() {
+            let _ = writeln!(out, "QUEUES: none\n");
+        } else {
+            let rows: Vec<Vec<String>> = self
+                .queues
+                .iter()
+                .map(|q| {
+                    let dlq = match (&q.dead_letter_queue, q.max_receive_count) {
+                        (Some(d), Some(n)) => format!("{d} (after {n} receives)"),
+                        (Some(d), None) => d.clone(),
+                        _ => "-".to_string(),
+                    };
+                    vec![
+                        q.name.clone(),
+                        q.visible.to_string(),
+                        q.in_flight.to_string(),
+                        q.delayed.to_string(),
+                        dlq,
+                    ]
+                })
+                .collect();
+            table(
+                &mut out,
+                &[
+                    "QUEUE",
+                    "VISIBLE",
+                    "IN FLIGHT",
+                    "DELAYED",
+                    "DEAD-LETTER QUEUE",
+                ],
+                &rows,
+            );
+            out.push('\n');
+        }
+        let b = &self.bucket;
+        let row = if b.exists {
+            vec![
+                b.name.clone(),
+                "yes".into(),
+                b.versioning.clone().unwrap_or_default(),
+            ]
+        } else {
+            vec![b.name.clone(), "missing".into(), "-".into()]
+        };
+        table(&mut out, &["BUCKET", "EXISTS", "VERSIONING"], &[row]);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Status {
+        Status {
+            target: "http://127.0.0.1:4566 (us-east-1)".into(),
+            endpoint: Some("http://127.0.0.1:4566".into()),
+            region: "us-east-1".into(),
+            observed_at: chrono::DateTime::from_timestamp(1_795_000_000, 0).unwrap(),
+            groups: vec![GroupStatus {
+                name: "flightdeck-api".into(),
+                min: 2,
+                desired: 2,
+                max: 4,
+                in_service: 2,
+                pending: 0,
+                terminating: 0,
+            }],
+            queues: vec![QueueStatus {
+                name: "video_tasks".into(),
+                url: "http://x/123/video_tasks".into(),
+                visible: 12,
+                in_flight: 3,
+                delayed: 0,
+                dead_letter_queue: Some("video_dlq".into()),
+                max_receive_count: Some(5),
+            }],
+            bucket: BucketStatus {
+                name: "flightdeck-videos".into(),
+                exists: true,
+                versioning: Some("Enabled".into()),
+            },
+        }
+    }
+
+    #[test]
+    fn text_tables_align() {
+        let text = sample().to_text();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[2],
+            "AUTO SCALING GROUP  MIN  DESIRED  MAX  IN SERVICE  PENDING  TERMINATING"
+        );
+        assert_eq!(
+            lines[3],
+            "flightdeck-api        2        2    4           2        0            0"
+        );
+        assert_eq!(
+            lines[5],
+            "QUEUE        VISIBLE  IN FLIGHT  DELAYED  DEAD-LETTER QUEUE"
+        );
+        assert_eq!(
+            lines[6],
+            "video_tasks       12          3        0  video_dlq (after 5 receives)"
+        );
+        assert_eq!(lines[9], "flightdeck-videos  yes     Enabled");
+    }
+
+    #[test]
+    fn redrive_policy_is_read_from_attributes() {
+        let attrs = std::collections::HashMap::from([
+            (QueueAttributeName::ApproximateNumberOfMessages, "7".to_string()),
+            (
+                QueueAttributeName::RedrivePolicy,
+                r#"{"deadLetterTargetArn":"arn:aws:sqs:us-east-1:123456789012:video_dlq","maxReceiveCount":"5"}"#
+                    .to_string(),
+            ),
+        ]);
+        let q = queue_status("http://h/123456789012/video_tasks".into(), Some(&attrs));
+        assert_eq!(q.name, "video_tasks");
+        assert_eq!(q.visible, 7);
+        assert_eq!(q.in_flight, 0);
+        assert_eq!(q.dead_letter_queue.as_deref(), Some("video_dlq"));
+        assert_eq!(q.max_receive_count, Some(5));
+    }
+}

@@ -1,0 +1,271 @@
+//! The `flightdeck` binary as a user runs it: help, status against a real emulator, and one
+//! clear line for each kind of bad input.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use assert_cmd::Command;
+use local_cloud::emulator::free_port;
+use local_cloud::testing::TestCloud;
+use predicates::prelude::*;
+
+fn flightdeck() -> Command {
+    let mut cmd = Command::cargo_bin("flightdeck").unwrap();
+    // Keep the developer's AWS settings out of the tests.
+    for var in [
+        "AWS_ENDPOINT_URL",
+        "AWS_PROFILE",
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "FLIGHTDECK_STACK",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test");
+    cmd
+}
+
+#[test]
+fn every_command_has_help() {
+    flightdeck().arg("--help").assert().success().stdout(
+        predicate::str::contains("status")
+            .and(predicate::str::contains("demo"))
+            .and(predicate::str::contains("local")),
+    );
+    for args in [
+        &["status", "--help"][..],
+        &["demo", "--help"],
+        &["local", "--help"],
+        &["local", "up", "--help"],
+        &["local", "down", "--help"],
+        &["local", "install", "--help"],
+        &["local", "provision", "--help"],
+    ] {
+        flightdeck()
+            .args(args)
+            .assert()
+            .success()
+            .stdout(predicate::str::contains("Usage: flightdeck"));
+    }
+}
+
+#[tokio::test]
+async fn status_shows_groups_queues_and_bucket() {
+    let cloud = TestCloud::provisioned().await;
+    let endpoint = cloud.endpoint().to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        flightdeck()
+            .args(["status", "--endpoint", &endpoint])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone()
+    })
+    .await
+    .unwrap();
+    let text = String::from_utf8(out).unwrap();
+    let line = |prefix: &str| {
+        text.lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix} in\n{text}"))
+            .to_string()
+    };
+    assert_eq!(
+        line("flightdeck-api ")
+            .split_whitespace()
+            .collect::<Vec<_>>(),
+        ["flightdeck-api", "2", "2", "4", "2", "0", "0"]
+    );
+    assert_eq!(
+        line("flightdeck-worker")
+            .split_whitespace()
+            .collect::<Vec<_>>(),
+        ["flightdeck-worker", "1", "1", "3", "1", "0", "0"]
+    );
+    assert!(
+        line("video_tasks").ends_with("video_dlq (after 5 receives)"),
+        "{text}"
+    );
+    assert!(line("video_dlq").contains(" 0 "), "{text}");
+    assert_eq!(
+        line("flightdeck-videos")
+            .split_whitespace()
+            .collect::<Vec<_>>(),
+        ["flightdeck-videos", "yes", "Enabled"]
+    );
+}
+
+#[tokio::test]
+async fn status_json_is_machine_readable() {
+    let cloud = TestCloud::provisioned().await;
+    // A message in the queue shows up as visible.
+    let url = cloud
+        .clients
+        .sqs
+        .get_queue_url()
+        .queue_name("video_tasks")
+        .send()
+        .await
+        .unwrap();
+    cloud
+        .clients
+        .sqs
+        .send_message()
+        .queue_url(url.queue_url().unwrap())
+        .message_body("{}")
+        .send()
+        .await
+        .unwrap();
+    let endpoint = cloud.endpoint().to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        flightdeck()
+            .args(["--endpoint", &endpoint, "status", "--json"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone()
+    })
+    .await
+    .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(v["groups"].as_array().unwrap().len(), 2);
+    assert_eq!(v["queues"].as_array().unwrap().len(), 2);
+    let tasks = v["queues"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|q| q["name"] == "video_tasks")
+        .unwrap();
+    assert_eq!(tasks["visible"], 1);
+    assert_eq!(tasks["dead_letter_queue"], "video_dlq");
+    assert_eq!(v["bucket"]["exists"], true);
+    assert_eq!(v["bucket"]["versioning"], "Enabled");
+    assert_eq!(v["region"], "us-east-1");
+}
+
+#[test]
+fn unreachable_endpoint_is_one_clear_line() {
+    let dead = format!("http://127.0.0.1:{}", free_port().unwrap());
+    let out = flightdeck()
+        .args(["status", "--endpoint", &dead])
+        .assert()
+        .failure()
+        .get_output()
+        .stderr
+        .clone();
+    let err = String::from_utf8(out).unwrap();
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with(&format!(
+            "flightdeck: cannot reach {dead} (connection refused)"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("flightdeck local up"), "{err}");
+}
+
+#[test]
+fn bad_stack_files_name_the_file_key_and_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let shipped: serde_json::Value =
+        serde_json::from_str(stack::config::DEFAULT_STACK_JSON).unwrap();
+
+    let mut wrong_type = shipped.clone();
+    wrong_type["queues"]["tasks"]["max_receive_count"] = "five".into();
+    let path = dir.path().join("wrong-type.json");
+    std::fs::write(&path, wrong_type.to_string()).unwrap();
+    let out = flightdeck()
+        .args(["status", "--stack"])
+        .arg(&path)
+        .assert()
+        .failure()
+        .get_output()
+        .stderr
+        .clone();
+    let err = String::from_utf8(out).unwrap();
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with(&format!(
+            "flightdeck: {}: queues.tasks.max_receive_count: invalid type",
+            path.display()
+        )),
+        "{err}"
+    );
+
+    let mut unknown = shipped;
+    unknown["groups"]["worker"]["max_size"] = 3.into();
+    let path = dir.path().join("unknown-key.json");
+    std::fs::write(&path, unknown.to_string()).unwrap();
+    let out = flightdeck()
+        .args(["status", "--stack"])
+        .arg(&path)
+        .assert()
+        .failure()
+        .get_output()
+        .stderr
+        .clone();
+    let err = String::from_utf8(out).unwrap();
+    assert!(
+        err.starts_with(&format!(
+            "flightdeck: {}: groups.worker.max_size: unknown field `max_size`",
+            path.display()
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn missing_python_says_how_to_install_it() {
+    let cache = tempfile::tempdir().unwrap();
+    let out = flightdeck()
+        .args(["local", "install"])
+        .env("FLIGHTDECK_CACHE_DIR", cache.path())
+        .env("FLIGHTDECK_PYTHON", "/nonexistent/python3")
+        .assert()
+        .failure()
+        .get_output()
+        .stderr
+        .clone();
+    let err = String::from_utf8(out).unwrap();
+    let last = err.trim_end().lines().last().unwrap();
+    assert!(
+        last.starts_with("flightdeck: /nonexistent/python3 was not found"),
+        "{err}"
+    );
+    assert!(
+        last.contains("sudo apt-get install -y python3 python3-venv"),
+        "{err}"
+    );
+}
+
+#[test]
+fn broken_venv_module_says_how_to_fix_it() {
+    // An interpreter whose `-m venv` fails the way Debian's python3 does without python3-venv.
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("python3");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\nif [ \"$1\" = --version ]; then echo 'Python 3.11.2'; exit 0; fi\n\
+         echo 'The virtual environment was not created successfully because ensurepip is not available.' >&2\nexit 1\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let out = flightdeck()
+        .args(["local", "install"])
+        .env("FLIGHTDECK_CACHE_DIR", dir.path().join("cache"))
+        .env("FLIGHTDECK_PYTHON", &fake)
+        .assert()
+        .failure()
+        .get_output()
+        .stderr
+        .clone();
+    let err = String::from_utf8(out).unwrap();
+    let last = err.trim_end().lines().last().unwrap();
+    assert!(last.contains("has no working venv module"), "{err}");
+    assert!(last.contains("ensurepip is not available"), "{err}");
+    assert!(
+        last.ends_with("sudo apt-get install -y python3-venv"),
+        "{err}"
+    );
+}

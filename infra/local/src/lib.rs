@@ -1,0 +1,31 @@
+//! The local cloud: makes the moto emulator behave like a small AWS account for flightdeck.
+//! It installs the emulator into a project cache, runs it on 127.0.0.1, and provisions the
+//! stack from `infra/stack.json` through the same AWS SDK calls used against AWS.
+
+pub mod emulator;
+pub mod install;
+pub mod paths;
+pub mod provision;
+pub mod registry;
+pub mod testing;
+
+pub use emulator::{Emulator, EmulatorError};
+pub use install::{InstallError, Installation, MOTO_VERSION};
+pub use provision::{provision, Change, ProvisionError, ProvisionReport};
+
+/// Credentials the local cloud hands to every program: the emulator accepts any keys, and
+/// fixed ones keep a developer's real AWS credentials out of local runs.
+pub const LOCAL_CREDENTIALS: (&str, &str) = ("flightdeck-local", "flightdeck-local-secret");
+
+/// Client options for an emulator at `endpoint`.
+pub fn aws_options(endpoint: &str, region: &str) -> stack::AwsOptions {
+    stack::AwsOptions {
+        endpoint: Some(endpoint.to_string()),
+        region: Some(region.to_string()),
+        profile: None,
+        credentials: Some((
+            LOCAL_CREDENTIALS.0.to_string(),
+            LOCAL_CREDENTIALS.1.to_string(),
+        )),
+    }
+}

@@ -1,0 +1,163 @@
+//! The one AWS client factory: the standard credential chain, profile and region, and the
+//! `AWS_ENDPOINT_URL` override that points every program at the local emulator.
+
+use std::time::Duration;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::Credentials;
+
+/// How to reach AWS. Every field is optional; unset fields come from the standard
+/// environment and profile settings (`AWS_PROFILE`, `AWS_REGION`, `AWS_ENDPOINT_URL`, ...).
+#[derive(Debug, Clone, Default)]
+pub struct AwsOptions {
+    /// Endpoint URL for every service (an emulator, a VPC endpoint).
+    pub endpoint: Option<String>,
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    /// Fixed credentials; only the local cloud sets these (the emulator accepts any keys).
+    pub credentials: Option<(String, String)>,
+}
+
+/// Clients for every service flightdeck uses, built once from one configuration.
+#[derive(Debug, Clone)]
+pub struct Clients {
+    pub config: SdkConfig,
+    pub s3: aws_sdk_s3::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub autoscaling: aws_sdk_autoscaling::Client,
+    pub ec2: aws_sdk_ec2::Client,
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
+}
+
+impl Clients {
+    /// Build every client. `default_region` is used when neither the options, the
+    /// environment nor the profile name a region (the stack file's region).
+    pub async fn connect(opts: &AwsOptions, default_region: &str) -> Clients {
+        let config = load_config(opts, default_region).await;
+        Clients::from_config(config)
+    }
+
+    pub fn from_config(config: SdkConfig) -> Clients {
+        // Against a custom endpoint S3 needs path-style addressing: virtual-host style puts
+        // the bucket in the host name, which an emulator on 127.0.0.1 cannot serve.
+        let s3_config = aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(endpoint_overridden(&config))
+            .build();
+        Clients {
+            s3: aws_sdk_s3::Client::from_conf(s3_config),
+            sqs: aws_sdk_sqs::Client::new(&config),
+            autoscaling: aws_sdk_autoscaling::Client::new(&config),
+            ec2: aws_sdk_ec2::Client::new(&config),
+            cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
+            config,
+        }
+    }
+
+    /// The endpoint in use, or `None` for AWS's own endpoints.
+    pub fn endpoint(&self) -> Option<&str> {
+        self.config.endpoint_url()
+    }
+
+    pub fn region(&self) -> &str {
+        self.config.region().map(Region::as_ref).unwrap_or("")
+    }
+
+    /// A short description for status lines: `http://127.0.0.1:4566 (us-east-1)`.
+    pub fn describe_target(&self) -> String {
+        match self.endpoint() {
+            Some(e) => format!("{e} ({})", self.region()),
+            None => format!("AWS ({})", self.region()),
+        }
+    }
+}
+
+fn endpoint_overridden(config: &SdkConfig) -> bool {
+    config.endpoint_url().is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some()
+}
+
+/// Load the shared SDK configuration with the standard chain and flightdeck's overrides.
+pub async fn load_config(opts: &AwsOptions, default_region: &str) -> SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    if let Some(profile) = &opts.profile {
+        loader = loader.profile_name(profile);
+    }
+    if let Some(endpoint) = &opts.endpoint {
+        loader = loader.endpoint_url(endpoint);
+    }
+    if let Some((key, secret)) = &opts.credentials {
+        loader = loader.credentials_provider(Credentials::new(
+            key,
+            secret,
+            None,
+            None,
+            "flightdeck-local",
+        ));
+    }
+    // An explicit region wins; else the environment, else the profile, else the stack's
+    // region. Instance metadata is not asked: off EC2 it costs a timeout on every start, and
+    // flightdeck's instances set AWS_REGION in their units.
+    let region = match &opts.region {
+        Some(r) => Some(Region::new(r.clone())),
+        None => {
+            let chain = aws_config::meta::region::RegionProviderChain::first_try(
+                aws_config::environment::region::EnvironmentVariableRegionProvider::new(),
+            )
+            .or_else({
+                // Without --profile the provider follows AWS_PROFILE, like the SDK itself.
+                let mut profile = aws_config::profile::ProfileFileRegionProvider::builder();
+                if let Some(name) = &opts.profile {
+                    profile = profile.profile_name(name);
+                }
+                profile.build()
+            });
+            chain.region().await
+        }
+    };
+    loader = loader.region(region.unwrap_or_else(|| Region::new(default_region.to_string())));
+    // Fail fast when an endpoint is down; leave read timeouts alone (SQS long polls last 20 s).
+    loader = loader.timeout_config(
+        aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(3))
+            .build(),
+    );
+    loader.load().await
+}
+
+/// A bucket's versioning status (`None`: never enabled).
+///
+/// The emulator (moto 5.2) answers GetBucketVersioning with the right content under the
+/// wrong XML root (`GetBucketVersioningResponse`), which the SDK refuses to parse. For a
+/// *successful* answer the SDK could not parse, the status is read from the raw body; AWS's
+/// own answers take the normal path.
+pub async fn bucket_versioning(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+) -> Result<
+    Option<aws_sdk_s3::types::BucketVersioningStatus>,
+    aws_sdk_s3::error::SdkError<
+        aws_sdk_s3::operation::get_bucket_versioning::GetBucketVersioningError,
+    >,
+> {
+    use aws_sdk_s3::types::BucketVersioningStatus;
+    match s3.get_bucket_versioning().bucket(bucket).send().await {
+        Ok(out) => Ok(out.status().cloned()),
+        Err(aws_sdk_s3::error::SdkError::ServiceError(ctx))
+            if ctx.raw().status().is_success() && ctx.err().meta().code().is_none() =>
+        {
+            let body = ctx
+                .raw()
+                .body()
+                .bytes()
+                .map(String::from_utf8_lossy)
+                .unwrap_or_default();
+            Ok(if body.contains("<Status>Enabled</Status>") {
+                Some(BucketVersioningStatus::Enabled)
+            } else if body.contains("<Status>Suspended</Status>") {
+                Some(BucketVersioningStatus::Suspended)
+            } else {
+                None
+            })
+        }
+        Err(e) => Err(e),
+    }
+}

@@ -1,0 +1,12 @@
+//! Metric names shared by the programs that publish them and the console that reads them.
+
+/// EC2's namespace; the local fleet publishes instance CPU here exactly as EC2 does.
+pub const EC2_NAMESPACE: &str = "AWS/EC2";
+pub const CPU_UTILIZATION: &str = "CPUUtilization";
+pub const DIM_INSTANCE_ID: &str = "InstanceId";
+pub const DIM_ASG_NAME: &str = "AutoScalingGroupName";
+
+/// flightdeck's own namespace (worker job metrics, backlog per instance).
+pub const FLIGHTDECK_NAMESPACE: &str = "Flightdeck";
+pub const BACKLOG_PER_INSTANCE: &str = "BacklogPerInstance";
+pub const DIM_QUEUE_NAME: &str = "QueueName";
