@@ -1,0 +1,44 @@
+//! What the UI task receives (`Event`) and what it asks of the agents (`Command`).
+
+use std::time::Duration;
+
+use crossterm::event::{KeyEvent, KeyEventKind, MouseEvent};
+
+use crate::model::{Report, Timestamp};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    Key(KeyEvent),
+    Mouse(MouseEvent),
+    /// New terminal size in columns and rows.
+    Resize(u16, u16),
+    /// The UI's clock: ages on screen are measured against the latest tick.
+    Tick(Timestamp),
+    Report(Report),
+}
+
+impl Event {
+    /// Converts a terminal event; key releases and focus/paste events are dropped.
+    pub fn from_terminal(event: crossterm::event::Event) -> Option<Event> {
+        match event {
+            crossterm::event::Event::Key(k) if k.kind != KeyEventKind::Release => {
+                Some(Event::Key(k))
+            }
+            crossterm::event::Event::Mouse(m) => Some(Event::Mouse(m)),
+            crossterm::event::Event::Resize(w, h) => Some(Event::Resize(w, h)),
+            _ => None,
+        }
+    }
+}
+
+/// What the UI asks the agents to do; the console routes each to the agent concerned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// The charts now span this much history: fetch it (incrementally) at a fitting period.
+    SetMetricWindow(Duration),
+    /// Poll every agent now instead of waiting for the next interval.
+    RefreshNow,
+    /// Peek this dead-letter queue while its view is open; `None` stops peeking.
+    PeekDlq(Option<String>),
+    Quit,
+}

@@ -1,0 +1,279 @@
+//! Fixed data and a fixed clock for the tests: the reference stack at 2026-11-22 13:00:00 UTC,
+//! the worker group having just scaled out from 1 to 2 with the queue backed up.
+
+use chrono::TimeZone;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use crate::model::*;
+use crate::{update, Event, State, ThemeSet, UiConfig};
+
+pub fn t0() -> Timestamp {
+    chrono::Utc
+        .with_ymd_and_hms(2026, 11, 22, 13, 0, 0)
+        .single()
+        .expect("valid time")
+}
+
+/// `t0` plus `secs` (negative = before).
+pub fn t(secs: i64) -> Timestamp {
+    t0() + chrono::Duration::seconds(secs)
+}
+
+fn instance(id: &str, state: &str, az: &str, kind: &str, launched: i64) -> InstanceInfo {
+    InstanceInfo {
+        id: id.to_owned(),
+        lifecycle_state: state.to_owned(),
+        health: "Healthy".to_owned(),
+        az: az.to_owned(),
+        launch_time: Some(t(launched)),
+        instance_type: kind.to_owned(),
+    }
+}
+
+pub fn api(desired: u32) -> GroupSnapshot {
+    GroupSnapshot {
+        name: "api-asg".to_owned(),
+        min: 2,
+        desired,
+        max: 4,
+        instances: vec![
+            instance(
+                "i-0a1b2c3d4e5f60001",
+                "InService",
+                "us-east-1a",
+                "t3.small",
+                -86_400,
+            ),
+            instance(
+                "i-0a1b2c3d4e5f60002",
+                "InService",
+                "us-east-1b",
+                "t3.small",
+                -86_400,
+            ),
+        ],
+        policies: vec![PolicyInfo {
+            name: "cpu50".to_owned(),
+            kind: PolicyKind::TargetTrackingCpu { target: 50.0 },
+            warmup_s: Some(120),
+        }],
+        default_cooldown_s: 120,
+        health_check_type: "ELB".to_owned(),
+        activities: Vec::new(),
+    }
+}
+
+/// The worker group with `desired` capacity, of which `in_service` are in service (the rest pending).
+pub fn worker(desired: u32, in_service: u32) -> GroupSnapshot {
+    let mut instances = vec![instance(
+        "i-0f9e8d7c6b5a40001",
+        "InService",
+        "us-east-1a",
+        "t3.large",
+        -7200,
+    )];
+    if desired > 1 {
+        let state = if in_service > 1 {
+            "InService"
+        } else {
+            "Pending"
+        };
+        instances.push(instance(
+            "i-0f9e8d7c6b5a40002",
+            state,
+            "us-east-1b",
+            "t3.large",
+            -120,
+        ));
+    }
+    GroupSnapshot {
+        name: "worker-asg".to_owned(),
+        min: 1,
+        desired,
+        max: 3,
+        instances,
+        policies: vec![
+            PolicyInfo {
+                name: "cpu60".to_owned(),
+                kind: PolicyKind::TargetTrackingCpu { target: 60.0 },
+                warmup_s: Some(120),
+            },
+            PolicyInfo {
+                name: "backlog".to_owned(),
+                kind: PolicyKind::TargetTrackingCustom {
+                    metric: "BacklogPerInstance".to_owned(),
+                    target: 10.0,
+                },
+                warmup_s: Some(120),
+            },
+        ],
+        default_cooldown_s: 300,
+        health_check_type: "EC2".to_owned(),
+        activities: if desired > 1 {
+            vec![ActivityInfo {
+                start: t(-120),
+                status: if in_service > 1 {
+                    "Successful"
+                } else {
+                    "InProgress"
+                }
+                .to_owned(),
+                description: "Launching a new EC2 instance: i-0f9e8d7c6b5a40002".to_owned(),
+            }]
+        } else {
+            Vec::new()
+        },
+    }
+}
+
+fn queue(name: &str) -> QueueSnapshot {
+    QueueSnapshot {
+        name: name.to_owned(),
+        url: format!("https://sqs.us-east-1.amazonaws.com/123456789012/{name}"),
+        arn: format!("arn:aws:sqs:us-east-1:123456789012:{name}"),
+        visible: 0,
+        in_flight: 0,
+        delayed: 0,
+        oldest_age_s: None,
+        visibility_timeout_s: 60,
+        retention_s: 1_209_600,
+        receive_wait_s: 20,
+        redrive: None,
+        is_dlq: false,
+    }
+}
+
+pub fn tasks(visible: u64, in_flight: u64) -> QueueSnapshot {
+    QueueSnapshot {
+        visible,
+        in_flight,
+        oldest_age_s: (visible > 0).then_some(95),
+        redrive: Some(RedrivePolicy {
+            dlq_arn: "arn:aws:sqs:us-east-1:123456789012:video_dlq".to_owned(),
+            max_receive_count: 5,
+        }),
+        ..queue("video_tasks")
+    }
+}
+
+pub fn dlq(visible: u64) -> QueueSnapshot {
+    QueueSnapshot {
+        visible,
+        oldest_age_s: (visible > 0).then_some(1800),
+        receive_wait_s: 0,
+        is_dlq: true,
+        ..queue("video_dlq")
+    }
+}
+
+/// A CPU series every 60 s over the last hour, piecewise linear so it renders the same everywhere.
+fn cpu_series(key: MetricKey, shape: impl Fn(i64) -> f64) -> SeriesUpdate {
+    let points = (0..=60)
+        .map(|m| MetricPoint {
+            t: t(-3600 + m * 60),
+            value: shape(m),
+        })
+        .collect();
+    SeriesUpdate { key, points }
+}
+
+pub fn metrics() -> Report {
+    let series = vec![
+        cpu_series(MetricKey::group_cpu("api-asg"), |m| {
+            30.0 + ((m % 20) - 10).abs() as f64
+        }),
+        cpu_series(MetricKey::group_cpu("worker-asg"), |m| {
+            if m < 30 {
+                12.0
+            } else {
+                (12 + (m - 30) * 3).min(88) as f64
+            }
+        }),
+        cpu_series(
+            MetricKey::instance_cpu("worker-asg", "i-0f9e8d7c6b5a40001"),
+            |_| 91.0,
+        ),
+    ];
+    Report::Metrics {
+        at: t(-10),
+        period_s: 60,
+        series,
+    }
+}
+
+pub fn calls() -> CallStats {
+    let per_api = [
+        ("DescribeAutoScalingGroups", 12),
+        ("GetMetricData", 2),
+        ("GetQueueAttributes", 24),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    CallStats { per_api, errors: 0 }
+}
+
+pub fn empty_state() -> State {
+    State::new(UiConfig::default(), ThemeSet::builtin(), t0()).expect("default theme exists")
+}
+
+pub fn feed(state: &mut State, reports: impl IntoIterator<Item = Report>) {
+    for r in reports {
+        update(state, Event::Report(r));
+    }
+}
+
+/// The reference story at t0: worker scaled 1 -> 2 two minutes ago, the new instance in service
+/// five seconds ago, 84 messages visible, 3 dead letters.
+pub fn loaded_state() -> State {
+    let mut s = empty_state();
+    feed(
+        &mut s,
+        [
+            Report::Groups {
+                at: t(-300),
+                groups: vec![api(2), worker(1, 1)],
+            },
+            Report::Groups {
+                at: t(-120),
+                groups: vec![api(2), worker(2, 1)],
+            },
+            Report::Groups {
+                at: t(-5),
+                groups: vec![api(2), worker(2, 2)],
+            },
+            Report::Queues {
+                at: t(-65),
+                queues: vec![tasks(60, 2), dlq(2)],
+            },
+            Report::Queues {
+                at: t(-35),
+                queues: vec![tasks(96, 2), dlq(3)],
+            },
+            Report::Queues {
+                at: t(-5),
+                queues: vec![tasks(84, 4), dlq(3)],
+            },
+            metrics(),
+            Report::Calls {
+                at: t(-2),
+                stats: calls(),
+            },
+        ],
+    );
+    update(&mut s, Event::Tick(t0()));
+    s
+}
+
+pub fn key(c: char) -> Event {
+    Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
+}
+
+pub fn code(code: KeyCode) -> Event {
+    Event::Key(KeyEvent::new(code, KeyModifiers::NONE))
+}
+
+/// Types each character of `text` as a key.
+pub fn type_text(state: &mut State, text: &str) -> Vec<crate::Command> {
+    text.chars().flat_map(|c| update(state, key(c))).collect()
+}

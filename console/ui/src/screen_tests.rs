@@ -1,0 +1,284 @@
+//! Whole-screen snapshots on a `TestBackend` with a fixed clock and fixed data (`src/snapshots/`),
+//! widget checks against `Buffer`s, and a sweep of sizes that must never panic.
+
+use crossterm::event::KeyCode;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier};
+use ratatui::Terminal;
+
+use crate::fixtures::*;
+use crate::model::*;
+use crate::{render, update, Event, State, ThemeSet, UiConfig};
+
+fn screen(state: &State, w: u16, h: u16) -> String {
+    buffer(state, w, h)
+        .content
+        .chunks(usize::from(w.max(1)))
+        .map(|row| row.iter().map(|c| c.symbol()).collect::<String>())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn buffer(state: &State, w: u16, h: u16) -> Buffer {
+    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+    term.draw(|f| render(state, f)).unwrap();
+    term.backend().buffer().clone()
+}
+
+fn sized(mut s: State, w: u16, h: u16) -> State {
+    update(&mut s, Event::Resize(w, h));
+    s
+}
+
+fn keys(s: &mut State, events: Vec<Event>) {
+    for e in events {
+        update(s, e);
+    }
+}
+
+#[test]
+fn dashboard_80x24() {
+    insta::assert_snapshot!(screen(&sized(loaded_state(), 80, 24), 80, 24));
+}
+
+#[test]
+fn dashboard_160x48() {
+    insta::assert_snapshot!(screen(&sized(loaded_state(), 160, 48), 160, 48));
+}
+
+#[test]
+fn dashboard_120x40_dot_markers_3h_frozen() {
+    let mut s = sized(loaded_state(), 120, 40);
+    keys(&mut s, vec![key('m'), key('+'), key('f')]);
+    insta::assert_snapshot!(screen(&s, 120, 40));
+}
+
+#[test]
+fn dashboard_before_any_report() {
+    insta::assert_snapshot!(screen(&sized(empty_state(), 80, 24), 80, 24));
+}
+
+#[test]
+fn dashboard_stale_after_throttling_80x24() {
+    let mut s = loaded_state();
+    feed(
+        &mut s,
+        [Report::AgentError {
+            at: t(20),
+            agent: Agent::Metrics,
+            class: ErrorClass::Throttled,
+            message: "GetMetricData: Rate exceeded".to_owned(),
+            next_retry_in: Some(std::time::Duration::from_secs(10)),
+        }],
+    );
+    update(&mut s, Event::Tick(t(45)));
+    insta::assert_snapshot!(screen(&sized(s, 80, 24), 80, 24));
+}
+
+#[test]
+fn group_detail_80x24() {
+    let mut s = sized(loaded_state(), 80, 24);
+    keys(&mut s, vec![key('j'), code(KeyCode::Enter)]);
+    insta::assert_snapshot!(screen(&s, 80, 24));
+}
+
+#[test]
+fn group_detail_160x48() {
+    let mut s = sized(loaded_state(), 160, 48);
+    keys(&mut s, vec![key('j'), code(KeyCode::Enter)]);
+    insta::assert_snapshot!(screen(&s, 160, 48));
+}
+
+#[test]
+fn queue_detail_80x24() {
+    let mut s = sized(loaded_state(), 80, 24);
+    keys(&mut s, vec![code(KeyCode::Tab), code(KeyCode::Enter)]);
+    insta::assert_snapshot!(screen(&s, 80, 24));
+}
+
+#[test]
+fn dlq_detail_160x48() {
+    let mut s = sized(loaded_state(), 160, 48);
+    update(&mut s, key(':'));
+    type_text(&mut s, "dlq");
+    update(&mut s, code(KeyCode::Enter));
+    insta::assert_snapshot!(screen(&s, 160, 48));
+}
+
+#[test]
+fn help_80x24() {
+    let mut s = sized(loaded_state(), 80, 24);
+    update(&mut s, key('?'));
+    insta::assert_snapshot!(screen(&s, 80, 24));
+}
+
+#[test]
+fn help_160x48() {
+    let mut s = sized(loaded_state(), 160, 48);
+    update(&mut s, key('?'));
+    insta::assert_snapshot!(screen(&s, 160, 48));
+}
+
+#[test]
+fn command_line_with_candidates_80x24() {
+    let mut s = sized(loaded_state(), 80, 24);
+    update(&mut s, key(':'));
+    type_text(&mut s, "theme ");
+    update(&mut s, code(KeyCode::Tab));
+    insta::assert_snapshot!(screen(&s, 80, 24));
+}
+
+#[test]
+fn filtered_groups_list_80x24() {
+    let mut s = sized(loaded_state(), 80, 24);
+    update(&mut s, key(':'));
+    type_text(&mut s, "groups");
+    update(&mut s, code(KeyCode::Enter));
+    update(&mut s, key('/'));
+    type_text(&mut s, "work");
+    insta::assert_snapshot!(screen(&s, 80, 24));
+}
+
+#[test]
+fn dashboard_60x16_drops_charts_before_rows() {
+    insta::assert_snapshot!(screen(&sized(loaded_state(), 60, 16), 60, 16));
+}
+
+#[test]
+fn dashboard_40x10_still_shows_the_data() {
+    insta::assert_snapshot!(screen(&sized(loaded_state(), 40, 10), 40, 10));
+}
+
+/// Every view, overlay and input mode at sizes from nothing to large: drawing must not panic.
+#[test]
+fn no_size_panics() {
+    let base = loaded_state();
+    let mut variants: Vec<State> = Vec::new();
+    let steps: Vec<Vec<Event>> = vec![
+        vec![],
+        vec![key('?')],
+        vec![key(':'), key('t'), key('h')],
+        vec![key('/'), key('w')],
+        vec![key('j'), code(KeyCode::Enter)],
+        vec![code(KeyCode::Tab), code(KeyCode::Enter)],
+        vec![code(KeyCode::Tab), key('j'), code(KeyCode::Enter)],
+        vec![
+            key(':'),
+            key('g'),
+            key('r'),
+            key('o'),
+            key('u'),
+            key('p'),
+            key('s'),
+            code(KeyCode::Enter),
+        ],
+    ];
+    for events in steps {
+        let mut s = base.clone();
+        keys(&mut s, events);
+        variants.push(s);
+    }
+    variants.push(empty_state());
+    // Dense where layouts degrade, sparse where drawing is slow (charts in a debug build).
+    let widths = [0, 1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144];
+    let heights = [0, 1, 2, 3, 4, 5, 7, 10, 14, 20, 30, 50];
+    for mut s in variants {
+        for w in widths {
+            for h in heights {
+                update(&mut s, Event::Resize(w, h));
+                let _ = buffer(&s, w, h);
+            }
+        }
+    }
+}
+
+#[test]
+fn dlq_depth_is_drawn_in_the_warning_style() {
+    let s = sized(loaded_state(), 80, 24);
+    let buf = buffer(&s, 80, 24);
+    let warn = s.theme().s.warn;
+    // The dlq row is the second queue row (y = 9); its visible count is right-aligned under VISIBLE.
+    let row: String = (0..80).map(|x| buf[(x, 9)].symbol().to_owned()).collect();
+    let x = u16::try_from(row.chars().position(|c| c == '3').unwrap()).unwrap();
+    assert_eq!(buf[(x, 9)].fg, warn.fg.unwrap(), "{row}");
+    assert!(buf[(x, 9)].modifier.contains(Modifier::BOLD));
+    // The source queue's count is not.
+    let row8: String = (0..80).map(|x| buf[(x, 8)].symbol().to_owned()).collect();
+    let x8 = u16::try_from(
+        row8.chars()
+            .collect::<Vec<_>>()
+            .windows(2)
+            .position(|w| w == ['8', '4'])
+            .unwrap(),
+    )
+    .unwrap();
+    assert_ne!(buf[(x8, 8)].fg, Color::Yellow);
+}
+
+#[test]
+fn no_color_draws_without_colours_but_marks_the_selection() {
+    let config = UiConfig {
+        no_color: true,
+        ..UiConfig::default()
+    };
+    let mut s = State::new(config, ThemeSet::builtin(), t0()).unwrap();
+    let loaded = loaded_state();
+    s.groups = loaded.groups.clone();
+    s.queues = loaded.queues.clone();
+    s.metrics = loaded.metrics.clone();
+    s.health = loaded.health.clone();
+    let buf = buffer(&sized(s, 80, 24), 80, 24);
+    for cell in buf.content.iter() {
+        assert!(
+            matches!(cell.fg, Color::Reset),
+            "fg {:?} on {:?}",
+            cell.fg,
+            cell.symbol()
+        );
+        assert!(
+            matches!(cell.bg, Color::Reset),
+            "bg {:?} on {:?}",
+            cell.bg,
+            cell.symbol()
+        );
+    }
+    // The selected row (api-asg, y = 3) is reversed.
+    assert!(buf[(2, 3)].modifier.contains(Modifier::REVERSED));
+}
+
+#[test]
+fn status_line_widget() {
+    let mut s = loaded_state();
+    feed(
+        &mut s,
+        [Report::AgentError {
+            at: t(1),
+            agent: Agent::Metrics,
+            class: ErrorClass::Auth,
+            message: "ExpiredToken".to_owned(),
+            next_retry_in: None,
+        }],
+    );
+    let area = Rect::new(0, 0, 100, 1);
+    let mut buf = Buffer::empty(area);
+    crate::views::status::draw(&s, area, &mut buf);
+    let th = &s.theme().s;
+    let text = format!(
+        "{:<89}{}",
+        " cpu 10s STALE auth: ExpiredToken · groups 5s · queues 5s", "AWS 38/min "
+    );
+    let mut expected = Buffer::with_lines([text.as_str()]);
+    expected.set_style(area, th.status);
+    // Char columns of each styled stretch.
+    let col =
+        |needle: &str| u16::try_from(text[..text.find(needle).unwrap()].chars().count()).unwrap();
+    let mut style =
+        |from: u16, to: u16, st| expected.set_style(Rect::new(from, 0, to - from, 1), st);
+    style(col("cpu 10s"), col(" · groups"), th.error);
+    style(col(" · groups"), col("groups"), th.muted);
+    style(col("5s"), col("queues"), th.muted);
+    style(col("queues 5s") + 7, col("queues 5s") + 9, th.muted);
+    assert_eq!(buf, expected);
+}

@@ -1,0 +1,189 @@
+//! All UI state, owned by the UI task: the data from reports, where the operator is, settings.
+//! Split by concern; `update` changes it, `views` read it.
+
+pub mod chart;
+pub mod groups;
+pub mod health;
+pub mod metrics;
+pub mod nav;
+pub mod prompt;
+pub mod queues;
+mod rows;
+
+use crate::config::UiConfig;
+use crate::model::{CallStats, Timestamp};
+use crate::theme::{Theme, ThemeSet};
+
+pub use chart::ChartSettings;
+pub use groups::{CapacityChange, ChangeKind, Groups};
+pub use health::{Freshness, Health};
+pub use metrics::Metrics;
+pub use nav::{Nav, Pane, Selection, TableId, View};
+pub use prompt::Input;
+pub use queues::{Pairing, Queues, Rates};
+
+/// How long a flash message stays in the top bar.
+pub const FLASH_SECS: u64 = 5;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Info,
+    Warn,
+    Error,
+}
+
+/// A short-lived message in the top bar (unknown command, theme switched, ...).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flash {
+    pub text: String,
+    pub level: Level,
+    pub at: Timestamp,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("no theme named `{name}` (known: {known})")]
+pub struct UnknownTheme {
+    pub name: String,
+    pub known: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct State {
+    pub(crate) now: Timestamp,
+    pub(crate) size: (u16, u16),
+    pub(crate) groups: Groups,
+    pub(crate) queues: Queues,
+    pub(crate) metrics: Metrics,
+    pub(crate) calls: Option<(Timestamp, CallStats)>,
+    pub(crate) health: Health,
+    pub(crate) nav: Nav,
+    pub(crate) input: Input,
+    pub(crate) chart: ChartSettings,
+    /// Scroll position of the help overlay while it is open.
+    pub(crate) help: Option<u16>,
+    pub(crate) flash: Option<Flash>,
+    pub(crate) config: UiConfig,
+    pub(crate) themes: ThemeSet,
+    /// The theme in force (monochrome under `NO_COLOR`).
+    pub(crate) theme: Theme,
+    pub(crate) quit: bool,
+}
+
+impl State {
+    /// A UI with no data yet, at the clock `now`; send `Event::Resize` with the real size next.
+    pub fn new(config: UiConfig, themes: ThemeSet, now: Timestamp) -> Result<State, UnknownTheme> {
+        let theme = themes
+            .get(&config.theme)
+            .cloned()
+            .ok_or_else(|| UnknownTheme {
+                name: config.theme.clone(),
+                known: themes.names().collect::<Vec<_>>().join(", "),
+            })?;
+        let theme = if config.no_color {
+            theme.monochrome()
+        } else {
+            theme
+        };
+        Ok(State {
+            now,
+            size: (80, 24),
+            groups: Groups::default(),
+            queues: Queues::default(),
+            metrics: Metrics::default(),
+            calls: None,
+            health: Health::default(),
+            nav: Nav::default(),
+            input: Input::Normal,
+            chart: ChartSettings::new(config.chart_marker),
+            help: None,
+            flash: None,
+            config,
+            themes,
+            theme,
+            quit: false,
+        })
+    }
+
+    /// What the agents should be told before the first event (the initial chart window).
+    pub fn initial_commands(&self) -> Vec<crate::Command> {
+        vec![crate::Command::SetMetricWindow(self.chart.window)]
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.now
+    }
+
+    pub fn should_quit(&self) -> bool {
+        self.quit
+    }
+
+    pub fn view(&self) -> &View {
+        self.nav.view()
+    }
+
+    pub fn theme(&self) -> &Theme {
+        &self.theme
+    }
+
+    pub fn chart(&self) -> &ChartSettings {
+        &self.chart
+    }
+
+    pub fn groups(&self) -> &Groups {
+        &self.groups
+    }
+
+    pub fn queues(&self) -> &Queues {
+        &self.queues
+    }
+
+    pub fn health(&self) -> &Health {
+        &self.health
+    }
+
+    /// Switches theme by name, keeping `NO_COLOR` in force.
+    pub fn set_theme(&mut self, name: &str) -> Result<(), UnknownTheme> {
+        let theme = self.themes.get(name).cloned().ok_or_else(|| UnknownTheme {
+            name: name.to_owned(),
+            known: self.themes.names().collect::<Vec<_>>().join(", "),
+        })?;
+        self.theme = if self.config.no_color {
+            theme.monochrome()
+        } else {
+            theme
+        };
+        Ok(())
+    }
+
+    pub(crate) fn flash(&mut self, level: Level, text: impl Into<String>) {
+        self.flash = Some(Flash {
+            text: text.into(),
+            level,
+            at: self.now,
+        });
+    }
+
+    /// The flash message, while it is fresh.
+    pub fn current_flash(&self) -> Option<&Flash> {
+        self.flash
+            .as_ref()
+            .filter(|f| crate::fmt::age_secs(self.now, f.at) < FLASH_SECS)
+    }
+
+    pub(crate) fn freshness(&self, agent: crate::model::Agent) -> Freshness<'_> {
+        self.health
+            .freshness(agent, self.now, self.config.stale_after)
+    }
+
+    /// The DLQ whose view is open, which the DLQ agent should be peeking.
+    pub(crate) fn dlq_in_view(&self) -> Option<String> {
+        match self.nav.view() {
+            View::Queue(name) => self
+                .queues
+                .get(name)
+                .filter(|q| q.is_dlq)
+                .map(|q| q.name.clone()),
+            _ => None,
+        }
+    }
+}

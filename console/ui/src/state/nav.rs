@@ -1,0 +1,178 @@
+//! Where the operator is: the view stack, the focused pane, per-table selection, scroll and filter.
+
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum View {
+    Dashboard,
+    Groups,
+    Queues,
+    Group(String),
+    Queue(String),
+}
+
+impl View {
+    pub fn title(&self) -> String {
+        match self {
+            View::Dashboard => "dashboard".to_owned(),
+            View::Groups => "groups".to_owned(),
+            View::Queues => "queues".to_owned(),
+            View::Group(n) => format!("group {n}"),
+            View::Queue(n) => format!("queue {n}"),
+        }
+    }
+}
+
+/// The dashboard's two tables; `tab` moves between them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pane {
+    Groups,
+    Queues,
+}
+
+/// Tables that keep a selection, a scroll offset and a filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TableId {
+    Groups,
+    Queues,
+    Instances,
+}
+
+impl TableId {
+    pub fn noun(self) -> &'static str {
+        match self {
+            TableId::Groups => "groups",
+            TableId::Queues => "queues",
+            TableId::Instances => "instances",
+        }
+    }
+}
+
+/// The selected row is remembered by key so it survives reordering, and by index for when the
+/// key disappears.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Selection {
+    pub key: Option<String>,
+    pub index: usize,
+    pub offset: usize,
+}
+
+impl Selection {
+    pub fn resolve(&self, keys: &[String]) -> Option<usize> {
+        if keys.is_empty() {
+            return None;
+        }
+        let by_key = self
+            .key
+            .as_ref()
+            .and_then(|k| keys.iter().position(|x| x == k));
+        Some(by_key.unwrap_or(self.index.min(keys.len() - 1)))
+    }
+}
+
+/// First visible row so that `selected` is inside a viewport of `height` rows.
+pub fn scroll_offset(len: usize, selected: Option<usize>, offset: usize, height: usize) -> usize {
+    if height == 0 {
+        return 0;
+    }
+    let mut off = offset.min(len.saturating_sub(height));
+    if let Some(s) = selected {
+        if s < off {
+            off = s;
+        } else if s >= off + height {
+            off = s + 1 - height;
+        }
+    }
+    off
+}
+
+#[derive(Debug, Clone)]
+pub struct Nav {
+    stack: Vec<View>,
+    pub focus: Pane,
+    selections: BTreeMap<TableId, Selection>,
+    filters: BTreeMap<TableId, String>,
+}
+
+impl Default for Nav {
+    fn default() -> Self {
+        Nav {
+            stack: vec![View::Dashboard],
+            focus: Pane::Groups,
+            selections: BTreeMap::new(),
+            filters: BTreeMap::new(),
+        }
+    }
+}
+
+impl Nav {
+    pub fn view(&self) -> &View {
+        self.stack.last().unwrap_or(&View::Dashboard)
+    }
+
+    pub fn depth(&self) -> usize {
+        self.stack.len()
+    }
+
+    /// Drills in; opening a group starts its instance table at the top.
+    pub fn push(&mut self, view: View) {
+        if self.view() == &view {
+            return;
+        }
+        if matches!(view, View::Group(_)) {
+            self.selections.remove(&TableId::Instances);
+            self.filters.remove(&TableId::Instances);
+        }
+        self.stack.push(view);
+    }
+
+    /// Goes back one view; the dashboard is the bottom and is never popped.
+    pub fn pop(&mut self) -> bool {
+        if self.stack.len() > 1 {
+            self.stack.pop();
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Jumps to a top-level view, as `:groups` does (k9s-style: esc returns to the dashboard).
+    pub fn jump(&mut self, view: View) {
+        self.stack.truncate(1);
+        self.push(view);
+    }
+
+    /// The table keys act on in the current view.
+    pub fn table(&self) -> Option<TableId> {
+        match self.view() {
+            View::Dashboard => Some(match self.focus {
+                Pane::Groups => TableId::Groups,
+                Pane::Queues => TableId::Queues,
+            }),
+            View::Groups => Some(TableId::Groups),
+            View::Queues => Some(TableId::Queues),
+            View::Group(_) => Some(TableId::Instances),
+            View::Queue(_) => None,
+        }
+    }
+
+    pub fn selection(&self, table: TableId) -> Selection {
+        self.selections.get(&table).cloned().unwrap_or_default()
+    }
+
+    pub fn set_selection(&mut self, table: TableId, selection: Selection) {
+        self.selections.insert(table, selection);
+    }
+
+    pub fn filter(&self, table: TableId) -> &str {
+        self.filters.get(&table).map(String::as_str).unwrap_or("")
+    }
+
+    pub fn set_filter(&mut self, table: TableId, text: String) {
+        if text.is_empty() {
+            self.filters.remove(&table);
+        } else {
+            self.filters.insert(table, text);
+        }
+    }
+}

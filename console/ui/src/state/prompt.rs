@@ -1,0 +1,424 @@
+//! The `:` command line and `/` filter line: text entry, the command table, parsing and tab
+//! completion.
+
+use std::time::Duration;
+
+use crate::config::ChartMarker;
+use crate::fmt;
+use crate::state::chart::{MAX_WINDOW, MIN_WINDOW, WINDOWS};
+use crate::state::nav::TableId;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arg {
+    None,
+    Theme,
+    Group,
+    Queue,
+    Window,
+    Marker,
+}
+
+pub struct CommandSpec {
+    pub name: &'static str,
+    pub aliases: &'static [&'static str],
+    pub arg: Arg,
+    pub usage: &'static str,
+    pub help: &'static str,
+}
+
+pub const COMMANDS: &[CommandSpec] = &[
+    CommandSpec {
+        name: "dashboard",
+        aliases: &["dash", "home"],
+        arg: Arg::None,
+        usage: "dashboard",
+        help: "groups, queues and CPU at a glance",
+    },
+    CommandSpec {
+        name: "groups",
+        aliases: &["asg"],
+        arg: Arg::None,
+        usage: "groups",
+        help: "all Auto Scaling groups",
+    },
+    CommandSpec {
+        name: "queues",
+        aliases: &["sqs"],
+        arg: Arg::None,
+        usage: "queues",
+        help: "all queues",
+    },
+    CommandSpec {
+        name: "dlq",
+        aliases: &[],
+        arg: Arg::None,
+        usage: "dlq",
+        help: "the dead-letter queue",
+    },
+    CommandSpec {
+        name: "group",
+        aliases: &[],
+        arg: Arg::Group,
+        usage: "group NAME",
+        help: "one group in detail",
+    },
+    CommandSpec {
+        name: "queue",
+        aliases: &[],
+        arg: Arg::Queue,
+        usage: "queue NAME",
+        help: "one queue in detail",
+    },
+    CommandSpec {
+        name: "theme",
+        aliases: &[],
+        arg: Arg::Theme,
+        usage: "theme NAME",
+        help: "switch colour theme",
+    },
+    CommandSpec {
+        name: "window",
+        aliases: &[],
+        arg: Arg::Window,
+        usage: "window 15m|1h|3h|24h",
+        help: "chart time window",
+    },
+    CommandSpec {
+        name: "freeze",
+        aliases: &[],
+        arg: Arg::None,
+        usage: "freeze",
+        help: "freeze / unfreeze charts",
+    },
+    CommandSpec {
+        name: "marker",
+        aliases: &[],
+        arg: Arg::Marker,
+        usage: "marker braille|dot",
+        help: "chart marker",
+    },
+    CommandSpec {
+        name: "refresh",
+        aliases: &[],
+        arg: Arg::None,
+        usage: "refresh",
+        help: "poll every agent now",
+    },
+    CommandSpec {
+        name: "help",
+        aliases: &["h"],
+        arg: Arg::None,
+        usage: "help",
+        help: "keys and commands",
+    },
+    CommandSpec {
+        name: "quit",
+        aliases: &["q", "q!", "exit"],
+        arg: Arg::None,
+        usage: "quit",
+        help: "leave flightdeck",
+    },
+];
+
+/// A parsed command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Parsed {
+    Dashboard,
+    Groups,
+    Queues,
+    Dlq,
+    Group(String),
+    Queue(String),
+    Theme(String),
+    Window(Duration),
+    Freeze,
+    Marker(ChartMarker),
+    Refresh,
+    Help,
+    Quit,
+}
+
+pub fn parse(line: &str) -> Result<Parsed, String> {
+    let mut words = line.split_whitespace();
+    let Some(word) = words.next() else {
+        return Err(String::new());
+    };
+    let arg = words.collect::<Vec<_>>().join(" ");
+    let spec = COMMANDS
+        .iter()
+        .find(|c| c.name == word || c.aliases.contains(&word))
+        .ok_or_else(|| format!("unknown command `{word}` (:help lists them)"))?;
+    if spec.arg == Arg::None && !arg.is_empty() {
+        return Err(format!("`{}` takes no argument", spec.name));
+    }
+    if spec.arg != Arg::None && arg.is_empty() {
+        return Err(format!("usage: :{}", spec.usage));
+    }
+    Ok(match spec.name {
+        "dashboard" => Parsed::Dashboard,
+        "groups" => Parsed::Groups,
+        "queues" => Parsed::Queues,
+        "dlq" => Parsed::Dlq,
+        "group" => Parsed::Group(arg),
+        "queue" => Parsed::Queue(arg),
+        "theme" => Parsed::Theme(arg),
+        "window" => {
+            let w = fmt::parse_window(&arg)
+                .ok_or_else(|| format!("`{arg}` is not a window: try 15m, 1h, 3h, 24h"))?;
+            if !(MIN_WINDOW..=MAX_WINDOW).contains(&w) {
+                return Err("a window is between 1m and 24h".to_owned());
+            }
+            Parsed::Window(w)
+        }
+        "freeze" => Parsed::Freeze,
+        "marker" => match arg.as_str() {
+            "braille" => Parsed::Marker(ChartMarker::Braille),
+            "dot" => Parsed::Marker(ChartMarker::Dot),
+            _ => return Err(format!("`{arg}`: the markers are braille and dot")),
+        },
+        "refresh" => Parsed::Refresh,
+        "help" => Parsed::Help,
+        _ => Parsed::Quit,
+    })
+}
+
+/// Names the completion draws from, gathered from the state.
+pub struct Names<'a> {
+    pub themes: Vec<&'a str>,
+    pub groups: Vec<&'a str>,
+    pub queues: Vec<&'a str>,
+}
+
+/// Where the word being completed starts, and the candidates for it, sorted.
+pub fn candidates(line: &str, names: &Names<'_>) -> (usize, Vec<String>) {
+    let start = line.rfind(' ').map_or(0, |i| i + 1);
+    let word = &line[start..];
+    let head = line[..start].split_whitespace().collect::<Vec<_>>();
+    let pool: Vec<String> = match head.as_slice() {
+        [] => COMMANDS.iter().map(|c| c.name.to_owned()).collect(),
+        [cmd] => {
+            let arg = COMMANDS
+                .iter()
+                .find(|c| c.name == *cmd || c.aliases.contains(cmd))
+                .map_or(Arg::None, |c| c.arg);
+            match arg {
+                Arg::None => Vec::new(),
+                Arg::Theme => names.themes.iter().map(|s| (*s).to_owned()).collect(),
+                Arg::Group => names.groups.iter().map(|s| (*s).to_owned()).collect(),
+                Arg::Queue => names.queues.iter().map(|s| (*s).to_owned()).collect(),
+                Arg::Window => WINDOWS.iter().map(|w| fmt::window(*w)).collect(),
+                Arg::Marker => vec!["braille".to_owned(), "dot".to_owned()],
+            }
+        }
+        _ => Vec::new(),
+    };
+    let mut out: Vec<String> = pool.into_iter().filter(|c| c.starts_with(word)).collect();
+    out.sort();
+    out.dedup();
+    (start, out)
+}
+
+fn common_prefix(words: &[String]) -> String {
+    let Some(first) = words.first() else {
+        return String::new();
+    };
+    let mut len = first.len();
+    for w in &words[1..] {
+        len = first
+            .bytes()
+            .zip(w.bytes())
+            .take(len)
+            .take_while(|(a, b)| a == b)
+            .count();
+    }
+    // Stay on a char boundary for non-ASCII names.
+    while !first.is_char_boundary(len) {
+        len -= 1;
+    }
+    first[..len].to_owned()
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Cycle {
+    start: usize,
+    options: Vec<String>,
+    next: usize,
+}
+
+/// The `:` line being typed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CommandLine {
+    pub text: String,
+    cycle: Option<Cycle>,
+}
+
+impl CommandLine {
+    pub fn push(&mut self, c: char) {
+        self.cycle = None;
+        self.text.push(c);
+    }
+
+    pub fn backspace(&mut self) {
+        self.cycle = None;
+        self.text.pop();
+    }
+
+    /// Tab: completes a unique candidate, else the common prefix, else cycles the candidates.
+    pub fn complete(&mut self, names: &Names<'_>) {
+        if let Some(cycle) = &mut self.cycle {
+            if let Some(option) = cycle.options.get(cycle.next) {
+                self.text.truncate(cycle.start);
+                self.text.push_str(option);
+                cycle.next = (cycle.next + 1) % cycle.options.len();
+            }
+            return;
+        }
+        let (start, options) = candidates(&self.text, names);
+        match options.as_slice() {
+            [] => {}
+            [only] => {
+                let takes_arg = start == 0
+                    && COMMANDS
+                        .iter()
+                        .any(|c| c.name == only && c.arg != Arg::None);
+                self.text.truncate(start);
+                self.text.push_str(only);
+                if takes_arg {
+                    self.text.push(' ');
+                }
+            }
+            many => {
+                let prefix = common_prefix(many);
+                if prefix.len() > self.text.len() - start {
+                    self.text.truncate(start);
+                    self.text.push_str(&prefix);
+                } else {
+                    self.text.truncate(start);
+                    self.text.push_str(&many[0]);
+                    self.cycle = Some(Cycle {
+                        start,
+                        options: many.to_vec(),
+                        next: 1 % many.len(),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Candidates to show under the line while typing.
+    pub fn hints(&self, names: &Names<'_>) -> Vec<String> {
+        if let Some(c) = &self.cycle {
+            return c.options.clone();
+        }
+        let (_, options) = candidates(&self.text, names);
+        if options.len() == 1 && self.text.ends_with(&options[0]) {
+            return Vec::new();
+        }
+        options
+    }
+}
+
+/// What is being typed at the bottom line, if anything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Input {
+    #[default]
+    Normal,
+    Command(CommandLine),
+    /// Filters `table` live; esc restores `before`.
+    Filter {
+        table: TableId,
+        text: String,
+        before: String,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names() -> Names<'static> {
+        Names {
+            themes: vec!["default", "high-contrast", "light", "presentation"],
+            groups: vec!["api-asg", "worker-asg"],
+            queues: vec!["video_dlq", "video_tasks"],
+        }
+    }
+
+    fn typed(text: &str) -> CommandLine {
+        CommandLine {
+            text: text.to_owned(),
+            cycle: None,
+        }
+    }
+
+    #[test]
+    fn a_unique_command_completes_with_a_space_when_it_takes_an_argument() {
+        let mut l = typed("th");
+        l.complete(&names());
+        assert_eq!(l.text, "theme ");
+        let mut l = typed("fr");
+        l.complete(&names());
+        assert_eq!(l.text, "freeze");
+    }
+
+    #[test]
+    fn arguments_complete_from_the_state() {
+        let mut l = typed("theme hi");
+        l.complete(&names());
+        assert_eq!(l.text, "theme high-contrast");
+        let mut l = typed("queue video_t");
+        l.complete(&names());
+        assert_eq!(l.text, "queue video_tasks");
+        let mut l = typed("window 2");
+        l.complete(&names());
+        assert_eq!(l.text, "window 24h");
+    }
+
+    #[test]
+    fn ambiguous_words_extend_to_the_common_prefix_then_cycle() {
+        let mut l = typed("queue v");
+        l.complete(&names());
+        assert_eq!(l.text, "queue video_");
+        l.complete(&names());
+        assert_eq!(l.text, "queue video_dlq");
+        assert_eq!(l.hints(&names()), ["video_dlq", "video_tasks"]);
+        l.complete(&names());
+        assert_eq!(l.text, "queue video_tasks");
+        l.complete(&names());
+        assert_eq!(l.text, "queue video_dlq");
+        l.push('x');
+        assert_eq!(l.hints(&names()), Vec::<String>::new());
+    }
+
+    #[test]
+    fn group_and_groups_both_reachable() {
+        let mut l = typed("gr");
+        l.complete(&names());
+        assert_eq!(l.text, "group");
+        assert_eq!(l.hints(&names()), ["group", "groups"]);
+        l.complete(&names());
+        assert_eq!(l.text, "group");
+        l.complete(&names());
+        assert_eq!(l.text, "groups");
+    }
+
+    #[test]
+    fn parse_checks_names_and_arguments() {
+        assert_eq!(parse("q"), Ok(Parsed::Quit));
+        assert_eq!(
+            parse(" theme  light "),
+            Ok(Parsed::Theme("light".to_owned()))
+        );
+        assert_eq!(
+            parse("window 3h"),
+            Ok(Parsed::Window(Duration::from_secs(3 * 3600)))
+        );
+        assert_eq!(parse("marker dot"), Ok(Parsed::Marker(ChartMarker::Dot)));
+        assert!(parse("theme").unwrap_err().contains("usage"));
+        assert!(parse("groups x").is_err());
+        assert!(parse("window 2d").is_err());
+        assert!(parse("nope")
+            .unwrap_err()
+            .contains("unknown command `nope`"));
+    }
+}

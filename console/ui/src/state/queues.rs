@@ -1,0 +1,177 @@
+//! The latest `Queues` report, the depth samples kept from successive reports, the in/out rates
+//! derived from them, and which group consumes which queue.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
+
+use crate::model::{GroupSnapshot, QueueSnapshot, Timestamp};
+
+/// Samples kept per queue: a day at a 5 s poll.
+const MAX_SAMPLES: usize = 17_280;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueSample {
+    pub t: Timestamp,
+    pub visible: u64,
+    pub in_flight: u64,
+    pub delayed: u64,
+}
+
+impl QueueSample {
+    pub fn total(&self) -> u64 {
+        self.visible + self.in_flight + self.delayed
+    }
+}
+
+/// Messages per second over the rate window. Depth alone cannot separate arrivals from
+/// departures that overlap, so these are lower bounds: rises count as in, falls as out.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rates {
+    pub in_per_s: f64,
+    pub out_per_s: f64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Queues {
+    /// Source queues first, then dead-letter queues; each by name.
+    pub list: Vec<QueueSnapshot>,
+    pub at: Option<Timestamp>,
+    samples: BTreeMap<String, VecDeque<QueueSample>>,
+}
+
+impl Queues {
+    pub fn apply(&mut self, at: Timestamp, mut queues: Vec<QueueSnapshot>) -> bool {
+        if self.at.is_some_and(|prev| at <= prev) {
+            return false;
+        }
+        queues.sort_by(|a, b| (a.is_dlq, &a.name).cmp(&(b.is_dlq, &b.name)));
+        for q in &queues {
+            let log = self.samples.entry(q.name.clone()).or_default();
+            log.push_back(QueueSample {
+                t: at,
+                visible: q.visible,
+                in_flight: q.in_flight,
+                delayed: q.delayed,
+            });
+            if log.len() > MAX_SAMPLES {
+                log.pop_front();
+            }
+        }
+        self.list = queues;
+        self.at = Some(at);
+        true
+    }
+
+    pub fn get(&self, name: &str) -> Option<&QueueSnapshot> {
+        self.list.iter().find(|q| q.name == name)
+    }
+
+    pub fn samples(&self, name: &str) -> impl DoubleEndedIterator<Item = &QueueSample> + Clone {
+        self.samples.get(name).into_iter().flatten()
+    }
+
+    /// Rates over the samples within `window` before the newest one; `None` until two samples exist.
+    pub fn rates(&self, name: &str, window: Duration) -> Option<Rates> {
+        let newest = self.samples(name).next_back()?;
+        let from = newest.t - chrono::Duration::from_std(window).ok()?;
+        let mut recent: Vec<&QueueSample> = self
+            .samples(name)
+            .rev()
+            .take_while(|s| s.t >= from)
+            .collect();
+        recent.reverse();
+        let (first, last) = (recent.first()?, recent.last()?);
+        let span = (last.t - first.t).num_milliseconds() as f64 / 1000.0;
+        if recent.len() < 2 || span <= 0.0 {
+            return None;
+        }
+        let (mut up, mut down) = (0u64, 0u64);
+        for pair in recent.windows(2) {
+            let (a, b) = (pair[0].total(), pair[1].total());
+            if b > a {
+                up += b - a;
+            } else {
+                down += a - b;
+            }
+        }
+        Some(Rates {
+            in_per_s: up as f64 / span,
+            out_per_s: down as f64 / span,
+        })
+    }
+
+    /// Source queues redriving into `dlq`.
+    pub fn sources_of<'a>(
+        &'a self,
+        dlq: &'a QueueSnapshot,
+    ) -> impl Iterator<Item = &'a QueueSnapshot> {
+        self.list
+            .iter()
+            .filter(move |q| q.redrive.as_ref().is_some_and(|r| r.dlq_arn == dlq.arn))
+    }
+}
+
+/// Which group consumes which queue, for backlog per in-service worker.
+/// Explicit pairs come from `[pairing]`; otherwise a group whose name contains "worker"
+/// consumes the source (non-DLQ) queue, preferring one with a redrive policy.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pairing {
+    explicit: BTreeMap<String, String>,
+}
+
+impl Pairing {
+    pub fn new(group_to_queue: BTreeMap<String, String>) -> Pairing {
+        Pairing {
+            explicit: group_to_queue,
+        }
+    }
+
+    pub fn explicit(&self, group: &str) -> Option<&str> {
+        self.explicit.get(group).map(String::as_str)
+    }
+
+    pub fn queue_for<'a>(
+        &self,
+        group: &str,
+        queues: &'a [QueueSnapshot],
+    ) -> Option<&'a QueueSnapshot> {
+        if let Some(name) = self.explicit(group) {
+            return queues.iter().find(|q| q.name == name);
+        }
+        if !group.to_ascii_lowercase().contains("worker") {
+            return None;
+        }
+        let mut sources = queues.iter().filter(|q| !q.is_dlq);
+        let first = sources.clone().next();
+        sources.find(|q| q.redrive.is_some()).or(first)
+    }
+
+    pub fn group_for<'a>(
+        &self,
+        queue: &str,
+        groups: &'a [GroupSnapshot],
+        queues: &[QueueSnapshot],
+    ) -> Option<&'a GroupSnapshot> {
+        groups.iter().find(|g| {
+            self.queue_for(&g.name, queues)
+                .is_some_and(|q| q.name == queue)
+        })
+    }
+}
+
+/// Backlog per in-service instance of the consuming group: visible messages / in service.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Backlog {
+    pub per_instance: Option<f64>,
+    pub in_service: usize,
+    pub target: Option<f64>,
+}
+
+pub fn backlog(queue: &QueueSnapshot, group: &GroupSnapshot) -> Backlog {
+    let in_service = group.in_service();
+    Backlog {
+        per_instance: (in_service > 0).then(|| queue.visible as f64 / in_service as f64),
+        in_service,
+        target: group.backlog_target(),
+    }
+}

@@ -1,0 +1,89 @@
+//! The rows each table shows after its filter, shared by key handling, mouse hit-testing and views.
+
+use crate::model::{GroupSnapshot, InstanceInfo, QueueSnapshot};
+use crate::state::nav::{scroll_offset, TableId, View};
+use crate::state::State;
+
+fn matches(filter: &str, fields: &[&str]) -> bool {
+    if filter.is_empty() {
+        return true;
+    }
+    let f = filter.to_lowercase();
+    fields.iter().any(|x| x.to_lowercase().contains(&f))
+}
+
+impl State {
+    pub fn group_rows(&self) -> Vec<&GroupSnapshot> {
+        let f = self.nav.filter(TableId::Groups);
+        self.groups
+            .list
+            .iter()
+            .filter(|g| matches(f, &[&g.name]))
+            .collect()
+    }
+
+    pub fn queue_rows(&self) -> Vec<&QueueSnapshot> {
+        let f = self.nav.filter(TableId::Queues);
+        self.queues
+            .list
+            .iter()
+            .filter(|q| matches(f, &[&q.name]))
+            .collect()
+    }
+
+    /// The open group's instances, by id.
+    pub fn instance_rows(&self) -> Vec<&InstanceInfo> {
+        let View::Group(name) = self.nav.view() else {
+            return Vec::new();
+        };
+        let Some(group) = self.groups.get(name) else {
+            return Vec::new();
+        };
+        let f = self.nav.filter(TableId::Instances);
+        let mut rows: Vec<&InstanceInfo> = group
+            .instances
+            .iter()
+            .filter(|i| {
+                matches(
+                    f,
+                    &[
+                        &i.id,
+                        &i.lifecycle_state,
+                        &i.health,
+                        &i.az,
+                        &i.instance_type,
+                    ],
+                )
+            })
+            .collect();
+        rows.sort_by(|a, b| a.id.cmp(&b.id));
+        rows
+    }
+
+    pub fn row_keys(&self, table: TableId) -> Vec<String> {
+        match table {
+            TableId::Groups => self.group_rows().iter().map(|g| g.name.clone()).collect(),
+            TableId::Queues => self.queue_rows().iter().map(|q| q.name.clone()).collect(),
+            TableId::Instances => self.instance_rows().iter().map(|i| i.id.clone()).collect(),
+        }
+    }
+
+    pub fn selected_index(&self, table: TableId) -> Option<usize> {
+        self.nav.selection(table).resolve(&self.row_keys(table))
+    }
+
+    pub fn selected_key(&self, table: TableId) -> Option<String> {
+        let keys = self.row_keys(table);
+        self.nav
+            .selection(table)
+            .resolve(&keys)
+            .and_then(|i| keys.get(i).cloned())
+    }
+
+    /// First row shown in a viewport of `height` rows, keeping the selection visible.
+    pub fn scroll(&self, table: TableId, height: usize) -> usize {
+        let keys = self.row_keys(table);
+        let sel = self.nav.selection(table);
+        scroll_offset(keys.len(), sel.resolve(&keys), sel.offset, height)
+    }
+}

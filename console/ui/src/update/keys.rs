@@ -1,0 +1,135 @@
+//! Keys in normal mode, mapped through the keymap to actions; text entry is in `prompt`.
+
+use crossterm::event::KeyEvent;
+
+use super::{prompt, select};
+use crate::event::Command;
+use crate::keymap::Action;
+use crate::state::nav::{Pane, View};
+use crate::state::prompt::{CommandLine, Input};
+use crate::state::{Level, State};
+
+pub(super) fn on_key(state: &mut State, key: KeyEvent) -> Vec<Command> {
+    match state.input {
+        Input::Command(_) => return prompt::command_key(state, key),
+        Input::Filter { .. } => return prompt::filter_key(state, key),
+        Input::Normal => {}
+    }
+    let Some(action) = state.config.keymap.action_for(&key) else {
+        return Vec::new();
+    };
+    if state.help.is_some() {
+        return help_key(state, action);
+    }
+    act(state, action)
+}
+
+/// While help is open, keys scroll it or close it; quit still quits.
+fn help_key(state: &mut State, action: Action) -> Vec<Command> {
+    let scroll = state.help.unwrap_or(0);
+    state.help = match action {
+        Action::Help | Action::Back => None,
+        Action::Up => Some(scroll.saturating_sub(1)),
+        Action::Down => Some(scroll.saturating_add(1)),
+        Action::PageUp => Some(scroll.saturating_sub(10)),
+        Action::PageDown => Some(scroll.saturating_add(10)),
+        Action::Top => Some(0),
+        Action::Quit => return quit(state),
+        _ => Some(scroll),
+    };
+    Vec::new()
+}
+
+fn quit(state: &mut State) -> Vec<Command> {
+    state.quit = true;
+    vec![Command::Quit]
+}
+
+pub(super) fn act(state: &mut State, action: Action) -> Vec<Command> {
+    let table = state.nav.table();
+    match action {
+        Action::Up
+        | Action::Down
+        | Action::PageUp
+        | Action::PageDown
+        | Action::Top
+        | Action::Bottom => {
+            let Some(table) = table else {
+                return Vec::new();
+            };
+            let page = select::page_height(state, table);
+            select::move_to(state, table, |cur, len| match action {
+                Action::Up => cur.saturating_sub(1),
+                Action::Down => cur + 1,
+                Action::PageUp => cur.saturating_sub(page),
+                Action::PageDown => cur + page,
+                Action::Top => 0,
+                _ => len,
+            });
+        }
+        Action::NextPane | Action::PrevPane => {
+            if state.nav.view() == &View::Dashboard {
+                state.nav.focus = match state.nav.focus {
+                    Pane::Groups => Pane::Queues,
+                    Pane::Queues => Pane::Groups,
+                };
+            }
+        }
+        Action::Open => select::open(state),
+        Action::Back => {
+            if let Some(t) = table.filter(|t| !state.nav.filter(*t).is_empty()) {
+                state.nav.set_filter(t, String::new());
+            } else {
+                state.nav.pop();
+            }
+        }
+        Action::Filter => {
+            if let Some(t) = table {
+                let before = state.nav.filter(t).to_owned();
+                state.input = Input::Filter {
+                    table: t,
+                    text: before.clone(),
+                    before,
+                };
+            }
+        }
+        Action::Command => state.input = Input::Command(CommandLine::default()),
+        Action::Help => state.help = Some(0),
+        Action::Refresh => {
+            state.flash(Level::Info, "refresh requested");
+            return vec![Command::RefreshNow];
+        }
+        Action::Quit => return quit(state),
+        Action::LongerWindow => {
+            return state
+                .chart
+                .longer()
+                .map(Command::SetMetricWindow)
+                .into_iter()
+                .collect()
+        }
+        Action::ShorterWindow => {
+            return state
+                .chart
+                .shorter()
+                .map(Command::SetMetricWindow)
+                .into_iter()
+                .collect()
+        }
+        Action::Freeze => toggle_freeze(state),
+        Action::ToggleMarker => {
+            state.chart.marker = match state.chart.marker {
+                crate::config::ChartMarker::Braille => crate::config::ChartMarker::Dot,
+                crate::config::ChartMarker::Dot => crate::config::ChartMarker::Braille,
+            };
+        }
+    }
+    Vec::new()
+}
+
+pub(super) fn toggle_freeze(state: &mut State) {
+    state.chart.frozen_at = match state.chart.frozen_at {
+        Some(_) => None,
+        None => Some(state.now),
+    };
+}

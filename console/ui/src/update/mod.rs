@@ -1,0 +1,57 @@
+//! `update(state, event) -> commands`: the only place state changes. Split by event source.
+
+mod keys;
+mod mouse;
+mod prompt;
+mod reports;
+mod select;
+#[cfg(test)]
+mod tests;
+
+use crate::event::{Command, Event};
+use crate::state::State;
+use crate::views::layout;
+
+/// Applies one event and returns what the agents should do. Never blocks, never fails.
+pub fn update(state: &mut State, event: Event) -> Vec<Command> {
+    let peeking = state.dlq_in_view();
+    let mut commands = match event {
+        Event::Key(key) => keys::on_key(state, key),
+        Event::Mouse(mouse) => mouse::on_mouse(state, mouse),
+        Event::Resize(w, h) => {
+            state.size = (w, h);
+            Vec::new()
+        }
+        Event::Tick(now) => {
+            state.now = now;
+            Vec::new()
+        }
+        Event::Report(report) => {
+            reports::apply(state, report);
+            Vec::new()
+        }
+    };
+    remember_scroll(state);
+    if let Some(scroll) = state.help {
+        let body =
+            layout::chrome(ratatui::layout::Rect::new(0, 0, state.size.0, state.size.1)).body;
+        state.help = Some(scroll.min(crate::views::help::max_scroll(state, body)));
+    }
+    let now_peeking = state.dlq_in_view();
+    if now_peeking != peeking {
+        commands.push(Command::PeekDlq(now_peeking));
+    }
+    commands
+}
+
+/// Stores each visible table's scroll offset so scrolling stays put between frames.
+fn remember_scroll(state: &mut State) {
+    for area in layout::table_areas(state) {
+        let offset = state.scroll(area.table, usize::from(area.rows.height));
+        let mut sel = state.nav.selection(area.table);
+        if sel.offset != offset {
+            sel.offset = offset;
+            state.nav.set_selection(area.table, sel);
+        }
+    }
+}

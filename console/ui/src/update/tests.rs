@@ -1,0 +1,623 @@
+//! Unit tests of `update`: keys, commands, mouse, reports, staleness, derived data.
+
+use std::time::Duration;
+
+use crossterm::event::{KeyCode, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+
+use crate::fixtures::*;
+use crate::model::*;
+use crate::state::groups::ChangeKind;
+use crate::state::nav::{Pane, TableId, View};
+use crate::state::prompt::Input;
+use crate::state::queues::Rates;
+use crate::{update, Command, Event, State, ThemeSet, UiConfig};
+
+fn selected(s: &State, table: TableId) -> Option<String> {
+    s.selected_key(table)
+}
+
+fn click(s: &mut State, x: u16, y: u16) -> Vec<Command> {
+    update(
+        s,
+        Event::Mouse(MouseEvent {
+            kind: MouseEventKind::Down(MouseButton::Left),
+            column: x,
+            row: y,
+            modifiers: KeyModifiers::NONE,
+        }),
+    )
+}
+
+fn wheel(s: &mut State, down: bool, x: u16, y: u16) -> Vec<Command> {
+    let kind = if down {
+        MouseEventKind::ScrollDown
+    } else {
+        MouseEventKind::ScrollUp
+    };
+    update(
+        s,
+        Event::Mouse(MouseEvent {
+            kind,
+            column: x,
+            row: y,
+            modifiers: KeyModifiers::NONE,
+        }),
+    )
+}
+
+#[test]
+fn j_k_and_arrows_move_the_selection_within_bounds() {
+    let mut s = loaded_state();
+    assert_eq!(selected(&s, TableId::Groups).as_deref(), Some("api-asg"));
+    update(&mut s, key('j'));
+    assert_eq!(selected(&s, TableId::Groups).as_deref(), Some("worker-asg"));
+    update(&mut s, code(KeyCode::Down));
+    assert_eq!(
+        selected(&s, TableId::Groups).as_deref(),
+        Some("worker-asg"),
+        "stops at the last row"
+    );
+    update(&mut s, key('k'));
+    update(&mut s, code(KeyCode::Up));
+    assert_eq!(
+        selected(&s, TableId::Groups).as_deref(),
+        Some("api-asg"),
+        "stops at the first row"
+    );
+    update(&mut s, key('G'));
+    assert_eq!(selected(&s, TableId::Groups).as_deref(), Some("worker-asg"));
+}
+
+#[test]
+fn the_selection_follows_its_row_when_rows_reorder() {
+    let mut s = loaded_state();
+    update(&mut s, key('j'));
+    // A new group sorting first shifts worker-asg down; the selection stays on it.
+    let mut batch = api(2);
+    batch.name = "batch-asg".to_owned();
+    feed(
+        &mut s,
+        [Report::Groups {
+            at: t(1),
+            groups: vec![batch, api(2), worker(2, 2)],
+        }],
+    );
+    assert_eq!(selected(&s, TableId::Groups).as_deref(), Some("worker-asg"));
+}
+
+#[test]
+fn tab_switches_pane_and_enter_drills_in_and_esc_comes_back() {
+    let mut s = loaded_state();
+    update(&mut s, code(KeyCode::Tab));
+    assert_eq!(s.nav.focus, Pane::Queues);
+    update(&mut s, code(KeyCode::Enter));
+    assert_eq!(s.view(), &View::Queue("video_tasks".to_owned()));
+    update(&mut s, code(KeyCode::Esc));
+    assert_eq!(s.view(), &View::Dashboard);
+    update(&mut s, code(KeyCode::BackTab));
+    assert_eq!(s.nav.focus, Pane::Groups);
+    update(&mut s, key('j'));
+    update(&mut s, code(KeyCode::Enter));
+    assert_eq!(s.view(), &View::Group("worker-asg".to_owned()));
+    update(&mut s, key('j'));
+    assert_eq!(
+        selected(&s, TableId::Instances).as_deref(),
+        Some("i-0f9e8d7c6b5a40002")
+    );
+    update(&mut s, code(KeyCode::Esc));
+    update(&mut s, code(KeyCode::Esc));
+    assert_eq!(
+        s.view(),
+        &View::Dashboard,
+        "esc at the dashboard stays there"
+    );
+}
+
+#[test]
+fn q_and_ctrl_c_quit() {
+    let mut s = loaded_state();
+    assert_eq!(update(&mut s, key('q')), [Command::Quit]);
+    assert!(s.should_quit());
+    let mut s = loaded_state();
+    let ctrl_c = Event::Key(crossterm::event::KeyEvent::new(
+        KeyCode::Char('c'),
+        KeyModifiers::CONTROL,
+    ));
+    assert_eq!(update(&mut s, ctrl_c), [Command::Quit]);
+}
+
+#[test]
+fn plus_and_minus_cycle_windows_and_tell_the_metrics_agent() {
+    let mut s = loaded_state();
+    assert_eq!(
+        s.initial_commands(),
+        [Command::SetMetricWindow(Duration::from_secs(3600))]
+    );
+    assert_eq!(
+        update(&mut s, key('+')),
+        [Command::SetMetricWindow(Duration::from_secs(3 * 3600))]
+    );
+    assert_eq!(
+        update(&mut s, key('+')),
+        [Command::SetMetricWindow(Duration::from_secs(24 * 3600))]
+    );
+    assert_eq!(update(&mut s, key('+')), [], "no window past 24h");
+    for _ in 0..3 {
+        update(&mut s, key('-'));
+    }
+    assert_eq!(s.chart.window, Duration::from_secs(15 * 60));
+    assert_eq!(update(&mut s, key('-')), []);
+}
+
+#[test]
+fn f_freezes_the_charts_at_the_current_tick() {
+    let mut s = loaded_state();
+    update(&mut s, key('f'));
+    update(&mut s, Event::Tick(t(30)));
+    assert_eq!(s.chart.frozen_at, Some(t0()));
+    assert_eq!(s.chart.end(s.now), t0());
+    update(&mut s, key('f'));
+    assert_eq!(s.chart.end(s.now), t(30));
+}
+
+#[test]
+fn help_opens_scrolls_and_closes() {
+    let mut s = loaded_state();
+    update(&mut s, key('?'));
+    assert_eq!(s.help, Some(0));
+    update(&mut s, key('j'));
+    assert_eq!(s.help, Some(1));
+    assert_eq!(
+        selected(&s, TableId::Groups).as_deref(),
+        Some("api-asg"),
+        "keys go to the help, not the table"
+    );
+    for _ in 0..100 {
+        update(&mut s, key('j'));
+    }
+    let bottom = s.help.unwrap();
+    assert!(
+        bottom > 1 && bottom < 40,
+        "scrolling stops at the end of the help: {bottom}"
+    );
+    update(&mut s, key('k'));
+    assert_eq!(s.help, Some(bottom - 1));
+    update(&mut s, code(KeyCode::Esc));
+    assert_eq!(s.help, None);
+}
+
+#[test]
+fn queue_rates_come_from_successive_samples() {
+    let s = loaded_state();
+    // Totals 62 -> 98 -> 88 over 60 s: 36 in, 10 out.
+    let r = s
+        .queues
+        .rates("video_tasks", Duration::from_secs(60))
+        .unwrap();
+    assert_eq!(
+        r,
+        Rates {
+            in_per_s: 36.0 / 60.0,
+            out_per_s: 10.0 / 60.0
+        }
+    );
+    // Only the last 30 s: 98 -> 88.
+    let r = s
+        .queues
+        .rates("video_tasks", Duration::from_secs(30))
+        .unwrap();
+    assert_eq!(
+        r,
+        Rates {
+            in_per_s: 0.0,
+            out_per_s: 10.0 / 30.0
+        }
+    );
+    let mut fresh = empty_state();
+    feed(
+        &mut fresh,
+        [Report::Queues {
+            at: t0(),
+            queues: vec![tasks(5, 0)],
+        }],
+    );
+    assert_eq!(
+        fresh.queues.rates("video_tasks", Duration::from_secs(60)),
+        None,
+        "one sample gives no rate"
+    );
+}
+
+#[test]
+fn observed_capacity_changes_are_derived_from_successive_reports() {
+    let s = loaded_state();
+    let changes: Vec<_> = s
+        .groups
+        .changes("worker-asg")
+        .map(|c| (c.at, c.kind))
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            (t(-120), ChangeKind::Desired { from: 1, to: 2 }),
+            (t(-5), ChangeKind::InService { from: 1, to: 2 })
+        ]
+    );
+    assert_eq!(
+        s.groups.changes("api-asg").count(),
+        0,
+        "the first report is a baseline, not a change"
+    );
+    assert_eq!(
+        s.groups
+            .last_change("worker-asg")
+            .map(|c| c.kind.to_string())
+            .as_deref(),
+        Some("in service 1→2")
+    );
+
+    let mut s = s;
+    let mut bigger = api(2);
+    bigger.max = 6;
+    feed(
+        &mut s,
+        [Report::Groups {
+            at: t(10),
+            groups: vec![bigger, worker(2, 2)],
+        }],
+    );
+    assert_eq!(
+        s.groups.last_change("api-asg").map(|c| c.kind),
+        Some(ChangeKind::Bounds {
+            min: (2, 2),
+            max: (4, 6)
+        })
+    );
+}
+
+#[test]
+fn superseded_reports_are_dropped() {
+    let mut s = loaded_state();
+    feed(
+        &mut s,
+        [Report::Groups {
+            at: t(-200),
+            groups: vec![api(3)],
+        }],
+    );
+    assert_eq!(s.groups.list.len(), 2);
+    assert_eq!(s.groups.get("api-asg").map(|g| g.desired), Some(2));
+    assert_eq!(s.groups.at, Some(t(-5)));
+}
+
+#[test]
+fn an_agent_error_keeps_the_data_and_marks_it_stale_with_a_reason() {
+    let mut s = loaded_state();
+    assert!(!s.freshness(Agent::Groups).stale);
+    feed(
+        &mut s,
+        [Report::AgentError {
+            at: t(1),
+            agent: Agent::Groups,
+            class: ErrorClass::Throttled,
+            message: "Rate exceeded".to_owned(),
+            next_retry_in: Some(Duration::from_secs(8)),
+        }],
+    );
+    update(&mut s, Event::Tick(t(3)));
+    let f = s.freshness(Agent::Groups);
+    assert!(f.stale);
+    assert_eq!(f.age_s, Some(8));
+    assert_eq!(
+        f.reason(s.now).as_deref(),
+        Some("throttled: Rate exceeded, retry in 6s")
+    );
+    assert_eq!(s.groups.list.len(), 2, "the last data stays on screen");
+
+    feed(
+        &mut s,
+        [Report::Groups {
+            at: t(4),
+            groups: vec![api(2), worker(2, 2)],
+        }],
+    );
+    assert!(
+        !s.freshness(Agent::Groups).stale,
+        "a good report clears the error"
+    );
+}
+
+#[test]
+fn data_past_stale_after_is_stale_without_an_error() {
+    let mut s = loaded_state();
+    update(&mut s, Event::Tick(t(25)));
+    assert!(!s.freshness(Agent::Queues).stale, "30 s old is still fresh");
+    update(&mut s, Event::Tick(t(26)));
+    assert!(s.freshness(Agent::Queues).stale);
+    assert_eq!(s.freshness(Agent::Queues).failure, None);
+    assert!(
+        !empty_state().freshness(Agent::Queues).stale,
+        "no data yet is waiting, not stale"
+    );
+}
+
+#[test]
+fn filter_narrows_live_esc_restores_enter_keeps() {
+    let mut s = loaded_state();
+    update(&mut s, key('/'));
+    type_text(&mut s, "WORK");
+    assert_eq!(
+        s.row_keys(TableId::Groups),
+        ["worker-asg"],
+        "case-insensitive, applied while typing"
+    );
+    update(&mut s, code(KeyCode::Esc));
+    assert_eq!(
+        s.row_keys(TableId::Groups).len(),
+        2,
+        "esc restores the previous filter"
+    );
+
+    update(&mut s, key('/'));
+    type_text(&mut s, "api");
+    update(&mut s, code(KeyCode::Enter));
+    assert_eq!(s.input, Input::Normal);
+    assert_eq!(s.row_keys(TableId::Groups), ["api-asg"]);
+    update(&mut s, key('j'));
+    assert_eq!(selected(&s, TableId::Groups).as_deref(), Some("api-asg"));
+    update(&mut s, code(KeyCode::Esc));
+    assert_eq!(
+        s.row_keys(TableId::Groups).len(),
+        2,
+        "esc clears an applied filter before going back"
+    );
+}
+
+#[test]
+fn filter_applies_to_the_focused_table_only() {
+    let mut s = loaded_state();
+    update(&mut s, code(KeyCode::Tab));
+    update(&mut s, key('/'));
+    type_text(&mut s, "dlq");
+    assert_eq!(s.row_keys(TableId::Queues), ["video_dlq"]);
+    assert_eq!(s.row_keys(TableId::Groups).len(), 2);
+}
+
+#[test]
+fn command_mode_completes_and_runs() {
+    let mut s = loaded_state();
+    update(&mut s, key(':'));
+    type_text(&mut s, "th");
+    update(&mut s, code(KeyCode::Tab));
+    type_text(&mut s, "li");
+    update(&mut s, code(KeyCode::Tab));
+    assert!(
+        matches!(&s.input, Input::Command(line) if line.text == "theme light"),
+        "{:?}",
+        s.input
+    );
+    update(&mut s, code(KeyCode::Enter));
+    assert_eq!(s.theme().name, "light");
+    assert_eq!(
+        s.current_flash().map(|f| f.text.as_str()),
+        Some("theme light")
+    );
+}
+
+#[test]
+fn commands_navigate_and_report_mistakes() {
+    let mut s = loaded_state();
+    update(&mut s, key(':'));
+    type_text(&mut s, "queues");
+    update(&mut s, code(KeyCode::Enter));
+    assert_eq!(s.view(), &View::Queues);
+    update(&mut s, key(':'));
+    type_text(&mut s, "group work");
+    update(&mut s, code(KeyCode::Enter));
+    assert_eq!(
+        s.view(),
+        &View::Group("worker-asg".to_owned()),
+        "a unique prefix is enough"
+    );
+    update(&mut s, key(':'));
+    type_text(&mut s, "bogus");
+    update(&mut s, code(KeyCode::Enter));
+    assert_eq!(
+        s.current_flash().map(|f| f.text.as_str()),
+        Some("unknown command `bogus` (:help lists them)")
+    );
+    update(&mut s, key(':'));
+    type_text(&mut s, "theme neon");
+    update(&mut s, code(KeyCode::Enter));
+    assert!(s
+        .current_flash()
+        .is_some_and(|f| f.text.starts_with("no theme named `neon`")));
+    assert_eq!(s.theme().name, "default");
+    update(&mut s, Event::Tick(t(6)));
+    assert_eq!(s.current_flash(), None, "flashes fade");
+    update(&mut s, key(':'));
+    update(&mut s, code(KeyCode::Backspace));
+    assert_eq!(
+        s.input,
+        Input::Normal,
+        "backspace on an empty line leaves command mode"
+    );
+}
+
+#[test]
+fn dlq_command_opens_the_dlq_and_peeking_follows_the_view() {
+    let mut s = loaded_state();
+    update(&mut s, key(':'));
+    type_text(&mut s, "dlq");
+    let out = update(&mut s, code(KeyCode::Enter));
+    assert_eq!(s.view(), &View::Queue("video_dlq".to_owned()));
+    assert_eq!(out, [Command::PeekDlq(Some("video_dlq".to_owned()))]);
+    assert_eq!(update(&mut s, code(KeyCode::Esc)), [Command::PeekDlq(None)]);
+    assert_eq!(
+        update(&mut s, key(':')),
+        [],
+        "no peek command without a change"
+    );
+}
+
+#[test]
+fn window_and_refresh_commands_reach_the_agents() {
+    let mut s = loaded_state();
+    update(&mut s, key(':'));
+    type_text(&mut s, "window 15m");
+    assert_eq!(
+        update(&mut s, code(KeyCode::Enter)),
+        [Command::SetMetricWindow(Duration::from_secs(900))]
+    );
+    assert_eq!(update(&mut s, key('r')), [Command::RefreshNow]);
+}
+
+#[test]
+fn clicks_select_rows_and_focus_tables_and_the_wheel_scrolls() {
+    let mut s = loaded_state();
+    update(&mut s, Event::Resize(80, 24));
+    // Top bar at y=0, groups block y=1..=5: border, header, rows at y=3 and y=4.
+    click(&mut s, 10, 4);
+    assert_eq!(selected(&s, TableId::Groups).as_deref(), Some("worker-asg"));
+    // Queues block starts at y=6: rows at y=8 and y=9.
+    click(&mut s, 10, 9);
+    assert_eq!(s.nav.focus, Pane::Queues);
+    assert_eq!(selected(&s, TableId::Queues).as_deref(), Some("video_dlq"));
+    wheel(&mut s, false, 10, 8);
+    assert_eq!(
+        selected(&s, TableId::Queues).as_deref(),
+        Some("video_tasks")
+    );
+    wheel(&mut s, true, 10, 3);
+    assert_eq!(
+        s.nav.focus,
+        Pane::Groups,
+        "the wheel acts on the table under the pointer"
+    );
+    click(&mut s, 10, 20);
+    assert_eq!(
+        s.nav.focus,
+        Pane::Groups,
+        "a click on a chart changes nothing"
+    );
+}
+
+#[test]
+fn long_tables_scroll_to_keep_the_selection_visible() {
+    let mut s = empty_state();
+    let groups: Vec<_> = (0..40)
+        .map(|i| {
+            let mut g = api(2);
+            g.name = format!("group-{i:02}");
+            g
+        })
+        .collect();
+    feed(&mut s, [Report::Groups { at: t0(), groups }]);
+    update(&mut s, Event::Resize(80, 24));
+    update(&mut s, key(':'));
+    type_text(&mut s, "groups");
+    update(&mut s, code(KeyCode::Enter));
+    // Body is 22 rows: the table shows 22 - 3 = 19 rows.
+    update(&mut s, code(KeyCode::PageDown));
+    assert_eq!(selected(&s, TableId::Groups).as_deref(), Some("group-19"));
+    assert_eq!(s.nav.selection(TableId::Groups).offset, 1);
+    click(&mut s, 5, 3);
+    assert_eq!(
+        selected(&s, TableId::Groups).as_deref(),
+        Some("group-01"),
+        "clicks account for the scroll"
+    );
+    update(&mut s, key('G'));
+    assert_eq!(s.nav.selection(TableId::Groups).offset, 21);
+}
+
+#[test]
+fn pairing_defaults_to_the_worker_group_and_can_be_configured() {
+    let s = loaded_state();
+    let pairing = &s.config.pairing;
+    assert_eq!(
+        pairing
+            .queue_for("worker-asg", &s.queues.list)
+            .map(|q| q.name.as_str()),
+        Some("video_tasks")
+    );
+    assert_eq!(pairing.queue_for("api-asg", &s.queues.list), None);
+    let g = s.groups.get("worker-asg").unwrap();
+    let q = s.queues.get("video_tasks").unwrap();
+    let b = crate::state::queues::backlog(q, g);
+    assert_eq!((b.per_instance, b.target), (Some(42.0), Some(10.0)));
+
+    let config = UiConfig::from_toml(
+        "[pairing]\napi-asg = \"video_dlq\"\n",
+        std::path::Path::new("c.toml"),
+    )
+    .unwrap();
+    let s2 = State::new(config, ThemeSet::builtin(), t0()).unwrap();
+    assert_eq!(
+        s2.config
+            .pairing
+            .queue_for("api-asg", &s.queues.list)
+            .map(|q| q.name.as_str()),
+        Some("video_dlq")
+    );
+}
+
+#[test]
+fn no_color_survives_theme_switches() {
+    let config = UiConfig {
+        no_color: true,
+        ..UiConfig::default()
+    };
+    let mut s = State::new(config, ThemeSet::builtin(), t0()).unwrap();
+    assert_eq!(s.theme().s.warn.fg, None);
+    update(&mut s, key(':'));
+    type_text(&mut s, "theme presentation");
+    update(&mut s, code(KeyCode::Enter));
+    assert_eq!(s.theme().name, "presentation");
+    assert_eq!(
+        (s.theme().s.selected.fg, s.theme().s.selected.bg),
+        (None, None)
+    );
+}
+
+#[test]
+fn an_unknown_configured_theme_is_an_error() {
+    let config = UiConfig {
+        theme: "neon".to_owned(),
+        ..UiConfig::default()
+    };
+    let err = State::new(config, ThemeSet::builtin(), t0()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "no theme named `neon` (known: default, high-contrast, light, presentation)"
+    );
+}
+
+#[test]
+fn metrics_merge_incrementally_and_replace_revised_points() {
+    let mut s = loaded_state();
+    let key = MetricKey::group_cpu("api-asg");
+    let before = s.metrics.range(&key, t(-7200), t0()).len();
+    feed(
+        &mut s,
+        [Report::Metrics {
+            at: t(60),
+            period_s: 60,
+            series: vec![SeriesUpdate {
+                key: key.clone(),
+                points: vec![
+                    MetricPoint {
+                        t: t0(),
+                        value: 77.0,
+                    },
+                    MetricPoint {
+                        t: t(60),
+                        value: 80.0,
+                    },
+                ],
+            }],
+        }],
+    );
+    assert_eq!(s.metrics.range(&key, t(-7200), t(60)).len(), before + 1);
+    assert_eq!(s.metrics.range(&key, t0(), t0())[0].value, 77.0);
+}

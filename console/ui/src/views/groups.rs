@@ -1,0 +1,130 @@
+//! The groups table (dashboard pane and the full `:groups` view).
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+
+use super::table::{self, col, Col, TableView};
+use super::{common, layout};
+use crate::fmt;
+use crate::model::{Agent, GroupSnapshot, MetricKey, Phase, PolicyKind};
+use crate::state::nav::TableId;
+use crate::state::State;
+
+const COLS: [Col; 8] = [
+    col("NAME", 12, 0, false),
+    col("MIN/DES/MAX", 11, 0, true),
+    col("INSVC", 5, 1, true),
+    col("PEND", 4, 2, true),
+    col("TERM", 4, 2, true),
+    col("CPU", 4, 3, true),
+    col("TARGET", 12, 2, false),
+    col("LAST CHANGE", 15, 1, false),
+];
+
+/// `cpu 60% · backlog 10`: what each policy tracks.
+pub fn targets(g: &GroupSnapshot) -> String {
+    let parts: Vec<String> = g
+        .policies
+        .iter()
+        .map(|p| match &p.kind {
+            PolicyKind::TargetTrackingCpu { target } => format!("cpu {target:.0}%"),
+            PolicyKind::TargetTrackingCustom { metric, target }
+                if metric.to_ascii_lowercase().contains("backlog") =>
+            {
+                format!("backlog {target:.0}")
+            }
+            PolicyKind::TargetTrackingCustom { metric, target } => format!("{metric} {target:.0}"),
+            PolicyKind::Other { policy_type } => policy_type.to_ascii_lowercase(),
+        })
+        .collect();
+    if parts.is_empty() {
+        "–".to_owned()
+    } else {
+        parts.join(" · ")
+    }
+}
+
+fn row<'a>(state: &State, g: &GroupSnapshot) -> (Vec<Line<'a>>, Style) {
+    let s = &state.theme.s;
+    let count = |phase: Phase| g.count(phase);
+    let (insvc, pend, term) = (
+        count(Phase::InService),
+        count(Phase::Pending),
+        count(Phase::Terminating),
+    );
+    let num = |n: usize, warn: bool| {
+        Line::from(Span::styled(
+            n.to_string(),
+            if warn { s.warn } else { Style::new() },
+        ))
+    };
+    let cpu = state
+        .metrics
+        .latest(&MetricKey::group_cpu(&g.name))
+        .map_or_else(
+            || Line::from(Span::styled("–", s.muted)),
+            |p| Line::from(format!("{:.0}%", p.value)),
+        );
+    let change = match state.groups.last_change(&g.name) {
+        Some(c) => Line::from(vec![
+            Span::raw(format!("{} ", c.kind.short())),
+            Span::styled(fmt::age(state.now, c.at), s.muted),
+        ]),
+        None => Line::from(Span::styled("–", s.muted)),
+    };
+    let cells = vec![
+        Line::from(g.name.clone()),
+        Line::from(format!("{}/{}/{}", g.min, g.desired, g.max)),
+        num(insvc, insvc < g.desired as usize),
+        num(pend, pend > 0),
+        num(term, term > 0),
+        cpu,
+        Line::from(targets(g)),
+        change,
+    ];
+    (cells, Style::new())
+}
+
+pub fn draw_table(state: &State, area: Rect, buf: &mut Buffer, focused: bool) {
+    let rows: Vec<_> = state
+        .group_rows()
+        .into_iter()
+        .map(|g| row(state, g))
+        .collect();
+    let fresh = state.freshness(Agent::Groups);
+    let filter = state.nav.filter(TableId::Groups);
+    let count = if filter.is_empty() {
+        rows.len().to_string()
+    } else {
+        format!("{}/{}", rows.len(), state.groups.list.len())
+    };
+    let empty = if !filter.is_empty() {
+        "no group matches the filter"
+    } else if state.groups.at.is_none() {
+        "waiting for the first groups report…"
+    } else {
+        "no Auto Scaling groups"
+    };
+    let height = usize::from(layout::rows_of(area).height);
+    table::draw(
+        TableView {
+            title: common::title(&state.theme, "Groups", count, Some(&fresh), filter),
+            cols: &COLS,
+            rows,
+            selected: state.selected_index(TableId::Groups),
+            offset: state.scroll(TableId::Groups, height),
+            focused,
+            empty,
+        },
+        area,
+        buf,
+        &state.theme,
+    );
+}
+
+/// The `:groups` view: the table over the whole body.
+pub fn draw(state: &State, area: Rect, buf: &mut Buffer) {
+    draw_table(state, area, buf, true);
+}

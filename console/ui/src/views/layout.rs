@@ -1,0 +1,274 @@
+//! Where everything goes, as pure functions of the area and row counts. The views draw with these
+//! and mouse hit-testing uses the same ones, so a click lands on the row that was drawn.
+
+use ratatui::layout::{Constraint, Layout, Margin, Rect};
+
+use crate::state::nav::{TableId, View};
+use crate::state::State;
+
+/// A chart needs this many rows to be worth drawing.
+pub const CHART_MIN_H: u16 = 8;
+/// Charts get at least this many columns each before another column is added.
+pub const CHART_MIN_W: u16 = 40;
+/// Tables sit side by side from this width on.
+pub const WIDE: u16 = 150;
+
+/// Width the queues table wants when tables sit side by side.
+pub const QUEUES_W: u16 = 74;
+
+/// Top bar, body, bottom (status or prompt) line.
+pub struct Chrome {
+    pub top: Rect,
+    pub body: Rect,
+    pub bottom: Rect,
+}
+
+pub fn chrome(area: Rect) -> Chrome {
+    let line = |y: u16, h: u16| Rect {
+        x: area.x,
+        y,
+        width: area.width,
+        height: h,
+    };
+    match area.height {
+        0 => Chrome {
+            top: line(area.y, 0),
+            body: line(area.y, 0),
+            bottom: line(area.y, 0),
+        },
+        1 => Chrome {
+            top: line(area.y, 0),
+            body: line(area.y, 0),
+            bottom: area,
+        },
+        2 => Chrome {
+            top: line(area.y, 0),
+            body: line(area.y, 1),
+            bottom: line(area.y + 1, 1),
+        },
+        h => Chrome {
+            top: line(area.y, 1),
+            body: line(area.y + 1, h - 2),
+            bottom: line(area.y + h - 1, 1),
+        },
+    }
+}
+
+/// A table's block and the rows inside it (below the header line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableArea {
+    pub table: TableId,
+    pub block: Rect,
+    pub rows: Rect,
+}
+
+pub fn rows_of(block: Rect) -> Rect {
+    let inner = block.inner(Margin {
+        horizontal: 1,
+        vertical: 1,
+    });
+    Rect {
+        y: inner.y.saturating_add(1),
+        height: inner.height.saturating_sub(1),
+        ..inner
+    }
+}
+
+fn table_height(rows: usize) -> u16 {
+    3 + u16::try_from(rows.max(1)).unwrap_or(u16::MAX - 3).min(200)
+}
+
+pub struct Dashboard {
+    pub groups: Rect,
+    pub queues: Rect,
+    /// One per group in table order, as many as fit.
+    pub charts: Vec<Rect>,
+}
+
+pub fn dashboard(body: Rect, n_groups: usize, n_queues: usize) -> Dashboard {
+    let (gh, qh) = (table_height(n_groups), table_height(n_queues));
+    let wide = body.width >= WIDE;
+    let tables_full = if wide { gh.max(qh) } else { gh + qh };
+    // Charts only once each table can show a few rows.
+    let few = |n: usize| table_height(n.min(3));
+    let tables_min = if wide {
+        few(n_groups).max(few(n_queues))
+    } else {
+        few(n_groups) + few(n_queues)
+    };
+    let with_charts = n_groups > 0 && body.height >= tables_min + CHART_MIN_H;
+    let tables_h = if with_charts {
+        tables_full.min(body.height - CHART_MIN_H)
+    } else {
+        body.height
+    };
+    let [tables, chart_area] =
+        Layout::vertical([Constraint::Length(tables_h), Constraint::Fill(1)]).areas(body);
+    let (groups, queues) = if wide {
+        // The queues table needs about 72 columns; the groups table takes the rest.
+        let [g, q] = Layout::horizontal([
+            Constraint::Fill(1),
+            Constraint::Length(QUEUES_W.min(body.width / 2)),
+        ])
+        .areas(tables);
+        (g, q)
+    } else {
+        let g_h = if tables.height >= gh + qh {
+            gh
+        } else {
+            let share = u32::from(tables.height) * u32::from(gh) / u32::from(gh + qh);
+            u16::try_from(share).unwrap_or(0).max(tables.height.min(3))
+        };
+        let [g, q] = Layout::vertical([Constraint::Length(g_h), Constraint::Fill(1)]).areas(tables);
+        (g, q)
+    };
+    let charts = if with_charts {
+        chart_grid(chart_area, n_groups)
+    } else {
+        Vec::new()
+    };
+    Dashboard {
+        groups,
+        queues,
+        charts,
+    }
+}
+
+/// Splits `area` into a grid of up to `n` charts, row by row.
+pub fn chart_grid(area: Rect, n: usize) -> Vec<Rect> {
+    if n == 0 || area.height == 0 || area.width == 0 {
+        return Vec::new();
+    }
+    let cols = usize::from((area.width / CHART_MIN_W).max(1)).min(n);
+    let max_rows = usize::from((area.height / CHART_MIN_H).max(1));
+    let rows = n.div_ceil(cols).min(max_rows);
+    let shown = n.min(rows * cols);
+    let row_areas = Layout::vertical(vec![Constraint::Fill(1); rows]).split(area);
+    let mut out = Vec::with_capacity(shown);
+    for (r, row) in row_areas.iter().enumerate() {
+        let in_row = (shown - r * cols).min(cols);
+        out.extend(
+            Layout::horizontal(vec![Constraint::Fill(1); in_row])
+                .split(*row)
+                .iter(),
+        );
+    }
+    out
+}
+
+pub struct GroupDetail {
+    pub summary: Rect,
+    pub instances: Rect,
+    pub chart: Rect,
+    pub activities: Rect,
+    pub changes: Rect,
+}
+
+/// `summary_lines` is the number of lines the summary needs at this width.
+pub fn group_detail(body: Rect, n_instances: usize, summary_lines: u16) -> GroupDetail {
+    let summary_h = (summary_lines + 2)
+        .min(body.height / 3)
+        .max(3.min(body.height));
+    let rest = body.height - summary_h;
+    let inst_h = table_height(n_instances).min((rest / 2).max(4)).min(rest);
+    let lower_h = rest - inst_h;
+    let [summary, mut instances, lower] = Layout::vertical([
+        Constraint::Length(summary_h),
+        Constraint::Length(inst_h),
+        Constraint::Fill(1),
+    ])
+    .areas(body);
+    let empty = Rect { height: 0, ..lower };
+    if lower_h < 5 {
+        instances.height += lower.height;
+        return GroupDetail {
+            summary,
+            instances,
+            chart: empty,
+            activities: empty,
+            changes: empty,
+        };
+    }
+    if body.width >= 70 {
+        let [chart, right] =
+            Layout::horizontal([Constraint::Percentage(50), Constraint::Fill(1)]).areas(lower);
+        let [activities, changes] =
+            Layout::vertical([Constraint::Fill(1), Constraint::Fill(1)]).areas(right);
+        GroupDetail {
+            summary,
+            instances,
+            chart,
+            activities,
+            changes,
+        }
+    } else {
+        let [chart, activities, changes] = Layout::vertical([
+            Constraint::Fill(1),
+            Constraint::Fill(1),
+            Constraint::Fill(1),
+        ])
+        .areas(lower);
+        GroupDetail {
+            summary,
+            instances,
+            chart,
+            activities,
+            changes,
+        }
+    }
+}
+
+pub struct QueueDetail {
+    pub attrs: Rect,
+    pub chart: Rect,
+}
+
+pub fn queue_detail(body: Rect, attr_lines: u16) -> QueueDetail {
+    if body.width >= 100 {
+        let w = (body.width / 2).min(80);
+        let [attrs, chart] =
+            Layout::horizontal([Constraint::Length(w), Constraint::Fill(1)]).areas(body);
+        return QueueDetail { attrs, chart };
+    }
+    let want = attr_lines + 2;
+    let attrs_h = if body.height >= want + 6 {
+        want
+    } else if body.height >= 12 {
+        body.height - 6
+    } else {
+        body.height
+    };
+    let [attrs, chart] =
+        Layout::vertical([Constraint::Length(attrs_h), Constraint::Fill(1)]).areas(body);
+    QueueDetail { attrs, chart }
+}
+
+/// The tables of the current view, where they are drawn.
+pub fn table_areas(state: &State) -> Vec<TableArea> {
+    let area = Rect::new(0, 0, state.size.0, state.size.1);
+    let body = chrome(area).body;
+    let area_of = |table, block| TableArea {
+        table,
+        block,
+        rows: rows_of(block),
+    };
+    match state.nav.view() {
+        View::Dashboard => {
+            let d = dashboard(body, state.group_rows().len(), state.queue_rows().len());
+            vec![
+                area_of(TableId::Groups, d.groups),
+                area_of(TableId::Queues, d.queues),
+            ]
+        }
+        View::Groups => vec![area_of(TableId::Groups, body)],
+        View::Queues => vec![area_of(TableId::Queues, body)],
+        View::Group(name) => {
+            let lines = crate::views::group::summary_height(state, name, body.width);
+            vec![area_of(
+                TableId::Instances,
+                group_detail(body, state.instance_rows().len(), lines).instances,
+            )]
+        }
+        View::Queue(_) => Vec::new(),
+    }
+}

@@ -1,0 +1,54 @@
+//! Pure rendering: `render(&State, &mut Frame)` draws only from the state. One file per view.
+
+pub mod charts;
+pub mod common;
+pub mod dashboard;
+pub mod group;
+pub mod groups;
+pub mod help;
+pub mod layout;
+pub mod prompt;
+pub mod queue;
+pub mod queues;
+pub mod status;
+pub mod table;
+pub mod topbar;
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Position, Rect};
+use ratatui::Frame;
+
+use crate::state::nav::View;
+use crate::state::prompt::Input;
+use crate::state::State;
+
+pub fn render(state: &State, frame: &mut Frame) {
+    let area = frame.area();
+    if let Some(cursor) = draw(state, area, frame.buffer_mut()) {
+        frame.set_cursor_position(cursor);
+    }
+}
+
+/// Draws the whole screen into `buf`; returns the cursor position while typing.
+pub fn draw(state: &State, area: Rect, buf: &mut Buffer) -> Option<Position> {
+    buf.set_style(area, state.theme.s.base);
+    let c = layout::chrome(area);
+    topbar::draw(state, c.top, buf);
+    match state.nav.view() {
+        View::Dashboard => dashboard::draw(state, c.body, buf),
+        View::Groups => groups::draw(state, c.body, buf),
+        View::Queues => queues::draw(state, c.body, buf),
+        View::Group(name) => group::draw(state, name, c.body, buf),
+        View::Queue(name) => queue::draw(state, name, c.body, buf),
+    }
+    if state.help.is_some() {
+        help::draw(state, c.body, buf);
+    }
+    match state.input {
+        Input::Normal => {
+            status::draw(state, c.bottom, buf);
+            None
+        }
+        _ => prompt::draw(state, c.bottom, buf),
+    }
+}

@@ -1,0 +1,121 @@
+//! The queues table (dashboard pane and the full `:queues` view), with derived rates, backlog per
+//! in-service worker for the paired queue, and DLQ depth in the warning style.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+
+use super::table::{self, col, Col, TableView};
+use super::{common, layout};
+use crate::fmt;
+use crate::model::{Agent, QueueSnapshot};
+use crate::state::nav::TableId;
+use crate::state::queues::backlog;
+use crate::state::State;
+
+const COLS: [Col; 8] = [
+    col("NAME", 12, 0, false),
+    col("VISIBLE", 7, 0, true),
+    col("INFLIGHT", 8, 0, true),
+    col("DELAYED", 7, 2, true),
+    col("OLDEST", 6, 1, true),
+    col("IN/S", 5, 2, true),
+    col("OUT/S", 5, 2, true),
+    col("BACKLOG/WKR", 11, 1, true),
+];
+
+/// `42.0 tgt 10` for the queue a group consumes, `–` otherwise.
+pub fn backlog_text(state: &State, q: &QueueSnapshot) -> String {
+    let Some(group) =
+        state
+            .config
+            .pairing
+            .group_for(&q.name, &state.groups.list, &state.queues.list)
+    else {
+        return "–".to_owned();
+    };
+    let b = backlog(q, group);
+    let value = b
+        .per_instance
+        .map_or_else(|| "∞".to_owned(), |v| format!("{v:.1}"));
+    match b.target {
+        Some(t) => format!("{value} tgt {t:.0}"),
+        None => value,
+    }
+}
+
+fn row<'a>(state: &State, q: &QueueSnapshot) -> (Vec<Line<'a>>, Style) {
+    let s = &state.theme.s;
+    let rates = state.queues.rates(&q.name, state.config.rate_window);
+    let alarm = q.is_dlq && q.visible > 0;
+    let name = if q.is_dlq {
+        Line::from(vec![
+            Span::styled(q.name.clone(), if alarm { s.warn } else { Style::new() }),
+            Span::styled(" dlq", s.muted),
+        ])
+    } else {
+        Line::from(q.name.clone())
+    };
+    let visible = Span::styled(
+        q.visible.to_string(),
+        if alarm { s.warn } else { Style::new() },
+    );
+    let cells = vec![
+        name,
+        Line::from(visible),
+        Line::from(q.in_flight.to_string()),
+        Line::from(q.delayed.to_string()),
+        Line::from(
+            q.oldest_age_s
+                .filter(|_| q.visible > 0)
+                .map_or_else(|| "–".to_owned(), fmt::secs),
+        ),
+        Line::from(fmt::rate(rates.map(|r| r.in_per_s))),
+        Line::from(fmt::rate(rates.map(|r| r.out_per_s))),
+        Line::from(backlog_text(state, q)),
+    ];
+    (cells, Style::new())
+}
+
+pub fn draw_table(state: &State, area: Rect, buf: &mut Buffer, focused: bool) {
+    let rows: Vec<_> = state
+        .queue_rows()
+        .into_iter()
+        .map(|q| row(state, q))
+        .collect();
+    let fresh = state.freshness(Agent::Queues);
+    let filter = state.nav.filter(TableId::Queues);
+    let count = if filter.is_empty() {
+        rows.len().to_string()
+    } else {
+        format!("{}/{}", rows.len(), state.queues.list.len())
+    };
+    let empty = if !filter.is_empty() {
+        "no queue matches the filter"
+    } else if state.queues.at.is_none() {
+        "waiting for the first queues report…"
+    } else {
+        "no queues"
+    };
+    let height = usize::from(layout::rows_of(area).height);
+    table::draw(
+        TableView {
+            title: common::title(&state.theme, "Queues", count, Some(&fresh), filter),
+            cols: &COLS,
+            rows,
+            selected: state.selected_index(TableId::Queues),
+            offset: state.scroll(TableId::Queues, height),
+            focused,
+            empty,
+        },
+        area,
+        buf,
+        &state.theme,
+    );
+}
+
+/// The `:queues` view: the table over the whole body.
+pub fn draw(state: &State, area: Rect, buf: &mut Buffer) {
+    draw_table(state, area, buf, true);
+}

@@ -1,0 +1,104 @@
+//! The status line: each data source's age (STALE with the agent's reason when it failed) on the
+//! left, the console's own AWS calls per minute on the right.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+
+use crate::fmt;
+use crate::model::Agent;
+use crate::state::State;
+
+const SOURCES: [Agent; 3] = [Agent::Groups, Agent::Queues, Agent::Metrics];
+
+/// Failing sources first, with their reason, then the others' ages.
+pub fn left<'a>(state: &State) -> Line<'a> {
+    let s = &state.theme.s;
+    let mut spans = Vec::new();
+    let sep = |spans: &mut Vec<Span<'a>>| {
+        if !spans.is_empty() {
+            spans.push(Span::styled(" · ", s.muted));
+        }
+    };
+    for (agent, _) in state.health.failing() {
+        let f = state.freshness(agent);
+        let age = f
+            .age_s
+            .map_or_else(String::new, |a| format!(" {}", fmt::secs(a)));
+        let reason = f.reason(state.now).unwrap_or_default();
+        sep(&mut spans);
+        let stale = if SOURCES.contains(&agent) {
+            " STALE"
+        } else {
+            ""
+        };
+        spans.push(Span::styled(
+            format!("{}{age}{stale} {reason}", agent.label()),
+            s.error,
+        ));
+    }
+    for agent in SOURCES {
+        let f = state.freshness(agent);
+        if f.failure.is_some() {
+            continue;
+        }
+        sep(&mut spans);
+        let age = f.age_s.map_or_else(|| "–".to_owned(), fmt::secs);
+        if f.stale {
+            spans.push(Span::styled(
+                format!("{} {age} STALE", agent.label()),
+                s.stale,
+            ));
+        } else {
+            spans.push(Span::styled(format!("{} ", agent.label()), s.status));
+            spans.push(Span::styled(age, s.muted));
+        }
+    }
+    Line::from(spans)
+}
+
+pub fn right<'a>(state: &State, room: usize) -> Line<'a> {
+    let s = &state.theme.s;
+    let Some((at, calls)) = &state.calls else {
+        return Line::from(Span::styled("AWS –/min ", s.muted));
+    };
+    let mut spans = vec![Span::styled(format!("AWS {}/min", calls.total()), s.status)];
+    if calls.errors > 0 {
+        spans.push(Span::styled(format!(" {} err", calls.errors), s.error));
+    }
+    let age = fmt::age_secs(state.now, *at);
+    if age > state.config.stale_after.as_secs() {
+        spans.push(Span::styled(format!(" {} old", fmt::secs(age)), s.stale));
+    }
+    let detail: Vec<String> = calls
+        .per_api
+        .iter()
+        .map(|(api, n)| format!("{api} {n}"))
+        .collect();
+    let detail = format!(" ({})", detail.join(", "));
+    let base: usize = spans.iter().map(|sp| sp.width()).sum();
+    if !calls.per_api.is_empty() && base + detail.len() < room {
+        spans.insert(1, Span::styled(detail, s.muted));
+    }
+    spans.push(Span::raw(" "));
+    Line::from(spans)
+}
+
+pub fn draw(state: &State, area: Rect, buf: &mut Buffer) {
+    if area.height == 0 || area.width == 0 {
+        return;
+    }
+    buf.set_style(area, state.theme.s.status);
+    let left = left(state);
+    // The calls get at most half the line when the left side has something to say.
+    let room =
+        usize::from(area.width).saturating_sub(left.width().min(usize::from(area.width) / 2) + 1);
+    let right = right(state, room);
+    let rw = u16::try_from(right.width())
+        .unwrap_or(u16::MAX)
+        .min(area.width);
+    let left_w = area.width.saturating_sub(rw + 1);
+    let left = crate::views::table::clip(left, usize::from(left_w.saturating_sub(1)));
+    buf.set_line(area.x + 1, area.y, &left, left_w.saturating_sub(1));
+    buf.set_line(area.x + area.width - rw, area.y, &right, rw);
+}

@@ -1,0 +1,89 @@
+//! The top bar: where you are, the chart window, FROZEN, a DLQ alarm, and either a flash message
+//! or key hints taken from the keymap.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+
+use crate::fmt;
+use crate::keymap::Action;
+use crate::state::{Level, State};
+
+fn hint(state: &State, action: Action, what: &str) -> Option<String> {
+    state
+        .config
+        .keymap
+        .keys(action)
+        .first()
+        .map(|k| format!("{k} {what}"))
+}
+
+pub fn draw(state: &State, area: Rect, buf: &mut Buffer) {
+    if area.height == 0 || area.width == 0 {
+        return;
+    }
+    let s = &state.theme.s;
+    buf.set_style(area, s.bar);
+    // Most important first: narrow terminals cut from the right.
+    let mut left = vec![
+        Span::styled(" flightdeck ", s.bar),
+        Span::styled(format!(" {} ", state.nav.view().title()), s.title),
+    ];
+    for q in state
+        .queues
+        .list
+        .iter()
+        .filter(|q| q.is_dlq && q.visible > 0)
+    {
+        left.push(Span::styled(
+            format!(" DLQ {} {} ", q.name, q.visible),
+            s.warn,
+        ));
+        left.push(Span::raw(" "));
+    }
+    if state.chart.frozen_at.is_some() {
+        left.push(Span::styled(" FROZEN ", s.warn));
+    }
+    left.push(Span::styled(
+        format!(" window {} ", fmt::window(state.chart.window)),
+        s.muted,
+    ));
+    let right = match state.current_flash() {
+        Some(f) => {
+            let style = match f.level {
+                Level::Info => s.ok,
+                Level::Warn => s.warn,
+                Level::Error => s.error,
+            };
+            Line::from(Span::styled(format!(" {} ", f.text), style))
+        }
+        None => {
+            let mut hints: Vec<String> = [
+                hint(state, Action::Help, "help"),
+                hint(state, Action::Command, "cmd"),
+                hint(state, Action::Filter, "filter"),
+                hint(state, Action::Quit, "quit"),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            // As many hints as fit, most useful first.
+            let room = usize::from(area.width).saturating_sub(Line::from(left.clone()).width() + 1);
+            while !hints.is_empty() && hints.join("  ").chars().count() + 1 > room {
+                hints.pop();
+            }
+            Line::from(Span::styled(format!("{} ", hints.join("  ")), s.bar))
+        }
+    };
+    // Paint the base behind the text so the bar colour frames it.
+    let left = Line::from(left);
+    let lw = u16::try_from(left.width())
+        .unwrap_or(u16::MAX)
+        .min(area.width);
+    buf.set_style(Rect { width: lw, ..area }, s.base);
+    buf.set_line(area.x, area.y, &left, area.width);
+    let rw = u16::try_from(right.width()).unwrap_or(u16::MAX);
+    if lw + rw < area.width {
+        buf.set_line(area.x + area.width - rw, area.y, &right, rw);
+    }
+}

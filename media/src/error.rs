@@ -1,0 +1,205 @@
+//! The transform's one error type, and how the worker should treat each failure (retry or DLQ).
+
+use std::io;
+use std::path::PathBuf;
+
+use ffmpeg_next as ffmpeg;
+
+/// What the queue worker should do with a message whose transform failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// The input itself is at fault; retrying cannot help: send it to the DLQ now.
+    Permanent,
+    /// The environment failed (disk, memory, our own assets); let the queue redeliver it.
+    Retryable,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TransformError {
+    #[error("input file is empty")]
+    EmptyInput,
+
+    #[error("input is not a video container: {detail}")]
+    NotAVideo { detail: String },
+
+    #[error("input is corrupt or truncated: {detail}")]
+    CorruptInput { detail: String },
+
+    #[error("input has no video stream")]
+    NoVideoStream,
+
+    #[error("input video codec `{codec}` is not supported")]
+    UnsupportedCodec { codec: String },
+
+    #[error("input video format is not supported: {detail}")]
+    UnsupportedFormat { detail: String },
+
+    #[error("{op} {}: {source}", path.display())]
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+
+    #[error("FFmpeg failed while {stage}: {source}")]
+    Ffmpeg {
+        stage: &'static str,
+        #[source]
+        source: ffmpeg::Error,
+    },
+
+    #[error("asset {} is unusable: {detail}", path.display())]
+    Asset { path: PathBuf, detail: String },
+
+    #[error("cancelled")]
+    Cancelled,
+
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl TransformError {
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            Self::EmptyInput
+            | Self::NotAVideo { .. }
+            | Self::CorruptInput { .. }
+            | Self::NoVideoStream
+            | Self::UnsupportedCodec { .. }
+            | Self::UnsupportedFormat { .. } => ErrorClass::Permanent,
+            // Our own assets or the machine failed: not the uploader's fault.
+            Self::Io { .. }
+            | Self::Ffmpeg { .. }
+            | Self::Asset { .. }
+            | Self::Cancelled
+            | Self::Internal(_) => ErrorClass::Retryable,
+        }
+    }
+
+    /// A short stable tag for the DLQ `failure_reason` attribute and metrics labels.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::EmptyInput => "empty_input",
+            Self::NotAVideo { .. } => "not_a_video",
+            Self::CorruptInput { .. } => "corrupt_input",
+            Self::NoVideoStream => "no_video_stream",
+            Self::UnsupportedCodec { .. } => "unsupported_codec",
+            Self::UnsupportedFormat { .. } => "unsupported_format",
+            Self::Io { source, .. } => errno_reason(source.raw_os_error()),
+            Self::Ffmpeg { source, .. } => match source {
+                ffmpeg::Error::Other { errno } => errno_reason(Some(*errno)),
+                _ => "ffmpeg_error",
+            },
+            Self::Asset { .. } => "asset_error",
+            Self::Cancelled => "cancelled",
+            Self::Internal(_) => "internal_error",
+        }
+    }
+
+    pub(crate) fn ffmpeg(stage: &'static str, source: ffmpeg::Error) -> Self {
+        Self::Ffmpeg { stage, source }
+    }
+
+    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
+        Self::Io {
+            op,
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// Classifies an FFmpeg error raised while reading the *upload*: bad data is the
+    /// uploader's problem, errno-style failures are the machine's.
+    pub(crate) fn from_input(stage: &'static str, e: ffmpeg::Error) -> Self {
+        match e {
+            ffmpeg::Error::InvalidData | ffmpeg::Error::Eof => Self::CorruptInput {
+                detail: format!("{stage}: {e}"),
+            },
+            ffmpeg::Error::Other { errno } if errno == ffmpeg::error::EINVAL => {
+                Self::CorruptInput {
+                    detail: format!("{stage}: {e}"),
+                }
+            }
+            ffmpeg::Error::DecoderNotFound => Self::UnsupportedCodec {
+                codec: "unknown".into(),
+            },
+            ffmpeg::Error::PatchWelcome | ffmpeg::Error::Experimental => Self::UnsupportedFormat {
+                detail: format!("{stage}: {e}"),
+            },
+            _ => Self::ffmpeg(stage, e),
+        }
+    }
+}
+
+fn errno_reason(errno: Option<i32>) -> &'static str {
+    match errno {
+        Some(e) if e == ffmpeg::error::ENOSPC => "disk_full",
+        Some(e) if e == ffmpeg::error::ENOMEM => "out_of_memory",
+        Some(e) if e == ffmpeg::error::EMFILE || e == ffmpeg::error::ENFILE => "too_many_files",
+        _ => "io_error",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn input_faults_are_permanent_and_machine_faults_retryable() {
+        let permanent = [
+            TransformError::EmptyInput,
+            TransformError::NotAVideo { detail: "x".into() },
+            TransformError::NoVideoStream,
+            TransformError::from_input("decoding", ffmpeg::Error::InvalidData),
+            TransformError::from_input("opening", ffmpeg::Error::DecoderNotFound),
+        ];
+        for e in &permanent {
+            assert_eq!(e.class(), ErrorClass::Permanent, "{e}");
+        }
+        let retryable = [
+            TransformError::io("writing", "/x", io::Error::from_raw_os_error(28)),
+            TransformError::from_input(
+                "reading",
+                ffmpeg::Error::Other {
+                    errno: ffmpeg::error::ENOMEM,
+                },
+            ),
+            TransformError::Internal("x".into()),
+        ];
+        for e in &retryable {
+            assert_eq!(e.class(), ErrorClass::Retryable, "{e}");
+        }
+    }
+
+    #[test]
+    fn reasons_are_stable_tags() {
+        assert_eq!(
+            TransformError::from_input("opening", ffmpeg::Error::DecoderNotFound).reason(),
+            "unsupported_codec"
+        );
+        assert_eq!(
+            TransformError::io(
+                "writing",
+                "/x",
+                io::Error::from_raw_os_error(ffmpeg::error::ENOSPC)
+            )
+            .reason(),
+            "disk_full"
+        );
+        assert_eq!(
+            TransformError::ffmpeg(
+                "muxing",
+                ffmpeg::Error::Other {
+                    errno: ffmpeg::error::ENOSPC
+                }
+            )
+            .reason(),
+            "disk_full"
+        );
+        assert_eq!(
+            TransformError::ffmpeg("muxing", ffmpeg::Error::Bug).reason(),
+            "ffmpeg_error"
+        );
+    }
+}

@@ -1,0 +1,22 @@
+//! flightdeck's video transform, in process with FFmpeg (ffmpeg-next): intro + the first 30 s
+//! of an upload + outro, each scaled and letterboxed to 1280x720 at 30 fps with a watermark,
+//! encoded as H.264 MP4; plus the assets it needs and synthetic test videos.
+//!
+//! Runs on blocking threads (it spawns two of its own); call it from `spawn_blocking`.
+
+mod assets;
+mod error;
+mod ff;
+mod filter;
+mod fps;
+mod input;
+mod output;
+mod pipeline;
+mod probe;
+mod synth;
+
+pub use assets::Assets;
+pub use error::{ErrorClass, TransformError};
+pub use pipeline::{transform, TransformOptions, TransformStats};
+pub use probe::{probe, MediaInfo, VideoInfo};
+pub use synth::{synth_video, SynthSpec};

@@ -1,0 +1,440 @@
+//! `transform()`: intro + first 30 s of the upload + outro, as three overlapping stages
+//! (decode -> filter -> encode) joined by bounded channels, so memory stays bounded.
+
+use std::collections::VecDeque;
+use std::fs;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use ffmpeg::frame;
+use ffmpeg_next as ffmpeg;
+
+use crate::assets::Assets;
+use crate::error::TransformError;
+use crate::ff;
+use crate::filter::{Layout, SegmentFilter};
+use crate::fps::{Emit, Ratio};
+use crate::input::{decode_still, DecodeFail, Role, VideoInput};
+use crate::output::{EncodeSettings, Mp4Writer};
+
+/// The workload's settings; `Default` is exactly WORKLOAD.md's transform.
+#[derive(Debug, Clone)]
+pub struct TransformOptions {
+    /// How much of the upload to keep, from its start.
+    pub max_input: Duration,
+    pub width: u32,
+    pub height: u32,
+    /// Every segment is normalised to this frame rate.
+    pub fps: u32,
+    /// Watermark distance from the top and right edges.
+    pub watermark_margin: u32,
+    pub preset: String,
+    pub crf: u8,
+    /// libx264 threads, and the upload decoder's frame threads.
+    pub threads: usize,
+    /// Put the `moov` index first (one extra pass over the output file).
+    pub faststart: bool,
+    /// Frames each inter-stage queue may hold: bounds memory (a 1080p frame is ~3 MB).
+    pub queue_frames: usize,
+    /// Set it to stop a running transform soon (checked per frame), e.g. on worker shutdown.
+    pub cancel: Option<Arc<AtomicBool>>,
+}
+
+impl Default for TransformOptions {
+    fn default() -> Self {
+        Self {
+            max_input: Duration::from_secs(30),
+            width: 1280,
+            height: 720,
+            fps: 30,
+            watermark_margin: 10,
+            preset: "ultrafast".into(),
+            crf: 25,
+            threads: 2,
+            faststart: true,
+            queue_frames: 4,
+            cancel: None,
+        }
+    }
+}
+
+/// What one transform did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TransformStats {
+    /// The upload's duration as its container declares it, if it does.
+    pub input_duration: Option<Duration>,
+    /// How much of the upload went into the output (at most `max_input`).
+    pub input_duration_used: Duration,
+    /// Video frames decoded from the upload (before frame-rate normalisation).
+    pub frames_in: u64,
+    /// Frames encoded: intro + upload + outro, all at `fps`.
+    pub frames_out: u64,
+    pub output_bytes: u64,
+    pub output_duration: Duration,
+    pub wall_time: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Segment {
+    Intro,
+    Upload,
+    Outro,
+}
+
+enum Decoded {
+    Start(Segment),
+    Frame(Emit<frame::Video>),
+    /// Sent only after every segment decoded cleanly; a channel closed without it means
+    /// the decoder failed.
+    End,
+}
+
+enum Filtered {
+    Frame(frame::Video, u32),
+    End,
+}
+
+/// A stage stopped: with its own error, or because a neighbour stopped first.
+enum StageFail {
+    Error(TransformError),
+    Hangup,
+}
+
+impl From<TransformError> for StageFail {
+    fn from(e: TransformError) -> Self {
+        Self::Error(e)
+    }
+}
+
+impl From<DecodeFail> for StageFail {
+    fn from(e: DecodeFail) -> Self {
+        match e {
+            DecodeFail::Input(e) => Self::Error(e),
+            DecodeFail::Hangup => Self::Hangup,
+        }
+    }
+}
+
+struct DecodeReport {
+    frames_in: u64,
+    upload_ticks: i64,
+}
+
+fn duration_of_ticks(ticks: u64, fps: u32) -> Duration {
+    let nanos = u128::from(ticks) * 1_000_000_000 / u128::from(fps.max(1));
+    Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
+}
+
+/// Transforms `input` into `output` (MP4). On failure nothing is left at `output`.
+pub fn transform(
+    input: &Path,
+    output: &Path,
+    assets: &Assets,
+    opts: &TransformOptions,
+) -> Result<TransformStats, TransformError> {
+    let started = Instant::now();
+    ff::init()?;
+    // yuv420p needs even dimensions.
+    let odd = !opts.width.is_multiple_of(2) || !opts.height.is_multiple_of(2);
+    if opts.fps == 0 || opts.width < 2 || opts.height < 2 || odd || opts.queue_frames == 0 {
+        return Err(TransformError::Internal(format!(
+            "invalid options: {opts:?}"
+        )));
+    }
+    // The upload first: a bad upload fails fast, before any work or any output file.
+    let upload = VideoInput::open(input, Role::Upload, opts.threads)?;
+    let intro = VideoInput::open(&assets.intro, Role::Asset, 1)?;
+    let outro = VideoInput::open(&assets.outro, Role::Asset, 1)?;
+    let watermark = decode_still(&assets.watermark)?;
+    let input_duration = upload.duration;
+
+    let result = run(upload, intro, outro, &watermark, assets, output, opts);
+    let (report, frames_out) = match result {
+        Ok(r) => r,
+        Err(e) => {
+            remove_partial(output);
+            return Err(e);
+        }
+    };
+    let output_bytes = fs::metadata(output)
+        .map_err(|e| TransformError::io("reading the size of", output, e))?
+        .len();
+    Ok(TransformStats {
+        input_duration,
+        input_duration_used: duration_of_ticks(report.upload_ticks.max(0) as u64, opts.fps),
+        frames_in: report.frames_in,
+        frames_out,
+        output_bytes,
+        output_duration: duration_of_ticks(frames_out, opts.fps),
+        wall_time: started.elapsed(),
+    })
+}
+
+/// Deletes a half-written output, but only a regular file: never a device or a symlink's
+/// target that the caller pointed us at (e.g. `/dev/full`).
+fn remove_partial(output: &Path) {
+    if fs::symlink_metadata(output).is_ok_and(|m| m.file_type().is_file()) {
+        let _ = fs::remove_file(output);
+    }
+}
+
+fn run(
+    upload: VideoInput,
+    intro: VideoInput,
+    outro: VideoInput,
+    watermark: &frame::Video,
+    assets: &Assets,
+    output: &Path,
+    opts: &TransformOptions,
+) -> Result<(DecodeReport, u64), TransformError> {
+    let layout = Layout {
+        width: opts.width,
+        height: opts.height,
+        margin: opts.watermark_margin,
+        fps: opts.fps,
+    };
+    let rate = Ratio::new(i64::from(opts.fps), 1);
+    let limit = Ratio::new(
+        i64::try_from(opts.max_input.as_millis()).unwrap_or(i64::MAX),
+        1000,
+    );
+    let writer = Mp4Writer::create(
+        output,
+        &EncodeSettings {
+            width: opts.width,
+            height: opts.height,
+            fps: opts.fps,
+            preset: &opts.preset,
+            crf: opts.crf,
+            threads: opts.threads,
+            faststart: opts.faststart,
+        },
+    )?;
+    let cancel = opts.cancel.as_deref();
+    let (dec_tx, dec_rx) = sync_channel::<Decoded>(opts.queue_frames);
+    let (fil_tx, fil_rx) = sync_channel::<Filtered>(opts.queue_frames);
+
+    thread::scope(|s| {
+        let decoder = thread::Builder::new()
+            .name("transform-decode".into())
+            .spawn_scoped(s, move || {
+                decode_stage(
+                    [
+                        (Segment::Intro, intro),
+                        (Segment::Upload, upload),
+                        (Segment::Outro, outro),
+                    ],
+                    rate,
+                    limit,
+                    cancel,
+                    dec_tx,
+                )
+            })
+            .map_err(|e| TransformError::Internal(format!("spawning the decode thread: {e}")))?;
+        let filter = thread::Builder::new()
+            .name("transform-filter".into())
+            .spawn_scoped(s, move || {
+                filter_stage(dec_rx, fil_tx, watermark, assets, layout)
+            })
+            .map_err(|e| TransformError::Internal(format!("spawning the filter thread: {e}")))?;
+        let encoded = encode_stage(fil_rx, writer);
+        let decoded = decoder.join().unwrap_or_else(|_| {
+            Err(StageFail::Error(TransformError::Internal(
+                "decode thread panicked".into(),
+            )))
+        });
+        let filtered = filter.join().unwrap_or_else(|_| {
+            Err(StageFail::Error(TransformError::Internal(
+                "filter thread panicked".into(),
+            )))
+        });
+        // Report the stage that failed by itself; the others only saw it hang up.
+        match (decoded, filtered, encoded) {
+            (Ok(report), Ok(()), Ok(frames)) => Ok((report, frames)),
+            (Err(StageFail::Error(e)), _, _)
+            | (_, Err(StageFail::Error(e)), _)
+            | (_, _, Err(StageFail::Error(e))) => Err(e),
+            _ => Err(TransformError::Internal(
+                "pipeline stopped without an error".into(),
+            )),
+        }
+    })
+}
+
+fn decode_stage(
+    segments: [(Segment, VideoInput); 3],
+    rate: Ratio,
+    limit: Ratio,
+    cancel: Option<&AtomicBool>,
+    tx: SyncSender<Decoded>,
+) -> Result<DecodeReport, StageFail> {
+    let mut report = DecodeReport {
+        frames_in: 0,
+        upload_ticks: 0,
+    };
+    for (segment, mut input) in segments {
+        tx.send(Decoded::Start(segment))
+            .map_err(|_| StageFail::Hangup)?;
+        let cut = (segment == Segment::Upload).then_some(limit);
+        let seg = input.decode(rate, cut, |e| {
+            if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+                return Err(DecodeFail::Input(TransformError::Cancelled));
+            }
+            tx.send(Decoded::Frame(e)).map_err(|_| DecodeFail::Hangup)
+        })?;
+        // Close the file now rather than at the end of the job.
+        drop(input);
+        if segment == Segment::Upload {
+            report.frames_in = seg.frames_decoded;
+            report.upload_ticks = seg.ticks;
+        }
+    }
+    tx.send(Decoded::End).map_err(|_| StageFail::Hangup)?;
+    Ok(report)
+}
+
+/// A filter failure on the upload's frames is the upload's format; on an asset's, ours.
+fn filter_err(segment: Segment, assets: &Assets, e: ffmpeg::Error) -> TransformError {
+    match (segment, e) {
+        (
+            Segment::Upload,
+            ffmpeg::Error::InvalidData
+            | ffmpeg::Error::PatchWelcome
+            | ffmpeg::Error::Other {
+                errno: ffmpeg::error::EINVAL,
+            },
+        ) => TransformError::UnsupportedFormat {
+            detail: format!("cannot scale the video: {e}"),
+        },
+        (Segment::Upload, e) => TransformError::ffmpeg("filtering", e),
+        (Segment::Intro, e) => TransformError::Asset {
+            path: assets.intro.clone(),
+            detail: format!("filtering: {e}"),
+        },
+        (Segment::Outro, e) => TransformError::Asset {
+            path: assets.outro.clone(),
+            detail: format!("filtering: {e}"),
+        },
+    }
+}
+
+struct FilterRun<'a> {
+    tx: SyncSender<Filtered>,
+    watermark: &'a frame::Video,
+    assets: &'a Assets,
+    layout: Layout,
+    segment: Segment,
+    graph: Option<SegmentFilter>,
+    /// Ticks and repeat counts of frames inside the graph (it is one frame in, one out).
+    in_flight: VecDeque<(i64, u32)>,
+}
+
+impl FilterRun<'_> {
+    fn forward_ready(&mut self) -> Result<(), StageFail> {
+        let segment = self.segment;
+        let Some(graph) = self.graph.as_mut() else {
+            return Ok(());
+        };
+        loop {
+            let mut out = frame::Video::empty();
+            if !graph
+                .pull(&mut out)
+                .map_err(|e| filter_err(segment, self.assets, e))?
+            {
+                return Ok(());
+            }
+            let (tick, count) = self.in_flight.pop_front().ok_or_else(|| {
+                TransformError::Internal("filter produced more frames than it was given".into())
+            })?;
+            if out.pts() != Some(tick) {
+                return Err(TransformError::Internal(format!(
+                    "filter reordered frames: expected pts {tick}, got {:?}",
+                    out.pts()
+                ))
+                .into());
+            }
+            self.tx
+                .send(Filtered::Frame(out, count))
+                .map_err(|_| StageFail::Hangup)?;
+        }
+    }
+
+    fn close_graph(&mut self) -> Result<(), StageFail> {
+        if let Some(graph) = self.graph.as_mut() {
+            graph
+                .close()
+                .map_err(|e| filter_err(self.segment, self.assets, e))?;
+            self.forward_ready()?;
+            if !self.in_flight.is_empty() {
+                return Err(TransformError::Internal("filter lost frames".into()).into());
+            }
+        }
+        self.graph = None;
+        Ok(())
+    }
+
+    fn frame(&mut self, e: Emit<frame::Video>) -> Result<(), StageFail> {
+        let mut f = e.item;
+        if !self.graph.as_ref().is_some_and(|g| g.accepts(&f)) {
+            // First frame of a segment, or its size/format changed mid-stream.
+            self.close_graph()?;
+            self.graph = Some(
+                SegmentFilter::new(&f, self.watermark, self.layout)
+                    .map_err(|err| filter_err(self.segment, self.assets, err))?,
+            );
+        }
+        let segment = self.segment;
+        if let Some(graph) = self.graph.as_mut() {
+            graph
+                .push(&mut f, e.first_tick)
+                .map_err(|err| filter_err(segment, self.assets, err))?;
+            self.in_flight.push_back((e.first_tick, e.count));
+        }
+        self.forward_ready()
+    }
+}
+
+fn filter_stage(
+    rx: Receiver<Decoded>,
+    tx: SyncSender<Filtered>,
+    watermark: &frame::Video,
+    assets: &Assets,
+    layout: Layout,
+) -> Result<(), StageFail> {
+    let mut run = FilterRun {
+        tx,
+        watermark,
+        assets,
+        layout,
+        segment: Segment::Intro,
+        graph: None,
+        in_flight: VecDeque::new(),
+    };
+    loop {
+        match rx.recv().map_err(|_| StageFail::Hangup)? {
+            Decoded::Start(segment) => {
+                run.close_graph()?;
+                run.segment = segment;
+            }
+            Decoded::Frame(e) => run.frame(e)?,
+            Decoded::End => {
+                run.close_graph()?;
+                run.tx.send(Filtered::End).map_err(|_| StageFail::Hangup)?;
+                return Ok(());
+            }
+        }
+    }
+}
+
+fn encode_stage(rx: Receiver<Filtered>, mut writer: Mp4Writer) -> Result<u64, StageFail> {
+    loop {
+        match rx.recv().map_err(|_| StageFail::Hangup)? {
+            Filtered::Frame(mut f, count) => writer.write(&mut f, count)?,
+            Filtered::End => return Ok(writer.finish()?),
+        }
+    }
+}
