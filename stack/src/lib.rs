@@ -7,6 +7,7 @@ pub mod config;
 pub mod errors;
 pub mod message;
 pub mod metrics;
+pub mod permissions;
 
 pub use aws::{AwsOptions, Clients};
 pub use config::{Stack, StackError};
