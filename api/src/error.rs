@@ -1,0 +1,154 @@
+//! The API's one error type and its one mapping to HTTP: a status, a stable `error_code` and
+//! a message for the client. Internal details are logged here and never sent.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+use store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request is wrong in a way the client can fix (400).
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String },
+    /// No valid credentials (401): missing, expired or forged token, wrong password.
+    #[error("{message}")]
+    Unauthorized {
+        code: &'static str,
+        message: &'static str,
+    },
+    #[error("this video belongs to another user")]
+    Forbidden,
+    #[error("not found")]
+    NotFound,
+    #[error("{message}")]
+    Conflict {
+        code: &'static str,
+        message: &'static str,
+    },
+    #[error("the upload is larger than {limit} bytes")]
+    TooLarge { limit: u64 },
+    /// A dependency (database, S3, SQS) is down or refused; retry later (503).
+    #[error("{code}: {detail}")]
+    Unavailable { code: &'static str, detail: String },
+    /// A bug or an unexpected answer (500).
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::BadRequest {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn unauthorized(code: &'static str, message: &'static str) -> ApiError {
+        ApiError::Unauthorized { code, message }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden => StatusCode::FORBIDDEN,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest { code, .. }
+            | ApiError::Unauthorized { code, .. }
+            | ApiError::Conflict { code, .. }
+            | ApiError::Unavailable { code, .. } => code,
+            ApiError::Forbidden => "forbidden",
+            ApiError::NotFound => "not_found",
+            ApiError::TooLarge { .. } => "too_large",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+
+    /// What the client is told: never the internal detail.
+    fn public_message(&self) -> String {
+        match self {
+            ApiError::Unavailable { code, .. } => match *code {
+                "database_unavailable" => "the database is unavailable; retry later".into(),
+                "storage_unavailable" => "object storage is unavailable; retry later".into(),
+                "queue_unavailable" => "the job queue is unavailable; retry later".into(),
+                _ => "a dependency is unavailable; retry later".into(),
+            },
+            ApiError::Internal(_) => "internal error".into(),
+            other => other.to_string(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match &self {
+            ApiError::Unavailable { code, detail } => {
+                tracing::warn!(error_code = code, "dependency unavailable: {detail}")
+            }
+            ApiError::Internal(detail) => tracing::error!("internal error: {detail}"),
+            _ => {}
+        }
+        let status = self.status();
+        let body = Json(json!({"error_code": self.code(), "message": self.public_message()}));
+        let mut response = (status, body).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> ApiError {
+        match err {
+            StoreError::NotFound(_) | StoreError::NotVotable { .. } => ApiError::NotFound,
+            StoreError::EmailTaken => {
+                ApiError::bad_request("email_taken", "this email is already registered")
+            }
+            StoreError::AlreadyVoted => ApiError::Conflict {
+                code: "already_voted",
+                message: "you have already voted for this video",
+            },
+            StoreError::InvalidTransition { .. } => ApiError::Conflict {
+                code: "invalid_transition",
+                message: "the video is not in a state that allows this",
+            },
+            StoreError::Unavailable(_) => ApiError::Unavailable {
+                code: "database_unavailable",
+                detail: err.to_string(),
+            },
+            StoreError::Config(_) | StoreError::Other(_) => ApiError::Internal(err.to_string()),
+        }
+    }
+}
+
+/// An AWS failure as the client sees it: 503 with `code`. Whatever its class (unreachable,
+/// throttled, auth, permanent), the client cannot fix it; the class goes to the log.
+pub fn aws_error<E, R>(
+    code: &'static str,
+    what: &str,
+    err: &aws_sdk_s3::error::SdkError<E, R>,
+) -> ApiError
+where
+    E: aws_sdk_s3::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: stack::errors::HttpStatus + std::fmt::Debug + 'static,
+{
+    let failure = stack::errors::describe(err);
+    ApiError::Unavailable {
+        code,
+        detail: format!("{what}: {failure} (class {})", failure.class),
+    }
+}

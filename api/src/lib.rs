@@ -1,0 +1,172 @@
+//! flightdeck-api: the upload API. `app(state)` builds the axum router; the state holds the
+//! store (records), the S3 and SQS clients (objects, jobs), the JWT keys and the metrics.
+
+pub mod auth;
+pub mod error;
+pub mod health;
+pub mod metrics;
+pub mod observe;
+pub mod openapi;
+pub mod public;
+pub mod upload;
+pub mod videos;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use tokio::sync::OnceCell;
+
+pub use crate::auth::{resolve_jwt_secret, JwtSecret, SecretError};
+pub use crate::error::ApiError;
+
+/// 100 MiB, WORKLOAD.md's upload limit.
+pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 100 * 1024 * 1024;
+/// S3's minimum part size (every part but the last must be at least this).
+pub const PART_SIZE: usize = 5 * 1024 * 1024;
+
+/// Tunables; `Default` is what the binary runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub max_upload_bytes: u64,
+    /// Largest `limit` a list accepts; larger values are capped.
+    pub max_page_size: u32,
+    pub access_ttl: Duration,
+    pub refresh_ttl: Duration,
+    /// How long a health check waits for each dependency.
+    pub health_timeout: Duration,
+    /// argon2id cost. Tests lower it; production keeps the crate's (OWASP) default.
+    pub password_params: argon2::Params,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            max_page_size: 100,
+            access_ttl: Duration::from_secs(15 * 60),
+            refresh_ttl: Duration::from_secs(7 * 24 * 3600),
+            health_timeout: Duration::from_secs(2),
+            password_params: argon2::Params::default(),
+        }
+    }
+}
+
+/// Everything a request handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: store::Store,
+    s3: aws_sdk_s3::Client,
+    sqs: aws_sdk_sqs::Client,
+    bucket: String,
+    uploads_prefix: String,
+    queue_name: String,
+    queue_url: OnceCell<String>,
+    keys: auth::Keys,
+    config: Config,
+    metrics: metrics::Metrics,
+}
+
+impl AppState {
+    /// Build the state. Nothing is contacted here: the queue URL is resolved on first use,
+    /// so the API starts (and reports unhealthy) while SQS is down.
+    pub fn new(
+        store: store::Store,
+        clients: &stack::Clients,
+        stack: &stack::Stack,
+        secret: &JwtSecret,
+        config: Config,
+    ) -> AppState {
+        AppState {
+            inner: Arc::new(Inner {
+                store,
+                s3: clients.s3.clone(),
+                sqs: clients.sqs.clone(),
+                bucket: stack.bucket.name.clone(),
+                uploads_prefix: stack.bucket.uploads_prefix.clone(),
+                queue_name: stack.queues.tasks.name.clone(),
+                queue_url: OnceCell::new(),
+                keys: auth::Keys::new(secret),
+                config,
+                metrics: metrics::Metrics::default(),
+            }),
+        }
+    }
+
+    pub fn store(&self) -> &store::Store {
+        &self.inner.store
+    }
+
+    pub fn s3(&self) -> &aws_sdk_s3::Client {
+        &self.inner.s3
+    }
+
+    pub fn sqs(&self) -> &aws_sdk_sqs::Client {
+        &self.inner.sqs
+    }
+
+    pub fn bucket(&self) -> &str {
+        &self.inner.bucket
+    }
+
+    pub fn uploads_prefix(&self) -> &str {
+        &self.inner.uploads_prefix
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    pub fn metrics(&self) -> &metrics::Metrics {
+        &self.inner.metrics
+    }
+
+    pub(crate) fn keys(&self) -> &auth::Keys {
+        &self.inner.keys
+    }
+
+    /// The `video_tasks` queue URL, looked up once and then cached.
+    pub async fn queue_url(
+        &self,
+    ) -> Result<
+        &str,
+        aws_sdk_sqs::error::SdkError<aws_sdk_sqs::operation::get_queue_url::GetQueueUrlError>,
+    > {
+        self.inner
+            .queue_url
+            .get_or_try_init(|| async {
+                let out = self
+                    .inner
+                    .sqs
+                    .get_queue_url()
+                    .queue_name(&self.inner.queue_name)
+                    .send()
+                    .await?;
+                Ok(out.queue_url.unwrap_or_default())
+            })
+            .await
+            .map(String::as_str)
+    }
+}
+
+/// The whole API: every resource's routes, the request observer (correlation id, tracing,
+/// metrics) around them, and a JSON 404 for everything else.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .merge(auth::router())
+        .merge(videos::router(&state))
+        .merge(public::router())
+        .merge(health::router())
+        .merge(metrics::router())
+        .merge(openapi::router())
+        .fallback(|| async { ApiError::NotFound })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            observe::observe,
+        ))
+        .with_state(state)
+}

@@ -1,0 +1,149 @@
+//! `flightdeck-api`: parse flags, connect the store and AWS clients, serve `api::app` until
+//! SIGTERM or Ctrl-C, then drain in-flight requests for a bounded time.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+#[derive(Debug, Parser)]
+#[command(name = "flightdeck-api", version, about = "The flightdeck upload API")]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, env = "FLIGHTDECK_API_LISTEN", default_value = "127.0.0.1:8000")]
+    listen: SocketAddr,
+    /// Stack definition (default: the built-in copy of infra/stack.json).
+    #[arg(long, env = "FLIGHTDECK_STACK")]
+    stack: Option<PathBuf>,
+    /// sqlite:///path.db or postgres://... (default: a SQLite file in the data dir).
+    #[arg(long, env = "DATABASE_URL")]
+    database_url: Option<String>,
+    /// Where the default SQLite file lives.
+    #[arg(long, env = "FLIGHTDECK_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Largest accepted upload, in bytes.
+    #[arg(long, env = "FLIGHTDECK_MAX_UPLOAD_BYTES", default_value_t = api::DEFAULT_MAX_UPLOAD_BYTES)]
+    max_upload_bytes: u64,
+    /// AWS endpoint (an emulator); default: AWS_ENDPOINT_URL, else AWS itself.
+    #[arg(long)]
+    endpoint: Option<String>,
+    #[arg(long)]
+    region: Option<String>,
+    #[arg(long)]
+    profile: Option<String>,
+    /// How long in-flight requests may finish after SIGTERM.
+    #[arg(long, default_value_t = 20)]
+    drain_seconds: u64,
+}
+
+fn data_dir(args: &Args) -> PathBuf {
+    if let Some(dir) = &args.data_dir {
+        return dir.clone();
+    }
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    base.join("flightdeck")
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+
+    let env = std::env::var("FLIGHTDECK_ENV").ok();
+    let secret = std::env::var("FLIGHTDECK_JWT_SECRET").ok();
+    let (secret, generated) = api::resolve_jwt_secret(env.as_deref(), secret.as_deref())?;
+    if generated {
+        tracing::warn!("FLIGHTDECK_JWT_SECRET is not set: using a random secret; tokens will not survive a restart (production mode refuses this)");
+    }
+
+    let stack = stack::Stack::load_or_embedded(args.stack.as_ref())?;
+    let database_url = match &args.database_url {
+        Some(url) => url.clone(),
+        None => {
+            let dir = data_dir(&args);
+            format!("sqlite://{}", dir.join("flightdeck.db").display())
+        }
+    };
+    let store = store::Store::connect(&database_url)
+        .await
+        .context("opening the database")?;
+    tracing::info!(backend = store.backend_name(), "database ready");
+    let opts = stack::AwsOptions {
+        endpoint: args.endpoint.clone(),
+        region: args.region.clone(),
+        profile: args.profile.clone(),
+        credentials: None,
+    };
+    let clients = stack::Clients::connect(&opts, &stack.region).await;
+    tracing::info!(target = %clients.describe_target(), "AWS clients ready");
+
+    let config = api::Config {
+        max_upload_bytes: args.max_upload_bytes,
+        ..api::Config::default()
+    };
+    let state = api::AppState::new(store.clone(), &clients, &stack, &secret, config);
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("listening on {}", args.listen))?;
+    tracing::info!(listen = %listener.local_addr()?, "flightdeck-api serving");
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let server = axum::serve(listener, api::app(state)).with_graceful_shutdown({
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        }
+    });
+    let drain = Duration::from_secs(args.drain_seconds);
+    let mut rx = stop_rx;
+    let deadline = async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+        tokio::time::sleep(drain).await;
+    };
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: draining in-flight requests for up to {drain:?}");
+        let _ = stop_tx.send(true);
+    });
+    tokio::select! {
+        served = server => served.context("serving")?,
+        () = deadline => tracing::warn!("drain time over; dropping the remaining requests"),
+    }
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {},
+                    _ = term.recv() => {},
+                }
+            }
+            Err(e) => {
+                tracing::warn!("cannot listen for SIGTERM: {e}");
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

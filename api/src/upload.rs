@@ -1,0 +1,558 @@
+//! `POST /api/videos/upload`: the multipart `video_file` is streamed straight into S3 (5 MiB
+//! parts; one PutObject when it fits in one), its first bytes sniffed for an MP4/MOV or AVI
+//! container, then the row is recorded and one v1 message sent to `video_tasks`. 201 means
+//! all three happened; on any failure what was stored so far is removed (`Cleanup`).
+
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use axum::extract::multipart::{Field, MultipartError, MultipartRejection};
+use axum::extract::{Extension, Multipart, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use bytes::BytesMut;
+use chrono::Utc;
+use serde::Serialize;
+use stack::message::{dated_key, S3Uri, VideoTask};
+use uuid::Uuid;
+
+use crate::auth::AuthUser;
+use crate::error::{aws_error, ApiError};
+use crate::observe::CorrelationId;
+use crate::{AppState, PART_SIZE};
+
+/// Bytes needed to recognise the containers (`RIFF....AVI `).
+const SNIFF_LEN: usize = 12;
+const MAX_TITLE_BYTES: usize = 200;
+
+/// A container the API accepts, from the file name's extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Container {
+    Mp4,
+    Mov,
+    Avi,
+}
+
+impl Container {
+    pub fn from_filename(name: &str) -> Option<Container> {
+        let (_, ext) = name.rsplit_once('.')?;
+        match ext.to_ascii_lowercase().as_str() {
+            "mp4" => Some(Container::Mp4),
+            "mov" => Some(Container::Mov),
+            "avi" => Some(Container::Avi),
+            _ => None,
+        }
+    }
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            Container::Mp4 => "mp4",
+            Container::Mov => "mov",
+            Container::Avi => "avi",
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Container::Mp4 => "video/mp4",
+            Container::Mov => "video/quicktime",
+            Container::Avi => "video/x-msvideo",
+        }
+    }
+
+    /// Whether `head` (the first bytes) starts such a container: an ISO-BMFF `ftyp` box for
+    /// MP4/MOV (either name is accepted for either brand), a `RIFF....AVI ` header for AVI.
+    pub fn matches(self, head: &[u8]) -> bool {
+        match self {
+            Container::Mp4 | Container::Mov => head.len() >= 8 && &head[4..8] == b"ftyp",
+            Container::Avi => head.len() >= 12 && &head[0..4] == b"RIFF" && &head[8..12] == b"AVI ",
+        }
+    }
+}
+
+/// A client-supplied file name is only recorded, never used in a key; still, names with
+/// path parts or control characters are refused rather than stored.
+pub fn check_filename(name: &str) -> Result<Container, ApiError> {
+    if name.is_empty()
+        || name.len() > 255
+        || name.chars().any(char::is_control)
+        || name.contains('/')
+        || name.contains('\\')
+        || name.starts_with('.')
+    {
+        return Err(ApiError::bad_request(
+            "invalid_filename",
+            "the file name must be a plain name without path parts or control characters",
+        ));
+    }
+    Container::from_filename(name).ok_or_else(|| {
+        ApiError::bad_request(
+            "unsupported_extension",
+            "only .mp4, .mov and .avi files are accepted",
+        )
+    })
+}
+
+#[derive(Debug, Serialize)]
+pub struct UploadResponse {
+    pub video_id: Uuid,
+    pub task_id: String,
+}
+
+/// What was stored so far for one upload, removed again unless `disarm`ed. Error paths call
+/// `run` and wait for it; if the request is dropped mid-way (client gone, shutdown), `Drop`
+/// starts the same removal on the runtime.
+struct Cleanup {
+    state: AppState,
+    key: String,
+    upload_id: Option<String>,
+    object_stored: bool,
+    row: Option<Uuid>,
+}
+
+impl Cleanup {
+    fn new(state: AppState, key: String) -> Cleanup {
+        Cleanup {
+            state,
+            key,
+            upload_id: None,
+            object_stored: false,
+            row: None,
+        }
+    }
+
+    fn pending(&self) -> bool {
+        self.upload_id.is_some() || self.object_stored || self.row.is_some()
+    }
+
+    async fn run(&mut self) {
+        let (upload_id, object, row) = (
+            self.upload_id.take(),
+            std::mem::take(&mut self.object_stored),
+            self.row.take(),
+        );
+        undo(&self.state, &self.key, upload_id, object, row).await;
+    }
+
+    fn disarm(&mut self) {
+        self.upload_id = None;
+        self.object_stored = false;
+        self.row = None;
+    }
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if !self.pending() {
+            return;
+        }
+        let (state, key) = (self.state.clone(), self.key.clone());
+        let (upload_id, object, row) = (self.upload_id.take(), self.object_stored, self.row.take());
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move { undo(&state, &key, upload_id, object, row).await });
+        } else {
+            tracing::error!(key, "upload cancelled outside a runtime; cannot clean up");
+        }
+    }
+}
+
+async fn undo(
+    state: &AppState,
+    key: &str,
+    upload_id: Option<String>,
+    object: bool,
+    row: Option<Uuid>,
+) {
+    if let Some(id) = row {
+        if let Err(e) = state.store().delete_video(id).await {
+            tracing::error!(video_id = %id, "removing the row of a failed upload: {e}");
+        }
+    }
+    if let Some(upload_id) = upload_id {
+        let aborted = state
+            .s3()
+            .abort_multipart_upload()
+            .bucket(state.bucket())
+            .key(key)
+            .upload_id(&upload_id)
+            .send()
+            .await;
+        if let Err(e) = aborted {
+            tracing::error!(
+                key,
+                "aborting a multipart upload: {}",
+                stack::errors::describe(&e)
+            );
+        }
+    }
+    if object {
+        if let Err(e) = crate::videos::delete_object_versions(state, key).await {
+            tracing::error!(key, "removing the object of a failed upload: {e}");
+        }
+    }
+}
+
+pub async fn upload(
+    State(state): State<AppState>,
+    AuthUser(owner): AuthUser,
+    Extension(CorrelationId(correlation_id)): Extension<CorrelationId>,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<Response, ApiError> {
+    let video_id = Uuid::new_v4();
+    let mut cleanup = Cleanup::new(state.clone(), String::new());
+    let result = receive(
+        &state,
+        owner,
+        video_id,
+        &correlation_id,
+        multipart,
+        &mut cleanup,
+    )
+    .await;
+    match result {
+        Ok(task_id) => {
+            cleanup.disarm();
+            state.metrics().record_upload("stored");
+            tracing::info!(%video_id, task_id, "upload stored and queued");
+            let location = format!("/api/videos/{video_id}");
+            Ok((
+                StatusCode::CREATED,
+                [(header::LOCATION, location)],
+                Json(UploadResponse { video_id, task_id }),
+            )
+                .into_response())
+        }
+        Err(e) => {
+            cleanup.run().await;
+            state.metrics().record_upload(e.code());
+            Err(e)
+        }
+    }
+}
+
+struct Received {
+    filename: String,
+    container: Container,
+    size: u64,
+}
+
+/// The whole upload; every step that stores something records it in `cleanup` first.
+async fn receive(
+    state: &AppState,
+    owner: Uuid,
+    video_id: Uuid,
+    correlation_id: &str,
+    multipart: Result<Multipart, MultipartRejection>,
+    cleanup: &mut Cleanup,
+) -> Result<String, ApiError> {
+    let mut multipart = multipart.map_err(|e| {
+        ApiError::bad_request(
+            "invalid_multipart",
+            format!("expected multipart/form-data: {}", e.body_text()),
+        )
+    })?;
+    let received_at = Utc::now();
+    let mut title: Option<String> = None;
+    let mut file: Option<Received> = None;
+    while let Some(mut field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| multipart_error(state, e))?
+    {
+        match field.name() {
+            Some("title") if title.is_none() => title = Some(read_title(state, field).await?),
+            Some("video_file") if file.is_none() => {
+                let filename = field.file_name().unwrap_or_default().to_owned();
+                let container = check_filename(&filename)?;
+                // The key's extension is the checked, normalised one, never the client's text.
+                cleanup.key = dated_key(
+                    state.uploads_prefix(),
+                    received_at,
+                    video_id,
+                    container.extension(),
+                );
+                let size = stream_to_s3(state, &mut field, container, cleanup).await?;
+                file = Some(Received {
+                    filename,
+                    container,
+                    size,
+                });
+            }
+            Some(name @ ("title" | "video_file")) => {
+                return Err(ApiError::bad_request(
+                    "duplicate_field",
+                    format!("the field {name:?} was sent twice"),
+                ))
+            }
+            _ => {
+                return Err(ApiError::bad_request(
+                    "unexpected_field",
+                    "only the fields video_file and title are accepted",
+                ))
+            }
+        }
+    }
+    let file = file
+        .ok_or_else(|| ApiError::bad_request("missing_file", "the video_file field is required"))?;
+    let title = title
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| ApiError::bad_request("missing_title", "the title field is required"))?;
+
+    state
+        .store()
+        .create_video(store::NewVideo {
+            id: video_id,
+            owner_id: owner,
+            title,
+            source_key: cleanup.key.clone(),
+            original_filename: file.filename,
+            size_bytes: file.size,
+            content_type: file.container.content_type().to_owned(),
+            correlation_id: correlation_id.to_owned(),
+        })
+        .await?;
+    cleanup.row = Some(video_id);
+
+    let task = VideoTask::new(
+        video_id,
+        S3Uri::new(state.bucket(), cleanup.key.clone()),
+        correlation_id,
+    );
+    let queue_url = state
+        .queue_url()
+        .await
+        .map_err(|e| aws_error("queue_unavailable", "looking up the task queue", &e))?;
+    let sent = state
+        .sqs()
+        .send_message()
+        .queue_url(queue_url)
+        .message_body(task.to_json())
+        .send()
+        .await
+        .map_err(|e| aws_error("queue_unavailable", "sending the task message", &e))?;
+    sent.message_id
+        .ok_or_else(|| ApiError::Internal("SendMessage answered without a message id".into()))
+}
+
+fn multipart_error(state: &AppState, e: MultipartError) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::TooLarge {
+            limit: state.config().max_upload_bytes,
+        }
+    } else {
+        ApiError::bad_request("invalid_multipart", e.body_text())
+    }
+}
+
+async fn read_title(state: &AppState, mut field: Field<'_>) -> Result<String, ApiError> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(|e| multipart_error(state, e))? {
+        bytes.extend_from_slice(&chunk);
+        if bytes.len() > MAX_TITLE_BYTES * 4 {
+            break;
+        }
+    }
+    let title = String::from_utf8(bytes)
+        .map_err(|_| ApiError::bad_request("invalid_title", "the title is not UTF-8"))?;
+    let title = title.trim();
+    if title.chars().count() > MAX_TITLE_BYTES || title.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(
+            "invalid_title",
+            format!("the title must be at most {MAX_TITLE_BYTES} printable characters"),
+        ));
+    }
+    Ok(title.to_owned())
+}
+
+/// Stream the field into S3 with at most one part in memory; returns the size.
+async fn stream_to_s3(
+    state: &AppState,
+    field: &mut Field<'_>,
+    container: Container,
+    cleanup: &mut Cleanup,
+) -> Result<u64, ApiError> {
+    let limit = state.config().max_upload_bytes;
+    let key = cleanup.key.clone();
+    let mut buf =
+        BytesMut::with_capacity(PART_SIZE.min(usize::try_from(limit).unwrap_or(PART_SIZE) + 1));
+    let mut total: u64 = 0;
+    let mut sniffed = false;
+    let mut parts: Vec<CompletedPart> = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(|e| multipart_error(state, e))? {
+        total += chunk.len() as u64;
+        state.metrics().add_upload_bytes(chunk.len() as u64);
+        if total > limit {
+            return Err(ApiError::TooLarge { limit });
+        }
+        buf.extend_from_slice(&chunk);
+        if !sniffed && buf.len() >= SNIFF_LEN {
+            sniff(container, &buf)?;
+            sniffed = true;
+        }
+        while buf.len() >= PART_SIZE {
+            let part = buf.split_to(PART_SIZE).freeze();
+            let upload_id = match &cleanup.upload_id {
+                Some(id) => id.clone(),
+                None => {
+                    let created = state
+                        .s3()
+                        .create_multipart_upload()
+                        .bucket(state.bucket())
+                        .key(&key)
+                        .content_type(container.content_type())
+                        .send()
+                        .await
+                        .map_err(|e| {
+                            aws_error("storage_unavailable", "starting the multipart upload", &e)
+                        })?;
+                    let id = created.upload_id.ok_or_else(|| {
+                        ApiError::Internal(
+                            "CreateMultipartUpload answered without an upload id".into(),
+                        )
+                    })?;
+                    cleanup.upload_id = Some(id.clone());
+                    id
+                }
+            };
+            parts.push(upload_part(state, &key, &upload_id, parts.len() + 1, part).await?);
+        }
+    }
+    if total == 0 {
+        return Err(ApiError::bad_request(
+            "empty_file",
+            "the video_file is empty",
+        ));
+    }
+    if !sniffed {
+        sniff(container, &buf)?;
+    }
+    match cleanup.upload_id.clone() {
+        // It fit in one part: one PutObject instead of three multipart calls.
+        None => {
+            cleanup.object_stored = true;
+            state
+                .s3()
+                .put_object()
+                .bucket(state.bucket())
+                .key(&key)
+                .content_type(container.content_type())
+                .body(ByteStream::from(buf.freeze()))
+                .send()
+                .await
+                .map_err(|e| aws_error("storage_unavailable", "storing the upload", &e))?;
+        }
+        Some(upload_id) => {
+            if !buf.is_empty() {
+                let part = buf.split().freeze();
+                parts.push(upload_part(state, &key, &upload_id, parts.len() + 1, part).await?);
+            }
+            state
+                .s3()
+                .complete_multipart_upload()
+                .bucket(state.bucket())
+                .key(&key)
+                .upload_id(&upload_id)
+                .multipart_upload(
+                    CompletedMultipartUpload::builder()
+                        .set_parts(Some(parts))
+                        .build(),
+                )
+                .send()
+                .await
+                .map_err(|e| {
+                    aws_error("storage_unavailable", "completing the multipart upload", &e)
+                })?;
+            cleanup.upload_id = None;
+            cleanup.object_stored = true;
+        }
+    }
+    Ok(total)
+}
+
+fn sniff(container: Container, head: &[u8]) -> Result<(), ApiError> {
+    if container.matches(head) {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(
+            "not_a_video",
+            format!(
+                "the file is not an {} container",
+                container.extension().to_ascii_uppercase()
+            ),
+        ))
+    }
+}
+
+async fn upload_part(
+    state: &AppState,
+    key: &str,
+    upload_id: &str,
+    number: usize,
+    body: bytes::Bytes,
+) -> Result<CompletedPart, ApiError> {
+    let number = i32::try_from(number).map_err(|_| ApiError::Internal("too many parts".into()))?;
+    let out = state
+        .s3()
+        .upload_part()
+        .bucket(state.bucket())
+        .key(key)
+        .upload_id(upload_id)
+        .part_number(number)
+        .body(ByteStream::from(body))
+        .send()
+        .await
+        .map_err(|e| aws_error("storage_unavailable", "uploading a part", &e))?;
+    Ok(CompletedPart::builder()
+        .set_e_tag(out.e_tag)
+        .part_number(number)
+        .build())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn containers_are_recognised_by_their_first_bytes() {
+        let mp4 = b"\0\0\0\x20ftypisom\0\0\x02\0";
+        let avi = b"RIFF\x10\0\0\0AVI LIST";
+        assert!(Container::Mp4.matches(mp4));
+        assert!(Container::Mov.matches(mp4));
+        assert!(!Container::Avi.matches(mp4));
+        assert!(Container::Avi.matches(avi));
+        assert!(!Container::Mp4.matches(avi));
+        assert!(!Container::Mp4.matches(b"hello world, not a video"));
+        assert!(!Container::Mp4.matches(b"\0\0\0"));
+        assert!(!Container::Avi.matches(b"RIFF\0\0\0\0WAVE"));
+    }
+
+    #[test]
+    fn filenames_are_checked() {
+        assert_eq!(check_filename("clip.MP4").unwrap(), Container::Mp4);
+        assert_eq!(check_filename("a.b.mov").unwrap(), Container::Mov);
+        assert_eq!(check_filename("x.avi").unwrap(), Container::Avi);
+        assert_eq!(
+            check_filename("x.mkv").unwrap_err().code(),
+            "unsupported_extension"
+        );
+        assert_eq!(
+            check_filename("mp4").unwrap_err().code(),
+            "unsupported_extension"
+        );
+        for bad in [
+            "../x.mp4",
+            "a/b.mp4",
+            "a\\b.mp4",
+            "a\nb.mp4",
+            "a\u{7}.mp4",
+            "",
+            ".mp4",
+        ] {
+            assert_eq!(
+                check_filename(bad).unwrap_err().code(),
+                "invalid_filename",
+                "{bad:?}"
+            );
+        }
+    }
+}
