@@ -1,0 +1,149 @@
+//! Worker throughput on the local cloud, for `bench/worker.sh`: uploads `--jobs` copies of
+//! `--input`, enqueues one message each, runs the consumer until every video is settled and
+//! prints one TSV line: jobs, input MB, wall s, MB/min (input MB per wall minute, download
+//! to upload and status included; the uploads that feed the queue are not timed).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_sdk_s3::primitives::ByteStream;
+use local_cloud::testing::TestCloud;
+use stack::message::S3Uri;
+use stack::VideoTask;
+use store::{NewUser, NewVideo, Store, VideoStatus};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+use worker::{Worker, WorkerConfig};
+
+fn arg(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+#[tokio::main]
+async fn main() {
+    let input = PathBuf::from(arg("--input").expect("--input FILE"));
+    let jobs: usize = arg("--jobs").map_or(3, |j| j.parse().unwrap());
+    let concurrency: usize = arg("--concurrency").map_or(1, |c| c.parse().unwrap());
+    let assets_dir = PathBuf::from(arg("--assets").expect("--assets DIR"));
+    let bytes = std::fs::read(&input).unwrap();
+    let size_mb = bytes.len() as f64 / 1e6;
+
+    let cloud = TestCloud::provisioned().await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("db.sqlite").display()
+    ))
+    .await
+    .unwrap();
+    let owner = store
+        .create_user(NewUser {
+            email: "bench@example.com".into(),
+            first_name: "B".into(),
+            last_name: "Bench".into(),
+            password_hash: "x".into(),
+            city: None,
+            country: None,
+        })
+        .await
+        .unwrap()
+        .id;
+    let bucket = cloud.stack.bucket.name.clone();
+    let tasks_url = cloud
+        .clients
+        .sqs
+        .get_queue_url()
+        .queue_name(&cloud.stack.queues.tasks.name)
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    // WORKLOAD.md's baseline assets: the same intro/outro and watermark as the CLI baseline.
+    let assets = media::Assets::baseline(&assets_dir).unwrap();
+    let mut config = WorkerConfig::from_stack(&cloud.stack);
+    config.concurrency = concurrency;
+    config.receive_wait = Duration::from_secs(1);
+    config.work_dir = dir.path().join("work");
+    let worker = Arc::new(
+        Worker::new(&cloud.clients, &cloud.stack, store.clone(), assets, config)
+            .await
+            .unwrap(),
+    );
+
+    let mut ids = Vec::new();
+    for _ in 0..jobs {
+        let id = Uuid::new_v4();
+        let key = format!("uploads/bench/{id}.mp4");
+        cloud
+            .clients
+            .s3
+            .put_object()
+            .bucket(&bucket)
+            .key(&key)
+            .body(ByteStream::from(bytes.clone()))
+            .send()
+            .await
+            .unwrap();
+        store
+            .create_video(NewVideo {
+                id,
+                owner_id: owner,
+                title: "bench".into(),
+                source_key: key.clone(),
+                original_filename: "in.mp4".into(),
+                size_bytes: bytes.len() as u64,
+                content_type: "video/mp4".into(),
+                correlation_id: id.to_string(),
+            })
+            .await
+            .unwrap();
+        ids.push((id, key));
+    }
+
+    let start = Instant::now();
+    for (id, key) in &ids {
+        let task = VideoTask::new(*id, S3Uri::new(&bucket, key), id.to_string());
+        cloud
+            .clients
+            .sqs
+            .send_message()
+            .queue_url(&tasks_url)
+            .message_body(task.to_json())
+            .send()
+            .await
+            .unwrap();
+    }
+    let shutdown = CancellationToken::new();
+    let run = tokio::spawn(
+        worker
+            .clone()
+            .run(shutdown.clone(), CancellationToken::new()),
+    );
+    loop {
+        let mut settled = 0;
+        for (id, _) in &ids {
+            let v = store.get_video(*id).await.unwrap().unwrap();
+            match v.status {
+                VideoStatus::Processed => settled += 1,
+                VideoStatus::Failed => panic!("video {id} failed: {:?}", v.failure_reason),
+                _ => {}
+            }
+        }
+        if settled == ids.len() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let wall = start.elapsed().as_secs_f64();
+    shutdown.cancel();
+    let report = run.await.unwrap();
+    assert_eq!(report.outcomes.get("processed").copied(), Some(jobs as u64));
+    let mb = size_mb * jobs as f64;
+    println!("{jobs}\t{size_mb:.2}\t{wall:.2}\t{:.1}", mb / wall * 60.0);
+}

@@ -1,0 +1,14 @@
+//! flightdeck's queue worker: long-polls `video_tasks`, transforms each upload with FFmpeg in
+//! process (the `media` crate), stores the output under `processed/`, records the video's
+//! status in the `store`, and settles every message: deleted after success, dead-lettered
+//! with its reason on a permanent failure, released with a backoff on a retryable one.
+
+pub mod config;
+pub mod consumer;
+pub mod error;
+pub mod queue;
+pub mod storage;
+
+pub use config::WorkerConfig;
+pub use consumer::{Outcome, RunReport, Worker};
+pub use error::{FailureClass, WorkerError};

@@ -1,0 +1,154 @@
+//! `flightdeck-worker`: the queue worker process. Flags and environment in, a running
+//! consumer out; SIGTERM/SIGINT drain it (a second signal releases running jobs at once).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use stack::{AwsOptions, Clients, Stack};
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+use worker::{Worker, WorkerConfig};
+
+/// The flightdeck queue worker: transforms uploaded videos from the `video_tasks` queue.
+#[derive(Debug, Parser)]
+#[command(name = "flightdeck-worker", version)]
+struct Args {
+    /// Stack definition (default: the built-in infra/stack.json).
+    #[arg(long, env = "FLIGHTDECK_STACK")]
+    stack: Option<PathBuf>,
+    /// AWS endpoint URL (default: AWS_ENDPOINT_URL, else AWS's own endpoints).
+    #[arg(long)]
+    endpoint: Option<String>,
+    /// AWS region (default: AWS_REGION, the profile's, else the stack's).
+    #[arg(long)]
+    region: Option<String>,
+    /// AWS profile (default: AWS_PROFILE).
+    #[arg(long)]
+    profile: Option<String>,
+    /// Database URL: sqlite:///path.db or postgres://... (default: SQLite in the data dir).
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+    /// Data directory for the default database and assets.
+    #[arg(long, env = "FLIGHTDECK_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Jobs run at once (each slot holds one message).
+    #[arg(long, env = "FLIGHTDECK_WORKER_CONCURRENCY", default_value_t = 1,
+          value_parser = clap::value_parser!(u16).range(1..=64))]
+    concurrency: u16,
+    /// Where jobs keep their temporary files (default: $TMPDIR/flightdeck-worker).
+    #[arg(long, env = "FLIGHTDECK_WORK_DIR")]
+    work_dir: Option<PathBuf>,
+    /// This instance's name in the DLQ's worker_instance attribute (default: hostname-pid).
+    #[arg(long, env = "FLIGHTDECK_INSTANCE_ID")]
+    instance_id: Option<String>,
+    /// Intro/outro clip and watermark cache (default: <data dir>/assets; built if missing).
+    #[arg(long, env = "FLIGHTDECK_ASSETS_DIR")]
+    assets_dir: Option<PathBuf>,
+    /// Seconds running jobs get to finish on shutdown before their messages are released.
+    #[arg(long, env = "FLIGHTDECK_DRAIN_TIMEOUT", default_value_t = 30)]
+    drain_timeout: u64,
+    /// Long-poll wait in seconds (default: the stack's receive_wait_s).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(0..=20))]
+    receive_wait: Option<u64>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+
+    // Signals first, so a scale-in during startup is not a hard kill.
+    let shutdown = CancellationToken::new();
+    let abandon = CancellationToken::new();
+    let signals = listen_for_signals(shutdown.clone(), abandon.clone())?;
+
+    let stack = Stack::load_or_embedded(args.stack.as_ref())?;
+    let data_dir = args.data_dir.clone().unwrap_or_else(default_data_dir);
+    let database_url = match &args.database_url {
+        Some(url) => url.clone(),
+        None => format!("sqlite://{}", data_dir.join("flightdeck.db").display()),
+    };
+    let store = store::Store::connect(&database_url)
+        .await
+        .context("connecting to the database")?;
+    let assets_dir = args
+        .assets_dir
+        .clone()
+        .unwrap_or_else(|| data_dir.join("assets"));
+    let assets = tokio::task::spawn_blocking(move || media::Assets::build(&assets_dir))
+        .await?
+        .context("building the transform's assets")?;
+
+    let opts = AwsOptions {
+        endpoint: args.endpoint.clone(),
+        region: args.region.clone(),
+        profile: args.profile.clone(),
+        credentials: None,
+    };
+    let clients = Clients::connect(&opts, &stack.region).await;
+    let mut config = WorkerConfig::from_stack(&stack);
+    config.concurrency = usize::from(args.concurrency);
+    config.drain_timeout = Duration::from_secs(args.drain_timeout);
+    if let Some(wait) = args.receive_wait {
+        config.receive_wait = Duration::from_secs(wait);
+    }
+    if let Some(dir) = args.work_dir {
+        config.work_dir = dir;
+    }
+    if let Some(id) = args.instance_id {
+        config.instance_id = id;
+    }
+    let worker = Worker::new(&clients, &stack, store.clone(), assets, config)
+        .await
+        .with_context(|| format!("starting against {}", clients.describe_target()))?;
+    info!(
+        target = %clients.describe_target(),
+        queue = %worker.queue().url,
+        concurrency = worker.config().concurrency,
+        instance = %worker.config().instance_id,
+        "worker started"
+    );
+
+    let report = Arc::new(worker).run(shutdown, abandon).await;
+    signals.abort();
+    store.close().await;
+    info!(outcomes = ?report.outcomes, abandoned = report.abandoned, "worker stopped");
+    Ok(())
+}
+
+/// First SIGTERM/SIGINT: drain. Second: release running jobs now.
+fn listen_for_signals(
+    shutdown: CancellationToken,
+    abandon: CancellationToken,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    Ok(tokio::spawn(async move {
+        for token in [shutdown, abandon] {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+            info!("signal received");
+            token.cancel();
+        }
+    }))
+}
+
+fn default_data_dir() -> PathBuf {
+    std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(std::env::temp_dir)
+        .join("flightdeck")
+}

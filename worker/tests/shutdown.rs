@@ -1,0 +1,133 @@
+//! The `flightdeck-worker` binary against a real emulator: SIGTERM mid-job loses no message,
+//! whether the drain lets the job finish or runs out and releases it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use store::VideoStatus;
+use uuid::Uuid;
+
+use common::{dir_is_empty, env, synth, Env};
+
+fn start_worker(env: &Env, drain_s: u64) -> Child {
+    let (key, secret) = local_cloud::LOCAL_CREDENTIALS;
+    // An empty AWS config, so a developer's ~/.aws cannot redirect the test.
+    let aws_config = env.dir.path().join("aws-config");
+    std::fs::write(&aws_config, "").unwrap();
+    Command::new(env!("CARGO_BIN_EXE_flightdeck-worker"))
+        .args([
+            "--receive-wait",
+            "1",
+            "--drain-timeout",
+            &drain_s.to_string(),
+        ])
+        .arg("--work-dir")
+        .arg(env.work_dir())
+        .arg("--assets-dir")
+        .arg(common::assets_dir())
+        .env("DATABASE_URL", &env.db_url)
+        .env("AWS_ENDPOINT_URL", env.cloud.endpoint())
+        .env("AWS_ACCESS_KEY_ID", key)
+        .env("AWS_SECRET_ACCESS_KEY", secret)
+        .env("AWS_REGION", &env.cloud.stack.region)
+        .env("AWS_CONFIG_FILE", &aws_config)
+        .env("AWS_SHARED_CREDENTIALS_FILE", &aws_config)
+        .env("FLIGHTDECK_INSTANCE_ID", "test-binary")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap()
+}
+
+async fn wait_for_status(env: &Env, id: Uuid, status: VideoStatus, within: Duration) {
+    let start = Instant::now();
+    loop {
+        let video = env.store.get_video(id).await.unwrap().unwrap();
+        if video.status == status {
+            return;
+        }
+        assert!(
+            start.elapsed() < within,
+            "video still {} after {within:?}",
+            video.status
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn sigterm_and_wait(child: &mut Child, within: Duration) -> std::process::ExitStatus {
+    kill(
+        Pid::from_raw(i32::try_from(child.id()).unwrap()),
+        Signal::SIGTERM,
+    )
+    .unwrap();
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if start.elapsed() > within {
+            let _ = child.kill();
+            panic!("the worker did not exit within {within:?} of SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_mid_job_finishes_the_job_within_the_drain() {
+    let env = env().await;
+    let task = env.video(Some(synth(env.dir.path(), 4.0))).await;
+    let mut child = start_worker(&env, 60);
+    env.send(&task.to_json()).await;
+    wait_for_status(
+        &env,
+        task.video_id,
+        VideoStatus::Processing,
+        Duration::from_secs(60),
+    )
+    .await;
+
+    let status = sigterm_and_wait(&mut child, Duration::from_secs(60));
+    assert!(status.success(), "{status}");
+    let video = env.store.get_video(task.video_id).await.unwrap().unwrap();
+    assert_eq!(video.status, VideoStatus::Processed);
+    assert_eq!(env.processed_keys().await.len(), 1);
+    assert_eq!(env.depth(&env.tasks_url).await, (0, 0));
+    assert!(dir_is_empty(&env.work_dir()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_with_no_drain_left_releases_the_message_at_once() {
+    let env = env().await;
+    let task = env.video(Some(synth(env.dir.path(), 8.0))).await;
+    let mut child = start_worker(&env, 0);
+    env.send(&task.to_json()).await;
+    wait_for_status(
+        &env,
+        task.video_id,
+        VideoStatus::Processing,
+        Duration::from_secs(60),
+    )
+    .await;
+
+    let status = sigterm_and_wait(&mut child, Duration::from_secs(30));
+    assert!(status.success(), "{status}");
+    // Visible again at once (not after the 60 s visibility timeout), untouched.
+    let msg = env
+        .receive_raw(&env.tasks_url, 2)
+        .await
+        .expect("the released message");
+    assert_eq!(msg.body, task.to_json());
+    let video = env.store.get_video(task.video_id).await.unwrap().unwrap();
+    assert_eq!(video.status, VideoStatus::Processing);
+    assert!(env.processed_keys().await.is_empty());
+    assert_eq!(env.depth(&env.dlq_url).await, (0, 0));
+    assert!(dir_is_empty(&env.work_dir()));
+}
