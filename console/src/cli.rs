@@ -17,8 +17,32 @@ pub struct Cli {
     #[command(flatten)]
     pub target: Target,
 
+    #[command(flatten)]
+    pub ui: UiArgs,
+
+    /// With no command, the live console opens (like `flightdeck ui`)
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+}
+
+/// The live console's settings (for `flightdeck`, `flightdeck ui` and `flightdeck demo`).
+#[derive(Debug, Clone, Default, Args)]
+pub struct UiArgs {
+    /// Console config file [default: ~/.config/flightdeck/config.toml when it exists]
+    #[arg(long, global = true, value_name = "FILE", env = "FLIGHTDECK_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Colour theme: default, light, high-contrast, presentation, or a user theme
+    #[arg(long, global = true, value_name = "NAME")]
+    pub theme: Option<String>,
+
+    /// Directory of user themes (NAME.toml) [default: ~/.config/flightdeck/themes]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub themes: Option<PathBuf>,
+
+    /// Make no changes at the target (the console only reads today; kept for scripts)
+    #[arg(long, global = true)]
+    pub read_only: bool,
 }
 
 /// Where to connect. Unset options come from the standard AWS environment and profile.
@@ -47,6 +71,8 @@ pub struct Target {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Open the live console: groups, queues, dead letters and CPU (the default command)
+    Ui,
     /// Print the groups, queues and bucket at the target endpoint, then exit
     Status {
         /// Print JSON instead of tables
@@ -58,6 +84,11 @@ pub enum Command {
         /// Port for the emulator on 127.0.0.1 [default: a free port]
         #[arg(long)]
         port: Option<u16>,
+
+        /// Print the status and wait for Ctrl-C instead of opening the console (the default
+        /// when stdout is not a terminal)
+        #[arg(long)]
+        no_tui: bool,
     },
     /// Manage the local cloud: the AWS emulator with the stack provisioned on it
     #[command(subcommand)]

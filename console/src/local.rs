@@ -11,7 +11,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use stack::{Clients, Stack};
 
-use crate::cli::{LocalCommand, Target};
+use crate::cli::{LocalCommand, Target, UiArgs};
 use crate::{connect, status};
 
 /// A local cloud this process stood up (or attached to). Dropping it stops an owned
@@ -119,12 +119,32 @@ fn exports(endpoint: &str, region: &str) -> String {
     )
 }
 
-/// `flightdeck demo`: the local cloud plus the console. Until the live console lands this
-/// prints the status, then keeps the local cloud up until Ctrl-C.
-pub async fn demo(stack: &Stack, port: Option<u16>) -> anyhow::Result<()> {
+/// `flightdeck demo`: the local cloud plus the live console; quitting the console stops the
+/// local cloud. Without a terminal on stdout (scripts, CI) or with `--no-tui`, it prints the
+/// status instead and keeps the local cloud up until Ctrl-C.
+pub async fn demo(
+    stack: &Stack,
+    port: Option<u16>,
+    no_tui: bool,
+    ui: &UiArgs,
+) -> anyhow::Result<()> {
+    use std::io::IsTerminal as _;
+    let tui = !no_tui && std::io::stdout().is_terminal();
+    // A bad config file fails before anything starts.
+    let setup = if tui {
+        Some(crate::tui::Setup::load(ui)?)
+    } else {
+        None
+    };
     let mut cloud = LocalCloud::start(stack, port).await?;
     // Only one local cloud is registered at a time; a demo beside a `local up` still runs.
     let registered = cloud.register(&stack.region).is_ok();
+    if let Some(setup) = setup {
+        let result = crate::tui::run(&cloud.clients, setup).await;
+        drop(cloud);
+        println!("Local cloud stopped.");
+        return result;
+    }
     let snapshot = status::gather(&cloud.clients, stack)
         .await
         .map_err(|e| crate::explain(&e.failure, e.action, &cloud.clients))?;

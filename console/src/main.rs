@@ -1,9 +1,11 @@
 //! `flightdeck`: the operator's terminal. This file parses the command line, sets up logging
 //! and turns failures into one line that says what went wrong and what to do next.
 
+mod agents;
 mod cli;
 mod local;
 mod status;
+mod tui;
 
 use std::process::ExitCode;
 
@@ -47,7 +49,13 @@ fn init_logging() {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let stack = Stack::load_or_embedded(cli.target.stack.as_ref())?;
-    match cli.command {
+    match cli.command.unwrap_or(Command::Ui) {
+        Command::Ui => {
+            // A bad config file fails here, before the terminal is touched.
+            let setup = tui::Setup::load(&cli.ui)?;
+            let clients = connect(&cli.target, &stack).await?;
+            tui::run(&clients, setup).await
+        }
         Command::Status { json } => {
             let clients = connect(&cli.target, &stack).await?;
             let status = status::gather(&clients, &stack)
@@ -60,7 +68,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Demo { port } => local::demo(&stack, port).await,
+        Command::Demo { port, no_tui } => local::demo(&stack, port, no_tui, &cli.ui).await,
         Command::Local(cmd) => local::run(cmd, &cli.target, &stack).await,
     }
 }
@@ -110,7 +118,7 @@ pub fn explain(failure: &AwsFailure, action: &str, clients: &Clients) -> anyhow:
 }
 
 /// The useful part of a transport error chain.
-fn short_reason(message: &str) -> &'static str {
+pub(crate) fn short_reason(message: &str) -> &'static str {
     let m = message.to_ascii_lowercase();
     if m.contains("connection refused") {
         "connection refused"

@@ -269,3 +269,35 @@ fn broken_venv_module_says_how_to_fix_it() {
         "{err}"
     );
 }
+
+#[test]
+fn a_bad_console_config_names_file_key_and_reason_before_the_terminal_is_touched() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("config.toml");
+    std::fs::write(&file, "theme = \"default\"\n[keys]\nquitt = \"q\"\n").unwrap();
+    flightdeck()
+        .args(["--config", file.to_str().unwrap()])
+        .assert()
+        .failure()
+        .stderr(
+            predicate::str::contains("config.toml:3: key `keys.quitt`: unknown field `quitt`")
+                .and(predicate::str::contains("\x1b[?1049h").not()),
+        );
+    flightdeck()
+        .args(["ui", "--theme", "nope"])
+        .env("XDG_CONFIG_HOME", dir.path().join("empty"))
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("no theme named `nope`"));
+}
+
+#[test]
+fn the_console_refuses_to_run_without_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    flightdeck()
+        .args(["--endpoint", "http://127.0.0.1:9"])
+        .env("XDG_CONFIG_HOME", dir.path())
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("needs a terminal"));
+}

@@ -1,0 +1,411 @@
+//! The groups agent: one paginated DescribeAutoScalingGroups for every group each poll, plus
+//! DescribePolicies and DescribeScalingActivities (which change rarely) every 30 s. Talks to
+//! Auto Scaling only; shares the group names with the metrics agent.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use aws_sdk_autoscaling::types::{Activity, AutoScalingGroup, Instance, ScalingPolicy};
+use chrono::Utc;
+use stack::Clients;
+use tokio::sync::watch;
+use ui::{ActivityInfo, Agent, GroupSnapshot, InstanceInfo, PolicyInfo, PolicyKind, Report};
+
+use super::{to_chrono, CallLog, Failure, Poller};
+
+/// Policies and activities are re-read this often (and on the first poll).
+const DETAIL_EVERY: Duration = Duration::from_secs(30);
+/// Activities kept per group, newest first.
+const ACTIVITIES: usize = 10;
+
+pub struct GroupsPoller {
+    clients: Clients,
+    calls: CallLog,
+    interval: Duration,
+    names: watch::Sender<Vec<String>>,
+    policies: BTreeMap<String, Vec<PolicyInfo>>,
+    activities: BTreeMap<String, Vec<ActivityInfo>>,
+    detail_at: Option<Instant>,
+}
+
+impl GroupsPoller {
+    pub fn new(
+        clients: Clients,
+        calls: CallLog,
+        interval: Duration,
+        names: watch::Sender<Vec<String>>,
+    ) -> Self {
+        GroupsPoller {
+            clients,
+            calls,
+            interval,
+            names,
+            policies: BTreeMap::new(),
+            activities: BTreeMap::new(),
+            detail_at: None,
+        }
+    }
+
+    async fn describe_groups(&self) -> Result<Vec<AutoScalingGroup>, Failure> {
+        const API: &str = "DescribeAutoScalingGroups";
+        let mut out = Vec::new();
+        let mut pages = self
+            .clients
+            .autoscaling
+            .describe_auto_scaling_groups()
+            .max_records(100)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            self.calls.record(API, page.is_ok());
+            let page = page.map_err(|e| Failure::from_sdk(API, &e))?;
+            out.extend(page.auto_scaling_groups().iter().cloned());
+        }
+        Ok(out)
+    }
+
+    async fn describe_policies(&self) -> Result<Vec<ScalingPolicy>, Failure> {
+        const API: &str = "DescribePolicies";
+        let mut out = Vec::new();
+        let mut pages = self
+            .clients
+            .autoscaling
+            .describe_policies()
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            self.calls.record(API, page.is_ok());
+            let page = page.map_err(|e| Failure::from_sdk(API, &e))?;
+            out.extend(page.scaling_policies().iter().cloned());
+        }
+        Ok(out)
+    }
+
+    /// The latest activities of every group (one call; AWS returns newest first).
+    async fn describe_activities(&self) -> Result<Vec<Activity>, Failure> {
+        const API: &str = "DescribeScalingActivities";
+        let out = self
+            .clients
+            .autoscaling
+            .describe_scaling_activities()
+            .max_records(100)
+            .send()
+            .await;
+        self.calls.record(API, out.is_ok());
+        let out = out.map_err(|e| Failure::from_sdk(API, &e))?;
+        Ok(out.activities().to_vec())
+    }
+}
+
+impl Poller for GroupsPoller {
+    const AGENT: Agent = Agent::Groups;
+
+    fn interval(&self) -> Duration {
+        self.interval
+    }
+
+    async fn poll(&mut self) -> Result<Vec<Report>, Failure> {
+        let groups = self.describe_groups().await?;
+        if self.detail_at.is_none_or(|t| t.elapsed() >= DETAIL_EVERY) {
+            let policies = self.describe_policies().await?;
+            let activities = self.describe_activities().await?;
+            self.policies = policies_by_group(&policies);
+            self.activities = activities_by_group(&activities);
+            self.detail_at = Some(Instant::now());
+        }
+        let at = Utc::now();
+        let snapshots = snapshots(&groups, &self.policies, &self.activities);
+        let names: Vec<String> = snapshots.iter().map(|g| g.name.clone()).collect();
+        self.names.send_if_modified(|old| {
+            let changed = *old != names;
+            if changed {
+                *old = names;
+            }
+            changed
+        });
+        Ok(vec![Report::Groups {
+            at,
+            groups: snapshots,
+        }])
+    }
+}
+
+/// The dashboard's view of the groups, sorted by name.
+pub fn snapshots(
+    groups: &[AutoScalingGroup],
+    policies: &BTreeMap<String, Vec<PolicyInfo>>,
+    activities: &BTreeMap<String, Vec<ActivityInfo>>,
+) -> Vec<GroupSnapshot> {
+    let mut out: Vec<GroupSnapshot> = groups
+        .iter()
+        .map(|g| {
+            let name = g.auto_scaling_group_name().unwrap_or_default().to_owned();
+            GroupSnapshot {
+                min: count(g.min_size()),
+                desired: count(g.desired_capacity()),
+                max: count(g.max_size()),
+                instances: g.instances().iter().map(instance_info).collect(),
+                policies: policies.get(&name).cloned().unwrap_or_default(),
+                default_cooldown_s: count(g.default_cooldown()),
+                health_check_type: g.health_check_type().unwrap_or_default().to_owned(),
+                activities: activities.get(&name).cloned().unwrap_or_default(),
+                name,
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out
+}
+
+fn count(n: Option<i32>) -> u32 {
+    n.and_then(|n| u32::try_from(n).ok()).unwrap_or(0)
+}
+
+pub fn instance_info(i: &Instance) -> InstanceInfo {
+    InstanceInfo {
+        id: i.instance_id().unwrap_or_default().to_owned(),
+        lifecycle_state: i
+            .lifecycle_state()
+            .map(|s| s.as_str().to_owned())
+            .unwrap_or_default(),
+        health: i.health_status().unwrap_or_default().to_owned(),
+        az: i.availability_zone().unwrap_or_default().to_owned(),
+        // The group's instance list has no launch time; it needs EC2 DescribeInstances.
+        launch_time: None,
+        instance_type: i.instance_type().unwrap_or_default().to_owned(),
+    }
+}
+
+pub fn policy_info(p: &ScalingPolicy) -> PolicyInfo {
+    let policy_type = p.policy_type().unwrap_or_default();
+    let tracking = p
+        .target_tracking_configuration()
+        .filter(|_| policy_type == "TargetTrackingScaling");
+    let kind = match tracking {
+        Some(t) => {
+            let target = t.target_value().unwrap_or(0.0);
+            let predefined = t
+                .predefined_metric_specification()
+                .and_then(|p| p.predefined_metric_type())
+                .map(|m| m.as_str());
+            match (predefined, t.customized_metric_specification()) {
+                (Some("ASGAverageCPUUtilization"), _) => PolicyKind::TargetTrackingCpu { target },
+                (Some(metric), _) => PolicyKind::TargetTrackingCustom {
+                    metric: metric.to_owned(),
+                    target,
+                },
+                (None, Some(custom)) => {
+                    // A metric-math policy names its result by the returned query's label.
+                    let metric = custom
+                        .metric_name()
+                        .map(str::to_owned)
+                        .or_else(|| {
+                            custom
+                                .metrics()
+                                .iter()
+                                .find(|q| q.return_data() == Some(true))
+                                .and_then(|q| q.label().or(q.id()))
+                                .map(str::to_owned)
+                        })
+                        .unwrap_or_else(|| "custom".to_owned());
+                    PolicyKind::TargetTrackingCustom { metric, target }
+                }
+                (None, None) => PolicyKind::Other {
+                    policy_type: policy_type.to_owned(),
+                },
+            }
+        }
+        None => PolicyKind::Other {
+            policy_type: policy_type.to_owned(),
+        },
+    };
+    PolicyInfo {
+        name: p.policy_name().unwrap_or_default().to_owned(),
+        kind,
+        warmup_s: p
+            .estimated_instance_warmup()
+            .and_then(|w| u32::try_from(w).ok()),
+    }
+}
+
+pub fn policies_by_group(policies: &[ScalingPolicy]) -> BTreeMap<String, Vec<PolicyInfo>> {
+    let mut out: BTreeMap<String, Vec<PolicyInfo>> = BTreeMap::new();
+    for p in policies {
+        if let Some(group) = p.auto_scaling_group_name() {
+            out.entry(group.to_owned())
+                .or_default()
+                .push(policy_info(p));
+        }
+    }
+    out
+}
+
+/// Activities per group, newest first, at most [`ACTIVITIES`] each.
+pub fn activities_by_group(activities: &[Activity]) -> BTreeMap<String, Vec<ActivityInfo>> {
+    let mut out: BTreeMap<String, Vec<ActivityInfo>> = BTreeMap::new();
+    for a in activities {
+        let Some(start) = a.start_time().and_then(to_chrono) else {
+            continue;
+        };
+        let Some(group) = a.auto_scaling_group_name() else {
+            continue;
+        };
+        out.entry(group.to_owned()).or_default().push(ActivityInfo {
+            start,
+            status: a
+                .status_code()
+                .map(|s| s.as_str().to_owned())
+                .unwrap_or_default(),
+            description: a.description().unwrap_or_default().to_owned(),
+        });
+    }
+    for list in out.values_mut() {
+        list.sort_by_key(|a| std::cmp::Reverse(a.start));
+        list.truncate(ACTIVITIES);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use aws_sdk_autoscaling::types::{
+        CustomizedMetricSpecification, LifecycleState, MetricType, PredefinedMetricSpecification,
+        ScalingActivityStatusCode, TargetTrackingConfiguration, TargetTrackingMetricDataQuery,
+    };
+    use ui::Phase;
+
+    fn instance(id: &str, state: LifecycleState) -> Instance {
+        Instance::builder()
+            .instance_id(id)
+            .lifecycle_state(state)
+            .health_status("Healthy")
+            .availability_zone("us-east-1a")
+            .instance_type("t3.micro")
+            .protected_from_scale_in(false)
+            .build()
+    }
+
+    fn cpu_policy(group: &str, target: f64) -> ScalingPolicy {
+        ScalingPolicy::builder()
+            .auto_scaling_group_name(group)
+            .policy_name("cpu")
+            .policy_type("TargetTrackingScaling")
+            .estimated_instance_warmup(60)
+            .target_tracking_configuration(
+                TargetTrackingConfiguration::builder()
+                    .predefined_metric_specification(
+                        PredefinedMetricSpecification::builder()
+                            .predefined_metric_type(MetricType::AsgAverageCpuUtilization)
+                            .build(),
+                    )
+                    .target_value(target)
+                    .build(),
+            )
+            .build()
+    }
+
+    #[test]
+    fn a_group_maps_capacity_instances_and_policies() {
+        let g = AutoScalingGroup::builder()
+            .auto_scaling_group_name("flightdeck-worker")
+            .min_size(1)
+            .desired_capacity(2)
+            .max_size(6)
+            .default_cooldown(120)
+            .health_check_type("EC2")
+            .instances(instance("i-1", LifecycleState::InService))
+            .instances(instance("i-2", LifecycleState::Pending))
+            .build();
+        let other = AutoScalingGroup::builder()
+            .auto_scaling_group_name("a-first")
+            .build();
+        let policies = policies_by_group(&[cpu_policy("flightdeck-worker", 55.0)]);
+        let out = snapshots(&[g, other], &policies, &BTreeMap::new());
+        assert_eq!(out[0].name, "a-first", "sorted by name");
+        assert_eq!((out[0].min, out[0].desired, out[0].max), (0, 0, 0));
+        let w = &out[1];
+        assert_eq!((w.min, w.desired, w.max), (1, 2, 6));
+        assert_eq!(w.default_cooldown_s, 120);
+        assert_eq!(w.health_check_type, "EC2");
+        assert_eq!(w.in_service(), 1);
+        assert_eq!(w.count(Phase::Pending), 1);
+        assert_eq!(w.instances[0].az, "us-east-1a");
+        assert_eq!(w.cpu_target(), Some(55.0));
+        assert_eq!(w.policies[0].warmup_s, Some(60));
+    }
+
+    #[test]
+    fn a_metric_math_policy_is_named_by_its_returned_query() {
+        let p = ScalingPolicy::builder()
+            .auto_scaling_group_name("w")
+            .policy_name("backlog")
+            .policy_type("TargetTrackingScaling")
+            .target_tracking_configuration(
+                TargetTrackingConfiguration::builder()
+                    .customized_metric_specification(
+                        CustomizedMetricSpecification::builder()
+                            .metrics(
+                                TargetTrackingMetricDataQuery::builder()
+                                    .id("visible")
+                                    .return_data(false)
+                                    .build(),
+                            )
+                            .metrics(
+                                TargetTrackingMetricDataQuery::builder()
+                                    .id("backlog_per_instance")
+                                    .label("BacklogPerInstance")
+                                    .expression("visible / in_service")
+                                    .return_data(true)
+                                    .build(),
+                            )
+                            .build(),
+                    )
+                    .target_value(10.0)
+                    .build(),
+            )
+            .build();
+        let info = policy_info(&p);
+        assert_eq!(
+            info.kind,
+            PolicyKind::TargetTrackingCustom {
+                metric: "BacklogPerInstance".into(),
+                target: 10.0
+            }
+        );
+        let step = ScalingPolicy::builder()
+            .policy_name("s")
+            .policy_type("StepScaling")
+            .build();
+        assert_eq!(
+            policy_info(&step).kind,
+            PolicyKind::Other {
+                policy_type: "StepScaling".into()
+            }
+        );
+    }
+
+    #[test]
+    fn activities_are_grouped_newest_first() {
+        let act = |group: &str, secs: i64, desc: &str| {
+            Activity::builder()
+                .activity_id(desc)
+                .auto_scaling_group_name(group)
+                .cause("test")
+                .start_time(aws_smithy_types::DateTime::from_secs(secs))
+                .status_code(ScalingActivityStatusCode::Successful)
+                .description(desc)
+                .build()
+        };
+        let out = activities_by_group(&[
+            act("w", 100, "old"),
+            act("w", 200, "new"),
+            act("api", 150, "api"),
+        ]);
+        assert_eq!(out["w"][0].description, "new");
+        assert_eq!(out["w"][1].description, "old");
+        assert_eq!(out["w"][0].status, "Successful");
+        assert_eq!(out["api"].len(), 1);
+    }
+}

@@ -1,0 +1,281 @@
+//! The agents against a real emulator (each test its own `TestCloud`), and against a dead
+//! endpoint: what they report, that they back off and keep going, and that they stop.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
+use chrono::Utc;
+use local_cloud::testing::TestCloud;
+use stack::Clients;
+use tokio::sync::{mpsc, watch, Notify};
+use tokio_util::sync::CancellationToken;
+use ui::{Agent, ErrorClass, MetricKey, Report};
+
+use super::groups::GroupsPoller;
+use super::metrics::MetricsPoller;
+use super::queues::QueuesPoller;
+use super::{run, Agents, CallLog, Intervals, Poller};
+
+const SEC: Duration = Duration::from_secs(1);
+
+fn one(reports: Vec<Report>) -> Report {
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    reports.into_iter().next().unwrap()
+}
+
+#[tokio::test]
+async fn the_groups_agent_reports_both_groups_with_capacity_instances_and_policies() {
+    let cloud = TestCloud::provisioned().await;
+    let (names_tx, names_rx) = watch::channel(Vec::new());
+    let calls = CallLog::default();
+    let mut poller = GroupsPoller::new(cloud.clients.clone(), calls.clone(), SEC, names_tx);
+    let Report::Groups { groups, .. } = one(poller.poll().await.unwrap()) else {
+        panic!("not a groups report");
+    };
+    let names: Vec<&str> = groups.iter().map(|g| g.name.as_str()).collect();
+    assert_eq!(names, ["flightdeck-api", "flightdeck-worker"]);
+    for g in &groups {
+        let want = if g.name == cloud.stack.groups.api.name {
+            &cloud.stack.groups.api
+        } else {
+            &cloud.stack.groups.worker
+        };
+        assert_eq!(
+            (g.min, g.desired, g.max),
+            (want.min, want.desired, want.max)
+        );
+        assert_eq!(g.instances.len(), want.desired as usize, "{g:?}");
+        assert_eq!(g.in_service(), want.desired as usize);
+        assert!(!g.policies.is_empty(), "no policies for {}", g.name);
+    }
+    assert!(groups.iter().any(|g| g.cpu_target().is_some()));
+    // The metrics agent learns the names without a call of its own.
+    assert_eq!(*names_rx.borrow(), ["flightdeck-api", "flightdeck-worker"]);
+    let stats = calls.stats_at(std::time::Instant::now());
+    assert_eq!(stats.per_api["DescribeAutoScalingGroups"], 1);
+    assert_eq!(stats.per_api["DescribePolicies"], 1);
+
+    // Policies and activities are not re-read on every poll.
+    poller.poll().await.unwrap();
+    let stats = calls.stats_at(std::time::Instant::now());
+    assert_eq!(stats.per_api["DescribeAutoScalingGroups"], 2);
+    assert_eq!(stats.per_api["DescribePolicies"], 1);
+}
+
+#[tokio::test]
+async fn the_queues_agent_finds_video_tasks_and_its_dlq() {
+    let cloud = TestCloud::provisioned().await;
+    let tasks_url = cloud
+        .clients
+        .sqs
+        .get_queue_url()
+        .queue_name("video_tasks")
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_owned();
+    for _ in 0..3 {
+        cloud
+            .clients
+            .sqs
+            .send_message()
+            .queue_url(&tasks_url)
+            .message_body("{}")
+            .send()
+            .await
+            .unwrap();
+    }
+    let mut poller = QueuesPoller::new(cloud.clients.clone(), CallLog::default(), SEC);
+    let Report::Queues { queues, .. } = one(poller.poll().await.unwrap()) else {
+        panic!("not a queues report");
+    };
+    let tasks = queues.iter().find(|q| q.name == "video_tasks").unwrap();
+    let dlq = queues.iter().find(|q| q.name == "video_dlq").unwrap();
+    assert_eq!(tasks.visible, 3);
+    assert!(!tasks.is_dlq);
+    let redrive = tasks
+        .redrive
+        .as_ref()
+        .expect("video_tasks has a redrive policy");
+    assert_eq!(redrive.dlq_arn, dlq.arn);
+    assert_eq!(
+        redrive.max_receive_count,
+        cloud.stack.queues.tasks.max_receive_count
+    );
+    assert!(dlq.is_dlq);
+    assert_eq!(
+        tasks.visibility_timeout_s,
+        cloud.stack.queues.tasks.visibility_timeout_s
+    );
+}
+
+async fn put_cpu(clients: &Clients, group: &str, points: &[(chrono::DateTime<Utc>, f64)]) {
+    let mut req = clients
+        .cloudwatch
+        .put_metric_data()
+        .namespace(stack::metrics::EC2_NAMESPACE);
+    for (t, v) in points {
+        req = req.metric_data(
+            MetricDatum::builder()
+                .metric_name(stack::metrics::CPU_UTILIZATION)
+                .dimensions(
+                    Dimension::builder()
+                        .name(stack::metrics::DIM_ASG_NAME)
+                        .value(group)
+                        .build(),
+                )
+                .timestamp(aws_smithy_types::DateTime::from_secs(t.timestamp()))
+                .value(*v)
+                .unit(StandardUnit::Percent)
+                .build(),
+        );
+    }
+    req.send().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_metrics_agent_fetches_put_points_aligned_and_then_only_newer_ones() {
+    let cloud = TestCloud::provisioned().await;
+    let worker = cloud.stack.groups.worker.name.clone();
+    let api = cloud.stack.groups.api.name.clone();
+    let now = Utc::now();
+    let minute = super::metrics::align_down(now, 60);
+    let at = |m: i64| minute - chrono::Duration::minutes(m) + chrono::Duration::seconds(7);
+    put_cpu(
+        &cloud.clients,
+        &worker,
+        &[(at(10), 20.0), (at(5), 40.0), (at(2), 60.0)],
+    )
+    .await;
+
+    let (_window_tx, window) = watch::channel(Duration::from_secs(3600));
+    let (_names_tx, names) = watch::channel(vec![api.clone(), worker.clone()]);
+    let calls = CallLog::default();
+    let mut poller = MetricsPoller::new(cloud.clients.clone(), calls.clone(), SEC, window, names);
+    let Report::Metrics {
+        period_s, series, ..
+    } = one(poller.poll().await.unwrap())
+    else {
+        panic!("not a metrics report");
+    };
+    assert_eq!(period_s, 60);
+    let cpu = series
+        .iter()
+        .find(|s| s.key == MetricKey::group_cpu(&worker))
+        .expect("the worker's CPU series");
+    let values: Vec<f64> = cpu.points.iter().map(|p| p.value).collect();
+    assert_eq!(values, [20.0, 40.0, 60.0], "{cpu:?}");
+    for p in &cpu.points {
+        assert_eq!(
+            p.t.timestamp() % 60,
+            0,
+            "point not on a period boundary: {p:?}"
+        );
+    }
+    assert!(series.iter().all(|s| s.key.group != api), "api has no CPU");
+    assert_eq!(
+        calls.stats_at(std::time::Instant::now()).per_api["GetMetricData"],
+        1,
+        "both groups in one call"
+    );
+
+    // The next poll sends only the newest point again (its period may be revised) and new ones.
+    put_cpu(&cloud.clients, &worker, &[(at(1), 80.0)]).await;
+    let Report::Metrics { series, .. } = one(poller.poll().await.unwrap()) else {
+        panic!("not a metrics report");
+    };
+    let cpu = series
+        .iter()
+        .find(|s| s.key == MetricKey::group_cpu(&worker))
+        .expect("the worker's CPU series");
+    let values: Vec<f64> = cpu.points.iter().map(|p| p.value).collect();
+    assert_eq!(values, [60.0, 80.0], "{cpu:?}");
+}
+
+#[tokio::test]
+async fn all_agents_report_on_one_channel_and_count_their_calls() {
+    let cloud = TestCloud::provisioned().await;
+    let (tx, mut rx) = mpsc::channel(64);
+    let agents = Agents::spawn(&cloud.clients, tx, Intervals::default());
+    agents.command(&ui::Command::SetMetricWindow(Duration::from_secs(15 * 60)));
+    let mut seen = std::collections::BTreeSet::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while seen.len() < 4 {
+        let report = tokio::time::timeout_at(deadline, rx.recv())
+            .await
+            .unwrap_or_else(|_| panic!("only {seen:?} within 30 s"))
+            .unwrap();
+        match report {
+            Report::Groups { .. } => seen.insert("groups"),
+            Report::Queues { .. } => seen.insert("queues"),
+            Report::Metrics { period_s, .. } => {
+                assert_eq!(period_s, 60);
+                seen.insert("metrics")
+            }
+            Report::Calls { stats, .. } if stats.total() > 0 => {
+                assert!(
+                    stats.per_api.contains_key("DescribeAutoScalingGroups"),
+                    "{stats:?}"
+                );
+                seen.insert("calls")
+            }
+            Report::Calls { .. } => false,
+            other => panic!("unexpected {other:?}"),
+        };
+    }
+    agents.shutdown().await;
+    // Every sender is gone once the agents have stopped.
+    let drained = tokio::time::timeout(Duration::from_secs(5), async {
+        while rx.recv().await.is_some() {}
+    })
+    .await;
+    assert!(drained.is_ok(), "an agent outlived shutdown");
+}
+
+#[tokio::test]
+async fn a_dead_endpoint_is_reported_with_its_class_and_retried_until_cancelled() {
+    let port = local_cloud::emulator::free_port().unwrap();
+    let dead = format!("http://127.0.0.1:{port}");
+    let clients =
+        Clients::connect(&local_cloud::aws_options(&dead, "us-east-1"), "us-east-1").await;
+    let (names_tx, _names) = watch::channel(Vec::new());
+    let poller = GroupsPoller::new(clients, CallLog::default(), SEC, names_tx);
+    let (tx, mut rx) = mpsc::channel(8);
+    let token = CancellationToken::new();
+    let task = tokio::spawn(run(poller, tx, token.clone(), Arc::new(Notify::new())));
+
+    let mut retries = Vec::new();
+    for _ in 0..2 {
+        let report = tokio::time::timeout(Duration::from_secs(30), rx.recv())
+            .await
+            .expect("no error report within 30 s")
+            .expect("the agent stopped");
+        let Report::AgentError {
+            agent,
+            class,
+            message,
+            next_retry_in,
+            ..
+        } = report
+        else {
+            panic!("expected an error, got {report:?}");
+        };
+        assert_eq!(agent, Agent::Groups);
+        assert_eq!(class, ErrorClass::Retryable);
+        assert!(message.contains("DescribeAutoScalingGroups"), "{message}");
+        assert!(message.contains("unreachable"), "{message}");
+        retries.push(next_retry_in.expect("a retry time"));
+    }
+    assert!(retries[1] > retries[0], "no backoff: {retries:?}");
+    assert!(!task.is_finished(), "the agent gave up");
+
+    token.cancel();
+    tokio::time::timeout(Duration::from_secs(2), task)
+        .await
+        .expect("the agent did not stop when cancelled")
+        .unwrap();
+}

@@ -1,0 +1,361 @@
+//! The metrics agent: each group's `AWS/EC2 CPUUtilization` (by `AutoScalingGroupName`) through
+//! GetMetricData, up to 500 queries a call, incremental (only newer points are sent) and with
+//! StartTime aligned to the period. The period follows the chart window. Talks to CloudWatch.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use aws_sdk_cloudwatch::types::{
+    Dimension, Metric, MetricDataQuery, MetricDataResult, MetricStat, ScanBy,
+};
+use chrono::Utc;
+use stack::metrics::{CPU_UTILIZATION, DIM_ASG_NAME, EC2_NAMESPACE};
+use stack::Clients;
+use tokio::sync::watch;
+use ui::{Agent, MetricKey, MetricPoint, Report, SeriesUpdate, Timestamp};
+
+use super::{to_chrono, CallLog, Failure, Poller};
+
+/// GetMetricData takes at most 500 queries per call.
+pub const MAX_QUERIES: usize = 500;
+/// CloudWatch publishes EC2 metrics minutes late: every poll re-reads this much before the
+/// newest point it already has, so late points are not missed.
+const LATE: chrono::Duration = chrono::Duration::minutes(5);
+
+/// The CloudWatch period for a chart window: one-minute points up to 3 h (at most 180 per
+/// series), five-minute points beyond (288 for 24 h).
+pub fn period_for(window: Duration) -> u32 {
+    if window <= Duration::from_secs(3 * 3600) {
+        60
+    } else {
+        300
+    }
+}
+
+/// `t` rounded down to a multiple of `period_s` since the epoch (CloudWatch's buckets).
+pub fn align_down(t: Timestamp, period_s: u32) -> Timestamp {
+    let p = i64::from(period_s.max(1));
+    let secs = t.timestamp().div_euclid(p) * p;
+    chrono::DateTime::from_timestamp(secs, 0).unwrap_or(t)
+}
+
+/// `t` rounded up to the next period boundary (itself when already on one).
+pub fn align_up(t: Timestamp, period_s: u32) -> Timestamp {
+    let down = align_down(t, period_s);
+    if down == t {
+        t
+    } else {
+        down + chrono::Duration::seconds(i64::from(period_s))
+    }
+}
+
+/// Where each group's series stands: the newest point sent, and how far it has been fetched.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Cursor {
+    pub newest: Option<Timestamp>,
+    pub fetched_to: Option<Timestamp>,
+}
+
+/// The aligned `[start, end)` to fetch for `groups` at `now`: from the earliest point any of
+/// them still needs (never before the window), to the end of the current period.
+pub fn fetch_range(
+    now: Timestamp,
+    window: Duration,
+    period_s: u32,
+    cursors: &BTreeMap<String, Cursor>,
+    groups: &[String],
+) -> (Timestamp, Timestamp) {
+    let window_start =
+        now - chrono::Duration::from_std(window).unwrap_or_else(|_| chrono::Duration::hours(1));
+    let since = groups
+        .iter()
+        .map(|g| {
+            let c = cursors.get(g).copied().unwrap_or_default();
+            match (c.newest, c.fetched_to) {
+                (_, None) => window_start,
+                (Some(newest), Some(to)) => newest.min(to - LATE),
+                (None, Some(to)) => to - LATE,
+            }
+        })
+        .min()
+        .unwrap_or(window_start)
+        .max(window_start);
+    (align_down(since, period_s), align_up(now, period_s))
+}
+
+/// The query for one group's CPU; `id` must start with a lower-case letter.
+fn cpu_query(id: String, group: &str, period_s: u32) -> MetricDataQuery {
+    let metric = Metric::builder()
+        .namespace(EC2_NAMESPACE)
+        .metric_name(CPU_UTILIZATION)
+        .dimensions(Dimension::builder().name(DIM_ASG_NAME).value(group).build())
+        .build();
+    let stat = MetricStat::builder()
+        .metric(metric)
+        .period(i32::try_from(period_s).unwrap_or(60))
+        .stat("Average")
+        .build();
+    MetricDataQuery::builder()
+        .id(id)
+        .metric_stat(stat)
+        .return_data(true)
+        .build()
+}
+
+/// The points of one result, oldest first, without non-finite values.
+pub fn points(result: &MetricDataResult) -> Vec<MetricPoint> {
+    let mut out: Vec<MetricPoint> = result
+        .timestamps()
+        .iter()
+        .zip(result.values())
+        .filter_map(|(t, v)| {
+            let t = to_chrono(t)?;
+            v.is_finite().then_some(MetricPoint { t, value: *v })
+        })
+        .collect();
+    out.sort_by_key(|p| p.t);
+    out
+}
+
+/// Only the points at or after the newest one already sent (the newest is re-sent because
+/// CloudWatch revises the latest period; the UI replaces a point at the same time).
+pub fn newer(points: Vec<MetricPoint>, newest: Option<Timestamp>) -> Vec<MetricPoint> {
+    match newest {
+        Some(n) => points.into_iter().filter(|p| p.t >= n).collect(),
+        None => points,
+    }
+}
+
+pub struct MetricsPoller {
+    clients: Clients,
+    calls: CallLog,
+    interval: Duration,
+    window: watch::Receiver<Duration>,
+    groups: watch::Receiver<Vec<String>>,
+    /// The period the cursors were built at; a new period starts every series over.
+    period_s: u32,
+    cursors: BTreeMap<String, Cursor>,
+}
+
+impl MetricsPoller {
+    pub fn new(
+        clients: Clients,
+        calls: CallLog,
+        interval: Duration,
+        window: watch::Receiver<Duration>,
+        groups: watch::Receiver<Vec<String>>,
+    ) -> Self {
+        MetricsPoller {
+            clients,
+            calls,
+            interval,
+            window,
+            groups,
+            period_s: 0,
+            cursors: BTreeMap::new(),
+        }
+    }
+
+    /// One batch of at most [`MAX_QUERIES`] groups: every page of one GetMetricData.
+    async fn fetch(
+        &self,
+        batch: &[String],
+        start: Timestamp,
+        end: Timestamp,
+        period_s: u32,
+    ) -> Result<BTreeMap<String, Vec<MetricPoint>>, Failure> {
+        const API: &str = "GetMetricData";
+        let mut request = self
+            .clients
+            .cloudwatch
+            .get_metric_data()
+            .start_time(aws_smithy_types::DateTime::from_secs(start.timestamp()))
+            .end_time(aws_smithy_types::DateTime::from_secs(end.timestamp()))
+            .scan_by(ScanBy::TimestampAscending);
+        for (i, group) in batch.iter().enumerate() {
+            request = request.metric_data_queries(cpu_query(format!("g{i}"), group, period_s));
+        }
+        let mut out: BTreeMap<String, Vec<MetricPoint>> = BTreeMap::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = request.clone().set_next_token(token.take()).send().await;
+            self.calls.record(API, page.is_ok());
+            let page = page.map_err(|e| Failure::from_sdk(API, &e))?;
+            for result in page.metric_data_results() {
+                let group = result
+                    .id()
+                    .and_then(|id| id.strip_prefix('g'))
+                    .and_then(|i| i.parse::<usize>().ok())
+                    .and_then(|i| batch.get(i));
+                if let Some(group) = group {
+                    out.entry(group.clone()).or_default().extend(points(result));
+                }
+            }
+            match page.next_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
+                _ => break,
+            }
+        }
+        for series in out.values_mut() {
+            series.sort_by_key(|p| p.t);
+            series.dedup_by_key(|p| p.t);
+        }
+        Ok(out)
+    }
+}
+
+impl Poller for MetricsPoller {
+    const AGENT: Agent = Agent::Metrics;
+
+    fn interval(&self) -> Duration {
+        self.interval
+    }
+
+    async fn changed(&mut self) {
+        tokio::select! {
+            r = self.window.changed() => if r.is_err() { std::future::pending::<()>().await },
+            r = self.groups.changed() => if r.is_err() { std::future::pending::<()>().await },
+        }
+    }
+
+    async fn poll(&mut self) -> Result<Vec<Report>, Failure> {
+        let window = *self.window.borrow_and_update();
+        let groups = self.groups.borrow_and_update().clone();
+        if groups.is_empty() {
+            // The groups agent has not reported yet; it wakes this agent when it does.
+            return Ok(Vec::new());
+        }
+        let period_s = period_for(window);
+        if period_s != self.period_s {
+            self.cursors.clear();
+            self.period_s = period_s;
+        }
+        self.cursors.retain(|g, _| groups.contains(g));
+        let now = Utc::now();
+        let mut series = Vec::new();
+        for batch in groups.chunks(MAX_QUERIES) {
+            let (start, end) = fetch_range(now, window, period_s, &self.cursors, batch);
+            let mut fetched = self.fetch(batch, start, end, period_s).await?;
+            for group in batch {
+                let cursor = self.cursors.entry(group.clone()).or_default();
+                let new = newer(fetched.remove(group).unwrap_or_default(), cursor.newest);
+                cursor.fetched_to = Some(end);
+                if let Some(last) = new.last() {
+                    cursor.newest = Some(last.t);
+                }
+                if !new.is_empty() {
+                    series.push(SeriesUpdate {
+                        key: MetricKey::group_cpu(group),
+                        points: new,
+                    });
+                }
+            }
+        }
+        // Sent even when empty: it tells the UI the CPU data is fresh as of now.
+        Ok(vec![Report::Metrics {
+            at: now,
+            period_s,
+            series,
+        }])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use chrono::TimeZone;
+
+    fn t(h: u32, m: u32, s: u32) -> Timestamp {
+        Utc.with_ymd_and_hms(2026, 11, 22, h, m, s).unwrap()
+    }
+
+    #[test]
+    fn the_period_follows_the_window() {
+        assert_eq!(period_for(Duration::from_secs(15 * 60)), 60);
+        assert_eq!(period_for(Duration::from_secs(3 * 3600)), 60);
+        assert_eq!(period_for(Duration::from_secs(24 * 3600)), 300);
+    }
+
+    #[test]
+    fn times_align_to_period_boundaries() {
+        assert_eq!(align_down(t(10, 7, 42), 60), t(10, 7, 0));
+        assert_eq!(align_down(t(10, 7, 42), 300), t(10, 5, 0));
+        assert_eq!(align_up(t(10, 7, 42), 60), t(10, 8, 0));
+        assert_eq!(align_up(t(10, 8, 0), 60), t(10, 8, 0));
+    }
+
+    #[test]
+    fn the_first_fetch_spans_the_window_and_later_ones_only_the_tail() {
+        let now = t(12, 30, 20);
+        let hour = Duration::from_secs(3600);
+        let groups = vec!["api".to_owned(), "worker".to_owned()];
+        let mut cursors = BTreeMap::new();
+        assert_eq!(
+            fetch_range(now, hour, 60, &cursors, &groups),
+            (t(11, 30, 0), t(12, 31, 0))
+        );
+
+        // Both fetched to 12:31; worker's newest point is 12:29, api has none: 5 min back.
+        cursors.insert(
+            "worker".to_owned(),
+            Cursor {
+                newest: Some(t(12, 29, 0)),
+                fetched_to: Some(t(12, 31, 0)),
+            },
+        );
+        cursors.insert(
+            "api".to_owned(),
+            Cursor {
+                newest: None,
+                fetched_to: Some(t(12, 31, 0)),
+            },
+        );
+        assert_eq!(
+            fetch_range(t(12, 31, 5), hour, 60, &cursors, &groups),
+            (t(12, 26, 0), t(12, 32, 0))
+        );
+        // A group seen for the first time pulls the batch back to the window's start.
+        let three = vec!["api".into(), "worker".into(), "new".into()];
+        assert_eq!(
+            fetch_range(t(12, 31, 5), hour, 60, &cursors, &three).0,
+            t(11, 31, 0)
+        );
+    }
+
+    #[test]
+    fn results_become_sorted_points_and_only_newer_ones_are_sent() {
+        let r = MetricDataResult::builder()
+            .id("g0")
+            .timestamps(aws_smithy_types::DateTime::from_secs(
+                t(10, 2, 0).timestamp(),
+            ))
+            .timestamps(aws_smithy_types::DateTime::from_secs(
+                t(10, 1, 0).timestamp(),
+            ))
+            .timestamps(aws_smithy_types::DateTime::from_secs(
+                t(10, 0, 0).timestamp(),
+            ))
+            .values(30.0)
+            .values(f64::NAN)
+            .values(10.0)
+            .build();
+        let p = points(&r);
+        assert_eq!(
+            p,
+            vec![
+                MetricPoint {
+                    t: t(10, 0, 0),
+                    value: 10.0
+                },
+                MetricPoint {
+                    t: t(10, 2, 0),
+                    value: 30.0
+                },
+            ]
+        );
+        let sent = newer(p.clone(), Some(t(10, 2, 0)));
+        assert_eq!(sent.len(), 1);
+        assert_eq!(newer(p, None).len(), 2);
+    }
+}

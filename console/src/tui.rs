@@ -1,0 +1,191 @@
+//! The live console: sets up the terminal, starts the agents, and runs the one loop that feeds
+//! keys, ticks and agents' reports to `ui::update`, routes the commands back, and draws with
+//! `ui::render`. Nothing here awaits the network.
+
+use std::io::{self, IsTerminal as _};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use chrono::Utc;
+use crossterm::event::EventStream;
+use crossterm::{cursor, event, execute, terminal};
+use futures_util::StreamExt as _;
+use ratatui::backend::CrosstermBackend;
+use ratatui::Terminal;
+use stack::Clients;
+use tokio::sync::mpsc;
+use ui::{render, update, Event, State, ThemeSet, UiConfig};
+
+use crate::agents::{Agents, Intervals};
+use crate::cli::UiArgs;
+
+const TICK: Duration = Duration::from_secs(1);
+
+/// Everything the UI needs, loaded and checked before the terminal is touched.
+pub struct Setup {
+    pub config: UiConfig,
+    pub themes: ThemeSet,
+}
+
+/// `~/.config/flightdeck` (or `$XDG_CONFIG_HOME/flightdeck`).
+fn config_dir() -> Option<PathBuf> {
+    std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".config")))
+        .map(|d| d.join("flightdeck"))
+}
+
+impl Setup {
+    /// The config file (`--config`, `FLIGHTDECK_CONFIG`, else the default path if it exists),
+    /// the user's themes, and `--theme`. A bad file fails with its name, key and reason.
+    pub fn load(args: &UiArgs) -> anyhow::Result<Setup> {
+        let dir = config_dir();
+        let file = args.config.clone().or_else(|| {
+            dir.as_ref()
+                .map(|d| d.join("config.toml"))
+                .filter(|p| p.exists())
+        });
+        let mut config = match &file {
+            Some(path) => UiConfig::load(path)?,
+            None => UiConfig::default(),
+        }
+        .with_env();
+        let mut themes = ThemeSet::builtin();
+        let theme_dir = args
+            .themes
+            .clone()
+            .or_else(|| dir.map(|d| d.join("themes")).filter(|p| p.is_dir()));
+        if let Some(theme_dir) = theme_dir {
+            themes.load_dir(&theme_dir)?;
+        }
+        if let Some(theme) = &args.theme {
+            config.theme = theme.clone();
+        }
+        if themes.get(&config.theme).is_none() {
+            anyhow::bail!(
+                "no theme named `{}` (known: {})",
+                config.theme,
+                themes.names().collect::<Vec<_>>().join(", ")
+            );
+        }
+        Ok(Setup { config, themes })
+    }
+}
+
+/// Raw mode, alternate screen and mouse capture while it lives; restored on drop and, through
+/// a panic hook, before a panic message is printed.
+struct TerminalGuard;
+
+fn restore_terminal() {
+    // Best effort: nothing useful can be done if restoring fails.
+    let _ = execute!(
+        io::stdout(),
+        event::DisableMouseCapture,
+        terminal::LeaveAlternateScreen,
+        cursor::Show
+    );
+    let _ = terminal::disable_raw_mode();
+}
+
+impl TerminalGuard {
+    fn enter() -> io::Result<TerminalGuard> {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            restore_terminal();
+            previous(info);
+        }));
+        terminal::enable_raw_mode()?;
+        let guard = TerminalGuard;
+        execute!(
+            io::stdout(),
+            terminal::EnterAlternateScreen,
+            event::EnableMouseCapture
+        )?;
+        Ok(guard)
+    }
+}
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        restore_terminal();
+    }
+}
+
+/// Runs the console until the operator quits (or SIGTERM/SIGHUP); agents stop on the way out.
+pub async fn run(clients: &Clients, setup: Setup) -> anyhow::Result<()> {
+    if !io::stdout().is_terminal() {
+        anyhow::bail!(
+            "the console needs a terminal; use `flightdeck status` (or --json) in scripts"
+        );
+    }
+    let mut state = State::new(setup.config, setup.themes, Utc::now())?;
+    let (tx, mut reports) = mpsc::channel(256);
+    let agents = Agents::spawn(clients, tx, Intervals::default());
+    let result = ui_loop(&mut state, &agents, &mut reports).await;
+    agents.shutdown().await;
+    result
+}
+
+async fn ui_loop(
+    state: &mut State,
+    agents: &Agents,
+    reports: &mut mpsc::Receiver<ui::Report>,
+) -> anyhow::Result<()> {
+    let _guard = TerminalGuard::enter().context("cannot set up the terminal")?;
+    let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
+    let size = terminal.size()?;
+    let mut commands = state.initial_commands();
+    commands.extend(update(state, Event::Resize(size.width, size.height)));
+    let mut keys = EventStream::new();
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut stop = stop_signals()?;
+    loop {
+        for command in commands.drain(..) {
+            agents.command(&command);
+        }
+        if state.should_quit() {
+            return Ok(());
+        }
+        terminal.draw(|frame| render(state, frame))?;
+        tokio::select! {
+            ev = keys.next() => match ev {
+                Some(Ok(ev)) => {
+                    if let Some(ev) = Event::from_terminal(ev) {
+                        commands.extend(update(state, ev));
+                    }
+                }
+                Some(Err(e)) => return Err(e).context("reading the terminal"),
+                None => return Ok(()),
+            },
+            Some(report) = reports.recv() => {
+                commands.extend(update(state, Event::Report(report)));
+                // Apply whatever else arrived meanwhile before drawing once.
+                while let Ok(report) = reports.try_recv() {
+                    commands.extend(update(state, Event::Report(report)));
+                }
+            }
+            _ = tick.tick() => commands.extend(update(state, Event::Tick(Utc::now()))),
+            _ = stop.recv() => return Ok(()),
+        }
+    }
+}
+
+/// SIGTERM and SIGHUP (terminal closed) end the console like `q` does. Ctrl-C arrives as a
+/// key in raw mode.
+fn stop_signals() -> anyhow::Result<mpsc::Receiver<()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut hup = signal(SignalKind::hangup())?;
+    let (tx, rx) = mpsc::channel(1);
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = hup.recv() => {}
+        }
+        let _ = tx.send(()).await;
+    });
+    Ok(rx)
+}
