@@ -52,7 +52,7 @@ async fn the_console_shows_groups_and_queues_and_q_restores_the_terminal() {
     let script = format!(
         "env -u AWS_PROFILE -u AWS_ENDPOINT_URL -u NO_COLOR XDG_CONFIG_HOME={} \
          AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test {} --endpoint {}; \
-         echo \"exited=$?\"; stty -a | tr ' ' '\\n' | grep -x -e '-\\?icanon' -e '-\\?echo'; sleep 60",
+         echo \"exited=$?\"; stty -a | tr ' ' '\\n' | grep -x -e '-\\?icanon' -e '-\\?echo'; echo modes-done; sleep 60",
         config_home.path().display(),
         bin.display(),
         cloud.endpoint()
@@ -97,7 +97,12 @@ async fn the_console_shows_groups_and_queues_and_q_restores_the_terminal() {
     tmux(&["send-keys", "-t", &session, "q"]);
     let pane = tokio::task::spawn_blocking({
         let session = session.clone();
-        move || wait_for_pane(&session, "the exit status", |p| p.contains("exited="))
+        // Wait for the line printed after the terminal modes, so they are all on screen.
+        move || {
+            wait_for_pane(&session, "the exit status and terminal modes", |p| {
+                p.contains("modes-done")
+            })
+        }
     })
     .await
     .unwrap();
