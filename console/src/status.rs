@@ -9,6 +9,8 @@ use serde::Serialize;
 use stack::errors::{describe, AwsFailure};
 use stack::{Clients, Stack};
 
+use crate::agents::queues::parse_redrive;
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Status {
     pub target: String,
@@ -173,21 +175,13 @@ fn queue_status(
 ) -> QueueStatus {
     let get = |k: QueueAttributeName| attrs.and_then(|a| a.get(&k));
     let num = |k: QueueAttributeName| get(k).and_then(|v| v.parse().ok()).unwrap_or(0);
-    let redrive: Option<serde_json::Value> =
-        get(QueueAttributeName::RedrivePolicy).and_then(|p| serde_json::from_str(p).ok());
+    // One reading of the redrive policy for the console: the queues agent's.
+    let redrive = get(QueueAttributeName::RedrivePolicy).and_then(|p| parse_redrive(p));
     let dead_letter_queue = redrive
         .as_ref()
-        .and_then(|r| r.get("deadLetterTargetArn"))
-        .and_then(|a| a.as_str())
-        .and_then(|arn| arn.rsplit(':').next())
+        .and_then(|r| r.dlq_arn.rsplit(':').next())
         .map(str::to_string);
-    let max_receive_count = redrive
-        .as_ref()
-        .and_then(|r| r.get("maxReceiveCount"))
-        .and_then(|v| {
-            v.as_u64()
-                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-        });
+    let max_receive_count = redrive.map(|r| u64::from(r.max_receive_count));
     QueueStatus {
         name: url.rsplit('/').next().unwrap_or(&url).to_string(),
         visible: num(QueueAttributeName::ApproximateNumberOfMessages),
