@@ -1,20 +1,25 @@
 #!/usr/bin/env bash
-# End-to-end worker throughput on the local cloud: WORKLOAD.md's 4 MB input (generated with
-# the same recipe and cache as bench/transform.sh), JOBS copies per run, download ->
-# transform -> multipart upload -> status -> delete, against a private moto emulator.
-# Reports input MB per wall minute, median of RUNS, next to the FFmpeg CLI doing the same
-# transform from a local file (no S3, no queue) on the same machine in the same run.
+# End-to-end worker throughput on the local cloud: WORKLOAD.md's 4 MB and 50 MB inputs
+# (generated with its recipes, same cache as bench/transform.sh), a few copies per run,
+# download -> transform -> multipart upload -> status -> delete, against a private moto
+# emulator, with 1 and 2 slots. Reports input MB per wall minute, median of RUNS, next to
+# the FFmpeg CLI doing the same transform from a local file (no S3, no queue), one file at a
+# time and two at once, on the same machine in the same run, interleaved.
 # Writes bench/results/worker-<date>.md.
 #
-#   bench/worker.sh                      # RUNS=3 JOBS=4 CONCURRENCY=1, release build
-#   PROFILE=dev RUNS=1 bench/worker.sh   # skip the release build (FFmpeg is C either way)
+#   bench/worker.sh                               # RUNS=3, release build, in4 and in50
+#   INPUTS=in4 SLOTS=1 RUNS=1 bench/worker.sh     # a quick look
+#   THREADS=1 bench/worker.sh                     # cap FFmpeg threads per job (--ffmpeg-threads)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 CACHE=${BENCH_CACHE:-$HOME/.cache/flightdeck/bench}
 RUNS=${RUNS:-3}
-JOBS=${JOBS:-4}
-CONCURRENCY=${CONCURRENCY:-1}
+INPUTS=${INPUTS:-"in4 in50"}
+SLOTS=${SLOTS:-"1 2"}
+JOBS_IN4=${JOBS_IN4:-4}
+JOBS_IN50=${JOBS_IN50:-2}
+THREADS=${THREADS:-}
 PROFILE=${PROFILE:-release}
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
@@ -24,92 +29,132 @@ for tool in ffmpeg python3; do
     command -v "$tool" >/dev/null || { echo "missing $tool" >&2; exit 1; }
 done
 
-# The same inputs as bench/transform.sh (WORKLOAD.md's recipes, verbatim, same cache).
-if [ ! -s "$CACHE/in4.mp4" ]; then
-    echo "generating $CACHE/in4.mp4" >&2
-    ffmpeg -hide_banner -loglevel error -y -f lavfi -i testsrc2=size=1280x720:rate=30 -t 20 \
-        -vf noise=alls=12:allf=t -c:v libx264 -preset veryfast -b:v 1550k -maxrate 2M \
-        -bufsize 3M "$CACHE/in4.tmp.mp4"
-    mv "$CACHE/in4.tmp.mp4" "$CACHE/in4.mp4"
-fi
-if [ ! -s "$CACHE/intro.mp4" ]; then
-    ffmpeg -hide_banner -loglevel error -y -f lavfi -i color=c=0x1d3557:s=1280x720:r=30:d=2 \
-        -c:v libx264 -preset veryfast "$CACHE/intro.tmp.mp4"
-    mv "$CACHE/intro.tmp.mp4" "$CACHE/intro.mp4"
-fi
+make_input() { # name, then the recipe's arguments
+    local name=$1; shift
+    if [ ! -s "$CACHE/$name" ]; then
+        echo "generating $CACHE/$name" >&2
+        ffmpeg -hide_banner -loglevel error -y "$@" "$CACHE/$name.tmp.mp4"
+        mv "$CACHE/$name.tmp.mp4" "$CACHE/$name"
+    fi
+}
+# WORKLOAD.md's recipes, verbatim (the same as bench/transform.sh).
+make_input in4.mp4 -f lavfi -i testsrc2=size=1280x720:rate=30 -t 20 -vf noise=alls=12:allf=t \
+    -c:v libx264 -preset veryfast -b:v 1550k -maxrate 2M -bufsize 3M
+make_input in50.mp4 -f lavfi -i testsrc2=size=1920x1080:rate=30 -f lavfi -i sine -t 60 \
+    -vf noise=alls=12:allf=t -c:v libx264 -preset veryfast -b:v 6500k -maxrate 8M -bufsize 12M \
+    -c:a aac -b:a 128k -shortest
+make_input intro.mp4 -f lavfi -i color=c=0x1d3557:s=1280x720:r=30:d=2 -c:v libx264 -preset veryfast
 if [ ! -s "$CACHE/watermark.png" ]; then
     ffmpeg -hide_banner -loglevel error -y -f lavfi -i "color=c=white@0.8:s=160x60,format=rgba" \
         -frames:v 1 "$CACHE/watermark.png"
 fi
 
+# One build command for bench/worker.sh and bench/api.sh, so they share the build cache.
 if [ "$PROFILE" = release ]; then
-    cargo build --release --quiet -p worker --example throughput
+    cargo build --release --quiet -p worker -p api --bins --examples
     BIN=${CARGO_TARGET_DIR:-target}/release/examples/throughput
 else
-    cargo build --quiet -p worker --example throughput
+    cargo build --quiet -p worker -p api --bins --examples
     BIN=${CARGO_TARGET_DIR:-target}/debug/examples/throughput
 fi
+THREAD_ARGS=()
+[ -n "$THREADS" ] && THREAD_ARGS=(--ffmpeg-threads "$THREADS")
 
 F="fps=30,scale=1280:720:force_original_aspect_ratio=decrease,pad=1280:720:(ow-iw)/2:(oh-ih)/2,setsar=1"
 FC="[0:v]$F[a];[1:v]trim=0:30,setpts=PTS-STARTPTS,$F[b];[2:v]$F[c];[a][3:v]overlay=main_w-overlay_w-10:10[a2];[b][3:v]overlay=main_w-overlay_w-10:10[b2];[c][3:v]overlay=main_w-overlay_w-10:10[c2];[a2][b2][c2]concat=n=3:v=1:a=0[v]"
+cli() { # input, output
+    ffmpeg -hide_banner -loglevel error -y -i "$CACHE/intro.mp4" -i "$1" \
+        -i "$CACHE/intro.mp4" -i "$CACHE/watermark.png" -filter_complex "$FC" -map "[v]" \
+        -c:v libx264 -preset ultrafast -crf 25 -pix_fmt yuv420p -an -threads 2 "$2"
+}
+now() { date +%s.%N; }
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
-: >"$OUT/worker.tsv"
-: >"$OUT/cli.tsv"
-for run in $(seq 1 "$RUNS"); do
-    line=$(RUST_LOG=warn "$BIN" --input "$CACHE/in4.mp4" --jobs "$JOBS" \
-        --concurrency "$CONCURRENCY" --assets "$OUT/assets")
-    echo "worker run $run: jobs/MB/wall s/MB per min $line" >&2
-    echo "$line" >>"$OUT/worker.tsv"
-    # The CLI on the same number of files, one after another, from local disk.
-    start=$(date +%s.%N)
-    for _ in $(seq 1 "$JOBS"); do
-        ffmpeg -hide_banner -loglevel error -y -i "$CACHE/intro.mp4" -i "$CACHE/in4.mp4" \
-            -i "$CACHE/intro.mp4" -i "$CACHE/watermark.png" -filter_complex "$FC" -map "[v]" \
-            -c:v libx264 -preset ultrafast -crf 25 -pix_fmt yuv420p -an -threads 2 "$OUT/cli.mp4"
+: >"$OUT/runs.tsv"   # input, what, run, files, MB per file, wall s
+for input in $INPUTS; do
+    file="$CACHE/$input.mp4"
+    jobs_var="JOBS_${input^^}"
+    jobs=${!jobs_var:-2}
+    mb=$(python3 -c "import os; print(os.path.getsize('$file')/1e6)")
+    for run in $(seq 1 "$RUNS"); do
+        for slots in $SLOTS; do
+            line=$(RUST_LOG=warn "$BIN" --input "$file" --jobs "$jobs" --concurrency "$slots" \
+                --assets "$OUT/assets" "${THREAD_ARGS[@]}")
+            echo "$input run $run worker $slots slot(s): jobs/MB/wall s/MB per min $line" >&2
+            wall=$(echo "$line" | cut -f3)
+            printf '%s\tworker-%s\t%s\t%s\t%s\t%s\n' "$input" "$slots" "$run" "$jobs" "$mb" "$wall" >>"$OUT/runs.tsv"
+        done
+        # The CLI on the same number of files from local disk: one after another...
+        start=$(now)
+        for i in $(seq 1 "$jobs"); do cli "$file" "$OUT/cli-$i.mp4"; done
+        wall=$(python3 -c "print(f'{$(now)-$start:.2f}')")
+        echo "$input run $run cli sequential: $wall s for $jobs files" >&2
+        printf '%s\tcli-1\t%s\t%s\t%s\t%s\n' "$input" "$run" "$jobs" "$mb" "$wall" >>"$OUT/runs.tsv"
+        # ...and two at once, the fair comparison for two slots.
+        if [[ " $SLOTS " == *" 2 "* ]]; then
+            start=$(now)
+            for i in $(seq 1 "$jobs"); do
+                cli "$file" "$OUT/cli-$i.mp4" &
+                if (( i % 2 == 0 )); then wait; fi
+            done
+            wait
+            wall=$(python3 -c "print(f'{$(now)-$start:.2f}')")
+            echo "$input run $run cli two at once: $wall s for $jobs files" >&2
+            printf '%s\tcli-2\t%s\t%s\t%s\t%s\n' "$input" "$run" "$jobs" "$mb" "$wall" >>"$OUT/runs.tsv"
+        fi
     done
-    end=$(date +%s.%N)
-    echo "cli run $run: $(python3 -c "print(f'{$end-$start:.2f}')") s for $JOBS files" >&2
-    python3 -c "print(f'$JOBS\t{$end-$start:.2f}')" >>"$OUT/cli.tsv"
 done
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
 DATE=$(date -u +%Y-%m-%d)
 RESULT="bench/results/worker-$DATE.md"
-python3 - "$OUT/worker.tsv" "$OUT/cli.tsv" "$CACHE/in4.mp4" "$RUNS" "$JOBS" "$CONCURRENCY" \
-    "$PROFILE" "$LOAD_BEFORE" "$LOAD_AFTER" >"$RESULT" <<'PY'
-import os, platform, statistics, subprocess, sys
-wtsv, ctsv, inp, runs, jobs, conc, profile, lb, la = sys.argv[1:]
+if [ -e "$RESULT" ]; then RESULT="bench/results/worker-$DATE-$(date -u +%H%M).md"; fi
+python3 - "$OUT/runs.tsv" "$RUNS" "$PROFILE" "$THREADS" "$SLOTS" "$INPUTS" "$LOAD_BEFORE" \
+    "$LOAD_AFTER" >"$RESULT" <<'PY'
+import platform, statistics, subprocess, sys
+tsv, runs, profile, threads, slots, inputs, lb, la = sys.argv[1:]
 def sh(c):
     return subprocess.run(c, shell=True, capture_output=True, text=True).stdout.strip()
-w = [l.strip().split("\t") for l in open(wtsv) if l.strip()]
-c = [l.strip().split("\t") for l in open(ctsv) if l.strip()]
-size = os.path.getsize(inp) / 1e6
+rows = [l.rstrip("\n").split("\t") for l in open(tsv) if l.strip()]
 cpu = sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2").strip()
 virt = sh("lscpu | sed -n 's/^Hypervisor vendor: *//p'")
 cpu += f" ({virt} guest)" if virt else ""
 print(f"# Worker throughput benchmark, {sh('date -u +%Y-%m-%dT%H:%MZ')}\n")
-print("`bench/worker.sh`: WORKLOAD.md's 4 MB input, end to end through `flightdeck-worker`'s")
-print("consumer against the local cloud (moto 5.2.5 on 127.0.0.1): receive, ranged GETs,")
-print("transform (WORKLOAD.md baseline assets), multipart upload, status `processed`, delete.")
-print("MB/min = input MB per wall minute from the first message sent to the last video processed.\n")
-print(f"- command: `RUNS={runs} JOBS={jobs} CONCURRENCY={conc} PROFILE={profile} bench/worker.sh`")
-print(f"- git commit: {sh('git rev-parse --short HEAD')} (plus the uncommitted worker crate)")
+print("`bench/worker.sh`: WORKLOAD.md's inputs end to end through `flightdeck-worker`'s consumer")
+print("against the local cloud (moto 5.2.5 on 127.0.0.1): receive, ranged GETs, transform")
+print("(WORKLOAD.md baseline assets), multipart upload, status `processed`, delete. MB/min =")
+print("input MB per wall minute, from the first message sent to the last video processed; for")
+print("the CLI, from the first start to the last exit. Each run is a fresh emulator.\n")
+env = f"RUNS={runs} INPUTS='{inputs}' SLOTS='{slots}'" + (f" THREADS={threads}" if threads else "")
+print(f"- command: `{env} PROFILE={profile} bench/worker.sh`")
+dirty = sh("git status --porcelain -- worker media stack | wc -l")
+print(f"- git commit: {sh('git rev-parse --short HEAD')}" + (" (with uncommitted worker changes)" if dirty != "0" else ""))
 mem = sh("free -g | awk '/Mem:/{print $2\" GiB\"}'")
 print(f"- machine: {sh('nproc')} cores, {cpu}, {mem} RAM, {platform.system()} {platform.release()}")
 print(f"- FFmpeg: {sh('ffmpeg -version | head -1')}")
-print(f"- load average before: {lb}; after: {la} (shared machine: other engineers were building)")
-print(f"- build profile: {profile}\n")
-ws = [float(r[3]) for r in w]
-cs = [int(r[0]) * size / float(r[1]) * 60 for r in c]
-print("| what | input | runs | files per run | MB/min median | min | max |")
+print(f"- rustc: {sh('rustc --version')}")
+print(f"- load average before: {lb}; after: {la} (a shared machine: other builds may run)")
+print(f"- build profile: {profile}; FFmpeg threads per job: {threads or 'automatic (one per core)'}\n")
+names = {"cli-1": "FFmpeg CLI reference command, local file, one at a time",
+         "cli-2": "FFmpeg CLI reference command, local file, two at once"}
+print("| input | what | runs | files per run | MB/min median | min | max |")
 print("|---|---|---|---|---|---|---|")
-print(f"| worker, {conc} slot(s), via S3 + SQS + SQLite | {size:.1f} MB | {len(ws)} | {jobs} | {statistics.median(ws):.1f} | {min(ws):.1f} | {max(ws):.1f} |")
-print(f"| FFmpeg CLI reference command, local file | {size:.1f} MB | {len(cs)} | {jobs} | {statistics.median(cs):.1f} | {min(cs):.1f} | {max(cs):.1f} |")
-print("| original worker, one t3.large (2 vCPU), WORKLOAD.md | 4 MB | | | 22 | | |")
+original = {"in4": "22", "in50": "142.5 (3x: 427.5)"}
+for inp in inputs.split():
+    sel = [r for r in rows if r[0] == inp]
+    whats = []
+    for r in sel:
+        if r[1] not in whats:
+            whats.append(r[1])
+    size = float(sel[0][4]) if sel else 0
+    for w in sorted(whats, key=lambda w: (w.startswith("cli"), w)):
+        v = [int(r[3]) * float(r[4]) / float(r[5]) * 60 for r in sel if r[1] == w]
+        label = names.get(w) or f"worker, {w.split('-')[1]} slot(s), via S3 + SQS + SQLite"
+        print(f"| {inp} ({size:.1f} MB) | {label} | {len(v)} | {sel[0][3]} | {statistics.median(v):.1f} | {min(v):.1f} | {max(v):.1f} |")
+    print(f"| {inp} | original worker, one t3.large (2 vCPU), WORKLOAD.md | | | {original.get(inp, '')} | | |")
 print()
-print("Raw worker lines (jobs, input MB, wall s, MB/min):\n\n```")
-for r in w:
+print("Raw runs (input, what, run, files, MB per file, wall s):\n\n```")
+for r in rows:
     print("\t".join(r))
 print("```")
 PY

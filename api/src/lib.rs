@@ -7,6 +7,7 @@ pub mod health;
 pub mod metrics;
 pub mod observe;
 pub mod openapi;
+pub mod parts;
 pub mod public;
 pub mod upload;
 pub mod videos;
@@ -24,11 +25,15 @@ pub use crate::error::ApiError;
 pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 100 * 1024 * 1024;
 /// S3's minimum part size (every part but the last must be at least this).
 pub const PART_SIZE: usize = 5 * 1024 * 1024;
+/// Part buffers shared by all uploads: uploads hold at most this x `PART_SIZE` (40 MiB).
+pub const DEFAULT_PART_BUFFERS: usize = 8;
 
 /// Tunables; `Default` is what the binary runs with.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub max_upload_bytes: u64,
+    /// How many `PART_SIZE` buffers all uploads share (see `parts`); uploads beyond that wait.
+    pub part_buffers: usize,
     /// Largest `limit` a list accepts; larger values are capped.
     pub max_page_size: u32,
     pub access_ttl: Duration,
@@ -43,6 +48,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            part_buffers: DEFAULT_PART_BUFFERS,
             max_page_size: 100,
             access_ttl: Duration::from_secs(15 * 60),
             refresh_ttl: Duration::from_secs(7 * 24 * 3600),
@@ -69,6 +75,7 @@ struct Inner {
     keys: auth::Keys,
     config: Config,
     metrics: metrics::Metrics,
+    part_buffers: parts::PartBuffers,
 }
 
 impl AppState {
@@ -91,6 +98,7 @@ impl AppState {
                 queue_name: stack.queues.tasks.name.clone(),
                 queue_url: OnceCell::new(),
                 keys: auth::Keys::new(secret),
+                part_buffers: parts::PartBuffers::new(config.part_buffers, PART_SIZE),
                 config,
                 metrics: metrics::Metrics::default(),
             }),
@@ -123,6 +131,11 @@ impl AppState {
 
     pub fn metrics(&self) -> &metrics::Metrics {
         &self.inner.metrics
+    }
+
+    /// The buffers uploads read their parts into.
+    pub fn part_buffers(&self) -> &parts::PartBuffers {
+        &self.inner.part_buffers
     }
 
     pub(crate) fn keys(&self) -> &auth::Keys {

@@ -27,6 +27,11 @@ struct Args {
     /// Largest accepted upload, in bytes.
     #[arg(long, env = "FLIGHTDECK_MAX_UPLOAD_BYTES", default_value_t = api::DEFAULT_MAX_UPLOAD_BYTES)]
     max_upload_bytes: u64,
+    /// How many 5 MiB part buffers all uploads share: the bound on upload memory. Uploads
+    /// beyond that wait for a buffer (slower, not refused).
+    #[arg(long, env = "FLIGHTDECK_API_PART_BUFFERS", default_value_t = api::DEFAULT_PART_BUFFERS as u64,
+          value_parser = clap::value_parser!(u64).range(1..=4096))]
+    part_buffers: u64,
     /// AWS endpoint (an emulator); default: AWS_ENDPOINT_URL, else AWS itself.
     #[arg(long)]
     endpoint: Option<String>,
@@ -90,6 +95,7 @@ async fn main() -> anyhow::Result<()> {
 
     let config = api::Config {
         max_upload_bytes: args.max_upload_bytes,
+        part_buffers: usize::try_from(args.part_buffers).unwrap_or(api::DEFAULT_PART_BUFFERS),
         ..api::Config::default()
     };
     let state = api::AppState::new(store.clone(), &clients, &stack, &secret, config);

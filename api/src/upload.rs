@@ -10,7 +10,6 @@ use axum::extract::{Extension, Multipart, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use bytes::BytesMut;
 use chrono::Utc;
 use serde::Serialize;
 use stack::message::{dated_key, S3Uri, VideoTask};
@@ -19,7 +18,8 @@ use uuid::Uuid;
 use crate::auth::AuthUser;
 use crate::error::{aws_error, ApiError};
 use crate::observe::CorrelationId;
-use crate::{AppState, PART_SIZE};
+use crate::parts::PartBuffer;
+use crate::AppState;
 
 /// Bytes needed to recognise the containers (`RIFF....AVI `).
 const SNIFF_LEN: usize = 12;
@@ -364,7 +364,9 @@ async fn read_title(state: &AppState, mut field: Field<'_>) -> Result<String, Ap
     Ok(title.to_owned())
 }
 
-/// Stream the field into S3 with at most one part in memory; returns the size.
+/// Stream the field into S3 through one of the shared part buffers (taken when bytes arrive,
+/// given back after each part is stored, so at most one part of this upload is in memory and
+/// at most `part_buffers` parts across all uploads); returns the size.
 async fn stream_to_s3(
     state: &AppState,
     field: &mut Field<'_>,
@@ -373,8 +375,7 @@ async fn stream_to_s3(
 ) -> Result<u64, ApiError> {
     let limit = state.config().max_upload_bytes;
     let key = cleanup.key.clone();
-    let mut buf =
-        BytesMut::with_capacity(PART_SIZE.min(usize::try_from(limit).unwrap_or(PART_SIZE) + 1));
+    let mut buf: Option<PartBuffer<'_>> = None;
     let mut total: u64 = 0;
     let mut sniffed = false;
     let mut parts: Vec<CompletedPart> = Vec::new();
@@ -384,13 +385,22 @@ async fn stream_to_s3(
         if total > limit {
             return Err(ApiError::TooLarge { limit });
         }
-        buf.extend_from_slice(&chunk);
-        if !sniffed && buf.len() >= SNIFF_LEN {
-            sniff(container, &buf)?;
-            sniffed = true;
-        }
-        while buf.len() >= PART_SIZE {
-            let part = buf.split_to(PART_SIZE).freeze();
+        let mut rest: &[u8] = &chunk;
+        while !rest.is_empty() {
+            let part_buf = match &mut buf {
+                Some(b) => b,
+                // Waits while every buffer is in use: the client's upload slows down.
+                None => buf.insert(state.part_buffers().acquire().await),
+            };
+            rest = part_buf.fill(rest);
+            if !sniffed && part_buf.len() >= SNIFF_LEN {
+                sniff(container, part_buf.as_slice())?;
+                sniffed = true;
+            }
+            if !part_buf.is_full() {
+                continue;
+            }
+            let part = part_buf.take();
             let upload_id = match &cleanup.upload_id {
                 Some(id) => id.clone(),
                 None => {
@@ -415,6 +425,8 @@ async fn stream_to_s3(
                 }
             };
             parts.push(upload_part(state, &key, &upload_id, parts.len() + 1, part).await?);
+            // The part is stored: the buffer goes back for any upload waiting for one.
+            buf = None;
         }
     }
     if total == 0 {
@@ -423,9 +435,11 @@ async fn stream_to_s3(
             "the video_file is empty",
         ));
     }
+    let head = buf.as_ref().map(PartBuffer::as_slice).unwrap_or_default();
     if !sniffed {
-        sniff(container, &buf)?;
+        sniff(container, head)?;
     }
+    let last = buf.as_mut().map(PartBuffer::take).unwrap_or_default();
     match cleanup.upload_id.clone() {
         // It fit in one part: one PutObject instead of three multipart calls.
         None => {
@@ -436,16 +450,16 @@ async fn stream_to_s3(
                 .bucket(state.bucket())
                 .key(&key)
                 .content_type(container.content_type())
-                .body(ByteStream::from(buf.freeze()))
+                .body(ByteStream::from(last))
                 .send()
                 .await
                 .map_err(|e| aws_error("storage_unavailable", "storing the upload", &e))?;
         }
         Some(upload_id) => {
-            if !buf.is_empty() {
-                let part = buf.split().freeze();
-                parts.push(upload_part(state, &key, &upload_id, parts.len() + 1, part).await?);
+            if !last.is_empty() {
+                parts.push(upload_part(state, &key, &upload_id, parts.len() + 1, last).await?);
             }
+            drop(buf);
             state
                 .s3()
                 .complete_multipart_upload()

@@ -12,6 +12,9 @@ pub(crate) struct Layout {
     /// Watermark distance from the top and right edges, in pixels.
     pub margin: u32,
     pub fps: u32,
+    /// Slice threads each filter may use (`threads=` on scale, pad and overlay), the same cap
+    /// as the decoder's and encoder's; without it libavfilter uses one per core.
+    pub threads: usize,
 }
 
 pub(crate) struct SegmentFilter {
@@ -40,6 +43,23 @@ fn buffer_args(f: &frame::Video, fps: u32) -> Result<String, ffmpeg::Error> {
     ))
 }
 
+/// The per-segment chain; every filter that slices its work is held to `layout.threads`.
+fn graph_spec(layout: &Layout) -> String {
+    let Layout {
+        width: w,
+        height: h,
+        margin: m,
+        threads,
+        ..
+    } = *layout;
+    let t = threads.max(1);
+    format!(
+        "[in]scale={w}:{h}:force_original_aspect_ratio=decrease:threads={t},\
+         pad={w}:{h}:(ow-iw)/2:(oh-ih)/2:threads={t},setsar=1[main];\
+         [main][wm]overlay=main_w-overlay_w-{m}:{m}:threads={t}[out]"
+    )
+}
+
 impl SegmentFilter {
     /// Builds the graph for frames shaped like `first`; the watermark is fed once and closed,
     /// and `overlay` repeats it over every frame (its default `eof_action=repeat`).
@@ -55,17 +75,7 @@ impl SegmentFilter {
         graph.add(&buffer, "wm", &buffer_args(watermark, layout.fps)?)?;
         let mut out = graph.add(&sink, "out", "")?;
         out.set_pixel_format(format::Pixel::YUV420P);
-        let Layout {
-            width: w,
-            height: h,
-            margin: m,
-            ..
-        } = layout;
-        let spec = format!(
-            "[in]scale={w}:{h}:force_original_aspect_ratio=decrease,\
-             pad={w}:{h}:(ow-iw)/2:(oh-ih)/2,setsar=1[main];\
-             [main][wm]overlay=main_w-overlay_w-{m}:{m}[out]"
-        );
+        let spec = graph_spec(&layout);
         graph
             .output("in", 0)?
             .output("wm", 0)?
@@ -111,6 +121,73 @@ impl SegmentFilter {
             Err(ffmpeg::Error::Eof) => Ok(false),
             Err(ffmpeg::Error::Other { errno }) if errno == ffmpeg::error::EAGAIN => Ok(false),
             Err(e) => Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn layout(threads: usize) -> Layout {
+        Layout {
+            width: 320,
+            height: 180,
+            margin: 10,
+            fps: 30,
+            threads,
+        }
+    }
+
+    /// A 4:3 frame with a gradient, so scaling and letterboxing have real work to do.
+    fn picture(width: u32, height: u32, pixel: format::Pixel) -> frame::Video {
+        let mut f = frame::Video::new(pixel, width, height);
+        for plane in 0..f.planes() {
+            let stride = f.stride(plane);
+            for (i, b) in f.data_mut(plane).iter_mut().enumerate() {
+                *b = ((i % stride) * 3 + (i / stride) + plane * 50) as u8;
+            }
+        }
+        f
+    }
+
+    fn run(threads: usize) -> frame::Video {
+        crate::ff::init().unwrap();
+        let mut input = picture(160, 120, format::Pixel::YUV420P);
+        let watermark = picture(32, 12, format::Pixel::RGBA);
+        let mut graph = SegmentFilter::new(&input, &watermark, layout(threads)).unwrap();
+        graph.push(&mut input, 0).unwrap();
+        graph.close().unwrap();
+        let mut out = frame::Video::empty();
+        assert!(graph.pull(&mut out).unwrap(), "no frame came out");
+        out
+    }
+
+    #[test]
+    fn every_slicing_filter_gets_the_thread_cap() {
+        let spec = graph_spec(&layout(3));
+        for filter in ["scale=", "pad=", "overlay="] {
+            let at = spec.find(filter).unwrap();
+            let args = spec[at..].split([',', '[']).next().unwrap();
+            assert!(args.ends_with(":threads=3"), "{filter}: {args}");
+        }
+        assert!(
+            graph_spec(&layout(0)).contains("threads=1"),
+            "0 is taken as 1"
+        );
+    }
+
+    /// FFmpeg accepts the option on each filter (a rejected one fails the graph), and the
+    /// thread count changes nothing in the picture.
+    #[test]
+    fn capped_graphs_build_and_give_the_same_frame() {
+        let one = run(1);
+        let two = run(2);
+        assert_eq!((one.width(), one.height()), (320, 180));
+        assert_eq!(one.format(), format::Pixel::YUV420P);
+        for plane in 0..one.planes() {
+            assert_eq!(one.data(plane), two.data(plane), "plane {plane}");
         }
     }
 }

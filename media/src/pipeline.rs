@@ -34,7 +34,7 @@ pub struct TransformOptions {
     pub watermark_margin: u32,
     pub preset: String,
     pub crf: u8,
-    /// libx264 threads, and the upload decoder's frame threads.
+    /// libx264 threads, the upload decoder's frame threads, and each filter's slice threads.
     pub threads: usize,
     /// Put the `moov` index first (one extra pass over the output file).
     pub faststart: bool,
@@ -196,6 +196,7 @@ fn run(
         height: opts.height,
         margin: opts.watermark_margin,
         fps: opts.fps,
+        threads: opts.threads,
     };
     let rate = Ratio::new(i64::from(opts.fps), 1);
     let limit = Ratio::new(

@@ -10,3 +10,12 @@ pub const DIM_ASG_NAME: &str = "AutoScalingGroupName";
 pub const FLIGHTDECK_NAMESPACE: &str = "Flightdeck";
 pub const BACKLOG_PER_INSTANCE: &str = "BacklogPerInstance";
 pub const DIM_QUEUE_NAME: &str = "QueueName";
+
+/// The worker's job metrics in `Flightdeck`, one datum each per publish interval, with the
+/// `AutoScalingGroupName` dimension of the worker's group.
+pub const JOBS_SUCCEEDED: &str = "JobsSucceeded";
+pub const JOBS_FAILED: &str = "JobsFailed";
+/// Input megabytes (10^6 bytes) of the jobs that succeeded.
+pub const PROCESSED_MEGABYTES: &str = "ProcessedMegabytes";
+/// Job durations, as a statistic set (sum, count, min, max) per interval.
+pub const JOB_SECONDS: &str = "JobSeconds";

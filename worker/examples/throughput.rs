@@ -2,6 +2,7 @@
 //! `--input`, enqueues one message each, runs the consumer until every video is settled and
 //! prints one TSV line: jobs, input MB, wall s, MB/min (input MB per wall minute, download
 //! to upload and status included; the uploads that feed the queue are not timed).
+//! `--ffmpeg-threads N` caps FFmpeg's threads per job, as the worker's flag does.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::PathBuf;
@@ -30,6 +31,7 @@ async fn main() {
     let jobs: usize = arg("--jobs").map_or(3, |j| j.parse().unwrap());
     let concurrency: usize = arg("--concurrency").map_or(1, |c| c.parse().unwrap());
     let assets_dir = PathBuf::from(arg("--assets").expect("--assets DIR"));
+    let ffmpeg_threads: Option<usize> = arg("--ffmpeg-threads").map(|t| t.parse().unwrap());
     let bytes = std::fs::read(&input).unwrap();
     let size_mb = bytes.len() as f64 / 1e6;
 
@@ -68,6 +70,7 @@ async fn main() {
     let assets = media::Assets::baseline(&assets_dir).unwrap();
     let mut config = WorkerConfig::from_stack(&cloud.stack);
     config.concurrency = concurrency;
+    config.ffmpeg_threads = ffmpeg_threads;
     config.receive_wait = Duration::from_secs(1);
     config.work_dir = dir.path().join("work");
     let worker = Arc::new(

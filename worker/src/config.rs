@@ -37,6 +37,9 @@ pub struct WorkerConfig {
     /// Size of one ranged GET and of one multipart part (S3's minimum part is 5 MiB).
     pub part_size: u64,
     pub processed_prefix: String,
+    /// Caps FFmpeg's threads per job (the upload's decoder, the filter graph and libx264);
+    /// `None` is automatic: one per core.
+    pub ffmpeg_threads: Option<usize>,
 }
 
 impl WorkerConfig {
@@ -57,7 +60,16 @@ impl WorkerConfig {
             transfer_parallelism: 4,
             part_size: 8 * 1024 * 1024,
             processed_prefix: stack.bucket.processed_prefix.clone(),
+            ffmpeg_threads: None,
         }
+    }
+
+    /// The thread count each transform gets: the configured cap, else one per core. (The
+    /// media crate runs its decoder single-threaded for 0, so "automatic" is resolved here.)
+    pub fn transform_threads(&self) -> usize {
+        self.ffmpeg_threads.filter(|&n| n > 0).unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
+        })
     }
 
     /// How long a message stays hidden after its `receives`-th receive failed retryably.
@@ -95,6 +107,19 @@ mod tests {
         assert_eq!(c.max_receive_count, 5);
         assert_eq!(c.processed_prefix, "processed/");
         assert_eq!(c.concurrency, 1);
+        assert_eq!(c.ffmpeg_threads, None);
+    }
+
+    #[test]
+    fn ffmpeg_threads_default_to_the_core_count_and_obey_a_cap() {
+        let stack = Stack::embedded().unwrap();
+        let mut c = WorkerConfig::from_stack(&stack);
+        let cores = std::thread::available_parallelism().unwrap().get();
+        assert_eq!(c.transform_threads(), cores);
+        c.ffmpeg_threads = Some(1);
+        assert_eq!(c.transform_threads(), 1);
+        c.ffmpeg_threads = Some(0);
+        assert_eq!(c.transform_threads(), cores);
     }
 
     #[test]

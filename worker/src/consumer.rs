@@ -20,6 +20,7 @@ use uuid::Uuid;
 
 use crate::config::WorkerConfig;
 use crate::error::{FailureClass, WorkerError};
+use crate::metrics::Metrics;
 use crate::queue::{DeadLetter, Queue, Received};
 use crate::storage;
 
@@ -88,6 +89,7 @@ pub struct Worker {
     store: Store,
     assets: Arc<Assets>,
     config: WorkerConfig,
+    metrics: Arc<Metrics>,
 }
 
 impl Worker {
@@ -103,12 +105,15 @@ impl Worker {
         tokio::fs::create_dir_all(&config.work_dir)
             .await
             .map_err(|e| WorkerError::io("creating", &config.work_dir, e))?;
+        let metrics = Arc::new(Metrics::default());
+        metrics.set_slots(config.concurrency.max(1));
         Ok(Worker {
             s3: clients.s3.clone(),
             queue,
             store,
             assets: Arc::new(assets),
             config,
+            metrics,
         })
     }
 
@@ -118,6 +123,11 @@ impl Worker {
 
     pub fn config(&self) -> &WorkerConfig {
         &self.config
+    }
+
+    /// What this worker has done: `/metrics` renders it, the CloudWatch publisher sends it.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     /// Run `concurrency` slots until `shutdown`; then drain: running jobs get
@@ -224,9 +234,14 @@ impl Worker {
         );
         async {
             let started = Instant::now();
+            let _running = self.metrics.job_started();
             let task = match VideoTask::parse(&msg.body) {
                 Ok(task) => task,
-                Err(e) => return self.dead_letter(&msg, None, &WorkerError::BadMessage(e)).await,
+                Err(e) => {
+                    let outcome = self.dead_letter(&msg, None, &WorkerError::BadMessage(e)).await;
+                    self.metrics.record(&outcome, started.elapsed());
+                    return outcome;
+                }
             };
             let span = tracing::Span::current();
             span.record("video_id", tracing::field::display(task.video_id));
@@ -275,9 +290,11 @@ impl Worker {
                     FailureClass::Retryable => self.release(&msg, id, &e).await,
                 },
             };
+            let elapsed = started.elapsed();
+            self.metrics.record(&outcome, elapsed);
             info!(
                 outcome = outcome.label(),
-                seconds = started.elapsed().as_secs_f64(),
+                seconds = elapsed.as_secs_f64(),
                 "job settled"
             );
             outcome
@@ -299,6 +316,16 @@ impl Worker {
                 from: VideoStatus::Processed,
                 ..
             }) => return Ok(Done::AlreadyProcessed),
+            // A failed video's message only comes back when an operator redrives it from the
+            // DLQ (after fixing the cause): that is a request to try again.
+            Err(StoreError::InvalidTransition {
+                from: VideoStatus::Failed,
+                ..
+            }) => {
+                tracing::info!(video_id = %id, "the video had failed; trying it again (redriven)");
+                self.store.mark_queued(id).await?;
+                self.store.mark_processing(id).await?;
+            }
             Err(StoreError::InvalidTransition { from, .. }) => {
                 return Err(WorkerError::VideoNotProcessable { id, status: from })
             }
@@ -328,6 +355,7 @@ impl Worker {
             ) => r?,
             () = abandon.cancelled() => return Err(WorkerError::Shutdown),
         };
+        self.metrics.add_bytes_in(bytes_in);
         info!(bytes_in, "downloaded");
 
         let stats = self.transform(&input, &output, abandon).await?;
@@ -350,6 +378,7 @@ impl Worker {
             abandon,
         )
         .await?;
+        self.metrics.add_bytes_out(bytes_out);
 
         match self.store.mark_processed(id, &key).await {
             Ok(_) => {}
@@ -376,6 +405,7 @@ impl Worker {
         let cancel = Arc::new(AtomicBool::new(false));
         let options = TransformOptions {
             cancel: Some(cancel.clone()),
+            threads: self.config.transform_threads(),
             ..TransformOptions::default()
         };
         let (assets, input, output) = (

@@ -3,12 +3,15 @@
 //! status in the `store`, and settles every message: deleted after success, dead-lettered
 //! with its reason on a permanent failure, released with a backoff on a retryable one.
 
+pub mod cloudwatch;
 pub mod config;
 pub mod consumer;
 pub mod error;
+pub mod metrics;
 pub mod queue;
 pub mod storage;
 
 pub use config::WorkerConfig;
 pub use consumer::{Outcome, RunReport, Worker};
 pub use error::{FailureClass, WorkerError};
+pub use metrics::Metrics;

@@ -1,6 +1,7 @@
 //! `flightdeck-worker`: the queue worker process. Flags and environment in, a running
 //! consumer out; SIGTERM/SIGINT drain it (a second signal releases running jobs at once).
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,6 +11,7 @@ use clap::Parser;
 use stack::{AwsOptions, Clients, Stack};
 use tokio_util::sync::CancellationToken;
 use tracing::info;
+use worker::cloudwatch::{Publisher, ASG_NAME_ENV};
 use worker::{Worker, WorkerConfig};
 
 /// The flightdeck queue worker: transforms uploaded videos from the `video_tasks` queue.
@@ -53,6 +55,38 @@ struct Args {
     /// Long-poll wait in seconds (default: the stack's receive_wait_s).
     #[arg(long, value_parser = clap::value_parser!(u64).range(0..=20))]
     receive_wait: Option<u64>,
+    /// Caps FFmpeg's threads per job: decoder, filter graph and libx264 (default: one per core).
+    #[arg(long, env = "FLIGHTDECK_FFMPEG_THREADS",
+          value_parser = clap::value_parser!(u16).range(1..=64))]
+    ffmpeg_threads: Option<u16>,
+    /// Where to serve Prometheus `/metrics`: HOST:PORT (port 0 picks a free one, logged at
+    /// start), or `off`.
+    #[arg(long, env = "FLIGHTDECK_WORKER_METRICS_ADDR", default_value = "127.0.0.1:0",
+          value_parser = parse_metrics_addr)]
+    metrics_addr: MetricsAddr,
+    /// The worker's Auto Scaling group: CloudWatch metrics (namespace Flightdeck) are
+    /// published with this AutoScalingGroupName; unset, none are published.
+    #[arg(long, env = ASG_NAME_ENV)]
+    asg_name: Option<String>,
+    /// Seconds between CloudWatch PutMetricData calls (one call per interval).
+    #[arg(long, env = "FLIGHTDECK_METRICS_INTERVAL", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    metrics_interval: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum MetricsAddr {
+    Off,
+    At(SocketAddr),
+}
+
+fn parse_metrics_addr(s: &str) -> Result<MetricsAddr, String> {
+    if s.eq_ignore_ascii_case("off") {
+        return Ok(MetricsAddr::Off);
+    }
+    s.parse().map(MetricsAddr::At).map_err(|_| {
+        format!("`{s}` is not HOST:PORT (e.g. 127.0.0.1:9464, or port 0 for a free port) or `off`")
+    })
 }
 
 #[tokio::main]
@@ -107,6 +141,7 @@ async fn main() -> anyhow::Result<()> {
     if let Some(id) = args.instance_id {
         config.instance_id = id;
     }
+    config.ffmpeg_threads = args.ffmpeg_threads.map(usize::from);
     let worker = Worker::new(&clients, &stack, store.clone(), assets, config)
         .await
         .with_context(|| format!("starting against {}", clients.describe_target()))?;
@@ -118,8 +153,58 @@ async fn main() -> anyhow::Result<()> {
         "worker started"
     );
 
+    let stop_metrics = CancellationToken::new();
+    let server = match args.metrics_addr {
+        MetricsAddr::Off => {
+            info!("Prometheus /metrics is off");
+            None
+        }
+        MetricsAddr::At(addr) => {
+            let (listener, bound) = worker::metrics::bind(addr).await.with_context(|| {
+                format!("cannot listen for /metrics on {addr}: choose another --metrics-addr / FLIGHTDECK_WORKER_METRICS_ADDR (port 0 picks a free port), or `off`")
+            })?;
+            info!(addr = %bound, "metrics on http://{bound}/metrics");
+            let (metrics, stop) = (worker.metrics().clone(), stop_metrics.clone());
+            Some(tokio::spawn(async move {
+                if let Err(e) = worker::metrics::serve(listener, metrics, stop).await {
+                    tracing::warn!(error = %e, "the /metrics server stopped");
+                }
+            }))
+        }
+    };
+    let publisher = match args.asg_name.filter(|g| !g.trim().is_empty()) {
+        None => {
+            info!("{ASG_NAME_ENV} is not set: not publishing CloudWatch metrics");
+            None
+        }
+        Some(group) => {
+            info!(group = %group, interval_s = args.metrics_interval, "publishing CloudWatch metrics to Flightdeck");
+            let publisher = Publisher::new(
+                clients.cloudwatch.clone(),
+                group,
+                worker.metrics().clone(),
+                Duration::from_secs(args.metrics_interval),
+            );
+            let stop = stop_metrics.clone();
+            Some(tokio::spawn(publisher.run(stop)))
+        }
+    };
+
     let report = Arc::new(worker).run(shutdown, abandon).await;
     signals.abort();
+    // The final CloudWatch flush (bounded: a scale-in must not hang on it), then /metrics.
+    stop_metrics.cancel();
+    if let Some(publisher) = publisher {
+        if tokio::time::timeout(Duration::from_secs(10), publisher)
+            .await
+            .is_err()
+        {
+            tracing::warn!("the last CloudWatch flush did not finish within 10 s");
+        }
+    }
+    if let Some(server) = server {
+        server.abort();
+    }
     store.close().await;
     info!(outcomes = ?report.outcomes, abandoned = report.abandoned, "worker stopped");
     Ok(())

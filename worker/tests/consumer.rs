@@ -102,6 +102,39 @@ async fn a_non_video_upload_is_dead_lettered_at_once_with_its_reason() {
     assert!(dir_is_empty(&env.work_dir()));
 }
 
+/// What an operator does after a permanent failure: fix the upload, redrive the message from
+/// the DLQ. The redriven message is a request to try again, not a duplicate to discard.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redriven_message_for_a_failed_video_is_tried_again() {
+    let env = env().await;
+    let worker = env.worker(|_| {}).await;
+    let task = env.video(Some(b"not a video at all\n".repeat(100))).await;
+    env.send(&task.to_json()).await;
+    let outcome = worker.poll_once(&CancellationToken::new()).await.unwrap();
+    assert!(
+        matches!(outcome, Some(Outcome::DeadLettered { .. })),
+        "{outcome:?}"
+    );
+    let dead = env
+        .receive_raw(&env.dlq_url, 1)
+        .await
+        .expect("a DLQ message");
+
+    // The fix, then the redrive: the same body back on the task queue.
+    env.put(&task.source.key, synth(env.dir.path(), 2.0)).await;
+    env.send(&dead.body).await;
+    let outcome = worker.poll_once(&CancellationToken::new()).await.unwrap();
+    assert!(
+        matches!(outcome, Some(Outcome::Processed { .. })),
+        "{outcome:?}"
+    );
+    let video = env.store.get_video(task.video_id).await.unwrap().unwrap();
+    assert_eq!(video.status, VideoStatus::Processed);
+    assert_eq!(video.failure_reason, None);
+    assert_eq!(video.attempts, 2);
+    assert_eq!(env.depth(&env.tasks_url).await, (0, 0));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_message_body_is_dead_lettered() {
     let env = env().await;

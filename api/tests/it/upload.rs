@@ -140,6 +140,73 @@ async fn large_upload_goes_in_parts() {
     h.finish().await;
 }
 
+/// Uploads share a bounded set of part buffers: with one buffer, three uploads at once (two
+/// parts and a bit, one part and a byte, a single PutObject) all succeed (the others wait for
+/// it, none fails), that one buffer carries every part (the SDK lets go of each part's
+/// bytes, so nothing is allocated per part), and every object is byte-exact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_share_a_bounded_set_of_part_buffers() {
+    let config = api::Config {
+        part_buffers: 1,
+        ..test_config()
+    };
+    let h = Harness::with_cloud(Db::Sqlite, config).await.unwrap();
+    let (owner, token, _) = h.user("pool@example.com", None).await;
+    let files: Vec<Vec<u8>> = [api::PART_SIZE * 2 + 777, api::PART_SIZE + 1, 4096]
+        .into_iter()
+        .map(fake_mp4)
+        .collect();
+    let send = |data: &[u8]| {
+        h.send(upload_request(
+            Some(&token),
+            &[("title", None, b"t"), ("video_file", Some("a.mp4"), data)],
+            None,
+        ))
+    };
+    let (a, b, c) = tokio::join!(send(&files[0]), send(&files[1]), send(&files[2]));
+    for r in [a, b, c] {
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text());
+    }
+    let pool = h.state.part_buffers();
+    assert_eq!((pool.count(), pool.in_use()), (1, 0));
+    assert_eq!(
+        pool.allocated(),
+        1,
+        "one buffer for every part of every upload"
+    );
+    let rows = h.rows_of(owner).await;
+    assert_eq!(rows.len(), 3);
+    for row in rows {
+        let stored = h
+            .cloud()
+            .clients
+            .s3
+            .get_object()
+            .bucket(&h.stack.bucket.name)
+            .key(&row.source_key)
+            .send()
+            .await
+            .unwrap()
+            .body
+            .collect()
+            .await
+            .unwrap()
+            .into_bytes();
+        let sent = files
+            .iter()
+            .find(|f| f.len() as u64 == row.size_bytes)
+            .unwrap();
+        assert!(
+            stored[..] == sent[..],
+            "object of {} bytes differs",
+            sent.len()
+        );
+    }
+    assert_eq!(h.pending_multipart_uploads().await, 0);
+    assert_eq!(h.drain_messages().await.len(), 3);
+    h.finish().await;
+}
+
 /// Every refusal: its status and code, and nothing stored anywhere.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refusals_leave_nothing_behind() {

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# Upload API benchmark on the local cloud: WORKLOAD.md's 4 MB input uploaded through
+# `flightdeck-api` (release build) at concurrency 1, 5 and 20 (req/s, p50/p95/p99, the API's
+# peak RSS), then its 100 MB input x 10 concurrent (peak RSS above idle: must stay under
+# 64 MB). Every phase is repeated with the same file, count and concurrency sent straight to
+# the emulator's S3 PutObject, for the API's overhead as a ratio. The client is
+# api/examples/upload_bench.rs (it starts its own emulator and API and stops both).
+# Writes bench/results/api-<date>.md.
+#
+#   bench/api.sh                           # the full run (~5 min)
+#   N1=10 N5=20 N20=40 N100=10 bench/api.sh
+#   NO_BUILD=1 bench/api.sh                # use the release binaries already built
+#   FLIGHTDECK_API_PART_BUFFERS=20 bench/api.sh   # the API's shared part buffers (default 8)
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+CACHE=${BENCH_CACHE:-$HOME/.cache/flightdeck/bench}
+N1=${N1:-30}
+N5=${N5:-60}
+N20=${N20:-120}
+N100=${N100:-10}
+OUT=$(mktemp -d)
+trap 'rm -rf "$OUT"' EXIT
+mkdir -p "$CACHE" bench/results
+
+for tool in ffmpeg python3; do
+    command -v "$tool" >/dev/null || { echo "missing $tool" >&2; exit 1; }
+done
+
+make_input() { # name, then the recipe's arguments
+    local name=$1; shift
+    if [ ! -s "$CACHE/$name" ]; then
+        echo "generating $CACHE/$name (once; the 100 MB input takes a few minutes)" >&2
+        ffmpeg -hide_banner -loglevel error -y "$@" "$CACHE/$name.tmp.mp4"
+        mv "$CACHE/$name.tmp.mp4" "$CACHE/$name"
+    fi
+}
+# WORKLOAD.md's recipes, verbatim.
+make_input in4.mp4 -f lavfi -i testsrc2=size=1280x720:rate=30 -t 20 -vf noise=alls=12:allf=t \
+    -c:v libx264 -preset veryfast -b:v 1550k -maxrate 2M -bufsize 3M
+make_input in100.mp4 -f lavfi -i testsrc2=size=1920x1080:rate=30 -f lavfi -i sine -t 120 \
+    -vf noise=alls=12:allf=t -c:v libx264 -preset veryfast -b:v 6500k -maxrate 8M -bufsize 12M \
+    -c:a aac -b:a 128k -shortest
+
+# The same build command as bench/worker.sh, so they share the build cache. NO_BUILD=1 uses
+# the binaries already in target/release (e.g. while another build holds the cargo lock).
+if [ "${NO_BUILD:-0}" != 1 ]; then
+    cargo build --release --quiet -p worker -p api --bins --examples
+fi
+T=${CARGO_TARGET_DIR:-target}/release
+
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+RUST_LOG=warn "$T/examples/upload_bench" --api-bin "$T/flightdeck-api" \
+    --phase "$CACHE/in4.mp4:1:$N1" --phase "$CACHE/in4.mp4:5:$N5" \
+    --phase "$CACHE/in4.mp4:20:$N20" --phase "$CACHE/in100.mp4:10:$N100" >"$OUT/phases.jsonl"
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+
+DATE=$(date -u +%Y-%m-%d)
+RESULT="bench/results/api-$DATE.md"
+if [ -e "$RESULT" ]; then RESULT="bench/results/api-$DATE-$(date -u +%H%M).md"; fi
+python3 - "$OUT/phases.jsonl" "$N1" "$N5" "$N20" "$N100" "$LOAD_BEFORE" "$LOAD_AFTER" \
+    >"$RESULT" <<'PY'
+import json, platform, subprocess, sys
+path, n1, n5, n20, n100, lb, la = sys.argv[1:]
+def sh(c):
+    return subprocess.run(c, shell=True, capture_output=True, text=True).stdout.strip()
+rows = [json.loads(l) for l in open(path) if l.strip()]
+cpu = sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2").strip()
+virt = sh("lscpu | sed -n 's/^Hypervisor vendor: *//p'")
+cpu += f" ({virt} guest)" if virt else ""
+print(f"# Upload API benchmark, {sh('date -u +%Y-%m-%dT%H:%MZ')}\n")
+print("`bench/api.sh`: `flightdeck-api` (release build, SQLite, `RUST_LOG=info` to a file) on")
+print("127.0.0.1 against a private moto 5.2.5; client `api/examples/upload_bench.rs`, one")
+print("connection per request, multipart `video_file` + `title`. A request counts when it")
+print("answered 201, i.e. the object is complete in S3, the row is written and the message is")
+print("on the queue. `S3 direct` sends the same file with PutObject (AWS SDK) at the same")
+print("concurrency. Each phase starts a fresh API process: one warm-up upload, then its idle")
+print("RSS; peak RSS is the API's VmRSS sampled every 10 ms during the phase (the S3 rows show")
+print("the API idle). Objects and messages are removed between phases.\n")
+print(f"- command: `N1={n1} N5={n5} N20={n20} N100={n100} bench/api.sh`")
+dirty = sh("git status --porcelain -- api store stack | wc -l")
+print(f"- git commit: {sh('git rev-parse --short HEAD')}" + (" (with uncommitted api changes)" if dirty != "0" else ""))
+mem = sh("free -g | awk '/Mem:/{print $2\" GiB\"}'")
+print(f"- machine: {sh('nproc')} cores, {cpu}, {mem} RAM, {platform.system()} {platform.release()}")
+print(f"- rustc: {sh('rustc --version')}")
+print(f"- load average before: {lb}; after: {la} (client, API and emulator share the cores)")
+print("- build profile: release\n")
+print("| file | concurrency | path | requests ok/sent | req/s | p50 ms | p95 ms | p99 ms | API peak RSS MB | above its idle MB | API/S3 p50 | API/S3 req/s |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+by = {(r["file"], r["concurrency"], r["mode"]): r for r in rows}
+for r in rows:
+    s3 = by.get((r["file"], r["concurrency"], "s3"))
+    api = by.get((r["file"], r["concurrency"], "api"))
+    if r["mode"] == "api" and s3:
+        ratio_p50 = f"{r['p50_ms'] / s3['p50_ms']:.2f}x"
+        ratio_rps = f"{r['rps'] / s3['rps']:.2f}"
+    else:
+        ratio_p50 = ratio_rps = ""
+    path = "API" if r["mode"] == "api" else "S3 direct"
+    rss = f"{r['api_peak_rss_mb']:.1f}" if r["mode"] == "api" else "(API idle)"
+    above = f"{r['api_peak_rss_mb'] - r['api_idle_rss_mb']:.1f}" if r["mode"] == "api" else ""
+    size = f"{r['file']} ({r['bytes'] / 1e6:.1f} MB)"
+    print(f"| {size} | {r['concurrency']} | {path} | {r['ok']}/{r['requests']} | {r['rps']:.1f} | {r['p50_ms']:.0f} | {r['p95_ms']:.0f} | {r['p99_ms']:.0f} | {rss} | {above} | {ratio_p50} | {ratio_rps} |")
+big = [r for r in rows if r["mode"] == "api" and r["bytes"] > 50e6]
+if big:
+    above = max(r["api_peak_rss_mb"] - r["api_idle_rss_mb"] for r in big)
+    verdict = "PASS" if above < 64 else "FAIL"
+    print(f"\n100 MB x {big[0]['concurrency']} concurrent: peak RSS {above:.1f} MB above idle (target < 64 MB): **{verdict}**.")
+print("\nThe original's figure (WORKLOAD.md, AWS, S3 transfer excluded): 4 MB p95 298 ms at 35.2 req/s.")
+print("\nRaw phases (JSON lines):\n\n```")
+for r in rows:
+    print(json.dumps(r))
+print("```")
+PY
+echo "wrote $RESULT" >&2
+cat "$RESULT"
