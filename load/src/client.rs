@@ -1,0 +1,380 @@
+//! The HTTP side of a load run: hyper's pooled HTTP/1.1 client over one or more API base
+//! URLs (spread round-robin, like a load balancer's targets), request bodies that share the
+//! video bytes without copying, and the classification of every failure.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::error::Error as StdError;
+use std::fmt;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{header, HeaderValue, Method, Request};
+use http_body_util::BodyExt;
+use hyper::body::{Body, Frame, SizeHint};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde::{Deserialize, Serialize};
+
+/// Why a request failed. Keys (`connect_refused`, `http_503`, ...) are stable for reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorClass {
+    /// Nothing listens at the target (TCP RST on connect).
+    ConnectRefused,
+    /// Any other failure to connect (unreachable host, DNS).
+    ConnectFailed,
+    /// The server reset or closed the connection before a whole response arrived.
+    ConnectionReset,
+    /// No whole response within the scenario's `timeout` (connect included).
+    Timeout,
+    /// A response with a status other than the expected one.
+    Http(u16),
+    /// A response the runner could not use (e.g. an upload answer without `video_id`).
+    BadResponse,
+    /// The worker marked the uploaded video `failed`.
+    ProcessingFailed,
+    /// The video was not `processed` within `processed_timeout`.
+    NotProcessed,
+    /// Anything else (protocol errors).
+    Other,
+}
+
+impl ErrorClass {
+    pub fn key(self) -> String {
+        match self {
+            ErrorClass::ConnectRefused => "connect_refused".into(),
+            ErrorClass::ConnectFailed => "connect_failed".into(),
+            ErrorClass::ConnectionReset => "connection_reset".into(),
+            ErrorClass::Timeout => "timeout".into(),
+            ErrorClass::Http(code) => format!("http_{code}"),
+            ErrorClass::BadResponse => "bad_response".into(),
+            ErrorClass::ProcessingFailed => "processing_failed".into(),
+            ErrorClass::NotProcessed => "not_processed".into(),
+            ErrorClass::Other => "other".into(),
+        }
+    }
+}
+
+impl fmt::Display for ErrorClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.key())
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub class: ErrorClass,
+    pub detail: String,
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.class, self.detail)
+    }
+}
+
+/// A request body: nothing, or a list of byte chunks (shared, never copied).
+#[derive(Debug, Default)]
+pub struct Payload {
+    chunks: VecDeque<Bytes>,
+    remaining: u64,
+}
+
+impl Payload {
+    pub fn empty() -> Payload {
+        Payload::default()
+    }
+
+    pub fn from_chunks(chunks: impl IntoIterator<Item = Bytes>) -> Payload {
+        let chunks: VecDeque<Bytes> = chunks.into_iter().filter(|c| !c.is_empty()).collect();
+        let remaining = chunks.iter().map(|c| c.len() as u64).sum();
+        Payload { chunks, remaining }
+    }
+
+    pub fn len(&self) -> u64 {
+        self.remaining
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.remaining == 0
+    }
+}
+
+impl Body for Payload {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        match self.chunks.pop_front() {
+            Some(chunk) => {
+                self.remaining -= chunk.len() as u64;
+                Poll::Ready(Some(Ok(Frame::data(chunk))))
+            }
+            None => Poll::Ready(None),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.chunks.is_empty()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.remaining)
+    }
+}
+
+/// One API base URL, e.g. `http://127.0.0.1:8000` (a path prefix is kept).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    base: String,
+    host: String,
+}
+
+impl Target {
+    pub fn parse(url: &str) -> Result<Target, String> {
+        let uri: http::Uri = url
+            .trim()
+            .parse()
+            .map_err(|e| format!("{url:?} is not a URL: {e}"))?;
+        match uri.scheme_str() {
+            Some("http") => {}
+            Some("https") => {
+                return Err(format!(
+                    "{url}: https targets are not supported by the load runner yet; use the plain http:// address of the API or its load balancer"
+                ))
+            }
+            _ => {
+                return Err(format!(
+                    "{url:?}: expected an http:// URL like http://127.0.0.1:8000"
+                ))
+            }
+        }
+        let authority = uri
+            .authority()
+            .ok_or_else(|| format!("{url:?} has no host"))?;
+        if uri.query().is_some() {
+            return Err(format!("{url:?}: a target is a base URL without a query"));
+        }
+        let path = uri.path().trim_end_matches('/');
+        Ok(Target {
+            base: format!("http://{authority}{path}"),
+            host: authority.host().to_string(),
+        })
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// Whether the host is this machine (127.0.0.0/8, ::1 or `localhost`).
+    pub fn is_loopback(&self) -> bool {
+        let h = self.host.trim_start_matches('[').trim_end_matches(']');
+        h.eq_ignore_ascii_case("localhost")
+            || h.parse::<std::net::IpAddr>()
+                .map(|ip| ip.is_loopback())
+                .unwrap_or(false)
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.base)
+    }
+}
+
+/// A whole response.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub body: Bytes,
+}
+
+/// The pooled client; cheap to share behind an `Arc`.
+pub struct Http {
+    client: Client<HttpConnector, Payload>,
+    targets: Vec<Target>,
+    next: AtomicUsize,
+    timeout: Duration,
+}
+
+impl Http {
+    pub fn new(targets: Vec<Target>, timeout: Duration) -> Http {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(timeout));
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build(connector);
+        Http {
+            client,
+            targets,
+            next: AtomicUsize::new(0),
+            timeout,
+        }
+    }
+
+    pub fn targets(&self) -> &[Target] {
+        &self.targets
+    }
+
+    /// The next target, round-robin.
+    fn pick(&self) -> &Target {
+        let i = self.next.fetch_add(1, Ordering::Relaxed);
+        &self.targets[i % self.targets.len()]
+    }
+
+    /// Send a request to the next target and read the whole response, within the timeout.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(header::HeaderName, HeaderValue)],
+        body: Payload,
+    ) -> Result<Response, Failure> {
+        let target = self.pick();
+        let url = format!("{}{path}", target.base);
+        let mut builder = Request::builder().method(method).uri(&url);
+        for (k, v) in headers {
+            builder = builder.header(k, v);
+        }
+        let request = builder.body(body).map_err(|e| Failure {
+            class: ErrorClass::Other,
+            detail: format!("building the request for {url}: {e}"),
+        })?;
+        let exchange = async {
+            let response = self.client.request(request).await.map_err(|e| Failure {
+                class: classify(&e),
+                detail: chain(&e),
+            })?;
+            let status = response.status().as_u16();
+            let body = response
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| Failure {
+                    class: classify(&e),
+                    detail: chain(&e),
+                })?
+                .to_bytes();
+            Ok(Response { status, body })
+        };
+        match tokio::time::timeout(self.timeout, exchange).await {
+            Ok(result) => result,
+            Err(_) => Err(Failure {
+                class: ErrorClass::Timeout,
+                detail: format!("no whole response from {url} within {:?}", self.timeout),
+            }),
+        }
+    }
+}
+
+/// The class of a transport failure, from the error and its sources.
+pub fn classify(error: &(dyn StdError + 'static)) -> ErrorClass {
+    let mut connect = false;
+    let mut current = Some(error);
+    while let Some(e) = current {
+        if let Some(le) = e.downcast_ref::<hyper_util::client::legacy::Error>() {
+            connect |= le.is_connect();
+        }
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind as K;
+            match io.kind() {
+                K::ConnectionRefused => return ErrorClass::ConnectRefused,
+                K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof => {
+                    return ErrorClass::ConnectionReset
+                }
+                K::TimedOut => return ErrorClass::Timeout,
+                _ => {}
+            }
+        }
+        if let Some(h) = e.downcast_ref::<hyper::Error>() {
+            // The peer closed the connection before a whole response: a reset in effect.
+            if h.is_incomplete_message() || h.is_canceled() {
+                return ErrorClass::ConnectionReset;
+            }
+            if h.is_timeout() {
+                return ErrorClass::Timeout;
+            }
+        }
+        current = e.source();
+    }
+    if connect {
+        ErrorClass::ConnectFailed
+    } else {
+        ErrorClass::Other
+    }
+}
+
+fn chain(error: &(dyn StdError + 'static)) -> String {
+    let mut out = error.to_string();
+    let mut current = error.source();
+    while let Some(e) = current {
+        out.push_str(": ");
+        out.push_str(&e.to_string());
+        current = e.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_parse_and_know_loopback() {
+        let t = Target::parse("http://127.0.0.1:8000/").unwrap();
+        assert_eq!(t.base(), "http://127.0.0.1:8000");
+        assert!(t.is_loopback());
+        assert!(Target::parse("http://localhost:9/api")
+            .unwrap()
+            .is_loopback());
+        assert_eq!(
+            Target::parse("http://localhost:9/prefix/").unwrap().base(),
+            "http://localhost:9/prefix"
+        );
+        assert!(Target::parse("http://[::1]:80").unwrap().is_loopback());
+        let remote = Target::parse("http://api.example.com").unwrap();
+        assert!(!remote.is_loopback());
+        assert_eq!(remote.host(), "api.example.com");
+        assert!(Target::parse("https://x.example.com")
+            .unwrap_err()
+            .contains("https"));
+        assert!(Target::parse("127.0.0.1:8000").is_err());
+        assert!(Target::parse("http://h/?q=1").is_err());
+    }
+
+    #[test]
+    fn payload_reports_its_exact_size() {
+        let p = Payload::from_chunks([
+            Bytes::from_static(b"ab"),
+            Bytes::new(),
+            Bytes::from_static(b"cde"),
+        ]);
+        assert_eq!(p.len(), 5);
+        assert_eq!(p.size_hint().exact(), Some(5));
+        assert!(Payload::empty().is_empty());
+    }
+
+    #[test]
+    fn io_errors_map_to_classes() {
+        use std::io::{Error, ErrorKind};
+        let c = |k| classify(&Error::new(k, "x"));
+        assert_eq!(c(ErrorKind::ConnectionRefused), ErrorClass::ConnectRefused);
+        assert_eq!(c(ErrorKind::ConnectionReset), ErrorClass::ConnectionReset);
+        assert_eq!(c(ErrorKind::TimedOut), ErrorClass::Timeout);
+        assert_eq!(c(ErrorKind::Other), ErrorClass::Other);
+        assert_eq!(ErrorClass::Http(503).key(), "http_503");
+    }
+}

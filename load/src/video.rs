@@ -1,0 +1,212 @@
+//! The videos a load run uploads: WORKLOAD.md's synthetic inputs (made with `media`'s
+//! in-process FFmpeg), cached under the project cache by their parameters so every run and
+//! every machine uploads the same kind of file.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use media::SynthSpec;
+use serde::{Deserialize, Deserializer, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum VideoPreset {
+    /// 320x240, 2 s, a few tens of KB: for tests and request-rate runs.
+    Tiny,
+    /// WORKLOAD.md's "4 MB": 720p30, 20 s, noise, 1550 kb/s.
+    Mb4,
+    /// WORKLOAD.md's "50 MB": 1080p30, 60 s, noise, 6500 kb/s, AAC audio.
+    Mb50,
+    /// WORKLOAD.md's "100 MB": the 50 MB recipe for 120 s.
+    Mb100,
+}
+
+pub const PRESET_NAMES: &str = "tiny, 4mb, 50mb, 100mb";
+
+impl VideoPreset {
+    pub const ALL: [VideoPreset; 4] = [
+        VideoPreset::Tiny,
+        VideoPreset::Mb4,
+        VideoPreset::Mb50,
+        VideoPreset::Mb100,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            VideoPreset::Tiny => "tiny",
+            VideoPreset::Mb4 => "4mb",
+            VideoPreset::Mb50 => "50mb",
+            VideoPreset::Mb100 => "100mb",
+        }
+    }
+
+    pub fn spec(self) -> SynthSpec {
+        match self {
+            VideoPreset::Tiny => SynthSpec::default(),
+            VideoPreset::Mb4 => SynthSpec::workload_4mb(),
+            VideoPreset::Mb50 => SynthSpec::workload_50mb(),
+            VideoPreset::Mb100 => SynthSpec {
+                duration_s: 120.0,
+                ..SynthSpec::workload_50mb()
+            },
+        }
+    }
+}
+
+impl fmt::Display for VideoPreset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for VideoPreset {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        VideoPreset::ALL
+            .into_iter()
+            .find(|p| p.name().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| format!("unknown video preset {s:?}; expected one of {PRESET_NAMES}"))
+    }
+}
+
+impl<'de> Deserialize<'de> for VideoPreset {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl Serialize for VideoPreset {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+/// The cache file name for a spec: every parameter that changes the bytes is in it.
+pub fn cache_name(spec: &SynthSpec) -> String {
+    let rate = |v: Option<u64>| v.map(|b| format!("{b}")).unwrap_or_else(|| "crf".into());
+    format!(
+        "synth-{}x{}-{}_{}fps-{}s-noise{}-{}-b{}-max{}-buf{}-{}{}.mp4",
+        spec.width,
+        spec.height,
+        spec.fps,
+        spec.fps_den,
+        spec.duration_s,
+        spec.noise,
+        if spec.audio { "aac" } else { "noaudio" },
+        rate(spec.bitrate),
+        rate(spec.maxrate),
+        rate(spec.bufsize),
+        spec.preset,
+        if spec.faststart { "-faststart" } else { "" },
+    )
+}
+
+/// `FLIGHTDECK_CACHE_DIR`, else `$XDG_CACHE_HOME/flightdeck`, else `~/.cache/flightdeck`,
+/// else `.cache/flightdeck`: the same rules as the local cloud's cache (a test checks).
+pub fn cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("FLIGHTDECK_CACHE_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir).join("flightdeck");
+    }
+    if let Some(home) = std::env::var_os("HOME").filter(|d| !d.is_empty()) {
+        return PathBuf::from(home).join(".cache").join("flightdeck");
+    }
+    PathBuf::from(".cache").join("flightdeck")
+}
+
+pub fn videos_dir() -> PathBuf {
+    cache_dir().join("load").join("videos")
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum VideoError {
+    #[error("cannot write the test video cache {dir}: {source}")]
+    Cache {
+        dir: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("generating the {preset} test video failed: {reason}")]
+    Synth { preset: String, reason: String },
+    #[error("cannot read the video {file}: {source}")]
+    Read {
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The cached synthetic video for `spec` in `dir`, made on first use (blocking: FFmpeg).
+pub fn ensure_synth(dir: &Path, spec: &SynthSpec, label: &str) -> Result<PathBuf, VideoError> {
+    let path = dir.join(cache_name(spec));
+    if path.metadata().map(|m| m.len() > 0).unwrap_or(false) {
+        return Ok(path);
+    }
+    std::fs::create_dir_all(dir).map_err(|source| VideoError::Cache {
+        dir: dir.display().to_string(),
+        source,
+    })?;
+    // Made under a unique name and renamed, so a concurrent run never reads half a file.
+    let tmp = dir.join(format!(
+        "{}.tmp-{}.mp4",
+        cache_name(spec),
+        std::process::id()
+    ));
+    let made = media::synth_video(&tmp, spec).map_err(|e| VideoError::Synth {
+        preset: label.to_string(),
+        reason: e.to_string(),
+    });
+    if let Err(e) = made {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    std::fs::rename(&tmp, &path).map_err(|source| VideoError::Cache {
+        dir: dir.display().to_string(),
+        source,
+    })?;
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_parse_by_name() {
+        assert_eq!("4MB".parse::<VideoPreset>().unwrap(), VideoPreset::Mb4);
+        assert_eq!("100mb".parse::<VideoPreset>().unwrap(), VideoPreset::Mb100);
+        let e = "3mb".parse::<VideoPreset>().unwrap_err();
+        assert!(e.contains(PRESET_NAMES), "{e}");
+    }
+
+    #[test]
+    fn cache_names_differ_by_parameters() {
+        let names: std::collections::BTreeSet<_> = VideoPreset::ALL
+            .iter()
+            .map(|p| cache_name(&p.spec()))
+            .collect();
+        assert_eq!(names.len(), 4);
+        assert!(cache_name(&VideoPreset::Mb100.spec()).contains("-120s-"));
+    }
+
+    #[test]
+    fn synth_is_made_once_and_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let spec = SynthSpec {
+            duration_s: 0.5,
+            ..SynthSpec::default()
+        };
+        let a = ensure_synth(dir.path(), &spec, "tiny").unwrap();
+        let meta = a.metadata().unwrap();
+        assert!(meta.len() > 1000, "{} bytes", meta.len());
+        let modified = meta.modified().unwrap();
+        let b = ensure_synth(dir.path(), &spec, "tiny").unwrap();
+        assert_eq!(a, b);
+        assert_eq!(b.metadata().unwrap().modified().unwrap(), modified);
+        let info = media::probe(&a).unwrap();
+        assert!(info.video.is_some());
+    }
+}
