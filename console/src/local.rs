@@ -1,17 +1,22 @@
 //! `flightdeck demo` and `flightdeck local ...`: bring the local cloud up (installing the
-//! emulator on first use), provision the stack, and take it down again without leaving a
-//! process behind.
+//! emulator on first use), provision the stack, run the local fleet (a process per Auto
+//! Scaling instance, their CPU metrics, the autoscaler), and take it all down again without
+//! leaving a process behind.
 
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
+use local_cloud::fleet::FleetEventKind;
 use local_cloud::registry::{self, Running};
-use local_cloud::{Emulator, Installation};
+use local_cloud::{
+    Autoscaler, AutoscalerConfig, CpuConfig, CpuPublisher, Emulator, Fleet, FleetConfig,
+    Installation,
+};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use stack::{Clients, Stack};
 
-use crate::cli::{LocalCommand, Target, UiArgs};
+use crate::cli::{FleetArgs, LocalCommand, Target, UiArgs};
 use crate::{connect, status};
 
 /// A local cloud this process stood up (or attached to). Dropping it stops an owned
@@ -97,18 +102,188 @@ fn refuse_second_local_cloud() -> anyhow::Result<()> {
     }
 }
 
-/// Resolves when the operator asks us to stop (Ctrl-C or SIGTERM).
-async fn shutdown_signal() {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
+/// The fleet, its CPU publisher and its autoscaler, started together after provisioning and
+/// stopped together, waiting for every child process.
+pub struct LocalFleet {
+    pub fleet: Fleet,
+    pub cpu: CpuPublisher,
+    pub autoscaler: Option<Autoscaler>,
+    printer: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl LocalFleet {
+    fn start(
+        cloud: &LocalCloud,
+        stack: &Stack,
+        args: &FleetArgs,
+        target: &Target,
+    ) -> anyhow::Result<LocalFleet> {
+        let mut config = FleetConfig::new(cloud.emulator.endpoint(), &stack.region, stack);
+        config.stack_file = target.stack.clone();
+        config.warmup = args.warmup.map(Duration::from_secs);
+        let machine = config.machine;
+        let runtime_dir = config.runtime_dir.clone();
+        let fleet = Fleet::start(&cloud.clients, stack, config)?;
+        let cpu = CpuPublisher::start(
+            &cloud.clients,
+            fleet.subscribe(),
+            CpuConfig {
+                interval: Duration::from_secs(10),
+                share_cores: machine.share_cores,
+            },
+        );
+        let autoscaler = (!args.no_autoscaler).then(|| {
+            let mut config = AutoscalerConfig::new(&runtime_dir);
+            config.scale_in_cooldown = args.cooldown.map(Duration::from_secs);
+            Autoscaler::start(
+                &cloud.clients,
+                stack,
+                fleet.subscribe(),
+                cpu.subscribe(),
+                config,
+            )
+        });
+        Ok(LocalFleet {
+            fleet,
+            cpu,
+            autoscaler,
+            printer: None,
+        })
+    }
+
+    /// What the console watches and switches.
+    pub fn hooks(&self) -> crate::agents::fleet::LocalHooks {
+        crate::agents::fleet::LocalHooks {
+            fleet: self.fleet.subscribe(),
+            autoscaler: self
+                .autoscaler
+                .as_ref()
+                .map(|a| (a.switch(), a.subscribe())),
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
+    }
+
+    /// Print the fleet's events and the autoscaler's decisions as they happen.
+    fn print_events(&mut self) {
+        let mut fleet = self.fleet.subscribe();
+        let mut decisions = self.autoscaler.as_ref().map(Autoscaler::subscribe);
+        self.printer = Some(tokio::spawn(async move {
+            let (mut last_event, mut last_decision) = (0u64, None);
+            loop {
+                for e in fleet.borrow_and_update().events.iter() {
+                    if e.seq > last_event {
+                        last_event = e.seq;
+                        let tag = if e.kind == FleetEventKind::Notice {
+                            "note"
+                        } else {
+                            "fleet"
+                        };
+                        println!("{tag}: {e}");
+                    }
+                }
+                if let Some(rx) = decisions.as_mut() {
+                    for d in rx.borrow_and_update().decisions.iter() {
+                        if last_decision.is_none_or(|t| d.at > t) {
+                            last_decision = Some(d.at);
+                            println!("autoscaler: {d}");
+                        }
+                    }
+                }
+                let decided = async {
+                    match decisions.as_mut() {
+                        Some(rx) => rx.changed().await.is_ok(),
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    changed = fleet.changed() => if changed.is_err() { return },
+                    ok = decided => if !ok { decisions = None },
+                }
+            }
+        }));
+    }
+
+    /// Stop the autoscaler, then the metrics, then every process (waiting for each).
+    async fn stop(self) {
+        if let Some(a) = self.autoscaler {
+            a.stop().await;
+        }
+        self.cpu.stop().await;
+        let running = self.fleet.state().instances.len();
+        if running > 0 {
+            eprintln!("flightdeck: stopping {running} fleet process(es)...");
+        }
+        self.fleet.stop().await;
+        if let Some(p) = self.printer {
+            // Let the last events (stops) print, then end the printer.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            p.abort();
+        }
+    }
+}
+
+async fn start_fleet(
+    cloud: &LocalCloud,
+    stack: &Stack,
+    args: &FleetArgs,
+    target: &Target,
+    print: bool,
+) -> anyhow::Result<Option<LocalFleet>> {
+    if args.no_fleet {
+        return Ok(None);
+    }
+    let mut fleet = LocalFleet::start(cloud, stack, args, target)?;
+    if print {
+        fleet.print_events();
+    } else {
+        eprintln!(
+            "flightdeck: {}",
+            fleet
+                .fleet
+                .state()
+                .machine
+                .map(|m| m.summary())
+                .unwrap_or_default()
+        );
+    }
+    Ok(Some(fleet))
+}
+
+async fn stop_fleet(fleet: Option<LocalFleet>) {
+    if let Some(f) = fleet {
+        f.stop().await;
+    }
+}
+
+/// Ctrl-C and SIGTERM, caught from the moment this is made (so a signal that arrives while
+/// the fleet starts is not lost, nor fatal).
+struct ShutdownSignal {
+    int: Option<tokio::signal::unix::Signal>,
+    term: Option<tokio::signal::unix::Signal>,
+}
+
+impl ShutdownSignal {
+    fn listen() -> ShutdownSignal {
+        use tokio::signal::unix::{signal, SignalKind};
+        ShutdownSignal {
+            int: signal(SignalKind::interrupt()).ok(),
+            term: signal(SignalKind::terminate()).ok(),
+        }
+    }
+
+    /// Resolves when the operator asks us to stop (Ctrl-C or SIGTERM).
+    async fn recv(&mut self) {
+        async fn next(s: &mut Option<tokio::signal::unix::Signal>) {
+            match s {
+                Some(s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending().await,
+            }
+        }
+        tokio::select! {
+            () = next(&mut self.int) => {}
+            () = next(&mut self.term) => {}
+        }
     }
 }
 
@@ -126,21 +301,53 @@ pub async fn demo(
     stack: &Stack,
     port: Option<u16>,
     no_tui: bool,
+    tour: bool,
+    fleet_args: &FleetArgs,
+    target: &Target,
     ui: &UiArgs,
 ) -> anyhow::Result<()> {
     use std::io::IsTerminal as _;
     let tui = !no_tui && std::io::stdout().is_terminal();
+    // The tour needs the fleet and runs it with short timings unless given.
+    let fleet_args = &if tour {
+        crate::tour::fleet_args(fleet_args)?
+    } else {
+        fleet_args.clone()
+    };
     // A bad config file fails before anything starts.
     let setup = if tui {
-        Some(crate::tui::Setup::load(ui)?)
+        Some(crate::tui::Setup::load(
+            ui,
+            stack,
+            target.profile.as_deref(),
+        )?)
     } else {
         None
     };
     let mut cloud = LocalCloud::start(stack, port).await?;
     // Only one local cloud is registered at a time; a demo beside a `local up` still runs.
     let registered = cloud.register(&stack.region).is_ok();
-    if let Some(setup) = setup {
-        let result = crate::tui::run(&cloud.clients, setup).await;
+    if let Some(mut setup) = setup {
+        let mut signals = ShutdownSignal::listen();
+        let fleet = start_fleet(&cloud, stack, fleet_args, target, false).await?;
+        setup.extras.local = fleet.as_ref().map(LocalFleet::hooks);
+        if let (true, Some(f)) = (tour, &fleet) {
+            let t = crate::tour::Tour::for_fleet(
+                &cloud.clients,
+                stack,
+                f,
+                fleet_args,
+                target,
+                "q quits",
+            );
+            setup.extras.feeds.push(t.feed());
+        }
+        // Quitting the console, Ctrl-C or SIGTERM: every path stops the fleet, then the cloud.
+        let result = tokio::select! {
+            r = crate::tui::run(&cloud.clients, setup) => r,
+            () = signals.recv() => Ok(()),
+        };
+        stop_fleet(fleet).await;
         drop(cloud);
         println!("Local cloud stopped.");
         return result;
@@ -160,8 +367,25 @@ pub async fn demo(
         println!("Other terminals can use it with:");
     }
     println!("{}", exports(cloud.emulator.endpoint(), &stack.region));
+    let mut signals = ShutdownSignal::listen();
     println!("Press Ctrl-C to stop; nothing is left running.");
-    shutdown_signal().await;
+    let fleet = start_fleet(&cloud, stack, fleet_args, target, true).await?;
+    let tour = match (tour, &fleet) {
+        (true, Some(f)) => Some(crate::tour::Printed::start(crate::tour::Tour::for_fleet(
+            &cloud.clients,
+            stack,
+            f,
+            fleet_args,
+            target,
+            "Ctrl-C stops everything",
+        ))),
+        _ => None,
+    };
+    signals.recv().await;
+    if let Some(t) = tour {
+        t.stop().await;
+    }
+    stop_fleet(fleet).await;
     drop(cloud);
     println!("Local cloud stopped.");
     Ok(())
@@ -177,7 +401,7 @@ pub async fn run(cmd: LocalCommand, target: &Target, stack: &Stack) -> anyhow::R
             println!("emulator ready: {}", install.venv.display());
             Ok(())
         }
-        LocalCommand::Up { port } => {
+        LocalCommand::Up { port, fleet } => {
             refuse_second_local_cloud()?;
             let mut cloud = match &target.endpoint {
                 Some(endpoint) => LocalCloud::attach(endpoint, stack).await?,
@@ -187,8 +411,11 @@ pub async fn run(cmd: LocalCommand, target: &Target, stack: &Stack) -> anyhow::R
             println!("Local cloud running at {}.", cloud.emulator.endpoint());
             println!("Use it from other terminals with `flightdeck --local status`, or:");
             println!("{}", exports(cloud.emulator.endpoint(), &stack.region));
+            let mut signals = ShutdownSignal::listen();
             println!("Stop it with Ctrl-C or `flightdeck local down`.");
-            shutdown_signal().await;
+            let fleet = start_fleet(&cloud, stack, &fleet, target, true).await?;
+            signals.recv().await;
+            stop_fleet(fleet).await;
             drop(cloud);
             println!("Local cloud stopped.");
             Ok(())

@@ -1,15 +1,23 @@
 //! The local cloud: makes the moto emulator behave like a small AWS account for flightdeck.
 //! It installs the emulator into a project cache, runs it on 127.0.0.1, and provisions the
-//! stack from `infra/stack.json` through the same AWS SDK calls used against AWS.
+//! stack from `infra/stack.json` through the same AWS SDK calls used against AWS. Its fleet
+//! runs a local process per Auto Scaling instance, publishes their CPU like EC2 and runs the
+//! groups' target-tracking policies, which the emulator stores but never runs.
 
+pub mod autoscaler;
+pub mod cpu;
 pub mod emulator;
+pub mod fleet;
 pub mod install;
 pub mod paths;
 pub mod provision;
 pub mod registry;
 pub mod testing;
 
+pub use autoscaler::{Autoscaler, AutoscalerConfig, AutoscalerState, AutoscalerSwitch, Decision};
+pub use cpu::{CpuConfig, CpuPublisher, CpuSnapshot};
 pub use emulator::{Emulator, EmulatorError};
+pub use fleet::{Fleet, FleetConfig, FleetError, FleetEvent, FleetState, Machine};
 pub use install::{InstallError, Installation, MOTO_VERSION};
 pub use provision::{provision, Change, ProvisionError, ProvisionReport};
 
