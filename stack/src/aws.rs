@@ -27,6 +27,8 @@ pub struct Clients {
     pub autoscaling: aws_sdk_autoscaling::Client,
     pub ec2: aws_sdk_ec2::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
+    /// Set by [`Clients::read_only`]: every client refuses calls outside the read allowlist.
+    read_only: bool,
 }
 
 impl Clients {
@@ -38,18 +40,44 @@ impl Clients {
     }
 
     pub fn from_config(config: SdkConfig) -> Clients {
+        Clients::build(config, false)
+    }
+
+    /// The same clients in read-only mode (`--read-only`): each one refuses, before anything
+    /// is sent, every call that is not in [`crate::permissions::CONSOLE_READ_ONLY`].
+    pub fn read_only(self) -> Clients {
+        Clients::build(self.config, true)
+    }
+
+    /// Whether these clients refuse every mutating call.
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
+    fn build(config: SdkConfig, read_only: bool) -> Clients {
         // Against a custom endpoint S3 needs path-style addressing: virtual-host style puts
         // the bucket in the host name, which an emulator on 127.0.0.1 cannot serve.
-        let s3_config = aws_sdk_s3::config::Builder::from(&config)
-            .force_path_style(endpoint_overridden(&config))
-            .build();
+        let mut s3 = aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(endpoint_overridden(&config));
+        let mut sqs = aws_sdk_sqs::config::Builder::from(&config);
+        let mut autoscaling = aws_sdk_autoscaling::config::Builder::from(&config);
+        let mut ec2 = aws_sdk_ec2::config::Builder::from(&config);
+        let mut cloudwatch = aws_sdk_cloudwatch::config::Builder::from(&config);
+        if read_only {
+            s3 = s3.interceptor(ReadOnlyGuard);
+            sqs = sqs.interceptor(ReadOnlyGuard);
+            autoscaling = autoscaling.interceptor(ReadOnlyGuard);
+            ec2 = ec2.interceptor(ReadOnlyGuard);
+            cloudwatch = cloudwatch.interceptor(ReadOnlyGuard);
+        }
         Clients {
-            s3: aws_sdk_s3::Client::from_conf(s3_config),
-            sqs: aws_sdk_sqs::Client::new(&config),
-            autoscaling: aws_sdk_autoscaling::Client::new(&config),
-            ec2: aws_sdk_ec2::Client::new(&config),
-            cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
+            s3: aws_sdk_s3::Client::from_conf(s3.build()),
+            sqs: aws_sdk_sqs::Client::from_conf(sqs.build()),
+            autoscaling: aws_sdk_autoscaling::Client::from_conf(autoscaling.build()),
+            ec2: aws_sdk_ec2::Client::from_conf(ec2.build()),
+            cloudwatch: aws_sdk_cloudwatch::Client::from_conf(cloudwatch.build()),
             config,
+            read_only,
         }
     }
 
@@ -67,6 +95,41 @@ impl Clients {
         match self.endpoint() {
             Some(e) => format!("{e} ({})", self.region()),
             None => format!("AWS ({})", self.region()),
+        }
+    }
+}
+
+/// The refusal a read-only client gives for a mutating call (its text starts with this).
+pub const READ_ONLY_REFUSAL: &str = "refused by --read-only";
+
+/// The SDK interceptor behind [`Clients::read_only`]: it runs before a request is serialized and
+/// fails the call unless its IAM action is on the read allowlist.
+#[derive(Debug, Clone, Copy)]
+struct ReadOnlyGuard;
+
+impl aws_smithy_runtime_api::client::interceptors::Intercept for ReadOnlyGuard {
+    fn name(&self) -> &'static str {
+        "flightdeck-read-only"
+    }
+
+    fn read_before_serialization(
+        &self,
+        _context: &aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef<'_>,
+        _components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        cfg: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        let Some(meta) = cfg.load::<aws_smithy_runtime_api::client::orchestrator::Metadata>()
+        else {
+            return Err(format!("{READ_ONLY_REFUSAL}: cannot tell which call this is").into());
+        };
+        let action = crate::permissions::iam_action(meta.service(), meta.name());
+        if crate::permissions::read_only_allows(&action) {
+            Ok(())
+        } else {
+            Err(format!(
+                "{READ_ONLY_REFUSAL}: {action} changes the target; run without --read-only to allow it"
+            )
+            .into())
         }
     }
 }

@@ -35,6 +35,24 @@ pub fn read_only_allows(action: &str) -> bool {
     CONSOLE_READ_ONLY.contains(&action)
 }
 
+/// The IAM action (`service:Action`) for an SDK call, from the service and operation names the
+/// SDK puts in each request's metadata (`"Auto Scaling"`, `"SetDesiredCapacity"`). S3 names
+/// differ from their IAM actions: listing and HeadBucket are `s3:ListBucket`; SQS batch calls
+/// are authorised as their single-message action.
+pub fn iam_action(service: &str, operation: &str) -> String {
+    let service: String = service
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .flat_map(char::to_lowercase)
+        .collect();
+    let operation = match (service.as_str(), operation) {
+        ("s3", "ListObjectsV2" | "ListObjects" | "HeadBucket") => "ListBucket",
+        ("sqs", op) if op.ends_with("Batch") => op.trim_end_matches("Batch"),
+        (_, op) => op,
+    };
+    format!("{service}:{operation}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -50,5 +68,25 @@ mod tests {
         assert!(CONSOLE_OPERATOR_EXTRA.iter().all(|a| !read_only_allows(a)));
         assert!(read_only_allows("sqs:GetQueueAttributes"));
         assert!(!read_only_allows("sqs:PurgeQueue"));
+    }
+
+    #[test]
+    fn sdk_names_map_to_iam_actions() {
+        assert_eq!(
+            iam_action("Auto Scaling", "SetDesiredCapacity"),
+            "autoscaling:SetDesiredCapacity"
+        );
+        assert_eq!(iam_action("SQS", "ReceiveMessage"), "sqs:ReceiveMessage");
+        assert_eq!(iam_action("S3", "HeadBucket"), "s3:ListBucket");
+        assert_eq!(
+            iam_action("CloudWatch", "GetMetricData"),
+            "cloudwatch:GetMetricData"
+        );
+        assert!(read_only_allows(&iam_action("EC2", "DescribeInstances")));
+        assert_eq!(iam_action("SQS", "SendMessageBatch"), "sqs:SendMessage");
+        assert!(read_only_allows(&iam_action(
+            "SQS",
+            "ChangeMessageVisibilityBatch"
+        )));
     }
 }

@@ -1,0 +1,534 @@
+//! The redrive journal: one JSON line per step, fsynced before the step's effect is relied
+//! on, so a redrive killed at any point (SIGKILL included) can be run again without losing a
+//! message and can say which duplicates it could not prevent.
+//!
+//! Protocol, per batch: `sending` (ids) -> SendMessageBatch -> `sent` / `unsent` (ids) ->
+//! DeleteMessageBatch -> `deleted` (ids). On the next run a message found in the DLQ is:
+//! - `sent`: already in the destination; it is deleted without sending again;
+//! - `sending` (no outcome recorded): the earlier run may or may not have sent it; it is sent
+//!   again and counted as a possible duplicate, the one case a standard queue cannot prevent;
+//! - otherwise: moved normally.
+//!
+//! The file lives in the state directory, one per DLQ, and is removed when a run ends with
+//! nothing outstanding.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "step", rename_all = "snake_case")]
+enum Line {
+    Run {
+        dlq: String,
+        destination: String,
+        visibility_s: u64,
+        at: String,
+    },
+    Sending {
+        ids: Vec<String>,
+    },
+    Sent {
+        ids: Vec<String>,
+    },
+    Unsent {
+        ids: Vec<String>,
+    },
+    Deleted {
+        ids: Vec<String>,
+    },
+}
+
+/// What the journal says about one message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// A send was started; no outcome was recorded.
+    Sending,
+    /// In the destination; not yet deleted from the DLQ.
+    Sent,
+}
+
+/// An earlier run that did not finish.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PriorRun {
+    pub destination: String,
+    /// How long its received messages stay invisible after it stopped.
+    pub visibility: Duration,
+    /// When it last wrote to the journal (messages it held are visible again by
+    /// `last_write + visibility`).
+    pub last_write: SystemTime,
+    /// Messages it left `sending` or `sent`.
+    pub outstanding: usize,
+}
+
+/// An open journal for one DLQ.
+#[derive(Debug)]
+pub struct Journal {
+    path: PathBuf,
+    file: File,
+    status: HashMap<String, Status>,
+    prior: Option<PriorRun>,
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> super::DlqError + '_ {
+    move |source| super::DlqError::Journal {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// The journal's file for a DLQ (its URL made into a file name).
+pub fn path_for(dir: &Path, dlq_url: &str) -> PathBuf {
+    let safe: String = dlq_url
+        .trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    dir.join(format!("redrive-{safe}.jsonl"))
+}
+
+impl Journal {
+    /// Open (or create) the journal for a DLQ, reading what an earlier run left.
+    pub fn open(dir: &Path, dlq_url: &str) -> Result<Journal, super::DlqError> {
+        std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+        let path = path_for(dir, dlq_url);
+        let mut status = HashMap::new();
+        let mut prior = None;
+        if let Ok(f) = File::open(&path) {
+            let last_write = f
+                .metadata()
+                .and_then(|m| m.modified())
+                .unwrap_or_else(|_| SystemTime::now());
+            for line in BufReader::new(f).lines() {
+                let line = line.map_err(io_err(&path))?;
+                // A line cut short by a kill is the last one; what it would have said did not
+                // happen as far as the journal knows, which is the safe reading.
+                let Ok(entry) = serde_json::from_str::<Line>(&line) else {
+                    continue;
+                };
+                match entry {
+                    Line::Run {
+                        destination,
+                        visibility_s,
+                        ..
+                    } => {
+                        prior = Some(PriorRun {
+                            destination,
+                            visibility: Duration::from_secs(visibility_s),
+                            last_write,
+                            outstanding: 0,
+                        });
+                    }
+                    Line::Sending { ids } => set(&mut status, ids, Some(Status::Sending)),
+                    Line::Sent { ids } => set(&mut status, ids, Some(Status::Sent)),
+                    Line::Unsent { ids } | Line::Deleted { ids } => set(&mut status, ids, None),
+                }
+            }
+        }
+        if let Some(p) = prior.as_mut() {
+            p.outstanding = status.len();
+        }
+        let mut file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(io_err(&path))?;
+        // A line a kill cut short gets its end, so that the next line starts on its own.
+        if ends_mid_line(&path) {
+            file.write_all(b"\n").map_err(io_err(&path))?;
+            file.sync_data().map_err(io_err(&path))?;
+        }
+        // Make the file's own directory entry durable too.
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(Journal {
+            path,
+            file,
+            status,
+            prior,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The unfinished earlier run, if the journal holds one.
+    pub fn prior(&self) -> Option<&PriorRun> {
+        self.prior.as_ref()
+    }
+
+    #[cfg(test)]
+    pub fn status(&self, id: &str) -> Option<Status> {
+        self.status.get(id).copied()
+    }
+
+    pub fn begin(
+        &mut self,
+        dlq: &str,
+        destination: &str,
+        visibility_s: u64,
+    ) -> Result<(), super::DlqError> {
+        self.append(&Line::Run {
+            dlq: dlq.to_string(),
+            destination: destination.to_string(),
+            visibility_s,
+            at: chrono::Utc::now().to_rfc3339(),
+        })
+    }
+
+    #[cfg(test)]
+    pub fn sending(&mut self, ids: &[String]) -> Result<(), super::DlqError> {
+        set(&mut self.status, ids.to_vec(), Some(Status::Sending));
+        self.append(&Line::Sending { ids: ids.to_vec() })
+    }
+
+    #[cfg(test)]
+    pub fn sent(&mut self, ids: &[String]) -> Result<(), super::DlqError> {
+        set(&mut self.status, ids.to_vec(), Some(Status::Sent));
+        self.append(&Line::Sent { ids: ids.to_vec() })
+    }
+
+    #[cfg(test)]
+    pub fn unsent(&mut self, ids: &[String]) -> Result<(), super::DlqError> {
+        set(&mut self.status, ids.to_vec(), None);
+        self.append(&Line::Unsent { ids: ids.to_vec() })
+    }
+
+    #[cfg(test)]
+    pub fn deleted(&mut self, ids: &[String]) -> Result<(), super::DlqError> {
+        set(&mut self.status, ids.to_vec(), None);
+        self.append(&Line::Deleted { ids: ids.to_vec() })
+    }
+
+    /// End the run. With `forget_prior` (the earlier run's messages have all had time to come
+    /// back and none did, so they were deleted), entries only the earlier run wrote are
+    /// dropped. Returns whether the file was kept (something is still outstanding).
+    pub fn finish(
+        self,
+        forget_prior: bool,
+        this_run: &std::collections::HashSet<String>,
+    ) -> Result<bool, super::DlqError> {
+        let keep: Vec<(String, Status)> = self
+            .status
+            .iter()
+            .filter(|(id, _)| !forget_prior || this_run.contains(*id))
+            .map(|(id, s)| (id.clone(), *s))
+            .collect();
+        drop(self.file);
+        if keep.is_empty() {
+            std::fs::remove_file(&self.path).map_err(io_err(&self.path))?;
+            return Ok(false);
+        }
+        // Rewrite with only what is outstanding: write aside, fsync, rename over.
+        let tmp = self.path.with_extension("jsonl.tmp");
+        let mut f = File::create(&tmp).map_err(io_err(&tmp))?;
+        let prior = self.prior.as_ref();
+        let header = Line::Run {
+            dlq: String::new(),
+            destination: prior.map(|p| p.destination.clone()).unwrap_or_default(),
+            visibility_s: prior.map_or(30, |p| p.visibility.as_secs()),
+            at: chrono::Utc::now().to_rfc3339(),
+        };
+        let mut text = serde_json::to_string(&header).unwrap_or_default() + "\n";
+        for (status, line) in [(Status::Sending, 0), (Status::Sent, 1)] {
+            let ids: Vec<String> = keep
+                .iter()
+                .filter(|(_, s)| *s == status)
+                .map(|(i, _)| i.clone())
+                .collect();
+            if ids.is_empty() {
+                continue;
+            }
+            let entry = if line == 0 {
+                Line::Sending { ids }
+            } else {
+                Line::Sent { ids }
+            };
+            text += &(serde_json::to_string(&entry).unwrap_or_default() + "\n");
+        }
+        f.write_all(text.as_bytes()).map_err(io_err(&tmp))?;
+        f.sync_all().map_err(io_err(&tmp))?;
+        std::fs::rename(&tmp, &self.path).map_err(io_err(&self.path))?;
+        Ok(true)
+    }
+
+    fn append(&mut self, line: &Line) -> Result<(), super::DlqError> {
+        let mut text = serde_json::to_string(line).map_err(|e| super::DlqError::Journal {
+            path: self.path.clone(),
+            source: std::io::Error::other(e),
+        })?;
+        text.push('\n');
+        self.file
+            .write_all(text.as_bytes())
+            .map_err(io_err(&self.path))?;
+        self.file.sync_data().map_err(io_err(&self.path))
+    }
+}
+
+fn ends_mid_line(path: &Path) -> bool {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut f) = File::open(path) else {
+        return false;
+    };
+    let mut last = [0u8; 1];
+    f.seek(SeekFrom::End(-1)).is_ok() && f.read_exact(&mut last).is_ok() && last[0] != b'\n'
+}
+
+/// One append waiting for the writer: the lines and who to tell once they are on disk.
+type Append = (String, tokio::sync::oneshot::Sender<Result<(), String>>);
+
+/// A journal shared by several batches in flight. Each step still reaches the disk before
+/// the step it guards runs (the caller awaits it), but the appends that arrive while one
+/// fsync is under way are written together and share the next fsync (a group commit).
+/// Every line goes out whole in one append-mode write, and a batch's own steps stay in
+/// order because each waits for the one before it.
+#[derive(Debug)]
+pub struct SharedJournal {
+    path: PathBuf,
+    status: std::sync::Mutex<HashMap<String, Status>>,
+    prior: Option<PriorRun>,
+    tx: std::sync::mpsc::Sender<Append>,
+    writer: std::thread::JoinHandle<File>,
+}
+
+impl Journal {
+    /// Share the journal between batches in flight; [`SharedJournal::into_inner`] gives it
+    /// back to finish the run.
+    pub fn share(self) -> SharedJournal {
+        let (tx, rx) = std::sync::mpsc::channel::<Append>();
+        let mut file = self.file;
+        let writer = std::thread::spawn(move || {
+            while let Ok(first) = rx.recv() {
+                let mut group = vec![first];
+                while let Ok(more) = rx.try_recv() {
+                    group.push(more);
+                }
+                let text: String = group.iter().map(|(t, _)| t.as_str()).collect();
+                let done = file
+                    .write_all(text.as_bytes())
+                    .and_then(|()| file.sync_data())
+                    .map_err(|e| e.to_string());
+                for (_, ack) in group {
+                    let _ = ack.send(done.clone());
+                }
+            }
+            file
+        });
+        SharedJournal {
+            path: self.path,
+            status: std::sync::Mutex::new(self.status),
+            prior: self.prior,
+            tx,
+            writer,
+        }
+    }
+}
+
+impl SharedJournal {
+    pub fn status(&self, id: &str) -> Option<Status> {
+        self.status.lock().map_or(None, |s| s.get(id).copied())
+    }
+
+    pub async fn sending(&self, ids: &[String]) -> Result<(), super::DlqError> {
+        self.step(
+            ids,
+            Some(Status::Sending),
+            Line::Sending { ids: ids.to_vec() },
+        )
+        .await
+    }
+
+    pub async fn sent(&self, ids: &[String]) -> Result<(), super::DlqError> {
+        self.step(ids, Some(Status::Sent), Line::Sent { ids: ids.to_vec() })
+            .await
+    }
+
+    pub async fn unsent(&self, ids: &[String]) -> Result<(), super::DlqError> {
+        self.step(ids, None, Line::Unsent { ids: ids.to_vec() })
+            .await
+    }
+
+    pub async fn deleted(&self, ids: &[String]) -> Result<(), super::DlqError> {
+        self.step(ids, None, Line::Deleted { ids: ids.to_vec() })
+            .await
+    }
+
+    async fn step(
+        &self,
+        ids: &[String],
+        to: Option<Status>,
+        line: Line,
+    ) -> Result<(), super::DlqError> {
+        let fail = |e: String| super::DlqError::Journal {
+            path: self.path.clone(),
+            source: std::io::Error::other(e),
+        };
+        if let Ok(mut status) = self.status.lock() {
+            set(&mut status, ids.to_vec(), to);
+        }
+        let mut text = serde_json::to_string(&line).map_err(|e| fail(e.to_string()))?;
+        text.push('\n');
+        let (ack, done) = tokio::sync::oneshot::channel();
+        self.tx
+            .send((text, ack))
+            .map_err(|_| fail("the journal writer stopped".into()))?;
+        done.await
+            .map_err(|_| fail("the journal writer stopped".into()))?
+            .map_err(fail)
+    }
+
+    /// Wait for the writer and take the journal back.
+    pub fn into_inner(self) -> Result<Journal, super::DlqError> {
+        drop(self.tx);
+        let file = self.writer.join().map_err(|_| super::DlqError::Journal {
+            path: self.path.clone(),
+            source: std::io::Error::other("the journal writer panicked"),
+        })?;
+        Ok(Journal {
+            path: self.path,
+            file,
+            status: self.status.into_inner().unwrap_or_default(),
+            prior: self.prior,
+        })
+    }
+}
+
+fn set(status: &mut HashMap<String, Status>, ids: Vec<String>, to: Option<Status>) {
+    for id in ids {
+        match to {
+            Some(s) => {
+                status.insert(id, s);
+            }
+            None => {
+                status.remove(&id);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use std::collections::HashSet;
+
+    fn ids(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_reopened_journal_knows_each_message_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = "http://127.0.0.1:5000/123456789012/video_dlq";
+        let mut j = Journal::open(dir.path(), url).unwrap();
+        assert!(j.prior().is_none());
+        j.begin("video_dlq", "video_tasks", 7).unwrap();
+        j.sending(&ids(&["a", "b", "c", "d"])).unwrap();
+        j.sent(&ids(&["a", "b"])).unwrap();
+        j.unsent(&ids(&["c"])).unwrap();
+        j.deleted(&ids(&["a"])).unwrap();
+        drop(j);
+        // Simulate a kill in the middle of writing a line.
+        let path = path_for(dir.path(), url);
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(br#"{"step":"deleted","ids":["#).unwrap();
+        drop(f);
+
+        let j = Journal::open(dir.path(), url).unwrap();
+        let prior = j.prior().unwrap();
+        assert_eq!(prior.visibility, Duration::from_secs(7));
+        assert_eq!(prior.outstanding, 2);
+        assert_eq!(j.status("a"), None);
+        assert_eq!(j.status("b"), Some(Status::Sent));
+        assert_eq!(j.status("c"), None);
+        assert_eq!(j.status("d"), Some(Status::Sending));
+
+        // The cut line was ended on reopening, so the next run's lines read whole.
+        let mut j = j;
+        j.begin("video_dlq", "video_tasks", 9).unwrap();
+        j.sent(&ids(&["d"])).unwrap();
+        drop(j);
+        let j = Journal::open(dir.path(), url).unwrap();
+        assert_eq!(j.prior().unwrap().visibility, Duration::from_secs(9));
+        assert_eq!(j.status("b"), Some(Status::Sent));
+        assert_eq!(j.status("d"), Some(Status::Sent));
+    }
+
+    #[tokio::test]
+    async fn a_shared_journal_writes_every_batch_whole_and_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = "http://h/1/q";
+        let mut j = Journal::open(dir.path(), url).unwrap();
+        j.begin("q", "t", 5).unwrap();
+        let shared = j.share();
+        let batches: Vec<Vec<String>> = (0..8)
+            .map(|b| (0..10).map(|i| format!("m{b}-{i}")).collect())
+            .collect();
+        // Eight batches at once, as the mover runs them: sending, sent, and for the even
+        // ones deleted; odd ones stop after sent, as if killed before the delete.
+        futures_util::future::join_all(batches.iter().enumerate().map(|(b, ids)| {
+            let shared = &shared;
+            async move {
+                shared.sending(ids).await.unwrap();
+                assert_eq!(shared.status(&ids[0]), Some(Status::Sending));
+                shared.sent(ids).await.unwrap();
+                if b % 2 == 0 {
+                    shared.deleted(ids).await.unwrap();
+                }
+            }
+        }))
+        .await;
+        drop(shared.into_inner().unwrap());
+
+        let text = std::fs::read_to_string(path_for(dir.path(), url)).unwrap();
+        assert_eq!(text.lines().count(), 1 + 8 * 2 + 4);
+        for line in text.lines() {
+            serde_json::from_str::<Line>(line).unwrap();
+        }
+        let j = Journal::open(dir.path(), url).unwrap();
+        assert_eq!(j.prior().unwrap().outstanding, 40);
+        for (b, ids) in batches.iter().enumerate() {
+            let want = if b % 2 == 0 { None } else { Some(Status::Sent) };
+            for id in ids {
+                assert_eq!(j.status(id), want, "{id}");
+            }
+        }
+    }
+
+    #[test]
+    fn finish_removes_or_compacts() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = "http://h/1/q";
+        let mut j = Journal::open(dir.path(), url).unwrap();
+        j.begin("q", "t", 5).unwrap();
+        j.sending(&ids(&["x"])).unwrap();
+        j.sent(&ids(&["x"])).unwrap();
+        j.deleted(&ids(&["x"])).unwrap();
+        assert!(!j.finish(false, &HashSet::new()).unwrap());
+        assert!(!path_for(dir.path(), url).exists());
+
+        let mut j = Journal::open(dir.path(), url).unwrap();
+        j.begin("q", "t", 5).unwrap();
+        j.sending(&ids(&["y", "z"])).unwrap();
+        j.sent(&ids(&["y"])).unwrap();
+        assert!(j.finish(false, &HashSet::new()).unwrap());
+        let j = Journal::open(dir.path(), url).unwrap();
+        assert_eq!(j.status("y"), Some(Status::Sent));
+        assert_eq!(j.status("z"), Some(Status::Sending));
+        // Once the earlier run's messages had time to return and did not, they are dropped.
+        assert!(!j.finish(true, &HashSet::new()).unwrap());
+    }
+}

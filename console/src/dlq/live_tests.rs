@@ -1,0 +1,425 @@
+//! The DLQ engine against a real emulator (each test its own `TestCloud`): peeking, selective
+//! and bulk redrive, the StartMessageMoveTask fallback, and that empty short polls do not end
+//! a redrive early.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::{BTreeSet, HashMap};
+
+use aws_sdk_sqs::types::{MessageAttributeValue, QueueAttributeName, SendMessageBatchRequestEntry};
+use local_cloud::testing::TestCloud;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use super::peek::{approximate_depth, peek, resolve_queue, PeekOptions};
+use super::redrive::{self, Destination, Mover, RedriveProgress, RedriveRequest, Selection};
+use super::{DlqError, Filter};
+
+fn attr(v: &str) -> MessageAttributeValue {
+    MessageAttributeValue::builder()
+        .data_type("String")
+        .string_value(v)
+        .build()
+        .unwrap()
+}
+
+/// Put `n` messages in a queue: body `{"v":1,"video_id":"vid-<i>"}`, attributes
+/// failure_class (permanent for even i), failure_reason and worker_instance.
+async fn inject(sqs: &aws_sdk_sqs::Client, url: &str, n: usize, delay_s: i32) -> Vec<String> {
+    let mut bodies = Vec::new();
+    for chunk in (0..n).collect::<Vec<_>>().chunks(10) {
+        let entries: Vec<_> = chunk
+            .iter()
+            .map(|i| {
+                let body = format!(r#"{{"v":1,"video_id":"vid-{i}"}}"#);
+                bodies.push(body.clone());
+                SendMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .message_body(body)
+                    .delay_seconds(delay_s)
+                    .message_attributes(
+                        "failure_class",
+                        attr(if i % 2 == 0 { "permanent" } else { "retryable" }),
+                    )
+                    .message_attributes("failure_reason", attr(&format!("reason {i}")))
+                    .message_attributes("worker_instance", attr("i-0abc"))
+                    .message_attributes(
+                        "attempt",
+                        MessageAttributeValue::builder()
+                            .data_type("Number")
+                            .string_value(i.to_string())
+                            .build()
+                            .unwrap(),
+                    )
+                    .build()
+                    .unwrap()
+            })
+            .collect();
+        let out = sqs
+            .send_message_batch()
+            .queue_url(url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .unwrap();
+        assert!(out.failed().is_empty(), "{:?}", out.failed());
+    }
+    bodies
+}
+
+/// Drain a queue: every message's body and attributes (as text).
+async fn drain(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<(String, HashMap<String, String>)> {
+    let mut out = Vec::new();
+    let mut empty = 0;
+    while empty < 3 {
+        let r = sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .visibility_timeout(300)
+            .message_attribute_names("All")
+            .send()
+            .await
+            .unwrap();
+        if r.messages().is_empty() {
+            empty += 1;
+            continue;
+        }
+        empty = 0;
+        for m in r.messages() {
+            let attrs = m
+                .message_attributes()
+                .map(|a| {
+                    a.iter()
+                        .map(|(k, v)| {
+                            (
+                                k.clone(),
+                                format!(
+                                    "{}:{}",
+                                    v.data_type(),
+                                    v.string_value().unwrap_or_default()
+                                ),
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            out.push((m.body().unwrap_or_default().to_string(), attrs));
+        }
+    }
+    out
+}
+
+struct Setup {
+    cloud: TestCloud,
+    dlq: String,
+    tasks: String,
+    state: tempfile::TempDir,
+}
+
+async fn setup() -> Setup {
+    let cloud = TestCloud::provisioned().await;
+    let dlq = resolve_queue(&cloud.clients.sqs, &cloud.stack.queues.dlq.name)
+        .await
+        .unwrap()
+        .url;
+    let tasks = resolve_queue(&cloud.clients.sqs, &cloud.stack.queues.tasks.name)
+        .await
+        .unwrap()
+        .url;
+    Setup {
+        cloud,
+        dlq,
+        tasks,
+        state: tempfile::tempdir().unwrap(),
+    }
+}
+
+impl Setup {
+    fn request(&self, selection: Selection) -> RedriveRequest {
+        let mut r = RedriveRequest::new(
+            &self.cloud.stack.queues.dlq.name,
+            selection,
+            Destination::Source,
+            self.state.path().to_path_buf(),
+        );
+        r.visibility_s = 5;
+        r
+    }
+
+    async fn run(&self, req: &RedriveRequest) -> Result<redrive::RedriveOutcome, DlqError> {
+        let (tx, _rx) = watch::channel(RedriveProgress::default());
+        redrive::run(
+            &self.cloud.clients,
+            &self.cloud.stack,
+            req,
+            &tx,
+            &CancellationToken::new(),
+        )
+        .await
+    }
+}
+
+#[tokio::test]
+async fn peek_sees_every_message_once_with_its_attributes_and_releases_them() {
+    let s = setup().await;
+    let sqs = &s.cloud.clients.sqs;
+    inject(sqs, &s.dlq, 25, 0).await;
+    let all = peek(
+        sqs,
+        &s.dlq,
+        &PeekOptions::default(),
+        &CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    let ids: BTreeSet<&str> = all.iter().map(|m| m.id.as_str()).collect();
+    assert_eq!(all.len(), 25);
+    assert_eq!(ids.len(), 25, "each message once");
+    let m = all.iter().find(|m| m.body.contains("\"vid-4\"")).unwrap();
+    assert_eq!(m.attributes["failure_class"], "permanent");
+    assert_eq!(m.attributes["failure_reason"], "reason 4");
+    assert_eq!(m.attributes["worker_instance"], "i-0abc");
+    assert_eq!(m.failure_reason(), Some("reason 4"));
+    assert!(m.receive_count >= 1);
+    assert!(m.sent_at.is_some());
+    assert!(m.size > m.body.len());
+    // Released at the end of the pass: all visible again, nothing consumed.
+    let visible = sqs
+        .get_queue_attributes()
+        .queue_url(&s.dlq)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        visible.attributes().unwrap()[&QueueAttributeName::ApproximateNumberOfMessages],
+        "25"
+    );
+    // A filtered peek with a limit.
+    let opts = PeekOptions {
+        filter: Filter::parse("attr.failure_class=permanent").unwrap(),
+        max: 5,
+        ..PeekOptions::default()
+    };
+    let some = peek(sqs, &s.dlq, &opts, &CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(some.len(), 5);
+    assert!(some
+        .iter()
+        .all(|m| m.attributes["failure_class"] == "permanent"));
+}
+
+#[tokio::test]
+async fn a_filtered_redrive_moves_exactly_the_matching_messages_intact() {
+    let s = setup().await;
+    let sqs = &s.cloud.clients.sqs;
+    let bodies = inject(sqs, &s.dlq, 24, 0).await;
+    let before: HashMap<String, HashMap<String, String>> = drain_peek(&s).await;
+    let req = s.request(Selection::Filter(
+        Filter::parse("attr.failure_class=permanent").unwrap(),
+    ));
+    let out = s.run(&req).await.unwrap();
+    assert_eq!(out.progress.moved, 12);
+    assert_eq!(out.progress.destination, "video_tasks");
+    assert_eq!(out.progress.mover, Some(Mover::Batch));
+    assert_eq!(out.progress.possible_duplicates, 0);
+    assert!(
+        out.journal.is_none(),
+        "nothing outstanding, journal removed"
+    );
+    let moved = drain(sqs, &s.tasks).await;
+    assert_eq!(moved.len(), 12);
+    for (body, attrs) in &moved {
+        assert!(attrs["failure_class"].ends_with(":permanent"), "{body}");
+        // Body and every attribute exactly as they were in the DLQ.
+        assert_eq!(&before[body], attrs, "{body}");
+    }
+    let left = drain(sqs, &s.dlq).await;
+    assert_eq!(left.len(), 12);
+    assert!(left
+        .iter()
+        .all(|(_, a)| a["failure_class"].ends_with(":retryable")));
+    let mut all: Vec<String> = moved.into_iter().chain(left).map(|(b, _)| b).collect();
+    all.sort();
+    let mut want = bodies;
+    want.sort();
+    assert_eq!(all, want);
+}
+
+/// Every DLQ message's body -> attributes, without consuming them.
+async fn drain_peek(s: &Setup) -> HashMap<String, HashMap<String, String>> {
+    let msgs = peek(
+        &s.cloud.clients.sqs,
+        &s.dlq,
+        &PeekOptions::default(),
+        &CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    msgs.into_iter()
+        .map(|m| {
+            let attrs = m
+                .raw_attributes
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        format!("{}:{}", v.data_type(), v.string_value().unwrap_or_default()),
+                    )
+                })
+                .collect();
+            (m.body, attrs)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn selected_ids_and_a_dry_run() {
+    let s = setup().await;
+    let sqs = &s.cloud.clients.sqs;
+    inject(sqs, &s.dlq, 15, 0).await;
+    let msgs = peek(
+        sqs,
+        &s.dlq,
+        &PeekOptions::default(),
+        &CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    let chosen: BTreeSet<String> = msgs.iter().take(2).map(|m| m.id.clone()).collect();
+    let mut dry = s.request(Selection::Filter(
+        Filter::parse("attr.failure_class=retryable").unwrap(),
+    ));
+    dry.dry_run = true;
+    let out = s.run(&dry).await.unwrap();
+    assert_eq!(out.would_move.len(), 7);
+    assert_eq!(
+        approximate_depth(sqs, &s.dlq).await.unwrap(),
+        15,
+        "dry run changes nothing"
+    );
+    assert_eq!(approximate_depth(sqs, &s.tasks).await.unwrap(), 0);
+
+    let out = s
+        .run(&s.request(Selection::Ids(chosen.clone())))
+        .await
+        .unwrap();
+    assert_eq!(out.progress.moved, 2);
+    assert_eq!(out.progress.remaining, Some(0));
+    let moved = drain(sqs, &s.tasks).await;
+    let want: BTreeSet<String> = msgs
+        .iter()
+        .filter(|m| chosen.contains(&m.id))
+        .map(|m| m.body.clone())
+        .collect();
+    assert_eq!(
+        moved.into_iter().map(|(b, _)| b).collect::<BTreeSet<_>>(),
+        want
+    );
+}
+
+#[tokio::test]
+async fn move_all_falls_back_to_the_batch_mover_where_move_tasks_are_not_implemented() {
+    let s = setup().await;
+    let sqs = &s.cloud.clients.sqs;
+    inject(sqs, &s.dlq, 13, 0).await;
+    let (tx, rx) = watch::channel(RedriveProgress::default());
+    let req = s.request(Selection::Everything);
+    assert!(req.use_move_task);
+    let out = redrive::run(
+        &s.cloud.clients,
+        &s.cloud.stack,
+        &req,
+        &tx,
+        &CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.progress.mover, Some(Mover::Batch));
+    assert!(
+        out.progress
+            .notes
+            .iter()
+            .any(|n| n.contains("StartMessageMoveTask is not implemented")),
+        "{:?}",
+        out.progress.notes
+    );
+    assert_eq!(out.progress.moved, 13);
+    assert_eq!(out.progress.remaining, Some(0));
+    // The last snapshot on the channel is the finished state.
+    assert!(rx.borrow().finished);
+    assert_eq!(rx.borrow().moved, 13);
+    assert_eq!(drain(sqs, &s.tasks).await.len(), 13);
+    assert_eq!(approximate_depth(sqs, &s.dlq).await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn empty_short_polls_do_not_end_a_redrive_early() {
+    let s = setup().await;
+    let sqs = &s.cloud.clients.sqs;
+    // Ten now, ten that become visible a second later: the polls in between come back empty.
+    inject(sqs, &s.dlq, 10, 0).await;
+    inject(sqs, &s.dlq, 10, 1).await;
+    let out = s.run(&s.request(Selection::Everything)).await.unwrap();
+    assert_eq!(out.progress.moved, 20, "{:?}", out.progress);
+    assert_eq!(approximate_depth(sqs, &s.dlq).await.unwrap(), 0);
+
+    // With a single empty receive allowed, a run ends before later messages show up: the
+    // rule is what saves the run above. (A long delay keeps this half independent of load.)
+    inject(sqs, &s.dlq, 10, 0).await;
+    inject(sqs, &s.dlq, 10, 15).await;
+    let mut hasty = s.request(Selection::Everything);
+    hasty.empty_receives = 1;
+    let out = s.run(&hasty).await.unwrap();
+    assert_eq!(out.progress.moved, 10, "{:?}", out.progress);
+}
+
+#[tokio::test]
+async fn cancel_stops_between_batches_and_a_rerun_finishes() {
+    let s = setup().await;
+    let sqs = &s.cloud.clients.sqs;
+    inject(sqs, &s.dlq, 30, 0).await;
+    let mut req = s.request(Selection::Everything);
+    req.rate_per_s = Some(10.0);
+    let (tx, mut rx) = watch::channel(RedriveProgress::default());
+    let cancel = CancellationToken::new();
+    let stopper = {
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            while rx.changed().await.is_ok() {
+                if rx.borrow().moved >= 10 {
+                    cancel.cancel();
+                    return;
+                }
+            }
+        })
+    };
+    let out = redrive::run(&s.cloud.clients, &s.cloud.stack, &req, &tx, &cancel)
+        .await
+        .unwrap();
+    stopper.await.unwrap();
+    assert!(out.progress.cancelled);
+    assert!(
+        out.progress.moved >= 10 && out.progress.moved < 30,
+        "{:?}",
+        out.progress
+    );
+    assert!(out.progress.notes.iter().any(|n| n.contains("stay moved")));
+    let first = out.progress.moved;
+    let out = s.run(&s.request(Selection::Everything)).await.unwrap();
+    assert_eq!(first + out.progress.moved, 30);
+    assert_eq!(drain(sqs, &s.tasks).await.len(), 30);
+}
+
+#[tokio::test]
+async fn a_redrive_to_a_missing_queue_says_which() {
+    let s = setup().await;
+    let mut req = s.request(Selection::Everything);
+    req.destination = Destination::Queue("no_such_queue".into());
+    let e = s.run(&req).await.unwrap_err();
+    assert!(
+        e.to_string().contains("no queue named `no_such_queue`"),
+        "{e}"
+    );
+}

@@ -1,0 +1,954 @@
+//! Moving dead letters back, deleting them, purging a queue.
+//!
+//! The batch mover receives ten at a time, sends to the destination with SendMessageBatch,
+//! and only then deletes from the DLQ with DeleteMessageBatch; every step is journalled
+//! first (see [`super::journal`]). Bodies and message attributes are resent unchanged.
+//! Up to `IN_FLIGHT` (4) batches move at once, sharing the journal's fsyncs; receives stay one
+//! at a time, so the pass and its empty-receive rule are those of a single batch.
+//! "Move all" first asks the endpoint for StartMessageMoveTask and follows it with
+//! ListMessageMoveTasks; an endpoint that does not implement it (the emulator) gets the batch
+//! mover, and the progress says so.
+//!
+//! Progress goes out on a `tokio::sync::watch` channel; a `CancellationToken` stops the run
+//! between batches (a batch in flight finishes its send and delete, so nothing is half-moved).
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime};
+
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, SendMessageBatchRequestEntry};
+use chrono::Utc;
+use futures_util::future::BoxFuture;
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use serde::Serialize;
+use stack::{Clients, ErrorClass, Stack};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use super::filter::Filter;
+use super::journal::{Journal, SharedJournal, Status};
+use super::peek::{approximate_depth, resolve_queue, DlqMessage, QueueRef, Scanner};
+use super::DlqError;
+
+/// Which messages.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Selection {
+    /// These message ids.
+    Ids(BTreeSet<String>),
+    /// Every message the filter matches.
+    Filter(Filter),
+    /// Every message in the queue.
+    Everything,
+}
+
+impl Selection {
+    fn matches(&self, m: &DlqMessage, now: chrono::DateTime<Utc>) -> bool {
+        match self {
+            Selection::Ids(ids) => ids.contains(&m.id),
+            Selection::Filter(f) => f.matches(&m.candidate(), now),
+            Selection::Everything => true,
+        }
+    }
+
+    /// Bulk actions (a filter, everything) need a typed confirmation.
+    pub fn is_bulk(&self) -> bool {
+        !matches!(self, Selection::Ids(_))
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Selection::Ids(ids) => format!("{} selected message(s)", ids.len()),
+            Selection::Filter(f) => format!("messages matching `{f}`"),
+            Selection::Everything => "every message".into(),
+        }
+    }
+}
+
+/// Where to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Destination {
+    /// The queue whose redrive policy names this DLQ (ListDeadLetterSourceQueues), else the
+    /// stack's mapping (`video_dlq` -> `video_tasks`).
+    Source,
+    /// A queue the operator names.
+    Queue(String),
+}
+
+/// Which mover ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mover {
+    /// flightdeck's own: receive, send, delete, ten at a time, journalled.
+    Batch,
+    /// SQS's StartMessageMoveTask.
+    MoveTask,
+}
+
+/// A redrive to run.
+#[derive(Debug, Clone)]
+pub struct RedriveRequest {
+    /// The DLQ's name (or URL).
+    pub dlq: String,
+    pub selection: Selection,
+    pub destination: Destination,
+    /// Scan and report what would move; change nothing.
+    pub dry_run: bool,
+    /// At most this many messages per second.
+    pub rate_per_s: Option<f64>,
+    /// Seconds a received message stays hidden while it is being moved (and how long a killed
+    /// run's messages take to come back).
+    pub visibility_s: i32,
+    /// Empty receives in a row before concluding the DLQ has no more.
+    pub empty_receives: u32,
+    /// Where the journal lives (the state directory).
+    pub journal_dir: PathBuf,
+    /// For [`Selection::Everything`]: try StartMessageMoveTask first.
+    pub use_move_task: bool,
+}
+
+impl RedriveRequest {
+    pub fn new(
+        dlq: &str,
+        selection: Selection,
+        destination: Destination,
+        journal_dir: PathBuf,
+    ) -> RedriveRequest {
+        RedriveRequest {
+            dlq: dlq.to_string(),
+            selection,
+            destination,
+            dry_run: false,
+            rate_per_s: None,
+            visibility_s: 30,
+            empty_receives: 5,
+            journal_dir,
+            use_move_task: true,
+        }
+    }
+}
+
+/// A snapshot of a running (or finished) redrive.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RedriveProgress {
+    pub mover: Option<Mover>,
+    pub dlq: String,
+    pub destination: String,
+    /// Moved to the destination and deleted from the DLQ (or, dry-run: would move).
+    pub moved: u64,
+    /// Messages looked at in the DLQ.
+    pub scanned: u64,
+    /// Left to move, when known (everything: the DLQ's depth; ids: those not yet found).
+    pub remaining: Option<u64>,
+    /// Messages per second since the start.
+    pub rate_per_s: f64,
+    #[serde(serialize_with = "ser_secs")]
+    pub eta: Option<Duration>,
+    /// Sent again because a killed earlier run had started sending them and could not record
+    /// whether it had: each may now be in the destination twice.
+    pub possible_duplicates: u64,
+    /// Found already sent by an earlier run; deleted from the DLQ without sending again.
+    pub resumed: u64,
+    /// Messages that could not be sent after retries (they stay in the DLQ).
+    pub failed: u64,
+    /// Something the operator should know (fallback to the batch mover, a resumed run).
+    pub notes: Vec<String>,
+    pub dry_run: bool,
+    pub cancelled: bool,
+    pub finished: bool,
+}
+
+fn ser_secs<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_some(&d.as_secs_f64()),
+        None => s.serialize_none(),
+    }
+}
+
+/// The result of a redrive.
+#[derive(Debug, Clone, Serialize)]
+pub struct RedriveOutcome {
+    #[serde(flatten)]
+    pub progress: RedriveProgress,
+    /// Dry-run: the messages that would move.
+    pub would_move: Vec<DlqMessage>,
+    /// The journal, when something is still outstanding (delete failures); rerun to finish.
+    pub journal: Option<PathBuf>,
+}
+
+/// Attempts to send one message before leaving it in the DLQ and reporting it failed.
+const MAX_SEND_ATTEMPTS: u32 = 3;
+
+/// Find where "the source" of a DLQ is.
+pub async fn source_of(
+    clients: &Clients,
+    stack: &Stack,
+    dlq: &QueueRef,
+) -> Result<String, DlqError> {
+    let out = clients
+        .sqs
+        .list_dead_letter_source_queues()
+        .queue_url(&dlq.url)
+        .send()
+        .await;
+    let urls: Vec<String> = match out {
+        Ok(o) => o.queue_urls().to_vec(),
+        // Fall through to the stack's mapping when the endpoint cannot answer.
+        Err(e) if stack::errors::describe(&e).class == ErrorClass::NotImplemented => Vec::new(),
+        Err(e) => return Err(DlqError::aws("ListDeadLetterSourceQueues")(e)),
+    };
+    match urls.as_slice() {
+        [one] => Ok(one.clone()),
+        [] if dlq.name == stack.queues.dlq.name => Ok(stack.queues.tasks.name.clone()),
+        [] => Err(DlqError::Invalid(format!(
+            "no queue names {} as its dead-letter queue: say where to send with --to QUEUE",
+            dlq.name
+        ))),
+        many => Err(DlqError::Invalid(format!(
+            "{} queues use {} as their dead-letter queue ({}): choose one with --to QUEUE",
+            many.len(),
+            dlq.name,
+            many.iter()
+                .map(|u| u.rsplit('/').next().unwrap_or(u))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}
+
+/// Run a redrive to the end, a cancel, or an error. Progress snapshots go to `progress`.
+pub async fn run(
+    clients: &Clients,
+    stack: &Stack,
+    req: &RedriveRequest,
+    progress: &watch::Sender<RedriveProgress>,
+    cancel: &CancellationToken,
+) -> Result<RedriveOutcome, DlqError> {
+    let sqs = &clients.sqs;
+    let dlq = resolve_queue(sqs, &req.dlq).await?;
+    let dest_name = match &req.destination {
+        Destination::Source => source_of(clients, stack, &dlq).await?,
+        Destination::Queue(q) => q.clone(),
+    };
+    let dest = resolve_queue(sqs, &dest_name).await?;
+    if dest.url == dlq.url {
+        return Err(DlqError::Invalid(format!(
+            "{} is the dead-letter queue itself: send to another queue with --to QUEUE",
+            dlq.name
+        )));
+    }
+    let mut state = RedriveProgress {
+        dlq: dlq.name.clone(),
+        destination: dest.name.clone(),
+        dry_run: req.dry_run,
+        ..RedriveProgress::default()
+    };
+
+    if req.selection == Selection::Everything && req.use_move_task && !req.dry_run {
+        match move_task(clients, &dlq, &dest, req, &mut state, progress, cancel).await? {
+            MoveTaskResult::Done => {
+                return Ok(RedriveOutcome {
+                    progress: state,
+                    would_move: Vec::new(),
+                    journal: None,
+                })
+            }
+            MoveTaskResult::NotImplemented => {
+                state.notes.push(
+                    "StartMessageMoveTask is not implemented at this endpoint: moving with flightdeck's batch mover instead".into(),
+                );
+            }
+        }
+    }
+    batch_move(clients, &dlq, &dest, req, state, progress, cancel).await
+}
+
+enum MoveTaskResult {
+    Done,
+    NotImplemented,
+}
+
+async fn move_task(
+    clients: &Clients,
+    dlq: &QueueRef,
+    dest: &QueueRef,
+    req: &RedriveRequest,
+    state: &mut RedriveProgress,
+    progress: &watch::Sender<RedriveProgress>,
+    cancel: &CancellationToken,
+) -> Result<MoveTaskResult, DlqError> {
+    let mut start = clients.sqs.start_message_move_task().source_arn(&dlq.arn);
+    // Without a destination, SQS moves each message back to the queue it came from.
+    if matches!(req.destination, Destination::Queue(_)) {
+        start = start.destination_arn(&dest.arn);
+    }
+    if let Some(rate) = req.rate_per_s {
+        start = start.max_number_of_messages_per_second((rate.round() as i32).clamp(1, 500));
+    }
+    let handle = match start.send().await {
+        Ok(out) => out.task_handle().unwrap_or_default().to_string(),
+        Err(e) => {
+            let failure = stack::errors::describe(&e);
+            if failure.class == ErrorClass::NotImplemented {
+                return Ok(MoveTaskResult::NotImplemented);
+            }
+            return Err(DlqError::Aws {
+                action: "StartMessageMoveTask",
+                failure,
+            });
+        }
+    };
+    state.mover = Some(Mover::MoveTask);
+    state
+        .notes
+        .push("moving with SQS's StartMessageMoveTask".into());
+    let started = Instant::now();
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => {
+                clients.sqs.cancel_message_move_task().task_handle(&handle).send().await
+                    .map_err(DlqError::aws("CancelMessageMoveTask"))?;
+                state.cancelled = true;
+                state.notes.push("cancelled: messages already moved stay moved".into());
+                break;
+            }
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+        let out = clients
+            .sqs
+            .list_message_move_tasks()
+            .source_arn(&dlq.arn)
+            .max_results(1)
+            .send()
+            .await
+            .map_err(DlqError::aws("ListMessageMoveTasks"))?;
+        let Some(task) = out.results().first() else {
+            continue;
+        };
+        state.moved = task.approximate_number_of_messages_moved().max(0) as u64;
+        state.remaining = task
+            .approximate_number_of_messages_to_move()
+            .map(|t| (t - task.approximate_number_of_messages_moved()).max(0) as u64);
+        update_rate(state, started);
+        progress.send_replace(state.clone());
+        match task.status() {
+            Some("COMPLETED") => break,
+            Some("CANCELLED") => {
+                state.cancelled = true;
+                break;
+            }
+            Some("FAILED") => {
+                return Err(DlqError::Invalid(format!(
+                    "the move task failed: {}",
+                    task.failure_reason().unwrap_or("no reason given")
+                )))
+            }
+            _ => {}
+        }
+    }
+    state.finished = true;
+    progress.send_replace(state.clone());
+    Ok(MoveTaskResult::Done)
+}
+
+fn update_rate(state: &mut RedriveProgress, started: Instant) {
+    let secs = started.elapsed().as_secs_f64();
+    state.rate_per_s = if secs > 0.0 {
+        state.moved as f64 / secs
+    } else {
+        0.0
+    };
+    state.eta = match (state.remaining, state.rate_per_s) {
+        (Some(r), rate) if rate > 0.0 => Some(Duration::from_secs_f64(r as f64 / rate)),
+        _ => None,
+    };
+}
+
+/// Batches moved at once. Each is received, journalled, sent and deleted on its own; while
+/// one waits on SQS or on the disk the others go on, and their journal fsyncs are shared
+/// (see [`super::journal::SharedJournal`]). Receives stay one at a time, so the pass and its
+/// empty-receive rule are the same as with one batch.
+const IN_FLIGHT: usize = 4;
+
+/// One batch to move: messages to send then delete, and messages an earlier run already
+/// sent (only to delete).
+struct Work {
+    to_send: Vec<DlqMessage>,
+    resumed: Vec<DlqMessage>,
+    /// Failed sends so far, per message in `to_send`.
+    tries: HashMap<String, u32>,
+}
+
+/// What one batch did.
+#[derive(Default)]
+struct Done {
+    sent: u64,
+    resumed: u64,
+    /// Could not be sent, to come round again in this pass. Still invisible: the mover
+    /// releases them when no receive is in flight, so that the scan sees them again.
+    retry: Vec<DlqMessage>,
+    /// The send was refused outright: nothing in the batch was sent.
+    refused: Option<(DlqError, Vec<DlqMessage>)>,
+    /// Could not be sent after [`MAX_SEND_ATTEMPTS`]: left in the DLQ.
+    failed: Vec<DlqMessage>,
+    /// Sent but not deleted: they return after their visibility and are deleted then.
+    kept: usize,
+    timings: [Duration; 4],
+}
+
+enum Event {
+    Scanned(
+        Box<Scanner>,
+        Result<Option<Vec<DlqMessage>>, DlqError>,
+        Duration,
+    ),
+    Moved(Result<Done, DlqError>),
+}
+
+/// Move one batch: journal `sending`, send, journal `sent`/`unsent`, delete, journal
+/// `deleted`. Each journal step is on disk before the step it guards starts.
+async fn move_batch(
+    sqs: &aws_sdk_sqs::Client,
+    journal: &SharedJournal,
+    dlq_url: &str,
+    dest_url: &str,
+    work: Work,
+) -> Result<Done, DlqError> {
+    let mut done = Done {
+        resumed: work.resumed.len() as u64,
+        ..Done::default()
+    };
+    let mut to_delete = work.resumed;
+    if !work.to_send.is_empty() {
+        let ids: Vec<String> = work.to_send.iter().map(|m| m.id.clone()).collect();
+        let t = Instant::now();
+        journal.sending(&ids).await?;
+        done.timings[0] += t.elapsed();
+        let t = Instant::now();
+        let sent = send_batch(sqs, dest_url, &work.to_send).await;
+        done.timings[1] += t.elapsed();
+        let (sent, unsent) = match sent {
+            Ok(r) => r,
+            Err(e) => {
+                // Refused outright (permissions, --read-only, a missing queue): nothing was
+                // sent, so say so before giving up; the mover releases the messages.
+                journal.unsent(&ids).await?;
+                done.refused = Some((e, work.to_send));
+                return Ok(done);
+            }
+        };
+        let t = Instant::now();
+        if !sent.is_empty() {
+            journal
+                .sent(&sent.iter().map(|m| m.id.clone()).collect::<Vec<_>>())
+                .await?;
+        }
+        if !unsent.is_empty() {
+            journal
+                .unsent(&unsent.iter().map(|m| m.id.clone()).collect::<Vec<_>>())
+                .await?;
+        }
+        done.timings[0] += t.elapsed();
+        for m in unsent {
+            if work.tries.get(&m.id).copied().unwrap_or(0) + 1 >= MAX_SEND_ATTEMPTS {
+                done.failed.push(m);
+            } else {
+                done.retry.push(m);
+            }
+        }
+        done.sent = sent.len() as u64;
+        to_delete.extend(sent);
+    }
+    if !to_delete.is_empty() {
+        let t = Instant::now();
+        let (deleted, kept) = delete_batch(sqs, dlq_url, &to_delete).await?;
+        done.timings[2] += t.elapsed();
+        let t = Instant::now();
+        if !deleted.is_empty() {
+            journal.deleted(&deleted).await?;
+        }
+        done.timings[0] += t.elapsed();
+        done.kept = kept;
+    }
+    Ok(done)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn batch_move(
+    clients: &Clients,
+    dlq: &QueueRef,
+    dest: &QueueRef,
+    req: &RedriveRequest,
+    mut state: RedriveProgress,
+    progress: &watch::Sender<RedriveProgress>,
+    cancel: &CancellationToken,
+) -> Result<RedriveOutcome, DlqError> {
+    let sqs = &clients.sqs;
+    state.mover = Some(Mover::Batch);
+    let depth = approximate_depth(sqs, &dlq.url).await?;
+    state.remaining = match &req.selection {
+        Selection::Everything => Some(depth),
+        Selection::Ids(ids) => Some(ids.len() as u64),
+        Selection::Filter(_) => None,
+    };
+    let mut scan = Scanner::new(&dlq.url, req.visibility_s, req.empty_receives);
+    let journal = if req.dry_run {
+        None
+    } else {
+        let mut j = Journal::open(&req.journal_dir, &dlq.url)?;
+        if let Some(prior) = j.prior().cloned() {
+            state.notes.push(format!(
+                "resuming an unfinished redrive ({} message(s) in flight when it stopped); waiting up to {} s for the messages it held to return",
+                prior.outstanding,
+                prior.visibility.as_secs()
+            ));
+            let back_at = prior.last_write + prior.visibility + Duration::from_secs(1);
+            let wait = back_at
+                .duration_since(SystemTime::now())
+                .unwrap_or(Duration::ZERO);
+            scan.wait_until(tokio::time::Instant::now() + wait);
+        }
+        j.begin(&dlq.name, &dest.name, req.visibility_s.max(1) as u64)?;
+        Some(j.share())
+    };
+    progress.send_replace(state.clone());
+
+    let started = Instant::now();
+    let mut would_move = Vec::new();
+    let mut attempts: HashMap<String, u32> = HashMap::new();
+    let mut this_run: HashSet<String> = HashSet::new();
+    let mut found_ids: HashSet<String> = HashSet::new();
+    // Where the time goes (journal, send, delete, receive), for RUST_LOG=debug.
+    let mut timings = [Duration::ZERO; 4];
+    let mut batches = 0u64;
+
+    // The scanner is either here or inside the one receive in flight; what batches in
+    // flight learn about it (retry these, hold those, wait until) waits here meanwhile.
+    let mut scanner = Some(Box::new(scan));
+    let mut retry: Vec<DlqMessage> = Vec::new();
+    let mut hold: Vec<DlqMessage> = Vec::new();
+    let mut not_before: Option<tokio::time::Instant> = None;
+    let mut rescan = false;
+    let mut pass_over = false;
+    let mut dispatched = 0u64;
+    let mut error: Option<DlqError> = None;
+    let mut in_flight = 0usize;
+    let mut events: FuturesUnordered<BoxFuture<'_, Event>> = FuturesUnordered::new();
+    let journal_ref = journal.as_ref();
+
+    loop {
+        let all_found = match &req.selection {
+            Selection::Ids(ids) => found_ids.len() >= ids.len(),
+            _ => false,
+        };
+        if error.is_none()
+            && !pass_over
+            && !all_found
+            && !cancel.is_cancelled()
+            && in_flight < IN_FLIGHT
+        {
+            if let Some(mut s) = scanner.take() {
+                if !retry.is_empty() {
+                    // Let them come round again in this pass: released only now, with no
+                    // receive in flight, so that the scan returns them.
+                    let handles: Vec<String> =
+                        retry.iter().map(|m| m.receipt_handle.clone()).collect();
+                    for m in retry.drain(..) {
+                        s.forget(&m.id);
+                    }
+                    super::peek::release(sqs, &dlq.url, &handles).await;
+                }
+                for m in hold.drain(..) {
+                    s.hold(&m);
+                }
+                if let Some(at) = not_before.take() {
+                    s.wait_until(at);
+                }
+                rescan = false;
+                // Keep the average at or under the limit, counting what has been started.
+                let ahead = match req.rate_per_s.filter(|r| *r > 0.0) {
+                    Some(rate) => Duration::from_secs_f64(dispatched as f64 / rate)
+                        .saturating_sub(started.elapsed()),
+                    None => Duration::ZERO,
+                };
+                events.push(Box::pin(async move {
+                    if !ahead.is_zero() {
+                        tokio::select! {
+                            _ = cancel.cancelled() => {}
+                            _ = tokio::time::sleep(ahead) => {}
+                        }
+                    }
+                    let t = Instant::now();
+                    let r = s.next_batch(sqs, cancel).await;
+                    Event::Scanned(s, r, t.elapsed())
+                }));
+            }
+        }
+        let Some(event) = events.next().await else {
+            break;
+        };
+        match event {
+            Event::Scanned(s, r, took) => {
+                scanner = Some(s);
+                timings[3] += took;
+                let batch = match r {
+                    Ok(Some(b)) => b,
+                    Ok(None) => {
+                        // Over, unless a batch in flight since asked for another look.
+                        pass_over = !rescan || cancel.is_cancelled();
+                        continue;
+                    }
+                    Err(e) => {
+                        error.get_or_insert(e);
+                        continue;
+                    }
+                };
+                let Some(s) = scanner.as_mut() else {
+                    continue;
+                };
+                let now = Utc::now();
+                state.scanned += batch.len() as u64;
+                let mut work = Work {
+                    to_send: Vec::new(),
+                    resumed: Vec::new(),
+                    tries: HashMap::new(),
+                };
+                for m in batch {
+                    let journalled = journal_ref.and_then(|j| j.status(&m.id));
+                    if journalled == Some(Status::Sent) {
+                        // An earlier run sent it and was stopped before deleting it.
+                        work.resumed.push(m);
+                        continue;
+                    }
+                    if !req.selection.matches(&m, now) {
+                        s.hold(&m);
+                        continue;
+                    }
+                    found_ids.insert(m.id.clone());
+                    if req.dry_run {
+                        s.hold(&m);
+                        state.moved += 1;
+                        would_move.push(m);
+                        continue;
+                    }
+                    if journalled == Some(Status::Sending) {
+                        state.possible_duplicates += 1;
+                    }
+                    if let Some(n) = attempts.get(&m.id) {
+                        work.tries.insert(m.id.clone(), *n);
+                    }
+                    this_run.insert(m.id.clone());
+                    work.to_send.push(m);
+                }
+                dispatched += work.to_send.len() as u64;
+                if let Some(j) = journal_ref {
+                    if !work.to_send.is_empty() || !work.resumed.is_empty() {
+                        in_flight += 1;
+                        events.push(Box::pin(async move {
+                            Event::Moved(move_batch(sqs, j, &dlq.url, &dest.url, work).await)
+                        }));
+                    }
+                }
+            }
+            Event::Moved(r) => {
+                in_flight -= 1;
+                batches += 1;
+                let done = match r {
+                    Ok(d) => d,
+                    Err(e) => {
+                        error.get_or_insert(e);
+                        continue;
+                    }
+                };
+                for (t, d) in timings.iter_mut().zip(done.timings) {
+                    *t += d;
+                }
+                state.moved += done.sent;
+                state.resumed += done.resumed;
+                for m in done.failed {
+                    state.failed += 1;
+                    *attempts.entry(m.id.clone()).or_default() += 1;
+                    hold.push(m);
+                }
+                for m in done.retry {
+                    *attempts.entry(m.id.clone()).or_default() += 1;
+                    retry.push(m);
+                    rescan = true;
+                }
+                if let Some((e, unsent)) = done.refused {
+                    // Released at the end with the messages held.
+                    hold.extend(unsent);
+                    error.get_or_insert(e);
+                }
+                if done.kept > 0 {
+                    // Sent but still in the DLQ: it returns after its visibility and is
+                    // deleted then, so the pass must last that long.
+                    let at = tokio::time::Instant::now()
+                        + Duration::from_secs(req.visibility_s.max(1) as u64 + 1);
+                    not_before = Some(not_before.map_or(at, |t| t.max(at)));
+                    rescan = true;
+                }
+                if rescan {
+                    pass_over = false;
+                }
+            }
+        }
+        if let Some(r) = state.remaining.as_mut() {
+            *r = match &req.selection {
+                Selection::Ids(ids) => (ids.len() - found_ids.len()) as u64,
+                _ => depth.saturating_sub(state.moved + state.resumed),
+            };
+        }
+        update_rate(&mut state, started);
+        progress.send_replace(state.clone());
+    }
+    drop(events);
+    tracing::debug!(
+        batches,
+        moved = state.moved,
+        wall_s = started.elapsed().as_secs_f64(),
+        journal_s = timings[0].as_secs_f64(),
+        send_s = timings[1].as_secs_f64(),
+        delete_s = timings[2].as_secs_f64(),
+        receive_s = timings[3].as_secs_f64(),
+        "batch mover: time per step, summed over batches in flight"
+    );
+    let mut scan = scanner;
+    if let Some(s) = scan.as_mut() {
+        for m in hold.drain(..).chain(retry.drain(..)) {
+            s.hold(&m);
+        }
+        s.release_held(sqs).await;
+    }
+    let result = match error {
+        Some(e) => Err(e),
+        None => Ok(()),
+    };
+    state.cancelled = cancel.is_cancelled();
+    if state.cancelled {
+        state
+            .notes
+            .push("cancelled: messages already moved stay moved; run again to continue".into());
+    }
+    let kept = match journal {
+        Some(j) => {
+            let j = j.into_inner()?;
+            let path = j.path().to_path_buf();
+            // A clean end of the pass means every message the earlier run held has had time
+            // to come back; those that did not were deleted by it.
+            let pass_complete = result.is_ok() && !state.cancelled;
+            if j.finish(pass_complete, &this_run)? {
+                Some(path)
+            } else {
+                None
+            }
+        }
+        None => None,
+    };
+    result?;
+    if state.remaining.is_some() && !state.cancelled {
+        state.remaining = Some(match &req.selection {
+            Selection::Ids(ids) => (ids.len() - found_ids.len()) as u64,
+            _ => approximate_depth(sqs, &dlq.url).await.unwrap_or(0),
+        });
+    }
+    state.finished = true;
+    state.eta = None;
+    progress.send_replace(state.clone());
+    Ok(RedriveOutcome {
+        progress: state,
+        would_move,
+        journal: kept,
+    })
+}
+
+/// Send up to ten messages unchanged; returns (sent, not sent).
+async fn send_batch(
+    sqs: &aws_sdk_sqs::Client,
+    url: &str,
+    msgs: &[DlqMessage],
+) -> Result<(Vec<DlqMessage>, Vec<DlqMessage>), DlqError> {
+    let fifo = url.ends_with(".fifo");
+    let mut entries = Vec::new();
+    for (i, m) in msgs.iter().enumerate() {
+        let mut e = SendMessageBatchRequestEntry::builder()
+            .id(i.to_string())
+            .message_body(&m.body)
+            .set_message_attributes(
+                (!m.raw_attributes.is_empty()).then(|| m.raw_attributes.clone()),
+            );
+        if fifo {
+            // The original id deduplicates a resend within SQS's five-minute window.
+            e = e
+                .message_group_id(m.group_id.clone().unwrap_or_else(|| "redrive".into()))
+                .message_deduplication_id(&m.id);
+        }
+        entries.push(
+            e.build()
+                .map_err(|e| DlqError::Invalid(format!("building a send: {e}")))?,
+        );
+    }
+    let out = sqs
+        .send_message_batch()
+        .queue_url(url)
+        .set_entries(Some(entries))
+        .send()
+        .await;
+    let out = match out {
+        Ok(o) => o,
+        // A whole-batch failure that may pass (network, 5xx): nothing is known to be sent.
+        Err(e) if stack::errors::describe(&e).class.is_retryable() => {
+            tracing::warn!(
+                "SendMessageBatch failed, will retry: {}",
+                stack::errors::describe(&e)
+            );
+            return Ok((Vec::new(), msgs.to_vec()));
+        }
+        Err(e) => return Err(DlqError::aws("SendMessageBatch")(e)),
+    };
+    let ok: HashSet<&str> = out.successful().iter().map(|s| s.id()).collect();
+    let (sent, unsent): (Vec<_>, Vec<_>) = msgs
+        .iter()
+        .enumerate()
+        .partition(|(i, _)| ok.contains(i.to_string().as_str()));
+    for f in out.failed() {
+        tracing::warn!(
+            "send of one message failed: {} {}",
+            f.code(),
+            f.message().unwrap_or_default()
+        );
+    }
+    Ok((
+        sent.into_iter().map(|(_, m)| m.clone()).collect(),
+        unsent.into_iter().map(|(_, m)| m.clone()).collect(),
+    ))
+}
+
+/// Delete up to ten messages; returns (deleted ids, how many were not deleted).
+async fn delete_batch(
+    sqs: &aws_sdk_sqs::Client,
+    url: &str,
+    msgs: &[DlqMessage],
+) -> Result<(Vec<String>, usize), DlqError> {
+    let mut deleted = Vec::new();
+    let mut kept = 0;
+    for chunk in msgs.chunks(10) {
+        let entries: Vec<_> = chunk
+            .iter()
+            .enumerate()
+            .filter_map(|(i, m)| {
+                DeleteMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .receipt_handle(&m.receipt_handle)
+                    .build()
+                    .ok()
+            })
+            .collect();
+        match sqs
+            .delete_message_batch()
+            .queue_url(url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+        {
+            Ok(out) => {
+                let ok: HashSet<&str> = out.successful().iter().map(|s| s.id()).collect();
+                for (i, m) in chunk.iter().enumerate() {
+                    if ok.contains(i.to_string().as_str()) {
+                        deleted.push(m.id.clone());
+                    } else {
+                        kept += 1;
+                    }
+                }
+            }
+            Err(e) if stack::errors::describe(&e).class.is_retryable() => {
+                tracing::warn!(
+                    "DeleteMessageBatch failed, the messages return and are deleted then: {}",
+                    stack::errors::describe(&e)
+                );
+                kept += chunk.len();
+            }
+            Err(e) => return Err(DlqError::aws("DeleteMessageBatch")(e)),
+        }
+    }
+    Ok((deleted, kept))
+}
+
+/// What a delete did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DeleteOutcome {
+    pub queue: String,
+    pub deleted: u64,
+    pub ids: Vec<String>,
+    pub dry_run: bool,
+    pub cancelled: bool,
+}
+
+/// Delete the selected messages from a queue (or, dry-run, list what would go).
+pub async fn delete(
+    sqs: &aws_sdk_sqs::Client,
+    queue: &QueueRef,
+    selection: &Selection,
+    dry_run: bool,
+    cancel: &CancellationToken,
+) -> Result<DeleteOutcome, DlqError> {
+    let mut scan = Scanner::new(&queue.url, 30, 5);
+    let mut out = DeleteOutcome {
+        queue: queue.name.clone(),
+        dry_run,
+        ..DeleteOutcome::default()
+    };
+    let result: Result<(), DlqError> = async {
+        loop {
+            if let Selection::Ids(ids) = selection {
+                if out.ids.len() >= ids.len() {
+                    break;
+                }
+            }
+            let Some(batch) = scan.next_batch(sqs, cancel).await? else {
+                break;
+            };
+            let now = Utc::now();
+            let mut chosen = Vec::new();
+            for m in batch {
+                if selection.matches(&m, now) {
+                    if dry_run {
+                        scan.hold(&m);
+                        out.ids.push(m.id.clone());
+                    } else {
+                        chosen.push(m);
+                    }
+                } else {
+                    scan.hold(&m);
+                }
+            }
+            if !chosen.is_empty() {
+                match delete_batch(sqs, &queue.url, &chosen).await {
+                    Ok((deleted, _)) => out.ids.extend(deleted),
+                    Err(e) => {
+                        let handles: Vec<String> =
+                            chosen.iter().map(|m| m.receipt_handle.clone()).collect();
+                        super::peek::release(sqs, &queue.url, &handles).await;
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+    .await;
+    scan.release_held(sqs).await;
+    result?;
+    out.deleted = if dry_run { 0 } else { out.ids.len() as u64 };
+    out.cancelled = cancel.is_cancelled();
+    Ok(out)
+}
+
+/// Empty a queue with PurgeQueue (SQS allows one purge per queue every 60 s).
+pub async fn purge(sqs: &aws_sdk_sqs::Client, queue: &QueueRef) -> Result<(), DlqError> {
+    sqs.purge_queue()
+        .queue_url(&queue.url)
+        .send()
+        .await
+        .map_err(DlqError::aws("PurgeQueue"))?;
+    Ok(())
+}

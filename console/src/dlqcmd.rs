@@ -1,0 +1,763 @@
+//! The headless dead-letter commands, `flightdeck dlq list|show|redrive|delete|purge`, on
+//! top of the [`crate::dlq`] engine: argument parsing, the confirm path, the audit log, a
+//! progress bar on stderr, and exit codes that say what happened ([`EXIT_CODES`]).
+
+use std::collections::BTreeSet;
+use std::io::IsTerminal;
+
+use clap::{Args, Subcommand};
+use serde::Serialize;
+use stack::{Clients, Stack};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::audit;
+use crate::confirm::{self, Action, Confirm};
+use crate::dlq::peek::{peek, resolve_queue};
+use crate::dlq::redrive::{self, DeleteOutcome};
+use crate::dlq::{
+    Destination, DlqError, DlqMessage, Filter, PeekOptions, RedriveProgress, RedriveRequest,
+    Selection,
+};
+
+/// The exit codes of `dlq` and `scale`, for `--help` and the README.
+pub const EXIT_CODES: &str = "Exit codes:\n  \
+    0  done\n  \
+    1  failed (an AWS error, a bad filter, a missing queue or group)\n  \
+    2  bad command line\n  \
+    3  refused: not confirmed (pass --yes in scripts), --read-only, or a value outside the group's min..max\n  \
+    4  stopped part way (Ctrl-C, or messages left behind); running the same command again resumes\n  \
+    5  nothing matched: no message was selected";
+
+/// A command's end other than plain success: the process exits with `code`.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Exit {
+    pub code: u8,
+    pub message: String,
+}
+
+pub const FAILED: u8 = 1;
+pub const REFUSED: u8 = 3;
+pub const PARTIAL: u8 = 4;
+pub const NOTHING: u8 = 5;
+
+fn exit(code: u8, message: impl Into<String>) -> anyhow::Error {
+    Exit {
+        code,
+        message: message.into(),
+    }
+    .into()
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DlqCommand {
+    /// List the messages in a dead-letter queue: id, age, receive count, size, failure reason,
+    /// a body preview. Peeking receives each message with a short visibility and releases it,
+    /// which raises its receive count by one.
+    #[command(after_help = EXIT_CODES)]
+    List {
+        #[command(flatten)]
+        queue: QueueArg,
+        /// Only messages matching this filter (repeat to AND); see `flightdeck dlq --help`
+        #[arg(long, value_name = "EXPR")]
+        filter: Vec<String>,
+        /// At most this many messages
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        /// Print JSON instead of a table
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one message: the body (pretty JSON when it is JSON), every attribute, its source queue
+    #[command(after_help = EXIT_CODES)]
+    Show {
+        /// The message id (from `flightdeck dlq list`)
+        id: String,
+        #[command(flatten)]
+        queue: QueueArg,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Move messages back to their source queue (or --to QUEUE): sent before deleted, journalled
+    /// on disk so that a run killed at any point loses nothing when run again
+    #[command(after_help = EXIT_CODES)]
+    Redrive {
+        #[command(flatten)]
+        queue: QueueArg,
+        #[command(flatten)]
+        select: SelectArgs,
+        /// Send to this queue instead of the source queue (from the redrive policy)
+        #[arg(long, value_name = "QUEUE")]
+        to: Option<String>,
+        /// Show what would move; change nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// At most this many messages per second
+        #[arg(long, value_name = "N")]
+        rate: Option<f64>,
+        /// Seconds a message stays hidden while it is moved (also how long a killed run's
+        /// messages take to reappear)
+        #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+        visibility: i32,
+        /// With --all, use flightdeck's batch mover even where StartMessageMoveTask exists
+        #[arg(long)]
+        no_move_task: bool,
+        /// Do not ask for confirmation (for scripts)
+        #[arg(long, short = 'y')]
+        yes: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete messages from a queue (asks you to type the queue name)
+    #[command(after_help = EXIT_CODES)]
+    Delete {
+        #[command(flatten)]
+        queue: QueueArg,
+        #[command(flatten)]
+        select: SelectArgs,
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long, short = 'y')]
+        yes: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete every message in a queue with PurgeQueue (asks you to type the queue name)
+    #[command(after_help = EXIT_CODES)]
+    Purge {
+        #[command(flatten)]
+        queue: QueueArg,
+        #[arg(long, short = 'y')]
+        yes: bool,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// The filter language, for `flightdeck dlq --help`.
+pub const FILTER_HELP: &str = "Filters (--filter EXPR, terms joined by AND; repeat --filter to AND more):\n  \
+    body.video_id=abc   $.video_id=abc   the JSON body's value at that path (body.a.b, body.items[0])\n  \
+    attr.failure_class=permanent         a message attribute's value\n  \
+    id=MESSAGE_ID                        one message\n  \
+    age>10m   age<1h                     sent longer ago / more recently (s, m, h, d)\n  \
+    \"some text\"   word                  the body contains the text (any case)";
+
+#[derive(Debug, Clone, Args)]
+pub struct QueueArg {
+    /// The queue [default: the stack's dead-letter queue, video_dlq]
+    #[arg(long, short = 'q', value_name = "QUEUE")]
+    pub queue: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SelectArgs {
+    /// These messages (repeat for more)
+    #[arg(long = "id", value_name = "MESSAGE_ID")]
+    pub ids: Vec<String>,
+    /// The messages matching this filter (repeat to AND)
+    #[arg(long, value_name = "EXPR")]
+    pub filter: Vec<String>,
+    /// Every message in the queue
+    #[arg(long, conflicts_with_all = ["ids", "filter"])]
+    pub all: bool,
+}
+
+impl SelectArgs {
+    fn selection(&self) -> anyhow::Result<Selection> {
+        if self.all {
+            return Ok(Selection::Everything);
+        }
+        if !self.ids.is_empty() {
+            if !self.filter.is_empty() {
+                return Err(exit(2, "give either --id or --filter, not both"));
+            }
+            return Ok(Selection::Ids(
+                self.ids.iter().cloned().collect::<BTreeSet<_>>(),
+            ));
+        }
+        if !self.filter.is_empty() {
+            return Ok(Selection::Filter(parse_filter(&self.filter)?));
+        }
+        Err(exit(
+            2,
+            "say which messages: --id ID, --filter EXPR, or --all",
+        ))
+    }
+}
+
+fn parse_filter(exprs: &[String]) -> anyhow::Result<Filter> {
+    Filter::parse_all(exprs.iter().map(String::as_str))
+        .map_err(|e| exit(FAILED, format!("{e}\n\n{FILTER_HELP}")))
+}
+
+/// Everything a command needs about where it runs.
+pub struct Ctx<'a> {
+    pub clients: &'a Clients,
+    pub stack: &'a Stack,
+    pub profile: Option<&'a str>,
+}
+
+/// Run one `dlq` subcommand.
+pub async fn run(cmd: DlqCommand, ctx: &Ctx<'_>) -> anyhow::Result<()> {
+    match cmd {
+        DlqCommand::List {
+            queue,
+            filter,
+            limit,
+            json,
+        } => {
+            list(
+                ctx,
+                &queue_name(ctx, &queue),
+                parse_filter(&filter)?,
+                limit,
+                json,
+            )
+            .await
+        }
+        DlqCommand::Show { id, queue, json } => {
+            show(ctx, &queue_name(ctx, &queue), &id, json).await
+        }
+        DlqCommand::Redrive {
+            queue,
+            select,
+            to,
+            dry_run,
+            rate,
+            visibility,
+            no_move_task,
+            yes,
+            json,
+        } => {
+            let dlq = queue_name(ctx, &queue);
+            let mut req = RedriveRequest::new(
+                &dlq,
+                select.selection()?,
+                to.map_or(Destination::Source, Destination::Queue),
+                audit::state_dir(),
+            );
+            req.dry_run = dry_run;
+            req.rate_per_s = rate;
+            if !(1..=43_200).contains(&visibility) {
+                return Err(exit(2, "--visibility must be 1..=43200 seconds"));
+            }
+            req.visibility_s = visibility;
+            req.use_move_task = !no_move_task;
+            redrive_cmd(ctx, req, yes, json).await
+        }
+        DlqCommand::Delete {
+            queue,
+            select,
+            dry_run,
+            yes,
+            json,
+        } => {
+            let selection = select.selection()?;
+            if selection == Selection::Everything {
+                return Err(exit(
+                    2,
+                    "to delete every message use `flightdeck dlq purge`",
+                ));
+            }
+            delete_cmd(ctx, &queue_name(ctx, &queue), selection, dry_run, yes, json).await
+        }
+        DlqCommand::Purge { queue, yes, json } => {
+            purge_cmd(ctx, &queue_name(ctx, &queue), yes, json).await
+        }
+    }
+}
+
+fn queue_name(ctx: &Ctx<'_>, q: &QueueArg) -> String {
+    q.queue
+        .clone()
+        .unwrap_or_else(|| ctx.stack.queues.dlq.name.clone())
+}
+
+/// An engine error as the one line the operator reads, with its exit code.
+fn fail(ctx: &Ctx<'_>, e: DlqError) -> anyhow::Error {
+    match e {
+        DlqError::Aws { action, failure } => {
+            if failure.message.contains(stack::aws::READ_ONLY_REFUSAL) {
+                return exit(
+                    REFUSED,
+                    format!("{action}: {}", refusal_text(&failure.message)),
+                );
+            }
+            let e = crate::explain(&failure, action, ctx.clients);
+            exit(FAILED, format!("{e:#}"))
+        }
+        other => exit(FAILED, other.to_string()),
+    }
+}
+
+fn refusal_text(message: &str) -> &str {
+    message
+        .find(stack::aws::READ_ONLY_REFUSAL)
+        .map_or(message, |i| {
+            message[i..]
+                .split(": dispatch failure")
+                .next()
+                .unwrap_or(message)
+        })
+}
+
+fn audit_entry(
+    ctx: &Ctx<'_>,
+    action: &str,
+    target: &str,
+    parameters: serde_json::Value,
+    result: &str,
+    detail: String,
+) {
+    let entry = audit::Entry {
+        at: chrono::Utc::now(),
+        who: audit::who(ctx.profile),
+        action: action.into(),
+        target: target.into(),
+        endpoint: ctx.clients.describe_target(),
+        parameters,
+        result: result.into(),
+        detail,
+    };
+    if let Err(e) = audit::record(&entry) {
+        eprintln!("flightdeck: warning: {e:#}");
+    }
+}
+
+/// The audit result for an error.
+fn result_of(e: &anyhow::Error) -> &'static str {
+    match e.downcast_ref::<Exit>().map(|x| x.code) {
+        Some(REFUSED) => "refused",
+        Some(PARTIAL) => "cancelled",
+        _ => "failed",
+    }
+}
+
+/// Ask (or take --yes); a refusal is audited and exits with [`REFUSED`].
+fn confirm_or_refuse(
+    ctx: &Ctx<'_>,
+    action: &Action<'_>,
+    what: &str,
+    yes: bool,
+    audit_as: (&str, &str, &serde_json::Value),
+) -> anyhow::Result<()> {
+    // Read-only clients refuse the change themselves; asking first would only waste a question.
+    if ctx.clients.is_read_only() {
+        return Ok(());
+    }
+    let c = Confirm::for_action(action);
+    confirm::headless(&c, what, yes).map_err(|r| {
+        audit_entry(
+            ctx,
+            audit_as.0,
+            audit_as.1,
+            audit_as.2.clone(),
+            "refused",
+            r.to_string(),
+        );
+        exit(REFUSED, r.to_string())
+    })
+}
+
+async fn list(
+    ctx: &Ctx<'_>,
+    queue: &str,
+    filter: Filter,
+    limit: usize,
+    json: bool,
+) -> anyhow::Result<()> {
+    let q = resolve_queue(&ctx.clients.sqs, queue)
+        .await
+        .map_err(|e| fail(ctx, e))?;
+    let opts = PeekOptions {
+        filter,
+        max: limit,
+        ..PeekOptions::default()
+    };
+    let msgs = peek(&ctx.clients.sqs, &q.url, &opts, &CancellationToken::new())
+        .await
+        .map_err(|e| fail(ctx, e))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&msgs)?);
+    } else {
+        print!("{}", table(&msgs, chrono::Utc::now()));
+        eprintln!(
+            "{} message(s) in {} (listing raised each one's receive count by 1)",
+            msgs.len(),
+            q.name
+        );
+    }
+    Ok(())
+}
+
+/// The list as a table: id, age, receives, size, failure reason, preview.
+pub fn table(msgs: &[DlqMessage], now: chrono::DateTime<chrono::Utc>) -> String {
+    let mut out = format!(
+        "{:<36}  {:>8}  {:>4}  {:>7}  {:<24}  {}\n",
+        "ID", "AGE", "RCV", "SIZE", "REASON", "BODY"
+    );
+    for m in msgs {
+        let age = m.age(now).map_or("-".into(), human_age);
+        let reason: String = m.failure_reason().unwrap_or("-").chars().take(24).collect();
+        out += &format!(
+            "{:<36}  {:>8}  {:>4}  {:>7}  {:<24}  {}\n",
+            m.id,
+            age,
+            m.receive_count,
+            m.size,
+            reason,
+            m.preview(60)
+        );
+    }
+    out
+}
+
+fn human_age(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..=119 => format!("{s}s"),
+        120..=7_199 => format!("{}m", s / 60),
+        7_200..=172_799 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86_400),
+    }
+}
+
+async fn show(ctx: &Ctx<'_>, queue: &str, id: &str, json: bool) -> anyhow::Result<()> {
+    let q = resolve_queue(&ctx.clients.sqs, queue)
+        .await
+        .map_err(|e| fail(ctx, e))?;
+    let opts = PeekOptions {
+        filter: Filter::parse(&format!("id={id}"))?,
+        max: 1,
+        ..PeekOptions::default()
+    };
+    let found = peek(&ctx.clients.sqs, &q.url, &opts, &CancellationToken::new())
+        .await
+        .map_err(|e| fail(ctx, e))?;
+    let Some(m) = found.into_iter().next() else {
+        return Err(exit(
+            NOTHING,
+            format!(
+                "no message {id} in {} (list them with `flightdeck dlq list`)",
+                q.name
+            ),
+        ));
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&m)?);
+        return Ok(());
+    }
+    println!("id:             {}", m.id);
+    println!("queue:          {}", q.name);
+    println!(
+        "source queue:   {}",
+        m.source_arn
+            .as_deref()
+            .map_or("-", |a| a.rsplit(':').next().unwrap_or(a))
+    );
+    println!(
+        "sent:           {}",
+        m.sent_at.map_or("-".into(), |t| t.to_rfc3339())
+    );
+    println!("receive count:  {}", m.receive_count);
+    println!("size:           {} bytes", m.size);
+    println!("attributes:");
+    for (k, v) in &m.attributes {
+        println!("  {k} = {v}");
+    }
+    println!("body:");
+    match serde_json::from_str::<serde_json::Value>(&m.body) {
+        Ok(v) => println!("{}", serde_json::to_string_pretty(&v)?),
+        Err(_) => println!("{}", m.body),
+    }
+    Ok(())
+}
+
+async fn redrive_cmd(
+    ctx: &Ctx<'_>,
+    req: RedriveRequest,
+    yes: bool,
+    json: bool,
+) -> anyhow::Result<()> {
+    let params = serde_json::json!({
+        "selection": req.selection.describe(),
+        "destination": match &req.destination { Destination::Source => "source".to_string(), Destination::Queue(q) => q.clone() },
+        "rate_per_s": req.rate_per_s,
+        "dry_run": req.dry_run,
+    });
+    if !req.dry_run {
+        let what = format!(
+            "Redrive {} from {} to {}.",
+            req.selection.describe(),
+            req.dlq,
+            match &req.destination {
+                Destination::Source => "its source queue".to_string(),
+                Destination::Queue(q) => q.clone(),
+            }
+        );
+        let action = Action::Redrive {
+            dlq: &req.dlq,
+            bulk: req.selection.is_bulk(),
+        };
+        confirm_or_refuse(ctx, &action, &what, yes, ("dlq.redrive", &req.dlq, &params))?;
+    }
+    let cancel = CancellationToken::new();
+    let on_ctrl_c = {
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                cancel.cancel();
+            }
+        })
+    };
+    let (tx, rx) = watch::channel(RedriveProgress::default());
+    let bar = tokio::spawn(progress_bar(rx, req.dry_run));
+    let result = redrive::run(ctx.clients, ctx.stack, &req, &tx, &cancel).await;
+    drop(tx);
+    let _ = bar.await;
+    on_ctrl_c.abort();
+    let outcome = match result {
+        Ok(o) => o,
+        Err(e) => {
+            let err = fail(ctx, e);
+            if !req.dry_run {
+                audit_entry(
+                    ctx,
+                    "dlq.redrive",
+                    &req.dlq,
+                    params,
+                    result_of(&err),
+                    err.to_string(),
+                );
+            }
+            return Err(err);
+        }
+    };
+    let p = &outcome.progress;
+    let summary = format!(
+        "{} {} message(s) from {} to {} ({} mover){}{}{}",
+        if p.dry_run { "would move" } else { "moved" },
+        p.moved,
+        p.dlq,
+        p.destination,
+        match p.mover {
+            Some(redrive::Mover::MoveTask) => "StartMessageMoveTask",
+            _ => "batch",
+        },
+        if p.resumed > 0 {
+            format!("; {} sent by an earlier run, deleted now", p.resumed)
+        } else {
+            String::new()
+        },
+        if p.possible_duplicates > 0 {
+            format!(
+                "; {} possible duplicate(s): an earlier run was killed while sending them",
+                p.possible_duplicates
+            )
+        } else {
+            String::new()
+        },
+        if p.failed > 0 {
+            format!("; {} could not be sent and stay in the DLQ", p.failed)
+        } else {
+            String::new()
+        },
+    );
+    if !req.dry_run {
+        let result = if p.cancelled { "cancelled" } else { "ok" };
+        audit_entry(
+            ctx,
+            "dlq.redrive",
+            &req.dlq,
+            params,
+            result,
+            summary.clone(),
+        );
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&outcome)?);
+    } else {
+        if p.dry_run && !outcome.would_move.is_empty() {
+            print!("{}", table(&outcome.would_move, chrono::Utc::now()));
+        }
+        for note in &p.notes {
+            eprintln!("note: {note}");
+        }
+        println!("{summary}");
+    }
+    if p.cancelled || p.failed > 0 || outcome.journal.is_some() {
+        return Err(exit(
+            PARTIAL,
+            if p.cancelled {
+                "stopped before the end: run the same command again to continue"
+            } else {
+                "some messages were left behind: run the same command again to finish"
+            },
+        ));
+    }
+    if p.moved == 0 && p.resumed == 0 {
+        return Err(exit(NOTHING, String::new()));
+    }
+    Ok(())
+}
+
+/// The live progress bar on stderr (hidden when stderr is not a terminal).
+async fn progress_bar(mut rx: watch::Receiver<RedriveProgress>, dry_run: bool) {
+    if !std::io::stderr().is_terminal() {
+        while rx.changed().await.is_ok() {}
+        return;
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    let style = indicatif::ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} {msg}")
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> ");
+    bar.set_style(style);
+    while rx.changed().await.is_ok() {
+        let p = rx.borrow_and_update().clone();
+        bar.set_length(p.moved + p.remaining.unwrap_or(0));
+        bar.set_position(p.moved);
+        let eta = p
+            .eta
+            .map_or(String::new(), |e| format!(", ETA {}s", e.as_secs()));
+        bar.set_message(format!(
+            "{} {:.0} msg/s{eta}{}",
+            if dry_run { "would move," } else { "moved," },
+            p.rate_per_s,
+            if p.possible_duplicates > 0 {
+                format!(", {} possible duplicates", p.possible_duplicates)
+            } else {
+                String::new()
+            }
+        ));
+    }
+    bar.finish_and_clear();
+}
+
+async fn delete_cmd(
+    ctx: &Ctx<'_>,
+    queue: &str,
+    selection: Selection,
+    dry_run: bool,
+    yes: bool,
+    json: bool,
+) -> anyhow::Result<()> {
+    let q = resolve_queue(&ctx.clients.sqs, queue)
+        .await
+        .map_err(|e| fail(ctx, e))?;
+    let params = serde_json::json!({"selection": selection.describe(), "dry_run": dry_run});
+    if !dry_run {
+        let what = format!(
+            "Delete {} from {} (they cannot be recovered).",
+            selection.describe(),
+            q.name
+        );
+        confirm_or_refuse(
+            ctx,
+            &Action::Delete { queue: &q.name },
+            &what,
+            yes,
+            ("dlq.delete", &q.name, &params),
+        )?;
+    }
+    let out: DeleteOutcome = match redrive::delete(
+        &ctx.clients.sqs,
+        &q,
+        &selection,
+        dry_run,
+        &CancellationToken::new(),
+    )
+    .await
+    {
+        Ok(o) => o,
+        Err(e) => {
+            let err = fail(ctx, e);
+            if !dry_run {
+                audit_entry(
+                    ctx,
+                    "dlq.delete",
+                    &q.name,
+                    params,
+                    result_of(&err),
+                    err.to_string(),
+                );
+            }
+            return Err(err);
+        }
+    };
+    let summary = if dry_run {
+        format!("would delete {} message(s) from {}", out.ids.len(), q.name)
+    } else {
+        format!("deleted {} message(s) from {}", out.deleted, q.name)
+    };
+    if !dry_run {
+        audit_entry(ctx, "dlq.delete", &q.name, params, "ok", summary.clone());
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        for id in &out.ids {
+            println!("{id}");
+        }
+        println!("{summary}");
+    }
+    if out.ids.is_empty() {
+        return Err(exit(NOTHING, String::new()));
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct PurgeOutcome<'a> {
+    queue: &'a str,
+    purged: bool,
+    approximate_messages_before: u64,
+}
+
+async fn purge_cmd(ctx: &Ctx<'_>, queue: &str, yes: bool, json: bool) -> anyhow::Result<()> {
+    let q = resolve_queue(&ctx.clients.sqs, queue)
+        .await
+        .map_err(|e| fail(ctx, e))?;
+    let before = crate::dlq::peek::approximate_depth(&ctx.clients.sqs, &q.url)
+        .await
+        .map_err(|e| fail(ctx, e))?;
+    let params = serde_json::json!({"approximate_messages": before});
+    let what = format!(
+        "Purge {}: delete all of its ~{before} message(s); they cannot be recovered.",
+        q.name
+    );
+    confirm_or_refuse(
+        ctx,
+        &Action::Purge { queue: &q.name },
+        &what,
+        yes,
+        ("dlq.purge", &q.name, &params),
+    )?;
+    if let Err(e) = redrive::purge(&ctx.clients.sqs, &q).await {
+        let err = fail(ctx, e);
+        audit_entry(
+            ctx,
+            "dlq.purge",
+            &q.name,
+            params,
+            result_of(&err),
+            err.to_string(),
+        );
+        return Err(err);
+    }
+    let summary = format!("purged {} (~{before} message(s))", q.name);
+    audit_entry(ctx, "dlq.purge", &q.name, params, "ok", summary.clone());
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&PurgeOutcome {
+                queue: &q.name,
+                purged: true,
+                approximate_messages_before: before
+            })?
+        );
+    } else {
+        println!("{summary}");
+    }
+    Ok(())
+}

@@ -1,0 +1,707 @@
+//! `flightdeck dlq ...` as a user runs it against a real emulator: selective redrive, a
+//! redrive killed with SIGKILL and run again (nothing lost), the typed confirmation, and
+//! `--read-only` refusing every mutating call at the client.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::process::{Command as StdCommand, Output, Stdio};
+use std::time::Duration;
+
+use aws_sdk_sqs::types::{MessageAttributeValue, QueueAttributeName, SendMessageBatchRequestEntry};
+use local_cloud::testing::TestCloud;
+
+const BIN: &str = env!("CARGO_BIN_EXE_flightdeck");
+
+/// The binary with the developer's AWS settings kept out and a private state directory.
+fn flightdeck(endpoint: &str, state: &Path) -> StdCommand {
+    let mut cmd = StdCommand::new(BIN);
+    for var in [
+        "AWS_ENDPOINT_URL",
+        "AWS_PROFILE",
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "FLIGHTDECK_STACK",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("FLIGHTDECK_STATE_DIR", state)
+        .env("USER", "tester")
+        .args(["--endpoint", endpoint])
+        .stdin(Stdio::null());
+    cmd
+}
+
+async fn run(mut cmd: StdCommand) -> Output {
+    tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn attr(v: &str) -> MessageAttributeValue {
+    MessageAttributeValue::builder()
+        .data_type("String")
+        .string_value(v)
+        .build()
+        .unwrap()
+}
+
+/// `n` messages with bodies `{"v":1,"video_id":"<tag>-<i>"}` and failure attributes.
+async fn inject(sqs: &aws_sdk_sqs::Client, url: &str, tag: &str, n: usize) -> Vec<String> {
+    let mut bodies = Vec::new();
+    for chunk in (0..n).collect::<Vec<_>>().chunks(10) {
+        let entries: Vec<_> = chunk
+            .iter()
+            .map(|i| {
+                let body = format!(r#"{{"v":1,"video_id":"{tag}-{i}"}}"#);
+                bodies.push(body.clone());
+                SendMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .message_body(body)
+                    .message_attributes(
+                        "failure_class",
+                        attr(if i % 3 == 0 { "permanent" } else { "retryable" }),
+                    )
+                    .message_attributes("failure_reason", attr(&format!("corrupt input {i}")))
+                    .build()
+                    .unwrap()
+            })
+            .collect();
+        sqs.send_message_batch()
+            .queue_url(url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .unwrap();
+    }
+    bodies
+}
+
+/// Every message in a queue (consumed with a long visibility): body -> attributes.
+async fn drain(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<(String, BTreeMap<String, String>)> {
+    let mut out = Vec::new();
+    let mut empty = 0;
+    while empty < 3 {
+        let r = sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .visibility_timeout(600)
+            .message_attribute_names("All")
+            .send()
+            .await
+            .unwrap();
+        if r.messages().is_empty() {
+            empty += 1;
+            continue;
+        }
+        empty = 0;
+        for m in r.messages() {
+            let attrs = m
+                .message_attributes()
+                .map(|a| {
+                    a.iter()
+                        .map(|(k, v)| (k.clone(), v.string_value().unwrap_or_default().to_string()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            out.push((m.body().unwrap_or_default().to_string(), attrs));
+        }
+    }
+    out
+}
+
+async fn depth(sqs: &aws_sdk_sqs::Client, url: &str) -> u64 {
+    let out = sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+        .send()
+        .await
+        .unwrap();
+    out.attributes()
+        .unwrap()
+        .values()
+        .map(|v| v.parse::<u64>().unwrap())
+        .sum()
+}
+
+async fn url(sqs: &aws_sdk_sqs::Client, name: &str) -> String {
+    sqs.get_queue_url()
+        .queue_name(name)
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_string()
+}
+
+async fn create(sqs: &aws_sdk_sqs::Client, name: &str) -> String {
+    sqs.create_queue()
+        .queue_name(name)
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_string()
+}
+
+fn audit_lines(state: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(state.join("audit.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn dlq_help_documents_filters_and_exit_codes() {
+    let out = StdCommand::new(BIN)
+        .args(["dlq", "--help"])
+        .output()
+        .unwrap();
+    let help = text(&out.stdout);
+    for want in [
+        "redrive",
+        "purge",
+        "attr.failure_class=permanent",
+        "age>10m",
+    ] {
+        assert!(help.contains(want), "{want} not in\n{help}");
+    }
+    for sub in ["list", "show", "redrive", "delete", "purge"] {
+        let out = StdCommand::new(BIN)
+            .args(["dlq", sub, "--help"])
+            .output()
+            .unwrap();
+        let help = text(&out.stdout);
+        assert!(
+            help.contains("Exit codes:") && help.contains("3  refused"),
+            "{sub}:\n{help}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_filtered_redrive_moves_exactly_the_matching_messages_with_bodies_and_attributes() {
+    let cloud = TestCloud::provisioned().await;
+    let state = tempfile::tempdir().unwrap();
+    let sqs = &cloud.clients.sqs;
+    let dlq = url(sqs, "video_dlq").await;
+    let tasks = url(sqs, "video_tasks").await;
+    let bodies = inject(sqs, &dlq, "v", 21).await;
+
+    // list (JSON) sees all of them and leaves them in place.
+    let mut cmd = flightdeck(cloud.endpoint(), state.path());
+    cmd.args(["dlq", "list", "--json"]);
+    let out = run(cmd).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let listed: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(listed.len(), 21);
+    assert_eq!(depth(sqs, &dlq).await, 21);
+
+    // Dry run: what would move, nothing changes, no confirmation needed.
+    let mut cmd = flightdeck(cloud.endpoint(), state.path());
+    cmd.args([
+        "dlq",
+        "redrive",
+        "--filter",
+        "attr.failure_class=permanent",
+        "--dry-run",
+        "--json",
+    ]);
+    let out = run(cmd).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let dry: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(dry["would_move"].as_array().unwrap().len(), 7);
+    assert_eq!(depth(sqs, &tasks).await, 0);
+
+    let mut cmd = flightdeck(cloud.endpoint(), state.path());
+    cmd.args([
+        "dlq",
+        "redrive",
+        "--filter",
+        "attr.failure_class=permanent",
+        "--yes",
+        "--json",
+    ]);
+    let out = run(cmd).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["moved"], 7);
+    assert_eq!(report["destination"], "video_tasks");
+
+    let moved = drain(sqs, &tasks).await;
+    let left = drain(sqs, &dlq).await;
+    assert_eq!(moved.len(), 7);
+    assert_eq!(left.len(), 14);
+    for (body, attrs) in &moved {
+        let i: usize = body
+            .trim_end_matches("\"}")
+            .rsplit('-')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(i % 3, 0, "{body} should not have moved");
+        assert_eq!(attrs["failure_class"], "permanent");
+        assert_eq!(attrs["failure_reason"], format!("corrupt input {i}"));
+        assert!(bodies.contains(body));
+    }
+    assert!(left.iter().all(|(_, a)| a["failure_class"] == "retryable"));
+
+    let audit = audit_lines(state.path());
+    assert_eq!(
+        audit.len(),
+        1,
+        "dry runs and lists are not audited: {audit:?}"
+    );
+    assert_eq!(audit[0]["action"], "dlq.redrive");
+    assert_eq!(audit[0]["result"], "ok");
+    assert_eq!(audit[0]["who"], "tester");
+    assert_eq!(audit[0]["target"], "video_dlq");
+}
+
+/// A small seeded generator (xorshift), so a failing run can be replayed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+#[tokio::test]
+async fn a_redrive_killed_at_random_points_and_run_again_loses_nothing() {
+    const RUNS: usize = 20;
+    const SEED: u64 = 0x5eed_f11e;
+    let cloud = TestCloud::empty().await;
+    let state = tempfile::tempdir().unwrap();
+    let sqs = &cloud.clients.sqs;
+    let mut rng = Rng(SEED);
+    let mut total_dups = 0;
+    let mut killed_mid_run = 0;
+    for run_no in 0..RUNS {
+        let n = 12 + rng.below(19) as usize;
+        let kill_after = Duration::from_millis(rng.below(1500));
+        let src = create(sqs, &format!("k{run_no}-src")).await;
+        let dlq = create(sqs, &format!("k{run_no}-dlq")).await;
+        let injected = inject(sqs, &dlq, &format!("r{run_no}"), n).await;
+        let args = [
+            "dlq".to_string(),
+            "redrive".into(),
+            "-q".into(),
+            format!("k{run_no}-dlq"),
+            "--to".into(),
+            format!("k{run_no}-src"),
+            "--all".into(),
+            "--no-move-task".into(),
+            "--yes".into(),
+            "--json".into(),
+            "--visibility".into(),
+            "2".into(),
+            "--rate".into(),
+            "30".into(),
+        ];
+
+        let mut cmd = flightdeck(cloud.endpoint(), state.path());
+        cmd.args(&args).stdout(Stdio::null()).stderr(Stdio::null());
+        let finished = tokio::task::spawn_blocking(move || {
+            let mut child = cmd.spawn().unwrap();
+            std::thread::sleep(kill_after);
+            let finished = child.try_wait().unwrap().is_some();
+            child.kill().unwrap(); // SIGKILL
+            child.wait().unwrap();
+            finished
+        })
+        .await
+        .unwrap();
+        if !finished {
+            killed_mid_run += 1;
+        }
+
+        // Run it again to the end.
+        let mut cmd = flightdeck(cloud.endpoint(), state.path());
+        cmd.args(&args);
+        let out = run(cmd).await;
+        let code = out.status.code();
+        assert!(
+            matches!(code, Some(0) | Some(5)),
+            "run {run_no}: exit {code:?}: {}",
+            text(&out.stderr)
+        );
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let dups = report["possible_duplicates"].as_u64().unwrap();
+
+        let in_src = drain(sqs, &src).await;
+        assert_eq!(
+            depth(sqs, &dlq).await,
+            0,
+            "run {run_no}: the DLQ should be empty: {report}"
+        );
+        let mut counts: HashMap<&str, u64> = HashMap::new();
+        for (body, attrs) in &in_src {
+            *counts.entry(body.as_str()).or_default() += 1;
+            assert!(attrs.contains_key("failure_reason"), "attributes kept");
+        }
+        for body in &injected {
+            assert!(
+                counts.contains_key(body.as_str()),
+                "run {run_no} (seed {SEED:#x}, kill after {kill_after:?}): lost {body}"
+            );
+        }
+        let extra = in_src.len() as u64 - n as u64;
+        assert!(
+            extra <= dups,
+            "run {run_no}: {extra} duplicate(s) in the destination but only {dups} reported: {report}"
+        );
+        total_dups += dups;
+    }
+    assert!(
+        killed_mid_run >= RUNS / 2,
+        "only {killed_mid_run} of {RUNS} kills landed before the end"
+    );
+    eprintln!(
+        "{RUNS} runs, {killed_mid_run} killed mid-run, {total_dups} possible duplicates reported"
+    );
+}
+
+#[tokio::test]
+async fn purge_delete_and_bulk_redrive_need_the_typed_confirmation() {
+    let cloud = TestCloud::provisioned().await;
+    let state = tempfile::tempdir().unwrap();
+    let sqs = &cloud.clients.sqs;
+    let dlq = url(sqs, "video_dlq").await;
+    inject(sqs, &dlq, "c", 9).await;
+
+    // No terminal and no --yes: refused, nothing changes.
+    for args in [
+        &["dlq", "purge"][..],
+        &["dlq", "delete", "--filter", "attr.failure_class=permanent"],
+        &["dlq", "redrive", "--all"],
+        &["dlq", "redrive", "--filter", "c-1"],
+    ] {
+        let mut cmd = flightdeck(cloud.endpoint(), state.path());
+        cmd.args(args);
+        let out = run(cmd).await;
+        assert_eq!(
+            out.status.code(),
+            Some(3),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(
+            text(&out.stderr).contains("pass --yes"),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert_eq!(depth(sqs, &dlq).await, 9, "{args:?} changed the queue");
+    }
+    let audit = audit_lines(state.path());
+    assert_eq!(audit.len(), 4);
+    assert!(audit.iter().all(|e| e["result"] == "refused"));
+
+    // With --yes: delete by filter, then purge.
+    let mut cmd = flightdeck(cloud.endpoint(), state.path());
+    cmd.args([
+        "dlq",
+        "delete",
+        "--filter",
+        "attr.failure_class=permanent",
+        "--yes",
+        "--json",
+    ]);
+    let out = run(cmd).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["deleted"], 3);
+    assert_eq!(depth(sqs, &dlq).await, 6);
+
+    let mut cmd = flightdeck(cloud.endpoint(), state.path());
+    cmd.args(["dlq", "purge", "--yes"]);
+    let out = run(cmd).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(depth(sqs, &dlq).await, 0);
+    let audit = audit_lines(state.path());
+    assert_eq!(audit.len(), 6);
+    assert_eq!(audit[5]["action"], "dlq.purge");
+    assert_eq!(audit[5]["result"], "ok");
+
+    // Nothing left to match: exit 5.
+    let mut cmd = flightdeck(cloud.endpoint(), state.path());
+    cmd.args(["dlq", "redrive", "--filter", "c-1", "--yes"]);
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
+}
+
+#[tokio::test]
+async fn bad_filters_and_missing_queues_are_one_clear_line() {
+    let cloud = TestCloud::provisioned().await;
+    let state = tempfile::tempdir().unwrap();
+    let mut cmd = flightdeck(cloud.endpoint(), state.path());
+    cmd.args(["dlq", "list", "--filter", "age>5x"]);
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("filter `age>5x`: not a duration"),
+        "{}",
+        text(&out.stderr)
+    );
+    let mut cmd = flightdeck(cloud.endpoint(), state.path());
+    cmd.args(["dlq", "list", "-q", "nope"]);
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("no queue named `nope`"),
+        "{}",
+        text(&out.stderr)
+    );
+    let mut cmd = flightdeck(cloud.endpoint(), state.path());
+    cmd.args(["dlq", "redrive"]);
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--id ID, --filter EXPR, or --all"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[tokio::test]
+async fn read_only_clients_refuse_every_mutating_call_before_sending_it_and_still_read() {
+    let cloud = TestCloud::provisioned().await;
+    let ro = cloud.clients.clone().read_only();
+    assert!(ro.is_read_only());
+    let sqs = &cloud.clients.sqs;
+    let dlq = url(sqs, "video_dlq").await;
+    inject(sqs, &dlq, "ro", 3).await;
+    fn refused_at(what: &str, e: impl std::error::Error + 'static) {
+        let e = stack::errors::error_chain(&e);
+        assert!(
+            e.contains(stack::aws::READ_ONLY_REFUSAL),
+            "{what} was not refused by the client: {e}"
+        );
+    }
+
+    // Reads work.
+    assert!(ro.sqs.list_queues().send().await.is_ok());
+    assert!(ro
+        .sqs
+        .get_queue_url()
+        .queue_name("video_dlq")
+        .send()
+        .await
+        .is_ok());
+    let got = ro
+        .sqs
+        .receive_message()
+        .queue_url(&dlq)
+        .max_number_of_messages(1)
+        .visibility_timeout(0)
+        .send()
+        .await
+        .unwrap();
+    let handle = got.messages()[0].receipt_handle().unwrap().to_string();
+    assert!(ro
+        .sqs
+        .change_message_visibility()
+        .queue_url(&dlq)
+        .receipt_handle(&handle)
+        .visibility_timeout(0)
+        .send()
+        .await
+        .is_ok());
+    assert!(ro
+        .sqs
+        .list_dead_letter_source_queues()
+        .queue_url(&dlq)
+        .send()
+        .await
+        .is_ok());
+    assert!(ro
+        .autoscaling
+        .describe_auto_scaling_groups()
+        .send()
+        .await
+        .is_ok());
+    assert!(ro.autoscaling.describe_policies().send().await.is_ok());
+    assert!(ro.ec2.describe_instances().send().await.is_ok());
+    assert!(ro
+        .s3
+        .head_bucket()
+        .bucket(&cloud.stack.bucket.name)
+        .send()
+        .await
+        .is_ok());
+
+    // Every mutating call the console could make (and a few it never does) is refused.
+    let e = ro
+        .sqs
+        .send_message()
+        .queue_url(&dlq)
+        .message_body("x")
+        .send()
+        .await
+        .unwrap_err();
+    refused_at("SendMessage", e);
+    let entry = SendMessageBatchRequestEntry::builder()
+        .id("0")
+        .message_body("x")
+        .build()
+        .unwrap();
+    let e = ro
+        .sqs
+        .send_message_batch()
+        .queue_url(&dlq)
+        .entries(entry)
+        .send()
+        .await
+        .unwrap_err();
+    refused_at("SendMessageBatch", e);
+    let e = ro
+        .sqs
+        .delete_message()
+        .queue_url(&dlq)
+        .receipt_handle(&handle)
+        .send()
+        .await
+        .unwrap_err();
+    refused_at("DeleteMessage", e);
+    let del = aws_sdk_sqs::types::DeleteMessageBatchRequestEntry::builder()
+        .id("0")
+        .receipt_handle(&handle)
+        .build()
+        .unwrap();
+    let e = ro
+        .sqs
+        .delete_message_batch()
+        .queue_url(&dlq)
+        .entries(del)
+        .send()
+        .await
+        .unwrap_err();
+    refused_at("DeleteMessageBatch", e);
+    let e = ro
+        .sqs
+        .purge_queue()
+        .queue_url(&dlq)
+        .send()
+        .await
+        .unwrap_err();
+    refused_at("PurgeQueue", e);
+    let e = ro
+        .sqs
+        .start_message_move_task()
+        .source_arn("arn:aws:sqs:us-east-1:123456789012:video_dlq")
+        .send()
+        .await
+        .unwrap_err();
+    refused_at("StartMessageMoveTask", e);
+    let e = ro
+        .sqs
+        .cancel_message_move_task()
+        .task_handle("x")
+        .send()
+        .await
+        .unwrap_err();
+    refused_at("CancelMessageMoveTask", e);
+    let e = ro
+        .sqs
+        .create_queue()
+        .queue_name("ro-new")
+        .send()
+        .await
+        .unwrap_err();
+    refused_at("CreateQueue", e);
+    let e = ro
+        .sqs
+        .delete_queue()
+        .queue_url(&dlq)
+        .send()
+        .await
+        .unwrap_err();
+    refused_at("DeleteQueue", e);
+    let e = ro
+        .autoscaling
+        .set_desired_capacity()
+        .auto_scaling_group_name("flightdeck-worker")
+        .desired_capacity(2)
+        .send()
+        .await
+        .unwrap_err();
+    refused_at("SetDesiredCapacity", e);
+    let e = ro
+        .s3
+        .put_object()
+        .bucket(&cloud.stack.bucket.name)
+        .key("x")
+        .send()
+        .await
+        .unwrap_err();
+    refused_at("PutObject", e);
+    let e = ro
+        .ec2
+        .terminate_instances()
+        .instance_ids("i-0")
+        .send()
+        .await
+        .unwrap_err();
+    refused_at("TerminateInstances", e);
+
+    // And nothing reached the target.
+    assert_eq!(depth(sqs, &dlq).await, 3);
+    assert!(sqs
+        .get_queue_url()
+        .queue_name("ro-new")
+        .send()
+        .await
+        .is_err());
+}
+
+#[tokio::test]
+async fn read_only_refuses_every_mutating_dlq_command() {
+    let cloud = TestCloud::provisioned().await;
+    let state = tempfile::tempdir().unwrap();
+    let sqs = &cloud.clients.sqs;
+    let dlq = url(sqs, "video_dlq").await;
+    inject(sqs, &dlq, "ro", 4).await;
+    for args in [
+        &["dlq", "redrive", "--all", "--yes"][..],
+        &["dlq", "redrive", "--filter", "ro-1", "--yes"],
+        &["dlq", "delete", "--filter", "ro-1", "--yes"],
+        &["dlq", "purge", "--yes"],
+    ] {
+        let mut cmd = flightdeck(cloud.endpoint(), state.path());
+        cmd.arg("--read-only").args(args);
+        let out = run(cmd).await;
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {err}");
+        assert!(err.contains("refused by --read-only"), "{args:?}: {err}");
+        assert_eq!(depth(sqs, &dlq).await, 4, "{args:?} changed the DLQ");
+    }
+    assert_eq!(depth(sqs, &url(sqs, "video_tasks").await).await, 0);
+    // Looking still works.
+    let mut cmd = flightdeck(cloud.endpoint(), state.path());
+    cmd.args(["--read-only", "dlq", "list", "--json"]);
+    let out = run(cmd).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let audit = audit_lines(state.path());
+    assert_eq!(audit.len(), 4);
+    assert!(audit.iter().all(|e| e["result"] == "refused"), "{audit:?}");
+}
