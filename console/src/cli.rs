@@ -40,7 +40,7 @@ pub struct UiArgs {
     #[arg(long, global = true, value_name = "DIR")]
     pub themes: Option<PathBuf>,
 
-    /// Make no changes at the target (the console only reads today; kept for scripts)
+    /// Make no changes at the target: every AWS client refuses any call outside the read allowlist
     #[arg(long, global = true)]
     pub read_only: bool,
 }
@@ -75,9 +75,17 @@ pub enum Command {
     Ui,
     /// Print the groups, queues and bucket at the target endpoint, then exit
     Status {
-        /// Print JSON instead of tables
+        /// Print JSON instead of tables (with --watch: one JSON object per line)
         #[arg(long)]
         json: bool,
+
+        /// Print again every --interval until Ctrl-C; a failed poll is printed and retried
+        #[arg(long)]
+        watch: bool,
+
+        /// Seconds between prints with --watch
+        #[arg(long, default_value_t = 5, value_name = "SECS", requires = "watch")]
+        interval: u64,
     },
     /// Run the whole stack on a local cloud (no AWS account needed) and watch it
     Demo {
@@ -89,10 +97,28 @@ pub enum Command {
         /// when stdout is not a terminal)
         #[arg(long)]
         no_tui: bool,
+
+        /// Tell the story with captions: a load run, the queue builds, the worker group
+        /// scales out, CPU rises, a poison upload lands in the DLQ and is redriven, the group
+        /// scales back in (warm-up 10 s and cooldown 30 s unless --warmup/--cooldown say
+        /// otherwise; with --no-tui the captions are printed)
+        #[arg(long)]
+        tour: bool,
+
+        #[command(flatten)]
+        fleet: FleetArgs,
     },
     /// Manage the local cloud: the AWS emulator with the stack provisioned on it
     #[command(subcommand)]
     Local(LocalCommand),
+    /// Dead letters: list, show, redrive (loss-proof), delete, purge
+    #[command(subcommand, after_help = crate::dlqcmd::FILTER_HELP)]
+    Dlq(crate::dlqcmd::DlqCommand),
+    /// Set an Auto Scaling group's desired capacity, refused outside the group's min..max
+    Scale(crate::scalecmd::ScaleArgs),
+    /// Load runs against the upload API: built-in WORKLOAD.md scenarios or TOML files
+    #[command(subcommand)]
+    Load(crate::loadrun::LoadCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -102,6 +128,9 @@ pub enum LocalCommand {
         /// Port for the emulator on 127.0.0.1 [default: a free port]
         #[arg(long)]
         port: Option<u16>,
+
+        #[command(flatten)]
+        fleet: FleetArgs,
     },
     /// Stop the local cloud that `flightdeck local up` started
     Down,
@@ -109,4 +138,24 @@ pub enum LocalCommand {
     Install,
     /// Provision (or converge) the stack at the target endpoint; safe to run again
     Provision,
+}
+
+/// The local fleet (a process per Auto Scaling instance), its CPU metrics and its autoscaler.
+#[derive(Debug, Clone, Default, Args)]
+pub struct FleetArgs {
+    /// Run only the emulator: no worker or API processes, no CPU metrics, no autoscaler
+    #[arg(long)]
+    pub no_fleet: bool,
+
+    /// Run the fleet without the autoscaler (capacity changes only by hand)
+    #[arg(long)]
+    pub no_autoscaler: bool,
+
+    /// Seconds a new instance warms up before it counts [default: each group's warmup_s]
+    #[arg(long, value_name = "SECONDS")]
+    pub warmup: Option<u64>,
+
+    /// The autoscaler's scale-in cooldown in seconds [default: each group's default_cooldown_s]
+    #[arg(long, value_name = "SECONDS")]
+    pub cooldown: Option<u64>,
 }

@@ -2,9 +2,17 @@
 //! and turns failures into one line that says what went wrong and what to do next.
 
 mod agents;
+mod audit;
 mod cli;
+mod confirm;
+mod dlq;
+mod dlqcmd;
+mod loadrun;
 mod local;
+mod scale;
+mod scalecmd;
 mod status;
+mod tour;
 mod tui;
 
 use std::process::ExitCode;
@@ -31,6 +39,12 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            if let Some(exit) = e.downcast_ref::<dlqcmd::Exit>() {
+                if !exit.message.is_empty() {
+                    eprintln!("flightdeck: {}", exit.message);
+                }
+                return ExitCode::from(exit.code);
+            }
             eprintln!("flightdeck: {e:#}");
             ExitCode::FAILURE
         }
@@ -52,12 +66,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Ui) {
         Command::Ui => {
             // A bad config file fails here, before the terminal is touched.
-            let setup = tui::Setup::load(&cli.ui)?;
-            let clients = connect(&cli.target, &stack).await?;
+            let setup = tui::Setup::load(&cli.ui, &stack, cli.target.profile.as_deref())?;
+            let clients = connect_as(&cli.target, &stack, cli.ui.read_only).await?;
             tui::run(&clients, setup).await
         }
-        Command::Status { json } => {
+        Command::Status {
+            json,
+            watch,
+            interval,
+        } => {
             let clients = connect(&cli.target, &stack).await?;
+            if watch {
+                return status::watch(&clients, &stack, json, interval).await;
+            }
             let status = status::gather(&clients, &stack)
                 .await
                 .map_err(|e| explain(&e.failure, e.action, &clients))?;
@@ -68,9 +89,47 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Demo { port, no_tui } => local::demo(&stack, port, no_tui, &cli.ui).await,
+        Command::Demo {
+            port,
+            no_tui,
+            tour,
+            fleet,
+        } => local::demo(&stack, port, no_tui, tour, &fleet, &cli.target, &cli.ui).await,
         Command::Local(cmd) => local::run(cmd, &cli.target, &stack).await,
+        Command::Dlq(cmd) => {
+            let clients = connect_as(&cli.target, &stack, cli.ui.read_only).await?;
+            let ctx = dlqcmd::Ctx {
+                clients: &clients,
+                stack: &stack,
+                profile: cli.target.profile.as_deref(),
+            };
+            dlqcmd::run(cmd, &ctx).await
+        }
+        Command::Scale(args) => {
+            let clients = connect_as(&cli.target, &stack, cli.ui.read_only).await?;
+            let ctx = dlqcmd::Ctx {
+                clients: &clients,
+                stack: &stack,
+                profile: cli.target.profile.as_deref(),
+            };
+            scalecmd::run(args, &ctx).await
+        }
+        Command::Load(cmd) => loadrun::run(cmd, cli.target.local, cli.ui.read_only).await,
     }
+}
+
+/// Clients for the target, refusing every mutating call when `read_only` (`--read-only`).
+pub async fn connect_as(
+    target: &Target,
+    stack: &Stack,
+    read_only: bool,
+) -> anyhow::Result<Clients> {
+    let clients = connect(target, stack).await?;
+    Ok(if read_only {
+        clients.read_only()
+    } else {
+        clients
+    })
 }
 
 /// Clients for the target: `--local` resolves to the running local cloud's endpoint.

@@ -338,6 +338,56 @@ impl Status {
     }
 }
 
+/// `status --watch`: prints a snapshot every `interval_s` seconds until Ctrl-C or SIGTERM. In a
+/// terminal the text replaces the previous print; `--json` prints one object per line. A failed
+/// poll is printed (JSON: `{"error": ...}`) and the next one is tried at the next interval, so a
+/// script watching the output sees an outage rather than an exit.
+pub async fn watch(
+    clients: &Clients,
+    stack: &Stack,
+    json: bool,
+    interval_s: u64,
+) -> anyhow::Result<()> {
+    use std::io::IsTerminal as _;
+    use tokio::signal::unix::{signal, SignalKind};
+
+    let tty = std::io::stdout().is_terminal() && !json;
+    let mut term = signal(SignalKind::terminate())?;
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(interval_s.max(1)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = tokio::signal::ctrl_c() => return Ok(()),
+            _ = term.recv() => return Ok(()),
+        }
+        let result = gather(clients, stack).await;
+        let out = match (&result, json) {
+            (Ok(s), true) => serde_json::to_string(s)?,
+            (Ok(s), false) => s.to_text(),
+            (Err(e), true) => serde_json::json!({
+                "observed_at": chrono::Utc::now(),
+                "error": e.to_string(),
+                "class": format!("{:?}", e.failure.class),
+            })
+            .to_string(),
+            (Err(e), false) => format!(
+                "{}: {}\n",
+                chrono::Utc::now().format("%H:%M:%S"),
+                crate::explain(&e.failure, e.action, clients)
+            ),
+        };
+        if tty {
+            // Home and clear, then the new snapshot, so the terminal shows one at a time.
+            print!("\x1b[H\x1b[2J{out}");
+        } else {
+            println!("{}", out.trim_end());
+        }
+        use std::io::Write as _;
+        std::io::stdout().flush()?;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

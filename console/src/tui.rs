@@ -17,7 +17,7 @@ use stack::Clients;
 use tokio::sync::mpsc;
 use ui::{render, update, Event, State, ThemeSet, UiConfig};
 
-use crate::agents::{Agents, Intervals};
+use crate::agents::{Agents, Extras, Intervals};
 use crate::cli::UiArgs;
 
 const TICK: Duration = Duration::from_secs(1);
@@ -26,6 +26,10 @@ const TICK: Duration = Duration::from_secs(1);
 pub struct Setup {
     pub config: UiConfig,
     pub themes: ThemeSet,
+    /// `--read-only`: the UI hides and refuses actions (the clients refuse them too).
+    pub read_only: bool,
+    /// The stack (for DLQ source queues), the profile, and a local fleet to watch.
+    pub extras: Extras,
 }
 
 /// `~/.config/flightdeck` (or `$XDG_CONFIG_HOME/flightdeck`).
@@ -40,7 +44,11 @@ fn config_dir() -> Option<PathBuf> {
 impl Setup {
     /// The config file (`--config`, `FLIGHTDECK_CONFIG`, else the default path if it exists),
     /// the user's themes, and `--theme`. A bad file fails with its name, key and reason.
-    pub fn load(args: &UiArgs) -> anyhow::Result<Setup> {
+    pub fn load(
+        args: &UiArgs,
+        stack: &stack::Stack,
+        profile: Option<&str>,
+    ) -> anyhow::Result<Setup> {
         let dir = config_dir();
         let file = args.config.clone().or_else(|| {
             dir.as_ref()
@@ -70,7 +78,17 @@ impl Setup {
                 themes.names().collect::<Vec<_>>().join(", ")
             );
         }
-        Ok(Setup { config, themes })
+        Ok(Setup {
+            config,
+            themes,
+            read_only: args.read_only,
+            extras: Extras {
+                stack: stack.clone(),
+                profile: profile.map(str::to_owned),
+                local: None,
+                feeds: Vec::new(),
+            },
+        })
     }
 }
 
@@ -121,8 +139,9 @@ pub async fn run(clients: &Clients, setup: Setup) -> anyhow::Result<()> {
         );
     }
     let mut state = State::new(setup.config, setup.themes, Utc::now())?;
+    state.set_read_only(setup.read_only);
     let (tx, mut reports) = mpsc::channel(256);
-    let agents = Agents::spawn(clients, tx, Intervals::default());
+    let agents = Agents::spawn(clients, tx, Intervals::default(), setup.extras);
     let result = ui_loop(&mut state, &agents, &mut reports).await;
     agents.shutdown().await;
     result

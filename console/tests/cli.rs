@@ -301,3 +301,94 @@ fn the_console_refuses_to_run_without_a_terminal() {
         .failure()
         .stderr(predicate::str::contains("needs a terminal"));
 }
+
+#[tokio::test]
+async fn status_watch_json_prints_a_line_per_interval_and_follows_changes() {
+    use std::io::BufRead as _;
+    let cloud = TestCloud::provisioned().await;
+    let endpoint = cloud.endpoint().to_string();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_flightdeck"))
+        .args([
+            "--endpoint",
+            &endpoint,
+            "status",
+            "--json",
+            "--watch",
+            "--interval",
+            "1",
+        ])
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_REGION")
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("FLIGHTDECK_STACK")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            if tx.send(line.unwrap()).is_err() {
+                return;
+            }
+        }
+    });
+    let visible = |line: &str| {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        v["queues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|q| q["name"] == "video_tasks")
+            .unwrap()["visible"]
+            .as_u64()
+            .unwrap()
+    };
+    let wait = std::time::Duration::from_secs(30);
+    let first = tokio::time::timeout(wait, rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(visible(&first), 0);
+    let url = cloud
+        .clients
+        .sqs
+        .get_queue_url()
+        .queue_name("video_tasks")
+        .send()
+        .await
+        .unwrap();
+    cloud
+        .clients
+        .sqs
+        .send_message()
+        .queue_url(url.queue_url().unwrap())
+        .message_body("{}")
+        .send()
+        .await
+        .unwrap();
+    let mut seen = 0;
+    for _ in 0..10 {
+        let line = tokio::time::timeout(wait, rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        seen = visible(&line);
+        if seen == 1 {
+            break;
+        }
+    }
+    assert_eq!(seen, 1, "a later line shows the new message");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap()),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "SIGTERM ends a watch cleanly: {status}");
+}

@@ -180,3 +180,253 @@ fn demo_in_a_terminal_opens_the_console_and_quitting_stops_the_local_cloud() {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+fn send_keys(session: &str, keys: &[&str]) {
+    let mut args = vec!["send-keys", "-t", session];
+    args.extend_from_slice(keys);
+    tmux(&args);
+}
+
+async fn wait_async(
+    session: &str,
+    what: &'static str,
+    done: impl Fn(&str) -> bool + Send + 'static,
+) -> String {
+    let session = session.to_owned();
+    tokio::task::spawn_blocking(move || wait_for_pane(&session, what, done))
+        .await
+        .unwrap()
+}
+
+async fn queue_url(cloud: &TestCloud, name: &str) -> String {
+    cloud
+        .clients
+        .sqs
+        .get_queue_url()
+        .queue_name(name)
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_owned()
+}
+
+async fn desired(cloud: &TestCloud, group: &str) -> i32 {
+    let out = cloud
+        .clients
+        .autoscaling
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names(group)
+        .send()
+        .await
+        .unwrap();
+    out.auto_scaling_groups()[0].desired_capacity().unwrap()
+}
+
+/// Every message in a queue (received with a long visibility, so each is seen once).
+async fn drain(cloud: &TestCloud, url: &str) -> Vec<aws_sdk_sqs::types::Message> {
+    let mut all = Vec::new();
+    let mut empty = 0;
+    while empty < 3 {
+        let out = cloud
+            .clients
+            .sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .visibility_timeout(300)
+            .message_attribute_names("All")
+            .send()
+            .await
+            .unwrap();
+        if out.messages().is_empty() {
+            empty += 1;
+        } else {
+            empty = 0;
+            all.extend(out.messages().iter().cloned());
+        }
+    }
+    all
+}
+
+/// The operator's path through the console on the local cloud: filter the groups, drill in,
+/// switch theme, change desired capacity from the console and see a change made elsewhere
+/// arrive; open the DLQ, filter it, mark two messages and redrive exactly those.
+#[tokio::test]
+async fn an_operator_filters_drills_in_scales_and_redrives_two_dead_letters() {
+    use aws_sdk_sqs::types::MessageAttributeValue;
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("skipped: tmux is not installed");
+        return;
+    }
+    let cloud = TestCloud::provisioned().await;
+    let dlq = queue_url(&cloud, "video_dlq").await;
+    let tasks = queue_url(&cloud, "video_tasks").await;
+    for (i, reason) in [
+        "not a video: no container",
+        "corrupt: bad NAL",
+        "not a video: text file",
+    ]
+    .iter()
+    .enumerate()
+    {
+        cloud
+            .clients
+            .sqs
+            .send_message()
+            .queue_url(&dlq)
+            .message_body(format!(r#"{{"version":1,"video_id":"v-{i}"}}"#))
+            .message_attributes(
+                "failure_reason",
+                MessageAttributeValue::builder()
+                    .data_type("String")
+                    .string_value(*reason)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+    let home = tempfile::tempdir().unwrap();
+    let session = format!("flightdeck-ops-test-{}", std::process::id());
+    let script = format!(
+        "env -u AWS_PROFILE -u AWS_ENDPOINT_URL -u NO_COLOR XDG_CONFIG_HOME={home} \
+         FLIGHTDECK_STATE_DIR={home}/state AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
+         {bin} --endpoint {endpoint}; echo \"exited=$?\"; sleep 60",
+        home = home.path().display(),
+        bin = assert_cmd::cargo::cargo_bin("flightdeck").display(),
+        endpoint = cloud.endpoint()
+    );
+    let status = Command::new("tmux")
+        .args([
+            "new-session",
+            "-d",
+            "-s",
+            &session,
+            "-x",
+            "140",
+            "-y",
+            "40",
+            "sh",
+            "-c",
+            &script,
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let _session = Session(session.clone());
+    wait_async(&session, "the dashboard", |p| {
+        p.contains("flightdeck-worker") && p.contains("video_tasks")
+    })
+    .await;
+
+    // Filter the groups, drill into the worker group, switch theme.
+    send_keys(&session, &["/", "worker", "Enter"]);
+    wait_async(&session, "the filtered groups", |p| {
+        p.contains("Groups (1/2)")
+    })
+    .await;
+    send_keys(&session, &["Enter"]);
+    wait_async(&session, "the worker group's view", |p| {
+        p.contains("group flightdeck-worker")
+    })
+    .await;
+    send_keys(&session, &[":theme light", "Enter"]);
+    wait_async(&session, "the theme switch", |p| p.contains("theme light")).await;
+
+    // Desired capacity from the console: the dialog, a plain confirm, the change on screen.
+    assert_eq!(desired(&cloud, "flightdeck-worker").await, 1);
+    send_keys(&session, &["s"]);
+    wait_async(&session, "the capacity dialog", |p| {
+        p.contains("Desired capacity of flightdeck-worker")
+    })
+    .await;
+    send_keys(&session, &["BSpace", "2", "Enter"]);
+    wait_async(&session, "the confirm", |p| {
+        p.contains("desired capacity 1 → 2")
+    })
+    .await;
+    send_keys(&session, &["y"]);
+    wait_async(&session, "the change seen by the console", |p| {
+        p.contains("desired 1→2")
+    })
+    .await;
+    assert_eq!(desired(&cloud, "flightdeck-worker").await, 2);
+    // A change made elsewhere (another operator, a policy) shows up too.
+    cloud
+        .clients
+        .autoscaling
+        .set_desired_capacity()
+        .auto_scaling_group_name("flightdeck-worker")
+        .desired_capacity(3)
+        .send()
+        .await
+        .unwrap();
+    wait_async(&session, "the outside change", |p| {
+        p.contains("desired 2→3")
+    })
+    .await;
+
+    // The DLQ: filter by attribute, mark both matches, redrive exactly those.
+    send_keys(&session, &[":dlq", "Enter"]);
+    wait_async(&session, "the peeked messages", |p| {
+        p.contains("Messages (3)")
+    })
+    .await;
+    send_keys(&session, &["/", "attr.failure_reason~video", "Enter"]);
+    wait_async(&session, "the filtered messages", |p| {
+        p.contains("Messages (2/3)")
+    })
+    .await;
+    send_keys(&session, &["Space", "Space"]);
+    wait_async(&session, "two marks", |p| p.contains("2 marked")).await;
+    send_keys(&session, &["R"]);
+    wait_async(&session, "the redrive confirm", |p| {
+        p.contains("Move 2 selected message(s)")
+    })
+    .await;
+    send_keys(&session, &["y"]);
+    wait_async(&session, "the redrive's end", |p| {
+        p.contains("done: moved 2")
+    })
+    .await;
+
+    let moved = drain(&cloud, &tasks).await;
+    let left = drain(&cloud, &dlq).await;
+    let reasons = |ms: &[aws_sdk_sqs::types::Message]| {
+        let mut r: Vec<String> = ms
+            .iter()
+            .map(|m| {
+                m.message_attributes().unwrap()["failure_reason"]
+                    .string_value()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        r.sort();
+        r
+    };
+    assert_eq!(
+        reasons(&moved),
+        ["not a video: no container", "not a video: text file"]
+    );
+    assert_eq!(reasons(&left), ["corrupt: bad NAL"]);
+
+    let audit = std::fs::read_to_string(home.path().join("state/audit.jsonl")).unwrap();
+    let actions: Vec<String> = audit
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["action"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(actions, ["scale", "dlq.redrive"], "{audit}");
+
+    send_keys(&session, &["q"]);
+    let pane = wait_async(&session, "the exit status", |p| p.contains("exited=")).await;
+    assert!(pane.contains("exited=0"), "{pane}");
+}

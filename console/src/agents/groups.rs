@@ -1,6 +1,7 @@
 //! The groups agent: one paginated DescribeAutoScalingGroups for every group each poll, plus
-//! DescribePolicies and DescribeScalingActivities (which change rarely) every 30 s. Talks to
-//! Auto Scaling only; shares the group names with the metrics agent.
+//! DescribePolicies and DescribeScalingActivities (which change rarely) every 30 s, and EC2
+//! DescribeInstances only for instances it has not seen yet (their launch times, which the
+//! group's instance list lacks). Shares the group names with the metrics agent.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -26,7 +27,12 @@ pub struct GroupsPoller {
     policies: BTreeMap<String, Vec<PolicyInfo>>,
     activities: BTreeMap<String, Vec<ActivityInfo>>,
     detail_at: Option<Instant>,
+    /// Launch times by instance id; an instance is asked about once.
+    launched: BTreeMap<String, Option<ui::Timestamp>>,
 }
+
+/// DescribeInstances takes at most this many ids per call.
+const IDS_PER_CALL: usize = 100;
 
 impl GroupsPoller {
     pub fn new(
@@ -43,6 +49,51 @@ impl GroupsPoller {
             policies: BTreeMap::new(),
             activities: BTreeMap::new(),
             detail_at: None,
+            launched: BTreeMap::new(),
+        }
+    }
+
+    /// Looks up the launch times of instances not seen before and forgets instances that are
+    /// gone. A failure leaves the times unknown (shown as `–`) rather than failing the poll.
+    async fn learn_launch_times(&mut self, groups: &[AutoScalingGroup]) {
+        const API: &str = "DescribeInstances";
+        let current: Vec<String> = groups
+            .iter()
+            .flat_map(|g| g.instances())
+            .filter_map(|i| i.instance_id().map(str::to_owned))
+            .collect();
+        self.launched.retain(|id, _| current.contains(id));
+        let new: Vec<String> = current
+            .into_iter()
+            .filter(|id| !self.launched.contains_key(id))
+            .collect();
+        for chunk in new.chunks(IDS_PER_CALL) {
+            let out = self
+                .clients
+                .ec2
+                .describe_instances()
+                .set_instance_ids(Some(chunk.to_vec()))
+                .send()
+                .await;
+            self.calls.record(API, out.is_ok());
+            match out {
+                Ok(out) => {
+                    for i in out.reservations().iter().flat_map(|r| r.instances()) {
+                        if let Some(id) = i.instance_id() {
+                            self.launched
+                                .insert(id.to_owned(), i.launch_time().and_then(to_chrono));
+                        }
+                    }
+                    // Ids EC2 did not return are not asked about again.
+                    for id in chunk {
+                        self.launched.entry(id.clone()).or_insert(None);
+                    }
+                }
+                Err(e) => {
+                    tracing::debug!(error = %Failure::from_sdk(API, &e).message, "launch times unknown");
+                    return;
+                }
+            }
         }
     }
 
@@ -106,6 +157,7 @@ impl Poller for GroupsPoller {
 
     async fn poll(&mut self) -> Result<Vec<Report>, Failure> {
         let groups = self.describe_groups().await?;
+        self.learn_launch_times(&groups).await;
         if self.detail_at.is_none_or(|t| t.elapsed() >= DETAIL_EVERY) {
             let policies = self.describe_policies().await?;
             let activities = self.describe_activities().await?;
@@ -114,7 +166,10 @@ impl Poller for GroupsPoller {
             self.detail_at = Some(Instant::now());
         }
         let at = Utc::now();
-        let snapshots = snapshots(&groups, &self.policies, &self.activities);
+        let mut snapshots = snapshots(&groups, &self.policies, &self.activities);
+        for i in snapshots.iter_mut().flat_map(|g| g.instances.iter_mut()) {
+            i.launch_time = self.launched.get(&i.id).copied().flatten();
+        }
         let names: Vec<String> = snapshots.iter().map(|g| g.name.clone()).collect();
         self.names.send_if_modified(|old| {
             let changed = *old != names;
@@ -170,7 +225,7 @@ pub fn instance_info(i: &Instance) -> InstanceInfo {
             .unwrap_or_default(),
         health: i.health_status().unwrap_or_default().to_owned(),
         az: i.availability_zone().unwrap_or_default().to_owned(),
-        // The group's instance list has no launch time; it needs EC2 DescribeInstances.
+        // The group's instance list has no launch time; the poller adds it from EC2.
         launch_time: None,
         instance_type: i.instance_type().unwrap_or_default().to_owned(),
     }

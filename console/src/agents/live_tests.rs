@@ -49,6 +49,12 @@ async fn the_groups_agent_reports_both_groups_with_capacity_instances_and_polici
         assert_eq!(g.instances.len(), want.desired as usize, "{g:?}");
         assert_eq!(g.in_service(), want.desired as usize);
         assert!(!g.policies.is_empty(), "no policies for {}", g.name);
+        for i in &g.instances {
+            let launched = i
+                .launch_time
+                .expect("EC2 knows every instance's launch time");
+            assert!(launched <= Utc::now(), "{i:?}");
+        }
     }
     assert!(groups.iter().any(|g| g.cpu_target().is_some()));
     // The metrics agent learns the names without a call of its own.
@@ -56,12 +62,17 @@ async fn the_groups_agent_reports_both_groups_with_capacity_instances_and_polici
     let stats = calls.stats_at(std::time::Instant::now());
     assert_eq!(stats.per_api["DescribeAutoScalingGroups"], 1);
     assert_eq!(stats.per_api["DescribePolicies"], 1);
+    assert_eq!(stats.per_api["DescribeInstances"], 1);
 
-    // Policies and activities are not re-read on every poll.
-    poller.poll().await.unwrap();
+    // Policies, activities and known instances' launch times are not re-read on every poll.
+    let Report::Groups { groups: again, .. } = one(poller.poll().await.unwrap()) else {
+        panic!("not a groups report");
+    };
     let stats = calls.stats_at(std::time::Instant::now());
     assert_eq!(stats.per_api["DescribeAutoScalingGroups"], 2);
     assert_eq!(stats.per_api["DescribePolicies"], 1);
+    assert_eq!(stats.per_api["DescribeInstances"], 1);
+    assert_eq!(again, groups, "launch times are kept from the first poll");
 }
 
 #[tokio::test]
@@ -200,11 +211,17 @@ async fn the_metrics_agent_fetches_put_points_aligned_and_then_only_newer_ones()
 async fn all_agents_report_on_one_channel_and_count_their_calls() {
     let cloud = TestCloud::provisioned().await;
     let (tx, mut rx) = mpsc::channel(64);
-    let agents = Agents::spawn(&cloud.clients, tx, Intervals::default());
+    let extras = super::Extras {
+        stack: cloud.stack.clone(),
+        profile: None,
+        local: None,
+        feeds: Vec::new(),
+    };
+    let agents = Agents::spawn(&cloud.clients, tx, Intervals::default(), extras);
     agents.command(&ui::Command::SetMetricWindow(Duration::from_secs(15 * 60)));
     let mut seen = std::collections::BTreeSet::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while seen.len() < 4 {
+    while seen.len() < 6 {
         let report = tokio::time::timeout_at(deadline, rx.recv())
             .await
             .unwrap_or_else(|_| panic!("only {seen:?} within 30 s"))
@@ -224,6 +241,12 @@ async fn all_agents_report_on_one_channel_and_count_their_calls() {
                 seen.insert("calls")
             }
             Report::Calls { .. } => false,
+            // The actions agent starts by sending the audit log and the load scenarios.
+            Report::Audit { .. } => seen.insert("audit"),
+            Report::LoadScenarios { scenarios, .. } => {
+                assert!(scenarios.iter().any(|(n, _)| n == "ramp"), "{scenarios:?}");
+                seen.insert("scenarios")
+            }
             other => panic!("unexpected {other:?}"),
         };
     }

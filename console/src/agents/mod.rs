@@ -2,8 +2,12 @@
 //! Each holds its own clients, has one request in flight, backs off on errors and stops on its
 //! `CancellationToken`. The UI task never awaits them: it routes `ui::Command`s here.
 
+pub mod actions;
 pub mod calls;
+pub mod dlq;
+pub mod fleet;
 pub mod groups;
+pub mod load;
 pub mod metrics;
 pub mod queues;
 
@@ -161,17 +165,44 @@ impl Default for Intervals {
     }
 }
 
+/// A task that reports to the UI like an agent and stops on its token (the demo tour).
+pub type Feed = Box<
+    dyn FnOnce(
+            mpsc::Sender<Report>,
+            CancellationToken,
+        ) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>>
+        + Send,
+>;
+
+/// What the agents need besides the clients: the stack (for a DLQ's source queue), the
+/// profile (for the audit log), on a local cloud run by this process its fleet, and any
+/// extra feeds.
+pub struct Extras {
+    pub stack: stack::Stack,
+    pub profile: Option<String>,
+    pub local: Option<fleet::LocalHooks>,
+    pub feeds: Vec<Feed>,
+}
+
 /// The running agents and the handles the UI task routes its commands through.
 pub struct Agents {
     token: CancellationToken,
     tasks: JoinSet<()>,
     refresh: Arc<Notify>,
     window: watch::Sender<Duration>,
+    peek: watch::Sender<Option<String>>,
+    actions: mpsc::UnboundedSender<Command>,
 }
 
 impl Agents {
-    /// Starts the groups, queues, metrics and call-count agents, each with its own clients.
-    pub fn spawn(clients: &Clients, tx: mpsc::Sender<Report>, intervals: Intervals) -> Agents {
+    /// Starts the groups, queues, metrics, DLQ, actions and call-count agents (and the local
+    /// fleet's bridge when there is one), each with its own clients.
+    pub fn spawn(
+        clients: &Clients,
+        tx: mpsc::Sender<Report>,
+        intervals: Intervals,
+        extras: Extras,
+    ) -> Agents {
         let token = CancellationToken::new();
         let refresh = Arc::new(Notify::new());
         let calls = CallLog::default();
@@ -207,12 +238,37 @@ impl Agents {
             token.child_token(),
             refresh.clone(),
         ));
+        let (peek, peek_rx) = watch::channel(None);
+        let dlq = dlq::DlqPeeker::new(clients.clone(), calls.clone(), peek_rx, dlq::PEEK_EVERY);
+        tasks.spawn(run(dlq, tx.clone(), token.child_token(), refresh.clone()));
+        let ctx = actions::Context {
+            clients: clients.clone(),
+            stack: extras.stack,
+            profile: extras.profile,
+            autoscaler: extras
+                .local
+                .as_ref()
+                .and_then(|l| l.autoscaler.as_ref().map(|(switch, _)| switch.clone())),
+            fleet: extras.local.as_ref().map(|l| l.fleet.clone()),
+        };
+        let (actions, handle) = actions::spawn(ctx, tx.clone(), token.child_token());
+        tasks.spawn(async move {
+            let _ = handle.await;
+        });
+        if let Some(local) = extras.local {
+            tasks.spawn(fleet::run(local, tx.clone(), token.child_token()));
+        }
+        for feed in extras.feeds {
+            tasks.spawn(feed(tx.clone(), token.child_token()));
+        }
         tasks.spawn(calls::run(calls, tx, token.child_token()));
         Agents {
             token,
             tasks,
             refresh,
             window,
+            peek,
+            actions,
         }
     }
 
@@ -223,8 +279,20 @@ impl Agents {
                 self.window.send_replace(*w);
             }
             Command::RefreshNow => self.refresh.notify_waiters(),
-            // The DLQ browser (its own issue) will own peeking; nothing polls messages yet.
-            Command::PeekDlq(_) => {}
+            Command::PeekDlq(queue) => {
+                self.peek.send_replace(queue.clone());
+            }
+            Command::Redrive(_)
+            | Command::CancelRedrive
+            | Command::DeleteMessages { .. }
+            | Command::Purge { .. }
+            | Command::SetDesiredCapacity { .. }
+            | Command::SetAutoscaler(_)
+            | Command::StartLoad { .. }
+            | Command::CancelLoad => {
+                // The actions agent lives as long as the token; a send fails only after quit.
+                let _ = self.actions.send(command.clone());
+            }
             Command::Quit => self.token.cancel(),
         }
     }

@@ -6,6 +6,9 @@ use crossterm::event::{KeyEvent, KeyEventKind, MouseEvent};
 
 use crate::model::{Report, Timestamp};
 
+// Events are moved one at a time from the terminal or a channel into `update`, never stored in
+// bulk, so the size of the largest (a report) costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     Key(KeyEvent),
@@ -40,5 +43,47 @@ pub enum Command {
     RefreshNow,
     /// Peek this dead-letter queue while its view is open; `None` stops peeking.
     PeekDlq(Option<String>),
+    /// Move messages from a dead-letter queue back (to its source queue unless `to` is set).
+    Redrive(RedriveRequest),
+    /// Stop the running redrive; messages already moved stay moved.
+    CancelRedrive,
+    DeleteMessages {
+        queue: String,
+        ids: Vec<String>,
+    },
+    Purge {
+        queue: String,
+    },
+    SetDesiredCapacity {
+        group: String,
+        desired: u32,
+        honor_cooldown: bool,
+    },
+    /// Start a load run of this scenario against the configured API.
+    StartLoad {
+        scenario: String,
+    },
+    CancelLoad,
+    /// Turn the local autoscaler on or off (local cloud only).
+    SetAutoscaler(bool),
     Quit,
+}
+
+/// Which dead-letter messages to act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MessageSelection {
+    /// These message ids.
+    Ids(Vec<String>),
+    /// Every message matching this filter (the DLQ filter syntax).
+    Filter(String),
+    All,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedriveRequest {
+    pub dlq: String,
+    /// The target queue; `None` means the DLQ's source queue.
+    pub to: Option<String>,
+    pub selection: MessageSelection,
+    pub dry_run: bool,
 }

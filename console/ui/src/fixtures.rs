@@ -213,6 +213,59 @@ pub fn calls() -> CallStats {
     CallStats { per_api, errors: 0 }
 }
 
+fn dead_letter(id: &str, age_s: i64, receives: u32, reason: &str, video: &str) -> DlqMessage {
+    let body = format!(
+        r#"{{"version":1,"video_id":"{video}","source":{{"bucket":"flightdeck-videos","key":"uploads/2026/11/22/{video}.mp4"}},"correlation_id":"c-{video}"}}"#
+    );
+    let attributes = [
+        ("failure_reason", reason),
+        ("failure_class", "permanent"),
+        ("worker_instance", "i-0f9e8d7c6b5a40001"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    DlqMessage {
+        id: id.to_owned(),
+        sent_at: Some(t(-age_s)),
+        receive_count: receives,
+        size: body.len(),
+        attributes,
+        body,
+    }
+}
+
+/// The three dead letters of the reference story, as a peek of `video_dlq` saw them.
+pub fn dead_letters() -> Report {
+    Report::Dlq {
+        at: t(-3),
+        queue: "video_dlq".to_owned(),
+        messages: vec![
+            dead_letter(
+                "3f2a9c1e-0000-4000-8000-000000000001",
+                1800,
+                6,
+                "not a video: no MP4, MOV or AVI container",
+                "v-101",
+            ),
+            dead_letter(
+                "7b41d0aa-0000-4000-8000-000000000002",
+                900,
+                6,
+                "corrupt: invalid NAL unit size",
+                "v-102",
+            ),
+            dead_letter(
+                "c9e07f35-0000-4000-8000-000000000003",
+                120,
+                1,
+                "not a video: no MP4, MOV or AVI container",
+                "v-103",
+            ),
+        ],
+    }
+}
+
 pub fn empty_state() -> State {
     State::new(UiConfig::default(), ThemeSet::builtin(), t0()).expect("default theme exists")
 }
@@ -255,6 +308,7 @@ pub fn loaded_state() -> State {
                 queues: vec![tasks(84, 4), dlq(3)],
             },
             metrics(),
+            dead_letters(),
             Report::Calls {
                 at: t(-2),
                 stats: calls(),

@@ -13,6 +13,7 @@ use serde::Deserialize;
 pub enum Section {
     Navigation,
     Charts,
+    Actions,
     General,
 }
 
@@ -21,6 +22,7 @@ impl Section {
         match self {
             Section::Navigation => "Navigation",
             Section::Charts => "Charts",
+            Section::Actions => "Actions (hidden with --read-only)",
             Section::General => "General",
         }
     }
@@ -88,6 +90,12 @@ actions! {
     ShorterWindow, shorter_window, Charts, "shorter chart window", ["-"];
     Freeze, freeze, Charts, "freeze / unfreeze the charts", ["f"];
     ToggleMarker, toggle_marker, Charts, "braille / dot chart markers", ["m"];
+    Mark, mark, Actions, "select / unselect the message", ["space"];
+    MarkAll, mark_all, Actions, "select every message shown (again: none)", ["a"];
+    Redrive, redrive, Actions, "redrive the selected messages (none selected: those shown)", ["R"];
+    DeleteMessages, delete_messages, Actions, "delete the selected messages", ["ctrl-d"];
+    Scale, scale, Actions, "set the group's desired capacity", ["s"];
+    CancelJob, cancel_job, Actions, "cancel the running redrive", ["x"];
 }
 
 /// One key with modifiers, compared after normalising shift on characters.
@@ -409,7 +417,7 @@ mod tests {
             Some(Action::Quit)
         );
         assert_eq!(
-            map.action_for(&ev(KeyCode::Char('x'), KeyModifiers::NONE)),
+            map.action_for(&ev(KeyCode::Char('z'), KeyModifiers::NONE)),
             None
         );
     }
@@ -438,10 +446,10 @@ mod tests {
 
     #[test]
     fn a_patch_replaces_one_action_and_conflicts_are_named() {
-        let patch: KeysPatch = toml::from_str("quit = [\"x\"]").unwrap();
+        let patch: KeysPatch = toml::from_str("quit = [\"z\"]").unwrap();
         let map = Keymap::patched(&patch).unwrap();
         assert_eq!(
-            map.action_for(&ev(KeyCode::Char('x'), KeyModifiers::NONE)),
+            map.action_for(&ev(KeyCode::Char('z'), KeyModifiers::NONE)),
             Some(Action::Quit)
         );
         assert_eq!(

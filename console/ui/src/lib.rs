@@ -4,6 +4,7 @@
 //! the returned [`Command`]s to its agents, and calls [`render`] to draw from the state alone.
 
 pub mod config;
+pub mod dlqfilter;
 pub mod event;
 pub mod fmt;
 pub mod keymap;
@@ -20,7 +21,7 @@ mod fixtures;
 mod screen_tests;
 
 pub use config::{ConfigError, UiConfig};
-pub use event::{Command, Event};
+pub use event::{Command, Event, MessageSelection, RedriveRequest};
 pub use model::*;
 pub use state::State;
 pub use theme::{Theme, ThemeSet};

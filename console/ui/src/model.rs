@@ -247,6 +247,146 @@ impl Agent {
     }
 }
 
+/// One message seen in a dead-letter queue by a peek (received with a short visibility and
+/// released at once, so each peek raises its receive count).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DlqMessage {
+    pub id: String,
+    /// When SQS first accepted it (`SentTimestamp`); the age is measured from here.
+    pub sent_at: Option<Timestamp>,
+    /// `ApproximateReceiveCount`, including the console's own peeks.
+    pub receive_count: u32,
+    pub size: usize,
+    /// Message attributes (`failure_reason`, `failure_class`, `worker_instance`, ...) as text.
+    pub attributes: BTreeMap<String, String>,
+    pub body: String,
+}
+
+impl DlqMessage {
+    pub fn failure_reason(&self) -> Option<&str> {
+        self.attributes.get("failure_reason").map(String::as_str)
+    }
+
+    pub fn failure_class(&self) -> Option<&str> {
+        self.attributes.get("failure_class").map(String::as_str)
+    }
+}
+
+/// Where a redrive (or another long action) stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobState {
+    Running,
+    Done,
+    Cancelled,
+    Failed(String),
+}
+
+/// A redrive's progress, reported as it moves messages.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RedriveStatus {
+    pub from: String,
+    pub to: String,
+    /// How it moves: "move task" (StartMessageMoveTask) or the console's own batch mover.
+    pub mode: String,
+    /// A note for the operator, e.g. why the batch mover is used.
+    pub note: Option<String>,
+    pub dry_run: bool,
+    pub moved: u64,
+    /// Messages still to move, when known.
+    pub remaining: Option<u64>,
+    /// Messages that may now exist twice (a resumed redrive could not prove they were not sent).
+    pub duplicates: u64,
+    pub per_s: f64,
+    pub started: Timestamp,
+    pub state: JobState,
+}
+
+impl RedriveStatus {
+    /// Seconds left at the current rate, when both are known.
+    pub fn eta_s(&self) -> Option<u64> {
+        let left = self.remaining?;
+        (self.per_s > 0.0).then(|| (left as f64 / self.per_s).ceil() as u64)
+    }
+}
+
+/// One line of the audit log: every change the console made or tried to make.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditEntry {
+    pub at: Timestamp,
+    pub who: String,
+    pub action: String,
+    pub target: String,
+    pub detail: String,
+    pub ok: bool,
+    pub result: String,
+}
+
+/// The end of an action the UI asked for (scale, delete, purge, ...).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActionOutcome {
+    pub action: String,
+    pub target: String,
+    pub ok: bool,
+    pub message: String,
+}
+
+/// A load run's progress (the load crate's snapshot, as the UI needs it).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LoadStatus {
+    pub scenario: String,
+    /// `preparing`, `running`, `stopping`, `finished`, `cancelled` or `failed`.
+    pub phase: String,
+    pub finished: bool,
+    /// What is happening now, or why it failed.
+    pub detail: String,
+    pub elapsed_s: f64,
+    pub planned_s: f64,
+    pub sent: u64,
+    pub done: u64,
+    pub ok: u64,
+    pub failed: u64,
+    pub in_flight: u64,
+    pub rps_now: f64,
+    pub rps_mean: f64,
+    /// Latency percentiles so far, in seconds.
+    pub p50_s: Option<f64>,
+    pub p95_s: Option<f64>,
+    pub p99_s: Option<f64>,
+    pub statuses: BTreeMap<u16, u64>,
+    pub errors: BTreeMap<String, u64>,
+    /// Latency histogram: (upper bound in ms, `None` for the rest, count).
+    pub histogram: Vec<(Option<f64>, u64)>,
+    pub processed: u64,
+    pub mb_per_min: Option<f64>,
+    /// At the end: the thresholds' verdict, e.g. `p95 < 1s: pass · errors < 1%: FAIL`.
+    pub verdict: Option<String>,
+    pub started: Option<Timestamp>,
+}
+
+/// One evaluation of the local autoscaler that changed capacity, or changed why it did not.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScalingDecision {
+    pub at: Timestamp,
+    pub group: String,
+    pub policy: Option<String>,
+    pub metric: Option<f64>,
+    pub target: Option<f64>,
+    pub from: u32,
+    pub to: u32,
+    pub reason: String,
+}
+
+/// A local process standing in for an instance (the local cloud's fleet).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FleetProcess {
+    pub instance_id: String,
+    pub group: String,
+    pub pid: Option<u32>,
+    /// `starting`, `warming`, `in service`, `stopping`, ...
+    pub phase: String,
+    pub port: Option<u16>,
+}
+
 /// What agents send; each carries the time its data was observed (`at`).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Report {
@@ -274,6 +414,55 @@ pub enum Report {
         message: String,
         next_retry_in: Option<Duration>,
     },
+    /// Messages peeked from a dead-letter queue, newest view of the whole queue as far as known.
+    Dlq {
+        at: Timestamp,
+        queue: String,
+        messages: Vec<DlqMessage>,
+    },
+    Redrive {
+        at: Timestamp,
+        status: RedriveStatus,
+    },
+    Action {
+        at: Timestamp,
+        outcome: ActionOutcome,
+    },
+    /// The audit log's latest entries, oldest first.
+    Audit {
+        at: Timestamp,
+        entries: Vec<AuditEntry>,
+    },
+    /// The local autoscaler (local cloud only): on or off, and its recorded decisions.
+    Autoscaler {
+        at: Timestamp,
+        enabled: bool,
+        decisions: Vec<ScalingDecision>,
+    },
+    /// The local fleet's processes (local cloud only).
+    Fleet {
+        at: Timestamp,
+        processes: Vec<FleetProcess>,
+    },
+    /// A load run's progress.
+    Load {
+        at: Timestamp,
+        status: LoadStatus,
+    },
+    /// The scenarios a load run can be started with: (name, description).
+    LoadScenarios {
+        at: Timestamp,
+        scenarios: Vec<(String, String)>,
+        /// Where runs go, e.g. `the local fleet's API (2 instances)`; `None`: no API known.
+        target: Option<String>,
+        /// A host that is not this machine: starting a run needs it typed.
+        remote_host: Option<String>,
+    },
+    /// A caption for the audience (`flightdeck demo --tour`); `None` clears it.
+    Caption {
+        at: Timestamp,
+        text: Option<String>,
+    },
 }
 
 impl Report {
@@ -283,7 +472,16 @@ impl Report {
             | Report::Queues { at, .. }
             | Report::Metrics { at, .. }
             | Report::Calls { at, .. }
-            | Report::AgentError { at, .. } => *at,
+            | Report::AgentError { at, .. }
+            | Report::Dlq { at, .. }
+            | Report::Redrive { at, .. }
+            | Report::Action { at, .. }
+            | Report::Audit { at, .. }
+            | Report::Autoscaler { at, .. }
+            | Report::Fleet { at, .. }
+            | Report::Caption { at, .. }
+            | Report::Load { at, .. }
+            | Report::LoadScenarios { at, .. } => *at,
         }
     }
 }

@@ -175,6 +175,25 @@ fn no_size_panics() {
             code(KeyCode::Enter),
         ],
     ];
+    let dlq = || vec![key(':'), key('d'), key('l'), key('q'), code(KeyCode::Enter)];
+    let steps: Vec<Vec<Event>> = steps
+        .into_iter()
+        .chain([
+            dlq(),
+            [dlq(), vec![code(KeyCode::Enter)]].concat(),
+            [dlq(), vec![key(' '), key('R')]].concat(),
+            vec![key('s')],
+            vec![
+                key(':'),
+                key('a'),
+                key('u'),
+                key('d'),
+                key('i'),
+                key('t'),
+                code(KeyCode::Enter),
+            ],
+        ])
+        .collect();
     for events in steps {
         let mut s = base.clone();
         keys(&mut s, events);
@@ -281,4 +300,178 @@ fn status_line_widget() {
     style(col("5s"), col("queues"), th.muted);
     style(col("queues 5s") + 7, col("queues 5s") + 9, th.muted);
     assert_eq!(buf, expected);
+}
+
+fn dlq_open(w: u16, h: u16) -> State {
+    let mut s = sized(loaded_state(), w, h);
+    update(&mut s, key(':'));
+    type_text(&mut s, "dlq");
+    update(&mut s, code(KeyCode::Enter));
+    s
+}
+
+#[test]
+fn dlq_marked_messages_and_the_typed_confirm_80x24() {
+    let mut s = dlq_open(80, 24);
+    keys(&mut s, vec![key(' '), key('j'), key(' '), key('/')]);
+    type_text(&mut s, "not");
+    keys(&mut s, vec![code(KeyCode::Enter), key(':')]);
+    type_text(&mut s, "purge");
+    update(&mut s, code(KeyCode::Enter));
+    type_text(&mut s, "video_d");
+    insta::assert_snapshot!(screen(&s, 80, 24));
+}
+
+#[test]
+fn dlq_message_detail_100x30() {
+    let mut s = dlq_open(100, 30);
+    keys(&mut s, vec![key('j'), code(KeyCode::Enter)]);
+    insta::assert_snapshot!(screen(&s, 100, 30));
+}
+
+#[test]
+fn capacity_dialog_with_a_refused_value_80x24() {
+    let mut s = sized(loaded_state(), 80, 24);
+    keys(
+        &mut s,
+        vec![key('j'), key('s'), code(KeyCode::Backspace), key('7')],
+    );
+    insta::assert_snapshot!(screen(&s, 80, 24));
+}
+
+#[test]
+fn redrive_progress_on_the_status_line_and_the_audit_view_100x20() {
+    let mut s = sized(loaded_state(), 100, 20);
+    feed(
+        &mut s,
+        [
+            Report::Redrive {
+                at: t(-1),
+                status: RedriveStatus {
+                    from: "video_dlq".to_owned(),
+                    to: "video_tasks".to_owned(),
+                    mode: "batch mover".to_owned(),
+                    note: None,
+                    dry_run: false,
+                    moved: 120,
+                    remaining: Some(380),
+                    duplicates: 0,
+                    per_s: 95.0,
+                    started: t(-2),
+                    state: JobState::Running,
+                },
+            },
+            Report::Audit {
+                at: t(-1),
+                entries: vec![
+                    AuditEntry {
+                        at: t(-600),
+                        who: "ops".to_owned(),
+                        action: "scale".to_owned(),
+                        target: "worker-asg".to_owned(),
+                        detail: "desired 1 → 2".to_owned(),
+                        ok: true,
+                        result: "done".to_owned(),
+                    },
+                    AuditEntry {
+                        at: t(-30),
+                        who: "ops".to_owned(),
+                        action: "redrive".to_owned(),
+                        target: "video_dlq".to_owned(),
+                        detail: "all → video_tasks".to_owned(),
+                        ok: true,
+                        result: "started".to_owned(),
+                    },
+                ],
+            },
+        ],
+    );
+    update(&mut s, key(':'));
+    type_text(&mut s, "audit");
+    update(&mut s, code(KeyCode::Enter));
+    insta::assert_snapshot!(screen(&s, 100, 20));
+}
+
+#[test]
+fn help_in_read_only_mode_lists_no_actions_80x24() {
+    let mut s = sized(loaded_state(), 80, 24);
+    let text = |s: &State| {
+        let (keys, cmds) = crate::views::help::lines(s);
+        keys.iter()
+            .chain(&cmds)
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert!(text(&s).contains(":redrive"));
+    s.set_read_only(true);
+    let ro = text(&s);
+    assert!(
+        !ro.contains(":redrive") && !ro.contains(":scale") && !ro.contains("unselect"),
+        "{ro}"
+    );
+    assert!(ro.contains("Read-only"), "{ro}");
+}
+
+#[test]
+fn load_run_view_120x36() {
+    let mut s = sized(loaded_state(), 120, 36);
+    let status = |elapsed: f64, rps: f64, p95: f64| LoadStatus {
+        scenario: "ramp".to_owned(),
+        phase: "running".to_owned(),
+        finished: false,
+        detail: "stage 2/3: 5 VUs".to_owned(),
+        elapsed_s: elapsed,
+        planned_s: 60.0,
+        sent: 120,
+        done: 116,
+        ok: 115,
+        failed: 1,
+        in_flight: 4,
+        rps_now: rps,
+        rps_mean: 3.9,
+        p50_s: Some(0.180),
+        p95_s: Some(p95),
+        p99_s: Some(0.610),
+        statuses: [(201, 115)].into_iter().collect(),
+        errors: [("timeout".to_owned(), 1)].into_iter().collect(),
+        histogram: vec![
+            (Some(50.0), 0),
+            (Some(100.0), 12),
+            (Some(250.0), 80),
+            (Some(500.0), 20),
+            (Some(1000.0), 4),
+            (None, 0),
+        ],
+        processed: 40,
+        mb_per_min: Some(95.5),
+        verdict: None,
+        started: Some(t(-30)),
+    };
+    feed(
+        &mut s,
+        [Report::LoadScenarios {
+            at: t(-40),
+            scenarios: vec![
+                ("ramp".to_owned(), "0 to 5 VUs over a minute".to_owned()),
+                ("smoke".to_owned(), "1 VU, 3 uploads".to_owned()),
+            ],
+            target: Some("the local fleet's API (2)".to_owned()),
+            remote_host: None,
+        }],
+    );
+    for i in 0..30 {
+        let f = f64::from(i);
+        feed(
+            &mut s,
+            [Report::Load {
+                at: t(-30 + i64::from(i)),
+                status: status(f, 1.0 + f / 6.0, 0.2 + f / 100.0),
+            }],
+        );
+    }
+    update(&mut s, key(':'));
+    type_text(&mut s, "load");
+    update(&mut s, code(KeyCode::Enter));
+    insta::assert_snapshot!(screen(&s, 120, 36));
 }

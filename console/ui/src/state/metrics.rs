@@ -17,6 +17,11 @@ pub struct Metrics {
 
 impl Metrics {
     pub fn apply(&mut self, at: Timestamp, period_s: u32, updates: Vec<SeriesUpdate>) {
+        // Points at another period are another resolution: the agent refetches the whole
+        // window at the new one, so the old points go rather than mix with the new.
+        if self.period_s.is_some_and(|p| p != period_s) {
+            self.series.clear();
+        }
         for u in updates {
             let series = self.series.entry(u.key).or_default();
             // A point at an existing time replaces it: CloudWatch revises the latest period.
@@ -51,5 +56,47 @@ impl Metrics {
             .get(key)?
             .last_key_value()
             .map(|(&t, &value)| MetricPoint { t, value })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+
+    fn at(min: i64) -> Timestamp {
+        Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap() + chrono::Duration::minutes(min)
+    }
+
+    fn update(points: &[(i64, f64)]) -> Vec<SeriesUpdate> {
+        vec![SeriesUpdate {
+            key: MetricKey::group_cpu("g"),
+            points: points
+                .iter()
+                .map(|&(m, value)| MetricPoint { t: at(m), value })
+                .collect(),
+        }]
+    }
+
+    #[test]
+    fn a_new_period_replaces_the_points_of_the_old_one() {
+        let mut m = Metrics::default();
+        m.apply(at(10), 60, update(&[(1, 10.0), (2, 20.0), (3, 30.0)]));
+        m.apply(at(11), 60, update(&[(3, 33.0), (4, 40.0)]));
+        let key = MetricKey::group_cpu("g");
+        assert_eq!(
+            m.range(&key, at(0), at(10)).len(),
+            4,
+            "same period: merged, revised"
+        );
+        assert_eq!(m.latest(&key).map(|p| p.value), Some(40.0));
+        m.apply(at(12), 300, update(&[(0, 25.0), (5, 35.0)]));
+        let points: Vec<f64> = m
+            .range(&key, at(0), at(10))
+            .iter()
+            .map(|p| p.value)
+            .collect();
+        assert_eq!(points, [25.0, 35.0]);
+        assert_eq!(m.period_s, Some(300));
     }
 }

@@ -1,7 +1,9 @@
 //! All UI state, owned by the UI task: the data from reports, where the operator is, settings.
 //! Split by concern; `update` changes it, `views` read it.
 
+pub mod actions;
 pub mod chart;
+pub mod dlq;
 pub mod groups;
 pub mod health;
 pub mod metrics;
@@ -14,7 +16,9 @@ use crate::config::UiConfig;
 use crate::model::{CallStats, Timestamp};
 use crate::theme::{Theme, ThemeSet};
 
+pub use actions::{CapacityDialog, Confirm, ConfirmDialog, Pending};
 pub use chart::ChartSettings;
+pub use dlq::{Audit, Dlq, Jobs, Load, Local};
 pub use groups::{CapacityChange, ChangeKind, Groups};
 pub use health::{Freshness, Health};
 pub use metrics::Metrics;
@@ -55,6 +59,13 @@ pub struct State {
     pub(crate) queues: Queues,
     pub(crate) metrics: Metrics,
     pub(crate) calls: Option<(Timestamp, CallStats)>,
+    pub(crate) dlq: Dlq,
+    pub(crate) jobs: Jobs,
+    pub(crate) audit: Audit,
+    pub(crate) local: Local,
+    pub(crate) load: Load,
+    /// `--read-only`: actions are hidden from help and refused with a message.
+    pub(crate) read_only: bool,
     pub(crate) health: Health,
     pub(crate) nav: Nav,
     pub(crate) input: Input,
@@ -91,6 +102,12 @@ impl State {
             queues: Queues::default(),
             metrics: Metrics::default(),
             calls: None,
+            dlq: Dlq::default(),
+            jobs: Jobs::default(),
+            audit: Audit::default(),
+            local: Local::default(),
+            load: Load::default(),
+            read_only: false,
             health: Health::default(),
             nav: Nav::default(),
             input: Input::Normal,
@@ -141,6 +158,35 @@ impl State {
         &self.health
     }
 
+    pub fn dlq(&self) -> &Dlq {
+        &self.dlq
+    }
+
+    pub fn jobs(&self) -> &Jobs {
+        &self.jobs
+    }
+
+    pub fn audit(&self) -> &Audit {
+        &self.audit
+    }
+
+    pub fn load(&self) -> &Load {
+        &self.load
+    }
+
+    pub fn local(&self) -> &Local {
+        &self.local
+    }
+
+    pub fn read_only(&self) -> bool {
+        self.read_only
+    }
+
+    /// `--read-only`: every action is refused in the UI too (the clients refuse them anyway).
+    pub fn set_read_only(&mut self, on: bool) {
+        self.read_only = on;
+    }
+
     /// Switches theme by name, keeping `NO_COLOR` in force.
     pub fn set_theme(&mut self, name: &str) -> Result<(), UnknownTheme> {
         let theme = self.themes.get(name).cloned().ok_or_else(|| UnknownTheme {
@@ -178,7 +224,7 @@ impl State {
     /// The DLQ whose view is open, which the DLQ agent should be peeking.
     pub(crate) fn dlq_in_view(&self) -> Option<String> {
         match self.nav.view() {
-            View::Queue(name) => self
+            View::Queue(name) | View::Message(name, _) => self
                 .queues
                 .get(name)
                 .filter(|q| q.is_dlq)

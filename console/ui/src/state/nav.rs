@@ -9,6 +9,11 @@ pub enum View {
     Queues,
     Group(String),
     Queue(String),
+    /// One dead-letter message: queue, message id.
+    Message(String, String),
+    Audit,
+    /// The load run (or the scenario picker when none ran yet).
+    Load,
 }
 
 impl View {
@@ -19,8 +24,16 @@ impl View {
             View::Queues => "queues".to_owned(),
             View::Group(n) => format!("group {n}"),
             View::Queue(n) => format!("queue {n}"),
+            View::Message(q, id) => format!("message {} in {q}", short_id(id)),
+            View::Audit => "audit log".to_owned(),
+            View::Load => "load".to_owned(),
         }
     }
+}
+
+/// The first 8 characters of a message id, enough to tell messages apart on screen.
+pub fn short_id(id: &str) -> &str {
+    id.get(..8).unwrap_or(id)
 }
 
 /// The dashboard's two tables; `tab` moves between them.
@@ -36,6 +49,9 @@ pub enum TableId {
     Groups,
     Queues,
     Instances,
+    Messages,
+    Audit,
+    Scenarios,
 }
 
 impl TableId {
@@ -44,6 +60,9 @@ impl TableId {
             TableId::Groups => "groups",
             TableId::Queues => "queues",
             TableId::Instances => "instances",
+            TableId::Messages => "messages",
+            TableId::Audit => "audit entries",
+            TableId::Scenarios => "scenarios",
         }
     }
 }
@@ -123,6 +142,10 @@ impl Nav {
             self.selections.remove(&TableId::Instances);
             self.filters.remove(&TableId::Instances);
         }
+        if matches!(view, View::Queue(_)) {
+            self.selections.remove(&TableId::Messages);
+            self.filters.remove(&TableId::Messages);
+        }
         self.stack.push(view);
     }
 
@@ -152,7 +175,10 @@ impl Nav {
             View::Groups => Some(TableId::Groups),
             View::Queues => Some(TableId::Queues),
             View::Group(_) => Some(TableId::Instances),
-            View::Queue(_) => None,
+            View::Queue(_) => Some(TableId::Messages),
+            View::Message(..) => None,
+            View::Audit => Some(TableId::Audit),
+            View::Load => Some(TableId::Scenarios),
         }
     }
 

@@ -16,6 +16,12 @@ pub enum Arg {
     Queue,
     Window,
     Marker,
+    /// An optional queue name.
+    MaybeQueue,
+    /// `[GROUP] [N]`, both optional.
+    Scale,
+    OnOff,
+    MaybeScenario,
 }
 
 pub struct CommandSpec {
@@ -68,6 +74,55 @@ pub const COMMANDS: &[CommandSpec] = &[
         arg: Arg::Queue,
         usage: "queue NAME",
         help: "one queue in detail",
+    },
+    CommandSpec {
+        name: "redrive",
+        aliases: &[],
+        arg: Arg::MaybeQueue,
+        usage: "redrive [QUEUE]",
+        help: "send DLQ messages back (marked, shown or all) to the source or QUEUE",
+    },
+    CommandSpec {
+        name: "purge",
+        aliases: &[],
+        arg: Arg::MaybeQueue,
+        usage: "purge [QUEUE]",
+        help: "delete every message of the open queue or QUEUE (typed confirm)",
+    },
+    CommandSpec {
+        name: "scale",
+        aliases: &["desired"],
+        arg: Arg::Scale,
+        usage: "scale [GROUP] [N]",
+        help: "set a group's desired capacity",
+    },
+    CommandSpec {
+        name: "load",
+        aliases: &[],
+        arg: Arg::MaybeScenario,
+        usage: "load [SCENARIO]",
+        help: "the load run view; with a scenario, start one",
+    },
+    CommandSpec {
+        name: "autoscaler",
+        aliases: &[],
+        arg: Arg::OnOff,
+        usage: "autoscaler on|off",
+        help: "local cloud: let the autoscaler act, or stand it aside",
+    },
+    CommandSpec {
+        name: "cancel",
+        aliases: &[],
+        arg: Arg::None,
+        usage: "cancel",
+        help: "cancel the running redrive",
+    },
+    CommandSpec {
+        name: "audit",
+        aliases: &["log"],
+        arg: Arg::None,
+        usage: "audit",
+        help: "every change made from this console",
     },
     CommandSpec {
         name: "theme",
@@ -133,6 +188,16 @@ pub enum Parsed {
     Window(Duration),
     Freeze,
     Marker(ChartMarker),
+    Redrive(Option<String>),
+    Purge(Option<String>),
+    Scale {
+        group: Option<String>,
+        value: Option<String>,
+    },
+    Cancel,
+    Audit,
+    Autoscaler(bool),
+    Load(Option<String>),
     Refresh,
     Help,
     Quit,
@@ -151,7 +216,8 @@ pub fn parse(line: &str) -> Result<Parsed, String> {
     if spec.arg == Arg::None && !arg.is_empty() {
         return Err(format!("`{}` takes no argument", spec.name));
     }
-    if spec.arg != Arg::None && arg.is_empty() {
+    let optional = matches!(spec.arg, Arg::MaybeQueue | Arg::Scale | Arg::MaybeScenario);
+    if spec.arg != Arg::None && !optional && arg.is_empty() {
         return Err(format!("usage: :{}", spec.usage));
     }
     Ok(match spec.name {
@@ -176,6 +242,39 @@ pub fn parse(line: &str) -> Result<Parsed, String> {
             "dot" => Parsed::Marker(ChartMarker::Dot),
             _ => return Err(format!("`{arg}`: the markers are braille and dot")),
         },
+        "redrive" => Parsed::Redrive(Some(arg).filter(|a| !a.is_empty())),
+        "purge" => Parsed::Purge(Some(arg).filter(|a| !a.is_empty())),
+        "scale" => {
+            let words: Vec<&str> = arg.split_whitespace().collect();
+            let is_num = |w: &str| w.chars().all(|c| c.is_ascii_digit());
+            match words.as_slice() {
+                [] => Parsed::Scale {
+                    group: None,
+                    value: None,
+                },
+                [n] if is_num(n) => Parsed::Scale {
+                    group: None,
+                    value: Some((*n).to_owned()),
+                },
+                [g] => Parsed::Scale {
+                    group: Some((*g).to_owned()),
+                    value: None,
+                },
+                [g, n] if is_num(n) => Parsed::Scale {
+                    group: Some((*g).to_owned()),
+                    value: Some((*n).to_owned()),
+                },
+                _ => return Err(format!("usage: :{}", spec.usage)),
+            }
+        }
+        "load" => Parsed::Load(Some(arg).filter(|a| !a.is_empty())),
+        "autoscaler" => match arg.as_str() {
+            "on" => Parsed::Autoscaler(true),
+            "off" => Parsed::Autoscaler(false),
+            _ => return Err(format!("`{arg}`: say on or off")),
+        },
+        "cancel" => Parsed::Cancel,
+        "audit" => Parsed::Audit,
         "refresh" => Parsed::Refresh,
         "help" => Parsed::Help,
         _ => Parsed::Quit,
@@ -187,6 +286,7 @@ pub struct Names<'a> {
     pub themes: Vec<&'a str>,
     pub groups: Vec<&'a str>,
     pub queues: Vec<&'a str>,
+    pub scenarios: Vec<&'a str>,
 }
 
 /// Where the word being completed starts, and the candidates for it, sorted.
@@ -205,7 +305,12 @@ pub fn candidates(line: &str, names: &Names<'_>) -> (usize, Vec<String>) {
                 Arg::None => Vec::new(),
                 Arg::Theme => names.themes.iter().map(|s| (*s).to_owned()).collect(),
                 Arg::Group => names.groups.iter().map(|s| (*s).to_owned()).collect(),
-                Arg::Queue => names.queues.iter().map(|s| (*s).to_owned()).collect(),
+                Arg::Queue | Arg::MaybeQueue => {
+                    names.queues.iter().map(|s| (*s).to_owned()).collect()
+                }
+                Arg::Scale => names.groups.iter().map(|s| (*s).to_owned()).collect(),
+                Arg::OnOff => vec!["off".to_owned(), "on".to_owned()],
+                Arg::MaybeScenario => names.scenarios.iter().map(|s| (*s).to_owned()).collect(),
                 Arg::Window => WINDOWS.iter().map(|w| fmt::window(*w)).collect(),
                 Arg::Marker => vec!["braille".to_owned(), "dot".to_owned()],
             }
@@ -318,7 +423,7 @@ impl CommandLine {
     }
 }
 
-/// What is being typed at the bottom line, if anything.
+/// What is being typed at the bottom line or in a dialog, if anything.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum Input {
     #[default]
@@ -330,6 +435,10 @@ pub enum Input {
         text: String,
         before: String,
     },
+    /// A change waiting for the operator's confirmation.
+    Confirm(crate::state::actions::ConfirmDialog),
+    /// The desired-capacity dialog.
+    Capacity(crate::state::actions::CapacityDialog),
 }
 
 #[cfg(test)]
@@ -341,6 +450,7 @@ mod tests {
             themes: vec!["default", "high-contrast", "light", "presentation"],
             groups: vec!["api-asg", "worker-asg"],
             queues: vec!["video_dlq", "video_tasks"],
+            scenarios: vec!["ramp", "smoke"],
         }
     }
 

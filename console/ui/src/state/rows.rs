@@ -1,6 +1,7 @@
 //! The rows each table shows after its filter, shared by key handling, mouse hit-testing and views.
 
-use crate::model::{GroupSnapshot, InstanceInfo, QueueSnapshot};
+use crate::dlqfilter::{Filter, FilterError};
+use crate::model::{AuditEntry, DlqMessage, GroupSnapshot, InstanceInfo, QueueSnapshot};
 use crate::state::nav::{scroll_offset, TableId, View};
 use crate::state::State;
 
@@ -60,11 +61,70 @@ impl State {
         rows
     }
 
+    /// The dead-letter queue whose messages the current view shows.
+    pub fn dlq_view_queue(&self) -> Option<&QueueSnapshot> {
+        match self.nav.view() {
+            View::Queue(name) => self.queues.get(name).filter(|q| q.is_dlq),
+            _ => None,
+        }
+    }
+
+    /// The DLQ filter in force, parsed; an error while it is being typed wrong.
+    pub fn message_filter(&self) -> Result<Filter, FilterError> {
+        Filter::parse(self.nav.filter(TableId::Messages))
+    }
+
+    /// The open DLQ's messages that pass the filter, oldest first (none while it is invalid).
+    pub fn message_rows(&self) -> Vec<&DlqMessage> {
+        let Some(q) = self.dlq_view_queue() else {
+            return Vec::new();
+        };
+        let Ok(filter) = self.message_filter() else {
+            return Vec::new();
+        };
+        self.dlq
+            .messages_of(&q.name)
+            .iter()
+            .filter(|m| filter.matches(m, self.now))
+            .collect()
+    }
+
+    /// Audit entries, newest first, through the `/` filter.
+    pub fn audit_rows(&self) -> Vec<&AuditEntry> {
+        let f = self.nav.filter(TableId::Audit);
+        self.audit
+            .entries
+            .iter()
+            .rev()
+            .filter(|e| matches(f, &[&e.who, &e.action, &e.target, &e.detail, &e.result]))
+            .collect()
+    }
+
+    pub fn scenario_rows(&self) -> Vec<&(String, String)> {
+        let f = self.nav.filter(TableId::Scenarios);
+        self.load
+            .scenarios
+            .iter()
+            .filter(|(n, d)| matches(f, &[n, d]))
+            .collect()
+    }
+
     pub fn row_keys(&self, table: TableId) -> Vec<String> {
         match table {
             TableId::Groups => self.group_rows().iter().map(|g| g.name.clone()).collect(),
             TableId::Queues => self.queue_rows().iter().map(|q| q.name.clone()).collect(),
             TableId::Instances => self.instance_rows().iter().map(|i| i.id.clone()).collect(),
+            TableId::Messages => self.message_rows().iter().map(|m| m.id.clone()).collect(),
+            TableId::Scenarios => self
+                .scenario_rows()
+                .iter()
+                .map(|(n, _)| n.clone())
+                .collect(),
+            TableId::Audit => self
+                .audit_rows()
+                .iter()
+                .map(|e| format!("{}|{}|{}", e.at.timestamp_millis(), e.action, e.target))
+                .collect(),
         }
     }
 

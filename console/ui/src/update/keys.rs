@@ -2,10 +2,10 @@
 
 use crossterm::event::KeyEvent;
 
-use super::{prompt, select};
+use super::{actions, prompt, select};
 use crate::event::Command;
 use crate::keymap::Action;
-use crate::state::nav::{Pane, View};
+use crate::state::nav::{Pane, TableId, View};
 use crate::state::prompt::{CommandLine, Input};
 use crate::state::{Level, State};
 
@@ -13,6 +13,8 @@ pub(super) fn on_key(state: &mut State, key: KeyEvent) -> Vec<Command> {
     match state.input {
         Input::Command(_) => return prompt::command_key(state, key),
         Input::Filter { .. } => return prompt::filter_key(state, key),
+        Input::Confirm(_) => return actions::confirm_key(state, key),
+        Input::Capacity(_) => return actions::capacity_key(state, key),
         Input::Normal => {}
     }
     let Some(action) = state.config.keymap.action_for(&key) else {
@@ -84,7 +86,9 @@ pub(super) fn act(state: &mut State, action: Action) -> Vec<Command> {
             }
         }
         Action::Filter => {
-            if let Some(t) = table {
+            if let Some(t) =
+                table.filter(|t| *t != TableId::Messages || state.dlq_view_queue().is_some())
+            {
                 let before = state.nav.filter(t).to_owned();
                 state.input = Input::Filter {
                     table: t,
@@ -117,6 +121,12 @@ pub(super) fn act(state: &mut State, action: Action) -> Vec<Command> {
                 .collect()
         }
         Action::Freeze => toggle_freeze(state),
+        Action::Mark => actions::mark(state),
+        Action::MarkAll => actions::mark_all(state),
+        Action::Redrive => return actions::redrive(state, None),
+        Action::DeleteMessages => actions::delete(state),
+        Action::Scale => actions::scale(state, None, None),
+        Action::CancelJob => return actions::cancel(state),
         Action::ToggleMarker => {
             state.chart.marker = match state.chart.marker {
                 crate::config::ChartMarker::Braille => crate::config::ChartMarker::Dot,

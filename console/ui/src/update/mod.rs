@@ -1,5 +1,6 @@
 //! `update(state, event) -> commands`: the only place state changes. Split by event source.
 
+mod actions;
 mod keys;
 mod mouse;
 mod prompt;

@@ -97,6 +97,7 @@ pub(super) struct OwnedNames {
     themes: Vec<String>,
     groups: Vec<String>,
     queues: Vec<String>,
+    scenarios: Vec<String>,
 }
 
 impl OwnedNames {
@@ -105,6 +106,7 @@ impl OwnedNames {
             themes: self.themes.iter().map(String::as_str).collect(),
             groups: self.groups.iter().map(String::as_str).collect(),
             queues: self.queues.iter().map(String::as_str).collect(),
+            scenarios: self.scenarios.iter().map(String::as_str).collect(),
         }
     }
 }
@@ -116,6 +118,12 @@ pub(super) fn owned_names(state: &State) -> OwnedNames {
         themes: state.themes.names().map(str::to_owned).collect(),
         groups: state.groups.list.iter().map(|g| g.name.clone()).collect(),
         queues,
+        scenarios: state
+            .load
+            .scenarios
+            .iter()
+            .map(|(n, _)| n.clone())
+            .collect(),
     }
 }
 
@@ -185,6 +193,60 @@ pub(super) fn run(state: &mut State, text: &str) -> Vec<Command> {
         }
         Parsed::Freeze => keys::toggle_freeze(state),
         Parsed::Marker(m) => state.chart.marker = m,
+        Parsed::Redrive(to) => {
+            let to = match to {
+                Some(wanted) => {
+                    match find_name(state.queues.list.iter().map(|q| q.name.as_str()), &wanted) {
+                        Some(n) => Some(n.to_owned()),
+                        None => {
+                            state.flash(Level::Error, format!("no queue named `{wanted}`"));
+                            return Vec::new();
+                        }
+                    }
+                }
+                None => None,
+            };
+            return super::actions::redrive(state, to);
+        }
+        Parsed::Purge(q) => super::actions::purge(state, q),
+        Parsed::Scale { group, value } => {
+            let group = match group {
+                Some(wanted) => {
+                    match find_name(state.groups.list.iter().map(|g| g.name.as_str()), &wanted) {
+                        Some(n) => Some(n.to_owned()),
+                        None => {
+                            state.flash(Level::Error, format!("no group named `{wanted}`"));
+                            return Vec::new();
+                        }
+                    }
+                }
+                None => None,
+            };
+            super::actions::scale(state, group, value);
+        }
+        Parsed::Cancel => return super::actions::cancel(state),
+        Parsed::Load(scenario) => super::actions::load(state, scenario),
+        Parsed::Audit => state.nav.jump(View::Audit),
+        Parsed::Autoscaler(on) => {
+            if state.local.autoscaler.is_none() {
+                state.flash(
+                    Level::Warn,
+                    "no local autoscaler here: it runs with `flightdeck demo` and `local up`",
+                );
+                return Vec::new();
+            }
+            if state.read_only {
+                state.flash(Level::Warn, "read-only: the autoscaler switch is disabled");
+                return Vec::new();
+            }
+            let text = if on {
+                "autoscaler on: it follows the policies again"
+            } else {
+                "autoscaler off: manual capacity changes stick"
+            };
+            state.flash(Level::Info, text);
+            return vec![Command::SetAutoscaler(on)];
+        }
         Parsed::Refresh => return vec![Command::RefreshNow],
         Parsed::Help => state.help = Some(0),
         Parsed::Quit => {

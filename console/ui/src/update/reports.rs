@@ -1,8 +1,8 @@
 //! Applies agents' reports to the data, recording freshness; superseded replies are dropped.
 
-use crate::model::{Agent, Report};
+use crate::model::{Agent, JobState, Report};
 use crate::state::health::AgentFailure;
-use crate::state::State;
+use crate::state::{Level, State};
 
 pub(super) fn apply(state: &mut State, report: Report) {
     match report {
@@ -28,6 +28,119 @@ pub(super) fn apply(state: &mut State, report: Report) {
             if state.calls.as_ref().is_none_or(|(prev, _)| *prev <= at) {
                 state.calls = Some((at, stats));
             }
+        }
+        Report::Dlq {
+            at,
+            queue,
+            messages,
+        } => {
+            if state.dlq.apply(at, queue, messages) {
+                state.health.ok(Agent::Dlq, at);
+            }
+        }
+        Report::Redrive { at, status } => {
+            let was_running = state
+                .jobs
+                .redrive
+                .as_ref()
+                .is_some_and(|r| r.state == JobState::Running);
+            let verb = if status.dry_run {
+                "would move"
+            } else {
+                "moved"
+            };
+            let dups = if status.duplicates > 0 {
+                format!(
+                    ", {} possible duplicate(s): see the audit log",
+                    status.duplicates
+                )
+            } else {
+                String::new()
+            };
+            match &status.state {
+                JobState::Done if was_running => state.flash(
+                    Level::Info,
+                    format!(
+                        "redrive done: {verb} {} to {}{dups}",
+                        status.moved, status.to
+                    ),
+                ),
+                JobState::Cancelled if was_running => state.flash(
+                    Level::Warn,
+                    format!(
+                        "redrive cancelled after {} ({verb}, they stay moved){dups}",
+                        status.moved
+                    ),
+                ),
+                JobState::Failed(e) if was_running => {
+                    state.flash(Level::Error, format!("redrive failed: {e}"));
+                }
+                _ => {}
+            }
+            state.health.ok(Agent::Redrive, at);
+            state.jobs.redrive = Some(status);
+        }
+        Report::Action { at: _, outcome } => {
+            let level = if outcome.ok {
+                Level::Info
+            } else {
+                Level::Error
+            };
+            state.flash(
+                level,
+                format!("{} {}: {}", outcome.action, outcome.target, outcome.message),
+            );
+        }
+        Report::Audit { at, entries } => state.audit.apply(at, entries),
+        Report::Autoscaler {
+            at,
+            enabled,
+            decisions,
+        } => {
+            state.local.autoscaler = Some(enabled);
+            state.local.decisions = decisions;
+            state.health.ok(Agent::Fleet, at);
+        }
+        Report::Caption { at: _, text } => state.local.caption = text,
+        Report::LoadScenarios {
+            at: _,
+            scenarios,
+            target,
+            remote_host,
+        } => {
+            state.load.scenarios = scenarios;
+            state.load.target = target;
+            state.load.remote_host = remote_host;
+        }
+        Report::Load { at, status } => {
+            let was_running = state.load.running();
+            if was_running && status.finished {
+                let text = format!(
+                    "load {} {}: {} requests, {} failed{}",
+                    status.scenario,
+                    status.phase,
+                    status.done,
+                    status.failed,
+                    status
+                        .verdict
+                        .as_ref()
+                        .map_or_else(String::new, |v| format!(" · {v}"))
+                );
+                let level = if status.phase == "finished"
+                    && !status.verdict.as_deref().unwrap_or("").contains("FAIL")
+                {
+                    Level::Info
+                } else {
+                    Level::Warn
+                };
+                state.flash(level, text);
+            }
+            state.load.apply(at, status);
+            state.health.ok(Agent::Load, at);
+        }
+        Report::Fleet { at, processes } => {
+            state.local.processes = processes;
+            state.health.ok(Agent::Fleet, at);
         }
         Report::AgentError {
             at,

@@ -39,7 +39,7 @@ pub(super) fn focus(state: &mut State, table: TableId) {
         match table {
             TableId::Groups => state.nav.focus = Pane::Groups,
             TableId::Queues => state.nav.focus = Pane::Queues,
-            TableId::Instances => {}
+            TableId::Instances | TableId::Messages | TableId::Audit | TableId::Scenarios => {}
         }
     }
 }
@@ -55,6 +55,13 @@ pub(super) fn open(state: &mut State) {
     match table {
         TableId::Groups => state.nav.push(View::Group(key)),
         TableId::Queues => state.nav.push(View::Queue(key)),
-        TableId::Instances => {}
+        TableId::Messages => {
+            if let View::Queue(q) = state.nav.view() {
+                let q = q.clone();
+                state.nav.push(View::Message(q, key));
+            }
+        }
+        TableId::Scenarios => super::actions::load(state, Some(key)),
+        TableId::Instances | TableId::Audit => {}
     }
 }

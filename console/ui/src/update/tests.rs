@@ -621,3 +621,356 @@ fn metrics_merge_incrementally_and_replace_revised_points() {
     assert_eq!(s.metrics.range(&key, t(-7200), t(60)).len(), before + 1);
     assert_eq!(s.metrics.range(&key, t0(), t0())[0].value, 77.0);
 }
+
+fn open_dlq(s: &mut State) {
+    update(s, key(':'));
+    type_text(s, "dlq");
+    update(s, code(KeyCode::Enter));
+}
+
+fn ctrl(c: char) -> Event {
+    Event::Key(crossterm::event::KeyEvent::new(
+        KeyCode::Char(c),
+        KeyModifiers::CONTROL,
+    ))
+}
+
+#[test]
+fn the_dlq_view_lists_messages_and_filters_them_with_the_dlq_language() {
+    let mut s = loaded_state();
+    open_dlq(&mut s);
+    assert_eq!(s.nav.table(), Some(TableId::Messages));
+    assert_eq!(s.message_rows().len(), 3);
+    update(&mut s, key('/'));
+    type_text(&mut s, "age>10m attr.failure_reason~video");
+    update(&mut s, code(KeyCode::Enter));
+    let ids: Vec<&str> = s.message_rows().iter().map(|m| m.id.as_str()).collect();
+    assert_eq!(ids, ["3f2a9c1e-0000-4000-8000-000000000001"]);
+    // A filter being typed wrong shows nothing rather than everything.
+    update(&mut s, key('/'));
+    type_text(&mut s, " age>soon");
+    assert!(s.message_rows().is_empty());
+    assert!(s.message_filter().is_err());
+}
+
+#[test]
+fn space_marks_messages_and_r_redrives_exactly_those_after_a_plain_confirm() {
+    let mut s = loaded_state();
+    open_dlq(&mut s);
+    update(&mut s, key(' '));
+    update(&mut s, key(' '));
+    assert_eq!(s.dlq.marked.len(), 2);
+    assert!(
+        update(&mut s, key('R')).is_empty(),
+        "nothing is sent before the confirm"
+    );
+    assert!(matches!(s.input, Input::Confirm(_)));
+    let out = update(&mut s, key('y'));
+    assert_eq!(
+        out,
+        [Command::Redrive(crate::event::RedriveRequest {
+            dlq: "video_dlq".to_owned(),
+            to: Some("video_tasks".to_owned()),
+            selection: crate::event::MessageSelection::Ids(vec![
+                "3f2a9c1e-0000-4000-8000-000000000001".to_owned(),
+                "7b41d0aa-0000-4000-8000-000000000002".to_owned(),
+            ]),
+            dry_run: false,
+        })]
+    );
+    assert!(s.dlq.marked.is_empty(), "sent messages leave the selection");
+}
+
+#[test]
+fn a_bulk_redrive_needs_the_queue_name_typed_and_can_be_a_dry_run() {
+    let mut s = loaded_state();
+    open_dlq(&mut s);
+    update(&mut s, key('R'));
+    // `y` is just a letter of the name here.
+    assert!(update(&mut s, key('y')).is_empty());
+    assert!(update(&mut s, code(KeyCode::Enter)).is_empty());
+    assert!(
+        matches!(s.input, Input::Confirm(_)),
+        "a wrong name keeps the dialog open"
+    );
+    update(&mut s, code(KeyCode::Backspace));
+    update(&mut s, code(KeyCode::Tab));
+    type_text(&mut s, "video_dlq");
+    let out = update(&mut s, code(KeyCode::Enter));
+    let [Command::Redrive(req)] = out.as_slice() else {
+        panic!("expected a redrive, got {out:?}");
+    };
+    assert_eq!(req.selection, crate::event::MessageSelection::All);
+    assert!(req.dry_run);
+}
+
+#[test]
+fn a_filtered_redrive_sends_the_filter_and_esc_cancels_without_sending() {
+    let mut s = loaded_state();
+    open_dlq(&mut s);
+    update(&mut s, key('/'));
+    type_text(&mut s, "receives>2");
+    update(&mut s, code(KeyCode::Enter));
+    update(&mut s, key('R'));
+    assert!(update(&mut s, code(KeyCode::Esc)).is_empty());
+    assert_eq!(s.input, Input::Normal);
+    update(&mut s, key('R'));
+    type_text(&mut s, "video_dlq");
+    let out = update(&mut s, code(KeyCode::Enter));
+    let [Command::Redrive(req)] = out.as_slice() else {
+        panic!("expected a redrive, got {out:?}");
+    };
+    assert_eq!(
+        req.selection,
+        crate::event::MessageSelection::Filter("receives>2".to_owned())
+    );
+}
+
+#[test]
+fn enter_opens_a_message_and_ctrl_d_deletes_it_after_typing_the_queue() {
+    let mut s = loaded_state();
+    open_dlq(&mut s);
+    update(&mut s, code(KeyCode::Enter));
+    assert_eq!(
+        s.view(),
+        &View::Message(
+            "video_dlq".to_owned(),
+            "3f2a9c1e-0000-4000-8000-000000000001".to_owned()
+        )
+    );
+    update(&mut s, ctrl('d'));
+    type_text(&mut s, "video_dlq");
+    let out = update(&mut s, code(KeyCode::Enter));
+    assert_eq!(
+        out,
+        [Command::DeleteMessages {
+            queue: "video_dlq".to_owned(),
+            ids: vec!["3f2a9c1e-0000-4000-8000-000000000001".to_owned()],
+        }]
+    );
+}
+
+#[test]
+fn the_capacity_dialog_refuses_values_outside_min_max() {
+    let mut s = loaded_state();
+    update(&mut s, key('j'));
+    update(&mut s, key('s'));
+    let Input::Capacity(d) = &s.input else {
+        panic!("expected the capacity dialog");
+    };
+    assert_eq!((d.group.as_str(), d.value.as_str()), ("worker-asg", "2"));
+    update(&mut s, code(KeyCode::Backspace));
+    type_text(&mut s, "9");
+    assert!(update(&mut s, code(KeyCode::Enter)).is_empty());
+    let Input::Capacity(d) = &s.input else {
+        panic!("the dialog stays open on a bad value");
+    };
+    assert!(
+        d.error.as_deref().unwrap_or("").contains("1..3"),
+        "{:?}",
+        d.error
+    );
+    update(&mut s, code(KeyCode::Backspace));
+    type_text(&mut s, "3");
+    update(&mut s, code(KeyCode::Enter));
+    assert!(matches!(s.input, Input::Confirm(_)));
+    let out = update(&mut s, code(KeyCode::Enter));
+    assert_eq!(
+        out,
+        [Command::SetDesiredCapacity {
+            group: "worker-asg".to_owned(),
+            desired: 3,
+            honor_cooldown: false,
+        }]
+    );
+}
+
+#[test]
+fn scaling_to_zero_needs_the_group_name() {
+    let mut s = loaded_state();
+    update(&mut s, key(':'));
+    type_text(&mut s, "scale api-asg");
+    update(&mut s, code(KeyCode::Enter));
+    update(&mut s, code(KeyCode::Backspace));
+    // api-asg is 2/2/4 in the fixtures: 0 is below min, so the dialog refuses it.
+    type_text(&mut s, "0");
+    update(&mut s, code(KeyCode::Enter));
+    assert!(matches!(s.input, Input::Capacity(_)));
+}
+
+#[test]
+fn read_only_refuses_every_action_in_the_ui() {
+    let mut s = loaded_state();
+    s.set_read_only(true);
+    update(&mut s, key('s'));
+    assert_eq!(s.input, Input::Normal);
+    open_dlq(&mut s);
+    update(&mut s, key(' '));
+    assert!(update(&mut s, key('R')).is_empty());
+    update(&mut s, ctrl('d'));
+    assert_eq!(s.input, Input::Normal);
+    update(&mut s, key(':'));
+    type_text(&mut s, "purge");
+    update(&mut s, code(KeyCode::Enter));
+    assert_eq!(s.input, Input::Normal);
+    assert!(s
+        .current_flash()
+        .is_some_and(|f| f.text.contains("read-only")));
+}
+
+#[test]
+fn redrive_progress_survives_view_switches_and_x_cancels() {
+    let mut s = loaded_state();
+    let status = RedriveStatus {
+        from: "video_dlq".to_owned(),
+        to: "video_tasks".to_owned(),
+        mode: "batch mover".to_owned(),
+        note: None,
+        dry_run: false,
+        moved: 40,
+        remaining: Some(60),
+        duplicates: 0,
+        per_s: 20.0,
+        started: t(-2),
+        state: JobState::Running,
+    };
+    assert_eq!(status.eta_s(), Some(3));
+    feed(
+        &mut s,
+        [Report::Redrive {
+            at: t(-1),
+            status: status.clone(),
+        }],
+    );
+    update(&mut s, key(':'));
+    type_text(&mut s, "groups");
+    update(&mut s, code(KeyCode::Enter));
+    let line = crate::views::status::left(&s).to_string();
+    assert!(line.contains("40/100"), "{line}");
+    assert_eq!(update(&mut s, key('x')), [Command::CancelRedrive]);
+    feed(
+        &mut s,
+        [Report::Redrive {
+            at: t(0),
+            status: RedriveStatus {
+                state: JobState::Cancelled,
+                ..status
+            },
+        }],
+    );
+    assert!(s
+        .current_flash()
+        .is_some_and(|f| f.text.contains("stay moved")));
+}
+
+fn load_status(phase: &str, elapsed: f64, finished: bool) -> LoadStatus {
+    LoadStatus {
+        scenario: "ramp".to_owned(),
+        phase: phase.to_owned(),
+        finished,
+        detail: "stage 1/2: 3 of 5 VUs".to_owned(),
+        elapsed_s: elapsed,
+        planned_s: 60.0,
+        sent: 40,
+        done: 38,
+        ok: 37,
+        failed: 1,
+        in_flight: 2,
+        rps_now: 4.0,
+        rps_mean: 3.5,
+        p50_s: Some(0.120),
+        p95_s: Some(0.310),
+        p99_s: Some(0.420),
+        statuses: [(201, 37)].into_iter().collect(),
+        errors: [("timeout".to_owned(), 1)].into_iter().collect(),
+        histogram: vec![
+            (Some(100.0), 10),
+            (Some(250.0), 20),
+            (Some(500.0), 8),
+            (None, 0),
+        ],
+        processed: 12,
+        mb_per_min: Some(48.0),
+        verdict: finished.then(|| "p95 < 1s: pass · errors < 1%: FAIL".to_owned()),
+        started: Some(t(-30)),
+    }
+}
+
+#[test]
+fn a_load_run_is_picked_confirmed_followed_and_cancelled() {
+    let mut s = loaded_state();
+    feed(
+        &mut s,
+        [Report::LoadScenarios {
+            at: t(-1),
+            scenarios: vec![
+                ("ramp".to_owned(), "0 to 5 VUs".to_owned()),
+                ("smoke".to_owned(), "1 VU".to_owned()),
+            ],
+            target: Some("the local fleet's API".to_owned()),
+            remote_host: None,
+        }],
+    );
+    update(&mut s, key(':'));
+    type_text(&mut s, "load");
+    update(&mut s, code(KeyCode::Enter));
+    assert_eq!(s.view(), &View::Load);
+    assert_eq!(selected(&s, TableId::Scenarios).as_deref(), Some("ramp"));
+    assert!(
+        update(&mut s, code(KeyCode::Enter)).is_empty(),
+        "enter asks first"
+    );
+    assert_eq!(
+        update(&mut s, key('y')),
+        [Command::StartLoad {
+            scenario: "ramp".to_owned()
+        }]
+    );
+    feed(
+        &mut s,
+        [Report::Load {
+            at: t(0),
+            status: load_status("running", 30.0, false),
+        }],
+    );
+    assert!(s.load().running());
+    assert_eq!(s.load().runs.len(), 1);
+    // Another run cannot start while one goes; x cancels it.
+    update(&mut s, key(':'));
+    type_text(&mut s, "load smoke");
+    update(&mut s, code(KeyCode::Enter));
+    assert_eq!(s.input, Input::Normal);
+    assert_eq!(update(&mut s, key('x')), [Command::CancelLoad]);
+    feed(
+        &mut s,
+        [Report::Load {
+            at: t(1),
+            status: load_status("cancelled", 31.0, true),
+        }],
+    );
+    assert!(!s.load().running());
+    assert!(s.load().runs[0].1.is_some(), "the run's end is marked");
+    assert!(s.current_flash().is_some_and(|f| f.text.contains("FAIL")));
+}
+
+#[test]
+fn autoscaler_switch_needs_a_local_autoscaler() {
+    let mut s = loaded_state();
+    update(&mut s, key(':'));
+    type_text(&mut s, "autoscaler off");
+    assert!(update(&mut s, code(KeyCode::Enter)).is_empty());
+    feed(
+        &mut s,
+        [Report::Autoscaler {
+            at: t(0),
+            enabled: true,
+            decisions: vec![],
+        }],
+    );
+    update(&mut s, key(':'));
+    type_text(&mut s, "autoscaler off");
+    assert_eq!(
+        update(&mut s, code(KeyCode::Enter)),
+        [Command::SetAutoscaler(false)]
+    );
+}

@@ -92,7 +92,17 @@ pub fn cpu(state: &State, group: &GroupSnapshot, area: Rect, buf: &mut Buffer) {
     let target_line: Vec<(f64, f64)> = target
         .map(|t| vec![(-window_s(state), t), (0.0, t)])
         .unwrap_or_default();
-    let mut datasets = Vec::new();
+    let marks = run_marks(state, end, 100.0);
+    let mut datasets: Vec<Dataset<'_>> = marks
+        .iter()
+        .map(|m| {
+            Dataset::default()
+                .marker(marker(state))
+                .graph_type(GraphType::Line)
+                .style(s.warn)
+                .data(m)
+        })
+        .collect();
     if !target_line.is_empty() {
         datasets.push(
             Dataset::default()
@@ -122,6 +132,21 @@ pub fn cpu(state: &State, group: &GroupSnapshot, area: Rect, buf: &mut Buffer) {
     if points.is_empty() {
         common::placeholder(buf, inner, "no CPU data yet", s.muted);
     }
+}
+
+/// Vertical lines where load runs started and ended inside the window, so scaling can be read
+/// against the load.
+fn run_marks(state: &State, end: Timestamp, top: f64) -> Vec<Vec<(f64, f64)>> {
+    let from = -window_s(state);
+    state
+        .load
+        .runs
+        .iter()
+        .flat_map(|(start, stop)| std::iter::once(*start).chain(*stop))
+        .map(|t| x(end, t))
+        .filter(|x| (from..=0.0).contains(x))
+        .map(|x| vec![(x, 0.0), (x, top)])
+        .collect()
 }
 
 /// Rounds up to 1, 2 or 5 times a power of ten, at least 10.
@@ -166,7 +191,18 @@ pub fn depth(state: &State, queue: &str, area: Rect, buf: &mut Buffer) {
         .title_bottom(left)
         .title_bottom(right);
     let inner = block.inner(area);
-    let datasets = vec![
+    let marks = run_marks(state, end, top);
+    let mut datasets: Vec<Dataset<'_>> = marks
+        .iter()
+        .map(|m| {
+            Dataset::default()
+                .marker(marker(state))
+                .graph_type(GraphType::Line)
+                .style(s.warn)
+                .data(m)
+        })
+        .collect();
+    datasets.extend([
         Dataset::default()
             .name("visible")
             .marker(marker(state))
@@ -179,7 +215,7 @@ pub fn depth(state: &State, queue: &str, area: Rect, buf: &mut Buffer) {
             .graph_type(GraphType::Line)
             .style(s.chart_in_flight)
             .data(&in_flight),
-    ];
+    ]);
     let y_axis = Axis::default()
         .bounds([0.0, top])
         .style(s.chart_axis)

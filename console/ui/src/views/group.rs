@@ -218,9 +218,18 @@ fn instance_table(
                 .metrics
                 .latest(&MetricKey::instance_cpu(&g.name, &i.id))
                 .map_or_else(|| "–".to_owned(), |p| format!("{:.0}%", p.value));
+            let lifecycle = match state.local.process(&i.id) {
+                Some(p) => format!(
+                    "{} · {}{}",
+                    i.lifecycle_state,
+                    p.phase,
+                    p.pid.map_or_else(String::new, |pid| format!(" pid {pid}"))
+                ),
+                None => i.lifecycle_state.clone(),
+            };
             let cells = vec![
                 Line::from(i.id.clone()),
-                Line::from(Span::styled(i.lifecycle_state.clone(), state_style)),
+                Line::from(Span::styled(lifecycle, state_style)),
                 Line::from(Span::styled(i.health.clone(), health_style)),
                 Line::from(i.az.clone()),
                 Line::from(i.instance_type.clone()),
@@ -260,7 +269,51 @@ fn instance_table(
     );
 }
 
+/// On the local cloud the emulator records no activities; the local autoscaler's decisions
+/// say why capacity changed instead.
+fn decisions(state: &State, g: &GroupSnapshot, area: Rect, buf: &mut Buffer) {
+    let s = &state.theme.s;
+    let list: Vec<_> = state.local.decisions_of(&g.name).rev().collect();
+    let rows = list
+        .iter()
+        .map(|d| {
+            let change = if d.from == d.to {
+                Span::styled(format!("stays {}", d.to), s.muted)
+            } else {
+                Span::styled(format!("{} → {}", d.from, d.to), s.warn)
+            };
+            let cells = vec![
+                Line::from(Span::styled(fmt::age(state.now, d.at), s.muted)),
+                Line::from(change),
+                Line::from(d.reason.clone()),
+            ];
+            (cells, Style::new())
+        })
+        .collect();
+    let state_text = match state.local.autoscaler {
+        Some(false) => "Autoscaler (OFF)",
+        _ => "Autoscaler decisions",
+    };
+    table::draw(
+        TableView {
+            title: common::title(&state.theme, state_text, list.len().to_string(), None, ""),
+            cols: &ACTIVITY_COLS,
+            rows,
+            selected: None,
+            offset: 0,
+            focused: false,
+            empty: "no decision yet",
+        },
+        area,
+        buf,
+        &state.theme,
+    );
+}
+
 fn activities(state: &State, g: &GroupSnapshot, area: Rect, buf: &mut Buffer) {
+    if g.activities.is_empty() && state.local.autoscaler.is_some() {
+        return decisions(state, g, area, buf);
+    }
     let s = &state.theme.s;
     let mut list: Vec<_> = g.activities.iter().collect();
     list.sort_by_key(|a| std::cmp::Reverse(a.start));

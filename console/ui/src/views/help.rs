@@ -22,6 +22,9 @@ pub fn lines<'a>(state: &State) -> (Vec<Line<'a>>, Vec<Line<'a>>) {
     let mut keys = Vec::new();
     let mut section = None;
     for r in rows {
+        if state.read_only && r.section == crate::keymap::Section::Actions {
+            continue;
+        }
         if section != Some(r.section) {
             if section.is_some() {
                 keys.push(Line::default());
@@ -34,6 +37,13 @@ pub fn lines<'a>(state: &State) -> (Vec<Line<'a>>, Vec<Line<'a>>) {
             Span::raw(r.description),
         ]));
     }
+    if state.read_only {
+        keys.push(Line::default());
+        keys.push(Line::from(Span::styled(
+            "Read-only: redrive, delete, purge and scaling are off",
+            s.warn,
+        )));
+    }
     keys.push(Line::default());
     keys.push(Line::from(Span::styled("Mouse", s.header)));
     keys.push(Line::from(Span::raw(
@@ -45,7 +55,12 @@ pub fn lines<'a>(state: &State) -> (Vec<Line<'a>>, Vec<Line<'a>>) {
         "Commands (: then tab completes)",
         s.header,
     ))];
+    const MUTATING: [&str; 5] = ["redrive", "purge", "scale", "cancel", "autoscaler"];
+    // `:load` stays: without a scenario it only opens the view (a run is refused).
     for c in COMMANDS {
+        if state.read_only && MUTATING.contains(&c.name) {
+            continue;
+        }
         cmds.push(Line::from(vec![
             Span::styled(format!("  :{:<usage_w$} ", c.usage), s.help_key),
             Span::raw(c.help),

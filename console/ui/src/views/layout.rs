@@ -243,6 +243,36 @@ pub fn queue_detail(body: Rect, attr_lines: u16) -> QueueDetail {
     QueueDetail { attrs, chart }
 }
 
+pub struct DlqDetail {
+    pub attrs: Rect,
+    pub chart: Rect,
+    pub messages: Rect,
+}
+
+/// A dead-letter queue: attributes (and the depth chart when wide) on top, messages below.
+pub fn dlq_detail(body: Rect, attr_lines: u16) -> DlqDetail {
+    let top_h = (attr_lines + 2)
+        .min(body.height / 2)
+        .max(3.min(body.height));
+    let [top, messages] =
+        Layout::vertical([Constraint::Length(top_h), Constraint::Fill(1)]).areas(body);
+    if body.width >= 100 {
+        let w = (body.width / 2).min(80);
+        let [attrs, chart] =
+            Layout::horizontal([Constraint::Length(w), Constraint::Fill(1)]).areas(top);
+        return DlqDetail {
+            attrs,
+            chart,
+            messages,
+        };
+    }
+    DlqDetail {
+        attrs: top,
+        chart: Rect { height: 0, ..top },
+        messages,
+    }
+}
+
 /// The tables of the current view, where they are drawn.
 pub fn table_areas(state: &State) -> Vec<TableArea> {
     let area = Rect::new(0, 0, state.size.0, state.size.1);
@@ -269,6 +299,18 @@ pub fn table_areas(state: &State) -> Vec<TableArea> {
                 group_detail(body, state.instance_rows().len(), lines).instances,
             )]
         }
-        View::Queue(_) => Vec::new(),
+        View::Queue(name) => match state.queues.get(name).filter(|q| q.is_dlq) {
+            Some(q) => {
+                let lines = crate::views::queue::attr_lines(state, q);
+                vec![area_of(TableId::Messages, dlq_detail(body, lines).messages)]
+            }
+            None => Vec::new(),
+        },
+        View::Message(..) => Vec::new(),
+        View::Audit => vec![area_of(TableId::Audit, body)],
+        View::Load => vec![area_of(
+            TableId::Scenarios,
+            crate::views::load::split(body).0,
+        )],
     }
 }

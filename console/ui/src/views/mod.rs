@@ -1,12 +1,16 @@
 //! Pure rendering: `render(&State, &mut Frame)` draws only from the state. One file per view.
 
+pub mod audit;
 pub mod charts;
 pub mod common;
 pub mod dashboard;
+pub mod dialog;
+pub mod dlq;
 pub mod group;
 pub mod groups;
 pub mod help;
 pub mod layout;
+pub mod load;
 pub mod prompt;
 pub mod queue;
 pub mod queues;
@@ -40,14 +44,25 @@ pub fn draw(state: &State, area: Rect, buf: &mut Buffer) -> Option<Position> {
         View::Queues => queues::draw(state, c.body, buf),
         View::Group(name) => group::draw(state, name, c.body, buf),
         View::Queue(name) => queue::draw(state, name, c.body, buf),
+        View::Message(queue, id) => dlq::draw_message(state, queue, id, c.body, buf),
+        View::Audit => audit::draw(state, c.body, buf),
+        View::Load => load::draw(state, c.body, buf),
     }
     if state.help.is_some() {
         help::draw(state, c.body, buf);
     }
-    match state.input {
+    match &state.input {
         Input::Normal => {
             status::draw(state, c.bottom, buf);
             None
+        }
+        Input::Confirm(d) => {
+            status::draw(state, c.bottom, buf);
+            dialog::draw_confirm(state, d, c.body, buf)
+        }
+        Input::Capacity(d) => {
+            status::draw(state, c.bottom, buf);
+            dialog::draw_capacity(state, d, c.body, buf)
         }
         _ => prompt::draw(state, c.bottom, buf),
     }

@@ -15,7 +15,7 @@ pub fn draw(state: &State, area: Rect, buf: &mut Buffer) -> Option<Position> {
     let s = &state.theme.s;
     buf.set_style(area, s.status);
     let (prefix, text, hints) = match &state.input {
-        Input::Normal => return None,
+        Input::Normal | Input::Confirm(_) | Input::Capacity(_) => return None,
         Input::Command(line) => {
             let themes: Vec<&str> = state.themes.names().collect();
             let mut queues: Vec<&str> = state.queues.list.iter().map(|q| q.name.as_str()).collect();
@@ -24,6 +24,12 @@ pub fn draw(state: &State, area: Rect, buf: &mut Buffer) -> Option<Position> {
                 themes,
                 groups: state.groups.list.iter().map(|g| g.name.as_str()).collect(),
                 queues,
+                scenarios: state
+                    .load
+                    .scenarios
+                    .iter()
+                    .map(|(n, _)| n.as_str())
+                    .collect(),
             };
             (":", line.text.clone(), line.hints(&names))
         }

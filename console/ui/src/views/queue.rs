@@ -37,14 +37,23 @@ fn lines<'a>(state: &State, q: &QueueSnapshot) -> Vec<Line<'a>> {
         ),
         kv("in flight", plain(q.in_flight.to_string())),
         kv("delayed", plain(q.delayed.to_string())),
-        kv(
-            "oldest",
-            plain(
-                q.oldest_age_s
-                    .filter(|_| q.visible > 0)
-                    .map_or_else(|| "–".to_owned(), fmt::secs),
-            ),
-        ),
+        kv("oldest", {
+            let oldest = q
+                .oldest_age_s
+                .filter(|_| q.visible > 0)
+                .map_or_else(|| "–".to_owned(), fmt::secs);
+            if q.is_dlq {
+                vec![
+                    Span::raw(oldest),
+                    Span::styled(
+                        format!(" of {} retention", fmt::secs(u64::from(q.retention_s))),
+                        s.muted,
+                    ),
+                ]
+            } else {
+                plain(oldest)
+            }
+        }),
         kv(
             "in / out",
             vec![
@@ -119,6 +128,11 @@ fn lines<'a>(state: &State, q: &QueueSnapshot) -> Vec<Line<'a>> {
     out
 }
 
+/// Lines the attribute pane needs.
+pub fn attr_lines(state: &State, q: &QueueSnapshot) -> u16 {
+    u16::try_from(lines(state, q).len()).unwrap_or(u16::MAX)
+}
+
 pub fn draw(state: &State, name: &str, area: Rect, buf: &mut Buffer) {
     let s = &state.theme.s;
     let Some(q) = state.queues.get(name) else {
@@ -134,7 +148,15 @@ pub fn draw(state: &State, name: &str, area: Rect, buf: &mut Buffer) {
         return;
     };
     let text = lines(state, q);
-    let l = layout::queue_detail(area, u16::try_from(text.len()).unwrap_or(u16::MAX));
+    let n_lines = u16::try_from(text.len()).unwrap_or(u16::MAX);
+    let (attrs, chart) = if q.is_dlq {
+        let l = layout::dlq_detail(area, n_lines);
+        super::dlq::draw_table(state, &q.name, l.messages, buf);
+        (l.attrs, l.chart)
+    } else {
+        let l = layout::queue_detail(area, n_lines);
+        (l.attrs, l.chart)
+    };
     let mut title = vec![Span::styled(format!(" {}", q.name), s.title)];
     if q.is_dlq {
         title.push(Span::styled(
@@ -149,8 +171,8 @@ pub fn draw(state: &State, name: &str, area: Rect, buf: &mut Buffer) {
     title.push(Span::raw(" "));
     Paragraph::new(text)
         .block(common::block(&state.theme, Line::from(title), true))
-        .render(l.attrs, buf);
-    if l.chart.height > 0 {
-        charts::depth(state, &q.name, l.chart, buf);
+        .render(attrs, buf);
+    if chart.height > 0 {
+        charts::depth(state, &q.name, chart, buf);
     }
 }

@@ -6,15 +6,64 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
 use crate::fmt;
-use crate::model::Agent;
+use crate::model::{Agent, JobState};
 use crate::state::State;
 
 const SOURCES: [Agent; 3] = [Agent::Groups, Agent::Queues, Agent::Metrics];
 
-/// Failing sources first, with their reason, then the others' ages.
+/// A text progress bar `[████░░░░]` of `width` cells.
+pub fn bar(done: u64, total: u64, width: usize) -> String {
+    let filled = (done.min(total) * width as u64)
+        .checked_div(total)
+        .map_or(width, |f| usize::try_from(f).unwrap_or(width));
+    format!("[{}{}]", "█".repeat(filled), "░".repeat(width - filled))
+}
+
+/// The redrive's progress; it stays on the status line whatever view is open.
+fn redrive<'a>(state: &State) -> Vec<Span<'a>> {
+    let s = &state.theme.s;
+    let Some(r) = &state.jobs.redrive else {
+        return Vec::new();
+    };
+    let verb = if r.dry_run { "would move" } else { "moved" };
+    let head = format!("redrive {}→{} ", r.from, r.to);
+    match &r.state {
+        JobState::Running => {
+            let total = r.remaining.map(|left| left + r.moved);
+            let mut text = match total {
+                Some(t) => format!("{} {}/{t}", bar(r.moved, t, 12), r.moved),
+                None => format!("{} {verb}", r.moved),
+            };
+            text.push_str(&format!(" {:.0}/s", r.per_s));
+            if let Some(eta) = r.eta_s() {
+                text.push_str(&format!(" ETA {}", fmt::secs(eta)));
+            }
+            vec![
+                Span::styled(head, s.title),
+                Span::styled(text, s.status),
+                Span::styled(" x cancels", s.muted),
+            ]
+        }
+        JobState::Done => vec![Span::styled(
+            format!("{head}done: {verb} {} (x dismisses)", r.moved),
+            s.status,
+        )],
+        JobState::Cancelled => vec![Span::styled(
+            format!("{head}cancelled after {} (x dismisses)", r.moved),
+            s.warn,
+        )],
+        JobState::Failed(e) => vec![Span::styled(format!("{head}failed: {e}"), s.error)],
+    }
+}
+
+/// The running redrive, then failing sources with their reason, then the others' ages.
 pub fn left<'a>(state: &State) -> Line<'a> {
     let s = &state.theme.s;
     let mut spans = Vec::new();
+    if let Some(c) = &state.local.caption {
+        spans.push(Span::styled(format!("▶ {c} "), s.title));
+    }
+    spans.extend(redrive(state));
     let sep = |spans: &mut Vec<Span<'a>>| {
         if !spans.is_empty() {
             spans.push(Span::styled(" · ", s.muted));

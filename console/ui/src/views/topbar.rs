@@ -44,6 +44,11 @@ pub fn draw(state: &State, area: Rect, buf: &mut Buffer) {
     if state.chart.frozen_at.is_some() {
         left.push(Span::styled(" FROZEN ", s.warn));
     }
+    match state.local.autoscaler {
+        Some(true) => left.push(Span::styled(" autoscaler on ", s.muted)),
+        Some(false) => left.push(Span::styled(" AUTOSCALER OFF ", s.warn)),
+        None => {}
+    }
     left.push(Span::styled(
         format!(" window {} ", fmt::window(state.chart.window)),
         s.muted,

@@ -1,0 +1,454 @@
+//! The actions agent: carries out what the operator confirmed in the UI (redrive, delete,
+//! purge, desired capacity, the local autoscaler switch), one redrive at a time, with the same
+//! engine as the headless `flightdeck dlq` and `flightdeck scale`. Every action is written to
+//! the audit log, whose latest entries are sent back for the audit view.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use chrono::Utc;
+use stack::{Clients, Stack};
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+use ui::{ActionOutcome, Command, JobState, MessageSelection, RedriveStatus, Report};
+
+use crate::audit;
+use crate::dlq::peek::resolve_queue;
+use crate::dlq::redrive::{self, Mover, RedriveProgress};
+use crate::dlq::{Destination, Filter, RedriveRequest, Selection};
+
+/// Audit entries sent to the view.
+const AUDIT_SHOWN: usize = 500;
+
+/// What the actions agent needs besides the commands.
+#[derive(Clone)]
+pub struct Context {
+    pub clients: Clients,
+    pub stack: Stack,
+    pub profile: Option<String>,
+    pub autoscaler: Option<local_cloud::autoscaler::AutoscalerSwitch>,
+    /// The local fleet run by this process: its API instances are the load run's targets.
+    pub fleet: Option<watch::Receiver<local_cloud::fleet::FleetState>>,
+}
+
+/// Starts the agent; commands go in through the returned sender.
+pub fn spawn(
+    ctx: Context,
+    tx: mpsc::Sender<Report>,
+    token: CancellationToken,
+) -> (mpsc::UnboundedSender<Command>, tokio::task::JoinHandle<()>) {
+    let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
+    let handle = tokio::spawn(run(ctx, cmd_rx, tx, token));
+    (cmd_tx, handle)
+}
+
+async fn run(
+    ctx: Context,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+    tx: mpsc::Sender<Report>,
+    token: CancellationToken,
+) {
+    send_audit(&tx).await;
+    super::load::send_scenarios(&ctx, &tx).await;
+    let mut redrive: Option<(CancellationToken, tokio::task::JoinHandle<()>)> = None;
+    let mut load: Option<(CancellationToken, tokio::task::JoinHandle<()>)> = None;
+    loop {
+        let command = tokio::select! {
+            _ = token.cancelled() => break,
+            c = commands.recv() => match c {
+                Some(c) => c,
+                None => break,
+            },
+        };
+        if redrive.as_ref().is_some_and(|(_, h)| h.is_finished()) {
+            redrive = None;
+        }
+        if load.as_ref().is_some_and(|(_, h)| h.is_finished()) {
+            load = None;
+        }
+        match command {
+            Command::Redrive(req) => {
+                if redrive.is_some() {
+                    outcome(
+                        &tx,
+                        "redrive",
+                        &req.dlq,
+                        false,
+                        "a redrive is already running",
+                    )
+                    .await;
+                    continue;
+                }
+                let cancel = token.child_token();
+                let handle =
+                    tokio::spawn(run_redrive(ctx.clone(), req, tx.clone(), cancel.clone()));
+                redrive = Some((cancel, handle));
+            }
+            Command::StartLoad { scenario } => {
+                if load.is_some() {
+                    outcome(&tx, "load", &scenario, false, "a load run is already going").await;
+                    continue;
+                }
+                let cancel = token.child_token();
+                let handle = tokio::spawn(super::load::run(
+                    ctx.clone(),
+                    scenario,
+                    tx.clone(),
+                    cancel.clone(),
+                ));
+                load = Some((cancel, handle));
+            }
+            Command::CancelLoad => {
+                if let Some((cancel, _)) = &load {
+                    cancel.cancel();
+                }
+            }
+            Command::CancelRedrive => {
+                if let Some((cancel, _)) = &redrive {
+                    cancel.cancel();
+                }
+            }
+            Command::DeleteMessages { queue, ids } => delete(&ctx, &tx, &queue, ids, &token).await,
+            Command::Purge { queue } => purge(&ctx, &tx, &queue).await,
+            Command::SetDesiredCapacity {
+                group,
+                desired,
+                honor_cooldown,
+            } => scale(&ctx, &tx, &group, desired, honor_cooldown).await,
+            Command::SetAutoscaler(on) => match &ctx.autoscaler {
+                Some(switch) => {
+                    switch.set_enabled(on);
+                    let word = if on { "on" } else { "off" };
+                    record(
+                        &ctx,
+                        "autoscaler",
+                        "local autoscaler",
+                        serde_json::json!({ "enabled": on }),
+                        "ok",
+                        format!("turned {word}"),
+                    );
+                    send_audit(&tx).await;
+                }
+                None => {
+                    outcome(
+                        &tx,
+                        "autoscaler",
+                        "",
+                        false,
+                        "no local autoscaler runs here",
+                    )
+                    .await
+                }
+            },
+            _ => {}
+        }
+    }
+    if let Some((cancel, handle)) = load {
+        cancel.cancel();
+        let _ = tokio::time::timeout(Duration::from_secs(5), handle).await;
+    }
+    if let Some((cancel, handle)) = redrive {
+        cancel.cancel();
+        // The mover stops between batches; its journal makes a later run finish the job.
+        let _ = tokio::time::timeout(Duration::from_secs(5), handle).await;
+    }
+}
+
+pub(super) fn record(
+    ctx: &Context,
+    action: &str,
+    target: &str,
+    parameters: serde_json::Value,
+    result: &str,
+    detail: String,
+) {
+    let entry = audit::Entry {
+        at: Utc::now(),
+        who: audit::who(ctx.profile.as_deref()),
+        action: action.to_owned(),
+        target: target.to_owned(),
+        endpoint: ctx.clients.describe_target(),
+        parameters,
+        result: result.to_owned(),
+        detail,
+    };
+    if let Err(e) = audit::record(&entry) {
+        tracing::warn!("{e:#}");
+    }
+}
+
+pub(super) async fn send_audit(tx: &mpsc::Sender<Report>) {
+    let entries = match audit::read(&audit::log_path(), AUDIT_SHOWN) {
+        Ok(entries) => entries,
+        Err(e) => {
+            tracing::warn!("cannot read the audit log: {e}");
+            return;
+        }
+    };
+    let entries = entries
+        .into_iter()
+        .map(|e| ui::AuditEntry {
+            at: e.at,
+            who: e.who,
+            action: e.action,
+            target: e.target,
+            ok: matches!(e.result.as_str(), "ok" | "dry_run"),
+            detail: e.detail,
+            result: e.result,
+        })
+        .collect();
+    let _ = tx
+        .send(Report::Audit {
+            at: Utc::now(),
+            entries,
+        })
+        .await;
+}
+
+pub(super) async fn outcome(
+    tx: &mpsc::Sender<Report>,
+    action: &str,
+    target: &str,
+    ok: bool,
+    message: impl Into<String>,
+) {
+    let _ = tx
+        .send(Report::Action {
+            at: Utc::now(),
+            outcome: ActionOutcome {
+                action: action.to_owned(),
+                target: target.to_owned(),
+                ok,
+                message: message.into(),
+            },
+        })
+        .await;
+}
+
+fn selection(sel: &MessageSelection) -> Result<Selection, String> {
+    Ok(match sel {
+        MessageSelection::Ids(ids) => Selection::Ids(ids.iter().cloned().collect::<BTreeSet<_>>()),
+        MessageSelection::Filter(f) => {
+            Selection::Filter(Filter::parse(f).map_err(|e| e.to_string())?)
+        }
+        MessageSelection::All => Selection::Everything,
+    })
+}
+
+/// A redrive's progress as the status line shows it (also used by the demo tour).
+pub(crate) fn status_of(
+    p: &RedriveProgress,
+    started: ui::Timestamp,
+    state: JobState,
+) -> RedriveStatus {
+    let mode = match p.mover {
+        Some(Mover::MoveTask) => "move task",
+        Some(Mover::Batch) | None => "batch mover",
+    };
+    RedriveStatus {
+        from: p.dlq.clone(),
+        to: p.destination.clone(),
+        mode: mode.to_owned(),
+        note: p.notes.last().cloned(),
+        dry_run: p.dry_run,
+        moved: p.moved,
+        remaining: p.remaining,
+        duplicates: p.possible_duplicates,
+        per_s: p.rate_per_s,
+        started,
+        state,
+    }
+}
+
+async fn run_redrive(
+    ctx: Context,
+    req: ui::RedriveRequest,
+    tx: mpsc::Sender<Report>,
+    cancel: CancellationToken,
+) {
+    let started = Utc::now();
+    let params = serde_json::json!({
+        "to": req.to,
+        "selection": format!("{:?}", req.selection),
+        "dry_run": req.dry_run,
+    });
+    let sel = match selection(&req.selection) {
+        Ok(s) => s,
+        Err(e) => {
+            outcome(&tx, "redrive", &req.dlq, false, e).await;
+            return;
+        }
+    };
+    let destination = req
+        .to
+        .clone()
+        .map_or(Destination::Source, Destination::Queue);
+    let mut engine = RedriveRequest::new(&req.dlq, sel, destination, audit::state_dir());
+    engine.dry_run = req.dry_run;
+    let (progress_tx, mut progress_rx) = watch::channel(RedriveProgress::default());
+    let forward = {
+        let tx = tx.clone();
+        async move {
+            while progress_rx.changed().await.is_ok() {
+                let p = progress_rx.borrow_and_update().clone();
+                let status = status_of(&p, started, JobState::Running);
+                if tx
+                    .send(Report::Redrive {
+                        at: Utc::now(),
+                        status,
+                    })
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+                // At most a few frames' worth of progress reports per second.
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    };
+    let work = redrive::run(&ctx.clients, &ctx.stack, &engine, &progress_tx, &cancel);
+    let result = tokio::select! {
+        r = work => r,
+        () = forward => return,
+    };
+    let (status, result_word, detail) = match &result {
+        Ok(out) => {
+            let p = &out.progress;
+            let state = if p.cancelled {
+                JobState::Cancelled
+            } else {
+                JobState::Done
+            };
+            let word = if p.dry_run {
+                "dry_run"
+            } else if p.cancelled {
+                "cancelled"
+            } else {
+                "ok"
+            };
+            let mut detail = format!("{} moved to {}", p.moved, p.destination);
+            if p.possible_duplicates > 0 {
+                detail.push_str(&format!(", {} possible duplicates", p.possible_duplicates));
+            }
+            if let Some(note) = p.notes.last() {
+                detail.push_str(&format!(" ({note})"));
+            }
+            (status_of(p, started, state), word, detail)
+        }
+        Err(e) => {
+            let p = progress_tx.borrow().clone();
+            let message = e.to_string();
+            (
+                status_of(&p, started, JobState::Failed(message.clone())),
+                "failed",
+                message,
+            )
+        }
+    };
+    record(&ctx, "dlq.redrive", &req.dlq, params, result_word, detail);
+    let _ = tx
+        .send(Report::Redrive {
+            at: Utc::now(),
+            status,
+        })
+        .await;
+    send_audit(&tx).await;
+}
+
+async fn delete(
+    ctx: &Context,
+    tx: &mpsc::Sender<Report>,
+    queue: &str,
+    ids: Vec<String>,
+    token: &CancellationToken,
+) {
+    let params = serde_json::json!({ "ids": ids });
+    let result = async {
+        let q = resolve_queue(&ctx.clients.sqs, queue).await?;
+        let sel = Selection::Ids(ids.iter().cloned().collect());
+        redrive::delete(&ctx.clients.sqs, &q, &sel, false, token).await
+    }
+    .await;
+    match result {
+        Ok(out) => {
+            let missing = ids.len() as u64 - out.deleted.min(ids.len() as u64);
+            let mut text = format!("deleted {}", out.deleted);
+            if missing > 0 {
+                text.push_str(&format!(", {missing} not found (already gone?)"));
+            }
+            record(ctx, "dlq.delete", queue, params, "ok", text.clone());
+            outcome(tx, "delete", queue, true, text).await;
+        }
+        Err(e) => {
+            record(ctx, "dlq.delete", queue, params, "failed", e.to_string());
+            outcome(tx, "delete", queue, false, e.to_string()).await;
+        }
+    }
+    send_audit(tx).await;
+}
+
+async fn purge(ctx: &Context, tx: &mpsc::Sender<Report>, queue: &str) {
+    let result = async {
+        let q = resolve_queue(&ctx.clients.sqs, queue).await?;
+        redrive::purge(&ctx.clients.sqs, &q).await
+    }
+    .await;
+    match result {
+        Ok(()) => {
+            record(
+                ctx,
+                "dlq.purge",
+                queue,
+                serde_json::json!({}),
+                "ok",
+                "purged".to_owned(),
+            );
+            outcome(tx, "purge", queue, true, "purged (SQS may take up to 60 s)").await;
+        }
+        Err(e) => {
+            record(
+                ctx,
+                "dlq.purge",
+                queue,
+                serde_json::json!({}),
+                "failed",
+                e.to_string(),
+            );
+            outcome(tx, "purge", queue, false, e.to_string()).await;
+        }
+    }
+    send_audit(tx).await;
+}
+
+async fn scale(
+    ctx: &Context,
+    tx: &mpsc::Sender<Report>,
+    group: &str,
+    desired: u32,
+    honor_cooldown: bool,
+) {
+    let params = serde_json::json!({ "desired": desired, "honor_cooldown": honor_cooldown });
+    let result = async {
+        let cap = crate::scale::describe_group(&ctx.clients, group).await?;
+        crate::scale::set_desired(&ctx.clients, &cap, desired, honor_cooldown, false).await
+    }
+    .await;
+    match result {
+        Ok(out) => {
+            let text = format!("desired {} → {}", out.from, out.to);
+            record(ctx, "scale", group, params, "ok", text.clone());
+            outcome(tx, "scale", group, true, text).await;
+        }
+        Err(e) => {
+            let word = if matches!(e, crate::scale::ScaleError::OutOfRange { .. }) {
+                "refused"
+            } else {
+                "failed"
+            };
+            record(ctx, "scale", group, params, word, e.to_string());
+            outcome(tx, "scale", group, false, e.to_string()).await;
+        }
+    }
+    send_audit(tx).await;
+}

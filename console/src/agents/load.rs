@@ -1,0 +1,221 @@
+//! Load runs started from the console: the same engine as `flightdeck load run`, its progress
+//! forwarded to the load view, the end recorded in the audit log.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use load::{Progress, RunOptions, RunState, Scenario, Target};
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+use ui::{LoadStatus, Report};
+
+use super::actions::{outcome, record, send_audit, Context};
+
+/// Where load runs go: `FLIGHTDECK_API_URL` (comma-separated), else the local fleet's
+/// in-service API instances (this process's fleet, else a running `local up`).
+pub fn targets(ctx: &Context) -> Result<(Vec<Target>, String), String> {
+    if let Ok(urls) = std::env::var("FLIGHTDECK_API_URL") {
+        let targets = urls
+            .split(',')
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .map(Target::parse)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("FLIGHTDECK_API_URL: {e}"))?;
+        if !targets.is_empty() {
+            let text = targets
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Ok((targets, text));
+        }
+    }
+    let endpoints = match &ctx.fleet {
+        Some(rx) => rx.borrow().api_endpoints(),
+        None => local_cloud::fleet::read_api_endpoints(&local_cloud::paths::runtime_dir())
+            .map(|e| e.endpoints)
+            .unwrap_or_default(),
+    };
+    if endpoints.is_empty() {
+        return Err(if ctx.fleet.is_some() {
+            "no API instance of the local fleet is in service yet".to_owned()
+        } else {
+            "no API endpoint known: set FLIGHTDECK_API_URL, or run the demo".to_owned()
+        });
+    }
+    let targets = endpoints
+        .iter()
+        .map(|u| Target::parse(u))
+        .collect::<Result<Vec<_>, _>>()?;
+    let text = format!("the local fleet's API ({} instance(s))", targets.len());
+    Ok((targets, text))
+}
+
+/// Tells the UI which scenarios exist and where runs would go.
+pub async fn send_scenarios(ctx: &Context, tx: &mpsc::Sender<Report>) {
+    let scenarios = match Scenario::builtins() {
+        Ok(list) => list.into_iter().map(|s| (s.name, s.description)).collect(),
+        Err(e) => {
+            tracing::warn!("built-in scenarios: {e}");
+            Vec::new()
+        }
+    };
+    let (target, remote_host) = match targets(ctx) {
+        Ok((t, text)) => {
+            let remote = t
+                .iter()
+                .find(|t| !t.is_loopback())
+                .map(|t| t.host().to_owned());
+            (Some(text), remote)
+        }
+        // A local fleet's API is not up yet: runs find it when they start.
+        Err(_) if ctx.fleet.is_some() => (Some("the local fleet's API".to_owned()), None),
+        Err(_) => (None, None),
+    };
+    let _ = tx
+        .send(Report::LoadScenarios {
+            at: Utc::now(),
+            scenarios,
+            target,
+            remote_host,
+        })
+        .await;
+}
+
+fn status(p: &Progress, started: ui::Timestamp) -> LoadStatus {
+    let phase = match p.state {
+        RunState::Preparing => "preparing",
+        RunState::Running => "running",
+        RunState::Stopping => "stopping",
+        RunState::Finished => "finished",
+        RunState::Cancelled => "cancelled",
+    };
+    LoadStatus {
+        scenario: p.scenario.clone(),
+        phase: phase.to_owned(),
+        finished: matches!(p.state, RunState::Finished | RunState::Cancelled),
+        detail: p.detail.clone(),
+        elapsed_s: p.elapsed_s,
+        planned_s: p.planned_s,
+        sent: p.sent,
+        done: p.done,
+        ok: p.ok,
+        failed: p.failed,
+        in_flight: p.in_flight,
+        rps_now: p.rps_now,
+        rps_mean: p.rps_mean,
+        p50_s: p.p50,
+        p95_s: p.p95,
+        p99_s: p.p99,
+        statuses: p.statuses.clone(),
+        errors: p.errors.clone(),
+        histogram: p.histogram.iter().map(|b| (b.le_ms, b.count)).collect(),
+        processed: p.processed,
+        mb_per_min: p.mb_per_min,
+        verdict: None,
+        started: Some(started),
+    }
+}
+
+/// Runs one scenario to its end or a cancel.
+pub async fn run(ctx: Context, name: String, tx: mpsc::Sender<Report>, cancel: CancellationToken) {
+    let started = Utc::now();
+    let scenario = match Scenario::find(&name) {
+        Ok(s) => s,
+        Err(e) => return outcome(&tx, "load", &name, false, e.to_string()).await,
+    };
+    let (targets, text) = match targets(&ctx) {
+        Ok(t) => t,
+        Err(e) => return outcome(&tx, "load", &name, false, e).await,
+    };
+    let (progress_tx, mut progress_rx) =
+        watch::channel(Progress::preparing(&name, "starting", 0.0));
+    let forward = {
+        let tx = tx.clone();
+        async move {
+            while progress_rx.changed().await.is_ok() {
+                let p = progress_rx.borrow_and_update().clone();
+                let mut st = status(&p, started);
+                // The final report (with the verdict) comes from the run's result.
+                st.finished = false;
+                if tx
+                    .send(Report::Load {
+                        at: Utc::now(),
+                        status: st,
+                    })
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        }
+    };
+    let work = load::run(
+        scenario,
+        RunOptions::new(targets),
+        progress_tx.clone(),
+        cancel.clone(),
+    );
+    let result = tokio::select! {
+        r = work => r,
+        () = forward => return,
+    };
+    let mut st = status(&progress_tx.borrow(), started);
+    st.finished = true;
+    let (word, detail) = match &result {
+        Ok(report) => {
+            let verdict: Vec<String> = report
+                .thresholds
+                .iter()
+                .map(|v| {
+                    format!(
+                        "{}: {}",
+                        v.threshold,
+                        if v.passed { "pass" } else { "FAIL" }
+                    )
+                })
+                .collect();
+            if !verdict.is_empty() {
+                st.verdict = Some(verdict.join(" · "));
+            }
+            st.phase = if report.cancelled {
+                "cancelled"
+            } else {
+                "finished"
+            }
+            .to_owned();
+            let word = if report.cancelled { "cancelled" } else { "ok" };
+            (
+                word,
+                format!(
+                    "{} requests against {text}; {}",
+                    st.done,
+                    st.verdict.clone().unwrap_or_default()
+                ),
+            )
+        }
+        Err(e) => {
+            st.phase = "failed".to_owned();
+            st.detail = e.to_string();
+            ("failed", e.to_string())
+        }
+    };
+    record(
+        &ctx,
+        "load.run",
+        &name,
+        serde_json::json!({ "targets": text }),
+        word,
+        detail,
+    );
+    let _ = tx
+        .send(Report::Load {
+            at: Utc::now(),
+            status: st,
+        })
+        .await;
+    send_audit(&tx).await;
+}

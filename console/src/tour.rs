@@ -1,0 +1,1023 @@
+//! `flightdeck demo --tour`: the local cloud's story told in captions. A feed (like an agent,
+//! it sends `ui::Report`s and stops on its token) that does real work through the fleet — a
+//! load run against the API instances, a poison upload, the operator's fix and a redrive with
+//! the console's own engine — and waits for each effect the audience should see: the queue
+//! builds, the worker group scales out, CPU rises, the DLQ fills and empties, the group
+//! scales back in. A step whose effect does not come in time ends the tour with a caption
+//! saying what did not happen.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use aws_sdk_sqs::types::QueueAttributeName;
+use chrono::Utc;
+use load::{Progress, RunOptions, Scenario, Target, VideoPreset};
+use local_cloud::autoscaler::AutoscalerSwitch;
+use local_cloud::{CpuSnapshot, FleetState};
+use stack::errors::describe;
+use stack::message::VideoTask;
+use stack::{Clients, Stack};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use ui::{JobState, Report};
+
+use crate::agents::Feed;
+use crate::audit;
+use crate::cli::FleetArgs;
+use crate::dlq::peek::{peek, resolve_queue, DlqMessage, PeekOptions, QueueRef};
+use crate::dlq::redrive::{self, RedriveProgress};
+use crate::dlq::{Destination, RedriveRequest, Selection};
+use crate::local::LocalFleet;
+
+/// The tour's warm-up when the operator gives none: new instances count after 10 s.
+pub const WARMUP_S: u64 = 10;
+/// The tour's scale-in cooldown when the operator gives none.
+pub const COOLDOWN_S: u64 = 30;
+
+/// The tour's load: WORKLOAD.md's `ramp`, shortened and with the smallest synthetic video,
+/// so that a 2-core machine runs it smoothly and the queue still outpaces one worker.
+const RAMP: &str = r#"
+description = "The tour's load: the ramp scenario in 30 s, up to 3 users uploading tiny videos"
+
+[closed]
+stages = [{ duration = "30s", target = 3 }]
+graceful_stop = "10s"
+
+[[steps]]
+upload = { video = "tiny" }
+
+[[steps]]
+think = "1s"
+"#;
+
+/// One upload by one user; its file is replaced by the poison before the run.
+const ONE_UPLOAD: &str = r#"
+description = "The tour's poison upload: one user, one file"
+
+[closed]
+vus = 1
+duration = "1m"
+iterations = 1
+
+[[steps]]
+upload = { video = "tiny" }
+"#;
+
+/// Worker CPU (% of an instance) that counts as risen.
+const CPU_RISEN: f64 = 40.0;
+
+/// The demo's fleet settings with the tour's short timings, unless the operator gave theirs.
+/// The tour needs the fleet and its autoscaler: without them there is no story to tell.
+pub fn fleet_args(args: &FleetArgs) -> anyhow::Result<FleetArgs> {
+    if args.no_fleet {
+        anyhow::bail!("--tour needs the local fleet (the story is its processes): drop --no-fleet");
+    }
+    if args.no_autoscaler {
+        anyhow::bail!("--tour shows the autoscaler scaling the worker group: drop --no-autoscaler");
+    }
+    let mut args = args.clone();
+    args.warmup.get_or_insert(WARMUP_S);
+    args.cooldown.get_or_insert(COOLDOWN_S);
+    Ok(args)
+}
+
+/// The fleet's SQLite database, which every fleet process shares (`fleet.rs` gives each
+/// child `DATABASE_URL=sqlite://<runtime dir>/fleet-<pid>/flightdeck.db`).
+pub fn fleet_database_url() -> String {
+    let db = local_cloud::paths::runtime_dir()
+        .join(format!("fleet-{}", std::process::id()))
+        .join("flightdeck.db");
+    format!("sqlite://{}", db.display())
+}
+
+/// How long the tour waits and shows things.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    /// The longest wait for one step's effect.
+    pub step_timeout: Duration,
+    /// Extra wait for the scale-in, per instance to remove (the cooldown runs between each).
+    pub cooldown: Duration,
+    /// The least time a caption with a result stays up, so the audience can read it.
+    pub dwell: Duration,
+    /// How often effects are checked.
+    pub poll: Duration,
+}
+
+impl Timing {
+    pub fn new(cooldown: Duration) -> Timing {
+        Timing {
+            step_timeout: Duration::from_secs(300),
+            cooldown,
+            dwell: Duration::from_secs(3),
+            poll: Duration::from_secs(1),
+        }
+    }
+}
+
+/// What the tour works with: the local cloud's clients and the running fleet.
+pub struct Tour {
+    pub clients: Clients,
+    pub stack: Stack,
+    pub fleet: watch::Receiver<FleetState>,
+    pub cpu: watch::Receiver<CpuSnapshot>,
+    pub autoscaler: Option<AutoscalerSwitch>,
+    pub database_url: String,
+    pub profile: Option<String>,
+    pub timing: Timing,
+    /// The last caption's advice, e.g. "q quits".
+    pub ending: &'static str,
+}
+
+/// Why the story stopped early.
+enum Stop {
+    /// The operator quit: nothing more to say.
+    Cancelled,
+    /// An effect did not come (or an action failed): the caption says which.
+    Failed(String),
+}
+
+type Told<T> = Result<T, Stop>;
+
+/// The queues the story watches.
+struct Queues {
+    tasks: QueueRef,
+    dlq: QueueRef,
+}
+
+/// The ramp running in the background.
+struct LoadRun {
+    progress: watch::Receiver<Progress>,
+    /// `Some(Err(..))` when the run could not start or failed.
+    done: watch::Receiver<Option<Result<(), String>>>,
+}
+
+impl LoadRun {
+    fn summary(&self) -> String {
+        let p = self.progress.borrow();
+        let mut s = format!("load: {} upload(s) ok, {} failed", p.ok, p.failed);
+        if let Some((class, n)) = p.errors.iter().max_by_key(|(_, n)| **n) {
+            s.push_str(&format!(", mostly {class} ×{n}"));
+        }
+        if let Some(Err(e)) = &*self.done.borrow() {
+            s.push_str(&format!("; the run failed: {e}"));
+        }
+        s
+    }
+}
+
+impl Tour {
+    /// The tour of the demo's local cloud and fleet (`args` as [`fleet_args`] made them).
+    pub fn for_fleet(
+        clients: &Clients,
+        stack: &Stack,
+        fleet: &LocalFleet,
+        args: &FleetArgs,
+        target: &crate::cli::Target,
+        ending: &'static str,
+    ) -> Tour {
+        let cooldown = args
+            .cooldown
+            .unwrap_or(u64::from(stack.groups.worker.default_cooldown_s));
+        Tour {
+            clients: clients.clone(),
+            stack: stack.clone(),
+            fleet: fleet.fleet.subscribe(),
+            cpu: fleet.cpu.subscribe(),
+            autoscaler: fleet.autoscaler.as_ref().map(|a| a.switch()),
+            database_url: fleet_database_url(),
+            profile: target.profile.clone(),
+            timing: Timing::new(Duration::from_secs(cooldown)),
+            ending,
+        }
+    }
+
+    /// The tour as a console feed.
+    pub fn feed(self) -> Feed {
+        Box::new(move |tx, token| Box::pin(self.run(tx, token)))
+    }
+
+    /// Tells the story until its end, a failed step or the token.
+    pub async fn run(self, tx: mpsc::Sender<Report>, token: CancellationToken) {
+        // The load run and the CPU watch live here: however the tour ends, they end with it.
+        let mut tasks = JoinSet::new();
+        let ending = self.ending;
+        match self.story(&tx, &token, &mut tasks).await {
+            Ok(()) => {
+                let _ = caption(&tx, format!("tour done: {ending}")).await;
+            }
+            Err(Stop::Cancelled) => {}
+            Err(Stop::Failed(why)) => {
+                tracing::warn!("tour stopped: {why}");
+                let _ = caption(&tx, format!("tour stopped: {why} ({ending})")).await;
+            }
+        }
+        tasks.abort_all();
+        while tasks.join_next().await.is_some() {}
+    }
+
+    async fn story(
+        &self,
+        tx: &mpsc::Sender<Report>,
+        token: &CancellationToken,
+        tasks: &mut JoinSet<()>,
+    ) -> Told<()> {
+        let worker = &self.stack.groups.worker;
+        let queues = &self.queues(token).await?;
+        let peak_cpu = self.watch_cpu(&worker.name, tasks);
+        let limit = self.timing.step_timeout;
+
+        // 1. The load.
+        let text = "1/6 load: a ramp of small uploads";
+        caption(tx, text).await?;
+        let targets = self.api_targets(token).await?;
+        let baseline = self
+            .call(token, self.desired(&worker.name))
+            .await?
+            .map_err(|e| Stop::Failed(format!("cannot read the worker group: {e}")))?;
+        let load = &self.start_load(targets.clone(), token, tasks)?;
+        self.until(token, limit, || {
+            let sent = load.progress.borrow().sent;
+            let failed = load.done.borrow().as_ref().and_then(|r| r.clone().err());
+            async move {
+                match (sent, failed) {
+                    (_, Some(e)) => Ok(Poll::Failed(e)),
+                    (0, None) => not_yet("nothing sent yet".into()),
+                    _ => Ok(Poll::Ready(())),
+                }
+            }
+        })
+        .await
+        .map_err(|e| e.failed(format!("the load run did not start ({})", load.summary())))?;
+        caption(
+            tx,
+            format!(
+                "{text}: up to 3 users over 30 s, spread over {} API instance(s)",
+                targets.len()
+            ),
+        )
+        .await?;
+        self.dwell(token).await?;
+
+        // 2. The queue builds.
+        let text = "2/6 the queue builds";
+        caption(tx, text).await?;
+        let waiting = self
+            .until(token, limit, || async move {
+                match self.visible(&queues.tasks).await? {
+                    0 => not_yet("the queue empty".into()),
+                    n => Ok(Poll::Ready(n)),
+                }
+            })
+            .await
+            .map_err(|e| {
+                e.failed(format!(
+                    "no upload waited in {} ({})",
+                    queues.tasks.name,
+                    load.summary()
+                ))
+            })?;
+        caption(
+            tx,
+            format!("{text}: {waiting} waiting in {}", queues.tasks.name),
+        )
+        .await?;
+        self.dwell(token).await?;
+
+        // 3. The worker group scales out.
+        let text = "3/6 the worker group scales out";
+        caption(tx, text).await?;
+        let grown = self
+            .until(token, limit, || async move {
+                match self.desired(&worker.name).await? {
+                    d if d > baseline => Ok(Poll::Ready(d)),
+                    d => not_yet(format!("desired still {d}")),
+                }
+            })
+            .await
+            .map_err(|e| {
+                e.failed(format!(
+                    "the desired capacity of {} did not rise{}",
+                    worker.name,
+                    self.autoscaler_hint()
+                ))
+            })?;
+        caption(tx, format!("{text}: desired {baseline} → {grown}")).await?;
+        self.dwell(token).await?;
+
+        // 4. CPU rises.
+        let text = "4/6 CPU rises";
+        caption(tx, text).await?;
+        let cpu = self
+            .until(token, limit, || {
+                let peak = *peak_cpu.borrow();
+                async move {
+                    if peak >= CPU_RISEN {
+                        Ok(Poll::Ready(peak))
+                    } else {
+                        not_yet(format!("peak {peak:.0}%"))
+                    }
+                }
+            })
+            .await
+            .map_err(|e| {
+                e.failed(format!(
+                    "the CPU of {} stayed under {CPU_RISEN:.0}%",
+                    worker.name
+                ))
+            })?;
+        caption(
+            tx,
+            format!("{text}: {} instances at {cpu:.0}%", worker.name),
+        )
+        .await?;
+        self.dwell(token).await?;
+
+        // 5. A poison upload lands in the DLQ.
+        let text = "5/6 a poison upload lands in the DLQ";
+        caption(tx, text).await?;
+        let since = Utc::now() - chrono::Duration::seconds(5);
+        self.upload_poison(targets, token).await?;
+        let dead = self
+            .until(token, limit, || async move {
+                if self.visible(&queues.dlq).await? == 0 {
+                    return not_yet("the DLQ empty".into());
+                }
+                match self.newest_dead_letter(&queues.dlq, since, token).await? {
+                    Some(m) => Ok(Poll::Ready(m)),
+                    None => not_yet("only older dead letters".into()),
+                }
+            })
+            .await
+            .map_err(|e| {
+                e.failed(format!(
+                    "the poison upload did not reach {} (is the worker still busy with the backlog?)",
+                    queues.dlq.name
+                ))
+            })?;
+        let reason = dead
+            .failure_reason()
+            .unwrap_or("no failure_reason")
+            .to_owned();
+        let task = VideoTask::parse(&dead.body)
+            .map_err(|e| Stop::Failed(format!("the dead letter is not a v1 video task: {e}")))?;
+        caption(tx, format!("{text}: failure_reason {reason}")).await?;
+        self.dwell(token).await?;
+
+        // 6. The operator fixes the upload and redrives it.
+        let text = "6/6 the operator fixes it and redrives";
+        caption(tx, text).await?;
+        let db = &self.fix(&task, token).await?;
+        let video_id = task.video_id;
+        let moved = async {
+            let moved = self.redrive(tx, &queues.dlq, &dead, token).await?;
+            self.until(token, limit, || async move {
+                let left = self.visible(&queues.dlq).await?;
+                let status = match db.get_video(video_id).await {
+                    Ok(Some(v)) => v.status,
+                    Ok(None) => return Ok(Poll::Failed("its record is gone".into())),
+                    Err(e) => return Err(format!("reading the video: {e}")),
+                };
+                if left == 0 && status == store::VideoStatus::Processed {
+                    Ok(Poll::Ready(()))
+                } else {
+                    not_yet(format!("{left} in the DLQ, the video {status}"))
+                }
+            })
+            .await
+            .map_err(|e| e.failed("the redriven video was not processed".into()))?;
+            Ok(moved)
+        }
+        .await;
+        db.close().await;
+        let moved = moved?;
+        caption(
+            tx,
+            format!("{text}: moved {moved}, the DLQ is empty, the video is processed"),
+        )
+        .await?;
+        self.dwell(token).await?;
+
+        // 7. Scale-in, one instance per cooldown.
+        let text = "the group scales back in";
+        caption(tx, text).await?;
+        let steps = worker.max.saturating_sub(worker.min);
+        let peak = &AtomicU32::new(grown);
+        self.until(token, limit + self.timing.cooldown * steps, || async move {
+            let d = self.desired(&worker.name).await?;
+            peak.fetch_max(d, Ordering::Relaxed);
+            if d <= worker.min {
+                Ok(Poll::Ready(()))
+            } else {
+                not_yet(format!("desired still {d}"))
+            }
+        })
+        .await
+        .map_err(|e| {
+            e.failed(format!(
+                "{} did not scale back in to {}{}",
+                worker.name,
+                worker.min,
+                self.autoscaler_hint()
+            ))
+        })?;
+        let from = peak.load(Ordering::Relaxed);
+        caption(tx, format!("{text}: desired {from} → {}", worker.min)).await?;
+        self.dwell(token).await?;
+        Ok(())
+    }
+
+    /// Polls `check` every `timing.poll` until it is ready, fails, `limit` passes (an error
+    /// naming what was last seen) or the token is cancelled. A check that could not look
+    /// (`Err`, e.g. an AWS call failed) is noted and tried again.
+    async fn until<T, F, Fut>(
+        &self,
+        token: &CancellationToken,
+        limit: Duration,
+        mut check: F,
+    ) -> Result<T, Waited>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<Poll<T>, String>>,
+    {
+        let deadline = Instant::now() + limit;
+        loop {
+            let attempt = tokio::select! {
+                _ = token.cancelled() => return Err(Waited::Cancelled),
+                r = tokio::time::timeout(Duration::from_secs(20), check()) => r,
+            };
+            let last = match attempt {
+                Ok(Ok(Poll::Ready(value))) => return Ok(value),
+                Ok(Ok(Poll::Failed(why))) => return Err(Waited::Failed(why)),
+                Ok(Ok(Poll::Pending(seen)) | Err(seen)) => seen,
+                Err(_) => "a check took over 20 s".into(),
+            };
+            if Instant::now() >= deadline {
+                return Err(Waited::TimedOut { limit, last });
+            }
+            tokio::select! {
+                _ = token.cancelled() => return Err(Waited::Cancelled),
+                _ = tokio::time::sleep(self.timing.poll) => {}
+            }
+        }
+    }
+
+    /// Runs one AWS call (or any future) unless the tour is stopped first.
+    async fn call<T>(
+        &self,
+        token: &CancellationToken,
+        fut: impl std::future::Future<Output = T>,
+    ) -> Told<T> {
+        tokio::select! {
+            _ = token.cancelled() => Err(Stop::Cancelled),
+            r = tokio::time::timeout(Duration::from_secs(60), fut) => {
+                r.map_err(|_| Stop::Failed("an AWS call got no answer within 60 s".into()))
+            }
+        }
+    }
+
+    async fn dwell(&self, token: &CancellationToken) -> Told<()> {
+        tokio::select! {
+            _ = token.cancelled() => Err(Stop::Cancelled),
+            _ = tokio::time::sleep(self.timing.dwell) => Ok(()),
+        }
+    }
+
+    fn autoscaler_hint(&self) -> &'static str {
+        match &self.autoscaler {
+            Some(s) if !s.enabled() => " (the autoscaler is off: turn it on with `:autoscaler on`)",
+            _ => " (the autoscaler's decisions are in the group view)",
+        }
+    }
+
+    async fn queues(&self, token: &CancellationToken) -> Told<Queues> {
+        let sqs = &self.clients.sqs;
+        let names = &self.stack.queues;
+        let tasks = self
+            .call(token, resolve_queue(sqs, &names.tasks.name))
+            .await?;
+        let dlq = self
+            .call(token, resolve_queue(sqs, &names.dlq.name))
+            .await?;
+        match (tasks, dlq) {
+            (Ok(tasks), Ok(dlq)) => Ok(Queues { tasks, dlq }),
+            (Err(e), _) | (_, Err(e)) => Err(Stop::Failed(format!("the stack's queues: {e}"))),
+        }
+    }
+
+    /// Visible messages (ApproximateNumberOfMessages).
+    async fn visible(&self, queue: &QueueRef) -> Result<u64, String> {
+        let out = self
+            .clients
+            .sqs
+            .get_queue_attributes()
+            .queue_url(&queue.url)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .send()
+            .await
+            .map_err(|e| format!("GetQueueAttributes {}: {}", queue.name, describe(&e)))?;
+        Ok(out
+            .attributes()
+            .and_then(|a| a.get(&QueueAttributeName::ApproximateNumberOfMessages))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0))
+    }
+
+    async fn desired(&self, group: &str) -> Result<u32, String> {
+        let out = self
+            .clients
+            .autoscaling
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names(group)
+            .send()
+            .await
+            .map_err(|e| format!("DescribeAutoScalingGroups: {}", describe(&e)))?;
+        out.auto_scaling_groups()
+            .first()
+            .and_then(|g| g.desired_capacity())
+            .map(|d| u32::try_from(d).unwrap_or(0))
+            .ok_or_else(|| format!("no group named {group}"))
+    }
+
+    /// Follows the worker group's CPU samples; the receiver holds the highest seen so far.
+    fn watch_cpu(&self, group: &str, tasks: &mut JoinSet<()>) -> watch::Receiver<f64> {
+        let (peak_tx, peak) = watch::channel(0.0_f64);
+        let mut cpu = self.cpu.clone();
+        let group = group.to_owned();
+        tasks.spawn(async move {
+            loop {
+                let now = cpu
+                    .borrow_and_update()
+                    .samples
+                    .iter()
+                    .filter(|s| s.group == group)
+                    .map(|s| s.percent)
+                    .fold(0.0_f64, f64::max);
+                peak_tx.send_if_modified(|p| {
+                    let higher = now > *p;
+                    if higher {
+                        *p = now;
+                    }
+                    higher
+                });
+                if cpu.changed().await.is_err() {
+                    return;
+                }
+            }
+        });
+        peak
+    }
+
+    /// The in-service API instances, once the group's minimum is in service (or at least one
+    /// is when the wait runs out): the load balancer's targets.
+    async fn api_targets(&self, token: &CancellationToken) -> Told<Vec<Target>> {
+        let want = usize::try_from(self.stack.groups.api.min)
+            .unwrap_or(1)
+            .max(1);
+        let fleet = &self.fleet;
+        let mut any = Vec::new();
+        let full = self
+            .until(token, self.timing.step_timeout, || {
+                let endpoints = fleet.borrow().api_endpoints();
+                if !endpoints.is_empty() {
+                    any.clone_from(&endpoints);
+                }
+                async move {
+                    if endpoints.len() >= want {
+                        Ok(Poll::Ready(endpoints))
+                    } else {
+                        not_yet(format!("{} of {want} in service", endpoints.len()))
+                    }
+                }
+            })
+            .await;
+        let urls = match full {
+            Ok(urls) => urls,
+            Err(Waited::Cancelled) => return Err(Stop::Cancelled),
+            Err(_) if !any.is_empty() => any,
+            Err(e) => return Err(e.failed("no API instance of the fleet came into service".into())),
+        };
+        urls.iter()
+            .map(|u| Target::parse(u).map_err(|e| Stop::Failed(format!("API endpoint {u}: {e}"))))
+            .collect()
+    }
+
+    fn start_load(
+        &self,
+        targets: Vec<Target>,
+        token: &CancellationToken,
+        tasks: &mut JoinSet<()>,
+    ) -> Told<LoadRun> {
+        let scenario = Scenario::parse(RAMP, "the tour's ramp", "tour-ramp")
+            .map_err(|e| Stop::Failed(format!("the tour's load scenario: {e}")))?;
+        let (progress_tx, progress) = watch::channel(Progress::preparing(
+            &scenario.name,
+            "starting",
+            scenario.planned_duration().as_secs_f64(),
+        ));
+        let (done_tx, done) = watch::channel(None);
+        let cancel = token.child_token();
+        tasks.spawn(async move {
+            let result = load::run(scenario, RunOptions::new(targets), progress_tx, cancel).await;
+            let result = result.map(|_| ()).map_err(|e| e.to_string());
+            if let Err(e) = &result {
+                tracing::warn!("the tour's load run failed: {e}");
+            }
+            done_tx.send_replace(Some(result));
+        });
+        Ok(LoadRun { progress, done })
+    }
+
+    /// Uploads a file that starts like an MP4 (so the API, which sniffs the first bytes,
+    /// accepts it) and is not a video: the worker's transform fails for good and the worker
+    /// dead-letters the message with its reason.
+    async fn upload_poison(&self, targets: Vec<Target>, token: &CancellationToken) -> Told<()> {
+        let path =
+            std::env::temp_dir().join(format!("flightdeck-tour-{}-poison.mp4", std::process::id()));
+        tokio::fs::write(&path, poison_bytes())
+            .await
+            .map_err(|e| Stop::Failed(format!("cannot write {}: {e}", path.display())))?;
+        let mut scenario = Scenario::parse(ONE_UPLOAD, "the tour's poison upload", "tour-poison")
+            .map_err(|e| Stop::Failed(format!("the tour's poison scenario: {e}")))?;
+        scenario.steps = vec![load::scenario::Step::Upload(load::scenario::Upload {
+            file: Some(path.clone()),
+            ..load::scenario::Upload::default()
+        })];
+        let (progress, _) = watch::channel(Progress::preparing(&scenario.name, "", 0.0));
+        let run = load::run(
+            scenario,
+            RunOptions::new(targets),
+            progress,
+            token.child_token(),
+        );
+        let result = self.call(token, run).await;
+        let _ = tokio::fs::remove_file(&path).await;
+        let report = result?.map_err(|e| Stop::Failed(format!("the poison upload: {e}")))?;
+        if report.requests.ok == 0 {
+            let errors: Vec<String> = report
+                .errors
+                .iter()
+                .map(|(k, n)| format!("{k} ×{n}"))
+                .collect();
+            return Err(Stop::Failed(format!(
+                "the API did not take the poison upload ({})",
+                errors.join(", ")
+            )));
+        }
+        Ok(())
+    }
+
+    /// The newest dead letter sent after `since`, if any (peeked: it stays in the DLQ).
+    async fn newest_dead_letter(
+        &self,
+        dlq: &QueueRef,
+        since: chrono::DateTime<Utc>,
+        token: &CancellationToken,
+    ) -> Result<Option<DlqMessage>, String> {
+        let options = PeekOptions {
+            visibility_s: 5,
+            empty_receives: 2,
+            ..PeekOptions::default()
+        };
+        let found = peek(&self.clients.sqs, &dlq.url, &options, token)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(found
+            .into_iter()
+            .filter(|m| m.sent_at.is_some_and(|t| t >= since))
+            .max_by_key(|m| m.sent_at))
+    }
+
+    /// The operator's fix: the real video in place of the poison. (The store is opened to
+    /// watch the video's status afterwards.)
+    async fn fix(&self, task: &VideoTask, token: &CancellationToken) -> Told<store::Store> {
+        let dir = load::video::videos_dir();
+        let preset = VideoPreset::Tiny;
+        let made = self
+            .call(
+                token,
+                tokio::task::spawn_blocking(move || {
+                    load::video::ensure_synth(&dir, &preset.spec(), preset.name())
+                }),
+            )
+            .await?;
+        let path = match made {
+            Ok(Ok(path)) => path,
+            Ok(Err(e)) => return Err(Stop::Failed(format!("the replacement video: {e}"))),
+            Err(e) => return Err(Stop::Failed(format!("the replacement video: {e}"))),
+        };
+        let body = aws_sdk_s3::primitives::ByteStream::from_path(&path)
+            .await
+            .map_err(|e| Stop::Failed(format!("reading {}: {e}", path.display())))?;
+        let put = self
+            .clients
+            .s3
+            .put_object()
+            .bucket(&task.source.bucket)
+            .key(&task.source.key)
+            .content_type("video/mp4")
+            .body(body)
+            .send();
+        self.call(token, put)
+            .await?
+            .map_err(|e| Stop::Failed(format!("PutObject {}: {}", task.source, describe(&e))))?;
+        let store = self
+            .call(token, store::Store::connect(&self.database_url))
+            .await?
+            .map_err(|e| Stop::Failed(format!("the fleet's database: {e}")))?;
+        // Nothing else to fix: a redriven message for a failed video is tried again by the
+        // worker, as it would be on AWS, where the operator cannot reach the database.
+        self.record(
+            "tour.fix",
+            &task.source.to_string(),
+            serde_json::json!({ "video_id": task.video_id.to_string() }),
+            true,
+            &format!("replaced {} with a real video", task.source),
+        );
+        Ok(store)
+    }
+
+    /// Moves the dead letter back with the console's redrive engine, reporting progress to
+    /// the status line as the console's own redrive does. Returns how many moved.
+    async fn redrive(
+        &self,
+        tx: &mpsc::Sender<Report>,
+        dlq: &QueueRef,
+        message: &DlqMessage,
+        token: &CancellationToken,
+    ) -> Told<u64> {
+        let started = Utc::now();
+        let ids: BTreeSet<String> = [message.id.clone()].into();
+        let request = RedriveRequest::new(
+            &dlq.name,
+            Selection::Ids(ids),
+            Destination::Source,
+            audit::state_dir(),
+        );
+        let (progress_tx, mut progress_rx) = watch::channel(RedriveProgress::default());
+        // Ends when the redrive is over and drops its progress sender.
+        let forward = async {
+            while progress_rx.changed().await.is_ok() {
+                let p = progress_rx.borrow_and_update().clone();
+                let status = crate::agents::actions::status_of(&p, started, JobState::Running);
+                let _ = tx
+                    .send(Report::Redrive {
+                        at: Utc::now(),
+                        status,
+                    })
+                    .await;
+                // At most a few progress reports per second, as the console's redrive.
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        };
+        let work = async move {
+            let result =
+                redrive::run(&self.clients, &self.stack, &request, &progress_tx, token).await;
+            let last = progress_tx.borrow().clone();
+            (result, last)
+        };
+        let ((result, last), ()) = tokio::join!(work, forward);
+        let params = serde_json::json!({ "selection": format!("ids [{}]", message.id), "to": null, "by": "tour" });
+        let (status, outcome) = match &result {
+            Ok(out) => {
+                let p = &out.progress;
+                let state = if p.cancelled {
+                    JobState::Cancelled
+                } else {
+                    JobState::Done
+                };
+                (
+                    crate::agents::actions::status_of(p, started, state),
+                    Ok(p.moved),
+                )
+            }
+            Err(e) => (
+                crate::agents::actions::status_of(&last, started, JobState::Failed(e.to_string())),
+                Err(e.to_string()),
+            ),
+        };
+        let _ = tx
+            .send(Report::Redrive {
+                at: Utc::now(),
+                status,
+            })
+            .await;
+        match outcome {
+            Ok(moved) => {
+                self.record(
+                    "dlq.redrive",
+                    &dlq.name,
+                    params,
+                    true,
+                    &format!("{moved} moved to the source queue"),
+                );
+                if token.is_cancelled() {
+                    return Err(Stop::Cancelled);
+                }
+                if moved == 0 {
+                    return Err(Stop::Failed(format!(
+                        "the redrive moved nothing out of {}",
+                        dlq.name
+                    )));
+                }
+                Ok(moved)
+            }
+            Err(e) => {
+                self.record("dlq.redrive", &dlq.name, params, false, &e);
+                Err(Stop::Failed(format!("the redrive failed: {e}")))
+            }
+        }
+    }
+
+    /// One line in the audit log, like every change the console makes.
+    fn record(
+        &self,
+        action: &str,
+        target: &str,
+        parameters: serde_json::Value,
+        ok: bool,
+        detail: &str,
+    ) {
+        let entry = audit::Entry {
+            at: Utc::now(),
+            who: audit::who(self.profile.as_deref()),
+            action: action.to_owned(),
+            target: target.to_owned(),
+            endpoint: self.clients.describe_target(),
+            parameters,
+            result: if ok { "ok" } else { "failed" }.to_owned(),
+            detail: detail.to_owned(),
+        };
+        if let Err(e) = audit::record(&entry) {
+            tracing::warn!("{e:#}");
+        }
+    }
+}
+
+/// An ISO-BMFF `ftyp` box (what the API sniffs) followed by text: no `moov`, no frames.
+fn poison_bytes() -> Vec<u8> {
+    let mut bytes = vec![0, 0, 0, 0x18];
+    bytes.extend_from_slice(b"ftypisom");
+    bytes.extend_from_slice(&[0, 0, 2, 0]);
+    bytes.extend_from_slice(b"isomiso2");
+    bytes.extend_from_slice(&b"this upload is a text file named .mp4, not a video\n".repeat(40));
+    bytes
+}
+
+/// One look at an effect.
+enum Poll<T> {
+    Ready(T),
+    /// Not yet; what was seen instead.
+    Pending(String),
+    /// It cannot come any more.
+    Failed(String),
+}
+
+/// Not yet, with what was seen instead.
+fn not_yet<T>(seen: String) -> Result<Poll<T>, String> {
+    Ok(Poll::Pending(seen))
+}
+
+/// How a wait ended without its effect.
+enum Waited {
+    Cancelled,
+    Failed(String),
+    TimedOut { limit: Duration, last: String },
+}
+
+impl Waited {
+    /// `what` did not happen: the caption says so, with the limit and what was last seen.
+    fn failed(self, what: String) -> Stop {
+        match self {
+            Waited::Cancelled => Stop::Cancelled,
+            Waited::Failed(why) => Stop::Failed(format!("{what}: {why}")),
+            Waited::TimedOut { limit, last } => Stop::Failed(format!(
+                "{what} within {} s; last seen: {last}",
+                limit.as_secs()
+            )),
+        }
+    }
+}
+
+async fn caption(tx: &mpsc::Sender<Report>, text: impl Into<String>) -> Told<()> {
+    tx.send(Report::Caption {
+        at: Utc::now(),
+        text: Some(text.into()),
+    })
+    .await
+    // The receiver is gone only when the console (or the printer) has stopped.
+    .map_err(|_| Stop::Cancelled)
+}
+
+/// The tour without the console (`demo --tour --no-tui`): captions printed as lines.
+pub struct Printed {
+    token: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Printed {
+    pub fn start(tour: Tour) -> Printed {
+        let token = CancellationToken::new();
+        let (tx, mut rx) = mpsc::channel(64);
+        let feed = tour.feed()(tx, token.clone());
+        let task = tokio::spawn(async move {
+            let print = async {
+                while let Some(report) = rx.recv().await {
+                    if let Report::Caption {
+                        text: Some(text), ..
+                    } = report
+                    {
+                        println!("tour: {text}");
+                    }
+                }
+            };
+            tokio::join!(feed, print);
+        });
+        Printed { token, task }
+    }
+
+    /// Stops the tour (and its load run) and waits for it.
+    pub async fn stop(self) {
+        self.token.cancel();
+        let mut task = self.task;
+        if tokio::time::timeout(Duration::from_secs(5), &mut task)
+            .await
+            .is_err()
+        {
+            task.abort();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tour_scenarios_parse() {
+        let ramp = Scenario::parse(RAMP, "ramp", "tour-ramp").unwrap();
+        // The first caption says "up to 3 users over 30 s".
+        assert_eq!(ramp.planned_duration(), Duration::from_secs(30));
+        let stages = ramp.closed.map(|c| c.stages).unwrap_or_default();
+        assert_eq!(stages.last().map(|s| s.target), Some(3));
+        let one = Scenario::parse(ONE_UPLOAD, "one", "tour-poison").unwrap();
+        assert_eq!(one.closed.and_then(|c| c.iterations), Some(1));
+    }
+
+    #[test]
+    fn the_poison_passes_the_sniff_but_is_no_video() {
+        let bytes = poison_bytes();
+        assert_eq!(&bytes[4..8], b"ftyp");
+        assert!(!bytes.windows(4).any(|w| w == b"moov"));
+    }
+
+    #[test]
+    fn the_tour_needs_the_fleet_and_autoscaler_and_shortens_timings() {
+        let args = fleet_args(&FleetArgs::default()).unwrap();
+        assert_eq!(
+            (args.warmup, args.cooldown),
+            (Some(WARMUP_S), Some(COOLDOWN_S))
+        );
+        let given = FleetArgs {
+            warmup: Some(2),
+            cooldown: Some(5),
+            ..FleetArgs::default()
+        };
+        let args = fleet_args(&given).unwrap();
+        assert_eq!((args.warmup, args.cooldown), (Some(2), Some(5)));
+        let no_fleet = FleetArgs {
+            no_fleet: true,
+            ..FleetArgs::default()
+        };
+        assert!(fleet_args(&no_fleet)
+            .unwrap_err()
+            .to_string()
+            .contains("drop --no-fleet"));
+        let manual = FleetArgs {
+            no_autoscaler: true,
+            ..FleetArgs::default()
+        };
+        assert!(fleet_args(&manual)
+            .unwrap_err()
+            .to_string()
+            .contains("drop --no-autoscaler"));
+    }
+
+    #[test]
+    fn a_wait_that_runs_out_says_what_it_last_saw() {
+        let stop = Waited::TimedOut {
+            limit: Duration::from_secs(90),
+            last: "still 1".into(),
+        }
+        .failed("the desired capacity did not rise".into());
+        match stop {
+            Stop::Failed(text) => assert_eq!(
+                text,
+                "the desired capacity did not rise within 90 s; last seen: still 1"
+            ),
+            Stop::Cancelled => panic!("a timeout is not a cancel"),
+        }
+    }
+}

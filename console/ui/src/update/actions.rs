@@ -1,0 +1,433 @@
+//! Keys and commands that change the target: they open a dialog or the confirm path; nothing is
+//! sent to an agent before the operator confirms. Under `--read-only` they are refused here too.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use crate::event::{Command, MessageSelection, RedriveRequest};
+use crate::model::{JobState, PolicyKind};
+use crate::state::actions::{check_desired, CapacityDialog, Confirm, ConfirmDialog, Pending};
+use crate::state::nav::{TableId, View};
+use crate::state::prompt::Input;
+use crate::state::{Level, State};
+
+fn refuse_read_only(state: &mut State, what: &str) -> bool {
+    if state.read_only {
+        state.flash(
+            Level::Warn,
+            format!("read-only: {what} is disabled (restart without --read-only to act)"),
+        );
+    }
+    state.read_only
+}
+
+/// The DLQ the operator is looking at (its table or one of its messages).
+fn dlq_in_view(state: &State) -> Option<(String, Option<String>)> {
+    match state.nav.view() {
+        View::Queue(name) => state
+            .queues
+            .get(name)
+            .filter(|q| q.is_dlq)
+            .map(|q| (q.name.clone(), None)),
+        View::Message(q, id) => Some((q.clone(), Some(id.clone()))),
+        _ => None,
+    }
+}
+
+/// space: marks the selected message and moves to the next row.
+pub(super) fn mark(state: &mut State) {
+    if state.nav.table() != Some(TableId::Messages) {
+        return;
+    }
+    if let Some(id) = state.selected_key(TableId::Messages) {
+        state.dlq.toggle(&id);
+        super::select::step(state, TableId::Messages, 1);
+    }
+}
+
+/// a: marks every message shown; when all are marked already, clears the marks.
+pub(super) fn mark_all(state: &mut State) {
+    if state.nav.table() != Some(TableId::Messages) {
+        return;
+    }
+    let shown = state.row_keys(TableId::Messages);
+    if !shown.is_empty() && shown.iter().all(|id| state.dlq.marked.contains(id)) {
+        state.dlq.marked.clear();
+    } else {
+        state.dlq.marked.extend(shown);
+    }
+}
+
+/// The queue a DLQ's messages go back to: its source queue, if exactly one is known.
+fn source_of(state: &State, dlq: &str) -> Option<String> {
+    let q = state.queues.get(dlq)?;
+    let sources: Vec<&str> = state
+        .queues
+        .sources_of(q)
+        .map(|s| s.name.as_str())
+        .collect();
+    match sources.as_slice() {
+        [one] => Some((*one).to_owned()),
+        _ => None,
+    }
+}
+
+/// R or `:redrive [QUEUE]`: marked messages, else the open message, else what the filter shows,
+/// else everything; to the source queue unless `to` names one.
+pub(super) fn redrive(state: &mut State, to: Option<String>) -> Vec<Command> {
+    if refuse_read_only(state, "redrive") {
+        return Vec::new();
+    }
+    let Some((dlq, open)) = dlq_in_view(state) else {
+        state.flash(Level::Warn, "open a dead-letter queue first (:dlq)");
+        return Vec::new();
+    };
+    let target = match to.or_else(|| source_of(state, &dlq)) {
+        Some(t) => t,
+        None => {
+            state.flash(
+                Level::Error,
+                format!("{dlq} has no single source queue: name one with :redrive QUEUE"),
+            );
+            return Vec::new();
+        }
+    };
+    if state.queues.get(&target).is_none() {
+        state.flash(Level::Error, format!("no queue named `{target}`"));
+        return Vec::new();
+    }
+    let filter = state.nav.filter(TableId::Messages).to_owned();
+    let marked: Vec<String> = state.dlq.marked.iter().cloned().collect();
+    let (selection, count) = if !marked.is_empty() {
+        let n = marked.len();
+        (MessageSelection::Ids(marked), n)
+    } else if let Some(id) = open {
+        (MessageSelection::Ids(vec![id]), 1)
+    } else if !filter.trim().is_empty() {
+        if let Err(e) = state.message_filter() {
+            state.flash(Level::Error, e.to_string());
+            return Vec::new();
+        }
+        let n = state.message_rows().len();
+        (MessageSelection::Filter(filter), n)
+    } else {
+        let n = state
+            .queues
+            .get(&dlq)
+            .map_or(0, |q| usize::try_from(q.visible).unwrap_or(usize::MAX));
+        (MessageSelection::All, n)
+    };
+    if state
+        .jobs
+        .redrive
+        .as_ref()
+        .is_some_and(|r| r.state == JobState::Running)
+    {
+        state.flash(
+            Level::Warn,
+            "a redrive is running: wait, or cancel it with x",
+        );
+        return Vec::new();
+    }
+    let request = RedriveRequest {
+        dlq,
+        to: Some(target.clone()),
+        selection,
+        dry_run: false,
+    };
+    state.input = Input::Confirm(ConfirmDialog::new(Pending::Redrive {
+        request,
+        count,
+        to: target,
+    }));
+    Vec::new()
+}
+
+/// ctrl-d: deletes the marked messages (or the open one).
+pub(super) fn delete(state: &mut State) {
+    if refuse_read_only(state, "delete") {
+        return;
+    }
+    let Some((queue, open)) = dlq_in_view(state) else {
+        return;
+    };
+    let mut ids: Vec<String> = state.dlq.marked.iter().cloned().collect();
+    if ids.is_empty() {
+        ids.extend(open);
+    }
+    if ids.is_empty() {
+        state.flash(
+            Level::Warn,
+            "mark messages with space first (a marks all shown)",
+        );
+        return;
+    }
+    state.input = Input::Confirm(ConfirmDialog::new(Pending::Delete { queue, ids }));
+}
+
+/// `:purge [QUEUE]`: the open queue unless one is named.
+pub(super) fn purge(state: &mut State, queue: Option<String>) {
+    if refuse_read_only(state, "purge") {
+        return;
+    }
+    let queue = queue.or_else(|| match state.nav.view() {
+        View::Queue(q) | View::Message(q, _) => Some(q.clone()),
+        _ => None,
+    });
+    let Some(q) = queue.and_then(|name| state.queues.get(&name)) else {
+        state.flash(Level::Warn, "open a queue first, or name one: :purge QUEUE");
+        return;
+    };
+    let pending = Pending::Purge {
+        queue: q.name.clone(),
+        visible: q.visible + q.in_flight + q.delayed,
+    };
+    state.input = Input::Confirm(ConfirmDialog::new(pending));
+}
+
+/// The group an `s` applies to: the open group or the selected row of the groups table.
+fn group_in_view(state: &State) -> Option<String> {
+    match state.nav.view() {
+        View::Group(name) => Some(name.clone()),
+        _ if state.nav.table() == Some(TableId::Groups) => state.selected_key(TableId::Groups),
+        _ => None,
+    }
+}
+
+/// s or `:scale [GROUP] [N]`: opens the capacity dialog pre-filled with the current desired.
+pub(super) fn scale(state: &mut State, group: Option<String>, value: Option<String>) {
+    if refuse_read_only(state, "scaling") {
+        return;
+    }
+    let Some(name) = group.or_else(|| group_in_view(state)) else {
+        state.flash(
+            Level::Warn,
+            "select a group first, or name one: :scale GROUP N",
+        );
+        return;
+    };
+    let Some(g) = state.groups.get(&name) else {
+        state.flash(Level::Error, format!("no group named `{name}`"));
+        return;
+    };
+    let mut dialog = CapacityDialog {
+        group: g.name.clone(),
+        value: value.unwrap_or_else(|| g.desired.to_string()),
+        honor_cooldown: false,
+        error: None,
+    };
+    dialog.error = check_desired(&dialog.value, g.min, g.max).err();
+    state.input = Input::Capacity(dialog);
+}
+
+/// `:load [SCENARIO]` or enter on a scenario: the picker, or a confirm to start the run.
+pub(super) fn load(state: &mut State, scenario: Option<String>) {
+    let Some(wanted) = scenario else {
+        state.nav.jump(View::Load);
+        return;
+    };
+    if refuse_read_only(state, "a load run") {
+        return;
+    }
+    if state.load.running() {
+        state.flash(
+            Level::Warn,
+            "a load run is going: wait, or cancel it with x",
+        );
+        return;
+    }
+    let Some(target) = state.load.target.clone() else {
+        state.flash(
+            Level::Error,
+            "no API endpoint known: run the demo, or set FLIGHTDECK_API_URL",
+        );
+        return;
+    };
+    let Some((name, description)) = state
+        .load
+        .scenarios
+        .iter()
+        .find(|(n, _)| *n == wanted)
+        .cloned()
+    else {
+        let known: Vec<&str> = state
+            .load
+            .scenarios
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .collect();
+        state.flash(
+            Level::Error,
+            format!("no scenario `{wanted}` (known: {})", known.join(", ")),
+        );
+        return;
+    };
+    let remote_host = state.load.remote_host.clone();
+    state.input = Input::Confirm(ConfirmDialog::new(Pending::Load {
+        scenario: name,
+        description,
+        target,
+        remote_host,
+    }));
+}
+
+/// x: cancels the running redrive, else the running load run (in the load view, the load
+/// run first).
+pub(super) fn cancel(state: &mut State) -> Vec<Command> {
+    let redrive_running = state
+        .jobs
+        .redrive
+        .as_ref()
+        .is_some_and(|r| r.state == JobState::Running);
+    if state.load.running() && (state.nav.view() == &View::Load || !redrive_running) {
+        state.flash(Level::Info, "cancelling the load run");
+        return vec![Command::CancelLoad];
+    }
+    match &state.jobs.redrive {
+        Some(r) if r.state == JobState::Running => {
+            state.flash(
+                Level::Info,
+                "cancelling the redrive: messages already moved stay moved",
+            );
+            vec![Command::CancelRedrive]
+        }
+        Some(_) => {
+            state.jobs.redrive = None;
+            Vec::new()
+        }
+        None => Vec::new(),
+    }
+}
+
+fn typed_char(key: &KeyEvent) -> Option<char> {
+    match key.code {
+        KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => Some(c),
+        _ => None,
+    }
+}
+
+fn is_cancel(key: &KeyEvent) -> bool {
+    key.code == KeyCode::Esc
+        || (key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL))
+}
+
+pub(super) fn confirm_key(state: &mut State, key: KeyEvent) -> Vec<Command> {
+    let Input::Confirm(dialog) = &mut state.input else {
+        return Vec::new();
+    };
+    if is_cancel(&key) {
+        state.input = Input::Normal;
+        state.flash(Level::Info, "cancelled: nothing was changed");
+        return Vec::new();
+    }
+    let plain = dialog.pending.confirm() == Confirm::Plain;
+    match key.code {
+        KeyCode::Tab => {
+            dialog.pending.toggle_dry_run();
+            return Vec::new();
+        }
+        KeyCode::Enter => {}
+        KeyCode::Char('y') if plain => {}
+        KeyCode::Char('n') if plain => {
+            state.input = Input::Normal;
+            state.flash(Level::Info, "cancelled: nothing was changed");
+            return Vec::new();
+        }
+        KeyCode::Backspace => {
+            dialog.typed.pop();
+            return Vec::new();
+        }
+        _ => {
+            if let (false, Some(c)) = (plain, typed_char(&key)) {
+                dialog.typed.push(c);
+            }
+            return Vec::new();
+        }
+    }
+    if !dialog.ready() {
+        if let Confirm::Typed(name) = dialog.pending.confirm() {
+            state.flash(Level::Warn, format!("type `{name}` exactly to confirm"));
+        }
+        return Vec::new();
+    }
+    let Input::Confirm(dialog) = std::mem::take(&mut state.input) else {
+        return Vec::new();
+    };
+    if let Pending::Delete { ids, .. } = &dialog.pending {
+        for id in ids {
+            state.dlq.marked.remove(id);
+        }
+    }
+    if let Pending::Redrive { request, .. } = &dialog.pending {
+        if let MessageSelection::Ids(ids) = &request.selection {
+            for id in ids {
+                state.dlq.marked.remove(id);
+            }
+        }
+    }
+    state.flash(Level::Info, format!("{}: sent", dialog.pending.title()));
+    vec![dialog.pending.into_command()]
+}
+
+pub(super) fn capacity_key(state: &mut State, key: KeyEvent) -> Vec<Command> {
+    let Input::Capacity(dialog) = &mut state.input else {
+        return Vec::new();
+    };
+    if is_cancel(&key) {
+        state.input = Input::Normal;
+        return Vec::new();
+    }
+    let Some(g) = state.groups.get(&dialog.group) else {
+        state.input = Input::Normal;
+        state.flash(Level::Error, "the group is gone from the latest report");
+        return Vec::new();
+    };
+    let (min, max, current) = (g.min, g.max, g.desired);
+    let policies: Vec<String> = g
+        .policies
+        .iter()
+        .map(|p| match &p.kind {
+            PolicyKind::TargetTrackingCpu { target } => format!("{} (CPU {target:.0}%)", p.name),
+            PolicyKind::TargetTrackingCustom { metric, target } => {
+                format!("{} ({metric} {target:.0})", p.name)
+            }
+            PolicyKind::Other { policy_type } => format!("{} ({policy_type})", p.name),
+        })
+        .collect();
+    match key.code {
+        KeyCode::Tab => dialog.honor_cooldown = !dialog.honor_cooldown,
+        KeyCode::Up | KeyCode::Char('+') => {
+            let n = dialog.value.trim().parse::<u32>().unwrap_or(current);
+            dialog.value = n.saturating_add(1).to_string();
+        }
+        KeyCode::Down | KeyCode::Char('-') => {
+            let n = dialog.value.trim().parse::<u32>().unwrap_or(current);
+            dialog.value = n.saturating_sub(1).to_string();
+        }
+        KeyCode::Backspace => {
+            dialog.value.pop();
+        }
+        KeyCode::Char(c) if c.is_ascii_digit() && dialog.value.len() < 6 => dialog.value.push(c),
+        KeyCode::Enter => {
+            return match check_desired(&dialog.value, min, max) {
+                Ok(to) => {
+                    let pending = Pending::Scale {
+                        group: dialog.group.clone(),
+                        from: current,
+                        to,
+                        honor_cooldown: dialog.honor_cooldown,
+                        policies,
+                    };
+                    state.input = Input::Confirm(ConfirmDialog::new(pending));
+                    Vec::new()
+                }
+                Err(e) => {
+                    dialog.error = Some(e);
+                    Vec::new()
+                }
+            };
+        }
+        _ => {}
+    }
+    dialog.error = check_desired(&dialog.value, min, max).err();
+    Vec::new()
+}

@@ -1,0 +1,199 @@
+//! A dead-letter queue's messages: a table with multi-select under the queue's attributes, and
+//! one message in full (pretty JSON body, every attribute, where it came from).
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Widget, Wrap};
+
+use super::table::{self, col, Col, TableView};
+use super::{common, layout};
+use crate::dlqfilter;
+use crate::fmt;
+use crate::model::{Agent, DlqMessage};
+use crate::state::nav::{short_id, TableId};
+use crate::state::State;
+
+const COLS: [Col; 7] = [
+    col(" ", 1, 0, false),
+    col("ID", 8, 0, false),
+    col("AGE", 5, 0, true),
+    col("RECV", 4, 1, true),
+    col("SIZE", 6, 2, true),
+    col("REASON", 24, 1, false),
+    col("BODY", 20, 3, false),
+];
+
+/// The body on one line, whitespace squeezed, for the table.
+fn preview(body: &str) -> String {
+    body.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+pub fn size(bytes: usize) -> String {
+    if bytes < 10_000 {
+        format!("{bytes} B")
+    } else {
+        format!("{} kB", bytes / 1000)
+    }
+}
+
+fn row<'a>(state: &State, m: &DlqMessage) -> (Vec<Line<'a>>, Style) {
+    let s = &state.theme.s;
+    let marked = state.dlq.marked.contains(&m.id);
+    let age = dlqfilter::age_s(m, state.now).map_or_else(|| "–".to_owned(), fmt::secs);
+    let reason = m
+        .failure_reason()
+        .map(str::to_owned)
+        .or_else(|| m.failure_class().map(str::to_owned))
+        .unwrap_or_else(|| "–".to_owned());
+    let cells = vec![
+        Line::from(if marked { "●" } else { " " }),
+        Line::from(short_id(&m.id).to_owned()),
+        Line::from(age),
+        Line::from(m.receive_count.to_string()),
+        Line::from(size(m.size)),
+        Line::from(reason),
+        Line::from(Span::styled(preview(&m.body), s.muted)),
+    ];
+    (cells, if marked { s.warn } else { Style::new() })
+}
+
+/// The messages table of the DLQ `queue`.
+pub fn draw_table(state: &State, queue: &str, area: Rect, buf: &mut Buffer) {
+    let s = &state.theme.s;
+    let rows: Vec<_> = state
+        .message_rows()
+        .into_iter()
+        .map(|m| row(state, m))
+        .collect();
+    let all = state.dlq.messages_of(queue).len();
+    let filter = state.nav.filter(TableId::Messages);
+    let mut count = if filter.is_empty() {
+        rows.len().to_string()
+    } else {
+        format!("{}/{all}", rows.len())
+    };
+    if !state.dlq.marked.is_empty() {
+        count.push_str(&format!(", {} marked", state.dlq.marked.len()));
+    }
+    let fresh = state.freshness(Agent::Dlq);
+    let bad_filter = state.message_filter().err().map(|e| e.to_string());
+    let empty = if let Some(e) = &bad_filter {
+        e.as_str()
+    } else if !filter.is_empty() {
+        "no message matches the filter"
+    } else if state.dlq.at.is_none() || state.dlq.queue.as_deref() != Some(queue) {
+        "peeking…"
+    } else {
+        "no messages: the dead-letter queue is empty"
+    };
+    let mut title = common::title(&state.theme, "Messages", count, Some(&fresh), filter);
+    let hint = if state.read_only {
+        "peeks raise receive counts · read-only "
+    } else {
+        "peeks raise receive counts · space mark · R redrive · enter open "
+    };
+    title.spans.push(Span::styled(hint, s.muted));
+    let height = usize::from(layout::rows_of(area).height);
+    table::draw(
+        TableView {
+            title,
+            cols: &COLS,
+            rows,
+            selected: state.selected_index(TableId::Messages),
+            offset: state.scroll(TableId::Messages, height),
+            focused: true,
+            empty,
+        },
+        area,
+        buf,
+        &state.theme,
+    );
+}
+
+/// One message: what it is, why it failed, where it came from, its body in full.
+pub fn draw_message(state: &State, queue: &str, id: &str, area: Rect, buf: &mut Buffer) {
+    let s = &state.theme.s;
+    let block = common::block(
+        &state.theme,
+        Line::from(vec![
+            Span::styled(format!(" message {id}"), s.title),
+            Span::styled(format!(" in {queue} "), s.muted),
+        ]),
+        true,
+    );
+    let inner = block.inner(area);
+    block.render(area, buf);
+    let Some(m) = state.dlq.get(queue, id) else {
+        common::placeholder(
+            buf,
+            inner,
+            "this message is no longer in the queue (redriven, deleted or expired)",
+            s.muted,
+        );
+        return;
+    };
+    let key_w = m
+        .attributes
+        .keys()
+        .map(|k| k.chars().count() + 5)
+        .max()
+        .unwrap_or(0)
+        .max(12)
+        + 1;
+    let kv = |k: &str, v: String| {
+        Line::from(vec![
+            Span::styled(format!("{k:<key_w$}"), s.muted),
+            Span::raw(v),
+        ])
+    };
+    let retention = state.queues.get(queue).map(|q| u64::from(q.retention_s));
+    let age = dlqfilter::age_s(m, state.now);
+    let age_text = match (age, retention) {
+        (Some(a), Some(r)) => format!(
+            "{} of {} retention (expires in {})",
+            fmt::secs(a),
+            fmt::secs(r),
+            fmt::secs(r.saturating_sub(a))
+        ),
+        (Some(a), None) => fmt::secs(a),
+        _ => "–".to_owned(),
+    };
+    let sources: Vec<String> = state
+        .queues
+        .get(queue)
+        .map(|q| state.queues.sources_of(q).map(|x| x.name.clone()).collect())
+        .unwrap_or_default();
+    let mut lines = vec![
+        kv("age", age_text),
+        kv("receives", format!("{} (peeks count too)", m.receive_count)),
+        kv("size", size(m.size)),
+        kv(
+            "source queue",
+            if sources.is_empty() {
+                "–".to_owned()
+            } else {
+                sources.join(", ")
+            },
+        ),
+    ];
+    for (k, v) in &m.attributes {
+        lines.push(kv(&format!("attr {k}"), v.clone()));
+    }
+    lines.push(Line::from(""));
+    lines.push(Line::from(Span::styled("body", s.header)));
+    let body = serde_json::from_str::<serde_json::Value>(&m.body)
+        .ok()
+        .and_then(|v| serde_json::to_string_pretty(&v).ok())
+        .unwrap_or_else(|| m.body.clone());
+    lines.extend(body.lines().map(|l| Line::from(l.to_owned())));
+    lines.push(Line::from(""));
+    lines.push(Line::from(Span::styled(
+        "R redrive this message · ctrl-d delete · esc back",
+        s.muted,
+    )));
+    Paragraph::new(lines)
+        .wrap(Wrap { trim: false })
+        .render(inner, buf);
+}

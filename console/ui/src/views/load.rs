@@ -1,0 +1,322 @@
+//! The load run view: the scenario picker on the left; on the right the run as it goes
+//! (progress, req/s, in flight, percentiles), req/s and latency over time, the latency
+//! histogram and the status and error breakdown. Like oha, inside the console.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::symbols::Marker;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Axis, Chart, Dataset, GraphType, Paragraph, Widget};
+
+use super::table::{self, col, Col, TableView};
+use super::{common, layout};
+use crate::fmt;
+use crate::model::LoadStatus;
+use crate::state::nav::TableId;
+use crate::state::State;
+
+const COLS: [Col; 2] = [col("SCENARIO", 10, 0, false), col("WHAT", 20, 1, false)];
+
+/// Left: the picker; right: the run.
+pub fn split(body: Rect) -> (Rect, Rect) {
+    if body.width < 90 {
+        let [picker, run] =
+            Layout::vertical([Constraint::Length(body.height.min(8)), Constraint::Fill(1)])
+                .areas(body);
+        return (picker, run);
+    }
+    let [picker, run] =
+        Layout::horizontal([Constraint::Length(40), Constraint::Fill(1)]).areas(body);
+    (picker, run)
+}
+
+pub fn draw(state: &State, area: Rect, buf: &mut Buffer) {
+    let (picker, run) = split(area);
+    draw_picker(state, picker, buf);
+    draw_run(state, run, buf);
+}
+
+fn draw_picker(state: &State, area: Rect, buf: &mut Buffer) {
+    let s = &state.theme.s;
+    let rows: Vec<_> = state
+        .scenario_rows()
+        .into_iter()
+        .map(|(n, d)| {
+            (
+                vec![
+                    Line::from(n.clone()),
+                    Line::from(Span::styled(d.clone(), s.muted)),
+                ],
+                Style::new(),
+            )
+        })
+        .collect();
+    let height = usize::from(layout::rows_of(area).height);
+    let mut title = common::title(
+        &state.theme,
+        "Scenarios",
+        rows.len().to_string(),
+        None,
+        state.nav.filter(TableId::Scenarios),
+    );
+    title.spans.push(Span::styled("enter runs ", s.muted));
+    table::draw(
+        TableView {
+            title,
+            cols: &COLS,
+            rows,
+            selected: state.selected_index(TableId::Scenarios),
+            offset: state.scroll(TableId::Scenarios, height),
+            focused: true,
+            empty: "no scenarios reported",
+        },
+        area,
+        buf,
+        &state.theme,
+    );
+}
+
+fn ms(s: Option<f64>) -> String {
+    s.map_or_else(|| "–".to_owned(), |v| format!("{:.0} ms", v * 1000.0))
+}
+
+fn summary<'a>(state: &State, st: &LoadStatus) -> Vec<Line<'a>> {
+    let s = &state.theme.s;
+    let kv = |k: &str, v: String| {
+        Line::from(vec![
+            Span::styled(format!("{k:<12}"), s.muted),
+            Span::raw(v),
+        ])
+    };
+    let frac = if st.planned_s > 0.0 {
+        (st.elapsed_s / st.planned_s).clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    let filled = (frac * 24.0).round() as usize;
+    let bar = format!("[{}{}]", "█".repeat(filled), "░".repeat(24 - filled));
+    let phase_style = match st.phase.as_str() {
+        "finished" => s.ok,
+        "cancelled" | "failed" => s.warn,
+        _ => s.title,
+    };
+    let mut out = vec![
+        Line::from(vec![
+            Span::styled(format!("{} ", st.scenario), s.title),
+            Span::styled(st.phase.clone(), phase_style),
+            Span::styled(format!("  {}", st.detail), s.muted),
+        ]),
+        kv(
+            "progress",
+            format!(
+                "{bar} {} / {}",
+                fmt::secs(st.elapsed_s as u64),
+                fmt::secs(st.planned_s as u64)
+            ),
+        ),
+        kv(
+            "requests",
+            format!(
+                "{} sent · {} done · {} ok · {} failed · {} in flight",
+                st.sent, st.done, st.ok, st.failed, st.in_flight
+            ),
+        ),
+        kv(
+            "req/s",
+            format!("{:.1} now · {:.1} mean", st.rps_now, st.rps_mean),
+        ),
+        kv(
+            "latency",
+            format!(
+                "p50 {} · p95 {} · p99 {}",
+                ms(st.p50_s),
+                ms(st.p95_s),
+                ms(st.p99_s)
+            ),
+        ),
+    ];
+    if st.processed > 0 || st.mb_per_min.is_some() {
+        out.push(kv(
+            "processed",
+            format!(
+                "{} videos{}",
+                st.processed,
+                st.mb_per_min
+                    .map_or_else(String::new, |m| format!(" · {m:.1} MB/min end to end"))
+            ),
+        ));
+    }
+    let statuses: Vec<String> = st
+        .statuses
+        .iter()
+        .map(|(c, n)| format!("{c}: {n}"))
+        .collect();
+    if !statuses.is_empty() {
+        out.push(kv("status", statuses.join(" · ")));
+    }
+    if !st.errors.is_empty() {
+        let errors: Vec<String> = st.errors.iter().map(|(c, n)| format!("{c}: {n}")).collect();
+        out.push(Line::from(vec![
+            Span::styled(format!("{:<12}", "errors"), s.muted),
+            Span::styled(errors.join(" · "), s.error),
+        ]));
+    }
+    if let Some(v) = &st.verdict {
+        let style = if v.contains("FAIL") { s.error } else { s.ok };
+        out.push(Line::from(vec![
+            Span::styled(format!("{:<12}", "thresholds"), s.muted),
+            Span::styled(v.clone(), style),
+        ]));
+    }
+    if !st.finished {
+        out.push(Line::from(Span::styled("x cancels the run", s.muted)));
+    }
+    out
+}
+
+fn histogram<'a>(state: &State, st: &LoadStatus, width: usize) -> Vec<Line<'a>> {
+    let s = &state.theme.s;
+    let max = st.histogram.iter().map(|(_, n)| *n).max().unwrap_or(0);
+    // Only the buckets that hold something, from the first to the last.
+    let first = st.histogram.iter().position(|(_, n)| *n > 0);
+    let last = st.histogram.iter().rposition(|(_, n)| *n > 0);
+    let (Some(first), Some(last)) = (first, last) else {
+        return vec![Line::from(Span::styled("no responses yet", s.muted))];
+    };
+    let bar_w = width.saturating_sub(20).max(4);
+    st.histogram[first..=last]
+        .iter()
+        .map(|(le, n)| {
+            let label = match le {
+                Some(ms) if *ms >= 1000.0 => format!("≤{:.0}s", ms / 1000.0),
+                Some(ms) => format!("≤{ms:.0}ms"),
+                None => "more".to_owned(),
+            };
+            let len = if max == 0 {
+                0
+            } else {
+                ((*n as f64 / max as f64) * bar_w as f64).ceil() as usize
+            };
+            Line::from(vec![
+                Span::styled(format!("{label:>8} "), s.muted),
+                Span::styled("█".repeat(len), s.chart_cpu),
+                Span::raw(format!(" {n}")),
+            ])
+        })
+        .collect()
+}
+
+fn draw_run(state: &State, area: Rect, buf: &mut Buffer) {
+    let s = &state.theme.s;
+    let Some(st) = &state.load.status else {
+        let block = common::block(&state.theme, Line::from(" Load run "), false);
+        let inner = block.inner(area);
+        block.render(area, buf);
+        let text = match &state.load.target {
+            Some(t) => format!("no run yet: pick a scenario (enter) to load {t}"),
+            None => "no API endpoint known: run the demo, or set FLIGHTDECK_API_URL".to_owned(),
+        };
+        common::placeholder(buf, inner, &text, s.muted);
+        return;
+    };
+    let lines = summary(state, st);
+    let top_h = (u16::try_from(lines.len()).unwrap_or(u16::MAX) + 2).min(area.height);
+    let [top, rest] =
+        Layout::vertical([Constraint::Length(top_h), Constraint::Fill(1)]).areas(area);
+    let title = match &state.load.target {
+        Some(t) => format!(" Load run → {t} "),
+        None => " Load run ".to_owned(),
+    };
+    Paragraph::new(lines)
+        .block(common::block(
+            &state.theme,
+            Line::from(Span::styled(title, s.title)),
+            false,
+        ))
+        .render(top, buf);
+    if rest.height < 6 {
+        return;
+    }
+    let [charts, hist] =
+        Layout::horizontal([Constraint::Percentage(60), Constraint::Fill(1)]).areas(rest);
+    let [rps, lat] = Layout::vertical([Constraint::Fill(1), Constraint::Fill(1)]).areas(charts);
+    draw_series(state, "req/s", rps, buf, |p| vec![Some(p.rps)]);
+    draw_series(state, "latency ms p50/p95/p99", lat, buf, |p| {
+        vec![
+            p.p50_s.map(|v| v * 1000.0),
+            p.p95_s.map(|v| v * 1000.0),
+            p.p99_s.map(|v| v * 1000.0),
+        ]
+    });
+    let block = common::block(&state.theme, Line::from(" Latency histogram "), false);
+    let inner = block.inner(hist);
+    Paragraph::new(histogram(state, st, usize::from(inner.width)))
+        .block(block)
+        .render(hist, buf);
+}
+
+/// A line chart of the run's samples; `values` gives one value per series for a sample.
+fn draw_series(
+    state: &State,
+    title: &str,
+    area: Rect,
+    buf: &mut Buffer,
+    values: impl Fn(&crate::state::dlq::LoadSample) -> Vec<Option<f64>>,
+) {
+    let s = &state.theme.s;
+    let samples = &state.load.samples;
+    let Some(first) = samples.first() else {
+        let block = common::block(&state.theme, Line::from(format!(" {title} ")), false);
+        let inner = block.inner(area);
+        block.render(area, buf);
+        common::placeholder(buf, inner, "waiting for the first samples", s.muted);
+        return;
+    };
+    let styles = [s.chart_cpu, s.chart_visible, s.chart_in_flight];
+    let mut series: Vec<Vec<(f64, f64)>> = vec![Vec::new(); 3];
+    let mut top: f64 = 0.0;
+    let mut right: f64 = 1.0;
+    for p in samples {
+        let x = (p.t - first.t).num_milliseconds() as f64 / 1000.0;
+        right = right.max(x);
+        for (i, v) in values(p).into_iter().enumerate().take(3) {
+            if let Some(v) = v.filter(|v| v.is_finite()) {
+                top = top.max(v);
+                series[i].push((x, v));
+            }
+        }
+    }
+    let top = if top <= 0.0 { 1.0 } else { top * 1.1 };
+    let datasets: Vec<Dataset<'_>> = series
+        .iter()
+        .zip(styles)
+        .filter(|(d, _)| !d.is_empty())
+        .map(|(d, style)| {
+            Dataset::default()
+                .marker(Marker::Braille)
+                .graph_type(GraphType::Line)
+                .style(style)
+                .data(d)
+        })
+        .collect();
+    Chart::new(datasets)
+        .block(common::block(
+            &state.theme,
+            Line::from(format!(" {title} ")),
+            false,
+        ))
+        .x_axis(
+            Axis::default()
+                .bounds([0.0, right])
+                .style(s.chart_axis)
+                .labels(vec![Span::raw("0s"), Span::raw(format!("{right:.0}s"))]),
+        )
+        .y_axis(
+            Axis::default()
+                .bounds([0.0, top])
+                .style(s.chart_axis)
+                .labels(vec![Span::raw("0"), Span::raw(format!("{top:.0}"))]),
+        )
+        .render(area, buf);
+}
