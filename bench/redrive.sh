@@ -9,6 +9,8 @@
 #   bench/redrive.sh                 # N=500, RUNS=3, release build
 #   N=100 RUNS=1 bench/redrive.sh    # a quick look
 #   FLIGHTDECK_BIN=target/debug/flightdeck PROFILE=dev bench/redrive.sh   # an existing build
+#   FLIGHTDECK_EMULATOR_UNPATCHED=1 bench/redrive.sh   # moto as shipped, without the local
+#                                    # cloud's fix to its O(depth) ReceiveMessage cost
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -122,7 +124,12 @@ osname = sh(". /etc/os-release && echo $PRETTY_NAME")
 load = sh("cut -d' ' -f1-3 /proc/loadavg")
 print(f"Machine: {sh('nproc')} CPUs, {cpu}, {mem} RAM, {osname}.")
 print(f"Load average at the end of the run: {load} (other builds and tests shared the machine).\n")
-print(f"{n} messages in a fresh DLQ moved to a fresh source queue on moto 5.2.5 (127.0.0.1), {profile} build.")
+import os
+if os.environ.get("FLIGHTDECK_EMULATOR_UNPATCHED", "") not in ("", "0"):
+    emulator = "moto 5.2.5 as shipped (`FLIGHTDECK_EMULATOR_UNPATCHED=1`: ReceiveMessage costs O(queue depth) per returned message)"
+else:
+    emulator = "moto 5.2.5 with the local cloud's retention-check fix (`infra/local/src/launcher.py`)"
+print(f"{n} messages in a fresh DLQ moved to a fresh source queue on {emulator} (127.0.0.1), {profile} build.")
 print("`flightdeck dlq redrive --all --no-move-task` (receive 10 / SendMessageBatch / DeleteMessageBatch, up to 4 batches in flight, journal fsynced per step with shared fsyncs, process start included)")
 print("next to a receive-1 / send-1 / delete-1 loop in Python boto3 (the emulator's own virtualenv), same emulator, same run, alternating.")
 print("Each stops after 3 empty receives in a row (flightdeck: 5, with pauses), which is included in the wall time.\n")

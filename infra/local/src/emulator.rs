@@ -13,19 +13,9 @@ use nix::unistd::Pid;
 
 use crate::install::Installation;
 
-/// Started with `python -c`: watches the parent PID, then runs moto's own server entry point.
-const LAUNCHER: &str = r#"
-import os, sys, threading, time
-host, port, parent = sys.argv[1], sys.argv[2], int(sys.argv[3])
-def watch_parent():
-    while True:
-        if os.getppid() != parent:
-            os._exit(0)
-        time.sleep(0.5)
-threading.Thread(target=watch_parent, daemon=True).start()
-from moto.server import main
-main(["-H", host, "-p", port])
-"#;
+/// Started with `python -c`: watches the parent PID, applies flightdeck's emulator fixes
+/// (see the file; `FLIGHTDECK_EMULATOR_UNPATCHED=1` skips them), then runs moto's own server.
+const LAUNCHER: &str = include_str!("launcher.py");
 
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
 

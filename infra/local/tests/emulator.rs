@@ -95,3 +95,120 @@ async fn missing_resources_are_permanent_and_dead_endpoints_unreachable() {
     assert!(failure.unreachable, "{failure:?}");
     assert_eq!(failure.class, ErrorClass::Retryable);
 }
+
+/// The launcher's fixes to moto's SQS costs (infra/local/src/launcher.py) must not change
+/// what SQS does: counts, FIFO content-based de-duplication, delays, in-flight messages and
+/// receiving from a deep queue all behave as before.
+#[tokio::test]
+async fn the_emulator_fixes_are_applied_and_keep_sqs_behaviour() {
+    use aws_sdk_sqs::types::{QueueAttributeName as A, SendMessageBatchRequestEntry};
+
+    let cloud = TestCloud::empty().await;
+    let log = std::fs::read_to_string(cloud.emulator.log_path().unwrap()).unwrap();
+    assert!(
+        log.contains("emulator fixes applied: sqs-retention-check, sqs-send-cost"),
+        "{log}"
+    );
+    let sqs = &cloud.clients.sqs;
+    let count = |url: String| async move {
+        let attrs = sqs
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(A::All)
+            .send()
+            .await
+            .unwrap();
+        let get = |a: A| attrs.attributes().unwrap()[&a].parse::<u32>().unwrap();
+        (
+            get(A::ApproximateNumberOfMessages),
+            get(A::ApproximateNumberOfMessagesNotVisible),
+            get(A::ApproximateNumberOfMessagesDelayed),
+        )
+    };
+
+    // FIFO with content-based de-duplication: the same body three times is one message.
+    let fifo = sqs
+        .create_queue()
+        .queue_name("fixes.fifo")
+        .attributes(A::FifoQueue, "true")
+        .attributes(A::ContentBasedDeduplication, "true")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    for _ in 0..3 {
+        sqs.send_message()
+            .queue_url(&fifo)
+            .message_body("same")
+            .message_group_id("g")
+            .send()
+            .await
+            .unwrap();
+    }
+    assert_eq!(count(fifo.clone()).await, (1, 0, 0));
+
+    // A standard queue: 25 sent in batches, one delayed, three received (in flight).
+    let std = sqs
+        .create_queue()
+        .queue_name("fixes-std")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    for start in (0..25).step_by(5) {
+        let entries = (start..start + 5)
+            .map(|i| {
+                SendMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .message_body(format!("m{i}"))
+                    .build()
+                    .unwrap()
+            })
+            .collect();
+        sqs.send_message_batch()
+            .queue_url(&std)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .unwrap();
+    }
+    sqs.send_message()
+        .queue_url(&std)
+        .message_body("later")
+        .delay_seconds(60)
+        .send()
+        .await
+        .unwrap();
+    let got = sqs
+        .receive_message()
+        .queue_url(&std)
+        .max_number_of_messages(3)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.messages().len(), 3);
+    assert_eq!(count(std.clone()).await, (22, 3, 1));
+
+    // Every visible message comes back exactly once when the queue is drained.
+    let mut seen = std::collections::HashSet::new();
+    loop {
+        let got = sqs
+            .receive_message()
+            .queue_url(&std)
+            .max_number_of_messages(10)
+            .visibility_timeout(60)
+            .send()
+            .await
+            .unwrap();
+        if got.messages().is_empty() {
+            break;
+        }
+        for m in got.messages() {
+            assert!(seen.insert(m.body().unwrap().to_string()), "twice: {m:?}");
+        }
+    }
+    assert_eq!(seen.len(), 22);
+    assert_eq!(count(std).await, (0, 25, 1));
+}
