@@ -430,3 +430,93 @@ async fn an_operator_filters_drills_in_scales_and_redrives_two_dead_letters() {
     let pane = wait_async(&session, "the exit status", |p| p.contains("exited=")).await;
     assert!(pane.contains("exited=0"), "{pane}");
 }
+
+/// An outage while the console runs: the emulator is killed, the panels keep their last data
+/// marked STALE and a banner says what failed and what to do, within two refresh periods (the
+/// groups and queues poll every 3 s); the emulator comes back on the same endpoint and the
+/// console recovers by itself, without a restart.
+#[tokio::test]
+async fn killing_the_emulator_shows_stale_data_and_a_banner_and_a_restart_recovers() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("skipped: tmux is not installed");
+        return;
+    }
+    let mut cloud = TestCloud::provisioned().await;
+    let home = tempfile::tempdir().unwrap();
+    let session = format!("flightdeck-outage-test-{}", std::process::id());
+    let script = format!(
+        "env -u AWS_PROFILE -u AWS_ENDPOINT_URL -u NO_COLOR XDG_CONFIG_HOME={home} \
+         FLIGHTDECK_STATE_DIR={home}/state AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
+         {bin} --endpoint {endpoint}; echo \"exited=$?\"; sleep 60",
+        home = home.path().display(),
+        bin = assert_cmd::cargo::cargo_bin("flightdeck").display(),
+        endpoint = cloud.endpoint()
+    );
+    let status = Command::new("tmux")
+        .args([
+            "new-session",
+            "-d",
+            "-s",
+            &session,
+            "-x",
+            "120",
+            "-y",
+            "40",
+            "sh",
+            "-c",
+            &script,
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let _session = Session(session.clone());
+    wait_async(&session, "the groups and queues", |p| {
+        p.contains("flightdeck-worker") && p.contains("video_tasks") && !p.contains("STALE")
+    })
+    .await;
+
+    // The outage: SIGKILL, as a crash or a lost network would leave it.
+    let pid = cloud.emulator.pid().unwrap();
+    let killed_at = Instant::now();
+    assert!(Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap()
+        .success());
+    cloud.stop();
+    let pane = wait_async(&session, "the banner and stale panels", |p| {
+        p.contains("AWS unreachable") && p.contains("STALE")
+    })
+    .await;
+    let noticed = killed_at.elapsed();
+    assert!(
+        noticed <= Duration::from_secs(2 * 3 + 2),
+        "the outage took {noticed:?} to show (two refresh periods are 6 s):\n{pane}"
+    );
+    assert!(
+        pane.contains("flightdeck local up"),
+        "the banner should say what to do:\n{pane}"
+    );
+    assert!(
+        pane.contains("flightdeck-worker") && pane.contains("video_tasks"),
+        "the last data should stay on screen:\n{pane}"
+    );
+
+    // The endpoint comes back (with the stack provisioned again, as a restarted emulator has
+    // no state): the banner goes and the panels are fresh again.
+    cloud.restart_provisioned().await;
+    let pane = wait_async(&session, "the recovery", |p| {
+        !p.contains("AWS unreachable")
+            && !p.contains("STALE")
+            && p.contains("flightdeck-worker")
+            && p.contains("video_tasks")
+    })
+    .await;
+    eprintln!(
+        "outage shown after {noticed:?}; recovered {:?} after the kill",
+        killed_at.elapsed()
+    );
+    send_keys(&session, &["q"]);
+    let pane_after = wait_async(&session, "the exit", |p| p.contains("exited=")).await;
+    assert!(pane_after.contains("exited=0"), "{pane}\n{pane_after}");
+}

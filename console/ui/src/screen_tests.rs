@@ -475,3 +475,24 @@ fn load_run_view_120x36() {
     update(&mut s, code(KeyCode::Enter));
     insta::assert_snapshot!(screen(&s, 120, 36));
 }
+
+#[test]
+fn dashboard_with_the_endpoint_down_shows_a_banner_and_stale_data_80x24() {
+    let mut s = loaded_state();
+    let unreachable = |agent, api: &str| Report::AgentError {
+        at: t(10),
+        agent,
+        class: ErrorClass::Retryable,
+        message: format!("{api}: endpoint unreachable (connection refused)"),
+        next_retry_in: Some(std::time::Duration::from_secs(8)),
+    };
+    feed(
+        &mut s,
+        [
+            unreachable(Agent::Groups, "DescribeAutoScalingGroups"),
+            unreachable(Agent::Queues, "ListQueues"),
+        ],
+    );
+    update(&mut s, Event::Tick(t(14)));
+    insta::assert_snapshot!(screen(&sized(s, 80, 24), 80, 24));
+}

@@ -45,4 +45,30 @@ impl TestCloud {
     pub fn endpoint(&self) -> &str {
         self.emulator.endpoint()
     }
+
+    /// Stops the emulator (an outage: the endpoint refuses connections until
+    /// [`TestCloud::restart_provisioned`]).
+    pub fn stop(&mut self) {
+        self.emulator.stop();
+    }
+
+    /// A new emulator on the same endpoint with the stack provisioned again (the emulator keeps
+    /// no state across restarts), so clients and programs pointed at it carry on.
+    pub async fn restart_provisioned(&mut self) {
+        self.emulator.stop();
+        let port = self
+            .endpoint()
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse::<u16>().ok())
+            .unwrap_or_else(|| panic!("no port in {}", self.endpoint()));
+        let install = Installation::ensure(&crate::paths::cache_dir())
+            .unwrap_or_else(|e| panic!("the test emulator is not available: {e}"));
+        self.emulator = Emulator::start(&install, Some(port))
+            .await
+            .unwrap_or_else(|e| panic!("the test emulator did not restart on {port}: {e}"));
+        provision(&self.clients, &self.stack)
+            .await
+            .unwrap_or_else(|e| panic!("provisioning the restarted emulator failed: {e}"));
+    }
 }

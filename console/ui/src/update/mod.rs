@@ -34,8 +34,11 @@ pub fn update(state: &mut State, event: Event) -> Vec<Command> {
     };
     remember_scroll(state);
     if let Some(scroll) = state.help {
-        let body =
-            layout::chrome(ratatui::layout::Rect::new(0, 0, state.size.0, state.size.1)).body;
+        let body = layout::screen(
+            state,
+            ratatui::layout::Rect::new(0, 0, state.size.0, state.size.1),
+        )
+        .body;
         state.help = Some(scroll.min(crate::views::help::max_scroll(state, body)));
     }
     let now_peeking = state.dlq_in_view();

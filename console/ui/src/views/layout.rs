@@ -16,11 +16,28 @@ pub const WIDE: u16 = 150;
 /// Width the queues table wants when tables sit side by side.
 pub const QUEUES_W: u16 = 74;
 
-/// Top bar, body, bottom (status or prompt) line.
+/// Top bar, banner (one line while a data source fails, else empty), body, bottom (status or
+/// prompt) line.
 pub struct Chrome {
     pub top: Rect,
+    pub banner: Rect,
     pub body: Rect,
     pub bottom: Rect,
+}
+
+/// The chrome of `state`'s screen: with a banner row while one is up and there is room.
+pub fn screen(state: &State, area: Rect) -> Chrome {
+    let mut c = chrome(area);
+    let rows = crate::views::banner::rows(state, area.width);
+    if rows > 0 && c.body.height >= 6 + rows {
+        c.banner = Rect {
+            height: rows,
+            ..c.body
+        };
+        c.body.y += rows;
+        c.body.height -= rows;
+    }
+    c
 }
 
 pub fn chrome(area: Rect) -> Chrome {
@@ -30,24 +47,29 @@ pub fn chrome(area: Rect) -> Chrome {
         width: area.width,
         height: h,
     };
+    let banner = line(area.y, 0);
     match area.height {
         0 => Chrome {
             top: line(area.y, 0),
+            banner,
             body: line(area.y, 0),
             bottom: line(area.y, 0),
         },
         1 => Chrome {
             top: line(area.y, 0),
+            banner,
             body: line(area.y, 0),
             bottom: area,
         },
         2 => Chrome {
             top: line(area.y, 0),
+            banner,
             body: line(area.y, 1),
             bottom: line(area.y + 1, 1),
         },
         h => Chrome {
             top: line(area.y, 1),
+            banner,
             body: line(area.y + 1, h - 2),
             bottom: line(area.y + h - 1, 1),
         },
@@ -276,7 +298,7 @@ pub fn dlq_detail(body: Rect, attr_lines: u16) -> DlqDetail {
 /// The tables of the current view, where they are drawn.
 pub fn table_areas(state: &State) -> Vec<TableArea> {
     let area = Rect::new(0, 0, state.size.0, state.size.1);
-    let body = chrome(area).body;
+    let body = screen(state, area).body;
     let area_of = |table, block| TableArea {
         table,
         block,

@@ -1,6 +1,7 @@
 //! Pure rendering: `render(&State, &mut Frame)` draws only from the state. One file per view.
 
 pub mod audit;
+pub mod banner;
 pub mod charts;
 pub mod common;
 pub mod dashboard;
@@ -36,8 +37,9 @@ pub fn render(state: &State, frame: &mut Frame) {
 /// Draws the whole screen into `buf`; returns the cursor position while typing.
 pub fn draw(state: &State, area: Rect, buf: &mut Buffer) -> Option<Position> {
     buf.set_style(area, state.theme.s.base);
-    let c = layout::chrome(area);
+    let c = layout::screen(state, area);
     topbar::draw(state, c.top, buf);
+    banner::draw(state, c.banner, buf);
     match state.nav.view() {
         View::Dashboard => dashboard::draw(state, c.body, buf),
         View::Groups => groups::draw(state, c.body, buf),

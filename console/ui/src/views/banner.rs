@@ -1,0 +1,178 @@
+//! The banner: one line under the top bar while a data source (groups, queues, CPU) is failing.
+//! It says what failed, how old the data on screen is, and what to do; the panels keep their
+//! last data, marked STALE. It goes away by itself with the next successful poll.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Widget as _;
+
+use crate::fmt;
+use crate::model::{Agent, ErrorClass};
+use crate::state::State;
+
+const SOURCES: [Agent; 3] = [Agent::Groups, Agent::Queues, Agent::Metrics];
+
+/// The banner's text, or `None` while every source is reporting.
+pub fn text(state: &State) -> Option<String> {
+    parts(state).map(|(head, tail)| format!("{head} · {tail}"))
+}
+
+/// Rows the banner takes at `width`: none, one, or two when one line would cut it.
+pub fn rows(state: &State, width: u16) -> u16 {
+    match parts(state) {
+        None => 0,
+        Some((head, tail))
+            if head.chars().count() + tail.chars().count() + 4 > usize::from(width) =>
+        {
+            2
+        }
+        Some(_) => 1,
+    }
+}
+
+/// What failed, how old the data is, when the next try is; then what to do and the error.
+fn parts(state: &State) -> Option<(String, String)> {
+    let failing: Vec<_> = SOURCES
+        .iter()
+        .map(|&a| state.freshness(a))
+        .filter(|f| f.failure.is_some())
+        .collect();
+    let first = failing.first()?;
+    let failure = first.failure?;
+    let names: Vec<&str> = failing.iter().map(|f| f.agent.label()).collect();
+    let oldest = failing.iter().filter_map(|f| f.age_s).max();
+    let shown = match oldest {
+        Some(age) => format!("data {} old", fmt::secs(age)),
+        None => "no data yet".to_owned(),
+    };
+    let retry = failure.next_retry_in.map(|wait| {
+        let due = failure.at + chrono::Duration::from_std(wait).unwrap_or_default();
+        match fmt::age_secs(due, state.now) {
+            0 => "retrying now".to_owned(),
+            left => format!("retry in {}", fmt::secs(left)),
+        }
+    });
+    let unreachable = failure.message.contains("unreachable");
+    let (what, todo) = match failure.class {
+        ErrorClass::Retryable if unreachable => (
+            "AWS unreachable",
+            "is the endpoint up? (local cloud: flightdeck local up; AWS: the network)",
+        ),
+        ErrorClass::Retryable => ("AWS server errors", "polls continue"),
+        ErrorClass::Throttled => (
+            "throttled",
+            "polls back off; if it lasts, raise [refresh] in config.toml",
+        ),
+        ErrorClass::Auth => (
+            "credentials rejected",
+            "renew them (aws sso login, new keys); polls continue",
+        ),
+        ErrorClass::Permanent => (
+            "calls failing",
+            "check the names to watch and the IAM permissions",
+        ),
+        ErrorClass::NotImplemented => ("call not offered", "this endpoint lacks the call"),
+    };
+    let mut head = format!("⚠ {}: {what} · {shown}", names.join(", "));
+    if let Some(retry) = retry {
+        head.push_str(&format!(" · {retry}"));
+    }
+    Some((head, format!("{todo} · {}", failure.message)))
+}
+
+pub fn draw(state: &State, area: Rect, buf: &mut Buffer) {
+    if area.height == 0 {
+        return;
+    }
+    let Some((head, tail)) = parts(state) else {
+        return;
+    };
+    let style = state.theme.s.error;
+    buf.set_style(area, style);
+    if area.height >= 2 {
+        let first = Rect { height: 1, ..area };
+        let second = Rect {
+            y: area.y + 1,
+            height: 1,
+            ..area
+        };
+        Line::from(Span::styled(format!(" {head}"), style)).render(first, buf);
+        Line::from(Span::styled(format!("   {tail}"), style)).render(second, buf);
+    } else {
+        Line::from(Span::styled(format!(" {head} · {tail}"), style)).render(area, buf);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::loaded_state;
+    use crate::model::Report;
+    use crate::update::update;
+    use crate::Event;
+
+    fn fail(state: &mut State, agent: Agent, class: ErrorClass, message: &str) {
+        let at = state.now;
+        update(
+            state,
+            Event::Report(Report::AgentError {
+                at,
+                agent,
+                class,
+                message: message.to_owned(),
+                next_retry_in: Some(std::time::Duration::from_secs(4)),
+            }),
+        );
+    }
+
+    #[test]
+    fn no_banner_while_every_source_reports() {
+        let state = loaded_state();
+        assert_eq!(text(&state), None);
+    }
+
+    #[test]
+    fn an_unreachable_endpoint_names_the_sources_the_data_age_and_what_to_do() {
+        let mut state = loaded_state();
+        let msg = "DescribeAutoScalingGroups: endpoint unreachable (connection refused)";
+        fail(&mut state, Agent::Groups, ErrorClass::Retryable, msg);
+        fail(&mut state, Agent::Queues, ErrorClass::Retryable, msg);
+        let t = text(&state).unwrap();
+        assert!(t.starts_with("⚠ groups, queues: AWS unreachable · "), "{t}");
+        assert!(t.contains("connection refused"), "{t}");
+        assert!(
+            t.contains(" old · retry in 4s · is the endpoint up?"),
+            "{t}"
+        );
+        assert!(t.contains("flightdeck local up"), "{t}");
+        assert!(t.contains("retry in 4s"), "{t}");
+    }
+
+    #[test]
+    fn throttling_and_expired_credentials_say_different_things() {
+        let mut state = loaded_state();
+        fail(
+            &mut state,
+            Agent::Metrics,
+            ErrorClass::Throttled,
+            "Rate exceeded",
+        );
+        assert!(text(&state).unwrap().contains("raise [refresh]"));
+        let mut state = loaded_state();
+        fail(&mut state, Agent::Groups, ErrorClass::Auth, "ExpiredToken");
+        assert!(text(&state).unwrap().contains("renew them"));
+    }
+
+    #[test]
+    fn errors_of_other_agents_do_not_raise_the_banner() {
+        let mut state = loaded_state();
+        fail(
+            &mut state,
+            Agent::Dlq,
+            ErrorClass::Retryable,
+            "ReceiveMessage: boom",
+        );
+        assert_eq!(text(&state), None);
+    }
+}
