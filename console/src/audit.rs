@@ -46,6 +46,31 @@ pub struct Entry {
     pub detail: String,
 }
 
+impl Entry {
+    /// An entry stamped now, with who is acting (`$USER`, the profile) and the endpoint taken
+    /// from the connection the action used.
+    pub fn now(
+        clients: &stack::Clients,
+        profile: Option<&str>,
+        action: &str,
+        target: &str,
+        parameters: serde_json::Value,
+        result: &str,
+        detail: impl Into<String>,
+    ) -> Entry {
+        Entry {
+            at: Utc::now(),
+            who: who(profile),
+            action: action.to_owned(),
+            target: target.to_owned(),
+            endpoint: clients.describe_target(),
+            parameters,
+            result: result.to_owned(),
+            detail: detail.into(),
+        }
+    }
+}
+
 /// Who is acting, as far as the environment says.
 pub fn who(profile: Option<&str>) -> String {
     let user = std::env::var("USER")

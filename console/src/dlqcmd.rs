@@ -310,16 +310,15 @@ fn audit_entry(
     result: &str,
     detail: String,
 ) {
-    let entry = audit::Entry {
-        at: chrono::Utc::now(),
-        who: audit::who(ctx.profile),
-        action: action.into(),
-        target: target.into(),
-        endpoint: ctx.clients.describe_target(),
+    let entry = audit::Entry::now(
+        ctx.clients,
+        ctx.profile,
+        action,
+        target,
         parameters,
-        result: result.into(),
+        result,
         detail,
-    };
+    );
     if let Err(e) = audit::record(&entry) {
         eprintln!("flightdeck: warning: {e:#}");
     }

@@ -66,16 +66,15 @@ pub async fn run(args: ScaleArgs, ctx: &Ctx<'_>) -> anyhow::Result<()> {
         "honor_cooldown": args.honor_cooldown,
     });
     let record = |result: &str, detail: String| {
-        let entry = crate::audit::Entry {
-            at: chrono::Utc::now(),
-            who: crate::audit::who(ctx.profile),
-            action: "scale".into(),
-            target: args.group.clone(),
-            endpoint: ctx.clients.describe_target(),
-            parameters: params.clone(),
-            result: result.into(),
+        let entry = crate::audit::Entry::now(
+            ctx.clients,
+            ctx.profile,
+            "scale",
+            &args.group,
+            params.clone(),
+            result,
             detail,
-        };
+        );
         if let Err(e) = crate::audit::record(&entry) {
             eprintln!("flightdeck: warning: {e:#}");
         }

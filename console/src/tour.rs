@@ -84,13 +84,10 @@ pub fn fleet_args(args: &FleetArgs) -> anyhow::Result<FleetArgs> {
     Ok(args)
 }
 
-/// The fleet's SQLite database, which every fleet process shares (`fleet.rs` gives each
-/// child `DATABASE_URL=sqlite://<runtime dir>/fleet-<pid>/flightdeck.db`).
+/// The fleet's SQLite database, which every process of this process's fleet shares.
 pub fn fleet_database_url() -> String {
-    let db = local_cloud::paths::runtime_dir()
-        .join(format!("fleet-{}", std::process::id()))
-        .join("flightdeck.db");
-    format!("sqlite://{}", db.display())
+    let home = local_cloud::fleet::home_dir(&local_cloud::paths::runtime_dir());
+    local_cloud::fleet::database_url(&home)
 }
 
 /// How long the tour waits and shows things.
@@ -840,16 +837,15 @@ impl Tour {
         ok: bool,
         detail: &str,
     ) {
-        let entry = audit::Entry {
-            at: Utc::now(),
-            who: audit::who(self.profile.as_deref()),
-            action: action.to_owned(),
-            target: target.to_owned(),
-            endpoint: self.clients.describe_target(),
+        let entry = audit::Entry::now(
+            &self.clients,
+            self.profile.as_deref(),
+            action,
+            target,
             parameters,
-            result: if ok { "ok" } else { "failed" }.to_owned(),
-            detail: detail.to_owned(),
-        };
+            if ok { "ok" } else { "failed" },
+            detail,
+        );
         if let Err(e) = audit::record(&entry) {
             tracing::warn!("{e:#}");
         }

@@ -44,8 +44,10 @@ pub enum WorkerError {
     #[error("video {0} does not exist")]
     VideoNotFound(Uuid),
 
-    /// The video already failed; redelivering the message cannot change that.
-    #[error("video {id} is already {status}")]
+    /// The store refuses to start processing from the video's status. With today's statuses
+    /// nothing reaches this (queued and processing start, processed is a no-op, failed is a
+    /// redrive and tried again); it keeps a status added later from being processed by accident.
+    #[error("video {id} cannot be processed from status {status}")]
     VideoNotProcessable { id: Uuid, status: VideoStatus },
 
     /// The upload is not (yet) there. Retryable: the API may still be storing it, and an
@@ -121,7 +123,7 @@ impl WorkerError {
         match self {
             WorkerError::BadMessage(e) => e.code(),
             WorkerError::VideoNotFound(_) => "video_not_found",
-            WorkerError::VideoNotProcessable { .. } => "video_already_failed",
+            WorkerError::VideoNotProcessable { .. } => "video_not_processable",
             WorkerError::SourceMissing { .. } => "source_missing",
             WorkerError::S3 { failure, .. } => aws_reason("s3", failure.class),
             WorkerError::Sqs { failure, .. } => aws_reason("sqs", failure.class),

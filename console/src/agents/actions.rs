@@ -162,16 +162,15 @@ pub(super) fn record(
     result: &str,
     detail: String,
 ) {
-    let entry = audit::Entry {
-        at: Utc::now(),
-        who: audit::who(ctx.profile.as_deref()),
-        action: action.to_owned(),
-        target: target.to_owned(),
-        endpoint: ctx.clients.describe_target(),
+    let entry = audit::Entry::now(
+        &ctx.clients,
+        ctx.profile.as_deref(),
+        action,
+        target,
         parameters,
-        result: result.to_owned(),
+        result,
         detail,
-    };
+    );
     if let Err(e) = audit::record(&entry) {
         tracing::warn!("{e:#}");
     }

@@ -183,6 +183,17 @@ fn binary(dir: &Path, name: &'static str) -> Result<PathBuf, FleetError> {
     }
 }
 
+/// The home of the fleet this process runs under `runtime_dir`: `fleet-<pid>/` (its database,
+/// data and work dirs).
+pub fn home_dir(runtime_dir: &Path) -> PathBuf {
+    runtime_dir.join(format!("fleet-{}", std::process::id()))
+}
+
+/// The SQLite database every process of the fleet in `home` shares, as a `DATABASE_URL`.
+pub fn database_url(home: &Path) -> String {
+    format!("sqlite://{}", home.join("flightdeck.db").display())
+}
+
 /// Where the fleet writes its in-service API endpoints, for a load run started elsewhere.
 pub fn endpoints_path(runtime_dir: &Path) -> PathBuf {
     runtime_dir.join("fleet-endpoints.json")
@@ -346,9 +357,7 @@ impl Fleet {
             };
             bins.push((*role, binary(&dir, name)?));
         }
-        let home = config
-            .runtime_dir
-            .join(format!("fleet-{}", std::process::id()));
+        let home = home_dir(&config.runtime_dir);
         for path in [&home, &config.logs_dir, &config.assets_dir] {
             std::fs::create_dir_all(path).map_err(|source| FleetError::Dir {
                 path: path.clone(),
@@ -819,10 +828,7 @@ impl Agent {
             .env("AWS_SECRET_ACCESS_KEY", secret)
             .env("FLIGHTDECK_INSTANCE_ID", id)
             .env("FLIGHTDECK_ASG_NAME", &group.name)
-            .env(
-                "DATABASE_URL",
-                format!("sqlite://{}", self.home.join("flightdeck.db").display()),
-            )
+            .env("DATABASE_URL", database_url(&self.home))
             .env("FLIGHTDECK_DATA_DIR", &data);
         if let Some(file) = &self.config.stack_file {
             cmd.env("FLIGHTDECK_STACK", file);
