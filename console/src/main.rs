@@ -7,13 +7,16 @@ mod cli;
 mod confirm;
 mod dlq;
 mod dlqcmd;
+mod framelog;
 mod loadrun;
 mod local;
 mod scale;
 mod scalecmd;
 mod status;
+mod target;
 mod tour;
 mod tui;
+mod watch;
 
 use std::process::ExitCode;
 
@@ -24,6 +27,7 @@ use stack::{Clients, ErrorClass, Stack};
 use crate::cli::{Cli, Command, Target};
 
 fn main() -> ExitCode {
+    framelog::mark_start();
     let cli = Cli::parse();
     init_logging();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -66,8 +70,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Ui) {
         Command::Ui => {
             // A bad config file fails here, before the terminal is touched.
-            let setup = tui::Setup::load(&cli.ui, &stack, cli.target.profile.as_deref())?;
-            let clients = connect_as(&cli.target, &stack, cli.ui.read_only).await?;
+            let mut setup = tui::Setup::load(&cli.ui, &stack, cli.target.profile.as_deref())?;
+            let mut target = cli.target.clone();
+            target::apply_config(&mut target, &setup.config.aws);
+            setup.extras.profile = target::effective_profile(&target);
+            let clients = connect_as(&target, &stack, cli.ui.read_only).await?;
             tui::run(&clients, setup).await
         }
         Command::Status {
@@ -75,11 +82,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             watch,
             interval,
         } => {
-            let clients = connect(&cli.target, &stack).await?;
+            let (target, config) = configured(&cli.target, &cli.ui)?;
+            let clients = connect(&target, &stack).await?;
+            let selection = watch::Watch::from_config(&config.watch, &stack);
             if watch {
-                return status::watch(&clients, &stack, json, interval).await;
+                return status::watch(&clients, &stack, selection, json, interval).await;
             }
-            let status = status::gather(&clients, &stack)
+            let mut watcher = status::Watcher::new(selection);
+            let status = status::gather_watched(&clients, &stack, &mut watcher)
                 .await
                 .map_err(|e| explain(&e.failure, e.action, &clients))?;
             if json {
@@ -97,25 +107,35 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         } => local::demo(&stack, port, no_tui, tour, &fleet, &cli.target, &cli.ui).await,
         Command::Local(cmd) => local::run(cmd, &cli.target, &stack).await,
         Command::Dlq(cmd) => {
-            let clients = connect_as(&cli.target, &stack, cli.ui.read_only).await?;
+            let (target, _) = configured(&cli.target, &cli.ui)?;
+            let clients = connect_as(&target, &stack, cli.ui.read_only).await?;
             let ctx = dlqcmd::Ctx {
                 clients: &clients,
                 stack: &stack,
-                profile: cli.target.profile.as_deref(),
+                profile: target.profile.as_deref(),
             };
             dlqcmd::run(cmd, &ctx).await
         }
         Command::Scale(args) => {
-            let clients = connect_as(&cli.target, &stack, cli.ui.read_only).await?;
+            let (target, _) = configured(&cli.target, &cli.ui)?;
+            let clients = connect_as(&target, &stack, cli.ui.read_only).await?;
             let ctx = dlqcmd::Ctx {
                 clients: &clients,
                 stack: &stack,
-                profile: cli.target.profile.as_deref(),
+                profile: target.profile.as_deref(),
             };
             scalecmd::run(args, &ctx).await
         }
         Command::Load(cmd) => loadrun::run(cmd, cli.target.local, cli.ui.read_only).await,
     }
+}
+
+/// The target with the config file's `[aws]` under the flags and the environment.
+fn configured(target: &Target, ui: &cli::UiArgs) -> anyhow::Result<(Target, ui::UiConfig)> {
+    let config = tui::load_config(ui)?;
+    let mut target = target.clone();
+    target::apply_config(&mut target, &config.aws);
+    Ok((target, config))
 }
 
 /// Clients for the target, refusing every mutating call when `read_only` (`--read-only`).

@@ -1,7 +1,9 @@
-//! `flightdeck status`: one snapshot of the groups, queues and bucket at the target, as
-//! tables or JSON. Read-only: DescribeAutoScalingGroups, ListQueues, GetQueueAttributes,
-//! HeadBucket, GetBucketVersioning.
+//! `flightdeck status`: one snapshot of the watched groups and queues (the config's `[watch]`,
+//! found as the console's agents find them, `crate::watch`) and the bucket at the target, as
+//! tables or JSON. Read-only: DescribeAutoScalingGroups, GetQueueUrl, ListQueues,
+//! ListQueueTags, GetQueueAttributes, HeadBucket, GetBucketVersioning.
 
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use aws_sdk_sqs::types::QueueAttributeName;
@@ -10,6 +12,8 @@ use stack::errors::{describe, AwsFailure};
 use stack::{Clients, Stack};
 
 use crate::agents::queues::parse_redrive;
+use crate::agents::CallLog;
+use crate::watch::{CallError, QueueFinder, Watch};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Status {
@@ -43,6 +47,9 @@ pub struct QueueStatus {
     /// The dead-letter queue this queue redrives to, by name.
     pub dead_letter_queue: Option<String>,
     pub max_receive_count: Option<u64>,
+    /// The dead-letter queue's ARN, to find it when it is not watched by name.
+    #[serde(skip)]
+    dead_letter_arn: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -73,10 +80,39 @@ where
     }
 }
 
+fn call_failed(e: CallError) -> StatusError {
+    StatusError {
+        action: e.api,
+        failure: e.failure,
+    }
+}
+
+/// What `status` watches, kept across `--watch` prints (queue URLs and tags are cached).
+pub struct Watcher {
+    watch: Watch,
+    queues: QueueFinder,
+}
+
+impl Watcher {
+    pub fn new(watch: Watch) -> Watcher {
+        let queues = QueueFinder::new(watch.queues.clone(), watch.dead_letter_queues);
+        Watcher { watch, queues }
+    }
+}
+
+/// The stack's own groups and queues.
 pub async fn gather(clients: &Clients, stack: &Stack) -> Result<Status, StatusError> {
+    gather_watched(clients, stack, &mut Watcher::new(Watch::stack(stack))).await
+}
+
+pub async fn gather_watched(
+    clients: &Clients,
+    stack: &Stack,
+    watcher: &mut Watcher,
+) -> Result<Status, StatusError> {
     let (groups, queues, bucket) = tokio::try_join!(
-        groups(clients),
-        queues(clients),
+        groups(clients, &watcher.watch),
+        queues(clients, &mut watcher.queues),
         bucket(clients, &stack.bucket.name)
     )?;
     Ok(Status {
@@ -90,49 +126,56 @@ pub async fn gather(clients: &Clients, stack: &Stack) -> Result<Status, StatusEr
     })
 }
 
-async fn groups(c: &Clients) -> Result<Vec<GroupStatus>, StatusError> {
+async fn groups(c: &Clients, watch: &Watch) -> Result<Vec<GroupStatus>, StatusError> {
     let mut out = Vec::new();
-    let mut pages = c
-        .autoscaling
-        .describe_auto_scaling_groups()
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(failed("DescribeAutoScalingGroups"))?;
-        for g in page.auto_scaling_groups() {
-            let count = |pred: fn(&str) -> bool| {
-                g.instances()
-                    .iter()
-                    .filter(|i| i.lifecycle_state().is_some_and(|s| pred(s.as_str())))
-                    .count()
-            };
-            out.push(GroupStatus {
-                name: g.auto_scaling_group_name().unwrap_or_default().to_string(),
-                min: g.min_size().unwrap_or_default(),
-                desired: g.desired_capacity().unwrap_or_default(),
-                max: g.max_size().unwrap_or_default(),
-                in_service: count(|s| s == "InService"),
-                pending: count(|s| s.starts_with("Pending")),
-                terminating: count(|s| s.starts_with("Terminating")),
-            });
-        }
+    let found = crate::watch::describe_groups(c, &CallLog::default(), &watch.groups)
+        .await
+        .map_err(call_failed)?;
+    for g in &found {
+        let count = |pred: fn(&str) -> bool| {
+            g.instances()
+                .iter()
+                .filter(|i| i.lifecycle_state().is_some_and(|s| pred(s.as_str())))
+                .count()
+        };
+        out.push(GroupStatus {
+            name: g.auto_scaling_group_name().unwrap_or_default().to_string(),
+            min: g.min_size().unwrap_or_default(),
+            desired: g.desired_capacity().unwrap_or_default(),
+            max: g.max_size().unwrap_or_default(),
+            in_service: count(|s| s == "InService"),
+            pending: count(|s| s.starts_with("Pending")),
+            terminating: count(|s| s.starts_with("Terminating")),
+        });
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)
 }
 
-async fn queues(c: &Clients) -> Result<Vec<QueueStatus>, StatusError> {
-    let mut urls = Vec::new();
-    let mut pages = c
-        .sqs
-        .list_queues()
-        .max_results(1000)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(failed("ListQueues"))?;
-        urls.extend(page.queue_urls().iter().cloned());
+/// The watched queues and, unless told not to, the dead-letter queues they name.
+async fn queues(c: &Clients, finder: &mut QueueFinder) -> Result<Vec<QueueStatus>, StatusError> {
+    let calls = CallLog::default();
+    let urls = finder.urls(c, &calls).await.map_err(call_failed)?;
+    let mut out = attributes(c, urls).await?;
+    if finder.dead_letter_queues {
+        let names: BTreeSet<&str> = out.iter().map(|q| q.name.as_str()).collect();
+        let missing: BTreeSet<String> = out
+            .iter()
+            .filter_map(|q| q.dead_letter_arn.clone())
+            .filter(|arn| !names.contains(ui::name_from_arn(arn)))
+            .collect();
+        let mut more = Vec::new();
+        for arn in missing {
+            more.extend(finder.dlq_url(c, &calls, &arn).await.map_err(call_failed)?);
+        }
+        out.extend(attributes(c, more).await?);
     }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(out)
+}
+
+/// GetQueueAttributes for each queue, concurrently.
+async fn attributes(c: &Clients, urls: Vec<String>) -> Result<Vec<QueueStatus>, StatusError> {
     let mut tasks = tokio::task::JoinSet::new();
     for url in urls {
         let sqs = c.sqs.clone();
@@ -181,7 +224,7 @@ fn queue_status(
         .as_ref()
         .and_then(|r| r.dlq_arn.rsplit(':').next())
         .map(str::to_string);
-    let max_receive_count = redrive.map(|r| u64::from(r.max_receive_count));
+    let max_receive_count = redrive.as_ref().map(|r| u64::from(r.max_receive_count));
     QueueStatus {
         name: url.rsplit('/').next().unwrap_or(&url).to_string(),
         visible: num(QueueAttributeName::ApproximateNumberOfMessages),
@@ -190,6 +233,7 @@ fn queue_status(
         url,
         dead_letter_queue,
         max_receive_count,
+        dead_letter_arn: redrive.map(|r| r.dlq_arn),
     }
 }
 
@@ -345,9 +389,11 @@ impl Status {
 pub async fn watch(
     clients: &Clients,
     stack: &Stack,
+    watch: Watch,
     json: bool,
     interval_s: u64,
 ) -> anyhow::Result<()> {
+    let mut watcher = Watcher::new(watch);
     use std::io::IsTerminal as _;
     use tokio::signal::unix::{signal, SignalKind};
 
@@ -361,7 +407,7 @@ pub async fn watch(
             _ = tokio::signal::ctrl_c() => return Ok(()),
             _ = term.recv() => return Ok(()),
         }
-        let result = gather(clients, stack).await;
+        let result = gather_watched(clients, stack, &mut watcher).await;
         let out = match (&result, json) {
             (Ok(s), true) => serde_json::to_string(s)?,
             (Ok(s), false) => s.to_text(),
@@ -415,6 +461,7 @@ mod tests {
                 delayed: 0,
                 dead_letter_queue: Some("video_dlq".into()),
                 max_receive_count: Some(5),
+                dead_letter_arn: None,
             }],
             bucket: BucketStatus {
                 name: "flightdeck-videos".into(),

@@ -19,6 +19,8 @@ use ui::{render, update, Event, State, ThemeSet, UiConfig};
 
 use crate::agents::{Agents, Extras, Intervals};
 use crate::cli::UiArgs;
+use crate::framelog::{FrameLog, Trigger};
+use crate::watch::Watch;
 
 const TICK: Duration = Duration::from_secs(1);
 
@@ -41,25 +43,30 @@ fn config_dir() -> Option<PathBuf> {
         .map(|d| d.join("flightdeck"))
 }
 
+/// The config file (`--config`, `FLIGHTDECK_CONFIG`, else the default path if it exists); a
+/// bad file fails with its name, key and reason.
+pub fn load_config(args: &UiArgs) -> anyhow::Result<UiConfig> {
+    let file = args.config.clone().or_else(|| {
+        config_dir()
+            .map(|d| d.join("config.toml"))
+            .filter(|p| p.exists())
+    });
+    Ok(match &file {
+        Some(path) => UiConfig::load(path)?,
+        None => UiConfig::default(),
+    }
+    .with_env())
+}
+
 impl Setup {
-    /// The config file (`--config`, `FLIGHTDECK_CONFIG`, else the default path if it exists),
-    /// the user's themes, and `--theme`. A bad file fails with its name, key and reason.
+    /// The config file (see [`load_config`]), the user's themes, and `--theme`.
     pub fn load(
         args: &UiArgs,
         stack: &stack::Stack,
         profile: Option<&str>,
     ) -> anyhow::Result<Setup> {
         let dir = config_dir();
-        let file = args.config.clone().or_else(|| {
-            dir.as_ref()
-                .map(|d| d.join("config.toml"))
-                .filter(|p| p.exists())
-        });
-        let mut config = match &file {
-            Some(path) => UiConfig::load(path)?,
-            None => UiConfig::default(),
-        }
-        .with_env();
+        let mut config = load_config(args)?;
         let mut themes = ThemeSet::builtin();
         let theme_dir = args
             .themes
@@ -79,15 +86,16 @@ impl Setup {
             );
         }
         Ok(Setup {
-            config,
             themes,
             read_only: args.read_only,
             extras: Extras {
                 stack: stack.clone(),
                 profile: profile.map(str::to_owned),
+                watch: Watch::from_config(&config.watch, stack),
                 local: None,
                 feeds: Vec::new(),
             },
+            config,
         })
     }
 }
@@ -138,10 +146,13 @@ pub async fn run(clients: &Clients, setup: Setup) -> anyhow::Result<()> {
             "the console needs a terminal; use `flightdeck status` (or --json) in scripts"
         );
     }
+    let intervals = Intervals::from(setup.config.refresh);
+    tracing::debug!(watch = %setup.extras.watch.describe(), ?intervals, "starting the agents");
     let mut state = State::new(setup.config, setup.themes, Utc::now())?;
     state.set_read_only(setup.read_only);
+    state.set_profiles(crate::target::profiles());
     let (tx, mut reports) = mpsc::channel(256);
-    let agents = Agents::spawn(clients, tx, Intervals::default(), setup.extras);
+    let agents = Agents::spawn(clients, tx, intervals, setup.extras);
     let result = ui_loop(&mut state, &agents, &mut reports).await;
     agents.shutdown().await;
     result
@@ -161,6 +172,7 @@ async fn ui_loop(
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut stop = stop_signals()?;
+    let mut frames = FrameLog::from_env()?;
     loop {
         for command in commands.drain(..) {
             agents.command(&command);
@@ -168,10 +180,11 @@ async fn ui_loop(
         if state.should_quit() {
             return Ok(());
         }
-        terminal.draw(|frame| render(state, frame))?;
+        frames.draw(state, || terminal.draw(|frame| render(state, frame)))?;
         tokio::select! {
             ev = keys.next() => match ev {
                 Some(Ok(ev)) => {
+                    frames.event(Trigger::of(&ev));
                     if let Some(ev) = Event::from_terminal(ev) {
                         commands.extend(update(state, ev));
                     }
@@ -180,13 +193,17 @@ async fn ui_loop(
                 None => return Ok(()),
             },
             Some(report) = reports.recv() => {
+                frames.event(Trigger::Report);
                 commands.extend(update(state, Event::Report(report)));
                 // Apply whatever else arrived meanwhile before drawing once.
                 while let Ok(report) = reports.try_recv() {
                     commands.extend(update(state, Event::Report(report)));
                 }
             }
-            _ = tick.tick() => commands.extend(update(state, Event::Tick(Utc::now()))),
+            _ = tick.tick() => {
+                frames.event(Trigger::Tick);
+                commands.extend(update(state, Event::Tick(Utc::now())));
+            }
             _ = stop.recv() => return Ok(()),
         }
     }

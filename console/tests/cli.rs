@@ -16,9 +16,12 @@ fn flightdeck() -> Command {
         "AWS_REGION",
         "AWS_DEFAULT_REGION",
         "FLIGHTDECK_STACK",
+        "FLIGHTDECK_CONFIG",
     ] {
         cmd.env_remove(var);
     }
+    // Nor a config file of theirs: tests that want one pass --config.
+    cmd.env("XDG_CONFIG_HOME", "/nonexistent");
     cmd.env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test");
     cmd
@@ -391,4 +394,51 @@ async fn status_watch_json_prints_a_line_per_interval_and_follows_changes() {
         .unwrap()
         .unwrap();
     assert!(status.success(), "SIGTERM ends a watch cleanly: {status}");
+}
+
+#[tokio::test]
+async fn status_follows_the_config_files_aws_endpoint_and_watch_selection() {
+    let cloud = TestCloud::provisioned().await;
+    cloud
+        .clients
+        .sqs
+        .create_queue()
+        .queue_name("jobs_a")
+        .send()
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("config.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[aws]\nendpoint = \"{}\"\n[watch]\ngroups = [\"flightdeck-api\"]\nqueue_prefixes = [\"jobs_\", \"video_t\"]\n",
+            cloud.endpoint()
+        ),
+    )
+    .unwrap();
+    let out = tokio::task::spawn_blocking(move || {
+        flightdeck()
+            .args(["--config", file.to_str().unwrap(), "status", "--json"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone()
+    })
+    .await
+    .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let names = |key: &str| -> Vec<String> {
+        v[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(v["endpoint"], cloud.endpoint(), "[aws] endpoint used");
+    assert_eq!(names("groups"), ["flightdeck-api"]);
+    // video_dlq is not selected but is the DLQ of a selected queue.
+    assert_eq!(names("queues"), ["jobs_a", "video_dlq", "video_tasks"]);
 }

@@ -1,4 +1,5 @@
-//! The groups agent: one paginated DescribeAutoScalingGroups for every group each poll, plus
+//! The groups agent: each poll, DescribeAutoScalingGroups for the watched groups (one call for
+//! all when names or tags can filter them server-side, see `crate::watch`), plus
 //! DescribePolicies and DescribeScalingActivities (which change rarely) every 30 s, and EC2
 //! DescribeInstances only for instances it has not seen yet (their launch times, which the
 //! group's instance list lacks). Shares the group names with the metrics agent.
@@ -10,6 +11,7 @@ use aws_sdk_autoscaling::types::{Activity, AutoScalingGroup, Instance, ScalingPo
 use chrono::Utc;
 use stack::Clients;
 use tokio::sync::watch;
+use ui::target::Selection;
 use ui::{ActivityInfo, Agent, GroupSnapshot, InstanceInfo, PolicyInfo, PolicyKind, Report};
 
 use super::{to_chrono, CallLog, Failure, Poller};
@@ -23,6 +25,7 @@ pub struct GroupsPoller {
     clients: Clients,
     calls: CallLog,
     interval: Duration,
+    selection: Selection,
     names: watch::Sender<Vec<String>>,
     policies: BTreeMap<String, Vec<PolicyInfo>>,
     activities: BTreeMap<String, Vec<ActivityInfo>>,
@@ -39,12 +42,14 @@ impl GroupsPoller {
         clients: Clients,
         calls: CallLog,
         interval: Duration,
+        selection: Selection,
         names: watch::Sender<Vec<String>>,
     ) -> Self {
         GroupsPoller {
             clients,
             calls,
             interval,
+            selection,
             names,
             policies: BTreeMap::new(),
             activities: BTreeMap::new(),
@@ -98,21 +103,9 @@ impl GroupsPoller {
     }
 
     async fn describe_groups(&self) -> Result<Vec<AutoScalingGroup>, Failure> {
-        const API: &str = "DescribeAutoScalingGroups";
-        let mut out = Vec::new();
-        let mut pages = self
-            .clients
-            .autoscaling
-            .describe_auto_scaling_groups()
-            .max_records(100)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            self.calls.record(API, page.is_ok());
-            let page = page.map_err(|e| Failure::from_sdk(API, &e))?;
-            out.extend(page.auto_scaling_groups().iter().cloned());
-        }
-        Ok(out)
+        crate::watch::describe_groups(&self.clients, &self.calls, &self.selection)
+            .await
+            .map_err(|e| Failure::from_call(&e))
     }
 
     async fn describe_policies(&self) -> Result<Vec<ScalingPolicy>, Failure> {

@@ -17,6 +17,8 @@ use super::groups::GroupsPoller;
 use super::metrics::MetricsPoller;
 use super::queues::QueuesPoller;
 use super::{run, Agents, CallLog, Intervals, Poller};
+use crate::watch::{QueueFinder, Watch};
+use ui::target::Selection;
 
 const SEC: Duration = Duration::from_secs(1);
 
@@ -30,7 +32,13 @@ async fn the_groups_agent_reports_both_groups_with_capacity_instances_and_polici
     let cloud = TestCloud::provisioned().await;
     let (names_tx, names_rx) = watch::channel(Vec::new());
     let calls = CallLog::default();
-    let mut poller = GroupsPoller::new(cloud.clients.clone(), calls.clone(), SEC, names_tx);
+    let mut poller = GroupsPoller::new(
+        cloud.clients.clone(),
+        calls.clone(),
+        SEC,
+        Watch::stack(&cloud.stack).groups,
+        names_tx,
+    );
     let Report::Groups { groups, .. } = one(poller.poll().await.unwrap()) else {
         panic!("not a groups report");
     };
@@ -100,7 +108,9 @@ async fn the_queues_agent_finds_video_tasks_and_its_dlq() {
             .await
             .unwrap();
     }
-    let mut poller = QueuesPoller::new(cloud.clients.clone(), CallLog::default(), SEC);
+    // Only the task queue by name: its DLQ is found through the redrive policy.
+    let finder = QueueFinder::new(Selection::names(["video_tasks"]), true);
+    let mut poller = QueuesPoller::new(cloud.clients.clone(), CallLog::default(), SEC, finder);
     let Report::Queues { queues, .. } = one(poller.poll().await.unwrap()) else {
         panic!("not a queues report");
     };
@@ -214,6 +224,7 @@ async fn all_agents_report_on_one_channel_and_count_their_calls() {
     let extras = super::Extras {
         stack: cloud.stack.clone(),
         profile: None,
+        watch: Watch::stack(&cloud.stack),
         local: None,
         feeds: Vec::new(),
     };
@@ -221,7 +232,7 @@ async fn all_agents_report_on_one_channel_and_count_their_calls() {
     agents.command(&ui::Command::SetMetricWindow(Duration::from_secs(15 * 60)));
     let mut seen = std::collections::BTreeSet::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while seen.len() < 6 {
+    while seen.len() < 7 {
         let report = tokio::time::timeout_at(deadline, rx.recv())
             .await
             .unwrap_or_else(|_| panic!("only {seen:?} within 30 s"))
@@ -241,6 +252,15 @@ async fn all_agents_report_on_one_channel_and_count_their_calls() {
                 seen.insert("calls")
             }
             Report::Calls { .. } => false,
+            // The supervisor names the target first.
+            Report::Target {
+                seq: 0,
+                result: Ok(info),
+                ..
+            } => {
+                assert_eq!(info.region, cloud.clients.region());
+                seen.insert("target")
+            }
             // The actions agent starts by sending the audit log and the load scenarios.
             Report::Audit { .. } => seen.insert("audit"),
             Report::LoadScenarios { scenarios, .. } => {
@@ -266,7 +286,13 @@ async fn a_dead_endpoint_is_reported_with_its_class_and_retried_until_cancelled(
     let clients =
         Clients::connect(&local_cloud::aws_options(&dead, "us-east-1"), "us-east-1").await;
     let (names_tx, _names) = watch::channel(Vec::new());
-    let poller = GroupsPoller::new(clients, CallLog::default(), SEC, names_tx);
+    let poller = GroupsPoller::new(
+        clients,
+        CallLog::default(),
+        SEC,
+        Selection::everything(),
+        names_tx,
+    );
     let (tx, mut rx) = mpsc::channel(8);
     let token = CancellationToken::new();
     let task = tokio::spawn(run(poller, tx, token.clone(), Arc::new(Notify::new())));
@@ -301,4 +327,325 @@ async fn a_dead_endpoint_is_reported_with_its_class_and_retried_until_cancelled(
         .await
         .expect("the agent did not stop when cancelled")
         .unwrap();
+}
+
+/// A group with no instances, from the stack's worker launch template, with these tags.
+async fn extra_group(cloud: &TestCloud, name: &str, tags: &[(&str, &str)]) {
+    use aws_sdk_autoscaling::types::{LaunchTemplateSpecification, Tag};
+    let template = LaunchTemplateSpecification::builder()
+        .launch_template_name(cloud.stack.launch_template_name(&cloud.stack.groups.worker))
+        .build();
+    let mut req = cloud
+        .clients
+        .autoscaling
+        .create_auto_scaling_group()
+        .auto_scaling_group_name(name)
+        .launch_template(template)
+        .min_size(0)
+        .max_size(1)
+        .desired_capacity(0)
+        .set_availability_zones(Some(cloud.stack.zones(cloud.clients.region())));
+    for (k, v) in tags {
+        req = req.tags(
+            Tag::builder()
+                .resource_id(name)
+                .resource_type("auto-scaling-group")
+                .key(*k)
+                .value(*v)
+                .propagate_at_launch(false)
+                .build(),
+        );
+    }
+    req.send().await.unwrap();
+}
+
+async fn extra_queue(cloud: &TestCloud, name: &str, tags: &[(&str, &str)]) {
+    let mut req = cloud.clients.sqs.create_queue().queue_name(name);
+    for (k, v) in tags {
+        req = req.tags(*k, *v);
+    }
+    req.send().await.unwrap();
+}
+
+/// Checks, against the emulator, the server-side filters `crate::watch` relies on: if one
+/// stops working the console still shows the right things (it filters again), but pays for it.
+#[tokio::test]
+async fn the_emulator_honours_the_group_tag_filters_and_the_queue_prefix() {
+    use aws_sdk_autoscaling::types::Filter;
+    let cloud = TestCloud::provisioned().await;
+    extra_group(&cloud, "video-encode", &[("team", "video")]).await;
+    extra_queue(&cloud, "jobs_a", &[("team", "video")]).await;
+    let names = |out: &aws_sdk_autoscaling::operation::describe_auto_scaling_groups::DescribeAutoScalingGroupsOutput| {
+        let mut n: Vec<String> = out
+            .auto_scaling_groups()
+            .iter()
+            .filter_map(|g| g.auto_scaling_group_name().map(str::to_owned))
+            .collect();
+        n.sort();
+        n
+    };
+    let asg = &cloud.clients.autoscaling;
+    let by_tag = asg
+        .describe_auto_scaling_groups()
+        .filters(Filter::builder().name("tag:team").values("video").build())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(names(&by_tag), ["video-encode"]);
+    let by_key = asg
+        .describe_auto_scaling_groups()
+        .filters(
+            Filter::builder()
+                .name("tag-key")
+                .values("flightdeck:role")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(names(&by_key), ["flightdeck-api", "flightdeck-worker"]);
+    let by_name = asg
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names("flightdeck-api")
+        .auto_scaling_group_names("no-such-group")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(names(&by_name), ["flightdeck-api"]);
+
+    let sqs = &cloud.clients.sqs;
+    let listed = sqs
+        .list_queues()
+        .queue_name_prefix("video_")
+        .send()
+        .await
+        .unwrap();
+    let mut listed: Vec<&str> = listed
+        .queue_urls()
+        .iter()
+        .map(|u| crate::watch::queue_name(u))
+        .collect();
+    listed.sort_unstable();
+    assert_eq!(listed, ["video_dlq", "video_tasks"]);
+    let url = sqs
+        .get_queue_url()
+        .queue_name("jobs_a")
+        .send()
+        .await
+        .unwrap();
+    let tags = sqs
+        .list_queue_tags()
+        .queue_url(url.queue_url().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tags.tags().unwrap()["team"], "video");
+}
+
+#[tokio::test]
+async fn only_the_selected_groups_and_queues_are_reported() {
+    let cloud = TestCloud::provisioned().await;
+    extra_group(&cloud, "video-encode", &[]).await;
+    extra_group(&cloud, "batch", &[("team", "video"), ("env", "prod")]).await;
+    extra_group(&cloud, "batch-other", &[("team", "audio"), ("env", "prod")]).await;
+    extra_queue(&cloud, "jobs_a", &[]).await;
+    extra_queue(&cloud, "tagged", &[("team", "video")]).await;
+    extra_queue(&cloud, "untagged", &[]).await;
+
+    let groups_sel = Selection {
+        prefixes: vec!["video-".into()],
+        tags: [("team".to_owned(), Some("video".to_owned()))].into(),
+        ..Selection::names(["flightdeck-api"])
+    };
+    let (names_tx, names_rx) = watch::channel(Vec::new());
+    let calls = CallLog::default();
+    let mut groups = GroupsPoller::new(
+        cloud.clients.clone(),
+        calls.clone(),
+        SEC,
+        groups_sel,
+        names_tx,
+    );
+    let Report::Groups { groups: seen, .. } = one(groups.poll().await.unwrap()) else {
+        panic!("not a groups report");
+    };
+    let seen: Vec<&str> = seen.iter().map(|g| g.name.as_str()).collect();
+    assert_eq!(seen, ["batch", "flightdeck-api", "video-encode"]);
+    assert_eq!(
+        *names_rx.borrow(),
+        ["batch", "flightdeck-api", "video-encode"],
+        "CPU follows"
+    );
+
+    // Names and tags alone: filtered by AWS, one call each, the rest never listed.
+    let tagged_only = Selection {
+        tags: [
+            ("env".to_owned(), None),
+            ("team".to_owned(), Some("video".to_owned())),
+        ]
+        .into(),
+        ..Selection::names(["flightdeck-worker"])
+    };
+    let (names_tx, _names) = watch::channel(Vec::new());
+    let calls = CallLog::default();
+    let mut groups = GroupsPoller::new(
+        cloud.clients.clone(),
+        calls.clone(),
+        SEC,
+        tagged_only,
+        names_tx,
+    );
+    let Report::Groups { groups: seen, .. } = one(groups.poll().await.unwrap()) else {
+        panic!("not a groups report");
+    };
+    let seen: Vec<&str> = seen.iter().map(|g| g.name.as_str()).collect();
+    assert_eq!(seen, ["batch", "flightdeck-worker"]);
+    assert_eq!(
+        calls.stats_at(std::time::Instant::now()).per_api["DescribeAutoScalingGroups"],
+        2
+    );
+
+    let queues_sel = Selection {
+        prefixes: vec!["jobs_".into()],
+        tags: [("team".to_owned(), Some("video".to_owned()))].into(),
+        ..Selection::names(["video_tasks"])
+    };
+    let calls = CallLog::default();
+    let finder = QueueFinder::new(queues_sel.clone(), true);
+    let mut queues = QueuesPoller::new(cloud.clients.clone(), calls.clone(), SEC, finder);
+    let Report::Queues { queues: seen, .. } = one(queues.poll().await.unwrap()) else {
+        panic!("not a queues report");
+    };
+    let names: Vec<&str> = seen.iter().map(|q| q.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["jobs_a", "tagged", "video_dlq", "video_tasks"],
+        "the DLQ by redrive"
+    );
+    assert!(seen.iter().any(|q| q.name == "video_dlq" && q.is_dlq));
+    // The second poll reads attributes only: URLs, the list and the tags are remembered.
+    let before = calls.stats_at(std::time::Instant::now());
+    let Report::Queues { queues: again, .. } = one(queues.poll().await.unwrap()) else {
+        panic!("not a queues report");
+    };
+    assert_eq!(again.len(), 4);
+    let after = calls.stats_at(std::time::Instant::now());
+    for api in ["ListQueues", "ListQueueTags", "GetQueueUrl"] {
+        assert_eq!(
+            after.per_api[api], before.per_api[api],
+            "{api} called again"
+        );
+    }
+    assert_eq!(after.per_api["GetQueueAttributes"], 8);
+
+    // Without DLQs: the redrive target is not followed.
+    let finder = QueueFinder::new(Selection::names(["video_tasks", "gone"]), false);
+    let mut queues = QueuesPoller::new(cloud.clients.clone(), CallLog::default(), SEC, finder);
+    let Report::Queues { queues: seen, .. } = one(queues.poll().await.unwrap()) else {
+        panic!("not a queues report");
+    };
+    let names: Vec<&str> = seen.iter().map(|q| q.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["video_tasks"],
+        "a missing name is skipped, not an error"
+    );
+}
+
+/// Switching region on the emulator: the agents stop, the new region (empty) is reported,
+/// then switching back shows the stack again; `--read-only` holds throughout.
+#[tokio::test]
+async fn a_region_switch_reports_the_empty_region_then_the_stack_again() {
+    let cloud = TestCloud::provisioned().await;
+    let home = cloud.clients.region().to_owned();
+    let clients = cloud.clients.clone().read_only();
+    let (tx, mut rx) = mpsc::channel(64);
+    let extras = super::Extras {
+        stack: cloud.stack.clone(),
+        profile: None,
+        watch: Watch::stack(&cloud.stack),
+        local: None,
+        feeds: Vec::new(),
+    };
+    let fast = Intervals {
+        groups: Duration::from_millis(200),
+        queues: Duration::from_millis(200),
+        metrics: Duration::from_secs(15),
+    };
+    let agents = Agents::spawn(&clients, tx, fast, extras);
+    // Until the target with `seq` is reported: the groups and queues seen after it.
+    async fn after_target(
+        rx: &mut mpsc::Receiver<Report>,
+        seq: u64,
+    ) -> (ui::TargetInfo, Vec<String>, Vec<String>) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let mut target = None;
+        let (mut groups, mut queues) = (None, None);
+        while groups.is_none() || queues.is_none() {
+            let report = tokio::time::timeout_at(deadline, rx.recv())
+                .await
+                .expect("no report within 30 s")
+                .unwrap();
+            match report {
+                Report::Target { seq: s, result, .. } if s == seq => {
+                    target = Some(result.unwrap());
+                }
+                Report::Groups { groups: g, .. } if target.is_some() => {
+                    groups = Some(g.into_iter().map(|g| g.name).collect());
+                }
+                Report::Queues { queues: q, .. } if target.is_some() => {
+                    queues = Some(q.into_iter().map(|q| q.name).collect());
+                }
+                Report::AgentError { message, .. } => panic!("{message}"),
+                _ => {}
+            }
+        }
+        (target.unwrap(), groups.unwrap(), queues.unwrap())
+    }
+    let (info, groups, queues) = after_target(&mut rx, 0).await;
+    assert_eq!(info.region, home);
+    assert_eq!(groups, ["flightdeck-api", "flightdeck-worker"]);
+    assert_eq!(queues, ["video_dlq", "video_tasks"]);
+
+    agents.command(&ui::Command::SwitchTarget {
+        seq: 1,
+        profile: None,
+        region: "eu-west-3".into(),
+    });
+    let (info, groups, queues) = after_target(&mut rx, 1).await;
+    assert_eq!(info.region, "eu-west-3");
+    assert_eq!(info.endpoint.as_deref(), Some(cloud.endpoint()));
+    assert!(
+        groups.is_empty() && queues.is_empty(),
+        "{groups:?} {queues:?}"
+    );
+
+    agents.command(&ui::Command::SwitchTarget {
+        seq: 2,
+        profile: None,
+        region: home.clone(),
+    });
+    let (info, groups, _) = after_target(&mut rx, 2).await;
+    assert_eq!(info.region, home);
+    assert_eq!(groups, ["flightdeck-api", "flightdeck-worker"]);
+
+    // The actions agent of the new generation still refuses changes.
+    agents.command(&ui::Command::SetDesiredCapacity {
+        group: "flightdeck-worker".into(),
+        desired: 2,
+        honor_cooldown: false,
+    });
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let report = tokio::time::timeout_at(deadline, rx.recv())
+            .await
+            .expect("no outcome within 30 s")
+            .unwrap();
+        if let Report::Action { outcome, .. } = report {
+            assert!(!outcome.ok, "{outcome:?}");
+            assert!(outcome.message.contains("read-only"), "{outcome:?}");
+            break;
+        }
+    }
+    agents.shutdown().await;
 }

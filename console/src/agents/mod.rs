@@ -1,6 +1,8 @@
 //! The console's agents: tokio tasks that poll AWS and send owned `ui::Report`s on one channel.
 //! Each holds its own clients, has one request in flight, backs off on errors and stops on its
-//! `CancellationToken`. The UI task never awaits them: it routes `ui::Command`s here.
+//! `CancellationToken`. The UI task never awaits them: it routes `ui::Command`s here, through a
+//! supervisor task that also switches profile or region: it builds the new clients, stops the
+//! running agents, reports the new target, then starts agents on it.
 
 pub mod actions;
 pub mod calls;
@@ -20,12 +22,14 @@ use std::time::Duration;
 
 use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
 use chrono::Utc;
-use stack::errors::{describe, HttpStatus};
+use stack::errors::{describe, AwsFailure, HttpStatus};
 use stack::Clients;
 use tokio::sync::{mpsc, watch, Notify};
-use tokio::task::JoinSet;
+use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
-use ui::{Agent, Command, ErrorClass, Report};
+use ui::{Agent, Command, ErrorClass, Report, TargetInfo};
+
+use crate::watch::{CallError, Watch};
 
 pub use calls::CallLog;
 
@@ -43,7 +47,15 @@ impl Failure {
         E: ProvideErrorMetadata + std::error::Error + 'static,
         R: HttpStatus + std::fmt::Debug + 'static,
     {
-        let failure = describe(err);
+        Failure::from_aws(api, &describe(err))
+    }
+
+    /// A failed listing call of [`crate::watch`].
+    pub fn from_call(e: &CallError) -> Failure {
+        Failure::from_aws(e.api, &e.failure)
+    }
+
+    fn from_aws(api: &str, failure: &AwsFailure) -> Failure {
         let message = if failure.unreachable {
             format!(
                 "{api}: endpoint unreachable ({})",
@@ -157,10 +169,17 @@ pub struct Intervals {
 
 impl Default for Intervals {
     fn default() -> Self {
+        Intervals::from(ui::config::RefreshConfig::default())
+    }
+}
+
+/// The config's `[refresh]`.
+impl From<ui::config::RefreshConfig> for Intervals {
+    fn from(r: ui::config::RefreshConfig) -> Self {
         Intervals {
-            groups: Duration::from_secs(3),
-            queues: Duration::from_secs(3),
-            metrics: Duration::from_secs(15),
+            groups: r.groups,
+            queues: r.queues,
+            metrics: r.metrics,
         }
     }
 }
@@ -175,17 +194,136 @@ pub type Feed = Box<
 >;
 
 /// What the agents need besides the clients: the stack (for a DLQ's source queue), the
-/// profile (for the audit log), on a local cloud run by this process its fleet, and any
-/// extra feeds.
+/// profile (for the audit log and the top bar), what to watch, on a local cloud run by this
+/// process its fleet, and any extra feeds.
 pub struct Extras {
     pub stack: stack::Stack,
     pub profile: Option<String>,
+    pub watch: Watch,
     pub local: Option<fleet::LocalHooks>,
     pub feeds: Vec<Feed>,
 }
 
-/// The running agents and the handles the UI task routes its commands through.
+/// The profile and region the clients talk to, for `Report::Target`.
+pub fn target_info(clients: &Clients, profile: Option<&str>) -> TargetInfo {
+    TargetInfo {
+        profile: profile.map(str::to_owned),
+        region: clients.region().to_owned(),
+        endpoint: clients.endpoint().map(str::to_owned),
+    }
+}
+
+/// The running agents; the UI task routes its commands through [`Agents::command`].
 pub struct Agents {
+    token: CancellationToken,
+    tasks: JoinSet<()>,
+    commands: mpsc::UnboundedSender<Command>,
+}
+
+impl Agents {
+    /// Reports the target (`Report::Target`, seq 0), then starts the groups, queues, metrics,
+    /// DLQ, actions and call-count agents (and the local fleet's bridge when there is one),
+    /// each with its own clients, under a supervisor that routes commands and switches target.
+    pub fn spawn(
+        clients: &Clients,
+        tx: mpsc::Sender<Report>,
+        intervals: Intervals,
+        extras: Extras,
+    ) -> Agents {
+        let token = CancellationToken::new();
+        let mut tasks = JoinSet::new();
+        // The channel is new and empty: this is the first report the UI sees.
+        let _ = tx.try_send(Report::Target {
+            at: Utc::now(),
+            seq: 0,
+            result: Ok(target_info(clients, extras.profile.as_deref())),
+        });
+        for feed in extras.feeds {
+            tasks.spawn(feed(tx.clone(), token.child_token()));
+        }
+        let setup = Setup {
+            stack: extras.stack,
+            profile: extras.profile,
+            watch: extras.watch,
+            intervals,
+            local: extras.local.map(|hooks| {
+                let home = (
+                    clients.endpoint().map(str::to_owned),
+                    clients.region().to_owned(),
+                );
+                (home, hooks)
+            }),
+        };
+        let routing = Routing::default();
+        let current = Generation::spawn(clients, &tx, &setup, &routing, &token);
+        let (commands, rx) = mpsc::unbounded_channel();
+        let supervisor = Supervisor {
+            current,
+            setup,
+            routing,
+            clients: clients.clone(),
+            tx,
+            token: token.clone(),
+        };
+        tasks.spawn(supervisor.run(rx));
+        Agents {
+            token,
+            tasks,
+            commands,
+        }
+    }
+
+    /// Routes one of the UI's commands; never blocks.
+    pub fn command(&self, command: &Command) {
+        if *command == Command::Quit {
+            self.token.cancel();
+            return;
+        }
+        // The supervisor lives as long as the token; a send fails only after quit.
+        let _ = self.commands.send(command.clone());
+    }
+
+    /// Cancels every agent and waits (briefly) for them to finish.
+    pub async fn shutdown(mut self) {
+        self.token.cancel();
+        let all = async { while self.tasks.join_next().await.is_some() {} };
+        if tokio::time::timeout(Duration::from_secs(3), all)
+            .await
+            .is_err()
+        {
+            self.tasks.abort_all();
+        }
+    }
+}
+
+/// What every generation of agents is started with; `profile` follows the switches.
+struct Setup {
+    stack: stack::Stack,
+    profile: Option<String>,
+    watch: Watch,
+    intervals: Intervals,
+    /// The local fleet, with the endpoint and region it lives at: only agents on that target
+    /// get its bridge and autoscaler switch.
+    local: Option<((Option<String>, String), fleet::LocalHooks)>,
+}
+
+/// What the UI last asked of the agents, handed to the next generation after a switch.
+struct Routing {
+    window: Duration,
+    peek: Option<String>,
+}
+
+impl Default for Routing {
+    fn default() -> Self {
+        Routing {
+            window: ui::state::chart::WINDOWS[1],
+            peek: None,
+        }
+    }
+}
+
+/// The agents on one target.
+struct Generation {
     token: CancellationToken,
     tasks: JoinSet<()>,
     refresh: Arc<Notify>,
@@ -194,31 +332,59 @@ pub struct Agents {
     actions: mpsc::UnboundedSender<Command>,
 }
 
-impl Agents {
-    /// Starts the groups, queues, metrics, DLQ, actions and call-count agents (and the local
-    /// fleet's bridge when there is one), each with its own clients.
-    pub fn spawn(
+/// Aborts the task when dropped, so aborting its wrapper stops it too.
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl Generation {
+    fn spawn(
         clients: &Clients,
-        tx: mpsc::Sender<Report>,
-        intervals: Intervals,
-        extras: Extras,
-    ) -> Agents {
-        let token = CancellationToken::new();
+        tx: &mpsc::Sender<Report>,
+        setup: &Setup,
+        routing: &Routing,
+        parent: &CancellationToken,
+    ) -> Generation {
+        let token = parent.child_token();
         let refresh = Arc::new(Notify::new());
         let calls = CallLog::default();
-        let (window, window_rx) = watch::channel(ui::state::chart::WINDOWS[1]);
+        let (window, window_rx) = watch::channel(routing.window);
         let (names_tx, names_rx) = watch::channel(Vec::new());
         let mut tasks = JoinSet::new();
+        let local = setup
+            .local
+            .as_ref()
+            .and_then(|((endpoint, region), hooks)| {
+                let home = clients.endpoint() == endpoint.as_deref() && clients.region() == region;
+                home.then(|| hooks.clone())
+            });
 
-        let groups =
-            groups::GroupsPoller::new(clients.clone(), calls.clone(), intervals.groups, names_tx);
+        let groups = groups::GroupsPoller::new(
+            clients.clone(),
+            calls.clone(),
+            setup.intervals.groups,
+            setup.watch.groups.clone(),
+            names_tx,
+        );
         tasks.spawn(run(
             groups,
             tx.clone(),
             token.child_token(),
             refresh.clone(),
         ));
-        let queues = queues::QueuesPoller::new(clients.clone(), calls.clone(), intervals.queues);
+        let queues = queues::QueuesPoller::new(
+            clients.clone(),
+            calls.clone(),
+            setup.intervals.queues,
+            crate::watch::QueueFinder::new(
+                setup.watch.queues.clone(),
+                setup.watch.dead_letter_queues,
+            ),
+        );
         tasks.spawn(run(
             queues,
             tx.clone(),
@@ -228,7 +394,7 @@ impl Agents {
         let metrics = metrics::MetricsPoller::new(
             clients.clone(),
             calls.clone(),
-            intervals.metrics,
+            setup.intervals.metrics,
             window_rx,
             names_rx,
         );
@@ -238,31 +404,28 @@ impl Agents {
             token.child_token(),
             refresh.clone(),
         ));
-        let (peek, peek_rx) = watch::channel(None);
+        let (peek, peek_rx) = watch::channel(routing.peek.clone());
         let dlq = dlq::DlqPeeker::new(clients.clone(), calls.clone(), peek_rx, dlq::PEEK_EVERY);
         tasks.spawn(run(dlq, tx.clone(), token.child_token(), refresh.clone()));
         let ctx = actions::Context {
             clients: clients.clone(),
-            stack: extras.stack,
-            profile: extras.profile,
-            autoscaler: extras
-                .local
+            stack: setup.stack.clone(),
+            profile: setup.profile.clone(),
+            autoscaler: local
                 .as_ref()
                 .and_then(|l| l.autoscaler.as_ref().map(|(switch, _)| switch.clone())),
-            fleet: extras.local.as_ref().map(|l| l.fleet.clone()),
+            fleet: local.as_ref().map(|l| l.fleet.clone()),
         };
         let (actions, handle) = actions::spawn(ctx, tx.clone(), token.child_token());
         tasks.spawn(async move {
-            let _ = handle.await;
+            let mut guard = AbortOnDrop(handle);
+            let _ = (&mut guard.0).await;
         });
-        if let Some(local) = extras.local {
+        if let Some(local) = local {
             tasks.spawn(fleet::run(local, tx.clone(), token.child_token()));
         }
-        for feed in extras.feeds {
-            tasks.spawn(feed(tx.clone(), token.child_token()));
-        }
-        tasks.spawn(calls::run(calls, tx, token.child_token()));
-        Agents {
+        tasks.spawn(calls::run(calls, tx.clone(), token.child_token()));
+        Generation {
             token,
             tasks,
             refresh,
@@ -272,8 +435,7 @@ impl Agents {
         }
     }
 
-    /// Routes one of the UI's commands; never blocks.
-    pub fn command(&self, command: &Command) {
+    fn route(&self, command: &Command) {
         match command {
             Command::SetMetricWindow(w) => {
                 self.window.send_replace(*w);
@@ -293,12 +455,14 @@ impl Agents {
                 // The actions agent lives as long as the token; a send fails only after quit.
                 let _ = self.actions.send(command.clone());
             }
-            Command::Quit => self.token.cancel(),
+            // The supervisor handles these itself.
+            Command::SwitchTarget { .. } | Command::Quit => {}
         }
     }
 
-    /// Cancels every agent and waits (briefly) for them to finish.
-    pub async fn shutdown(mut self) {
+    /// Cancels the agents and returns once every one of them has stopped, so nothing they
+    /// send can arrive after what is sent next.
+    async fn stop(&mut self) {
         self.token.cancel();
         let all = async { while self.tasks.join_next().await.is_some() {} };
         if tokio::time::timeout(Duration::from_secs(2), all)
@@ -306,7 +470,110 @@ impl Agents {
             .is_err()
         {
             self.tasks.abort_all();
+            while self.tasks.join_next().await.is_some() {}
         }
+    }
+}
+
+type Built = Result<(Clients, TargetInfo), String>;
+
+/// Routes commands to the current generation and carries out target switches.
+struct Supervisor {
+    current: Generation,
+    setup: Setup,
+    routing: Routing,
+    clients: Clients,
+    tx: mpsc::Sender<Report>,
+    token: CancellationToken,
+}
+
+/// The switch being built, if any (a newer request replaces it).
+async fn built(building: &mut Option<(u64, JoinHandle<Built>)>) -> (u64, Built) {
+    match building {
+        Some((seq, handle)) => {
+            let result = handle
+                .await
+                .unwrap_or_else(|e| Err(format!("building the clients failed: {e}")));
+            (*seq, result)
+        }
+        None => std::future::pending().await,
+    }
+}
+
+impl Supervisor {
+    async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
+        let mut building: Option<(u64, JoinHandle<Built>)> = None;
+        loop {
+            tokio::select! {
+                _ = self.token.cancelled() => break,
+                command = commands.recv() => {
+                    let Some(command) = command else { break };
+                    match command {
+                        Command::SwitchTarget { seq, profile, region } => {
+                            if let Some((_, old)) = building.take() {
+                                old.abort();
+                            }
+                            let build = crate::target::connect_to(
+                                self.clients.clone(),
+                                self.setup.profile.clone(),
+                                profile,
+                                region,
+                            );
+                            building = Some((seq, tokio::spawn(build)));
+                        }
+                        other => {
+                            match &other {
+                                Command::SetMetricWindow(w) => self.routing.window = *w,
+                                Command::PeekDlq(q) => self.routing.peek = q.clone(),
+                                _ => {}
+                            }
+                            self.current.route(&other);
+                        }
+                    }
+                }
+                (seq, result) = built(&mut building), if building.is_some() => {
+                    building = None;
+                    if !self.switch(seq, result).await {
+                        break;
+                    }
+                }
+            }
+        }
+        if let Some((_, b)) = building {
+            b.abort();
+        }
+        self.current.stop().await;
+    }
+
+    /// Stops the old agents, reports the new target, starts agents on it; on a failure the old
+    /// agents stay. `false` when the UI is gone.
+    async fn switch(&mut self, seq: u64, result: Built) -> bool {
+        let (clients, info) = match result {
+            Ok(ok) => ok,
+            Err(e) => {
+                let report = Report::Target {
+                    at: Utc::now(),
+                    seq,
+                    result: Err(e),
+                };
+                return self.tx.send(report).await.is_ok();
+            }
+        };
+        tracing::info!(target = %clients.describe_target(), profile = ?info.profile, "switching target");
+        self.current.stop().await;
+        let report = Report::Target {
+            at: Utc::now(),
+            seq,
+            result: Ok(info.clone()),
+        };
+        if self.tx.send(report).await.is_err() {
+            return false;
+        }
+        self.setup.profile = info.profile;
+        self.current =
+            Generation::spawn(&clients, &self.tx, &self.setup, &self.routing, &self.token);
+        self.clients = clients;
+        true
     }
 }
 

@@ -1,5 +1,6 @@
-//! The queues agent: ListQueues, then GetQueueAttributes (All) for each queue, one at a time.
-//! Dead-letter queues are recognised through the other queues' redrive policies. Talks to SQS.
+//! The queues agent: finds the watched queues (`crate::watch::QueueFinder`: GetQueueUrl for
+//! named ones, ListQueues by prefix, tags cached), then GetQueueAttributes (All) for each, one at
+//! a time, and for the dead-letter queues their redrive policies name. Talks to SQS.
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
@@ -10,38 +11,48 @@ use stack::Clients;
 use ui::{Agent, QueueSnapshot, RedrivePolicy, Report};
 
 use super::{CallLog, Failure, Poller};
+use crate::watch::QueueFinder;
 
 pub struct QueuesPoller {
     clients: Clients,
     calls: CallLog,
     interval: Duration,
+    finder: QueueFinder,
 }
 
 impl QueuesPoller {
-    pub fn new(clients: Clients, calls: CallLog, interval: Duration) -> Self {
+    pub fn new(clients: Clients, calls: CallLog, interval: Duration, finder: QueueFinder) -> Self {
         QueuesPoller {
             clients,
             calls,
             interval,
+            finder,
         }
     }
 
-    async fn list(&self) -> Result<Vec<String>, Failure> {
-        const API: &str = "ListQueues";
-        let mut urls = Vec::new();
-        let mut pages = self
+    /// One queue's attributes; `None` when it was deleted since it was found.
+    async fn read(&mut self, url: &str) -> Result<Option<QueueSnapshot>, Failure> {
+        const API: &str = "GetQueueAttributes";
+        let out = self
             .clients
             .sqs
-            .list_queues()
-            .max_results(1000)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            self.calls.record(API, page.is_ok());
-            let page = page.map_err(|e| Failure::from_sdk(API, &e))?;
-            urls.extend(page.queue_urls().iter().cloned());
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(QueueAttributeName::All)
+            .send()
+            .await;
+        self.calls.record(API, out.is_ok());
+        match out {
+            Ok(out) => Ok(Some(queue_snapshot(
+                url,
+                out.attributes().unwrap_or(&HashMap::new()),
+            ))),
+            Err(e) if is_gone(&e) => {
+                self.finder.forget(url);
+                Ok(None)
+            }
+            Err(e) => Err(Failure::from_sdk(API, &e)),
         }
-        Ok(urls)
     }
 }
 
@@ -53,26 +64,31 @@ impl Poller for QueuesPoller {
     }
 
     async fn poll(&mut self) -> Result<Vec<Report>, Failure> {
-        const API: &str = "GetQueueAttributes";
+        let urls = self
+            .finder
+            .urls(&self.clients, &self.calls)
+            .await
+            .map_err(|e| Failure::from_call(&e))?;
         let mut queues = Vec::new();
-        for url in self.list().await? {
-            let out = self
-                .clients
-                .sqs
-                .get_queue_attributes()
-                .queue_url(&url)
-                .attribute_names(QueueAttributeName::All)
-                .send()
-                .await;
-            self.calls.record(API, out.is_ok());
-            match out {
-                Ok(out) => queues.push(queue_snapshot(
-                    &url,
-                    out.attributes().unwrap_or(&HashMap::new()),
-                )),
-                // Deleted between the listing and now: it is simply gone.
-                Err(e) if is_gone(&e) => {}
-                Err(e) => return Err(Failure::from_sdk(API, &e)),
+        for url in urls {
+            queues.extend(self.read(&url).await?);
+        }
+        if self.finder.dead_letter_queues {
+            let known: BTreeSet<String> = queues.iter().map(|q| q.arn.clone()).collect();
+            let missing: BTreeSet<String> = queues
+                .iter()
+                .filter_map(|q| q.redrive.as_ref().map(|r| r.dlq_arn.clone()))
+                .filter(|arn| !known.contains(arn))
+                .collect();
+            for arn in missing {
+                let url = self
+                    .finder
+                    .dlq_url(&self.clients, &self.calls, &arn)
+                    .await
+                    .map_err(|e| Failure::from_call(&e))?;
+                if let Some(url) = url {
+                    queues.extend(self.read(&url).await?);
+                }
             }
         }
         mark_dlqs(&mut queues);

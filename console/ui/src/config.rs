@@ -1,5 +1,6 @@
-//! The user's UI config file (`theme`, `chart_marker`, `[keys]`, `[pairing]`): typed defaults,
-//! a partial TOML patch on top, and errors that name the file, the key and the reason.
+//! The user's config file (`theme`, `chart_marker`, `[keys]`, `[pairing]`, and for the console
+//! `[aws]`, `[watch]`, `[refresh]`): typed defaults, a partial TOML patch on top, and errors
+//! that name the file, the key and the reason.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -10,6 +11,7 @@ use serde::Deserialize;
 
 use crate::keymap::{Keymap, KeysPatch};
 use crate::state::Pairing;
+use crate::target::{self, Selection};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -66,19 +68,51 @@ impl ConfigError {
         reason: impl Into<String>,
     ) -> ConfigError {
         let key = key.into();
-        let last = key.rsplit('.').next().unwrap_or(&key).to_owned();
-        let line = text.lines().position(|l| {
-            let l = l.trim_start();
-            l.strip_prefix(last.as_str())
-                .is_some_and(|rest| rest.trim_start().starts_with('='))
-        });
         ConfigError::Invalid {
             file: file.to_owned(),
-            line: line.map(|l| l + 1),
+            line: line_of_key(text, &key),
             key,
             reason: reason.into(),
         }
     }
+}
+
+/// The 1-based line that sets `key` (`watch.group_tags.team`): the first line after the key's
+/// `[section]` header (if the file has one) that assigns the last part of the key, else its
+/// parent (an inline table), else the section header itself.
+fn line_of_key(text: &str, key: &str) -> Option<usize> {
+    let parts: Vec<&str> = key.split('.').collect();
+    let lines: Vec<&str> = text.lines().collect();
+    let section = parts.first().filter(|_| parts.len() > 1);
+    let start = section
+        .and_then(|s| {
+            let header = format!("[{s}]");
+            lines.iter().position(|l| l.trim() == header)
+        })
+        .map_or(0, |i| i + 1);
+    let assigns = |name: &str| {
+        let name = name.split('[').next().unwrap_or(name);
+        lines[start..]
+            .iter()
+            .take_while(|l| start == 0 || !l.trim_start().starts_with('['))
+            .position(|l| {
+                l.trim_start()
+                    .strip_prefix(name)
+                    .is_some_and(|rest| rest.trim_start().starts_with('='))
+            })
+            .map(|i| start + i + 1)
+    };
+    parts
+        .iter()
+        .rev()
+        .take(
+            parts
+                .len()
+                .saturating_sub(usize::from(section.is_some()))
+                .max(1),
+        )
+        .find_map(|p| assigns(p))
+        .or_else(|| (start > 0).then_some(start))
 }
 
 /// Deserialises TOML into `T`, keeping the dotted path of a failing key.
@@ -133,7 +167,90 @@ struct ConfigFile {
     keys: Option<KeysPatch>,
     /// group name -> queue name the group consumes.
     pairing: Option<BTreeMap<String, String>>,
+    aws: Option<AwsFile>,
+    watch: Option<WatchFile>,
+    refresh: Option<RefreshFile>,
 }
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AwsFile {
+    profile: Option<String>,
+    region: Option<String>,
+    endpoint: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WatchFile {
+    groups: Option<Vec<String>>,
+    group_prefixes: Option<Vec<String>>,
+    group_tags: Option<BTreeMap<String, String>>,
+    queues: Option<Vec<String>>,
+    queue_prefixes: Option<Vec<String>>,
+    queue_tags: Option<BTreeMap<String, String>>,
+    dead_letter_queues: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RefreshFile {
+    groups_s: Option<u64>,
+    queues_s: Option<u64>,
+    metrics_s: Option<u64>,
+}
+
+/// `[aws]`: where to connect when neither the command line nor the environment says.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AwsConfig {
+    pub profile: Option<String>,
+    pub region: Option<String>,
+    pub endpoint: Option<String>,
+}
+
+/// `[watch]`: which groups and queues the agents report. `None`: the stack's own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchConfig {
+    pub groups: Option<Selection>,
+    pub queues: Option<Selection>,
+    /// Also watch the dead-letter queues that watched queues' redrive policies name.
+    pub dead_letter_queues: bool,
+}
+
+impl Default for WatchConfig {
+    fn default() -> Self {
+        WatchConfig {
+            groups: None,
+            queues: None,
+            dead_letter_queues: true,
+        }
+    }
+}
+
+/// `[refresh]`: how often the agents poll.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefreshConfig {
+    pub groups: Duration,
+    pub queues: Duration,
+    pub metrics: Duration,
+}
+
+impl Default for RefreshConfig {
+    fn default() -> Self {
+        RefreshConfig {
+            groups: Duration::from_secs(3),
+            queues: Duration::from_secs(3),
+            metrics: Duration::from_secs(15),
+        }
+    }
+}
+
+/// The accepted range of each `[refresh]` key, in seconds.
+pub const REFRESH_RANGES: [(&str, u64, u64); 3] = [
+    ("groups_s", 1, 300),
+    ("queues_s", 1, 300),
+    ("metrics_s", 5, 300),
+];
 
 /// Everything the UI is configured with; `UiConfig::default()` is the typed default.
 #[derive(Debug, Clone)]
@@ -148,6 +265,9 @@ pub struct UiConfig {
     pub pairing: Pairing,
     /// Draw without colours (bold/reverse/underline only), as `NO_COLOR` asks.
     pub no_color: bool,
+    pub aws: AwsConfig,
+    pub watch: WatchConfig,
+    pub refresh: RefreshConfig,
 }
 
 impl Default for UiConfig {
@@ -160,6 +280,9 @@ impl Default for UiConfig {
             rate_window: Duration::from_secs(60),
             pairing: Pairing::default(),
             no_color: false,
+            aws: AwsConfig::default(),
+            watch: WatchConfig::default(),
+            refresh: RefreshConfig::default(),
         }
     }
 }
@@ -215,6 +338,79 @@ impl UiConfig {
         if let Some(pairs) = patch.pairing {
             config.pairing = Pairing::new(pairs);
         }
+        let check = |key: &str, result: Result<(), String>| {
+            result.map_err(|reason| ConfigError::invalid(file, text, key, reason))
+        };
+        if let Some(aws) = patch.aws {
+            if let Some(p) = &aws.profile {
+                check("aws.profile", target::check_profile(p))?;
+            }
+            if let Some(r) = &aws.region {
+                check("aws.region", target::check_region(r))?;
+            }
+            if let Some(e) = &aws.endpoint {
+                check("aws.endpoint", target::check_endpoint(e))?;
+            }
+            config.aws = AwsConfig {
+                profile: aws.profile,
+                region: aws.region,
+                endpoint: aws.endpoint,
+            };
+        }
+        if let Some(w) = patch.watch {
+            let groups = selection(
+                &check,
+                "groups",
+                w.groups,
+                w.group_prefixes,
+                w.group_tags,
+                target::check_group_name,
+                target::check_group_prefix,
+            )?;
+            let queues = selection(
+                &check,
+                "queues",
+                w.queues,
+                w.queue_prefixes,
+                w.queue_tags,
+                target::check_queue_name,
+                target::check_queue_prefix,
+            )?;
+            config.watch = WatchConfig {
+                groups,
+                queues,
+                dead_letter_queues: w.dead_letter_queues.unwrap_or(true),
+            };
+        }
+        if let Some(r) = patch.refresh {
+            let given = [r.groups_s, r.queues_s, r.metrics_s];
+            for ((key, min, max), value) in REFRESH_RANGES.into_iter().zip(given) {
+                let Some(v) = value else { continue };
+                let key = format!("refresh.{key}");
+                if !(min..=max).contains(&v) {
+                    check(
+                        &key,
+                        Err(format!("must be between {min} and {max} seconds")),
+                    )?;
+                }
+                if Duration::from_secs(v) >= config.stale_after {
+                    check(
+                        &key,
+                        Err(format!(
+                            "must be below stale_after_s ({} s), or the data would always show as stale",
+                            config.stale_after.as_secs()
+                        )),
+                    )?;
+                }
+            }
+            let or = |v: Option<u64>, d: Duration| v.map_or(d, Duration::from_secs);
+            let d = RefreshConfig::default();
+            config.refresh = RefreshConfig {
+                groups: or(r.groups_s, d.groups),
+                queues: or(r.queues_s, d.queues),
+                metrics: or(r.metrics_s, d.metrics),
+            };
+        }
         Ok(config)
     }
 
@@ -225,6 +421,56 @@ impl UiConfig {
         }
         self
     }
+}
+
+/// Turns a failed check of one key into the file's error for that key.
+type Check<'a> = &'a dyn Fn(&str, Result<(), String>) -> Result<(), ConfigError>;
+
+/// One side of `[watch]` (`groups`/`group_prefixes`/`group_tags`, or the queues'); `None` when
+/// the file sets none of its three keys. `["*"]` watches everything and stands alone.
+fn selection(
+    check: Check<'_>,
+    what: &str,
+    names: Option<Vec<String>>,
+    prefixes: Option<Vec<String>>,
+    tags: Option<BTreeMap<String, String>>,
+    check_name: fn(&str) -> Result<(), String>,
+    check_prefix: fn(&str) -> Result<(), String>,
+) -> Result<Option<Selection>, ConfigError> {
+    if names.is_none() && prefixes.is_none() && tags.is_none() {
+        return Ok(None);
+    }
+    let one = what.trim_end_matches('s');
+    let names_key = format!("watch.{what}");
+    let mut sel = Selection::default();
+    for name in names.unwrap_or_default() {
+        if name == "*" {
+            sel.all = true;
+        } else {
+            check(&names_key, check_name(&name))?;
+            sel.names.push(name);
+        }
+    }
+    if sel.all && !sel.names.is_empty() {
+        check(
+            &names_key,
+            Err(format!(
+                "`*` already watches every {one}: list it alone, or list names without it"
+            )),
+        )?;
+    }
+    for prefix in prefixes.unwrap_or_default() {
+        check(&format!("watch.{one}_prefixes"), check_prefix(&prefix))?;
+        sel.prefixes.push(prefix);
+    }
+    for (key, value) in tags.unwrap_or_default() {
+        check(
+            &format!("watch.{one}_tags.{key}"),
+            target::check_tag(&key, &value),
+        )?;
+        sel.tags.insert(key, Some(value).filter(|v| v != "*"));
+    }
+    Ok(Some(sel))
 }
 
 #[cfg(test)]
@@ -281,5 +527,134 @@ mod tests {
             matches!(e, ConfigError::Syntax { line: Some(1), .. }),
             "{e}"
         );
+    }
+
+    #[test]
+    fn aws_watch_and_refresh_parse_into_typed_settings() {
+        let c = parse(
+            r#"
+[aws]
+profile = "prod"
+region = "eu-west-1"
+endpoint = "http://127.0.0.1:4566"
+
+[watch]
+groups = ["flightdeck-api"]
+group_prefixes = ["video-"]
+group_tags = { team = "video", env = "*" }
+queues = ["*"]
+dead_letter_queues = false
+
+[refresh]
+groups_s = 5
+metrics_s = 20
+"#,
+        )
+        .unwrap();
+        assert_eq!(c.aws.profile.as_deref(), Some("prod"));
+        assert_eq!(c.aws.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(c.aws.endpoint.as_deref(), Some("http://127.0.0.1:4566"));
+        let groups = c.watch.groups.unwrap();
+        assert_eq!(groups.names, ["flightdeck-api"]);
+        assert_eq!(groups.prefixes, ["video-"]);
+        assert_eq!(groups.tags["team"].as_deref(), Some("video"));
+        assert_eq!(groups.tags["env"], None, "`*` matches any value");
+        assert!(!groups.all);
+        assert_eq!(c.watch.queues, Some(Selection::everything()));
+        assert!(!c.watch.dead_letter_queues);
+        assert_eq!(c.refresh.groups, Duration::from_secs(5));
+        assert_eq!(c.refresh.queues, Duration::from_secs(3), "default kept");
+        assert_eq!(c.refresh.metrics, Duration::from_secs(20));
+    }
+
+    #[test]
+    fn without_watch_keys_the_stack_is_watched() {
+        let c = parse("[watch]\ndead_letter_queues = true\n").unwrap();
+        assert_eq!(c.watch.groups, None);
+        assert_eq!(c.watch.queues, None);
+        let c = parse("[watch]\ngroups = []\n").unwrap();
+        assert_eq!(
+            c.watch.groups,
+            Some(Selection::default()),
+            "explicitly none"
+        );
+        assert_eq!(parse("").unwrap().watch, WatchConfig::default());
+        assert_eq!(parse("").unwrap().refresh, RefreshConfig::default());
+    }
+
+    #[test]
+    fn bad_aws_watch_and_refresh_values_name_file_line_key_and_reason() {
+        let cases: &[(&str, &str)] = &[
+            (
+                "[aws]\nregion = \"EU-West\"\n",
+                "ui.toml:2: key `aws.region`: `EU-West` is not an AWS region name (like eu-west-1 or us-east-2)",
+            ),
+            (
+                "[aws]\nendpoint = \"localhost:4566\"\n",
+                "ui.toml:2: key `aws.endpoint`: `localhost:4566` is not an endpoint URL",
+            ),
+            (
+                "[aws]\nprofile = \"my prod\"\n",
+                "ui.toml:2: key `aws.profile`: `my prod` is not a profile name",
+            ),
+            (
+                "theme = \"light\"\n[watch]\nqueues = [\"video tasks\"]\n",
+                "ui.toml:3: key `watch.queues`: `video tasks` is not an SQS queue name",
+            ),
+            (
+                "[watch]\ngroups = [\"*\", \"api\"]\n",
+                "ui.toml:2: key `watch.groups`: `*` already watches every group",
+            ),
+            (
+                "[watch]\nqueue_prefixes = [\"\"]\n",
+                "ui.toml:2: key `watch.queue_prefixes`: an empty prefix matches every queue",
+            ),
+            (
+                "[watch]\ngroups = []\ngroup_tags = { team = \"\" }\n",
+                "ui.toml:3: key `watch.group_tags.team`: an empty value matches nothing",
+            ),
+            (
+                "[refresh]\nqueues_s = 0\n",
+                "ui.toml:2: key `refresh.queues_s`: must be between 1 and 300 seconds",
+            ),
+            (
+                "[refresh]\nmetrics_s = 2\n",
+                "ui.toml:2: key `refresh.metrics_s`: must be between 5 and 300 seconds",
+            ),
+            (
+                "stale_after_s = 10\n[refresh]\ngroups_s = 10\n",
+                "ui.toml:3: key `refresh.groups_s`: must be below stale_after_s (10 s)",
+            ),
+            (
+                "[refresh]\ngroups = 5\n",
+                "ui.toml:2: key `refresh.groups`: unknown field `groups`, expected one of `groups_s`, `queues_s`, `metrics_s`",
+            ),
+            (
+                "[watch]\ngroup = [\"api\"]\n",
+                "ui.toml:2: key `watch.group`: unknown field `group`",
+            ),
+            (
+                "[aws]\nregion = 1\n",
+                "ui.toml:2: key `aws.region`: invalid type: integer `1`, expected a string",
+            ),
+            (
+                "[refresh]\nmetrics_s = -1\n",
+                "ui.toml:2: key `refresh.metrics_s`: invalid value: integer `-1`, expected u64",
+            ),
+        ];
+        for (text, want) in cases {
+            let e = parse(text).expect_err(text);
+            let msg = e.to_string();
+            assert!(msg.starts_with(want), "{text:?}\n got: {msg}\nwant: {want}");
+            assert!(e.key().is_some(), "{msg}");
+        }
+    }
+
+    #[test]
+    fn the_commented_example_file_is_valid() {
+        let text = include_str!("../../config.example.toml");
+        let c = UiConfig::from_toml(text, Path::new("config.example.toml"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(c.watch.groups.is_some() || c.watch.queues.is_some());
     }
 }

@@ -66,6 +66,13 @@ pub enum Command {
     CancelLoad,
     /// Turn the local autoscaler on or off (local cloud only).
     SetAutoscaler(bool),
+    /// Rebuild the clients for this profile and region (the endpoint and `--read-only` stay),
+    /// stop the agents and start new ones; answered by `Report::Target` with the same `seq`.
+    SwitchTarget {
+        seq: u64,
+        profile: Option<String>,
+        region: String,
+    },
     Quit,
 }
 

@@ -11,6 +11,7 @@ pub mod keymap;
 pub mod model;
 pub mod state;
 pub mod synthetic;
+pub mod target;
 pub mod theme;
 mod update;
 pub mod views;

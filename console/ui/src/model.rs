@@ -387,6 +387,26 @@ pub struct FleetProcess {
     pub port: Option<u16>,
 }
 
+/// Where the agents are pointed: the profile and region shown in the top bar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetInfo {
+    /// `None`: the default credential chain, no named profile.
+    pub profile: Option<String>,
+    pub region: String,
+    /// A custom endpoint (an emulator), or `None` for AWS itself.
+    pub endpoint: Option<String>,
+}
+
+impl TargetInfo {
+    /// `prod · eu-west-1`, or the region alone without a profile.
+    pub fn label(&self) -> String {
+        match &self.profile {
+            Some(p) => format!("{p} · {}", self.region),
+            None => self.region.clone(),
+        }
+    }
+}
+
 /// What agents send; each carries the time its data was observed (`at`).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Report {
@@ -463,6 +483,13 @@ pub enum Report {
         at: Timestamp,
         text: Option<String>,
     },
+    /// The agents now watch this target (`seq` 0: the start; else the `SwitchTarget` it
+    /// answers). Every report after it is about this target; an error leaves the old one.
+    Target {
+        at: Timestamp,
+        seq: u64,
+        result: Result<TargetInfo, String>,
+    },
 }
 
 impl Report {
@@ -480,6 +507,7 @@ impl Report {
             | Report::Autoscaler { at, .. }
             | Report::Fleet { at, .. }
             | Report::Caption { at, .. }
+            | Report::Target { at, .. }
             | Report::Load { at, .. }
             | Report::LoadScenarios { at, .. } => *at,
         }

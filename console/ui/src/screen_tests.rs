@@ -476,6 +476,46 @@ fn load_run_view_120x36() {
     insta::assert_snapshot!(screen(&s, 120, 36));
 }
 
+fn on_target(mut s: State, profile: Option<&str>, region: &str) -> State {
+    update(
+        &mut s,
+        Event::Report(Report::Target {
+            at: t0(),
+            seq: 0,
+            result: Ok(TargetInfo {
+                profile: profile.map(str::to_owned),
+                region: region.to_owned(),
+                endpoint: None,
+            }),
+        }),
+    );
+    s
+}
+
+#[test]
+fn header_shows_the_profile_and_region_80x24() {
+    let s = on_target(sized(loaded_state(), 80, 24), Some("prod"), "eu-west-1");
+    let text = screen(&s, 80, 24);
+    assert!(text.lines().next().unwrap().contains("prod · eu-west-1"));
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn header_during_a_region_switch_shows_where_it_goes_and_no_old_data_80x24() {
+    let mut s = on_target(sized(loaded_state(), 80, 24), None, "us-east-1");
+    s.set_profiles(vec!["default".to_owned()]);
+    update(&mut s, key(':'));
+    type_text(&mut s, "region eu-west-1");
+    update(&mut s, code(KeyCode::Enter));
+    let text = screen(&s, 80, 24);
+    assert!(text.lines().next().unwrap().contains("→ eu-west-1 …"));
+    assert!(
+        !text.contains("worker-asg"),
+        "old-region groups still shown"
+    );
+    insta::assert_snapshot!(text);
+}
+
 #[test]
 fn dashboard_with_the_endpoint_down_shows_a_banner_and_stale_data_80x24() {
     let mut s = loaded_state();

@@ -11,6 +11,7 @@ pub mod nav;
 pub mod prompt;
 pub mod queues;
 mod rows;
+pub mod target;
 
 use crate::config::UiConfig;
 use crate::model::{CallStats, Timestamp};
@@ -25,6 +26,7 @@ pub use metrics::Metrics;
 pub use nav::{Nav, Pane, Selection, TableId, View};
 pub use prompt::Input;
 pub use queues::{Pairing, Queues, Rates};
+pub use target::Target;
 
 /// How long a flash message stays in the top bar.
 pub const FLASH_SECS: u64 = 5;
@@ -64,6 +66,8 @@ pub struct State {
     pub(crate) audit: Audit,
     pub(crate) local: Local,
     pub(crate) load: Load,
+    /// The profile and region the data belongs to.
+    pub(crate) target: Target,
     /// `--read-only`: actions are hidden from help and refused with a message.
     pub(crate) read_only: bool,
     pub(crate) health: Health,
@@ -107,6 +111,7 @@ impl State {
             audit: Audit::default(),
             local: Local::default(),
             load: Load::default(),
+            target: Target::default(),
             read_only: false,
             health: Health::default(),
             nav: Nav::default(),
@@ -180,6 +185,44 @@ impl State {
 
     pub fn read_only(&self) -> bool {
         self.read_only
+    }
+
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// The profiles `:profile` offers and accepts (from the AWS config and credentials files).
+    pub fn set_profiles(&mut self, profiles: Vec<String>) {
+        self.target.profiles = profiles;
+    }
+
+    /// Forgets everything observed at the target (groups, queues, CPU, dead letters, call
+    /// counts, agents' health, the local fleet), for a switch to another profile or region.
+    pub(crate) fn clear_target_data(&mut self) {
+        self.groups = Groups::default();
+        self.queues = Queues::default();
+        self.metrics = Metrics::default();
+        self.calls = None;
+        self.dlq = Dlq::default();
+        self.health = Health::default();
+        self.local = Local {
+            caption: self.local.caption.take(),
+            ..Local::default()
+        };
+    }
+
+    /// Whether groups, queues and CPU data have each arrived at least once: the dashboard
+    /// is fully populated (what "first full frame" means in `bench/console.sh`).
+    pub fn populated(&self) -> bool {
+        use crate::model::Agent;
+        [Agent::Groups, Agent::Queues, Agent::Metrics]
+            .into_iter()
+            .all(|a| self.health.get(a).is_some_and(|h| h.last_ok.is_some()))
+    }
+
+    /// The console's own AWS calls over the last minute, once the calls agent has reported.
+    pub fn calls(&self) -> Option<&CallStats> {
+        self.calls.as_ref().map(|(_, stats)| stats)
     }
 
     /// `--read-only`: every action is refused in the UI too (the clients refuse them anyway).

@@ -22,6 +22,8 @@ pub enum Arg {
     Scale,
     OnOff,
     MaybeScenario,
+    Profile,
+    Region,
 }
 
 pub struct CommandSpec {
@@ -125,6 +127,20 @@ pub const COMMANDS: &[CommandSpec] = &[
         help: "every change made from this console",
     },
     CommandSpec {
+        name: "profile",
+        aliases: &[],
+        arg: Arg::Profile,
+        usage: "profile NAME",
+        help: "watch with another AWS profile (same region)",
+    },
+    CommandSpec {
+        name: "region",
+        aliases: &[],
+        arg: Arg::Region,
+        usage: "region NAME",
+        help: "watch another region (same profile)",
+    },
+    CommandSpec {
         name: "theme",
         aliases: &[],
         arg: Arg::Theme,
@@ -198,6 +214,8 @@ pub enum Parsed {
     Audit,
     Autoscaler(bool),
     Load(Option<String>),
+    Profile(String),
+    Region(String),
     Refresh,
     Help,
     Quit,
@@ -273,6 +291,14 @@ pub fn parse(line: &str) -> Result<Parsed, String> {
             "off" => Parsed::Autoscaler(false),
             _ => return Err(format!("`{arg}`: say on or off")),
         },
+        "profile" => {
+            crate::target::check_profile(&arg)?;
+            Parsed::Profile(arg)
+        }
+        "region" => {
+            crate::target::check_region(&arg)?;
+            Parsed::Region(arg)
+        }
         "cancel" => Parsed::Cancel,
         "audit" => Parsed::Audit,
         "refresh" => Parsed::Refresh,
@@ -287,6 +313,8 @@ pub struct Names<'a> {
     pub groups: Vec<&'a str>,
     pub queues: Vec<&'a str>,
     pub scenarios: Vec<&'a str>,
+    pub profiles: Vec<&'a str>,
+    pub regions: Vec<&'a str>,
 }
 
 /// Where the word being completed starts, and the candidates for it, sorted.
@@ -311,6 +339,8 @@ pub fn candidates(line: &str, names: &Names<'_>) -> (usize, Vec<String>) {
                 Arg::Scale => names.groups.iter().map(|s| (*s).to_owned()).collect(),
                 Arg::OnOff => vec!["off".to_owned(), "on".to_owned()],
                 Arg::MaybeScenario => names.scenarios.iter().map(|s| (*s).to_owned()).collect(),
+                Arg::Profile => names.profiles.iter().map(|s| (*s).to_owned()).collect(),
+                Arg::Region => names.regions.iter().map(|s| (*s).to_owned()).collect(),
                 Arg::Window => WINDOWS.iter().map(|w| fmt::window(*w)).collect(),
                 Arg::Marker => vec!["braille".to_owned(), "dot".to_owned()],
             }
@@ -451,6 +481,8 @@ mod tests {
             groups: vec!["api-asg", "worker-asg"],
             queues: vec!["video_dlq", "video_tasks"],
             scenarios: vec!["ramp", "smoke"],
+            profiles: vec!["default", "prod", "prod-admin"],
+            regions: vec!["eu-west-1", "eu-west-2", "us-east-1"],
         }
     }
 
@@ -530,5 +562,39 @@ mod tests {
         assert!(parse("nope")
             .unwrap_err()
             .contains("unknown command `nope`"));
+    }
+
+    #[test]
+    fn profile_and_region_parse_check_and_complete() {
+        assert_eq!(
+            parse("region eu-west-1"),
+            Ok(Parsed::Region("eu-west-1".to_owned()))
+        );
+        assert_eq!(
+            parse("profile prod"),
+            Ok(Parsed::Profile("prod".to_owned()))
+        );
+        assert_eq!(parse("region").unwrap_err(), "usage: :region NAME");
+        assert_eq!(parse("profile").unwrap_err(), "usage: :profile NAME");
+        assert!(parse("region EU-West")
+            .unwrap_err()
+            .contains("is not an AWS region name"));
+        assert!(parse("profile a b")
+            .unwrap_err()
+            .contains("is not a profile name"));
+
+        let mut l = typed("reg");
+        l.complete(&names());
+        assert_eq!(l.text, "region ");
+        let mut l = typed("region eu");
+        l.complete(&names());
+        assert_eq!(l.text, "region eu-west-");
+        assert_eq!(l.hints(&names()), ["eu-west-1", "eu-west-2"]);
+        let mut l = typed("profile prod-");
+        l.complete(&names());
+        assert_eq!(l.text, "profile prod-admin");
+        let mut l = typed("pro");
+        l.complete(&names());
+        assert_eq!(l.text, "profile ");
     }
 }

@@ -6,6 +6,7 @@ mod mouse;
 mod prompt;
 mod reports;
 mod select;
+mod target;
 #[cfg(test)]
 mod tests;
 

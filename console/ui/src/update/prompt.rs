@@ -98,6 +98,8 @@ pub(super) struct OwnedNames {
     groups: Vec<String>,
     queues: Vec<String>,
     scenarios: Vec<String>,
+    profiles: Vec<String>,
+    regions: Vec<String>,
 }
 
 impl OwnedNames {
@@ -107,6 +109,8 @@ impl OwnedNames {
             groups: self.groups.iter().map(String::as_str).collect(),
             queues: self.queues.iter().map(String::as_str).collect(),
             scenarios: self.scenarios.iter().map(String::as_str).collect(),
+            profiles: self.profiles.iter().map(String::as_str).collect(),
+            regions: self.regions.iter().map(String::as_str).collect(),
         }
     }
 }
@@ -123,6 +127,13 @@ pub(super) fn owned_names(state: &State) -> OwnedNames {
             .scenarios
             .iter()
             .map(|(n, _)| n.clone())
+            .collect(),
+        profiles: state.target.profiles.clone(),
+        regions: state
+            .target
+            .regions()
+            .into_iter()
+            .map(str::to_owned)
             .collect(),
     }
 }
@@ -247,6 +258,8 @@ pub(super) fn run(state: &mut State, text: &str) -> Vec<Command> {
             state.flash(Level::Info, text);
             return vec![Command::SetAutoscaler(on)];
         }
+        Parsed::Profile(profile) => return super::target::switch(state, Some(profile), None),
+        Parsed::Region(region) => return super::target::switch(state, None, Some(region)),
         Parsed::Refresh => return vec![Command::RefreshNow],
         Parsed::Help => state.help = Some(0),
         Parsed::Quit => {

@@ -5,6 +5,9 @@ use crate::state::health::AgentFailure;
 use crate::state::{Level, State};
 
 pub(super) fn apply(state: &mut State, report: Report) {
+    if state.target.pending.is_some() && super::target::from_old_target(&report) {
+        return;
+    }
     match report {
         Report::Groups { at, groups } => {
             if state.groups.apply(at, groups) {
@@ -102,6 +105,7 @@ pub(super) fn apply(state: &mut State, report: Report) {
             state.health.ok(Agent::Fleet, at);
         }
         Report::Caption { at: _, text } => state.local.caption = text,
+        Report::Target { at: _, seq, result } => super::target::arrived(state, seq, result),
         Report::LoadScenarios {
             at: _,
             scenarios,

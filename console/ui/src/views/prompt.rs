@@ -30,6 +30,8 @@ pub fn draw(state: &State, area: Rect, buf: &mut Buffer) -> Option<Position> {
                     .iter()
                     .map(|(n, _)| n.as_str())
                     .collect(),
+                profiles: state.target.profiles.iter().map(String::as_str).collect(),
+                regions: state.target.regions(),
             };
             (":", line.text.clone(), line.hints(&names))
         }

@@ -1,8 +1,9 @@
-//! The top bar: where you are, the chart window, FROZEN, a DLQ alarm, and either a flash message
-//! or key hints taken from the keymap.
+//! The top bar: where you are (view, profile and region), the chart window, FROZEN, a DLQ
+//! alarm, and either a flash message or key hints taken from the keymap.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
+use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 
 use crate::fmt;
@@ -29,6 +30,15 @@ pub fn draw(state: &State, area: Rect, buf: &mut Buffer) {
         Span::styled(" flightdeck ", s.bar),
         Span::styled(format!(" {} ", state.nav.view().title()), s.title),
     ];
+    // The data on screen is about this target; during a switch there is none yet.
+    match (&state.target.pending, &state.target.current) {
+        (Some((_, to)), _) => left.push(Span::styled(format!(" → {} … ", to.label()), s.warn)),
+        (None, Some(t)) => left.push(Span::styled(
+            format!(" {} ", t.label()),
+            s.bar.add_modifier(Modifier::BOLD),
+        )),
+        (None, None) => {}
+    }
     for q in state
         .queues
         .list
