@@ -7,6 +7,7 @@ mod cli;
 mod confirm;
 mod dlq;
 mod dlqcmd;
+mod editor;
 mod framelog;
 mod loadrun;
 mod local;

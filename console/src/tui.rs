@@ -174,8 +174,19 @@ async fn ui_loop(
     let mut stop = stop_signals()?;
     let mut frames = FrameLog::from_env()?;
     loop {
+        let mut edited = Vec::new();
         for command in commands.drain(..) {
+            if let ui::Command::EditMessage { queue, id, body } = command {
+                // A fresh stream stops the old one's reader, so the editor gets every key.
+                keys = EventStream::new();
+                let body = crate::editor::edit(&mut terminal, &body).await;
+                edited.push(Event::Edited { queue, id, body });
+                continue;
+            }
             agents.command(&command);
+        }
+        for ev in edited {
+            commands.extend(update(state, ev));
         }
         if state.should_quit() {
             return Ok(());

@@ -93,6 +93,8 @@ async fn drain(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<(String, BTreeMap<St
             .queue_url(url)
             .max_number_of_messages(10)
             .visibility_timeout(600)
+            // Short polls: the task queue long-polls 20 s by default (receive_wait_s).
+            .wait_time_seconds(0)
             .message_attribute_names("All")
             .send()
             .await
@@ -704,4 +706,73 @@ async fn read_only_refuses_every_mutating_dlq_command() {
     let audit = audit_lines(state.path());
     assert_eq!(audit.len(), 4);
     assert!(audit.iter().all(|e| e["result"] == "refused"), "{audit:?}");
+}
+
+/// Edit before redrive, headless: `--body-file` replaces one message's body, checked before
+/// anything moves (JSON; a v1 video task for the task queue), and the audit log records it.
+#[tokio::test]
+async fn redrive_with_an_edited_body_checks_it_first_and_sends_it() {
+    let cloud = TestCloud::provisioned().await;
+    let state = tempfile::tempdir().unwrap();
+    let sqs = &cloud.clients.sqs;
+    let dlq = url(sqs, "video_dlq").await;
+    let tasks = url(sqs, "video_tasks").await;
+    inject(sqs, &dlq, "e", 2).await;
+    let mut cmd = flightdeck(cloud.endpoint(), state.path());
+    cmd.args(["dlq", "list", "--json"]);
+    let listed: Vec<serde_json::Value> = serde_json::from_slice(&run(cmd).await.stdout).unwrap();
+    let id = listed[0]["id"].as_str().unwrap().to_owned();
+
+    let redrive = |body: &str| {
+        let file = state.path().join("body.json");
+        std::fs::write(&file, body).unwrap();
+        let mut cmd = flightdeck(cloud.endpoint(), state.path());
+        cmd.args(["dlq", "redrive", "--id", &id, "--body-file"])
+            .arg(&file)
+            .args(["--yes", "--json"]);
+        cmd
+    };
+    // Not JSON: refused before the confirmation, exit 1, nothing moved.
+    let out = run(redrive("{oops")).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("is not JSON"),
+        "{}",
+        text(&out.stderr)
+    );
+    // JSON but not a v1 video task, and the destination is the task queue.
+    let out = run(redrive(r#"{"v":1,"video_id":"x"}"#)).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("is not a v1 video task for video_tasks"),
+        "{}",
+        text(&out.stderr)
+    );
+    // --body-file with more than one --id is a usage error.
+    let mut cmd = redrive("{}");
+    cmd.args(["--id", "another"]);
+    assert_eq!(run(cmd).await.status.code(), Some(2));
+    assert_eq!(depth(sqs, &dlq).await, 2);
+    assert_eq!(depth(sqs, &tasks).await, 0);
+
+    let fixed = r#"{"v":1,"video_id":"3f1c2a8e-5b0d-4c8e-9a51-0d2b3c4d5e6f","source":"s3://b/uploads/x.mp4","correlation_id":"edited","submitted_at":"2026-11-22T13:00:00Z"}"#;
+    let out = run(redrive(&format!("{fixed}\n"))).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let moved = drain(sqs, &tasks).await;
+    assert_eq!(moved.len(), 1);
+    assert_eq!(
+        moved[0].0, fixed,
+        "the trailing newline an editor adds is dropped"
+    );
+    assert_eq!(
+        moved[0].1["failure_class"],
+        listed[0]["attributes"]["failure_class"].as_str().unwrap(),
+        "the attributes travel unchanged"
+    );
+    assert_eq!(depth(sqs, &dlq).await, 1);
+    let audit = std::fs::read_to_string(state.path().join("audit.jsonl")).unwrap();
+    let last: serde_json::Value = serde_json::from_str(audit.lines().last().unwrap()).unwrap();
+    assert_eq!(last["action"], "dlq.redrive");
+    assert_eq!(last["result"], "ok");
+    assert_eq!(last["parameters"]["edited_bodies"][&id], fixed);
 }

@@ -236,6 +236,8 @@ async fn drain(cloud: &TestCloud, url: &str) -> Vec<aws_sdk_sqs::types::Message>
             .queue_url(url)
             .max_number_of_messages(10)
             .visibility_timeout(300)
+            // Short polls: the task queue long-polls 20 s by default (receive_wait_s).
+            .wait_time_seconds(0)
             .message_attribute_names("All")
             .send()
             .await
@@ -254,7 +256,7 @@ async fn drain(cloud: &TestCloud, url: &str) -> Vec<aws_sdk_sqs::types::Message>
 /// switch theme, change desired capacity from the console and see a change made elsewhere
 /// arrive; open the DLQ, filter it, mark two messages and redrive exactly those.
 #[tokio::test]
-async fn an_operator_filters_drills_in_scales_and_redrives_two_dead_letters() {
+async fn an_operator_filters_drills_in_scales_redrives_two_dead_letters_and_edits_one() {
     use aws_sdk_sqs::types::MessageAttributeValue;
     if Command::new("tmux").arg("-V").output().is_err() {
         eprintln!("skipped: tmux is not installed");
@@ -290,11 +292,21 @@ async fn an_operator_filters_drills_in_scales_and_redrives_two_dead_letters() {
             .unwrap();
     }
     let home = tempfile::tempdir().unwrap();
+    // The operator's editor, for edit-before-redrive: it writes a valid v1 task over the body.
+    let fixed = r#"{"v":1,"video_id":"3f1c2a8e-5b0d-4c8e-9a51-0d2b3c4d5e6f","source":"s3://b/uploads/x.mp4","correlation_id":"fixed-by-hand","submitted_at":"2026-11-22T13:00:00Z"}"#;
+    let editor = home.path().join("edit.sh");
+    std::fs::write(
+        &editor,
+        format!("#!/bin/sh\nprintf '%s\\n' '{fixed}' > \"$1\"\n"),
+    )
+    .unwrap();
+    std::fs::set_permissions(&editor, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let session = format!("flightdeck-ops-test-{}", std::process::id());
     let script = format!(
-        "env -u AWS_PROFILE -u AWS_ENDPOINT_URL -u NO_COLOR XDG_CONFIG_HOME={home} \
+        "env -u AWS_PROFILE -u AWS_ENDPOINT_URL -u NO_COLOR -u VISUAL XDG_CONFIG_HOME={home} \
          FLIGHTDECK_STATE_DIR={home}/state AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
-         {bin} --endpoint {endpoint}; echo \"exited=$?\"; sleep 60",
+         EDITOR={editor} {bin} --endpoint {endpoint}; echo \"exited=$?\"; sleep 60",
+        editor = editor.display(),
         home = home.path().display(),
         bin = assert_cmd::cargo::cargo_bin("flightdeck").display(),
         endpoint = cloud.endpoint()
@@ -413,6 +425,47 @@ async fn an_operator_filters_drills_in_scales_and_redrives_two_dead_letters() {
         ["not a video: no container", "not a video: text file"]
     );
     assert_eq!(reasons(&left), ["corrupt: bad NAL"]);
+    // Let the console see the one left again.
+    for m in &left {
+        cloud
+            .clients
+            .sqs
+            .change_message_visibility()
+            .queue_url(&dlq)
+            .receipt_handle(m.receipt_handle().unwrap())
+            .visibility_timeout(0)
+            .send()
+            .await
+            .unwrap();
+    }
+
+    // Edit before redrive: open the last message, `e` runs $EDITOR on its body, the plain
+    // confirm says it is edited, and the task queue gets the new body.
+    send_keys(&session, &["Escape"]);
+    wait_async(&session, "the last message, unfiltered", |p| {
+        p.contains("Messages (1)")
+    })
+    .await;
+    send_keys(&session, &["Enter"]);
+    wait_async(&session, "the message view", |p| p.contains("bad NAL")).await;
+    send_keys(&session, &["e"]);
+    wait_async(&session, "the confirm of the edit", |p| {
+        p.contains("with its edited body")
+    })
+    .await;
+    send_keys(&session, &["y"]);
+    wait_async(&session, "the edited redrive's end", |p| {
+        p.contains("done: moved 1")
+    })
+    .await;
+    let moved = drain(&cloud, &tasks).await;
+    assert_eq!(moved.len(), 1);
+    assert_eq!(moved[0].body(), Some(fixed));
+    assert_eq!(
+        reasons(&moved),
+        ["corrupt: bad NAL"],
+        "attributes unchanged"
+    );
 
     let audit = std::fs::read_to_string(home.path().join("state/audit.jsonl")).unwrap();
     let actions: Vec<String> = audit
@@ -424,7 +477,7 @@ async fn an_operator_filters_drills_in_scales_and_redrives_two_dead_letters() {
                 .to_owned()
         })
         .collect();
-    assert_eq!(actions, ["scale", "dlq.redrive"], "{audit}");
+    assert_eq!(actions, ["scale", "dlq.redrive", "dlq.redrive"], "{audit}");
 
     send_keys(&session, &["q"]);
     let pane = wait_async(&session, "the exit status", |p| p.contains("exited=")).await;

@@ -270,6 +270,7 @@ async fn run_redrive(
         "to": req.to,
         "selection": format!("{:?}", req.selection),
         "dry_run": req.dry_run,
+        "edited_body": req.edited_body,
     });
     let sel = match selection(&req.selection) {
         Ok(s) => s,
@@ -284,6 +285,22 @@ async fn run_redrive(
         .map_or(Destination::Source, Destination::Queue);
     let mut engine = RedriveRequest::new(&req.dlq, sel, destination, audit::state_dir());
     engine.dry_run = req.dry_run;
+    if let Some(body) = &req.edited_body {
+        let MessageSelection::Ids(ids) = &req.selection else {
+            outcome(
+                &tx,
+                "redrive",
+                &req.dlq,
+                false,
+                "an edit applies to one message",
+            )
+            .await;
+            return;
+        };
+        for id in ids {
+            engine.edits.insert(id.clone(), body.clone());
+        }
+    }
     let (progress_tx, mut progress_rx) = watch::channel(RedriveProgress::default());
     let forward = {
         let tx = tx.clone();

@@ -455,8 +455,8 @@ impl Generation {
                 // The actions agent lives as long as the token; a send fails only after quit.
                 let _ = self.actions.send(command.clone());
             }
-            // The supervisor handles these itself.
-            Command::SwitchTarget { .. } | Command::Quit => {}
+            // The supervisor handles these itself; the UI loop runs the editor.
+            Command::SwitchTarget { .. } | Command::Quit | Command::EditMessage { .. } => {}
         }
     }
 

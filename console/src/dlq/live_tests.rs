@@ -76,6 +76,8 @@ async fn drain(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<(String, HashMap<Str
             .queue_url(url)
             .max_number_of_messages(10)
             .visibility_timeout(300)
+            // Short polls: the task queue long-polls 20 s by default (receive_wait_s).
+            .wait_time_seconds(0)
             .message_attribute_names("All")
             .send()
             .await
@@ -422,4 +424,49 @@ async fn a_redrive_to_a_missing_queue_says_which() {
         e.to_string().contains("no queue named `no_such_queue`"),
         "{e}"
     );
+}
+
+#[tokio::test]
+async fn an_edited_body_is_checked_then_sent_with_the_original_attributes() {
+    let s = setup().await;
+    let sqs = &s.cloud.clients.sqs;
+    inject(sqs, &s.dlq, 3, 0).await;
+    let msgs = peek(
+        sqs,
+        &s.dlq,
+        &PeekOptions::default(),
+        &CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    let target = &msgs[0];
+    let one = Selection::Ids(BTreeSet::from([target.id.clone()]));
+
+    // Not a v1 video task (the injected bodies lack most fields): refused, nothing moves.
+    let mut bad = s.request(one.clone());
+    bad.edits
+        .insert(target.id.clone(), r#"{"v":1,"video_id":"x"}"#.into());
+    let e = s.run(&bad).await.unwrap_err().to_string();
+    assert!(e.contains("is not a v1 video task for video_tasks"), "{e}");
+    bad.edits.insert(target.id.clone(), "{not json".into());
+    let e = s.run(&bad).await.unwrap_err().to_string();
+    assert!(e.contains("message_not_json"), "{e}");
+    assert_eq!(approximate_depth(sqs, &s.dlq).await.unwrap(), 3);
+    assert_eq!(approximate_depth(sqs, &s.tasks).await.unwrap(), 0);
+
+    // A valid task: sent with the new body and the old attributes; the others stay.
+    let fixed = r#"{"v":1,"video_id":"3f1c2a8e-5b0d-4c8e-9a51-0d2b3c4d5e6f","source":"s3://b/uploads/x.mp4","correlation_id":"edited","submitted_at":"2026-11-22T13:00:00Z"}"#.to_string();
+    let mut good = s.request(one);
+    good.edits.insert(target.id.clone(), fixed.clone());
+    let out = s.run(&good).await.unwrap();
+    assert_eq!(out.progress.moved, 1);
+    let moved = drain(sqs, &s.tasks).await;
+    assert_eq!(moved.len(), 1);
+    assert_eq!(moved[0].0, fixed);
+    assert_eq!(
+        moved[0].1.get("failure_reason").map(String::as_str),
+        Some(format!("String:{}", target.attributes["failure_reason"]).as_str()),
+        "the attributes travel unchanged"
+    );
+    assert_eq!(approximate_depth(sqs, &s.dlq).await.unwrap(), 2);
 }

@@ -12,7 +12,7 @@
 //! Progress goes out on a `tokio::sync::watch` channel; a `CancellationToken` stops the run
 //! between batches (a batch in flight finishes its send and delete, so nothing is half-moved).
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -104,6 +104,10 @@ pub struct RedriveRequest {
     pub journal_dir: PathBuf,
     /// For [`Selection::Everything`]: try StartMessageMoveTask first.
     pub use_move_task: bool,
+    /// Message id -> the body to send instead of the one in the DLQ (edit before redrive).
+    /// Checked before anything moves: JSON, and a v1 video task when the destination is the
+    /// stack's task queue. The attributes go as they were.
+    pub edits: BTreeMap<String, String>,
 }
 
 impl RedriveRequest {
@@ -123,6 +127,7 @@ impl RedriveRequest {
             empty_receives: 5,
             journal_dir,
             use_move_task: true,
+            edits: BTreeMap::new(),
         }
     }
 }
@@ -236,6 +241,7 @@ pub async fn run(
             dlq.name
         )));
     }
+    check_edits(&req.edits, &dest.name, stack)?;
     let mut state = RedriveProgress {
         dlq: dlq.name.clone(),
         destination: dest.name.clone(),
@@ -243,7 +249,12 @@ pub async fn run(
         ..RedriveProgress::default()
     };
 
-    if req.selection == Selection::Everything && req.use_move_task && !req.dry_run {
+    // The move task moves bodies as they are: not with edits.
+    if req.selection == Selection::Everything
+        && req.use_move_task
+        && !req.dry_run
+        && req.edits.is_empty()
+    {
         match move_task(clients, &dlq, &dest, req, &mut state, progress, cancel).await? {
             MoveTaskResult::Done => {
                 return Ok(RedriveOutcome {
@@ -260,6 +271,30 @@ pub async fn run(
         }
     }
     batch_move(clients, &dlq, &dest, req, state, progress, cancel).await
+}
+
+/// Edited bodies must be JSON, and v1 video tasks when they go to the stack's task queue (what
+/// the worker will parse); an edit fails the whole redrive before anything moves.
+pub fn check_edits(
+    edits: &BTreeMap<String, String>,
+    destination: &str,
+    stack: &Stack,
+) -> Result<(), DlqError> {
+    for (id, body) in edits {
+        let bad = |why: String| DlqError::Invalid(format!("the edited body of {id} {why}"));
+        if destination == stack.queues.tasks.name {
+            stack::message::VideoTask::parse(body).map_err(|e| {
+                bad(format!(
+                    "is not a v1 video task for {destination}: {e} (code {})",
+                    e.code()
+                ))
+            })?;
+        } else {
+            serde_json::from_str::<serde_json::Value>(body)
+                .map_err(|e| bad(format!("is not JSON: {e}")))?;
+        }
+    }
+    Ok(())
 }
 
 enum MoveTaskResult {
@@ -612,7 +647,7 @@ async fn batch_move(
                     resumed: Vec::new(),
                     tries: HashMap::new(),
                 };
-                for m in batch {
+                for mut m in batch {
                     let journalled = journal_ref.and_then(|j| j.status(&m.id));
                     if journalled == Some(Status::Sent) {
                         // An earlier run sent it and was stopped before deleting it.
@@ -624,6 +659,10 @@ async fn batch_move(
                         continue;
                     }
                     found_ids.insert(m.id.clone());
+                    if let Some(body) = req.edits.get(&m.id) {
+                        m.size = body.len();
+                        m.body.clone_from(body);
+                    }
                     if req.dry_run {
                         s.hold(&m);
                         state.moved += 1;

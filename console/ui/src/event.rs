@@ -18,6 +18,13 @@ pub enum Event {
     /// The UI's clock: ages on screen are measured against the latest tick.
     Tick(Timestamp),
     Report(Report),
+    /// The operator's editor closed on a message body ([`Command::EditMessage`]): the new
+    /// body, or why there is none.
+    Edited {
+        queue: String,
+        id: String,
+        body: Result<String, String>,
+    },
 }
 
 impl Event {
@@ -66,6 +73,13 @@ pub enum Command {
     CancelLoad,
     /// Turn the local autoscaler on or off (local cloud only).
     SetAutoscaler(bool),
+    /// Open this message body in the operator's editor (the console suspends the screen and
+    /// answers with [`Event::Edited`]).
+    EditMessage {
+        queue: String,
+        id: String,
+        body: String,
+    },
     /// Rebuild the clients for this profile and region (the endpoint and `--read-only` stay),
     /// stop the agents and start new ones; answered by `Report::Target` with the same `seq`.
     SwitchTarget {
@@ -93,4 +107,7 @@ pub struct RedriveRequest {
     pub to: Option<String>,
     pub selection: MessageSelection,
     pub dry_run: bool,
+    /// Edit before redrive: the body to send instead of the one message's own (JSON, as the
+    /// operator wrote it).
+    pub edited_body: Option<String>,
 }

@@ -94,6 +94,7 @@ actions! {
     MarkAll, mark_all, Actions, "select every message shown (again: none)", ["a"];
     Redrive, redrive, Actions, "redrive the selected messages (none selected: those shown)", ["R"];
     DeleteMessages, delete_messages, Actions, "delete the selected messages", ["ctrl-d"];
+    EditMessage, edit_message, Actions, "edit the open message's body, then redrive it", ["e"];
     Scale, scale, Actions, "set the group's desired capacity", ["s"];
     CancelJob, cancel_job, Actions, "cancel the running redrive", ["x"];
 }

@@ -94,8 +94,13 @@ impl Pending {
                     }
                     MessageSelection::All => format!("every message ({count} seen so far)"),
                 };
+                let edited = if request.edited_body.is_some() {
+                    " with its edited body (attributes unchanged)"
+                } else {
+                    ""
+                };
                 let mut out = vec![
-                    format!("Move {which}"),
+                    format!("Move {which}{edited}"),
                     format!("from {} to {to}.", request.dlq),
                     "Each message is sent before it is deleted, with a journal on disk:".to_owned(),
                     "an interrupted redrive resumes without losing any.".to_owned(),
@@ -230,6 +235,7 @@ mod tests {
                 to: None,
                 selection,
                 dry_run: false,
+                edited_body: None,
             },
             count: 3,
             to: "video_tasks".to_owned(),

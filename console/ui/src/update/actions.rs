@@ -133,10 +133,89 @@ pub(super) fn redrive(state: &mut State, to: Option<String>) -> Vec<Command> {
         to: Some(target.clone()),
         selection,
         dry_run: false,
+        edited_body: None,
     };
     state.input = Input::Confirm(ConfirmDialog::new(Pending::Redrive {
         request,
         count,
+        to: target,
+    }));
+    Vec::new()
+}
+
+/// e: opens the open message's body (pretty JSON) in the operator's editor.
+pub(super) fn edit(state: &mut State) -> Vec<Command> {
+    if refuse_read_only(state, "edit and redrive") {
+        return Vec::new();
+    }
+    let View::Message(queue, id) = state.nav.view().clone() else {
+        state.flash(Level::Warn, "open a message first (enter on a DLQ row)");
+        return Vec::new();
+    };
+    let Some(m) = state.dlq.messages.iter().find(|m| m.id == id) else {
+        state.flash(Level::Error, "the message is gone from the latest peek");
+        return Vec::new();
+    };
+    let body = serde_json::from_str::<serde_json::Value>(&m.body)
+        .ok()
+        .and_then(|v| serde_json::to_string_pretty(&v).ok())
+        .unwrap_or_else(|| m.body.clone());
+    vec![Command::EditMessage { queue, id, body }]
+}
+
+/// The editor closed: an unchanged or non-JSON body goes nowhere; otherwise the plain
+/// redrive confirm, for this one message with its new body.
+pub(super) fn edited(
+    state: &mut State,
+    queue: String,
+    id: String,
+    body: Result<String, String>,
+) -> Vec<Command> {
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => {
+            state.flash(Level::Error, format!("edit: {e}"));
+            return Vec::new();
+        }
+    };
+    let value: serde_json::Value = match serde_json::from_str(&body) {
+        Ok(v) => v,
+        Err(e) => {
+            state.flash(
+                Level::Error,
+                format!("the edited body is not JSON ({e}): nothing sent; press e to edit again"),
+            );
+            return Vec::new();
+        }
+    };
+    // Sent as written (key order and all), without the editor's surrounding whitespace.
+    let text = body.trim().to_owned();
+    let original = state.dlq.messages.iter().find(|m| m.id == id);
+    let unchanged = original.is_some_and(|m| {
+        serde_json::from_str::<serde_json::Value>(&m.body).is_ok_and(|v| v == value)
+            || m.body == body
+    });
+    if unchanged {
+        state.flash(Level::Info, "the body is unchanged: nothing to redrive");
+        return Vec::new();
+    }
+    let Some(target) = source_of(state, &queue) else {
+        state.flash(
+            Level::Error,
+            format!("{queue} has no single source queue: redrive the edit with the CLI's --to"),
+        );
+        return Vec::new();
+    };
+    let request = RedriveRequest {
+        dlq: queue,
+        to: Some(target.clone()),
+        selection: MessageSelection::Ids(vec![id]),
+        dry_run: false,
+        edited_body: Some(text),
+    };
+    state.input = Input::Confirm(ConfirmDialog::new(Pending::Redrive {
+        request,
+        count: 1,
         to: target,
     }));
     Vec::new()

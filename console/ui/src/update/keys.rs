@@ -125,6 +125,7 @@ pub(super) fn act(state: &mut State, action: Action) -> Vec<Command> {
         Action::MarkAll => actions::mark_all(state),
         Action::Redrive => return actions::redrive(state, None),
         Action::DeleteMessages => actions::delete(state),
+        Action::EditMessage => return actions::edit(state),
         Action::Scale => actions::scale(state, None, None),
         Action::CancelJob => return actions::cancel(state),
         Action::ToggleMarker => {

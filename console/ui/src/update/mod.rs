@@ -32,6 +32,7 @@ pub fn update(state: &mut State, event: Event) -> Vec<Command> {
             reports::apply(state, report);
             Vec::new()
         }
+        Event::Edited { queue, id, body } => actions::edited(state, queue, id, body),
     };
     remember_scroll(state);
     if let Some(scroll) = state.help {

@@ -176,10 +176,14 @@ fn help_opens_scrolls_and_closes() {
         update(&mut s, key('j'));
     }
     let bottom = s.help.unwrap();
-    assert!(
-        bottom > 1 && bottom < 40,
-        "scrolling stops at the end of the help: {bottom}"
+    let body =
+        crate::views::layout::screen(&s, ratatui::layout::Rect::new(0, 0, s.size.0, s.size.1)).body;
+    assert_eq!(
+        bottom,
+        crate::views::help::max_scroll(&s, body),
+        "scrolling stops at the end of the help"
     );
+    assert!(bottom > 1);
     update(&mut s, key('k'));
     assert_eq!(s.help, Some(bottom - 1));
     update(&mut s, code(KeyCode::Esc));
@@ -676,6 +680,7 @@ fn space_marks_messages_and_r_redrives_exactly_those_after_a_plain_confirm() {
                 "7b41d0aa-0000-4000-8000-000000000002".to_owned(),
             ]),
             dry_run: false,
+            edited_body: None,
         })]
     );
     assert!(s.dlq.marked.is_empty(), "sent messages leave the selection");
@@ -973,4 +978,64 @@ fn autoscaler_switch_needs_a_local_autoscaler() {
         update(&mut s, code(KeyCode::Enter)),
         [Command::SetAutoscaler(false)]
     );
+}
+
+#[test]
+fn e_edits_the_open_message_and_a_changed_json_body_goes_through_the_plain_confirm() {
+    let mut s = loaded_state();
+    open_dlq(&mut s);
+    update(&mut s, code(KeyCode::Enter));
+    let out = update(&mut s, key('e'));
+    let [Command::EditMessage { queue, id, body }] = out.as_slice() else {
+        panic!("{out:?}");
+    };
+    assert_eq!(queue, "video_dlq");
+    assert!(body.contains("\n  \""), "pretty JSON to edit: {body}");
+    let (queue, id) = (queue.clone(), id.clone());
+    let original = body.clone();
+
+    // Not JSON, or no change: nothing to confirm, and the flash says why.
+    let edited = |body: &str| Event::Edited {
+        queue: queue.clone(),
+        id: id.clone(),
+        body: Ok(body.to_owned()),
+    };
+    assert!(update(&mut s, edited("{oops")).is_empty());
+    assert!(matches!(s.input, Input::Normal));
+    assert!(s.current_flash().unwrap().text.contains("not JSON"));
+    assert!(update(&mut s, edited(&original)).is_empty());
+    assert!(matches!(s.input, Input::Normal));
+    assert!(s.current_flash().unwrap().text.contains("unchanged"));
+    update(
+        &mut s,
+        Event::Edited {
+            queue: queue.clone(),
+            id: id.clone(),
+            body: Err("vi exited with 1".into()),
+        },
+    );
+    assert!(s.current_flash().unwrap().text.contains("vi exited"));
+
+    // A real change: the plain confirm, then a redrive of that one message with the body.
+    update(&mut s, edited(r#"{ "v": 1, "video_id": "fixed" }"#));
+    assert!(matches!(s.input, Input::Confirm(_)));
+    let out = update(&mut s, key('y'));
+    let [Command::Redrive(req)] = out.as_slice() else {
+        panic!("{out:?}");
+    };
+    assert_eq!(req.selection, crate::event::MessageSelection::Ids(vec![id]));
+    assert_eq!(req.to.as_deref(), Some("video_tasks"));
+    assert_eq!(
+        req.edited_body.as_deref(),
+        Some(r#"{ "v": 1, "video_id": "fixed" }"#)
+    );
+}
+
+#[test]
+fn read_only_refuses_to_edit() {
+    let mut s = loaded_state();
+    s.set_read_only(true);
+    open_dlq(&mut s);
+    update(&mut s, code(KeyCode::Enter));
+    assert!(update(&mut s, key('e')).is_empty());
 }
