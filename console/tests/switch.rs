@@ -8,21 +8,8 @@ use std::time::{Duration, Instant};
 
 use local_cloud::testing::TestCloud;
 
-fn tmux(args: &[&str]) -> String {
-    let out = Command::new("tmux").args(args).output().unwrap();
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Kills the session however the test ends.
-struct Session(String);
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["kill-session", "-t", &self.0])
-            .output();
-    }
-}
+mod common;
+use common::{tmux, Session};
 
 impl Session {
     fn wait(&self, what: &str, done: impl Fn(&str, &str) -> bool) -> String {
@@ -69,7 +56,7 @@ fn region_and_profile_switch_in_the_running_console() {
     )
     .unwrap();
     std::fs::write(dir.join("aws-config"), "[default]\n[profile prod]\n").unwrap();
-    let session = Session(format!("flightdeck-switch-test-{}", std::process::id()));
+    let name = format!("flightdeck-switch-test-{}", std::process::id());
     let script = format!(
         "env -u AWS_PROFILE -u AWS_ENDPOINT_URL -u AWS_REGION -u AWS_DEFAULT_REGION -u NO_COLOR \
          -u FLIGHTDECK_CONFIG XDG_CONFIG_HOME={d} AWS_CONFIG_FILE={d}/aws-config \
@@ -78,23 +65,7 @@ fn region_and_profile_switch_in_the_running_console() {
         d = dir.display(),
         bin = assert_cmd::cargo::cargo_bin("flightdeck").display(),
     );
-    let started = Command::new("tmux")
-        .args([
-            "new-session",
-            "-d",
-            "-s",
-            &session.0,
-            "-x",
-            "100",
-            "-y",
-            "30",
-            "sh",
-            "-c",
-            &script,
-        ])
-        .status()
-        .unwrap();
-    assert!(started.success());
+    let session = Session::start(&name, 100, 30, &script);
     let region = cloud.clients.region().to_owned();
 
     session.wait("the stack in the home region", |h, p| {

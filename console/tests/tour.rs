@@ -12,21 +12,8 @@ use std::process::{Command, Stdio};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-fn tmux(args: &[&str]) -> String {
-    let out = Command::new("tmux").args(args).output().unwrap();
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Kills the session however the test ends.
-struct Session(String);
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["kill-session", "-t", &self.0])
-            .output();
-    }
-}
+mod common;
+use common::{tmux, Session};
 
 /// What the screen has shown so far (the tour moves on while the test looks).
 #[derive(Debug, Default)]
@@ -168,24 +155,7 @@ fn the_tour_tells_the_story_on_screen_and_q_leaves_nothing_running() {
         home = home.path().display(),
         bin = assert_cmd::cargo::cargo_bin("flightdeck").display(),
     );
-    let status = Command::new("tmux")
-        .args([
-            "new-session",
-            "-d",
-            "-s",
-            &session,
-            "-x",
-            "180",
-            "-y",
-            "45",
-            "sh",
-            "-c",
-            &script,
-        ])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let _session = Session(session.clone());
+    let _session = Session::start(&session, 180, 45, &script);
     let s = &session;
     let screen = &mut Screen::default();
     let minutes = |m: u64| Duration::from_secs(60 * m);

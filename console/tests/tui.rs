@@ -7,36 +7,8 @@ use std::time::{Duration, Instant};
 
 use local_cloud::testing::TestCloud;
 
-fn tmux(args: &[&str]) -> String {
-    let out = Command::new("tmux").args(args).output().unwrap();
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Kills the session however the test ends.
-struct Session(String);
-
-impl Drop for Session {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["kill-session", "-t", &self.0])
-            .output();
-    }
-}
-
-fn wait_for_pane(session: &str, what: &str, done: impl Fn(&str) -> bool) -> String {
-    let deadline = Instant::now() + Duration::from_secs(40);
-    loop {
-        let pane = tmux(&["capture-pane", "-p", "-t", session]);
-        if done(&pane) {
-            return pane;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{what} did not appear within 40 s; the pane:\n{pane}"
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    }
-}
+mod common;
+use common::{tmux, wait_for_pane, Session};
 
 #[tokio::test]
 async fn the_console_shows_groups_and_queues_and_q_restores_the_terminal() {
@@ -57,24 +29,7 @@ async fn the_console_shows_groups_and_queues_and_q_restores_the_terminal() {
         bin.display(),
         cloud.endpoint()
     );
-    let status = Command::new("tmux")
-        .args([
-            "new-session",
-            "-d",
-            "-s",
-            &session,
-            "-x",
-            "100",
-            "-y",
-            "30",
-            "sh",
-            "-c",
-            &script,
-        ])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let _session = Session(session.clone());
+    let _session = Session::start(&session, 100, 30, &script);
 
     let pane = tokio::task::spawn_blocking({
         let session = session.clone();
@@ -139,24 +94,7 @@ fn demo_in_a_terminal_opens_the_console_and_quitting_stops_the_local_cloud() {
         runtime.path().display(),
         assert_cmd::cargo::cargo_bin("flightdeck").display(),
     );
-    let status = Command::new("tmux")
-        .args([
-            "new-session",
-            "-d",
-            "-s",
-            &session,
-            "-x",
-            "100",
-            "-y",
-            "30",
-            "sh",
-            "-c",
-            &script,
-        ])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let _session = Session(session.clone());
+    let _session = Session::start(&session, 100, 30, &script);
 
     // The demo's console, on its own local cloud (recorded in the runtime dir).
     wait_for_pane(&session, "the demo's dashboard", |p| {
@@ -311,24 +249,7 @@ async fn an_operator_filters_drills_in_scales_redrives_two_dead_letters_and_edit
         bin = assert_cmd::cargo::cargo_bin("flightdeck").display(),
         endpoint = cloud.endpoint()
     );
-    let status = Command::new("tmux")
-        .args([
-            "new-session",
-            "-d",
-            "-s",
-            &session,
-            "-x",
-            "140",
-            "-y",
-            "40",
-            "sh",
-            "-c",
-            &script,
-        ])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let _session = Session(session.clone());
+    let _session = Session::start(&session, 140, 40, &script);
     wait_async(&session, "the dashboard", |p| {
         p.contains("flightdeck-worker") && p.contains("video_tasks")
     })
@@ -505,24 +426,7 @@ async fn killing_the_emulator_shows_stale_data_and_a_banner_and_a_restart_recove
         bin = assert_cmd::cargo::cargo_bin("flightdeck").display(),
         endpoint = cloud.endpoint()
     );
-    let status = Command::new("tmux")
-        .args([
-            "new-session",
-            "-d",
-            "-s",
-            &session,
-            "-x",
-            "120",
-            "-y",
-            "40",
-            "sh",
-            "-c",
-            &script,
-        ])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let _session = Session(session.clone());
+    let _session = Session::start(&session, 120, 40, &script);
     wait_async(&session, "the groups and queues", |p| {
         p.contains("flightdeck-worker") && p.contains("video_tasks") && !p.contains("STALE")
     })
