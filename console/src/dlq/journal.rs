@@ -70,6 +70,8 @@ pub struct PriorRun {
 pub struct Journal {
     path: PathBuf,
     file: File,
+    /// Held (an exclusive `flock`) while this journal is open: one redrive per DLQ at a time.
+    _lock: File,
     status: HashMap<String, Status>,
     prior: Option<PriorRun>,
 }
@@ -98,11 +100,48 @@ pub fn path_for(dir: &Path, dlq_url: &str) -> PathBuf {
     dir.join(format!("redrive-{safe}.jsonl"))
 }
 
+/// The lock beside a journal (`….lock`, which stays): taken without waiting, so a second
+/// redrive of the same DLQ, in this process or another, stops with a message instead of
+/// sharing the journal. The kernel drops it when its holder exits, even on `kill -9`.
+fn take_lock(journal: &Path) -> Result<File, super::DlqError> {
+    let path = journal.with_extension("lock");
+    let mut file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .map_err(io_err(&path))?;
+    match file.try_lock() {
+        Ok(()) => {
+            // Who holds it, for the next one's message.
+            let _ = file.set_len(0);
+            let _ = writeln!(file, "{}", std::process::id());
+            Ok(file)
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let holder = std::fs::read_to_string(&path).unwrap_or_default();
+            let holder = holder.trim();
+            Err(super::DlqError::Invalid(format!(
+                "another redrive of this DLQ is running{}: wait for it to finish or stop it, then run this again (lock: {})",
+                if holder.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (pid {holder})")
+                },
+                path.display()
+            )))
+        }
+        Err(std::fs::TryLockError::Error(e)) => Err(io_err(&path)(e)),
+    }
+}
+
 impl Journal {
     /// Open (or create) the journal for a DLQ, reading what an earlier run left.
     pub fn open(dir: &Path, dlq_url: &str) -> Result<Journal, super::DlqError> {
         std::fs::create_dir_all(dir).map_err(io_err(dir))?;
         let path = path_for(dir, dlq_url);
+        let lock = take_lock(&path)?;
         let mut status = HashMap::new();
         let mut prior = None;
         if let Ok(f) = File::open(&path) {
@@ -156,6 +195,7 @@ impl Journal {
         Ok(Journal {
             path,
             file,
+            _lock: lock,
             status,
             prior,
         })
@@ -302,6 +342,7 @@ pub struct SharedJournal {
     prior: Option<PriorRun>,
     tx: std::sync::mpsc::Sender<Append>,
     writer: std::thread::JoinHandle<File>,
+    lock: File,
 }
 
 impl Journal {
@@ -333,6 +374,7 @@ impl Journal {
             prior: self.prior,
             tx,
             writer,
+            lock: self._lock,
         }
     }
 }
@@ -400,6 +442,7 @@ impl SharedJournal {
         Ok(Journal {
             path: self.path,
             file,
+            _lock: self.lock,
             status: self.status.into_inner().unwrap_or_default(),
             prior: self.prior,
         })
@@ -427,6 +470,21 @@ mod tests {
 
     fn ids(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn one_redrive_per_dlq_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = "http://127.0.0.1:5000/123456789012/video_dlq";
+        let first = Journal::open(dir.path(), url).unwrap();
+        let e = Journal::open(dir.path(), url).err().unwrap().to_string();
+        assert!(e.contains("another redrive of this DLQ is running"), "{e}");
+        assert!(e.contains(&format!("pid {}", std::process::id())), "{e}");
+        // Another DLQ is another lock.
+        let other = Journal::open(dir.path(), "http://127.0.0.1:5000/123456789012/other_dlq");
+        assert!(other.is_ok());
+        drop(first);
+        assert!(Journal::open(dir.path(), url).is_ok());
     }
 
     #[test]
