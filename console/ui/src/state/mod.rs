@@ -76,6 +76,8 @@ pub struct State {
     pub(crate) chart: ChartSettings,
     /// Scroll position of the help overlay while it is open.
     pub(crate) help: Option<u16>,
+    /// Lines scrolled in the open message (long bodies and many attributes).
+    pub(crate) message_scroll: u16,
     pub(crate) flash: Option<Flash>,
     pub(crate) config: UiConfig,
     pub(crate) themes: ThemeSet,
@@ -118,6 +120,7 @@ impl State {
             input: Input::Normal,
             chart: ChartSettings::new(config.chart_marker),
             help: None,
+            message_scroll: 0,
             flash: None,
             config,
             themes,

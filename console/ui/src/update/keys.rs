@@ -42,6 +42,27 @@ fn help_key(state: &mut State, action: Action) -> Vec<Command> {
     Vec::new()
 }
 
+/// Up/down, pages, top and bottom scroll the open message, up to its last line.
+fn scroll_message(state: &mut State, action: Action) {
+    let View::Message(queue, id) = state.nav.view().clone() else {
+        return;
+    };
+    let area = ratatui::layout::Rect::new(0, 0, state.size.0, state.size.1);
+    let body = crate::views::layout::screen(state, area).body;
+    let max = crate::views::dlq::message_max_scroll(state, &queue, &id, body);
+    let page = body.height.saturating_sub(3).max(1);
+    let cur = state.message_scroll.min(max);
+    state.message_scroll = match action {
+        Action::Up => cur.saturating_sub(1),
+        Action::Down => cur.saturating_add(1),
+        Action::PageUp => cur.saturating_sub(page),
+        Action::PageDown => cur.saturating_add(page),
+        Action::Top => 0,
+        _ => max,
+    }
+    .min(max);
+}
+
 fn quit(state: &mut State) -> Vec<Command> {
     state.quit = true;
     vec![Command::Quit]
@@ -56,6 +77,10 @@ pub(super) fn act(state: &mut State, action: Action) -> Vec<Command> {
         | Action::PageDown
         | Action::Top
         | Action::Bottom => {
+            if matches!(state.nav.view(), View::Message(..)) {
+                scroll_message(state, action);
+                return Vec::new();
+            }
             let Some(table) = table else {
                 return Vec::new();
             };

@@ -58,6 +58,7 @@ pub(super) fn open(state: &mut State) {
         TableId::Messages => {
             if let View::Queue(q) = state.nav.view() {
                 let q = q.clone();
+                state.message_scroll = 0;
                 state.nav.push(View::Message(q, key));
             }
         }

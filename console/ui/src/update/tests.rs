@@ -1039,3 +1039,31 @@ fn read_only_refuses_to_edit() {
     update(&mut s, code(KeyCode::Enter));
     assert!(update(&mut s, key('e')).is_empty());
 }
+
+#[test]
+fn a_long_message_scrolls_to_its_end_and_back() {
+    let mut s = loaded_state();
+    update(&mut s, Event::Resize(80, 24));
+    open_dlq(&mut s);
+    // A body longer than the screen.
+    let mut report = dead_letters();
+    if let Report::Dlq { messages, at, .. } = &mut report {
+        *at = t(1);
+        let items: Vec<String> = (0..60).map(|i| format!("\"item-{i}\"")).collect();
+        for m in messages.iter_mut() {
+            m.body = format!("{{\"v\":1,\"items\":[{}]}}", items.join(","));
+        }
+    }
+    update(&mut s, Event::Report(report));
+    update(&mut s, code(KeyCode::Enter));
+    assert!(matches!(s.nav.view(), View::Message(..)));
+    update(&mut s, key('j'));
+    assert_eq!(s.message_scroll, 1);
+    update(&mut s, key('G'));
+    let end = s.message_scroll;
+    assert!(end > 40, "the end of a 60-item body: {end}");
+    update(&mut s, key('j'));
+    assert_eq!(s.message_scroll, end, "no scrolling past the end");
+    update(&mut s, key('g'));
+    assert_eq!(s.message_scroll, 0);
+}

@@ -115,17 +115,27 @@ pub fn draw_table(state: &State, queue: &str, area: Rect, buf: &mut Buffer) {
 /// One message: what it is, why it failed, where it came from, its body in full.
 pub fn draw_message(state: &State, queue: &str, id: &str, area: Rect, buf: &mut Buffer) {
     let s = &state.theme.s;
-    let block = common::block(
-        &state.theme,
-        Line::from(vec![
-            Span::styled(format!(" message {id}"), s.title),
-            Span::styled(format!(" in {queue} "), s.muted),
-        ]),
-        true,
-    );
-    let inner = block.inner(area);
+    let inner = common::block(&state.theme, Line::from(""), true).inner(area);
+    let lines = state
+        .dlq
+        .get(queue, id)
+        .map(|m| message_lines(state, queue, m));
+    let total = lines.as_ref().map_or(0, |l| wrapped_height(l, inner.width));
+    let scroll = state.message_scroll.min(max_scroll(total, inner.height));
+    let mut title = vec![
+        Span::styled(format!(" message {id}"), s.title),
+        Span::styled(format!(" in {queue} "), s.muted),
+    ];
+    if total > usize::from(inner.height) {
+        let last = (usize::from(scroll) + usize::from(inner.height)).min(total);
+        title.push(Span::styled(
+            format!("lines {}-{last} of {total} (j/k, PgUp/PgDn) ", scroll + 1),
+            s.muted,
+        ));
+    }
+    let block = common::block(&state.theme, Line::from(title), true);
     block.render(area, buf);
-    let Some(m) = state.dlq.get(queue, id) else {
+    let Some(lines) = lines else {
         common::placeholder(
             buf,
             inner,
@@ -134,6 +144,41 @@ pub fn draw_message(state: &State, queue: &str, id: &str, area: Rect, buf: &mut 
         );
         return;
     };
+    Paragraph::new(lines)
+        .wrap(Wrap { trim: false })
+        .scroll((scroll, 0))
+        .render(inner, buf);
+}
+
+/// How far the open message can scroll in the body `area`.
+pub fn message_max_scroll(state: &State, queue: &str, id: &str, area: Rect) -> u16 {
+    let inner = common::block(&state.theme, Line::from(""), true).inner(area);
+    state.dlq.get(queue, id).map_or(0, |m| {
+        let total = wrapped_height(&message_lines(state, queue, m), inner.width);
+        max_scroll(total, inner.height)
+    })
+}
+
+fn max_scroll(total: usize, height: u16) -> u16 {
+    u16::try_from(total.saturating_sub(usize::from(height))).unwrap_or(u16::MAX)
+}
+
+/// Rows the lines take when wrapped at `width`. Wrapping at word boundaries can take more rows
+/// than the characters need, so a wrapped line counts one row extra: the end is always
+/// reachable, at worst with a blank row under it.
+fn wrapped_height(lines: &[Line<'_>], width: u16) -> usize {
+    let width = usize::from(width.max(1));
+    lines
+        .iter()
+        .map(|l| match l.width() {
+            w if w > width => w.div_ceil(width) + 1,
+            _ => 1,
+        })
+        .sum()
+}
+
+fn message_lines<'a>(state: &State, queue: &str, m: &crate::model::DlqMessage) -> Vec<Line<'a>> {
+    let s = &state.theme.s;
     let key_w = m
         .attributes
         .keys()
@@ -190,10 +235,8 @@ pub fn draw_message(state: &State, queue: &str, id: &str, area: Rect, buf: &mut 
     lines.extend(body.lines().map(|l| Line::from(l.to_owned())));
     lines.push(Line::from(""));
     lines.push(Line::from(Span::styled(
-        "R redrive this message · ctrl-d delete · esc back",
+        "R redrive this message · e edit the body, then redrive · ctrl-d delete · esc back",
         s.muted,
     )));
-    Paragraph::new(lines)
-        .wrap(Wrap { trim: false })
-        .render(inner, buf);
+    lines
 }
