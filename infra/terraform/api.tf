@@ -91,6 +91,7 @@ resource "aws_launch_template" "api" {
   }
   user_data = base64encode(templatefile("${path.module}/files/user-data.sh.tftpl", {
     role        = local.api.role
+    asg_name    = local.api.name
     release_url = var.release_url
     unit        = file("${path.module}/files/flightdeck-api.service")
     ssm_prefix  = "/${local.name}/"

@@ -25,6 +25,7 @@ resource "aws_launch_template" "worker" {
   }
   user_data = base64encode(templatefile("${path.module}/files/user-data.sh.tftpl", {
     role        = local.worker.role
+    asg_name    = local.worker.name
     release_url = var.release_url
     unit        = file("${path.module}/files/flightdeck-worker.service")
     ssm_prefix  = "/${local.name}/"

@@ -297,3 +297,56 @@ fn instances_use_roles_never_static_keys() {
         "configuration comes from Secrets Manager"
     );
 }
+
+/// The user data template's variables (`${name}`, `%{ if name ...}`), which every
+/// `templatefile` call must pass (Terraform fails at plan time otherwise), and the group name
+/// the worker's CloudWatch job metrics need (`FLIGHTDECK_ASG_NAME`).
+#[test]
+fn every_role_passes_what_the_user_data_template_uses() {
+    let template =
+        std::fs::read_to_string(terraform_dir().join("files/user-data.sh.tftpl")).unwrap();
+    assert!(template.contains("FLIGHTDECK_ASG_NAME=${asg_name}"));
+    let mut used = BTreeSet::new();
+    for (i, _) in template.match_indices("${") {
+        // `$${...}` is an escaped shell expansion, not a template variable.
+        if i > 0 && template.as_bytes()[i - 1] == b'$' {
+            continue;
+        }
+        let name: String = template[i + 2..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        used.insert(name);
+    }
+    for (i, _) in template.match_indices("%{ if ") {
+        let name: String = template[i + 6..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        used.insert(name);
+    }
+    assert!(
+        used.contains("asg_name") && used.contains("role"),
+        "{used:?}"
+    );
+    let mut calls = 0;
+    for (file, text, _) in parsed() {
+        for (at, _) in text.match_indices("templatefile(") {
+            let call = &text[at..];
+            let end = call.find("}))").unwrap_or(call.len());
+            let passed: BTreeSet<String> = call[..end]
+                .lines()
+                .filter_map(|l| l.split_once('='))
+                .map(|(k, _)| k.trim().to_owned())
+                .collect();
+            for name in &used {
+                assert!(
+                    passed.contains(name),
+                    "{file}: templatefile does not pass `{name}`"
+                );
+            }
+            calls += 1;
+        }
+    }
+    assert_eq!(calls, 2, "one templatefile call per role");
+}
