@@ -649,3 +649,35 @@ async fn a_region_switch_reports_the_empty_region_then_the_stack_again() {
     }
     agents.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_first_pass_reports_the_queues_read_so_far_then_the_rest_in_one() {
+    let cloud = TestCloud::provisioned().await;
+    for i in 0..4 {
+        cloud
+            .clients
+            .sqs
+            .create_queue()
+            .queue_name(format!("fill_{i}"))
+            .send()
+            .await
+            .unwrap();
+    }
+    let finder = QueueFinder::new(Selection::everything(), false);
+    let (tx, mut rx) = tokio::sync::mpsc::channel(64);
+    // A zero step: a report after every queue read in the first pass.
+    let mut poller = QueuesPoller::new(cloud.clients.clone(), CallLog::default(), SEC, finder)
+        .with_progress(tx, Duration::ZERO);
+    let Report::Queues { queues: all, .. } = one(poller.poll().await.unwrap()) else {
+        panic!("not a queues report");
+    };
+    assert_eq!(all.len(), 6);
+    let mut sizes = Vec::new();
+    while let Ok(Report::Queues { queues, .. }) = rx.try_recv() {
+        sizes.push(queues.len());
+    }
+    assert_eq!(sizes, [1, 2, 3, 4, 5, 6], "growing partial reports");
+    // Later passes report once, at the end.
+    poller.poll().await.unwrap();
+    assert!(rx.try_recv().is_err());
+}

@@ -384,7 +384,8 @@ impl Generation {
                 setup.watch.queues.clone(),
                 setup.watch.dead_letter_queues,
             ),
-        );
+        )
+        .with_progress(tx.clone(), queues::FIRST_PASS_STEP);
         tasks.spawn(run(
             queues,
             tx.clone(),

@@ -1,9 +1,14 @@
 //! The queues agent: finds the watched queues (`crate::watch::QueueFinder`: GetQueueUrl for
 //! named ones, ListQueues by prefix, tags cached), then GetQueueAttributes (All) for each, one at
 //! a time, and for the dead-letter queues their redrive policies name. Talks to SQS.
+//!
+//! SQS has no batch read, so a pass costs one call per queue. With many queues the wait
+//! between passes grows to keep the average at [`CALLS_PER_S`] (hundreds of queues every 3 s
+//! would be thousands of calls a minute), and the first pass reports what it has read every
+//! [`FIRST_PASS_STEP`], so the table fills while the rest is read.
 
 use std::collections::{BTreeSet, HashMap};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::types::QueueAttributeName;
 use chrono::Utc;
@@ -13,11 +18,22 @@ use ui::{Agent, QueueSnapshot, RedrivePolicy, Report};
 use super::{CallLog, Failure, Poller};
 use crate::watch::QueueFinder;
 
+/// GetQueueAttributes calls per second, on average, that the refresh may cost.
+pub const CALLS_PER_S: f64 = 20.0;
+/// How often the first pass reports the queues it has read so far.
+pub const FIRST_PASS_STEP: Duration = Duration::from_millis(250);
+
 pub struct QueuesPoller {
     clients: Clients,
     calls: CallLog,
     interval: Duration,
     finder: QueueFinder,
+    /// Queues read in the last pass (sets the wait before the next).
+    last_count: usize,
+    passes: u64,
+    /// Where the first pass sends what it has so far (the agents' channel), and how often.
+    progress: Option<tokio::sync::mpsc::Sender<Report>>,
+    step: Duration,
 }
 
 impl QueuesPoller {
@@ -27,7 +43,18 @@ impl QueuesPoller {
             calls,
             interval,
             finder,
+            last_count: 0,
+            passes: 0,
+            progress: None,
+            step: FIRST_PASS_STEP,
         }
+    }
+
+    /// Report the first pass's queues as they are read, on `tx`, every `step`.
+    pub fn with_progress(mut self, tx: tokio::sync::mpsc::Sender<Report>, step: Duration) -> Self {
+        self.progress = Some(tx);
+        self.step = step;
+        self
     }
 
     /// One queue's attributes; `None` when it was deleted since it was found.
@@ -60,7 +87,7 @@ impl Poller for QueuesPoller {
     const AGENT: Agent = Agent::Queues;
 
     fn interval(&self) -> Duration {
-        self.interval
+        pass_interval(self.interval, self.last_count)
     }
 
     async fn poll(&mut self) -> Result<Vec<Report>, Failure> {
@@ -70,8 +97,23 @@ impl Poller for QueuesPoller {
             .await
             .map_err(|e| Failure::from_call(&e))?;
         let mut queues = Vec::new();
+        let first = self.passes == 0;
+        let mut sent = Instant::now();
         for url in urls {
             queues.extend(self.read(&url).await?);
+            if first && sent.elapsed() >= self.step {
+                if let Some(tx) = &self.progress {
+                    let mut so_far = queues.clone();
+                    mark_dlqs(&mut so_far);
+                    so_far.sort_by(|a, b| a.name.cmp(&b.name));
+                    // Best effort: a full channel only means the UI sees the whole pass later.
+                    let _ = tx.try_send(Report::Queues {
+                        at: Utc::now(),
+                        queues: so_far,
+                    });
+                }
+                sent = Instant::now();
+            }
         }
         if self.finder.dead_letter_queues {
             let known: BTreeSet<String> = queues.iter().map(|q| q.arn.clone()).collect();
@@ -93,11 +135,19 @@ impl Poller for QueuesPoller {
         }
         mark_dlqs(&mut queues);
         queues.sort_by(|a, b| a.name.cmp(&b.name));
+        self.passes += 1;
+        self.last_count = queues.len();
         Ok(vec![Report::Queues {
             at: Utc::now(),
             queues,
         }])
     }
+}
+
+/// The wait between passes over `count` queues: the configured refresh, longer when the
+/// calls would average more than [`CALLS_PER_S`].
+pub fn pass_interval(refresh: Duration, count: usize) -> Duration {
+    refresh.max(Duration::from_secs_f64(count as f64 / CALLS_PER_S))
 }
 
 fn is_gone<R>(
@@ -168,6 +218,18 @@ pub fn mark_dlqs(queues: &mut [QueueSnapshot]) {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn many_queues_stretch_the_pass_to_the_call_budget() {
+        let three = Duration::from_secs(3);
+        assert_eq!(pass_interval(three, 2), three);
+        assert_eq!(pass_interval(three, 60), three);
+        assert_eq!(pass_interval(three, 202), Duration::from_secs_f64(10.1));
+        assert_eq!(
+            pass_interval(Duration::from_secs(30), 202),
+            Duration::from_secs(30)
+        );
+    }
 
     fn attrs(pairs: &[(QueueAttributeName, &str)]) -> HashMap<QueueAttributeName, String> {
         pairs
