@@ -208,7 +208,13 @@ async fn run_scenario(args: RunArgs, local: bool) -> anyhow::Result<()> {
     };
     let show = std::io::stderr().is_terminal();
     let display = tokio::spawn(show_progress(rx, show));
-    let result = load::run(scenario, RunOptions::new(targets), tx, cancel.clone()).await;
+    let result = load::run(
+        scenario,
+        RunOptions::new(targets, crate::synth::maker()),
+        tx,
+        cancel.clone(),
+    )
+    .await;
     on_signal.abort();
     let _ = display.await;
     let report = result?;

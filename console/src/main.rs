@@ -14,6 +14,7 @@ mod local;
 mod scale;
 mod scalecmd;
 mod status;
+mod synth;
 mod target;
 mod tour;
 mod tui;

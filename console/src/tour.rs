@@ -617,7 +617,13 @@ impl Tour {
         let (done_tx, done) = watch::channel(None);
         let cancel = token.child_token();
         tasks.spawn(async move {
-            let result = load::run(scenario, RunOptions::new(targets), progress_tx, cancel).await;
+            let result = load::run(
+                scenario,
+                RunOptions::new(targets, crate::synth::maker()),
+                progress_tx,
+                cancel,
+            )
+            .await;
             let result = result.map(|_| ()).map_err(|e| e.to_string());
             if let Err(e) = &result {
                 tracing::warn!("the tour's load run failed: {e}");
@@ -645,7 +651,7 @@ impl Tour {
         let (progress, _) = watch::channel(Progress::preparing(&scenario.name, "", 0.0));
         let run = load::run(
             scenario,
-            RunOptions::new(targets),
+            RunOptions::new(targets, crate::synth::maker()),
             progress,
             token.child_token(),
         );
@@ -695,9 +701,7 @@ impl Tour {
         let made = self
             .call(
                 token,
-                tokio::task::spawn_blocking(move || {
-                    load::video::ensure_synth(&dir, &preset.spec(), preset.name())
-                }),
+                tokio::task::spawn_blocking(move || crate::synth::maker()(&dir, preset)),
             )
             .await?;
         let path = match made {

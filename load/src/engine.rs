@@ -24,7 +24,7 @@ use crate::stats::{Outcome, Progress, Recorder, RunState};
 use crate::video::{self, VideoError, VideoPreset};
 
 /// How to run a scenario (the scenario says what to run).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RunOptions {
     /// API base URLs; requests are spread over them round-robin.
     pub targets: Vec<Target>,
@@ -32,14 +32,27 @@ pub struct RunOptions {
     pub progress_every: Duration,
     /// Where synthetic videos are cached.
     pub video_dir: PathBuf,
+    /// How a missing video is made ([`video::in_process`] or [`video::by_command`]).
+    pub make_video: video::VideoMaker,
+}
+
+impl std::fmt::Debug for RunOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunOptions")
+            .field("targets", &self.targets)
+            .field("progress_every", &self.progress_every)
+            .field("video_dir", &self.video_dir)
+            .finish_non_exhaustive()
+    }
 }
 
 impl RunOptions {
-    pub fn new(targets: Vec<Target>) -> RunOptions {
+    pub fn new(targets: Vec<Target>, make_video: video::VideoMaker) -> RunOptions {
         RunOptions {
             targets,
             progress_every: Duration::from_millis(250),
             video_dir: video::videos_dir(),
+            make_video,
         }
     }
 }
@@ -265,11 +278,10 @@ async fn prepare_steps(
                                 scenario.planned_duration().as_secs_f64(),
                             ));
                             let dir = options.video_dir.clone();
-                            let path = tokio::task::spawn_blocking(move || {
-                                video::ensure_synth(&dir, &preset.spec(), preset.name())
-                            })
-                            .await
-                            .map_err(|e| RunError::Join(e.to_string()))??;
+                            let make = options.make_video.clone();
+                            let path = tokio::task::spawn_blocking(move || make(&dir, preset))
+                                .await
+                                .map_err(|e| RunError::Join(e.to_string()))??;
                             (key, path)
                         }
                     }

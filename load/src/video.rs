@@ -139,6 +139,59 @@ pub enum VideoError {
     },
 }
 
+/// Makes (or finds) the cached video of a preset in a directory; blocking.
+pub type VideoMaker =
+    std::sync::Arc<dyn Fn(&Path, VideoPreset) -> Result<PathBuf, VideoError> + Send + Sync>;
+
+/// Videos made in this process with `media` (FFmpeg linked in).
+pub fn in_process() -> VideoMaker {
+    std::sync::Arc::new(|dir: &Path, preset: VideoPreset| {
+        ensure_synth(dir, &preset.spec(), preset.name())
+    })
+}
+
+/// Videos made by `program --dir DIR --preset NAME` (the `flightdeck-synth` binary), which
+/// prints the file's path: a program that does not otherwise need FFmpeg (the console) then
+/// does not load its libraries at all.
+pub fn by_command(program: PathBuf) -> VideoMaker {
+    std::sync::Arc::new(move |dir: &Path, preset: VideoPreset| {
+        let fail = |reason: String| VideoError::Synth {
+            preset: preset.name().to_owned(),
+            reason,
+        };
+        let out = std::process::Command::new(&program)
+            .arg("--dir")
+            .arg(dir)
+            .args(["--preset", preset.name()])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .map_err(|e| {
+                fail(format!(
+                    "cannot run {}: {e}; it is built beside flightdeck (cargo build --workspace --bins)",
+                    program.display()
+                ))
+            })?;
+        if !out.status.success() {
+            let err = String::from_utf8_lossy(&out.stderr);
+            return Err(fail(format!(
+                "{} {}: {}",
+                program.display(),
+                out.status,
+                err.trim()
+            )));
+        }
+        let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        match path.metadata() {
+            Ok(m) if m.len() > 0 => Ok(path),
+            _ => Err(fail(format!(
+                "{} printed `{}`, which is not a video file",
+                program.display(),
+                path.display()
+            ))),
+        }
+    })
+}
+
 /// The cached synthetic video for `spec` in `dir`, made on first use (blocking: FFmpeg).
 pub fn ensure_synth(dir: &Path, spec: &SynthSpec, label: &str) -> Result<PathBuf, VideoError> {
     let path = dir.join(cache_name(spec));

@@ -106,7 +106,7 @@ async fn open_model_without_an_api_fails_setup_clearly() {
     let (tx, _rx) = tokio::sync::watch::channel(load::Progress::preparing("t", "", 0.0));
     let e = load::run(
         s,
-        load::RunOptions::new(vec![target]),
+        load::RunOptions::new(vec![target], load::video::in_process()),
         tx,
         CancellationToken::new(),
     )

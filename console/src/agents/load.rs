@@ -155,7 +155,7 @@ pub async fn run(ctx: Context, name: String, tx: mpsc::Sender<Report>, cancel: C
     };
     let work = load::run(
         scenario,
-        RunOptions::new(targets),
+        RunOptions::new(targets, crate::synth::maker()),
         progress_tx.clone(),
         cancel.clone(),
     );

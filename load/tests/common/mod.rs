@@ -92,7 +92,7 @@ pub async fn run_with(
         }
         all
     });
-    let mut options = RunOptions::new(targets);
+    let mut options = RunOptions::new(targets, load::video::in_process());
     options.progress_every = Duration::from_millis(100);
     let report = load::run(scenario, options, tx, cancel)
         .await
