@@ -470,3 +470,35 @@ async fn an_edited_body_is_checked_then_sent_with_the_original_attributes() {
     );
     assert_eq!(approximate_depth(sqs, &s.dlq).await.unwrap(), 2);
 }
+
+#[tokio::test]
+async fn the_queue_counts_end_a_pass_over_an_empty_queue_early() {
+    let s = setup().await;
+    let sqs = &s.cloud.clients.sqs;
+    // A thousand empty receives with growing pauses would take over a quarter of an hour;
+    // the counts (nothing visible, delayed or in flight) end it after three.
+    let opts = PeekOptions {
+        empty_receives: 1000,
+        ..PeekOptions::default()
+    };
+    let found = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        peek(sqs, &s.dlq, &opts, &CancellationToken::new()),
+    )
+    .await
+    .expect("the counts should end the pass")
+    .unwrap();
+    assert!(found.is_empty());
+
+    // A delayed message keeps the counts from ending it: the pass waits for it (and then
+    // ends early again: the one in flight is the one this pass holds).
+    inject(sqs, &s.dlq, 1, 1).await;
+    let opts = PeekOptions {
+        empty_receives: 30,
+        ..PeekOptions::default()
+    };
+    let found = peek(sqs, &s.dlq, &opts, &CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1, "the delayed message is found");
+}

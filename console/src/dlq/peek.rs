@@ -239,9 +239,13 @@ pub(crate) async fn release(sqs: &aws_sdk_sqs::Client, url: &str, handles: &[Str
     }
 }
 
+/// Empty receives in a row after which the queue's counts may end a pass early.
+const FAST_EMPTIES: u32 = 3;
+
 /// Walks a queue in short polls: returns each message once per pass, keeps track of the
 /// messages it holds invisible, and concludes only after several empty receives in a row
-/// (a short poll can come back empty while messages remain).
+/// (a short poll can come back empty while messages remain): `empty_receives` of them with
+/// growing pauses, or [`FAST_EMPTIES`] when the queue's approximate counts say it is empty.
 pub(crate) struct Scanner {
     pub url: String,
     pub visibility_s: i32,
@@ -298,12 +302,46 @@ impl Scanner {
             if streak >= self.empty_receives && waited {
                 return Ok(None);
             }
+            // Several empty receives and the queue's own counts agree that nothing is visible,
+            // delayed or in flight elsewhere: done without the rest of the pauses. (Ending
+            // early can only leave a message in the queue, never lose one.)
+            if streak >= FAST_EMPTIES && waited && self.counts_say_empty(sqs).await {
+                return Ok(None);
+            }
             let pause = Duration::from_millis(100 * u64::from(streak.min(10)));
             tokio::select! {
                 _ = cancel.cancelled() => return Ok(None),
                 _ = tokio::time::sleep(pause) => {}
             }
         }
+    }
+
+    /// GetQueueAttributes: no message visible or delayed, and none in flight but those this
+    /// pass holds itself (an error says no).
+    async fn counts_say_empty(&self, sqs: &aws_sdk_sqs::Client) -> bool {
+        use aws_sdk_sqs::types::QueueAttributeName as A;
+        let names = [
+            A::ApproximateNumberOfMessages,
+            A::ApproximateNumberOfMessagesNotVisible,
+            A::ApproximateNumberOfMessagesDelayed,
+        ];
+        let Ok(out) = sqs
+            .get_queue_attributes()
+            .queue_url(&self.url)
+            .set_attribute_names(Some(names.to_vec()))
+            .send()
+            .await
+        else {
+            return false;
+        };
+        let count = |n: &A| {
+            out.attributes()
+                .and_then(|a| a.get(n))
+                .and_then(|v| v.trim().parse::<usize>().ok())
+        };
+        count(&names[0]) == Some(0)
+            && count(&names[2]) == Some(0)
+            && count(&names[1]).is_some_and(|in_flight| in_flight <= self.held.len())
     }
 
     /// Keep a message invisible until [`Scanner::release_held`].
