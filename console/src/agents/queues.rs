@@ -103,9 +103,7 @@ impl Poller for QueuesPoller {
             queues.extend(self.read(&url).await?);
             if first && sent.elapsed() >= self.step {
                 if let Some(tx) = &self.progress {
-                    let mut so_far = queues.clone();
-                    mark_dlqs(&mut so_far);
-                    so_far.sort_by(|a, b| a.name.cmp(&b.name));
+                    let so_far = as_reported(queues.clone());
                     // Best effort: a full channel only means the UI sees the whole pass later.
                     let _ = tx.try_send(Report::Queues {
                         at: Utc::now(),
@@ -133,8 +131,7 @@ impl Poller for QueuesPoller {
                 }
             }
         }
-        mark_dlqs(&mut queues);
-        queues.sort_by(|a, b| a.name.cmp(&b.name));
+        let queues = as_reported(queues);
         self.passes += 1;
         self.last_count = queues.len();
         Ok(vec![Report::Queues {
@@ -142,6 +139,13 @@ impl Poller for QueuesPoller {
             queues,
         }])
     }
+}
+
+/// Queues as a report carries them: DLQs marked, by name.
+fn as_reported(mut queues: Vec<QueueSnapshot>) -> Vec<QueueSnapshot> {
+    mark_dlqs(&mut queues);
+    queues.sort_by(|a, b| a.name.cmp(&b.name));
+    queues
 }
 
 /// The wait between passes over `count` queues: the configured refresh, longer when the

@@ -137,6 +137,18 @@ async fn setup() -> Setup {
 }
 
 impl Setup {
+    /// Every message in the DLQ, by one default peek pass.
+    async fn peek_all(&self) -> Vec<super::DlqMessage> {
+        peek(
+            &self.cloud.clients.sqs,
+            &self.dlq,
+            &PeekOptions::default(),
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap()
+    }
+
     fn request(&self, selection: Selection) -> RedriveRequest {
         let mut r = RedriveRequest::new(
             &self.cloud.stack.queues.dlq.name,
@@ -166,14 +178,7 @@ async fn peek_sees_every_message_once_with_its_attributes_and_releases_them() {
     let s = setup().await;
     let sqs = &s.cloud.clients.sqs;
     inject(sqs, &s.dlq, 25, 0).await;
-    let all = peek(
-        sqs,
-        &s.dlq,
-        &PeekOptions::default(),
-        &CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    let all = s.peek_all().await;
     let ids: BTreeSet<&str> = all.iter().map(|m| m.id.as_str()).collect();
     assert_eq!(all.len(), 25);
     assert_eq!(ids.len(), 25, "each message once");
@@ -251,14 +256,7 @@ async fn a_filtered_redrive_moves_exactly_the_matching_messages_intact() {
 
 /// Every DLQ message's body -> attributes, without consuming them.
 async fn drain_peek(s: &Setup) -> HashMap<String, HashMap<String, String>> {
-    let msgs = peek(
-        &s.cloud.clients.sqs,
-        &s.dlq,
-        &PeekOptions::default(),
-        &CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    let msgs = s.peek_all().await;
     msgs.into_iter()
         .map(|m| {
             let attrs = m
@@ -281,14 +279,7 @@ async fn selected_ids_and_a_dry_run() {
     let s = setup().await;
     let sqs = &s.cloud.clients.sqs;
     inject(sqs, &s.dlq, 15, 0).await;
-    let msgs = peek(
-        sqs,
-        &s.dlq,
-        &PeekOptions::default(),
-        &CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    let msgs = s.peek_all().await;
     let chosen: BTreeSet<String> = msgs.iter().take(2).map(|m| m.id.clone()).collect();
     let mut dry = s.request(Selection::Filter(
         Filter::parse("attr.failure_class=retryable").unwrap(),
@@ -431,14 +422,7 @@ async fn an_edited_body_is_checked_then_sent_with_the_original_attributes() {
     let s = setup().await;
     let sqs = &s.cloud.clients.sqs;
     inject(sqs, &s.dlq, 3, 0).await;
-    let msgs = peek(
-        sqs,
-        &s.dlq,
-        &PeekOptions::default(),
-        &CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    let msgs = s.peek_all().await;
     let target = &msgs[0];
     let one = Selection::Ids(BTreeSet::from([target.id.clone()]));
 

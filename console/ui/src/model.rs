@@ -233,6 +233,9 @@ pub enum Agent {
 }
 
 impl Agent {
+    /// The agents whose data the dashboard shows: their errors mark it stale.
+    pub const SOURCES: [Agent; 3] = [Agent::Groups, Agent::Queues, Agent::Metrics];
+
     pub fn label(self) -> &'static str {
         match self {
             Agent::Groups => "groups",

@@ -31,17 +31,24 @@ pub struct Freshness<'a> {
     pub failure: Option<&'a AgentFailure>,
 }
 
+impl AgentFailure {
+    /// Seconds until the agent's next try (0: it is retrying now), if it said.
+    pub fn retry_in_s(&self, now: Timestamp) -> Option<u64> {
+        let wait = self.next_retry_in?;
+        let due = self.at + chrono::Duration::from_std(wait).unwrap_or_default();
+        Some(fmt::age_secs(due, now))
+    }
+}
+
 impl Freshness<'_> {
     /// `4m throttled: Rate exceeded, retry in 8s`: the reason data is stale, for the status line.
     pub fn reason(&self, now: Timestamp) -> Option<String> {
         let f = self.failure?;
         let mut out = format!("{}: {}", f.class.label(), f.message);
-        if let Some(retry) = f.next_retry_in {
-            let due = f.at + chrono::Duration::from_std(retry).unwrap_or_default();
-            match fmt::age_secs(due, now) {
-                0 => out.push_str(", retrying"),
-                left => out.push_str(&format!(", retry in {}", fmt::secs(left))),
-            }
+        match f.retry_in_s(now) {
+            Some(0) => out.push_str(", retrying"),
+            Some(left) => out.push_str(&format!(", retry in {}", fmt::secs(left))),
+            None => {}
         }
         Some(out)
     }

@@ -11,8 +11,6 @@ use crate::fmt;
 use crate::model::{Agent, ErrorClass};
 use crate::state::State;
 
-const SOURCES: [Agent; 3] = [Agent::Groups, Agent::Queues, Agent::Metrics];
-
 /// The banner's text, or `None` while every source is reporting.
 pub fn text(state: &State) -> Option<String> {
     parts(state).map(|(head, tail)| format!("{head} · {tail}"))
@@ -33,7 +31,7 @@ pub fn rows(state: &State, width: u16) -> u16 {
 
 /// What failed, how old the data is, when the next try is; then what to do and the error.
 fn parts(state: &State) -> Option<(String, String)> {
-    let failing: Vec<_> = SOURCES
+    let failing: Vec<_> = Agent::SOURCES
         .iter()
         .map(|&a| state.freshness(a))
         .filter(|f| f.failure.is_some())
@@ -46,12 +44,9 @@ fn parts(state: &State) -> Option<(String, String)> {
         Some(age) => format!("data {} old", fmt::secs(age)),
         None => "no data yet".to_owned(),
     };
-    let retry = failure.next_retry_in.map(|wait| {
-        let due = failure.at + chrono::Duration::from_std(wait).unwrap_or_default();
-        match fmt::age_secs(due, state.now) {
-            0 => "retrying now".to_owned(),
-            left => format!("retry in {}", fmt::secs(left)),
-        }
+    let retry = failure.retry_in_s(state.now).map(|left| match left {
+        0 => "retrying now".to_owned(),
+        left => format!("retry in {}", fmt::secs(left)),
     });
     let unreachable = failure.message.contains("unreachable");
     let (what, todo) = match failure.class {

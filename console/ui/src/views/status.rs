@@ -9,8 +9,6 @@ use crate::fmt;
 use crate::model::{Agent, JobState};
 use crate::state::State;
 
-const SOURCES: [Agent; 3] = [Agent::Groups, Agent::Queues, Agent::Metrics];
-
 /// A text progress bar `[████░░░░]` of `width` cells.
 pub fn bar(done: u64, total: u64, width: usize) -> String {
     let filled = (done.min(total) * width as u64)
@@ -76,7 +74,7 @@ pub fn left<'a>(state: &State) -> Line<'a> {
             .map_or_else(String::new, |a| format!(" {}", fmt::secs(a)));
         let reason = f.reason(state.now).unwrap_or_default();
         sep(&mut spans);
-        let stale = if SOURCES.contains(&agent) {
+        let stale = if Agent::SOURCES.contains(&agent) {
             " STALE"
         } else {
             ""
@@ -86,7 +84,7 @@ pub fn left<'a>(state: &State) -> Line<'a> {
             s.error,
         ));
     }
-    for agent in SOURCES {
+    for agent in Agent::SOURCES {
         let f = state.freshness(agent);
         if f.failure.is_some() {
             continue;
