@@ -54,11 +54,25 @@ impl Clients {
         self.read_only
     }
 
+    /// The same clients with other time limits (tests use short ones; see [`CallLimits`]).
+    pub fn with_limits(self, limits: CallLimits) -> Clients {
+        let config = self
+            .config
+            .to_builder()
+            .timeout_config(limits.timeout_config())
+            .retry_config(limits.retry_config())
+            .build();
+        Clients::build(config, self.read_only)
+    }
+
     fn build(config: SdkConfig, read_only: bool) -> Clients {
         // Against a custom endpoint S3 needs path-style addressing: virtual-host style puts
         // the bucket in the host name, which an emulator on 127.0.0.1 cannot serve.
+        // Object transfers move megabytes per attempt, so S3 gets the longer transfer limits.
+        let transfer = CallLimits::from_config(&config).for_transfers();
         let mut s3 = aws_sdk_s3::config::Builder::from(&config)
-            .force_path_style(endpoint_overridden(&config));
+            .force_path_style(endpoint_overridden(&config))
+            .timeout_config(transfer.timeout_config());
         let mut sqs = aws_sdk_sqs::config::Builder::from(&config);
         let mut autoscaling = aws_sdk_autoscaling::config::Builder::from(&config);
         let mut ec2 = aws_sdk_ec2::config::Builder::from(&config);
@@ -177,13 +191,105 @@ pub async fn load_config(opts: &AwsOptions, default_region: &str) -> SdkConfig {
         }
     };
     loader = loader.region(region.unwrap_or_else(|| Region::new(default_region.to_string())));
-    // Fail fast when an endpoint is down; leave read timeouts alone (SQS long polls last 20 s).
-    loader = loader.timeout_config(
-        aws_config::timeout::TimeoutConfig::builder()
-            .connect_timeout(Duration::from_secs(3))
-            .build(),
-    );
+    let limits = CallLimits::STANDARD;
+    loader = loader
+        .timeout_config(limits.timeout_config())
+        .retry_config(limits.retry_config());
     loader.load().await
+}
+
+/// Time limits for every AWS call, so that a hung endpoint (one that accepts connections and
+/// never answers) fails a call instead of stalling its caller forever.
+///
+/// Every client gets [`CallLimits::STANDARD`]; S3 gets [`CallLimits::for_transfers`] (objects
+/// of megabytes per attempt); an SQS long poll widens its own attempt by the wait it asks for
+/// ([`long_poll`]). The SDK's stalled-stream protection also fails a streamed body that stops
+/// moving, which these limits do not cover once the response has begun.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallLimits {
+    /// Establishing the TCP (and TLS) connection.
+    pub connect: Duration,
+    /// One attempt: sending the request until the response's head arrives.
+    pub attempt: Duration,
+    /// The whole call, every retry and backoff included.
+    pub operation: Duration,
+    /// Attempts per call, the first included (the SDK retries timeouts, 5xx and throttling).
+    pub max_attempts: u32,
+}
+
+impl CallLimits {
+    /// Control-plane and queue calls: answers take milliseconds, so 10 s per attempt is a
+    /// hung endpoint, and three attempts fit in the 30 s a caller waits in all.
+    pub const STANDARD: CallLimits = CallLimits {
+        connect: Duration::from_secs(3),
+        attempt: Duration::from_secs(10),
+        operation: Duration::from_secs(30),
+        max_attempts: 3,
+    };
+
+    /// The limits these clients were built with (the standard ones unless
+    /// [`Clients::with_limits`] said otherwise).
+    fn from_config(config: &SdkConfig) -> CallLimits {
+        let std = CallLimits::STANDARD;
+        let t = config.timeout_config();
+        CallLimits {
+            connect: t.and_then(|t| t.connect_timeout()).unwrap_or(std.connect),
+            attempt: t
+                .and_then(|t| t.operation_attempt_timeout())
+                .unwrap_or(std.attempt),
+            operation: t
+                .and_then(|t| t.operation_timeout())
+                .unwrap_or(std.operation),
+            max_attempts: config
+                .retry_config()
+                .map_or(std.max_attempts, |r| r.max_attempts()),
+        }
+    }
+
+    /// S3 object transfers: a 5 MiB part or a processed video per attempt, over links that may
+    /// be slow, so six times the attempt and operation limits.
+    pub fn for_transfers(self) -> CallLimits {
+        CallLimits {
+            attempt: self.attempt * 6,
+            operation: self.operation * 6,
+            ..self
+        }
+    }
+
+    pub fn timeout_config(&self) -> aws_config::timeout::TimeoutConfig {
+        aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(self.connect)
+            .read_timeout(self.attempt)
+            .operation_attempt_timeout(self.attempt)
+            .operation_timeout(self.operation)
+            .build()
+    }
+
+    pub fn retry_config(&self) -> aws_config::retry::RetryConfig {
+        aws_config::retry::RetryConfig::standard().with_max_attempts(self.max_attempts)
+    }
+}
+
+/// The time limits for an SQS ReceiveMessage that long-polls for `wait`: the endpoint holds
+/// the request open that long by design, so the attempt and operation limits grow by it.
+/// Apply with `.customize().config_override(...)` on the call.
+pub fn long_poll(sqs: &aws_sdk_sqs::Client, wait: Duration) -> aws_sdk_sqs::config::Builder {
+    let base = sqs.config().timeout_config().cloned();
+    let attempt = base
+        .as_ref()
+        .and_then(|t| t.operation_attempt_timeout())
+        .unwrap_or(CallLimits::STANDARD.attempt);
+    let operation = base
+        .as_ref()
+        .and_then(|t| t.operation_timeout())
+        .unwrap_or(CallLimits::STANDARD.operation);
+    aws_sdk_sqs::config::Builder::default().timeout_config(
+        aws_config::timeout::TimeoutConfig::builder()
+            .read_timeout(wait + attempt)
+            .operation_attempt_timeout(wait + attempt)
+            .operation_timeout(wait + operation)
+            .build(),
+    )
 }
 
 /// A bucket's versioning status (`None`: never enabled).

@@ -9,7 +9,7 @@ pub mod message;
 pub mod metrics;
 pub mod permissions;
 
-pub use aws::{AwsOptions, Clients};
+pub use aws::{AwsOptions, CallLimits, Clients};
 pub use config::{Stack, StackError};
 pub use errors::{classify, ErrorClass};
 pub use message::{MessageError, VideoTask};

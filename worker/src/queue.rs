@@ -64,6 +64,11 @@ impl Queue {
             .max_number_of_messages(1)
             .wait_time_seconds(wait_s)
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .customize()
+            .config_override(stack::aws::long_poll(
+                &self.sqs,
+                Duration::from_secs(wait_s as u64),
+            ))
             .send()
             .await
             .map_err(|e| WorkerError::sqs("ReceiveMessage", &e))?;

@@ -314,3 +314,76 @@ async fn the_heartbeat_keeps_a_running_jobs_message_hidden() {
     let again = env.receive_raw(&url, 1).await.expect("visible again");
     assert_eq!(again.body, "slow job");
 }
+
+/// S3 hangs (accepts connections, never answers) while a job runs: the download's time limit
+/// ends it, the message is released for a retry (neither deleted nor dead-lettered), and the
+/// video is not marked processed. SQS hanging makes a poll fail instead of waiting forever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_endpoint_releases_the_job_instead_of_waiting_forever() {
+    use local_cloud::testing::{Fault, FaultyEndpoint};
+    let env = env().await;
+    let proxy = FaultyEndpoint::start(env.cloud.endpoint(), Fault::BlackHole).await;
+    let hung = stack::Clients::connect(
+        &local_cloud::aws_options(proxy.endpoint(), &env.cloud.stack.region),
+        &env.cloud.stack.region,
+    )
+    .await
+    .with_limits(stack::CallLimits {
+        connect: Duration::from_secs(1),
+        attempt: Duration::from_secs(1),
+        operation: Duration::from_secs(3),
+        max_attempts: 2,
+    });
+    let never = Duration::from_secs(90);
+    let task = env.video(Some(synth(env.dir.path(), 1.0))).await;
+    env.send(&task.to_json()).await;
+
+    // SQS is real, S3 hangs.
+    let mut clients = env.cloud.clients.clone();
+    clients.s3 = hung.s3.clone();
+    let assets = tokio::task::spawn_blocking(common::assets).await.unwrap();
+    let mut config = worker::WorkerConfig::from_stack(&env.cloud.stack);
+    config.receive_wait = Duration::from_secs(1);
+    config.backoff_base = Duration::from_secs(1);
+    config.work_dir = env.work_dir();
+    let worker = worker::Worker::new(
+        &clients,
+        &env.cloud.stack,
+        env.store.clone(),
+        assets,
+        config,
+    )
+    .await
+    .unwrap();
+    let outcome = tokio::time::timeout(never, worker.poll_once(&CancellationToken::new()))
+        .await
+        .expect("the job waited on a hung S3 without a limit")
+        .unwrap();
+    assert!(
+        matches!(
+            outcome,
+            Some(Outcome::Released {
+                reason: "s3_unavailable",
+                ..
+            })
+        ),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        env.depth(&env.tasks_url).await,
+        (0, 1),
+        "released, not deleted"
+    );
+    assert_eq!(env.depth(&env.dlq_url).await, (0, 0));
+    let video = env.store.get_video(task.video_id).await.unwrap().unwrap();
+    assert_ne!(video.status, VideoStatus::Processed);
+
+    // SQS hangs too: a receive fails within its limits.
+    let queue = worker.queue();
+    let hung_queue =
+        worker::queue::Queue::new(hung.sqs.clone(), queue.url.clone(), queue.dlq_url.clone());
+    let polled = tokio::time::timeout(never, hung_queue.receive(Duration::from_secs(1)))
+        .await
+        .expect("a receive from a hung SQS waited without a limit");
+    assert!(polled.is_err(), "{polled:?}");
+}

@@ -139,3 +139,66 @@ async fn openapi_matches_the_routes() {
     );
     h.finish().await;
 }
+
+/// A hung AWS endpoint (accepts connections, never answers): the health check fails within
+/// its limit, so the load balancer takes the instance out, and an upload ends with a 503
+/// instead of hanging; once the endpoint answers again the same instance is healthy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_endpoint_fails_the_health_check_and_uploads_end_with_503() {
+    use local_cloud::testing::{Fault, FaultyEndpoint};
+    let h = Harness::with_cloud(Db::Sqlite, test_config())
+        .await
+        .unwrap();
+    h.user("hung@example.com", None).await;
+    let proxy = FaultyEndpoint::start(h.cloud().endpoint(), Fault::BlackHole).await;
+    let hung = stack::Clients::connect(
+        &local_cloud::aws_options(proxy.endpoint(), &h.stack.region),
+        &h.stack.region,
+    )
+    .await
+    .with_limits(stack::CallLimits {
+        connect: std::time::Duration::from_secs(1),
+        attempt: std::time::Duration::from_secs(1),
+        operation: std::time::Duration::from_secs(3),
+        max_attempts: 2,
+    });
+    let h = h.rewire(&hung, test_config());
+    let never = std::time::Duration::from_secs(60);
+
+    let r = tokio::time::timeout(never, h.send(get("/api/health", None)))
+        .await
+        .expect("the health check waited without a limit");
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.text());
+    assert_eq!(r.json()["queue"]["ok"], false);
+    assert_eq!(r.json()["database"]["ok"], true);
+
+    let token = h
+        .send(login("hung@example.com", "correct horse"))
+        .await
+        .json()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let data = fake_mp4(4096);
+    let r = tokio::time::timeout(
+        never,
+        h.send(upload_request(
+            Some(&token),
+            &[("title", None, b"t"), ("video_file", Some("a.mp4"), &data)],
+            None,
+        )),
+    )
+    .await
+    .expect("the upload waited without a limit");
+    assert_eq!(
+        (r.status, r.code().as_str()),
+        (StatusCode::SERVICE_UNAVAILABLE, "storage_unavailable"),
+        "{}",
+        r.text()
+    );
+
+    proxy.set(Fault::None);
+    let r = h.send(get("/api/health", None)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    h.finish().await;
+}

@@ -329,6 +329,90 @@ async fn a_dead_endpoint_is_reported_with_its_class_and_retried_until_cancelled(
         .unwrap();
 }
 
+/// A hung endpoint (accepts connections, never answers): the agent reports "no answer" after
+/// two refresh periods while its call still waits, then the call's own limit ends it, and
+/// when the endpoint answers again the data comes back with no restart.
+#[tokio::test]
+async fn a_hung_endpoint_is_reported_within_two_refresh_periods_and_recovers() {
+    use local_cloud::testing::{Fault, FaultyEndpoint};
+    let cloud = TestCloud::provisioned().await;
+    let proxy = FaultyEndpoint::start(cloud.endpoint(), Fault::BlackHole).await;
+    let clients = Clients::connect(
+        &local_cloud::aws_options(proxy.endpoint(), "us-east-1"),
+        "us-east-1",
+    )
+    .await
+    .with_limits(stack::CallLimits {
+        connect: SEC,
+        // Two attempts outlast the 4 s watchdog, so its report always comes first.
+        attempt: Duration::from_secs(3),
+        operation: Duration::from_secs(8),
+        max_attempts: 2,
+    });
+    let (names_tx, _names) = watch::channel(Vec::new());
+    let poller = GroupsPoller::new(
+        clients,
+        CallLog::default(),
+        SEC,
+        Watch::stack(&cloud.stack).groups,
+        names_tx,
+    );
+    let (tx, mut rx) = mpsc::channel(8);
+    let token = CancellationToken::new();
+    let task = tokio::spawn(run(poller, tx, token.clone(), Arc::new(Notify::new())));
+
+    // First: the watchdog's report, while the call is still waiting.
+    let Report::AgentError {
+        agent,
+        message,
+        next_retry_in,
+        ..
+    } = next(&mut rx).await
+    else {
+        panic!("expected the no-answer report first");
+    };
+    assert_eq!(agent, Agent::Groups);
+    assert!(message.contains("no answer in 4 s"), "{message}");
+    assert!(message.contains("unreachable"), "{message}");
+    assert_eq!(
+        next_retry_in, None,
+        "the call is still waiting, not retrying"
+    );
+
+    // Then the call's own limit ends it, as an ordinary unreachable failure with a retry.
+    let Report::AgentError {
+        message,
+        next_retry_in,
+        ..
+    } = next(&mut rx).await
+    else {
+        panic!("expected the call to end with an error");
+    };
+    assert!(message.contains("DescribeAutoScalingGroups"), "{message}");
+    assert!(message.contains("unreachable"), "{message}");
+    assert!(next_retry_in.is_some());
+
+    // The endpoint answers again: groups come back without restarting anything.
+    proxy.set(Fault::None);
+    let groups = loop {
+        match next(&mut rx).await {
+            Report::Groups { groups, .. } => break groups,
+            Report::AgentError { .. } => continue,
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    assert_eq!(groups.len(), 2, "{groups:?}");
+    token.cancel();
+    task.await.unwrap();
+}
+
+async fn next(rx: &mut mpsc::Receiver<Report>) -> Report {
+    tokio::time::timeout(Duration::from_secs(60), rx.recv())
+        .await
+        .expect("no report within 60 s")
+        .expect("the agent stopped")
+}
+
 /// A group with no instances, from the stack's worker launch template, with these tags.
 async fn extra_group(cloud: &TestCloud, name: &str, tags: &[(&str, &str)]) {
     use aws_sdk_autoscaling::types::{LaunchTemplateSpecification, Tag};

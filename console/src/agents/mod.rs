@@ -118,9 +118,26 @@ pub async fn run<P: Poller>(
 ) {
     let mut failures = 0;
     loop {
-        let result = tokio::select! {
-            _ = token.cancelled() => return,
-            r = poller.poll() => r,
+        let overdue = overdue_after(poller.interval());
+        let result = {
+            let poll = poller.poll();
+            tokio::pin!(poll);
+            tokio::select! {
+                _ = token.cancelled() => return,
+                r = &mut poll => r,
+                () = tokio::time::sleep(overdue) => {
+                    // A hung endpoint accepts the connection and never answers; the SDK's own
+                    // limits end the call later (stack::CallLimits), but the operator learns
+                    // now. The poll goes on: a slow answer still arrives and clears this.
+                    if tx.send(no_answer(P::AGENT, overdue)).await.is_err() {
+                        return;
+                    }
+                    tokio::select! {
+                        _ = token.cancelled() => return,
+                        r = &mut poll => r,
+                    }
+                }
+            }
         };
         let wait = match result {
             Ok(reports) => {
@@ -155,6 +172,26 @@ pub async fn run<P: Poller>(
             _ = refresh.notified() => {}
             _ = poller.changed() => {}
         }
+    }
+}
+
+/// A poll still unanswered after two refresh periods (at least 4 s) is reported: the
+/// banner then shows within two refresh periods even while the call itself is still waiting.
+pub fn overdue_after(interval: Duration) -> Duration {
+    (interval * 2).max(Duration::from_secs(4))
+}
+
+/// The report for a poll that has had no answer for `waited`.
+fn no_answer(agent: Agent, waited: Duration) -> Report {
+    Report::AgentError {
+        at: Utc::now(),
+        agent,
+        class: ErrorClass::Retryable,
+        message: format!(
+            "no answer in {} s: endpoint unreachable or hung (it may accept connections and never answer); still waiting",
+            waited.as_secs()
+        ),
+        next_retry_in: None,
     }
 }
 

@@ -183,6 +183,11 @@ impl Env {
             .wait_time_seconds(wait_s)
             .message_attribute_names("All")
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .customize()
+            .config_override(stack::aws::long_poll(
+                &self.cloud.clients.sqs,
+                std::time::Duration::from_secs(wait_s.max(0) as u64),
+            ))
             .send()
             .await
             .unwrap();
