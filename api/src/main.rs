@@ -89,6 +89,7 @@ async fn main() -> anyhow::Result<()> {
         region: args.region.clone(),
         profile: args.profile.clone(),
         credentials: None,
+        limits: stack::CallLimits::STANDARD,
     };
     let clients = stack::Clients::connect(&opts, &stack.region).await;
     tracing::info!(target = %clients.describe_target(), "AWS clients ready");

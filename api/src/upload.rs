@@ -99,6 +99,16 @@ pub struct UploadResponse {
     pub task_id: String,
 }
 
+/// The upload's object, as far as this request knows.
+#[derive(Debug, Clone, PartialEq)]
+enum Stored {
+    Nothing,
+    /// Sent, but no answer seen (a timeout, the client gone): any version of the key may exist.
+    Unknown,
+    /// Stored as this version (`None`: the bucket is not versioned).
+    Version(Option<String>),
+}
+
 /// What was stored so far for one upload, removed again unless `disarm`ed. Error paths call
 /// `run` and wait for it; if the request is dropped mid-way (client gone, shutdown), `Drop`
 /// starts the same removal on the runtime.
@@ -106,7 +116,7 @@ struct Cleanup {
     state: AppState,
     key: String,
     upload_id: Option<String>,
-    object_stored: bool,
+    object: Stored,
     row: Option<Uuid>,
 }
 
@@ -116,19 +126,19 @@ impl Cleanup {
             state,
             key,
             upload_id: None,
-            object_stored: false,
+            object: Stored::Nothing,
             row: None,
         }
     }
 
     fn pending(&self) -> bool {
-        self.upload_id.is_some() || self.object_stored || self.row.is_some()
+        self.upload_id.is_some() || self.object != Stored::Nothing || self.row.is_some()
     }
 
     async fn run(&mut self) {
         let (upload_id, object, row) = (
             self.upload_id.take(),
-            std::mem::take(&mut self.object_stored),
+            std::mem::replace(&mut self.object, Stored::Nothing),
             self.row.take(),
         );
         undo(&self.state, &self.key, upload_id, object, row).await;
@@ -136,7 +146,7 @@ impl Cleanup {
 
     fn disarm(&mut self) {
         self.upload_id = None;
-        self.object_stored = false;
+        self.object = Stored::Nothing;
         self.row = None;
     }
 }
@@ -147,7 +157,11 @@ impl Drop for Cleanup {
             return;
         }
         let (state, key) = (self.state.clone(), self.key.clone());
-        let (upload_id, object, row) = (self.upload_id.take(), self.object_stored, self.row.take());
+        let (upload_id, object, row) = (
+            self.upload_id.take(),
+            std::mem::replace(&mut self.object, Stored::Nothing),
+            self.row.take(),
+        );
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             rt.spawn(async move { undo(&state, &key, upload_id, object, row).await });
         } else {
@@ -160,7 +174,7 @@ async fn undo(
     state: &AppState,
     key: &str,
     upload_id: Option<String>,
-    object: bool,
+    object: Stored,
     row: Option<Uuid>,
 ) {
     if let Some(id) = row {
@@ -185,10 +199,23 @@ async fn undo(
             );
         }
     }
-    if object {
-        if let Err(e) = crate::videos::delete_object_versions(state, key).await {
-            tracing::error!(key, "removing the object of a failed upload: {e}");
-        }
+    let removed = match object {
+        Stored::Nothing => Ok(()),
+        // Exactly the version this request stored: no listing, and nothing else touched.
+        Stored::Version(version) => state
+            .s3()
+            .delete_object()
+            .bucket(state.bucket())
+            .key(key)
+            .set_version_id(version)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| stack::errors::describe(&e).to_string()),
+        Stored::Unknown => crate::videos::delete_object_versions(state, key).await,
+    };
+    if let Err(e) = removed {
+        tracing::error!(key, "removing the object of a failed upload: {e}");
     }
 }
 
@@ -443,8 +470,8 @@ async fn stream_to_s3(
     match cleanup.upload_id.clone() {
         // It fit in one part: one PutObject instead of three multipart calls.
         None => {
-            cleanup.object_stored = true;
-            state
+            cleanup.object = Stored::Unknown;
+            let put = state
                 .s3()
                 .put_object()
                 .bucket(state.bucket())
@@ -454,13 +481,16 @@ async fn stream_to_s3(
                 .send()
                 .await
                 .map_err(|e| aws_error("storage_unavailable", "storing the upload", &e))?;
+            cleanup.object = Stored::Version(put.version_id);
         }
         Some(upload_id) => {
             if !last.is_empty() {
                 parts.push(upload_part(state, &key, &upload_id, parts.len() + 1, last).await?);
             }
             drop(buf);
-            state
+            // A completion whose answer is lost may still have made the object.
+            cleanup.object = Stored::Unknown;
+            let completed = state
                 .s3()
                 .complete_multipart_upload()
                 .bucket(state.bucket())
@@ -477,7 +507,7 @@ async fn stream_to_s3(
                     aws_error("storage_unavailable", "completing the multipart upload", &e)
                 })?;
             cleanup.upload_id = None;
-            cleanup.object_stored = true;
+            cleanup.object = Stored::Version(completed.version_id);
         }
     }
     Ok(total)

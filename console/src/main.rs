@@ -167,6 +167,7 @@ pub async fn connect(target: &Target, stack: &Stack) -> anyhow::Result<Clients> 
             region: target.region.clone(),
             profile: target.profile.clone(),
             credentials: None,
+            limits: stack::CallLimits::STANDARD,
         }
     };
     Ok(Clients::connect(&opts, &stack.region).await)

@@ -133,6 +133,7 @@ pub async fn connect_to(
             region: Some(region.clone()),
             profile: profile.clone(),
             credentials: None,
+            limits: stack::CallLimits::of(&current.config),
         };
         stack::aws::load_config(&opts, &region).await
     } else {

@@ -16,6 +16,8 @@ pub struct AwsOptions {
     pub profile: Option<String>,
     /// Fixed credentials; only the local cloud sets these (the emulator accepts any keys).
     pub credentials: Option<(String, String)>,
+    /// Time limits for every call (see [`CallLimits`]).
+    pub limits: CallLimits,
 }
 
 /// Clients for every service flightdeck uses, built once from one configuration.
@@ -69,7 +71,7 @@ impl Clients {
         // Against a custom endpoint S3 needs path-style addressing: virtual-host style puts
         // the bucket in the host name, which an emulator on 127.0.0.1 cannot serve.
         // Object transfers move megabytes per attempt, so S3 gets the longer transfer limits.
-        let transfer = CallLimits::from_config(&config).for_transfers();
+        let transfer = CallLimits::of(&config).for_transfers();
         let mut s3 = aws_sdk_s3::config::Builder::from(&config)
             .force_path_style(endpoint_overridden(&config))
             .timeout_config(transfer.timeout_config());
@@ -191,7 +193,7 @@ pub async fn load_config(opts: &AwsOptions, default_region: &str) -> SdkConfig {
         }
     };
     loader = loader.region(region.unwrap_or_else(|| Region::new(default_region.to_string())));
-    let limits = CallLimits::STANDARD;
+    let limits = opts.limits;
     loader = loader
         .timeout_config(limits.timeout_config())
         .retry_config(limits.retry_config());
@@ -227,9 +229,18 @@ impl CallLimits {
         max_attempts: 3,
     };
 
-    /// The limits these clients were built with (the standard ones unless
-    /// [`Clients::with_limits`] said otherwise).
-    fn from_config(config: &SdkConfig) -> CallLimits {
+    /// The local cloud's emulator serves every request through one Python interpreter on a
+    /// machine it shares with the whole fleet: under load an answer can take many seconds
+    /// without anything being wrong, so its limits mean "hung", not "busy".
+    pub const EMULATOR: CallLimits = CallLimits {
+        connect: Duration::from_secs(3),
+        attempt: Duration::from_secs(30),
+        operation: Duration::from_secs(90),
+        max_attempts: 3,
+    };
+
+    /// The limits a configuration was built with (the standard ones where it sets none).
+    pub fn of(config: &SdkConfig) -> CallLimits {
         let std = CallLimits::STANDARD;
         let t = config.timeout_config();
         CallLimits {
@@ -267,6 +278,12 @@ impl CallLimits {
 
     pub fn retry_config(&self) -> aws_config::retry::RetryConfig {
         aws_config::retry::RetryConfig::standard().with_max_attempts(self.max_attempts)
+    }
+}
+
+impl Default for CallLimits {
+    fn default() -> Self {
+        CallLimits::STANDARD
     }
 }
 

@@ -127,6 +127,7 @@ async fn main() -> anyhow::Result<()> {
         region: args.region.clone(),
         profile: args.profile.clone(),
         credentials: None,
+        limits: stack::CallLimits::STANDARD,
     };
     let clients = Clients::connect(&opts, &stack.region).await;
     let mut config = WorkerConfig::from_stack(&stack);

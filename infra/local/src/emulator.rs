@@ -98,7 +98,10 @@ impl Emulator {
             source,
         })?;
         let python = install.python();
+        // Object data goes to unlinked files here rather than the emulator's memory.
+        let data_dir = crate::paths::cache_dir().join("emulator-data");
         let child = Command::new(&python)
+            .env("FLIGHTDECK_EMULATOR_DATA_DIR", &data_dir)
             .arg("-c")
             .arg(LAUNCHER)
             .arg("127.0.0.1")

@@ -9,9 +9,13 @@ replaces still exists with the expected signature, so a moto upgrade that change
 start-up with a message instead of silently running something else.
 """
 
+import copy
 import inspect
+import json
 import os
+import resource
 import sys
+import tempfile
 import threading
 import time
 
@@ -95,13 +99,162 @@ def fix_sqs_send_cost():
     models.SQSBackend.send_message = send_message
 
 
+_listing_versions = threading.local()
+
+
+def fix_s3_list_versions_copy():
+    """ListObjectVersions deep-copies every version of every object in the bucket, object data
+    included, on every call (even one for a single key's prefix), only to set `is_latest` on
+    the copies: each call costs the whole bucket's size in memory and CPU, and calls at once
+    multiply it. The API cleans up a failed upload with one such call, so a load run's
+    failures grew the emulator past 20 GB. While listing, the copies here are made without the
+    data: the listing reads names, versions, dates, sizes and ETags, never the bytes."""
+    from moto.s3 import models
+
+    original = models.S3Backend.list_object_versions
+    params = list(inspect.signature(original).parameters)
+    fake_key = models.FakeKey
+    if (
+        params[:2] != ["self", "bucket_name"]
+        or "__deepcopy__" in vars(fake_key)
+        or not isinstance(getattr(fake_key, "etag", None), property)
+        or not hasattr(copy, "_reconstruct")
+    ):
+        raise SystemExit(
+            "flightdeck: moto's S3Backend.list_object_versions or FakeKey changed "
+            f"(flightdeck's fix was written for moto {PATCHED_MOTO}); "
+            "run with FLIGHTDECK_EMULATOR_UNPATCHED=1 or update infra/local/src/launcher.py"
+        )
+
+    def __deepcopy__(self, memo):
+        if not getattr(_listing_versions, "active", False):
+            # Everywhere else (CopyObject, ...): exactly what deepcopy does by default.
+            return copy._reconstruct(self, memo, *self.__reduce_ex__(4))
+        self.etag  # computed from the bytes once and kept on the original
+        clone = object.__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        # Its own empty buffer and no multipart: disposing the clone must not close the
+        # original's data or parts.
+        clone._value_buffer = tempfile.SpooledTemporaryFile(max_size=1)
+        clone.multipart = None
+        clone.lock = threading.Lock()
+        return clone
+
+    def list_object_versions(self, *args, **kwargs):
+        _listing_versions.active = True
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            _listing_versions.active = False
+
+    fake_key.__deepcopy__ = __deepcopy__
+    models.S3Backend.list_object_versions = list_object_versions
+
+
+def keep_s3_data_on_disk():
+    """moto keeps each object in a spooled temporary file that stays in memory up to 5 MB, so
+    every 4 MB upload sits in RAM. Objects over 64 KiB go to unlinked temporary files in
+    FLIGHTDECK_EMULATOR_DATA_DIR instead (the kernel frees them when the emulator exits, even
+    on kill -9), and the open-file limit is raised to its hard limit: one file per object."""
+    data_dir = os.environ.get("FLIGHTDECK_EMULATOR_DATA_DIR")
+    if not data_dir:
+        return
+    os.makedirs(data_dir, exist_ok=True)
+    tempfile.tempdir = data_dir
+    os.environ.setdefault("MOTO_S3_DEFAULT_KEY_BUFFER_SIZE", str(64 * 1024))
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def rss_mb():
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def malloc_mb():
+    """(bytes the C allocator holds from the OS, bytes in use), in MB, from glibc's mallinfo2;
+    a large gap is freed memory the allocator keeps (fragmentation), not live objects."""
+    import ctypes
+
+    class MallInfo2(ctypes.Structure):
+        _fields_ = [
+            (name, ctypes.c_size_t)
+            for name in (
+                "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                "fsmblks", "uordblks", "fordblks", "keepcost",
+            )
+        ]
+
+    libc = ctypes.CDLL("libc.so.6")
+    libc.mallinfo2.restype = MallInfo2
+    info = libc.mallinfo2()
+    held = (info.arena + info.hblkhd) / 2**20
+    used = (info.uordblks + info.hblkhd) / 2**20
+    return round(held, 1), round(used, 1)
+
+
+def profile_memory(path, every_s, trace):
+    """FLIGHTDECK_EMULATOR_PROFILE=FILE: every few seconds, append one JSON line with the
+    emulator's RSS, its thread count (one per request being served), what the C allocator
+    holds against what is in use, and the live Python objects' count. With
+    FLIGHTDECK_EMULATOR_PROFILE_TRACE=1 also the allocation sites holding the most memory
+    (tracemalloc; it slows the emulator and its snapshots take memory of their own)."""
+    import gc
+
+    if trace:
+        import tracemalloc
+
+        tracemalloc.start(1)
+    while True:
+        time.sleep(every_s)
+        held, used = malloc_mb()
+        line = {
+            "t": round(time.time(), 1),
+            "rss_mb": round(rss_mb(), 1),
+            "threads": threading.active_count(),
+            "malloc_held_mb": held,
+            "malloc_used_mb": used,
+            "objects": len(gc.get_objects()),
+        }
+        if trace:
+            snapshot = tracemalloc.take_snapshot()
+            line["traced_mb"] = round(tracemalloc.get_traced_memory()[0] / 2**20, 1)
+            line["top"] = [
+                {
+                    "at": f"{s.traceback[0].filename.split('site-packages/')[-1]}:{s.traceback[0].lineno}",
+                    "mb": round(s.size / 2**20, 1),
+                    "count": s.count,
+                }
+                for s in snapshot.statistics("lineno")[:12]
+            ]
+            del snapshot
+        with open(path, "a") as out:
+            out.write(json.dumps(line) + "\n")
+
+
 def main():
     host, port, parent = sys.argv[1], sys.argv[2], int(sys.argv[3])
     threading.Thread(target=watch_parent, args=(parent,), daemon=True).start()
+    profile = os.environ.get("FLIGHTDECK_EMULATOR_PROFILE")
+    if profile:
+        every = float(os.environ.get("FLIGHTDECK_EMULATOR_PROFILE_EVERY_S", "10"))
+        trace = os.environ.get("FLIGHTDECK_EMULATOR_PROFILE_TRACE", "") not in ("", "0")
+        threading.Thread(
+            target=profile_memory, args=(profile, every, trace), daemon=True
+        ).start()
     if os.environ.get("FLIGHTDECK_EMULATOR_UNPATCHED", "") in ("", "0"):
         fix_sqs_retention_check()
         fix_sqs_send_cost()
-        print("flightdeck: emulator fixes applied: sqs-retention-check, sqs-send-cost", flush=True)
+        fix_s3_list_versions_copy()
+        keep_s3_data_on_disk()
+        print(
+            "flightdeck: emulator fixes applied: sqs-retention-check, sqs-send-cost, "
+            "s3-list-versions-copy",
+            flush=True,
+        )
     else:
         print("flightdeck: emulator fixes skipped (FLIGHTDECK_EMULATOR_UNPATCHED)", flush=True)
     from moto.server import main as moto_main

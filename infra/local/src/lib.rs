@@ -25,7 +25,7 @@ pub use provision::{provision, Change, ProvisionError, ProvisionReport};
 /// fixed ones keep a developer's real AWS credentials out of local runs.
 pub const LOCAL_CREDENTIALS: (&str, &str) = ("flightdeck-local", "flightdeck-local-secret");
 
-/// Client options for an emulator at `endpoint`.
+/// Client options for an emulator at `endpoint`, with the emulator's time limits.
 pub fn aws_options(endpoint: &str, region: &str) -> stack::AwsOptions {
     stack::AwsOptions {
         endpoint: Some(endpoint.to_string()),
@@ -35,5 +35,6 @@ pub fn aws_options(endpoint: &str, region: &str) -> stack::AwsOptions {
             LOCAL_CREDENTIALS.0.to_string(),
             LOCAL_CREDENTIALS.1.to_string(),
         )),
+        limits: stack::CallLimits::EMULATOR,
     }
 }

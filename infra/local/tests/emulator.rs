@@ -106,7 +106,9 @@ async fn the_emulator_fixes_are_applied_and_keep_sqs_behaviour() {
     let cloud = TestCloud::empty().await;
     let log = std::fs::read_to_string(cloud.emulator.log_path().unwrap()).unwrap();
     assert!(
-        log.contains("emulator fixes applied: sqs-retention-check, sqs-send-cost"),
+        log.contains(
+            "emulator fixes applied: sqs-retention-check, sqs-send-cost, s3-list-versions-copy"
+        ),
         "{log}"
     );
     let sqs = &cloud.clients.sqs;
@@ -211,4 +213,107 @@ async fn the_emulator_fixes_are_applied_and_keep_sqs_behaviour() {
     }
     assert_eq!(seen.len(), 22);
     assert_eq!(count(std).await, (0, 25, 1));
+}
+
+fn rss_mb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    kb / 1024
+}
+
+/// moto's ListObjectVersions deep-copies every object in the bucket, data included, on every
+/// call; as shipped, 20 listings of one key in a bucket of 24 x 4 MB objects take the emulator
+/// to gigabytes (the demo's 21.6 GB came from this). With the launcher's fix and object data on
+/// disk, the emulator stays small, the data stays intact and CopyObject still copies.
+#[tokio::test]
+async fn listing_versions_does_not_copy_the_buckets_data_and_objects_live_on_disk() {
+    use aws_sdk_s3::primitives::ByteStream;
+
+    let cloud = TestCloud::provisioned().await;
+    let pid = cloud.emulator.pid().unwrap();
+    let s3 = &cloud.clients.s3;
+    let bucket = &cloud.stack.bucket.name;
+    let data: Vec<u8> = (0..4 * 1024 * 1024u32).map(|i| (i % 251) as u8).collect();
+    let before = rss_mb(pid);
+    for i in 0..24 {
+        s3.put_object()
+            .bucket(bucket)
+            .key(format!("uploads/{i}.mp4"))
+            .body(ByteStream::from(data.clone()))
+            .send()
+            .await
+            .unwrap();
+    }
+    let stored = rss_mb(pid);
+    for i in 0..20 {
+        let listed = s3
+            .list_object_versions()
+            .bucket(bucket)
+            .prefix(format!("uploads/{i}.mp4"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(listed.versions().len(), 1);
+        assert_eq!(listed.versions()[0].size(), Some(data.len() as i64));
+    }
+    let listed = rss_mb(pid);
+    // 96 MB of objects on disk, not in the emulator (it grows by less than the data itself);
+    // and 20 listings copy none of it (as shipped they add gigabytes).
+    assert!(
+        stored < before + 96,
+        "storing 96 MB grew the emulator from {before} to {stored} MB"
+    );
+    assert!(
+        listed < stored + 64,
+        "20 listings grew the emulator from {stored} to {listed} MB"
+    );
+
+    let got = s3
+        .get_object()
+        .bucket(bucket)
+        .key("uploads/3.mp4")
+        .send()
+        .await
+        .unwrap()
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .into_bytes();
+    assert!(got == data, "an object changed after listing");
+    s3.copy_object()
+        .bucket(bucket)
+        .key("copy.mp4")
+        .copy_source(format!("{bucket}/uploads/3.mp4"))
+        .send()
+        .await
+        .unwrap();
+    s3.put_object()
+        .bucket(bucket)
+        .key("uploads/3.mp4")
+        .body(ByteStream::from_static(b"new"))
+        .send()
+        .await
+        .unwrap();
+    let copied = s3
+        .get_object()
+        .bucket(bucket)
+        .key("copy.mp4")
+        .send()
+        .await
+        .unwrap()
+        .body
+        .collect()
+        .await
+        .unwrap()
+        .into_bytes();
+    assert!(
+        copied == data,
+        "a copy changed when its source was overwritten"
+    );
 }

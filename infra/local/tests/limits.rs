@@ -129,8 +129,17 @@ async fn a_long_poll_outlasts_the_short_limit_and_a_hung_endpoint_returns_the_en
 #[test]
 fn every_client_carries_the_standard_limits_and_s3_the_transfer_ones() {
     let rt = tokio::runtime::Runtime::new().unwrap();
+    let local = local_cloud::aws_options("http://127.0.0.1:9", "us-east-1");
+    assert_eq!(
+        local.limits,
+        CallLimits::EMULATOR,
+        "the local cloud's own limits"
+    );
     let clients = rt.block_on(Clients::connect(
-        &local_cloud::aws_options("http://127.0.0.1:9", "us-east-1"),
+        &stack::AwsOptions {
+            limits: CallLimits::STANDARD,
+            ..local
+        },
         "us-east-1",
     ));
     let std = CallLimits::STANDARD;
