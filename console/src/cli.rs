@@ -158,4 +158,12 @@ pub struct FleetArgs {
     /// The autoscaler's scale-in cooldown in seconds [default: each group's default_cooldown_s]
     #[arg(long, value_name = "SECONDS")]
     pub cooldown: Option<u64>,
+
+    /// Uploads and outputs expire this many minutes after they are written, as an S3
+    /// lifecycle rule would; 0 keeps them [default: 30]
+    #[arg(long, value_name = "MINUTES")]
+    pub expire_after: Option<u64>,
 }
+
+/// Minutes after which the local cloud expires uploads and outputs unless told otherwise.
+pub const DEFAULT_EXPIRE_AFTER_MIN: u64 = 30;

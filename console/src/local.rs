@@ -108,6 +108,7 @@ pub struct LocalFleet {
     pub fleet: Fleet,
     pub cpu: CpuPublisher,
     pub autoscaler: Option<Autoscaler>,
+    lifecycle: Option<local_cloud::Lifecycle>,
     printer: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -143,10 +144,23 @@ impl LocalFleet {
                 config,
             )
         });
+        let expire_after = args
+            .expire_after
+            .unwrap_or(crate::cli::DEFAULT_EXPIRE_AFTER_MIN);
+        let lifecycle = (expire_after > 0).then(|| {
+            local_cloud::Lifecycle::start(
+                &cloud.clients,
+                local_cloud::LifecycleConfig::for_stack(
+                    stack,
+                    Duration::from_secs(expire_after * 60),
+                ),
+            )
+        });
         Ok(LocalFleet {
             fleet,
             cpu,
             autoscaler,
+            lifecycle,
             printer: None,
         })
     }
@@ -206,6 +220,9 @@ impl LocalFleet {
     async fn stop(self) {
         if let Some(a) = self.autoscaler {
             a.stop().await;
+        }
+        if let Some(l) = self.lifecycle {
+            l.stop().await;
         }
         self.cpu.stop().await;
         let running = self.fleet.state().instances.len();

@@ -1,0 +1,93 @@
+"""The emulator blow-up, reproduced in isolation: RSS of the emulator (moto through
+flightdeck's launcher) after N x 4 MB PutObject into a versioned bucket, then after M
+ListObjectVersions calls for one key each, with moto as shipped and with flightdeck's fixes.
+
+Usage: emulator_listing.py LAUNCHER.py [N] [M]   (run with the emulator's own Python,
+which has boto3). Prints one JSON line per variant.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import boto3
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rss_mb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) // 1024
+    return 0
+
+
+def run(launcher, unpatched, n, m):
+    port = free_port()
+    env = dict(os.environ, FLIGHTDECK_EMULATOR_DATA_DIR=tempfile.mkdtemp())
+    if unpatched:
+        env["FLIGHTDECK_EMULATOR_UNPATCHED"] = "1"
+    else:
+        env.update(MALLOC_ARENA_MAX="2", MALLOC_MMAP_THRESHOLD_="131072")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", open(launcher).read(), "127.0.0.1", str(port), str(os.getpid())],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=f"http://127.0.0.1:{port}",
+            region_name="us-east-1",
+            aws_access_key_id="bench",
+            aws_secret_access_key="bench",
+        )
+        for _ in range(100):
+            try:
+                s3.list_buckets()
+                break
+            except Exception:
+                time.sleep(0.1)
+        s3.create_bucket(Bucket="bench-bucket")
+        s3.put_bucket_versioning(
+            Bucket="bench-bucket", VersioningConfiguration={"Status": "Enabled"}
+        )
+        start = rss_mb(proc.pid)
+        data = os.urandom(4 * 2**20)
+        for i in range(n):
+            s3.put_object(Bucket="bench-bucket", Key=f"uploads/{i}.mp4", Body=data)
+        stored = rss_mb(proc.pid)
+        began = time.time()
+        for i in range(m):
+            s3.list_object_versions(Bucket="bench-bucket", Prefix=f"uploads/{i % n}.mp4")
+        listing_s = time.time() - began
+        listed = rss_mb(proc.pid)
+        return {
+            "variant": "moto as shipped" if unpatched else "flightdeck's fixes",
+            "puts": n,
+            "listings": m,
+            "rss_start_mb": start,
+            "rss_after_puts_mb": stored,
+            "rss_after_listings_mb": listed,
+            "listing_ms_each": round(1000 * listing_s / max(m, 1), 1),
+        }
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+launcher = sys.argv[1]
+n = int(sys.argv[2]) if len(sys.argv) > 2 else 40
+m = int(sys.argv[3]) if len(sys.argv) > 3 else 20
+for unpatched in (True, False):
+    print(json.dumps(run(launcher, unpatched, n, m)), flush=True)
