@@ -164,12 +164,14 @@ pub async fn run(
 
     let accounts = match &scenario.open {
         Some(open) if ctx.needs_auth => {
-            progress.send_replace(Progress::preparing(
-                &scenario.name,
-                &format!("signing up {} accounts", open.accounts),
-                planned.as_secs_f64(),
-            ));
-            sign_up_accounts(&ctx, open.accounts, &cancel).await?
+            sign_up_accounts(&ctx, open.accounts, &cancel, |done| {
+                progress.send_replace(Progress::preparing(
+                    &scenario.name,
+                    &format!("signing up {} accounts ({done} done)", open.accounts),
+                    planned.as_secs_f64(),
+                ));
+            })
+            .await?
         }
         _ => Vec::new(),
     };
@@ -448,15 +450,42 @@ async fn sign_in(ctx: &Ctx, stop: &CancellationToken) -> Result<Account, Stop> {
         })
 }
 
+/// Sign-ups in flight at once, per target. Each sign-up and login costs the API an argon2id
+/// hash on a blocking thread: one at a time leaves the other instances (and cores) idle; more
+/// than an instance's 2 vCPUs only queue there.
+const SIGN_UPS_PER_TARGET: usize = 2;
+
+/// Sign up and log in `n` users before the clock starts, a few at a time; `done(k)` after
+/// each. The first failure ends it (the run cannot go on without its accounts).
 async fn sign_up_accounts(
-    ctx: &Ctx,
+    ctx: &Arc<Ctx>,
     n: u32,
     cancel: &CancellationToken,
+    mut done: impl FnMut(usize),
 ) -> Result<Vec<Account>, RunError> {
-    let mut accounts = Vec::new();
-    for _ in 0..n {
-        match sign_in(ctx, cancel).await {
-            Ok(a) => accounts.push(a),
+    let n = n as usize;
+    let at_once = SIGN_UPS_PER_TARGET * ctx.http.targets().len().max(1);
+    let mut accounts = Vec::with_capacity(n);
+    let mut running = JoinSet::new();
+    let mut started = 0;
+    done(0);
+    while accounts.len() < n {
+        while started < n && running.len() < at_once {
+            let (ctx, cancel) = (ctx.clone(), cancel.clone());
+            running.spawn(async move { sign_in(&ctx, &cancel).await });
+            started += 1;
+        }
+        // Dropping `running` on an early return aborts the other sign-ups.
+        let result = match running.join_next().await {
+            Some(Ok(r)) => r,
+            Some(Err(e)) => return Err(RunError::Join(format!("a sign-up: {e}"))),
+            None => break,
+        };
+        match result {
+            Ok(a) => {
+                accounts.push(a);
+                done(accounts.len());
+            }
             Err(Stop::Interrupted) => return Err(RunError::Cancelled),
             Err(Stop::Failed(failure)) => {
                 let target = ctx
