@@ -880,8 +880,20 @@ fn load_status(phase: &str, elapsed: f64, finished: bool) -> LoadStatus {
         done: 38,
         ok: 37,
         failed: 1,
-        in_flight: 2,
-        rps_now: 4.0,
+        // A finished run has nothing in flight: a cancel cut those requests off.
+        cancelled: if finished { 2 } else { 0 },
+        in_flight: if finished { 0 } else { 2 },
+        waiting: 0,
+        not_sent: 0,
+        recent: LoadRecent {
+            window_s: 10.0,
+            covered_s: 10.0,
+            rps: Some(4.0),
+            error_pct: Some(2.5),
+            p50_s: Some(0.110),
+            p95_s: Some(0.300),
+            p99_s: Some(0.400),
+        },
         rps_mean: 3.5,
         p50_s: Some(0.120),
         p95_s: Some(0.310),
@@ -955,7 +967,15 @@ fn a_load_run_is_picked_confirmed_followed_and_cancelled() {
     );
     assert!(!s.load().running());
     assert!(s.load().runs[0].1.is_some(), "the run's end is marked");
-    assert!(s.current_flash().is_some_and(|f| f.text.contains("FAIL")));
+    let flash = s
+        .current_flash()
+        .map(|f| f.text.clone())
+        .unwrap_or_default();
+    assert!(flash.contains("FAIL"), "{flash}");
+    assert!(
+        flash.contains("40 sent = 37 ok + 1 failed + 2 cancelled"),
+        "{flash}"
+    );
 }
 
 #[test]
