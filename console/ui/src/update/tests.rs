@@ -978,6 +978,70 @@ fn a_load_run_is_picked_confirmed_followed_and_cancelled() {
     );
 }
 
+fn with_scenarios(s: &mut State) {
+    feed(
+        s,
+        [Report::LoadScenarios {
+            at: t(-1),
+            scenarios: vec![
+                ("ramp".to_owned(), "0 to 5 VUs".to_owned()),
+                ("smoke".to_owned(), "1 VU".to_owned()),
+            ],
+            target: Some("the local fleet's API".to_owned()),
+            remote_host: None,
+        }],
+    );
+}
+
+fn command(s: &mut State, text: &str) -> Vec<Command> {
+    update(s, key(':'));
+    type_text(s, text);
+    update(s, code(KeyCode::Enter))
+}
+
+#[test]
+fn load_name_from_any_view_shows_the_load_view() {
+    // (how to get there, the view it is)
+    let from = [
+        (None, View::Dashboard),
+        (Some("groups"), View::Groups),
+        (Some("queues"), View::Queues),
+        (Some("group api-asg"), View::Group("api-asg".to_owned())),
+        (Some("audit"), View::Audit),
+    ];
+    for (go, view) in from {
+        let mut s = loaded_state();
+        with_scenarios(&mut s);
+        if let Some(go) = go {
+            command(&mut s, go);
+        }
+        assert_eq!(s.view(), &view, "set-up: {go:?}");
+        assert!(command(&mut s, "load smoke").is_empty(), "it asks first");
+        assert_eq!(s.view(), &View::Load, "from {view:?}");
+        assert!(matches!(s.input, Input::Confirm(_)), "from {view:?}");
+        assert_eq!(
+            update(&mut s, key('y')),
+            [Command::StartLoad {
+                scenario: "smoke".to_owned()
+            }]
+        );
+        assert_eq!(s.view(), &View::Load);
+        // Back leaves the load view for where it came from, as after `:load`.
+        update(&mut s, code(KeyCode::Esc));
+        assert_eq!(s.view(), &View::Dashboard, "from {view:?}");
+    }
+    // An unknown scenario also shows the load view (with the known ones), and says why.
+    let mut s = loaded_state();
+    with_scenarios(&mut s);
+    command(&mut s, "audit");
+    command(&mut s, "load nope");
+    assert_eq!(s.view(), &View::Load);
+    assert_eq!(s.input, Input::Normal);
+    assert!(s
+        .current_flash()
+        .is_some_and(|f| f.text.contains("no scenario `nope`")));
+}
+
 #[test]
 fn autoscaler_switch_needs_a_local_autoscaler() {
     let mut s = loaded_state();
