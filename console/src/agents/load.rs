@@ -153,7 +153,7 @@ pub async fn run(ctx: Context, name: String, tx: mpsc::Sender<Report>, cancel: C
                 if tx
                     .send(Report::Load {
                         at: Utc::now(),
-                        status: st,
+                        status: Box::new(st),
                     })
                     .await
                     .is_err()
@@ -229,7 +229,7 @@ pub async fn run(ctx: Context, name: String, tx: mpsc::Sender<Report>, cancel: C
     let _ = tx
         .send(Report::Load {
             at: Utc::now(),
-            status: st,
+            status: Box::new(st),
         })
         .await;
     send_audit(&tx).await;

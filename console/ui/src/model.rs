@@ -492,7 +492,8 @@ pub enum Report {
     /// A load run's progress.
     Load {
         at: Timestamp,
-        status: LoadStatus,
+        // Boxed: the largest report by far, and one of the rarest.
+        status: Box<LoadStatus>,
     },
     /// The scenarios a load run can be started with: (name, description).
     LoadScenarios {

@@ -477,7 +477,7 @@ fn load_run_view_120x36() {
             &mut s,
             [Report::Load {
                 at: t(-30 + i64::from(i)),
-                status: status(f, 1.0 + f / 6.0, 0.2 + f / 100.0),
+                status: Box::new(status(f, 1.0 + f / 6.0, 0.2 + f / 100.0)),
             }],
         );
     }
@@ -524,7 +524,13 @@ fn a_cancelled_open_run_shows_where_every_request_went() {
         started: Some(t(-4)),
         ..LoadStatus::default()
     };
-    feed(&mut s, [Report::Load { at: t(0), status }]);
+    feed(
+        &mut s,
+        [Report::Load {
+            at: t(0),
+            status: Box::new(status),
+        }],
+    );
     let text = screen(&s, 120, 36);
     assert!(
         text.contains("requests    61 sent = 38 ok + 3 failed + 20 cancelled + 0 in flight"),

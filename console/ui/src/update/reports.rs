@@ -141,7 +141,7 @@ pub(super) fn apply(state: &mut State, report: Report) {
                 };
                 state.flash(level, text);
             }
-            state.load.apply(at, status);
+            state.load.apply(at, *status);
             state.health.ok(Agent::Load, at);
         }
         Report::Fleet { at, processes } => {

@@ -947,7 +947,7 @@ fn a_load_run_is_picked_confirmed_followed_and_cancelled() {
         &mut s,
         [Report::Load {
             at: t(0),
-            status: load_status("running", 30.0, false),
+            status: Box::new(load_status("running", 30.0, false)),
         }],
     );
     assert!(s.load().running());
@@ -962,7 +962,7 @@ fn a_load_run_is_picked_confirmed_followed_and_cancelled() {
         &mut s,
         [Report::Load {
             at: t(1),
-            status: load_status("cancelled", 31.0, true),
+            status: Box::new(load_status("cancelled", 31.0, true)),
         }],
     );
     assert!(!s.load().running());
