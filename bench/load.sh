@@ -211,7 +211,7 @@ for size, vus in [("4", 5), ("50", 2)]:
     mbs = q["bytes_sent"] / 1e6 / r["duration_s"] if r["duration_s"] else 0
     f = lambda k: f"{l[k]*1000:.0f} ms" if k in l else "–"
     errs = ", ".join(f"{k} {v}" for k, v in r["errors"].items()) or "none"
-    print(f"| {size} MB | {vus} | {q['total']} | {q['completed_pct']:.1f} % | {q['rps_mean']:.2f} | {mbs:.1f} | {f('min')} | {f('median')} | {f('p95')} | {f('p99')} | {f('max')} | {errs} |")
+    print(f"| {size} MB | {vus} | {q['sent']} | {q['completed_pct']:.1f} % | {q['rps_mean']:.2f} | {mbs:.1f} | {f('min')} | {f('median')} | {f('p95')} | {f('p99')} | {f('max')} | {errs} |")
 print("| original, 4 MB (2-4 t3.small + ALB, WORKLOAD.md) | | | | 35.2 | | | | 298 ms | | | |")
 print("| original, 50 MB | | | | 2.7 | | | | 4.6 s | | | |")
 PY

@@ -303,13 +303,27 @@ async fn show_progress(mut rx: watch::Receiver<Progress>, show: bool) {
     bar.finish_and_clear();
 }
 
-/// One status line: time, rate, in-flight, percentiles so far, errors.
+/// One status line: time, where every request went (`sent = ok + failed + cancelled + in
+/// flight`), then req/s, error rate and percentiles over the recent window, and the detail.
 pub fn progress_line(p: &Progress) -> String {
     if p.state == RunState::Preparing {
         return p.detail.clone();
     }
     let ms = |s: Option<f64>| s.map(load::report::fmt_secs).unwrap_or_else(|| "–".into());
-    let errors: u64 = p.errors.values().sum();
+    let r = &p.recent;
+    let window = if r.covered_s + 1.0 >= r.window_s {
+        format!("last {:.0} s", r.window_s)
+    } else {
+        format!("first {:.0} s", r.covered_s.ceil())
+    };
+    let unsent = if p.waiting > 0 || p.not_sent > 0 {
+        format!(
+            " ({} waiting for a slot, {} not sent)",
+            p.waiting, p.not_sent
+        )
+    } else {
+        String::new()
+    };
     let top_error = p
         .errors
         .iter()
@@ -317,18 +331,22 @@ pub fn progress_line(p: &Progress) -> String {
         .map(|(k, _)| format!(" ({k})"))
         .unwrap_or_default();
     format!(
-        "{:.0}/{:.0} s  {:.0} req/s  {} done  {} in flight  {} VUs  p50 {}  p95 {}  p99 {}  errors {}{}  {}",
+        "{:.0}/{:.0} s  {} sent = {} ok + {} failed + {} cancelled + {} in flight{}  {} VUs  {window}: {} req/s, errors {}{}, p50 {}, p95 {}, p99 {}  {}",
         p.elapsed_s,
         p.planned_s,
-        p.rps_now,
-        p.done,
+        p.sent,
+        p.ok,
+        p.failed,
+        p.cancelled,
         p.in_flight,
+        unsent,
         p.active_vus,
-        ms(p.p50),
-        ms(p.p95),
-        ms(p.p99),
-        errors,
+        r.rps.map_or_else(|| "–".into(), |v| format!("{v:.1}")),
+        r.error_pct.map_or_else(|| "–".into(), |v| format!("{v:.1} %")),
         top_error,
+        ms(r.p50),
+        ms(r.p95),
+        ms(r.p99),
         p.detail
     )
 }
@@ -358,6 +376,44 @@ mod tests {
         assert!(confirm_remote(&t, false).is_ok());
         let remote = resolve_targets(&["http://api.example.com".into()], false).unwrap();
         assert!(confirm_remote(&remote, true).is_ok());
+    }
+
+    #[test]
+    fn the_progress_line_accounts_for_every_request_and_states_the_window() {
+        let mut p = Progress::preparing("stress", "arrival 70 of 3000", 240.0);
+        p.state = RunState::Running;
+        p.elapsed_s = 12.2;
+        (p.sent, p.ok, p.failed, p.cancelled, p.in_flight) = (61, 38, 3, 0, 20);
+        (p.waiting, p.not_sent) = (9, 0);
+        p.errors.insert("http_503".into(), 3);
+        p.recent = load::stats::Recent {
+            window_s: 10.0,
+            covered_s: 9.2,
+            ok: 38,
+            failed: 3,
+            rps: Some(4.456),
+            error_pct: Some(7.32),
+            p50: Some(0.41),
+            p95: Some(1.9),
+            p99: Some(2.3),
+        };
+        let line = progress_line(&p);
+        assert!(
+            line.contains("61 sent = 38 ok + 3 failed + 0 cancelled + 20 in flight (9 waiting for a slot, 0 not sent)"),
+            "{line}"
+        );
+        assert!(
+            line.contains(
+                "last 10 s: 4.5 req/s, errors 7.3 % (http_503), p50 410.0 ms, p95 1.90 s"
+            ),
+            "{line}"
+        );
+        p.recent.covered_s = 2.5;
+        assert!(
+            progress_line(&p).contains("first 3 s: "),
+            "{}",
+            progress_line(&p)
+        );
     }
 
     #[test]

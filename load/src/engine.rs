@@ -63,7 +63,7 @@ pub enum RunError {
     NoTargets,
     #[error(transparent)]
     Video(#[from] VideoError),
-    #[error("the video generator stopped unexpectedly: {0}")]
+    #[error("a preparation task stopped unexpectedly: {0}")]
     Join(String),
     #[error(
         "signing up the run's accounts at {target} failed ({failure}); is the API running there?"
@@ -126,7 +126,8 @@ impl Ctx {
 
 /// Why a step did not complete.
 enum Stop {
-    /// Cut off by a stop or cancel; nothing is recorded against the target.
+    /// Cut off by a cancel or the end of the graceful stop: a scenario step's request is
+    /// counted as `cancelled` (no latency, no error class: the target did nothing wrong).
     Interrupted,
     Failed(Failure),
 }
@@ -163,12 +164,14 @@ pub async fn run(
 
     let accounts = match &scenario.open {
         Some(open) if ctx.needs_auth => {
-            progress.send_replace(Progress::preparing(
-                &scenario.name,
-                &format!("signing up {} accounts", open.accounts),
-                planned.as_secs_f64(),
-            ));
-            sign_up_accounts(&ctx, open.accounts, &cancel).await?
+            sign_up_accounts(&ctx, open.accounts, &cancel, |done| {
+                progress.send_replace(Progress::preparing(
+                    &scenario.name,
+                    &format!("signing up {} accounts ({done} done)", open.accounts),
+                    planned.as_secs_f64(),
+                ));
+            })
+            .await?
         }
         _ => Vec::new(),
     };
@@ -203,8 +206,7 @@ pub async fn run(
     };
     ctx.set_live(state, "done".into(), 0.0);
     let base = base_progress(&ctx, &scenario.name, planned.as_secs_f64());
-    let last = progress.borrow().clone();
-    progress.send_replace(ctx.rec.snapshot(&base, elapsed.as_secs_f64(), Some(&last)));
+    progress.send_replace(ctx.rec.snapshot(&base, elapsed.as_secs_f64()));
 
     let stats = ctx.rec.lock();
     Ok(Report::build(
@@ -238,11 +240,7 @@ async fn publish(
     loop {
         tick.tick().await;
         let base = base_progress(&ctx, &scenario, planned_s);
-        let prev = progress.borrow().clone();
-        let prev = (prev.state != RunState::Preparing).then_some(prev);
-        let snap = ctx
-            .rec
-            .snapshot(&base, clock0.elapsed().as_secs_f64(), prev.as_ref());
+        let snap = ctx.rec.snapshot(&base, clock0.elapsed().as_secs_f64());
         progress.send_replace(snap);
     }
 }
@@ -281,7 +279,9 @@ async fn prepare_steps(
                             let make = options.make_video.clone();
                             let path = tokio::task::spawn_blocking(move || make(&dir, preset))
                                 .await
-                                .map_err(|e| RunError::Join(e.to_string()))??;
+                                .map_err(|e| {
+                                    RunError::Join(format!("the video generator: {e}"))
+                                })??;
                             (key, path)
                         }
                     }
@@ -348,9 +348,7 @@ async fn request(
     let result = tokio::select! {
         r = ctx.http.send(method, path, headers, body) => r,
         _ = stop.cancelled() => {
-            if counted {
-                ctx.rec.interrupted();
-            }
+            ctx.rec.cancelled(label, counted);
             return Err(Stop::Interrupted);
         }
     };
@@ -382,6 +380,7 @@ async fn request(
             status,
             error,
             bytes_sent: bytes,
+            at_s: now.saturating_duration_since(ctx.clock0()).as_secs_f64(),
         },
     );
     result.map_err(Stop::Failed)
@@ -451,15 +450,42 @@ async fn sign_in(ctx: &Ctx, stop: &CancellationToken) -> Result<Account, Stop> {
         })
 }
 
+/// Sign-ups in flight at once, per target. Each sign-up and login costs the API an argon2id
+/// hash on a blocking thread: one at a time leaves the other instances (and cores) idle; more
+/// than an instance's 2 vCPUs only queue there.
+const SIGN_UPS_PER_TARGET: usize = 2;
+
+/// Sign up and log in `n` users before the clock starts, a few at a time; `done(k)` after
+/// each. The first failure ends it (the run cannot go on without its accounts).
 async fn sign_up_accounts(
-    ctx: &Ctx,
+    ctx: &Arc<Ctx>,
     n: u32,
     cancel: &CancellationToken,
+    mut done: impl FnMut(usize),
 ) -> Result<Vec<Account>, RunError> {
-    let mut accounts = Vec::new();
-    for _ in 0..n {
-        match sign_in(ctx, cancel).await {
-            Ok(a) => accounts.push(a),
+    let n = n as usize;
+    let at_once = SIGN_UPS_PER_TARGET * ctx.http.targets().len().max(1);
+    let mut accounts = Vec::with_capacity(n);
+    let mut running = JoinSet::new();
+    let mut started = 0;
+    done(0);
+    while accounts.len() < n {
+        while started < n && running.len() < at_once {
+            let (ctx, cancel) = (ctx.clone(), cancel.clone());
+            running.spawn(async move { sign_in(&ctx, &cancel).await });
+            started += 1;
+        }
+        // Dropping `running` on an early return aborts the other sign-ups.
+        let result = match running.join_next().await {
+            Some(Ok(r)) => r,
+            Some(Err(e)) => return Err(RunError::Join(format!("a sign-up: {e}"))),
+            None => break,
+        };
+        match result {
+            Ok(a) => {
+                accounts.push(a);
+                done(accounts.len());
+            }
             Err(Stop::Interrupted) => return Err(RunError::Cancelled),
             Err(Stop::Failed(failure)) => {
                 let target = ctx
@@ -570,7 +596,10 @@ async fn iteration(
                             )
                             .await
                             {
-                                None => return,
+                                None => {
+                                    ctx.rec.processing_cut_off();
+                                    return;
+                                }
                                 Some(r) => r,
                             }
                         }
@@ -814,12 +843,19 @@ async fn run_open(ctx: &Arc<Ctx>, open: &Open, accounts: Vec<Account>, cancel: &
         let slots = slots.clone();
         let accounts = accounts.clone();
         let stop = stop.clone();
+        // Due now: it waits for a send slot until it gets one or the run stops.
+        ctx.rec.waiting();
         tasks.spawn(async move {
             // Waiting for a slot counts in the latency: it is measured from `at`.
             let permit = tokio::select! {
+                biased;
+                _ = stop.cancelled() => {
+                    ctx.rec.never_sent();
+                    return;
+                }
                 p = slots.acquire_owned() => p,
-                _ = stop.cancelled() => return,
             };
+            ctx.rec.got_slot();
             let account = (!accounts.is_empty()).then(|| &accounts[i % accounts.len()]);
             iteration(&ctx, &stop, account, at).await;
             drop(permit);

@@ -14,16 +14,28 @@ use crate::scenario::{Model, Scenario};
 use crate::stats::{self, Bucket, Latency, Stats};
 use crate::threshold::{self, LatencyStat, Metric, Verdict};
 
+/// The scenario's step requests (sign-up and login are apart, under `steps`). They add up:
+/// `sent = ok + failed + cancelled + in_flight`, and `in_flight` is 0 once the run has ended.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Requests {
-    /// Requests of the scenario's steps that were sent.
-    pub total: u64,
+    /// Handed to a connection.
+    #[serde(alias = "total")]
+    pub sent: u64,
     /// Got the expected answer.
     pub ok: u64,
+    /// Got another answer, or an error (timeout, reset, refused, ...).
     pub failed: u64,
-    /// Cut off by the end of the run or a cancel.
-    pub interrupted: u64,
-    /// `ok` as a percentage of `total`.
+    /// Sent, then cut off by a cancel or the end of the graceful stop before it ended.
+    #[serde(alias = "interrupted")]
+    pub cancelled: u64,
+    /// Still going when the report was made (0 after a run ends).
+    #[serde(default)]
+    pub in_flight: u64,
+    /// Open model: arrivals that were due but never got a send slot (`max_in_flight`) before
+    /// the run stopped. They were never sent, so they are not in `sent`.
+    #[serde(default)]
+    pub not_sent: u64,
+    /// `ok` as a percentage of `sent`.
     pub completed_pct: f64,
     pub rps_mean: f64,
     pub bytes_sent: u64,
@@ -35,6 +47,9 @@ pub struct StepReport {
     pub label: String,
     pub ok: u64,
     pub failed: u64,
+    /// Cut off by a cancel or the end of the graceful stop (`processed`: the wait for it).
+    #[serde(default)]
+    pub cancelled: u64,
     pub latency: Option<Latency>,
     pub errors: BTreeMap<String, u64>,
 }
@@ -43,6 +58,9 @@ pub struct StepReport {
 pub struct Processed {
     pub videos: u64,
     pub failed: u64,
+    /// Uploads whose wait for `processed` was cut off by a cancel or the graceful stop.
+    #[serde(default)]
+    pub cancelled: u64,
     pub megabytes: f64,
     /// Uploaded MB that reached `processed`, per minute from the start of the run to the
     /// last one seen processed.
@@ -84,19 +102,20 @@ impl Report {
         cancelled: bool,
     ) -> Report {
         let duration_s = elapsed.as_secs_f64();
-        let total = s.done + s.interrupted;
         let rps_mean = if duration_s > 0.0 {
             s.done as f64 / duration_s
         } else {
             0.0
         };
         let requests = Requests {
-            total,
+            sent: s.sent,
             ok: s.ok,
             failed: s.failed,
-            interrupted: s.interrupted,
-            completed_pct: if total > 0 {
-                s.ok as f64 * 100.0 / total as f64
+            cancelled: s.cancelled,
+            in_flight: s.in_flight,
+            not_sent: s.not_sent,
+            completed_pct: if s.sent > 0 {
+                s.ok as f64 * 100.0 / s.sent as f64
             } else {
                 0.0
             },
@@ -111,6 +130,7 @@ impl Report {
                 label: label.clone(),
                 ok: st.ok,
                 failed: st.failed,
+                cancelled: st.cancelled,
                 latency: Latency::of(&st.latency),
                 errors: st.errors.clone(),
             })
@@ -118,6 +138,7 @@ impl Report {
         let processed = s.steps.get("processed").map(|p| Processed {
             videos: p.ok,
             failed: p.failed,
+            cancelled: p.cancelled,
             megabytes: s.processed_bytes as f64 / 1e6,
             mb_per_min: stats::mb_per_min(s.processed_bytes, s.last_processed_s),
         });
@@ -206,7 +227,7 @@ impl Report {
         let _ = writeln!(o, "## Summary\n");
         let _ = writeln!(
             o,
-            "| requests | completed | failed | interrupted | RPS mean | min | median | p95 | p99 | max |"
+            "| sent | completed | failed | cancelled | RPS mean | min | median | p95 | p99 | max |"
         );
         let _ = writeln!(o, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         let l = self.latency;
@@ -215,11 +236,11 @@ impl Report {
         let _ = writeln!(
             o,
             "| {} | {} ({:.1} %) | {} | {} | {:.1} | {} | {} | {} | {} | {} |\n",
-            self.requests.total,
+            self.requests.sent,
             self.requests.ok,
             self.requests.completed_pct,
             self.requests.failed,
-            self.requests.interrupted,
+            self.requests.cancelled,
             self.requests.rps_mean,
             cell(|l| l.min),
             cell(|l| l.median),
@@ -227,6 +248,7 @@ impl Report {
             cell(|l| l.p99),
             cell(|l| l.max),
         );
+        let _ = writeln!(o, "{}\n", self.requests.accounting());
         if self.model == "open" {
             if let Some(st) = &self.service_time {
                 let _ = writeln!(
@@ -240,8 +262,11 @@ impl Report {
         }
         if !self.steps.is_empty() {
             let _ = writeln!(o, "## Steps\n");
-            let _ = writeln!(o, "| step | ok | failed | median | p95 | p99 | max |");
-            let _ = writeln!(o, "|---|---:|---:|---:|---:|---:|---:|");
+            let _ = writeln!(
+                o,
+                "| step | ok | failed | cancelled | median | p95 | p99 | max |"
+            );
+            let _ = writeln!(o, "|---|---:|---:|---:|---:|---:|---:|---:|");
             for st in &self.steps {
                 let c = |f: fn(&Latency) -> f64| {
                     st.latency
@@ -251,10 +276,11 @@ impl Report {
                 };
                 let _ = writeln!(
                     o,
-                    "| {} | {} | {} | {} | {} | {} | {} |",
+                    "| {} | {} | {} | {} | {} | {} | {} | {} |",
                     st.label,
                     st.ok,
                     st.failed,
+                    st.cancelled,
                     c(|l| l.median),
                     c(|l| l.p95),
                     c(|l| l.p99),
@@ -266,10 +292,11 @@ impl Report {
         if let Some(p) = &self.processed {
             let _ = writeln!(
                 o,
-                "End to end: {} videos processed ({:.1} MB), {} failed or not processed in time; {}.\n",
+                "End to end: {} videos processed ({:.1} MB), {} failed or not processed in time, {} not waited for (cut off); {}.\n",
                 p.videos,
                 p.megabytes,
                 p.failed,
+                p.cancelled,
                 p.mb_per_min
                     .map(|m| format!("{m:.1} MB/min"))
                     .unwrap_or_else(|| "no MB/min (nothing processed)".into())
@@ -341,6 +368,44 @@ impl Report {
     }
 }
 
+impl Requests {
+    /// Where every request went, in words, e.g. `Every request is accounted for: 120 sent =
+    /// 100 ok + 5 failed + 15 cancelled + 0 in flight.` and what "cancelled" and "not sent"
+    /// mean when there are any.
+    pub fn accounting(&self) -> String {
+        let r = self;
+        let adds_up = r.sent == r.ok + r.failed + r.cancelled + r.in_flight;
+        let mut o = format!(
+            "{}: {} sent {} {} ok + {} failed + {} cancelled + {} in flight.",
+            if adds_up {
+                "Every request is accounted for"
+            } else {
+                "The counts do not add up (a bug in the load runner)"
+            },
+            r.sent,
+            if adds_up { "=" } else { "≠" },
+            r.ok,
+            r.failed,
+            r.cancelled,
+            r.in_flight
+        );
+        if r.cancelled > 0 {
+            o.push_str(
+                " Cancelled: sent, then cut off by the cancel or the end of the graceful stop before an answer.",
+            );
+        }
+        if r.not_sent > 0 {
+            let _ = write!(
+                o,
+                " {} more arrival{} never got a send slot (max_in_flight) before the run stopped: not sent, so not counted as sent.",
+                r.not_sent,
+                if r.not_sent == 1 { "" } else { "s" }
+            );
+        }
+        o
+    }
+}
+
 /// Seconds as `850 µs`, `12.3 ms`, `1.25 s`.
 pub fn fmt_secs(s: f64) -> String {
     if s < 0.001 {
@@ -380,6 +445,7 @@ mod tests {
                 status: Some(if error.is_some() { 500 } else { 200 }),
                 error,
                 bytes_sent: 0,
+                at_s: 0.5,
             },
         );
     }
@@ -405,7 +471,7 @@ mod tests {
         let passed: Vec<bool> = rep.thresholds.iter().map(|v| v.passed).collect();
         assert_eq!(passed, vec![true, false, true, false, true, false]);
         assert!(!rep.passed);
-        assert_eq!(rep.requests.total, 100);
+        assert_eq!(rep.requests.sent, 100);
         assert!((rep.requests.completed_pct - 99.0).abs() < 1e-9);
         assert_eq!(rep.errors.get("http_500"), Some(&1));
         let md = rep.to_markdown();
@@ -414,6 +480,83 @@ mod tests {
         let json = serde_json::to_string(&rep).unwrap();
         let back: Report = serde_json::from_str(&json).unwrap();
         assert_eq!(back, rep);
+    }
+
+    #[test]
+    fn a_cancelled_run_accounts_for_every_request() {
+        let r = Recorder::default();
+        for ms in [10, 20, 30] {
+            record(&r, ms, None);
+        }
+        record(&r, 40, Some(ErrorClass::Http(500)));
+        // Two sent and cut off by the cancel; one arrival never got a send slot.
+        for _ in 0..2 {
+            r.start();
+            r.cancelled("get /x", true);
+        }
+        r.waiting();
+        r.never_sent();
+        let rep = Report::build(
+            &scenario("[]"),
+            &r.lock(),
+            &[],
+            Utc::now(),
+            Duration::from_secs(1),
+            true,
+        );
+        let q = &rep.requests;
+        assert_eq!(
+            (q.sent, q.ok, q.failed, q.cancelled, q.in_flight, q.not_sent),
+            (6, 3, 1, 2, 0, 1)
+        );
+        assert!((q.completed_pct - 50.0).abs() < 1e-9);
+        let md = rep.to_markdown();
+        assert!(
+            md.contains(
+                "Every request is accounted for: 6 sent = 3 ok + 1 failed + 2 cancelled + 0 in flight."
+            ),
+            "{md}"
+        );
+        assert!(md.contains("1 more arrival never got a send slot"), "{md}");
+        assert!(md.contains("**Result: CANCELLED**"), "{md}");
+        assert!(md.contains("| get /x | 3 | 1 | 2 |"), "{md}");
+        let json = serde_json::to_value(&rep).unwrap();
+        assert_eq!(json["requests"]["cancelled"], 2);
+        assert_eq!(json["requests"]["not_sent"], 1);
+    }
+
+    #[test]
+    fn counts_that_do_not_add_up_are_called_a_bug() {
+        let q = Requests {
+            sent: 5,
+            ok: 3,
+            failed: 0,
+            cancelled: 0,
+            in_flight: 0,
+            not_sent: 0,
+            completed_pct: 60.0,
+            rps_mean: 0.0,
+            bytes_sent: 0,
+            iterations: 0,
+        };
+        assert!(
+            q.accounting().contains("do not add up"),
+            "{}",
+            q.accounting()
+        );
+        assert!(
+            q.accounting().contains("5 sent ≠ 3 ok"),
+            "{}",
+            q.accounting()
+        );
+    }
+
+    #[test]
+    fn reports_with_the_old_field_names_still_read() {
+        let old = r#"{"total": 7, "ok": 5, "failed": 1, "interrupted": 1, "completed_pct": 71.4,
+            "rps_mean": 1.0, "bytes_sent": 0, "iterations": 5}"#;
+        let q: Requests = serde_json::from_str(old).unwrap();
+        assert_eq!((q.sent, q.cancelled, q.in_flight, q.not_sent), (7, 1, 0, 0));
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! What a run measured so far: HDR latency histograms (microseconds, 3 significant digits)
-//! overall and per step, status and error counts, bytes, and end-to-end processing. The
-//! engine's tasks record into one `Recorder`; `snapshot()` turns it into a `Progress`.
+//! overall and per step, status and error counts, bytes, end-to-end processing, and the
+//! recent window (rates over the last `WINDOW_S` seconds). The engine's tasks record into one
+//! `Recorder`; `snapshot()` turns it into a `Progress`. Every request counter lives under the
+//! one lock, so any snapshot adds up: `sent = ok + failed + cancelled + in_flight`.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,6 +16,9 @@ use crate::client::ErrorClass;
 
 /// Highest latency a histogram holds (longer ones are recorded as this): one hour.
 const MAX_MICROS: u64 = 3_600_000_000;
+
+/// Length of the recent window that live rates (req/s, error rate, percentiles) cover.
+pub const WINDOW_S: u64 = 10;
 
 /// Upper bounds (ms) of the coarse latency buckets shown live and in reports.
 pub const BUCKETS_MS: [f64; 14] = [
@@ -98,6 +103,8 @@ pub fn buckets(h: &Histogram<u64>) -> Vec<Bucket> {
 pub struct StepStats {
     pub ok: u64,
     pub failed: u64,
+    /// Cut off by a cancel or the end of the graceful stop (for `processed`: the wait for it).
+    pub cancelled: u64,
     pub errors: BTreeMap<String, u64>,
     pub latency: Histogram<u64>,
 }
@@ -107,20 +114,31 @@ impl StepStats {
         StepStats {
             ok: 0,
             failed: 0,
+            cancelled: 0,
             errors: BTreeMap::new(),
             latency: new_histogram(),
         }
     }
 }
 
-/// Everything measured, behind the recorder's lock.
+/// Everything measured, behind the recorder's lock. Requests are those of the scenario's own
+/// steps (get, upload), what thresholds judge; sign-up and login are only in `steps`.
 pub struct Stats {
-    /// Requests of the scenario's own steps (get, upload); what thresholds judge.
+    /// Handed to the connection: `ok + failed + cancelled + in_flight`.
+    pub sent: u64,
+    /// Sent and not yet ended.
+    pub in_flight: u64,
+    /// Ended with an answer or an error: `ok + failed`.
     pub done: u64,
     pub ok: u64,
     pub failed: u64,
-    /// Requests cut off by a stop or cancel before they finished (not in `done`).
-    pub interrupted: u64,
+    /// Sent, then cut off by a cancel or the end of the graceful stop before it ended.
+    pub cancelled: u64,
+    /// Open model: arrivals that are due and wait for a send slot (`max_in_flight`).
+    pub waiting: u64,
+    /// Open model: arrivals that were due but never got a send slot before the run stopped.
+    /// They were never sent, so they are not in `sent`.
+    pub not_sent: u64,
     pub statuses: BTreeMap<u16, u64>,
     pub errors: BTreeMap<String, u64>,
     /// Latency of every step request that got a response, from its intended start.
@@ -134,15 +152,21 @@ pub struct Stats {
     /// Seconds into the run when the last video was seen `processed`.
     pub last_processed_s: f64,
     pub iterations: u64,
+    /// Completions of the last `WINDOW_S` seconds, for the live rates.
+    pub recent: Window,
 }
 
 impl Stats {
     fn new() -> Stats {
         Stats {
+            sent: 0,
+            in_flight: 0,
             done: 0,
             ok: 0,
             failed: 0,
-            interrupted: 0,
+            cancelled: 0,
+            waiting: 0,
+            not_sent: 0,
             statuses: BTreeMap::new(),
             errors: BTreeMap::new(),
             latency: new_histogram(),
@@ -152,6 +176,7 @@ impl Stats {
             processed_bytes: 0,
             last_processed_s: 0.0,
             iterations: 0,
+            recent: Window::new(),
         }
     }
 
@@ -173,13 +198,13 @@ pub struct Outcome {
     pub status: Option<u16>,
     pub error: Option<ErrorClass>,
     pub bytes_sent: u64,
+    /// When it ended, in seconds since the load's clock started.
+    pub at_s: f64,
 }
 
 /// Shared by all of a run's tasks.
 pub struct Recorder {
     stats: Mutex<Stats>,
-    pub sent: AtomicU64,
-    pub in_flight: AtomicU64,
     pub active_vus: AtomicU64,
 }
 
@@ -187,8 +212,6 @@ impl Default for Recorder {
     fn default() -> Self {
         Recorder {
             stats: Mutex::new(Stats::new()),
-            sent: AtomicU64::new(0),
-            in_flight: AtomicU64::new(0),
             active_vus: AtomicU64::new(0),
         }
     }
@@ -201,19 +224,20 @@ impl Recorder {
 
     /// A step request is about to be sent.
     pub fn start(&self) {
-        self.sent.fetch_add(1, Ordering::Relaxed);
-        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        let mut s = self.lock();
+        s.sent += 1;
+        s.in_flight += 1;
     }
 
     /// A step request ended (`counted`: a scenario step; else a sign-up or log-in, which has
     /// its own label but stays out of the totals that thresholds judge).
     pub fn finish(&self, label: &str, counted: bool, o: Outcome) {
-        if counted {
-            self.in_flight.fetch_sub(1, Ordering::Relaxed);
-        }
         let mut s = self.lock();
         if counted {
+            s.in_flight = s.in_flight.saturating_sub(1);
             s.done += 1;
+            let answered = o.status.map(|_| o.latency);
+            s.recent.record(o.at_s, answered, o.error.is_some());
             s.bytes_sent += o.bytes_sent;
             if let Some(code) = o.status {
                 *s.statuses.entry(code).or_default() += 1;
@@ -241,10 +265,42 @@ impl Recorder {
         }
     }
 
-    /// A counted request was cut off by a stop.
-    pub fn interrupted(&self) {
-        self.in_flight.fetch_sub(1, Ordering::Relaxed);
-        self.lock().interrupted += 1;
+    /// A request was cut off by a cancel or the end of the graceful stop (`counted`: a
+    /// scenario step's, as in `finish`).
+    pub fn cancelled(&self, label: &str, counted: bool) {
+        let mut s = self.lock();
+        if counted {
+            s.in_flight = s.in_flight.saturating_sub(1);
+            s.cancelled += 1;
+        }
+        if let Some(step) = s.step(label) {
+            step.cancelled += 1;
+        }
+    }
+
+    /// The wait for an uploaded video to be processed was cut off.
+    pub fn processing_cut_off(&self) {
+        if let Some(step) = self.lock().step("processed") {
+            step.cancelled += 1;
+        }
+    }
+
+    /// An arrival is due and waits for a send slot.
+    pub fn waiting(&self) {
+        self.lock().waiting += 1;
+    }
+
+    /// A waiting arrival got its send slot.
+    pub fn got_slot(&self) {
+        let mut s = self.lock();
+        s.waiting = s.waiting.saturating_sub(1);
+    }
+
+    /// A waiting arrival was stopped before it got a send slot: it is never sent.
+    pub fn never_sent(&self) {
+        let mut s = self.lock();
+        s.waiting = s.waiting.saturating_sub(1);
+        s.not_sent += 1;
     }
 
     /// An uploaded video reached `processed` (or failed to): end-to-end latency.
@@ -288,6 +344,10 @@ pub enum RunState {
 }
 
 /// A live view of a run, published on a `watch` channel a few times a second.
+///
+/// The request counters always add up: `sent = ok + failed + cancelled + in_flight`
+/// (`done = ok + failed`). Arrivals waiting for a send slot and those that never got one are
+/// apart: they were not sent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Progress {
     pub scenario: String,
@@ -303,10 +363,18 @@ pub struct Progress {
     pub done: u64,
     pub ok: u64,
     pub failed: u64,
+    /// Sent, then cut off by a cancel or the end of the graceful stop.
+    pub cancelled: u64,
     pub in_flight: u64,
-    /// Completions per second since the previous snapshot.
-    pub rps_now: f64,
+    /// Open model: arrivals due now that wait for a send slot (`max_in_flight`).
+    pub waiting: u64,
+    /// Open model: arrivals that never got a send slot before the run stopped (not sent).
+    pub not_sent: u64,
+    /// Rates over the last `WINDOW_S` seconds.
+    pub recent: Recent,
+    /// Completions per second over the whole run so far.
     pub rps_mean: f64,
+    /// Latency percentiles over the whole run so far.
     pub p50: Option<f64>,
     pub p95: Option<f64>,
     pub p99: Option<f64>,
@@ -332,8 +400,11 @@ impl Progress {
             done: 0,
             ok: 0,
             failed: 0,
+            cancelled: 0,
             in_flight: 0,
-            rps_now: 0.0,
+            waiting: 0,
+            not_sent: 0,
+            recent: Recent::default(),
             rps_mean: 0.0,
             p50: None,
             p95: None,
@@ -354,25 +425,22 @@ pub fn mb_per_min(bytes: u64, secs: f64) -> Option<f64> {
 }
 
 impl Recorder {
-    /// A snapshot; `prev` is the previous one (for the current rate).
-    pub fn snapshot(&self, base: &Progress, elapsed_s: f64, prev: Option<&Progress>) -> Progress {
+    /// A snapshot at `elapsed_s` seconds into the load; `base` carries the state and detail.
+    pub fn snapshot(&self, base: &Progress, elapsed_s: f64) -> Progress {
         let s = self.lock();
-        let rps_now = match prev {
-            Some(p) if elapsed_s > p.elapsed_s => {
-                (s.done.saturating_sub(p.done)) as f64 / (elapsed_s - p.elapsed_s)
-            }
-            _ => 0.0,
-        };
         let processed = s.steps.get("processed").map(|p| p.ok).unwrap_or(0);
         Progress {
             elapsed_s,
             active_vus: self.active_vus.load(Ordering::Relaxed),
-            sent: self.sent.load(Ordering::Relaxed),
+            sent: s.sent,
             done: s.done,
             ok: s.ok,
             failed: s.failed,
-            in_flight: self.in_flight.load(Ordering::Relaxed),
-            rps_now,
+            cancelled: s.cancelled,
+            in_flight: s.in_flight,
+            waiting: s.waiting,
+            not_sent: s.not_sent,
+            recent: s.recent.recent(elapsed_s),
             rps_mean: if elapsed_s > 0.0 {
                 s.done as f64 / elapsed_s
             } else {
@@ -392,6 +460,136 @@ impl Recorder {
     }
 }
 
+/// Rates over the recent window: what the load is doing now, not since the start.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Recent {
+    /// The window's length, `WINDOW_S`.
+    pub window_s: f64,
+    /// Seconds the numbers cover: `window_s` once the run is that old, less before.
+    pub covered_s: f64,
+    /// Requests that ended in the window.
+    pub ok: u64,
+    pub failed: u64,
+    /// Requests ended per second; `None` until a whole second is covered (one request in
+    /// the first 250 ms is not 4 req/s).
+    pub rps: Option<f64>,
+    /// `failed` as a percentage of the requests that ended; `None` when none did.
+    pub error_pct: Option<f64>,
+    /// Latency percentiles of the answers in the window, in seconds.
+    pub p50: Option<f64>,
+    pub p95: Option<f64>,
+    pub p99: Option<f64>,
+}
+
+/// One second of completions.
+struct Slot {
+    second: Option<u64>,
+    ok: u64,
+    failed: u64,
+    latency: Histogram<u64>,
+}
+
+/// Completions of the last `WINDOW_S` seconds in one-second slots, reused in a ring, so the
+/// live rates cost the same memory at any request rate. Times are seconds since the load's
+/// clock started. Latency here keeps 2 significant digits (1 %), plenty for a live view.
+pub struct Window {
+    slots: Vec<Slot>,
+}
+
+impl Default for Window {
+    fn default() -> Self {
+        Window::new()
+    }
+}
+
+impl Window {
+    // The bounds are constants hdrhistogram accepts (low >= 1, high >= 2 * low, 2 digits).
+    #[allow(clippy::expect_used)]
+    pub fn new() -> Window {
+        let slots = (0..WINDOW_S)
+            .map(|_| Slot {
+                second: None,
+                ok: 0,
+                failed: 0,
+                latency: Histogram::new_with_bounds(1, MAX_MICROS, 2)
+                    .expect("constant, valid histogram bounds"),
+            })
+            .collect();
+        Window { slots }
+    }
+
+    /// A request ended at `at_s`; `latency` when it was answered.
+    pub fn record(&mut self, at_s: f64, latency: Option<Duration>, failed: bool) {
+        let second = at_s.max(0.0) as u64;
+        let len = self.slots.len() as u64;
+        let Some(slot) = usize::try_from(second % len)
+            .ok()
+            .and_then(|i| self.slots.get_mut(i))
+        else {
+            return;
+        };
+        match slot.second {
+            // Recorded late, after its slot moved on: already outside the window.
+            Some(s) if s > second => return,
+            Some(s) if s == second => {}
+            _ => {
+                slot.second = Some(second);
+                slot.ok = 0;
+                slot.failed = 0;
+                slot.latency.reset();
+            }
+        }
+        if failed {
+            slot.failed += 1;
+        } else {
+            slot.ok += 1;
+        }
+        if let Some(l) = latency {
+            slot.latency.saturating_record(micros(l));
+        }
+    }
+
+    /// The rates at `now_s`: the slots of the last `WINDOW_S` seconds, the current partial
+    /// one included, over the time they really cover.
+    pub fn recent(&self, now_s: f64) -> Recent {
+        let now_s = now_s.max(0.0);
+        let current = now_s as u64;
+        let len = self.slots.len() as u64;
+        let first = (current + 1).saturating_sub(len);
+        let covered_s = now_s - first as f64;
+        let mut latency: Option<Histogram<u64>> = None;
+        let (mut ok, mut failed) = (0, 0);
+        for slot in &self.slots {
+            let Some(second) = slot.second else { continue };
+            if second < first || second > current {
+                continue;
+            }
+            ok += slot.ok;
+            failed += slot.failed;
+            match &mut latency {
+                None => latency = Some(slot.latency.clone()),
+                Some(h) => {
+                    // Same bounds: adding cannot fail.
+                    let _ = h.add(&slot.latency);
+                }
+            }
+        }
+        let done = ok + failed;
+        let q = |p: f64| latency.as_ref().and_then(|h| quantile(h, p));
+        Recent {
+            window_s: len as f64,
+            covered_s,
+            ok,
+            failed,
+            rps: (covered_s >= 1.0).then(|| done as f64 / covered_s),
+            error_pct: (done > 0).then(|| failed as f64 * 100.0 / done as f64),
+            p50: q(0.5),
+            p95: q(0.95),
+            p99: q(0.99),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -403,6 +601,7 @@ mod tests {
             status: Some(200),
             error: None,
             bytes_sent: 10,
+            at_s: 1.5,
         }
     }
 
@@ -446,8 +645,115 @@ mod tests {
         assert!((l.max - 0.100).abs() < 0.001, "{l:?}");
         assert_eq!(s.steps["login"].ok, 1);
         assert_eq!(s.bytes_sent, 1020);
-        drop(s);
-        assert_eq!(r.in_flight.load(Ordering::Relaxed), 0);
+        assert_eq!((s.sent, s.in_flight), (102, 0));
+    }
+
+    #[test]
+    fn every_request_is_accounted_for_in_each_snapshot() {
+        let r = Recorder::default();
+        let adds_up = |p: &Progress| {
+            assert_eq!(p.sent, p.ok + p.failed + p.cancelled + p.in_flight, "{p:?}");
+            assert_eq!(p.done, p.ok + p.failed, "{p:?}");
+        };
+        let base = Progress::preparing("t", "", 10.0);
+        for _ in 0..5 {
+            r.start();
+        }
+        adds_up(&r.snapshot(&base, 1.0));
+        r.finish("get /", true, ok(3));
+        r.finish(
+            "get /",
+            true,
+            Outcome {
+                status: None,
+                error: Some(ErrorClass::Timeout),
+                ..ok(60_000)
+            },
+        );
+        r.cancelled("get /", true);
+        // Sign-ups are not the scenario's requests: they stay out of the counts.
+        r.finish("signup", false, ok(3));
+        r.cancelled("login", false);
+        // Arrivals that wait for a slot are not sent; one gets it, one never does.
+        r.waiting();
+        r.waiting();
+        r.got_slot();
+        r.never_sent();
+        let p = r.snapshot(&base, 2.0);
+        adds_up(&p);
+        assert_eq!(
+            (p.sent, p.ok, p.failed, p.cancelled, p.in_flight),
+            (5, 1, 1, 1, 2)
+        );
+        assert_eq!((p.waiting, p.not_sent), (0, 1));
+        let s = r.lock();
+        let get = &s.steps["get /"];
+        assert_eq!((get.ok, get.failed, get.cancelled), (1, 1, 1));
+        assert_eq!(s.steps["login"].cancelled, 1);
+    }
+
+    fn second(ms: u64) -> Option<Duration> {
+        Some(Duration::from_millis(ms))
+    }
+
+    #[test]
+    fn the_window_rates_cover_only_the_last_seconds() {
+        let mut w = Window::new();
+        // A slow, failing start: 20 answers of 900 ms in second 2, half of them errors.
+        for i in 0..20 {
+            w.record(2.5, second(900), i % 2 == 0);
+        }
+        // Then 10 fast answers per second in seconds 20..=29.
+        for sec in 20..30 {
+            for _ in 0..10 {
+                w.record(f64::from(sec) + 0.5, second(10), false);
+            }
+        }
+        let r = w.recent(29.5);
+        assert_eq!(r.window_s, WINDOW_S as f64);
+        assert!((r.covered_s - 9.5).abs() < 1e-9, "{r:?}");
+        assert_eq!((r.ok, r.failed), (100, 0), "the start is out of the window");
+        assert!((r.rps.unwrap() - 100.0 / 9.5).abs() < 1e-9, "{r:?}");
+        assert_eq!(r.error_pct, Some(0.0));
+        let p95 = r.p95.unwrap();
+        assert!((0.0099..=0.0101).contains(&p95), "{r:?}");
+        // Later, with nothing new, the window empties second by second.
+        let r = w.recent(35.0);
+        assert_eq!((r.ok, r.failed), (40, 0), "seconds 26..=29 remain");
+        let r = w.recent(45.0);
+        assert_eq!(
+            (r.ok, r.failed, r.rps, r.error_pct, r.p50),
+            (0, 0, Some(0.0), None, None)
+        );
+    }
+
+    #[test]
+    fn the_window_at_the_start_of_a_run() {
+        let mut w = Window::new();
+        w.record(0.1, second(50), false);
+        // One request in the first 250 ms is no rate yet.
+        let r = w.recent(0.25);
+        assert_eq!(r.rps, None);
+        assert_eq!(r.ok, 1);
+        w.record(1.2, second(70), true);
+        w.record(1.4, None, true);
+        let r = w.recent(2.0);
+        assert!((r.covered_s - 2.0).abs() < 1e-9, "{r:?}");
+        assert!((r.rps.unwrap() - 1.5).abs() < 1e-9, "{r:?}");
+        let pct = r.error_pct.unwrap();
+        assert!((pct - 200.0 / 3.0).abs() < 1e-9, "{r:?}");
+        // Only answered requests have a latency: 50 and 70 ms.
+        assert!((0.069..=0.071).contains(&r.p99.unwrap()), "{r:?}");
+    }
+
+    #[test]
+    fn a_late_record_does_not_overwrite_a_newer_second() {
+        let mut w = Window::new();
+        w.record(15.5, second(10), false);
+        // Second 5 shares slot 5 with second 15, and is out of the window at 15.9 anyway.
+        w.record(5.5, second(10), true);
+        let r = w.recent(15.9);
+        assert_eq!((r.ok, r.failed), (1, 0));
     }
 
     #[test]

@@ -42,7 +42,7 @@ async fn percentiles_match_injected_delays() {
         "#,
     );
     let r = common::run(s, &[url]).await;
-    assert_eq!(r.requests.total, 200);
+    assert_eq!(r.requests.sent, 200);
     assert_eq!(r.requests.ok, 200);
     let l = r.latency.unwrap();
     let ms = |s: f64| s * 1000.0;

@@ -7,7 +7,7 @@ use chrono::Utc;
 use load::{Progress, RunOptions, RunState, Scenario, Target};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
-use ui::{LoadStatus, Report};
+use ui::{LoadRecent, LoadStatus, Report};
 
 use super::actions::{outcome, record, send_audit, Context};
 
@@ -102,8 +102,19 @@ fn status(p: &Progress, started: ui::Timestamp) -> LoadStatus {
         done: p.done,
         ok: p.ok,
         failed: p.failed,
+        cancelled: p.cancelled,
         in_flight: p.in_flight,
-        rps_now: p.rps_now,
+        waiting: p.waiting,
+        not_sent: p.not_sent,
+        recent: LoadRecent {
+            window_s: p.recent.window_s,
+            covered_s: p.recent.covered_s,
+            rps: p.recent.rps,
+            error_pct: p.recent.error_pct,
+            p50_s: p.recent.p50,
+            p95_s: p.recent.p95,
+            p99_s: p.recent.p99,
+        },
         rps_mean: p.rps_mean,
         p50_s: p.p50,
         p95_s: p.p95,
@@ -142,7 +153,7 @@ pub async fn run(ctx: Context, name: String, tx: mpsc::Sender<Report>, cancel: C
                 if tx
                     .send(Report::Load {
                         at: Utc::now(),
-                        status: st,
+                        status: Box::new(st),
                     })
                     .await
                     .is_err()
@@ -188,11 +199,15 @@ pub async fn run(ctx: Context, name: String, tx: mpsc::Sender<Report>, cancel: C
             }
             .to_owned();
             let word = if report.cancelled { "cancelled" } else { "ok" };
+            let q = &report.requests;
             (
                 word,
                 format!(
-                    "{} requests against {text}; {}",
-                    st.done,
+                    "{} sent = {} ok + {} failed + {} cancelled against {text}; {}",
+                    q.sent,
+                    q.ok,
+                    q.failed,
+                    q.cancelled,
                     st.verdict.clone().unwrap_or_default()
                 ),
             )
@@ -214,7 +229,7 @@ pub async fn run(ctx: Context, name: String, tx: mpsc::Sender<Report>, cancel: C
     let _ = tx
         .send(Report::Load {
             at: Utc::now(),
-            status: st,
+            status: Box::new(st),
         })
         .await;
     send_audit(&tx).await;

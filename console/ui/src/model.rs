@@ -344,14 +344,21 @@ pub struct LoadStatus {
     pub detail: String,
     pub elapsed_s: f64,
     pub planned_s: f64,
+    /// Requests: `sent = ok + failed + cancelled + in_flight`; `done = ok + failed`.
     pub sent: u64,
     pub done: u64,
     pub ok: u64,
     pub failed: u64,
+    /// Sent, then cut off by a cancel or the end of the graceful stop.
+    pub cancelled: u64,
     pub in_flight: u64,
-    pub rps_now: f64,
+    /// Arrivals waiting for a send slot now, and those that never got one (not sent).
+    pub waiting: u64,
+    pub not_sent: u64,
+    /// Rates over the recent window.
+    pub recent: LoadRecent,
     pub rps_mean: f64,
-    /// Latency percentiles so far, in seconds.
+    /// Latency percentiles of the whole run so far, in seconds.
     pub p50_s: Option<f64>,
     pub p95_s: Option<f64>,
     pub p99_s: Option<f64>,
@@ -364,6 +371,21 @@ pub struct LoadStatus {
     /// At the end: the thresholds' verdict, e.g. `p95 < 1s: pass · errors < 1%: FAIL`.
     pub verdict: Option<String>,
     pub started: Option<Timestamp>,
+}
+
+/// A load run's rates over its recent window (the last `window_s` seconds).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct LoadRecent {
+    pub window_s: f64,
+    /// What the numbers cover: less than `window_s` early in a run.
+    pub covered_s: f64,
+    /// `None` until a whole second is covered.
+    pub rps: Option<f64>,
+    /// `None` when no request ended in the window.
+    pub error_pct: Option<f64>,
+    pub p50_s: Option<f64>,
+    pub p95_s: Option<f64>,
+    pub p99_s: Option<f64>,
 }
 
 /// One evaluation of the local autoscaler that changed capacity, or changed why it did not.
@@ -470,7 +492,8 @@ pub enum Report {
     /// A load run's progress.
     Load {
         at: Timestamp,
-        status: LoadStatus,
+        // Boxed: the largest report by far, and one of the rarest.
+        status: Box<LoadStatus>,
     },
     /// The scenarios a load run can be started with: (name, description).
     LoadScenarios {

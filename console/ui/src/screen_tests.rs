@@ -423,12 +423,23 @@ fn load_run_view_120x36() {
         detail: "stage 2/3: 5 VUs".to_owned(),
         elapsed_s: elapsed,
         planned_s: 60.0,
-        sent: 120,
+        sent: 123,
         done: 116,
         ok: 115,
         failed: 1,
+        cancelled: 3,
         in_flight: 4,
-        rps_now: rps,
+        waiting: 0,
+        not_sent: 0,
+        recent: LoadRecent {
+            window_s: 10.0,
+            covered_s: 10.0,
+            rps: Some(rps),
+            error_pct: Some(0.8),
+            p50_s: Some(0.170),
+            p95_s: Some(p95),
+            p99_s: Some(0.600),
+        },
         rps_mean: 3.9,
         p50_s: Some(0.180),
         p95_s: Some(p95),
@@ -466,7 +477,7 @@ fn load_run_view_120x36() {
             &mut s,
             [Report::Load {
                 at: t(-30 + i64::from(i)),
-                status: status(f, 1.0 + f / 6.0, 0.2 + f / 100.0),
+                status: Box::new(status(f, 1.0 + f / 6.0, 0.2 + f / 100.0)),
             }],
         );
     }
@@ -474,6 +485,67 @@ fn load_run_view_120x36() {
     type_text(&mut s, "load");
     update(&mut s, code(KeyCode::Enter));
     insta::assert_snapshot!(screen(&s, 120, 36));
+}
+
+#[test]
+fn a_cancelled_open_run_shows_where_every_request_went() {
+    let mut s = sized(loaded_state(), 120, 36);
+    update(&mut s, key(':'));
+    type_text(&mut s, "load");
+    update(&mut s, code(KeyCode::Enter));
+    let status = LoadStatus {
+        scenario: "stress".to_owned(),
+        phase: "cancelled".to_owned(),
+        finished: true,
+        detail: "done".to_owned(),
+        elapsed_s: 3.4,
+        planned_s: 240.0,
+        sent: 61,
+        done: 41,
+        ok: 38,
+        failed: 3,
+        cancelled: 20,
+        in_flight: 0,
+        waiting: 0,
+        not_sent: 37,
+        recent: LoadRecent {
+            window_s: 10.0,
+            covered_s: 3.4,
+            rps: Some(12.1),
+            error_pct: Some(7.3),
+            p50_s: Some(0.410),
+            p95_s: Some(1.900),
+            p99_s: Some(2.300),
+        },
+        rps_mean: 12.1,
+        p50_s: Some(0.410),
+        p95_s: Some(1.900),
+        p99_s: Some(2.300),
+        started: Some(t(-4)),
+        ..LoadStatus::default()
+    };
+    feed(
+        &mut s,
+        [Report::Load {
+            at: t(0),
+            status: Box::new(status),
+        }],
+    );
+    let text = screen(&s, 120, 36);
+    assert!(
+        text.contains("requests    61 sent = 38 ok + 3 failed + 20 cancelled + 0 in flight"),
+        "{text}"
+    );
+    assert!(
+        text.contains("not sent: 0 waiting for a send slot · 37 never got one"),
+        "{text}"
+    );
+    // Early in a run the window says what it covers.
+    assert!(
+        text.contains("first 4 s   12.1 req/s · errors 7.3 % · p50 410 ms"),
+        "{text}"
+    );
+    assert!(text.contains("whole run   12.1 req/s mean"), "{text}");
 }
 
 fn on_target(mut s: State, profile: Option<&str>, region: &str) -> State {

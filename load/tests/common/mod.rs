@@ -100,3 +100,39 @@ pub async fn run_with(
     let progress = seen.await.unwrap();
     (report, progress)
 }
+
+/// Run, cancel once a progress snapshot satisfies `when` (at most 30 s in), and return the
+/// report and every snapshot seen.
+pub async fn run_cancelled_when(
+    scenario: Scenario,
+    targets: &[String],
+    when: impl Fn(&Progress) -> bool + Send + 'static,
+) -> (Report, Vec<Progress>) {
+    let targets = targets.iter().map(|t| Target::parse(t).unwrap()).collect();
+    let (tx, mut rx) = watch::channel(Progress::preparing("test", "", 0.0));
+    let cancel = CancellationToken::new();
+    let trigger = cancel.clone();
+    let seen = tokio::spawn(async move {
+        let mut all = Vec::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            tokio::select! {
+                changed = rx.changed() => if changed.is_err() { break },
+                _ = tokio::time::sleep_until(deadline) => panic!("the condition to cancel never came: {:?}", all.last()),
+            }
+            let p = rx.borrow_and_update().clone();
+            if !trigger.is_cancelled() && when(&p) {
+                trigger.cancel();
+            }
+            all.push(p);
+        }
+        all
+    });
+    let mut options = RunOptions::new(targets, load::video::in_process());
+    options.progress_every = Duration::from_millis(50);
+    let report = load::run(scenario, options, tx, cancel)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let progress = seen.await.unwrap();
+    (report, progress)
+}

@@ -102,11 +102,12 @@ impl Local {
     }
 }
 
-/// One sample of a load run over time, for its charts.
+/// One sample of a load run over time, for its charts: the recent window's rates.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LoadSample {
     pub t: Timestamp,
-    pub rps: f64,
+    pub rps: Option<f64>,
+    pub error_pct: Option<f64>,
     pub p50_s: Option<f64>,
     pub p95_s: Option<f64>,
     pub p99_s: Option<f64>,
@@ -142,12 +143,14 @@ impl Load {
             self.runs.push((status.started.unwrap_or(at), None));
         }
         if status.phase == "running" || status.phase == "stopping" {
+            let r = &status.recent;
             self.samples.push(LoadSample {
                 t: at,
-                rps: status.rps_now,
-                p50_s: status.p50_s,
-                p95_s: status.p95_s,
-                p99_s: status.p99_s,
+                rps: r.rps,
+                error_pct: r.error_pct,
+                p50_s: r.p50_s,
+                p95_s: r.p95_s,
+                p99_s: r.p99_s,
             });
         }
         if status.finished {

@@ -298,10 +298,13 @@ pub(super) fn scale(state: &mut State, group: Option<String>, value: Option<Stri
     state.input = Input::Capacity(dialog);
 }
 
-/// `:load [SCENARIO]` or enter on a scenario: the picker, or a confirm to start the run.
+/// `:load [SCENARIO]` or enter on a scenario: the load view, and with a scenario a confirm
+/// to start the run. From any view: the run (or why it cannot start) is seen where it goes.
 pub(super) fn load(state: &mut State, scenario: Option<String>) {
-    let Some(wanted) = scenario else {
+    if state.nav.view() != &View::Load {
         state.nav.jump(View::Load);
+    }
+    let Some(wanted) = scenario else {
         return;
     };
     if refuse_read_only(state, "a load run") {

@@ -120,11 +120,13 @@ pub(super) fn apply(state: &mut State, report: Report) {
             let was_running = state.load.running();
             if was_running && status.finished {
                 let text = format!(
-                    "load {} {}: {} requests, {} failed{}",
+                    "load {} {}: {} sent = {} ok + {} failed + {} cancelled{}",
                     status.scenario,
                     status.phase,
-                    status.done,
+                    status.sent,
+                    status.ok,
                     status.failed,
+                    status.cancelled,
                     status
                         .verdict
                         .as_ref()
@@ -139,7 +141,7 @@ pub(super) fn apply(state: &mut State, report: Report) {
                 };
                 state.flash(level, text);
             }
-            state.load.apply(at, status);
+            state.load.apply(at, *status);
             state.health.ok(Agent::Load, at);
         }
         Report::Fleet { at, processes } => {

@@ -880,8 +880,20 @@ fn load_status(phase: &str, elapsed: f64, finished: bool) -> LoadStatus {
         done: 38,
         ok: 37,
         failed: 1,
-        in_flight: 2,
-        rps_now: 4.0,
+        // A finished run has nothing in flight: a cancel cut those requests off.
+        cancelled: if finished { 2 } else { 0 },
+        in_flight: if finished { 0 } else { 2 },
+        waiting: 0,
+        not_sent: 0,
+        recent: LoadRecent {
+            window_s: 10.0,
+            covered_s: 10.0,
+            rps: Some(4.0),
+            error_pct: Some(2.5),
+            p50_s: Some(0.110),
+            p95_s: Some(0.300),
+            p99_s: Some(0.400),
+        },
         rps_mean: 3.5,
         p50_s: Some(0.120),
         p95_s: Some(0.310),
@@ -935,7 +947,7 @@ fn a_load_run_is_picked_confirmed_followed_and_cancelled() {
         &mut s,
         [Report::Load {
             at: t(0),
-            status: load_status("running", 30.0, false),
+            status: Box::new(load_status("running", 30.0, false)),
         }],
     );
     assert!(s.load().running());
@@ -950,12 +962,84 @@ fn a_load_run_is_picked_confirmed_followed_and_cancelled() {
         &mut s,
         [Report::Load {
             at: t(1),
-            status: load_status("cancelled", 31.0, true),
+            status: Box::new(load_status("cancelled", 31.0, true)),
         }],
     );
     assert!(!s.load().running());
     assert!(s.load().runs[0].1.is_some(), "the run's end is marked");
-    assert!(s.current_flash().is_some_and(|f| f.text.contains("FAIL")));
+    let flash = s
+        .current_flash()
+        .map(|f| f.text.clone())
+        .unwrap_or_default();
+    assert!(flash.contains("FAIL"), "{flash}");
+    assert!(
+        flash.contains("40 sent = 37 ok + 1 failed + 2 cancelled"),
+        "{flash}"
+    );
+}
+
+fn with_scenarios(s: &mut State) {
+    feed(
+        s,
+        [Report::LoadScenarios {
+            at: t(-1),
+            scenarios: vec![
+                ("ramp".to_owned(), "0 to 5 VUs".to_owned()),
+                ("smoke".to_owned(), "1 VU".to_owned()),
+            ],
+            target: Some("the local fleet's API".to_owned()),
+            remote_host: None,
+        }],
+    );
+}
+
+fn command(s: &mut State, text: &str) -> Vec<Command> {
+    update(s, key(':'));
+    type_text(s, text);
+    update(s, code(KeyCode::Enter))
+}
+
+#[test]
+fn load_name_from_any_view_shows_the_load_view() {
+    // (how to get there, the view it is)
+    let from = [
+        (None, View::Dashboard),
+        (Some("groups"), View::Groups),
+        (Some("queues"), View::Queues),
+        (Some("group api-asg"), View::Group("api-asg".to_owned())),
+        (Some("audit"), View::Audit),
+    ];
+    for (go, view) in from {
+        let mut s = loaded_state();
+        with_scenarios(&mut s);
+        if let Some(go) = go {
+            command(&mut s, go);
+        }
+        assert_eq!(s.view(), &view, "set-up: {go:?}");
+        assert!(command(&mut s, "load smoke").is_empty(), "it asks first");
+        assert_eq!(s.view(), &View::Load, "from {view:?}");
+        assert!(matches!(s.input, Input::Confirm(_)), "from {view:?}");
+        assert_eq!(
+            update(&mut s, key('y')),
+            [Command::StartLoad {
+                scenario: "smoke".to_owned()
+            }]
+        );
+        assert_eq!(s.view(), &View::Load);
+        // Back leaves the load view for where it came from, as after `:load`.
+        update(&mut s, code(KeyCode::Esc));
+        assert_eq!(s.view(), &View::Dashboard, "from {view:?}");
+    }
+    // An unknown scenario also shows the load view (with the known ones), and says why.
+    let mut s = loaded_state();
+    with_scenarios(&mut s);
+    command(&mut s, "audit");
+    command(&mut s, "load nope");
+    assert_eq!(s.view(), &View::Load);
+    assert_eq!(s.input, Input::Normal);
+    assert!(s
+        .current_flash()
+        .is_some_and(|f| f.text.contains("no scenario `nope`")));
 }
 
 #[test]

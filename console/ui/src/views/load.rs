@@ -1,6 +1,7 @@
 //! The load run view: the scenario picker on the left; on the right the run as it goes
-//! (progress, req/s, in flight, percentiles), req/s and latency over time, the latency
-//! histogram and the status and error breakdown. Like oha, inside the console.
+//! (where every request went, req/s, error rate and percentiles over the recent window and
+//! over the whole run), req/s and latency over time, the latency histogram and the status and
+//! error breakdown. Like oha, inside the console.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -12,7 +13,7 @@ use ratatui::widgets::{Axis, Chart, Dataset, GraphType, Paragraph, Widget};
 use super::table::{self, col, Col, TableView};
 use super::{common, layout};
 use crate::fmt;
-use crate::model::LoadStatus;
+use crate::model::{LoadRecent, LoadStatus};
 use crate::state::nav::TableId;
 use crate::state::State;
 
@@ -81,6 +82,38 @@ fn ms(s: Option<f64>) -> String {
     s.map_or_else(|| "–".to_owned(), |v| format!("{:.0} ms", v * 1000.0))
 }
 
+/// What the recent numbers cover: `last 10 s`, or `first 3 s` early in a run.
+pub fn window_label(r: &LoadRecent) -> String {
+    if r.window_s <= 0.0 {
+        "recent".to_owned()
+    } else if r.covered_s + 1.0 >= r.window_s {
+        format!("last {:.0} s", r.window_s)
+    } else {
+        format!("first {:.0} s", r.covered_s.ceil())
+    }
+}
+
+/// `sent = ok + failed + cancelled + in flight`, and the arrivals that were not sent.
+fn accounting(st: &LoadStatus) -> (String, Option<String>) {
+    let sum = st.ok + st.failed + st.cancelled + st.in_flight;
+    let line = format!(
+        "{} sent {} {} ok + {} failed + {} cancelled + {} in flight",
+        st.sent,
+        if st.sent == sum { "=" } else { "≠" },
+        st.ok,
+        st.failed,
+        st.cancelled,
+        st.in_flight
+    );
+    let unsent = (st.waiting > 0 || st.not_sent > 0).then(|| {
+        format!(
+            "not sent: {} waiting for a send slot · {} never got one",
+            st.waiting, st.not_sent
+        )
+    });
+    (line, unsent)
+}
+
 fn summary<'a>(state: &State, st: &LoadStatus) -> Vec<Line<'a>> {
     let s = &state.theme.s;
     let kv = |k: &str, v: String| {
@@ -115,27 +148,35 @@ fn summary<'a>(state: &State, st: &LoadStatus) -> Vec<Line<'a>> {
                 fmt::secs(st.planned_s as u64)
             ),
         ),
-        kv(
-            "requests",
-            format!(
-                "{} sent · {} done · {} ok · {} failed · {} in flight",
-                st.sent, st.done, st.ok, st.failed, st.in_flight
-            ),
-        ),
-        kv(
-            "req/s",
-            format!("{:.1} now · {:.1} mean", st.rps_now, st.rps_mean),
-        ),
-        kv(
-            "latency",
-            format!(
-                "p50 {} · p95 {} · p99 {}",
-                ms(st.p50_s),
-                ms(st.p95_s),
-                ms(st.p99_s)
-            ),
-        ),
     ];
+    let (requests, unsent) = accounting(st);
+    out.push(kv("requests", requests));
+    if let Some(unsent) = unsent {
+        out.push(kv("", unsent));
+    }
+    let r = &st.recent;
+    out.push(kv(
+        &window_label(r),
+        format!(
+            "{} req/s · errors {} · p50 {} · p95 {} · p99 {}",
+            r.rps.map_or_else(|| "–".to_owned(), |v| format!("{v:.1}")),
+            r.error_pct
+                .map_or_else(|| "–".to_owned(), |v| format!("{v:.1} %")),
+            ms(r.p50_s),
+            ms(r.p95_s),
+            ms(r.p99_s)
+        ),
+    ));
+    out.push(kv(
+        "whole run",
+        format!(
+            "{:.1} req/s mean · p50 {} · p95 {} · p99 {}",
+            st.rps_mean,
+            ms(st.p50_s),
+            ms(st.p95_s),
+            ms(st.p99_s)
+        ),
+    ));
     if st.processed > 0 || st.mb_per_min.is_some() {
         out.push(kv(
             "processed",
@@ -241,14 +282,27 @@ fn draw_run(state: &State, area: Rect, buf: &mut Buffer) {
     let [charts, hist] =
         Layout::horizontal([Constraint::Percentage(60), Constraint::Fill(1)]).areas(rest);
     let [rps, lat] = Layout::vertical([Constraint::Fill(1), Constraint::Fill(1)]).areas(charts);
-    draw_series(state, "req/s", rps, buf, |p| vec![Some(p.rps)]);
-    draw_series(state, "latency ms p50/p95/p99", lat, buf, |p| {
-        vec![
-            p.p50_s.map(|v| v * 1000.0),
-            p.p95_s.map(|v| v * 1000.0),
-            p.p99_s.map(|v| v * 1000.0),
-        ]
-    });
+    let window = format!("{:.0} s", st.recent.window_s);
+    draw_series(
+        state,
+        &format!("req/s over the last {window}"),
+        rps,
+        buf,
+        |p| vec![p.rps],
+    );
+    draw_series(
+        state,
+        &format!("latency ms p50/p95/p99 over the last {window}"),
+        lat,
+        buf,
+        |p| {
+            vec![
+                p.p50_s.map(|v| v * 1000.0),
+                p.p95_s.map(|v| v * 1000.0),
+                p.p99_s.map(|v| v * 1000.0),
+            ]
+        },
+    );
     let block = common::block(&state.theme, Line::from(" Latency histogram "), false);
     let inner = block.inner(hist);
     Paragraph::new(histogram(state, st, usize::from(inner.width)))
