@@ -77,7 +77,7 @@ for s in scenarios.split():
         reports.append((s, None))
         continue
     reports.append((s, r))
-    sent += r["requests"]["total"]
+    sent += r["requests"].get("sent", r["requests"].get("total", 0))
     for step in r.get("steps", []):
         if "upload" in step["label"]:
             accepted += step["ok"]
@@ -136,18 +136,19 @@ if listing:
 print()
 print("## Load runs")
 print()
-print("| scenario | sent | ok | failed | other (interrupted, in flight) | p95 ms | errors |")
+print("| scenario | sent | ok | failed | cancelled or in flight | p95 ms | errors |")
 print("| --- | --- | --- | --- | --- | --- | --- |")
 for s, r in reports:
     if r is None:
         print(f"| {s} | no report | | | | | |")
         continue
     q = r["requests"]
-    other = q["total"] - q["ok"] - q["failed"]
+    q_sent = q.get("sent", q.get("total", 0))
+    other = q_sent - q["ok"] - q["failed"]
     p95 = (r.get("latency") or {}).get("p95", "-")
     p95 = f"{p95:.0f}" if isinstance(p95, (int, float)) else p95
     errors = ", ".join(f"{k} {v}" for k, v in sorted(r.get("errors", {}).items())) or "none"
-    print(f"| {s} | {q['total']} | {q['ok']} | {q['failed']} | {other} | {p95} | {errors} |")
+    print(f"| {s} | {q_sent} | {q['ok']} | {q['failed']} | {other} | {p95} | {errors} |")
 print()
 print("## Per minute (max RSS in MB, mean CPU % of one core)")
 print()
