@@ -1,4 +1,5 @@
-//! The `?` overlay, generated from the keymap in force and the command table.
+//! The `?` overlay, generated from the keymap in force and the command table, with where the
+//! logs are and the latest warnings.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -6,6 +7,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph, Widget};
 
 use super::common;
+use crate::fmt;
+use crate::model::LogLevel;
 use crate::state::prompt::COMMANDS;
 use crate::state::State;
 
@@ -66,7 +69,56 @@ pub fn lines<'a>(state: &State) -> (Vec<Line<'a>>, Vec<Line<'a>>) {
             Span::raw(c.help),
         ]));
     }
+    cmds.extend(logs(state));
     (keys, cmds)
+}
+
+/// Where the logs are and the latest warnings (nothing is printed over the screen).
+fn logs<'a>(state: &State) -> Vec<Line<'a>> {
+    let s = &state.theme.s;
+    let notes = state.notes();
+    let mut lines = Vec::new();
+    if notes.log_files().is_empty() && notes.recent().len() == 0 {
+        return lines;
+    }
+    lines.push(Line::default());
+    lines.push(Line::from(Span::styled("Logs", s.header)));
+    let what_w = notes
+        .log_files()
+        .iter()
+        .map(|(what, _)| what.chars().count())
+        .max()
+        .unwrap_or(0);
+    for (what, path) in notes.log_files() {
+        lines.push(Line::from(vec![
+            Span::styled(format!("  {what:<what_w$}  "), s.help_key),
+            Span::raw(path.clone()),
+        ]));
+    }
+    let kept = notes.recent().len();
+    if kept > 0 {
+        lines.push(Line::from(Span::styled(
+            format!("  latest warnings, newest first ({kept} kept):"),
+            s.muted,
+        )));
+        for n in notes.recent().rev().take(5) {
+            let style = match n.level {
+                LogLevel::Info => s.ok,
+                LogLevel::Warn => s.warn,
+                LogLevel::Error => s.error,
+            };
+            let times = if n.count > 1 {
+                format!(" (×{})", n.count)
+            } else {
+                String::new()
+            };
+            lines.push(Line::from(vec![
+                Span::styled(format!("  {:>4} ago  ", fmt::age(state.now, n.at)), s.muted),
+                Span::styled(format!("{}{times}", n.text), style),
+            ]));
+        }
+    }
+    lines
 }
 
 fn content_height(keys: usize, cmds: usize, two_cols: bool) -> usize {
