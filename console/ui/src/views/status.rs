@@ -64,7 +64,7 @@ pub fn left<'a>(state: &State) -> Line<'a> {
     if let Some(EmulatorStatus::Running { restarts, .. }) = &state.local.emulator {
         if *restarts > 0 {
             spans.push(Span::styled(
-                format!("emulator restarted {restarts}× (see ?) "),
+                format!("emulator restarted {restarts}× (see ?)"),
                 s.warn,
             ));
         }
