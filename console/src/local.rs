@@ -9,8 +9,8 @@ use anyhow::Context as _;
 use local_cloud::fleet::FleetEventKind;
 use local_cloud::registry::{self, Running};
 use local_cloud::{
-    Autoscaler, AutoscalerConfig, CpuConfig, CpuPublisher, Emulator, Fleet, FleetConfig,
-    Installation,
+    Autoscaler, AutoscalerConfig, CpuConfig, CpuPublisher, Emulator, EmulatorHealth, Fleet,
+    FleetConfig, Installation, Keeper, KeeperConfig,
 };
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
@@ -23,6 +23,8 @@ use crate::{connect, status};
 /// emulator and removes the `local up` record.
 struct LocalCloud {
     emulator: Emulator,
+    /// The emulator's installation, when this process started it (to start it again).
+    install: Option<Installation>,
     clients: Clients,
     registered: bool,
 }
@@ -44,7 +46,9 @@ impl LocalCloud {
             .await
             .context("the emulator installer stopped unexpectedly")??;
         let emulator = Emulator::start(&install, port).await?;
-        LocalCloud::provisioned(emulator, stack).await
+        let mut cloud = LocalCloud::provisioned(emulator, stack).await?;
+        cloud.install = Some(install);
+        Ok(cloud)
     }
 
     /// Use an emulator that is already running at `endpoint`.
@@ -70,9 +74,24 @@ impl LocalCloud {
         );
         Ok(LocalCloud {
             emulator,
+            install: None,
             clients,
             registered: false,
         })
+    }
+
+    /// Hand the emulator this process started to a keeper that restarts it when it dies;
+    /// `None` for an attached one. Dropping the keeper stops the emulator.
+    fn keep(&mut self, stack: &Stack) -> Option<Keeper> {
+        let install = self.install.clone()?;
+        self.emulator.pid()?;
+        Some(Keeper::start(
+            self.emulator.take(),
+            install,
+            self.clients.clone(),
+            stack.clone(),
+            KeeperConfig::default(),
+        ))
     }
 
     /// Record this local cloud so `local down` and `--local` can find it; refuses a second one.
@@ -348,6 +367,19 @@ pub async fn demo(
         let mut signals = ShutdownSignal::listen();
         let fleet = start_fleet(&cloud, stack, fleet_args, target, false).await?;
         setup.extras.local = fleet.as_ref().map(LocalFleet::hooks);
+        // From here the screen is the console's: the emulator's deaths and restarts are told there.
+        let keeper = cloud.keep(stack);
+        if let Some(k) = &keeper {
+            let record = registered
+                .then(registry::current)
+                .flatten()
+                .filter(|r| r.owner_pid == std::process::id());
+            setup.extras.feeds.push(emulator_feed(
+                k.subscribe(),
+                cloud.emulator.endpoint().to_owned(),
+                record,
+            ));
+        }
         if let (true, Some(f)) = (tour, &fleet) {
             let t = crate::tour::Tour::for_fleet(
                 &cloud.clients,
@@ -365,6 +397,9 @@ pub async fn demo(
             () = signals.recv() => Ok(()),
         };
         stop_fleet(fleet).await;
+        if let Some(k) = keeper {
+            k.stop().await;
+        }
         drop(cloud);
         println!("Local cloud stopped.");
         return result;
@@ -387,6 +422,10 @@ pub async fn demo(
     let mut signals = ShutdownSignal::listen();
     println!("Press Ctrl-C to stop; nothing is left running.");
     let fleet = start_fleet(&cloud, stack, fleet_args, target, true).await?;
+    let keeper = cloud.keep(stack);
+    let told = keeper
+        .as_ref()
+        .map(|k| tokio::spawn(print_emulator(k.subscribe())));
     let tour = match (tour, &fleet) {
         (true, Some(f)) => Some(crate::tour::Printed::start(crate::tour::Tour::for_fleet(
             &cloud.clients,
@@ -403,9 +442,103 @@ pub async fn demo(
         t.stop().await;
     }
     stop_fleet(fleet).await;
+    if let Some(t) = told {
+        t.abort();
+    }
+    if let Some(k) = keeper {
+        k.stop().await;
+    }
     drop(cloud);
     println!("Local cloud stopped.");
     Ok(())
+}
+
+/// Prints the demo's emulator's deaths and restarts (without a TUI).
+async fn print_emulator(mut health: tokio::sync::watch::Receiver<EmulatorHealth>) {
+    while health.changed().await.is_ok() {
+        let line = match &*health.borrow_and_update() {
+            EmulatorHealth::Running { pid, .. } => format!(
+                "emulator: restarted (pid {}) with the stack provisioned again",
+                pid.map_or("-".into(), |p| p.to_string())
+            ),
+            EmulatorHealth::Restarting { why, attempt, max } => {
+                format!("emulator: {why}; restarting it (attempt {attempt} of {max})")
+            }
+            EmulatorHealth::Down { why, log } => format!(
+                "emulator: down: {why}. Stop with Ctrl-C and run `flightdeck demo` again{}",
+                log.as_ref()
+                    .map_or_else(String::new, |l| format!("; its log is {}", l.display()))
+            ),
+        };
+        println!("{line}");
+    }
+}
+
+/// Tells the UI how the demo's emulator is doing, and keeps the `local up` record's emulator
+/// pid current across restarts.
+fn emulator_feed(
+    mut health: tokio::sync::watch::Receiver<EmulatorHealth>,
+    endpoint: String,
+    mut record: Option<Running>,
+) -> crate::agents::Feed {
+    Box::new(move |tx, token| {
+        Box::pin(async move {
+            loop {
+                let status = emulator_status(&health.borrow_and_update(), &endpoint);
+                if let (Some(r), ui::EmulatorStatus::Running { pid, .. }) = (&mut record, &status) {
+                    if r.emulator_pid != *pid {
+                        r.emulator_pid = *pid;
+                        if let Err(e) = registry::save(r) {
+                            tracing::warn!("cannot update {}: {e}", registry::path().display());
+                        }
+                    }
+                }
+                let report = ui::Report::Emulator {
+                    at: chrono::Utc::now(),
+                    status,
+                };
+                if tx.send(report).await.is_err() {
+                    return;
+                }
+                tokio::select! {
+                    () = token.cancelled() => return,
+                    changed = health.changed() => if changed.is_err() { return },
+                }
+            }
+        })
+    })
+}
+
+/// The keeper's news as the UI shows it, with what the operator can do when it is down.
+fn emulator_status(health: &EmulatorHealth, endpoint: &str) -> ui::EmulatorStatus {
+    match health {
+        EmulatorHealth::Running {
+            pid,
+            restarts,
+            last_restart,
+        } => ui::EmulatorStatus::Running {
+            endpoint: endpoint.to_owned(),
+            pid: *pid,
+            restarts: *restarts,
+            last_restart: *last_restart,
+        },
+        EmulatorHealth::Restarting { why, attempt, max } => ui::EmulatorStatus::Restarting {
+            endpoint: endpoint.to_owned(),
+            why: why.clone(),
+            attempt: *attempt,
+            max: *max,
+        },
+        EmulatorHealth::Down { why, log } => ui::EmulatorStatus::Down {
+            why: why.clone(),
+            todo: format!(
+                "quit with q (the fleet stops with it) and run `flightdeck demo` again{}",
+                log.as_ref().map_or_else(String::new, |l| format!(
+                    "; the emulator's log is {}",
+                    l.display()
+                ))
+            ),
+        },
+    }
 }
 
 pub async fn run(cmd: LocalCommand, target: &Target, stack: &Stack) -> anyhow::Result<()> {

@@ -11,6 +11,7 @@ mod editor;
 mod framelog;
 mod loadrun;
 mod local;
+mod logging;
 mod scale;
 mod scalecmd;
 mod status;
@@ -31,7 +32,7 @@ use crate::cli::{Cli, Command, Target};
 fn main() -> ExitCode {
     framelog::mark_start();
     let cli = Cli::parse();
-    init_logging();
+    logging::init(owns_terminal(&cli));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -57,14 +58,16 @@ fn main() -> ExitCode {
     }
 }
 
-/// Logs go to stderr, filtered by `RUST_LOG` (default: warnings only, so output stays clean).
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+/// Whether this command draws a TUI (the console, or the demo's console on a terminal): its
+/// log then goes to a file, as anything on stderr would be written over the screen.
+fn owns_terminal(cli: &Cli) -> bool {
+    use std::io::IsTerminal as _;
+    let tui = match &cli.command {
+        None | Some(Command::Ui) => true,
+        Some(Command::Demo { no_tui, .. }) => !no_tui,
+        Some(_) => false,
+    };
+    tui && std::io::stdout().is_terminal()
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {

@@ -151,11 +151,30 @@ pub async fn run(clients: &Clients, setup: Setup) -> anyhow::Result<()> {
     let mut state = State::new(setup.config, setup.themes, Utc::now())?;
     state.set_read_only(setup.read_only);
     state.set_profiles(crate::target::profiles());
+    let mut extras = setup.extras;
+    state.set_log_files(log_files(extras.local.is_some()));
+    // The log's warnings reach the screen through the UI, never written over it.
+    extras.feeds.extend(crate::logging::warnings_feed());
     let (tx, mut reports) = mpsc::channel(256);
-    let agents = Agents::spawn(clients, tx, intervals, setup.extras);
+    let agents = Agents::spawn(clients, tx, intervals, extras);
     let result = ui_loop(&mut state, &agents, &mut reports).await;
     agents.shutdown().await;
     result
+}
+
+/// The logs the help screen and the banner point at: the console's own, and the local fleet's.
+fn log_files(local_fleet: bool) -> Vec<(String, String)> {
+    let mut files = vec![(
+        "console".to_owned(),
+        crate::logging::destination().describe(),
+    )];
+    if local_fleet {
+        files.push((
+            "emulator, fleet".to_owned(),
+            format!("{}/", local_cloud::paths::logs_dir().display()),
+        ));
+    }
+    files
 }
 
 async fn ui_loop(

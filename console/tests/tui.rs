@@ -477,3 +477,163 @@ async fn killing_the_emulator_shows_stale_data_and_a_banner_and_a_restart_recove
     let pane_after = wait_async(&session, "the exit", |p| p.contains("exited=")).await;
     assert!(pane_after.contains("exited=0"), "{pane}\n{pane_after}");
 }
+
+/// Log output on screen: tracing's level words or its timestamps (`2025-01-02T03:04:05`).
+fn log_text(pane: &str) -> Option<&str> {
+    let iso = |line: &str| {
+        let b = line.as_bytes();
+        let d = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
+        (0..b.len()).any(|i| {
+            (0..4).all(|k| d(i + k))
+                && b.get(i + 4) == Some(&b'-')
+                && d(i + 5)
+                && d(i + 6)
+                && b.get(i + 7) == Some(&b'-')
+                && d(i + 8)
+                && d(i + 9)
+                && b.get(i + 10) == Some(&b'T')
+                && d(i + 11)
+                && d(i + 12)
+                && b.get(i + 13) == Some(&b':')
+        })
+    };
+    pane.lines()
+        .find(|l| l.contains("WARN") || l.contains("ERROR") || l.contains(" INFO ") || iso(l))
+}
+
+/// The pane once `done` holds, failing at once if log text shows up on the way.
+fn wait_clean(session: &str, what: &str, done: impl Fn(&str) -> bool) -> String {
+    wait_for_pane(session, what, |p| {
+        if let Some(line) = log_text(p) {
+            panic!("log text on the console's screen while waiting for {what}: {line:?}\n{p}");
+        }
+        done(p)
+    })
+}
+
+#[test]
+fn the_log_check_sees_tracing_lines() {
+    let line = "2025-01-02T03:04:05.123456Z  WARN local_cloud::fleet: fleet: 03:04:05 died";
+    assert_eq!(log_text(&format!("dashboard\n{line}\n")), Some(line));
+    assert_eq!(
+        log_text("2025-01-02T03:04:05Z"),
+        Some("2025-01-02T03:04:05Z")
+    );
+    assert_eq!(log_text("groups 3s · queues 2s · 12:03:04"), None);
+}
+
+/// The demo's emulator is SIGKILLed while its console runs (RUST_LOG=info, so the fleet and
+/// the console have plenty to log): nothing is written over the screen, which says that the
+/// emulator died and is being restarted, then that it was; the panels recover on the same
+/// endpoint. The warnings are in the console's log file, which has no ANSI escapes, and so do
+/// the fleet processes' logs.
+#[test]
+fn a_killed_demo_emulator_is_restarted_and_nothing_writes_over_the_console() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("skipped: tmux is not installed");
+        return;
+    }
+    let started = std::time::SystemTime::now();
+    let runtime = tempfile::tempdir().unwrap();
+    let state = runtime.path().join("state");
+    let session = format!("flightdeck-keeper-test-{}", std::process::id());
+    let script = format!(
+        "env -u AWS_ENDPOINT_URL -u AWS_PROFILE -u NO_COLOR RUST_LOG=info \
+         FLIGHTDECK_RUNTIME_DIR={rt} FLIGHTDECK_STATE_DIR={state} XDG_CONFIG_HOME={rt} {bin} demo; \
+         echo \"exited=$?\"; sleep 60",
+        rt = runtime.path().display(),
+        state = state.display(),
+        bin = assert_cmd::cargo::cargo_bin("flightdeck").display(),
+    );
+    let _session = Session::start(&session, 120, 40, &script);
+    wait_clean(&session, "the demo's dashboard", |p| {
+        p.contains("flightdeck-worker") && p.contains("video_tasks") && !p.contains("STALE")
+    });
+    let record = || -> serde_json::Value {
+        let text = std::fs::read_to_string(runtime.path().join("running.json")).unwrap();
+        serde_json::from_str(&text).unwrap()
+    };
+    let first = record()["emulator_pid"].as_u64().expect("an emulator pid");
+
+    assert!(Command::new("kill")
+        .args(["-9", &first.to_string()])
+        .status()
+        .unwrap()
+        .success());
+    wait_clean(&session, "the emulator's death on screen", |p| {
+        p.contains("emulator died (it exited (signal: 9 (SIGKILL)))")
+    });
+    let pane = wait_clean(&session, "the recovery", |p| {
+        p.contains("emulator restarted 1×")
+            && !p.contains("emulator died")
+            && !p.contains("STALE")
+            && !p.contains("unreachable")
+            && p.contains("flightdeck-worker")
+            && p.contains("video_tasks")
+    });
+    assert!(!pane.contains("local up"), "{pane}");
+    let second = record()["emulator_pid"].as_u64().expect("an emulator pid");
+    assert_ne!(first, second, "the record should name the new emulator");
+    assert!(std::path::Path::new(&format!("/proc/{second}")).exists());
+
+    // The help screen, scrolled to its end, says where the log is and what happened.
+    send_keys(&session, &["?"]);
+    wait_clean(&session, "the help screen", |p| p.contains("this help"));
+    send_keys(&session, &["-N", "40", "j"]);
+    let log = state.join("flightdeck.log");
+    let help = wait_clean(&session, "the help screen's logs", |p| {
+        p.contains(&format!("console          {}", log.display()))
+    });
+    assert!(
+        help.contains("emulator restarted on http://127.0.0.1:"),
+        "{help}"
+    );
+    assert!(help.contains("the demo's emulator died"), "{help}");
+    // Closed before the next key, which would otherwise arrive as alt-q.
+    send_keys(&session, &["Escape"]);
+    wait_clean(&session, "the help closed", |p| !p.contains("this help"));
+
+    send_keys(&session, &["q"]);
+    let pane = wait_for_pane(&session, "the exit status", |p| p.contains("exited="));
+    assert!(pane.contains("exited=0"), "{pane}");
+    assert!(pane.contains("Local cloud stopped."), "{pane}");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::path::Path::new(&format!("/proc/{second}")).exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the restarted emulator {second} outlived the demo"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("WARN") && text.contains("the emulator exited"),
+        "the warnings should be in {}:\n{text}",
+        log.display()
+    );
+    assert!(
+        !text.contains('\u{1b}'),
+        "ANSI escapes in {}",
+        log.display()
+    );
+    // The fleet processes of this run wrote their logs without colours.
+    let mut fleet_logs = 0;
+    for entry in std::fs::read_dir(local_cloud::paths::logs_dir()).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let fresh = std::fs::metadata(&path)
+            .and_then(|m| m.created().or_else(|_| m.modified()))
+            .is_ok_and(|t| t >= started);
+        if name.starts_with("i-") && fresh {
+            fleet_logs += 1;
+            let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
+            assert!(
+                !text.contains('\u{1b}'),
+                "ANSI escapes in {}",
+                path.display()
+            );
+        }
+    }
+    assert!(fleet_logs > 0, "no fleet log written by this run");
+}

@@ -1,12 +1,13 @@
 //! The local cloud's bridge (demo and `--local` with a fleet in this process): forwards the
-//! fleet's processes and the autoscaler's decisions to the UI whenever they change.
+//! fleet's processes, its notices and the autoscaler's decisions to the UI whenever they change.
+//! (The fleet's errors reach the UI through the log, as warnings.)
 
 use chrono::Utc;
 use local_cloud::autoscaler::AutoscalerState;
-use local_cloud::fleet::FleetState;
+use local_cloud::fleet::{FleetEventKind, FleetState};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
-use ui::{FleetProcess, Report, ScalingDecision};
+use ui::{FleetProcess, LogLevel, Report, ScalingDecision};
 
 /// What the console can watch and switch on a local cloud it runs itself.
 #[derive(Clone)]
@@ -49,6 +50,22 @@ fn decisions(state: &AutoscalerState) -> Vec<ScalingDecision> {
         .collect()
 }
 
+/// The fleet's notices newer than `seen` (which moves on), as notes for the UI.
+fn notices(state: &FleetState, seen: &mut u64) -> Vec<Report> {
+    let fresh: Vec<Report> = state
+        .events
+        .iter()
+        .filter(|e| e.seq > *seen && e.kind == FleetEventKind::Notice)
+        .map(|e| Report::Log {
+            at: e.at,
+            level: LogLevel::Info,
+            text: format!("fleet: {}", e.message),
+        })
+        .collect();
+    *seen = state.events.last().map_or(*seen, |e| e.seq.max(*seen));
+    fresh
+}
+
 /// Runs until cancelled or the UI is gone.
 pub async fn run(hooks: LocalHooks, tx: mpsc::Sender<Report>, token: CancellationToken) {
     let mut fleet = hooks.fleet;
@@ -62,9 +79,17 @@ pub async fn run(hooks: LocalHooks, tx: mpsc::Sender<Report>, token: Cancellatio
         enabled: s.enabled,
         decisions: decisions(s),
     };
-    let first = fleet_report(&fleet.borrow_and_update());
-    if tx.send(first).await.is_err() {
-        return;
+    let mut seen = 0;
+    let first = {
+        let state = fleet.borrow_and_update();
+        let mut first = vec![fleet_report(&state)];
+        first.extend(notices(&state, &mut seen));
+        first
+    };
+    for report in first {
+        if tx.send(report).await.is_err() {
+            return;
+        }
     }
     if let Some(rx) = &mut scaler {
         let first = scaler_report(&rx.borrow_and_update());
@@ -73,10 +98,15 @@ pub async fn run(hooks: LocalHooks, tx: mpsc::Sender<Report>, token: Cancellatio
         }
     }
     loop {
-        let report = tokio::select! {
+        let reports = tokio::select! {
             _ = token.cancelled() => return,
             r = fleet.changed() => match r {
-                Ok(()) => fleet_report(&fleet.borrow_and_update()),
+                Ok(()) => {
+                    let state = fleet.borrow_and_update();
+                    let mut reports = vec![fleet_report(&state)];
+                    reports.extend(notices(&state, &mut seen));
+                    reports
+                }
                 Err(_) => return,
             },
             Some(r) = async {
@@ -85,12 +115,14 @@ pub async fn run(hooks: LocalHooks, tx: mpsc::Sender<Report>, token: Cancellatio
                     None => None,
                 }
             } => match r {
-                Ok(report) => report,
+                Ok(report) => vec![report],
                 Err(_) => return,
             },
         };
-        if tx.send(report).await.is_err() {
-            return;
+        for report in reports {
+            if tx.send(report).await.is_err() {
+                return;
+            }
         }
     }
 }

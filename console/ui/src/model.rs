@@ -250,6 +250,34 @@ impl Agent {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    Info,
+    Warn,
+    Error,
+}
+
+/// The demo's emulator, which the demo restarts on its port when it dies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EmulatorStatus {
+    Running {
+        endpoint: String,
+        pid: Option<u32>,
+        /// Restarts so far, and when the last one finished.
+        restarts: u32,
+        last_restart: Option<Timestamp>,
+    },
+    /// It died (`why`) and restart `attempt` of at most `max` is under way.
+    Restarting {
+        endpoint: String,
+        why: String,
+        attempt: u32,
+        max: u32,
+    },
+    /// Down for good: why, and what the operator can do.
+    Down { why: String, todo: String },
+}
+
 /// One message seen in a dead-letter queue by a peek (received with a short visibility and
 /// released at once, so each peek raises its receive count).
 #[derive(Debug, Clone, PartialEq)]
@@ -509,6 +537,17 @@ pub enum Report {
         at: Timestamp,
         text: Option<String>,
     },
+    /// A warning or error from the console's log (the whole log is in its file), or a notice.
+    Log {
+        at: Timestamp,
+        level: LogLevel,
+        text: String,
+    },
+    /// The demo's own emulator: running, being restarted, or down for good.
+    Emulator {
+        at: Timestamp,
+        status: EmulatorStatus,
+    },
     /// The agents now watch this target (`seq` 0: the start; else the `SwitchTarget` it
     /// answers). Every report after it is about this target; an error leaves the old one.
     Target {
@@ -535,7 +574,9 @@ impl Report {
             | Report::Caption { at, .. }
             | Report::Target { at, .. }
             | Report::Load { at, .. }
-            | Report::LoadScenarios { at, .. } => *at,
+            | Report::LoadScenarios { at, .. }
+            | Report::Log { at, .. }
+            | Report::Emulator { at, .. } => *at,
         }
     }
 }

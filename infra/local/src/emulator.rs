@@ -47,6 +47,13 @@ pub enum EmulatorError {
     },
 }
 
+/// How a start treats the emulator's log (one per port).
+enum LogStart {
+    Fresh,
+    /// A restart: keep what is there and say why (the old one's exit).
+    Append(String),
+}
+
 /// A running emulator: one this process started (and owns), or one it attached to.
 #[derive(Debug)]
 pub struct Emulator {
@@ -69,7 +76,7 @@ impl Emulator {
                 Some(p) => p,
                 None => free_port().map_err(EmulatorError::NoPort)?,
             };
-            match Emulator::start_on(install, port).await {
+            match Emulator::start_on(install, port, LogStart::Fresh).await {
                 Ok(e) => return Ok(e),
                 Err(e @ EmulatorError::Exited { .. }) => last_err = Some(e),
                 Err(e) => return Err(e),
@@ -82,17 +89,37 @@ impl Emulator {
         )
     }
 
-    async fn start_on(install: &Installation, port: u16) -> Result<Emulator, EmulatorError> {
+    async fn start_on(
+        install: &Installation,
+        port: u16,
+        log_start: LogStart,
+    ) -> Result<Emulator, EmulatorError> {
         let logs = crate::paths::logs_dir();
         std::fs::create_dir_all(&logs).map_err(|source| EmulatorError::Log {
             path: logs.clone(),
             source,
         })?;
         let log_path = logs.join(format!("emulator-{port}.log"));
-        let log = std::fs::File::create(&log_path).map_err(|source| EmulatorError::Log {
+        let opened = match &log_start {
+            LogStart::Fresh => std::fs::File::create(&log_path),
+            LogStart::Append(_) => std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&log_path),
+        };
+        let mut log = opened.map_err(|source| EmulatorError::Log {
             path: log_path.clone(),
             source,
         })?;
+        if let LogStart::Append(why) = &log_start {
+            // Keep the dead emulator's last words; mark where the new one starts.
+            writeln!(log, "\n--- flightdeck: restarting the emulator ({why}) ---").map_err(
+                |source| EmulatorError::Log {
+                    path: log_path.clone(),
+                    source,
+                },
+            )?;
+        }
         let log_err = log.try_clone().map_err(|source| EmulatorError::Log {
             path: log_path.clone(),
             source,
@@ -151,6 +178,48 @@ impl Emulator {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// Start an owned emulator again on its own port after it exited (see [`Emulator::exited`]),
+    /// so clients and processes pointed at its endpoint carry on once the stack is provisioned
+    /// again. Its log keeps what the dead one wrote. `why` goes into the log.
+    pub async fn restart(
+        &mut self,
+        install: &Installation,
+        why: &str,
+    ) -> Result<(), EmulatorError> {
+        let port = self.port().ok_or_else(|| {
+            EmulatorError::NoPort(std::io::Error::other(format!(
+                "no port in the endpoint {}",
+                self.endpoint
+            )))
+        })?;
+        self.stop();
+        *self = Emulator::start_on(install, port, LogStart::Append(why.to_owned())).await?;
+        Ok(())
+    }
+
+    /// Whether an owned emulator has exited, and how (`signal: 9 (SIGKILL)`, `exit status:
+    /// 1`); it is then reaped and no longer owned. `None` while it runs, or when attached.
+    pub fn exited(&mut self) -> Option<String> {
+        let status = self.child.as_mut()?.try_wait().ok()??;
+        self.child = None;
+        Some(status.to_string())
+    }
+
+    /// Hand the owned process over to the returned emulator; `self` keeps only the endpoint
+    /// (like an attached one: it stops nothing).
+    pub fn take(&mut self) -> Emulator {
+        Emulator {
+            endpoint: self.endpoint.clone(),
+            child: self.child.take(),
+            log: self.log.clone(),
+        }
+    }
+
+    /// The port of the endpoint on 127.0.0.1.
+    pub fn port(&self) -> Option<u16> {
+        self.endpoint.rsplit(':').next()?.parse().ok()
     }
 
     /// Use an emulator that is already running (for tests and debugging); never stops it.

@@ -9,6 +9,7 @@ pub mod cpu;
 pub mod emulator;
 pub mod fleet;
 pub mod install;
+pub mod keeper;
 pub mod lifecycle;
 pub mod paths;
 pub mod provision;
@@ -18,9 +19,10 @@ pub mod testing;
 pub use autoscaler::{Autoscaler, AutoscalerConfig, AutoscalerState, AutoscalerSwitch, Decision};
 pub use cpu::{CpuConfig, CpuPublisher, CpuSnapshot};
 pub use emulator::{Emulator, EmulatorError};
-pub use lifecycle::{Lifecycle, LifecycleConfig};
 pub use fleet::{Fleet, FleetConfig, FleetError, FleetEvent, FleetState, Machine};
 pub use install::{InstallError, Installation, MOTO_VERSION};
+pub use keeper::{EmulatorHealth, Keeper, KeeperConfig};
+pub use lifecycle::{Lifecycle, LifecycleConfig};
 pub use provision::{provision, Change, ProvisionError, ProvisionReport};
 
 /// Credentials the local cloud hands to every program: the emulator accepts any keys, and

@@ -179,7 +179,12 @@ mod tests {
         let cloud = TestCloud::provisioned().await;
         let s3 = &cloud.clients.s3;
         let bucket = cloud.stack.bucket.name.clone();
-        for key in ["uploads/a.mp4", "uploads/a.mp4", "processed/b.mp4", "keep/c.txt"] {
+        for key in [
+            "uploads/a.mp4",
+            "uploads/a.mp4",
+            "processed/b.mp4",
+            "keep/c.txt",
+        ] {
             s3.put_object()
                 .bucket(&bucket)
                 .key(key)
@@ -195,7 +200,13 @@ mod tests {
         // Seen from two minutes ahead, everything under the prefixes has expired.
         let later = Utc::now() + chrono::Duration::seconds(120);
         let swept = sweep(&cloud.clients, &config, later).await.unwrap();
-        assert_eq!(swept, Swept { versions: 3, bytes: 30 });
+        assert_eq!(
+            swept,
+            Swept {
+                versions: 3,
+                bytes: 30
+            }
+        );
         let left = s3
             .list_object_versions()
             .bucket(&bucket)

@@ -4,7 +4,8 @@
 use std::collections::BTreeSet;
 
 use crate::model::{
-    AuditEntry, DlqMessage, FleetProcess, LoadStatus, RedriveStatus, ScalingDecision, Timestamp,
+    AuditEntry, DlqMessage, EmulatorStatus, FleetProcess, LoadStatus, RedriveStatus,
+    ScalingDecision, Timestamp,
 };
 
 /// Audit entries kept for the view.
@@ -87,6 +88,8 @@ pub struct Local {
     pub processes: Vec<FleetProcess>,
     /// The demo tour's caption, while one is shown.
     pub caption: Option<String>,
+    /// The demo's own emulator (kept running by the demo), when it runs one.
+    pub emulator: Option<EmulatorStatus>,
 }
 
 impl Local {

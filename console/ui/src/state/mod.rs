@@ -8,6 +8,7 @@ pub mod groups;
 pub mod health;
 pub mod metrics;
 pub mod nav;
+pub mod notes;
 pub mod prompt;
 pub mod queues;
 mod rows;
@@ -24,6 +25,7 @@ pub use groups::{CapacityChange, ChangeKind, Groups};
 pub use health::{Freshness, Health};
 pub use metrics::Metrics;
 pub use nav::{Nav, Pane, Selection, TableId, View};
+pub use notes::Notes;
 pub use prompt::Input;
 pub use queues::{Pairing, Queues, Rates};
 pub use target::Target;
@@ -79,6 +81,8 @@ pub struct State {
     /// Lines scrolled in the open message (long bodies and many attributes).
     pub(crate) message_scroll: u16,
     pub(crate) flash: Option<Flash>,
+    /// Warnings and notices from the console's log, and where the log files are.
+    pub(crate) notes: Notes,
     pub(crate) config: UiConfig,
     pub(crate) themes: ThemeSet,
     /// The theme in force (monochrome under `NO_COLOR`).
@@ -122,6 +126,7 @@ impl State {
             help: None,
             message_scroll: 0,
             flash: None,
+            notes: Notes::default(),
             config,
             themes,
             theme,
@@ -190,6 +195,16 @@ impl State {
         self.read_only
     }
 
+    pub fn notes(&self) -> &Notes {
+        &self.notes
+    }
+
+    /// Where the logs are, as (what, where), the console's own first: shown by the help
+    /// screen and the outage banner.
+    pub fn set_log_files(&mut self, files: Vec<(String, String)>) {
+        self.notes.log_files = files;
+    }
+
     pub fn target(&self) -> &Target {
         &self.target
     }
@@ -210,6 +225,7 @@ impl State {
         self.health = Health::default();
         self.local = Local {
             caption: self.local.caption.take(),
+            emulator: self.local.emulator.take(),
             ..Local::default()
         };
     }

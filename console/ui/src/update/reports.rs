@@ -1,6 +1,6 @@
 //! Applies agents' reports to the data, recording freshness; superseded replies are dropped.
 
-use crate::model::{Agent, JobState, Report};
+use crate::model::{Agent, EmulatorStatus, JobState, LogLevel, Report, Timestamp};
 use crate::state::health::AgentFailure;
 use crate::state::{Level, State};
 
@@ -148,6 +148,8 @@ pub(super) fn apply(state: &mut State, report: Report) {
             state.local.processes = processes;
             state.health.ok(Agent::Fleet, at);
         }
+        Report::Log { at, level, text } => note(state, at, level, text),
+        Report::Emulator { at, status } => emulator(state, at, status),
         Report::AgentError {
             at,
             agent,
@@ -165,5 +167,55 @@ pub(super) fn apply(state: &mut State, report: Report) {
                 },
             );
         }
+    }
+}
+
+fn level(level: LogLevel) -> Level {
+    match level {
+        LogLevel::Info => Level::Info,
+        LogLevel::Warn => Level::Warn,
+        LogLevel::Error => Level::Error,
+    }
+}
+
+/// Kept for the help screen; flashed when new (a repeat flashes again after a while).
+fn note(state: &mut State, at: Timestamp, log_level: LogLevel, text: String) {
+    if state.notes.push(at, log_level, text.clone()) {
+        state.flash(level(log_level), text);
+    }
+}
+
+/// The demo's emulator: each change is said once (flash and note); the banner and the status
+/// line show the state while it lasts.
+fn emulator(state: &mut State, at: Timestamp, status: EmulatorStatus) {
+    let said = match (&state.local.emulator, &status) {
+        (_, EmulatorStatus::Restarting {
+            endpoint,
+            why,
+            attempt,
+            max,
+        }) => Some((
+            LogLevel::Warn,
+            format!("the demo's emulator died ({why}); restarting it on {endpoint} (attempt {attempt} of {max})"),
+        )),
+        (
+            Some(EmulatorStatus::Restarting { .. } | EmulatorStatus::Down { .. }),
+            EmulatorStatus::Running { endpoint, pid, .. },
+        ) => Some((
+            LogLevel::Info,
+            format!(
+                "emulator restarted on {endpoint}{} with the stack provisioned again; the fleet and the panels reconnect by themselves",
+                pid.map_or_else(String::new, |p| format!(" (pid {p})"))
+            ),
+        )),
+        (_, EmulatorStatus::Down { why, todo }) => Some((
+            LogLevel::Error,
+            format!("the demo's emulator is down: {why}. {todo}"),
+        )),
+        _ => None,
+    };
+    state.local.emulator = Some(status);
+    if let Some((log_level, text)) = said {
+        note(state, at, log_level, text);
     }
 }

@@ -1,6 +1,7 @@
-//! The banner: one line under the top bar while a data source (groups, queues, CPU) is failing.
-//! It says what failed, how old the data on screen is, and what to do; the panels keep their
-//! last data, marked STALE. It goes away by itself with the next successful poll.
+//! The banner: one line under the top bar while a data source (groups, queues, CPU) is failing
+//! or the demo's emulator is down. It says what failed, how old the data on screen is, what to
+//! do and where the log is; the panels keep their last data, marked STALE. It goes away by
+//! itself with the next successful poll.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -8,7 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget as _;
 
 use crate::fmt;
-use crate::model::{Agent, ErrorClass};
+use crate::model::{Agent, EmulatorStatus, ErrorClass};
 use crate::state::State;
 
 /// The banner's text, or `None` while every source is reporting.
@@ -29,8 +30,59 @@ pub fn rows(state: &State, width: u16) -> u16 {
     }
 }
 
-/// What failed, how old the data is, when the next try is; then what to do and the error.
+/// What failed, how old the data is, when the next try is; then what to do and the error,
+/// and where the log is. The demo's emulator, while it is down, comes first.
 fn parts(state: &State) -> Option<(String, String)> {
+    let (head, mut tail) = match emulator_parts(state) {
+        Some(parts) => parts,
+        None => source_parts(state)?,
+    };
+    if let Some(log) = state.notes.log_file() {
+        tail.push_str(&format!(" · log: {log}"));
+    }
+    Some((head, tail))
+}
+
+/// How old the failing sources' data is: `data 12s old`, `no data yet`; `None` if none fail.
+fn data_age(state: &State) -> Option<String> {
+    let failing: Vec<_> = Agent::SOURCES
+        .iter()
+        .map(|&a| state.freshness(a))
+        .filter(|f| f.failure.is_some())
+        .collect();
+    if failing.is_empty() {
+        return None;
+    }
+    Some(match failing.iter().filter_map(|f| f.age_s).max() {
+        Some(age) => format!("data {} old", fmt::secs(age)),
+        None => "no data yet".to_owned(),
+    })
+}
+
+/// The demo's emulator being restarted, or down for good.
+fn emulator_parts(state: &State) -> Option<(String, String)> {
+    let age = data_age(state).map_or_else(String::new, |a| format!(" · {a}"));
+    match state.local.emulator.as_ref()? {
+        EmulatorStatus::Running { .. } => None,
+        EmulatorStatus::Restarting {
+            endpoint,
+            why,
+            attempt,
+            max,
+        } => Some((
+            format!("⚠ emulator died ({why}){age}"),
+            format!(
+                "the demo is restarting it on {endpoint} (attempt {attempt} of {max}); the panels recover by themselves"
+            ),
+        )),
+        EmulatorStatus::Down { why, todo } => Some((
+            format!("⚠ emulator down: {why}{age}"),
+            todo.clone(),
+        )),
+    }
+}
+
+fn source_parts(state: &State) -> Option<(String, String)> {
     let failing: Vec<_> = Agent::SOURCES
         .iter()
         .map(|&a| state.freshness(a))
@@ -39,17 +91,19 @@ fn parts(state: &State) -> Option<(String, String)> {
     let first = failing.first()?;
     let failure = first.failure?;
     let names: Vec<&str> = failing.iter().map(|f| f.agent.label()).collect();
-    let oldest = failing.iter().filter_map(|f| f.age_s).max();
-    let shown = match oldest {
-        Some(age) => format!("data {} old", fmt::secs(age)),
-        None => "no data yet".to_owned(),
-    };
+    let shown = data_age(state).unwrap_or_default();
     let retry = failure.retry_in_s(state.now).map(|left| match left {
         0 => "retrying now".to_owned(),
         left => format!("retry in {}", fmt::secs(left)),
     });
     let unreachable = failure.message.contains("unreachable");
+    // The demo keeps its own emulator: `local up` is not the operator's move there.
+    let demo = state.local.emulator.is_some();
     let (what, todo) = match failure.class {
+        ErrorClass::Retryable if unreachable && demo => (
+            "AWS unreachable",
+            "the demo restarts its emulator if it died; if this lasts, quit (q) and run `flightdeck demo` again",
+        ),
         ErrorClass::Retryable if unreachable => (
             "AWS unreachable",
             "is the endpoint up? (local cloud: flightdeck local up; AWS: the network)",
@@ -157,6 +211,66 @@ mod tests {
         let mut state = loaded_state();
         fail(&mut state, Agent::Groups, ErrorClass::Auth, "ExpiredToken");
         assert!(text(&state).unwrap().contains("renew them"));
+    }
+
+    fn emulator(state: &mut State, status: EmulatorStatus) {
+        let at = state.now;
+        update(state, Event::Report(Report::Emulator { at, status }));
+    }
+
+    #[test]
+    fn the_demo_says_it_restarts_its_emulator_and_never_to_run_local_up() {
+        let mut state = loaded_state();
+        state.set_log_files(vec![("console".into(), "/state/flightdeck.log".into())]);
+        let endpoint = "http://127.0.0.1:4566".to_owned();
+        emulator(
+            &mut state,
+            EmulatorStatus::Running {
+                endpoint: endpoint.clone(),
+                pid: Some(7),
+                restarts: 0,
+                last_restart: None,
+            },
+        );
+        let msg = "DescribeAutoScalingGroups: endpoint unreachable (connection refused)";
+        fail(&mut state, Agent::Groups, ErrorClass::Retryable, msg);
+        let t = text(&state).unwrap();
+        assert!(t.contains("the demo restarts its emulator"), "{t}");
+        assert!(t.ends_with("log: /state/flightdeck.log"), "{t}");
+
+        emulator(
+            &mut state,
+            EmulatorStatus::Restarting {
+                endpoint,
+                why: "it exited (signal: 9 (SIGKILL))".into(),
+                attempt: 1,
+                max: 3,
+            },
+        );
+        let t = text(&state).unwrap();
+        assert!(
+            t.starts_with("⚠ emulator died (it exited (signal: 9 (SIGKILL)))"),
+            "{t}"
+        );
+        assert!(
+            t.contains("restarting it on http://127.0.0.1:4566 (attempt 1 of 3)"),
+            "{t}"
+        );
+
+        emulator(
+            &mut state,
+            EmulatorStatus::Down {
+                why: "it exited (signal: 9) after 3 restarts within 5 min".into(),
+                todo: "quit (q) and run `flightdeck demo` again".into(),
+            },
+        );
+        let t = text(&state).unwrap();
+        assert!(t.starts_with("⚠ emulator down: it exited"), "{t}");
+        assert!(
+            t.contains("quit (q) and run `flightdeck demo` again"),
+            "{t}"
+        );
+        assert!(!t.contains("local up"), "{t}");
     }
 
     #[test]

@@ -1,11 +1,14 @@
-//! The `?` overlay, generated from the keymap in force and the command table.
+//! The `?` overlay, generated from the keymap in force and the command table, with where the
+//! logs are and the latest warnings.
 
 use ratatui::buffer::Buffer;
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph, Widget};
 
 use super::common;
+use crate::fmt;
+use crate::model::LogLevel;
 use crate::state::prompt::COMMANDS;
 use crate::state::State;
 
@@ -69,8 +72,57 @@ pub fn lines<'a>(state: &State) -> (Vec<Line<'a>>, Vec<Line<'a>>) {
     (keys, cmds)
 }
 
-fn content_height(keys: usize, cmds: usize, two_cols: bool) -> usize {
-    if two_cols {
+/// Where the logs are and the latest warnings (nothing is printed over the screen), under
+/// both columns: paths are long.
+pub fn logs<'a>(state: &State) -> Vec<Line<'a>> {
+    let s = &state.theme.s;
+    let notes = state.notes();
+    let mut lines = Vec::new();
+    if notes.log_files().is_empty() && notes.recent().len() == 0 {
+        return lines;
+    }
+    lines.push(Line::default());
+    lines.push(Line::from(Span::styled("Logs", s.header)));
+    let what_w = notes
+        .log_files()
+        .iter()
+        .map(|(what, _)| what.chars().count())
+        .max()
+        .unwrap_or(0);
+    for (what, path) in notes.log_files() {
+        lines.push(Line::from(vec![
+            Span::styled(format!("  {what:<what_w$}  "), s.help_key),
+            Span::raw(path.clone()),
+        ]));
+    }
+    let kept = notes.recent().len();
+    if kept > 0 {
+        lines.push(Line::from(Span::styled(
+            format!("  latest warnings, newest first ({kept} kept):"),
+            s.muted,
+        )));
+        for n in notes.recent().rev().take(5) {
+            let style = match n.level {
+                LogLevel::Info => s.ok,
+                LogLevel::Warn => s.warn,
+                LogLevel::Error => s.error,
+            };
+            let times = if n.count > 1 {
+                format!(" (×{})", n.count)
+            } else {
+                String::new()
+            };
+            lines.push(Line::from(vec![
+                Span::styled(format!("  {:>4} ago  ", fmt::age(state.now, n.at)), s.muted),
+                Span::styled(format!("{}{times}", n.text), style),
+            ]));
+        }
+    }
+    lines
+}
+
+fn content_height(keys: usize, cmds: usize, logs: usize, two_cols: bool) -> usize {
+    logs + if two_cols {
         keys.max(cmds)
     } else {
         keys + 1 + cmds
@@ -80,15 +132,35 @@ fn content_height(keys: usize, cmds: usize, two_cols: bool) -> usize {
 /// How far the help can scroll in `area` (the body); update clamps with it too.
 pub fn max_scroll(state: &State, area: Rect) -> u16 {
     let (keys, cmds) = lines(state);
-    let content_h = content_height(keys.len(), cmds.len(), area.width >= 100);
+    let logs = logs(state).len();
+    let content_h = content_height(keys.len(), cmds.len(), logs, area.width >= 100);
     let inner_h = usize::from(area.height.saturating_sub(2));
     u16::try_from(content_h.saturating_sub(inner_h)).unwrap_or(u16::MAX)
 }
 
+/// The key lines on the left and the command lines beside them, as one list of rows.
+fn side_by_side<'a>(keys: Vec<Line<'a>>, cmds: Vec<Line<'a>>) -> Vec<Line<'a>> {
+    let key_w = keys.iter().map(Line::width).max().unwrap_or(0) + 2;
+    let rows = keys.len().max(cmds.len());
+    let (mut keys, mut cmds) = (keys.into_iter(), cmds.into_iter());
+    (0..rows)
+        .map(|_| {
+            let mut row = keys.next().unwrap_or_default();
+            if let Some(cmd) = cmds.next() {
+                let pad = key_w.saturating_sub(row.width());
+                row.spans.push(Span::raw(" ".repeat(pad)));
+                row.spans.extend(cmd.spans);
+            }
+            row
+        })
+        .collect()
+}
+
 pub fn draw(state: &State, area: Rect, buf: &mut Buffer) {
     let (keys, cmds) = lines(state);
+    let logs = logs(state);
     let two_cols = area.width >= 100;
-    let content_h = content_height(keys.len(), cmds.len(), two_cols);
+    let content_h = content_height(keys.len(), cmds.len(), logs.len(), two_cols);
     let w = area
         .width
         .saturating_sub(4)
@@ -122,19 +194,59 @@ pub fn draw(state: &State, area: Rect, buf: &mut Buffer) {
     Clear.render(popup, buf);
     block.render(popup, buf);
     let scroll = u16::try_from(scroll).unwrap_or(0);
-    if two_cols {
-        let key_w = keys.iter().map(Line::width).max().unwrap_or(0) + 2;
-        let [left, right] = Layout::horizontal([
-            Constraint::Length(u16::try_from(key_w).unwrap_or(u16::MAX)),
-            Constraint::Fill(1),
-        ])
-        .areas(inner);
-        Paragraph::new(keys).scroll((scroll, 0)).render(left, buf);
-        Paragraph::new(cmds).scroll((scroll, 0)).render(right, buf);
+    let mut all = if two_cols {
+        side_by_side(keys, cmds)
     } else {
         let mut all = keys;
         all.push(Line::default());
         all.extend(cmds);
-        Paragraph::new(all).scroll((scroll, 0)).render(inner, buf);
+        all
+    };
+    all.extend(logs);
+    Paragraph::new(all).scroll((scroll, 0)).render(inner, buf);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::loaded_state;
+    use crate::model::Report;
+    use crate::update::update;
+    use crate::Event;
+
+    fn text(buf: &Buffer) -> String {
+        let area = buf.area;
+        (area.top()..area.bottom())
+            .map(|y| {
+                (area.left()..area.right())
+                    .map(|x| buf[(x, y)].symbol())
+                    .collect::<String>()
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    #[test]
+    fn the_help_says_where_the_logs_are_across_both_columns_with_the_latest_warnings() {
+        let mut state = loaded_state();
+        let log = "/home/operator/.local/state/flightdeck/flightdeck.log";
+        state.set_log_files(vec![("console".into(), log.into())]);
+        let at = state.now;
+        for text in ["cpu: PutMetricData failed", "cpu: PutMetricData failed"] {
+            update(
+                &mut state,
+                Event::Report(Report::Log {
+                    at,
+                    level: LogLevel::Warn,
+                    text: text.into(),
+                }),
+            );
+        }
+        let area = Rect::new(0, 0, 120, 80);
+        let mut buf = Buffer::empty(area);
+        draw(&state, area, &mut buf);
+        let shown = text(&buf);
+        assert!(shown.contains(&format!("console  {log}")), "{shown}");
+        assert!(shown.contains("cpu: PutMetricData failed (×2)"), "{shown}");
     }
 }

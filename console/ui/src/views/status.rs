@@ -6,7 +6,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
 use crate::fmt;
-use crate::model::{Agent, JobState};
+use crate::model::{Agent, EmulatorStatus, JobState};
 use crate::state::State;
 
 /// A text progress bar `[████░░░░]` of `width` cells.
@@ -60,6 +60,14 @@ pub fn left<'a>(state: &State) -> Line<'a> {
     let mut spans = Vec::new();
     if let Some(c) = &state.local.caption {
         spans.push(Span::styled(format!("▶ {c} "), s.title));
+    }
+    if let Some(EmulatorStatus::Running { restarts, .. }) = &state.local.emulator {
+        if *restarts > 0 {
+            spans.push(Span::styled(
+                format!("emulator restarted {restarts}× (see ?)"),
+                s.warn,
+            ));
+        }
     }
     spans.extend(redrive(state));
     let sep = |spans: &mut Vec<Span<'a>>| {
