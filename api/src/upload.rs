@@ -202,16 +202,7 @@ async fn undo(
     let removed = match object {
         Stored::Nothing => Ok(()),
         // Exactly the version this request stored: no listing, and nothing else touched.
-        Stored::Version(version) => state
-            .s3()
-            .delete_object()
-            .bucket(state.bucket())
-            .key(key)
-            .set_version_id(version)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| stack::errors::describe(&e).to_string()),
+        Stored::Version(version) => crate::videos::delete_version(state, key, version).await,
         Stored::Unknown => crate::videos::delete_object_versions(state, key).await,
     };
     if let Err(e) = removed {

@@ -174,26 +174,29 @@ pub async fn delete_object_versions(state: &AppState, key: &str) -> Result<(), S
     let mut any = false;
     for version in versions.chain(markers) {
         any = true;
-        state
-            .s3()
-            .delete_object()
-            .bucket(state.bucket())
-            .key(key)
-            .set_version_id(version)
-            .send()
-            .await
-            .map_err(|e| stack::errors::describe(&e).to_string())?;
+        delete_version(state, key, version).await?;
     }
     if !any {
         // An unversioned bucket lists nothing here; delete the object itself.
-        state
-            .s3()
-            .delete_object()
-            .bucket(state.bucket())
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| stack::errors::describe(&e).to_string())?;
+        delete_version(state, key, None).await?;
     }
     Ok(())
+}
+
+/// Remove one version of `key` (`None`: the object itself, in an unversioned bucket).
+pub async fn delete_version(
+    state: &AppState,
+    key: &str,
+    version: Option<String>,
+) -> Result<(), String> {
+    state
+        .s3()
+        .delete_object()
+        .bucket(state.bucket())
+        .key(key)
+        .set_version_id(version)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|e| stack::errors::describe(&e).to_string())
 }

@@ -273,19 +273,23 @@ async fn listing_versions_does_not_copy_the_buckets_data_and_objects_live_on_dis
         "20 listings grew the emulator from {stored} to {listed} MB"
     );
 
-    let got = s3
-        .get_object()
-        .bucket(bucket)
-        .key("uploads/3.mp4")
-        .send()
-        .await
-        .unwrap()
-        .body
-        .collect()
-        .await
-        .unwrap()
-        .into_bytes();
-    assert!(got == data, "an object changed after listing");
+    let read = |key: &'static str| async move {
+        s3.get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .unwrap()
+            .body
+            .collect()
+            .await
+            .unwrap()
+            .into_bytes()
+    };
+    assert!(
+        read("uploads/3.mp4").await == data,
+        "an object changed after listing"
+    );
     s3.copy_object()
         .bucket(bucket)
         .key("copy.mp4")
@@ -300,20 +304,8 @@ async fn listing_versions_does_not_copy_the_buckets_data_and_objects_live_on_dis
         .send()
         .await
         .unwrap();
-    let copied = s3
-        .get_object()
-        .bucket(bucket)
-        .key("copy.mp4")
-        .send()
-        .await
-        .unwrap()
-        .body
-        .collect()
-        .await
-        .unwrap()
-        .into_bytes();
     assert!(
-        copied == data,
+        read("copy.mp4").await == data,
         "a copy changed when its source was overwritten"
     );
 }
