@@ -241,8 +241,18 @@ impl CallLimits {
 
     /// The limits a configuration was built with (the standard ones where it sets none).
     pub fn of(config: &SdkConfig) -> CallLimits {
+        CallLimits::from_parts(
+            config.timeout_config(),
+            config.retry_config().map(|r| r.max_attempts()),
+        )
+    }
+
+    /// From a client's timeout and retry settings; what they leave unset is standard.
+    fn from_parts(
+        t: Option<&aws_config::timeout::TimeoutConfig>,
+        max_attempts: Option<u32>,
+    ) -> CallLimits {
         let std = CallLimits::STANDARD;
-        let t = config.timeout_config();
         CallLimits {
             connect: t.and_then(|t| t.connect_timeout()).unwrap_or(std.connect),
             attempt: t
@@ -251,9 +261,7 @@ impl CallLimits {
             operation: t
                 .and_then(|t| t.operation_timeout())
                 .unwrap_or(std.operation),
-            max_attempts: config
-                .retry_config()
-                .map_or(std.max_attempts, |r| r.max_attempts()),
+            max_attempts: max_attempts.unwrap_or(std.max_attempts),
         }
     }
 
@@ -291,20 +299,12 @@ impl Default for CallLimits {
 /// the request open that long by design, so the attempt and operation limits grow by it.
 /// Apply with `.customize().config_override(...)` on the call.
 pub fn long_poll(sqs: &aws_sdk_sqs::Client, wait: Duration) -> aws_sdk_sqs::config::Builder {
-    let base = sqs.config().timeout_config().cloned();
-    let attempt = base
-        .as_ref()
-        .and_then(|t| t.operation_attempt_timeout())
-        .unwrap_or(CallLimits::STANDARD.attempt);
-    let operation = base
-        .as_ref()
-        .and_then(|t| t.operation_timeout())
-        .unwrap_or(CallLimits::STANDARD.operation);
+    let limits = CallLimits::from_parts(sqs.config().timeout_config(), None);
     aws_sdk_sqs::config::Builder::default().timeout_config(
         aws_config::timeout::TimeoutConfig::builder()
-            .read_timeout(wait + attempt)
-            .operation_attempt_timeout(wait + attempt)
-            .operation_timeout(wait + operation)
+            .read_timeout(wait + limits.attempt)
+            .operation_attempt_timeout(wait + limits.attempt)
+            .operation_timeout(wait + limits.operation)
             .build(),
     )
 }
