@@ -380,6 +380,14 @@ pub async fn demo(
                 record,
             ));
         }
+        let emulator_pid = match &keeper {
+            Some(k) => crate::agents::fleet::EmulatorPid::Kept(k.subscribe()),
+            None => crate::agents::fleet::EmulatorPid::Recorded,
+        };
+        setup.extras.feeds.push(crate::agents::fleet::memory_feed(
+            fleet.as_ref().map(|f| f.hooks().fleet),
+            emulator_pid,
+        ));
         if let (true, Some(f)) = (tour, &fleet) {
             let t = crate::tour::Tour::for_fleet(
                 &cloud.clients,
@@ -389,6 +397,13 @@ pub async fn demo(
                 target,
                 "q quits",
             );
+            // Each caption with a result waits until the console has drawn it.
+            let (shown_tx, shown) = tokio::sync::watch::channel(None);
+            setup.captions = Some(shown_tx);
+            let t = crate::tour::Tour {
+                shown: Some(shown),
+                ..t
+            };
             setup.extras.feeds.push(t.feed());
         }
         // Quitting the console, Ctrl-C or SIGTERM: every path stops the fleet, then the cloud.

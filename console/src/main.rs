@@ -80,6 +80,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             target::apply_config(&mut target, &setup.config.aws);
             setup.extras.profile = target::effective_profile(&target);
             let clients = connect_as(&target, &stack, cli.ui.read_only).await?;
+            if target.local {
+                // The local cloud runs on this machine: its memory is part of the picture.
+                setup.extras.feeds.push(agents::fleet::memory_feed(
+                    None,
+                    agents::fleet::EmulatorPid::Recorded,
+                ));
+            }
             tui::run(&clients, setup).await
         }
         Command::Status {

@@ -22,7 +22,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use ui::{JobState, Report};
+use ui::{Claim, JobState, Report};
 
 use crate::agents::Feed;
 use crate::audit;
@@ -65,6 +65,10 @@ iterations = 1
 [[steps]]
 upload = { video = "tiny" }
 "#;
+
+/// The longest the tour waits for the console to show what it saw (agents refresh at once
+/// when asked; CloudWatch's CPU comes at its period).
+const SHOWN_WITHIN: Duration = Duration::from_secs(90);
 
 /// Worker CPU (% of an instance) that counts as risen.
 const CPU_RISEN: f64 = 40.0;
@@ -126,6 +130,8 @@ pub struct Tour {
     pub timing: Timing,
     /// The last caption's advice, e.g. "q quits".
     pub ending: &'static str,
+    /// The caption on screen, from the console (`None` without one: captions are printed).
+    pub shown: Option<watch::Receiver<Option<String>>>,
 }
 
 /// Why the story stopped early.
@@ -146,6 +152,7 @@ struct Queues {
 
 /// The ramp running in the background.
 struct LoadRun {
+    scenario: String,
     progress: watch::Receiver<Progress>,
     /// `Some(Err(..))` when the run could not start or failed.
     done: watch::Receiver<Option<Result<(), String>>>,
@@ -188,6 +195,7 @@ impl Tour {
             profile: target.profile.clone(),
             timing: Timing::new(Duration::from_secs(cooldown)),
             ending,
+            shown: None,
         }
     }
 
@@ -234,7 +242,7 @@ impl Tour {
             .call(token, self.desired(&worker.name))
             .await?
             .map_err(|e| Stop::Failed(format!("cannot read the worker group: {e}")))?;
-        let load = &self.start_load(targets.clone(), token, tasks)?;
+        let load = &self.start_load(tx, targets.clone(), token, tasks)?;
         self.until(token, limit, || {
             let sent = load.progress.borrow().sent;
             let failed = load.done.borrow().as_ref().and_then(|r| r.clone().err());
@@ -248,12 +256,19 @@ impl Tour {
         })
         .await
         .map_err(|e| e.failed(format!("the load run did not start ({})", load.summary())))?;
-        caption(
+        let sent = load.progress.borrow().sent;
+        self.show(
             tx,
+            token,
             format!(
-                "{text}: up to 3 users over 30 s, spread over {} API instance(s)",
+                "{text}: up to 3 users over 30 s, {{}} sent to {} API instance(s)",
                 targets.len()
             ),
+            Claim::Sent {
+                scenario: load.scenario.clone(),
+                min: 1,
+            },
+            sent as f64,
         )
         .await?;
         self.dwell(token).await?;
@@ -276,9 +291,16 @@ impl Tour {
                     load.summary()
                 ))
             })?;
-        caption(
+        self.show(
             tx,
-            format!("{text}: {waiting} waiting in {}", queues.tasks.name),
+            token,
+            format!("{text}: {{}} waiting in {}", queues.tasks.name),
+            Claim::Visible {
+                queue: queues.tasks.name.clone(),
+                min: 1,
+                max: u64::MAX,
+            },
+            waiting as f64,
         )
         .await?;
         self.dwell(token).await?;
@@ -301,7 +323,18 @@ impl Tour {
                     self.autoscaler_hint()
                 ))
             })?;
-        caption(tx, format!("{text}: desired {baseline} → {grown}")).await?;
+        self.show(
+            tx,
+            token,
+            format!("{text}: desired {baseline} → {{}}"),
+            Claim::Desired {
+                group: worker.name.clone(),
+                min: baseline + 1,
+                max: u32::MAX,
+            },
+            f64::from(grown),
+        )
+        .await?;
         self.dwell(token).await?;
 
         // 4. CPU rises.
@@ -325,9 +358,15 @@ impl Tour {
                     worker.name
                 ))
             })?;
-        caption(
+        self.show(
             tx,
-            format!("{text}: {} instances at {cpu:.0}%", worker.name),
+            token,
+            format!("{text}: {} instances at {{}}%", worker.name),
+            Claim::Cpu {
+                group: worker.name.clone(),
+                min: CPU_RISEN,
+            },
+            cpu,
         )
         .await?;
         self.dwell(token).await?;
@@ -360,7 +399,18 @@ impl Tour {
             .to_owned();
         let task = VideoTask::parse(&dead.body)
             .map_err(|e| Stop::Failed(format!("the dead letter is not a v1 video task: {e}")))?;
-        caption(tx, format!("{text}: failure_reason {reason}")).await?;
+        self.show(
+            tx,
+            token,
+            format!("{text}: failure_reason {reason}"),
+            Claim::Visible {
+                queue: queues.dlq.name.clone(),
+                min: 1,
+                max: u64::MAX,
+            },
+            0.0,
+        )
+        .await?;
         self.dwell(token).await?;
 
         // 6. The operator fixes the upload and redrives it.
@@ -390,9 +440,16 @@ impl Tour {
         .await;
         db.close().await;
         let moved = moved?;
-        caption(
+        self.show(
             tx,
+            token,
             format!("{text}: moved {moved}, the DLQ is empty, the video is processed"),
+            Claim::Visible {
+                queue: queues.dlq.name.clone(),
+                min: 0,
+                max: 0,
+            },
+            0.0,
         )
         .await?;
         self.dwell(token).await?;
@@ -421,7 +478,18 @@ impl Tour {
             ))
         })?;
         let from = peak.load(Ordering::Relaxed);
-        caption(tx, format!("{text}: desired {from} → {}", worker.min)).await?;
+        self.show(
+            tx,
+            token,
+            format!("{text}: desired {from} → {{}}"),
+            Claim::Desired {
+                group: worker.name.clone(),
+                min: 0,
+                max: worker.min,
+            },
+            f64::from(worker.min),
+        )
+        .await?;
         self.dwell(token).await?;
         Ok(())
     }
@@ -472,6 +540,53 @@ impl Tour {
             r = tokio::time::timeout(Duration::from_secs(60), fut) => {
                 r.map_err(|_| Stop::Failed("an AWS call got no answer within 60 s".into()))
             }
+        }
+    }
+
+    /// Shows a caption with a result once the console's screen shows what it claims (`{}` in
+    /// `text` becomes the value on screen), and waits until it is drawn; without a console,
+    /// prints it with the value the tour saw.
+    async fn show(
+        &self,
+        tx: &mpsc::Sender<Report>,
+        token: &CancellationToken,
+        text: String,
+        claim: Claim,
+        seen: f64,
+    ) -> Told<()> {
+        let Some(shown) = &self.shown else {
+            return caption(tx, Claim::fill(&text, seen)).await;
+        };
+        let mut shown = shown.clone();
+        let on_screen = |c: &Option<String>| {
+            c.as_deref()
+                .is_some_and(|c| match text.split_once(Claim::VALUE) {
+                    Some((head, tail)) => {
+                        c.len() > head.len() + tail.len()
+                            && c.starts_with(head)
+                            && c.ends_with(tail)
+                    }
+                    None => c == text,
+                })
+        };
+        tx.send(Report::Caption {
+            at: Utc::now(),
+            text: Some(text.clone()),
+            claim: Some(claim.clone()),
+        })
+        .await
+        .map_err(|_| Stop::Cancelled)?;
+        let wait = shown.wait_for(on_screen);
+        tokio::select! {
+            _ = token.cancelled() => Err(Stop::Cancelled),
+            r = tokio::time::timeout(SHOWN_WITHIN, wait) => match r {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err(_)) => Err(Stop::Cancelled),
+                Err(_) => Err(Stop::Failed(format!(
+                    "the console did not show {claim:?} within {} s (the tour saw {seen:.0})",
+                    SHOWN_WITHIN.as_secs()
+                ))),
+            },
         }
     }
 
@@ -603,6 +718,7 @@ impl Tour {
 
     fn start_load(
         &self,
+        tx: &mpsc::Sender<Report>,
         targets: Vec<Target>,
         token: &CancellationToken,
         tasks: &mut JoinSet<()>,
@@ -616,6 +732,39 @@ impl Tour {
         ));
         let (done_tx, done) = watch::channel(None);
         let cancel = token.child_token();
+        let name = scenario.name.clone();
+        // The console's load panel follows the tour's run as it follows its own. This task
+        // ends with the run (its progress sender goes, however the tour ends) or the console.
+        let mut follow = progress.clone();
+        let report = tx.clone();
+        tokio::spawn(async move {
+            let started = Utc::now();
+            let send = |status: ui::LoadStatus| {
+                report.send(Report::Load {
+                    at: Utc::now(),
+                    status: Box::new(status),
+                })
+            };
+            loop {
+                let status = crate::agents::load::status(&follow.borrow_and_update(), started);
+                let over = status.finished;
+                if send(status).await.is_err() || over {
+                    return;
+                }
+                let gone = tokio::select! {
+                    r = follow.changed() => r.is_err(),
+                    () = report.closed() => return,
+                };
+                if gone {
+                    // Stopped with the tour before it finished.
+                    let mut last = crate::agents::load::status(&follow.borrow(), started);
+                    last.finished = true;
+                    let _ = send(last).await;
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        });
         tasks.spawn(async move {
             let result = load::run(
                 scenario,
@@ -630,7 +779,11 @@ impl Tour {
             }
             done_tx.send_replace(Some(result));
         });
-        Ok(LoadRun { progress, done })
+        Ok(LoadRun {
+            scenario: name,
+            progress,
+            done,
+        })
     }
 
     /// Uploads a file that starts like an MP4 (so the API, which sniffs the first bytes,
@@ -905,6 +1058,7 @@ async fn caption(tx: &mpsc::Sender<Report>, text: impl Into<String>) -> Told<()>
     tx.send(Report::Caption {
         at: Utc::now(),
         text: Some(text.into()),
+        claim: None,
     })
     .await
     // The receiver is gone only when the console (or the printer) has stopped.

@@ -14,7 +14,7 @@ use futures_util::StreamExt as _;
 use ratatui::backend::CrosstermBackend;
 use ratatui::Terminal;
 use stack::Clients;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use ui::{render, update, Event, State, ThemeSet, UiConfig};
 
 use crate::agents::{Agents, Extras, Intervals};
@@ -32,6 +32,8 @@ pub struct Setup {
     pub read_only: bool,
     /// The stack (for DLQ source queues), the profile, and a local fleet to watch.
     pub extras: Extras,
+    /// Told each caption once it is on screen (the tour waits for it).
+    pub captions: Option<watch::Sender<Option<String>>>,
 }
 
 /// `~/.config/flightdeck` (or `$XDG_CONFIG_HOME/flightdeck`).
@@ -95,6 +97,7 @@ impl Setup {
                 local: None,
                 feeds: Vec::new(),
             },
+            captions: None,
             config,
         })
     }
@@ -157,7 +160,7 @@ pub async fn run(clients: &Clients, setup: Setup) -> anyhow::Result<()> {
     extras.feeds.extend(crate::logging::warnings_feed());
     let (tx, mut reports) = mpsc::channel(256);
     let agents = Agents::spawn(clients, tx, intervals, extras);
-    let result = ui_loop(&mut state, &agents, &mut reports).await;
+    let result = ui_loop(&mut state, &agents, &mut reports, setup.captions.as_ref()).await;
     agents.shutdown().await;
     result
 }
@@ -181,6 +184,7 @@ async fn ui_loop(
     state: &mut State,
     agents: &Agents,
     reports: &mut mpsc::Receiver<ui::Report>,
+    captions: Option<&watch::Sender<Option<String>>>,
 ) -> anyhow::Result<()> {
     let _guard = TerminalGuard::enter().context("cannot set up the terminal")?;
     let mut terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
@@ -211,6 +215,17 @@ async fn ui_loop(
             return Ok(());
         }
         frames.draw(state, || terminal.draw(|frame| render(state, frame)))?;
+        if let Some(captions) = captions {
+            // Drawn: the caption is on screen now, with what it claims.
+            captions.send_if_modified(|shown| {
+                let now = state.caption();
+                let changed = shown.as_deref() != now;
+                if changed {
+                    *shown = now.map(str::to_owned);
+                }
+                changed
+            });
+        }
         tokio::select! {
             ev = keys.next() => match ev {
                 Some(Ok(ev)) => {

@@ -15,11 +15,27 @@ use std::time::{Duration, Instant};
 mod common;
 use common::{tmux, Session};
 
+/// One caption as first seen, with what the same screen showed beside it.
+#[derive(Debug)]
+struct Sighting {
+    caption: String,
+    /// `video_tasks`' visible messages in the queues table.
+    waiting: Option<u64>,
+    /// The worker group's desired capacity in the groups table.
+    desired: Option<u32>,
+    /// The top bar's `DLQ video_dlq N`.
+    dlq: Option<u64>,
+    /// The whole screen, printed when an assertion fails.
+    #[allow(dead_code)]
+    pane: String,
+}
+
 /// What the screen has shown so far (the tour moves on while the test looks).
 #[derive(Debug, Default)]
 struct Screen {
     pane: String,
     captions: Vec<String>,
+    sightings: Vec<Sighting>,
     /// The most uploads `video_tasks` showed waiting.
     most_waiting: u64,
     /// The worker group's desired capacities, in the order they were shown.
@@ -32,7 +48,16 @@ impl Screen {
         self.captions.iter().find(|c| c.starts_with(prefix))
     }
 
+    fn sighting(&self, prefix: &str) -> &Sighting {
+        self.sightings
+            .iter()
+            .find(|s| s.caption.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no caption {prefix:?} in {:#?}", self.captions))
+    }
+
     fn look(&mut self, pane: String) {
+        let mut new_caption = None;
+        let (mut waiting, mut desired) = (None, None);
         for line in pane.lines() {
             // The status line: `▶ caption ` then the redrive and the sources.
             if let Some(rest) = line.split('▶').nth(1) {
@@ -44,7 +69,8 @@ impl Screen {
                     .unwrap_or(rest.len());
                 let text = rest[..end].trim().to_owned();
                 if !text.is_empty() && self.captions.last() != Some(&text) {
-                    self.captions.push(text);
+                    self.captions.push(text.clone());
+                    new_caption = Some(text);
                 }
             }
             // Panels sit side by side on wide screens: look at each box's part of the line.
@@ -53,6 +79,7 @@ impl Screen {
                 if cells.first() == Some(&"video_tasks") {
                     if let Some(n) = cells.get(1).and_then(|v| v.parse::<u64>().ok()) {
                         self.most_waiting = self.most_waiting.max(n);
+                        waiting = Some(n);
                     }
                 }
                 if cells.first() == Some(&"flightdeck-worker") {
@@ -61,6 +88,7 @@ impl Screen {
                         .and_then(|mdm| mdm.split('/').nth(1))
                         .and_then(|d| d.parse::<u32>().ok());
                     if let Some(d) = des {
+                        desired = Some(d);
                         if self.desired.last() != Some(&d) {
                             self.desired.push(d);
                         }
@@ -70,6 +98,20 @@ impl Screen {
         }
         if pane.contains("DLQ video_dlq 1") {
             self.dlq_alarm = true;
+        }
+        if let Some(caption) = new_caption {
+            let dlq = pane
+                .split("DLQ video_dlq ")
+                .nth(1)
+                .and_then(|rest| rest.split_whitespace().next())
+                .and_then(|n| n.parse().ok());
+            self.sightings.push(Sighting {
+                caption,
+                waiting,
+                desired,
+                dlq,
+                pane: pane.clone(),
+            });
         }
         self.pane = pane;
     }
@@ -232,6 +274,45 @@ fn the_tour_tells_the_story_on_screen_and_q_leaves_nothing_running() {
         },
     );
     assert_eq!(screen.desired.last(), Some(&1), "{:?}", screen.desired);
+
+    // Each caption's claim was on the screen the moment the caption was: the number in the
+    // caption is the number in the table beside it.
+    let number_after = |caption: &str, marker: &str| -> u64 {
+        caption
+            .rsplit(marker)
+            .next()
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|n| n.trim_end_matches('%').parse().ok())
+            .unwrap_or_else(|| panic!("no number after {marker:?} in {caption:?}"))
+    };
+    let sent = screen.sighting("1/6 load: a ramp of small uploads: ");
+    assert!(
+        number_after(&sent.caption, "30 s, ") >= 1,
+        "{}",
+        sent.caption
+    );
+    let queue = screen.sighting("2/6 the queue builds: ");
+    assert_eq!(
+        queue.waiting,
+        Some(number_after(&queue.caption, "builds: ")),
+        "{queue:#?}"
+    );
+    let out = screen.sighting("3/6 the worker group scales out: ");
+    assert_eq!(
+        out.desired.map(u64::from),
+        Some(number_after(&out.caption, "→ ")),
+        "{out:#?}"
+    );
+    let dead = screen.sighting("5/6 a poison upload lands in the DLQ: ");
+    assert_eq!(dead.dlq, Some(1), "{dead:#?}");
+    let fixed = screen.sighting("6/6 the operator fixes it and redrives: ");
+    assert_eq!(fixed.dlq, None, "{fixed:#?}");
+    let back = screen.sighting("the group scales back in: ");
+    assert_eq!(
+        back.desired.map(u64::from),
+        Some(number_after(&back.caption, "→ ")),
+        "{back:#?}"
+    );
     assert!(screen.pane.contains("1/1/3"), "{}", screen.pane);
 
     // The redrive and the fix are in the audit log, like any change the console makes.

@@ -1,13 +1,19 @@
 //! The local cloud's bridge (demo and `--local` with a fleet in this process): forwards the
 //! fleet's processes, its notices and the autoscaler's decisions to the UI whenever they change.
-//! (The fleet's errors reach the UI through the log, as warnings.)
+//! (The fleet's errors reach the UI through the log, as warnings.) A second feed samples the
+//! local cloud's memory and the machine's.
+
+use std::time::Duration;
 
 use chrono::Utc;
 use local_cloud::autoscaler::AutoscalerState;
 use local_cloud::fleet::{FleetEventKind, FleetState};
+use local_cloud::{memory, EmulatorHealth};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
-use ui::{FleetProcess, LogLevel, Report, ScalingDecision};
+use ui::{FleetProcess, LocalMemory, LogLevel, Report, ScalingDecision};
+
+use super::Feed;
 
 /// What the console can watch and switch on a local cloud it runs itself.
 #[derive(Clone)]
@@ -64,6 +70,80 @@ fn notices(state: &FleetState, seen: &mut u64) -> Vec<Report> {
         .collect();
     *seen = state.events.last().map_or(*seen, |e| e.seq.max(*seen));
     fresh
+}
+
+/// Where the memory feed finds the emulator: the demo's keeper (the pid changes with each
+/// restart), the `local up` record (its owner keeps the pid current), or nowhere.
+pub enum EmulatorPid {
+    Kept(watch::Receiver<EmulatorHealth>),
+    Recorded,
+}
+
+impl EmulatorPid {
+    fn current(&self) -> Option<u32> {
+        match self {
+            EmulatorPid::Kept(health) => match &*health.borrow() {
+                EmulatorHealth::Running { pid, .. } => *pid,
+                _ => None,
+            },
+            EmulatorPid::Recorded => local_cloud::registry::current()?.emulator_pid,
+        }
+    }
+}
+
+/// How often the local cloud's memory is sampled: often enough to warn while a load run
+/// ramps up, cheap (a few small /proc reads).
+pub const MEMORY_EVERY: Duration = Duration::from_secs(5);
+
+/// One sample of the emulator's, this console's and each fleet process's resident set, and
+/// the machine's memory; `None` when /proc cannot be read (not Linux).
+fn memory_sample(fleet: Vec<(String, u32)>, emulator: Option<u32>) -> Option<LocalMemory> {
+    let machine = memory::machine().ok()?;
+    let processes = fleet
+        .into_iter()
+        .filter_map(|(id, pid)| Some((id, memory::rss_bytes(pid).ok()?)))
+        .collect();
+    Some(LocalMemory {
+        emulator: emulator.and_then(|pid| memory::rss_bytes(pid).ok()),
+        console: memory::rss_bytes(std::process::id()).ok(),
+        processes,
+        total: machine.total,
+        available: machine.available,
+    })
+}
+
+/// Samples the local cloud's memory every [`MEMORY_EVERY`] for the fleet view and the
+/// low-memory warning.
+pub fn memory_feed(fleet: Option<watch::Receiver<FleetState>>, emulator: EmulatorPid) -> Feed {
+    Box::new(move |tx, token| {
+        Box::pin(async move {
+            let mut tick = tokio::time::interval(MEMORY_EVERY);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    () = token.cancelled() => return,
+                    _ = tick.tick() => {}
+                }
+                let pids = fleet.as_ref().map_or_else(Vec::new, |f| {
+                    f.borrow()
+                        .instances
+                        .iter()
+                        .filter_map(|i| Some((i.instance_id.clone(), i.pid?)))
+                        .collect()
+                });
+                let Some(memory) = memory_sample(pids, emulator.current()) else {
+                    return;
+                };
+                let report = Report::LocalMemory {
+                    at: Utc::now(),
+                    memory,
+                };
+                if tx.send(report).await.is_err() {
+                    return;
+                }
+            }
+        })
+    })
 }
 
 /// Runs until cancelled or the UI is gone.

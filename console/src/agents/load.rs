@@ -83,7 +83,7 @@ pub async fn send_scenarios(ctx: &Context, tx: &mpsc::Sender<Report>) {
         .await;
 }
 
-fn status(p: &Progress, started: ui::Timestamp) -> LoadStatus {
+pub fn status(p: &Progress, started: ui::Timestamp) -> LoadStatus {
     let phase = match p.state {
         RunState::Preparing => "preparing",
         RunState::Running => "running",

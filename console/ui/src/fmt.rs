@@ -73,6 +73,19 @@ pub fn rate(r: Option<f64>) -> String {
     }
 }
 
+/// Bytes for people: `512 KB`, `475 MB`, `3.4 GB` (powers of 1024, as `free -h` counts).
+pub fn bytes(n: u64) -> String {
+    const MIB: f64 = (1u64 << 20) as f64;
+    let mib = n as f64 / MIB;
+    if mib < 1.0 {
+        format!("{} KB", n >> 10)
+    } else if mib < 1024.0 {
+        format!("{mib:.0} MB")
+    } else {
+        format!("{:.1} GB", mib / 1024.0)
+    }
+}
+
 /// Cuts `text` to `width` characters, ending with `…` when cut.
 pub fn truncate(text: &str, width: usize) -> String {
     if text.chars().count() <= width {
@@ -89,6 +102,13 @@ pub fn truncate(text: &str, width: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bytes_read_like_free_h() {
+        assert_eq!(bytes(700 << 10), "700 KB");
+        assert_eq!(bytes(475 << 20), "475 MB");
+        assert_eq!(bytes((34 << 30) / 10), "3.4 GB");
+    }
 
     #[test]
     fn secs_picks_the_coarsest_useful_unit() {

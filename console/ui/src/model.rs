@@ -440,6 +440,88 @@ pub struct FleetProcess {
     pub port: Option<u16>,
 }
 
+/// The local cloud's memory and the machine's, sampled by the console that runs or watches it
+/// (demo, `--local`): resident sets in bytes, `None` when the process is not known or gone.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LocalMemory {
+    pub emulator: Option<u64>,
+    pub console: Option<u64>,
+    /// Each fleet process's resident set, by instance id.
+    pub processes: Vec<(String, u64)>,
+    pub total: u64,
+    /// What the kernel can hand out without swapping.
+    pub available: u64,
+}
+
+/// How close the machine is to running out of memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Pressure {
+    Ok,
+    /// Time to stop adding load: the warning shows.
+    Low,
+    /// The kernel is about to start killing processes.
+    Critical,
+}
+
+impl LocalMemory {
+    /// An emulator this large is a leak or a runaway load run, not a working set (the soak's
+    /// bound is 1.5 GB).
+    pub const EMULATOR_LIMIT: u64 = 2 << 30;
+
+    /// The resident set of every fleet process in `instances`.
+    pub fn fleet_of<'a>(&self, instances: impl IntoIterator<Item = &'a str>) -> (u64, usize) {
+        instances
+            .into_iter()
+            .filter_map(|id| self.processes.iter().find(|(p, _)| p == id))
+            .fold((0, 0), |(sum, n), (_, rss)| (sum + rss, n + 1))
+    }
+
+    pub fn fleet(&self) -> u64 {
+        self.processes.iter().map(|(_, rss)| rss).sum()
+    }
+
+    /// Low below an eighth of the machine (at least 2 GiB) available or with the emulator over
+    /// [`Self::EMULATOR_LIMIT`]; critical below a sixteenth (at least 1 GiB).
+    pub fn pressure(&self) -> Pressure {
+        let low = (self.total / 8).max(2 << 30);
+        let critical = (self.total / 16).max(1 << 30);
+        if self.total == 0 {
+            Pressure::Ok
+        } else if self.available < critical {
+            Pressure::Critical
+        } else if self.available < low || self.emulator.unwrap_or(0) > Self::EMULATOR_LIMIT {
+            Pressure::Low
+        } else {
+            Pressure::Ok
+        }
+    }
+}
+
+/// What a tour caption says the screen shows. The console holds the caption back until its own
+/// data (what it draws) holds the claim, so the audience never reads ahead of the screen.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Claim {
+    /// The queues table shows between `min` and `max` messages visible in `queue`.
+    Visible { queue: String, min: u64, max: u64 },
+    /// The groups table shows the group's desired capacity between `min` and `max`.
+    Desired { group: String, min: u32, max: u32 },
+    /// The group's CPU chart (its instances' or the group's series) reached `min` percent in
+    /// the last 15 minutes.
+    Cpu { group: String, min: f64 },
+    /// The load panel shows a run of `scenario` with at least `min` requests sent.
+    Sent { scenario: String, min: u64 },
+}
+
+impl Claim {
+    /// Shown where the claim's value goes in a caption that has `{}`.
+    pub const VALUE: &'static str = "{}";
+
+    /// The caption's text with `value` in place of `{}`.
+    pub fn fill(text: &str, value: f64) -> String {
+        text.replacen(Self::VALUE, &format!("{value:.0}"), 1)
+    }
+}
+
 /// Where the agents are pointed: the profile and region shown in the top bar.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TargetInfo {
@@ -532,16 +614,24 @@ pub enum Report {
         /// A host that is not this machine: starting a run needs it typed.
         remote_host: Option<String>,
     },
-    /// A caption for the audience (`flightdeck demo --tour`); `None` clears it.
+    /// A caption for the audience (`flightdeck demo --tour`); `None` clears it. With a claim,
+    /// the caption waits until the console's own data shows it, and `{}` in the text becomes
+    /// the value the screen shows.
     Caption {
         at: Timestamp,
         text: Option<String>,
+        claim: Option<Claim>,
     },
     /// A warning or error from the console's log (the whole log is in its file), or a notice.
     Log {
         at: Timestamp,
         level: LogLevel,
         text: String,
+    },
+    /// The local cloud's memory (sampled every few seconds while the console runs one).
+    LocalMemory {
+        at: Timestamp,
+        memory: LocalMemory,
     },
     /// The demo's own emulator: running, being restarted, or down for good.
     Emulator {
@@ -576,7 +666,8 @@ impl Report {
             | Report::Load { at, .. }
             | Report::LoadScenarios { at, .. }
             | Report::Log { at, .. }
-            | Report::Emulator { at, .. } => *at,
+            | Report::Emulator { at, .. }
+            | Report::LocalMemory { at, .. } => *at,
         }
     }
 }

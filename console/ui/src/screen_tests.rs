@@ -608,3 +608,91 @@ fn dashboard_with_the_endpoint_down_shows_a_banner_and_stale_data_80x24() {
     update(&mut s, Event::Tick(t(14)));
     insta::assert_snapshot!(screen(&sized(s, 80, 24), 80, 24));
 }
+
+/// The demo's fleet on a machine running short: each process's resident set in the instance
+/// table, the group's, the emulator's and the machine's memory in the summary, the warning on
+/// the status line, said once.
+#[test]
+fn group_detail_on_a_local_cloud_low_on_memory_100x30() {
+    let mut s = sized(loaded_state(), 100, 30);
+    let process = |id: &str, pid| FleetProcess {
+        instance_id: id.to_owned(),
+        group: "worker-asg".to_owned(),
+        pid: Some(pid),
+        phase: "in service".to_owned(),
+        port: None,
+    };
+    let memory = |available_mib: u64| LocalMemory {
+        emulator: Some(2600 << 20),
+        console: Some(26 << 20),
+        processes: vec![
+            ("i-0f9e8d7c6b5a40001".to_owned(), 530 << 20),
+            ("i-0f9e8d7c6b5a40002".to_owned(), 610 << 20),
+        ],
+        total: 24 << 30,
+        available: available_mib << 20,
+    };
+    feed(
+        &mut s,
+        [
+            Report::Fleet {
+                at: t(20),
+                processes: vec![
+                    process("i-0f9e8d7c6b5a40001", 4101),
+                    process("i-0f9e8d7c6b5a40002", 4102),
+                ],
+            },
+            Report::LocalMemory {
+                at: t(21),
+                memory: memory(16 << 10),
+            },
+        ],
+    );
+    // The emulator alone is over its limit: low, though the machine has 16 GB free.
+    assert_eq!(memory(16 << 10).pressure(), Pressure::Low);
+    assert_eq!(memory(2 << 10).pressure(), Pressure::Low);
+    assert_eq!(memory(1 << 10).pressure(), Pressure::Critical);
+    assert_eq!(
+        LocalMemory {
+            emulator: Some(400 << 20),
+            ..memory(16 << 10)
+        }
+        .pressure(),
+        Pressure::Ok
+    );
+    keys(&mut s, vec![key('j'), code(KeyCode::Enter)]);
+    let text = screen(&s, 100, 30);
+    assert!(text.contains("MEM"), "{text}");
+    assert!(text.contains("610 MB"), "{text}");
+    assert!(text.contains("this group 1.1 GB in 2 processes"), "{text}");
+    assert!(
+        text.contains("⚠ memory low: 16.0 GB free, emulator 2.5 GB"),
+        "{text}"
+    );
+    let warned = |s: &State| {
+        s.notes()
+            .recent()
+            .filter(|n| n.text.starts_with("memory low"))
+            .count()
+    };
+    assert_eq!(warned(&s), 1);
+    // The same pressure again is not said again; worse is.
+    feed(
+        &mut s,
+        [Report::LocalMemory {
+            at: t(26),
+            memory: memory(16 << 10),
+        }],
+    );
+    assert_eq!(warned(&s), 1);
+    feed(
+        &mut s,
+        [Report::LocalMemory {
+            at: t(31),
+            memory: memory(1 << 10),
+        }],
+    );
+    let text = screen(&s, 100, 30);
+    assert!(text.contains("MEMORY CRITICAL: 1.0 GB free"), "{text}");
+    insta::assert_snapshot!(text);
+}

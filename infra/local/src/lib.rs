@@ -11,6 +11,7 @@ pub mod fleet;
 pub mod install;
 pub mod keeper;
 pub mod lifecycle;
+pub mod memory;
 pub mod paths;
 pub mod provision;
 pub mod registry;

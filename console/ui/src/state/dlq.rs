@@ -4,8 +4,8 @@
 use std::collections::BTreeSet;
 
 use crate::model::{
-    AuditEntry, DlqMessage, EmulatorStatus, FleetProcess, LoadStatus, RedriveStatus,
-    ScalingDecision, Timestamp,
+    AuditEntry, Claim, DlqMessage, EmulatorStatus, FleetProcess, LoadStatus, LocalMemory,
+    RedriveStatus, ScalingDecision, Timestamp,
 };
 
 /// Audit entries kept for the view.
@@ -88,8 +88,12 @@ pub struct Local {
     pub processes: Vec<FleetProcess>,
     /// The demo tour's caption, while one is shown.
     pub caption: Option<String>,
+    /// The tour's next caption, held back until the screen shows its claim.
+    pub pending_caption: Option<(String, Claim)>,
     /// The demo's own emulator (kept running by the demo), when it runs one.
     pub emulator: Option<EmulatorStatus>,
+    /// The local cloud's memory and the machine's, with when it was sampled.
+    pub memory: Option<(Timestamp, LocalMemory)>,
 }
 
 impl Local {

@@ -51,6 +51,16 @@ impl Metrics {
             .unwrap_or_default()
     }
 
+    /// The highest point since `from` of any series of `group`'s `metric` (the group's and its
+    /// instances').
+    pub fn max_since(&self, group: &str, metric: &str, from: Timestamp) -> Option<f64> {
+        self.series
+            .iter()
+            .filter(|(k, _)| k.group == group && k.metric == metric)
+            .flat_map(|(_, s)| s.range(from..).map(|(_, v)| *v))
+            .reduce(f64::max)
+    }
+
     pub fn latest(&self, key: &MetricKey) -> Option<MetricPoint> {
         self.series
             .get(key)?

@@ -195,6 +195,11 @@ impl State {
         self.read_only
     }
 
+    /// The tour's caption on screen, if any.
+    pub fn caption(&self) -> Option<&str> {
+        self.local.caption.as_deref()
+    }
+
     pub fn notes(&self) -> &Notes {
         &self.notes
     }

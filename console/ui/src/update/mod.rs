@@ -11,6 +11,7 @@ mod target;
 mod tests;
 
 use crate::event::{Command, Event};
+use crate::model::Report;
 use crate::state::State;
 use crate::views::layout;
 
@@ -29,11 +30,19 @@ pub fn update(state: &mut State, event: Event) -> Vec<Command> {
             Vec::new()
         }
         Event::Report(report) => {
+            // A caption held back for its claim: the agents look again now rather than at
+            // their next refresh.
+            let look = matches!(report, Report::Caption { claim: Some(_), .. });
             reports::apply(state, report);
-            Vec::new()
+            if look {
+                vec![Command::RefreshNow]
+            } else {
+                Vec::new()
+            }
         }
         Event::Edited { queue, id, body } => actions::edited(state, queue, id, body),
     };
+    reports::settle_caption(state);
     remember_scroll(state);
     if let Some(scroll) = state.help {
         let body = layout::screen(

@@ -1,6 +1,10 @@
 //! Applies agents' reports to the data, recording freshness; superseded replies are dropped.
 
-use crate::model::{Agent, EmulatorStatus, JobState, LogLevel, Report, Timestamp};
+use crate::fmt;
+use crate::model::{
+    Agent, Claim, EmulatorStatus, JobState, LocalMemory, LogLevel, Pressure, Report, Timestamp,
+    CPU_METRIC,
+};
 use crate::state::health::AgentFailure;
 use crate::state::{Level, State};
 
@@ -104,7 +108,13 @@ pub(super) fn apply(state: &mut State, report: Report) {
             state.local.decisions = decisions;
             state.health.ok(Agent::Fleet, at);
         }
-        Report::Caption { at: _, text } => state.local.caption = text,
+        Report::Caption { at: _, text, claim } => match (text, claim) {
+            (Some(text), Some(claim)) => state.local.pending_caption = Some((text, claim)),
+            (text, _) => {
+                state.local.caption = text;
+                state.local.pending_caption = None;
+            }
+        },
         Report::Target { at: _, seq, result } => super::target::arrived(state, seq, result),
         Report::LoadScenarios {
             at: _,
@@ -150,6 +160,7 @@ pub(super) fn apply(state: &mut State, report: Report) {
         }
         Report::Log { at, level, text } => note(state, at, level, text),
         Report::Emulator { at, status } => emulator(state, at, status),
+        Report::LocalMemory { at, memory } => local_memory(state, at, memory),
         Report::AgentError {
             at,
             agent,
@@ -182,6 +193,87 @@ fn level(level: LogLevel) -> Level {
 fn note(state: &mut State, at: Timestamp, log_level: LogLevel, text: String) {
     if state.notes.push(at, log_level, text.clone()) {
         state.flash(level(log_level), text);
+    }
+}
+
+/// Shows the tour's held-back caption once the console's own data holds its claim, with the
+/// value the screen shows in place of `{}`.
+pub(super) fn settle_caption(state: &mut State) {
+    let Some((text, claim)) = &state.local.pending_caption else {
+        return;
+    };
+    if let Some(value) = shown(state, claim) {
+        state.local.caption = Some(Claim::fill(text, value));
+        state.local.pending_caption = None;
+    }
+}
+
+/// The claim's value as the screen shows it, when the claim holds.
+fn shown(state: &State, claim: &Claim) -> Option<f64> {
+    let within = |v: f64, min: f64, max: f64| (min..=max).contains(&v).then_some(v);
+    match claim {
+        Claim::Visible { queue, min, max } => {
+            let q = state.queues.get(queue)?;
+            within(q.visible as f64, *min as f64, *max as f64)
+        }
+        Claim::Desired { group, min, max } => {
+            let g = state.groups.get(group)?;
+            within(f64::from(g.desired), f64::from(*min), f64::from(*max))
+        }
+        Claim::Cpu { group, min } => {
+            let from = state.now - chrono::Duration::minutes(15);
+            let peak = state.metrics.max_since(group, CPU_METRIC, from)?;
+            within(peak, *min, f64::INFINITY)
+        }
+        Claim::Sent { scenario, min } => {
+            let s = state.load.status.as_ref()?;
+            // Only a running run is on the status line.
+            (s.scenario == *scenario && !s.finished && s.sent >= *min).then_some(s.sent as f64)
+        }
+    }
+}
+
+/// The local cloud's memory: kept for the views; a rise in pressure is said once, with what
+/// to do, and so is the way back.
+fn local_memory(state: &mut State, at: Timestamp, memory: LocalMemory) {
+    let before = state
+        .local
+        .memory
+        .as_ref()
+        .map_or(Pressure::Ok, |(_, m)| m.pressure());
+    let now = memory.pressure();
+    let free = format!(
+        "{} of {} free",
+        fmt::bytes(memory.available),
+        fmt::bytes(memory.total)
+    );
+    let held = format!(
+        "emulator {}, fleet {}",
+        memory.emulator.map_or_else(|| "–".to_owned(), fmt::bytes),
+        fmt::bytes(memory.fleet())
+    );
+    state.local.memory = Some((at, memory));
+    if now > before {
+        let what = if now == Pressure::Critical {
+            "memory critical"
+        } else {
+            "memory low"
+        };
+        note(
+            state,
+            at,
+            LogLevel::Warn,
+            format!(
+                "{what}: {free} ({held}); stop the load run (x in the load view) or scale the fleet in before the kernel kills processes"
+            ),
+        );
+    } else if now == Pressure::Ok && before > Pressure::Ok {
+        note(
+            state,
+            at,
+            LogLevel::Info,
+            format!("memory back to normal: {free}"),
+        );
     }
 }
 

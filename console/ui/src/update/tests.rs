@@ -1151,3 +1151,86 @@ fn a_long_message_scrolls_to_its_end_and_back() {
     update(&mut s, key('g'));
     assert_eq!(s.message_scroll, 0);
 }
+
+/// A tour caption with a claim waits for the console's own data, asks the agents to look
+/// now, and shows the value the screen shows; a caption without one shows at once.
+#[test]
+fn a_claimed_caption_waits_until_the_screen_shows_it() {
+    let mut s = empty_state();
+    feed(
+        &mut s,
+        [Report::Queues {
+            at: t(0),
+            queues: vec![tasks(0, 0), dlq(0)],
+        }],
+    );
+    let announce = Report::Caption {
+        at: t(1),
+        text: Some("2/6 the queue builds".to_owned()),
+        claim: None,
+    };
+    assert!(update(&mut s, Event::Report(announce)).is_empty());
+    assert_eq!(s.caption(), Some("2/6 the queue builds"));
+    let claimed = Report::Caption {
+        at: t(2),
+        text: Some("2/6 the queue builds: {} waiting in video_tasks".to_owned()),
+        claim: Some(Claim::Visible {
+            queue: "video_tasks".to_owned(),
+            min: 1,
+            max: u64::MAX,
+        }),
+    };
+    assert_eq!(
+        update(&mut s, Event::Report(claimed)),
+        [Command::RefreshNow]
+    );
+    // The screen shows an empty queue: the announcement stays.
+    assert_eq!(s.caption(), Some("2/6 the queue builds"));
+    update(&mut s, Event::Tick(t(3)));
+    assert_eq!(s.caption(), Some("2/6 the queue builds"));
+    feed(
+        &mut s,
+        [Report::Queues {
+            at: t(4),
+            queues: vec![tasks(7, 1), dlq(0)],
+        }],
+    );
+    assert_eq!(
+        s.caption(),
+        Some("2/6 the queue builds: 7 waiting in video_tasks")
+    );
+    // Desired capacity and an empty DLQ are claims too.
+    let desired = Report::Caption {
+        at: t(5),
+        text: Some("scaled out: desired 1 → {}".to_owned()),
+        claim: Some(Claim::Desired {
+            group: "worker-asg".to_owned(),
+            min: 2,
+            max: u32::MAX,
+        }),
+    };
+    feed(&mut s, [desired]);
+    assert_eq!(
+        s.caption(),
+        Some("2/6 the queue builds: 7 waiting in video_tasks")
+    );
+    feed(
+        &mut s,
+        [Report::Groups {
+            at: t(6),
+            groups: vec![api(2), worker(3, 2)],
+        }],
+    );
+    assert_eq!(s.caption(), Some("scaled out: desired 1 → 3"));
+    let empty = Report::Caption {
+        at: t(7),
+        text: Some("the DLQ is empty".to_owned()),
+        claim: Some(Claim::Visible {
+            queue: "video_dlq".to_owned(),
+            min: 0,
+            max: 0,
+        }),
+    };
+    feed(&mut s, [empty]);
+    assert_eq!(s.caption(), Some("the DLQ is empty"));
+}

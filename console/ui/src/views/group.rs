@@ -10,7 +10,9 @@ use ratatui::widgets::{Paragraph, Widget};
 use super::table::{self, col, Col, TableView};
 use super::{charts, common, layout};
 use crate::fmt;
-use crate::model::{Agent, GroupSnapshot, InstanceInfo, MetricKey, Phase, PolicyKind};
+use crate::model::{
+    Agent, GroupSnapshot, InstanceInfo, LocalMemory, MetricKey, Phase, PolicyKind, Pressure,
+};
 use crate::state::nav::TableId;
 use crate::state::queues::backlog;
 use crate::state::State;
@@ -23,6 +25,18 @@ const INSTANCE_COLS: [Col; 7] = [
     col("TYPE", 9, 3, false),
     col("LAUNCHED", 8, 2, true),
     col("CPU", 4, 1, true),
+];
+
+/// On a local cloud each instance is a process: its resident set shows beside its CPU.
+const LOCAL_INSTANCE_COLS: [Col; 8] = [
+    INSTANCE_COLS[0],
+    INSTANCE_COLS[1],
+    INSTANCE_COLS[2],
+    INSTANCE_COLS[3],
+    INSTANCE_COLS[4],
+    INSTANCE_COLS[5],
+    INSTANCE_COLS[6],
+    col("MEM", 6, 1, true),
 ];
 
 const ACTIVITY_COLS: [Col; 3] = [
@@ -142,7 +156,39 @@ fn summary_items<'a>(state: &State, g: &GroupSnapshot) -> Vec<Vec<Vec<Span<'a>>>
             "consumes no queue (see [pairing] in the config)",
         )]],
     };
-    vec![capacity, policies, queue]
+    let mut items = vec![capacity, policies, queue];
+    if let Some((_, m)) = &state.local.memory {
+        let ids = g.instances.iter().map(|i| i.id.as_str());
+        let (held, n) = m.fleet_of(ids);
+        let pressure = match m.pressure() {
+            Pressure::Ok => Style::new(),
+            Pressure::Low => s.warn,
+            Pressure::Critical => s.error,
+        };
+        let mut memory = vec![vec![
+            label("local memory: this group "),
+            Span::raw(fmt::bytes(held)),
+            label(&format!(
+                " in {n} process{}",
+                if n == 1 { "" } else { "es" }
+            )),
+        ]];
+        if let Some(e) = m.emulator {
+            let style = if e > LocalMemory::EMULATOR_LIMIT {
+                s.warn
+            } else {
+                Style::new()
+            };
+            memory.push(vec![label("emulator "), Span::styled(fmt::bytes(e), style)]);
+        }
+        memory.push(vec![
+            label("machine "),
+            Span::styled(format!("{} free", fmt::bytes(m.available)), pressure),
+            label(&format!(" of {}", fmt::bytes(m.total))),
+        ]);
+        items.push(memory);
+    }
+    items
 }
 
 /// Packs items into lines no wider than `width`, separated by ` │ `; each group starts a line.
@@ -205,6 +251,8 @@ fn instance_table(
     buf: &mut Buffer,
 ) {
     let s = &state.theme.s;
+    let memory = state.local.memory.as_ref().map(|(_, m)| m);
+    let local = memory.is_some() && !state.local.processes.is_empty();
     let cells = rows
         .iter()
         .map(|i| {
@@ -227,7 +275,7 @@ fn instance_table(
                 ),
                 None => i.lifecycle_state.clone(),
             };
-            let cells = vec![
+            let mut cells = vec![
                 Line::from(i.id.clone()),
                 Line::from(Span::styled(lifecycle, state_style)),
                 Line::from(Span::styled(i.health.clone(), health_style)),
@@ -239,6 +287,12 @@ fn instance_table(
                 ),
                 Line::from(cpu),
             ];
+            if local {
+                let rss = memory
+                    .and_then(|m| m.processes.iter().find(|(id, _)| *id == i.id))
+                    .map_or_else(|| "–".to_owned(), |(_, rss)| fmt::bytes(*rss));
+                cells.push(Line::from(rss));
+            }
             (cells, Style::new())
         })
         .collect();
@@ -252,7 +306,11 @@ fn instance_table(
     table::draw(
         TableView {
             title: common::title(&state.theme, "Instances", count, None, filter),
-            cols: &INSTANCE_COLS,
+            cols: if local {
+                &LOCAL_INSTANCE_COLS
+            } else {
+                &INSTANCE_COLS
+            },
             rows: cells,
             selected: state.selected_index(TableId::Instances),
             offset: state.scroll(TableId::Instances, height),

@@ -6,7 +6,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
 use crate::fmt;
-use crate::model::{Agent, EmulatorStatus, JobState};
+use crate::model::{Agent, EmulatorStatus, JobState, Pressure};
 use crate::state::State;
 
 /// A text progress bar `[████░░░░]` of `width` cells.
@@ -54,6 +54,56 @@ fn redrive<'a>(state: &State) -> Vec<Span<'a>> {
     }
 }
 
+/// A running load run's progress; like a redrive's, it stays on the status line in every
+/// view (the load view has the whole picture).
+fn load<'a>(state: &State) -> Vec<Span<'a>> {
+    let s = &state.theme.s;
+    let Some(l) = state.load.status.as_ref().filter(|l| !l.finished) else {
+        return Vec::new();
+    };
+    let done = l.elapsed_s.max(0.0) as u64;
+    let planned = l.planned_s.max(0.0) as u64;
+    let mut text = if planned > 0 {
+        format!(
+            "{} {}/{} ",
+            bar(done, planned, 8),
+            fmt::secs(done),
+            fmt::secs(planned)
+        )
+    } else {
+        String::new()
+    };
+    text.push_str(&format!("{} sent", l.sent));
+    if l.failed > 0 {
+        text.push_str(&format!(", {} failed", l.failed));
+    }
+    vec![
+        Span::styled(format!("load {} ", l.scenario), s.title),
+        Span::styled(text, s.status),
+    ]
+}
+
+/// The machine running short of memory under a local cloud, while it lasts.
+fn memory<'a>(state: &State) -> Option<Span<'a>> {
+    let s = &state.theme.s;
+    let (_, m) = state.local.memory.as_ref()?;
+    let (what, style) = match m.pressure() {
+        Pressure::Ok => return None,
+        Pressure::Low => ("memory low", s.warn),
+        Pressure::Critical => ("MEMORY CRITICAL", s.error),
+    };
+    let emulator = m
+        .emulator
+        .map_or_else(String::new, |e| format!(", emulator {}", fmt::bytes(e)));
+    Some(Span::styled(
+        format!(
+            "⚠ {what}: {} free{emulator} (stop load runs) ",
+            fmt::bytes(m.available)
+        ),
+        style,
+    ))
+}
+
 /// The running redrive, then failing sources with their reason, then the others' ages.
 pub fn left<'a>(state: &State) -> Line<'a> {
     let s = &state.theme.s;
@@ -69,7 +119,17 @@ pub fn left<'a>(state: &State) -> Line<'a> {
             ));
         }
     }
+    if let Some(m) = memory(state) {
+        spans.push(m);
+    }
     spans.extend(redrive(state));
+    let running = load(state);
+    if !running.is_empty() {
+        if !spans.is_empty() {
+            spans.push(Span::styled(" · ", s.muted));
+        }
+        spans.extend(running);
+    }
     let sep = |spans: &mut Vec<Span<'a>>| {
         if !spans.is_empty() {
             spans.push(Span::styled(" · ", s.muted));
