@@ -32,8 +32,15 @@ pub fn log_path() -> PathBuf {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Entry {
     pub at: DateTime<Utc>,
-    /// `$USER` and, when set, the AWS profile (`alice (profile prod)`).
+    /// The local user (`$USER`, `$LOGNAME`, else the account of this process's uid) and, when
+    /// one is in force, the AWS profile (`alice (profile prod)`).
     pub who: String,
+    /// The AWS principal that made the call, as STS names it (`arn:aws:iam::...:user/alice`);
+    /// `None` when it could not be asked (an older entry, or STS did not answer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
     /// `dlq.redrive`, `dlq.delete`, `dlq.purge`, `scale`.
     pub action: String,
     /// The queue or group acted on, and where the endpoint is.
@@ -61,6 +68,8 @@ impl Entry {
         Entry {
             at: Utc::now(),
             who: who(profile),
+            principal: clients.identity().map(|i| i.arn.clone()),
+            account: clients.identity().map(|i| i.account.clone()),
             action: action.to_owned(),
             target: target.to_owned(),
             endpoint: clients.describe_target(),
@@ -73,9 +82,7 @@ impl Entry {
 
 /// Who is acting, as far as the environment says.
 pub fn who(profile: Option<&str>) -> String {
-    let user = std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "unknown".into());
+    let user = local_user();
     match profile
         .map(str::to_string)
         .or_else(|| std::env::var("AWS_PROFILE").ok())
@@ -83,6 +90,21 @@ pub fn who(profile: Option<&str>) -> String {
         Some(p) if !p.is_empty() => format!("{user} (profile {p})"),
         _ => user,
     }
+}
+
+/// The local user: `$USER`, `$LOGNAME`, else the passwd name of this process's uid (containers,
+/// CI and sudo often set neither variable), else `uid N`.
+pub fn local_user() -> String {
+    let from_env = ["USER", "LOGNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()));
+    from_env.unwrap_or_else(|| {
+        let uid = nix::unistd::getuid();
+        match nix::unistd::User::from_uid(uid) {
+            Ok(Some(user)) => user.name,
+            _ => format!("uid {uid}"),
+        }
+    })
 }
 
 /// Append one entry to the log at `path`, durably (fsync).
@@ -137,6 +159,8 @@ mod tests {
         Entry {
             at: Utc::now(),
             who: "tester".into(),
+            principal: None,
+            account: None,
             action: action.into(),
             target: "video_dlq".into(),
             endpoint: "http://127.0.0.1:1".into(),

@@ -72,6 +72,8 @@ impl LocalCloud {
             report.resources.len(),
             report.changed()
         );
+        // The emulator answers STS too: the demo's audit entries name its principal.
+        let clients = crate::target::identify(clients).await;
         Ok(LocalCloud {
             emulator,
             install: None,

@@ -172,6 +172,9 @@ pub async fn connect(target: &Target, stack: &Stack) -> anyhow::Result<Clients> 
         })?;
         local_cloud::aws_options(&running.endpoint, &running.region)
     } else {
+        if let Some(notice) = target::override_notice(target) {
+            tracing::warn!("{notice}");
+        }
         stack::AwsOptions {
             endpoint: target.endpoint.clone(),
             region: target.region.clone(),
@@ -180,7 +183,10 @@ pub async fn connect(target: &Target, stack: &Stack) -> anyhow::Result<Clients> 
             limits: stack::CallLimits::STANDARD,
         }
     };
-    Ok(Clients::connect(&opts, &stack.region).await)
+    let clients = Clients::connect(&opts, &stack.region).await;
+    // A missing profile or credentials fail here, named, before any service is called.
+    target::preflight(target, &clients).await?;
+    Ok(target::identify(clients).await)
 }
 
 /// One line for a failed AWS call: what failed, why, and what to do next.
@@ -199,6 +205,10 @@ pub fn explain(failure: &AwsFailure, action: &str, clients: &Clients) -> anyhow:
         };
     }
     match failure.class {
+        // No answer came (no status): the call was never signed or sent, so no service refused it.
+        ErrorClass::Auth if failure.status.is_none() => anyhow::anyhow!(
+            "{action} was not sent to {target}: no usable AWS credentials ({failure}). Check AWS_PROFILE / --profile (`aws configure --profile NAME`, `aws sso login --profile NAME`) or AWS_ACCESS_KEY_ID"
+        ),
         ErrorClass::Auth => anyhow::anyhow!(
             "{target} refused {action}: {failure}. Check the credentials (AWS_PROFILE, AWS_ACCESS_KEY_ID, or `aws sso login`) and that they allow {action}"
         ),

@@ -113,6 +113,145 @@ fn file_names() -> String {
     names.join(" or ")
 }
 
+/// The environment's access keys, which the SDK's default chain (and the AWS CLI) puts before
+/// any `AWS_PROFILE`.
+fn env_keys() -> bool {
+    env_set("AWS_ACCESS_KEY_ID") && env_set("AWS_SECRET_ACCESS_KEY")
+}
+
+/// Said once when environment keys and a named profile meet: `--profile` (or `[aws]`) wins,
+/// as with the AWS CLI; `AWS_PROFILE` loses to the keys, as with the SDK and the CLI.
+pub fn override_notice(target: &Target) -> Option<String> {
+    if target.local || !env_keys() {
+        return None;
+    }
+    if let Some(p) = &target.profile {
+        return Some(format!(
+            "AWS_ACCESS_KEY_ID is set, but --profile {p} wins: using the profile's credentials, not the environment's"
+        ));
+    }
+    let p = std::env::var("AWS_PROFILE")
+        .ok()
+        .filter(|p| !p.is_empty())?;
+    Some(format!(
+        "AWS_ACCESS_KEY_ID is set and overrides AWS_PROFILE={p} (as in the AWS CLI): unset AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY to use the profile, or pass --profile {p}"
+    ))
+}
+
+/// The profile whose credentials will be used: `--profile`/`[aws]`, else `AWS_PROFILE` unless
+/// environment keys override it.
+fn profile_in_force(target: &Target) -> Option<String> {
+    target.profile.clone().or_else(|| {
+        std::env::var("AWS_PROFILE")
+            .ok()
+            .filter(|p| !p.is_empty() && !env_keys())
+    })
+}
+
+/// The lines of profile `name`'s section in the config file (for what kind of profile it is).
+fn profile_section(name: &str) -> String {
+    let Some(config) = profile_files().into_iter().next() else {
+        return String::new();
+    };
+    let text = std::fs::read_to_string(config).unwrap_or_default();
+    let mut inside = false;
+    let mut out = String::new();
+    for line in text.lines() {
+        let t = line.trim();
+        if let Some(header) = t.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+            let header = header.split_whitespace().collect::<Vec<_>>();
+            inside = header == ["profile", name] || (name == "default" && header == ["default"]);
+            continue;
+        }
+        if inside {
+            out.push_str(t);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// What to run to fix profile `p`'s credentials.
+fn fix_for(profile: Option<&str>) -> String {
+    match profile {
+        Some(p) if profile_section(p).contains("sso_") => {
+            format!("run `aws sso login --profile {p}`")
+        }
+        Some(p) => format!("set them up with `aws configure --profile {p}`"),
+        None => "set AWS_PROFILE (or --profile), run `aws configure`, or `aws sso login`".into(),
+    }
+}
+
+/// Before any service call: the profile in force exists, and credentials can be had from it
+/// (or the default chain). The error names the profile, the files and what to run.
+pub async fn preflight(target: &Target, clients: &Clients) -> anyhow::Result<()> {
+    if target.local {
+        return Ok(());
+    }
+    let profile = profile_in_force(target);
+    if let Some(p) = &profile {
+        let known = profiles();
+        if !known.contains(p) {
+            let from = if target.profile.is_some() {
+                format!("--profile {p}")
+            } else {
+                format!("AWS_PROFILE={p}")
+            };
+            anyhow::bail!(
+                "{from}: no profile `{p}` in {}; create it with `aws configure --profile {p}` (or `aws configure sso --profile {p}`){}",
+                file_names(),
+                if known.is_empty() {
+                    String::new()
+                } else {
+                    format!(", or use one of: {}", known.join(", "))
+                }
+            );
+        }
+    }
+    let whose = profile.as_deref().map_or_else(
+        || "the default credential chain".to_owned(),
+        |p| format!("profile `{p}`"),
+    );
+    match tokio::time::timeout(CREDENTIALS_WITHIN, clients.resolve_credentials()).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => anyhow::bail!(
+            "no usable AWS credentials from {whose}: {e}; {} (no AWS call was made)",
+            fix_for(profile.as_deref())
+        ),
+        Err(_) => anyhow::bail!(
+            "no AWS credentials from {whose} within {} s (an SSO portal or credential process that does not answer?); {}",
+            CREDENTIALS_WITHIN.as_secs(),
+            fix_for(profile.as_deref())
+        ),
+    }
+}
+
+/// How long resolving credentials may take before the first call (SSO asks a portal).
+const CREDENTIALS_WITHIN: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Asks STS who the clients act as, within a few seconds; without an answer the clients go
+/// on without an identity (the audit log then records the local user alone).
+pub async fn identify(clients: Clients) -> Clients {
+    match tokio::time::timeout(IDENTITY_WITHIN, clients.caller_identity()).await {
+        Ok(Ok(identity)) => clients.with_identity(identity),
+        // Not worth a warning of its own: whatever made STS fail fails the next call too,
+        // and that one is explained.
+        Ok(Err(e)) => {
+            tracing::info!("cannot tell who the credentials are (sts:GetCallerIdentity): {e}");
+            clients
+        }
+        Err(_) => {
+            tracing::info!(
+                "sts:GetCallerIdentity did not answer within {} s: the audit log records the local user alone",
+                IDENTITY_WITHIN.as_secs()
+            );
+            clients
+        }
+    }
+}
+
+const IDENTITY_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Clients for `profile` and `region`, keeping the endpoint, the timeouts and `--read-only` of
 /// `current`. A region switch keeps the credentials too; a profile switch loads the profile's.
 pub async fn connect_to(
@@ -149,6 +288,7 @@ pub async fn connect_to(
     } else {
         clients
     };
+    let clients = identify(clients).await;
     let info = crate::agents::target_info(&clients, profile.as_deref());
     Ok((clients, info))
 }
@@ -230,7 +370,8 @@ mod tests {
             TargetInfo {
                 profile: None,
                 region: "eu-west-1".into(),
-                endpoint: Some("http://127.0.0.1:9".into())
+                endpoint: Some("http://127.0.0.1:9".into()),
+                identity: None,
             }
         );
         let err = connect_to(switched, None, None, "Mars".into())

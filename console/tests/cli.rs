@@ -442,3 +442,157 @@ async fn status_follows_the_config_files_aws_endpoint_and_watch_selection() {
     // video_dlq is not selected but is the DLQ of a selected queue.
     assert_eq!(names("queues"), ["jobs_a", "video_dlq", "video_tasks"]);
 }
+
+/// An AWS config directory with a `prod` profile (static keys) and an SSO profile nobody has
+/// logged in to; HOME points at it so no real `~/.aws` is read.
+fn aws_home() -> tempfile::TempDir {
+    let home = tempfile::tempdir().unwrap();
+    let aws = home.path().join(".aws");
+    std::fs::create_dir_all(&aws).unwrap();
+    std::fs::write(
+        aws.join("config"),
+        "[profile prod]\nregion = us-east-1\n\n[profile corp]\nsso_session = corp\nsso_account_id = 123456789012\nsso_role_name = Operator\nregion = us-east-1\n\n[sso-session corp]\nsso_start_url = https://corp.awsapps.example/start\nsso_region = us-east-1\n",
+    )
+    .unwrap();
+    std::fs::write(
+        aws.join("credentials"),
+        "[prod]\naws_access_key_id = prodkey\naws_secret_access_key = prodsecret\n",
+    )
+    .unwrap();
+    home
+}
+
+fn with_aws_home(home: &std::path::Path) -> Command {
+    let mut cmd = flightdeck();
+    cmd.env("HOME", home)
+        .env_remove("AWS_CONFIG_FILE")
+        .env_remove("AWS_SHARED_CREDENTIALS_FILE");
+    cmd
+}
+
+/// A listener that counts the connections made to it: proof that no call was sent.
+fn counting_listener() -> (std::net::TcpListener, String) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    (listener, endpoint)
+}
+
+fn no_connection(listener: &std::net::TcpListener) -> bool {
+    matches!(listener.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+}
+
+#[test]
+fn an_unknown_profile_is_named_with_its_files_and_the_fix_before_any_call() {
+    let home = aws_home();
+    let (listener, endpoint) = counting_listener();
+    // From AWS_PROFILE, without keys in the environment.
+    let out = with_aws_home(home.path())
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env("AWS_PROFILE", "nosuch")
+        .args(["status", "--endpoint", &endpoint])
+        .timeout(std::time::Duration::from_secs(30))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    for want in [
+        "AWS_PROFILE=nosuch",
+        "no profile `nosuch`",
+        "~/.aws/config",
+        "aws configure --profile nosuch",
+        "corp, prod",
+    ] {
+        assert!(err.contains(want), "{want:?} missing from: {err}");
+    }
+    assert!(
+        !err.contains("refused"),
+        "no service refused anything: {err}"
+    );
+    // From --profile, even with keys in the environment.
+    let out = with_aws_home(home.path())
+        .args(["--profile", "nosuch", "status", "--endpoint", &endpoint])
+        .timeout(std::time::Duration::from_secs(30))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("--profile nosuch: no profile `nosuch`"),
+        "{err}"
+    );
+    assert!(
+        no_connection(&listener),
+        "a call was sent for a missing profile"
+    );
+}
+
+#[test]
+fn an_sso_profile_without_a_login_says_to_log_in_before_any_call() {
+    let home = aws_home();
+    let (listener, endpoint) = counting_listener();
+    let out = with_aws_home(home.path())
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .args(["--profile", "corp", "status", "--endpoint", &endpoint])
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("profile `corp`"), "{err}");
+    assert!(err.contains("aws sso login --profile corp"), "{err}");
+    assert!(err.contains("no AWS call was made"), "{err}");
+    assert!(
+        no_connection(&listener),
+        "a call was sent without credentials"
+    );
+}
+
+#[tokio::test]
+async fn environment_keys_and_a_named_profile_say_which_wins() {
+    let cloud = TestCloud::provisioned().await;
+    let home = aws_home();
+    let endpoint = cloud.endpoint().to_string();
+    let path = home.path().to_path_buf();
+    let (flag, env) = tokio::task::spawn_blocking(move || {
+        let flag = with_aws_home(&path)
+            .args(["--profile", "prod", "status", "--endpoint", &endpoint])
+            .output()
+            .unwrap();
+        let env = with_aws_home(&path)
+            .env("AWS_PROFILE", "prod")
+            .args(["status", "--endpoint", &endpoint])
+            .output()
+            .unwrap();
+        (flag, env)
+    })
+    .await
+    .unwrap();
+    assert!(
+        flag.status.success(),
+        "{}",
+        String::from_utf8_lossy(&flag.stderr)
+    );
+    let err = String::from_utf8_lossy(&flag.stderr);
+    assert!(
+        err.contains("AWS_ACCESS_KEY_ID is set, but --profile prod wins"),
+        "{err}"
+    );
+    assert_eq!(
+        err.matches("AWS_ACCESS_KEY_ID is set").count(),
+        1,
+        "said once: {err}"
+    );
+    assert!(
+        env.status.success(),
+        "{}",
+        String::from_utf8_lossy(&env.stderr)
+    );
+    let err = String::from_utf8_lossy(&env.stderr);
+    assert!(
+        err.contains("AWS_ACCESS_KEY_ID is set and overrides AWS_PROFILE=prod"),
+        "{err}"
+    );
+}

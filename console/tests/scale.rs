@@ -119,6 +119,36 @@ async fn scale_validates_against_min_max_confirms_and_audits() {
         .iter()
         .all(|e| e["action"] == "scale" && e["target"] == group));
     assert_eq!(audit[3]["parameters"]["to"], 3);
+    // Every entry names the AWS principal that acted, as the endpoint's STS tells it.
+    for e in &audit {
+        let arn = e["principal"].as_str().unwrap_or_default();
+        assert!(arn.starts_with("arn:aws:"), "{e}");
+        assert_eq!(e["account"], "123456789012", "{e}");
+    }
+}
+
+/// Without USER and LOGNAME (containers, CI, sudo) the local user still has a name: the
+/// passwd entry of the process's uid.
+#[tokio::test]
+async fn the_audit_names_the_local_user_without_user_or_logname() {
+    let cloud = TestCloud::provisioned().await;
+    let state = tempfile::tempdir().unwrap();
+    let mut cmd = flightdeck(cloud.endpoint(), state.path());
+    cmd.env_remove("USER")
+        .env_remove("LOGNAME")
+        .args(["scale", "flightdeck-worker", "9", "--yes"]);
+    let out = run(cmd).await;
+    assert!(!out.status.success());
+    let audit = std::fs::read_to_string(state.path().join("audit.jsonl")).unwrap();
+    let entry: serde_json::Value = serde_json::from_str(audit.lines().next().unwrap()).unwrap();
+    assert_eq!(entry["result"], "refused", "{entry}");
+    let who = entry["who"].as_str().unwrap();
+    assert!(!who.is_empty() && who != "unknown", "{entry}");
+    let uid = nix::unistd::getuid();
+    let expected = nix::unistd::User::from_uid(uid)
+        .unwrap()
+        .map_or_else(|| format!("uid {uid}"), |u| u.name);
+    assert_eq!(who, expected);
 }
 
 #[tokio::test]

@@ -147,6 +147,7 @@ data "aws_iam_policy_document" "console_readonly" {
       "cloudwatch:GetMetricData",
       "ec2:DescribeInstances",
       "sqs:ListQueues",
+      "sts:GetCallerIdentity",
     ]
     resources = ["*"]
   }

@@ -29,6 +29,9 @@ pub struct Clients {
     pub autoscaling: aws_sdk_autoscaling::Client,
     pub ec2: aws_sdk_ec2::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
+    pub sts: aws_sdk_sts::Client,
+    /// Who these clients act as, once asked ([`Clients::with_identity`]).
+    identity: Option<Identity>,
     /// Set by [`Clients::read_only`]: every client refuses calls outside the read allowlist.
     read_only: bool,
 }
@@ -48,7 +51,11 @@ impl Clients {
     /// The same clients in read-only mode (`--read-only`): each one refuses, before anything
     /// is sent, every call that is not in [`crate::permissions::CONSOLE_READ_ONLY`].
     pub fn read_only(self) -> Clients {
-        Clients::build(self.config, true)
+        let identity = self.identity;
+        Clients {
+            identity,
+            ..Clients::build(self.config, true)
+        }
     }
 
     /// Whether these clients refuse every mutating call.
@@ -64,7 +71,51 @@ impl Clients {
             .timeout_config(limits.timeout_config())
             .retry_config(limits.retry_config())
             .build();
-        Clients::build(config, self.read_only)
+        Clients {
+            identity: self.identity,
+            ..Clients::build(config, self.read_only)
+        }
+    }
+
+    /// Asks STS who these credentials are (GetCallerIdentity, which needs no permission).
+    pub async fn caller_identity(&self) -> Result<Identity, crate::errors::AwsFailure> {
+        let out = self
+            .sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| crate::errors::describe(&e))?;
+        Ok(Identity {
+            account: out.account().unwrap_or_default().to_owned(),
+            arn: out.arn().unwrap_or_default().to_owned(),
+        })
+    }
+
+    /// Resolves the credentials the calls will be signed with, without calling any service
+    /// (an SSO profile asks its portal); the error says why there are none.
+    pub async fn resolve_credentials(&self) -> Result<(), String> {
+        use aws_credential_types::provider::ProvideCredentials as _;
+        let Some(provider) = self.config.credentials_provider() else {
+            return Err("no credentials provider is configured".into());
+        };
+        provider
+            .provide_credentials()
+            .await
+            .map(|_| ())
+            .map_err(|e| crate::errors::error_chain(&e))
+    }
+
+    /// The same clients, knowing who they act as (for the audit log and the top bar).
+    pub fn with_identity(self, identity: Identity) -> Clients {
+        Clients {
+            identity: Some(identity),
+            ..self
+        }
+    }
+
+    /// Who these clients act as, when it was asked and answered.
+    pub fn identity(&self) -> Option<&Identity> {
+        self.identity.as_ref()
     }
 
     fn build(config: SdkConfig, read_only: bool) -> Clients {
@@ -79,7 +130,9 @@ impl Clients {
         let mut autoscaling = aws_sdk_autoscaling::config::Builder::from(&config);
         let mut ec2 = aws_sdk_ec2::config::Builder::from(&config);
         let mut cloudwatch = aws_sdk_cloudwatch::config::Builder::from(&config);
+        let mut sts = aws_sdk_sts::config::Builder::from(&config);
         if read_only {
+            sts = sts.interceptor(ReadOnlyGuard);
             s3 = s3.interceptor(ReadOnlyGuard);
             sqs = sqs.interceptor(ReadOnlyGuard);
             autoscaling = autoscaling.interceptor(ReadOnlyGuard);
@@ -92,6 +145,8 @@ impl Clients {
             autoscaling: aws_sdk_autoscaling::Client::from_conf(autoscaling.build()),
             ec2: aws_sdk_ec2::Client::from_conf(ec2.build()),
             cloudwatch: aws_sdk_cloudwatch::Client::from_conf(cloudwatch.build()),
+            sts: aws_sdk_sts::Client::from_conf(sts.build()),
+            identity: None,
             config,
             read_only,
         }
@@ -112,6 +167,23 @@ impl Clients {
             Some(e) => format!("{e} ({})", self.region()),
             None => format!("AWS ({})", self.region()),
         }
+    }
+}
+
+/// The AWS principal behind a set of credentials, as STS GetCallerIdentity names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub account: String,
+    /// `arn:aws:iam::123456789012:user/alice`, `arn:aws:sts::...:assumed-role/Admin/alice`.
+    pub arn: String,
+}
+
+impl Identity {
+    /// The principal without the ARN's prefix: `user/alice`, `Admin/alice` (an assumed
+    /// role's name and session), `root`.
+    pub fn short(&self) -> &str {
+        let resource = self.arn.splitn(6, ':').nth(5).unwrap_or(&self.arn);
+        resource.strip_prefix("assumed-role/").unwrap_or(resource)
     }
 }
 
@@ -159,6 +231,15 @@ pub async fn load_config(opts: &AwsOptions, default_region: &str) -> SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest());
     if let Some(profile) = &opts.profile {
         loader = loader.profile_name(profile);
+        // A profile asked for by name wins over keys in the environment, as the AWS CLI's
+        // --profile does (the default chain would put AWS_ACCESS_KEY_ID first).
+        if opts.credentials.is_none() {
+            loader = loader.credentials_provider(
+                aws_config::profile::ProfileFileCredentialsProvider::builder()
+                    .profile_name(profile)
+                    .build(),
+            );
+        }
     }
     if let Some(endpoint) = &opts.endpoint {
         loader = loader.endpoint_url(endpoint);

@@ -18,6 +18,9 @@ pub const CONSOLE_READ_ONLY: &[&str] = &[
     "sqs:ListMessageMoveTasks",
     "sqs:ListQueues",
     "sqs:ReceiveMessage",
+    // Who the console acts as (top bar, audit log). AWS allows it to every principal; it is
+    // listed so that the read-only guard lets it through and the policies say it is used.
+    "sts:GetCallerIdentity",
 ];
 
 /// What an operator may do on top of looking: redrive, purge, delete, change capacity.

@@ -115,6 +115,22 @@ async fn run(
                 desired,
                 honor_cooldown,
             } => scale(&ctx, &tx, &group, desired, honor_cooldown).await,
+            Command::Audited {
+                action,
+                target,
+                result,
+                detail,
+            } => {
+                record(
+                    &ctx,
+                    &action,
+                    &target,
+                    serde_json::json!({}),
+                    &result,
+                    detail,
+                );
+                send_audit(&tx).await;
+            }
             Command::SetAutoscaler(on) => match &ctx.autoscaler {
                 Some(switch) => {
                     switch.set_enabled(on);

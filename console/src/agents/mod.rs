@@ -247,6 +247,9 @@ pub fn target_info(clients: &Clients, profile: Option<&str>) -> TargetInfo {
         profile: profile.map(str::to_owned),
         region: clients.region().to_owned(),
         endpoint: clients.endpoint().map(str::to_owned),
+        identity: clients
+            .identity()
+            .map(|i| (i.account.clone(), i.short().to_owned())),
     }
 }
 
@@ -489,7 +492,8 @@ impl Generation {
             | Command::SetDesiredCapacity { .. }
             | Command::SetAutoscaler(_)
             | Command::StartLoad { .. }
-            | Command::CancelLoad => {
+            | Command::CancelLoad
+            | Command::Audited { .. } => {
                 // The actions agent lives as long as the token; a send fails only after quit.
                 let _ = self.actions.send(command.clone());
             }

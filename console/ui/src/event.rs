@@ -71,6 +71,15 @@ pub enum Command {
         scenario: String,
     },
     CancelLoad,
+    /// Record in the audit log an action the operator started that the console refused or
+    /// the operator cancelled: nothing was sent to AWS.
+    Audited {
+        action: String,
+        target: String,
+        /// `refused` or `cancelled`.
+        result: String,
+        detail: String,
+    },
     /// Turn the local autoscaler on or off (local cloud only).
     SetAutoscaler(bool),
     /// Open this message body in the operator's editor (the console suspends the screen and

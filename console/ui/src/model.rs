@@ -530,9 +530,19 @@ pub struct TargetInfo {
     pub region: String,
     /// A custom endpoint (an emulator), or `None` for AWS itself.
     pub endpoint: Option<String>,
+    /// Who the console acts as (STS GetCallerIdentity): the account and the short principal
+    /// (`user/alice`, `Admin/alice` for an assumed role); `None` when STS did not answer.
+    pub identity: Option<(String, String)>,
 }
 
 impl TargetInfo {
+    /// `user/alice @ 123456789012`, when known.
+    pub fn who(&self) -> Option<String> {
+        self.identity
+            .as_ref()
+            .map(|(account, principal)| format!("{principal} @ {account}"))
+    }
+
     /// `prod · eu-west-1`, or the region alone without a profile.
     pub fn label(&self) -> String {
         match &self.profile {

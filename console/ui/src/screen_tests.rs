@@ -558,6 +558,7 @@ fn on_target(mut s: State, profile: Option<&str>, region: &str) -> State {
                 profile: profile.map(str::to_owned),
                 region: region.to_owned(),
                 endpoint: None,
+                identity: None,
             }),
         }),
     );

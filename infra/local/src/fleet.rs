@@ -320,11 +320,13 @@ impl FleetState {
         self.group(group).filter(|i| i.pid.is_some()).count()
     }
 
-    /// The in-service API instances' endpoints.
+    /// The healthy API instances' endpoints: the load balancer's targets. Warm-up concerns
+    /// the autoscaler's metrics, not traffic (on AWS a target group routes to an instance as
+    /// soon as its health check passes).
     pub fn api_endpoints(&self) -> Vec<String> {
         self.instances
             .iter()
-            .filter(|i| i.role == Role::Api && i.phase == Phase::InService)
+            .filter(|i| i.role == Role::Api && matches!(i.phase, Phase::Warming | Phase::InService))
             .filter_map(|i| i.endpoint.clone())
             .collect()
     }
@@ -1154,7 +1156,11 @@ mod tests {
         assert_eq!(state.in_service("g"), 1);
         assert_eq!(state.warming("g"), 2);
         assert_eq!(state.processes("g"), 4);
-        assert_eq!(state.api_endpoints(), vec!["http://c".to_string()]);
+        // Healthy is enough to take traffic; warm-up is for the metrics.
+        assert_eq!(
+            state.api_endpoints(),
+            vec!["http://b".to_string(), "http://c".to_string()]
+        );
         assert_eq!(state.in_service("other"), 0);
     }
 

@@ -581,6 +581,60 @@ async fn a_disabled_autoscaler_lets_manual_changes_stick() {
     fleet.stop().await;
 }
 
+/// A load run started seconds after the API answers its health check finds its targets: the
+/// endpoints file lists an instance once it is healthy, long before a 2-minute warm-up ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_instance_takes_traffic_as_soon_as_it_is_healthy() {
+    let cloud = TestCloud::provisioned().await;
+    let (mut config, dirs) = config(&cloud, &[Role::Api]);
+    config.warmup = Some(Duration::from_secs(120));
+    let fleet = Fleet::start(&cloud.clients, &cloud.stack, config).unwrap();
+    let mut rx = fleet.subscribe();
+    let state = wait_for(&mut rx, BOUND, "an API instance healthy", |s| {
+        s.group(API).any(|i| i.phase == Phase::Warming)
+    })
+    .await;
+    assert_eq!(state.in_service(API), 0, "still in its warm-up");
+    let healthy: Vec<String> = state
+        .group(API)
+        .filter(|i| i.phase == Phase::Warming)
+        .filter_map(|i| i.endpoint.clone())
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let listed = fleet::read_api_endpoints(dirs.runtime.path())
+            .map(|e| e.endpoints)
+            .unwrap_or_default();
+        if healthy.iter().all(|h| listed.contains(h)) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "healthy {healthy:?} not listed within 5 s: {listed:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The endpoint answers: a load run would reach it.
+    let addr = healthy[0].trim_start_matches("http://").to_owned();
+    let status = tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        write!(
+            s,
+            "GET /api/health HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut head = [0u8; 12];
+        s.read_exact(&mut head).unwrap();
+        String::from_utf8_lossy(&head).into_owned()
+    })
+    .await
+    .unwrap();
+    assert_eq!(status, "HTTP/1.1 200", "{status}");
+    fleet.stop().await;
+}
+
 #[tokio::test]
 async fn a_missing_binary_says_how_to_build_it() {
     let cloud = TestCloud::empty().await;

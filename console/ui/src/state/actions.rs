@@ -83,6 +83,32 @@ impl Pending {
         }
     }
 
+    /// The action and its target as the audit log names them (`scale`, `flightdeck-worker`).
+    pub fn audit_name(&self) -> (&'static str, String) {
+        match self {
+            Pending::Redrive { request, .. } => ("dlq.redrive", request.dlq.clone()),
+            Pending::Delete { queue, .. } => ("dlq.delete", queue.clone()),
+            Pending::Purge { queue, .. } => ("dlq.purge", queue.clone()),
+            Pending::Scale { group, .. } => ("scale", group.clone()),
+            Pending::Load { scenario, .. } => ("load.run", scenario.clone()),
+        }
+    }
+
+    /// The operator said no at the confirmation: audited, nothing sent.
+    pub fn cancelled(&self) -> Command {
+        let (action, target) = self.audit_name();
+        let mut detail = format!("cancelled at the confirmation: {}", self.title());
+        if let Some(first) = self.describe().first() {
+            detail.push_str(&format!(" ({first})"));
+        }
+        Command::Audited {
+            action: action.to_owned(),
+            target,
+            result: "cancelled".to_owned(),
+            detail,
+        }
+    }
+
     /// What will happen, one line each.
     pub fn describe(&self) -> Vec<String> {
         match self {

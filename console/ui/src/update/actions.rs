@@ -397,9 +397,10 @@ pub(super) fn confirm_key(state: &mut State, key: KeyEvent) -> Vec<Command> {
         return Vec::new();
     };
     if is_cancel(&key) {
+        let audited = dialog.pending.cancelled();
         state.input = Input::Normal;
         state.flash(Level::Info, "cancelled: nothing was changed");
-        return Vec::new();
+        return vec![audited];
     }
     let plain = dialog.pending.confirm() == Confirm::Plain;
     match key.code {
@@ -410,9 +411,10 @@ pub(super) fn confirm_key(state: &mut State, key: KeyEvent) -> Vec<Command> {
         KeyCode::Enter => {}
         KeyCode::Char('y') if plain => {}
         KeyCode::Char('n') if plain => {
+            let audited = dialog.pending.cancelled();
             state.input = Input::Normal;
             state.flash(Level::Info, "cancelled: nothing was changed");
-            return Vec::new();
+            return vec![audited];
         }
         KeyCode::Backspace => {
             dialog.typed.pop();
@@ -455,8 +457,18 @@ pub(super) fn capacity_key(state: &mut State, key: KeyEvent) -> Vec<Command> {
         return Vec::new();
     };
     if is_cancel(&key) {
+        let detail = format!(
+            "cancelled: the capacity dialog was closed at `{}`",
+            dialog.value
+        );
+        let audited = Command::Audited {
+            action: "scale".to_owned(),
+            target: dialog.group.clone(),
+            result: "cancelled".to_owned(),
+            detail,
+        };
         state.input = Input::Normal;
-        return Vec::new();
+        return vec![audited];
     }
     let Some(g) = state.groups.get(&dialog.group) else {
         state.input = Input::Normal;
@@ -503,8 +515,15 @@ pub(super) fn capacity_key(state: &mut State, key: KeyEvent) -> Vec<Command> {
                     Vec::new()
                 }
                 Err(e) => {
+                    // Refused here, before anything is sent: audited with the reason.
+                    let audited = Command::Audited {
+                        action: "scale".to_owned(),
+                        target: dialog.group.clone(),
+                        result: "refused".to_owned(),
+                        detail: format!("desired `{}` refused: {e}", dialog.value),
+                    };
                     dialog.error = Some(e);
-                    Vec::new()
+                    vec![audited]
                 }
             };
         }

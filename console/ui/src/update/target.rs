@@ -57,6 +57,7 @@ pub(super) fn switch(
         profile: profile.or(from.profile.clone()),
         region: region.unwrap_or(from.region.clone()),
         endpoint: from.endpoint.clone(),
+        identity: None,
     };
     if to == from {
         state.flash(Level::Info, format!("already on {}", to.label()));
@@ -127,6 +128,7 @@ mod tests {
             profile: profile.map(str::to_owned),
             region: region.to_owned(),
             endpoint: None,
+            identity: None,
         }
     }
 

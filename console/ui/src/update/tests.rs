@@ -717,7 +717,22 @@ fn a_filtered_redrive_sends_the_filter_and_esc_cancels_without_sending() {
     type_text(&mut s, "receives>2");
     update(&mut s, code(KeyCode::Enter));
     update(&mut s, key('R'));
-    assert!(update(&mut s, code(KeyCode::Esc)).is_empty());
+    // Nothing is sent to AWS; the cancel is audited.
+    let out = update(&mut s, code(KeyCode::Esc));
+    let [Command::Audited {
+        action,
+        target,
+        result,
+        detail,
+    }] = out.as_slice()
+    else {
+        panic!("expected only an audit of the cancel, got {out:?}");
+    };
+    assert_eq!(
+        (action.as_str(), target.as_str(), result.as_str()),
+        ("dlq.redrive", "video_dlq", "cancelled")
+    );
+    assert!(detail.contains("cancelled at the confirmation"), "{detail}");
     assert_eq!(s.input, Input::Normal);
     update(&mut s, key('R'));
     type_text(&mut s, "video_dlq");
@@ -766,7 +781,25 @@ fn the_capacity_dialog_refuses_values_outside_min_max() {
     assert_eq!((d.group.as_str(), d.value.as_str()), ("worker-asg", "2"));
     update(&mut s, code(KeyCode::Backspace));
     type_text(&mut s, "9");
-    assert!(update(&mut s, code(KeyCode::Enter)).is_empty());
+    // Refused before anything is sent, and audited with the reason.
+    let out = update(&mut s, code(KeyCode::Enter));
+    let [Command::Audited {
+        action,
+        target,
+        result,
+        detail,
+    }] = out.as_slice()
+    else {
+        panic!("expected only an audit of the refusal, got {out:?}");
+    };
+    assert_eq!(
+        (action.as_str(), target.as_str(), result.as_str()),
+        ("scale", "worker-asg", "refused")
+    );
+    assert!(
+        detail.contains("`9` refused") && detail.contains("1..3"),
+        "{detail}"
+    );
     let Input::Capacity(d) = &s.input else {
         panic!("the dialog stays open on a bad value");
     };

@@ -33,10 +33,12 @@ pub fn draw(state: &State, area: Rect, buf: &mut Buffer) {
     // The data on screen is about this target; during a switch there is none yet.
     match (&state.target.pending, &state.target.current) {
         (Some((_, to)), _) => left.push(Span::styled(format!(" → {} … ", to.label()), s.warn)),
-        (None, Some(t)) => left.push(Span::styled(
-            format!(" {} ", t.label()),
-            s.bar.add_modifier(Modifier::BOLD),
-        )),
+        (None, Some(t)) => {
+            left.push(Span::styled(
+                format!(" {} ", t.label()),
+                s.bar.add_modifier(Modifier::BOLD),
+            ));
+        }
         (None, None) => {}
     }
     for q in state
@@ -63,6 +65,10 @@ pub fn draw(state: &State, area: Rect, buf: &mut Buffer) {
         format!(" window {} ", fmt::window(state.chart.window)),
         s.muted,
     ));
+    // Who the console acts as: last, so a narrow bar drops it before the alarms.
+    if let Some(who) = state.target.current.as_ref().and_then(|t| t.who()) {
+        left.push(Span::styled(format!(" {who} "), s.muted));
+    }
     let right = match state.current_flash() {
         Some(f) => {
             let style = match f.level {
