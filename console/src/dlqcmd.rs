@@ -93,8 +93,8 @@ pub enum DlqCommand {
         /// Show what would move; change nothing
         #[arg(long)]
         dry_run: bool,
-        /// At most this many messages per second
-        #[arg(long, value_name = "N")]
+        /// At most this many messages per second (a finite number above 0)
+        #[arg(long, value_name = "N", value_parser = positive_rate, allow_negative_numbers = true)]
         rate: Option<f64>,
         /// Seconds a message stays hidden while it is moved (also how long a killed run's
         /// messages take to reappear)
@@ -188,6 +188,17 @@ impl SelectArgs {
             2,
             "say which messages: --id ID, --filter EXPR, or --all",
         ))
+    }
+}
+
+/// `--rate`: a finite number of messages per second above 0. (0, negatives, NaN and inf
+/// would otherwise all mean "unlimited" to the mover without saying so.)
+fn positive_rate(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(r) if r.is_finite() && r > 0.0 => Ok(r),
+        _ => Err(format!(
+            "`{text}` is not a rate: give messages per second as a finite number above 0 (e.g. 50 or 0.5); leave --rate out for no limit"
+        )),
     }
 }
 
@@ -404,6 +415,10 @@ async fn list(
     let q = resolve_queue(&ctx.clients.sqs, queue)
         .await
         .map_err(|e| fail(ctx, e))?;
+    // Read before the peek, which puts what it reads in flight for a few seconds.
+    let (depth, in_flight) = crate::dlq::peek::depth_parts(&ctx.clients.sqs, &q.url)
+        .await
+        .map_err(|e| fail(ctx, e))?;
     let opts = PeekOptions {
         filter,
         max: limit,
@@ -413,7 +428,13 @@ async fn list(
         .await
         .map_err(|e| fail(ctx, e))?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&msgs)?);
+        let listing = serde_json::json!({
+            "queue": q.name,
+            "depth": depth,
+            "in_flight": in_flight,
+            "messages": msgs,
+        });
+        println!("{}", serde_json::to_string_pretty(&listing)?);
     } else {
         print!("{}", table(&msgs, chrono::Utc::now()));
         eprintln!(

@@ -596,3 +596,20 @@ async fn environment_keys_and_a_named_profile_say_which_wins() {
         "{err}"
     );
 }
+
+#[test]
+fn a_redrive_rate_must_be_a_finite_number_above_zero() {
+    for bad in ["0", "-1", "NaN", "inf", "fast"] {
+        let out = flightdeck()
+            .args(["dlq", "redrive", "--all", "--dry-run", "--rate", bad])
+            .args(["--endpoint", "http://127.0.0.1:9"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "--rate {bad} was accepted");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!("`{bad}` is not a rate")) && err.contains("above 0"),
+            "{err}"
+        );
+    }
+}

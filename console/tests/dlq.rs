@@ -207,8 +207,18 @@ async fn a_filtered_redrive_moves_exactly_the_matching_messages_with_bodies_and_
     cmd.args(["dlq", "list", "--json"]);
     let out = run(cmd).await;
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let listed: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let listing: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let listed = listing["messages"].as_array().unwrap();
     assert_eq!(listed.len(), 21);
+    // The queue's own counts, read before the listing's peek.
+    assert_eq!(
+        (&listing["queue"], &listing["depth"], &listing["in_flight"]),
+        (
+            &serde_json::json!("video_dlq"),
+            &serde_json::json!(21),
+            &serde_json::json!(0)
+        )
+    );
     assert_eq!(depth(sqs, &dlq).await, 21);
 
     // Dry run: what would move, nothing changes, no confirmation needed.
@@ -720,8 +730,8 @@ async fn redrive_with_an_edited_body_checks_it_first_and_sends_it() {
     inject(sqs, &dlq, "e", 2).await;
     let mut cmd = flightdeck(cloud.endpoint(), state.path());
     cmd.args(["dlq", "list", "--json"]);
-    let listed: Vec<serde_json::Value> = serde_json::from_slice(&run(cmd).await.stdout).unwrap();
-    let id = listed[0]["id"].as_str().unwrap().to_owned();
+    let listing: serde_json::Value = serde_json::from_slice(&run(cmd).await.stdout).unwrap();
+    let id = listing["messages"][0]["id"].as_str().unwrap().to_owned();
 
     let redrive = |body: &str| {
         let file = state.path().join("body.json");
@@ -766,7 +776,9 @@ async fn redrive_with_an_edited_body_checks_it_first_and_sends_it() {
     );
     assert_eq!(
         moved[0].1["failure_class"],
-        listed[0]["attributes"]["failure_class"].as_str().unwrap(),
+        listing["messages"][0]["attributes"]["failure_class"]
+            .as_str()
+            .unwrap(),
         "the attributes travel unchanged"
     );
     assert_eq!(depth(sqs, &dlq).await, 1);

@@ -69,6 +69,12 @@ pub async fn resolve_queue(sqs: &aws_sdk_sqs::Client, name: &str) -> Result<Queu
 
 /// Visible plus in-flight messages (approximate, as SQS counts them).
 pub async fn approximate_depth(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<u64, DlqError> {
+    let (visible, in_flight) = depth_parts(sqs, url).await?;
+    Ok(visible + in_flight)
+}
+
+/// Visible and in-flight messages (ApproximateNumberOfMessages and ...NotVisible).
+pub async fn depth_parts(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<(u64, u64), DlqError> {
     let out = sqs
         .get_queue_attributes()
         .queue_url(url)
@@ -83,8 +89,10 @@ pub async fn approximate_depth(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<u
             .and_then(|v| v.parse::<u64>().ok())
             .unwrap_or(0)
     };
-    Ok(get(QueueAttributeName::ApproximateNumberOfMessages)
-        + get(QueueAttributeName::ApproximateNumberOfMessagesNotVisible))
+    Ok((
+        get(QueueAttributeName::ApproximateNumberOfMessages),
+        get(QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
+    ))
 }
 
 /// One message as received: everything the browser shows and the mover needs to resend it.
