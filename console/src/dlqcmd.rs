@@ -138,6 +138,19 @@ pub enum DlqCommand {
         #[arg(long)]
         json: bool,
     },
+    /// List the possible duplicates on record for a DLQ: messages a redrive sent again after
+    /// an earlier run was killed while sending them (each may be in the destination twice).
+    /// Every redrive reports the whole record until it is cleared
+    #[command(after_help = EXIT_CODES)]
+    Duplicates {
+        #[command(flatten)]
+        queue: QueueArg,
+        /// Clear the record (after checking the destination); audited
+        #[arg(long)]
+        clear: bool,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// The filter language, for `flightdeck dlq --help`.
@@ -295,6 +308,9 @@ pub async fn run(cmd: DlqCommand, ctx: &Ctx<'_>) -> anyhow::Result<()> {
         }
         DlqCommand::Purge { queue, yes, json } => {
             purge_cmd(ctx, &queue_name(ctx, &queue), yes, json).await
+        }
+        DlqCommand::Duplicates { queue, clear, json } => {
+            duplicates_cmd(ctx, &queue_name(ctx, &queue), clear, json).await
         }
     }
 }
@@ -613,14 +629,7 @@ async fn redrive_cmd(
         } else {
             String::new()
         },
-        if p.possible_duplicates > 0 {
-            format!(
-                "; {} possible duplicate(s): an earlier run was killed while sending them",
-                p.possible_duplicates
-            )
-        } else {
-            String::new()
-        },
+        duplicates_note(p),
         if p.failed > 0 {
             format!("; {} could not be sent and stay in the DLQ", p.failed)
         } else {
@@ -661,6 +670,73 @@ async fn redrive_cmd(
     }
     if p.moved == 0 && p.resumed == 0 {
         return Err(exit(NOTHING, String::new()));
+    }
+    Ok(())
+}
+
+/// This run's possible duplicates and the DLQ's record of them, which lasts across runs
+/// until `flightdeck dlq duplicates --clear`.
+pub fn duplicates_note(p: &RedriveProgress) -> String {
+    if p.possible_duplicates_total == 0 {
+        return String::new();
+    }
+    format!(
+        "; {} possible duplicate(s) this run, {} on record for this DLQ (an earlier run was killed while sending them; list them with `flightdeck dlq duplicates`)",
+        p.possible_duplicates, p.possible_duplicates_total
+    )
+}
+
+/// `dlq duplicates`: the DLQ's record of possible duplicates, and clearing it.
+async fn duplicates_cmd(ctx: &Ctx<'_>, queue: &str, clear: bool, json: bool) -> anyhow::Result<()> {
+    let q = resolve_queue(&ctx.clients.sqs, queue)
+        .await
+        .map_err(|e| fail(ctx, e))?;
+    let journal = crate::dlq::journal::Journal::open(&audit::state_dir(), &q.url)
+        .map_err(|e| fail(ctx, e))?;
+    let ids: Vec<String> = journal.duplicates().iter().cloned().collect();
+    if clear {
+        if ctx.clients.is_read_only() {
+            let why =
+                "refused by --read-only: clearing the record changes what later redrives report";
+            audit_entry(
+                ctx,
+                "dlq.duplicates.clear",
+                &q.name,
+                serde_json::json!({}),
+                "refused",
+                why.into(),
+            );
+            return Err(exit(REFUSED, why));
+        }
+        let n = journal.clear_duplicates().map_err(|e| fail(ctx, e))?;
+        audit_entry(
+            ctx,
+            "dlq.duplicates.clear",
+            &q.name,
+            serde_json::json!({ "ids": ids }),
+            "ok",
+            format!("cleared {n} possible duplicate(s) on record"),
+        );
+    } else {
+        // Looking leaves no empty journal behind (and compacts one that has content).
+        journal
+            .finish(false, &std::collections::HashSet::new())
+            .map_err(|e| fail(ctx, e))?;
+    }
+    if json {
+        let out =
+            serde_json::json!({ "queue": q.name, "possible_duplicate_ids": ids, "cleared": clear });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        for id in &ids {
+            println!("{id}");
+        }
+        eprintln!(
+            "{} possible duplicate(s) on record for {}{}",
+            ids.len(),
+            q.name,
+            if clear { ": cleared" } else { "" }
+        );
     }
     Ok(())
 }

@@ -309,6 +309,7 @@ async fn a_redrive_killed_at_random_points_and_run_again_loses_nothing() {
     let mut rng = Rng(SEED);
     let mut total_dups = 0;
     let mut killed_mid_run = 0;
+    let mut with_dups = None;
     for run_no in 0..RUNS {
         let n = 12 + rng.below(19) as usize;
         let kill_after = Duration::from_millis(rng.below(1500));
@@ -332,20 +333,30 @@ async fn a_redrive_killed_at_random_points_and_run_again_loses_nothing() {
             "30".into(),
         ];
 
-        let mut cmd = flightdeck(cloud.endpoint(), state.path());
-        cmd.args(&args).stdout(Stdio::null()).stderr(Stdio::null());
-        let finished = tokio::task::spawn_blocking(move || {
-            let mut child = cmd.spawn().unwrap();
-            std::thread::sleep(kill_after);
-            let finished = child.try_wait().unwrap().is_some();
-            child.kill().unwrap(); // SIGKILL
-            child.wait().unwrap();
-            finished
-        })
-        .await
-        .unwrap();
-        if !finished {
-            killed_mid_run += 1;
+        // A chain of one to three runs, each killed at a random point (a resume killed again
+        // must not forget what the runs before it could not prevent).
+        let kills = 1 + rng.below(3);
+        for k in 0..kills {
+            let kill_after = if k == 0 {
+                kill_after
+            } else {
+                Duration::from_millis(rng.below(2500))
+            };
+            let mut cmd = flightdeck(cloud.endpoint(), state.path());
+            cmd.args(&args).stdout(Stdio::null()).stderr(Stdio::null());
+            let finished = tokio::task::spawn_blocking(move || {
+                let mut child = cmd.spawn().unwrap();
+                std::thread::sleep(kill_after);
+                let finished = child.try_wait().unwrap().is_some();
+                child.kill().unwrap(); // SIGKILL
+                child.wait().unwrap();
+                finished
+            })
+            .await
+            .unwrap();
+            if !finished {
+                killed_mid_run += 1;
+            }
         }
 
         // Run it again to the end.
@@ -359,7 +370,14 @@ async fn a_redrive_killed_at_random_points_and_run_again_loses_nothing() {
             text(&out.stderr)
         );
         let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        let dups = report["possible_duplicates"].as_u64().unwrap();
+        // The whole chain's possible duplicates, not only this last run's.
+        let dups = report["possible_duplicates_total"].as_u64().unwrap();
+        assert_eq!(
+            report["possible_duplicate_ids"].as_array().unwrap().len() as u64,
+            dups,
+            "{report}"
+        );
+        assert!(report["possible_duplicates"].as_u64().unwrap() <= dups);
 
         let in_src = drain(sqs, &src).await;
         assert_eq!(
@@ -384,6 +402,36 @@ async fn a_redrive_killed_at_random_points_and_run_again_loses_nothing() {
             "run {run_no}: {extra} duplicate(s) in the destination but only {dups} reported: {report}"
         );
         total_dups += dups;
+        if dups > 0 {
+            with_dups = Some((format!("k{run_no}-dlq"), dups));
+        }
+    }
+    // The record outlives the run that finished the job, until the operator clears it.
+    if let Some((dlq, dups)) = with_dups {
+        let listed = |clear: bool| {
+            let mut cmd = flightdeck(cloud.endpoint(), state.path());
+            cmd.args(["dlq", "duplicates", "-q", &dlq, "--json"]);
+            if clear {
+                cmd.arg("--clear");
+            }
+            cmd
+        };
+        let out = run(listed(false)).await;
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let record: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(
+            record["possible_duplicate_ids"].as_array().unwrap().len() as u64,
+            dups
+        );
+        assert!(run(listed(true)).await.status.success());
+        let out = run(listed(false)).await;
+        let record: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(record["possible_duplicate_ids"], serde_json::json!([]));
+        let audit = audit_lines(state.path());
+        assert!(
+            audit.iter().any(|e| e["action"] == "dlq.duplicates.clear"),
+            "{audit:?}"
+        );
     }
     assert!(
         killed_mid_run >= RUNS / 2,

@@ -360,8 +360,11 @@ async fn run_redrive(
                 "ok"
             };
             let mut detail = format!("{} moved to {}", p.moved, p.destination);
-            if p.possible_duplicates > 0 {
-                detail.push_str(&format!(", {} possible duplicates", p.possible_duplicates));
+            if p.possible_duplicates_total > 0 {
+                detail.push_str(&format!(
+                    ", {} possible duplicates ({} on record for this DLQ)",
+                    p.possible_duplicates, p.possible_duplicates_total
+                ));
             }
             if let Some(note) = p.notes.last() {
                 detail.push_str(&format!(" ({note})"));

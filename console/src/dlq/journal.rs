@@ -9,10 +9,15 @@
 //!   again and counted as a possible duplicate, the one case a standard queue cannot prevent;
 //! - otherwise: moved normally.
 //!
+//! Each such resend is journalled (`duplicates`) before it is sent, and those ids stay in the
+//! journal across runs, so that a chain of killed runs still reports every possible duplicate:
+//! each run reports the DLQ's cumulative list until an operator clears it
+//! (`flightdeck dlq duplicates --clear`).
+//!
 //! The file lives in the state directory, one per DLQ, and is removed when a run ends with
-//! nothing outstanding.
+//! nothing outstanding and no possible duplicate on record.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -39,6 +44,11 @@ enum Line {
         ids: Vec<String>,
     },
     Deleted {
+        ids: Vec<String>,
+    },
+    /// Sent again after an earlier run may already have sent them (journalled before the
+    /// send): each may be in the destination twice. Kept until cleared.
+    Duplicates {
         ids: Vec<String>,
     },
 }
@@ -73,6 +83,8 @@ pub struct Journal {
     /// Held (an exclusive `flock`) while this journal is open: one redrive per DLQ at a time.
     _lock: File,
     status: HashMap<String, Status>,
+    /// Every possible duplicate on record for this DLQ, across runs.
+    duplicates: BTreeSet<String>,
     prior: Option<PriorRun>,
 }
 
@@ -143,6 +155,7 @@ impl Journal {
         let path = path_for(dir, dlq_url);
         let lock = take_lock(&path)?;
         let mut status = HashMap::new();
+        let mut duplicates = BTreeSet::new();
         let mut prior = None;
         if let Ok(f) = File::open(&path) {
             let last_write = f
@@ -172,6 +185,7 @@ impl Journal {
                     Line::Sending { ids } => set(&mut status, ids, Some(Status::Sending)),
                     Line::Sent { ids } => set(&mut status, ids, Some(Status::Sent)),
                     Line::Unsent { ids } | Line::Deleted { ids } => set(&mut status, ids, None),
+                    Line::Duplicates { ids } => duplicates.extend(ids),
                 }
             }
         }
@@ -197,12 +211,27 @@ impl Journal {
             file,
             _lock: lock,
             status,
+            duplicates,
             prior,
         })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Every possible duplicate on record for this DLQ (this run's and earlier runs').
+    pub fn duplicates(&self) -> &BTreeSet<String> {
+        &self.duplicates
+    }
+
+    /// Clears the record of possible duplicates (the operator has checked them); returns how
+    /// many there were. What is still outstanding stays.
+    pub fn clear_duplicates(mut self) -> Result<usize, super::DlqError> {
+        let n = self.duplicates.len();
+        self.duplicates.clear();
+        self.finish(false, &std::collections::HashSet::new())?;
+        Ok(n)
     }
 
     /// The unfinished earlier run, if the journal holds one.
@@ -255,7 +284,8 @@ impl Journal {
 
     /// End the run. With `forget_prior` (the earlier run's messages have all had time to come
     /// back and none did, so they were deleted), entries only the earlier run wrote are
-    /// dropped. Returns whether the file was kept (something is still outstanding).
+    /// dropped; possible duplicates stay until cleared. Returns whether something is still
+    /// outstanding (the file is also kept while duplicates are on record).
     pub fn finish(
         self,
         forget_prior: bool,
@@ -268,7 +298,8 @@ impl Journal {
             .map(|(id, s)| (id.clone(), *s))
             .collect();
         drop(self.file);
-        if keep.is_empty() {
+        let outstanding = !keep.is_empty();
+        if keep.is_empty() && self.duplicates.is_empty() {
             std::fs::remove_file(&self.path).map_err(io_err(&self.path))?;
             return Ok(false);
         }
@@ -299,10 +330,16 @@ impl Journal {
             };
             text += &(serde_json::to_string(&entry).unwrap_or_default() + "\n");
         }
+        if !self.duplicates.is_empty() {
+            let entry = Line::Duplicates {
+                ids: self.duplicates.iter().cloned().collect(),
+            };
+            text += &(serde_json::to_string(&entry).unwrap_or_default() + "\n");
+        }
         f.write_all(text.as_bytes()).map_err(io_err(&tmp))?;
         f.sync_all().map_err(io_err(&tmp))?;
         std::fs::rename(&tmp, &self.path).map_err(io_err(&self.path))?;
-        Ok(true)
+        Ok(outstanding)
     }
 
     fn append(&mut self, line: &Line) -> Result<(), super::DlqError> {
@@ -339,6 +376,7 @@ type Append = (String, tokio::sync::oneshot::Sender<Result<(), String>>);
 pub struct SharedJournal {
     path: PathBuf,
     status: std::sync::Mutex<HashMap<String, Status>>,
+    duplicates: std::sync::Mutex<BTreeSet<String>>,
     prior: Option<PriorRun>,
     tx: std::sync::mpsc::Sender<Append>,
     writer: std::thread::JoinHandle<File>,
@@ -371,6 +409,7 @@ impl Journal {
         SharedJournal {
             path: self.path,
             status: std::sync::Mutex::new(self.status),
+            duplicates: std::sync::Mutex::new(self.duplicates),
             prior: self.prior,
             tx,
             writer,
@@ -382,6 +421,20 @@ impl Journal {
 impl SharedJournal {
     pub fn status(&self, id: &str) -> Option<Status> {
         self.status.lock().map_or(None, |s| s.get(id).copied())
+    }
+
+    /// Records, before they are sent again, messages an earlier run may already have sent.
+    pub async fn duplicates(&self, ids: &[String]) -> Result<(), super::DlqError> {
+        if let Ok(mut d) = self.duplicates.lock() {
+            d.extend(ids.iter().cloned());
+        }
+        self.step(&[], None, Line::Duplicates { ids: ids.to_vec() })
+            .await
+    }
+
+    /// How many possible duplicates are on record (cumulative).
+    pub fn duplicates_on_record(&self) -> u64 {
+        self.duplicates.lock().map_or(0, |d| d.len() as u64)
     }
 
     pub async fn sending(&self, ids: &[String]) -> Result<(), super::DlqError> {
@@ -444,6 +497,7 @@ impl SharedJournal {
             file,
             _lock: self.lock,
             status: self.status.into_inner().unwrap_or_default(),
+            duplicates: self.duplicates.into_inner().unwrap_or_default(),
             prior: self.prior,
         })
     }
@@ -523,6 +577,46 @@ mod tests {
         assert_eq!(j.prior().unwrap().visibility, Duration::from_secs(9));
         assert_eq!(j.status("b"), Some(Status::Sent));
         assert_eq!(j.status("d"), Some(Status::Sent));
+    }
+
+    /// A chain of killed runs: each resend of a message an earlier run may have sent is on
+    /// record until cleared, however many runs finish in between.
+    #[tokio::test]
+    async fn possible_duplicates_stay_on_record_across_runs_until_cleared() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = "http://h/1/q";
+        // Run 1 resends "a" and is killed after sending it.
+        let mut j = Journal::open(dir.path(), url).unwrap();
+        j.begin("q", "t", 5).unwrap();
+        let shared = j.share();
+        shared.duplicates(&ids(&["a"])).await.unwrap();
+        shared.sending(&ids(&["a"])).await.unwrap();
+        drop(shared.into_inner().unwrap());
+        // Run 2 resends "a" again and "b", finishes them, and ends with nothing outstanding.
+        let mut j = Journal::open(dir.path(), url).unwrap();
+        assert_eq!(j.duplicates().len(), 1);
+        j.begin("q", "t", 5).unwrap();
+        let shared = j.share();
+        shared.duplicates(&ids(&["a", "b"])).await.unwrap();
+        assert_eq!(shared.duplicates_on_record(), 2);
+        shared.sending(&ids(&["a", "b"])).await.unwrap();
+        shared.sent(&ids(&["a", "b"])).await.unwrap();
+        shared.deleted(&ids(&["a", "b"])).await.unwrap();
+        let outstanding = shared
+            .into_inner()
+            .unwrap()
+            .finish(true, &HashSet::new())
+            .unwrap();
+        assert!(!outstanding, "nothing is left to move");
+        // The record survives the clean end; run 3 still reports both.
+        let j = Journal::open(dir.path(), url).unwrap();
+        let on_record: Vec<&str> = j.duplicates().iter().map(String::as_str).collect();
+        assert_eq!(on_record, ["a", "b"]);
+        assert_eq!(j.clear_duplicates().unwrap(), 2);
+        assert!(
+            !path_for(dir.path(), url).exists(),
+            "cleared, with nothing outstanding: no journal left"
+        );
     }
 
     #[tokio::test]

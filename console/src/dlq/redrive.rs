@@ -151,6 +151,9 @@ pub struct RedriveProgress {
     /// Sent again because a killed earlier run had started sending them and could not record
     /// whether it had: each may now be in the destination twice.
     pub possible_duplicates: u64,
+    /// Possible duplicates on record for this DLQ: this run's and every earlier run's since
+    /// the record was last cleared (`flightdeck dlq duplicates --clear`).
+    pub possible_duplicates_total: u64,
     /// Found already sent by an earlier run; deleted from the DLQ without sending again.
     pub resumed: u64,
     /// Messages that could not be sent after retries (they stay in the DLQ).
@@ -178,6 +181,9 @@ pub struct RedriveOutcome {
     pub would_move: Vec<DlqMessage>,
     /// The journal, when something is still outstanding (delete failures); rerun to finish.
     pub journal: Option<PathBuf>,
+    /// The DLQ message ids of every possible duplicate on record (see
+    /// `possible_duplicates_total`).
+    pub possible_duplicate_ids: Vec<String>,
 }
 
 /// Attempts to send one message before leaving it in the DLQ and reporting it failed.
@@ -261,6 +267,7 @@ pub async fn run(
                     progress: state,
                     would_move: Vec::new(),
                     journal: None,
+                    possible_duplicate_ids: Vec::new(),
                 })
             }
             MoveTaskResult::NotImplemented => {
@@ -409,6 +416,8 @@ const IN_FLIGHT: usize = 4;
 struct Work {
     to_send: Vec<DlqMessage>,
     resumed: Vec<DlqMessage>,
+    /// Ids in `to_send` an earlier run may already have sent: recorded before the send.
+    duplicates: Vec<String>,
     /// Failed sends so far, per message in `to_send`.
     tries: HashMap<String, u32>,
 }
@@ -456,6 +465,9 @@ async fn move_batch(
     if !work.to_send.is_empty() {
         let ids: Vec<String> = work.to_send.iter().map(|m| m.id.clone()).collect();
         let t = Instant::now();
+        if !work.duplicates.is_empty() {
+            journal.duplicates(&work.duplicates).await?;
+        }
         journal.sending(&ids).await?;
         done.timings[0] += t.elapsed();
         let t = Instant::now();
@@ -645,6 +657,7 @@ async fn batch_move(
                 let mut work = Work {
                     to_send: Vec::new(),
                     resumed: Vec::new(),
+                    duplicates: Vec::new(),
                     tries: HashMap::new(),
                 };
                 for mut m in batch {
@@ -671,6 +684,7 @@ async fn batch_move(
                     }
                     if journalled == Some(Status::Sending) {
                         state.possible_duplicates += 1;
+                        work.duplicates.push(m.id.clone());
                     }
                     if let Some(n) = attempts.get(&m.id) {
                         work.tries.insert(m.id.clone(), *n);
@@ -703,6 +717,9 @@ async fn batch_move(
                 }
                 state.moved += done.sent;
                 state.resumed += done.resumed;
+                if let Some(j) = journal_ref {
+                    state.possible_duplicates_total = j.duplicates_on_record();
+                }
                 for m in done.failed {
                     state.failed += 1;
                     *attempts.entry(m.id.clone()).or_default() += 1;
@@ -768,9 +785,12 @@ async fn batch_move(
             .notes
             .push("cancelled: messages already moved stay moved; run again to continue".into());
     }
+    let mut duplicate_ids = Vec::new();
     let kept = match journal {
         Some(j) => {
             let j = j.into_inner()?;
+            duplicate_ids = j.duplicates().iter().cloned().collect();
+            state.possible_duplicates_total = duplicate_ids.len() as u64;
             let path = j.path().to_path_buf();
             // A clean end of the pass means every message the earlier run held has had time
             // to come back; those that did not were deleted by it.
@@ -797,6 +817,7 @@ async fn batch_move(
         progress: state,
         would_move,
         journal: kept,
+        possible_duplicate_ids: duplicate_ids,
     })
 }
 
