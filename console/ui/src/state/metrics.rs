@@ -51,6 +51,14 @@ impl Metrics {
             .unwrap_or_default()
     }
 
+    /// The oldest point of any series.
+    pub fn oldest(&self) -> Option<Timestamp> {
+        self.series
+            .values()
+            .filter_map(|s| s.first_key_value().map(|(t, _)| *t))
+            .min()
+    }
+
     pub fn latest(&self, key: &MetricKey) -> Option<MetricPoint> {
         self.series
             .get(key)?

@@ -146,6 +146,12 @@ fn plus_and_minus_cycle_windows_and_tell_the_metrics_agent() {
         update(&mut s, key('-'));
     }
     assert_eq!(s.chart.window, Duration::from_secs(15 * 60));
+    assert_eq!(
+        update(&mut s, key('-')),
+        [Command::SetMetricWindow(Duration::from_secs(3600))],
+        "below 15m: back to fitting the data, which fetches the last hour"
+    );
+    assert!(s.chart.fit);
     assert_eq!(update(&mut s, key('-')), []);
 }
 
