@@ -8,8 +8,9 @@ use crate::model::Timestamp;
 
 /// Events kept; older ones fall off.
 const MAX_EVENTS: usize = 500;
-/// Scaling marks for one group closer than this in the same direction are one event: the
-/// autoscaler's decision, AWS's activities and the console's own observation of the change.
+/// Scaling marks for one group closer than this in the same direction and to the same capacity
+/// (when known) are one event: the autoscaler's decision, AWS's activities and the console's
+/// own observation of the change.
 const SAME_SCALING_S: i64 = 90;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -57,6 +58,8 @@ pub struct TimelineEvent {
     pub mark: Mark,
     /// The group, queue or load scenario it is about.
     pub subject: String,
+    /// For scaling: the capacity it went to, when known (AWS's activities do not say).
+    pub to: Option<u32>,
     pub text: String,
 }
 
@@ -73,7 +76,9 @@ impl Timeline {
             o.mark == e.mark
                 && o.subject == e.subject
                 && (o.at == e.at
-                    || (e.mark.is_scaling() && (o.at - e.at).num_seconds().abs() < SAME_SCALING_S))
+                    || (e.mark.is_scaling()
+                        && (o.at - e.at).num_seconds().abs() < SAME_SCALING_S
+                        && (o.to == e.to || o.to.is_none() || e.to.is_none())))
         });
         if repeat {
             return false;
@@ -120,6 +125,7 @@ mod tests {
             at: at(s),
             mark,
             subject: subject.to_owned(),
+            to: None,
             text: String::new(),
         }
     }
@@ -139,11 +145,25 @@ mod tests {
             t.push(ev(300, Mark::ScaleOut, "w")),
             "a later step is another event"
         );
+        let to = |s, n| TimelineEvent {
+            to: Some(n),
+            ..ev(s, Mark::ScaleOut, "x")
+        };
+        assert!(t.push(to(500, 2)));
+        assert!(
+            t.push(to(540, 3)),
+            "1→2 then 2→3 within a minute: two steps"
+        );
+        assert!(!t.push(to(545, 3)), "2→3 seen again");
+        assert!(
+            !t.push(ev(550, Mark::ScaleOut, "x")),
+            "an activity of either"
+        );
         let order: Vec<i64> = t
             .within(at(0), at(1000))
             .map(|e| (e.at - at(0)).num_seconds())
             .collect();
-        assert_eq!(order, [40, 100, 130, 300]);
+        assert_eq!(order, [40, 100, 130, 300, 500, 540]);
         assert_eq!(t.within(at(101), at(299)).count(), 1);
     }
 

@@ -96,6 +96,7 @@ pub(super) fn apply(state: &mut State, report: Report) {
                     at: status.started,
                     mark: Mark::Redrive,
                     subject: status.from.clone(),
+                    to: None,
                     text: format!("redrive {} → {}", status.from, status.to),
                 });
             }
@@ -128,6 +129,7 @@ pub(super) fn apply(state: &mut State, report: Report) {
                         Mark::ScaleIn
                     },
                     subject: d.group.clone(),
+                    to: Some(d.to),
                     text: format!("{} {}→{}: {}", d.group, d.from, d.to, d.reason),
                 });
             }
@@ -223,6 +225,7 @@ fn scaling_events(state: &mut State, at: Timestamp) {
                         Mark::ScaleIn
                     },
                     subject: g.name.clone(),
+                    to: Some(to),
                     text: format!("{} desired {from}→{to}", g.name),
                 });
             }
@@ -239,6 +242,7 @@ fn scaling_events(state: &mut State, at: Timestamp) {
                 at: a.start,
                 mark,
                 subject: g.name.clone(),
+                to: None,
                 text: format!("{}: {} ({})", g.name, a.description, a.status),
             });
         }
@@ -264,6 +268,7 @@ fn dlq_events(state: &mut State, at: Timestamp, before: &[(String, u64)]) {
         state.timeline.push(TimelineEvent {
             at,
             mark: Mark::DlqArrival,
+            to: None,
             text: format!("{name}: first dead letter ({depth})"),
             subject: name,
         });
@@ -280,6 +285,7 @@ fn load_events(state: &mut State, scenario: &str, last_start_before: Option<Time
             at: start,
             mark: Mark::LoadStart,
             subject: scenario.to_owned(),
+            to: None,
             text: format!("load {scenario} started"),
         });
     }
@@ -288,6 +294,7 @@ fn load_events(state: &mut State, scenario: &str, last_start_before: Option<Time
             at: end,
             mark: Mark::LoadEnd,
             subject: scenario.to_owned(),
+            to: None,
             text: format!("load {scenario} ended"),
         });
     }

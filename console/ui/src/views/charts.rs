@@ -108,6 +108,19 @@ fn bottom_title<'a>(
     (Line::from(left), right)
 }
 
+/// The first title that fits on the top border of `area` (they go from most to least said),
+/// else the last.
+fn fit<'a>(area: Rect, titles: Vec<Vec<Span<'a>>>) -> Vec<Span<'a>> {
+    let room = usize::from(area.width.saturating_sub(2));
+    let n = titles.len();
+    titles
+        .into_iter()
+        .enumerate()
+        .find(|(i, t)| *i + 1 == n || t.iter().map(Span::width).sum::<usize>() <= room)
+        .map(|(_, t)| t)
+        .unwrap_or_default()
+}
+
 /// A chart's panel: its border and background in the theme's chart style.
 fn panel<'a>(state: &State, title: Vec<Span<'a>>, bottom: (Line<'a>, Line<'a>)) -> Block<'a> {
     common::block(&state.theme, Line::from(title), false)
@@ -283,8 +296,9 @@ pub fn capacity(state: &State, group: &GroupSnapshot, area: Rect, buf: &mut Buff
         group.count(crate::model::Phase::Pending),
         group.count(crate::model::Phase::Terminating),
     );
-    let mut title = vec![
-        Span::styled(format!(" {}", group.name), s.title),
+    let name = Span::styled(format!(" {}", group.name), s.title);
+    let mut long = vec![
+        name.clone(),
         Span::styled(
             format!(" in service {}", group.in_service()),
             s.chart_in_service,
@@ -292,13 +306,22 @@ pub fn capacity(state: &State, group: &GroupSnapshot, area: Rect, buf: &mut Buff
         Span::styled(format!(" · desired {}", group.desired), s.chart_desired),
         Span::styled(format!(" · max {}", group.max), s.muted),
     ];
+    let mut short = vec![
+        name,
+        Span::styled(format!(" {}", group.in_service()), s.chart_in_service),
+        Span::styled(format!("/{}", group.desired), s.chart_desired),
+        Span::styled(format!("/{}", group.max), s.muted),
+    ];
     if pend + term > 0 {
-        title.push(Span::styled(
+        long.push(Span::styled(
             format!(" · {pend} pending {term} terminating"),
             s.chart_pending,
         ));
+        short.push(Span::styled(format!(" +{pend} -{term}"), s.chart_pending));
     }
-    title.push(Span::raw(" "));
+    long.push(Span::raw(" "));
+    short.push(Span::raw(" "));
+    let title = fit(area, vec![long, short]);
     let block = panel(state, title, bottom_title(state, f, None, Agent::Groups));
     let inner = block.inner(area);
     let datasets = vec![
@@ -372,13 +395,28 @@ pub fn queue(state: &State, q: &QueueSnapshot, area: Rect, buf: &mut Buffer) {
     let f = frame(state);
     let d = depth_series(state, f, &q.name);
     let top = nice_max(d.peak);
-    let mut title = vec![
-        Span::styled(format!(" {}", q.name), s.title),
+    let name = Span::styled(format!(" {}", q.name), s.title);
+    let long = vec![
+        name.clone(),
         Span::styled(format!(" visible {}", q.visible), s.chart_visible),
         Span::styled(format!(" · in flight {}", q.in_flight), s.chart_in_flight),
     ];
-    title.extend(rate_spans(state, &q.name));
-    title.push(Span::raw(" "));
+    let short = vec![
+        name.clone(),
+        Span::styled(format!(" {}", q.visible), s.chart_visible),
+        Span::styled(format!("+{}", q.in_flight), s.chart_in_flight),
+    ];
+    let rates = rate_spans(state, &q.name);
+    let end = || Span::raw(" ");
+    let title = fit(
+        area,
+        vec![
+            [long.clone(), rates.clone(), vec![end()]].concat(),
+            [short.clone(), rates, vec![end()]].concat(),
+            [long, vec![end()]].concat(),
+            [short, vec![end()]].concat(),
+        ],
+    );
     let block = panel(state, title, bottom_title(state, f, None, Agent::Queues));
     let inner = block.inner(area);
     let datasets = vec![
