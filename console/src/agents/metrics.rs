@@ -1,6 +1,7 @@
-//! The metrics agent: each group's `AWS/EC2 CPUUtilization` (by `AutoScalingGroupName`) through
-//! GetMetricData, up to 500 queries a call, incremental (only newer points are sent) and with
-//! StartTime aligned to the period. The period follows the chart window. Talks to CloudWatch.
+//! The metrics agent: each group's `AWS/EC2 CPUUtilization` (by `AutoScalingGroupName`) and each
+//! of its instances' (by `InstanceId`, as EC2 publishes it) through GetMetricData, up to 500
+//! queries a call, incremental (only newer points are sent) and with StartTime aligned to the
+//! period. The period follows the chart window. Talks to CloudWatch.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -9,7 +10,7 @@ use aws_sdk_cloudwatch::types::{
     Dimension, Metric, MetricDataQuery, MetricDataResult, MetricStat, ScanBy,
 };
 use chrono::Utc;
-use stack::metrics::{CPU_UTILIZATION, DIM_ASG_NAME, EC2_NAMESPACE};
+use stack::metrics::{CPU_UTILIZATION, DIM_ASG_NAME, DIM_INSTANCE_ID, EC2_NAMESPACE};
 use stack::Clients;
 use tokio::sync::watch;
 use ui::{Agent, MetricKey, MetricPoint, Report, SeriesUpdate, Timestamp};
@@ -49,21 +50,21 @@ pub fn align_up(t: Timestamp, period_s: u32) -> Timestamp {
     }
 }
 
-/// Where each group's series stands: the newest point sent, and how far it has been fetched.
+/// Where each series stands: the newest point sent, and how far it has been fetched.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Cursor {
     pub newest: Option<Timestamp>,
     pub fetched_to: Option<Timestamp>,
 }
 
-/// The aligned `[start, end)` to fetch for `groups` at `now`: from the earliest point any of
-/// them still needs (never before the window), to the end of the current period.
-pub fn fetch_range(
+/// The aligned `[start, end)` to fetch for `groups` (series) at `now`: from the earliest point
+/// any of them still needs (never before the window), to the end of the current period.
+pub fn fetch_range<K: Ord>(
     now: Timestamp,
     window: Duration,
     period_s: u32,
-    cursors: &BTreeMap<String, Cursor>,
-    groups: &[String],
+    cursors: &BTreeMap<K, Cursor>,
+    groups: &[K],
 ) -> (Timestamp, Timestamp) {
     let window_start =
         now - chrono::Duration::from_std(window).unwrap_or_else(|_| chrono::Duration::hours(1));
@@ -83,12 +84,24 @@ pub fn fetch_range(
     (align_down(since, period_s), align_up(now, period_s))
 }
 
-/// The query for one group's CPU; `id` must start with a lower-case letter.
-fn cpu_query(id: String, group: &str, period_s: u32) -> MetricDataQuery {
+/// The query for one series: a group's CPU (by `AutoScalingGroupName`) or an instance's (by
+/// `InstanceId` alone, the dimension EC2 publishes it under); `id` must start with a lower-case
+/// letter.
+fn cpu_query(id: String, key: &MetricKey, period_s: u32) -> MetricDataQuery {
+    let dimension = match &key.instance {
+        Some(instance) => Dimension::builder()
+            .name(DIM_INSTANCE_ID)
+            .value(instance)
+            .build(),
+        None => Dimension::builder()
+            .name(DIM_ASG_NAME)
+            .value(&key.group)
+            .build(),
+    };
     let metric = Metric::builder()
         .namespace(EC2_NAMESPACE)
         .metric_name(CPU_UTILIZATION)
-        .dimensions(Dimension::builder().name(DIM_ASG_NAME).value(group).build())
+        .dimensions(dimension)
         .build();
     let stat = MetricStat::builder()
         .metric(metric)
@@ -131,10 +144,11 @@ pub struct MetricsPoller {
     calls: CallLog,
     interval: Duration,
     window: watch::Receiver<Duration>,
-    groups: watch::Receiver<Vec<String>>,
+    /// The series to fetch, from the groups agent.
+    groups: watch::Receiver<Vec<MetricKey>>,
     /// The period the cursors were built at; a new period starts every series over.
     period_s: u32,
-    cursors: BTreeMap<String, Cursor>,
+    cursors: BTreeMap<MetricKey, Cursor>,
 }
 
 impl MetricsPoller {
@@ -143,7 +157,7 @@ impl MetricsPoller {
         calls: CallLog,
         interval: Duration,
         window: watch::Receiver<Duration>,
-        groups: watch::Receiver<Vec<String>>,
+        groups: watch::Receiver<Vec<MetricKey>>,
     ) -> Self {
         MetricsPoller {
             clients,
@@ -156,14 +170,14 @@ impl MetricsPoller {
         }
     }
 
-    /// One batch of at most [`MAX_QUERIES`] groups: every page of one GetMetricData.
+    /// One batch of at most [`MAX_QUERIES`] series: every page of one GetMetricData.
     async fn fetch(
         &self,
-        batch: &[String],
+        batch: &[MetricKey],
         start: Timestamp,
         end: Timestamp,
         period_s: u32,
-    ) -> Result<BTreeMap<String, Vec<MetricPoint>>, Failure> {
+    ) -> Result<BTreeMap<MetricKey, Vec<MetricPoint>>, Failure> {
         const API: &str = "GetMetricData";
         let mut request = self
             .clients
@@ -172,10 +186,10 @@ impl MetricsPoller {
             .start_time(aws_smithy_types::DateTime::from_secs(start.timestamp()))
             .end_time(aws_smithy_types::DateTime::from_secs(end.timestamp()))
             .scan_by(ScanBy::TimestampAscending);
-        for (i, group) in batch.iter().enumerate() {
-            request = request.metric_data_queries(cpu_query(format!("g{i}"), group, period_s));
+        for (i, key) in batch.iter().enumerate() {
+            request = request.metric_data_queries(cpu_query(format!("g{i}"), key, period_s));
         }
-        let mut out: BTreeMap<String, Vec<MetricPoint>> = BTreeMap::new();
+        let mut out: BTreeMap<MetricKey, Vec<MetricPoint>> = BTreeMap::new();
         let mut token: Option<String> = None;
         loop {
             let page = request.clone().set_next_token(token.take()).send().await;
@@ -236,16 +250,16 @@ impl Poller for MetricsPoller {
         for batch in groups.chunks(MAX_QUERIES) {
             let (start, end) = fetch_range(now, window, period_s, &self.cursors, batch);
             let mut fetched = self.fetch(batch, start, end, period_s).await?;
-            for group in batch {
-                let cursor = self.cursors.entry(group.clone()).or_default();
-                let new = newer(fetched.remove(group).unwrap_or_default(), cursor.newest);
+            for key in batch {
+                let cursor = self.cursors.entry(key.clone()).or_default();
+                let new = newer(fetched.remove(key).unwrap_or_default(), cursor.newest);
                 cursor.fetched_to = Some(end);
                 if let Some(last) = new.last() {
                     cursor.newest = Some(last.t);
                 }
                 if !new.is_empty() {
                     series.push(SeriesUpdate {
-                        key: MetricKey::group_cpu(group),
+                        key: key.clone(),
                         points: new,
                     });
                 }
