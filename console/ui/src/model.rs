@@ -395,6 +395,10 @@ pub struct LoadStatus {
     /// Latency histogram: (upper bound in ms, `None` for the rest, count).
     pub histogram: Vec<(Option<f64>, u64)>,
     pub processed: u64,
+    /// End-to-end latency (upload to processed) percentiles of the whole run, in seconds.
+    pub e2e_p50_s: Option<f64>,
+    pub e2e_p95_s: Option<f64>,
+    pub e2e_p99_s: Option<f64>,
     pub mb_per_min: Option<f64>,
     /// At the end: the thresholds' verdict, e.g. `p95 < 1s: pass · errors < 1%: FAIL`.
     pub verdict: Option<String>,
