@@ -1,7 +1,9 @@
 //! The metrics agent: each group's `AWS/EC2 CPUUtilization` (by `AutoScalingGroupName`) and each
-//! of its instances' (by `InstanceId`, as EC2 publishes it) through GetMetricData, up to 500
-//! queries a call, incremental (only newer points are sent) and with StartTime aligned to the
-//! period. The period follows the chart window. Talks to CloudWatch.
+//! of its instances' (by `InstanceId`, as EC2 publishes it), each group's `AWS/AutoScaling`
+//! capacity metrics and each queue's `AWS/SQS` depth (where they exist: the history under the
+//! console's own samples) through GetMetricData, up to 500 queries a call, incremental (only
+//! newer points are sent) and with StartTime aligned to the period. The period follows the
+//! chart window. Talks to CloudWatch.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -10,7 +12,10 @@ use aws_sdk_cloudwatch::types::{
     Dimension, Metric, MetricDataQuery, MetricDataResult, MetricStat, ScanBy,
 };
 use chrono::Utc;
-use stack::metrics::{CPU_UTILIZATION, DIM_ASG_NAME, DIM_INSTANCE_ID, EC2_NAMESPACE};
+use stack::metrics::{
+    AUTOSCALING_NAMESPACE, CPU_UTILIZATION, DIM_ASG_NAME, DIM_INSTANCE_ID, DIM_QUEUE_NAME,
+    EC2_NAMESPACE, SQS_NAMESPACE,
+};
 use stack::Clients;
 use tokio::sync::watch;
 use ui::{Agent, MetricKey, MetricPoint, Report, SeriesUpdate, Timestamp};
@@ -85,28 +90,30 @@ pub fn fetch_range<K: Ord>(
 }
 
 /// The query for one series: a group's CPU (by `AutoScalingGroupName`) or an instance's (by
-/// `InstanceId` alone, the dimension EC2 publishes it under); `id` must start with a lower-case
-/// letter.
+/// `InstanceId` alone, the dimension EC2 publishes it under), a group's capacity metric or a
+/// queue's depth (the most in each period, so steps and peaks show); `id` must start with a
+/// lower-case letter.
 fn cpu_query(id: String, key: &MetricKey, period_s: u32) -> MetricDataQuery {
-    let dimension = match &key.instance {
-        Some(instance) => Dimension::builder()
-            .name(DIM_INSTANCE_ID)
-            .value(instance)
-            .build(),
-        None => Dimension::builder()
-            .name(DIM_ASG_NAME)
-            .value(&key.group)
-            .build(),
+    let dim = |name: &str, value: &str| Dimension::builder().name(name).value(value).build();
+    let (namespace, dimension, stat) = match (&key.instance, key.metric.as_str()) {
+        (Some(instance), _) => (EC2_NAMESPACE, dim(DIM_INSTANCE_ID, instance), "Average"),
+        (None, CPU_UTILIZATION) => (EC2_NAMESPACE, dim(DIM_ASG_NAME, &key.group), "Average"),
+        (None, m) if m.starts_with("Group") => (
+            AUTOSCALING_NAMESPACE,
+            dim(DIM_ASG_NAME, &key.group),
+            "Maximum",
+        ),
+        (None, _) => (SQS_NAMESPACE, dim(DIM_QUEUE_NAME, &key.group), "Maximum"),
     };
     let metric = Metric::builder()
-        .namespace(EC2_NAMESPACE)
-        .metric_name(CPU_UTILIZATION)
+        .namespace(namespace)
+        .metric_name(&key.metric)
         .dimensions(dimension)
         .build();
     let stat = MetricStat::builder()
         .metric(metric)
         .period(i32::try_from(period_s).unwrap_or(60))
-        .stat("Average")
+        .stat(stat)
         .build();
     MetricDataQuery::builder()
         .id(id)
@@ -146,6 +153,8 @@ pub struct MetricsPoller {
     window: watch::Receiver<Duration>,
     /// The series to fetch, from the groups agent.
     groups: watch::Receiver<Vec<MetricKey>>,
+    /// And from the queues agent, when it tells.
+    queues: Option<watch::Receiver<Vec<MetricKey>>>,
     /// The period the cursors were built at; a new period starts every series over.
     period_s: u32,
     cursors: BTreeMap<MetricKey, Cursor>,
@@ -165,9 +174,16 @@ impl MetricsPoller {
             interval,
             window,
             groups,
+            queues: None,
             period_s: 0,
             cursors: BTreeMap::new(),
         }
+    }
+
+    /// Also fetch the queues' series the queues agent names.
+    pub fn with_queues(mut self, queues: watch::Receiver<Vec<MetricKey>>) -> Self {
+        self.queues = Some(queues);
+        self
     }
 
     /// One batch of at most [`MAX_QUERIES`] series: every page of one GetMetricData.
@@ -226,15 +242,26 @@ impl Poller for MetricsPoller {
     }
 
     async fn changed(&mut self) {
+        let queues = self.queues.as_mut();
+        let queues = async move {
+            match queues {
+                Some(q) => q.changed().await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             r = self.window.changed() => if r.is_err() { std::future::pending::<()>().await },
             r = self.groups.changed() => if r.is_err() { std::future::pending::<()>().await },
+            r = queues => if r.is_err() { std::future::pending::<()>().await },
         }
     }
 
     async fn poll(&mut self) -> Result<Vec<Report>, Failure> {
         let window = *self.window.borrow_and_update();
-        let groups = self.groups.borrow_and_update().clone();
+        let mut groups = self.groups.borrow_and_update().clone();
+        if let Some(q) = &mut self.queues {
+            groups.extend(q.borrow_and_update().iter().cloned());
+        }
         if groups.is_empty() {
             // The groups agent has not reported yet; it wakes this agent when it does.
             return Ok(Vec::new());
@@ -282,6 +309,58 @@ mod tests {
 
     fn t(h: u32, m: u32, s: u32) -> Timestamp {
         Utc.with_ymd_and_hms(2026, 11, 22, h, m, s).unwrap()
+    }
+
+    #[test]
+    fn each_series_is_asked_for_in_its_namespace_and_dimension() {
+        let asked = |key: MetricKey| {
+            let q = cpu_query("g0".into(), &key, 60);
+            let stat = q.metric_stat().unwrap();
+            let m = stat.metric().unwrap();
+            let d = &m.dimensions()[0];
+            [
+                m.namespace().unwrap(),
+                m.metric_name().unwrap(),
+                d.name().unwrap(),
+                d.value().unwrap(),
+                stat.stat().unwrap(),
+            ]
+            .map(str::to_owned)
+        };
+        assert_eq!(
+            asked(MetricKey::group_cpu("w")),
+            [
+                "AWS/EC2",
+                "CPUUtilization",
+                "AutoScalingGroupName",
+                "w",
+                "Average"
+            ]
+        );
+        assert_eq!(
+            asked(MetricKey::instance_cpu("w", "i-1")),
+            ["AWS/EC2", "CPUUtilization", "InstanceId", "i-1", "Average"]
+        );
+        assert_eq!(
+            asked(MetricKey::of("w", ui::GROUP_IN_SERVICE_METRIC)),
+            [
+                "AWS/AutoScaling",
+                "GroupInServiceInstances",
+                "AutoScalingGroupName",
+                "w",
+                "Maximum"
+            ]
+        );
+        assert_eq!(
+            asked(MetricKey::of("q", ui::QUEUE_VISIBLE_METRIC)),
+            [
+                "AWS/SQS",
+                "ApproximateNumberOfMessagesVisible",
+                "QueueName",
+                "q",
+                "Maximum"
+            ]
+        );
     }
 
     #[test]

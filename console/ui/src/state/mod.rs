@@ -6,6 +6,7 @@ pub mod chart;
 pub mod dlq;
 pub mod groups;
 pub mod health;
+mod history;
 pub mod metrics;
 pub mod nav;
 pub mod notes;

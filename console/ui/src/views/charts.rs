@@ -268,11 +268,7 @@ pub fn cpu(state: &State, group: &GroupSnapshot, area: Rect, buf: &mut Buffer) {
 pub fn capacity(state: &State, group: &GroupSnapshot, area: Rect, buf: &mut Buffer) {
     let s = &state.theme.s;
     let f = frame(state);
-    let samples: Vec<_> = state
-        .groups
-        .samples(&group.name)
-        .filter(|p| p.t >= f.start && p.t <= f.end)
-        .collect();
+    let samples = state.capacity_history(group, f.start, f.end);
     let series = |v: fn(&crate::state::groups::CapacitySample) -> u32| {
         steps(samples.iter().map(|p| (f.x(p.t), f64::from(v(p)))))
     };
@@ -352,11 +348,7 @@ struct DepthSeries {
 }
 
 fn depth_series(state: &State, f: Frame, queue: &str) -> DepthSeries {
-    let samples: Vec<_> = state
-        .queues
-        .samples(queue)
-        .filter(|p| p.t >= f.start && p.t <= f.end)
-        .collect();
+    let samples = state.queue_history(queue, f.start, f.end);
     let map = |v: fn(&crate::state::queues::QueueSample) -> u64| -> Vec<(f64, f64)> {
         samples.iter().map(|p| (f.x(p.t), v(p) as f64)).collect()
     };
@@ -502,11 +494,7 @@ pub fn story(state: &State, area: Rect, buf: &mut Buffer) {
         }
     }
     if let Some(g) = group {
-        let samples: Vec<_> = state
-            .groups
-            .samples(&g.name)
-            .filter(|p| p.t >= f.start && p.t <= f.end)
-            .collect();
+        let samples = state.capacity_history(g, f.start, f.end);
         let top = f64::from(g.max.max(1));
         let insvc = steps(samples.iter().map(|p| (f.x(p.t), f64::from(p.in_service))));
         title.push(Span::styled(

@@ -40,9 +40,8 @@ const SPARK_W: u16 = 16;
 fn spark<'a>(state: &State, g: &GroupSnapshot) -> Line<'a> {
     let (from, to) = (state.chart_start(), state.chart.end(state.now));
     let values: Vec<f64> = state
-        .groups
-        .samples(&g.name)
-        .filter(|p| p.t >= from && p.t <= to)
+        .capacity_history(g, from, to)
+        .iter()
         .map(|p| f64::from(p.in_service))
         .collect();
     Line::from(Span::styled(

@@ -42,9 +42,8 @@ const SPARK_W: u16 = 16;
 fn spark<'a>(state: &State, q: &QueueSnapshot) -> Line<'a> {
     let (from, to) = (state.chart_start(), state.chart.end(state.now));
     let values: Vec<f64> = state
-        .queues
-        .samples(&q.name)
-        .filter(|p| p.t >= from && p.t <= to)
+        .queue_history(&q.name, from, to)
+        .iter()
         .map(|p| (p.visible + p.in_flight) as f64)
         .collect();
     let top = values.iter().copied().fold(0.0, f64::max);
