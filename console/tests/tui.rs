@@ -637,3 +637,120 @@ fn a_killed_demo_emulator_is_restarted_and_nothing_writes_over_the_console() {
     }
     assert!(fleet_logs > 0, "no fleet log written by this run");
 }
+
+/// Braille cells (the charts' plotted points) in the chart panel whose title row contains
+/// `title`: the next `rows` rows, between the panel's corners.
+fn plotted(pane: &str, title: &str, rows: usize) -> Option<usize> {
+    let lines: Vec<Vec<char>> = pane.lines().map(|l| l.chars().collect()).collect();
+    let wanted: Vec<char> = title.chars().collect();
+    let (top, at) = lines.iter().enumerate().find_map(|(i, l)| {
+        l.windows(wanted.len())
+            .position(|w| w == wanted.as_slice())
+            .map(|at| (i, at))
+    })?;
+    let left = lines[top][..=at].iter().rposition(|c| *c == '╭')?;
+    let right = at + lines[top][at..].iter().position(|c| *c == '╮')?;
+    Some(
+        lines
+            .iter()
+            .skip(top + 1)
+            .take(rows)
+            .flat_map(|l| l.iter().take(right).skip(left))
+            .filter(|c| ('\u{2801}'..='\u{28ff}').contains(*c))
+            .count(),
+    )
+}
+
+/// The number after `label` in the pane (`video_tasks visible 42` -> 42).
+fn number_after(pane: &str, label: &str) -> Option<u64> {
+    let at = pane.find(label)? + label.len();
+    pane[at..]
+        .trim_start()
+        .split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// The real demo at 120x40 during a load run: the queue-depth chart rises and the worker
+/// group's capacity chart steps up, each seen on the screen, with the run's start marked.
+#[test]
+fn the_demo_dashboard_shows_the_queue_building_and_capacity_stepping_during_a_load_run() {
+    if !common::has_tmux() {
+        return;
+    }
+    let runtime = tempfile::tempdir().unwrap();
+    let state = runtime.path().join("state");
+    let session = format!("flightdeck-story-test-{}", std::process::id());
+    let script = format!(
+        "env -u AWS_ENDPOINT_URL -u AWS_PROFILE -u NO_COLOR \
+         FLIGHTDECK_RUNTIME_DIR={rt} FLIGHTDECK_STATE_DIR={state} XDG_CONFIG_HOME={rt} {bin} demo; \
+         echo \"exited=$?\"; sleep 60",
+        rt = runtime.path().display(),
+        state = state.display(),
+        bin = assert_cmd::cargo::cargo_bin("flightdeck").display(),
+    );
+    let _session = Session::start(&session, 120, 40, &script);
+    // The queue chart and the worker group's capacity chart (left of its CPU chart).
+    let queue_title = "╭ video_tasks";
+    let worker_title = "╭ flightdeck-worker";
+    let before = wait_for_pane(&session, "the dashboard's charts", |p| {
+        p.contains(queue_title) && p.contains(worker_title) && p.contains("since start")
+    });
+    // Points above the baseline: the top four of the queue chart's five plot rows, and the
+    // top three of the capacity chart's (at least half of the axis).
+    let depth_before = plotted(&before, queue_title, 4).expect("the queue chart");
+    let capacity_before = plotted(&before, worker_title, 3).expect("the capacity chart");
+
+    // The fleet's API instances warm up before they take load: ask until the run starts.
+    let deadline = Instant::now() + Duration::from_secs(240);
+    loop {
+        send_keys(&session, &[":"]);
+        send_keys(&session, &["load medium", "Enter"]);
+        std::thread::sleep(Duration::from_millis(500));
+        send_keys(&session, &["y"]);
+        std::thread::sleep(Duration::from_secs(2));
+        let pane = tmux(&["capture-pane", "-p", "-t", &session]);
+        send_keys(&session, &["Escape"]);
+        if !pane.contains("no API instance") && !pane.contains("no run yet") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the load run did not start; the pane:\n{pane}"
+        );
+        std::thread::sleep(Duration::from_secs(5));
+    }
+
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let (mut deeper, mut stepped) = (false, false);
+    let mut pane = String::new();
+    while !(deeper && stepped) {
+        assert!(
+            Instant::now() < deadline,
+            "deeper queue: {deeper}, capacity stepped: {stepped}; the pane:\n{pane}"
+        );
+        std::thread::sleep(Duration::from_secs(2));
+        pane = tmux(&["capture-pane", "-p", "-t", &session]);
+        if !pane.contains(queue_title) || !pane.contains(worker_title) {
+            continue;
+        }
+        let depth = plotted(&pane, queue_title, 4).unwrap_or(0);
+        let capacity = plotted(&pane, worker_title, 3).unwrap_or(0);
+        // The tables say what the charts should show: messages waiting, more than one desired.
+        deeper |=
+            number_after(&pane, "│video_tasks").is_some_and(|n| n > 0) && depth > depth_before;
+        let desired = pane
+            .lines()
+            .find(|l| l.contains("│flightdeck-worker"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|mdm| mdm.split('/').nth(1))
+            .and_then(|d| d.parse::<u32>().ok());
+        stepped |= desired.is_some_and(|d| d > 1) && capacity > capacity_before;
+    }
+    assert!(pane.contains('▶'), "the run's start is marked:\n{pane}");
+
+    send_keys(&session, &["q"]);
+    let pane = wait_for_pane(&session, "the exit status", |p| p.contains("exited="));
+    assert!(pane.contains("exited=0"), "{pane}");
+}

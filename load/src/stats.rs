@@ -383,6 +383,14 @@ pub struct Progress {
     pub histogram: Vec<Bucket>,
     pub bytes_sent: u64,
     pub processed: u64,
+    /// End-to-end latency (upload accepted to video processed) percentiles, for scenarios that
+    /// wait for processing.
+    #[serde(default)]
+    pub e2e_p50: Option<f64>,
+    #[serde(default)]
+    pub e2e_p95: Option<f64>,
+    #[serde(default)]
+    pub e2e_p99: Option<f64>,
     pub mb_per_min: Option<f64>,
 }
 
@@ -414,6 +422,9 @@ impl Progress {
             histogram: Vec::new(),
             bytes_sent: 0,
             processed: 0,
+            e2e_p50: None,
+            e2e_p95: None,
+            e2e_p99: None,
             mb_per_min: None,
         }
     }
@@ -428,7 +439,9 @@ impl Recorder {
     /// A snapshot at `elapsed_s` seconds into the load; `base` carries the state and detail.
     pub fn snapshot(&self, base: &Progress, elapsed_s: f64) -> Progress {
         let s = self.lock();
-        let processed = s.steps.get("processed").map(|p| p.ok).unwrap_or(0);
+        let processed_step = s.steps.get("processed");
+        let processed = processed_step.map(|p| p.ok).unwrap_or(0);
+        let e2e = |q: f64| processed_step.and_then(|p| quantile(&p.latency, q));
         Progress {
             elapsed_s,
             active_vus: self.active_vus.load(Ordering::Relaxed),
@@ -454,6 +467,9 @@ impl Recorder {
             histogram: buckets(&s.latency),
             bytes_sent: s.bytes_sent,
             processed,
+            e2e_p50: e2e(0.5),
+            e2e_p95: e2e(0.95),
+            e2e_p99: e2e(0.99),
             mb_per_min: mb_per_min(s.processed_bytes, s.last_processed_s),
             ..base.clone()
         }

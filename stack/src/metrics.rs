@@ -6,6 +6,18 @@ pub const CPU_UTILIZATION: &str = "CPUUtilization";
 pub const DIM_INSTANCE_ID: &str = "InstanceId";
 pub const DIM_ASG_NAME: &str = "AutoScalingGroupName";
 
+/// Auto Scaling's group metrics (once a group's metrics collection is enabled).
+pub const AUTOSCALING_NAMESPACE: &str = "AWS/AutoScaling";
+pub const GROUP_DESIRED: &str = "GroupDesiredCapacity";
+pub const GROUP_IN_SERVICE: &str = "GroupInServiceInstances";
+pub const GROUP_PENDING: &str = "GroupPendingInstances";
+pub const GROUP_TERMINATING: &str = "GroupTerminatingInstances";
+
+/// SQS's queue metrics (by `QueueName`).
+pub const SQS_NAMESPACE: &str = "AWS/SQS";
+pub const SQS_VISIBLE: &str = "ApproximateNumberOfMessagesVisible";
+pub const SQS_NOT_VISIBLE: &str = "ApproximateNumberOfMessagesNotVisible";
+
 /// flightdeck's own namespace (worker job metrics, backlog per instance).
 pub const FLIGHTDECK_NAMESPACE: &str = "Flightdeck";
 pub const BACKLOG_PER_INSTANCE: &str = "BacklogPerInstance";

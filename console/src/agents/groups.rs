@@ -2,7 +2,8 @@
 //! all when names or tags can filter them server-side, see `crate::watch`), plus
 //! DescribePolicies and DescribeScalingActivities (which change rarely) every 30 s, and EC2
 //! DescribeInstances only for instances it has not seen yet (their launch times, which the
-//! group's instance list lacks). Shares the group names with the metrics agent.
+//! group's instance list lacks). Tells the metrics agent which series to fetch: each group's
+//! CPU and capacity, and each of its instances' CPU.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -12,7 +13,9 @@ use chrono::Utc;
 use stack::Clients;
 use tokio::sync::watch;
 use ui::target::Selection;
-use ui::{ActivityInfo, Agent, GroupSnapshot, InstanceInfo, PolicyInfo, PolicyKind, Report};
+use ui::{
+    ActivityInfo, Agent, GroupSnapshot, InstanceInfo, MetricKey, PolicyInfo, PolicyKind, Report,
+};
 
 use super::{to_chrono, CallLog, Failure, Poller};
 
@@ -26,12 +29,32 @@ pub struct GroupsPoller {
     calls: CallLog,
     interval: Duration,
     selection: Selection,
-    names: watch::Sender<Vec<String>>,
+    /// The CPU series the metrics agent fetches: each group's, and each of its instances'.
+    names: watch::Sender<Vec<MetricKey>>,
     policies: BTreeMap<String, Vec<PolicyInfo>>,
     activities: BTreeMap<String, Vec<ActivityInfo>>,
     detail_at: Option<Instant>,
     /// Launch times by instance id; an instance is asked about once.
     launched: BTreeMap<String, Option<ui::Timestamp>>,
+}
+
+/// The CloudWatch series the metrics agent fetches for a group: its CPU, each instance's CPU,
+/// and its capacity metrics (the history before the console's own samples, where AWS has it).
+pub fn series_of(g: &GroupSnapshot) -> Vec<MetricKey> {
+    let capacity = [
+        ui::GROUP_DESIRED_METRIC,
+        ui::GROUP_IN_SERVICE_METRIC,
+        ui::GROUP_PENDING_METRIC,
+        ui::GROUP_TERMINATING_METRIC,
+    ];
+    std::iter::once(MetricKey::group_cpu(&g.name))
+        .chain(
+            g.instances
+                .iter()
+                .map(|i| MetricKey::instance_cpu(&g.name, &i.id)),
+        )
+        .chain(capacity.iter().map(|m| MetricKey::of(&g.name, m)))
+        .collect()
 }
 
 /// DescribeInstances takes at most this many ids per call.
@@ -43,7 +66,7 @@ impl GroupsPoller {
         calls: CallLog,
         interval: Duration,
         selection: Selection,
-        names: watch::Sender<Vec<String>>,
+        names: watch::Sender<Vec<MetricKey>>,
     ) -> Self {
         GroupsPoller {
             clients,
@@ -163,7 +186,7 @@ impl Poller for GroupsPoller {
         for i in snapshots.iter_mut().flat_map(|g| g.instances.iter_mut()) {
             i.launch_time = self.launched.get(&i.id).copied().flatten();
         }
-        let names: Vec<String> = snapshots.iter().map(|g| g.name.clone()).collect();
+        let names: Vec<MetricKey> = snapshots.iter().flat_map(series_of).collect();
         self.names.send_if_modified(|old| {
             let changed = *old != names;
             if changed {

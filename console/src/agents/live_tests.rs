@@ -65,8 +65,16 @@ async fn the_groups_agent_reports_both_groups_with_capacity_instances_and_polici
         }
     }
     assert!(groups.iter().any(|g| g.cpu_target().is_some()));
-    // The metrics agent learns the names without a call of its own.
-    assert_eq!(*names_rx.borrow(), ["flightdeck-api", "flightdeck-worker"]);
+    // The metrics agent learns each group's series and its instances' without a call of its own.
+    let expected: Vec<MetricKey> = groups.iter().flat_map(super::groups::series_of).collect();
+    assert!(
+        expected.contains(&MetricKey::instance_cpu(
+            &groups[1].name,
+            &groups[1].instances[0].id
+        )),
+        "each instance's CPU: {expected:?}"
+    );
+    assert_eq!(*names_rx.borrow(), expected);
     let stats = calls.stats_at(std::time::Instant::now());
     assert_eq!(stats.per_api["DescribeAutoScalingGroups"], 1);
     assert_eq!(stats.per_api["DescribePolicies"], 1);
@@ -135,6 +143,16 @@ async fn the_queues_agent_finds_video_tasks_and_its_dlq() {
 }
 
 async fn put_cpu(clients: &Clients, group: &str, points: &[(chrono::DateTime<Utc>, f64)]) {
+    put_cpu_by(clients, stack::metrics::DIM_ASG_NAME, group, points).await;
+}
+
+/// CPU points under one dimension (`AutoScalingGroupName` or `InstanceId`).
+async fn put_cpu_by(
+    clients: &Clients,
+    dimension: &str,
+    value: &str,
+    points: &[(chrono::DateTime<Utc>, f64)],
+) {
     let mut req = clients
         .cloudwatch
         .put_metric_data()
@@ -143,12 +161,7 @@ async fn put_cpu(clients: &Clients, group: &str, points: &[(chrono::DateTime<Utc
         req = req.metric_data(
             MetricDatum::builder()
                 .metric_name(stack::metrics::CPU_UTILIZATION)
-                .dimensions(
-                    Dimension::builder()
-                        .name(stack::metrics::DIM_ASG_NAME)
-                        .value(group)
-                        .build(),
-                )
+                .dimensions(Dimension::builder().name(dimension).value(value).build())
                 .timestamp(aws_smithy_types::DateTime::from_secs(t.timestamp()))
                 .value(*v)
                 .unit(StandardUnit::Percent)
@@ -174,7 +187,20 @@ async fn the_metrics_agent_fetches_put_points_aligned_and_then_only_newer_ones()
     .await;
 
     let (_window_tx, window) = watch::channel(Duration::from_secs(3600));
-    let (_names_tx, names) = watch::channel(vec![api.clone(), worker.clone()]);
+    // An instance's CPU, published by `InstanceId` alone as EC2 does.
+    let instance = "i-0feedc0ffee000001";
+    put_cpu_by(
+        &cloud.clients,
+        stack::metrics::DIM_INSTANCE_ID,
+        instance,
+        &[(at(3), 75.0), (at(1), 85.0)],
+    )
+    .await;
+    let (_names_tx, names) = watch::channel(vec![
+        MetricKey::group_cpu(&api),
+        MetricKey::group_cpu(&worker),
+        MetricKey::instance_cpu(&worker, instance),
+    ]);
     let calls = CallLog::default();
     let mut poller = MetricsPoller::new(cloud.clients.clone(), calls.clone(), SEC, window, names);
     let Report::Metrics {
@@ -197,6 +223,12 @@ async fn the_metrics_agent_fetches_put_points_aligned_and_then_only_newer_ones()
             "point not on a period boundary: {p:?}"
         );
     }
+    let by_instance = series
+        .iter()
+        .find(|s| s.key == MetricKey::instance_cpu(&worker, instance))
+        .expect("the instance's CPU series");
+    let values: Vec<f64> = by_instance.points.iter().map(|p| p.value).collect();
+    assert_eq!(values, [75.0, 85.0], "{by_instance:?}");
     assert!(series.iter().all(|s| s.key.group != api), "api has no CPU");
     assert_eq!(
         calls.stats_at(std::time::Instant::now()).per_api["GetMetricData"],
@@ -555,8 +587,14 @@ async fn only_the_selected_groups_and_queues_are_reported() {
     };
     let seen: Vec<&str> = seen.iter().map(|g| g.name.as_str()).collect();
     assert_eq!(seen, ["batch", "flightdeck-api", "video-encode"]);
+    let charted: Vec<String> = names_rx
+        .borrow()
+        .iter()
+        .filter(|k| **k == MetricKey::group_cpu(&k.group))
+        .map(|k| k.group.clone())
+        .collect();
     assert_eq!(
-        *names_rx.borrow(),
+        charted,
         ["batch", "flightdeck-api", "video-encode"],
         "CPU follows"
     );

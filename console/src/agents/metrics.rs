@@ -1,6 +1,9 @@
-//! The metrics agent: each group's `AWS/EC2 CPUUtilization` (by `AutoScalingGroupName`) through
-//! GetMetricData, up to 500 queries a call, incremental (only newer points are sent) and with
-//! StartTime aligned to the period. The period follows the chart window. Talks to CloudWatch.
+//! The metrics agent: each group's `AWS/EC2 CPUUtilization` (by `AutoScalingGroupName`) and each
+//! of its instances' (by `InstanceId`, as EC2 publishes it), each group's `AWS/AutoScaling`
+//! capacity metrics and each queue's `AWS/SQS` depth (where they exist: the history under the
+//! console's own samples) through GetMetricData, up to 500 queries a call, incremental (only
+//! newer points are sent) and with StartTime aligned to the period. The period follows the
+//! chart window. Talks to CloudWatch.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -9,7 +12,10 @@ use aws_sdk_cloudwatch::types::{
     Dimension, Metric, MetricDataQuery, MetricDataResult, MetricStat, ScanBy,
 };
 use chrono::Utc;
-use stack::metrics::{CPU_UTILIZATION, DIM_ASG_NAME, EC2_NAMESPACE};
+use stack::metrics::{
+    AUTOSCALING_NAMESPACE, CPU_UTILIZATION, DIM_ASG_NAME, DIM_INSTANCE_ID, DIM_QUEUE_NAME,
+    EC2_NAMESPACE, SQS_NAMESPACE,
+};
 use stack::Clients;
 use tokio::sync::watch;
 use ui::{Agent, MetricKey, MetricPoint, Report, SeriesUpdate, Timestamp};
@@ -49,21 +55,21 @@ pub fn align_up(t: Timestamp, period_s: u32) -> Timestamp {
     }
 }
 
-/// Where each group's series stands: the newest point sent, and how far it has been fetched.
+/// Where each series stands: the newest point sent, and how far it has been fetched.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Cursor {
     pub newest: Option<Timestamp>,
     pub fetched_to: Option<Timestamp>,
 }
 
-/// The aligned `[start, end)` to fetch for `groups` at `now`: from the earliest point any of
-/// them still needs (never before the window), to the end of the current period.
-pub fn fetch_range(
+/// The aligned `[start, end)` to fetch for `groups` (series) at `now`: from the earliest point
+/// any of them still needs (never before the window), to the end of the current period.
+pub fn fetch_range<K: Ord>(
     now: Timestamp,
     window: Duration,
     period_s: u32,
-    cursors: &BTreeMap<String, Cursor>,
-    groups: &[String],
+    cursors: &BTreeMap<K, Cursor>,
+    groups: &[K],
 ) -> (Timestamp, Timestamp) {
     let window_start =
         now - chrono::Duration::from_std(window).unwrap_or_else(|_| chrono::Duration::hours(1));
@@ -83,17 +89,31 @@ pub fn fetch_range(
     (align_down(since, period_s), align_up(now, period_s))
 }
 
-/// The query for one group's CPU; `id` must start with a lower-case letter.
-fn cpu_query(id: String, group: &str, period_s: u32) -> MetricDataQuery {
+/// The query for one series: a group's CPU (by `AutoScalingGroupName`) or an instance's (by
+/// `InstanceId` alone, the dimension EC2 publishes it under), a group's capacity metric or a
+/// queue's depth (the most in each period, so steps and peaks show); `id` must start with a
+/// lower-case letter.
+fn cpu_query(id: String, key: &MetricKey, period_s: u32) -> MetricDataQuery {
+    let dim = |name: &str, value: &str| Dimension::builder().name(name).value(value).build();
+    let (namespace, dimension, stat) = match (&key.instance, key.metric.as_str()) {
+        (Some(instance), _) => (EC2_NAMESPACE, dim(DIM_INSTANCE_ID, instance), "Average"),
+        (None, CPU_UTILIZATION) => (EC2_NAMESPACE, dim(DIM_ASG_NAME, &key.group), "Average"),
+        (None, m) if m.starts_with("Group") => (
+            AUTOSCALING_NAMESPACE,
+            dim(DIM_ASG_NAME, &key.group),
+            "Maximum",
+        ),
+        (None, _) => (SQS_NAMESPACE, dim(DIM_QUEUE_NAME, &key.group), "Maximum"),
+    };
     let metric = Metric::builder()
-        .namespace(EC2_NAMESPACE)
-        .metric_name(CPU_UTILIZATION)
-        .dimensions(Dimension::builder().name(DIM_ASG_NAME).value(group).build())
+        .namespace(namespace)
+        .metric_name(&key.metric)
+        .dimensions(dimension)
         .build();
     let stat = MetricStat::builder()
         .metric(metric)
         .period(i32::try_from(period_s).unwrap_or(60))
-        .stat("Average")
+        .stat(stat)
         .build();
     MetricDataQuery::builder()
         .id(id)
@@ -131,10 +151,13 @@ pub struct MetricsPoller {
     calls: CallLog,
     interval: Duration,
     window: watch::Receiver<Duration>,
-    groups: watch::Receiver<Vec<String>>,
+    /// The series to fetch, from the groups agent.
+    groups: watch::Receiver<Vec<MetricKey>>,
+    /// And from the queues agent, when it tells.
+    queues: Option<watch::Receiver<Vec<MetricKey>>>,
     /// The period the cursors were built at; a new period starts every series over.
     period_s: u32,
-    cursors: BTreeMap<String, Cursor>,
+    cursors: BTreeMap<MetricKey, Cursor>,
 }
 
 impl MetricsPoller {
@@ -143,7 +166,7 @@ impl MetricsPoller {
         calls: CallLog,
         interval: Duration,
         window: watch::Receiver<Duration>,
-        groups: watch::Receiver<Vec<String>>,
+        groups: watch::Receiver<Vec<MetricKey>>,
     ) -> Self {
         MetricsPoller {
             clients,
@@ -151,19 +174,26 @@ impl MetricsPoller {
             interval,
             window,
             groups,
+            queues: None,
             period_s: 0,
             cursors: BTreeMap::new(),
         }
     }
 
-    /// One batch of at most [`MAX_QUERIES`] groups: every page of one GetMetricData.
+    /// Also fetch the queues' series the queues agent names.
+    pub fn with_queues(mut self, queues: watch::Receiver<Vec<MetricKey>>) -> Self {
+        self.queues = Some(queues);
+        self
+    }
+
+    /// One batch of at most [`MAX_QUERIES`] series: every page of one GetMetricData.
     async fn fetch(
         &self,
-        batch: &[String],
+        batch: &[MetricKey],
         start: Timestamp,
         end: Timestamp,
         period_s: u32,
-    ) -> Result<BTreeMap<String, Vec<MetricPoint>>, Failure> {
+    ) -> Result<BTreeMap<MetricKey, Vec<MetricPoint>>, Failure> {
         const API: &str = "GetMetricData";
         let mut request = self
             .clients
@@ -172,10 +202,10 @@ impl MetricsPoller {
             .start_time(aws_smithy_types::DateTime::from_secs(start.timestamp()))
             .end_time(aws_smithy_types::DateTime::from_secs(end.timestamp()))
             .scan_by(ScanBy::TimestampAscending);
-        for (i, group) in batch.iter().enumerate() {
-            request = request.metric_data_queries(cpu_query(format!("g{i}"), group, period_s));
+        for (i, key) in batch.iter().enumerate() {
+            request = request.metric_data_queries(cpu_query(format!("g{i}"), key, period_s));
         }
-        let mut out: BTreeMap<String, Vec<MetricPoint>> = BTreeMap::new();
+        let mut out: BTreeMap<MetricKey, Vec<MetricPoint>> = BTreeMap::new();
         let mut token: Option<String> = None;
         loop {
             let page = request.clone().set_next_token(token.take()).send().await;
@@ -212,15 +242,26 @@ impl Poller for MetricsPoller {
     }
 
     async fn changed(&mut self) {
+        let queues = self.queues.as_mut();
+        let queues = async move {
+            match queues {
+                Some(q) => q.changed().await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             r = self.window.changed() => if r.is_err() { std::future::pending::<()>().await },
             r = self.groups.changed() => if r.is_err() { std::future::pending::<()>().await },
+            r = queues => if r.is_err() { std::future::pending::<()>().await },
         }
     }
 
     async fn poll(&mut self) -> Result<Vec<Report>, Failure> {
         let window = *self.window.borrow_and_update();
-        let groups = self.groups.borrow_and_update().clone();
+        let mut groups = self.groups.borrow_and_update().clone();
+        if let Some(q) = &mut self.queues {
+            groups.extend(q.borrow_and_update().iter().cloned());
+        }
         if groups.is_empty() {
             // The groups agent has not reported yet; it wakes this agent when it does.
             return Ok(Vec::new());
@@ -236,16 +277,16 @@ impl Poller for MetricsPoller {
         for batch in groups.chunks(MAX_QUERIES) {
             let (start, end) = fetch_range(now, window, period_s, &self.cursors, batch);
             let mut fetched = self.fetch(batch, start, end, period_s).await?;
-            for group in batch {
-                let cursor = self.cursors.entry(group.clone()).or_default();
-                let new = newer(fetched.remove(group).unwrap_or_default(), cursor.newest);
+            for key in batch {
+                let cursor = self.cursors.entry(key.clone()).or_default();
+                let new = newer(fetched.remove(key).unwrap_or_default(), cursor.newest);
                 cursor.fetched_to = Some(end);
                 if let Some(last) = new.last() {
                     cursor.newest = Some(last.t);
                 }
                 if !new.is_empty() {
                     series.push(SeriesUpdate {
-                        key: MetricKey::group_cpu(group),
+                        key: key.clone(),
                         points: new,
                     });
                 }
@@ -268,6 +309,58 @@ mod tests {
 
     fn t(h: u32, m: u32, s: u32) -> Timestamp {
         Utc.with_ymd_and_hms(2026, 11, 22, h, m, s).unwrap()
+    }
+
+    #[test]
+    fn each_series_is_asked_for_in_its_namespace_and_dimension() {
+        let asked = |key: MetricKey| {
+            let q = cpu_query("g0".into(), &key, 60);
+            let stat = q.metric_stat().unwrap();
+            let m = stat.metric().unwrap();
+            let d = &m.dimensions()[0];
+            [
+                m.namespace().unwrap(),
+                m.metric_name().unwrap(),
+                d.name().unwrap(),
+                d.value().unwrap(),
+                stat.stat().unwrap(),
+            ]
+            .map(str::to_owned)
+        };
+        assert_eq!(
+            asked(MetricKey::group_cpu("w")),
+            [
+                "AWS/EC2",
+                "CPUUtilization",
+                "AutoScalingGroupName",
+                "w",
+                "Average"
+            ]
+        );
+        assert_eq!(
+            asked(MetricKey::instance_cpu("w", "i-1")),
+            ["AWS/EC2", "CPUUtilization", "InstanceId", "i-1", "Average"]
+        );
+        assert_eq!(
+            asked(MetricKey::of("w", ui::GROUP_IN_SERVICE_METRIC)),
+            [
+                "AWS/AutoScaling",
+                "GroupInServiceInstances",
+                "AutoScalingGroupName",
+                "w",
+                "Maximum"
+            ]
+        );
+        assert_eq!(
+            asked(MetricKey::of("q", ui::QUEUE_VISIBLE_METRIC)),
+            [
+                "AWS/SQS",
+                "ApproximateNumberOfMessagesVisible",
+                "QueueName",
+                "q",
+                "Maximum"
+            ]
+        );
     }
 
     #[test]

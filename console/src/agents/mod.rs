@@ -394,6 +394,7 @@ impl Generation {
         let calls = CallLog::default();
         let (window, window_rx) = watch::channel(routing.window);
         let (names_tx, names_rx) = watch::channel(Vec::new());
+        let (queue_series_tx, queue_series_rx) = watch::channel(Vec::new());
         let mut tasks = JoinSet::new();
         let local = setup
             .local
@@ -425,7 +426,8 @@ impl Generation {
                 setup.watch.dead_letter_queues,
             ),
         )
-        .with_progress(tx.clone(), queues::FIRST_PASS_STEP);
+        .with_progress(tx.clone(), queues::FIRST_PASS_STEP)
+        .with_series(queue_series_tx);
         tasks.spawn(run(
             queues,
             tx.clone(),
@@ -438,7 +440,8 @@ impl Generation {
             setup.intervals.metrics,
             window_rx,
             names_rx,
-        );
+        )
+        .with_queues(queue_series_rx);
         tasks.spawn(run(
             metrics,
             tx.clone(),

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_sqs::types::QueueAttributeName;
 use chrono::Utc;
 use stack::Clients;
-use ui::{Agent, QueueSnapshot, RedrivePolicy, Report};
+use ui::{Agent, MetricKey, QueueSnapshot, RedrivePolicy, Report};
 
 use super::{CallLog, Failure, Poller};
 use crate::watch::QueueFinder;
@@ -34,6 +34,8 @@ pub struct QueuesPoller {
     /// Where the first pass sends what it has so far (the agents' channel), and how often.
     progress: Option<tokio::sync::mpsc::Sender<Report>>,
     step: Duration,
+    /// Where the queues' CloudWatch series go (the metrics agent), when it is told.
+    series: Option<tokio::sync::watch::Sender<Vec<MetricKey>>>,
 }
 
 impl QueuesPoller {
@@ -47,7 +49,15 @@ impl QueuesPoller {
             passes: 0,
             progress: None,
             step: FIRST_PASS_STEP,
+            series: None,
         }
+    }
+
+    /// Tell the metrics agent each queue's depth series (`AWS/SQS`, the history before the
+    /// console's own samples).
+    pub fn with_series(mut self, tx: tokio::sync::watch::Sender<Vec<MetricKey>>) -> Self {
+        self.series = Some(tx);
+        self
     }
 
     /// Report the first pass's queues as they are read, on `tx`, every `step`.
@@ -134,6 +144,22 @@ impl Poller for QueuesPoller {
         let queues = as_reported(queues);
         self.passes += 1;
         self.last_count = queues.len();
+        if let Some(tx) = &self.series {
+            let keys: Vec<MetricKey> = queues
+                .iter()
+                .flat_map(|q| {
+                    [ui::QUEUE_VISIBLE_METRIC, ui::QUEUE_IN_FLIGHT_METRIC]
+                        .map(|m| MetricKey::of(&q.name, m))
+                })
+                .collect();
+            tx.send_if_modified(|old| {
+                let changed = *old != keys;
+                if changed {
+                    *old = keys;
+                }
+                changed
+            });
+        }
         Ok(vec![Report::Queues {
             at: Utc::now(),
             queues,

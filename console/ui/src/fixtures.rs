@@ -319,6 +319,162 @@ pub fn loaded_state() -> State {
     s
 }
 
+/// The demo's story over ten minutes, reported every 15 s: a load run starts at -9m, the queue
+/// builds, the worker group steps 1 -> 2 -> 3 (each new instance pending for a minute), CPU
+/// rises, a poison video reaches the DLQ at -3m20s, the run ends at -2m30s, the queue drains,
+/// the worker group steps back to 2, and the operator redrives the DLQ at -1m.
+pub fn story_state() -> State {
+    let mut s = empty_state();
+    let worker_at = |secs: i64| -> (u32, u32) {
+        match secs {
+            ..=-421 => (1, 1),
+            -420..=-361 => (2, 1),
+            -360..=-301 => (2, 2),
+            -300..=-241 => (3, 2),
+            -240..=-91 => (3, 3),
+            _ => (2, 2),
+        }
+    };
+    let depth_at = |secs: i64| -> u64 {
+        let m = secs + 600;
+        match m {
+            ..=60 => 0,
+            61..=300 => ((m - 60) / 2) as u64,
+            301..=450 => (120 - (m - 300) / 3) as u64,
+            _ => (70 - (m - 450)).max(0) as u64 / 2,
+        }
+    };
+    let mut reports = Vec::new();
+    for secs in (-600..=0).step_by(15) {
+        let (desired, in_service) = worker_at(secs);
+        let mut w = worker(desired.min(2), in_service.min(2));
+        w.desired = desired;
+        for i in 2..desired {
+            let phase = if i < in_service {
+                "InService"
+            } else {
+                "Pending"
+            };
+            w.instances.push(InstanceInfo {
+                id: format!("i-0f9e8d7c6b5a4000{}", i + 1),
+                lifecycle_state: phase.to_owned(),
+                health: "Healthy".to_owned(),
+                az: "us-east-1c".to_owned(),
+                launch_time: Some(t(-300)),
+                instance_type: "t3.large".to_owned(),
+            });
+        }
+        if secs > -90 && secs < -60 {
+            w.instances.push(InstanceInfo {
+                id: "i-0f9e8d7c6b5a40003".to_owned(),
+                lifecycle_state: "Terminating".to_owned(),
+                health: "Healthy".to_owned(),
+                az: "us-east-1c".to_owned(),
+                launch_time: Some(t(-300)),
+                instance_type: "t3.large".to_owned(),
+            });
+        }
+        w.activities.clear();
+        reports.push(Report::Groups {
+            at: t(secs),
+            groups: vec![api(2), w],
+        });
+        let visible = depth_at(secs);
+        let dead = if secs >= -200 { 1 } else { 0 };
+        let dead = if secs >= -60 { 0 } else { dead };
+        reports.push(Report::Queues {
+            at: t(secs),
+            queues: vec![tasks(visible, u64::from(in_service.min(3)) * 2), dlq(dead)],
+        });
+    }
+    let series = vec![
+        cpu_series(MetricKey::group_cpu("api-asg"), |m| {
+            if (51..58).contains(&m) {
+                45.0
+            } else {
+                20.0
+            }
+        }),
+        cpu_series(MetricKey::group_cpu("worker-asg"), |m| match m {
+            ..=50 => 8.0,
+            51..=53 => 40.0 + (m - 51) as f64 * 20.0,
+            54..=57 => 85.0,
+            _ => 55.0,
+        }),
+    ];
+    reports.push(Report::Metrics {
+        at: t(-10),
+        period_s: 60,
+        series: series
+            .into_iter()
+            .map(|mut u| {
+                u.points.retain(|p| p.t >= t(-600));
+                u
+            })
+            .collect(),
+    });
+    let decision = |at: i64, from: u32, to: u32, reason: &str| ScalingDecision {
+        at: t(at),
+        group: "worker-asg".to_owned(),
+        policy: Some("backlog".to_owned()),
+        metric: None,
+        target: Some(10.0),
+        from,
+        to,
+        reason: reason.to_owned(),
+    };
+    reports.push(Report::Autoscaler {
+        at: t(-90),
+        enabled: true,
+        decisions: vec![
+            decision(-425, 1, 2, "backlog 24 per instance > 10"),
+            decision(-305, 2, 3, "backlog 30 per instance > 10"),
+            decision(-95, 3, 2, "backlog 2 per instance < 10"),
+        ],
+    });
+    let run = |at: i64, phase: &str, finished: bool| Report::Load {
+        at: t(at),
+        status: Box::new(LoadStatus {
+            scenario: "steady".to_owned(),
+            phase: phase.to_owned(),
+            finished,
+            started: Some(t(-540)),
+            sent: 4_210,
+            done: 4_210,
+            ok: 4_208,
+            failed: 2,
+            processed: 4_207,
+            ..LoadStatus::default()
+        }),
+    };
+    reports.push(run(-540, "running", false));
+    reports.push(run(-150, "finished", true));
+    reports.push(Report::Redrive {
+        at: t(-55),
+        status: RedriveStatus {
+            from: "video_dlq".to_owned(),
+            to: "video_tasks".to_owned(),
+            mode: "move task".to_owned(),
+            note: None,
+            dry_run: false,
+            moved: 1,
+            remaining: Some(0),
+            duplicates: 0,
+            per_s: 1.0,
+            started: t(-60),
+            state: JobState::Done,
+        },
+    });
+    // In time order, as the agents would have sent them.
+    reports.sort_by_key(Report::at);
+    for r in reports {
+        update(&mut s, Event::Tick(r.at()));
+        update(&mut s, Event::Report(r));
+    }
+    update(&mut s, Event::Tick(t0()));
+    s
+}
+
 pub fn key(c: char) -> Event {
     Event::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
 }

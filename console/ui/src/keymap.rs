@@ -87,7 +87,7 @@ actions! {
     Refresh, refresh, General, "ask every agent to poll now", ["r", "ctrl-r"];
     Quit, quit, General, "quit", ["q", "ctrl-c"];
     LongerWindow, longer_window, Charts, "longer chart window", ["+", "="];
-    ShorterWindow, shorter_window, Charts, "shorter chart window", ["-"];
+    ShorterWindow, shorter_window, Charts, "shorter chart window (below 15m: fit the data)", ["-"];
     Freeze, freeze, Charts, "freeze / unfreeze the charts", ["f"];
     ToggleMarker, toggle_marker, Charts, "braille / dot chart markers", ["m"];
     Mark, mark, Actions, "select / unselect the message", ["space"];

@@ -10,6 +10,14 @@ pub type Timestamp = DateTime<Utc>;
 
 /// The CloudWatch metric the dashboard charts per group.
 pub const CPU_METRIC: &str = "CPUUtilization";
+/// Auto Scaling's group metrics and SQS's queue metrics: history from before the console
+/// started, under the console's own samples.
+pub const GROUP_DESIRED_METRIC: &str = "GroupDesiredCapacity";
+pub const GROUP_IN_SERVICE_METRIC: &str = "GroupInServiceInstances";
+pub const GROUP_PENDING_METRIC: &str = "GroupPendingInstances";
+pub const GROUP_TERMINATING_METRIC: &str = "GroupTerminatingInstances";
+pub const QUEUE_VISIBLE_METRIC: &str = "ApproximateNumberOfMessagesVisible";
+pub const QUEUE_IN_FLIGHT_METRIC: &str = "ApproximateNumberOfMessagesNotVisible";
 
 /// One Auto Scaling group as DescribeAutoScalingGroups (+ policies, activities) showed it.
 #[derive(Debug, Clone, PartialEq)]
@@ -154,6 +162,7 @@ pub struct MetricPoint {
 /// A series is keyed by group and metric; `instance` narrows it to one instance's series.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct MetricKey {
+    /// The group, or for a queue metric (`ApproximateNumberOf…`) the queue.
     pub group: String,
     pub metric: String,
     pub instance: Option<String>,
@@ -164,6 +173,15 @@ impl MetricKey {
         MetricKey {
             group: group.to_owned(),
             metric: CPU_METRIC.to_owned(),
+            instance: None,
+        }
+    }
+
+    /// Another metric of a group or a queue (`resource`).
+    pub fn of(resource: &str, metric: &str) -> Self {
+        MetricKey {
+            group: resource.to_owned(),
+            metric: metric.to_owned(),
             instance: None,
         }
     }
@@ -395,6 +413,10 @@ pub struct LoadStatus {
     /// Latency histogram: (upper bound in ms, `None` for the rest, count).
     pub histogram: Vec<(Option<f64>, u64)>,
     pub processed: u64,
+    /// End-to-end latency (upload to processed) percentiles of the whole run, in seconds.
+    pub e2e_p50_s: Option<f64>,
+    pub e2e_p95_s: Option<f64>,
+    pub e2e_p99_s: Option<f64>,
     pub mb_per_min: Option<f64>,
     /// At the end: the thresholds' verdict, e.g. `p95 < 1s: pass · errors < 1%: FAIL`.
     pub verdict: Option<String>,

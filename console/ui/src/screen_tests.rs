@@ -10,7 +10,8 @@ use ratatui::Terminal;
 
 use crate::fixtures::*;
 use crate::model::*;
-use crate::{render, update, Event, State, ThemeSet, UiConfig};
+use crate::{render, update, Command, Event, State, ThemeSet, UiConfig};
+use std::time::Duration;
 
 fn screen(state: &State, w: u16, h: u16) -> String {
     buffer(state, w, h)
@@ -455,6 +456,9 @@ fn load_run_view_120x36() {
             (None, 0),
         ],
         processed: 40,
+        e2e_p50_s: Some(4.2),
+        e2e_p95_s: Some(9.8),
+        e2e_p99_s: Some(12.5),
         mb_per_min: Some(95.5),
         verdict: None,
         started: Some(t(-30)),
@@ -696,4 +700,194 @@ fn group_detail_on_a_local_cloud_low_on_memory_100x30() {
     let text = screen(&s, 100, 30);
     assert!(text.contains("MEMORY CRITICAL: 1.0 GB free"), "{text}");
     insta::assert_snapshot!(text);
+}
+
+/// The screen's text, then its colours: each cell as a letter naming its style (foreground,
+/// background, modifiers), with the key, so a theme's snapshot shows where each colour goes.
+fn styled_screen(state: &State, w: u16, h: u16) -> String {
+    let buf = buffer(state, w, h);
+    let mut styles: Vec<(Color, Color, Modifier)> = Vec::new();
+    const LETTERS: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let grid: Vec<String> = buf
+        .content
+        .chunks(usize::from(w.max(1)))
+        .map(|row| {
+            row.iter()
+                .map(|c| {
+                    let key = (c.fg, c.bg, c.modifier);
+                    let i = styles.iter().position(|s| *s == key).unwrap_or_else(|| {
+                        styles.push(key);
+                        styles.len() - 1
+                    });
+                    LETTERS.get(i).map_or('?', |l| char::from(*l))
+                })
+                .collect()
+        })
+        .collect();
+    let legend: Vec<String> = styles
+        .iter()
+        .enumerate()
+        .map(|(i, (fg, bg, m))| {
+            let l = LETTERS.get(i).map_or('?', |l| char::from(*l));
+            format!("{l}: fg {fg:?} bg {bg:?} {m:?}")
+        })
+        .collect();
+    format!(
+        "{}\n\n{}\n\n{}",
+        screen(state, w, h),
+        legend.join("\n"),
+        grid.join("\n")
+    )
+}
+
+const STORY_SIZES: [(u16, u16); 3] = [(80, 24), (120, 40), (200, 60)];
+
+/// The demo's story (capacity steps, the queue building, a dead letter, events) at the three
+/// sizes the layout steps at, in every built-in theme.
+#[test]
+fn dashboard_story_in_every_theme() {
+    let themes = ThemeSet::builtin();
+    for theme in themes.names() {
+        for (w, h) in STORY_SIZES {
+            let mut s = story_state();
+            s.set_theme(theme).unwrap();
+            let s = sized(s, w, h);
+            insta::assert_snapshot!(
+                format!("dashboard_story_{theme}_{w}x{h}"),
+                styled_screen(&s, w, h)
+            );
+        }
+    }
+}
+
+#[test]
+fn the_story_fits_the_window_to_the_data_and_marks_its_events() {
+    let small = screen(&sized(story_state(), 80, 24), 80, 24);
+    assert!(small.contains("since start 10m"), "{small}");
+    assert!(
+        small.contains(" story "),
+        "one combined chart at 80x24:\n{small}"
+    );
+    for glyph in ['▲', '▼', '▶', '■', '×', 'R'] {
+        assert!(small.contains(glyph), "event {glyph} marked:\n{small}");
+    }
+
+    let medium = screen(&sized(story_state(), 120, 40), 120, 40);
+    for title in [
+        "video_tasks 0+4 · in 0.0/s · out 0.0/s · 0/min",
+        "video_dlq dead letters",
+        "worker-asg in service",
+        "api-asg in service",
+        "worker-asg cpu",
+    ] {
+        assert!(medium.contains(title), "{title} at 120x40:\n{medium}");
+    }
+    assert!(!medium.contains("Events ("), "no event log at 120x40");
+
+    let full = screen(&sized(story_state(), 200, 60), 200, 60);
+    for part in ["Events (7)", "IN SERVICE", "DEPTH", "load steady started"] {
+        assert!(full.contains(part), "{part} at 200x60:\n{full}");
+    }
+
+    // `+` leaves the fit for the next fixed window, `-` twice comes back to it.
+    let mut s = sized(story_state(), 80, 24);
+    assert_eq!(
+        update(&mut s, key('+')),
+        [Command::SetMetricWindow(Duration::from_secs(900))]
+    );
+    assert!(screen(&s, 80, 24).contains("window 15m"));
+    update(&mut s, key('-'));
+    assert!(screen(&s, 80, 24).contains("since start 10m"));
+}
+
+/// Charts draw their own background: every cell of the chart panel has the theme's chart
+/// background, whatever the terminal's is.
+#[test]
+fn charts_paint_the_theme_background() {
+    for theme in ["light", "presentation", "default", "high-contrast"] {
+        let mut s = story_state();
+        s.set_theme(theme).unwrap();
+        let bg = s.theme().s.chart_bg.bg.unwrap();
+        let buf = buffer(&sized(s, 120, 40), 120, 40);
+        // The middle of the first chart row (below the two tables).
+        for (x, y) in [(5, 16), (30, 18), (90, 20), (60, 30)] {
+            assert_eq!(buf[(x, y)].bg, bg, "{theme} at ({x}, {y})");
+        }
+    }
+}
+
+fn long_names() -> State {
+    let mut s = empty_state();
+    let rename = |mut g: GroupSnapshot, name: &str| {
+        g.name = name.to_owned();
+        g
+    };
+    feed(
+        &mut s,
+        [Report::Groups {
+            at: t(-5),
+            groups: vec![
+                rename(
+                    api(2),
+                    "flightdeck-production-eu-west-1-api-blue-green-canary",
+                ),
+                rename(
+                    worker(2, 2),
+                    "flightdeck-production-eu-west-1-video-transcode-workers-gpu",
+                ),
+            ],
+        }],
+    );
+    update(&mut s, Event::Tick(t0()));
+    sized(s, 80, 24)
+}
+
+#[test]
+fn capacity_dialog_with_long_names_keeps_its_keys_80x24() {
+    let mut s = long_names();
+    keys(
+        &mut s,
+        vec![key('j'), key('s'), code(KeyCode::Backspace), key('3')],
+    );
+    let text = screen(&s, 80, 24);
+    assert!(text.contains("enter next · esc cancel"), "{text}");
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn confirm_dialog_with_long_names_keeps_its_keys_80x24() {
+    let mut s = long_names();
+    keys(
+        &mut s,
+        vec![
+            key('j'),
+            key('s'),
+            code(KeyCode::Backspace),
+            key('3'),
+            code(KeyCode::Enter),
+        ],
+    );
+    let text = screen(&s, 80, 24);
+    assert!(
+        text.contains("y / enter: do it · n / esc: cancel"),
+        "{text}"
+    );
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn dialogs_keep_their_keys_when_the_screen_is_short() {
+    for h in [8, 10, 12] {
+        let mut s = long_names();
+        update(&mut s, Event::Resize(80, h));
+        keys(&mut s, vec![key('j'), key('s')]);
+        let text = screen(&s, 80, h);
+        assert!(text.contains("esc cancel"), "capacity at 80x{h}:\n{text}");
+        update(&mut s, code(KeyCode::Enter));
+        let text = screen(&s, 80, h);
+        assert!(
+            text.contains("n / esc: cancel"),
+            "confirm at 80x{h}:\n{text}"
+        );
+    }
 }

@@ -173,6 +173,12 @@ roles! {
     chart_target => Modifier::DIM, "Target-tracking target line.";
     chart_visible => Modifier::empty(), "Visible messages line.";
     chart_in_flight => Modifier::DIM, "In-flight messages line.";
+    chart_bg => Modifier::empty(), "A chart's panel: its background, border row and plain text.";
+    chart_desired => Modifier::empty(), "Desired capacity steps.";
+    chart_in_service => Modifier::BOLD, "In-service instances steps.";
+    chart_pending => Modifier::DIM, "Instances pending or terminating.";
+    chart_dlq => Modifier::BOLD, "Dead-letter queue depth line.";
+    chart_event => Modifier::BOLD, "Event marks on the time axis (scaling, load runs, redrives, DLQ).";
 }
 
 fn strip(style: Style) -> Style {
@@ -224,6 +230,81 @@ impl Default for Theme {
                 s: Styles::blank(),
             })
     }
+}
+
+/// The RGB a terminal shows for `c` (xterm's palette for the 16 named colours and the 256-colour
+/// indices); `None` for `Reset`, whose colour only the terminal knows.
+pub fn rgb(c: Color) -> Option<[u8; 3]> {
+    const ANSI: [[u8; 3]; 16] = [
+        [0, 0, 0],
+        [205, 0, 0],
+        [0, 205, 0],
+        [205, 205, 0],
+        [0, 0, 238],
+        [205, 0, 205],
+        [0, 205, 205],
+        [229, 229, 229],
+        [127, 127, 127],
+        [255, 0, 0],
+        [0, 255, 0],
+        [255, 255, 0],
+        [92, 92, 255],
+        [255, 0, 255],
+        [0, 255, 255],
+        [255, 255, 255],
+    ];
+    let named = |i: usize| Some(ANSI[i]);
+    match c {
+        Color::Reset => None,
+        Color::Black => named(0),
+        Color::Red => named(1),
+        Color::Green => named(2),
+        Color::Yellow => named(3),
+        Color::Blue => named(4),
+        Color::Magenta => named(5),
+        Color::Cyan => named(6),
+        Color::Gray => named(7),
+        Color::DarkGray => named(8),
+        Color::LightRed => named(9),
+        Color::LightGreen => named(10),
+        Color::LightYellow => named(11),
+        Color::LightBlue => named(12),
+        Color::LightMagenta => named(13),
+        Color::LightCyan => named(14),
+        Color::White => named(15),
+        Color::Rgb(r, g, b) => Some([r, g, b]),
+        Color::Indexed(i) => Some(match i {
+            0..=15 => ANSI[usize::from(i)],
+            16..=231 => {
+                let level = |v: u8| if v == 0 { 0 } else { 55 + 40 * v };
+                let n = i - 16;
+                [level(n / 36), level((n / 6) % 6), level(n % 6)]
+            }
+            _ => {
+                let v = 8 + 10 * (i - 232);
+                [v, v, v]
+            }
+        }),
+    }
+}
+
+/// WCAG 2 relative luminance of an sRGB colour.
+fn luminance([r, g, b]: [u8; 3]) -> f64 {
+    let lin = |c: u8| {
+        let c = f64::from(c) / 255.0;
+        if c <= 0.039_28 {
+            c / 12.92
+        } else {
+            ((c + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    0.2126 * lin(r) + 0.7152 * lin(g) + 0.0722 * lin(b)
+}
+
+/// WCAG 2 contrast ratio (1 to 21) of two colours; `None` when either is `Reset`.
+pub fn contrast(a: Color, b: Color) -> Option<f64> {
+    let (la, lb) = (luminance(rgb(a)?), luminance(rgb(b)?));
+    Some((la.max(lb) + 0.05) / (la.min(lb) + 0.05))
 }
 
 /// Themes by name: the built-ins plus any user files loaded on top.
@@ -410,6 +491,66 @@ mod tests {
             e.to_string(),
             "x.toml:1: key `extends`: no theme named `nope`"
         );
+    }
+
+    #[test]
+    fn contrast_follows_wcag() {
+        let c = |a, b| (contrast(a, b).unwrap() * 100.0).round() / 100.0;
+        assert_eq!(c(Color::Black, Color::White), 21.0);
+        assert_eq!(c(Color::Indexed(231), Color::Indexed(231)), 1.0);
+        assert_eq!(c(Color::Rgb(0x77, 0x77, 0x77), Color::White), 4.48);
+        assert_eq!(rgb(Color::Indexed(19)), Some([0, 0, 175]));
+        assert_eq!(rgb(Color::Indexed(244)), Some([128, 128, 128]));
+        assert_eq!(contrast(Color::Reset, Color::White), None);
+    }
+
+    /// Every chart line, label and the selection against the background it is drawn on: at
+    /// least 4.5:1 in the presentation theme (projectors wash colours out), 3:1 in the others.
+    /// Chart panels must set their own background so the check means something on any terminal.
+    #[test]
+    fn every_builtin_theme_meets_its_contrast_floor() {
+        let set = ThemeSet::try_builtin().unwrap();
+        let names: Vec<&str> = BUILTIN.iter().map(|(n, _)| *n).collect();
+        assert_eq!(set.names().count(), names.len());
+        let mut failures = Vec::new();
+        for name in names {
+            let t = set.get(name).unwrap();
+            let floor = if name == "presentation" { 4.5 } else { 3.0 };
+            let bg = t.s.chart_bg.bg.filter(|c| *c != Color::Reset);
+            let Some(bg) = bg else {
+                failures.push(format!("{name}: chart_bg sets no background"));
+                continue;
+            };
+            let s = &t.s;
+            let on_chart = [
+                ("chart_bg", s.chart_bg),
+                ("chart_axis", s.chart_axis),
+                ("chart_cpu", s.chart_cpu),
+                ("chart_target", s.chart_target),
+                ("chart_visible", s.chart_visible),
+                ("chart_in_flight", s.chart_in_flight),
+                ("chart_desired", s.chart_desired),
+                ("chart_in_service", s.chart_in_service),
+                ("chart_pending", s.chart_pending),
+                ("chart_dlq", s.chart_dlq),
+                ("chart_event", s.chart_event),
+                ("title", s.title),
+                ("muted", s.muted),
+                ("warn", s.warn),
+                ("stale", s.stale),
+                ("selected", s.selected),
+            ];
+            for (role, style) in on_chart {
+                // A style with its own background is read against that background.
+                let under = style.bg.filter(|c| *c != Color::Reset).unwrap_or(bg);
+                match style.fg.and_then(|fg| contrast(fg, under)) {
+                    Some(r) if r >= floor => {}
+                    Some(r) => failures.push(format!("{name}: {role} {r:.2}:1 < {floor}:1")),
+                    None => failures.push(format!("{name}: {role} has no definite colour")),
+                }
+            }
+        }
+        assert!(failures.is_empty(), "{failures:#?}");
     }
 
     #[test]

@@ -255,9 +255,10 @@ async fn publish_loop(
     }
 }
 
-/// The interval's data in one PutMetricData: each instance by `InstanceId` and
-/// `AutoScalingGroupName`, and each group's average by `AutoScalingGroupName` alone, the
-/// aggregate EC2 publishes for Auto Scaling groups (and the one the console charts).
+/// The interval's data in one PutMetricData: each instance by `InstanceId` alone (the
+/// dimension EC2 publishes an instance's CPU under, which the console's group view reads), and
+/// each group's average by `AutoScalingGroupName` alone, the aggregate EC2 publishes for Auto
+/// Scaling groups (and the one the console charts).
 pub fn datums(samples: &[CpuSample], at: DateTime<Utc>) -> Vec<MetricDatum> {
     let ts = AwsDateTime::from_millis(at.timestamp_millis());
     let mut out = Vec::new();
@@ -270,12 +271,6 @@ pub fn datums(samples: &[CpuSample], at: DateTime<Utc>) -> Vec<MetricDatum> {
                     Dimension::builder()
                         .name(DIM_INSTANCE_ID)
                         .value(&s.instance_id)
-                        .build(),
-                )
-                .dimensions(
-                    Dimension::builder()
-                        .name(DIM_ASG_NAME)
-                        .value(&s.group)
                         .build(),
                 )
                 .timestamp(ts)

@@ -10,6 +10,8 @@ use crate::model::{
 
 /// Audit entries kept for the view.
 const MAX_AUDIT: usize = 500;
+/// Load runs remembered for the charts' marks.
+const MAX_RUNS: usize = 100;
 
 #[derive(Debug, Clone, Default)]
 pub struct Dlq {
@@ -148,6 +150,9 @@ impl Load {
         if new_run {
             self.samples.clear();
             self.runs.push((status.started.unwrap_or(at), None));
+            if self.runs.len() > MAX_RUNS {
+                self.runs.remove(0);
+            }
         }
         if status.phase == "running" || status.phase == "stopping" {
             let r = &status.recent;

@@ -1,12 +1,40 @@
-//! The latest `Groups` report and the capacity changes the console itself observed between reports.
+//! The latest `Groups` report, the capacity samples kept from successive reports (for the
+//! capacity charts) and the capacity changes the console itself observed between reports.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 
-use crate::model::{GroupSnapshot, Timestamp};
+use crate::model::{GroupSnapshot, Phase, Timestamp};
 
 /// Changes kept per group; older ones fall off.
 const MAX_CHANGES: usize = 200;
+/// Capacity samples kept per group: a day at a 5 s poll.
+const MAX_SAMPLES: usize = 17_280;
+
+/// A group's capacity as one report showed it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CapacitySample {
+    pub t: Timestamp,
+    pub desired: u32,
+    pub in_service: u32,
+    pub pending: u32,
+    pub terminating: u32,
+    pub max: u32,
+}
+
+impl CapacitySample {
+    pub fn of(t: Timestamp, g: &GroupSnapshot) -> Self {
+        let n = |p: Phase| u32::try_from(g.count(p)).unwrap_or(u32::MAX);
+        CapacitySample {
+            t,
+            desired: g.desired,
+            in_service: n(Phase::InService),
+            pending: n(Phase::Pending),
+            terminating: n(Phase::Terminating),
+            max: g.max,
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChangeKind {
@@ -63,6 +91,7 @@ pub struct Groups {
     pub list: Vec<GroupSnapshot>,
     pub at: Option<Timestamp>,
     changes: BTreeMap<String, VecDeque<CapacityChange>>,
+    samples: BTreeMap<String, VecDeque<CapacitySample>>,
 }
 
 impl Groups {
@@ -72,6 +101,16 @@ impl Groups {
             return false;
         }
         groups.sort_by(|a, b| a.name.cmp(&b.name));
+        for g in &groups {
+            let log = self.samples.entry(g.name.clone()).or_default();
+            log.push_back(CapacitySample::of(at, g));
+            if log.len() > MAX_SAMPLES {
+                log.pop_front();
+            }
+        }
+        // Groups that are gone take their samples with them.
+        self.samples
+            .retain(|name, _| groups.iter().any(|g| &g.name == name));
         if self.at.is_some() {
             for g in &groups {
                 let found = self.list.iter().find(|p| p.name == g.name);
@@ -91,6 +130,19 @@ impl Groups {
 
     pub fn get(&self, name: &str) -> Option<&GroupSnapshot> {
         self.list.iter().find(|g| g.name == name)
+    }
+
+    /// Capacity samples, oldest first.
+    pub fn samples(&self, name: &str) -> impl DoubleEndedIterator<Item = &CapacitySample> + Clone {
+        self.samples.get(name).into_iter().flatten()
+    }
+
+    /// The oldest capacity sample of any group.
+    pub fn oldest(&self) -> Option<Timestamp> {
+        self.samples
+            .values()
+            .filter_map(|s| s.front().map(|p| p.t))
+            .min()
     }
 
     /// Observed changes, newest last.

@@ -35,6 +35,9 @@ impl Metrics {
                 *series = series.split_off(&cutoff);
             }
         }
+        // A series with nothing left in the day (a terminated instance's) goes entirely.
+        self.series
+            .retain(|_, s| s.last_key_value().is_some_and(|(t, _)| *t >= at - KEEP));
         self.at = Some(self.at.map_or(at, |prev| prev.max(at)));
         self.period_s = Some(period_s);
     }
@@ -59,6 +62,14 @@ impl Metrics {
             .filter(|(k, _)| k.group == group && k.metric == metric)
             .flat_map(|(_, s)| s.range(from..).map(|(_, v)| *v))
             .reduce(f64::max)
+    }
+
+    /// The oldest point of any series.
+    pub fn oldest(&self) -> Option<Timestamp> {
+        self.series
+            .values()
+            .filter_map(|s| s.first_key_value().map(|(t, _)| *t))
+            .min()
     }
 
     pub fn latest(&self, key: &MetricKey) -> Option<MetricPoint> {
@@ -86,6 +97,28 @@ mod tests {
                 .map(|&(m, value)| MetricPoint { t: at(m), value })
                 .collect(),
         }]
+    }
+
+    #[test]
+    fn a_series_that_stopped_a_day_ago_is_forgotten() {
+        let mut m = Metrics::default();
+        let gone = MetricKey::instance_cpu("g", "i-gone");
+        m.apply(
+            at(0),
+            60,
+            vec![SeriesUpdate {
+                key: gone.clone(),
+                points: vec![MetricPoint {
+                    t: at(0),
+                    value: 5.0,
+                }],
+            }],
+        );
+        m.apply(at(24 * 60), 60, update(&[(24 * 60, 1.0)]));
+        assert!(m.latest(&gone).is_some(), "still within the day");
+        m.apply(at(26 * 60), 60, update(&[(26 * 60, 1.0)]));
+        assert_eq!(m.latest(&gone), None);
+        assert_eq!(m.series.len(), 1);
     }
 
     #[test]

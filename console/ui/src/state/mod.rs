@@ -6,6 +6,7 @@ pub mod chart;
 pub mod dlq;
 pub mod groups;
 pub mod health;
+mod history;
 pub mod metrics;
 pub mod nav;
 pub mod notes;
@@ -13,6 +14,7 @@ pub mod prompt;
 pub mod queues;
 mod rows;
 pub mod target;
+pub mod timeline;
 
 use crate::config::UiConfig;
 use crate::model::{CallStats, Timestamp};
@@ -29,6 +31,7 @@ pub use notes::Notes;
 pub use prompt::Input;
 pub use queues::{Pairing, Queues, Rates};
 pub use target::Target;
+pub use timeline::{Mark, Timeline, TimelineEvent};
 
 /// How long a flash message stays in the top bar.
 pub const FLASH_SECS: u64 = 5;
@@ -62,6 +65,8 @@ pub struct State {
     pub(crate) groups: Groups,
     pub(crate) queues: Queues,
     pub(crate) metrics: Metrics,
+    /// Events marked on the charts' time axis.
+    pub(crate) timeline: Timeline,
     pub(crate) calls: Option<(Timestamp, CallStats)>,
     pub(crate) dlq: Dlq,
     pub(crate) jobs: Jobs,
@@ -111,6 +116,7 @@ impl State {
             groups: Groups::default(),
             queues: Queues::default(),
             metrics: Metrics::default(),
+            timeline: Timeline::default(),
             calls: None,
             dlq: Dlq::default(),
             jobs: Jobs::default(),
@@ -136,7 +142,31 @@ impl State {
 
     /// What the agents should be told before the first event (the initial chart window).
     pub fn initial_commands(&self) -> Vec<crate::Command> {
-        vec![crate::Command::SetMetricWindow(self.chart.window)]
+        vec![crate::Command::SetMetricWindow(self.chart.fetch_window())]
+    }
+
+    /// How far back the data goes from the charts' right edge: the oldest queue sample,
+    /// capacity sample or CPU point.
+    pub fn data_span(&self) -> Option<std::time::Duration> {
+        let oldest = [
+            self.queues.oldest(),
+            self.groups.oldest(),
+            self.metrics.oldest(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()?;
+        (self.chart.end(self.now) - oldest).to_std().ok()
+    }
+
+    /// The window the charts show now (fitted to the data unless a fixed one is chosen).
+    pub fn shown_window(&self) -> std::time::Duration {
+        self.chart.shown(self.data_span())
+    }
+
+    /// The left edge of every chart.
+    pub fn chart_start(&self) -> Timestamp {
+        self.chart.start(self.now, self.shown_window())
     }
 
     pub fn now(&self) -> Timestamp {
@@ -165,6 +195,10 @@ impl State {
 
     pub fn queues(&self) -> &Queues {
         &self.queues
+    }
+
+    pub fn timeline(&self) -> &Timeline {
+        &self.timeline
     }
 
     pub fn health(&self) -> &Health {
@@ -225,6 +259,7 @@ impl State {
         self.groups = Groups::default();
         self.queues = Queues::default();
         self.metrics = Metrics::default();
+        self.timeline = Timeline::default();
         self.calls = None;
         self.dlq = Dlq::default();
         self.health = Health::default();

@@ -62,6 +62,20 @@ impl Queues {
         true
     }
 
+    /// The oldest sample of any queue.
+    pub fn oldest(&self) -> Option<Timestamp> {
+        self.samples
+            .values()
+            .filter_map(|s| s.front().map(|p| p.t))
+            .min()
+    }
+
+    /// The dead-letter queue `q` redrives into, when it is watched.
+    pub fn dlq_of(&self, q: &QueueSnapshot) -> Option<&QueueSnapshot> {
+        let arn = &q.redrive.as_ref()?.dlq_arn;
+        self.list.iter().find(|d| &d.arn == arn)
+    }
+
     pub fn get(&self, name: &str) -> Option<&QueueSnapshot> {
         self.list.iter().find(|q| q.name == name)
     }

@@ -130,12 +130,13 @@ pub(super) fn act(state: &mut State, action: Action) -> Vec<Command> {
         }
         Action::Quit => return quit(state),
         Action::LongerWindow => {
+            let shown = state.shown_window();
             return state
                 .chart
-                .longer()
+                .longer(shown)
                 .map(Command::SetMetricWindow)
                 .into_iter()
-                .collect()
+                .collect();
         }
         Action::ShorterWindow => {
             return state

@@ -199,7 +199,7 @@ pub(super) fn run(state: &mut State, text: &str) -> Vec<Command> {
             Err(e) => state.flash(Level::Error, e.to_string()),
         },
         Parsed::Window(w) => {
-            state.chart.window = w;
+            state.chart.set_fixed(w);
             return vec![Command::SetMetricWindow(w)];
         }
         Parsed::Freeze => keys::toggle_freeze(state),

@@ -5,8 +5,9 @@ use crate::model::{
     Agent, Claim, EmulatorStatus, JobState, LocalMemory, LogLevel, Pressure, Report, Timestamp,
     CPU_METRIC,
 };
+use crate::state::groups::ChangeKind;
 use crate::state::health::AgentFailure;
-use crate::state::{Level, State};
+use crate::state::{Level, Mark, State, TimelineEvent};
 
 pub(super) fn apply(state: &mut State, report: Report) {
     if state.target.pending.is_some() && super::target::from_old_target(&report) {
@@ -16,11 +17,20 @@ pub(super) fn apply(state: &mut State, report: Report) {
         Report::Groups { at, groups } => {
             if state.groups.apply(at, groups) {
                 state.health.ok(Agent::Groups, at);
+                scaling_events(state, at);
             }
         }
         Report::Queues { at, queues } => {
+            let before: Vec<(String, u64)> = state
+                .queues
+                .list
+                .iter()
+                .filter(|q| q.is_dlq)
+                .map(|q| (q.name.clone(), q.visible + q.in_flight))
+                .collect();
             if state.queues.apply(at, queues) {
                 state.health.ok(Agent::Queues, at);
+                dlq_events(state, at, &before);
             }
         }
         Report::Metrics {
@@ -85,6 +95,15 @@ pub(super) fn apply(state: &mut State, report: Report) {
                 _ => {}
             }
             state.health.ok(Agent::Redrive, at);
+            if !status.dry_run {
+                state.timeline.push(TimelineEvent {
+                    at: status.started,
+                    mark: Mark::Redrive,
+                    subject: status.from.clone(),
+                    to: None,
+                    text: format!("redrive {} → {}", status.from, status.to),
+                });
+            }
             state.jobs.redrive = Some(status);
         }
         Report::Action { at: _, outcome } => {
@@ -105,6 +124,19 @@ pub(super) fn apply(state: &mut State, report: Report) {
             decisions,
         } => {
             state.local.autoscaler = Some(enabled);
+            for d in decisions.iter().filter(|d| d.from != d.to) {
+                state.timeline.push(TimelineEvent {
+                    at: d.at,
+                    mark: if d.to > d.from {
+                        Mark::ScaleOut
+                    } else {
+                        Mark::ScaleIn
+                    },
+                    subject: d.group.clone(),
+                    to: Some(d.to),
+                    text: format!("{} {}→{}: {}", d.group, d.from, d.to, d.reason),
+                });
+            }
             state.local.decisions = decisions;
             state.health.ok(Agent::Fleet, at);
         }
@@ -151,8 +183,11 @@ pub(super) fn apply(state: &mut State, report: Report) {
                 };
                 state.flash(level, text);
             }
+            let scenario = status.scenario.clone();
+            let runs_before = state.load.runs.last().map(|r| r.0);
             state.load.apply(at, *status);
             state.health.ok(Agent::Load, at);
+            load_events(state, &scenario, runs_before);
         }
         Report::Fleet { at, processes } => {
             state.local.processes = processes;
@@ -178,6 +213,101 @@ pub(super) fn apply(state: &mut State, report: Report) {
                 },
             );
         }
+    }
+}
+
+/// Desired-capacity changes the console saw between reports, and AWS's scaling activities
+/// (which reach back before the console started); one scaling is marked once.
+fn scaling_events(state: &mut State, at: Timestamp) {
+    let mut found = Vec::new();
+    for g in &state.groups.list {
+        for c in state
+            .groups
+            .changes(&g.name)
+            .rev()
+            .take_while(|c| c.at == at)
+        {
+            if let ChangeKind::Desired { from, to } = c.kind {
+                found.push(TimelineEvent {
+                    at,
+                    mark: if to > from {
+                        Mark::ScaleOut
+                    } else {
+                        Mark::ScaleIn
+                    },
+                    subject: g.name.clone(),
+                    to: Some(to),
+                    text: format!("{} desired {from}→{to}", g.name),
+                });
+            }
+        }
+        for a in &g.activities {
+            let mark = if a.description.starts_with("Launching") {
+                Mark::ScaleOut
+            } else if a.description.starts_with("Terminating") {
+                Mark::ScaleIn
+            } else {
+                continue;
+            };
+            found.push(TimelineEvent {
+                at: a.start,
+                mark,
+                subject: g.name.clone(),
+                to: None,
+                text: format!("{}: {} ({})", g.name, a.description, a.status),
+            });
+        }
+    }
+    // Oldest first, so a burst of activities is kept as its first one.
+    found.sort_by_key(|e| e.at);
+    for e in found {
+        state.timeline.push(e);
+    }
+}
+
+/// A dead-letter queue that was empty and now holds messages: a poison message arrived.
+fn dlq_events(state: &mut State, at: Timestamp, before: &[(String, u64)]) {
+    let arrived: Vec<(String, u64)> = state
+        .queues
+        .list
+        .iter()
+        .filter(|q| q.is_dlq && q.visible + q.in_flight > 0)
+        .filter(|q| before.iter().any(|(n, d)| *n == q.name && *d == 0))
+        .map(|q| (q.name.clone(), q.visible + q.in_flight))
+        .collect();
+    for (name, depth) in arrived {
+        state.timeline.push(TimelineEvent {
+            at,
+            mark: Mark::DlqArrival,
+            to: None,
+            text: format!("{name}: first dead letter ({depth})"),
+            subject: name,
+        });
+    }
+}
+
+/// A load run's start and end, as `Load::apply` recorded them.
+fn load_events(state: &mut State, scenario: &str, last_start_before: Option<Timestamp>) {
+    let Some(&(start, end)) = state.load.runs.last() else {
+        return;
+    };
+    if last_start_before != Some(start) {
+        state.timeline.push(TimelineEvent {
+            at: start,
+            mark: Mark::LoadStart,
+            subject: scenario.to_owned(),
+            to: None,
+            text: format!("load {scenario} started"),
+        });
+    }
+    if let Some(end) = end {
+        state.timeline.push(TimelineEvent {
+            at: end,
+            mark: Mark::LoadEnd,
+            subject: scenario.to_owned(),
+            to: None,
+            text: format!("load {scenario} ended"),
+        });
     }
 }
 

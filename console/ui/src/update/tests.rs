@@ -146,6 +146,12 @@ fn plus_and_minus_cycle_windows_and_tell_the_metrics_agent() {
         update(&mut s, key('-'));
     }
     assert_eq!(s.chart.window, Duration::from_secs(15 * 60));
+    assert_eq!(
+        update(&mut s, key('-')),
+        [Command::SetMetricWindow(Duration::from_secs(3600))],
+        "below 15m: back to fitting the data, which fetches the last hour"
+    );
+    assert!(s.chart.fit);
     assert_eq!(update(&mut s, key('-')), []);
 }
 
@@ -940,6 +946,9 @@ fn load_status(phase: &str, elapsed: f64, finished: bool) -> LoadStatus {
             (None, 0),
         ],
         processed: 12,
+        e2e_p50_s: None,
+        e2e_p95_s: None,
+        e2e_p99_s: None,
         mb_per_min: Some(48.0),
         verdict: finished.then(|| "p95 < 1s: pass · errors < 1%: FAIL".to_owned()),
         started: Some(t(-30)),

@@ -75,3 +75,33 @@ pub fn placeholder(buf: &mut Buffer, area: Rect, text: &str, style: Style) {
         .alignment(Alignment::Center)
         .render(line, buf);
 }
+
+/// `▁▂▅█`: `values` (oldest first) squeezed into at most `width` cells, each cell the largest
+/// value of its share, scaled so `top` is a full block.
+pub fn sparkline(values: &[f64], width: usize, top: f64) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let n = values.len();
+    let cells = n.min(width);
+    let top = if top > 0.0 { top } else { 1.0 };
+    (0..cells)
+        .map(|i| {
+            let share = &values[i * n / cells..((i + 1) * n / cells).max(i * n / cells + 1)];
+            let v = share.iter().copied().fold(0.0, f64::max);
+            let level = (v / top * 7.0).round().clamp(0.0, 7.0) as usize;
+            BARS[level]
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sparkline;
+
+    #[test]
+    fn sparklines_keep_peaks_when_squeezed() {
+        assert_eq!(sparkline(&[0.0, 1.0, 2.0, 3.0], 10, 3.0), "▁▃▆█");
+        assert_eq!(sparkline(&[0.0, 0.0, 7.0, 0.0, 0.0, 0.0], 3, 7.0), "▁█▁");
+        assert_eq!(sparkline(&[], 5, 1.0), "");
+        assert_eq!(sparkline(&[5.0], 5, 0.0), "█", "no top: anything is full");
+    }
+}

@@ -20,32 +20,64 @@ fn centred(area: Rect, w: u16, h: u16) -> Rect {
     cell
 }
 
+/// Rows `line` takes wrapped at `width`.
+fn rows(line: &Line<'_>, width: u16) -> u16 {
+    let w = line.width().max(1);
+    u16::try_from(w.div_ceil(usize::from(width.max(1)))).unwrap_or(u16::MAX)
+}
+
+/// A bordered box sized to its text: `info` wraps above, `keys` (the value being typed and the
+/// key line) sit at the bottom and are never cut: when the box cannot grow, `info` shrinks.
+/// Returns the area of `keys`.
 fn frame<'a>(
     state: &State,
     title: &str,
-    lines: Vec<Line<'a>>,
+    info: Vec<Line<'a>>,
+    keys: Vec<Line<'a>>,
     area: Rect,
     buf: &mut Buffer,
 ) -> Rect {
-    let h = u16::try_from(lines.len())
+    let widest = info
+        .iter()
+        .chain(&keys)
+        .map(Line::width)
+        .max()
+        .unwrap_or(0)
+        .max(title.chars().count() + 4);
+    let w = u16::try_from(widest + 2)
         .unwrap_or(u16::MAX)
-        .saturating_add(2);
-    let w = 64.min(area.width);
+        .clamp(MIN_W, MAX_W)
+        .min(area.width);
+    let inner_w = w.saturating_sub(2);
+    let info_h: u16 = info.iter().map(|l| rows(l, inner_w)).sum();
+    let keys_h: u16 = keys.iter().map(|l| rows(l, inner_w)).sum();
+    let h = (info_h + keys_h + 2).min(area.height);
     let r = centred(area, w, h);
     Clear.render(r, buf);
     buf.set_style(r, state.theme.s.base);
+    let title = crate::fmt::truncate(title, usize::from(inner_w.saturating_sub(2)));
     let block = common::block(
         &state.theme,
         Line::from(Span::styled(format!(" {title} "), state.theme.s.title)),
         true,
     );
     let inner = block.inner(r);
-    Paragraph::new(lines)
+    block.render(r, buf);
+    let keys_h = keys_h.min(inner.height);
+    let [info_area, keys_area] =
+        Layout::vertical([Constraint::Fill(1), Constraint::Length(keys_h)]).areas(inner);
+    Paragraph::new(info)
         .wrap(Wrap { trim: false })
-        .block(block)
-        .render(r, buf);
-    inner
+        .render(info_area, buf);
+    Paragraph::new(keys)
+        .wrap(Wrap { trim: false })
+        .render(keys_area, buf);
+    keys_area
 }
+
+/// Dialogs are at least this wide, so short ones do not look like errors, and at most this wide.
+const MIN_W: u16 = 40;
+const MAX_W: u16 = 96;
 
 /// Returns where the cursor goes for a typed confirm.
 pub fn draw_confirm(
@@ -55,8 +87,9 @@ pub fn draw_confirm(
     buf: &mut Buffer,
 ) -> Option<Position> {
     let s = &state.theme.s;
-    let mut lines: Vec<Line<'_>> = d.pending.describe().into_iter().map(Line::from).collect();
-    lines.push(Line::from(""));
+    let mut info: Vec<Line<'_>> = d.pending.describe().into_iter().map(Line::from).collect();
+    info.push(Line::from(""));
+    let mut lines: Vec<Line<'_>> = Vec::new();
     let can_dry_run = matches!(d.pending, crate::state::Pending::Redrive { .. });
     let typed_row;
     match d.pending.confirm() {
@@ -81,11 +114,15 @@ pub fn draw_confirm(
     if can_dry_run {
         lines.push(Line::from(Span::styled("tab: dry run on/off", s.muted)));
     }
-    let inner = frame(state, &d.pending.title(), lines, area, buf);
-    typed_row.map(|row| Position {
+    let above: Vec<Line<'_>> = typed_row
+        .map(|row| lines[..row].to_vec())
+        .unwrap_or_default();
+    let inner = frame(state, &d.pending.title(), info, lines, area, buf);
+    let y = above.iter().map(|l| rows(l, inner.width)).sum::<u16>();
+    typed_row.map(|_| Position {
         x: (inner.x + 2 + u16::try_from(d.typed.chars().count()).unwrap_or(0))
             .min(inner.right().saturating_sub(1)),
-        y: inner.y + u16::try_from(row).unwrap_or(0),
+        y: (inner.y + y).min(inner.bottom().saturating_sub(1)),
     })
 }
 
@@ -97,25 +134,26 @@ pub fn draw_capacity(
 ) -> Option<Position> {
     let s = &state.theme.s;
     let g = state.groups.get(&d.group);
-    let mut lines = vec![];
+    let mut info = vec![];
     if let Some(g) = g {
-        lines.push(Line::from(format!(
+        info.push(Line::from(format!(
             "min {} · desired {} · max {} · {} in service",
             g.min,
             g.desired,
             g.max,
             g.in_service()
         )));
-        lines.push(Line::from(format!("cooldown {} s", g.default_cooldown_s)));
+        info.push(Line::from(format!("cooldown {} s", g.default_cooldown_s)));
         if !g.policies.is_empty() {
             let names: Vec<&str> = g.policies.iter().map(|p| p.name.as_str()).collect();
-            lines.push(Line::from(Span::styled(
+            info.push(Line::from(Span::styled(
                 format!("policies that may override: {}", names.join(", ")),
                 s.muted,
             )));
         }
     }
-    lines.push(Line::from(""));
+    info.push(Line::from(""));
+    let mut lines = Vec::new();
     let value_row = lines.len();
     lines.push(Line::from(vec![
         Span::raw("desired: "),
@@ -139,6 +177,7 @@ pub fn draw_capacity(
     let inner = frame(
         state,
         &format!("Desired capacity of {}", d.group),
+        info,
         lines,
         area,
         buf,

@@ -23,6 +23,33 @@ const COLS: [Col; 8] = [
     col("LAST CHANGE", 15, 1, false),
 ];
 
+/// The same with the in-service sparkline over the chart window (the full-size dashboard).
+const COLS_SPARK: [Col; 9] = [
+    COLS[0],
+    COLS[1],
+    COLS[2],
+    COLS[3],
+    COLS[4],
+    COLS[5],
+    COLS[6],
+    COLS[7],
+    col("IN SERVICE", SPARK_W, 2, false),
+];
+const SPARK_W: u16 = 16;
+
+fn spark<'a>(state: &State, g: &GroupSnapshot) -> Line<'a> {
+    let (from, to) = (state.chart_start(), state.chart.end(state.now));
+    let values: Vec<f64> = state
+        .capacity_history(g, from, to)
+        .iter()
+        .map(|p| f64::from(p.in_service))
+        .collect();
+    Line::from(Span::styled(
+        common::sparkline(&values, usize::from(SPARK_W), f64::from(g.max)),
+        state.theme.s.chart_in_service,
+    ))
+}
+
 /// `cpu 60% · backlog 10`: what each policy tracks.
 pub fn targets(g: &GroupSnapshot) -> String {
     let parts: Vec<String> = g
@@ -46,7 +73,7 @@ pub fn targets(g: &GroupSnapshot) -> String {
     }
 }
 
-fn row<'a>(state: &State, g: &GroupSnapshot) -> (Vec<Line<'a>>, Style) {
+fn row<'a>(state: &State, g: &GroupSnapshot, sparks: bool) -> (Vec<Line<'a>>, Style) {
     let s = &state.theme.s;
     let count = |phase: Phase| g.count(phase);
     let (insvc, pend, term) = (
@@ -74,7 +101,7 @@ fn row<'a>(state: &State, g: &GroupSnapshot) -> (Vec<Line<'a>>, Style) {
         ]),
         None => Line::from(Span::styled("–", s.muted)),
     };
-    let cells = vec![
+    let mut cells = vec![
         Line::from(g.name.clone()),
         Line::from(format!("{}/{}/{}", g.min, g.desired, g.max)),
         num(insvc, insvc < g.desired as usize),
@@ -84,14 +111,22 @@ fn row<'a>(state: &State, g: &GroupSnapshot) -> (Vec<Line<'a>>, Style) {
         Line::from(targets(g)),
         change,
     ];
+    if sparks {
+        cells.push(spark(state, g));
+    }
     (cells, Style::new())
 }
 
 pub fn draw_table(state: &State, area: Rect, buf: &mut Buffer, focused: bool) {
+    draw_table_with(state, area, buf, focused, false);
+}
+
+/// The table, with a sparkline column when `sparks`.
+pub fn draw_table_with(state: &State, area: Rect, buf: &mut Buffer, focused: bool, sparks: bool) {
     let rows: Vec<_> = state
         .group_rows()
         .into_iter()
-        .map(|g| row(state, g))
+        .map(|g| row(state, g, sparks))
         .collect();
     let fresh = state.freshness(Agent::Groups);
     let filter = state.nav.filter(TableId::Groups);
@@ -111,7 +146,7 @@ pub fn draw_table(state: &State, area: Rect, buf: &mut Buffer, focused: bool) {
     table::draw(
         TableView {
             title: common::title(&state.theme, "Groups", count, Some(&fresh), filter),
-            cols: &COLS,
+            cols: if sparks { &COLS_SPARK[..] } else { &COLS[..] },
             rows,
             selected: state.selected_index(TableId::Groups),
             offset: state.scroll(TableId::Groups, height),

@@ -100,14 +100,52 @@ fn table_height(rows: usize) -> u16 {
     3 + u16::try_from(rows.max(1)).unwrap_or(u16::MAX - 3).min(200)
 }
 
-pub struct Dashboard {
-    pub groups: Rect,
-    pub queues: Rect,
-    /// One per group in table order, as many as fit.
-    pub charts: Vec<Rect>,
+/// How much the dashboard shows, by the body's size: at 80x24 the tables and one combined
+/// chart; from 120x40 a row of charts per queue and per group; from 200x60 also the event log
+/// and sparklines in the table rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Tier {
+    Small,
+    Medium,
+    Full,
 }
 
-pub fn dashboard(body: Rect, n_groups: usize, n_queues: usize) -> Dashboard {
+impl Tier {
+    /// The tier of a dashboard body (the screen less its top and bottom lines).
+    pub fn of(body: Rect) -> Tier {
+        if body.width >= 200 && body.height >= 56 {
+            Tier::Full
+        } else if body.width >= 120 && body.height >= 36 {
+            Tier::Medium
+        } else {
+            Tier::Small
+        }
+    }
+}
+
+/// Width of the event log beside the charts in the full tier.
+pub const EVENTS_W: u16 = 48;
+
+pub struct Dashboard {
+    pub tier: Tier,
+    pub groups: Rect,
+    pub queues: Rect,
+    /// Small tier: the one combined chart, when there is room for it.
+    pub story: Option<Rect>,
+    /// Medium and full tiers: rows of charts, as many as fit (each row is split by the view).
+    pub chart_rows: Vec<Rect>,
+    /// Full tier: the event log.
+    pub events: Option<Rect>,
+}
+
+/// `chart_rows_wanted`: the rows of charts there is data for (a row per queue and per group).
+pub fn dashboard(
+    body: Rect,
+    n_groups: usize,
+    n_queues: usize,
+    chart_rows_wanted: usize,
+) -> Dashboard {
+    let tier = Tier::of(body);
     let (gh, qh) = (table_height(n_groups), table_height(n_queues));
     let wide = body.width >= WIDE;
     let tables_full = if wide { gh.max(qh) } else { gh + qh };
@@ -118,7 +156,7 @@ pub fn dashboard(body: Rect, n_groups: usize, n_queues: usize) -> Dashboard {
     } else {
         few(n_groups) + few(n_queues)
     };
-    let with_charts = n_groups > 0 && body.height >= tables_min + CHART_MIN_H;
+    let with_charts = chart_rows_wanted > 0 && body.height >= tables_min + CHART_MIN_H;
     let tables_h = if with_charts {
         tables_full.min(body.height - CHART_MIN_H)
     } else {
@@ -127,12 +165,14 @@ pub fn dashboard(body: Rect, n_groups: usize, n_queues: usize) -> Dashboard {
     let [tables, chart_area] =
         Layout::vertical([Constraint::Length(tables_h), Constraint::Fill(1)]).areas(body);
     let (groups, queues) = if wide {
-        // The queues table needs about 72 columns; the groups table takes the rest.
-        let [g, q] = Layout::horizontal([
-            Constraint::Fill(1),
-            Constraint::Length(QUEUES_W.min(body.width / 2)),
-        ])
-        .areas(tables);
+        // The queues table needs about 72 columns (more with its sparkline); groups take the rest.
+        let queues_w = if tier == Tier::Full {
+            body.width * 9 / 20
+        } else {
+            QUEUES_W.min(body.width / 2)
+        };
+        let [g, q] =
+            Layout::horizontal([Constraint::Fill(1), Constraint::Length(queues_w)]).areas(tables);
         (g, q)
     } else {
         let g_h = if tables.height >= gh + qh {
@@ -144,38 +184,33 @@ pub fn dashboard(body: Rect, n_groups: usize, n_queues: usize) -> Dashboard {
         let [g, q] = Layout::vertical([Constraint::Length(g_h), Constraint::Fill(1)]).areas(tables);
         (g, q)
     };
-    let charts = if with_charts {
-        chart_grid(chart_area, n_groups)
-    } else {
-        Vec::new()
-    };
-    Dashboard {
+    let mut d = Dashboard {
+        tier,
         groups,
         queues,
-        charts,
+        story: None,
+        chart_rows: Vec::new(),
+        events: None,
+    };
+    if !with_charts {
+        return d;
     }
-}
-
-/// Splits `area` into a grid of up to `n` charts, row by row.
-pub fn chart_grid(area: Rect, n: usize) -> Vec<Rect> {
-    if n == 0 || area.height == 0 || area.width == 0 {
-        return Vec::new();
+    if tier == Tier::Small {
+        d.story = Some(chart_area);
+        return d;
     }
-    let cols = usize::from((area.width / CHART_MIN_W).max(1)).min(n);
-    let max_rows = usize::from((area.height / CHART_MIN_H).max(1));
-    let rows = n.div_ceil(cols).min(max_rows);
-    let shown = n.min(rows * cols);
-    let row_areas = Layout::vertical(vec![Constraint::Fill(1); rows]).split(area);
-    let mut out = Vec::with_capacity(shown);
-    for (r, row) in row_areas.iter().enumerate() {
-        let in_row = (shown - r * cols).min(cols);
-        out.extend(
-            Layout::horizontal(vec![Constraint::Fill(1); in_row])
-                .split(*row)
-                .iter(),
-        );
+    let mut charts = chart_area;
+    if tier == Tier::Full {
+        let [c, e] = Layout::horizontal([Constraint::Fill(1), Constraint::Length(EVENTS_W)])
+            .areas(chart_area);
+        charts = c;
+        d.events = Some(e);
     }
-    out
+    let rows = chart_rows_wanted.min(usize::from((charts.height / CHART_MIN_H).max(1)));
+    d.chart_rows = Layout::vertical(vec![Constraint::Fill(1); rows])
+        .split(charts)
+        .to_vec();
+    d
 }
 
 pub struct GroupDetail {
@@ -306,7 +341,12 @@ pub fn table_areas(state: &State) -> Vec<TableArea> {
     };
     match state.nav.view() {
         View::Dashboard => {
-            let d = dashboard(body, state.group_rows().len(), state.queue_rows().len());
+            let d = dashboard(
+                body,
+                state.group_rows().len(),
+                state.queue_rows().len(),
+                crate::views::dashboard::chart_rows_wanted(state),
+            );
             vec![
                 area_of(TableId::Groups, d.groups),
                 area_of(TableId::Queues, d.queues),

@@ -188,6 +188,18 @@ fn summary<'a>(state: &State, st: &LoadStatus) -> Vec<Line<'a>> {
             ),
         ));
     }
+    // Beside the requests' latency: how long an upload took to come out processed.
+    if st.e2e_p50_s.is_some() {
+        out.push(kv(
+            "end to end",
+            format!(
+                "upload to processed · p50 {} · p95 {} · p99 {}",
+                ms(st.e2e_p50_s),
+                ms(st.e2e_p95_s),
+                ms(st.e2e_p99_s)
+            ),
+        ));
+    }
     let statuses: Vec<String> = st
         .statuses
         .iter()

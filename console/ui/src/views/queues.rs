@@ -25,6 +25,39 @@ const COLS: [Col; 8] = [
     col("BACKLOG/WKR", 11, 1, true),
 ];
 
+/// The same with the depth sparkline over the chart window (the full-size dashboard).
+const COLS_SPARK: [Col; 9] = [
+    COLS[0],
+    COLS[1],
+    COLS[2],
+    COLS[3],
+    COLS[4],
+    COLS[5],
+    COLS[6],
+    COLS[7],
+    col("DEPTH", SPARK_W, 2, false),
+];
+const SPARK_W: u16 = 16;
+
+fn spark<'a>(state: &State, q: &QueueSnapshot) -> Line<'a> {
+    let (from, to) = (state.chart_start(), state.chart.end(state.now));
+    let values: Vec<f64> = state
+        .queue_history(&q.name, from, to)
+        .iter()
+        .map(|p| (p.visible + p.in_flight) as f64)
+        .collect();
+    let top = values.iter().copied().fold(0.0, f64::max);
+    let s = &state.theme.s;
+    Line::from(Span::styled(
+        common::sparkline(&values, usize::from(SPARK_W), top),
+        if q.is_dlq {
+            s.chart_dlq
+        } else {
+            s.chart_visible
+        },
+    ))
+}
+
 /// `42.0 tgt 10` for the queue a group consumes, `–` otherwise.
 pub fn backlog_text(state: &State, q: &QueueSnapshot) -> String {
     let Some(group) =
@@ -45,7 +78,7 @@ pub fn backlog_text(state: &State, q: &QueueSnapshot) -> String {
     }
 }
 
-fn row<'a>(state: &State, q: &QueueSnapshot) -> (Vec<Line<'a>>, Style) {
+fn row<'a>(state: &State, q: &QueueSnapshot, sparks: bool) -> (Vec<Line<'a>>, Style) {
     let s = &state.theme.s;
     let rates = state.queues.rates(&q.name, state.config.rate_window);
     let alarm = q.is_dlq && q.visible > 0;
@@ -61,7 +94,7 @@ fn row<'a>(state: &State, q: &QueueSnapshot) -> (Vec<Line<'a>>, Style) {
         q.visible.to_string(),
         if alarm { s.warn } else { Style::new() },
     );
-    let cells = vec![
+    let mut cells = vec![
         name,
         Line::from(visible),
         Line::from(q.in_flight.to_string()),
@@ -75,14 +108,22 @@ fn row<'a>(state: &State, q: &QueueSnapshot) -> (Vec<Line<'a>>, Style) {
         Line::from(fmt::rate(rates.map(|r| r.out_per_s))),
         Line::from(backlog_text(state, q)),
     ];
+    if sparks {
+        cells.push(spark(state, q));
+    }
     (cells, Style::new())
 }
 
 pub fn draw_table(state: &State, area: Rect, buf: &mut Buffer, focused: bool) {
+    draw_table_with(state, area, buf, focused, false);
+}
+
+/// The table, with a sparkline column when `sparks`.
+pub fn draw_table_with(state: &State, area: Rect, buf: &mut Buffer, focused: bool, sparks: bool) {
     let rows: Vec<_> = state
         .queue_rows()
         .into_iter()
-        .map(|q| row(state, q))
+        .map(|q| row(state, q, sparks))
         .collect();
     let fresh = state.freshness(Agent::Queues);
     let filter = state.nav.filter(TableId::Queues);
@@ -102,7 +143,7 @@ pub fn draw_table(state: &State, area: Rect, buf: &mut Buffer, focused: bool) {
     table::draw(
         TableView {
             title: common::title(&state.theme, "Queues", count, Some(&fresh), filter),
-            cols: &COLS,
+            cols: if sparks { &COLS_SPARK[..] } else { &COLS[..] },
             rows,
             selected: state.selected_index(TableId::Queues),
             offset: state.scroll(TableId::Queues, height),

@@ -61,10 +61,7 @@ pub fn draw(state: &State, area: Rect, buf: &mut Buffer) {
         Some(false) => left.push(Span::styled(" AUTOSCALER OFF ", s.warn)),
         None => {}
     }
-    left.push(Span::styled(
-        format!(" window {} ", fmt::window(state.chart.window)),
-        s.muted,
-    ));
+    left.push(Span::styled(format!(" {} ", window_label(state)), s.muted));
     // Who the console acts as: last, so a narrow bar drops it before the alarms.
     if let Some(who) = state.target.current.as_ref().and_then(|t| t.who()) {
         left.push(Span::styled(format!(" {who} "), s.muted));
@@ -106,5 +103,21 @@ pub fn draw(state: &State, area: Rect, buf: &mut Buffer) {
     let rw = u16::try_from(right.width()).unwrap_or(u16::MAX);
     if lw + rw < area.width {
         buf.set_line(area.x + area.width - rw, area.y, &right, rw);
+    }
+}
+
+/// `window 1h`, or `since start 7m` / `last 1h` while the window fits the data.
+pub fn window_label(state: &State) -> String {
+    let shown = fmt::window(state.shown_window());
+    if !state.chart.fit {
+        return format!("window {shown}");
+    }
+    let covers_all = state
+        .data_span()
+        .is_some_and(|span| span <= crate::state::chart::FIT_MAX);
+    if covers_all || state.data_span().is_none() {
+        format!("since start {shown}")
+    } else {
+        format!("last {shown}")
     }
 }

@@ -1,0 +1,192 @@
+//! Capacity and queue depth over a stretch of time: the console's own samples, and before the
+//! first of them the CloudWatch history (Auto Scaling's group metrics, SQS's depth) where AWS
+//! has it, so a console started late still shows what happened before it.
+
+use std::collections::BTreeSet;
+
+use crate::model::{
+    GroupSnapshot, MetricKey, MetricPoint, Timestamp, GROUP_DESIRED_METRIC,
+    GROUP_IN_SERVICE_METRIC, GROUP_PENDING_METRIC, GROUP_TERMINATING_METRIC,
+    QUEUE_IN_FLIGHT_METRIC, QUEUE_VISIBLE_METRIC,
+};
+use crate::state::groups::CapacitySample;
+use crate::state::queues::QueueSample;
+use crate::state::State;
+
+/// The value of `series` at `t`: its last point at or before `t`, else its first.
+fn at(series: &[MetricPoint], t: Timestamp) -> Option<f64> {
+    series
+        .iter()
+        .take_while(|p| p.t <= t)
+        .last()
+        .or_else(|| series.first())
+        .map(|p| p.value)
+}
+
+fn count(v: Option<f64>) -> u64 {
+    v.filter(|v| v.is_finite() && *v > 0.0)
+        .map_or(0, |v| v.round() as u64)
+}
+
+impl State {
+    /// CloudWatch's points of `metrics` for `resource` in `[from, to]` before `cutoff`, and
+    /// the times any of them has a point.
+    fn cloudwatch(
+        &self,
+        resource: &str,
+        metrics: &[&str],
+        from: Timestamp,
+        to: Timestamp,
+        cutoff: Option<Timestamp>,
+    ) -> (Vec<Vec<MetricPoint>>, BTreeSet<Timestamp>) {
+        let series: Vec<Vec<MetricPoint>> = metrics
+            .iter()
+            .map(|m| {
+                let mut points = self.metrics.range(&MetricKey::of(resource, m), from, to);
+                points.retain(|p| cutoff.is_none_or(|c| p.t < c));
+                points
+            })
+            .collect();
+        let times = series.iter().flatten().map(|p| p.t).collect();
+        (series, times)
+    }
+
+    /// A group's capacity in `[from, to]`, oldest first.
+    pub fn capacity_history(
+        &self,
+        group: &GroupSnapshot,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Vec<CapacitySample> {
+        let first_own = self.groups.samples(&group.name).next().map(|s| s.t);
+        let metrics = [
+            GROUP_DESIRED_METRIC,
+            GROUP_IN_SERVICE_METRIC,
+            GROUP_PENDING_METRIC,
+            GROUP_TERMINATING_METRIC,
+        ];
+        let (s, times) = self.cloudwatch(&group.name, &metrics, from, to, first_own);
+        let n = |i: usize, t| u32::try_from(count(at(&s[i], t))).unwrap_or(u32::MAX);
+        let mut out: Vec<CapacitySample> = times
+            .into_iter()
+            .map(|t| CapacitySample {
+                t,
+                desired: n(0, t),
+                in_service: n(1, t),
+                pending: n(2, t),
+                terminating: n(3, t),
+                max: group.max,
+            })
+            .collect();
+        out.extend(
+            self.groups
+                .samples(&group.name)
+                .filter(|p| p.t >= from && p.t <= to)
+                .copied(),
+        );
+        out
+    }
+
+    /// A queue's depth in `[from, to]`, oldest first.
+    pub fn queue_history(&self, queue: &str, from: Timestamp, to: Timestamp) -> Vec<QueueSample> {
+        let first_own = self.queues.samples(queue).next().map(|s| s.t);
+        let metrics = [QUEUE_VISIBLE_METRIC, QUEUE_IN_FLIGHT_METRIC];
+        let (s, times) = self.cloudwatch(queue, &metrics, from, to, first_own);
+        let mut out: Vec<QueueSample> = times
+            .into_iter()
+            .map(|t| QueueSample {
+                t,
+                visible: count(at(&s[0], t)),
+                in_flight: count(at(&s[1], t)),
+                delayed: 0,
+            })
+            .collect();
+        out.extend(
+            self.queues
+                .samples(queue)
+                .filter(|p| p.t >= from && p.t <= to)
+                .copied(),
+        );
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::fixtures::*;
+    use crate::model::*;
+
+    /// A console started at t0 - 5 min, with CloudWatch knowing the half hour before.
+    #[test]
+    fn history_before_the_first_own_sample_comes_from_cloudwatch() {
+        let mut s = empty_state();
+        let points = |f: fn(i64) -> f64| -> Vec<MetricPoint> {
+            (0..=30)
+                .map(|m| MetricPoint {
+                    t: t(-1800 + m * 60),
+                    value: f(m),
+                })
+                .collect()
+        };
+        let series = vec![
+            SeriesUpdate {
+                key: MetricKey::of("worker-asg", GROUP_DESIRED_METRIC),
+                points: points(|m| if m < 10 { 1.0 } else { 2.0 }),
+            },
+            SeriesUpdate {
+                key: MetricKey::of("worker-asg", GROUP_IN_SERVICE_METRIC),
+                points: points(|m| if m < 12 { 1.0 } else { 2.0 }),
+            },
+            SeriesUpdate {
+                key: MetricKey::of("video_tasks", QUEUE_VISIBLE_METRIC),
+                points: points(|m| (m * 3) as f64),
+            },
+        ];
+        feed(
+            &mut s,
+            [
+                Report::Metrics {
+                    at: t(-300),
+                    period_s: 60,
+                    series,
+                },
+                Report::Groups {
+                    at: t(-300),
+                    groups: vec![api(2), worker(2, 2)],
+                },
+                Report::Queues {
+                    at: t(-300),
+                    queues: vec![tasks(80, 2), dlq(0)],
+                },
+            ],
+        );
+        let g = s.groups.get("worker-asg").unwrap().clone();
+        let cap = s.capacity_history(&g, t(-1800), t0());
+        assert_eq!(
+            cap.len(),
+            26,
+            "25 minutes from CloudWatch, then the own sample"
+        );
+        assert_eq!((cap[0].desired, cap[0].in_service), (1, 1));
+        assert_eq!(
+            (cap[11].desired, cap[11].in_service),
+            (2, 1),
+            "the new one pending"
+        );
+        assert_eq!(cap[11].max, 3);
+        assert!(cap.windows(2).all(|w| w[0].t < w[1].t));
+        assert_eq!(
+            cap.last().unwrap().t,
+            t(-300),
+            "own samples from the start on"
+        );
+
+        let q = s.queue_history("video_tasks", t(-1800), t0());
+        assert_eq!(q.len(), 26);
+        assert_eq!(q[10].visible, 30);
+        assert_eq!((q[25].visible, q[25].in_flight), (80, 2));
+        assert!(s.queue_history("video_dlq", t(-1800), t0()).len() == 1);
+        // The fitted window reaches back to CloudWatch's first point.
+        assert_eq!(s.shown_window(), std::time::Duration::from_secs(1800));
+    }
+}
