@@ -11,5 +11,6 @@ mod common;
 mod auth;
 mod ops;
 mod public;
+mod slow;
 mod upload;
 mod videos;
