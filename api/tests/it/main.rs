@@ -9,6 +9,7 @@
 mod common;
 
 mod auth;
+mod fuzz;
 mod ops;
 mod public;
 mod slow;

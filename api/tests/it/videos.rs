@@ -82,13 +82,30 @@ async fn ownership_and_pages(db: Db) {
         .send(get("/api/videos?limit=100000", Some(&alice_token)))
         .await;
     assert_eq!(r.json()["limit"], 100);
+    // What the OpenAPI document says: 1 <= limit <= u32::MAX, 0 <= offset <= u32::MAX.
+    for bad in [
+        "limit=abc",
+        "limit=0",
+        "limit=4294967296",
+        "offset=4294967296",
+        "offset=-1",
+    ] {
+        let r = h
+            .send(get(&format!("/api/videos?{bad}"), Some(&alice_token)))
+            .await;
+        assert_eq!(
+            (r.status, r.code().as_str()),
+            (StatusCode::BAD_REQUEST, "invalid_query"),
+            "{bad}"
+        );
+    }
     let r = h
-        .send(get("/api/videos?limit=abc", Some(&alice_token)))
+        .send(get(
+            "/api/videos?limit=4294967295&offset=4294967295",
+            Some(&alice_token),
+        ))
         .await;
-    assert_eq!(
-        (r.status, r.code().as_str()),
-        (StatusCode::BAD_REQUEST, "invalid_query")
-    );
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     let r = h.send(get("/api/videos", Some(&bob_token))).await;
     assert_eq!(r.json()["total"], 0);
     h.finish().await;
