@@ -260,7 +260,11 @@ pub fn document() -> Value {
                     "failure_reason": {"type": "string", "nullable": true},
                     "original_filename": {"type": "string"}, "size_bytes": {"type": "integer"}, "content_type": {"type": "string"},
                     "created_at": {"type": "string", "format": "date-time"}, "updated_at": {"type": "string", "format": "date-time"},
-                    "processed_at": {"type": "string", "format": "date-time", "nullable": true}
+                    "processed_at": {"type": "string", "format": "date-time", "nullable": true},
+                    "output_key": {"type": "string", "nullable": true, "description": "S3 key of the transformed video (processed/YYYY/MM/DD/<id>.mp4), set once processed"},
+                    "attempts": {"type": "integer", "minimum": 0, "description": "how many times processing started (retries and redrives included)"},
+                    "last_failure": {"type": "string", "nullable": true, "description": "the latest failure's reason, permanent or retryable (e.g. corrupt_input, storage_unavailable); kept after a redrive"},
+                    "last_failure_at": {"type": "string", "format": "date-time", "nullable": true}
                 }},
                 "PublicVideo": {"type": "object", "properties": {
                     "id": {"type": "string", "format": "uuid"}, "title": {"type": "string"},

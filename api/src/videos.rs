@@ -43,6 +43,13 @@ pub struct VideoResponse {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub processed_at: Option<DateTime<Utc>>,
+    /// The S3 key of the transformed video, once `processed`.
+    pub output_key: Option<String>,
+    /// How many times processing started.
+    pub attempts: u32,
+    /// The latest failure's reason (permanent or retryable), kept after a redrive.
+    pub last_failure: Option<String>,
+    pub last_failure_at: Option<DateTime<Utc>>,
 }
 
 impl From<store::Video> for VideoResponse {
@@ -58,6 +65,10 @@ impl From<store::Video> for VideoResponse {
             created_at: v.created_at,
             updated_at: v.updated_at,
             processed_at: v.processed_at,
+            output_key: v.processed_key,
+            attempts: v.attempts,
+            last_failure: v.last_failure,
+            last_failure_at: v.last_failure_at,
         }
     }
 }

@@ -496,11 +496,19 @@ impl Worker {
         let last = msg.receive_count >= self.config.max_receive_count;
         warn!(reason, error = %err, backoff_s = backoff.as_secs(), last_receive = last, "retryable failure: releasing");
         let mut marked_failed = false;
-        if let (Some(id), true) = (video_id, last) {
-            match self.store.mark_failed(id, reason).await {
+        match (video_id, last) {
+            (Some(id), true) => match self.store.mark_failed(id, reason).await {
                 Ok(_) => marked_failed = true,
                 Err(e) => warn!(error = %e, "could not mark the video failed"),
+            },
+            // The video stays `processing` for the next delivery; its record says what
+            // went wrong this time.
+            (Some(id), false) => {
+                if let Err(e) = self.store.record_failure(id, reason).await {
+                    warn!(error = %e, "could not record the failure on the video");
+                }
             }
+            (None, _) => {}
         }
         if let Err(e) = self
             .queue
