@@ -123,7 +123,13 @@ async fn slow_upload(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_clients_do_not_hold_up_other_uploads() {
-    let config = test_config();
+    // A longer grace than the default 5 s keeps the slow clients connected while the normal
+    // uploads are measured beside them, even on a busy machine; how fast they are cut off
+    // does not change what they hold (nothing shared before 64 KiB).
+    let config = api::Config {
+        body_grace: Duration::from_secs(10),
+        ..test_config()
+    };
     let grace = config.body_grace;
     let h = Harness::with_cloud(Db::Sqlite, config).await.unwrap();
     let (owner, token, _) = h.user("slowloris@example.com", None).await;
@@ -131,21 +137,32 @@ async fn slow_clients_do_not_hold_up_other_uploads() {
     let addr = listener.local_addr().unwrap();
     let server = tokio::spawn(axum::serve(listener, h.app.clone()).into_future());
 
-    // Two parts and a bit: the normal upload needs shared buffers.
+    // Two parts and a bit: the normal upload needs shared buffers. The best of two runs on
+    // each side, so that a busy machine's noise is not taken for a delay.
     let data = fake_mp4(api::PART_SIZE * 2 + 4321);
     normal_upload(addr, &token, &data).await; // warm-up
-    let alone = normal_upload(addr, &token, &data).await;
+    let mut alone = Duration::MAX;
+    for _ in 0..2 {
+        alone = alone.min(normal_upload(addr, &token, &data).await);
+    }
 
     let slow: Vec<_> = (0..20)
         .map(|_| tokio::spawn(slow_upload(addr, token.clone(), 1024)))
         .collect();
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(
-        h.state.part_buffers().in_use(),
-        0,
-        "clients at 1 KB/s hold no shared part buffer"
+    let mut beside = Duration::MAX;
+    for _ in 0..2 {
+        assert_eq!(
+            h.state.part_buffers().in_use(),
+            0,
+            "clients at 1 KB/s hold no shared part buffer"
+        );
+        beside = beside.min(normal_upload(addr, &token, &data).await);
+    }
+    assert!(
+        slow.iter().all(|t| !t.is_finished()),
+        "the slow clients were cut off before the normal uploads were measured beside them"
     );
-    let beside = normal_upload(addr, &token, &data).await;
     eprintln!("normal upload alone {alone:?}, beside 20 slow clients {beside:?}");
     assert!(
         beside < alone + Duration::from_secs(1),
@@ -183,12 +200,12 @@ async fn slow_clients_do_not_hold_up_other_uploads() {
         metrics.contains("flightdeck_api_uploads_total{outcome=\"client_too_slow\"} 21"),
         "{metrics}"
     );
-    // Only the three normal uploads are stored: no object, part upload, row or message
+    // Only the five normal uploads are stored: no object, part upload, row or message
     // from any slow client.
-    assert_eq!(h.rows_of(owner).await.len(), 3);
-    assert_eq!(h.stored_versions().await, 3);
+    assert_eq!(h.rows_of(owner).await.len(), 5);
+    assert_eq!(h.stored_versions().await, 5);
     assert_eq!(h.pending_multipart_uploads().await, 0);
-    assert_eq!(h.drain_messages().await.len(), 3);
+    assert_eq!(h.drain_messages().await.len(), 5);
     server.abort();
     h.finish().await;
 }
