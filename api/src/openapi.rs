@@ -118,8 +118,8 @@ pub fn document() -> Value {
                         "properties": {
                             "video_file": {
                                 "type": "string", "format": "binary",
-                                "description": "The video. Its part's file name must end in .mp4, .mov or .avi (any case) and be a plain name (x-filename-pattern: no path parts, no leading dot, no control or Unicode format characters such as U+202E); the bytes must be such a container (an ISO-BMFF ftyp box for .mp4/.mov, RIFF....AVI for .avi). At most 100 MiB by default.",
-                                "x-filename-pattern": "^[^./\\\\][^/\\\\]{0,254}\\.([mM][pP]4|[mM][oO][vV]|[aA][vV][iI])$"
+                                "description": "The video. Its part's file name must end in .mp4, .mov or .avi (any case) and be a plain name of at most 255 bytes (x-filename-pattern: no path parts, no leading dot; besides, no control or Unicode format characters such as U+202E); the bytes must be such a container (an ISO-BMFF ftyp box for .mp4/.mov, RIFF....AVI for .avi). At most 100 MiB by default.",
+                                "x-filename-pattern": "^[^./\\\\][^/\\\\]*\\.([mM][pP]4|[mM][oO][vV]|[aA][vV][iI])$"
                             },
                             "title": {"type": "string", "minLength": 1, "maxLength": 200, "description": "printable, without bidi controls; blank after trimming is refused"}
                         }
