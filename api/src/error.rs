@@ -1,7 +1,10 @@
 //! The API's one error type and its one mapping to HTTP: a status, a stable `error_code` and
 //! a message for the client. Internal details are logged here and never sent.
 
+use axum::body::Body;
+use axum::extract::Request;
 use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
@@ -29,6 +32,9 @@ pub enum ApiError {
     },
     #[error("the upload is larger than {limit} bytes")]
     TooLarge { limit: u64 },
+    /// The request body arrived too slowly (408): see `upload::BodyClock`.
+    #[error("{message}")]
+    TooSlow { message: String },
     /// A dependency (database, S3, SQS) is down or refused; retry later (503).
     #[error("{code}: {detail}")]
     Unavailable { code: &'static str, detail: String },
@@ -57,6 +63,7 @@ impl ApiError {
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::TooSlow { .. } => StatusCode::REQUEST_TIMEOUT,
             ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -71,6 +78,7 @@ impl ApiError {
             ApiError::Forbidden => "forbidden",
             ApiError::NotFound => "not_found",
             ApiError::TooLarge { .. } => "too_large",
+            ApiError::TooSlow { .. } => "client_too_slow",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -151,4 +159,70 @@ where
         code,
         detail: format!("{what}: {failure} (class {})", failure.class),
     }
+}
+
+/// The stable `error_code` for an error status that no handler produced itself.
+fn code_for_status(status: StatusCode) -> String {
+    match status {
+        StatusCode::BAD_REQUEST => "bad_request".into(),
+        StatusCode::NOT_FOUND => "not_found".into(),
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed".into(),
+        StatusCode::REQUEST_TIMEOUT => "client_too_slow".into(),
+        StatusCode::LENGTH_REQUIRED => "length_required".into(),
+        StatusCode::PAYLOAD_TOO_LARGE => "too_large".into(),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_content_type".into(),
+        StatusCode::UNPROCESSABLE_ENTITY => "invalid_body".into(),
+        StatusCode::INTERNAL_SERVER_ERROR => "internal".into(),
+        StatusCode::SERVICE_UNAVAILABLE => "unavailable".into(),
+        other => format!("http_{}", other.as_u16()),
+    }
+}
+
+/// How much of a plain-text error body is kept as the JSON message.
+const PLAIN_ERROR_KEEP: usize = 512;
+
+/// The last word on every error response: a 4xx or 5xx that is not already JSON (axum's own
+/// 405 for a known path with another method, an extractor's plain-text rejection) becomes
+/// `{"error_code", "message"}` with the same status and headers (`Allow` stays on a 405).
+pub async fn json_errors(req: Request, next: Next) -> Response {
+    let response = next.run(req).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    // Framework bodies are a line of text; anything longer is cut, never buffered whole.
+    let text = match axum::body::to_bytes(body, 64 * 1024).await {
+        Ok(bytes) => {
+            let text = String::from_utf8_lossy(&bytes);
+            text.trim()
+                .chars()
+                .take(PLAIN_ERROR_KEEP)
+                .collect::<String>()
+        }
+        Err(_) => String::new(),
+    };
+    let message = if text.is_empty() {
+        status
+            .canonical_reason()
+            .unwrap_or("error")
+            .to_ascii_lowercase()
+    } else {
+        text
+    };
+    let body = json!({"error_code": code_for_status(status), "message": message}).to_string();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Response::from_parts(parts, Body::from(body))
 }

@@ -27,6 +27,10 @@ pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 100 * 1024 * 1024;
 pub const PART_SIZE: usize = 5 * 1024 * 1024;
 /// Part buffers shared by all uploads: uploads hold at most this x `PART_SIZE` (40 MiB).
 pub const DEFAULT_PART_BUFFERS: usize = 8;
+/// The slowest upload body accepted, in bytes per second, over `DEFAULT_BODY_GRACE`.
+pub const DEFAULT_BODY_MIN_RATE: u64 = 32 * 1024;
+/// How far a request body may fall behind `body_min_rate` (and so how long it may stall).
+pub const DEFAULT_BODY_GRACE: Duration = Duration::from_secs(5);
 
 /// Tunables; `Default` is what the binary runs with.
 #[derive(Debug, Clone)]
@@ -34,6 +38,11 @@ pub struct Config {
     pub max_upload_bytes: u64,
     /// How many `PART_SIZE` buffers all uploads share (see `parts`); uploads beyond that wait.
     pub part_buffers: usize,
+    /// An upload body must arrive at least this fast (bytes/s) on average over any
+    /// `body_grace` window, else 408 `client_too_slow` (0: only stalls of `body_grace`).
+    pub body_min_rate: u64,
+    /// The window of `body_min_rate`: how long a body may stall before it is cut off.
+    pub body_grace: Duration,
     /// Largest `limit` a list accepts; larger values are capped.
     pub max_page_size: u32,
     pub access_ttl: Duration,
@@ -49,6 +58,8 @@ impl Default for Config {
         Config {
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             part_buffers: DEFAULT_PART_BUFFERS,
+            body_min_rate: DEFAULT_BODY_MIN_RATE,
+            body_grace: DEFAULT_BODY_GRACE,
             max_page_size: 100,
             access_ttl: Duration::from_secs(15 * 60),
             refresh_ttl: Duration::from_secs(7 * 24 * 3600),
@@ -167,7 +178,8 @@ impl AppState {
 }
 
 /// The whole API: every resource's routes, the request observer (correlation id, tracing,
-/// metrics) around them, and a JSON 404 for everything else.
+/// metrics) around them, a JSON 404 for everything else, and JSON for every other error
+/// the framework itself answers (405, rejections).
 pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(auth::router())
@@ -177,6 +189,7 @@ pub fn app(state: AppState) -> Router {
         .merge(metrics::router())
         .merge(openapi::router())
         .fallback(|| async { ApiError::NotFound })
+        .layer(axum::middleware::from_fn(error::json_errors))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             observe::observe,

@@ -32,6 +32,14 @@ struct Args {
     #[arg(long, env = "FLIGHTDECK_API_PART_BUFFERS", default_value_t = api::DEFAULT_PART_BUFFERS as u64,
           value_parser = clap::value_parser!(u64).range(1..=4096))]
     part_buffers: u64,
+    /// The slowest accepted upload body, bytes per second over any `--body-grace-seconds`
+    /// window; slower clients get 408 `client_too_slow` (0: only stalls are cut off).
+    #[arg(long, env = "FLIGHTDECK_API_BODY_MIN_RATE", default_value_t = api::DEFAULT_BODY_MIN_RATE)]
+    body_min_rate: u64,
+    /// The window of `--body-min-rate`: how long an upload body may stall.
+    #[arg(long, env = "FLIGHTDECK_API_BODY_GRACE_SECONDS", default_value_t = api::DEFAULT_BODY_GRACE.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    body_grace_seconds: u64,
     /// AWS endpoint (an emulator); default: AWS_ENDPOINT_URL, else AWS itself.
     #[arg(long)]
     endpoint: Option<String>,
@@ -103,6 +111,8 @@ async fn main() -> anyhow::Result<()> {
     let config = api::Config {
         max_upload_bytes: args.max_upload_bytes,
         part_buffers: usize::try_from(args.part_buffers).unwrap_or(api::DEFAULT_PART_BUFFERS),
+        body_min_rate: args.body_min_rate,
+        body_grace: Duration::from_secs(args.body_grace_seconds),
         ..api::Config::default()
     };
     let state = api::AppState::new(store.clone(), &clients, &stack, &secret, config);

@@ -44,10 +44,17 @@ fn unavailable() -> Value {
     )
 }
 
+/// The largest value a `u32` query parameter takes; larger numbers are refused (400).
+const U32_MAX: u32 = u32::MAX;
+
+fn limit_param() -> Value {
+    json!({"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": U32_MAX, "default": 20}, "description": "page size, at least 1; values above 100 are capped at 100"})
+}
+
 fn page_params(with_city: bool) -> Value {
     let mut params = vec![
-        json!({"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 20}, "description": "page size, capped at 100"}),
-        json!({"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "default": 0}}),
+        limit_param(),
+        json!({"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": U32_MAX, "default": 0}}),
     ];
     if with_city {
         params.push(json!({"name": "city", "in": "query", "schema": {"type": "string"}, "description": "exact match on the owner's city"}));
@@ -66,7 +73,7 @@ pub fn document() -> Value {
         "info": {
             "title": "flightdeck-api",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Upload videos to S3, queue their transform, list, vote and rank. Every error is JSON {error_code, message}; every response carries X-Correlation-Id (sent or generated)."
+            "description": "Upload videos to S3, queue their transform, list, vote and rank. Every error is JSON {error_code, message}, including 404 not_found for unknown paths and 405 method_not_allowed (with Allow) for a known path with another method; every response carries X-Correlation-Id (sent or generated)."
         },
         "paths": {
             "/auth/signup": {"post": {
@@ -105,21 +112,33 @@ pub fn document() -> Value {
             "/api/videos/upload": {"post": {
                 "summary": "Upload a video; 201 once it is stored in S3, recorded and queued",
                 "security": bearer,
-                "requestBody": {"required": true, "content": {"multipart/form-data": {"schema": {
-                    "type": "object", "required": ["video_file", "title"],
-                    "properties": {
-                        "video_file": {"type": "string", "format": "binary", "description": ".mp4, .mov or .avi; the bytes must be such a container"},
-                        "title": {"type": "string", "maxLength": 200}
-                    }
-                }}}},
+                "requestBody": {"required": true, "content": {"multipart/form-data": {
+                    "schema": {
+                        "type": "object", "required": ["video_file", "title"],
+                        "properties": {
+                            "video_file": {
+                                "type": "string", "format": "binary",
+                                "description": "The video. Its part's file name must end in .mp4, .mov or .avi (any case) and be a plain name of at most 255 bytes (x-filename-pattern: no path parts, no leading dot; besides, no control or Unicode format characters such as U+202E); the bytes must be such a container (an ISO-BMFF ftyp box for .mp4/.mov, RIFF....AVI for .avi). At most 100 MiB by default.",
+                                "x-filename-pattern": "^[^./\\\\][^/\\\\]*\\.([mM][pP]4|[mM][oO][vV]|[aA][vV][iI])$"
+                            },
+                            "title": {"type": "string", "minLength": 1, "maxLength": 200, "description": "printable, without bidi controls; blank after trimming is refused"}
+                        }
+                    },
+                    "encoding": {"video_file": {"contentType": "video/mp4, video/quicktime, video/x-msvideo, application/octet-stream"}}
+                }}},
                 "responses": {
                     "201": {
                         "description": "Stored and queued",
                         "headers": {"Location": {"schema": {"type": "string"}, "description": "/api/videos/{video_id}"}},
-                        "content": {"application/json": {"schema": reference("UploadResult")}}
+                        "content": {"application/json": {"schema": reference("UploadResult")}},
+                        "links": {
+                            "GetVideo": {"operationId": "getVideo", "parameters": {"id": "$response.body#/video_id"}},
+                            "DeleteVideo": {"operationId": "deleteVideo", "parameters": {"id": "$response.body#/video_id"}}
+                        }
                     },
                     "400": error("Bad upload", &["invalid_multipart", "missing_file", "missing_title", "invalid_title", "empty_file", "invalid_filename", "unsupported_extension", "not_a_video", "duplicate_field", "unexpected_field"]),
                     "401": unauthorized(),
+                    "408": error("The body arrived slower than the minimum rate (32 KiB/s over 5 s by default); nothing was stored", &["client_too_slow"]),
                     "413": error("Larger than the limit (100 MiB by default)", &["too_large"]),
                     "503": unavailable()
                 }
@@ -139,6 +158,7 @@ pub fn document() -> Value {
             }},
             "/api/videos/{id}": {
                 "get": {
+                    "operationId": "getVideo",
                     "summary": "One of the caller's videos",
                     "security": bearer,
                     "parameters": [id_param()],
@@ -150,6 +170,7 @@ pub fn document() -> Value {
                     }
                 },
                 "delete": {
+                    "operationId": "deleteVideo",
                     "summary": "Delete one of the caller's videos and its S3 objects",
                     "security": bearer,
                     "parameters": [id_param()],
@@ -187,7 +208,7 @@ pub fn document() -> Value {
                 "summary": "Players ranked by the votes their processed videos received",
                 "parameters": [
                     {"name": "city", "in": "query", "schema": {"type": "string"}},
-                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 20}}
+                    limit_param()
                 ],
                 "responses": {
                     "200": ok("The rankings", json!({"type": "array", "items": reference("Ranking")})),
@@ -239,7 +260,11 @@ pub fn document() -> Value {
                     "failure_reason": {"type": "string", "nullable": true},
                     "original_filename": {"type": "string"}, "size_bytes": {"type": "integer"}, "content_type": {"type": "string"},
                     "created_at": {"type": "string", "format": "date-time"}, "updated_at": {"type": "string", "format": "date-time"},
-                    "processed_at": {"type": "string", "format": "date-time", "nullable": true}
+                    "processed_at": {"type": "string", "format": "date-time", "nullable": true},
+                    "output_key": {"type": "string", "nullable": true, "description": "S3 key of the transformed video (processed/YYYY/MM/DD/<id>.mp4), set once processed"},
+                    "attempts": {"type": "integer", "minimum": 0, "description": "how many times processing started (retries and redrives included)"},
+                    "last_failure": {"type": "string", "nullable": true, "description": "the latest failure's reason, permanent or retryable (e.g. corrupt_input, storage_unavailable); kept after a redrive"},
+                    "last_failure_at": {"type": "string", "format": "date-time", "nullable": true}
                 }},
                 "PublicVideo": {"type": "object", "properties": {
                     "id": {"type": "string", "format": "uuid"}, "title": {"type": "string"},

@@ -56,7 +56,7 @@ async fn list(
     query: Result<Query<PageQuery>, QueryRejection>,
 ) -> Result<Json<PageResponse<PublicVideoResponse>>, ApiError> {
     let Query(q) = query.map_err(query_rejection)?;
-    let limit = page_limit(&state, q.limit);
+    let limit = page_limit(&state, q.limit)?;
     let offset = q.offset.unwrap_or(0);
     let page = state.store().list_public(city(&q), limit, offset).await?;
     Ok(Json(PageResponse {
@@ -97,7 +97,7 @@ async fn rankings(
     query: Result<Query<PageQuery>, QueryRejection>,
 ) -> Result<Json<Vec<RankingResponse>>, ApiError> {
     let Query(q) = query.map_err(query_rejection)?;
-    let limit = page_limit(&state, q.limit);
+    let limit = page_limit(&state, q.limit)?;
     let entries = state.store().rankings(city(&q), limit).await?;
     Ok(Json(
         entries

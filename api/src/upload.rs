@@ -2,6 +2,13 @@
 //! parts; one PutObject when it fits in one), its first bytes sniffed for an MP4/MOV or AVI
 //! container, then the row is recorded and one v1 message sent to `video_tasks`. 201 means
 //! all three happened; on any failure what was stored so far is removed (`Cleanup`).
+//!
+//! A slow client cannot hold the shared part buffers: the body is read under a minimum rate
+//! (`BodyClock`, 408 `client_too_slow`), and an upload takes a shared buffer only once its
+//! first `STAGE_LEN` bytes have arrived in a small buffer of its own.
+
+use std::future::Future;
+use std::time::Duration;
 
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
@@ -13,6 +20,8 @@ use axum::Json;
 use chrono::Utc;
 use serde::Serialize;
 use stack::message::{dated_key, S3Uri, VideoTask};
+use tokio::time::Instant;
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 use uuid::Uuid;
 
 use crate::auth::AuthUser;
@@ -24,6 +33,78 @@ use crate::AppState;
 /// Bytes needed to recognise the containers (`RIFF....AVI `).
 const SNIFF_LEN: usize = 12;
 const MAX_TITLE_BYTES: usize = 200;
+/// What an upload reads into a buffer of its own before it may take a shared part buffer: a
+/// client must send this much within the body's minimum rate first, so clients too slow for
+/// it are cut off (408) without ever holding a shared buffer. Files up to this size never
+/// take one at all.
+pub const STAGE_LEN: usize = 64 * 1024;
+
+/// The request body's clock: a minimum rate over a window, like a load balancer's client
+/// body timeout. Reading starts with `grace` of allowance; every byte received earns
+/// `1 / min_rate` seconds more, but the allowance never runs more than `grace` ahead of now,
+/// so an early burst buys no long stall later. A read that outlasts the allowance is cut
+/// off with 408 `client_too_slow`. Time the server spends not reading (waiting for a part
+/// buffer, storing a part) is not charged to the client (`resumed`).
+pub struct BodyClock {
+    deadline: Instant,
+    grace: Duration,
+    min_rate: u64,
+}
+
+impl BodyClock {
+    pub fn new(min_rate: u64, grace: Duration) -> BodyClock {
+        BodyClock::starting(min_rate, grace, Instant::now())
+    }
+
+    fn starting(min_rate: u64, grace: Duration, now: Instant) -> BodyClock {
+        BodyClock {
+            deadline: now + grace,
+            grace,
+            min_rate,
+        }
+    }
+
+    /// `n` bytes arrived.
+    pub fn received(&mut self, n: usize) {
+        self.received_at(n, Instant::now());
+    }
+
+    fn received_at(&mut self, n: usize, now: Instant) {
+        let cap = now + self.grace;
+        self.deadline = if self.min_rate == 0 {
+            cap
+        } else {
+            let earned = Duration::from_secs_f64(n as f64 / self.min_rate as f64);
+            self.deadline.checked_add(earned).unwrap_or(cap).min(cap)
+        };
+    }
+
+    /// The server paused reading and now reads again: the client has at least `grace`.
+    pub fn resumed(&mut self) {
+        self.resumed_at(Instant::now());
+    }
+
+    fn resumed_at(&mut self, now: Instant) {
+        self.deadline = self.deadline.max(now + self.grace);
+    }
+
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// `read`, unless the allowance runs out first.
+    pub async fn read<T>(&self, read: impl Future<Output = T>) -> Result<T, ApiError> {
+        tokio::time::timeout_at(self.deadline, read)
+            .await
+            .map_err(|_| ApiError::TooSlow {
+                message: format!(
+                    "the request body arrived slower than {} bytes/s for {} s; nothing was stored",
+                    self.min_rate,
+                    self.grace.as_secs_f64()
+                ),
+            })
+    }
+}
 
 /// A container the API accepts, from the file name's extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,19 +151,34 @@ impl Container {
     }
 }
 
+/// Invisible characters that change how text around them is shown: Unicode's format
+/// characters (general category Cf: bidi overrides and isolates such as U+202E, zero-width
+/// joiners and spaces, soft hyphens, tags). A file name with one can display as another.
+pub fn is_format_char(c: char) -> bool {
+    c.general_category() == GeneralCategory::Format
+}
+
+/// The bidi embedding, override and isolate controls (U+202A-U+202E, U+2066-U+2069): they
+/// reorder the text after them, so a title with one could display as something else.
+/// Other format characters (zero-width joiners in emoji and scripts) stay allowed in titles.
+pub fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
 /// A client-supplied file name is only recorded, never used in a key; still, names with
-/// path parts or control characters are refused rather than stored.
+/// path parts, control characters or format characters (bidi overrides) are refused rather
+/// than stored.
 pub fn check_filename(name: &str) -> Result<Container, ApiError> {
     if name.is_empty()
         || name.len() > 255
-        || name.chars().any(char::is_control)
+        || name.chars().any(|c| c.is_control() || is_format_char(c))
         || name.contains('/')
         || name.contains('\\')
         || name.starts_with('.')
     {
         return Err(ApiError::bad_request(
             "invalid_filename",
-            "the file name must be a plain name without path parts or control characters",
+            "the file name must be a plain name without path parts, control or format (bidi) characters",
         ));
     }
     Container::from_filename(name).ok_or_else(|| {
@@ -270,15 +366,18 @@ async fn receive(
         )
     })?;
     let received_at = Utc::now();
+    let mut clock = BodyClock::new(state.config().body_min_rate, state.config().body_grace);
     let mut title: Option<String> = None;
     let mut file: Option<Received> = None;
-    while let Some(mut field) = multipart
-        .next_field()
-        .await
+    while let Some(mut field) = clock
+        .read(multipart.next_field())
+        .await?
         .map_err(|e| multipart_error(state, e))?
     {
         match field.name() {
-            Some("title") if title.is_none() => title = Some(read_title(state, field).await?),
+            Some("title") if title.is_none() => {
+                title = Some(read_title(state, field, &mut clock).await?)
+            }
             Some("video_file") if file.is_none() => {
                 let filename = field.file_name().unwrap_or_default().to_owned();
                 let container = check_filename(&filename)?;
@@ -289,7 +388,9 @@ async fn receive(
                     video_id,
                     container.extension(),
                 );
-                let size = stream_to_s3(state, &mut field, container, cleanup).await?;
+                let size = stream_to_s3(state, &mut field, container, cleanup, &mut clock).await?;
+                // Storing the last part was the server's time, not the client's.
+                clock.resumed();
                 file = Some(Received {
                     filename,
                     container,
@@ -362,9 +463,18 @@ fn multipart_error(state: &AppState, e: MultipartError) -> ApiError {
     }
 }
 
-async fn read_title(state: &AppState, mut field: Field<'_>) -> Result<String, ApiError> {
+async fn read_title(
+    state: &AppState,
+    mut field: Field<'_>,
+    clock: &mut BodyClock,
+) -> Result<String, ApiError> {
     let mut bytes = Vec::new();
-    while let Some(chunk) = field.chunk().await.map_err(|e| multipart_error(state, e))? {
+    while let Some(chunk) = clock
+        .read(field.chunk())
+        .await?
+        .map_err(|e| multipart_error(state, e))?
+    {
+        clock.received(chunk.len());
         bytes.extend_from_slice(&chunk);
         if bytes.len() > MAX_TITLE_BYTES * 4 {
             break;
@@ -373,48 +483,84 @@ async fn read_title(state: &AppState, mut field: Field<'_>) -> Result<String, Ap
     let title = String::from_utf8(bytes)
         .map_err(|_| ApiError::bad_request("invalid_title", "the title is not UTF-8"))?;
     let title = title.trim();
-    if title.chars().count() > MAX_TITLE_BYTES || title.chars().any(char::is_control) {
+    if title.chars().count() > MAX_TITLE_BYTES
+        || title.chars().any(|c| c.is_control() || is_bidi_control(c))
+    {
         return Err(ApiError::bad_request(
             "invalid_title",
-            format!("the title must be at most {MAX_TITLE_BYTES} printable characters"),
+            format!("the title must be at most {MAX_TITLE_BYTES} printable characters, without bidi controls"),
         ));
     }
     Ok(title.to_owned())
 }
 
-/// Stream the field into S3 through one of the shared part buffers (taken when bytes arrive,
-/// given back after each part is stored, so at most one part of this upload is in memory and
-/// at most `part_buffers` parts across all uploads); returns the size.
+/// Stream the field into S3: its first `STAGE_LEN` bytes into a small buffer of the upload's
+/// own (sniffed there, before anything is sent to S3), the rest through one of the shared
+/// part buffers (taken when the staged bytes are complete, given back after each part is
+/// stored, so at most one part of this upload is in memory and at most `part_buffers` parts
+/// across all uploads); every read is under `clock`. Returns the size.
 async fn stream_to_s3(
     state: &AppState,
     field: &mut Field<'_>,
     container: Container,
     cleanup: &mut Cleanup,
+    clock: &mut BodyClock,
 ) -> Result<u64, ApiError> {
     let limit = state.config().max_upload_bytes;
     let key = cleanup.key.clone();
+    let mut staged: Vec<u8> = Vec::new();
+    let mut staging = true;
+    let mut sniffed = false;
     let mut buf: Option<PartBuffer<'_>> = None;
     let mut total: u64 = 0;
-    let mut sniffed = false;
     let mut parts: Vec<CompletedPart> = Vec::new();
-    while let Some(chunk) = field.chunk().await.map_err(|e| multipart_error(state, e))? {
+    while let Some(chunk) = clock
+        .read(field.chunk())
+        .await?
+        .map_err(|e| multipart_error(state, e))?
+    {
+        clock.received(chunk.len());
         total += chunk.len() as u64;
         state.metrics().add_upload_bytes(chunk.len() as u64);
         if total > limit {
             return Err(ApiError::TooLarge { limit });
         }
         let mut rest: &[u8] = &chunk;
+        if staging {
+            let n = rest.len().min(STAGE_LEN - staged.len());
+            if staged.capacity() == 0 {
+                staged.reserve_exact(STAGE_LEN);
+            }
+            staged.extend_from_slice(&rest[..n]);
+            rest = &rest[n..];
+            if !sniffed && staged.len() >= SNIFF_LEN {
+                sniff(container, &staged)?;
+                sniffed = true;
+            }
+            if staged.len() < STAGE_LEN {
+                continue;
+            }
+            // The client has kept up the minimum rate this far: it may take a shared buffer
+            // (waiting, without reading, while all are in use).
+            let mut part_buf = state.part_buffers().acquire().await;
+            clock.resumed();
+            let left = part_buf.fill(&staged);
+            debug_assert!(left.is_empty(), "STAGE_LEN fits in a part");
+            staged = Vec::new();
+            staging = false;
+            buf = Some(part_buf);
+        }
         while !rest.is_empty() {
             let part_buf = match &mut buf {
                 Some(b) => b,
                 // Waits while every buffer is in use: the client's upload slows down.
-                None => buf.insert(state.part_buffers().acquire().await),
+                None => {
+                    let b = state.part_buffers().acquire().await;
+                    clock.resumed();
+                    buf.insert(b)
+                }
             };
             rest = part_buf.fill(rest);
-            if !sniffed && part_buf.len() >= SNIFF_LEN {
-                sniff(container, part_buf.as_slice())?;
-                sniffed = true;
-            }
             if !part_buf.is_full() {
                 continue;
             }
@@ -445,6 +591,7 @@ async fn stream_to_s3(
             parts.push(upload_part(state, &key, &upload_id, parts.len() + 1, part).await?);
             // The part is stored: the buffer goes back for any upload waiting for one.
             buf = None;
+            clock.resumed();
         }
     }
     if total == 0 {
@@ -453,11 +600,13 @@ async fn stream_to_s3(
             "the video_file is empty",
         ));
     }
-    let head = buf.as_ref().map(PartBuffer::as_slice).unwrap_or_default();
-    if !sniffed {
-        sniff(container, head)?;
-    }
-    let last = buf.as_mut().map(PartBuffer::take).unwrap_or_default();
+    let last = if staging {
+        // Small enough to have stayed in the upload's own buffer: no shared buffer taken.
+        sniff(container, &staged)?;
+        bytes::Bytes::from(staged)
+    } else {
+        buf.as_mut().map(PartBuffer::take).unwrap_or_default()
+    };
     match cleanup.upload_id.clone() {
         // It fit in one part: one PutObject instead of three multipart calls.
         None => {
@@ -562,6 +711,58 @@ mod tests {
     }
 
     #[test]
+    fn titles_refuse_only_bidi_controls_among_format_characters() {
+        assert!(is_bidi_control('\u{202E}'));
+        assert!(is_bidi_control('\u{2069}'));
+        // A zero-width joiner (emoji, many scripts) is a format character, not a bidi control.
+        assert!(is_format_char('\u{200D}') && !is_bidi_control('\u{200D}'));
+        assert!(!is_format_char('é') && !is_format_char('日'));
+    }
+
+    /// The clock: `grace` to start, 1/min_rate s per byte, never more than `grace` ahead,
+    /// and a pause of the server's own is not charged.
+    #[test]
+    fn the_body_clock_enforces_a_minimum_rate_over_its_grace() {
+        let grace = Duration::from_secs(5);
+        let start = Instant::now();
+        let at = |s: u64| start + Duration::from_secs(s);
+        let mut clock = BodyClock::starting(1000, grace, start);
+        assert_eq!(clock.deadline(), at(5));
+        // 1 KB/s at a minimum of 1000 B/s keeps up exactly.
+        for s in 1..=10 {
+            clock.received_at(1000, at(s));
+        }
+        assert_eq!(clock.deadline(), at(15));
+        // A burst earns no more than `grace` ahead of now.
+        clock.received_at(1_000_000, at(11));
+        assert_eq!(clock.deadline(), at(16));
+        // Slower than the minimum: the allowance shrinks (to be cut off at 7 s).
+        let mut slow = BodyClock::starting(1000, grace, start);
+        for s in 1..=4 {
+            slow.received_at(500, at(s));
+        }
+        assert_eq!(slow.deadline(), at(7));
+        // The server's own pause (a part to S3) is not the client's.
+        slow.resumed_at(at(60));
+        assert_eq!(slow.deadline(), at(65));
+        // Rate 0: only stalls of `grace` are cut off.
+        let mut idle_only = BodyClock::starting(0, grace, start);
+        idle_only.received_at(1, at(4));
+        assert_eq!(idle_only.deadline(), at(9));
+    }
+
+    #[tokio::test]
+    async fn a_read_past_the_deadline_is_408() {
+        let clock = BodyClock::new(1000, Duration::from_millis(50));
+        let cut = clock.read(std::future::pending::<()>()).await.unwrap_err();
+        assert_eq!(
+            (cut.status(), cut.code()),
+            (StatusCode::REQUEST_TIMEOUT, "client_too_slow")
+        );
+        assert_eq!(clock.read(async { 7 }).await.unwrap(), 7);
+    }
+
+    #[test]
     fn filenames_are_checked() {
         assert_eq!(check_filename("clip.MP4").unwrap(), Container::Mp4);
         assert_eq!(check_filename("a.b.mov").unwrap(), Container::Mov);
@@ -580,6 +781,12 @@ mod tests {
             "a\\b.mp4",
             "a\nb.mp4",
             "a\u{7}.mp4",
+            "clip\u{202E}4pm.avi",
+            "a\u{2066}b.mp4",
+            "zero\u{200B}width.mp4",
+            "bom\u{FEFF}.mp4",
+            "soft\u{AD}hyphen.mp4",
+            "tag\u{E0041}.mp4",
             "",
             ".mp4",
         ] {

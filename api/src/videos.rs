@@ -43,6 +43,13 @@ pub struct VideoResponse {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub processed_at: Option<DateTime<Utc>>,
+    /// The S3 key of the transformed video, once `processed`.
+    pub output_key: Option<String>,
+    /// How many times processing started.
+    pub attempts: u32,
+    /// The latest failure's reason (permanent or retryable), kept after a redrive.
+    pub last_failure: Option<String>,
+    pub last_failure_at: Option<DateTime<Utc>>,
 }
 
 impl From<store::Video> for VideoResponse {
@@ -58,6 +65,10 @@ impl From<store::Video> for VideoResponse {
             created_at: v.created_at,
             updated_at: v.updated_at,
             processed_at: v.processed_at,
+            output_key: v.processed_key,
+            attempts: v.attempts,
+            last_failure: v.last_failure,
+            last_failure_at: v.last_failure_at,
         }
     }
 }
@@ -81,11 +92,16 @@ pub(crate) fn query_rejection(e: QueryRejection) -> ApiError {
     ApiError::bad_request("invalid_query", e.body_text())
 }
 
-/// `limit` defaults to 20 and is capped at the configured maximum; 0 counts as 1.
-pub(crate) fn page_limit(state: &AppState, limit: Option<u32>) -> u32 {
-    limit
-        .unwrap_or(DEFAULT_PAGE_SIZE)
-        .clamp(1, state.config().max_page_size.max(1))
+/// `limit` defaults to 20 and is capped at the configured maximum; 0 is refused (400
+/// `invalid_query`), as the OpenAPI document's `minimum: 1` says.
+pub(crate) fn page_limit(state: &AppState, limit: Option<u32>) -> Result<u32, ApiError> {
+    match limit.unwrap_or(DEFAULT_PAGE_SIZE) {
+        0 => Err(ApiError::bad_request(
+            "invalid_query",
+            "limit must be at least 1",
+        )),
+        n => Ok(n.min(state.config().max_page_size.max(1))),
+    }
 }
 
 /// A path id that is not a UUID names no video: 404, like an unknown one.
@@ -99,7 +115,7 @@ async fn list(
     query: Result<Query<PageQuery>, QueryRejection>,
 ) -> Result<Json<PageResponse<VideoResponse>>, ApiError> {
     let Query(q) = query.map_err(query_rejection)?;
-    let limit = page_limit(&state, q.limit);
+    let limit = page_limit(&state, q.limit)?;
     let offset = q.offset.unwrap_or(0);
     let page = state
         .store()

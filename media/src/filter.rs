@@ -44,7 +44,8 @@ fn buffer_args(f: &frame::Video, fps: u32) -> Result<String, ffmpeg::Error> {
 }
 
 /// The per-segment chain; every filter that slices its work is held to `layout.threads`.
-fn graph_spec(layout: &Layout) -> String {
+/// `rotate` (the CLI's autorotation filters) comes first: upright, then fit and pad.
+fn graph_spec(layout: &Layout, rotate: Option<&str>) -> String {
     let Layout {
         width: w,
         height: h,
@@ -53,8 +54,9 @@ fn graph_spec(layout: &Layout) -> String {
         ..
     } = *layout;
     let t = threads.max(1);
+    let rotate = rotate.map(|r| format!("{r},")).unwrap_or_default();
     format!(
-        "[in]scale={w}:{h}:force_original_aspect_ratio=decrease:threads={t},\
+        "[in]{rotate}scale={w}:{h}:force_original_aspect_ratio=decrease:threads={t},\
          pad={w}:{h}:(ow-iw)/2:(oh-ih)/2:threads={t},setsar=1[main];\
          [main][wm]overlay=main_w-overlay_w-{m}:{m}:threads={t}[out]"
     )
@@ -67,6 +69,7 @@ impl SegmentFilter {
         first: &frame::Video,
         watermark: &frame::Video,
         layout: Layout,
+        rotate: Option<&str>,
     ) -> Result<Self, ffmpeg::Error> {
         let mut graph = filter::Graph::new();
         let buffer = filter::find("buffer").ok_or(ffmpeg::Error::FilterNotFound)?;
@@ -75,7 +78,7 @@ impl SegmentFilter {
         graph.add(&buffer, "wm", &buffer_args(watermark, layout.fps)?)?;
         let mut out = graph.add(&sink, "out", "")?;
         out.set_pixel_format(format::Pixel::YUV420P);
-        let spec = graph_spec(&layout);
+        let spec = graph_spec(&layout, rotate);
         graph
             .output("in", 0)?
             .output("wm", 0)?
@@ -156,7 +159,7 @@ mod tests {
         crate::ff::init().unwrap();
         let mut input = picture(160, 120, format::Pixel::YUV420P);
         let watermark = picture(32, 12, format::Pixel::RGBA);
-        let mut graph = SegmentFilter::new(&input, &watermark, layout(threads)).unwrap();
+        let mut graph = SegmentFilter::new(&input, &watermark, layout(threads), None).unwrap();
         graph.push(&mut input, 0).unwrap();
         graph.close().unwrap();
         let mut out = frame::Video::empty();
@@ -166,14 +169,14 @@ mod tests {
 
     #[test]
     fn every_slicing_filter_gets_the_thread_cap() {
-        let spec = graph_spec(&layout(3));
+        let spec = graph_spec(&layout(3), None);
         for filter in ["scale=", "pad=", "overlay="] {
             let at = spec.find(filter).unwrap();
             let args = spec[at..].split([',', '[']).next().unwrap();
             assert!(args.ends_with(":threads=3"), "{filter}: {args}");
         }
         assert!(
-            graph_spec(&layout(0)).contains("threads=1"),
+            graph_spec(&layout(0), None).contains("threads=1"),
             "0 is taken as 1"
         );
     }

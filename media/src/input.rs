@@ -60,6 +60,8 @@ pub(crate) struct VideoInput {
     decoder: decoder::Video,
     /// As the container declares it.
     pub duration: Option<Duration>,
+    /// The video stream's display matrix (or its `rotate` tag's): how to turn it upright.
+    pub orientation: Option<[i32; 9]>,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -152,6 +154,17 @@ impl VideoInput {
                 detail: format!("recognised as `{demuxer}`"),
             });
         }
+        if ictx.nb_streams() == 0 {
+            // A container header (e.g. `RIFF....AVI `) followed by nothing it can parse: a
+            // damaged file, not a valid one without video.
+            return Err(wrap(
+                role,
+                path,
+                TransformError::CorruptInput {
+                    detail: format!("the `{demuxer}` container declares no streams"),
+                },
+            ));
+        }
         let stream = ictx
             .streams()
             .filter(|s| s.parameters().medium() == media::Type::Video)
@@ -160,6 +173,7 @@ impl VideoInput {
                     .contains(format::stream::Disposition::ATTACHED_PIC)
             })
             .ok_or_else(|| wrap(role, path, TransformError::NoVideoStream))?;
+        let orientation = crate::rotation::display_matrix(&stream);
         let stream_index = stream.index();
         let time_base = to_ratio(stream.time_base()).ok_or_else(|| {
             wrap(
@@ -231,6 +245,7 @@ impl VideoInput {
             indexed_duration,
             decoder,
             duration,
+            orientation,
         })
     }
 

@@ -13,6 +13,7 @@ mod input;
 mod output;
 mod pipeline;
 mod probe;
+mod rotation;
 mod synth;
 
 pub use assets::Assets;

@@ -86,7 +86,8 @@ enum Segment {
 }
 
 enum Decoded {
-    Start(Segment),
+    /// A segment begins; with its display matrix (how to turn it upright), if any.
+    Start(Segment, Option<[i32; 9]>),
     Frame(Emit<frame::Video>),
     /// Sent only after every segment decoded cleanly; a channel closed without it means
     /// the decoder failed.
@@ -278,7 +279,7 @@ fn decode_stage(
         upload_ticks: 0,
     };
     for (segment, mut input) in segments {
-        tx.send(Decoded::Start(segment))
+        tx.send(Decoded::Start(segment, input.orientation))
             .map_err(|_| StageFail::Hangup)?;
         let cut = (segment == Segment::Upload).then_some(limit);
         let seg = input.decode(rate, cut, |e| {
@@ -329,6 +330,8 @@ struct FilterRun<'a> {
     assets: &'a Assets,
     layout: Layout,
     segment: Segment,
+    /// The CLI's autorotation filters for this segment (`rotation`), if it needs turning.
+    rotate: Option<String>,
     graph: Option<SegmentFilter>,
     /// Ticks and repeat counts of frames inside the graph (it is one frame in, one out).
     in_flight: VecDeque<(i64, u32)>,
@@ -384,7 +387,7 @@ impl FilterRun<'_> {
             // First frame of a segment, or its size/format changed mid-stream.
             self.close_graph()?;
             self.graph = Some(
-                SegmentFilter::new(&f, self.watermark, self.layout)
+                SegmentFilter::new(&f, self.watermark, self.layout, self.rotate.as_deref())
                     .map_err(|err| filter_err(self.segment, self.assets, err))?,
             );
         }
@@ -412,14 +415,17 @@ fn filter_stage(
         assets,
         layout,
         segment: Segment::Intro,
+        rotate: None,
         graph: None,
         in_flight: VecDeque::new(),
     };
     loop {
         match rx.recv().map_err(|_| StageFail::Hangup)? {
-            Decoded::Start(segment) => {
+            Decoded::Start(segment, orientation) => {
                 run.close_graph()?;
                 run.segment = segment;
+                run.rotate =
+                    crate::rotation::autorotate_filters(orientation.as_ref(), layout.threads);
             }
             Decoded::Frame(e) => run.frame(e)?,
             Decoded::End => {

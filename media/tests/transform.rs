@@ -452,6 +452,28 @@ mod errors {
         );
     }
 
+    /// An AVI header with garbage after it: FFmpeg opens it as `avi` with no streams at
+    /// all; a damaged file, not a valid one without video.
+    #[test]
+    fn riff_header_followed_by_garbage_is_corrupt() {
+        let dir = scratch();
+        for (name, head) in [
+            ("riff.avi", b"RIFF\x10\x00\x00\x00AVI ".to_vec()),
+            ("riff-list.avi", b"RIFF\x10\x00\x00\x00AVI LIST".to_vec()),
+        ] {
+            let path = dir.path().join(name);
+            let mut bytes = head;
+            bytes.extend((0..50_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8));
+            fs::write(&path, bytes).unwrap();
+            let e = fails(&path);
+            assert_eq!(
+                (e.class(), e.reason()),
+                (ErrorClass::Permanent, "corrupt_input"),
+                "{name}: {e}"
+            );
+        }
+    }
+
     #[test]
     fn audio_only_file_has_no_video_stream() {
         let dir = scratch();
@@ -560,4 +582,141 @@ mod errors {
         }
         octx.write_trailer().unwrap();
     }
+}
+
+/// The FFmpeg CLI on `args`, which must succeed; its stdout.
+fn cli(program: &str, args: &[&str]) -> Vec<u8> {
+    let out = std::process::Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("running {program} (./dev setup installs it): {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// Per-frame checksums of a file's decoded video, as `ffmpeg -f framemd5` prints them.
+fn frame_md5s(path: &Path) -> Vec<String> {
+    let out = cli(
+        "ffmpeg",
+        &[
+            "-v",
+            "error",
+            "-i",
+            path.to_str().unwrap(),
+            "-map",
+            "0:v",
+            "-f",
+            "framemd5",
+            "-",
+        ],
+    );
+    String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A phone-style video, stored landscape with a rotation in its display matrix, comes out
+/// upright, fitted and padded: frame for frame what the FFmpeg CLI's reference command
+/// (WORKLOAD.md, with the fps fix; the CLI turns its inputs upright first) makes of it.
+#[test]
+fn rotated_phone_videos_come_out_as_the_cli_makes_them() {
+    let dir = scratch();
+    let assets = baseline_assets();
+    let stored = synth(dir.path(), "stored.mp4", spec(320, 180, 30, 1.5));
+    let f = "fps=30,scale=1280:720:force_original_aspect_ratio=decrease,pad=1280:720:(ow-iw)/2:(oh-ih)/2,setsar=1";
+    let graph = format!(
+        "[0:v]{f}[a];[1:v]trim=0:30,setpts=PTS-STARTPTS,{f}[b];[2:v]{f}[c];\
+         [a][3:v]overlay=main_w-overlay_w-10:10[a2];[b][3:v]overlay=main_w-overlay_w-10:10[b2];\
+         [c][3:v]overlay=main_w-overlay_w-10:10[c2];[a2][b2][c2]concat=n=3:v=1:a=0[v]"
+    );
+    for degrees in ["90", "180", "270"] {
+        // The same pictures, with only the container's display matrix changed.
+        let rotated = dir.path().join(format!("phone-{degrees}.mp4"));
+        let tag = format!("rotate={degrees}");
+        cli(
+            "ffmpeg",
+            &[
+                "-v",
+                "error",
+                "-y",
+                "-i",
+                stored.to_str().unwrap(),
+                "-c",
+                "copy",
+                "-metadata:s:v:0",
+                &tag,
+                rotated.to_str().unwrap(),
+            ],
+        );
+        let probe = cli(
+            "ffprobe",
+            &["-v", "error", "-show_streams", rotated.to_str().unwrap()],
+        );
+        assert!(
+            String::from_utf8_lossy(&probe).contains("Display Matrix"),
+            "the test video has no display matrix"
+        );
+        let reference = dir.path().join(format!("cli-{degrees}.mp4"));
+        cli(
+            "ffmpeg",
+            &[
+                "-v",
+                "error",
+                "-y",
+                "-i",
+                assets.intro.to_str().unwrap(),
+                "-i",
+                rotated.to_str().unwrap(),
+                "-i",
+                assets.outro.to_str().unwrap(),
+                "-i",
+                assets.watermark.to_str().unwrap(),
+                "-filter_complex",
+                &graph,
+                "-map",
+                "[v]",
+                "-c:v",
+                "libx264",
+                "-preset",
+                "ultrafast",
+                "-crf",
+                "25",
+                "-pix_fmt",
+                "yuv420p",
+                "-an",
+                "-threads",
+                "2",
+                reference.to_str().unwrap(),
+            ],
+        );
+        let ours = dir.path().join(format!("ours-{degrees}.mp4"));
+        let (input, output, a) = (rotated.clone(), ours.clone(), assets.clone());
+        within(120, move || {
+            transform(&input, &output, &a, &TransformOptions::default()).unwrap()
+        });
+        let (want, got) = (frame_md5s(&reference), frame_md5s(&ours));
+        assert_eq!(
+            want.len(),
+            got.len(),
+            "rotate={degrees}: frame counts differ"
+        );
+        let differing = want.iter().zip(&got).filter(|(w, g)| w != g).count();
+        assert_eq!(
+            differing,
+            0,
+            "rotate={degrees}: {differing} of {} frames differ from the CLI's",
+            want.len()
+        );
+    }
+    // And upright means the picture is turned: a quarter turn puts the 16:9 picture on its
+    // side, so it is pillarboxed (bars left and right), not letterboxed as stored.
+    let upright = dir.path().join("ours-90.mp4");
+    assert_letterboxed(&upright, (1280 / 2 - 203, 1280 / 2 + 203));
 }

@@ -152,6 +152,10 @@ pub struct Video {
     pub processed_at: Option<DateTime<Utc>>,
     /// How many times processing started (each `-> processing` adds one).
     pub attempts: u32,
+    /// The reason of the latest failure, permanent or retryable; unlike `failure_reason`
+    /// it stays after a redrive and after a later success.
+    pub last_failure: Option<String>,
+    pub last_failure_at: Option<DateTime<Utc>>,
 }
 
 /// What the API records once the upload is in S3. The caller picks `id`, because the S3

@@ -11,7 +11,8 @@ use crate::model::{PublicVideo, User, Video, VideoKeys, VideoStatus};
 /// The column list every query that returns a whole `Video` selects.
 pub(crate) const VIDEO_COLUMNS: &str = "id, owner_id, title, status, failure_reason, \
     source_key, processed_key, original_filename, size_bytes, content_type, correlation_id, \
-    created_at, updated_at, processing_started_at, processed_at, attempts";
+    created_at, updated_at, processing_started_at, processed_at, attempts, last_failure, \
+    last_failure_at";
 
 pub(crate) const USER_COLUMNS: &str =
     "id, email, first_name, last_name, password_hash, city, country, created_at";
@@ -80,6 +81,8 @@ from_row_for_both!(Video, |row| {
         processing_started_at: row.try_get("processing_started_at")?,
         processed_at: row.try_get("processed_at")?,
         attempts: unsigned("attempts", i64::from(row.try_get::<i32, _>("attempts")?))?,
+        last_failure: row.try_get("last_failure")?,
+        last_failure_at: row.try_get("last_failure_at")?,
     })
 });
 

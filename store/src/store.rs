@@ -246,6 +246,8 @@ impl Store {
             processing_started_at: None,
             processed_at: None,
             attempts: 0,
+            last_failure: None,
+            last_failure_at: None,
         };
         let sql = "INSERT INTO videos (id, owner_id, title, status, source_key, \
                    original_filename, size_bytes, content_type, correlation_id, created_at, \
@@ -336,7 +338,8 @@ impl Store {
             .await
     }
 
-    /// `processing -> failed`, recording why (shown to the owner and the operator).
+    /// `processing -> failed`, recording why (shown to the owner and the operator), also as
+    /// the last failure.
     pub async fn mark_failed(&self, id: Uuid, reason: &str) -> Result<Video> {
         self.transition(id, VideoStatus::Failed, Some(reason)).await
     }
@@ -344,6 +347,25 @@ impl Store {
     /// `failed -> queued`: a redrive. Clears the failure reason; `attempts` keeps counting.
     pub async fn mark_queued(&self, id: Uuid) -> Result<Video> {
         self.transition(id, VideoStatus::Queued, None).await
+    }
+
+    /// A failure that does not end the video (retryable: the message comes back): recorded
+    /// as the last failure while the video is `processing`; its status is unchanged.
+    /// `Ok(false)` if the video is not processing (or gone): nothing recorded.
+    pub async fn record_failure(&self, id: Uuid, reason: &str) -> Result<bool> {
+        let sql = "UPDATE videos SET last_failure = $3, last_failure_at = $2, updated_at = $2 \
+                   WHERE id = $1 AND status = 'processing'";
+        let at = now();
+        let done = with_pool!(self, pool => {
+            sqlx::query(sql)
+                .bind(id)
+                .bind(at)
+                .bind(reason)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(done == 1)
     }
 
     /// One conditional UPDATE, so concurrent callers cannot both make the same move; if it
@@ -354,7 +376,7 @@ impl Store {
                 "attempts = attempts + 1, processing_started_at = $2, failure_reason = NULL"
             }
             VideoStatus::Processed => "processed_key = $3, processed_at = $2",
-            VideoStatus::Failed => "failure_reason = $3",
+            VideoStatus::Failed => "failure_reason = $3, last_failure = $3, last_failure_at = $2",
             VideoStatus::Queued => "failure_reason = NULL",
         };
         let sources = VideoStatus::allowed_sources(to)

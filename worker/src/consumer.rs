@@ -83,6 +83,9 @@ enum Done {
     AlreadyProcessed,
 }
 
+/// A job directory younger than this is never swept: it may be being created right now.
+const STALE_JOB_MIN_AGE: Duration = Duration::from_secs(60);
+
 pub struct Worker {
     s3: aws_sdk_s3::Client,
     queue: Queue,
@@ -105,6 +108,16 @@ impl Worker {
         tokio::fs::create_dir_all(&config.work_dir)
             .await
             .map_err(|e| WorkerError::io("creating", &config.work_dir, e))?;
+        // Jobs a dead worker left here (killed mid-job): their locks died with it.
+        match crate::workdir::sweep(&config.work_dir, STALE_JOB_MIN_AGE) {
+            Ok(swept) if swept.jobs > 0 => tracing::info!(
+                removed = swept.jobs,
+                live = swept.live,
+                "removed the job directories of a dead worker"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!("sweeping {}: {e}", config.work_dir.display()),
+        }
         let metrics = Arc::new(Metrics::default());
         metrics.set_slots(config.concurrency.max(1));
         Ok(Worker {
@@ -333,13 +346,9 @@ impl Worker {
             Err(e) => return Err(e.into()),
         }
 
-        // Removed on every path out of this function, success or not.
-        let dir = tempfile::Builder::new()
-            .prefix("job-")
-            .tempdir_in(&self.config.work_dir)
-            .map_err(|e| {
-                WorkerError::io("creating a job directory in", &self.config.work_dir, e)
-            })?;
+        // Removed on every path out of this function, success or not; locked while it lives,
+        // so if this process dies the next worker's sweep removes it.
+        let dir = crate::workdir::JobDir::create(&self.config.work_dir)?;
         let input = dir
             .path()
             .join(format!("source.{}", extension(&task.source.key)));
@@ -487,11 +496,19 @@ impl Worker {
         let last = msg.receive_count >= self.config.max_receive_count;
         warn!(reason, error = %err, backoff_s = backoff.as_secs(), last_receive = last, "retryable failure: releasing");
         let mut marked_failed = false;
-        if let (Some(id), true) = (video_id, last) {
-            match self.store.mark_failed(id, reason).await {
+        match (video_id, last) {
+            (Some(id), true) => match self.store.mark_failed(id, reason).await {
                 Ok(_) => marked_failed = true,
                 Err(e) => warn!(error = %e, "could not mark the video failed"),
+            },
+            // The video stays `processing` for the next delivery; its record says what
+            // went wrong this time.
+            (Some(id), false) => {
+                if let Err(e) = self.store.record_failure(id, reason).await {
+                    warn!(error = %e, "could not record the failure on the video");
+                }
             }
+            (None, _) => {}
         }
         if let Err(e) = self
             .queue

@@ -10,6 +10,7 @@ pub mod error;
 pub mod metrics;
 pub mod queue;
 pub mod storage;
+pub mod workdir;
 
 pub use config::WorkerConfig;
 pub use consumer::{Outcome, RunReport, Worker};

@@ -187,6 +187,7 @@ async fn a_missing_source_is_released_and_succeeds_once_the_object_appears() {
     assert_eq!(env.depth(&env.dlq_url).await, (0, 0));
     let video = env.store.get_video(task.video_id).await.unwrap().unwrap();
     assert_eq!(video.status, VideoStatus::Processing);
+    assert_eq!(video.last_failure.as_deref(), Some("source_missing"));
 
     // The upload lands; the redelivery (after the 1 s backoff) succeeds.
     env.put(&task.source.key, synth(env.dir.path(), 1.0)).await;
@@ -204,6 +205,12 @@ async fn a_missing_source_is_released_and_succeeds_once_the_object_appears() {
     let video = env.store.get_video(task.video_id).await.unwrap().unwrap();
     assert_eq!(video.status, VideoStatus::Processed);
     assert_eq!(video.attempts, 2);
+    assert!(video.processed_key.is_some());
+    assert_eq!(
+        video.last_failure.as_deref(),
+        Some("source_missing"),
+        "the record keeps what failed on the way"
+    );
     assert_eq!(env.depth(&env.tasks_url).await, (0, 0));
 }
 

@@ -9,7 +9,9 @@
 mod common;
 
 mod auth;
+mod fuzz;
 mod ops;
 mod public;
+mod slow;
 mod upload;
 mod videos;

@@ -87,6 +87,55 @@ async fn correlation_ids_are_echoed_or_generated() {
     h.finish().await;
 }
 
+/// Errors the framework answers itself are JSON with an `error_code` too: 405 (keeping its
+/// `Allow` header) and 404.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_error_is_json() {
+    let h = Harness::without_cloud(Db::Sqlite).await.unwrap();
+    for (method, uri, status, code) in [
+        (
+            "PUT",
+            "/api/health",
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+        ),
+        (
+            "DELETE",
+            "/api/videos",
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+        ),
+        (
+            "GET",
+            "/api/videos/upload",
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+        ),
+        ("PATCH", "/nowhere", StatusCode::NOT_FOUND, "not_found"),
+    ] {
+        let req = axum::http::Request::builder()
+            .method(method)
+            .uri(uri)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let r = h.send(req).await;
+        assert_eq!(
+            (r.status, r.code().as_str()),
+            (status, code),
+            "{method} {uri}"
+        );
+        assert!(r.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json"));
+        assert!(!r.json()["message"].as_str().unwrap().is_empty());
+        if status == StatusCode::METHOD_NOT_ALLOWED {
+            assert!(r.headers.contains_key("allow"), "{method} {uri}");
+        }
+    }
+    h.finish().await;
+}
+
 /// The document names exactly the routes the app serves: every documented operation
 /// reaches a handler (never the fallback), and the list is the expected one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -300,6 +300,33 @@ async fn refusals_leave_nothing_behind() {
             "invalid_filename",
         ),
         (
+            "bidi override in name",
+            vec![
+                ("title", None, b"t"),
+                ("video_file", Some("clip\u{202E}4pm.avi"), &mp4),
+            ],
+            StatusCode::BAD_REQUEST,
+            "invalid_filename",
+        ),
+        (
+            "zero-width space in name",
+            vec![
+                ("title", None, b"t"),
+                ("video_file", Some("cl\u{200B}ip.mp4"), &mp4),
+            ],
+            StatusCode::BAD_REQUEST,
+            "invalid_filename",
+        ),
+        (
+            "bidi isolate in title",
+            vec![
+                ("title", None, "a\u{2067}b".as_bytes()),
+                ("video_file", Some("clip.mp4"), &mp4),
+            ],
+            StatusCode::BAD_REQUEST,
+            "invalid_title",
+        ),
+        (
             "extra field",
             vec![
                 ("title", None, b"t"),

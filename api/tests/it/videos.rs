@@ -33,7 +33,41 @@ async fn ownership_and_pages(db: Db) {
         .send(get(&format!("/api/videos/{}", ids[0]), Some(&alice_token)))
         .await;
     assert_eq!(r.status, StatusCode::OK);
-    assert_eq!(r.json()["title"], "clip 0");
+    let v = r.json();
+    assert_eq!(v["title"], "clip 0");
+    assert_eq!(
+        (&v["output_key"], &v["attempts"], &v["last_failure"]),
+        (
+            &serde_json::Value::Null,
+            &serde_json::json!(0),
+            &serde_json::Value::Null
+        )
+    );
+    // A retry after a retryable failure, a permanent failure, a redrive, then success: the
+    // record says where the output is, how many attempts it took and what failed last.
+    let id = ids[1];
+    h.store.mark_processing(id).await.unwrap();
+    assert!(h
+        .store
+        .record_failure(id, "storage_unavailable")
+        .await
+        .unwrap());
+    h.store.mark_processing(id).await.unwrap();
+    h.store.mark_failed(id, "corrupt_input").await.unwrap();
+    h.store.mark_queued(id).await.unwrap();
+    h.store.mark_processing(id).await.unwrap();
+    let key = format!("processed/2026/01/01/{id}.mp4");
+    h.store.mark_processed(id, &key).await.unwrap();
+    let v = h
+        .send(get(&format!("/api/videos/{id}"), Some(&alice_token)))
+        .await
+        .json();
+    assert_eq!(v["status"], "processed");
+    assert_eq!(v["output_key"], key.as_str());
+    assert_eq!(v["attempts"], 3);
+    assert_eq!(v["last_failure"], "corrupt_input");
+    assert!(v["last_failure_at"].is_string(), "{v}");
+    assert_eq!(v["failure_reason"], serde_json::Value::Null);
     let r = h
         .send(get(&format!("/api/videos/{}", ids[0]), Some(&bob_token)))
         .await;
@@ -82,13 +116,30 @@ async fn ownership_and_pages(db: Db) {
         .send(get("/api/videos?limit=100000", Some(&alice_token)))
         .await;
     assert_eq!(r.json()["limit"], 100);
+    // What the OpenAPI document says: 1 <= limit <= u32::MAX, 0 <= offset <= u32::MAX.
+    for bad in [
+        "limit=abc",
+        "limit=0",
+        "limit=4294967296",
+        "offset=4294967296",
+        "offset=-1",
+    ] {
+        let r = h
+            .send(get(&format!("/api/videos?{bad}"), Some(&alice_token)))
+            .await;
+        assert_eq!(
+            (r.status, r.code().as_str()),
+            (StatusCode::BAD_REQUEST, "invalid_query"),
+            "{bad}"
+        );
+    }
     let r = h
-        .send(get("/api/videos?limit=abc", Some(&alice_token)))
+        .send(get(
+            "/api/videos?limit=4294967295&offset=4294967295",
+            Some(&alice_token),
+        ))
         .await;
-    assert_eq!(
-        (r.status, r.code().as_str()),
-        (StatusCode::BAD_REQUEST, "invalid_query")
-    );
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     let r = h.send(get("/api/videos", Some(&bob_token))).await;
     assert_eq!(r.json()["total"], 0);
     h.finish().await;

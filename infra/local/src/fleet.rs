@@ -837,7 +837,7 @@ impl Agent {
         }
         match group.role {
             Role::Worker => {
-                cmd.env("FLIGHTDECK_WORK_DIR", self.home.join("work").join(id))
+                cmd.env("FLIGHTDECK_WORK_DIR", self.work_dir(id))
                     .env("FLIGHTDECK_ASSETS_DIR", &self.config.assets_dir)
                     .env(
                         "FLIGHTDECK_FFMPEG_THREADS",
@@ -906,11 +906,29 @@ impl Agent {
         }
     }
 
+    /// The work directory of instance `id` (a worker's downloads and partial outputs).
+    fn work_dir(&self, id: &str) -> PathBuf {
+        self.home.join("work").join(id)
+    }
+
+    /// Remove the work directory of an instance whose process is gone: a worker killed
+    /// mid-job leaves its source and partial output there, and its instance id never runs
+    /// again (a replacement is a new instance).
+    fn remove_work_dir(&self, id: &str) {
+        let dir = self.work_dir(id);
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => tracing::info!("fleet: removed the work directory {}", dir.display()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!("fleet: cannot remove {}: {e}", dir.display()),
+        }
+    }
+
     /// A process exited on its own: like an instance failing its EC2 health check, it is
     /// terminated in its group without lowering the desired capacity, so the group launches
-    /// a replacement (a new instance id) that the next poll starts.
+    /// a replacement (a new instance id) that the next poll starts. Its work directory goes.
     async fn died(&mut self, p: Proc, status: ExitStatus) {
         let (group, id) = (p.view.group.clone(), p.view.instance_id.clone());
+        self.remove_work_dir(&id);
         if p.started.elapsed() < QUICK_DEATH {
             self.failed_start(&group);
         }
@@ -974,6 +992,7 @@ impl Agent {
 
     fn stopped(&mut self, s: Stopped) {
         self.stopping_views.remove(&s.view.instance_id);
+        self.remove_work_dir(&s.view.instance_id);
         let message = match s.outcome {
             StopOutcome::Exited(Some(status)) => format!("stopped ({status})"),
             StopOutcome::Exited(None) => "stopped".to_string(),

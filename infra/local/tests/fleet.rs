@@ -242,7 +242,7 @@ async fn desired_capacity_becomes_processes_within_the_warm_up_bound() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_worker_is_replaced_as_an_unhealthy_instance() {
     let cloud = TestCloud::provisioned().await;
-    let (config, _dirs) = config(&cloud, &[Role::Worker]);
+    let (config, dirs) = config(&cloud, &[Role::Worker]);
     let fleet = Fleet::start(&cloud.clients, &cloud.stack, config).unwrap();
     let mut rx = fleet.subscribe();
     let state = wait_for(&mut rx, BOUND, "1 worker in service", |s| {
@@ -251,6 +251,18 @@ async fn a_killed_worker_is_replaced_as_an_unhealthy_instance() {
     .await;
     let old = state.group(WORKER).next().unwrap().clone();
     let old_pid = old.pid.unwrap();
+    // What a worker killed mid-job leaves: a job directory with the source and a partial
+    // output, in its instance's work directory.
+    let work = fleet::home_dir(dirs.runtime.path())
+        .join("work")
+        .join(&old.instance_id);
+    assert!(
+        work.is_dir(),
+        "{} is not the worker's work directory",
+        work.display()
+    );
+    std::fs::create_dir_all(work.join("job-killed")).unwrap();
+    std::fs::write(work.join("job-killed/source.mp4"), b"half a download").unwrap();
 
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(old_pid as i32),
@@ -278,6 +290,10 @@ async fn a_killed_worker_is_replaced_as_an_unhealthy_instance() {
         .collect();
     assert!(kinds.contains(&FleetEventKind::Died), "{kinds:?}");
     assert!(kinds.contains(&FleetEventKind::Replaced), "{kinds:?}");
+    assert!(
+        !work.exists(),
+        "the dead worker's work directory is still there"
+    );
 
     let pid = new.pid.unwrap();
     fleet.stop().await;

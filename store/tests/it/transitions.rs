@@ -105,13 +105,38 @@ async fn failure_then_redrive(store: &Store) {
     );
     assert_eq!(failed.processed_key, None);
 
+    assert_eq!(
+        failed.last_failure.as_deref(),
+        Some("corrupt: invalid data found")
+    );
+    assert!(failed.last_failure_at.is_some());
+
     let requeued = store.mark_queued(video.id).await.unwrap();
     assert_eq!(requeued.status, VideoStatus::Queued);
     assert_eq!(requeued.failure_reason, None);
     assert_eq!(requeued.attempts, 1, "a redrive keeps the attempt count");
+    assert_eq!(
+        requeued.last_failure.as_deref(),
+        Some("corrupt: invalid data found"),
+        "a redrive keeps the last failure"
+    );
+    // A retryable failure is recorded only while processing, without a status change.
+    assert!(!store
+        .record_failure(video.id, "queue_unavailable")
+        .await
+        .unwrap());
 
     let again = store.mark_processing(video.id).await.unwrap();
     assert_eq!(again.attempts, 2);
+    assert!(store
+        .record_failure(video.id, "storage_unavailable")
+        .await
+        .unwrap());
+    let read = store.get_video(video.id).await.unwrap().unwrap();
+    assert_eq!(read.status, VideoStatus::Processing);
+    assert_eq!(read.last_failure.as_deref(), Some("storage_unavailable"));
+    assert!(read.last_failure_at >= failed.last_failure_at);
+    assert!(!store.record_failure(Uuid::new_v4(), "x").await.unwrap());
     let done = store
         .mark_processed(video.id, &processed_key(video.id))
         .await

@@ -1,0 +1,211 @@
+//! Slow clients over real TCP: clients that send their upload at 1 KB/s are cut off with 408
+//! `client_too_slow` before they can hold a shared part buffer, a normal upload beside twenty
+//! of them is not held up, a client that bursts and then trickles loses its buffer within
+//! the body's grace, and none of them leaves anything stored.
+
+use std::future::IntoFuture;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::common::*;
+
+const BOUNDARY: &str = "slow-client-boundary-4b1e";
+
+/// The multipart body's head (title, then the file part's headers) and tail.
+fn framing(filename: &str) -> (Vec<u8>, Vec<u8>) {
+    let head = format!(
+        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nslow\r\n\
+         --{BOUNDARY}\r\nContent-Disposition: form-data; name=\"video_file\"; filename=\"{filename}\"\r\n\
+         Content-Type: application/octet-stream\r\n\r\n"
+    );
+    (
+        head.into_bytes(),
+        format!("\r\n--{BOUNDARY}--\r\n").into_bytes(),
+    )
+}
+
+fn request_head(token: &str, content_length: usize) -> Vec<u8> {
+    format!(
+        "POST /api/videos/upload HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: multipart/form-data; boundary={BOUNDARY}\r\nContent-Length: {content_length}\r\n\
+         Connection: close\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+/// Read one HTTP/1.1 response (until the server closes); `None` if the connection was reset
+/// before a status line arrived.
+async fn read_response(stream: &mut TcpStream) -> Option<(u16, String)> {
+    let mut raw = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        match stream.read(&mut chunk).await {
+            Ok(0) => break,
+            Ok(n) => raw.extend_from_slice(&chunk[..n]),
+            Err(_) => break,
+        }
+        if raw.len() > 1 << 20 {
+            break;
+        }
+    }
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let status = text.split(' ').nth(1)?.parse().ok()?;
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    Some((status, body))
+}
+
+/// A whole upload at full speed; returns the status and how long it took.
+async fn normal_upload(addr: std::net::SocketAddr, token: &str, data: &[u8]) -> Duration {
+    let started = Instant::now();
+    let (head, tail) = framing("normal.mp4");
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(&request_head(token, head.len() + data.len() + tail.len()))
+        .await
+        .unwrap();
+    stream.write_all(&head).await.unwrap();
+    stream.write_all(data).await.unwrap();
+    stream.write_all(&tail).await.unwrap();
+    let (status, body) = tokio::time::timeout(Duration::from_secs(60), read_response(&mut stream))
+        .await
+        .expect("a normal upload answers within a minute")
+        .expect("a response");
+    assert_eq!(status, 201, "{body}");
+    started.elapsed()
+}
+
+/// A client that sends `burst` bytes of the file at once, then 1 KB a second, while reading;
+/// returns what the server answered (`None`: nothing before the connection closed) and when.
+async fn slow_upload(
+    addr: std::net::SocketAddr,
+    token: String,
+    burst: usize,
+) -> (Option<(u16, String)>, Duration) {
+    let started = Instant::now();
+    let file = fake_mp4(burst + 200 * 1024);
+    let (head, tail) = framing("slow.mp4");
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let (mut rd, mut wr) = stream.into_split();
+    let writer = tokio::spawn(async move {
+        wr.write_all(&request_head(&token, head.len() + file.len() + tail.len()))
+            .await?;
+        wr.write_all(&head).await?;
+        wr.write_all(&file[..burst]).await?;
+        for piece in file[burst..].chunks(1024) {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            wr.write_all(piece).await?;
+        }
+        wr.write_all(&tail).await?;
+        Ok::<_, std::io::Error>(wr)
+    });
+    let mut raw = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(60), rd.read_to_end(&mut raw)).await;
+    writer.abort();
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let answer = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .map(|status| {
+            let body = text
+                .split_once("\r\n\r\n")
+                .map(|(_, b)| b.to_owned())
+                .unwrap_or_default();
+            (status, body)
+        });
+    (answer, started.elapsed())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_clients_do_not_hold_up_other_uploads() {
+    // A longer grace than the default 5 s keeps the slow clients connected while the normal
+    // uploads are measured beside them, even on a busy machine; how fast they are cut off
+    // does not change what they hold (nothing shared before 64 KiB).
+    let config = api::Config {
+        body_grace: Duration::from_secs(10),
+        ..test_config()
+    };
+    let grace = config.body_grace;
+    let h = Harness::with_cloud(Db::Sqlite, config).await.unwrap();
+    let (owner, token, _) = h.user("slowloris@example.com", None).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(axum::serve(listener, h.app.clone()).into_future());
+
+    // Two parts and a bit: the normal upload needs shared buffers. The best of two runs on
+    // each side, so that a busy machine's noise is not taken for a delay.
+    let data = fake_mp4(api::PART_SIZE * 2 + 4321);
+    normal_upload(addr, &token, &data).await; // warm-up
+    let mut alone = Duration::MAX;
+    for _ in 0..2 {
+        alone = alone.min(normal_upload(addr, &token, &data).await);
+    }
+
+    let slow: Vec<_> = (0..20)
+        .map(|_| tokio::spawn(slow_upload(addr, token.clone(), 1024)))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let mut beside = Duration::MAX;
+    for _ in 0..2 {
+        assert_eq!(
+            h.state.part_buffers().in_use(),
+            0,
+            "clients at 1 KB/s hold no shared part buffer"
+        );
+        beside = beside.min(normal_upload(addr, &token, &data).await);
+    }
+    assert!(
+        slow.iter().all(|t| !t.is_finished()),
+        "the slow clients were cut off before the normal uploads were measured beside them"
+    );
+    eprintln!("normal upload alone {alone:?}, beside 20 slow clients {beside:?}");
+    assert!(
+        beside < alone + Duration::from_secs(1),
+        "20 slow clients delayed a normal upload from {alone:?} to {beside:?}"
+    );
+
+    for task in slow {
+        let (answer, took) = task.await.unwrap();
+        assert!(
+            took < grace + Duration::from_secs(3),
+            "a slow client was cut off only after {took:?}"
+        );
+        let (status, body) = answer.expect("the slow client reads its answer");
+        assert_eq!(status, 408, "{body}");
+        assert!(
+            body.contains("\"error_code\":\"client_too_slow\""),
+            "{body}"
+        );
+    }
+
+    // A client that bursts past its own buffer and then trickles takes a shared buffer, and
+    // loses it (408) within the grace.
+    let (answer, took) = slow_upload(addr, token.clone(), api::upload::STAGE_LEN + 8192).await;
+    assert!(
+        took < grace + Duration::from_secs(3),
+        "cut off only after {took:?}"
+    );
+    let (status, body) = answer.expect("the client reads its answer");
+    assert_eq!(status, 408, "{body}");
+    h.settle().await;
+    assert_eq!(h.state.part_buffers().in_use(), 0);
+
+    let metrics = h.send(get("/metrics", None)).await.text();
+    assert!(
+        metrics.contains("flightdeck_api_uploads_total{outcome=\"client_too_slow\"} 21"),
+        "{metrics}"
+    );
+    // Only the five normal uploads are stored: no object, part upload, row or message
+    // from any slow client.
+    assert_eq!(h.rows_of(owner).await.len(), 5);
+    assert_eq!(h.stored_versions().await, 5);
+    assert_eq!(h.pending_multipart_uploads().await, 0);
+    assert_eq!(h.drain_messages().await.len(), 5);
+    server.abort();
+    h.finish().await;
+}
