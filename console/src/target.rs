@@ -288,6 +288,29 @@ pub async fn connect_to(
     } else {
         clients
     };
+    // A profile without usable credentials is refused here, and the old target stays.
+    if profile != current_profile {
+        let whose = profile.as_deref().map_or_else(
+            || "the default chain".to_owned(),
+            |p| format!("profile `{p}`"),
+        );
+        match tokio::time::timeout(CREDENTIALS_WITHIN, clients.resolve_credentials()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                return Err(format!(
+                    "no usable credentials from {whose}: {e}; {}",
+                    fix_for(profile.as_deref())
+                ))
+            }
+            Err(_) => {
+                return Err(format!(
+                    "no credentials from {whose} within {} s; {}",
+                    CREDENTIALS_WITHIN.as_secs(),
+                    fix_for(profile.as_deref())
+                ))
+            }
+        }
+    }
     let clients = identify(clients).await;
     let info = crate::agents::target_info(&clients, profile.as_deref());
     Ok((clients, info))

@@ -56,11 +56,18 @@ fn region_and_profile_switch_in_the_running_console() {
     )
     .unwrap();
     std::fs::write(dir.join("aws-config"), "[default]\n[profile prod]\n").unwrap();
+    // A profile named with :profile wins over the environment's keys (as the AWS CLI's
+    // --profile does), so prod has keys of its own; the emulator accepts any.
+    std::fs::write(
+        dir.join("aws-credentials"),
+        "[prod]\naws_access_key_id = prodkey\naws_secret_access_key = prodsecret\n",
+    )
+    .unwrap();
     let name = format!("flightdeck-switch-test-{}", std::process::id());
     let script = format!(
         "env -u AWS_PROFILE -u AWS_ENDPOINT_URL -u AWS_REGION -u AWS_DEFAULT_REGION -u NO_COLOR \
          -u FLIGHTDECK_CONFIG XDG_CONFIG_HOME={d} AWS_CONFIG_FILE={d}/aws-config \
-         AWS_SHARED_CREDENTIALS_FILE={d}/none AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
+         AWS_SHARED_CREDENTIALS_FILE={d}/aws-credentials AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
          {bin} --read-only; echo \"exited=$?\"; sleep 60",
         d = dir.display(),
         bin = assert_cmd::cargo::cargo_bin("flightdeck").display(),

@@ -184,7 +184,7 @@ where
         SdkError::DispatchFailure(d) => {
             // Credential resolution failures surface here too, as "other" dispatch errors.
             let text = error_chain(err);
-            let credentials = text.contains("credentials") || text.contains("Credentials");
+            let credentials = text.to_ascii_lowercase().contains("credential");
             AwsFailure {
                 class: if credentials {
                     ErrorClass::Auth
