@@ -660,6 +660,12 @@ pub enum Report {
         level: LogLevel,
         text: String,
     },
+    /// Fit the charts to the data again with at least this window (the demo tour asks for a
+    /// couple of minutes, so that its story fills the charts).
+    FitWindow {
+        at: Timestamp,
+        least: std::time::Duration,
+    },
     /// The local cloud's memory (sampled every few seconds while the console runs one).
     LocalMemory {
         at: Timestamp,
@@ -699,7 +705,8 @@ impl Report {
             | Report::LoadScenarios { at, .. }
             | Report::Log { at, .. }
             | Report::Emulator { at, .. }
-            | Report::LocalMemory { at, .. } => *at,
+            | Report::LocalMemory { at, .. }
+            | Report::FitWindow { at, .. } => *at,
         }
     }
 }

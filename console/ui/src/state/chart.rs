@@ -26,6 +26,9 @@ pub struct ChartSettings {
     /// The window fits the data ("since start", between `FIT_MIN` and `FIT_MAX`); `+`/`-` and
     /// `:window` switch to a fixed `window`.
     pub fit: bool,
+    /// The least fitted window: [`FIT_MIN`] unless a feed asks for less (the demo tour, so
+    /// that its few minutes fill the charts).
+    pub fit_min: Duration,
     /// The fixed window, when not fitting.
     pub window: Duration,
     /// Charts end here instead of now while frozen.
@@ -37,6 +40,7 @@ impl ChartSettings {
     pub fn new(marker: ChartMarker) -> Self {
         ChartSettings {
             fit: true,
+            fit_min: FIT_MIN,
             window: WINDOWS[1],
             frozen_at: None,
             marker,
@@ -58,10 +62,16 @@ impl ChartSettings {
         if !self.fit {
             return self.window;
         }
-        let span = span.unwrap_or(FIT_MIN);
+        let span = span.unwrap_or(self.fit_min);
         // Whole minutes, so the axis labels stay round.
         let minutes = span.as_secs().div_ceil(60) * 60;
-        Duration::from_secs(minutes).clamp(FIT_MIN, FIT_MAX)
+        Duration::from_secs(minutes).clamp(self.fit_min, FIT_MAX)
+    }
+
+    /// Fit the data again, with at least `least` (between a minute and [`FIT_MIN`]).
+    pub fn fit_at_least(&mut self, least: Duration) {
+        self.fit = true;
+        self.fit_min = least.clamp(MIN_WINDOW, FIT_MIN);
     }
 
     /// From the fitted window (now `shown`) to the next longer fixed one, or between the fixed
@@ -118,6 +128,31 @@ mod tests {
         assert_eq!(c.shown(Some(Duration::from_secs(7 * MIN + 5))), m(8));
         assert_eq!(c.shown(Some(m(300))), m(60), "a day of data: the last hour");
         assert_eq!(c.fetch_window(), m(60));
+    }
+
+    #[test]
+    fn a_feed_can_fit_the_charts_to_a_few_minutes_of_story() {
+        let mut c = ChartSettings::new(ChartMarker::Braille);
+        let three = Some(Duration::from_secs(170));
+        assert_eq!(
+            c.shown(three),
+            FIT_MIN,
+            "a fresh console shows at least 5 minutes"
+        );
+        c.set_fixed(WINDOWS[2]);
+        c.fit_at_least(Duration::from_secs(120));
+        assert!(c.fit);
+        assert_eq!(
+            c.shown(three),
+            Duration::from_secs(180),
+            "the story fills the chart"
+        );
+        assert_eq!(
+            c.shown(Some(Duration::from_secs(30))),
+            Duration::from_secs(120)
+        );
+        c.fit_at_least(Duration::from_secs(5));
+        assert_eq!(c.fit_min, MIN_WINDOW, "never under a minute");
     }
 
     #[test]

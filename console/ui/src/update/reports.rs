@@ -196,6 +196,7 @@ pub(super) fn apply(state: &mut State, report: Report) {
         Report::Log { at, level, text } => note(state, at, level, text),
         Report::Emulator { at, status } => emulator(state, at, status),
         Report::LocalMemory { at, memory } => local_memory(state, at, memory),
+        Report::FitWindow { at: _, least } => state.chart.fit_at_least(least),
         Report::AgentError {
             at,
             agent,

@@ -63,8 +63,13 @@ pub fn draw(state: &State, area: Rect, buf: &mut Buffer) {
     }
     left.push(Span::styled(format!(" {} ", window_label(state)), s.muted));
     // Who the console acts as: last, so a narrow bar drops it before the alarms.
+    // Whole or not at all: a cut account number would name the wrong account.
     if let Some(who) = state.target.current.as_ref().and_then(|t| t.who()) {
-        left.push(Span::styled(format!(" {who} "), s.muted));
+        let used: usize = left.iter().map(Span::width).sum();
+        let who = format!(" {who} ");
+        if used + who.chars().count() <= usize::from(area.width) {
+            left.push(Span::styled(who, s.muted));
+        }
     }
     let right = match state.current_flash() {
         Some(f) => {
