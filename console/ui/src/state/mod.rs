@@ -17,6 +17,7 @@ pub mod target;
 pub mod timeline;
 
 use crate::config::UiConfig;
+use crate::event::Command;
 use crate::model::{CallStats, Timestamp};
 use crate::theme::{Theme, ThemeSet};
 
@@ -86,6 +87,8 @@ pub struct State {
     /// Lines scrolled in the open message (long bodies and many attributes).
     pub(crate) message_scroll: u16,
     pub(crate) flash: Option<Flash>,
+    /// Commands decided deep in an update (an audited refusal), sent with the update's own.
+    pub(crate) outbox: Vec<Command>,
     /// Warnings and notices from the console's log, and where the log files are.
     pub(crate) notes: Notes,
     pub(crate) config: UiConfig,
@@ -132,6 +135,7 @@ impl State {
             help: None,
             message_scroll: 0,
             flash: None,
+            outbox: Vec::new(),
             notes: Notes::default(),
             config,
             themes,

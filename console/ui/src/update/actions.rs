@@ -10,12 +10,24 @@ use crate::state::nav::{TableId, View};
 use crate::state::prompt::Input;
 use crate::state::{Level, State};
 
-fn refuse_read_only(state: &mut State, what: &str) -> bool {
+/// Under `--read-only`: says so, and audits the refusal (`action` as the audit log names it,
+/// on what is in view); nothing is sent to AWS.
+fn refuse_read_only(state: &mut State, what: &str, action: &str) -> bool {
     if state.read_only {
         state.flash(
             Level::Warn,
             format!("read-only: {what} is disabled (restart without --read-only to act)"),
         );
+        let target = dlq_in_view(state)
+            .map(|(q, _)| q)
+            .or_else(|| group_in_view(state))
+            .unwrap_or_default();
+        state.outbox.push(Command::Audited {
+            action: action.to_owned(),
+            target,
+            result: "refused".to_owned(),
+            detail: format!("{what} refused by --read-only"),
+        });
     }
     state.read_only
 }
@@ -74,7 +86,7 @@ fn source_of(state: &State, dlq: &str) -> Option<String> {
 /// R or `:redrive [QUEUE]`: marked messages, else the open message, else what the filter shows,
 /// else everything; to the source queue unless `to` names one.
 pub(super) fn redrive(state: &mut State, to: Option<String>) -> Vec<Command> {
-    if refuse_read_only(state, "redrive") {
+    if refuse_read_only(state, "redrive", "dlq.redrive") {
         return Vec::new();
     }
     let Some((dlq, open)) = dlq_in_view(state) else {
@@ -145,7 +157,7 @@ pub(super) fn redrive(state: &mut State, to: Option<String>) -> Vec<Command> {
 
 /// e: opens the open message's body (pretty JSON) in the operator's editor.
 pub(super) fn edit(state: &mut State) -> Vec<Command> {
-    if refuse_read_only(state, "edit and redrive") {
+    if refuse_read_only(state, "edit and redrive", "dlq.redrive") {
         return Vec::new();
     }
     let View::Message(queue, id) = state.nav.view().clone() else {
@@ -223,7 +235,7 @@ pub(super) fn edited(
 
 /// ctrl-d: deletes the marked messages (or the open one).
 pub(super) fn delete(state: &mut State) {
-    if refuse_read_only(state, "delete") {
+    if refuse_read_only(state, "delete", "dlq.delete") {
         return;
     }
     let Some((queue, open)) = dlq_in_view(state) else {
@@ -245,7 +257,7 @@ pub(super) fn delete(state: &mut State) {
 
 /// `:purge [QUEUE]`: the open queue unless one is named.
 pub(super) fn purge(state: &mut State, queue: Option<String>) {
-    if refuse_read_only(state, "purge") {
+    if refuse_read_only(state, "purge", "dlq.purge") {
         return;
     }
     let queue = queue.or_else(|| match state.nav.view() {
@@ -274,7 +286,7 @@ fn group_in_view(state: &State) -> Option<String> {
 
 /// s or `:scale [GROUP] [N]`: opens the capacity dialog pre-filled with the current desired.
 pub(super) fn scale(state: &mut State, group: Option<String>, value: Option<String>) {
-    if refuse_read_only(state, "scaling") {
+    if refuse_read_only(state, "scaling", "scale") {
         return;
     }
     let Some(name) = group.or_else(|| group_in_view(state)) else {
@@ -307,7 +319,7 @@ pub(super) fn load(state: &mut State, scenario: Option<String>) {
     let Some(wanted) = scenario else {
         return;
     };
-    if refuse_read_only(state, "a load run") {
+    if refuse_read_only(state, "a load run", "load.run") {
         return;
     }
     if state.load.running() {

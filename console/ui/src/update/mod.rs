@@ -43,6 +43,7 @@ pub fn update(state: &mut State, event: Event) -> Vec<Command> {
         Event::Edited { queue, id, body } => actions::edited(state, queue, id, body),
     };
     reports::settle_caption(state);
+    commands.append(&mut state.outbox);
     remember_scroll(state);
     if let Some(scroll) = state.help {
         let body = layout::screen(

@@ -846,16 +846,31 @@ fn scaling_to_zero_needs_the_group_name() {
 fn read_only_refuses_every_action_in_the_ui() {
     let mut s = loaded_state();
     s.set_read_only(true);
-    update(&mut s, key('s'));
+    // Each refusal sends nothing to AWS and is audited with its reason.
+    let refused = |out: Vec<Command>, action: &str| {
+        let [Command::Audited {
+            action: a,
+            result,
+            detail,
+            ..
+        }] = out.as_slice()
+        else {
+            panic!("expected only an audited refusal, got {out:?}");
+        };
+        assert_eq!((a.as_str(), result.as_str()), (action, "refused"));
+        assert!(detail.contains("--read-only"), "{detail}");
+    };
+    update(&mut s, key('j'));
+    refused(update(&mut s, key('s')), "scale");
     assert_eq!(s.input, Input::Normal);
     open_dlq(&mut s);
     update(&mut s, key(' '));
-    assert!(update(&mut s, key('R')).is_empty());
-    update(&mut s, ctrl('d'));
+    refused(update(&mut s, key('R')), "dlq.redrive");
+    refused(update(&mut s, ctrl('d')), "dlq.delete");
     assert_eq!(s.input, Input::Normal);
     update(&mut s, key(':'));
     type_text(&mut s, "purge");
-    update(&mut s, code(KeyCode::Enter));
+    refused(update(&mut s, code(KeyCode::Enter)), "dlq.purge");
     assert_eq!(s.input, Input::Normal);
     assert!(s
         .current_flash()
@@ -1163,7 +1178,11 @@ fn read_only_refuses_to_edit() {
     s.set_read_only(true);
     open_dlq(&mut s);
     update(&mut s, code(KeyCode::Enter));
-    assert!(update(&mut s, key('e')).is_empty());
+    let out = update(&mut s, key('e'));
+    assert!(
+        matches!(out.as_slice(), [Command::Audited { result, .. }] if result == "refused"),
+        "{out:?}"
+    );
 }
 
 #[test]
