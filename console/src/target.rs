@@ -208,21 +208,29 @@ pub async fn preflight(target: &Target, clients: &Clients) -> anyhow::Result<()>
             );
         }
     }
-    let whose = profile.as_deref().map_or_else(
+    usable_credentials(clients, profile.as_deref())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e} (no AWS call was made)"))
+}
+
+/// Resolves the credentials `clients` will sign with (from `profile`, else the default chain),
+/// within [`CREDENTIALS_WITHIN`]; the error names where they came from and what to run.
+async fn usable_credentials(clients: &Clients, profile: Option<&str>) -> Result<(), String> {
+    let whose = profile.map_or_else(
         || "the default credential chain".to_owned(),
         |p| format!("profile `{p}`"),
     );
     match tokio::time::timeout(CREDENTIALS_WITHIN, clients.resolve_credentials()).await {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => anyhow::bail!(
-            "no usable AWS credentials from {whose}: {e}; {} (no AWS call was made)",
-            fix_for(profile.as_deref())
-        ),
-        Err(_) => anyhow::bail!(
+        Ok(Err(e)) => Err(format!(
+            "no usable AWS credentials from {whose}: {e}; {}",
+            fix_for(profile)
+        )),
+        Err(_) => Err(format!(
             "no AWS credentials from {whose} within {} s (an SSO portal or credential process that does not answer?); {}",
             CREDENTIALS_WITHIN.as_secs(),
-            fix_for(profile.as_deref())
-        ),
+            fix_for(profile)
+        )),
     }
 }
 
@@ -290,26 +298,7 @@ pub async fn connect_to(
     };
     // A profile without usable credentials is refused here, and the old target stays.
     if profile != current_profile {
-        let whose = profile.as_deref().map_or_else(
-            || "the default chain".to_owned(),
-            |p| format!("profile `{p}`"),
-        );
-        match tokio::time::timeout(CREDENTIALS_WITHIN, clients.resolve_credentials()).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                return Err(format!(
-                    "no usable credentials from {whose}: {e}; {}",
-                    fix_for(profile.as_deref())
-                ))
-            }
-            Err(_) => {
-                return Err(format!(
-                    "no credentials from {whose} within {} s; {}",
-                    CREDENTIALS_WITHIN.as_secs(),
-                    fix_for(profile.as_deref())
-                ))
-            }
-        }
+        usable_credentials(&clients, profile.as_deref()).await?;
     }
     let clients = identify(clients).await;
     let info = crate::agents::target_info(&clients, profile.as_deref());
