@@ -39,13 +39,15 @@ pub struct GroupsPoller {
 }
 
 /// The CloudWatch series the metrics agent fetches for a group: its CPU, each instance's CPU,
-/// and its capacity metrics (the history before the console's own samples, where AWS has it).
+/// its capacity metrics (the history before the console's own samples, where AWS has it) and
+/// the jobs its workers finished (published by the worker; empty for a group of API servers).
 pub fn series_of(g: &GroupSnapshot) -> Vec<MetricKey> {
     let capacity = [
         ui::GROUP_DESIRED_METRIC,
         ui::GROUP_IN_SERVICE_METRIC,
         ui::GROUP_PENDING_METRIC,
         ui::GROUP_TERMINATING_METRIC,
+        ui::JOBS_SUCCEEDED_METRIC,
     ];
     std::iter::once(MetricKey::group_cpu(&g.name))
         .chain(

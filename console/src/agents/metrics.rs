@@ -14,7 +14,7 @@ use aws_sdk_cloudwatch::types::{
 use chrono::Utc;
 use stack::metrics::{
     AUTOSCALING_NAMESPACE, CPU_UTILIZATION, DIM_ASG_NAME, DIM_INSTANCE_ID, DIM_QUEUE_NAME,
-    EC2_NAMESPACE, SQS_NAMESPACE,
+    EC2_NAMESPACE, FLIGHTDECK_NAMESPACE, JOBS_SUCCEEDED, SQS_NAMESPACE,
 };
 use stack::Clients;
 use tokio::sync::watch;
@@ -91,13 +91,15 @@ pub fn fetch_range<K: Ord>(
 
 /// The query for one series: a group's CPU (by `AutoScalingGroupName`) or an instance's (by
 /// `InstanceId` alone, the dimension EC2 publishes it under), a group's capacity metric or a
-/// queue's depth (the most in each period, so steps and peaks show); `id` must start with a
-/// lower-case letter.
+/// queue's depth (the most in each period, so steps and peaks show), or the jobs a worker group
+/// finished (the worker's own metric, summed per period); `id` must start with a lower-case
+/// letter.
 fn cpu_query(id: String, key: &MetricKey, period_s: u32) -> MetricDataQuery {
     let dim = |name: &str, value: &str| Dimension::builder().name(name).value(value).build();
     let (namespace, dimension, stat) = match (&key.instance, key.metric.as_str()) {
         (Some(instance), _) => (EC2_NAMESPACE, dim(DIM_INSTANCE_ID, instance), "Average"),
         (None, CPU_UTILIZATION) => (EC2_NAMESPACE, dim(DIM_ASG_NAME, &key.group), "Average"),
+        (None, JOBS_SUCCEEDED) => (FLIGHTDECK_NAMESPACE, dim(DIM_ASG_NAME, &key.group), "Sum"),
         (None, m) if m.starts_with("Group") => (
             AUTOSCALING_NAMESPACE,
             dim(DIM_ASG_NAME, &key.group),
@@ -359,6 +361,16 @@ mod tests {
                 "QueueName",
                 "q",
                 "Maximum"
+            ]
+        );
+        assert_eq!(
+            asked(MetricKey::of("w", ui::JOBS_SUCCEEDED_METRIC)),
+            [
+                "Flightdeck",
+                "JobsSucceeded",
+                "AutoScalingGroupName",
+                "w",
+                "Sum"
             ]
         );
     }

@@ -193,6 +193,13 @@ pub fn metrics() -> Report {
             MetricKey::instance_cpu("worker-asg", "i-0f9e8d7c6b5a40001"),
             |_| 91.0,
         ),
+        cpu_series(MetricKey::of("worker-asg", JOBS_SUCCEEDED_METRIC), |m| {
+            if m < 30 {
+                0.0
+            } else {
+                12.0
+            }
+        }),
     ];
     Report::Metrics {
         at: t(-10),
@@ -400,6 +407,13 @@ pub fn story_state() -> State {
             51..=53 => 40.0 + (m - 51) as f64 * 20.0,
             54..=57 => 85.0,
             _ => 55.0,
+        }),
+        // The jobs the workers finished each minute, as they publish them.
+        cpu_series(MetricKey::of("worker-asg", JOBS_SUCCEEDED_METRIC), |m| {
+            [0.0, 4.0, 8.0, 12.0, 18.0, 18.0, 18.0, 14.0, 10.0, 6.0]
+                .get(usize::try_from(m - 51).unwrap_or(usize::MAX))
+                .copied()
+                .unwrap_or(0.0)
         }),
     ];
     reports.push(Report::Metrics {

@@ -18,6 +18,9 @@ pub const GROUP_PENDING_METRIC: &str = "GroupPendingInstances";
 pub const GROUP_TERMINATING_METRIC: &str = "GroupTerminatingInstances";
 pub const QUEUE_VISIBLE_METRIC: &str = "ApproximateNumberOfMessagesVisible";
 pub const QUEUE_IN_FLIGHT_METRIC: &str = "ApproximateNumberOfMessagesNotVisible";
+/// The jobs a worker group finished in each period (`Flightdeck` namespace, by group, Sum):
+/// the queue's "processed per minute".
+pub const JOBS_SUCCEEDED_METRIC: &str = "JobsSucceeded";
 
 /// One Auto Scaling group as DescribeAutoScalingGroups (+ policies, activities) showed it.
 #[derive(Debug, Clone, PartialEq)]

@@ -774,7 +774,7 @@ fn the_story_fits_the_window_to_the_data_and_marks_its_events() {
 
     let medium = screen(&sized(story_state(), 120, 40), 120, 40);
     for title in [
-        "video_tasks 0+4 · in 0.0/s · out 0.0/s · 0/min",
+        "video_tasks visible 0 · in flight 4 · 14 processed/min",
         "video_dlq dead letters",
         "worker-asg in service",
         "api-asg in service",

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use crate::model::{
     GroupSnapshot, MetricKey, MetricPoint, Timestamp, GROUP_DESIRED_METRIC,
-    GROUP_IN_SERVICE_METRIC, GROUP_PENDING_METRIC, GROUP_TERMINATING_METRIC,
+    GROUP_IN_SERVICE_METRIC, GROUP_PENDING_METRIC, GROUP_TERMINATING_METRIC, JOBS_SUCCEEDED_METRIC,
     QUEUE_IN_FLIGHT_METRIC, QUEUE_VISIBLE_METRIC,
 };
 use crate::state::groups::CapacitySample;
@@ -109,12 +109,71 @@ impl State {
         );
         out
     }
+
+    /// The jobs the workers consuming `queue` finished per minute, from their own
+    /// `JobsSucceeded` metric: the newest complete period (the current one is still being
+    /// published into). `None` until the workers have published a whole period, or when no
+    /// group is paired with the queue.
+    pub fn processed_per_minute(&self, queue: &str) -> Option<f64> {
+        let group = self
+            .config
+            .pairing
+            .group_for(queue, &self.groups.list, &self.queues.list)?;
+        let period_s = self.metrics.period_s?;
+        let now = self.metrics.at?;
+        let period = chrono::Duration::seconds(i64::from(period_s));
+        let key = MetricKey::of(&group.name, JOBS_SUCCEEDED_METRIC);
+        let complete = self
+            .metrics
+            .range(&key, now - period * 3, now)
+            .into_iter()
+            .rfind(|p| p.t + period <= now)?;
+        Some(complete.value * 60.0 / f64::from(period_s))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use crate::fixtures::*;
     use crate::model::*;
+
+    /// The workers published 12 jobs at t0-3m, 30 at t0-2m and (so far) 5 at t0-1m.
+    #[test]
+    fn processed_per_minute_is_the_newest_complete_period_of_the_workers_metric() {
+        let mut s = empty_state();
+        let jobs = |period_s: u32, at: i64| Report::Metrics {
+            at: t(at),
+            period_s,
+            series: vec![SeriesUpdate {
+                key: MetricKey::of("worker-asg", JOBS_SUCCEEDED_METRIC),
+                points: [(-180, 12.0), (-120, 30.0), (-60, 5.0)]
+                    .map(|(at, value)| MetricPoint { t: t(at), value })
+                    .to_vec(),
+            }],
+        };
+        let topology = |at| {
+            [
+                Report::Groups {
+                    at: t(at),
+                    groups: vec![api(2), worker(2, 2)],
+                },
+                Report::Queues {
+                    at: t(at),
+                    queues: vec![tasks(80, 2), dlq(0)],
+                },
+            ]
+        };
+        feed(&mut s, topology(-30));
+        assert_eq!(s.processed_per_minute("video_tasks"), None, "nothing yet");
+        feed(&mut s, [jobs(60, -30)]);
+        assert_eq!(s.processed_per_minute("video_tasks"), Some(30.0));
+        assert_eq!(s.processed_per_minute("video_dlq"), None, "no consumer");
+        // Five-minute points count five minutes of jobs.
+        let mut s = empty_state();
+        feed(&mut s, topology(300));
+        feed(&mut s, [jobs(300, 300)]);
+        assert_eq!(s.processed_per_minute("video_tasks"), Some(1.0));
+    }
 
     /// A console started at t0 - 5 min, with CloudWatch knowing the half hour before.
     #[test]

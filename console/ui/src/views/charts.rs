@@ -159,7 +159,7 @@ fn axis_row(area: Rect, buf: &Buffer) -> Option<(u16, u16, u16)> {
     None
 }
 
-/// Each event in the window as its glyph on the time axis; a later event in the same cell wins.
+/// Each event in the window as its glyph on the time axis (see [`place_marks`]).
 fn mark_events(state: &State, f: Frame, area: Rect, buf: &mut Buffer) {
     let Some((y, left, right)) = axis_row(area, buf) else {
         return;
@@ -169,15 +169,56 @@ fn mark_events(state: &State, f: Frame, area: Rect, buf: &mut Buffer) {
         return;
     }
     let style = state.theme.s.chart_event;
-    for e in state.timeline.within(f.start, f.end) {
-        let share = (e.at - f.start).num_milliseconds() as f64 / (f.secs() * 1000.0);
-        let col = (share * f64::from(cols - 1))
-            .round()
-            .clamp(0.0, f64::from(cols - 1));
-        if let Some(cell) = buf.cell_mut(Position::new(left + col as u16, y)) {
-            cell.set_char(e.mark.glyph()).set_style(style);
+    let wanted: Vec<(u16, char)> = state
+        .timeline
+        .within(f.start, f.end)
+        .map(|e| {
+            let share = (e.at - f.start).num_milliseconds() as f64 / (f.secs() * 1000.0);
+            let col = (share * f64::from(cols - 1))
+                .round()
+                .clamp(0.0, f64::from(cols - 1));
+            (col as u16, e.mark.glyph())
+        })
+        .collect();
+    for (col, glyph) in place_marks(cols, &wanted) {
+        if let Some(cell) = buf.cell_mut(Position::new(left + col, y)) {
+            cell.set_char(glyph).set_style(style);
         }
     }
+}
+
+/// The glyph of a cell that holds several events which could not be spread apart.
+pub const MANY_EVENTS: char = '✱';
+
+/// Where each event's glyph goes on an axis `cols` cells wide, given the column each wants
+/// (oldest first). Events never hide each other: one whose cell is taken moves to the nearest
+/// free cell at most [`SPREAD`] away (later first, so order reads left to right); when none
+/// is free it joins its cell, which then shows [`MANY_EVENTS`].
+pub fn place_marks(cols: u16, wanted: &[(u16, char)]) -> Vec<(u16, char)> {
+    /// How far an event may be drawn from its time, in cells.
+    const SPREAD: u16 = 2;
+    let mut cells: Vec<Option<char>> = vec![None; usize::from(cols)];
+    for &(col, glyph) in wanted {
+        let col = col.min(cols.saturating_sub(1));
+        let nearest = (0..=SPREAD)
+            .flat_map(|d| [col.checked_add(d), col.checked_sub(d)])
+            .flatten()
+            .filter(|c| *c < cols)
+            .find(|c| cells[usize::from(*c)].is_none());
+        match nearest {
+            Some(c) => cells[usize::from(c)] = Some(glyph),
+            None => {
+                if let Some(cell) = cells.get_mut(usize::from(col)) {
+                    *cell = Some(MANY_EVENTS);
+                }
+            }
+        }
+    }
+    cells
+        .into_iter()
+        .enumerate()
+        .filter_map(|(c, g)| Some((u16::try_from(c).ok()?, g?)))
+        .collect()
 }
 
 /// A value held until the next sample: `(t, v)` pairs as horizontal and vertical segments.
@@ -364,21 +405,29 @@ fn depth_series(state: &State, f: Frame, queue: &str) -> DepthSeries {
     }
 }
 
-/// ` in 1.2/s · out 0.8/s (48/min)`: arrivals, departures and what that means per minute.
-fn rate_spans<'a>(state: &State, queue: &str) -> Vec<Span<'a>> {
+/// ` · in 1.2/s · out 0.8/s`: arrivals and departures, from depth changes.
+fn flow_spans<'a>(state: &State, queue: &str) -> Vec<Span<'a>> {
     let s = &state.theme.s;
     match state.queues.rates(queue, state.config.rate_window) {
         Some(r) => vec![Span::styled(
             format!(
-                " · in {}/s · out {}/s · {:.0}/min",
+                " · in {}/s · out {}/s",
                 fmt::rate(Some(r.in_per_s)),
-                fmt::rate(Some(r.out_per_s)),
-                r.out_per_s * 60.0
+                fmt::rate(Some(r.out_per_s))
             ),
             s.muted,
         )],
         None => Vec::new(),
     }
+}
+
+/// ` · 48 processed/min`: the jobs the consuming workers say they finished in the last minute.
+fn processed_spans<'a>(state: &State, queue: &str) -> Vec<Span<'a>> {
+    state
+        .processed_per_minute(queue)
+        .map(|n| Span::styled(format!(" · {n:.0} processed/min"), state.theme.s.muted))
+        .into_iter()
+        .collect()
 }
 
 /// A queue on the dashboard: visible and in flight over time, its rates in the title.
@@ -398,15 +447,18 @@ pub fn queue(state: &State, q: &QueueSnapshot, area: Rect, buf: &mut Buffer) {
         Span::styled(format!(" {}", q.visible), s.chart_visible),
         Span::styled(format!("+{}", q.in_flight), s.chart_in_flight),
     ];
-    let rates = rate_spans(state, &q.name);
-    let end = || Span::raw(" ");
+    let flow = flow_spans(state, &q.name);
+    let done = processed_spans(state, &q.name);
+    let end = || vec![Span::raw(" ")];
     let title = fit(
         area,
         vec![
-            [long.clone(), rates.clone(), vec![end()]].concat(),
-            [short.clone(), rates, vec![end()]].concat(),
-            [long, vec![end()]].concat(),
-            [short, vec![end()]].concat(),
+            [long.clone(), flow.clone(), done.clone(), end()].concat(),
+            [short.clone(), flow, done.clone(), end()].concat(),
+            [long.clone(), done.clone(), end()].concat(),
+            [short.clone(), done, end()].concat(),
+            [long, end()].concat(),
+            [short, end()].concat(),
         ],
     );
     let block = panel(state, title, bottom_title(state, f, None, Agent::Queues));
@@ -601,7 +653,29 @@ pub fn depth(state: &State, queue: &str, area: Rect, buf: &mut Buffer) {
 
 #[cfg(test)]
 mod tests {
-    use super::{nice_max, steps};
+    use super::{nice_max, place_marks, steps, MANY_EVENTS};
+
+    #[test]
+    fn events_in_one_cell_spread_to_free_neighbours() {
+        // Scale-out and a load start in the same cell: both stay visible, in time order.
+        assert_eq!(place_marks(10, &[(4, '▶'), (4, '▲')]), [(4, '▶'), (5, '▲')]);
+        // At the right edge the later one steps left.
+        assert_eq!(place_marks(5, &[(4, '▶'), (4, '▲')]), [(3, '▲'), (4, '▶')]);
+        // Apart events stay where they are.
+        assert_eq!(place_marks(10, &[(1, '×'), (8, 'R')]), [(1, '×'), (8, 'R')]);
+    }
+
+    #[test]
+    fn a_crowded_cell_says_it_holds_several_events() {
+        let wanted = vec![(2, '▲'); 6];
+        let placed = place_marks(5, &wanted);
+        assert_eq!(
+            placed.len(),
+            5,
+            "every cell within reach is used: {placed:?}"
+        );
+        assert_eq!(placed[2], (2, MANY_EVENTS));
+    }
 
     #[test]
     fn depth_axis_rounds_to_readable_maxima() {

@@ -72,6 +72,15 @@ fn lines<'a>(state: &State, q: &QueueSnapshot) -> Vec<Line<'a>> {
             ],
         ),
     ];
+    if let Some(n) = state.processed_per_minute(&q.name) {
+        out.push(kv(
+            "processed",
+            vec![
+                Span::raw(format!("{n:.0}/min")),
+                Span::styled("  (the workers' JobsSucceeded, last full period)", s.muted),
+            ],
+        ));
+    }
     if let Some(g) = state
         .config
         .pairing
