@@ -26,8 +26,10 @@ pub const EXIT_CODES: &str = "Exit codes:\n  \
     1  failed (an AWS error, a bad filter, a missing queue or group)\n  \
     2  bad command line\n  \
     3  refused: not confirmed (pass --yes in scripts), --read-only, or a value outside the group's min..max\n  \
-    4  stopped part way (Ctrl-C, or messages left behind); running the same command again resumes\n  \
-    5  nothing matched: no message was selected";
+    4  stopped part way (Ctrl-C, or sends or deletes that did not finish); running the same command again resumes\n  \
+    5  nothing matched: no message was selected\n  \
+    6  redrive done, but messages were left in the DLQ (held by another consumer, in flight\n     \
+    elsewhere); the last line says how many; run it again once they are visible";
 
 /// A command's end other than plain success: the process exits with `code`.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +43,7 @@ pub const FAILED: u8 = 1;
 pub const REFUSED: u8 = 3;
 pub const PARTIAL: u8 = 4;
 pub const NOTHING: u8 = 5;
+pub const LEFT: u8 = 6;
 
 fn exit(code: u8, message: impl Into<String>) -> anyhow::Error {
     Exit {
@@ -615,7 +618,7 @@ async fn redrive_cmd(
     };
     let p = &outcome.progress;
     let summary = format!(
-        "{} {} message(s) from {} to {} ({} mover){}{}{}",
+        "{} {} message(s) from {} to {} ({} mover){}{}{}{}",
         if p.dry_run { "would move" } else { "moved" },
         p.moved,
         p.dlq,
@@ -635,9 +638,16 @@ async fn redrive_cmd(
         } else {
             String::new()
         },
+        left_note(p),
     );
     if !req.dry_run {
-        let result = if p.cancelled { "cancelled" } else { "ok" };
+        let result = if p.cancelled {
+            "cancelled"
+        } else if p.failed > 0 || p.left > 0 || outcome.journal.is_some() {
+            "partial"
+        } else {
+            "ok"
+        };
         audit_entry(
             ctx,
             "dlq.redrive",
@@ -664,14 +674,36 @@ async fn redrive_cmd(
             if p.cancelled {
                 "stopped before the end: run the same command again to continue"
             } else {
-                "some messages were left behind: run the same command again to finish"
+                "some messages were not sent or not yet deleted: run the same command again to finish"
             },
+        ));
+    }
+    if p.left > 0 {
+        return Err(exit(
+            LEFT,
+            format!(
+                "{} message(s) left in {}: held by another consumer; run the same command again once they are visible",
+                p.left, p.dlq
+            ),
         ));
     }
     if p.moved == 0 && p.resumed == 0 {
         return Err(exit(NOTHING, String::new()));
     }
     Ok(())
+}
+
+/// Messages another consumer held when the run ended (see [`RedriveProgress::left`]).
+pub fn left_note(p: &RedriveProgress) -> String {
+    match (p.left, p.dry_run) {
+        (0, _) => String::new(),
+        (n, true) => {
+            format!("; {n} held by another consumer (in flight elsewhere) could not be looked at")
+        }
+        (n, false) => {
+            format!("; {n} left in the DLQ, held by another consumer (in flight elsewhere)")
+        }
+    }
 }
 
 /// This run's possible duplicates and the DLQ's record of them, which lasts across runs

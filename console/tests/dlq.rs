@@ -190,7 +190,74 @@ fn dlq_help_documents_filters_and_exit_codes() {
             help.contains("Exit codes:") && help.contains("3  refused"),
             "{sub}:\n{help}"
         );
+        assert!(
+            help.contains("6  redrive done, but messages were left"),
+            "{sub}:\n{help}"
+        );
     }
+}
+
+/// A redrive that ends with messages another consumer holds says how many, in its last line,
+/// its JSON and its audit entry, and exits 6 (not 0, and not 5 when nothing else moved).
+#[tokio::test]
+async fn a_redrive_that_leaves_messages_held_elsewhere_exits_6_with_their_count() {
+    let cloud = TestCloud::provisioned().await;
+    let state = tempfile::tempdir().unwrap();
+    let sqs = &cloud.clients.sqs;
+    let dlq = url(sqs, "video_dlq").await;
+    let tasks = url(sqs, "video_tasks").await;
+    inject(sqs, &dlq, "h", 8).await;
+    // Another consumer holds two of them for five minutes.
+    let mut held = 0;
+    while held < 2 {
+        let r = sqs
+            .receive_message()
+            .queue_url(&dlq)
+            .max_number_of_messages(2 - held)
+            .visibility_timeout(300)
+            .send()
+            .await
+            .unwrap();
+        held += r.messages().len() as i32;
+    }
+    let redrive = |json: bool| {
+        let mut cmd = flightdeck(cloud.endpoint(), state.path());
+        cmd.args(["dlq", "redrive", "--all", "--no-move-task", "--yes"]);
+        if json {
+            cmd.arg("--json");
+        }
+        cmd
+    };
+    let out = run(redrive(true)).await;
+    assert_eq!(out.status.code(), Some(6), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("2 message(s) left in video_dlq: held by another consumer"),
+        "{}",
+        text(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((&report["moved"], &report["left"]), (&6.into(), &2.into()));
+    assert_eq!(depth(sqs, &tasks).await, 6);
+    let audit = audit_lines(state.path());
+    let last = audit.last().unwrap();
+    assert_eq!(last["result"], "partial");
+    assert!(
+        last["detail"]
+            .as_str()
+            .unwrap()
+            .contains("2 left in the DLQ, held by another consumer"),
+        "{last}"
+    );
+
+    // Again with nothing else to move: still 6 (something is there), and the last line says so.
+    let out = run(redrive(false)).await;
+    assert_eq!(out.status.code(), Some(6), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let last_line = stdout.lines().last().unwrap_or_default();
+    assert!(
+        last_line.contains("moved 0 message(s)") && last_line.contains("; 2 left in the DLQ"),
+        "{stdout}"
+    );
 }
 
 #[tokio::test]

@@ -356,6 +356,8 @@ async fn run_redrive(
                 "dry_run"
             } else if p.cancelled {
                 "cancelled"
+            } else if p.left > 0 || p.failed > 0 || out.journal.is_some() {
+                "partial"
             } else {
                 "ok"
             };
@@ -364,6 +366,12 @@ async fn run_redrive(
                 detail.push_str(&format!(
                     ", {} possible duplicates ({} on record for this DLQ)",
                     p.possible_duplicates, p.possible_duplicates_total
+                ));
+            }
+            if p.left > 0 {
+                detail.push_str(&format!(
+                    ", {} left in the DLQ (held by another consumer)",
+                    p.left
                 ));
             }
             if let Some(note) = p.notes.last() {

@@ -486,3 +486,83 @@ async fn the_queue_counts_end_a_pass_over_an_empty_queue_early() {
         .unwrap();
     assert_eq!(found.len(), 1, "the delayed message is found");
 }
+
+/// Receive `n` messages as another consumer would and keep them in flight for `hold_s`:
+/// their (id, receipt handle).
+async fn hold_elsewhere(
+    sqs: &aws_sdk_sqs::Client,
+    url: &str,
+    n: usize,
+    hold_s: i32,
+) -> Vec<(String, String)> {
+    let mut held = Vec::new();
+    while held.len() < n {
+        let r = sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages((n - held.len()).min(10) as i32)
+            .visibility_timeout(hold_s)
+            .send()
+            .await
+            .unwrap();
+        for m in r.messages() {
+            held.push((
+                m.message_id().unwrap().to_owned(),
+                m.receipt_handle().unwrap().to_owned(),
+            ));
+        }
+    }
+    held
+}
+
+/// The other consumer lets go: visible again at once.
+async fn let_go(sqs: &aws_sdk_sqs::Client, url: &str, held: &[(String, String)]) {
+    for (_, handle) in held {
+        sqs.change_message_visibility()
+            .queue_url(url)
+            .receipt_handle(handle)
+            .visibility_timeout(0)
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn messages_held_by_another_consumer_are_counted_as_left() {
+    let s = setup().await;
+    let sqs = &s.cloud.clients.sqs;
+    inject(sqs, &s.dlq, 12, 0).await;
+    let held = hold_elsewhere(sqs, &s.dlq, 3, 300).await;
+
+    // One of the held ids asked for by id: nothing moves, and it is the one left.
+    let one = BTreeSet::from([held[0].0.clone()]);
+    let out = s.run(&s.request(Selection::Ids(one))).await.unwrap();
+    assert_eq!(
+        (out.progress.moved, out.progress.left),
+        (0, 1),
+        "{:?}",
+        out.progress
+    );
+
+    let out = s.run(&s.request(Selection::Everything)).await.unwrap();
+    assert_eq!(
+        (out.progress.moved, out.progress.left),
+        (9, 3),
+        "{:?}",
+        out.progress
+    );
+    assert!(!out.progress.cancelled);
+    assert_eq!(drain(sqs, &s.tasks).await.len(), 9);
+    assert_eq!(approximate_depth(sqs, &s.dlq).await.unwrap(), 3);
+
+    // Once the other consumer lets go, a run takes them and leaves nothing.
+    let_go(sqs, &s.dlq, &held).await;
+    let out = s.run(&s.request(Selection::Everything)).await.unwrap();
+    assert_eq!(
+        (out.progress.moved, out.progress.left),
+        (3, 0),
+        "{:?}",
+        out.progress
+    );
+}

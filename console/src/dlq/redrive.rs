@@ -158,6 +158,10 @@ pub struct RedriveProgress {
     pub resumed: u64,
     /// Messages that could not be sent after retries (they stay in the DLQ).
     pub failed: u64,
+    /// Messages another consumer held (in flight elsewhere) when the run ended: the pass could
+    /// not look at them, so they stay in the DLQ whether or not they match. For `--id`s, at
+    /// most the ids not found.
+    pub left: u64,
     /// Something the operator should know (fallback to the batch mover, a resumed run).
     pub notes: Vec<String>,
     pub dry_run: bool,
@@ -387,9 +391,35 @@ async fn move_task(
             _ => {}
         }
     }
+    if !state.cancelled {
+        count_left(&clients.sqs, &dlq.url, &req.selection, 0, state).await;
+    }
     state.finished = true;
     progress.send_replace(state.clone());
     Ok(MoveTaskResult::Done)
+}
+
+/// What a finished pass left in the DLQ held by another consumer: the queue's in-flight
+/// count, read after this run released what it held (for `--id`s, at most the `missing` ids).
+/// A failed read is a note, never a silent 0.
+async fn count_left(
+    sqs: &aws_sdk_sqs::Client,
+    url: &str,
+    selection: &Selection,
+    missing: u64,
+    state: &mut RedriveProgress,
+) {
+    match super::peek::depth_parts(sqs, url).await {
+        Ok((_, in_flight)) => {
+            state.left = match selection {
+                Selection::Ids(_) => in_flight.min(missing),
+                _ => in_flight,
+            };
+        }
+        Err(e) => state.notes.push(format!(
+            "could not tell whether another consumer held messages at the end ({e})"
+        )),
+    }
 }
 
 fn update_rate(state: &mut RedriveProgress, started: Instant) {
@@ -804,6 +834,13 @@ async fn batch_move(
         None => None,
     };
     result?;
+    if !state.cancelled {
+        let missing = match &req.selection {
+            Selection::Ids(ids) => (ids.len() - found_ids.len()) as u64,
+            _ => 0,
+        };
+        count_left(sqs, &dlq.url, &req.selection, missing, &mut state).await;
+    }
     if state.remaining.is_some() && !state.cancelled {
         state.remaining = Some(match &req.selection {
             Selection::Ids(ids) => (ids.len() - found_ids.len()) as u64,
