@@ -162,6 +162,7 @@ pub const FILTER_HELP: &str = "Filters (--filter EXPR, terms joined by AND; repe
     attr.failure_class=permanent         a message attribute's value\n  \
     id=MESSAGE_ID                        one message\n  \
     age>10m   age<1h                     sent longer ago / more recently (s, m, h, d)\n  \
+    receives>3   receives<=2             the receive count, flightdeck's own receives left out\n  \
     \"some text\"   word                  the body contains the text (any case)";
 
 #[derive(Debug, Clone, Args)]
@@ -441,6 +442,7 @@ async fn list(
     let opts = PeekOptions {
         filter,
         max: limit,
+        state_dir: Some(audit::state_dir()),
         ..PeekOptions::default()
     };
     let msgs = peek(&ctx.clients.sqs, &q.url, &opts, &CancellationToken::new())
@@ -457,7 +459,7 @@ async fn list(
     } else {
         print!("{}", table(&msgs, chrono::Utc::now()));
         eprintln!(
-            "{} message(s) in {} (listing raised each one's receive count by 1)",
+            "{} message(s) in {} (receive counts leave out flightdeck's own receives, this listing's too)",
             msgs.len(),
             q.name
         );
@@ -504,6 +506,7 @@ async fn show(ctx: &Ctx<'_>, queue: &str, id: &str, json: bool) -> anyhow::Resul
     let opts = PeekOptions {
         filter: Filter::parse(&format!("id={id}"))?,
         max: 1,
+        state_dir: Some(audit::state_dir()),
         ..PeekOptions::default()
     };
     let found = peek(&ctx.clients.sqs, &q.url, &opts, &CancellationToken::new())
@@ -534,7 +537,14 @@ async fn show(ctx: &Ctx<'_>, queue: &str, id: &str, json: bool) -> anyhow::Resul
         "sent:           {}",
         m.sent_at.map_or("-".into(), |t| t.to_rfc3339())
     );
-    println!("receive count:  {}", m.receive_count);
+    if m.receive_count == m.approximate_receive_count {
+        println!("receive count:  {}", m.receive_count);
+    } else {
+        println!(
+            "receive count:  {} ({} as SQS counts, flightdeck's own receives included)",
+            m.receive_count, m.approximate_receive_count
+        );
+    }
     println!("size:           {} bytes", m.size);
     println!("attributes:");
     for (k, v) in &m.attributes {
@@ -836,6 +846,7 @@ async fn delete_cmd(
         &q,
         &selection,
         dry_run,
+        Some(&audit::state_dir()),
         &CancellationToken::new(),
     )
     .await

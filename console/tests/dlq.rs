@@ -903,3 +903,55 @@ async fn redrive_with_an_edited_body_checks_it_first_and_sends_it() {
     assert_eq!(last["result"], "ok");
     assert_eq!(last["parameters"]["edited_bodies"][&id], fixed);
 }
+
+/// Looks by flightdeck, in separate processes, do not count as receives: after two listings
+/// and a dry run, `receives>0` still selects nothing, in the dry run and in the real run.
+#[tokio::test]
+async fn flightdecks_own_looks_are_left_out_of_receive_counts_across_runs() {
+    let cloud = TestCloud::provisioned().await;
+    let state = tempfile::tempdir().unwrap();
+    let sqs = &cloud.clients.sqs;
+    let dlq = url(sqs, "video_dlq").await;
+    inject(sqs, &dlq, "r", 5).await;
+    for _ in 0..2 {
+        let mut cmd = flightdeck(cloud.endpoint(), state.path());
+        cmd.args(["dlq", "list", "--json"]);
+        let out = run(cmd).await;
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let listing: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        for m in listing["messages"].as_array().unwrap() {
+            assert_eq!(m["receive_count"], 0, "{m}");
+        }
+    }
+    let redrive = |dry_run: bool| {
+        let mut cmd = flightdeck(cloud.endpoint(), state.path());
+        cmd.args([
+            "dlq",
+            "redrive",
+            "--filter",
+            "receives>0",
+            "--yes",
+            "--json",
+        ]);
+        if dry_run {
+            cmd.arg("--dry-run");
+        }
+        cmd
+    };
+    let out = run(redrive(true)).await;
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
+    let out = run(redrive(false)).await;
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
+    assert_eq!(depth(sqs, &dlq).await, 5);
+    // SQS's own count saw every look: two listings, a dry run, a run, and this one.
+    let mut cmd = flightdeck(cloud.endpoint(), state.path());
+    cmd.args(["dlq", "list", "--json"]);
+    let listing: serde_json::Value = serde_json::from_slice(&run(cmd).await.stdout).unwrap();
+    for m in listing["messages"].as_array().unwrap() {
+        assert_eq!(
+            (&m["receive_count"], &m["approximate_receive_count"]),
+            (&0.into(), &5.into()),
+            "{m}"
+        );
+    }
+}

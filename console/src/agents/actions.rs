@@ -410,7 +410,15 @@ async fn delete(
     let result = async {
         let q = resolve_queue(&ctx.clients.sqs, queue).await?;
         let sel = Selection::Ids(ids.iter().cloned().collect());
-        redrive::delete(&ctx.clients.sqs, &q, &sel, false, token).await
+        redrive::delete(
+            &ctx.clients.sqs,
+            &q,
+            &sel,
+            false,
+            Some(&audit::state_dir()),
+            token,
+        )
+        .await
     }
     .await;
     match result {

@@ -566,3 +566,111 @@ async fn messages_held_by_another_consumer_are_counted_as_left() {
         out.progress
     );
 }
+
+/// Raise receive counts as consumers would: message `vid-i` ends with `1 + i % 3` receives.
+/// (Each round receives every visible message and keeps it; the next round starts from those
+/// let go.)
+async fn receive_by_index(sqs: &aws_sdk_sqs::Client, url: &str, n: usize) {
+    let index = |body: &str| -> usize {
+        body.trim_end_matches("\"}")
+            .rsplit('-')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    // Message index -> its newest receipt handle (older ones stop working).
+    let mut handles: HashMap<usize, String> = HashMap::new();
+    let release = |handle: String| async move {
+        sqs.change_message_visibility()
+            .queue_url(url)
+            .receipt_handle(handle)
+            .visibility_timeout(0)
+            .send()
+            .await
+            .unwrap();
+    };
+    let mut visible = n;
+    for round in 0..3 {
+        let mut got = 0;
+        while got < visible {
+            let r = sqs
+                .receive_message()
+                .queue_url(url)
+                .max_number_of_messages(10)
+                .visibility_timeout(300)
+                .send()
+                .await
+                .unwrap();
+            for m in r.messages() {
+                got += 1;
+                handles.insert(
+                    index(m.body().unwrap()),
+                    m.receipt_handle().unwrap().to_owned(),
+                );
+            }
+        }
+        // Let go of those that need another receive.
+        let again: Vec<usize> = handles.keys().copied().filter(|i| i % 3 > round).collect();
+        for i in &again {
+            release(handles.remove(i).unwrap()).await;
+        }
+        visible = again.len();
+    }
+    for (_, handle) in handles {
+        release(handle).await;
+    }
+}
+
+#[tokio::test]
+async fn a_receive_count_filter_selects_the_same_messages_in_the_dry_run_and_the_real_run() {
+    let s = setup().await;
+    let sqs = &s.cloud.clients.sqs;
+    inject(sqs, &s.dlq, 12, 0).await;
+    receive_by_index(sqs, &s.dlq, 12).await;
+    // vid-2, 5, 8, 11 were received three times by "consumers", the others once or twice.
+    let want: BTreeSet<String> = [2, 5, 8, 11]
+        .iter()
+        .map(|i| format!(r#"{{"v":1,"video_id":"vid-{i}"}}"#))
+        .collect();
+    let filter = || Selection::Filter(Filter::parse("receives>2").unwrap());
+
+    // Two dry runs (two looks, each raising every count at SQS by one), then the real run.
+    for _ in 0..2 {
+        let mut dry = s.request(filter());
+        dry.dry_run = true;
+        let out = s.run(&dry).await.unwrap();
+        let shown: BTreeSet<String> = out.would_move.iter().map(|m| m.body.clone()).collect();
+        assert_eq!(shown, want, "the dry run");
+        for m in &out.would_move {
+            assert_eq!(m.receive_count, 3, "{m:?}");
+            assert!(m.approximate_receive_count > 3, "{m:?}");
+        }
+    }
+    let out = s.run(&s.request(filter())).await.unwrap();
+    assert_eq!(out.progress.moved, 4, "{:?}", out.progress);
+    let moved: BTreeSet<String> = drain(sqs, &s.tasks)
+        .await
+        .into_iter()
+        .map(|(b, _)| b)
+        .collect();
+    assert_eq!(moved, want, "the real run moves what the dry runs showed");
+
+    // A peek with the same state directory shows the same counts; the moved ids are gone from
+    // the record.
+    let opts = PeekOptions {
+        state_dir: Some(s.state.path().to_path_buf()),
+        ..PeekOptions::default()
+    };
+    let left = peek(sqs, &s.dlq, &opts, &CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(left.len(), 8);
+    let mut counts: Vec<u32> = left.iter().map(|m| m.receive_count).collect();
+    counts.sort_unstable();
+    assert_eq!(counts, [1, 1, 1, 1, 2, 2, 2, 2]);
+    let record =
+        std::fs::read_to_string(super::receives::path_for(s.state.path(), &s.dlq)).unwrap();
+    let record: HashMap<String, serde_json::Value> = serde_json::from_str(&record).unwrap();
+    assert_eq!(record.len(), 8, "{record:?}");
+}

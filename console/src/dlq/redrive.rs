@@ -100,7 +100,8 @@ pub struct RedriveRequest {
     pub visibility_s: i32,
     /// Empty receives in a row before concluding the DLQ has no more.
     pub empty_receives: u32,
-    /// Where the journal lives (the state directory).
+    /// Where the journal lives (the state directory), and the record of flightdeck's own
+    /// receives that receive counts leave out (see [`super::receives`]), dry runs included.
     pub journal_dir: PathBuf,
     /// For [`Selection::Everything`]: try StartMessageMoveTask first.
     pub use_move_task: bool,
@@ -466,6 +467,8 @@ struct Done {
     failed: Vec<DlqMessage>,
     /// Sent but not deleted: they return after their visibility and are deleted then.
     kept: usize,
+    /// Deleted from the DLQ.
+    deleted: Vec<String>,
     timings: [Duration; 4],
 }
 
@@ -545,6 +548,7 @@ async fn move_batch(
         }
         done.timings[0] += t.elapsed();
         done.kept = kept;
+        done.deleted = deleted;
     }
     Ok(done)
 }
@@ -567,7 +571,8 @@ async fn batch_move(
         Selection::Ids(ids) => Some(ids.len() as u64),
         Selection::Filter(_) => None,
     };
-    let mut scan = Scanner::new(&dlq.url, req.visibility_s, req.empty_receives);
+    let mut scan = Scanner::new(&dlq.url, req.visibility_s, req.empty_receives)
+        .with_own_receives(Some(&req.journal_dir));
     let journal = if req.dry_run {
         None
     } else {
@@ -603,6 +608,7 @@ async fn batch_move(
     let mut scanner = Some(Box::new(scan));
     let mut retry: Vec<DlqMessage> = Vec::new();
     let mut hold: Vec<DlqMessage> = Vec::new();
+    let mut gone: Vec<String> = Vec::new();
     let mut not_before: Option<tokio::time::Instant> = None;
     let mut rescan = false;
     let mut pass_over = false;
@@ -747,6 +753,7 @@ async fn batch_move(
                 }
                 state.moved += done.sent;
                 state.resumed += done.resumed;
+                gone.extend(done.deleted);
                 if let Some(j) = journal_ref {
                     state.possible_duplicates_total = j.duplicates_on_record();
                 }
@@ -802,6 +809,9 @@ async fn batch_move(
     if let Some(s) = scan.as_mut() {
         for m in hold.drain(..).chain(retry.drain(..)) {
             s.hold(&m);
+        }
+        for id in &gone {
+            s.gone(id);
         }
         s.release_held(sqs).await;
     }
@@ -986,9 +996,10 @@ pub async fn delete(
     queue: &QueueRef,
     selection: &Selection,
     dry_run: bool,
+    state_dir: Option<&std::path::Path>,
     cancel: &CancellationToken,
 ) -> Result<DeleteOutcome, DlqError> {
-    let mut scan = Scanner::new(&queue.url, 30, 5);
+    let mut scan = Scanner::new(&queue.url, 30, 5).with_own_receives(state_dir);
     let mut out = DeleteOutcome {
         queue: queue.name.clone(),
         dry_run,
@@ -1020,7 +1031,12 @@ pub async fn delete(
             }
             if !chosen.is_empty() {
                 match delete_batch(sqs, &queue.url, &chosen).await {
-                    Ok((deleted, _)) => out.ids.extend(deleted),
+                    Ok((deleted, _)) => {
+                        for id in &deleted {
+                            scan.gone(id);
+                        }
+                        out.ids.extend(deleted);
+                    }
                     Err(e) => {
                         let handles: Vec<String> =
                             chosen.iter().map(|m| m.receipt_handle.clone()).collect();
