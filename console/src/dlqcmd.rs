@@ -28,8 +28,9 @@ pub const EXIT_CODES: &str = "Exit codes:\n  \
     3  refused: not confirmed (pass --yes in scripts), --read-only, or a value outside the group's min..max\n  \
     4  stopped part way (Ctrl-C, or sends or deletes that did not finish); running the same command again resumes\n  \
     5  nothing matched: no message was selected\n  \
-    6  redrive done, but messages were left in the DLQ (held by another consumer, in flight\n     \
-    elsewhere); the last line says how many; run it again once they are visible";
+    6  redrive done, but messages were left in the DLQ: held by another consumer (in flight\n     \
+    elsewhere; run it again once they are visible), or with too many attributes to tag\n     \
+    (--tag-origin); the last line says how many";
 
 /// A command's end other than plain success: the process exits with `code`.
 #[derive(Debug, thiserror::Error)]
@@ -111,6 +112,12 @@ pub enum DlqCommand {
         /// task when it goes to the stack's task queue; it is checked before anything moves
         #[arg(long, value_name = "FILE")]
         body_file: Option<std::path::PathBuf>,
+        /// Add two message attributes to each message sent, for consumers that dedupe:
+        /// flightdeck.origin_message_id (its id in the DLQ) and flightdeck.redrive_run (this
+        /// run's id, `run_id` in --json). A message that already has 9 or 10 attributes is not
+        /// sent (SQS allows 10): it stays in the DLQ and is counted as untaggable
+        #[arg(long)]
+        tag_origin: bool,
         /// Do not ask for confirmation (for scripts)
         #[arg(long, short = 'y')]
         yes: bool,
@@ -261,6 +268,7 @@ pub async fn run(cmd: DlqCommand, ctx: &Ctx<'_>) -> anyhow::Result<()> {
             visibility,
             no_move_task,
             body_file,
+            tag_origin,
             yes,
             json,
         } => {
@@ -292,6 +300,7 @@ pub async fn run(cmd: DlqCommand, ctx: &Ctx<'_>) -> anyhow::Result<()> {
             req.visibility_s = visibility;
             req.use_move_task = !no_move_task;
             req.edits = edits;
+            req.tag_origin = tag_origin;
             redrive_cmd(ctx, req, yes, json).await
         }
         DlqCommand::Delete {
@@ -570,6 +579,7 @@ async fn redrive_cmd(
         "rate_per_s": req.rate_per_s,
         "dry_run": req.dry_run,
         "edited_bodies": req.edits,
+        "tag_origin": req.tag_origin,
     });
     // Not even JSON: say so before asking (the v1 check needs the destination, resolved later).
     redrive::check_edits(&req.edits, "", ctx.stack).map_err(|e| fail(ctx, e))?;
@@ -628,7 +638,7 @@ async fn redrive_cmd(
     };
     let p = &outcome.progress;
     let summary = format!(
-        "{} {} message(s) from {} to {} ({} mover){}{}{}{}",
+        "{} {} message(s) from {} to {} ({} mover){}{}{}{}{}{}",
         if p.dry_run { "would move" } else { "moved" },
         p.moved,
         p.dlq,
@@ -649,11 +659,25 @@ async fn redrive_cmd(
             String::new()
         },
         left_note(p),
+        if p.untaggable > 0 {
+            format!(
+                "; {} not sent: tagging would give them more than SQS's {} message attributes (they stay in the DLQ; redrive them without --tag-origin)",
+                p.untaggable,
+                redrive::MAX_MESSAGE_ATTRIBUTES
+            )
+        } else {
+            String::new()
+        },
+        if req.tag_origin && !p.dry_run && p.moved > 0 {
+            format!("; tagged with run {}", p.run_id)
+        } else {
+            String::new()
+        },
     );
     if !req.dry_run {
         let result = if p.cancelled {
             "cancelled"
-        } else if p.failed > 0 || p.left > 0 || outcome.journal.is_some() {
+        } else if p.failed > 0 || p.left > 0 || p.untaggable > 0 || outcome.journal.is_some() {
             "partial"
         } else {
             "ok"
@@ -694,6 +718,17 @@ async fn redrive_cmd(
             format!(
                 "{} message(s) left in {}: held by another consumer; run the same command again once they are visible",
                 p.left, p.dlq
+            ),
+        ));
+    }
+    if p.untaggable > 0 {
+        return Err(exit(
+            LEFT,
+            format!(
+                "{} message(s) left in {}: too many attributes to tag ({})",
+                p.untaggable,
+                p.dlq,
+                outcome.untaggable_ids.join(", ")
             ),
         ));
     }

@@ -955,3 +955,70 @@ async fn flightdecks_own_looks_are_left_out_of_receive_counts_across_runs() {
         );
     }
 }
+
+/// `--tag-origin`: each message sent carries its DLQ id and the run's id; one that already has
+/// nine attributes stays in the DLQ, named, and the run exits 6.
+#[tokio::test]
+async fn tag_origin_tags_what_it_sends_and_names_what_it_cannot_tag() {
+    let cloud = TestCloud::provisioned().await;
+    let state = tempfile::tempdir().unwrap();
+    let sqs = &cloud.clients.sqs;
+    let dlq = url(sqs, "video_dlq").await;
+    let tasks = url(sqs, "video_tasks").await;
+    inject(sqs, &dlq, "t", 3).await;
+    let mut full = sqs
+        .send_message()
+        .queue_url(&dlq)
+        .message_body(r#"{"v":1,"video_id":"full"}"#);
+    for i in 0..9 {
+        full = full.message_attributes(format!("a{i}"), attr("x"));
+    }
+    let full_id = full.send().await.unwrap().message_id().unwrap().to_owned();
+
+    let mut cmd = flightdeck(cloud.endpoint(), state.path());
+    cmd.args(["dlq", "redrive", "--all", "--tag-origin", "--yes", "--json"]);
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(6), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("1 message(s) left in video_dlq: too many attributes to tag"),
+        "{}",
+        text(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (&report["moved"], &report["untaggable"]),
+        (&3.into(), &1.into())
+    );
+    assert_eq!(report["untaggable_ids"], serde_json::json!([full_id]));
+    let run_id = report["run_id"].as_str().unwrap();
+    let moved = drain(sqs, &tasks).await;
+    assert_eq!(moved.len(), 3);
+    let mut origins: Vec<&str> = moved
+        .iter()
+        .map(|(_, a)| a["flightdeck.origin_message_id"].as_str())
+        .collect();
+    origins.sort_unstable();
+    origins.dedup();
+    assert_eq!(origins.len(), 3, "one DLQ id each: {moved:?}");
+    assert!(!origins.contains(&full_id.as_str()));
+    assert!(moved
+        .iter()
+        .all(|(_, a)| a["flightdeck.redrive_run"] == run_id));
+    assert_eq!(depth(sqs, &dlq).await, 1);
+    let audit = audit_lines(state.path());
+    let last = audit.last().unwrap();
+    assert_eq!(
+        (&last["result"], &last["parameters"]["tag_origin"]),
+        (&"partial".into(), &true.into())
+    );
+
+    let help = StdCommand::new(BIN)
+        .args(["dlq", "redrive", "--help"])
+        .output()
+        .unwrap();
+    let help = text(&help.stdout);
+    assert!(
+        help.contains("--tag-origin") && help.contains("flightdeck.origin_message_id"),
+        "{help}"
+    );
+}

@@ -674,3 +674,64 @@ async fn a_receive_count_filter_selects_the_same_messages_in_the_dry_run_and_the
     let record: HashMap<String, serde_json::Value> = serde_json::from_str(&record).unwrap();
     assert_eq!(record.len(), 8, "{record:?}");
 }
+
+#[tokio::test]
+async fn tag_origin_adds_the_dlq_id_and_the_run_and_leaves_a_message_with_too_many_attributes() {
+    let s = setup().await;
+    let sqs = &s.cloud.clients.sqs;
+    inject(sqs, &s.dlq, 4, 0).await;
+    // One message with nine attributes already: an eleventh would be refused by SQS.
+    let mut full = sqs
+        .send_message()
+        .queue_url(&s.dlq)
+        .message_body(r#"{"v":1,"video_id":"full"}"#);
+    for i in 0..9 {
+        full = full.message_attributes(format!("a{i}"), attr("x"));
+    }
+    let full_id = full.send().await.unwrap().message_id().unwrap().to_owned();
+    let before: HashMap<String, String> = s
+        .peek_all()
+        .await
+        .into_iter()
+        .map(|m| (m.body, m.id))
+        .collect();
+
+    let mut dry = s.request(Selection::Everything);
+    dry.tag_origin = true;
+    dry.dry_run = true;
+    let out = s.run(&dry).await.unwrap();
+    assert_eq!((out.would_move.len(), out.progress.untaggable), (4, 1));
+    assert!(out.would_move[0]
+        .attributes
+        .contains_key(redrive::ORIGIN_ATTRIBUTE));
+
+    let mut req = s.request(Selection::Everything);
+    req.tag_origin = true;
+    let out = s.run(&req).await.unwrap();
+    assert_eq!(out.progress.moved, 4, "{:?}", out.progress);
+    assert_eq!(out.progress.untaggable, 1);
+    assert_eq!(out.untaggable_ids, [full_id]);
+    assert!(!out.progress.run_id.is_empty());
+    let moved = drain(sqs, &s.tasks).await;
+    assert_eq!(moved.len(), 4);
+    for (body, attrs) in &moved {
+        assert_eq!(
+            attrs[redrive::ORIGIN_ATTRIBUTE],
+            format!("String:{}", before[body]),
+            "{body}"
+        );
+        assert_eq!(
+            attrs[redrive::RUN_ATTRIBUTE],
+            format!("String:{}", out.progress.run_id)
+        );
+        assert!(
+            attrs["failure_reason"].starts_with("String:reason "),
+            "kept"
+        );
+        assert_eq!(attrs.len(), 6, "four of its own and two tags: {attrs:?}");
+    }
+    // The untaggable one stays in the DLQ, visible.
+    let left = s.peek_all().await;
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].raw_attributes.len(), 9);
+}
