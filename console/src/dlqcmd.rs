@@ -28,9 +28,7 @@ pub const EXIT_CODES: &str = "Exit codes:\n  \
     3  refused: not confirmed (pass --yes in scripts), --read-only, or a value outside the group's min..max\n  \
     4  stopped part way (Ctrl-C, or sends or deletes that did not finish); running the same command again resumes\n  \
     5  nothing matched: no message was selected\n  \
-    6  redrive done, but messages were left in the DLQ: held by another consumer (in flight\n     \
-    elsewhere; run it again once they are visible), or with too many attributes to tag\n     \
-    (--tag-origin); the last line says how many";
+    6  redrive done, but messages were left in the DLQ: held by another consumer (in flight elsewhere; run it again once they are visible) or too many attributes to tag (--tag-origin); the last line says how many";
 
 /// A command's end other than plain success: the process exits with `code`.
 #[derive(Debug, thiserror::Error)]
