@@ -47,7 +47,8 @@ pub struct Entry {
     pub target: String,
     pub endpoint: String,
     pub parameters: serde_json::Value,
-    /// `ok`, `refused`, `cancelled`, `failed`, `dry_run`.
+    /// `ok`, `partial` (a redrive that left messages in the DLQ), `refused`, `cancelled`,
+    /// `failed`, `dry_run`.
     pub result: String,
     /// A one-line summary or the error.
     pub detail: String,

@@ -26,8 +26,9 @@ pub const EXIT_CODES: &str = "Exit codes:\n  \
     1  failed (an AWS error, a bad filter, a missing queue or group)\n  \
     2  bad command line\n  \
     3  refused: not confirmed (pass --yes in scripts), --read-only, or a value outside the group's min..max\n  \
-    4  stopped part way (Ctrl-C, or messages left behind); running the same command again resumes\n  \
-    5  nothing matched: no message was selected";
+    4  stopped part way (Ctrl-C, or sends or deletes that did not finish); running the same command again resumes\n  \
+    5  nothing matched: no message was selected\n  \
+    6  redrive done, but messages were left in the DLQ: held by another consumer (in flight elsewhere; run it again once they are visible) or too many attributes to tag (--tag-origin); the last line says how many";
 
 /// A command's end other than plain success: the process exits with `code`.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +42,7 @@ pub const FAILED: u8 = 1;
 pub const REFUSED: u8 = 3;
 pub const PARTIAL: u8 = 4;
 pub const NOTHING: u8 = 5;
+pub const LEFT: u8 = 6;
 
 fn exit(code: u8, message: impl Into<String>) -> anyhow::Error {
     Exit {
@@ -108,6 +110,12 @@ pub enum DlqCommand {
         /// task when it goes to the stack's task queue; it is checked before anything moves
         #[arg(long, value_name = "FILE")]
         body_file: Option<std::path::PathBuf>,
+        /// Add two message attributes to each message sent, for consumers that dedupe:
+        /// flightdeck.origin_message_id (its id in the DLQ) and flightdeck.redrive_run (this
+        /// run's id, `run_id` in --json). A message that already has 9 or 10 attributes is not
+        /// sent (SQS allows 10): it stays in the DLQ and is counted as untaggable
+        #[arg(long)]
+        tag_origin: bool,
         /// Do not ask for confirmation (for scripts)
         #[arg(long, short = 'y')]
         yes: bool,
@@ -159,6 +167,7 @@ pub const FILTER_HELP: &str = "Filters (--filter EXPR, terms joined by AND; repe
     attr.failure_class=permanent         a message attribute's value\n  \
     id=MESSAGE_ID                        one message\n  \
     age>10m   age<1h                     sent longer ago / more recently (s, m, h, d)\n  \
+    receives>3   receives<=2             the receive count, flightdeck's own receives left out\n  \
     \"some text\"   word                  the body contains the text (any case)";
 
 #[derive(Debug, Clone, Args)]
@@ -257,6 +266,7 @@ pub async fn run(cmd: DlqCommand, ctx: &Ctx<'_>) -> anyhow::Result<()> {
             visibility,
             no_move_task,
             body_file,
+            tag_origin,
             yes,
             json,
         } => {
@@ -288,6 +298,7 @@ pub async fn run(cmd: DlqCommand, ctx: &Ctx<'_>) -> anyhow::Result<()> {
             req.visibility_s = visibility;
             req.use_move_task = !no_move_task;
             req.edits = edits;
+            req.tag_origin = tag_origin;
             redrive_cmd(ctx, req, yes, json).await
         }
         DlqCommand::Delete {
@@ -438,6 +449,7 @@ async fn list(
     let opts = PeekOptions {
         filter,
         max: limit,
+        state_dir: Some(audit::state_dir()),
         ..PeekOptions::default()
     };
     let msgs = peek(&ctx.clients.sqs, &q.url, &opts, &CancellationToken::new())
@@ -454,7 +466,7 @@ async fn list(
     } else {
         print!("{}", table(&msgs, chrono::Utc::now()));
         eprintln!(
-            "{} message(s) in {} (listing raised each one's receive count by 1)",
+            "{} message(s) in {} (receive counts leave out flightdeck's own receives, this listing's too)",
             msgs.len(),
             q.name
         );
@@ -501,6 +513,7 @@ async fn show(ctx: &Ctx<'_>, queue: &str, id: &str, json: bool) -> anyhow::Resul
     let opts = PeekOptions {
         filter: Filter::parse(&format!("id={id}"))?,
         max: 1,
+        state_dir: Some(audit::state_dir()),
         ..PeekOptions::default()
     };
     let found = peek(&ctx.clients.sqs, &q.url, &opts, &CancellationToken::new())
@@ -531,7 +544,14 @@ async fn show(ctx: &Ctx<'_>, queue: &str, id: &str, json: bool) -> anyhow::Resul
         "sent:           {}",
         m.sent_at.map_or("-".into(), |t| t.to_rfc3339())
     );
-    println!("receive count:  {}", m.receive_count);
+    if m.receive_count == m.approximate_receive_count {
+        println!("receive count:  {}", m.receive_count);
+    } else {
+        println!(
+            "receive count:  {} ({} as SQS counts, flightdeck's own receives included)",
+            m.receive_count, m.approximate_receive_count
+        );
+    }
     println!("size:           {} bytes", m.size);
     println!("attributes:");
     for (k, v) in &m.attributes {
@@ -557,6 +577,7 @@ async fn redrive_cmd(
         "rate_per_s": req.rate_per_s,
         "dry_run": req.dry_run,
         "edited_bodies": req.edits,
+        "tag_origin": req.tag_origin,
     });
     // Not even JSON: say so before asking (the v1 check needs the destination, resolved later).
     redrive::check_edits(&req.edits, "", ctx.stack).map_err(|e| fail(ctx, e))?;
@@ -615,7 +636,7 @@ async fn redrive_cmd(
     };
     let p = &outcome.progress;
     let summary = format!(
-        "{} {} message(s) from {} to {} ({} mover){}{}{}",
+        "{} {} message(s) from {} to {} ({} mover){}{}{}{}{}{}",
         if p.dry_run { "would move" } else { "moved" },
         p.moved,
         p.dlq,
@@ -635,9 +656,30 @@ async fn redrive_cmd(
         } else {
             String::new()
         },
+        left_note(p),
+        if p.untaggable > 0 {
+            format!(
+                "; {} not sent: tagging would give them more than SQS's {} message attributes (they stay in the DLQ; redrive them without --tag-origin)",
+                p.untaggable,
+                redrive::MAX_MESSAGE_ATTRIBUTES
+            )
+        } else {
+            String::new()
+        },
+        if req.tag_origin && !p.dry_run && p.moved > 0 {
+            format!("; tagged with run {}", p.run_id)
+        } else {
+            String::new()
+        },
     );
     if !req.dry_run {
-        let result = if p.cancelled { "cancelled" } else { "ok" };
+        let result = if p.cancelled {
+            "cancelled"
+        } else if p.failed > 0 || p.left > 0 || p.untaggable > 0 || outcome.journal.is_some() {
+            "partial"
+        } else {
+            "ok"
+        };
         audit_entry(
             ctx,
             "dlq.redrive",
@@ -664,14 +706,47 @@ async fn redrive_cmd(
             if p.cancelled {
                 "stopped before the end: run the same command again to continue"
             } else {
-                "some messages were left behind: run the same command again to finish"
+                "some messages were not sent or not yet deleted: run the same command again to finish"
             },
+        ));
+    }
+    if p.left > 0 {
+        return Err(exit(
+            LEFT,
+            format!(
+                "{} message(s) left in {}: held by another consumer; run the same command again once they are visible",
+                p.left, p.dlq
+            ),
+        ));
+    }
+    if p.untaggable > 0 {
+        return Err(exit(
+            LEFT,
+            format!(
+                "{} message(s) left in {}: too many attributes to tag ({})",
+                p.untaggable,
+                p.dlq,
+                outcome.untaggable_ids.join(", ")
+            ),
         ));
     }
     if p.moved == 0 && p.resumed == 0 {
         return Err(exit(NOTHING, String::new()));
     }
     Ok(())
+}
+
+/// Messages another consumer held when the run ended (see [`RedriveProgress::left`]).
+pub fn left_note(p: &RedriveProgress) -> String {
+    match (p.left, p.dry_run) {
+        (0, _) => String::new(),
+        (n, true) => {
+            format!("; {n} held by another consumer (in flight elsewhere) could not be looked at")
+        }
+        (n, false) => {
+            format!("; {n} left in the DLQ, held by another consumer (in flight elsewhere)")
+        }
+    }
 }
 
 /// This run's possible duplicates and the DLQ's record of them, which lasts across runs
@@ -804,6 +879,7 @@ async fn delete_cmd(
         &q,
         &selection,
         dry_run,
+        Some(&audit::state_dir()),
         &CancellationToken::new(),
     )
     .await

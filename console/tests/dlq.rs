@@ -190,7 +190,74 @@ fn dlq_help_documents_filters_and_exit_codes() {
             help.contains("Exit codes:") && help.contains("3  refused"),
             "{sub}:\n{help}"
         );
+        assert!(
+            help.contains("6  redrive done, but messages were left"),
+            "{sub}:\n{help}"
+        );
     }
+}
+
+/// A redrive that ends with messages another consumer holds says how many, in its last line,
+/// its JSON and its audit entry, and exits 6 (not 0, and not 5 when nothing else moved).
+#[tokio::test]
+async fn a_redrive_that_leaves_messages_held_elsewhere_exits_6_with_their_count() {
+    let cloud = TestCloud::provisioned().await;
+    let state = tempfile::tempdir().unwrap();
+    let sqs = &cloud.clients.sqs;
+    let dlq = url(sqs, "video_dlq").await;
+    let tasks = url(sqs, "video_tasks").await;
+    inject(sqs, &dlq, "h", 8).await;
+    // Another consumer holds two of them for five minutes.
+    let mut held = 0;
+    while held < 2 {
+        let r = sqs
+            .receive_message()
+            .queue_url(&dlq)
+            .max_number_of_messages(2 - held)
+            .visibility_timeout(300)
+            .send()
+            .await
+            .unwrap();
+        held += r.messages().len() as i32;
+    }
+    let redrive = |json: bool| {
+        let mut cmd = flightdeck(cloud.endpoint(), state.path());
+        cmd.args(["dlq", "redrive", "--all", "--no-move-task", "--yes"]);
+        if json {
+            cmd.arg("--json");
+        }
+        cmd
+    };
+    let out = run(redrive(true)).await;
+    assert_eq!(out.status.code(), Some(6), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("2 message(s) left in video_dlq: held by another consumer"),
+        "{}",
+        text(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((&report["moved"], &report["left"]), (&6.into(), &2.into()));
+    assert_eq!(depth(sqs, &tasks).await, 6);
+    let audit = audit_lines(state.path());
+    let last = audit.last().unwrap();
+    assert_eq!(last["result"], "partial");
+    assert!(
+        last["detail"]
+            .as_str()
+            .unwrap()
+            .contains("2 left in the DLQ, held by another consumer"),
+        "{last}"
+    );
+
+    // Again with nothing else to move: still 6 (something is there), and the last line says so.
+    let out = run(redrive(false)).await;
+    assert_eq!(out.status.code(), Some(6), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let last_line = stdout.lines().last().unwrap_or_default();
+    assert!(
+        last_line.contains("moved 0 message(s)") && last_line.contains("; 2 left in the DLQ"),
+        "{stdout}"
+    );
 }
 
 #[tokio::test]
@@ -835,4 +902,123 @@ async fn redrive_with_an_edited_body_checks_it_first_and_sends_it() {
     assert_eq!(last["action"], "dlq.redrive");
     assert_eq!(last["result"], "ok");
     assert_eq!(last["parameters"]["edited_bodies"][&id], fixed);
+}
+
+/// Looks by flightdeck, in separate processes, do not count as receives: after two listings
+/// and a dry run, `receives>0` still selects nothing, in the dry run and in the real run.
+#[tokio::test]
+async fn flightdecks_own_looks_are_left_out_of_receive_counts_across_runs() {
+    let cloud = TestCloud::provisioned().await;
+    let state = tempfile::tempdir().unwrap();
+    let sqs = &cloud.clients.sqs;
+    let dlq = url(sqs, "video_dlq").await;
+    inject(sqs, &dlq, "r", 5).await;
+    for _ in 0..2 {
+        let mut cmd = flightdeck(cloud.endpoint(), state.path());
+        cmd.args(["dlq", "list", "--json"]);
+        let out = run(cmd).await;
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let listing: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        for m in listing["messages"].as_array().unwrap() {
+            assert_eq!(m["receive_count"], 0, "{m}");
+        }
+    }
+    let redrive = |dry_run: bool| {
+        let mut cmd = flightdeck(cloud.endpoint(), state.path());
+        cmd.args([
+            "dlq",
+            "redrive",
+            "--filter",
+            "receives>0",
+            "--yes",
+            "--json",
+        ]);
+        if dry_run {
+            cmd.arg("--dry-run");
+        }
+        cmd
+    };
+    let out = run(redrive(true)).await;
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
+    let out = run(redrive(false)).await;
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
+    assert_eq!(depth(sqs, &dlq).await, 5);
+    // SQS's own count saw every look: two listings, a dry run, a run, and this one.
+    let mut cmd = flightdeck(cloud.endpoint(), state.path());
+    cmd.args(["dlq", "list", "--json"]);
+    let listing: serde_json::Value = serde_json::from_slice(&run(cmd).await.stdout).unwrap();
+    for m in listing["messages"].as_array().unwrap() {
+        assert_eq!(
+            (&m["receive_count"], &m["approximate_receive_count"]),
+            (&0.into(), &5.into()),
+            "{m}"
+        );
+    }
+}
+
+/// `--tag-origin`: each message sent carries its DLQ id and the run's id; one that already has
+/// nine attributes stays in the DLQ, named, and the run exits 6.
+#[tokio::test]
+async fn tag_origin_tags_what_it_sends_and_names_what_it_cannot_tag() {
+    let cloud = TestCloud::provisioned().await;
+    let state = tempfile::tempdir().unwrap();
+    let sqs = &cloud.clients.sqs;
+    let dlq = url(sqs, "video_dlq").await;
+    let tasks = url(sqs, "video_tasks").await;
+    inject(sqs, &dlq, "t", 3).await;
+    let mut full = sqs
+        .send_message()
+        .queue_url(&dlq)
+        .message_body(r#"{"v":1,"video_id":"full"}"#);
+    for i in 0..9 {
+        full = full.message_attributes(format!("a{i}"), attr("x"));
+    }
+    let full_id = full.send().await.unwrap().message_id().unwrap().to_owned();
+
+    let mut cmd = flightdeck(cloud.endpoint(), state.path());
+    cmd.args(["dlq", "redrive", "--all", "--tag-origin", "--yes", "--json"]);
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(6), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("1 message(s) left in video_dlq: too many attributes to tag"),
+        "{}",
+        text(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (&report["moved"], &report["untaggable"]),
+        (&3.into(), &1.into())
+    );
+    assert_eq!(report["untaggable_ids"], serde_json::json!([full_id]));
+    let run_id = report["run_id"].as_str().unwrap();
+    let moved = drain(sqs, &tasks).await;
+    assert_eq!(moved.len(), 3);
+    let mut origins: Vec<&str> = moved
+        .iter()
+        .map(|(_, a)| a["flightdeck.origin_message_id"].as_str())
+        .collect();
+    origins.sort_unstable();
+    origins.dedup();
+    assert_eq!(origins.len(), 3, "one DLQ id each: {moved:?}");
+    assert!(!origins.contains(&full_id.as_str()));
+    assert!(moved
+        .iter()
+        .all(|(_, a)| a["flightdeck.redrive_run"] == run_id));
+    assert_eq!(depth(sqs, &dlq).await, 1);
+    let audit = audit_lines(state.path());
+    let last = audit.last().unwrap();
+    assert_eq!(
+        (&last["result"], &last["parameters"]["tag_origin"]),
+        (&"partial".into(), &true.into())
+    );
+
+    let help = StdCommand::new(BIN)
+        .args(["dlq", "redrive", "--help"])
+        .output()
+        .unwrap();
+    let help = text(&help.stdout);
+    assert!(
+        help.contains("--tag-origin") && help.contains("flightdeck.origin_message_id"),
+        "{help}"
+    );
 }

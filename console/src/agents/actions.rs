@@ -356,6 +356,8 @@ async fn run_redrive(
                 "dry_run"
             } else if p.cancelled {
                 "cancelled"
+            } else if p.left > 0 || p.failed > 0 || out.journal.is_some() {
+                "partial"
             } else {
                 "ok"
             };
@@ -364,6 +366,12 @@ async fn run_redrive(
                 detail.push_str(&format!(
                     ", {} possible duplicates ({} on record for this DLQ)",
                     p.possible_duplicates, p.possible_duplicates_total
+                ));
+            }
+            if p.left > 0 {
+                detail.push_str(&format!(
+                    ", {} left in the DLQ (held by another consumer)",
+                    p.left
                 ));
             }
             if let Some(note) = p.notes.last() {
@@ -402,7 +410,15 @@ async fn delete(
     let result = async {
         let q = resolve_queue(&ctx.clients.sqs, queue).await?;
         let sel = Selection::Ids(ids.iter().cloned().collect());
-        redrive::delete(&ctx.clients.sqs, &q, &sel, false, token).await
+        redrive::delete(
+            &ctx.clients.sqs,
+            &q,
+            &sel,
+            false,
+            Some(&audit::state_dir()),
+            token,
+        )
+        .await
     }
     .await;
     match result {

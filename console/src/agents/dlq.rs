@@ -1,6 +1,7 @@
 //! The DLQ agent: peeks the dead-letter queue whose view is open (and only then), every
 //! [`PEEK_EVERY`]. Each pass receives with a short visibility and releases at once, so every
-//! peek raises the messages' receive counts: the view says so, and the interval is long.
+//! peek raises the messages' receive counts at SQS; the pass records its receives and the view
+//! shows the counts without flightdeck's own (see `crate::dlq::receives`).
 
 use std::time::Duration;
 
@@ -99,6 +100,7 @@ impl Poller for DlqPeeker {
         let opts = PeekOptions {
             max: MAX_MESSAGES,
             visibility_s: 5,
+            state_dir: Some(crate::audit::state_dir()),
             ..PeekOptions::default()
         };
         let found = peek(

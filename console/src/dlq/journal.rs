@@ -97,7 +97,12 @@ fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> super::DlqError + '_ {
 
 /// The journal's file for a DLQ (its URL made into a file name).
 pub fn path_for(dir: &Path, dlq_url: &str) -> PathBuf {
-    let safe: String = dlq_url
+    dir.join(format!("redrive-{}.jsonl", file_stem(dlq_url)))
+}
+
+/// A queue's URL made into a file name (the state directory's files per queue).
+pub(crate) fn file_stem(dlq_url: &str) -> String {
+    dlq_url
         .trim_start_matches("https://")
         .trim_start_matches("http://")
         .chars()
@@ -108,8 +113,7 @@ pub fn path_for(dir: &Path, dlq_url: &str) -> PathBuf {
                 '_'
             }
         })
-        .collect();
-    dir.join(format!("redrive-{safe}.jsonl"))
+        .collect()
 }
 
 /// The lock beside a journal (`….lock`, which stays): taken without waiting, so a second

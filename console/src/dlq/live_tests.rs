@@ -486,3 +486,252 @@ async fn the_queue_counts_end_a_pass_over_an_empty_queue_early() {
         .unwrap();
     assert_eq!(found.len(), 1, "the delayed message is found");
 }
+
+/// Receive `n` messages as another consumer would and keep them in flight for `hold_s`:
+/// their (id, receipt handle).
+async fn hold_elsewhere(
+    sqs: &aws_sdk_sqs::Client,
+    url: &str,
+    n: usize,
+    hold_s: i32,
+) -> Vec<(String, String)> {
+    let mut held = Vec::new();
+    while held.len() < n {
+        let r = sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages((n - held.len()).min(10) as i32)
+            .visibility_timeout(hold_s)
+            .send()
+            .await
+            .unwrap();
+        for m in r.messages() {
+            held.push((
+                m.message_id().unwrap().to_owned(),
+                m.receipt_handle().unwrap().to_owned(),
+            ));
+        }
+    }
+    held
+}
+
+/// The other consumer lets go: visible again at once.
+async fn let_go(sqs: &aws_sdk_sqs::Client, url: &str, held: &[(String, String)]) {
+    for (_, handle) in held {
+        sqs.change_message_visibility()
+            .queue_url(url)
+            .receipt_handle(handle)
+            .visibility_timeout(0)
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn messages_held_by_another_consumer_are_counted_as_left() {
+    let s = setup().await;
+    let sqs = &s.cloud.clients.sqs;
+    inject(sqs, &s.dlq, 12, 0).await;
+    let held = hold_elsewhere(sqs, &s.dlq, 3, 300).await;
+
+    // One of the held ids asked for by id: nothing moves, and it is the one left.
+    let one = BTreeSet::from([held[0].0.clone()]);
+    let out = s.run(&s.request(Selection::Ids(one))).await.unwrap();
+    assert_eq!(
+        (out.progress.moved, out.progress.left),
+        (0, 1),
+        "{:?}",
+        out.progress
+    );
+
+    let out = s.run(&s.request(Selection::Everything)).await.unwrap();
+    assert_eq!(
+        (out.progress.moved, out.progress.left),
+        (9, 3),
+        "{:?}",
+        out.progress
+    );
+    assert!(!out.progress.cancelled);
+    assert_eq!(drain(sqs, &s.tasks).await.len(), 9);
+    assert_eq!(approximate_depth(sqs, &s.dlq).await.unwrap(), 3);
+
+    // Once the other consumer lets go, a run takes them and leaves nothing.
+    let_go(sqs, &s.dlq, &held).await;
+    let out = s.run(&s.request(Selection::Everything)).await.unwrap();
+    assert_eq!(
+        (out.progress.moved, out.progress.left),
+        (3, 0),
+        "{:?}",
+        out.progress
+    );
+}
+
+/// Raise receive counts as consumers would: message `vid-i` ends with `1 + i % 3` receives.
+/// (Each round receives every visible message and keeps it; the next round starts from those
+/// let go.)
+async fn receive_by_index(sqs: &aws_sdk_sqs::Client, url: &str, n: usize) {
+    let index = |body: &str| -> usize {
+        body.trim_end_matches("\"}")
+            .rsplit('-')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    // Message index -> its newest receipt handle (older ones stop working).
+    let mut handles: HashMap<usize, String> = HashMap::new();
+    let release = |handle: String| async move {
+        sqs.change_message_visibility()
+            .queue_url(url)
+            .receipt_handle(handle)
+            .visibility_timeout(0)
+            .send()
+            .await
+            .unwrap();
+    };
+    let mut visible = n;
+    for round in 0..3 {
+        let mut got = 0;
+        while got < visible {
+            let r = sqs
+                .receive_message()
+                .queue_url(url)
+                .max_number_of_messages(10)
+                .visibility_timeout(300)
+                .send()
+                .await
+                .unwrap();
+            for m in r.messages() {
+                got += 1;
+                handles.insert(
+                    index(m.body().unwrap()),
+                    m.receipt_handle().unwrap().to_owned(),
+                );
+            }
+        }
+        // Let go of those that need another receive.
+        let again: Vec<usize> = handles.keys().copied().filter(|i| i % 3 > round).collect();
+        for i in &again {
+            release(handles.remove(i).unwrap()).await;
+        }
+        visible = again.len();
+    }
+    for (_, handle) in handles {
+        release(handle).await;
+    }
+}
+
+#[tokio::test]
+async fn a_receive_count_filter_selects_the_same_messages_in_the_dry_run_and_the_real_run() {
+    let s = setup().await;
+    let sqs = &s.cloud.clients.sqs;
+    inject(sqs, &s.dlq, 12, 0).await;
+    receive_by_index(sqs, &s.dlq, 12).await;
+    // vid-2, 5, 8, 11 were received three times by "consumers", the others once or twice.
+    let want: BTreeSet<String> = [2, 5, 8, 11]
+        .iter()
+        .map(|i| format!(r#"{{"v":1,"video_id":"vid-{i}"}}"#))
+        .collect();
+    let filter = || Selection::Filter(Filter::parse("receives>2").unwrap());
+
+    // Two dry runs (two looks, each raising every count at SQS by one), then the real run.
+    for _ in 0..2 {
+        let mut dry = s.request(filter());
+        dry.dry_run = true;
+        let out = s.run(&dry).await.unwrap();
+        let shown: BTreeSet<String> = out.would_move.iter().map(|m| m.body.clone()).collect();
+        assert_eq!(shown, want, "the dry run");
+        for m in &out.would_move {
+            assert_eq!(m.receive_count, 3, "{m:?}");
+            assert!(m.approximate_receive_count > 3, "{m:?}");
+        }
+    }
+    let out = s.run(&s.request(filter())).await.unwrap();
+    assert_eq!(out.progress.moved, 4, "{:?}", out.progress);
+    let moved: BTreeSet<String> = drain(sqs, &s.tasks)
+        .await
+        .into_iter()
+        .map(|(b, _)| b)
+        .collect();
+    assert_eq!(moved, want, "the real run moves what the dry runs showed");
+
+    // A peek with the same state directory shows the same counts; the moved ids are gone from
+    // the record.
+    let opts = PeekOptions {
+        state_dir: Some(s.state.path().to_path_buf()),
+        ..PeekOptions::default()
+    };
+    let left = peek(sqs, &s.dlq, &opts, &CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(left.len(), 8);
+    let mut counts: Vec<u32> = left.iter().map(|m| m.receive_count).collect();
+    counts.sort_unstable();
+    assert_eq!(counts, [1, 1, 1, 1, 2, 2, 2, 2]);
+    let record =
+        std::fs::read_to_string(super::receives::path_for(s.state.path(), &s.dlq)).unwrap();
+    let record: HashMap<String, serde_json::Value> = serde_json::from_str(&record).unwrap();
+    assert_eq!(record.len(), 8, "{record:?}");
+}
+
+#[tokio::test]
+async fn tag_origin_adds_the_dlq_id_and_the_run_and_leaves_a_message_with_too_many_attributes() {
+    let s = setup().await;
+    let sqs = &s.cloud.clients.sqs;
+    inject(sqs, &s.dlq, 4, 0).await;
+    // One message with nine attributes already: an eleventh would be refused by SQS.
+    let mut full = sqs
+        .send_message()
+        .queue_url(&s.dlq)
+        .message_body(r#"{"v":1,"video_id":"full"}"#);
+    for i in 0..9 {
+        full = full.message_attributes(format!("a{i}"), attr("x"));
+    }
+    let full_id = full.send().await.unwrap().message_id().unwrap().to_owned();
+    let before: HashMap<String, String> = s
+        .peek_all()
+        .await
+        .into_iter()
+        .map(|m| (m.body, m.id))
+        .collect();
+
+    let mut dry = s.request(Selection::Everything);
+    dry.tag_origin = true;
+    dry.dry_run = true;
+    let out = s.run(&dry).await.unwrap();
+    assert_eq!((out.would_move.len(), out.progress.untaggable), (4, 1));
+    assert!(out.would_move[0]
+        .attributes
+        .contains_key(redrive::ORIGIN_ATTRIBUTE));
+
+    let mut req = s.request(Selection::Everything);
+    req.tag_origin = true;
+    let out = s.run(&req).await.unwrap();
+    assert_eq!(out.progress.moved, 4, "{:?}", out.progress);
+    assert_eq!(out.progress.untaggable, 1);
+    assert_eq!(out.untaggable_ids, [full_id]);
+    assert!(!out.progress.run_id.is_empty());
+    let moved = drain(sqs, &s.tasks).await;
+    assert_eq!(moved.len(), 4);
+    for (body, attrs) in &moved {
+        assert_eq!(
+            attrs[redrive::ORIGIN_ATTRIBUTE],
+            format!("String:{}", before[body]),
+            "{body}"
+        );
+        assert_eq!(
+            attrs[redrive::RUN_ATTRIBUTE],
+            format!("String:{}", out.progress.run_id)
+        );
+        assert!(
+            attrs["failure_reason"].starts_with("String:reason "),
+            "kept"
+        );
+        assert_eq!(attrs.len(), 6, "four of its own and two tags: {attrs:?}");
+    }
+    // The untaggable one stays in the DLQ, visible.
+    let left = s.peek_all().await;
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].raw_attributes.len(), 9);
+}

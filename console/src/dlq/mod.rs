@@ -6,10 +6,12 @@
 //! - [`peek`]: receiving with a short visibility, releasing, the message model, queue lookup.
 //! - [`redrive`]: the mover (batch or StartMessageMoveTask), delete and purge.
 //! - [`journal`]: the on-disk journal that makes a killed redrive safe to run again.
+//! - [`receives`]: flightdeck's own receives per message, left out of the receive counts.
 
 pub mod filter;
 pub mod journal;
 pub mod peek;
+pub mod receives;
 pub mod redrive;
 
 #[cfg(test)]

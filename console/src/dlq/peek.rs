@@ -5,9 +5,11 @@
 //! back the first visible messages again and again (the emulator always, AWS often), so a
 //! pass that released each batch immediately would never see past the first ten. Holding is
 //! bounded by the short visibility: if the process dies, the messages come back by themselves.
-//! Browsing raises each message's receive count by one per pass.
+//! Browsing raises each message's receive count at SQS by one per pass; a scan given the state
+//! directory records its receives ([`super::receives`]) and shows the count without them.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use aws_sdk_sqs::types::{
@@ -20,6 +22,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::filter::{Candidate, Filter};
+use super::receives::OwnReceives;
 use super::DlqError;
 
 /// A queue found at the target.
@@ -103,8 +106,12 @@ pub struct DlqMessage {
     pub receipt_handle: String,
     pub body: String,
     pub sent_at: Option<DateTime<Utc>>,
-    /// ApproximateReceiveCount, including this receive.
+    /// The receive count from before flightdeck's own receives (peeks, dry runs, this one):
+    /// what the table shows and `receives>N` compares. A scan without the state directory
+    /// leaves it as SQS says.
     pub receive_count: u32,
+    /// ApproximateReceiveCount as SQS says, flightdeck's receives and this one included.
+    pub approximate_receive_count: u32,
     /// Body plus attribute names and values, in bytes (what SQS counts against 256 KiB).
     pub size: usize,
     /// Message attributes as text (`failure_reason`, `failure_class`, `worker_instance`, ...);
@@ -143,14 +150,16 @@ impl DlqMessage {
             };
             attributes.insert(name.clone(), text);
         }
+        let receive_count = sys(MessageSystemAttributeName::ApproximateReceiveCount)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
         DlqMessage {
             id: m.message_id().unwrap_or_default().to_string(),
             receipt_handle: m.receipt_handle().unwrap_or_default().to_string(),
             body: m.body().unwrap_or_default().to_string(),
             sent_at,
-            receive_count: sys(MessageSystemAttributeName::ApproximateReceiveCount)
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0),
+            receive_count,
+            approximate_receive_count: receive_count,
             size,
             attributes,
             raw_attributes,
@@ -261,6 +270,7 @@ pub(crate) struct Scanner {
     seen: HashSet<String>,
     held: HashMap<String, String>,
     not_before: Option<Instant>,
+    own: Option<OwnReceives>,
 }
 
 impl Scanner {
@@ -272,6 +282,21 @@ impl Scanner {
             seen: HashSet::new(),
             held: HashMap::new(),
             not_before: None,
+            own: None,
+        }
+    }
+
+    /// Record this scan's receives in `state_dir` and leave flightdeck's own receives out of
+    /// each message's count (see [`super::receives`]); `None`: counts as SQS says.
+    pub fn with_own_receives(mut self, state_dir: Option<&Path>) -> Scanner {
+        self.own = state_dir.map(|d| OwnReceives::load(d, &self.url));
+        self
+    }
+
+    /// This message was deleted: drop it from the record of receives.
+    pub fn gone(&mut self, id: &str) {
+        if let Some(own) = self.own.as_mut() {
+            own.gone(id);
         }
     }
 
@@ -292,7 +317,12 @@ impl Scanner {
             if cancel.is_cancelled() {
                 return Ok(None);
             }
-            let batch = receive(sqs, &self.url, self.visibility_s).await?;
+            let mut batch = receive(sqs, &self.url, self.visibility_s).await?;
+            if let Some(own) = self.own.as_mut() {
+                for m in &mut batch {
+                    m.receive_count = own.received(&m.id, m.approximate_receive_count);
+                }
+            }
             let mut fresh = Vec::new();
             for m in batch {
                 if self.seen.insert(m.id.clone()) {
@@ -363,9 +393,16 @@ impl Scanner {
         self.held.remove(id);
     }
 
+    /// Releases what the pass holds and records its receives.
     pub async fn release_held(&mut self, sqs: &aws_sdk_sqs::Client) {
         let handles: Vec<String> = self.held.drain().map(|(_, h)| h).collect();
         release(sqs, &self.url, &handles).await;
+        if let Some(own) = self.own.as_mut() {
+            if let Err(e) = own.flush(Utc::now().timestamp()) {
+                // The counts are a correction: without it, they are one higher per look.
+                tracing::warn!("recording flightdeck's receives failed: {e}");
+            }
+        }
     }
 }
 
@@ -379,6 +416,9 @@ pub struct PeekOptions {
     pub visibility_s: i32,
     /// Empty receives in a row before concluding the queue has no more.
     pub empty_receives: u32,
+    /// The state directory: record this peek's receives and leave flightdeck's own out of the
+    /// counts (see [`super::receives`]). `None`: counts as SQS says.
+    pub state_dir: Option<PathBuf>,
 }
 
 impl Default for PeekOptions {
@@ -388,6 +428,7 @@ impl Default for PeekOptions {
             max: 100,
             visibility_s: 10,
             empty_receives: 3,
+            state_dir: None,
         }
     }
 }
@@ -400,7 +441,8 @@ pub async fn peek(
     opts: &PeekOptions,
     cancel: &CancellationToken,
 ) -> Result<Vec<DlqMessage>, DlqError> {
-    let mut scan = Scanner::new(url, opts.visibility_s, opts.empty_receives);
+    let mut scan = Scanner::new(url, opts.visibility_s, opts.empty_receives)
+        .with_own_receives(opts.state_dir.as_deref());
     let mut found = Vec::new();
     let result = async {
         while found.len() < opts.max {

@@ -2,7 +2,9 @@
 //!
 //! The batch mover receives ten at a time, sends to the destination with SendMessageBatch,
 //! and only then deletes from the DLQ with DeleteMessageBatch; every step is journalled
-//! first (see [`super::journal`]). Bodies and message attributes are resent unchanged.
+//! first (see [`super::journal`]). Bodies and message attributes are resent unchanged, except
+//! that `tag_origin` adds two attributes saying where each message came from
+//! ([`ORIGIN_ATTRIBUTE`], [`RUN_ATTRIBUTE`]).
 //! Up to `IN_FLIGHT` (4) batches move at once, sharing the journal's fsyncs; receives stay one
 //! at a time, so the pass and its empty-receive rule are those of a single batch.
 //! "Move all" first asks the endpoint for StartMessageMoveTask and follows it with
@@ -16,7 +18,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
-use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, SendMessageBatchRequestEntry};
+use aws_sdk_sqs::types::{
+    DeleteMessageBatchRequestEntry, MessageAttributeValue, SendMessageBatchRequestEntry,
+};
 use chrono::Utc;
 use futures_util::future::BoxFuture;
 use futures_util::stream::{FuturesUnordered, StreamExt};
@@ -100,7 +104,8 @@ pub struct RedriveRequest {
     pub visibility_s: i32,
     /// Empty receives in a row before concluding the DLQ has no more.
     pub empty_receives: u32,
-    /// Where the journal lives (the state directory).
+    /// Where the journal lives (the state directory), and the record of flightdeck's own
+    /// receives that receive counts leave out (see [`super::receives`]), dry runs included.
     pub journal_dir: PathBuf,
     /// For [`Selection::Everything`]: try StartMessageMoveTask first.
     pub use_move_task: bool,
@@ -108,6 +113,63 @@ pub struct RedriveRequest {
     /// Checked before anything moves: JSON, and a v1 video task when the destination is the
     /// stack's task queue. The attributes go as they were.
     pub edits: BTreeMap<String, String>,
+    /// Add [`ORIGIN_ATTRIBUTE`] and [`RUN_ATTRIBUTE`] to each message sent, for consumers that
+    /// dedupe. A message that would then have more than [`MAX_MESSAGE_ATTRIBUTES`] is not
+    /// sent: it stays in the DLQ and is counted `untaggable`.
+    pub tag_origin: bool,
+}
+
+/// The message attribute `tag_origin` adds: the message's id in the DLQ. A possible duplicate
+/// carries the same value in both copies.
+pub const ORIGIN_ATTRIBUTE: &str = "flightdeck.origin_message_id";
+/// The message attribute `tag_origin` adds: the redrive run that sent it
+/// ([`RedriveProgress::run_id`]).
+pub const RUN_ATTRIBUTE: &str = "flightdeck.redrive_run";
+/// SQS's limit on message attributes per message.
+pub const MAX_MESSAGE_ATTRIBUTES: usize = 10;
+
+/// Adds the origin attributes to `m` (replacing those of an earlier redrive); `false`, and `m`
+/// unchanged, when it would then have more than [`MAX_MESSAGE_ATTRIBUTES`].
+pub fn tag_origin(m: &mut DlqMessage, run_id: &str) -> bool {
+    let tags = [
+        (ORIGIN_ATTRIBUTE, m.id.clone()),
+        (RUN_ATTRIBUTE, run_id.to_owned()),
+    ];
+    let after = m.raw_attributes.len()
+        + tags
+            .iter()
+            .filter(|(k, _)| !m.raw_attributes.contains_key(*k))
+            .count();
+    if after > MAX_MESSAGE_ATTRIBUTES {
+        return false;
+    }
+    for (name, value) in tags {
+        let Ok(attr) = MessageAttributeValue::builder()
+            .data_type("String")
+            .string_value(&value)
+            .build()
+        else {
+            return false;
+        };
+        if let Some(old) = m.attributes.get(name) {
+            m.size = m
+                .size
+                .saturating_sub(name.len() + "String".len() + old.len());
+        }
+        m.size += name.len() + "String".len() + value.len();
+        m.raw_attributes.insert(name.to_owned(), attr);
+        m.attributes.insert(name.to_owned(), value);
+    }
+    true
+}
+
+/// A run's id: when it started (UTC, to the millisecond) and the process.
+fn new_run_id() -> String {
+    format!(
+        "{}-{}",
+        Utc::now().format("%Y%m%dT%H%M%S%.3fZ"),
+        std::process::id()
+    )
 }
 
 impl RedriveRequest {
@@ -128,6 +190,7 @@ impl RedriveRequest {
             journal_dir,
             use_move_task: true,
             edits: BTreeMap::new(),
+            tag_origin: false,
         }
     }
 }
@@ -136,6 +199,8 @@ impl RedriveRequest {
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct RedriveProgress {
     pub mover: Option<Mover>,
+    /// This run's id (the value of [`RUN_ATTRIBUTE`] when tagging).
+    pub run_id: String,
     pub dlq: String,
     pub destination: String,
     /// Moved to the destination and deleted from the DLQ (or, dry-run: would move).
@@ -158,6 +223,13 @@ pub struct RedriveProgress {
     pub resumed: u64,
     /// Messages that could not be sent after retries (they stay in the DLQ).
     pub failed: u64,
+    /// Messages another consumer held (in flight elsewhere) when the run ended: the pass could
+    /// not look at them, so they stay in the DLQ whether or not they match. For `--id`s, at
+    /// most the ids not found.
+    pub left: u64,
+    /// Selected but not sent because tagging them would exceed SQS's 10 message attributes
+    /// (`tag_origin`): they stay in the DLQ.
+    pub untaggable: u64,
     /// Something the operator should know (fallback to the batch mover, a resumed run).
     pub notes: Vec<String>,
     pub dry_run: bool,
@@ -184,6 +256,8 @@ pub struct RedriveOutcome {
     /// The DLQ message ids of every possible duplicate on record (see
     /// `possible_duplicates_total`).
     pub possible_duplicate_ids: Vec<String>,
+    /// The DLQ message ids counted `untaggable`.
+    pub untaggable_ids: Vec<String>,
 }
 
 /// Attempts to send one message before leaving it in the DLQ and reporting it failed.
@@ -249,17 +323,19 @@ pub async fn run(
     }
     check_edits(&req.edits, &dest.name, stack)?;
     let mut state = RedriveProgress {
+        run_id: new_run_id(),
         dlq: dlq.name.clone(),
         destination: dest.name.clone(),
         dry_run: req.dry_run,
         ..RedriveProgress::default()
     };
 
-    // The move task moves bodies as they are: not with edits.
+    // The move task moves messages as they are: not with edits or tags.
     if req.selection == Selection::Everything
         && req.use_move_task
         && !req.dry_run
         && req.edits.is_empty()
+        && !req.tag_origin
     {
         match move_task(clients, &dlq, &dest, req, &mut state, progress, cancel).await? {
             MoveTaskResult::Done => {
@@ -268,6 +344,7 @@ pub async fn run(
                     would_move: Vec::new(),
                     journal: None,
                     possible_duplicate_ids: Vec::new(),
+                    untaggable_ids: Vec::new(),
                 })
             }
             MoveTaskResult::NotImplemented => {
@@ -387,9 +464,35 @@ async fn move_task(
             _ => {}
         }
     }
+    if !state.cancelled {
+        count_left(&clients.sqs, &dlq.url, &req.selection, 0, state).await;
+    }
     state.finished = true;
     progress.send_replace(state.clone());
     Ok(MoveTaskResult::Done)
+}
+
+/// What a finished pass left in the DLQ held by another consumer: the queue's in-flight
+/// count, read after this run released what it held (for `--id`s, at most the `missing` ids).
+/// A failed read is a note, never a silent 0.
+async fn count_left(
+    sqs: &aws_sdk_sqs::Client,
+    url: &str,
+    selection: &Selection,
+    missing: u64,
+    state: &mut RedriveProgress,
+) {
+    match super::peek::depth_parts(sqs, url).await {
+        Ok((_, in_flight)) => {
+            state.left = match selection {
+                Selection::Ids(_) => in_flight.min(missing),
+                _ => in_flight,
+            };
+        }
+        Err(e) => state.notes.push(format!(
+            "could not tell whether another consumer held messages at the end ({e})"
+        )),
+    }
 }
 
 fn update_rate(state: &mut RedriveProgress, started: Instant) {
@@ -436,6 +539,8 @@ struct Done {
     failed: Vec<DlqMessage>,
     /// Sent but not deleted: they return after their visibility and are deleted then.
     kept: usize,
+    /// Deleted from the DLQ.
+    deleted: Vec<String>,
     timings: [Duration; 4],
 }
 
@@ -515,6 +620,7 @@ async fn move_batch(
         }
         done.timings[0] += t.elapsed();
         done.kept = kept;
+        done.deleted = deleted;
     }
     Ok(done)
 }
@@ -537,7 +643,8 @@ async fn batch_move(
         Selection::Ids(ids) => Some(ids.len() as u64),
         Selection::Filter(_) => None,
     };
-    let mut scan = Scanner::new(&dlq.url, req.visibility_s, req.empty_receives);
+    let mut scan = Scanner::new(&dlq.url, req.visibility_s, req.empty_receives)
+        .with_own_receives(Some(&req.journal_dir));
     let journal = if req.dry_run {
         None
     } else {
@@ -561,6 +668,7 @@ async fn batch_move(
 
     let started = Instant::now();
     let mut would_move = Vec::new();
+    let mut untaggable_ids = Vec::new();
     let mut attempts: HashMap<String, u32> = HashMap::new();
     let mut this_run: HashSet<String> = HashSet::new();
     let mut found_ids: HashSet<String> = HashSet::new();
@@ -573,6 +681,7 @@ async fn batch_move(
     let mut scanner = Some(Box::new(scan));
     let mut retry: Vec<DlqMessage> = Vec::new();
     let mut hold: Vec<DlqMessage> = Vec::new();
+    let mut gone: Vec<String> = Vec::new();
     let mut not_before: Option<tokio::time::Instant> = None;
     let mut rescan = false;
     let mut pass_over = false;
@@ -676,6 +785,13 @@ async fn batch_move(
                         m.size = body.len();
                         m.body.clone_from(body);
                     }
+                    if req.tag_origin && !tag_origin(&mut m, &state.run_id) {
+                        // Not sent, and said so: SQS would refuse an eleventh attribute.
+                        s.hold(&m);
+                        state.untaggable += 1;
+                        untaggable_ids.push(m.id.clone());
+                        continue;
+                    }
                     if req.dry_run {
                         s.hold(&m);
                         state.moved += 1;
@@ -717,6 +833,7 @@ async fn batch_move(
                 }
                 state.moved += done.sent;
                 state.resumed += done.resumed;
+                gone.extend(done.deleted);
                 if let Some(j) = journal_ref {
                     state.possible_duplicates_total = j.duplicates_on_record();
                 }
@@ -773,6 +890,9 @@ async fn batch_move(
         for m in hold.drain(..).chain(retry.drain(..)) {
             s.hold(&m);
         }
+        for id in &gone {
+            s.gone(id);
+        }
         s.release_held(sqs).await;
     }
     let result = match error {
@@ -804,6 +924,13 @@ async fn batch_move(
         None => None,
     };
     result?;
+    if !state.cancelled {
+        let missing = match &req.selection {
+            Selection::Ids(ids) => (ids.len() - found_ids.len()) as u64,
+            _ => 0,
+        };
+        count_left(sqs, &dlq.url, &req.selection, missing, &mut state).await;
+    }
     if state.remaining.is_some() && !state.cancelled {
         state.remaining = Some(match &req.selection {
             Selection::Ids(ids) => (ids.len() - found_ids.len()) as u64,
@@ -818,6 +945,7 @@ async fn batch_move(
         would_move,
         journal: kept,
         possible_duplicate_ids: duplicate_ids,
+        untaggable_ids,
     })
 }
 
@@ -949,9 +1077,10 @@ pub async fn delete(
     queue: &QueueRef,
     selection: &Selection,
     dry_run: bool,
+    state_dir: Option<&std::path::Path>,
     cancel: &CancellationToken,
 ) -> Result<DeleteOutcome, DlqError> {
-    let mut scan = Scanner::new(&queue.url, 30, 5);
+    let mut scan = Scanner::new(&queue.url, 30, 5).with_own_receives(state_dir);
     let mut out = DeleteOutcome {
         queue: queue.name.clone(),
         dry_run,
@@ -983,7 +1112,12 @@ pub async fn delete(
             }
             if !chosen.is_empty() {
                 match delete_batch(sqs, &queue.url, &chosen).await {
-                    Ok((deleted, _)) => out.ids.extend(deleted),
+                    Ok((deleted, _)) => {
+                        for id in &deleted {
+                            scan.gone(id);
+                        }
+                        out.ids.extend(deleted);
+                    }
                     Err(e) => {
                         let handles: Vec<String> =
                             chosen.iter().map(|m| m.receipt_handle.clone()).collect();
@@ -1011,4 +1145,85 @@ pub async fn purge(sqs: &aws_sdk_sqs::Client, queue: &QueueRef) -> Result<(), Dl
         .await
         .map_err(DlqError::aws("PurgeQueue"))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn message(attributes: usize) -> DlqMessage {
+        let mut m = DlqMessage {
+            id: "m-1".into(),
+            receipt_handle: String::new(),
+            body: "{}".into(),
+            sent_at: None,
+            receive_count: 0,
+            approximate_receive_count: 0,
+            size: 2,
+            attributes: BTreeMap::new(),
+            raw_attributes: HashMap::new(),
+            source_arn: None,
+            group_id: None,
+        };
+        for i in 0..attributes {
+            let v = MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value("v")
+                .build()
+                .unwrap();
+            m.raw_attributes.insert(format!("a{i}"), v);
+            m.attributes.insert(format!("a{i}"), "v".into());
+            m.size += 2 + 6 + 1;
+        }
+        m
+    }
+
+    #[test]
+    fn tagging_adds_the_origin_and_the_run_within_sqs_attribute_limit() {
+        let mut m = message(8);
+        assert!(tag_origin(&mut m, "run-1"));
+        assert_eq!(m.raw_attributes.len(), 10);
+        assert_eq!(
+            m.raw_attributes[ORIGIN_ATTRIBUTE].string_value(),
+            Some("m-1")
+        );
+        assert_eq!(
+            m.raw_attributes[RUN_ATTRIBUTE].string_value(),
+            Some("run-1")
+        );
+        assert_eq!(m.attributes[RUN_ATTRIBUTE], "run-1");
+        let size = m.size;
+        // Tagged again by a later run: replaced, not added.
+        assert!(tag_origin(&mut m, "run-2"));
+        assert_eq!(m.raw_attributes.len(), 10);
+        assert_eq!(
+            m.raw_attributes[RUN_ATTRIBUTE].string_value(),
+            Some("run-2")
+        );
+        assert_eq!(m.size, size);
+
+        // Nine or ten attributes already: refused, the message untouched.
+        for n in [9, 10] {
+            let mut m = message(n);
+            let before = m.raw_attributes.clone();
+            assert!(!tag_origin(&mut m, "run-1"), "{n} attributes");
+            assert_eq!(m.raw_attributes, before);
+            assert!(!m.attributes.contains_key(ORIGIN_ATTRIBUTE));
+        }
+        // Nine, one of them an earlier run's tag: one more fits.
+        let mut m = message(8);
+        assert!(tag_origin(&mut m, "run-1"));
+        m.raw_attributes.remove(RUN_ATTRIBUTE);
+        assert_eq!(m.raw_attributes.len(), 9);
+        assert!(tag_origin(&mut m, "run-3"));
+    }
+
+    #[test]
+    fn run_ids_differ_between_runs() {
+        let a = new_run_id();
+        std::thread::sleep(Duration::from_millis(2));
+        assert_ne!(a, new_run_id());
+        assert!(a.ends_with(&format!("Z-{}", std::process::id())), "{a}");
+    }
 }

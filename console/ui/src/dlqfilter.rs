@@ -8,7 +8,8 @@
 //!   PATH (array items by index: `items.0.id` or `items[0].id`) equals VALUE / contains TEXT;
 //! - `id=ID`: the message id;
 //! - `age>10m` / `age<1h` (also `>=`, `<=`): older / newer than, units s, m, h, d;
-//! - `receives>3` / `receives<=2` (also `=`): the approximate receive count.
+//! - `receives>3` / `receives<=2` (also `=`): the approximate receive count (the engine
+//!   leaves flightdeck's own receives out of it: `console/src/dlq/receives.rs`).
 //!
 //! Values with spaces go in double quotes: `attr.failure_reason~"not a video"`. Any other
 //! word with `=`, `~`, `<` or `>` in it is an error that names it, so a typo never silently

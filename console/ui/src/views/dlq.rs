@@ -90,9 +90,9 @@ pub fn draw_table(state: &State, queue: &str, area: Rect, buf: &mut Buffer) {
     };
     let mut title = common::title(&state.theme, "Messages", count, Some(&fresh), filter);
     let hint = if state.read_only {
-        "peeks raise receive counts · read-only "
+        "receives: peeks not counted · read-only "
     } else {
-        "peeks raise receive counts · space mark · R redrive · enter open "
+        "receives: peeks not counted · space mark · R redrive · enter open "
     };
     title.spans.push(Span::styled(hint, s.muted));
     let height = usize::from(layout::rows_of(area).height);
@@ -212,7 +212,10 @@ fn message_lines<'a>(state: &State, queue: &str, m: &crate::model::DlqMessage) -
         .unwrap_or_default();
     let mut lines = vec![
         kv("age", age_text),
-        kv("receives", format!("{} (peeks count too)", m.receive_count)),
+        kv(
+            "receives",
+            format!("{} (peeks not counted)", m.receive_count),
+        ),
         kv("size", size(m.size)),
         kv(
             "source queue",
