@@ -116,6 +116,11 @@ pub enum Command {
     Dlq(crate::dlqcmd::DlqCommand),
     /// Set an Auto Scaling group's desired capacity, refused outside the group's min..max
     Scale(crate::scalecmd::ScaleArgs),
+    /// Suspend a group's scaling processes (AlarmNotification unless named): its policies stop
+    /// changing the capacity until `resume`
+    Suspend(crate::processes::ProcessesArgs),
+    /// Resume a group's suspended scaling processes (AlarmNotification unless named)
+    Resume(crate::processes::ProcessesArgs),
     /// Load runs against the upload API: built-in WORKLOAD.md scenarios or TOML files
     #[command(subcommand)]
     Load(crate::loadrun::LoadCommand),

@@ -17,10 +17,24 @@ pub enum Confirm {
 /// The mutating actions the console offers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action<'a> {
-    Redrive { dlq: &'a str, bulk: bool },
-    Delete { queue: &'a str },
-    Purge { queue: &'a str },
-    Scale { group: &'a str, to: u32 },
+    Redrive {
+        dlq: &'a str,
+        bulk: bool,
+    },
+    Delete {
+        queue: &'a str,
+    },
+    Purge {
+        queue: &'a str,
+    },
+    Scale {
+        group: &'a str,
+        to: u32,
+    },
+    /// Suspend a group's scaling processes.
+    Suspend {
+        group: &'a str,
+    },
 }
 
 impl Confirm {
@@ -30,6 +44,7 @@ impl Confirm {
             Action::Redrive { bulk: false, .. } => Confirm::Plain,
             Action::Scale { to, group } if *to == 0 => Confirm::Typed(group.to_string()),
             Action::Scale { .. } => Confirm::Plain,
+            Action::Suspend { group } => Confirm::Typed(group.to_string()),
             Action::Redrive {
                 dlq: name,
                 bulk: true,

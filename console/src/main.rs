@@ -12,6 +12,7 @@ mod framelog;
 mod loadrun;
 mod local;
 mod logging;
+mod processes;
 mod scale;
 mod scalecmd;
 mod status;
@@ -70,9 +71,9 @@ fn owns_terminal(cli: &Cli) -> bool {
     tui && std::io::stdout().is_terminal()
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
+async fn run(mut cli: Cli) -> anyhow::Result<()> {
     let stack = Stack::load_or_embedded(cli.target.stack.as_ref())?;
-    match cli.command.unwrap_or(Command::Ui) {
+    match cli.command.take().unwrap_or(Command::Ui) {
         Command::Ui => {
             // A bad config file fails here, before the terminal is touched.
             let mut setup = tui::Setup::load(&cli.ui, &stack, cli.target.profile.as_deref())?;
@@ -138,8 +139,27 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             scalecmd::run(args, &ctx).await
         }
+        Command::Suspend(args) => processes_cmd(args, true, &cli, &stack).await,
+        Command::Resume(args) => processes_cmd(args, false, &cli, &stack).await,
         Command::Load(cmd) => loadrun::run(cmd, cli.target.local, cli.ui.read_only).await,
     }
+}
+
+/// `flightdeck suspend` and `flightdeck resume`.
+async fn processes_cmd(
+    args: processes::ProcessesArgs,
+    suspend: bool,
+    cli: &Cli,
+    stack: &Stack,
+) -> anyhow::Result<()> {
+    let (target, _) = configured(&cli.target, &cli.ui)?;
+    let clients = connect_as(&target, stack, cli.ui.read_only).await?;
+    let ctx = dlqcmd::Ctx {
+        clients: &clients,
+        stack,
+        profile: target.profile.as_deref(),
+    };
+    processes::run(args, suspend, &ctx).await
 }
 
 /// The target with the config file's `[aws]` under the flags and the environment.

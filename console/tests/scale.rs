@@ -166,3 +166,97 @@ async fn read_only_refuses_scale_at_the_client() {
     );
     assert_eq!(desired(&cloud, "flightdeck-api").await, 2);
 }
+
+async fn suspended(cloud: &TestCloud, group: &str) -> Vec<String> {
+    let out = cloud
+        .clients
+        .autoscaling
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names(group)
+        .send()
+        .await
+        .unwrap();
+    let mut names: Vec<String> = out.auto_scaling_groups()[0]
+        .suspended_processes()
+        .iter()
+        .filter_map(|p| p.process_name().map(str::to_owned))
+        .collect();
+    names.sort();
+    names
+}
+
+/// `flightdeck suspend|resume GROUP [PROCESS...]`: AlarmNotification by default, names checked
+/// before anything is sent, a typed confirm (here `--yes`) for a suspend, audited, and
+/// `--read-only` refuses.
+#[tokio::test]
+async fn suspend_and_resume_processes_are_checked_confirmed_and_audited() {
+    let cloud = TestCloud::provisioned().await;
+    let state = tempfile::tempdir().unwrap();
+    let group = "flightdeck-worker";
+    let go = |args: &[&str]| {
+        let mut cmd = flightdeck(cloud.endpoint(), state.path());
+        cmd.args(args);
+        run(cmd)
+    };
+
+    let out = go(&["suspend", group, "alarms", "--yes"]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("no scaling process named `alarms`"));
+
+    // No terminal and no --yes: refused, nothing suspended.
+    let out = go(&["suspend", group]).await;
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(suspended(&cloud, group).await.is_empty());
+
+    let out = go(&["suspend", group, "--yes"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(suspended(&cloud, group).await, ["AlarmNotification"]);
+    assert!(text(&out.stdout).contains("suspended AlarmNotification on flightdeck-worker"));
+
+    let out = go(&["suspend", group, "launch", "Terminate", "--yes", "--json"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        json["suspended"],
+        serde_json::json!(["AlarmNotification", "Launch", "Terminate"])
+    );
+
+    let out = go(&["--read-only", "resume", group, "all", "--yes"]).await;
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("refused by --read-only"));
+    assert_eq!(suspended(&cloud, group).await.len(), 3);
+
+    // A resume needs only a yes; with no names it resumes AlarmNotification.
+    let out = go(&["resume", group, "--yes"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(suspended(&cloud, group).await, ["Launch", "Terminate"]);
+    let out = go(&["resume", group, "all", "--yes"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(suspended(&cloud, group).await.is_empty());
+    assert!(text(&out.stdout).contains("nothing is suspended now"));
+
+    let audit = std::fs::read_to_string(state.path().join("audit.jsonl")).unwrap();
+    let entries: Vec<serde_json::Value> = audit
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let seen: Vec<(String, String)> = entries
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap().to_owned(),
+                e["result"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let want = [
+        ("scale.suspend", "refused"),
+        ("scale.suspend", "ok"),
+        ("scale.suspend", "ok"),
+        ("scale.resume", "refused"),
+        ("scale.resume", "ok"),
+        ("scale.resume", "ok"),
+    ]
+    .map(|(a, r)| (a.to_owned(), r.to_owned()));
+    assert_eq!(seen, want);
+}

@@ -197,8 +197,12 @@ data "aws_iam_policy_document" "console_operator" {
     resources = [aws_sqs_queue.tasks.arn, aws_sqs_queue.dlq.arn]
   }
   statement {
-    sid       = "ChangeTheStacksCapacity"
-    actions   = ["autoscaling:SetDesiredCapacity"]
+    sid = "ChangeTheStacksCapacity"
+    actions = [
+      "autoscaling:ResumeProcesses",
+      "autoscaling:SetDesiredCapacity",
+      "autoscaling:SuspendProcesses",
+    ]
     resources = local.group_arns
   }
   statement {
@@ -210,7 +214,7 @@ data "aws_iam_policy_document" "console_operator" {
 
 resource "aws_iam_policy" "console_operator" {
   name        = "flightdeck-operator"
-  description = "flightdeck console, operator: read-only plus redrive, purge, delete and desired capacity"
+  description = "flightdeck console, operator: read-only plus redrive, purge, delete, desired capacity and suspended processes"
   policy      = data.aws_iam_policy_document.console_operator.json
 }
 

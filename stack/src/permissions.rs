@@ -23,9 +23,12 @@ pub const CONSOLE_READ_ONLY: &[&str] = &[
     "sts:GetCallerIdentity",
 ];
 
-/// What an operator may do on top of looking: redrive, purge, delete, change capacity.
+/// What an operator may do on top of looking: redrive, purge, delete, change capacity,
+/// suspend and resume scaling processes.
 pub const CONSOLE_OPERATOR_EXTRA: &[&str] = &[
+    "autoscaling:ResumeProcesses",
     "autoscaling:SetDesiredCapacity",
+    "autoscaling:SuspendProcesses",
     "sqs:CancelMessageMoveTask",
     "sqs:DeleteMessage",
     "sqs:PurgeQueue",

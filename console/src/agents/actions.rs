@@ -131,6 +131,11 @@ async fn run(
                 );
                 send_audit(&tx).await;
             }
+            Command::SetProcesses {
+                group,
+                processes,
+                suspend,
+            } => set_processes(&ctx, &tx, &group, &processes, suspend).await,
             Command::SetAutoscaler(on) => match &ctx.autoscaler {
                 Some(switch) => {
                     switch.set_enabled(on);
@@ -467,6 +472,33 @@ async fn purge(ctx: &Context, tx: &mpsc::Sender<Report>, queue: &str) {
                 e.to_string(),
             );
             outcome(tx, "purge", queue, false, e.to_string()).await;
+        }
+    }
+    send_audit(tx).await;
+}
+
+async fn set_processes(
+    ctx: &Context,
+    tx: &mpsc::Sender<Report>,
+    group: &str,
+    processes: &[String],
+    suspend: bool,
+) {
+    let action = if suspend {
+        "scale.suspend"
+    } else {
+        "scale.resume"
+    };
+    let params = serde_json::json!({ "processes": processes });
+    match crate::processes::set(&ctx.clients, group, processes, suspend).await {
+        Ok(out) => {
+            let text = crate::processes::summary(&out);
+            record(ctx, action, group, params, "ok", text.clone());
+            outcome(tx, action, group, true, text).await;
+        }
+        Err(e) => {
+            record(ctx, action, group, params, "failed", e.to_string());
+            outcome(tx, action, group, false, e.to_string()).await;
         }
     }
     send_audit(tx).await;

@@ -222,6 +222,12 @@ pub fn snapshots(
                 default_cooldown_s: count(g.default_cooldown()),
                 health_check_type: g.health_check_type().unwrap_or_default().to_owned(),
                 activities: activities.get(&name).cloned().unwrap_or_default(),
+                suspended: g
+                    .suspended_processes()
+                    .iter()
+                    .filter_map(|p| p.process_name())
+                    .map(str::to_owned)
+                    .collect(),
                 name,
             }
         })

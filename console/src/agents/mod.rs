@@ -494,6 +494,7 @@ impl Generation {
             | Command::Purge { .. }
             | Command::SetDesiredCapacity { .. }
             | Command::SetAutoscaler(_)
+            | Command::SetProcesses { .. }
             | Command::StartLoad { .. }
             | Command::CancelLoad
             | Command::Audited { .. } => {

@@ -82,6 +82,12 @@ pub enum Command {
     },
     /// Turn the local autoscaler on or off (local cloud only).
     SetAutoscaler(bool),
+    /// SuspendProcesses (`suspend`) or ResumeProcesses on a group.
+    SetProcesses {
+        group: String,
+        processes: Vec<String>,
+        suspend: bool,
+    },
     /// Open this message body in the operator's editor (the console suspends the screen and
     /// answers with [`Event::Edited`]).
     EditMessage {

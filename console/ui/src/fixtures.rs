@@ -60,6 +60,7 @@ pub fn api(desired: u32) -> GroupSnapshot {
         default_cooldown_s: 120,
         health_check_type: "ELB".to_owned(),
         activities: Vec::new(),
+        suspended: Vec::new(),
     }
 }
 
@@ -123,6 +124,7 @@ pub fn worker(desired: u32, in_service: u32) -> GroupSnapshot {
         } else {
             Vec::new()
         },
+        suspended: Vec::new(),
     }
 }
 

@@ -34,6 +34,54 @@ pub struct GroupSnapshot {
     pub default_cooldown_s: u32,
     pub health_check_type: String,
     pub activities: Vec<ActivityInfo>,
+    /// Scaling processes suspended on the group (SuspendProcesses), as AWS names them.
+    pub suspended: Vec<String>,
+}
+
+/// Auto Scaling's processes, as SuspendProcesses and ResumeProcesses name them.
+pub const SCALING_PROCESSES: [&str; 9] = [
+    "Launch",
+    "Terminate",
+    "AddToLoadBalancer",
+    "AlarmNotification",
+    "AZRebalance",
+    "HealthCheck",
+    "InstanceRefresh",
+    "ReplaceUnhealthy",
+    "ScheduledActions",
+];
+
+/// The process that runs a group's target-tracking and step policies: suspended, no policy
+/// changes the capacity (what `:autoscaler off` suspends).
+pub const ALARM_NOTIFICATION: &str = "AlarmNotification";
+
+/// The processes an operator named, spelled as AWS spells them: any case, `all` for every one,
+/// none for [`ALARM_NOTIFICATION`] alone (what stops the autoscaler fighting a manual change).
+pub fn parse_processes<S: AsRef<str>>(words: &[S]) -> Result<Vec<String>, String> {
+    if words.is_empty() {
+        return Ok(vec![ALARM_NOTIFICATION.to_owned()]);
+    }
+    let mut out: Vec<String> = Vec::new();
+    for w in words {
+        let w = w.as_ref().trim();
+        if w.eq_ignore_ascii_case("all") {
+            return Ok(SCALING_PROCESSES.iter().map(|p| (*p).to_owned()).collect());
+        }
+        match SCALING_PROCESSES.iter().find(|p| p.eq_ignore_ascii_case(w)) {
+            Some(p) => {
+                if !out.iter().any(|o| o == p) {
+                    out.push((*p).to_owned());
+                }
+            }
+            None => {
+                return Err(format!(
+                    "no scaling process named `{w}`: use one of {} (or `all`)",
+                    SCALING_PROCESSES.join(", ")
+                ))
+            }
+        }
+    }
+    Ok(out)
 }
 
 #[derive(Debug, Clone, PartialEq)]

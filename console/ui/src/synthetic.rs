@@ -155,6 +155,7 @@ impl Synthetic {
             default_cooldown_s: if api { 120 } else { 300 },
             health_check_type: if api { "ELB" } else { "EC2" }.to_owned(),
             activities,
+            suspended: Vec::new(),
         }
     }
 

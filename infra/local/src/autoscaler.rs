@@ -79,6 +79,8 @@ pub enum Action {
     Warming,
     Cooldown,
     AtLimit,
+    /// The group's AlarmNotification process is suspended: its policies do not run (AWS).
+    Suspended,
     /// The operator switched the autoscaler off (or on again).
     Disabled,
     Enabled,
@@ -114,6 +116,13 @@ impl std::fmt::Display for Decision {
         }
         f.write_str(&self.reason)
     }
+}
+
+/// Whether the group's AlarmNotification process is suspended (SuspendProcesses).
+fn alarm_notification_suspended(g: &aws_sdk_autoscaling::types::AutoScalingGroup) -> bool {
+    g.suspended_processes()
+        .iter()
+        .any(|p| p.process_name() == Some("AlarmNotification"))
 }
 
 /// The capacity one policy asks for: `ceil(in_service * metric / target)`, AWS's
@@ -598,6 +607,10 @@ impl Evaluator {
                 continue;
             };
             let desired = found.desired_capacity().unwrap_or(0).max(0) as u32;
+            if alarm_notification_suspended(found) {
+                self.suspended(&g.name, desired);
+                continue;
+            }
             let policies = match self
                 .clients
                 .autoscaling
@@ -673,6 +686,28 @@ impl Evaluator {
             }
         }
         self.publish();
+    }
+
+    /// As on AWS: with AlarmNotification suspended no policy is evaluated, so capacity
+    /// changes only by hand until it is resumed.
+    fn suspended(&mut self, group: &str, desired: u32) {
+        let d = Decision {
+            at: Utc::now(),
+            group: group.to_string(),
+            policy: None,
+            metric: None,
+            target: None,
+            from: desired,
+            to: desired,
+            action: Action::Suspended,
+            reason: "AlarmNotification is suspended: the scaling policies do not run \
+                     (resume it with `flightdeck resume GROUP` or `:resume`)"
+                .into(),
+        };
+        self.latest.insert(group.to_string(), d.clone());
+        if self.last_recorded.get(group) != Some(&Action::Suspended) {
+            self.record(d);
+        }
     }
 
     fn failed(&mut self, group: &str, desired: u32, reason: String) {

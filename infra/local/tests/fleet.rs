@@ -600,6 +600,74 @@ async fn a_disabled_autoscaler_lets_manual_changes_stick() {
 
 /// A load run started seconds after the API answers its health check finds its targets: the
 /// endpoints file lists an instance once it is healthy, long before a 2-minute warm-up ends.
+/// As on AWS: with AlarmNotification suspended the policies do not run, so a manual
+/// scale-out of an idle group sticks; resumed, the group goes back to min.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_suspended_alarm_notification_stops_the_autoscaler() {
+    let cloud = TestCloud::provisioned().await;
+    let (mut config, dirs) = config(&cloud, &[Role::Worker]);
+    config.warmup = Some(Duration::from_millis(200));
+    let fleet = Fleet::start(&cloud.clients, &cloud.stack, config).unwrap();
+    let mut rx = fleet.subscribe();
+    wait_for(&mut rx, BOUND, "1 worker in service", |s| {
+        s.in_service(WORKER) == 1
+    })
+    .await;
+    let load = Arc::new(AtomicU64::new(5.0f64.to_bits()));
+    let (cpu, feeder) = synthetic_cpu(fleet.subscribe(), load);
+    let mut ac = AutoscalerConfig::new(dirs.runtime.path());
+    ac.interval = Duration::from_millis(300);
+    ac.scale_in_cooldown = Some(Duration::from_millis(500));
+    cloud
+        .clients
+        .autoscaling
+        .suspend_processes()
+        .auto_scaling_group_name(WORKER)
+        .scaling_processes("AlarmNotification")
+        .send()
+        .await
+        .unwrap();
+    let scaler = Autoscaler::start(&cloud.clients, &cloud.stack, fleet.subscribe(), cpu, ac);
+
+    set_desired(&cloud, WORKER, 2).await;
+    wait_for(&mut rx, BOUND, "2 workers in service", |s| {
+        s.in_service(WORKER) == 2
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        desired(&cloud, WORKER).await,
+        2,
+        "the idle group was scaled in"
+    );
+    let state = scaler.subscribe().borrow().clone();
+    let latest = &state.latest[WORKER];
+    assert_eq!(latest.action, Action::Suspended, "{latest:?}");
+    assert!(latest.reason.contains("AlarmNotification is suspended"));
+    let said = state
+        .decisions
+        .iter()
+        .filter(|d| d.group == WORKER && d.action == Action::Suspended)
+        .count();
+    assert_eq!(said, 1, "said once, not every evaluation");
+
+    cloud
+        .clients
+        .autoscaling
+        .resume_processes()
+        .auto_scaling_group_name(WORKER)
+        .scaling_processes("AlarmNotification")
+        .send()
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    wait_desired(&cloud, WORKER, 1, BOUND, &mut seen).await;
+
+    scaler.stop().await;
+    feeder.abort();
+    fleet.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_api_instance_takes_traffic_as_soon_as_it_is_healthy() {
     let cloud = TestCloud::provisioned().await;

@@ -39,6 +39,14 @@ pub enum Pending {
         /// Policies that may change it back, e.g. "flightdeck-worker-cpu60 (CPU 60%)".
         policies: Vec<String>,
     },
+    /// Suspend or resume a group's scaling processes.
+    Processes {
+        group: String,
+        processes: Vec<String>,
+        suspend: bool,
+        /// What is suspended now, as the last refresh saw it.
+        suspended_now: Vec<String>,
+    },
 }
 
 /// How much the operator must do to confirm.
@@ -69,6 +77,13 @@ impl Pending {
             } => Confirm::Typed(host.clone()),
             Pending::Load { .. } => Confirm::Plain,
             Pending::Scale { .. } => Confirm::Plain,
+            // Suspending stops the group's own repair and scaling: typed, like a scale to 0.
+            Pending::Processes {
+                group,
+                suspend: true,
+                ..
+            } => Confirm::Typed(group.clone()),
+            Pending::Processes { .. } => Confirm::Plain,
         }
     }
 
@@ -80,6 +95,8 @@ impl Pending {
             Pending::Purge { .. } => "Purge queue".to_owned(),
             Pending::Scale { .. } => "Set desired capacity".to_owned(),
             Pending::Load { .. } => "Start a load run".to_owned(),
+            Pending::Processes { suspend: true, .. } => "Suspend scaling processes".to_owned(),
+            Pending::Processes { .. } => "Resume scaling processes".to_owned(),
         }
     }
 
@@ -91,6 +108,14 @@ impl Pending {
             Pending::Purge { queue, .. } => ("dlq.purge", queue.clone()),
             Pending::Scale { group, .. } => ("scale", group.clone()),
             Pending::Load { scenario, .. } => ("load.run", scenario.clone()),
+            Pending::Processes { group, suspend, .. } => (
+                if *suspend {
+                    "scale.suspend"
+                } else {
+                    "scale.resume"
+                },
+                group.clone(),
+            ),
         }
     }
 
@@ -170,6 +195,24 @@ impl Pending {
                 }
                 out
             }
+            Pending::Processes {
+                group,
+                processes,
+                suspend,
+                suspended_now,
+            } => {
+                let verb = if *suspend { "Suspend" } else { "Resume" };
+                let mut out = vec![format!("{verb} on {group}: {}.", processes.join(", "))];
+                if *suspend {
+                    out.push(process_effect(processes));
+                }
+                out.push(if suspended_now.is_empty() {
+                    "Nothing is suspended now.".to_owned()
+                } else {
+                    format!("Suspended now: {}.", suspended_now.join(", "))
+                });
+                out
+            }
         }
     }
 
@@ -199,7 +242,40 @@ impl Pending {
                 desired: to,
                 honor_cooldown,
             },
+            Pending::Processes {
+                group,
+                processes,
+                suspend,
+                ..
+            } => Command::SetProcesses {
+                group,
+                processes,
+                suspend,
+            },
         }
+    }
+}
+
+/// What suspending these processes means for the group, in one line.
+fn process_effect(processes: &[String]) -> String {
+    let has = |p: &str| processes.iter().any(|x| x == p);
+    let mut parts = Vec::new();
+    if has(crate::model::ALARM_NOTIFICATION) {
+        parts.push("no scaling policy changes the capacity");
+    }
+    if has("Launch") {
+        parts.push("no instance is launched");
+    }
+    if has("Terminate") {
+        parts.push("no instance is terminated");
+    }
+    if has("ReplaceUnhealthy") || has("HealthCheck") {
+        parts.push("unhealthy instances are not replaced");
+    }
+    if parts.is_empty() {
+        "Until resumed, AWS skips these processes for the group.".to_owned()
+    } else {
+        format!("Until resumed: {}.", parts.join("; "))
     }
 }
 

@@ -20,6 +20,8 @@ pub enum Arg {
     MaybeQueue,
     /// `[GROUP] [N]`, both optional.
     Scale,
+    /// Scaling process names (optional): the open group's.
+    Processes,
     OnOff,
     MaybeScenario,
     Profile,
@@ -111,6 +113,20 @@ pub const COMMANDS: &[CommandSpec] = &[
         arg: Arg::OnOff,
         usage: "autoscaler on|off",
         help: "local cloud: let the autoscaler act, or stand it aside",
+    },
+    CommandSpec {
+        name: "suspend",
+        aliases: &[],
+        arg: Arg::Processes,
+        usage: "suspend [PROCESS...|all]",
+        help: "suspend the open group's scaling processes (AlarmNotification if none named)",
+    },
+    CommandSpec {
+        name: "resume",
+        aliases: &[],
+        arg: Arg::Processes,
+        usage: "resume [PROCESS...|all]",
+        help: "resume the open group's suspended processes (AlarmNotification if none named)",
     },
     CommandSpec {
         name: "cancel",
@@ -213,6 +229,11 @@ pub enum Parsed {
     Cancel,
     Audit,
     Autoscaler(bool),
+    /// Suspend (`true`) or resume these scaling processes of the open group.
+    Processes {
+        suspend: bool,
+        processes: Vec<String>,
+    },
     Load(Option<String>),
     Profile(String),
     Region(String),
@@ -234,7 +255,10 @@ pub fn parse(line: &str) -> Result<Parsed, String> {
     if spec.arg == Arg::None && !arg.is_empty() {
         return Err(format!("`{}` takes no argument", spec.name));
     }
-    let optional = matches!(spec.arg, Arg::MaybeQueue | Arg::Scale | Arg::MaybeScenario);
+    let optional = matches!(
+        spec.arg,
+        Arg::MaybeQueue | Arg::Scale | Arg::MaybeScenario | Arg::Processes
+    );
     if spec.arg != Arg::None && !optional && arg.is_empty() {
         return Err(format!("usage: :{}", spec.usage));
     }
@@ -286,6 +310,13 @@ pub fn parse(line: &str) -> Result<Parsed, String> {
             }
         }
         "load" => Parsed::Load(Some(arg).filter(|a| !a.is_empty())),
+        "suspend" | "resume" => {
+            let words: Vec<&str> = arg.split_whitespace().collect();
+            Parsed::Processes {
+                suspend: spec.name == "suspend",
+                processes: crate::model::parse_processes(&words)?,
+            }
+        }
         "autoscaler" => match arg.as_str() {
             "on" => Parsed::Autoscaler(true),
             "off" => Parsed::Autoscaler(false),
@@ -338,6 +369,10 @@ pub fn candidates(line: &str, names: &Names<'_>) -> (usize, Vec<String>) {
                 }
                 Arg::Scale => names.groups.iter().map(|s| (*s).to_owned()).collect(),
                 Arg::OnOff => vec!["off".to_owned(), "on".to_owned()],
+                Arg::Processes => std::iter::once("all")
+                    .chain(crate::model::SCALING_PROCESSES)
+                    .map(str::to_owned)
+                    .collect(),
                 Arg::MaybeScenario => names.scenarios.iter().map(|s| (*s).to_owned()).collect(),
                 Arg::Profile => names.profiles.iter().map(|s| (*s).to_owned()).collect(),
                 Arg::Region => names.regions.iter().map(|s| (*s).to_owned()).collect(),

@@ -310,6 +310,37 @@ pub(super) fn scale(state: &mut State, group: Option<String>, value: Option<Stri
     state.input = Input::Capacity(dialog);
 }
 
+/// `:suspend [PROCESS...]` / `:resume [PROCESS...]` on the open or selected group: a confirm
+/// (typed for a suspend) that shows what is suspended now.
+pub(super) fn processes(state: &mut State, suspend: bool, processes: Vec<String>) {
+    let action = if suspend {
+        "scale.suspend"
+    } else {
+        "scale.resume"
+    };
+    if refuse_read_only(state, "suspending and resuming processes", action) {
+        return;
+    }
+    let Some(name) = group_in_view(state) else {
+        state.flash(
+            Level::Warn,
+            "open or select a group first (:group NAME), then :suspend or :resume",
+        );
+        return;
+    };
+    let Some(g) = state.groups.get(&name) else {
+        state.flash(Level::Error, format!("no group named `{name}`"));
+        return;
+    };
+    let pending = Pending::Processes {
+        group: g.name.clone(),
+        processes,
+        suspend,
+        suspended_now: g.suspended.clone(),
+    };
+    state.input = Input::Confirm(ConfirmDialog::new(pending));
+}
+
 /// `:load [SCENARIO]` or enter on a scenario: the load view, and with a scenario a confirm
 /// to start the run. From any view: the run (or why it cannot start) is seen where it goes.
 pub(super) fn load(state: &mut State, scenario: Option<String>) {

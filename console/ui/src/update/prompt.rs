@@ -235,6 +235,9 @@ pub(super) fn run(state: &mut State, text: &str) -> Vec<Command> {
             };
             super::actions::scale(state, group, value);
         }
+        Parsed::Processes { suspend, processes } => {
+            super::actions::processes(state, suspend, processes);
+        }
         Parsed::Cancel => return super::actions::cancel(state),
         Parsed::Load(scenario) => super::actions::load(state, scenario),
         Parsed::Audit => state.nav.jump(View::Audit),

@@ -1295,3 +1295,124 @@ fn a_claimed_caption_waits_until_the_screen_shows_it() {
     feed(&mut s, [empty]);
     assert_eq!(s.caption(), Some("the DLQ is empty"));
 }
+
+/// Types `text`, then enter.
+fn enter_text(s: &mut State, text: &str) -> Vec<Command> {
+    let mut out = type_text(s, text);
+    out.extend(update(s, code(KeyCode::Enter)));
+    out
+}
+
+#[test]
+fn process_names_are_spelled_as_aws_spells_them() {
+    assert_eq!(parse_processes::<&str>(&[]).unwrap(), ["AlarmNotification"]);
+    assert_eq!(
+        parse_processes(&["launch", "TERMINATE", "Launch"]).unwrap(),
+        ["Launch", "Terminate"]
+    );
+    assert_eq!(parse_processes(&["all"]).unwrap().len(), 9);
+    let err = parse_processes(&["alarms"]).unwrap_err();
+    assert!(err.contains("no scaling process named `alarms`"), "{err}");
+}
+
+#[test]
+fn suspend_on_the_open_group_asks_for_its_name_and_resume_only_for_a_yes() {
+    let mut s = loaded_state();
+    // No group in view: says what to do, sends nothing.
+    update(&mut s, key(':'));
+    enter_text(&mut s, "queues");
+    update(&mut s, key(':'));
+    assert!(enter_text(&mut s, "suspend").is_empty());
+    assert!(s
+        .current_flash()
+        .is_some_and(|f| f.text.contains("open or select a group first")));
+
+    update(&mut s, key(':'));
+    enter_text(&mut s, "group worker-asg");
+    update(&mut s, key(':'));
+    enter_text(&mut s, "suspend launch terminate");
+    let Input::Confirm(dialog) = &s.input else {
+        panic!("a confirm: {:?}", s.input);
+    };
+    assert_eq!(
+        dialog.pending.confirm(),
+        crate::state::actions::Confirm::Typed("worker-asg".into())
+    );
+    let text = dialog.pending.describe().join("\n");
+    assert!(
+        text.contains("Suspend on worker-asg: Launch, Terminate."),
+        "{text}"
+    );
+    assert!(text.contains("no instance is launched"), "{text}");
+    assert!(text.contains("Nothing is suspended now."), "{text}");
+    assert!(
+        enter_text(&mut s, "worker-as").is_empty(),
+        "a wrong name sends nothing"
+    );
+    s.input = Input::Normal;
+    update(&mut s, key(':'));
+    enter_text(&mut s, "suspend launch terminate");
+    assert_eq!(
+        enter_text(&mut s, "worker-asg"),
+        [Command::SetProcesses {
+            group: "worker-asg".into(),
+            processes: vec!["Launch".into(), "Terminate".into()],
+            suspend: true,
+        }]
+    );
+
+    // The refresh shows them suspended; resume needs only a yes.
+    let mut w = worker(2, 2);
+    w.suspended = vec!["Launch".into(), "Terminate".into()];
+    feed(
+        &mut s,
+        [Report::Groups {
+            at: t(1),
+            groups: vec![api(2), w],
+        }],
+    );
+    update(&mut s, key(':'));
+    enter_text(&mut s, "resume");
+    let Input::Confirm(dialog) = &s.input else {
+        panic!("a confirm: {:?}", s.input);
+    };
+    assert_eq!(
+        dialog.pending.confirm(),
+        crate::state::actions::Confirm::Plain
+    );
+    assert!(dialog
+        .pending
+        .describe()
+        .join("\n")
+        .contains("Suspended now: Launch, Terminate."));
+    assert_eq!(
+        update(&mut s, key('y')),
+        [Command::SetProcesses {
+            group: "worker-asg".into(),
+            processes: vec!["AlarmNotification".into()],
+            suspend: false,
+        }]
+    );
+
+    // An unknown process is an error at the prompt.
+    update(&mut s, key(':'));
+    enter_text(&mut s, "suspend alarms");
+    assert!(s
+        .current_flash()
+        .is_some_and(|f| f.text.contains("no scaling process named `alarms`")));
+}
+
+#[test]
+fn read_only_refuses_suspend_and_audits_it() {
+    let mut s = loaded_state();
+    s.read_only = true;
+    update(&mut s, key(':'));
+    enter_text(&mut s, "group worker-asg");
+    update(&mut s, key(':'));
+    let out = enter_text(&mut s, "suspend");
+    assert_eq!(s.input, Input::Normal);
+    assert!(out.iter().any(|c| matches!(
+        c,
+        Command::Audited { action, result, .. } if action == "scale.suspend" && result == "refused"
+    )));
+}

@@ -134,6 +134,17 @@ fn summary_items<'a>(state: &State, g: &GroupSnapshot) -> Vec<Vec<Vec<Span<'a>>>
     if policies.is_empty() {
         policies.push(vec![label("no scaling policies")]);
     }
+    if !g.suspended.is_empty() {
+        // Suspended processes lead the policies: with AlarmNotification among them, none runs.
+        policies.insert(
+            0,
+            vec![
+                Span::styled("suspended ", s.warn),
+                Span::styled(g.suspended.join(", "), s.warn),
+                label(" (:resume)"),
+            ],
+        );
+    }
     let queue = match state.config.pairing.queue_for(&g.name, &state.queues.list) {
         Some(q) => {
             let b = backlog(q, g);

@@ -73,6 +73,18 @@ pub fn targets(g: &GroupSnapshot) -> String {
     }
 }
 
+/// The policies' targets, led by `susp` when the group has suspended processes (with
+/// AlarmNotification among them, the targets do not act).
+fn target_cell<'a>(state: &State, g: &GroupSnapshot) -> Line<'a> {
+    if g.suspended.is_empty() {
+        return Line::from(targets(g));
+    }
+    Line::from(vec![
+        Span::styled("susp ", state.theme.s.warn),
+        Span::raw(targets(g)),
+    ])
+}
+
 fn row<'a>(state: &State, g: &GroupSnapshot, sparks: bool) -> (Vec<Line<'a>>, Style) {
     let s = &state.theme.s;
     let count = |phase: Phase| g.count(phase);
@@ -108,7 +120,7 @@ fn row<'a>(state: &State, g: &GroupSnapshot, sparks: bool) -> (Vec<Line<'a>>, St
         num(pend, pend > 0),
         num(term, term > 0),
         cpu,
-        Line::from(targets(g)),
+        target_cell(state, g),
         change,
     ];
     if sparks {

@@ -58,7 +58,15 @@ pub fn lines<'a>(state: &State) -> (Vec<Line<'a>>, Vec<Line<'a>>) {
         "Commands (: then tab completes)",
         s.header,
     ))];
-    const MUTATING: [&str; 5] = ["redrive", "purge", "scale", "cancel", "autoscaler"];
+    const MUTATING: [&str; 7] = [
+        "redrive",
+        "purge",
+        "scale",
+        "cancel",
+        "autoscaler",
+        "suspend",
+        "resume",
+    ];
     // `:load` stays: without a scenario it only opens the view (a run is refused).
     for c in COMMANDS {
         if state.read_only && MUTATING.contains(&c.name) {
