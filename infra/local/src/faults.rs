@@ -114,7 +114,6 @@ impl Rule {
 
     pub fn when(mut self, when: When) -> Rule {
         if let When::Chance { seed, .. } = when {
-            // splitmix64 never leaves 0 once mixed, but a zero seed is still a fine start.
             self.rng = seed;
         }
         self.when = when;
@@ -153,7 +152,7 @@ impl Rule {
         let hit = match self.when {
             When::Always => true,
             When::First(n) => self.matched <= n,
-            When::Every(n) => self.matched % n == 0,
+            When::Every(n) => self.matched.is_multiple_of(n),
             When::Chance { p, .. } => {
                 let draw = (splitmix64(&mut self.rng) >> 11) as f64 / (1u64 << 53) as f64;
                 draw < p
