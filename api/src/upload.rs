@@ -199,7 +199,8 @@ pub struct UploadResponse {
 #[derive(Debug, Clone, PartialEq)]
 enum Stored {
     Nothing,
-    /// Sent, but no answer seen (a timeout, the client gone): any version of the key may exist.
+    /// Sent, but no answer seen (a timeout, the client gone), or stored by a PutObject (whose
+    /// retried attempts may each have stored a version): any version of the key may exist.
     Unknown,
     /// Stored as this version (`None`: the bucket is not versioned).
     Version(Option<String>),
@@ -610,8 +611,11 @@ async fn stream_to_s3(
     match cleanup.upload_id.clone() {
         // It fit in one part: one PutObject instead of three multipart calls.
         None => {
+            // Unknown even once it answers: an attempt whose answer was lost may have stored a
+            // version before the SDK's retry stored the one it names, so a cleanup removes
+            // every version of the key (this upload's own).
             cleanup.object = Stored::Unknown;
-            let put = state
+            state
                 .s3()
                 .put_object()
                 .bucket(state.bucket())
@@ -621,7 +625,6 @@ async fn stream_to_s3(
                 .send()
                 .await
                 .map_err(|e| aws_error("storage_unavailable", "storing the upload", &e))?;
-            cleanup.object = Stored::Version(put.version_id);
         }
         Some(upload_id) => {
             if !last.is_empty() {

@@ -9,6 +9,7 @@
 mod common;
 
 mod auth;
+mod faults;
 mod fuzz;
 mod ops;
 mod public;

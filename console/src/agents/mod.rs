@@ -14,6 +14,8 @@ pub mod metrics;
 pub mod queues;
 
 #[cfg(test)]
+mod fault_tests;
+#[cfg(test)]
 mod live_tests;
 
 use std::future::Future;

@@ -15,6 +15,8 @@ pub mod receives;
 pub mod redrive;
 
 #[cfg(test)]
+mod fault_tests;
+#[cfg(test)]
 mod live_tests;
 
 use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};

@@ -5,6 +5,9 @@
 //! first (see [`super::journal`]). Bodies and message attributes are resent unchanged, except
 //! that `tag_origin` adds two attributes saying where each message came from
 //! ([`ORIGIN_ATTRIBUTE`], [`RUN_ATTRIBUTE`]).
+//! A send with an attempt SQS may have carried out without saying so (no answer, a 5xx),
+//! followed by the SDK's retry, may have sent its messages twice: they are journalled as
+//! possible duplicates, and those it did not send stay `sending`, so a resend counts too.
 //! Up to `IN_FLIGHT` (4) batches move at once, sharing the journal's fsyncs; receives stay one
 //! at a time, so the pass and its empty-receive rule are those of a single batch.
 //! "Move all" first asks the endpoint for StartMessageMoveTask and follows it with
@@ -213,8 +216,10 @@ pub struct RedriveProgress {
     pub rate_per_s: f64,
     #[serde(serialize_with = "ser_secs")]
     pub eta: Option<Duration>,
-    /// Sent again because a killed earlier run had started sending them and could not record
-    /// whether it had: each may now be in the destination twice.
+    /// Each may now be in the destination twice: sent again because a killed earlier run had
+    /// started sending them and could not record whether it had, or sent by a call with an
+    /// attempt SQS may have carried out without saying so (no answer, a server error) before
+    /// the attempt or the retry that went through.
     pub possible_duplicates: u64,
     /// Possible duplicates on record for this DLQ: this run's and every earlier run's since
     /// the record was last cleared (`flightdeck dlq duplicates --clear`).
@@ -541,6 +546,8 @@ struct Done {
     kept: usize,
     /// Deleted from the DLQ.
     deleted: Vec<String>,
+    /// Sent, after an attempt that may also have sent them: possible duplicates.
+    duplicates: u64,
     timings: [Duration; 4],
 }
 
@@ -578,12 +585,15 @@ async fn move_batch(
         let t = Instant::now();
         let sent = send_batch(sqs, dest_url, &work.to_send).await;
         done.timings[1] += t.elapsed();
-        let (sent, unsent) = match sent {
+        let (sent, unsent, uncertain) = match sent {
             Ok(r) => r,
-            Err(e) => {
+            Err((e, uncertain)) => {
                 // Refused outright (permissions, --read-only, a missing queue): nothing was
-                // sent, so say so before giving up; the mover releases the messages.
-                journal.unsent(&ids).await?;
+                // sent, so say so before giving up; the mover releases the messages. After an
+                // uncertain attempt they stay `sending`: a resend counts as a duplicate.
+                if !uncertain {
+                    journal.unsent(&ids).await?;
+                }
                 done.refused = Some((e, work.to_send));
                 return Ok(done);
             }
@@ -594,7 +604,15 @@ async fn move_batch(
                 .sent(&sent.iter().map(|m| m.id.clone()).collect::<Vec<_>>())
                 .await?;
         }
-        if !unsent.is_empty() {
+        if uncertain && !sent.is_empty() {
+            // An earlier attempt of this send may have gone through as well as the last one.
+            let ids: Vec<String> = sent.iter().map(|m| m.id.clone()).collect();
+            journal.duplicates(&ids).await?;
+            done.duplicates = ids.len() as u64;
+        }
+        // After an uncertain attempt the unsent may be in the destination already: they stay
+        // `sending`, so that sending them again counts them as possible duplicates.
+        if !unsent.is_empty() && !uncertain {
             journal
                 .unsent(&unsent.iter().map(|m| m.id.clone()).collect::<Vec<_>>())
                 .await?;
@@ -834,6 +852,7 @@ async fn batch_move(
                 state.moved += done.sent;
                 state.resumed += done.resumed;
                 gone.extend(done.deleted);
+                state.possible_duplicates += done.duplicates;
                 if let Some(j) = journal_ref {
                     state.possible_duplicates_total = j.duplicates_on_record();
                 }
@@ -949,12 +968,49 @@ async fn batch_move(
     })
 }
 
-/// Send up to ten messages unchanged; returns (sent, not sent).
+/// Notes whether an attempt of a call ended without saying if SQS carried it out: no answer
+/// (a reset, a timeout) or a server error. A throttling or other 4xx answer is a refusal, so
+/// a retry after one cannot duplicate anything; a retry after an uncertain attempt can.
+#[derive(Debug, Clone, Default)]
+struct Uncertain(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Uncertain {
+    fn seen(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl aws_smithy_runtime_api::client::interceptors::Intercept for Uncertain {
+    fn name(&self) -> &'static str {
+        "flightdeck-redrive-uncertain-attempts"
+    }
+
+    fn read_after_attempt(
+        &self,
+        context: &aws_smithy_runtime_api::client::interceptors::context::FinalizerInterceptorContextRef<'_>,
+        _components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        _cfg: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        let uncertain = match context.response() {
+            Some(answer) => answer.status().is_server_error(),
+            None => context.output_or_error().is_some_and(|r| r.is_err()),
+        };
+        if uncertain {
+            self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(())
+    }
+}
+
+/// Send up to ten messages unchanged; returns (sent, not sent, uncertain): `uncertain` when an
+/// attempt may have been carried out without an answer saying so, so that what was sent may
+/// be in the destination twice and what was not may be there once. The SDK retries such an
+/// attempt itself; this is how the mover learns that it did.
 async fn send_batch(
     sqs: &aws_sdk_sqs::Client,
     url: &str,
     msgs: &[DlqMessage],
-) -> Result<(Vec<DlqMessage>, Vec<DlqMessage>), DlqError> {
+) -> Result<(Vec<DlqMessage>, Vec<DlqMessage>, bool), (DlqError, bool)> {
     let fifo = url.ends_with(".fifo");
     let mut entries = Vec::new();
     for (i, m) in msgs.iter().enumerate() {
@@ -972,26 +1028,29 @@ async fn send_batch(
         }
         entries.push(
             e.build()
-                .map_err(|e| DlqError::Invalid(format!("building a send: {e}")))?,
+                .map_err(|e| (DlqError::Invalid(format!("building a send: {e}")), false))?,
         );
     }
+    let uncertain = Uncertain::default();
     let out = sqs
         .send_message_batch()
         .queue_url(url)
         .set_entries(Some(entries))
+        .customize()
+        .interceptor(uncertain.clone())
         .send()
         .await;
     let out = match out {
         Ok(o) => o,
-        // A whole-batch failure that may pass (network, 5xx): nothing is known to be sent.
+        // A whole-batch failure that may pass (network, 5xx): come round again.
         Err(e) if stack::errors::describe(&e).class.is_retryable() => {
             tracing::warn!(
                 "SendMessageBatch failed, will retry: {}",
                 stack::errors::describe(&e)
             );
-            return Ok((Vec::new(), msgs.to_vec()));
+            return Ok((Vec::new(), msgs.to_vec(), uncertain.seen()));
         }
-        Err(e) => return Err(DlqError::aws("SendMessageBatch")(e)),
+        Err(e) => return Err((DlqError::aws("SendMessageBatch")(e), uncertain.seen())),
     };
     let ok: HashSet<&str> = out.successful().iter().map(|s| s.id()).collect();
     let (sent, unsent): (Vec<_>, Vec<_>) = msgs
@@ -1008,6 +1067,7 @@ async fn send_batch(
     Ok((
         sent.into_iter().map(|(_, m)| m.clone()).collect(),
         unsent.into_iter().map(|(_, m)| m.clone()).collect(),
+        uncertain.seen(),
     ))
 }
 

@@ -7,6 +7,7 @@
 pub mod autoscaler;
 pub mod cpu;
 pub mod emulator;
+pub mod faults;
 pub mod fleet;
 pub mod install;
 pub mod keeper;
