@@ -64,8 +64,8 @@ fn short_hash(text: &str) -> String {
 }
 
 /// Leaves out what varies between messages with the same failure: paths and URLs become
-/// `<path>`, long hex ids and UUIDs `<id>`, every run of digits `<n>`; lower case, single
-/// spaces, at most 200 characters.
+/// `<path>`, long hex ids and UUIDs `<id>`, runs of digits `<n>` (not those right after a
+/// letter, as in `mp4` or `h264`); lower case, single spaces, at most 200 characters.
 pub fn normalise(text: &str) -> String {
     let words: Vec<String> = text.split_whitespace().map(normalise_word).collect();
     let joined = words.join(" ").to_lowercase();
@@ -90,7 +90,17 @@ fn normalise_word(word: &str) -> String {
     } else if is_id(core) {
         "<id>".to_owned()
     } else {
-        digits_out(core)
+        // Prefixed ids such as `i-0f9e8d7c6b5a40001` or `job-17`: each dash-separated part.
+        core.split('-')
+            .map(|part| {
+                if is_id(part) {
+                    "<id>".to_owned()
+                } else {
+                    digits_out(part)
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("-")
     };
     format!("{lead}{replaced}{tail}")
 }
@@ -103,19 +113,26 @@ fn is_id(core: &str) -> bool {
         && core.chars().any(|c| c.is_ascii_digit())
 }
 
+/// Every run of digits becomes `<n>`, except one right after a letter: a name such as `mp4`,
+/// `h264` or `arm64` stays as it is.
 fn digits_out(core: &str) -> String {
     let mut out = String::with_capacity(core.len());
-    let mut in_number = false;
+    let mut prev: Option<char> = None;
+    // Inside a run of digits: replaced (`Some(true)`) or copied after a letter (`Some(false)`).
+    let mut run: Option<bool> = None;
     for c in core.chars() {
         if c.is_ascii_digit() {
-            if !in_number {
+            let replaced = *run.get_or_insert(!prev.is_some_and(char::is_alphabetic));
+            if !replaced {
+                out.push(c);
+            } else if prev.is_none_or(|p| !p.is_ascii_digit()) {
                 out.push_str("<n>");
             }
-            in_number = true;
         } else {
-            in_number = false;
+            run = None;
             out.push(c);
         }
+        prev = Some(c);
     }
     out
 }
@@ -282,6 +299,15 @@ mod tests {
             "get <path> failed, request id <id>"
         );
         assert_eq!(normalise("  spaced\tout\n text "), "spaced out text");
+        // Names with digits in them stay; prefixed ids and counters do not.
+        assert_eq!(
+            normalise("no MP4 or h264 stream on arm64, run_17"),
+            "no mp4 or h264 stream on arm64, run_<n>"
+        );
+        assert_eq!(
+            normalise("instance i-0f9e8d7c6b5a40001 job-17 took 30s"),
+            "instance i-<id> job-<n> took <n>s"
+        );
         // Words that only look like hex stay words.
         assert_eq!(normalise("decade deadbeef"), "decade deadbeef");
         assert_eq!(normalise(&"x".repeat(300)).chars().count(), 201);
