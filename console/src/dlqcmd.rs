@@ -1153,3 +1153,46 @@ async fn purge_cmd(ctx: &Ctx<'_>, queue: &str, yes: bool, json: bool) -> anyhow:
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use chrono::{DateTime, Duration, Utc};
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn the_groups_table_has_one_row_per_signature_with_ages_and_a_receive_range() {
+        let now: DateTime<Utc> = "2026-11-22T12:00:00Z".parse().unwrap();
+        let attrs = |reason: &str| -> BTreeMap<String, String> {
+            [("failure_reason", reason), ("failure_class", "permanent")]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect()
+        };
+        let (a, b, c) = (attrs("size 10"), attrs("size 20"), attrs("no_video"));
+        let f = |id, min: i64, receive_count, attributes| ui::dlqfilter::Fields {
+            id,
+            body: "{}",
+            sent_at: Some(now - Duration::minutes(min)),
+            receive_count,
+            attributes,
+        };
+        let groups = ui::dlqsig::group([f("m1", 90, 2, &a), f("m2", 5, 7, &b), f("m3", 1, 1, &c)]);
+        let table = groups_table(&groups, now);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 3, "{table}");
+        assert!(
+            lines[0].starts_with("ID        COUNT  OLDEST  NEWEST"),
+            "{table}"
+        );
+        let first = format!(
+            "{}      2     90m      5m      2-7  m1",
+            groups[0].signature.id
+        );
+        assert!(lines[1].starts_with(&first), "{table}");
+        assert!(lines[1].ends_with("  size <n> (permanent)"), "{table}");
+        assert!(lines[2].contains("      1  m3 "), "{table}");
+        assert!(lines[2].ends_with("no_video (permanent)"), "{table}");
+    }
+}
