@@ -71,10 +71,13 @@ pub enum DlqCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Group the messages by failure signature (the worker's failure_reason and failure_class,
-    /// else an error text, else the body's shape; numbers, ids and paths left out): per group
-    /// its signature id, count, oldest and newest, receive counts and an example message. Act
-    /// on one group with `--filter signature=ID`. Peeks like `list`
+    /// Group the messages by failure signature: per group its id, count, oldest, newest,
+    /// receive counts and an example message; act on one with `--filter signature=ID`
+    ///
+    /// The signature is the worker's failure_reason and failure_class attributes, else an error
+    /// text (failure_detail or error attribute, the JSON body's error), else the body's shape
+    /// (sorted top-level JSON keys, or "not JSON"); numbers, ids and paths are left out.
+    /// Peeks like `list`
     #[command(after_help = EXIT_CODES)]
     Groups {
         #[command(flatten)]
@@ -89,8 +92,10 @@ pub enum DlqCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Print messages as JSON lines on stdout (id, body, attributes, sent_at, receive_count,
-    /// signature, ...), e.g. `> dead.jsonl`; nothing is removed. Peeks like `list`
+    /// Print messages as JSON lines (`> dead.jsonl`); nothing is removed
+    ///
+    /// One line per message: id, body, attributes, sent_at, receive_count, signature, ... Peeks
+    /// like `list`
     #[command(after_help = EXIT_CODES)]
     Export {
         #[command(flatten)]
