@@ -111,7 +111,7 @@ pub enum Command {
     /// Manage the local cloud: the AWS emulator with the stack provisioned on it
     #[command(subcommand)]
     Local(LocalCommand),
-    /// Dead letters: list, show, redrive (loss-proof), delete, purge
+    /// Dead letters: list, group by failure, show, export, redrive (loss-proof), delete, purge
     #[command(subcommand, after_help = crate::dlqcmd::FILTER_HELP)]
     Dlq(crate::dlqcmd::DlqCommand),
     /// Set an Auto Scaling group's desired capacity, refused outside the group's min..max

@@ -1,4 +1,4 @@
-//! The headless dead-letter commands, `flightdeck dlq list|show|redrive|delete|purge`, on
+//! The headless dead-letter commands, `flightdeck dlq list|groups|show|export|redrive|delete|purge`, on
 //! top of the [`crate::dlq`] engine: argument parsing, the confirm path, the audit log, a
 //! progress bar on stderr, and exit codes that say what happened ([`EXIT_CODES`]).
 
@@ -70,6 +70,42 @@ pub enum DlqCommand {
         /// Print JSON instead of a table
         #[arg(long)]
         json: bool,
+    },
+    /// Group the messages by failure signature: per group its id, count, oldest, newest,
+    /// receive counts and an example message; act on one with `--filter signature=ID`
+    ///
+    /// The signature is the worker's failure_reason and failure_class attributes, else an error
+    /// text (failure_detail or error attribute, the JSON body's error), else the body's shape
+    /// (sorted top-level JSON keys, or "not JSON"); numbers, ids and paths are left out.
+    /// Peeks like `list`
+    #[command(after_help = EXIT_CODES)]
+    Groups {
+        #[command(flatten)]
+        queue: QueueArg,
+        /// Only messages matching this filter (repeat to AND)
+        #[arg(long, value_name = "EXPR")]
+        filter: Vec<String>,
+        /// Look at most at this many messages
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
+        /// Print JSON (every group's message ids included) instead of a table
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print messages as JSON lines (`> dead.jsonl`); nothing is removed
+    ///
+    /// One line per message: id, body, attributes, sent_at, receive_count, signature, ... Peeks
+    /// like `list`
+    #[command(after_help = EXIT_CODES)]
+    Export {
+        #[command(flatten)]
+        queue: QueueArg,
+        /// Only messages matching this filter (repeat to AND), e.g. signature=ID
+        #[arg(long, value_name = "EXPR")]
+        filter: Vec<String>,
+        /// At most this many messages
+        #[arg(long, default_value_t = 10_000)]
+        limit: usize,
     },
     /// Show one message: the body (pretty JSON when it is JSON), every attribute, its source queue
     #[command(after_help = EXIT_CODES)]
@@ -166,6 +202,7 @@ pub const FILTER_HELP: &str = "Filters (--filter EXPR, terms joined by AND; repe
     body.video_id=abc   $.video_id=abc   the JSON body's value at that path (body.a.b, body.items[0])\n  \
     attr.failure_class=permanent         a message attribute's value\n  \
     id=MESSAGE_ID                        one message\n  \
+    signature=ID                         one failure-signature group (ids from `dlq groups`)\n  \
     age>10m   age<1h                     sent longer ago / more recently (s, m, h, d)\n  \
     receives>3   receives<=2             the receive count, flightdeck's own receives left out\n  \
     \"some text\"   word                  the body contains the text (any case)";
@@ -254,6 +291,26 @@ pub async fn run(cmd: DlqCommand, ctx: &Ctx<'_>) -> anyhow::Result<()> {
             )
             .await
         }
+        DlqCommand::Groups {
+            queue,
+            filter,
+            limit,
+            json,
+        } => {
+            groups_cmd(
+                ctx,
+                &queue_name(ctx, &queue),
+                parse_filter(&filter)?,
+                limit,
+                json,
+            )
+            .await
+        }
+        DlqCommand::Export {
+            queue,
+            filter,
+            limit,
+        } => export_cmd(ctx, &queue_name(ctx, &queue), parse_filter(&filter)?, limit).await,
         DlqCommand::Show { id, queue, json } => {
             show(ctx, &queue_name(ctx, &queue), &id, json).await
         }
@@ -471,6 +528,131 @@ async fn list(
             q.name
         );
     }
+    Ok(())
+}
+
+/// One peek pass of `queue` for `groups` and `export`: the queue and the matching messages.
+async fn peek_matching(
+    ctx: &Ctx<'_>,
+    queue: &str,
+    filter: Filter,
+    max: usize,
+) -> anyhow::Result<(crate::dlq::peek::QueueRef, Vec<DlqMessage>)> {
+    let q = resolve_queue(&ctx.clients.sqs, queue)
+        .await
+        .map_err(|e| fail(ctx, e))?;
+    let opts = PeekOptions {
+        filter,
+        max,
+        state_dir: Some(audit::state_dir()),
+        ..PeekOptions::default()
+    };
+    let msgs = peek(&ctx.clients.sqs, &q.url, &opts, &CancellationToken::new())
+        .await
+        .map_err(|e| fail(ctx, e))?;
+    Ok((q, msgs))
+}
+
+async fn groups_cmd(
+    ctx: &Ctx<'_>,
+    queue: &str,
+    filter: Filter,
+    limit: usize,
+    json: bool,
+) -> anyhow::Result<()> {
+    let (q, msgs) = peek_matching(ctx, queue, filter, limit).await?;
+    let groups = ui::dlqsig::group(msgs.iter().map(DlqMessage::fields));
+    let capped = msgs.len() >= limit;
+    if json {
+        let listing = serde_json::json!({
+            "queue": q.name,
+            "messages": msgs.len(),
+            "limit_reached": capped,
+            "groups": groups,
+        });
+        println!("{}", serde_json::to_string_pretty(&listing)?);
+    } else {
+        print!("{}", groups_table(&groups, chrono::Utc::now()));
+        eprintln!(
+            "{} group(s) of {} message(s) in {}{}; act on one with --filter signature=ID",
+            groups.len(),
+            msgs.len(),
+            q.name,
+            if capped {
+                format!(" (the first {limit}: raise --limit for more)")
+            } else {
+                String::new()
+            }
+        );
+    }
+    Ok(())
+}
+
+/// The groups as a table: signature id, count, oldest, newest, receives, example, signature.
+pub fn groups_table(groups: &[ui::dlqsig::Group], now: chrono::DateTime<chrono::Utc>) -> String {
+    let age = |t: Option<chrono::DateTime<chrono::Utc>>| {
+        t.map_or("-".into(), |t| {
+            human_age((now - t).to_std().unwrap_or_default())
+        })
+    };
+    let mut out = format!(
+        "{:<8}  {:>5}  {:>6}  {:>6}  {:>7}  {:<36}  {}\n",
+        "ID", "COUNT", "OLDEST", "NEWEST", "RCV", "EXAMPLE", "SIGNATURE"
+    );
+    for g in groups {
+        let receives = if g.min_receives == g.max_receives {
+            g.min_receives.to_string()
+        } else {
+            format!("{}-{}", g.min_receives, g.max_receives)
+        };
+        out += &format!(
+            "{:<8}  {:>5}  {:>6}  {:>6}  {:>7}  {:<36}  {}\n",
+            g.signature.id,
+            g.count,
+            age(g.oldest),
+            age(g.newest),
+            receives,
+            g.example_id,
+            g.signature.text
+        );
+    }
+    out
+}
+
+async fn export_cmd(
+    ctx: &Ctx<'_>,
+    queue: &str,
+    filter: Filter,
+    limit: usize,
+) -> anyhow::Result<()> {
+    use std::io::Write;
+    let (q, msgs) = peek_matching(ctx, queue, filter, limit).await?;
+    if msgs.is_empty() {
+        return Err(exit(NOTHING, format!("no message to export in {}", q.name)));
+    }
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for m in &msgs {
+        let mut line = serde_json::to_value(m)?;
+        if let Some(o) = line.as_object_mut() {
+            o.insert("queue".into(), q.name.clone().into());
+            o.insert(
+                "signature".into(),
+                serde_json::to_value(ui::dlqsig::signature(&m.fields()))?,
+            );
+        }
+        writeln!(out, "{}", serde_json::to_string(&line)?)?;
+    }
+    out.flush()?;
+    eprintln!(
+        "exported {} message(s) from {}{}",
+        msgs.len(),
+        q.name,
+        if msgs.len() >= limit {
+            format!(" (the first {limit}: raise --limit for more)")
+        } else {
+            String::new()
+        }
+    );
     Ok(())
 }
 
@@ -975,4 +1157,47 @@ async fn purge_cmd(ctx: &Ctx<'_>, queue: &str, yes: bool, json: bool) -> anyhow:
         println!("{summary}");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use chrono::{DateTime, Duration, Utc};
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn the_groups_table_has_one_row_per_signature_with_ages_and_a_receive_range() {
+        let now: DateTime<Utc> = "2026-11-22T12:00:00Z".parse().unwrap();
+        let attrs = |reason: &str| -> BTreeMap<String, String> {
+            [("failure_reason", reason), ("failure_class", "permanent")]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect()
+        };
+        let (a, b, c) = (attrs("size 10"), attrs("size 20"), attrs("no_video"));
+        let f = |id, min: i64, receive_count, attributes| ui::dlqfilter::Fields {
+            id,
+            body: "{}",
+            sent_at: Some(now - Duration::minutes(min)),
+            receive_count,
+            attributes,
+        };
+        let groups = ui::dlqsig::group([f("m1", 90, 2, &a), f("m2", 5, 7, &b), f("m3", 1, 1, &c)]);
+        let table = groups_table(&groups, now);
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 3, "{table}");
+        assert!(
+            lines[0].starts_with("ID        COUNT  OLDEST  NEWEST"),
+            "{table}"
+        );
+        let first = format!(
+            "{}      2     90m      5m      2-7  m1",
+            groups[0].signature.id
+        );
+        assert!(lines[1].starts_with(&first), "{table}");
+        assert!(lines[1].ends_with("  size <n> (permanent)"), "{table}");
+        assert!(lines[2].contains("      1  m3 "), "{table}");
+        assert!(lines[2].ends_with("no_video (permanent)"), "{table}");
+    }
 }

@@ -177,10 +177,13 @@ fn dlq_help_documents_filters_and_exit_codes() {
         "purge",
         "attr.failure_class=permanent",
         "age>10m",
+        "signature=ID",
     ] {
         assert!(help.contains(want), "{want} not in\n{help}");
     }
-    for sub in ["list", "show", "redrive", "delete", "purge"] {
+    for sub in [
+        "list", "groups", "show", "export", "redrive", "delete", "purge",
+    ] {
         let out = StdCommand::new(BIN)
             .args(["dlq", sub, "--help"])
             .output()
@@ -348,6 +351,174 @@ async fn a_filtered_redrive_moves_exactly_the_matching_messages_with_bodies_and_
     assert_eq!(audit[0]["result"], "ok");
     assert_eq!(audit[0]["who"], "tester");
     assert_eq!(audit[0]["target"], "video_dlq");
+}
+
+/// Sends one message per body with the given attributes.
+async fn send_each(
+    sqs: &aws_sdk_sqs::Client,
+    url: &str,
+    attrs: &[(&str, &str)],
+    bodies: &[String],
+) {
+    for body in bodies {
+        let mut req = sqs.send_message().queue_url(url).message_body(body);
+        for (k, v) in attrs {
+            req = req.message_attributes(*k, attr(v));
+        }
+        req.send().await.unwrap();
+    }
+}
+
+/// Three failure signatures in one DLQ: `dlq groups` finds them, and export, redrive and delete
+/// with `--filter signature=ID` act on exactly one group each.
+#[tokio::test]
+async fn a_grouped_redrive_moves_exactly_one_group_and_leaves_the_others() {
+    let cloud = TestCloud::provisioned().await;
+    let state = tempfile::tempdir().unwrap();
+    let sqs = &cloud.clients.sqs;
+    let dlq = url(sqs, "video_dlq").await;
+    let tasks = url(sqs, "video_tasks").await;
+    // Five corrupt inputs whose reasons differ only by a number, three other failures, and
+    // two dead-lettered without attributes (SQS's maxReceiveCount), one body shape.
+    for i in 0..5 {
+        let reason = format!("corrupt: invalid NAL unit size {}", 1000 + i * 37);
+        send_each(
+            sqs,
+            &dlq,
+            &[("failure_reason", &reason), ("failure_class", "permanent")],
+            &[format!(r#"{{"v":1,"video_id":"corrupt-{i}"}}"#)],
+        )
+        .await;
+    }
+    let bodies = |tag: &str, n: usize| -> Vec<String> {
+        (0..n)
+            .map(|i| format!(r#"{{"v":1,"video_id":"{tag}-{i}"}}"#))
+            .collect()
+    };
+    send_each(
+        sqs,
+        &dlq,
+        &[
+            ("failure_reason", "not_a_video"),
+            ("failure_class", "permanent"),
+        ],
+        &bodies("notvideo", 3),
+    )
+    .await;
+    send_each(sqs, &dlq, &[], &bodies("plain", 2)).await;
+
+    let mut cmd = flightdeck(cloud.endpoint(), state.path());
+    cmd.args(["dlq", "groups", "--json"]);
+    let out = run(cmd).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let listing: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(listing["messages"], 10);
+    let groups = listing["groups"].as_array().unwrap();
+    let summary: Vec<(u64, &str)> = groups
+        .iter()
+        .map(|g| {
+            (
+                g["count"].as_u64().unwrap(),
+                g["signature"]["text"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (5, "corrupt: invalid nal unit size <n> (permanent)"),
+            (3, "not_a_video (permanent)"),
+            (2, "body {v, video_id}"),
+        ]
+    );
+    let corrupt = groups[0]["signature"]["id"].as_str().unwrap().to_owned();
+    let plain = groups[2]["signature"]["id"].as_str().unwrap().to_owned();
+    assert!(groups[0]["oldest"].is_string() && groups[0]["newest"].is_string());
+    assert!(
+        groups[0]["min_receives"].as_u64().unwrap() <= groups[0]["max_receives"].as_u64().unwrap()
+    );
+    assert_eq!(groups[0]["ids"].as_array().unwrap().len(), 5);
+    assert_eq!(groups[0]["example_id"], groups[0]["ids"][0]);
+
+    // The table shows the same ids.
+    let mut cmd = flightdeck(cloud.endpoint(), state.path());
+    cmd.args(["dlq", "groups"]);
+    let out = run(cmd).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    assert!(table.starts_with("ID "), "{table}");
+    assert!(
+        table
+            .lines()
+            .nth(1)
+            .unwrap()
+            .starts_with(&format!("{corrupt}      5")),
+        "{table}"
+    );
+
+    // Export: the group as JSON lines, nothing removed.
+    let mut cmd = flightdeck(cloud.endpoint(), state.path());
+    cmd.args(["dlq", "export", "--filter", &format!("signature={corrupt}")]);
+    let out = run(cmd).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let lines: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 5);
+    for l in &lines {
+        assert!(l["body"].as_str().unwrap().contains("corrupt-"), "{l}");
+        assert_eq!(l["attributes"]["failure_class"], "permanent");
+        assert_eq!(l["signature"]["id"], corrupt.as_str());
+        assert!(l["id"].is_string() && l["sent_at"].is_string() && l["receive_count"].is_u64());
+    }
+    assert_eq!(depth(sqs, &dlq).await, 10);
+
+    // Redrive that group: exactly its five messages move.
+    let mut cmd = flightdeck(cloud.endpoint(), state.path());
+    cmd.args([
+        "dlq",
+        "redrive",
+        "--filter",
+        &format!("signature={corrupt}"),
+        "--yes",
+        "--json",
+    ]);
+    let out = run(cmd).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["moved"], 5);
+    let mut moved: Vec<String> = drain(sqs, &tasks)
+        .await
+        .into_iter()
+        .map(|(b, _)| b)
+        .collect();
+    moved.sort();
+    assert_eq!(moved, bodies("corrupt", 5));
+
+    // Delete another group: the third is all that is left.
+    let mut cmd = flightdeck(cloud.endpoint(), state.path());
+    cmd.args([
+        "dlq",
+        "delete",
+        "--filter",
+        &format!("signature={plain}"),
+        "--yes",
+        "--json",
+    ]);
+    let out = run(cmd).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["deleted"], 2);
+    let mut left: Vec<String> = drain(sqs, &dlq).await.into_iter().map(|(b, _)| b).collect();
+    left.sort();
+    assert_eq!(left, bodies("notvideo", 3));
+
+    // A group that is gone matches nothing.
+    let mut cmd = flightdeck(cloud.endpoint(), state.path());
+    cmd.args(["dlq", "export", "--filter", &format!("signature={corrupt}")]);
+    let out = run(cmd).await;
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
 }
 
 /// A small seeded generator (xorshift), so a failing run can be replayed.

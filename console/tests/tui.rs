@@ -405,6 +405,125 @@ async fn an_operator_filters_drills_in_scales_redrives_two_dead_letters_and_edit
     assert!(pane.contains("exited=0"), "{pane}");
 }
 
+/// Dead letters grouped by failure signature in a real terminal: `S` shows one row per group,
+/// `space` marks a whole group and `R` redrives exactly its messages; the other group stays.
+#[tokio::test]
+async fn the_console_groups_dead_letters_and_redrives_exactly_one_group() {
+    use aws_sdk_sqs::types::MessageAttributeValue;
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("skipped: tmux is not installed");
+        return;
+    }
+    let cloud = TestCloud::provisioned().await;
+    let dlq = queue_url(&cloud, "video_dlq").await;
+    let tasks = queue_url(&cloud, "video_tasks").await;
+    // Three corrupt inputs that differ by a number, then two of another kind: the largest
+    // group is listed first.
+    let reasons = [
+        "corrupt: invalid NAL unit size 1234",
+        "corrupt: invalid NAL unit size 99",
+        "corrupt: invalid NAL unit size 7",
+        "not_a_video",
+        "not_a_video",
+    ];
+    for (i, reason) in reasons.iter().enumerate() {
+        cloud
+            .clients
+            .sqs
+            .send_message()
+            .queue_url(&dlq)
+            .message_body(format!(r#"{{"v":1,"video_id":"v-{i}"}}"#))
+            .message_attributes(
+                "failure_reason",
+                MessageAttributeValue::builder()
+                    .data_type("String")
+                    .string_value(*reason)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+    let home = tempfile::tempdir().unwrap();
+    let session = format!("flightdeck-groups-test-{}", std::process::id());
+    let script = format!(
+        "env -u AWS_PROFILE -u AWS_ENDPOINT_URL -u NO_COLOR XDG_CONFIG_HOME={home} \
+         FLIGHTDECK_STATE_DIR={home}/state AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test \
+         {bin} --endpoint {endpoint}; echo \"exited=$?\"; sleep 60",
+        home = home.path().display(),
+        bin = assert_cmd::cargo::cargo_bin("flightdeck").display(),
+        endpoint = cloud.endpoint()
+    );
+    let _session = Session::start(&session, 120, 36, &script);
+    wait_async(&session, "the dashboard", |p| p.contains("video_tasks")).await;
+    send_keys(&session, &[":dlq", "Enter"]);
+    wait_async(&session, "the peeked messages", |p| {
+        p.contains("Messages (5)")
+    })
+    .await;
+    send_keys(&session, &["S"]);
+    let pane = wait_async(&session, "the groups", |p| {
+        p.contains("Failure groups (2 of 5 messages)")
+    })
+    .await;
+    let rows: Vec<&str> = pane
+        .lines()
+        .filter(|l| l.contains("corrupt: invalid nal unit size <n>") || l.contains("not_a_video"))
+        .collect();
+    assert_eq!(rows.len(), 2, "{pane}");
+    assert!(
+        rows[0].contains("corrupt") && rows[0].contains("  3  "),
+        "{pane}"
+    );
+    assert!(
+        rows[1].contains("not_a_video") && rows[1].contains("  2  "),
+        "{pane}"
+    );
+
+    send_keys(&session, &["Space"]);
+    wait_async(&session, "the group marked", |p| p.contains("3 marked")).await;
+    send_keys(&session, &["R"]);
+    wait_async(&session, "the redrive confirm", |p| {
+        p.contains("Move 3 selected message(s)")
+    })
+    .await;
+    send_keys(&session, &["y"]);
+    wait_async(&session, "the redrive's end", |p| {
+        p.contains("done: moved 3")
+    })
+    .await;
+
+    let reasons_of = |ms: &[aws_sdk_sqs::types::Message]| {
+        let mut r: Vec<String> = ms
+            .iter()
+            .map(|m| {
+                m.message_attributes().unwrap()["failure_reason"]
+                    .string_value()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        r.sort();
+        r
+    };
+    let moved = drain(&cloud, &tasks).await;
+    let left = drain(&cloud, &dlq).await;
+    assert_eq!(
+        reasons_of(&moved),
+        [
+            "corrupt: invalid NAL unit size 1234",
+            "corrupt: invalid NAL unit size 7",
+            "corrupt: invalid NAL unit size 99",
+        ]
+    );
+    assert_eq!(reasons_of(&left), ["not_a_video", "not_a_video"]);
+
+    send_keys(&session, &["q"]);
+    let pane = wait_async(&session, "the exit status", |p| p.contains("exited=")).await;
+    assert!(pane.contains("exited=0"), "{pane}");
+}
+
 /// An outage while the console runs: the emulator is killed, the panels keep their last data
 /// marked STALE and a banner says what failed and what to do, within two refresh periods (the
 /// groups and queues poll every 3 s); the emulator comes back on the same endpoint and the

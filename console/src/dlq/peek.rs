@@ -179,6 +179,17 @@ impl DlqMessage {
         }
     }
 
+    /// What the console's filter and signature code look at (`ui::dlqsig`).
+    pub fn fields(&self) -> ui::dlqfilter::Fields<'_> {
+        ui::dlqfilter::Fields {
+            id: &self.id,
+            body: &self.body,
+            sent_at: self.sent_at,
+            receive_count: self.receive_count,
+            attributes: &self.attributes,
+        }
+    }
+
     pub fn age(&self, now: DateTime<Utc>) -> Option<Duration> {
         self.sent_at
             .map(|s| (now - s).to_std().unwrap_or(Duration::ZERO))

@@ -7,6 +7,8 @@
 //! - `body.PATH=VALUE` / `$.PATH=VALUE` / `body.PATH~TEXT`: the JSON body's field at the dotted
 //!   PATH (array items by index: `items.0.id` or `items[0].id`) equals VALUE / contains TEXT;
 //! - `id=ID`: the message id;
+//! - `signature=ID`: the message's failure signature has this id (`crate::dlqsig`; the ids
+//!   `flightdeck dlq groups` and the DLQ view's `g` show), so one term selects one group;
 //! - `age>10m` / `age<1h` (also `>=`, `<=`): older / newer than, units s, m, h, d;
 //! - `receives>3` / `receives<=2` (also `=`): the approximate receive count (the engine
 //!   leaves flightdeck's own receives out of it: `console/src/dlq/receives.rs`).
@@ -46,6 +48,7 @@ impl Cmp {
 pub enum Term {
     Text(String),
     Id(String),
+    Signature(String),
     AttrEq(String, String),
     AttrContains(String, String),
     BodyEq(Vec<String>, String),
@@ -191,6 +194,14 @@ fn parse_term(word: &str) -> Result<Term, FilterError> {
     if let Some(id) = word.strip_prefix("id=") {
         return Ok(Term::Id(id.to_owned()));
     }
+    if let Some(sig) = word.strip_prefix("signature=") {
+        if sig.len() != 8 || !sig.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(err(
+                "a signature id is 8 hex digits, as `flightdeck dlq groups` shows it",
+            ));
+        }
+        return Ok(Term::Signature(sig.to_ascii_lowercase()));
+    }
     let field = |rest: &str| -> Option<(String, bool, String)> {
         let i = rest.find(['=', '~'])?;
         let (name, op_value) = rest.split_at(i);
@@ -224,7 +235,7 @@ fn parse_term(word: &str) -> Result<Term, FilterError> {
     }
     if let Some(i) = word.find(['=', '~', '<', '>']) {
         return Err(err(&format!(
-            "`{}` is not something to compare: use body.PATH, $.PATH, attr.NAME, id, age or receives (quote text that contains `{}`)",
+            "`{}` is not something to compare: use body.PATH, $.PATH, attr.NAME, id, signature, age or receives (quote text that contains `{}`)",
             &word[..i],
             &word[i..=i]
         )));
@@ -328,6 +339,7 @@ fn term_matches(term: &Term, m: &Fields<'_>, now: Timestamp) -> bool {
                 || m.attributes.values().any(|v| v.to_lowercase().contains(t))
         }
         Term::Id(id) => m.id == id,
+        Term::Signature(sig) => crate::dlqsig::signature(m).id == *sig,
         Term::AttrEq(k, v) => m.attributes.get(k) == Some(v),
         Term::AttrContains(k, v) => m
             .attributes
@@ -449,6 +461,31 @@ mod tests {
         assert_eq!(hits("receives>1", &sample()), ["b", "c"]);
         assert_eq!(hits("receives=2", &sample()), ["c"]);
         assert_eq!(hits("id=c", &sample()), ["c"]);
+    }
+
+    #[test]
+    fn a_signature_term_selects_one_group() {
+        let mut msgs = sample();
+        // Same reason up to a number: one group.
+        msgs[1].attributes.insert(
+            "failure_reason".to_owned(),
+            "not a video: no container 2".to_owned(),
+        );
+        msgs[0].attributes.insert(
+            "failure_reason".to_owned(),
+            "not a video: no container 17".to_owned(),
+        );
+        let groups = crate::dlqsig::group(msgs.iter().map(Fields::of));
+        assert_eq!(groups.len(), 2);
+        let id = &groups[0].signature.id;
+        assert_eq!(hits(&format!("signature={id}"), &msgs), ["a", "b"]);
+        let upper = id.to_uppercase();
+        assert_eq!(hits(&format!("signature={upper} receives>1"), &msgs), ["b"]);
+        let other = &groups[1].signature.id;
+        assert_eq!(hits(&format!("signature={other}"), &msgs), ["c"]);
+        assert_eq!(hits("signature=00000000", &msgs), [] as [&str; 0]);
+        let e = Filter::parse("signature=ab12").unwrap_err();
+        assert!(e.reason.contains("8 hex digits"), "{e}");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod dlqfilter;
+pub mod dlqsig;
 pub mod event;
 pub mod fmt;
 pub mod keymap;

@@ -324,6 +324,20 @@ fn dlq_marked_messages_and_the_typed_confirm_80x24() {
 }
 
 #[test]
+fn dlq_grouped_by_signature_with_a_marked_group_80x24() {
+    let mut s = dlq_open(80, 24);
+    keys(&mut s, vec![key('S'), key(' ')]);
+    insta::assert_snapshot!(screen(&s, 80, 24));
+}
+
+#[test]
+fn dlq_grouped_by_signature_160x48() {
+    let mut s = dlq_open(160, 48);
+    keys(&mut s, vec![key('S'), key('j')]);
+    insta::assert_snapshot!(screen(&s, 160, 48));
+}
+
+#[test]
 fn dlq_message_detail_100x30() {
     let mut s = dlq_open(100, 30);
     keys(&mut s, vec![key('j'), code(KeyCode::Enter)]);

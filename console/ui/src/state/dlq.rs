@@ -22,6 +22,8 @@ pub struct Dlq {
     pub at: Option<Timestamp>,
     /// Selected message ids; ids that leave the queue leave the selection.
     pub marked: BTreeSet<String>,
+    /// The table shows one row per failure signature (`crate::dlqsig`) instead of per message.
+    pub grouped: bool,
 }
 
 impl Dlq {
@@ -56,6 +58,17 @@ impl Dlq {
     pub fn toggle(&mut self, id: &str) {
         if !self.marked.remove(id) {
             self.marked.insert(id.to_owned());
+        }
+    }
+
+    /// Marks every one of `ids`; when all are marked already, unmarks them.
+    pub fn toggle_all(&mut self, ids: &[String]) {
+        if !ids.is_empty() && ids.iter().all(|id| self.marked.contains(id)) {
+            for id in ids {
+                self.marked.remove(id);
+            }
+        } else {
+            self.marked.extend(ids.iter().cloned());
         }
     }
 }

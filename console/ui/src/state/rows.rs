@@ -1,6 +1,7 @@
 //! The rows each table shows after its filter, shared by key handling, mouse hit-testing and views.
 
-use crate::dlqfilter::{Filter, FilterError};
+use crate::dlqfilter::{Fields, Filter, FilterError};
+use crate::dlqsig::{self, Group};
 use crate::model::{AuditEntry, DlqMessage, GroupSnapshot, InstanceInfo, QueueSnapshot};
 use crate::state::nav::{scroll_offset, TableId, View};
 use crate::state::State;
@@ -89,6 +90,12 @@ impl State {
             .collect()
     }
 
+    /// The shown messages by failure signature, largest group first: the rows of the DLQ
+    /// table while it is grouped (`S`).
+    pub fn signature_groups(&self) -> Vec<Group> {
+        dlqsig::group(self.message_rows().into_iter().map(Fields::of))
+    }
+
     /// Audit entries, newest first, through the `/` filter.
     pub fn audit_rows(&self) -> Vec<&AuditEntry> {
         let f = self.nav.filter(TableId::Audit);
@@ -114,6 +121,11 @@ impl State {
             TableId::Groups => self.group_rows().iter().map(|g| g.name.clone()).collect(),
             TableId::Queues => self.queue_rows().iter().map(|q| q.name.clone()).collect(),
             TableId::Instances => self.instance_rows().iter().map(|i| i.id.clone()).collect(),
+            TableId::Messages if self.dlq.grouped => self
+                .signature_groups()
+                .into_iter()
+                .map(|g| g.signature.id)
+                .collect(),
             TableId::Messages => self.message_rows().iter().map(|m| m.id.clone()).collect(),
             TableId::Scenarios => self
                 .scenario_rows()

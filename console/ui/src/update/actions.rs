@@ -45,15 +45,35 @@ fn dlq_in_view(state: &State) -> Option<(String, Option<String>)> {
     }
 }
 
-/// space: marks the selected message and moves to the next row.
+/// space: marks the selected message (grouped: every message of the selected group, or unmarks
+/// them when all are marked) and moves to the next row.
 pub(super) fn mark(state: &mut State) {
     if state.nav.table() != Some(TableId::Messages) {
         return;
     }
-    if let Some(id) = state.selected_key(TableId::Messages) {
-        state.dlq.toggle(&id);
-        super::select::step(state, TableId::Messages, 1);
+    let Some(key) = state.selected_key(TableId::Messages) else {
+        return;
+    };
+    if state.dlq.grouped {
+        let ids = state
+            .signature_groups()
+            .into_iter()
+            .find(|g| g.signature.id == key)
+            .map(|g| g.ids)
+            .unwrap_or_default();
+        state.dlq.toggle_all(&ids);
+    } else {
+        state.dlq.toggle(&key);
     }
+    super::select::step(state, TableId::Messages, 1);
+}
+
+/// S: one row per failure signature in the DLQ table, or one per message again.
+pub(super) fn toggle_grouping(state: &mut State) {
+    if state.dlq_view_queue().is_none() {
+        return;
+    }
+    state.dlq.grouped = !state.dlq.grouped;
 }
 
 /// a: marks every message shown; when all are marked already, clears the marks.
@@ -61,7 +81,8 @@ pub(super) fn mark_all(state: &mut State) {
     if state.nav.table() != Some(TableId::Messages) {
         return;
     }
-    let shown = state.row_keys(TableId::Messages);
+    // Messages, not rows: grouped, the rows are signatures.
+    let shown: Vec<String> = state.message_rows().iter().map(|m| m.id.clone()).collect();
     if !shown.is_empty() && shown.iter().all(|id| state.dlq.marked.contains(id)) {
         state.dlq.marked.clear();
     } else {

@@ -149,6 +149,7 @@ pub(super) fn act(state: &mut State, action: Action) -> Vec<Command> {
         Action::Freeze => toggle_freeze(state),
         Action::Mark => actions::mark(state),
         Action::MarkAll => actions::mark_all(state),
+        Action::GroupBySignature => actions::toggle_grouping(state),
         Action::Redrive => return actions::redrive(state, None),
         Action::DeleteMessages => actions::delete(state),
         Action::EditMessage => return actions::edit(state),

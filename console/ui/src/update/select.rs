@@ -55,6 +55,13 @@ pub(super) fn open(state: &mut State) {
     match table {
         TableId::Groups => state.nav.push(View::Group(key)),
         TableId::Queues => state.nav.push(View::Queue(key)),
+        TableId::Messages if state.dlq.grouped => {
+            // A group opens as its messages: the filter that selects exactly that group.
+            state.dlq.grouped = false;
+            state
+                .nav
+                .set_filter(TableId::Messages, format!("signature={key}"));
+        }
         TableId::Messages => {
             if let View::Queue(q) = state.nav.view() {
                 let q = q.clone();

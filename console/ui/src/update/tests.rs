@@ -693,6 +693,84 @@ fn space_marks_messages_and_r_redrives_exactly_those_after_a_plain_confirm() {
 }
 
 #[test]
+fn s_groups_the_dlq_by_signature_and_a_marked_group_is_what_r_and_ctrl_d_act_on() {
+    let mut s = loaded_state();
+    open_dlq(&mut s);
+    update(&mut s, key('S'));
+    assert!(s.dlq.grouped);
+    let groups = s.signature_groups();
+    let texts: Vec<(usize, &str)> = groups
+        .iter()
+        .map(|g| (g.count, g.signature.text.as_str()))
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            (2, "not a video: no mp4, mov or avi container (permanent)"),
+            (1, "corrupt: invalid nal unit size (permanent)"),
+        ]
+    );
+    assert_eq!(
+        s.row_keys(TableId::Messages),
+        [
+            groups[0].signature.id.clone(),
+            groups[1].signature.id.clone()
+        ]
+    );
+    // space on the first group marks both of its messages, and only them.
+    update(&mut s, key(' '));
+    let first: Vec<String> = groups[0].ids.clone();
+    assert_eq!(s.dlq.marked.iter().cloned().collect::<Vec<_>>(), first);
+    update(&mut s, key('R'));
+    assert!(matches!(s.input, Input::Confirm(_)));
+    let out = update(&mut s, key('y'));
+    let [Command::Redrive(req)] = out.as_slice() else {
+        panic!("{out:?}");
+    };
+    assert_eq!(req.selection, crate::event::MessageSelection::Ids(first));
+
+    // The cursor moved on to the second group: space marks it, again unmarks it; ctrl-d
+    // deletes exactly the marked group.
+    assert!(s.dlq.marked.is_empty(), "sent messages leave the selection");
+    update(&mut s, key(' '));
+    let second: Vec<String> = groups[1].ids.clone();
+    assert_eq!(s.dlq.marked.iter().cloned().collect::<Vec<_>>(), second);
+    update(&mut s, key(' '));
+    assert!(
+        s.dlq.marked.is_empty(),
+        "space on a marked group unmarks it"
+    );
+    update(&mut s, key(' '));
+    update(&mut s, ctrl('d'));
+    let Input::Confirm(dialog) = &s.input else {
+        panic!("ctrl-d asks first");
+    };
+    assert!(
+        matches!(&dialog.pending, crate::state::actions::Pending::Delete { ids, .. } if *ids == second),
+        "{:?}",
+        dialog.pending
+    );
+
+    // enter on a group shows its messages: the filter that selects exactly it.
+    let mut s = loaded_state();
+    open_dlq(&mut s);
+    update(&mut s, key('S'));
+    update(&mut s, code(KeyCode::Enter));
+    assert!(!s.dlq.grouped);
+    assert_eq!(
+        s.nav.filter(TableId::Messages),
+        format!("signature={}", groups[0].signature.id)
+    );
+    let ids: Vec<String> = s.message_rows().iter().map(|m| m.id.clone()).collect();
+    assert_eq!(ids, groups[0].ids);
+    // S again outside the DLQ view does nothing.
+    update(&mut s, code(KeyCode::Esc));
+    update(&mut s, code(KeyCode::Esc));
+    update(&mut s, key('S'));
+    assert!(!s.dlq.grouped);
+}
+
+#[test]
 fn a_bulk_redrive_needs_the_queue_name_typed_and_can_be_a_dry_run() {
     let mut s = loaded_state();
     open_dlq(&mut s);

@@ -1,5 +1,6 @@
-//! A dead-letter queue's messages: a table with multi-select under the queue's attributes, and
-//! one message in full (pretty JSON body, every attribute, where it came from).
+//! A dead-letter queue's messages: a table with multi-select under the queue's attributes (or,
+//! grouped with `S`, one row per failure signature), and one message in full (pretty JSON body,
+//! every attribute, where it came from).
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -10,6 +11,7 @@ use ratatui::widgets::{Paragraph, Widget, Wrap};
 use super::table::{self, col, Col, TableView};
 use super::{common, layout};
 use crate::dlqfilter;
+use crate::dlqsig::Group;
 use crate::fmt;
 use crate::model::{Agent, DlqMessage};
 use crate::state::nav::{short_id, TableId};
@@ -23,6 +25,17 @@ const COLS: [Col; 7] = [
     col("SIZE", 6, 2, true),
     col("REASON", 24, 1, false),
     col("BODY", 20, 3, false),
+];
+
+/// The signature id comes first: it is what `--filter signature=ID` takes.
+const GROUP_COLS: [Col; 7] = [
+    col(" ", 1, 0, false),
+    col("ID", 8, 0, false),
+    col("COUNT", 5, 0, true),
+    col("OLDEST", 6, 1, true),
+    col("NEWEST", 6, 1, true),
+    col("RECV", 4, 2, true),
+    col("SIGNATURE", 24, 0, false),
 ];
 
 /// The body on one line, whitespace squeezed, for the table.
@@ -59,8 +72,90 @@ fn row<'a>(state: &State, m: &DlqMessage) -> (Vec<Line<'a>>, Style) {
     (cells, if marked { s.warn } else { Style::new() })
 }
 
-/// The messages table of the DLQ `queue`.
+fn group_row<'a>(state: &State, g: &Group) -> (Vec<Line<'a>>, Style) {
+    let s = &state.theme.s;
+    let marked = g
+        .ids
+        .iter()
+        .filter(|id| state.dlq.marked.contains(*id))
+        .count();
+    let age = |t: Option<crate::model::Timestamp>| {
+        t.map_or_else(
+            || "–".to_owned(),
+            |t| fmt::secs(u64::try_from((state.now - t).num_seconds()).unwrap_or(0)),
+        )
+    };
+    let receives = if g.min_receives == g.max_receives {
+        g.min_receives.to_string()
+    } else {
+        format!("{}-{}", g.min_receives, g.max_receives)
+    };
+    let cells = vec![
+        Line::from(match marked {
+            0 => " ",
+            n if n == g.count => "●",
+            _ => "◐",
+        }),
+        Line::from(g.signature.id.clone()),
+        Line::from(g.count.to_string()),
+        Line::from(age(g.oldest)),
+        Line::from(age(g.newest)),
+        Line::from(receives),
+        Line::from(g.signature.text.clone()),
+    ];
+    (cells, if marked > 0 { s.warn } else { Style::new() })
+}
+
+/// The DLQ `queue` grouped by failure signature: one row per group, largest first.
+fn draw_groups(state: &State, area: Rect, buf: &mut Buffer) {
+    let s = &state.theme.s;
+    let groups = state.signature_groups();
+    let messages: usize = groups.iter().map(|g| g.count).sum();
+    let mut count = format!("{} of {messages} messages", groups.len());
+    if !state.dlq.marked.is_empty() {
+        count.push_str(&format!(", {} marked", state.dlq.marked.len()));
+    }
+    let fresh = state.freshness(Agent::Dlq);
+    let filter = state.nav.filter(TableId::Messages);
+    let bad_filter = state.message_filter().err().map(|e| e.to_string());
+    let empty = if let Some(e) = &bad_filter {
+        e.as_str()
+    } else if !filter.is_empty() {
+        "no message matches the filter"
+    } else {
+        "no messages to group"
+    };
+    let mut title = common::title(&state.theme, "Failure groups", count, Some(&fresh), filter);
+    let hint = if state.read_only {
+        "enter its messages · S ungroup "
+    } else {
+        "space mark group · R redrive marked · enter its messages · S ungroup "
+    };
+    title.spans.push(Span::styled(hint, s.muted));
+    let rows = groups.iter().map(|g| group_row(state, g)).collect();
+    let height = usize::from(layout::rows_of(area).height);
+    table::draw(
+        TableView {
+            title,
+            cols: &GROUP_COLS,
+            rows,
+            selected: state.selected_index(TableId::Messages),
+            offset: state.scroll(TableId::Messages, height),
+            focused: true,
+            empty,
+        },
+        area,
+        buf,
+        &state.theme,
+    );
+}
+
+/// The messages table of the DLQ `queue` (grouped: [`draw_groups`]).
 pub fn draw_table(state: &State, queue: &str, area: Rect, buf: &mut Buffer) {
+    if state.dlq.grouped && state.dlq.queue.as_deref() == Some(queue) {
+        draw_groups(state, area, buf);
+        return;
+    }
     let s = &state.theme.s;
     let rows: Vec<_> = state
         .message_rows()
@@ -92,7 +187,7 @@ pub fn draw_table(state: &State, queue: &str, area: Rect, buf: &mut Buffer) {
     let hint = if state.read_only {
         "receives: peeks not counted · read-only "
     } else {
-        "receives: peeks not counted · space mark · R redrive · enter open "
+        "receives: peeks not counted · space mark · R redrive · enter open · S groups "
     };
     title.spans.push(Span::styled(hint, s.muted));
     let height = usize::from(layout::rows_of(area).height);
