@@ -39,21 +39,7 @@ pub struct Outcome {
 
 /// The processes suspended on `group` now (DescribeAutoScalingGroups).
 pub async fn suspended(clients: &Clients, group: &str) -> Result<Vec<String>, ScaleError> {
-    let out = clients
-        .autoscaling
-        .describe_auto_scaling_groups()
-        .auto_scaling_group_names(group)
-        .send()
-        .await
-        .map_err(|e| ScaleError::Aws {
-            action: "DescribeAutoScalingGroups",
-            failure: describe(&e),
-        })?;
-    let g = out
-        .auto_scaling_groups()
-        .iter()
-        .find(|g| g.auto_scaling_group_name() == Some(group))
-        .ok_or_else(|| ScaleError::NoSuchGroup(group.to_owned()))?;
+    let g = crate::scale::find_group(clients, group).await?;
     let mut names: Vec<String> = g
         .suspended_processes()
         .iter()

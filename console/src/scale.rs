@@ -57,8 +57,11 @@ pub enum ScaleError {
     },
 }
 
-/// Read a group's limits, cooldown and policies (DescribeAutoScalingGroups, DescribePolicies).
-pub async fn describe_group(clients: &Clients, group: &str) -> Result<GroupCapacity, ScaleError> {
+/// One group as DescribeAutoScalingGroups shows it; a missing name is [`ScaleError::NoSuchGroup`].
+pub async fn find_group(
+    clients: &Clients,
+    group: &str,
+) -> Result<aws_sdk_autoscaling::types::AutoScalingGroup, ScaleError> {
     let out = clients
         .autoscaling
         .describe_auto_scaling_groups()
@@ -69,11 +72,16 @@ pub async fn describe_group(clients: &Clients, group: &str) -> Result<GroupCapac
             action: "DescribeAutoScalingGroups",
             failure: describe(&e),
         })?;
-    let g = out
-        .auto_scaling_groups()
+    out.auto_scaling_groups()
         .iter()
         .find(|g| g.auto_scaling_group_name() == Some(group))
-        .ok_or_else(|| ScaleError::NoSuchGroup(group.to_string()))?;
+        .cloned()
+        .ok_or_else(|| ScaleError::NoSuchGroup(group.to_string()))
+}
+
+/// Read a group's limits, cooldown and policies (DescribeAutoScalingGroups, DescribePolicies).
+pub async fn describe_group(clients: &Clients, group: &str) -> Result<GroupCapacity, ScaleError> {
+    let g = &find_group(clients, group).await?;
     let n = |v: Option<i32>| v.unwrap_or(0).max(0) as u32;
     let policies = clients
         .autoscaling

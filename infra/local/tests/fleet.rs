@@ -555,8 +555,18 @@ async fn the_autoscaler_scales_out_under_load_and_back_in_after_the_cooldown() {
     fleet.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_disabled_autoscaler_lets_manual_changes_stick() {
+/// One idle worker in service (5 % CPU) and an autoscaler config that evaluates every 300 ms
+/// with a 500 ms scale-in cooldown: an idle group the autoscaler would take back to min.
+#[allow(clippy::type_complexity)] // a test's setup, taken apart at once by its two callers
+async fn idle_worker_group() -> (
+    TestCloud,
+    Fleet,
+    watch::Receiver<FleetState>,
+    watch::Receiver<CpuSnapshot>,
+    tokio::task::JoinHandle<()>,
+    AutoscalerConfig,
+    Dirs,
+) {
     let cloud = TestCloud::provisioned().await;
     let (mut config, dirs) = config(&cloud, &[Role::Worker]);
     config.warmup = Some(Duration::from_millis(200));
@@ -571,6 +581,12 @@ async fn a_disabled_autoscaler_lets_manual_changes_stick() {
     let mut ac = AutoscalerConfig::new(dirs.runtime.path());
     ac.interval = Duration::from_millis(300);
     ac.scale_in_cooldown = Some(Duration::from_millis(500));
+    (cloud, fleet, rx, cpu, feeder, ac, dirs)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disabled_autoscaler_lets_manual_changes_stick() {
+    let (cloud, fleet, mut rx, cpu, feeder, ac, _dirs) = idle_worker_group().await;
     let scaler = Autoscaler::start(&cloud.clients, &cloud.stack, fleet.subscribe(), cpu, ac);
     let switch = scaler.switch();
     switch.set_enabled(false);
@@ -604,20 +620,7 @@ async fn a_disabled_autoscaler_lets_manual_changes_stick() {
 /// scale-out of an idle group sticks; resumed, the group goes back to min.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_suspended_alarm_notification_stops_the_autoscaler() {
-    let cloud = TestCloud::provisioned().await;
-    let (mut config, dirs) = config(&cloud, &[Role::Worker]);
-    config.warmup = Some(Duration::from_millis(200));
-    let fleet = Fleet::start(&cloud.clients, &cloud.stack, config).unwrap();
-    let mut rx = fleet.subscribe();
-    wait_for(&mut rx, BOUND, "1 worker in service", |s| {
-        s.in_service(WORKER) == 1
-    })
-    .await;
-    let load = Arc::new(AtomicU64::new(5.0f64.to_bits()));
-    let (cpu, feeder) = synthetic_cpu(fleet.subscribe(), load);
-    let mut ac = AutoscalerConfig::new(dirs.runtime.path());
-    ac.interval = Duration::from_millis(300);
-    ac.scale_in_cooldown = Some(Duration::from_millis(500));
+    let (cloud, fleet, mut rx, cpu, feeder, ac, _dirs) = idle_worker_group().await;
     cloud
         .clients
         .autoscaling
