@@ -46,6 +46,8 @@ pub enum Pending {
         suspend: bool,
         /// What is suspended now, as the last refresh saw it.
         suspended_now: Vec<String>,
+        /// Where the target behaves otherwise than AWS (the local cloud), what differs.
+        note: Option<String>,
     },
 }
 
@@ -200,6 +202,7 @@ impl Pending {
                 processes,
                 suspend,
                 suspended_now,
+                note,
             } => {
                 let verb = if *suspend { "Suspend" } else { "Resume" };
                 let mut out = vec![format!("{verb} on {group}: {}.", processes.join(", "))];
@@ -211,6 +214,7 @@ impl Pending {
                 } else {
                     format!("Suspended now: {}.", suspended_now.join(", "))
                 });
+                out.extend(note.clone());
                 out
             }
         }

@@ -353,11 +353,23 @@ pub(super) fn processes(state: &mut State, suspend: bool, processes: Vec<String>
         state.flash(Level::Error, format!("no group named `{name}`"));
         return;
     };
+    // The emulator adds and removes instances on SetDesiredCapacity whatever is suspended;
+    // the local autoscaler honours AlarmNotification, as AWS does.
+    let local_gap = state.local.autoscaler.is_some()
+        && processes
+            .iter()
+            .any(|p| p != crate::model::ALARM_NOTIFICATION);
+    let note = local_gap.then(|| {
+        "Local cloud: only AlarmNotification takes effect here (its emulator launches and \
+         terminates regardless)."
+            .to_owned()
+    });
     let pending = Pending::Processes {
         group: g.name.clone(),
         processes,
         suspend,
         suspended_now: g.suspended.clone(),
+        note,
     };
     state.input = Input::Confirm(ConfirmDialog::new(pending));
 }

@@ -1423,6 +1423,7 @@ fn suspend_on_the_open_group_asks_for_its_name_and_resume_only_for_a_yes() {
     );
     assert!(text.contains("no instance is launched"), "{text}");
     assert!(text.contains("Nothing is suspended now."), "{text}");
+    assert!(!text.contains("Local cloud"), "{text}");
     assert!(
         enter_text(&mut s, "worker-as").is_empty(),
         "a wrong name sends nothing"
@@ -1478,6 +1479,35 @@ fn suspend_on_the_open_group_asks_for_its_name_and_resume_only_for_a_yes() {
     assert!(s
         .current_flash()
         .is_some_and(|f| f.text.contains("no scaling process named `alarms`")));
+}
+
+#[test]
+fn the_local_cloud_says_which_processes_it_honours() {
+    let mut s = loaded_state();
+    feed(
+        &mut s,
+        [Report::Autoscaler {
+            at: t(0),
+            enabled: true,
+            decisions: vec![],
+        }],
+    );
+    update(&mut s, key(':'));
+    enter_text(&mut s, "group worker-asg");
+    for (line, noted) in [("suspend", false), ("suspend launch", true)] {
+        update(&mut s, key(':'));
+        enter_text(&mut s, line);
+        let Input::Confirm(dialog) = &s.input else {
+            panic!("a confirm: {:?}", s.input);
+        };
+        let text = dialog.pending.describe().join("\n");
+        assert_eq!(
+            text.contains("Local cloud: only AlarmNotification takes effect here"),
+            noted,
+            "{line}: {text}"
+        );
+        s.input = Input::Normal;
+    }
 }
 
 #[test]
