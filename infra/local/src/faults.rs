@@ -13,12 +13,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt as _, Full};
+use http_body_util::{BodyExt as _, Full, Limited};
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio_util::sync::CancellationToken;
 
 /// What the proxy does instead of (or before) forwarding a request.
@@ -189,10 +189,24 @@ pub struct Injection {
     pub fault: Fault,
 }
 
+/// The largest request or answer body the proxy holds (it forwards whole bodies); a larger
+/// one drops the connection.
+const MAX_BODY: usize = 256 << 20;
+/// How long the emulator may take to answer a forwarded request, body included.
+const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a client connection may take to send a request's headers (idle keep-alive
+/// connections are closed after it).
+const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+/// Injections kept in order for [`FaultProxy::injections`]; counts go on past it.
+const LOG_KEPT: usize = 10_000;
+
 #[derive(Debug, Default)]
 struct Book {
     rules: Vec<Rule>,
+    /// The first [`LOG_KEPT`] injections, in order.
     injected: Vec<Injection>,
+    /// Every injection, counted per call and [`Fault::kind`].
+    counts: BTreeMap<(Call, &'static str), usize>,
     /// Requests seen, per call, faulted or not.
     seen: BTreeMap<Call, u64>,
 }
@@ -264,20 +278,23 @@ impl FaultProxy {
         self.book().rules.clear();
     }
 
-    /// Every fault injected so far, in order.
+    /// The faults injected so far, in order (the first [`LOG_KEPT`]).
     pub fn injections(&self) -> Vec<Injection> {
         self.book().injected.clone()
     }
 
     /// Faults of `kind` ([`Fault::kind`]) injected into `service`'s `action` so far.
     pub fn injected(&self, service: &str, action: &str, kind: &str) -> usize {
+        let call = Call {
+            service: service.to_owned(),
+            action: action.to_owned(),
+        };
         self.book()
-            .injected
+            .counts
             .iter()
-            .filter(|i| {
-                i.call.service == service && i.call.action == action && i.fault.kind() == kind
-            })
-            .count()
+            .filter(|((c, k), _)| *c == call && *k == kind)
+            .map(|(_, n)| n)
+            .sum()
     }
 
     /// Requests seen for `service`'s `action` so far, faulted or not.
@@ -324,6 +341,8 @@ async fn serve(stream: tokio::net::TcpStream, shared: Shared) {
         async move { handle(req, &shared).await }
     });
     let served = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
         .keep_alive(true)
         .serve_connection(TokioIo::new(stream), service)
         .await;
@@ -336,7 +355,11 @@ async fn serve(stream: tokio::net::TcpStream, shared: Shared) {
 
 async fn handle(req: Request<Incoming>, shared: &Shared) -> Result<Response<Body>, Dropped> {
     let (mut parts, body) = req.into_parts();
-    let Ok(body) = body.collect().await.map(|b| b.to_bytes()) else {
+    let Ok(body) = Limited::new(body, MAX_BODY)
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+    else {
         return Err(Dropped);
     };
     let call = classify(&parts, &body);
@@ -349,10 +372,13 @@ async fn handle(req: Request<Incoming>, shared: &Shared) -> Result<Response<Body
             .filter(|r| r.applies_to(&call))
             .find_map(|r| r.hit().then_some(r.fault));
         if let Some(fault) = fault {
-            book.injected.push(Injection {
-                call: call.clone(),
-                fault,
-            });
+            *book.counts.entry((call.clone(), fault.kind())).or_insert(0) += 1;
+            if book.injected.len() < LOG_KEPT {
+                book.injected.push(Injection {
+                    call: call.clone(),
+                    fault,
+                });
+            }
         }
         fault
     };
@@ -378,15 +404,18 @@ async fn handle(req: Request<Incoming>, shared: &Shared) -> Result<Response<Body
         hyper::header::CONTENT_LENGTH,
         hyper::header::HeaderValue::from(body.len()),
     );
-    let Ok(answer) = shared
-        .client
-        .request(Request::from_parts(parts, Full::new(body)))
-        .await
-    else {
-        return Err(Dropped);
+    let forwarded = async {
+        let answer = shared
+            .client
+            .request(Request::from_parts(parts, Full::new(body)))
+            .await
+            .ok()?;
+        let (parts, body) = answer.into_parts();
+        let body = Limited::new(body, MAX_BODY).collect().await.ok()?;
+        Some((parts, body.to_bytes()))
     };
-    let (mut parts, body) = answer.into_parts();
-    let Ok(body) = body.collect().await.map(|b| b.to_bytes()) else {
+    let Ok(Some((mut parts, body))) = tokio::time::timeout(UPSTREAM_TIMEOUT, forwarded).await
+    else {
         return Err(Dropped);
     };
     if fault == Some(Fault::LoseAnswer) {
