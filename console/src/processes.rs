@@ -9,7 +9,7 @@ use stack::errors::describe;
 use stack::Clients;
 
 use crate::confirm::{Action, Confirm};
-use crate::dlqcmd::{Ctx, Exit, EXIT_CODES, FAILED, REFUSED};
+use crate::dlqcmd::{Ctx, Exit, EXIT_CODES, REFUSED};
 use crate::scale::ScaleError;
 
 #[derive(Debug, Clone, Args)]
@@ -137,17 +137,7 @@ pub async fn run(args: ProcessesArgs, suspend: bool, ctx: &Ctx<'_>) -> anyhow::R
             eprintln!("flightdeck: warning: {e:#}");
         }
     };
-    let fail = |e: ScaleError| match e {
-        ScaleError::Aws { action, failure } => exit(
-            if failure.message.contains(stack::aws::READ_ONLY_REFUSAL) {
-                REFUSED
-            } else {
-                FAILED
-            },
-            format!("{:#}", crate::explain(&failure, action, ctx.clients)),
-        ),
-        other => exit(FAILED, other.to_string()),
-    };
+    let fail = |e| crate::scalecmd::fail(ctx, e);
     let now = suspended(ctx.clients, &args.group).await.map_err(fail)?;
     if !ctx.clients.is_read_only() {
         let verb = if suspend { "Suspend" } else { "Resume" };

@@ -31,7 +31,9 @@ fn exit(code: u8, message: String) -> anyhow::Error {
     Exit { code, message }.into()
 }
 
-fn fail(ctx: &Ctx<'_>, e: ScaleError) -> anyhow::Error {
+/// A scaling error as the exit the operator reads: refusals (out of range, `--read-only`) exit
+/// [`REFUSED`] with the refusal's own words, AWS failures are explained.
+pub(crate) fn fail(ctx: &Ctx<'_>, e: ScaleError) -> anyhow::Error {
     match e {
         ScaleError::OutOfRange { .. } => exit(REFUSED, e.to_string()),
         ScaleError::Aws { action, failure } => {
