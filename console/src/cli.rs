@@ -121,6 +121,9 @@ pub enum Command {
     Suspend(crate::processes::ProcessesArgs),
     /// Resume a group's suspended scaling processes (AlarmNotification unless named)
     Resume(crate::processes::ProcessesArgs),
+    /// Replace a group's instances in rolling batches: start, follow, cancel
+    #[command(subcommand)]
+    InstanceRefresh(crate::refresh::RefreshCommand),
     /// Load runs against the upload API: built-in WORKLOAD.md scenarios or TOML files
     #[command(subcommand)]
     Load(crate::loadrun::LoadCommand),

@@ -35,6 +35,10 @@ pub enum Action<'a> {
     Suspend {
         group: &'a str,
     },
+    /// Replace every instance of a group (instance refresh).
+    InstanceRefresh {
+        group: &'a str,
+    },
 }
 
 impl Confirm {
@@ -44,7 +48,9 @@ impl Confirm {
             Action::Redrive { bulk: false, .. } => Confirm::Plain,
             Action::Scale { to, group } if *to == 0 => Confirm::Typed(group.to_string()),
             Action::Scale { .. } => Confirm::Plain,
-            Action::Suspend { group } => Confirm::Typed(group.to_string()),
+            Action::Suspend { group } | Action::InstanceRefresh { group } => {
+                Confirm::Typed(group.to_string())
+            }
             Action::Redrive {
                 dlq: name,
                 bulk: true,

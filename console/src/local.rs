@@ -190,10 +190,7 @@ impl LocalFleet {
     pub fn hooks(&self) -> crate::agents::fleet::LocalHooks {
         crate::agents::fleet::LocalHooks {
             fleet: self.fleet.subscribe(),
-            autoscaler: self
-                .autoscaler
-                .as_ref()
-                .map(|a| (a.switch(), a.subscribe())),
+            autoscaler: self.autoscaler.as_ref().map(Autoscaler::subscribe),
         }
     }
 

@@ -13,6 +13,7 @@ mod loadrun;
 mod local;
 mod logging;
 mod processes;
+mod refresh;
 mod scale;
 mod scalecmd;
 mod status;
@@ -141,6 +142,16 @@ async fn run(mut cli: Cli) -> anyhow::Result<()> {
         }
         Command::Suspend(args) => processes_cmd(args, true, &cli, &stack).await,
         Command::Resume(args) => processes_cmd(args, false, &cli, &stack).await,
+        Command::InstanceRefresh(cmd) => {
+            let (target, _) = configured(&cli.target, &cli.ui)?;
+            let clients = connect_as(&target, &stack, cli.ui.read_only).await?;
+            let ctx = dlqcmd::Ctx {
+                clients: &clients,
+                stack: &stack,
+                profile: target.profile.as_deref(),
+            };
+            refresh::run(cmd, &ctx).await
+        }
         Command::Load(cmd) => loadrun::run(cmd, cli.target.local, cli.ui.read_only).await,
     }
 }
@@ -234,6 +245,9 @@ pub fn explain(failure: &AwsFailure, action: &str, clients: &Clients) -> anyhow:
         ),
         ErrorClass::Throttled => anyhow::anyhow!(
             "{target} is throttling {action}: {failure}. Wait a moment and try again"
+        ),
+        ErrorClass::NotImplemented => anyhow::anyhow!(
+            "{target} does not implement {action} (an emulator's gap): nothing was changed. Against AWS the call works"
         ),
         _ => anyhow::anyhow!("{action} at {target} failed: {failure}"),
     }

@@ -13,7 +13,6 @@ use std::time::Duration;
 use aws_sdk_sqs::types::QueueAttributeName;
 use chrono::Utc;
 use load::{Progress, RunOptions, Scenario, Target, VideoPreset};
-use local_cloud::autoscaler::AutoscalerSwitch;
 use local_cloud::{CpuSnapshot, FleetState};
 use stack::errors::describe;
 use stack::message::VideoTask;
@@ -127,7 +126,6 @@ pub struct Tour {
     pub stack: Stack,
     pub fleet: watch::Receiver<FleetState>,
     pub cpu: watch::Receiver<CpuSnapshot>,
-    pub autoscaler: Option<AutoscalerSwitch>,
     pub database_url: String,
     pub profile: Option<String>,
     pub timing: Timing,
@@ -193,7 +191,6 @@ impl Tour {
             stack: stack.clone(),
             fleet: fleet.fleet.subscribe(),
             cpu: fleet.cpu.subscribe(),
-            autoscaler: fleet.autoscaler.as_ref().map(|a| a.switch()),
             database_url: fleet_database_url(),
             profile: target.profile.clone(),
             timing: Timing::new(Duration::from_secs(cooldown)),
@@ -319,21 +316,22 @@ impl Tour {
         // 3. The worker group scales out.
         let text = "3/6 the worker group scales out";
         caption(tx, text).await?;
-        let grown = self
+        let rose = self
             .until(token, limit, || async move {
                 match self.desired(&worker.name).await? {
                     d if d > baseline => Ok(Poll::Ready(d)),
                     d => not_yet(format!("desired still {d}")),
                 }
             })
-            .await
-            .map_err(|e| {
-                e.failed(format!(
-                    "the desired capacity of {} did not rise{}",
-                    worker.name,
-                    self.autoscaler_hint()
-                ))
-            })?;
+            .await;
+        let grown = match rose {
+            Ok(d) => d,
+            Err(e) => Err(e.failed(format!(
+                "the desired capacity of {} did not rise{}",
+                worker.name,
+                self.autoscaler_hint(&worker.name).await
+            )))?,
+        };
         self.show(
             tx,
             token,
@@ -470,24 +468,25 @@ impl Tour {
         caption(tx, text).await?;
         let steps = worker.max.saturating_sub(worker.min);
         let peak = &AtomicU32::new(grown);
-        self.until(token, limit + self.timing.cooldown * steps, || async move {
-            let d = self.desired(&worker.name).await?;
-            peak.fetch_max(d, Ordering::Relaxed);
-            if d <= worker.min {
-                Ok(Poll::Ready(()))
-            } else {
-                not_yet(format!("desired still {d}"))
-            }
-        })
-        .await
-        .map_err(|e| {
-            e.failed(format!(
+        let fell = self
+            .until(token, limit + self.timing.cooldown * steps, || async move {
+                let d = self.desired(&worker.name).await?;
+                peak.fetch_max(d, Ordering::Relaxed);
+                if d <= worker.min {
+                    Ok(Poll::Ready(()))
+                } else {
+                    not_yet(format!("desired still {d}"))
+                }
+            })
+            .await;
+        if let Err(e) = fell {
+            Err(e.failed(format!(
                 "{} did not scale back in to {}{}",
                 worker.name,
                 worker.min,
-                self.autoscaler_hint()
-            ))
-        })?;
+                self.autoscaler_hint(&worker.name).await
+            )))?;
+        }
         let from = peak.load(Ordering::Relaxed);
         self.show(
             tx,
@@ -608,10 +607,14 @@ impl Tour {
         }
     }
 
-    fn autoscaler_hint(&self) -> &'static str {
-        match &self.autoscaler {
-            Some(s) if !s.enabled() => " (the autoscaler is off: turn it on with `:autoscaler on`)",
-            _ => " (the autoscaler's decisions are in the group view)",
+    /// Why the autoscaler may not have acted: its AlarmNotification process suspended
+    /// (`:autoscaler off`), else where its decisions are.
+    async fn autoscaler_hint(&self, group: &str) -> String {
+        match crate::processes::suspended(&self.clients, group).await {
+            Ok(s) if s.iter().any(|p| p == ui::model::ALARM_NOTIFICATION) => format!(
+                " (its AlarmNotification is suspended: `:autoscaler on {group}` lets it scale)"
+            ),
+            _ => " (the autoscaler's decisions are in the group view)".to_owned(),
         }
     }
 

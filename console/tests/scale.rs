@@ -260,3 +260,69 @@ async fn suspend_and_resume_processes_are_checked_confirmed_and_audited() {
     .map(|(a, r)| (a.to_owned(), r.to_owned()));
     assert_eq!(seen, want);
 }
+
+/// `flightdeck instance-refresh`: the emulator lacks the calls, so each says so in one line,
+/// changes nothing and exits as a refusal; a start still needs its typed confirm first, and
+/// `--read-only` allows reading but refuses a start before anything is sent.
+#[tokio::test]
+async fn instance_refresh_says_clearly_when_the_endpoint_lacks_it() {
+    let cloud = TestCloud::provisioned().await;
+    let state = tempfile::tempdir().unwrap();
+    let group = "flightdeck-worker";
+    let go = |args: &[&str]| {
+        let mut cmd = flightdeck(cloud.endpoint(), state.path());
+        cmd.args(args);
+        run(cmd)
+    };
+
+    let out = go(&["instance-refresh", "status", "nope"]).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("no Auto Scaling group named `nope`"));
+
+    for args in [
+        &["instance-refresh", "status", group][..],
+        &["instance-refresh", "start", group, "--yes"],
+        &["instance-refresh", "cancel", group, "--yes"],
+    ] {
+        let out = go(args).await;
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {err}");
+        assert!(
+            err.contains("this endpoint does not implement instance refresh")
+                && err.contains("nothing was changed"),
+            "{args:?}: {err}"
+        );
+        assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    }
+
+    // No terminal and no --yes: the start is refused before any call.
+    let out = go(&["instance-refresh", "start", group]).await;
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("pass --yes"));
+
+    let out = go(&["--read-only", "instance-refresh", "start", group, "--yes"]).await;
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("refused by --read-only"));
+
+    let audit = std::fs::read_to_string(state.path().join("audit.jsonl")).unwrap();
+    let results: Vec<String> = audit
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .map(|e| {
+            format!(
+                "{} {}",
+                e["action"].as_str().unwrap(),
+                e["result"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        results,
+        [
+            "scale.instance_refresh refused",
+            "scale.instance_refresh_cancel refused",
+            "scale.instance_refresh refused",
+            "scale.instance_refresh refused",
+        ]
+    );
+}

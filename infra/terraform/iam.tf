@@ -142,6 +142,7 @@ data "aws_iam_policy_document" "console_readonly" {
     sid = "DescribeEverywhere"
     actions = [
       "autoscaling:DescribeAutoScalingGroups",
+      "autoscaling:DescribeInstanceRefreshes",
       "autoscaling:DescribePolicies",
       "autoscaling:DescribeScalingActivities",
       "cloudwatch:GetMetricData",
@@ -199,8 +200,10 @@ data "aws_iam_policy_document" "console_operator" {
   statement {
     sid = "ChangeTheStacksCapacity"
     actions = [
+      "autoscaling:CancelInstanceRefresh",
       "autoscaling:ResumeProcesses",
       "autoscaling:SetDesiredCapacity",
+      "autoscaling:StartInstanceRefresh",
       "autoscaling:SuspendProcesses",
     ]
     resources = local.group_arns
@@ -214,7 +217,7 @@ data "aws_iam_policy_document" "console_operator" {
 
 resource "aws_iam_policy" "console_operator" {
   name        = "flightdeck-operator"
-  description = "flightdeck console, operator: read-only plus redrive, purge, delete, desired capacity and suspended processes"
+  description = "flightdeck console, operator: read-only plus redrive, purge, delete, desired capacity, suspended processes and instance refresh"
   policy      = data.aws_iam_policy_document.console_operator.json
 }
 

@@ -5,6 +5,7 @@
 /// messages and releases them at once, so it needs ReceiveMessage and ChangeMessageVisibility.
 pub const CONSOLE_READ_ONLY: &[&str] = &[
     "autoscaling:DescribeAutoScalingGroups",
+    "autoscaling:DescribeInstanceRefreshes",
     "autoscaling:DescribePolicies",
     "autoscaling:DescribeScalingActivities",
     "cloudwatch:GetMetricData",
@@ -24,10 +25,12 @@ pub const CONSOLE_READ_ONLY: &[&str] = &[
 ];
 
 /// What an operator may do on top of looking: redrive, purge, delete, change capacity,
-/// suspend and resume scaling processes.
+/// suspend and resume scaling processes, start and cancel instance refreshes.
 pub const CONSOLE_OPERATOR_EXTRA: &[&str] = &[
+    "autoscaling:CancelInstanceRefresh",
     "autoscaling:ResumeProcesses",
     "autoscaling:SetDesiredCapacity",
+    "autoscaling:StartInstanceRefresh",
     "autoscaling:SuspendProcesses",
     "sqs:CancelMessageMoveTask",
     "sqs:DeleteMessage",

@@ -1,15 +1,16 @@
 //! The actions agent: carries out what the operator confirmed in the UI (redrive, delete,
-//! purge, desired capacity, the local autoscaler switch), one redrive at a time, with the same
+//! purge, desired capacity, suspending scaling processes, instance refresh), one redrive at a time, with the same
 //! engine as the headless `flightdeck dlq` and `flightdeck scale`. Every action is written to
 //! the audit log, whose latest entries are sent back for the audit view.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use chrono::Utc;
 use stack::{Clients, Stack};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
+use ui::event::RefreshAction;
 use ui::{ActionOutcome, Command, JobState, MessageSelection, RedriveStatus, Report};
 
 use crate::audit;
@@ -26,7 +27,6 @@ pub struct Context {
     pub clients: Clients,
     pub stack: Stack,
     pub profile: Option<String>,
-    pub autoscaler: Option<local_cloud::autoscaler::AutoscalerSwitch>,
     /// The local fleet run by this process: its API instances are the load run's targets.
     pub fleet: Option<watch::Receiver<local_cloud::fleet::FleetState>>,
 }
@@ -52,6 +52,8 @@ async fn run(
     super::load::send_scenarios(&ctx, &tx).await;
     let mut redrive: Option<(CancellationToken, tokio::task::JoinHandle<()>)> = None;
     let mut load: Option<(CancellationToken, tokio::task::JoinHandle<()>)> = None;
+    // One follower per group of a refresh in progress; a new read replaces it.
+    let mut following: BTreeMap<String, tokio::task::JoinHandle<()>> = BTreeMap::new();
     loop {
         let command = tokio::select! {
             _ = token.cancelled() => break,
@@ -136,31 +138,25 @@ async fn run(
                 processes,
                 suspend,
             } => set_processes(&ctx, &tx, &group, &processes, suspend).await,
-            Command::SetAutoscaler(on) => match &ctx.autoscaler {
-                Some(switch) => {
-                    switch.set_enabled(on);
-                    let word = if on { "on" } else { "off" };
-                    record(
-                        &ctx,
-                        "autoscaler",
-                        "local autoscaler",
-                        serde_json::json!({ "enabled": on }),
-                        "ok",
-                        format!("turned {word}"),
+            Command::InstanceRefresh { group, action } => {
+                let active = instance_refresh(&ctx, &tx, &group, action).await;
+                if let Some(old) = following.remove(&group) {
+                    old.abort();
+                }
+                if active {
+                    let follow = follow_refresh(ctx.clone(), tx.clone(), group.clone());
+                    let token = token.child_token();
+                    following.insert(
+                        group,
+                        tokio::spawn(async move {
+                            tokio::select! {
+                                () = token.cancelled() => {}
+                                () = follow => {}
+                            }
+                        }),
                     );
-                    send_audit(&tx).await;
                 }
-                None => {
-                    outcome(
-                        &tx,
-                        "autoscaler",
-                        "",
-                        false,
-                        "no local autoscaler runs here",
-                    )
-                    .await
-                }
-            },
+            }
             _ => {}
         }
     }
@@ -502,6 +498,107 @@ async fn set_processes(
         }
     }
     send_audit(tx).await;
+}
+
+/// Reads, starts or cancels a group's instance refresh; reports the latest. Whether it is
+/// still in progress (worth following).
+async fn instance_refresh(
+    ctx: &Context,
+    tx: &mpsc::Sender<Report>,
+    group: &str,
+    action: RefreshAction,
+) -> bool {
+    use crate::refresh;
+    let (audit, verb) = match action {
+        RefreshAction::Start => ("scale.instance_refresh", "started"),
+        RefreshAction::Cancel => ("scale.instance_refresh_cancel", "cancelling"),
+        RefreshAction::Status => ("scale.instance_refresh_status", "read"),
+    };
+    let changed = match action {
+        RefreshAction::Start => Some(refresh::start(&ctx.clients, group, 90, None).await),
+        RefreshAction::Cancel => Some(refresh::cancel(&ctx.clients, group).await),
+        RefreshAction::Status => None,
+    };
+    let params = serde_json::json!({});
+    if let Some(result) = changed {
+        match result {
+            Ok(id) => {
+                let text = format!("{verb} instance refresh {id}");
+                record(ctx, audit, group, params, "ok", text.clone());
+                outcome(tx, audit, group, true, text).await;
+            }
+            Err(e) => {
+                let (result, text) = match refresh::unsupported(&e) {
+                    Some(text) => ("refused", text),
+                    None => ("failed", e.to_string()),
+                };
+                record(ctx, audit, group, params, result, text.clone());
+                outcome(tx, audit, group, false, text).await;
+                send_audit(tx).await;
+                return false;
+            }
+        }
+        send_audit(tx).await;
+    }
+    match refresh::status(&ctx.clients, group).await {
+        Ok(list) => {
+            let latest = list.first().map(refresh_view);
+            let active = latest.as_ref().is_some_and(|r| r.active);
+            if action == RefreshAction::Status {
+                let text = latest
+                    .as_ref()
+                    .map_or_else(|| "no instance refresh".to_owned(), |r| r.line.clone());
+                outcome(tx, "instance refresh", group, true, text).await;
+            }
+            let _ = tx
+                .send(Report::InstanceRefresh {
+                    at: Utc::now(),
+                    group: group.to_owned(),
+                    latest,
+                })
+                .await;
+            active
+        }
+        Err(e) => {
+            let text = refresh::unsupported(&e).unwrap_or_else(|| e.to_string());
+            outcome(tx, "instance refresh", group, false, text).await;
+            false
+        }
+    }
+}
+
+/// How often, and for how long at most, a refresh in progress is re-read.
+const FOLLOW_EVERY: Duration = Duration::from_secs(15);
+const FOLLOW_FOR: Duration = Duration::from_secs(4 * 3600);
+
+/// Re-reads a refresh in progress until it ends (or a bound passes), reporting each read.
+async fn follow_refresh(ctx: Context, tx: mpsc::Sender<Report>, group: String) {
+    let started = std::time::Instant::now();
+    while started.elapsed() < FOLLOW_FOR {
+        tokio::time::sleep(FOLLOW_EVERY).await;
+        let Ok(list) = crate::refresh::status(&ctx.clients, &group).await else {
+            continue;
+        };
+        let latest = list.first().map(refresh_view);
+        let active = latest.as_ref().is_some_and(|r| r.active);
+        let report = Report::InstanceRefresh {
+            at: Utc::now(),
+            group: group.clone(),
+            latest,
+        };
+        if tx.send(report).await.is_err() || !active {
+            return;
+        }
+    }
+}
+
+fn refresh_view(r: &crate::refresh::RefreshInfo) -> ui::model::RefreshView {
+    ui::model::RefreshView {
+        id: r.id.clone(),
+        status: r.status.clone(),
+        active: r.active(),
+        line: r.line(),
+    }
 }
 
 async fn scale(

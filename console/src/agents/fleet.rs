@@ -19,10 +19,7 @@ use super::Feed;
 #[derive(Clone)]
 pub struct LocalHooks {
     pub fleet: watch::Receiver<FleetState>,
-    pub autoscaler: Option<(
-        local_cloud::autoscaler::AutoscalerSwitch,
-        watch::Receiver<AutoscalerState>,
-    )>,
+    pub autoscaler: Option<watch::Receiver<AutoscalerState>>,
 }
 
 fn processes(state: &FleetState) -> Vec<FleetProcess> {
@@ -149,14 +146,13 @@ pub fn memory_feed(fleet: Option<watch::Receiver<FleetState>>, emulator: Emulato
 /// Runs until cancelled or the UI is gone.
 pub async fn run(hooks: LocalHooks, tx: mpsc::Sender<Report>, token: CancellationToken) {
     let mut fleet = hooks.fleet;
-    let mut scaler = hooks.autoscaler.map(|(_, rx)| rx);
+    let mut scaler = hooks.autoscaler;
     let fleet_report = |f: &FleetState| Report::Fleet {
         at: Utc::now(),
         processes: processes(f),
     };
     let scaler_report = |s: &AutoscalerState| Report::Autoscaler {
         at: Utc::now(),
-        enabled: s.enabled,
         decisions: decisions(s),
     };
     let mut seen = 0;

@@ -345,7 +345,7 @@ struct Setup {
     watch: Watch,
     intervals: Intervals,
     /// The local fleet, with the endpoint and region it lives at: only agents on that target
-    /// get its bridge and autoscaler switch.
+    /// get its bridge.
     local: Option<((Option<String>, String), fleet::LocalHooks)>,
 }
 
@@ -457,9 +457,6 @@ impl Generation {
             clients: clients.clone(),
             stack: setup.stack.clone(),
             profile: setup.profile.clone(),
-            autoscaler: local
-                .as_ref()
-                .and_then(|l| l.autoscaler.as_ref().map(|(switch, _)| switch.clone())),
             fleet: local.as_ref().map(|l| l.fleet.clone()),
         };
         let (actions, handle) = actions::spawn(ctx, tx.clone(), token.child_token());
@@ -495,8 +492,8 @@ impl Generation {
             | Command::DeleteMessages { .. }
             | Command::Purge { .. }
             | Command::SetDesiredCapacity { .. }
-            | Command::SetAutoscaler(_)
             | Command::SetProcesses { .. }
+            | Command::InstanceRefresh { .. }
             | Command::StartLoad { .. }
             | Command::CancelLoad
             | Command::Audited { .. } => {

@@ -80,8 +80,11 @@ pub enum Command {
         result: String,
         detail: String,
     },
-    /// Turn the local autoscaler on or off (local cloud only).
-    SetAutoscaler(bool),
+    /// Start, cancel or read a group's instance refresh.
+    InstanceRefresh {
+        group: String,
+        action: RefreshAction,
+    },
     /// SuspendProcesses (`suspend`) or ResumeProcesses on a group.
     SetProcesses {
         group: String,
@@ -125,4 +128,12 @@ pub struct RedriveRequest {
     /// Edit before redrive: the body to send instead of the one message's own (JSON, as the
     /// operator wrote it).
     pub edited_body: Option<String>,
+}
+
+/// What `:instance-refresh` does to the open group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefreshAction {
+    Start,
+    Cancel,
+    Status,
 }

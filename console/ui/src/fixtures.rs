@@ -441,7 +441,6 @@ pub fn story_state() -> State {
     };
     reports.push(Report::Autoscaler {
         at: t(-90),
-        enabled: true,
         decisions: vec![
             decision(-425, 1, 2, "backlog 24 per instance > 10"),
             decision(-305, 2, 3, "backlog 30 per instance > 10"),

@@ -22,6 +22,18 @@ pub const QUEUE_IN_FLIGHT_METRIC: &str = "ApproximateNumberOfMessagesNotVisible"
 /// the queue's "processed per minute".
 pub const JOBS_SUCCEEDED_METRIC: &str = "JobsSucceeded";
 
+/// A group's latest instance refresh (DescribeInstanceRefreshes), as the console last read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshView {
+    pub id: String,
+    /// Pending, InProgress, Successful, Failed, Cancelling, Cancelled, ...
+    pub status: String,
+    /// Still replacing instances (or undoing).
+    pub active: bool,
+    /// Status, progress and reason in one line.
+    pub line: String,
+}
+
 /// One Auto Scaling group as DescribeAutoScalingGroups (+ policies, activities) showed it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GroupSnapshot {
@@ -671,11 +683,16 @@ pub enum Report {
         at: Timestamp,
         entries: Vec<AuditEntry>,
     },
-    /// The local autoscaler (local cloud only): on or off, and its recorded decisions.
+    /// The local autoscaler (local cloud only): its recorded decisions.
     Autoscaler {
         at: Timestamp,
-        enabled: bool,
         decisions: Vec<ScalingDecision>,
+    },
+    /// A group's latest instance refresh; `None` when it has had none.
+    InstanceRefresh {
+        at: Timestamp,
+        group: String,
+        latest: Option<RefreshView>,
     },
     /// The local fleet's processes (local cloud only).
     Fleet {
@@ -750,6 +767,7 @@ impl Report {
             | Report::Audit { at, .. }
             | Report::Autoscaler { at, .. }
             | Report::Fleet { at, .. }
+            | Report::InstanceRefresh { at, .. }
             | Report::Caption { at, .. }
             | Report::Target { at, .. }
             | Report::Load { at, .. }

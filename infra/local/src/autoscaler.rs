@@ -7,7 +7,6 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_sdk_autoscaling::types::{MetricType, ScalingPolicy};
@@ -81,9 +80,6 @@ pub enum Action {
     AtLimit,
     /// The group's AlarmNotification process is suspended: its policies do not run (AWS).
     Suspended,
-    /// The operator switched the autoscaler off (or on again).
-    Disabled,
-    Enabled,
     /// SetDesiredCapacity (or a read) failed.
     Failed,
 }
@@ -388,33 +384,18 @@ pub fn decisions_path(runtime_dir: &Path) -> PathBuf {
 /// What the autoscaler publishes.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AutoscalerState {
-    pub enabled: bool,
     /// Recorded decisions, oldest first: capacity changes, and each change of why not.
     pub decisions: Vec<Decision>,
     /// The latest evaluation of each group, recorded or not.
     pub latest: BTreeMap<String, Decision>,
 }
 
-/// The running autoscaler. Clone [`Autoscaler::switch`] to toggle it from elsewhere.
+/// The running autoscaler. It stands aside for a group whose AlarmNotification process is
+/// suspended (`:autoscaler off` in the console), as AWS does.
 pub struct Autoscaler {
     cancel: CancellationToken,
-    enabled: Arc<watch::Sender<bool>>,
     state: watch::Receiver<AutoscalerState>,
     task: Option<tokio::task::JoinHandle<()>>,
-}
-
-/// Turns the autoscaler off and on (`:autoscaler off` in the console).
-#[derive(Clone)]
-pub struct AutoscalerSwitch(Arc<watch::Sender<bool>>);
-
-impl AutoscalerSwitch {
-    pub fn set_enabled(&self, on: bool) {
-        self.0.send_replace(on);
-    }
-
-    pub fn enabled(&self) -> bool {
-        *self.0.borrow()
-    }
 }
 
 impl Autoscaler {
@@ -425,11 +406,7 @@ impl Autoscaler {
         cpu: watch::Receiver<CpuSnapshot>,
         config: AutoscalerConfig,
     ) -> Autoscaler {
-        let (enabled_tx, enabled_rx) = watch::channel(true);
-        let (tx, rx) = watch::channel(AutoscalerState {
-            enabled: true,
-            ..AutoscalerState::default()
-        });
+        let (tx, rx) = watch::channel(AutoscalerState::default());
         let cancel = CancellationToken::new();
         let agent = Evaluator {
             clients: clients.clone(),
@@ -443,24 +420,13 @@ impl Autoscaler {
             decisions: VecDeque::new(),
             latest: BTreeMap::new(),
             queue_urls: HashMap::new(),
-            enabled: true,
         };
-        let task = tokio::spawn(agent.run(enabled_rx, cancel.clone()));
+        let task = tokio::spawn(agent.run(cancel.clone()));
         Autoscaler {
             cancel,
-            enabled: Arc::new(enabled_tx),
             state: rx,
             task: Some(task),
         }
-    }
-
-    /// Off: the autoscaler stands aside, so manual capacity changes stick. On: it evaluates again.
-    pub fn set_enabled(&self, on: bool) {
-        self.enabled.send_replace(on);
-    }
-
-    pub fn switch(&self) -> AutoscalerSwitch {
-        AutoscalerSwitch(self.enabled.clone())
     }
 
     pub fn subscribe(&self) -> watch::Receiver<AutoscalerState> {
@@ -494,63 +460,23 @@ struct Evaluator {
     decisions: VecDeque<Decision>,
     latest: BTreeMap<String, Decision>,
     queue_urls: HashMap<String, String>,
-    enabled: bool,
 }
 
 impl Evaluator {
-    async fn run(mut self, mut enabled: watch::Receiver<bool>, cancel: CancellationToken) {
+    async fn run(mut self, cancel: CancellationToken) {
         let mut ticker = tokio::time::interval(self.config.interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 () = cancel.cancelled() => return,
-                changed = enabled.changed() => {
-                    if changed.is_err() { return; }
-                    let on = *enabled.borrow_and_update();
-                    if on != self.enabled {
-                        self.enabled = on;
-                        self.toggled(on);
-                    }
-                    continue;
-                }
                 _ = ticker.tick() => {}
             }
-            if self.enabled {
-                self.evaluate().await;
-            }
+            self.evaluate().await;
         }
-    }
-
-    fn toggled(&mut self, on: bool) {
-        let names: Vec<String> = self.groups.iter().map(|g| g.name.clone()).collect();
-        for name in names {
-            let (action, reason) = if on {
-                (Action::Enabled, "autoscaler on: target tracking resumes")
-            } else {
-                (
-                    Action::Disabled,
-                    "autoscaler off: capacity changes only by hand until it is turned on",
-                )
-            };
-            let desired = self.latest.get(&name).map_or(0, |d| d.to);
-            self.record(Decision {
-                at: Utc::now(),
-                group: name.clone(),
-                policy: None,
-                metric: None,
-                target: None,
-                from: desired,
-                to: desired,
-                action,
-                reason: reason.into(),
-            });
-        }
-        self.publish();
     }
 
     fn publish(&self) {
         self.tx.send_replace(AutoscalerState {
-            enabled: self.enabled,
             decisions: self.decisions.iter().cloned().collect(),
             latest: self.latest.clone(),
         });

@@ -18,7 +18,7 @@ pub mod provision;
 pub mod registry;
 pub mod testing;
 
-pub use autoscaler::{Autoscaler, AutoscalerConfig, AutoscalerState, AutoscalerSwitch, Decision};
+pub use autoscaler::{Autoscaler, AutoscalerConfig, AutoscalerState, Decision};
 pub use cpu::{CpuConfig, CpuPublisher, CpuSnapshot};
 pub use emulator::{Emulator, EmulatorError};
 pub use fleet::{Fleet, FleetConfig, FleetError, FleetEvent, FleetState, Machine};

@@ -557,7 +557,7 @@ async fn the_autoscaler_scales_out_under_load_and_back_in_after_the_cooldown() {
 
 /// One idle worker in service (5 % CPU) and an autoscaler config that evaluates every 300 ms
 /// with a 500 ms scale-in cooldown: an idle group the autoscaler would take back to min.
-#[allow(clippy::type_complexity)] // a test's setup, taken apart at once by its two callers
+#[allow(clippy::type_complexity)] // a test's setup, taken apart at once by its caller
 async fn idle_worker_group() -> (
     TestCloud,
     Fleet,
@@ -584,38 +584,6 @@ async fn idle_worker_group() -> (
     (cloud, fleet, rx, cpu, feeder, ac, dirs)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_disabled_autoscaler_lets_manual_changes_stick() {
-    let (cloud, fleet, mut rx, cpu, feeder, ac, _dirs) = idle_worker_group().await;
-    let scaler = Autoscaler::start(&cloud.clients, &cloud.stack, fleet.subscribe(), cpu, ac);
-    let switch = scaler.switch();
-    switch.set_enabled(false);
-    assert!(!switch.enabled());
-
-    // Off: a manual scale-out sticks although the CPU is idle.
-    set_desired(&cloud, WORKER, 2).await;
-    wait_for(&mut rx, BOUND, "2 workers in service", |s| {
-        s.in_service(WORKER) == 2
-    })
-    .await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(desired(&cloud, WORKER).await, 2);
-    let state = scaler.subscribe().borrow().clone();
-    assert!(!state.enabled);
-    assert!(state.decisions.iter().any(|d| d.action == Action::Disabled));
-
-    // On again: the idle group goes back to min.
-    switch.set_enabled(true);
-    let mut seen = Vec::new();
-    wait_desired(&cloud, WORKER, 1, BOUND, &mut seen).await;
-
-    scaler.stop().await;
-    feeder.abort();
-    fleet.stop().await;
-}
-
-/// A load run started seconds after the API answers its health check finds its targets: the
-/// endpoints file lists an instance once it is healthy, long before a 2-minute warm-up ends.
 /// As on AWS: with AlarmNotification suspended the policies do not run, so a manual
 /// scale-out of an idle group sticks; resumed, the group goes back to min.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

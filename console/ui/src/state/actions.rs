@@ -4,7 +4,7 @@
 //! `y`; anything that destroys or moves in bulk (purge, delete, scale to zero, redrive by filter
 //! or of everything) needs the queue's or group's name typed out.
 
-use crate::event::{Command, MessageSelection, RedriveRequest};
+use crate::event::{Command, MessageSelection, RedriveRequest, RefreshAction};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Pending {
@@ -38,6 +38,13 @@ pub enum Pending {
         honor_cooldown: bool,
         /// Policies that may change it back, e.g. "flightdeck-worker-cpu60 (CPU 60%)".
         policies: Vec<String>,
+    },
+    /// Start (typed: replaces every instance) or cancel a group's instance refresh.
+    InstanceRefresh {
+        group: String,
+        cancel: bool,
+        /// The latest refresh, as the console last read it.
+        latest: Option<String>,
     },
     /// Suspend or resume a group's scaling processes.
     Processes {
@@ -86,6 +93,12 @@ impl Pending {
                 ..
             } => Confirm::Typed(group.clone()),
             Pending::Processes { .. } => Confirm::Plain,
+            Pending::InstanceRefresh {
+                group,
+                cancel: false,
+                ..
+            } => Confirm::Typed(group.clone()),
+            Pending::InstanceRefresh { .. } => Confirm::Plain,
         }
     }
 
@@ -99,6 +112,10 @@ impl Pending {
             Pending::Load { .. } => "Start a load run".to_owned(),
             Pending::Processes { suspend: true, .. } => "Suspend scaling processes".to_owned(),
             Pending::Processes { .. } => "Resume scaling processes".to_owned(),
+            Pending::InstanceRefresh { cancel: false, .. } => {
+                "Start an instance refresh".to_owned()
+            }
+            Pending::InstanceRefresh { .. } => "Cancel the instance refresh".to_owned(),
         }
     }
 
@@ -115,6 +132,14 @@ impl Pending {
                     "scale.suspend"
                 } else {
                     "scale.resume"
+                },
+                group.clone(),
+            ),
+            Pending::InstanceRefresh { group, cancel, .. } => (
+                if *cancel {
+                    "scale.instance_refresh_cancel"
+                } else {
+                    "scale.instance_refresh"
                 },
                 group.clone(),
             ),
@@ -217,6 +242,29 @@ impl Pending {
                 out.extend(note.clone());
                 out
             }
+            Pending::InstanceRefresh {
+                group,
+                cancel,
+                latest,
+            } => {
+                let mut out = if *cancel {
+                    vec![
+                        format!("Cancel the instance refresh of {group}."),
+                        "Instances already replaced stay; the rest are left as they are."
+                            .to_owned(),
+                    ]
+                } else {
+                    vec![
+                        format!("Replace every instance of {group} in rolling batches,"),
+                        "keeping 90% of the desired capacity in service.".to_owned(),
+                    ]
+                };
+                out.push(match latest {
+                    Some(l) => format!("Latest refresh: {l}."),
+                    None => "No refresh read yet (:instance-refresh status).".to_owned(),
+                });
+                out
+            }
         }
     }
 
@@ -255,6 +303,14 @@ impl Pending {
                 group,
                 processes,
                 suspend,
+            },
+            Pending::InstanceRefresh { group, cancel, .. } => Command::InstanceRefresh {
+                group,
+                action: if cancel {
+                    RefreshAction::Cancel
+                } else {
+                    RefreshAction::Start
+                },
             },
         }
     }

@@ -97,8 +97,8 @@ impl Audit {
 /// The local cloud's fleet and autoscaler, when the console runs on one.
 #[derive(Debug, Clone, Default)]
 pub struct Local {
-    /// `None` until the autoscaler reports (there is none against AWS).
-    pub autoscaler: Option<bool>,
+    /// A local autoscaler reports here (there is none against AWS).
+    pub autoscaler: bool,
     pub decisions: Vec<ScalingDecision>,
     pub processes: Vec<FleetProcess>,
     /// The demo tour's caption, while one is shown.

@@ -90,6 +90,8 @@ pub struct Groups {
     /// Sorted by name.
     pub list: Vec<GroupSnapshot>,
     pub at: Option<Timestamp>,
+    /// Each group's latest instance refresh, once read (`:instance-refresh`).
+    pub refreshes: BTreeMap<String, crate::model::RefreshView>,
     changes: BTreeMap<String, VecDeque<CapacityChange>>,
     samples: BTreeMap<String, VecDeque<CapacitySample>>,
 }

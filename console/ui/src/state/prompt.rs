@@ -22,6 +22,8 @@ pub enum Arg {
     Scale,
     /// Scaling process names (optional): the open group's.
     Processes,
+    /// `status`, `start` or `cancel` (optional).
+    RefreshVerb,
     OnOff,
     MaybeScenario,
     Profile,
@@ -111,8 +113,8 @@ pub const COMMANDS: &[CommandSpec] = &[
         name: "autoscaler",
         aliases: &[],
         arg: Arg::OnOff,
-        usage: "autoscaler on|off",
-        help: "local cloud: let the autoscaler act, or stand it aside",
+        usage: "autoscaler on|off [GROUP]",
+        help: "let the open group's policies act, or stand them aside (AlarmNotification)",
     },
     CommandSpec {
         name: "suspend",
@@ -127,6 +129,13 @@ pub const COMMANDS: &[CommandSpec] = &[
         arg: Arg::Processes,
         usage: "resume [PROCESS...|all]",
         help: "resume the open group's suspended processes (AlarmNotification if none named)",
+    },
+    CommandSpec {
+        name: "instance-refresh",
+        aliases: &[],
+        arg: Arg::RefreshVerb,
+        usage: "instance-refresh [status|start|cancel]",
+        help: "the open group's instance refresh: read it, start one (typed confirm), cancel it",
     },
     CommandSpec {
         name: "cancel",
@@ -228,12 +237,17 @@ pub enum Parsed {
     },
     Cancel,
     Audit,
-    Autoscaler(bool),
+    /// `:autoscaler on|off [GROUP]`: resume or suspend AlarmNotification.
+    Autoscaler {
+        on: bool,
+        group: Option<String>,
+    },
     /// Suspend (`true`) or resume these scaling processes of the open group.
     Processes {
         suspend: bool,
         processes: Vec<String>,
     },
+    InstanceRefresh(crate::event::RefreshAction),
     Load(Option<String>),
     Profile(String),
     Region(String),
@@ -257,7 +271,7 @@ pub fn parse(line: &str) -> Result<Parsed, String> {
     }
     let optional = matches!(
         spec.arg,
-        Arg::MaybeQueue | Arg::Scale | Arg::MaybeScenario | Arg::Processes
+        Arg::MaybeQueue | Arg::Scale | Arg::MaybeScenario | Arg::Processes | Arg::RefreshVerb
     );
     if spec.arg != Arg::None && !optional && arg.is_empty() {
         return Err(format!("usage: :{}", spec.usage));
@@ -317,10 +331,24 @@ pub fn parse(line: &str) -> Result<Parsed, String> {
                 processes: crate::model::parse_processes(&words)?,
             }
         }
-        "autoscaler" => match arg.as_str() {
-            "on" => Parsed::Autoscaler(true),
-            "off" => Parsed::Autoscaler(false),
-            _ => return Err(format!("`{arg}`: say on or off")),
+        "autoscaler" => {
+            let words: Vec<&str> = arg.split_whitespace().collect();
+            let (on, group) = match words.as_slice() {
+                [word] => (*word, None),
+                [word, group] => (*word, Some((*group).to_owned())),
+                _ => return Err(format!("usage: :{}", spec.usage)),
+            };
+            match on {
+                "on" => Parsed::Autoscaler { on: true, group },
+                "off" => Parsed::Autoscaler { on: false, group },
+                _ => return Err(format!("`{on}`: say on or off")),
+            }
+        }
+        "instance-refresh" => match arg.as_str() {
+            "" | "status" => Parsed::InstanceRefresh(crate::event::RefreshAction::Status),
+            "start" => Parsed::InstanceRefresh(crate::event::RefreshAction::Start),
+            "cancel" => Parsed::InstanceRefresh(crate::event::RefreshAction::Cancel),
+            _ => return Err(format!("usage: :{}", spec.usage)),
         },
         "profile" => {
             crate::target::check_profile(&arg)?;
@@ -369,6 +397,7 @@ pub fn candidates(line: &str, names: &Names<'_>) -> (usize, Vec<String>) {
                 }
                 Arg::Scale => names.groups.iter().map(|s| (*s).to_owned()).collect(),
                 Arg::OnOff => vec!["off".to_owned(), "on".to_owned()],
+                Arg::RefreshVerb => ["cancel", "start", "status"].map(str::to_owned).to_vec(),
                 Arg::Processes => std::iter::once("all")
                     .chain(crate::model::SCALING_PROCESSES)
                     .map(str::to_owned)
@@ -380,6 +409,7 @@ pub fn candidates(line: &str, names: &Names<'_>) -> (usize, Vec<String>) {
                 Arg::Marker => vec!["braille".to_owned(), "dot".to_owned()],
             }
         }
+        ["autoscaler", _] => names.groups.iter().map(|s| (*s).to_owned()).collect(),
         _ => Vec::new(),
     };
     let mut out: Vec<String> = pool.into_iter().filter(|c| c.starts_with(word)).collect();

@@ -3,7 +3,7 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use crate::event::{Command, MessageSelection, RedriveRequest};
+use crate::event::{Command, MessageSelection, RedriveRequest, RefreshAction};
 use crate::model::{JobState, PolicyKind};
 use crate::state::actions::{check_desired, CapacityDialog, Confirm, ConfirmDialog, Pending};
 use crate::state::nav::{TableId, View};
@@ -331,9 +331,15 @@ pub(super) fn scale(state: &mut State, group: Option<String>, value: Option<Stri
     state.input = Input::Capacity(dialog);
 }
 
-/// `:suspend [PROCESS...]` / `:resume [PROCESS...]` on the open or selected group: a confirm
-/// (typed for a suspend) that shows what is suspended now.
-pub(super) fn processes(state: &mut State, suspend: bool, processes: Vec<String>) {
+/// `:suspend [PROCESS...]` / `:resume [PROCESS...]` (and `:autoscaler off|on [GROUP]`) on the
+/// named, open or selected group: a confirm (typed for a suspend) that shows what is
+/// suspended now.
+pub(super) fn processes(
+    state: &mut State,
+    suspend: bool,
+    processes: Vec<String>,
+    group: Option<String>,
+) {
     let action = if suspend {
         "scale.suspend"
     } else {
@@ -342,10 +348,10 @@ pub(super) fn processes(state: &mut State, suspend: bool, processes: Vec<String>
     if refuse_read_only(state, "suspending and resuming processes", action) {
         return;
     }
-    let Some(name) = group_in_view(state) else {
+    let Some(name) = group.or_else(|| group_in_view(state)) else {
         state.flash(
             Level::Warn,
-            "open or select a group first (:group NAME), then :suspend or :resume",
+            "open or select a group first (:group NAME), or name one: :autoscaler off GROUP",
         );
         return;
     };
@@ -355,7 +361,7 @@ pub(super) fn processes(state: &mut State, suspend: bool, processes: Vec<String>
     };
     // The emulator adds and removes instances on SetDesiredCapacity whatever is suspended;
     // the local autoscaler honours AlarmNotification, as AWS does.
-    let local_gap = state.local.autoscaler.is_some()
+    let local_gap = state.local.autoscaler
         && processes
             .iter()
             .any(|p| p != crate::model::ALARM_NOTIFICATION);
@@ -372,6 +378,47 @@ pub(super) fn processes(state: &mut State, suspend: bool, processes: Vec<String>
         note,
     };
     state.input = Input::Confirm(ConfirmDialog::new(pending));
+}
+
+/// `:instance-refresh [status|start|cancel]` on the open or selected group: status reads it
+/// at once; start (typed confirm) and cancel go through the confirm.
+pub(super) fn instance_refresh(state: &mut State, action: RefreshAction) -> Vec<Command> {
+    let Some(group) = group_in_view(state) else {
+        state.flash(
+            Level::Warn,
+            "open or select a group first (:group NAME), then :instance-refresh",
+        );
+        return Vec::new();
+    };
+    let cancel = match action {
+        RefreshAction::Status => {
+            state.flash(
+                Level::Info,
+                format!("reading {group}'s instance refreshes…"),
+            );
+            return vec![Command::InstanceRefresh { group, action }];
+        }
+        RefreshAction::Start => false,
+        RefreshAction::Cancel => true,
+    };
+    let (what, audit) = if cancel {
+        (
+            "cancelling an instance refresh",
+            "scale.instance_refresh_cancel",
+        )
+    } else {
+        ("an instance refresh", "scale.instance_refresh")
+    };
+    if refuse_read_only(state, what, audit) {
+        return Vec::new();
+    }
+    let latest = state.groups.refreshes.get(&group).map(|r| r.line.clone());
+    state.input = Input::Confirm(ConfirmDialog::new(Pending::InstanceRefresh {
+        group,
+        cancel,
+        latest,
+    }));
+    Vec::new()
 }
 
 /// `:load [SCENARIO]` or enter on a scenario: the load view, and with a scenario a confirm

@@ -236,30 +236,29 @@ pub(super) fn run(state: &mut State, text: &str) -> Vec<Command> {
             super::actions::scale(state, group, value);
         }
         Parsed::Processes { suspend, processes } => {
-            super::actions::processes(state, suspend, processes);
+            super::actions::processes(state, suspend, processes, None);
         }
         Parsed::Cancel => return super::actions::cancel(state),
+        Parsed::InstanceRefresh(action) => return super::actions::instance_refresh(state, action),
         Parsed::Load(scenario) => super::actions::load(state, scenario),
         Parsed::Audit => state.nav.jump(View::Audit),
-        Parsed::Autoscaler(on) => {
-            if state.local.autoscaler.is_none() {
-                state.flash(
-                    Level::Warn,
-                    "no local autoscaler here: it runs with `flightdeck demo` and `local up`",
-                );
-                return Vec::new();
-            }
-            if state.read_only {
-                state.flash(Level::Warn, "read-only: the autoscaler switch is disabled");
-                return Vec::new();
-            }
-            let text = if on {
-                "autoscaler on: it follows the policies again"
-            } else {
-                "autoscaler off: manual capacity changes stick"
+        // The autoscaler of a group is its policies: AWS runs them unless AlarmNotification
+        // is suspended, and so does the local autoscaler.
+        Parsed::Autoscaler { on, group } => {
+            let group = match group {
+                Some(wanted) => {
+                    match find_name(state.groups.list.iter().map(|g| g.name.as_str()), &wanted) {
+                        Some(n) => Some(n.to_owned()),
+                        None => {
+                            state.flash(Level::Error, format!("no group named `{wanted}`"));
+                            return Vec::new();
+                        }
+                    }
+                }
+                None => None,
             };
-            state.flash(Level::Info, text);
-            return vec![Command::SetAutoscaler(on)];
+            let processes = vec![crate::model::ALARM_NOTIFICATION.to_owned()];
+            super::actions::processes(state, !on, processes, group);
         }
         Parsed::Profile(profile) => return super::target::switch(state, Some(profile), None),
         Parsed::Region(region) => return super::target::switch(state, None, Some(region)),

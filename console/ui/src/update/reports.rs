@@ -118,12 +118,8 @@ pub(super) fn apply(state: &mut State, report: Report) {
             );
         }
         Report::Audit { at, entries } => state.audit.apply(at, entries),
-        Report::Autoscaler {
-            at,
-            enabled,
-            decisions,
-        } => {
-            state.local.autoscaler = Some(enabled);
+        Report::Autoscaler { at, decisions } => {
+            state.local.autoscaler = true;
             for d in decisions.iter().filter(|d| d.from != d.to) {
                 state.timeline.push(TimelineEvent {
                     at: d.at,
@@ -189,6 +185,18 @@ pub(super) fn apply(state: &mut State, report: Report) {
             state.health.ok(Agent::Load, at);
             load_events(state, &scenario, runs_before);
         }
+        Report::InstanceRefresh {
+            at: _,
+            group,
+            latest,
+        } => match latest {
+            Some(r) => {
+                state.groups.refreshes.insert(group, r);
+            }
+            None => {
+                state.groups.refreshes.remove(&group);
+            }
+        },
         Report::Fleet { at, processes } => {
             state.local.processes = processes;
             state.health.ok(Agent::Fleet, at);

@@ -1177,25 +1177,70 @@ fn load_name_from_any_view_shows_the_load_view() {
         .is_some_and(|f| f.text.contains("no scenario `nope`")));
 }
 
+/// `:autoscaler off|on [GROUP]` is AlarmNotification suspended or resumed: on AWS as on the
+/// local cloud, typed confirm to turn it off, and the top bar says which group has it off.
 #[test]
-fn autoscaler_switch_needs_a_local_autoscaler() {
+fn autoscaler_off_suspends_alarm_notification_on_the_named_group() {
     let mut s = loaded_state();
     update(&mut s, key(':'));
-    type_text(&mut s, "autoscaler off");
-    assert!(update(&mut s, code(KeyCode::Enter)).is_empty());
+    enter_text(&mut s, "autoscaler off nope");
+    assert!(s
+        .current_flash()
+        .is_some_and(|f| f.text.contains("no group named `nope`")));
+
+    update(&mut s, key(':'));
+    enter_text(&mut s, "autoscaler off worker-asg");
+    let Input::Confirm(dialog) = &s.input else {
+        panic!("a confirm: {:?}", s.input);
+    };
+    assert_eq!(
+        dialog.pending.confirm(),
+        crate::state::actions::Confirm::Typed("worker-asg".into())
+    );
+    let text = dialog.pending.describe().join("\n");
+    assert!(
+        text.contains("Suspend on worker-asg: AlarmNotification."),
+        "{text}"
+    );
+    assert_eq!(
+        enter_text(&mut s, "worker-asg"),
+        [Command::SetProcesses {
+            group: "worker-asg".into(),
+            processes: vec!["AlarmNotification".into()],
+            suspend: true,
+        }]
+    );
+
+    let bar = |s: &State| {
+        let area = ratatui::layout::Rect::new(0, 0, 120, 24);
+        let mut buf = ratatui::buffer::Buffer::empty(area);
+        crate::views::draw(s, area, &mut buf);
+        buf.content[..120]
+            .iter()
+            .map(|c| c.symbol())
+            .collect::<String>()
+    };
+    assert!(!bar(&s).contains("AUTOSCALER OFF"), "{}", bar(&s));
+    let mut w = worker(2, 2);
+    w.suspended = vec!["AlarmNotification".into()];
     feed(
         &mut s,
-        [Report::Autoscaler {
-            at: t(0),
-            enabled: true,
-            decisions: vec![],
+        [Report::Groups {
+            at: t(1),
+            groups: vec![api(2), w],
         }],
     );
+    assert!(bar(&s).contains("AUTOSCALER OFF worker-asg"), "{}", bar(&s));
+
     update(&mut s, key(':'));
-    type_text(&mut s, "autoscaler off");
+    enter_text(&mut s, "autoscaler on worker-asg");
     assert_eq!(
-        update(&mut s, code(KeyCode::Enter)),
-        [Command::SetAutoscaler(false)]
+        update(&mut s, key('y')),
+        [Command::SetProcesses {
+            group: "worker-asg".into(),
+            processes: vec!["AlarmNotification".into()],
+            suspend: false,
+        }]
     );
 }
 
@@ -1488,7 +1533,6 @@ fn the_local_cloud_says_which_processes_it_honours() {
         &mut s,
         [Report::Autoscaler {
             at: t(0),
-            enabled: true,
             decisions: vec![],
         }],
     );
@@ -1523,4 +1567,81 @@ fn read_only_refuses_suspend_and_audits_it() {
         c,
         Command::Audited { action, result, .. } if action == "scale.suspend" && result == "refused"
     )));
+}
+
+/// `:instance-refresh`: status reads at once (also read-only), start needs the group's name
+/// typed, cancel a yes; the latest refresh read shows in the dialog and the group view.
+#[test]
+fn instance_refresh_reads_at_once_and_confirms_changes() {
+    use crate::event::RefreshAction;
+    let mut s = loaded_state();
+    update(&mut s, key(':'));
+    enter_text(&mut s, "queues");
+    update(&mut s, key(':'));
+    enter_text(&mut s, "instance-refresh");
+    assert!(s
+        .current_flash()
+        .is_some_and(|f| f.text.contains("open or select a group first")));
+
+    update(&mut s, key(':'));
+    enter_text(&mut s, "group worker-asg");
+    update(&mut s, key(':'));
+    assert_eq!(
+        enter_text(&mut s, "instance-refresh"),
+        [Command::InstanceRefresh {
+            group: "worker-asg".into(),
+            action: RefreshAction::Status,
+        }]
+    );
+    feed(
+        &mut s,
+        [Report::InstanceRefresh {
+            at: t(1),
+            group: "worker-asg".into(),
+            latest: Some(crate::model::RefreshView {
+                id: "r-1".into(),
+                status: "Successful".into(),
+                active: false,
+                line: "Successful 100% · ended yesterday".into(),
+            }),
+        }],
+    );
+
+    update(&mut s, key(':'));
+    enter_text(&mut s, "instance-refresh start");
+    let Input::Confirm(dialog) = &s.input else {
+        panic!("a confirm: {:?}", s.input);
+    };
+    assert_eq!(
+        dialog.pending.confirm(),
+        crate::state::actions::Confirm::Typed("worker-asg".into())
+    );
+    let text = dialog.pending.describe().join("\n");
+    assert!(
+        text.contains("Latest refresh: Successful 100% · ended yesterday."),
+        "{text}"
+    );
+    assert_eq!(
+        enter_text(&mut s, "worker-asg"),
+        [Command::InstanceRefresh {
+            group: "worker-asg".into(),
+            action: RefreshAction::Start,
+        }]
+    );
+
+    update(&mut s, key(':'));
+    enter_text(&mut s, "instance-refresh cancel");
+    assert_eq!(
+        update(&mut s, key('y')),
+        [Command::InstanceRefresh {
+            group: "worker-asg".into(),
+            action: RefreshAction::Cancel,
+        }]
+    );
+
+    update(&mut s, key(':'));
+    enter_text(&mut s, "instance-refresh later");
+    assert!(s
+        .current_flash()
+        .is_some_and(|f| f.text.contains("usage: :instance-refresh")));
 }

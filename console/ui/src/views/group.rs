@@ -12,6 +12,7 @@ use super::{charts, common, layout};
 use crate::fmt;
 use crate::model::{
     Agent, GroupSnapshot, InstanceInfo, LocalMemory, MetricKey, Phase, PolicyKind, Pressure,
+    ALARM_NOTIFICATION,
 };
 use crate::state::nav::TableId;
 use crate::state::queues::backlog;
@@ -113,6 +114,13 @@ fn summary_items<'a>(state: &State, g: &GroupSnapshot) -> Vec<Vec<Vec<Span<'a>>>
             Span::raw(fmt::secs(u64::from(g.default_cooldown_s))),
         ],
     ];
+    let mut capacity = capacity;
+    if let Some(r) = state.groups.refreshes.get(&g.name) {
+        capacity.push(vec![
+            label("instance refresh "),
+            Span::styled(r.line.clone(), if r.active { s.warn } else { s.muted }),
+        ]);
+    }
     let mut policies: Vec<Vec<Span<'a>>> = g
         .policies
         .iter()
@@ -359,9 +367,10 @@ fn decisions(state: &State, g: &GroupSnapshot, area: Rect, buf: &mut Buffer) {
             (cells, Style::new())
         })
         .collect();
-    let state_text = match state.local.autoscaler {
-        Some(false) => "Autoscaler (OFF)",
-        _ => "Autoscaler decisions",
+    let state_text = if g.suspended.iter().any(|p| p == ALARM_NOTIFICATION) {
+        "Autoscaler (OFF: AlarmNotification suspended)"
+    } else {
+        "Autoscaler decisions"
     };
     table::draw(
         TableView {
@@ -380,7 +389,7 @@ fn decisions(state: &State, g: &GroupSnapshot, area: Rect, buf: &mut Buffer) {
 }
 
 fn activities(state: &State, g: &GroupSnapshot, area: Rect, buf: &mut Buffer) {
-    if g.activities.is_empty() && state.local.autoscaler.is_some() {
+    if g.activities.is_empty() && state.local.autoscaler {
         return decisions(state, g, area, buf);
     }
     let s = &state.theme.s;

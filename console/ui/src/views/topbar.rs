@@ -8,6 +8,7 @@ use ratatui::text::{Line, Span};
 
 use crate::fmt;
 use crate::keymap::Action;
+use crate::model::ALARM_NOTIFICATION;
 use crate::state::{Level, State};
 
 fn hint(state: &State, action: Action, what: &str) -> Option<String> {
@@ -56,10 +57,22 @@ pub fn draw(state: &State, area: Rect, buf: &mut Buffer) {
     if state.chart.frozen_at.is_some() {
         left.push(Span::styled(" FROZEN ", s.warn));
     }
-    match state.local.autoscaler {
-        Some(true) => left.push(Span::styled(" autoscaler on ", s.muted)),
-        Some(false) => left.push(Span::styled(" AUTOSCALER OFF ", s.warn)),
-        None => {}
+    // A group whose policies do not run is worth a badge, on AWS as on the local cloud.
+    let off: Vec<&str> = state
+        .groups
+        .list
+        .iter()
+        .filter(|g| g.suspended.iter().any(|p| p == ALARM_NOTIFICATION))
+        .map(|g| g.name.as_str())
+        .collect();
+    match off.as_slice() {
+        [] if state.local.autoscaler => left.push(Span::styled(" autoscaler on ", s.muted)),
+        [] => {}
+        [one] => left.push(Span::styled(format!(" AUTOSCALER OFF {one} "), s.warn)),
+        many => left.push(Span::styled(
+            format!(" AUTOSCALER OFF {} groups ", many.len()),
+            s.warn,
+        )),
     }
     left.push(Span::styled(format!(" {} ", window_label(state)), s.muted));
     // Who the console acts as: last, so a narrow bar drops it before the alarms.
