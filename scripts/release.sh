@@ -3,7 +3,7 @@
 #   dist/flightdeck-linux-x86_64.tar.gz = bin/flightdeck-api, bin/flightdeck-worker, stack.json
 #     (what infra/terraform's instances install)
 #   dist/flightdeck-console-linux-x86_64.tar.gz = bin/flightdeck, README.md
-#     (the operator's console, built alone: no FFmpeg or sqlx, needs nothing installed to run)
+#     (the operator's console, built alone: no FFmpeg or sqlx)
 # Build on Debian 12 (the instances' image), so the FFmpeg libraries match.
 set -euo pipefail
 cd "$(dirname "$0")/.."
