@@ -344,11 +344,12 @@ pub async fn demo(
     use std::io::IsTerminal as _;
     let tui = !no_tui && std::io::stdout().is_terminal();
     // The tour needs the fleet and runs it with short timings unless given.
-    let fleet_args = &if tour {
-        crate::tour::fleet_args(fleet_args)?
+    let tour = if tour {
+        Some(crate::tour::plan(fleet_args)?)
     } else {
-        fleet_args.clone()
+        None
     };
+    let fleet_args = tour.as_ref().map_or(fleet_args, |t| t.fleet_args());
     // A bad config file fails before anything starts.
     let setup = if tui {
         Some(crate::tui::Setup::load(
@@ -387,23 +388,8 @@ pub async fn demo(
             fleet.as_ref().map(|f| f.hooks().fleet),
             emulator_pid,
         ));
-        if let (true, Some(f)) = (tour, &fleet) {
-            let t = crate::tour::Tour::for_fleet(
-                &cloud.clients,
-                stack,
-                f,
-                fleet_args,
-                target,
-                "q quits",
-            );
-            // Each caption with a result waits until the console has drawn it.
-            let (shown_tx, shown) = tokio::sync::watch::channel(None);
-            setup.captions = Some(shown_tx);
-            let t = crate::tour::Tour {
-                shown: Some(shown),
-                ..t
-            };
-            setup.extras.feeds.push(t.feed());
+        if let (Some(t), Some(f)) = (&tour, &fleet) {
+            t.attach(&mut setup, &cloud.clients, stack, f, target);
         }
         // Quitting the console, Ctrl-C or SIGTERM: every path stops the fleet, then the cloud.
         let result = tokio::select! {
@@ -440,19 +426,12 @@ pub async fn demo(
     let told = keeper
         .as_ref()
         .map(|k| tokio::spawn(print_emulator(k.subscribe())));
-    let tour = match (tour, &fleet) {
-        (true, Some(f)) => Some(crate::tour::Printed::start(crate::tour::Tour::for_fleet(
-            &cloud.clients,
-            stack,
-            f,
-            fleet_args,
-            target,
-            "Ctrl-C stops everything",
-        ))),
+    let printed = match (&tour, &fleet) {
+        (Some(t), Some(f)) => Some(t.printed(&cloud.clients, stack, f, target)),
         _ => None,
     };
     signals.recv().await;
-    if let Some(t) = tour {
+    if let Some(t) = printed {
         t.stop().await;
     }
     stop_fleet(fleet).await;

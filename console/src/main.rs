@@ -19,6 +19,8 @@ mod scalecmd;
 mod status;
 mod synth;
 mod target;
+// `demo --tour` reads the local fleet's database (sqlx): only in the full build.
+#[cfg_attr(not(feature = "full"), path = "tour_unavailable.rs")]
 mod tour;
 mod tui;
 mod watch;

@@ -90,6 +90,63 @@ pub fn fleet_args(args: &FleetArgs) -> anyhow::Result<FleetArgs> {
     Ok(args)
 }
 
+/// A tour the demo is to tell, settled before anything starts: the fleet settings it runs
+/// with. (A build without the `full` feature has no tour: see `tour_unavailable.rs`.)
+pub struct Plan {
+    fleet_args: FleetArgs,
+}
+
+/// The tour for a demo started with `args`, or why it cannot be told.
+pub fn plan(args: &FleetArgs) -> anyhow::Result<Plan> {
+    Ok(Plan {
+        fleet_args: fleet_args(args)?,
+    })
+}
+
+impl Plan {
+    /// The fleet settings the demo runs with.
+    pub fn fleet_args(&self) -> &FleetArgs {
+        &self.fleet_args
+    }
+
+    /// Tells the tour in the demo's console: a feed, whose captions with a result each wait
+    /// until the console has drawn them.
+    pub fn attach(
+        &self,
+        setup: &mut crate::tui::Setup,
+        clients: &Clients,
+        stack: &Stack,
+        fleet: &LocalFleet,
+        target: &crate::cli::Target,
+    ) {
+        let (shown_tx, shown) = watch::channel(None);
+        setup.captions = Some(shown_tx);
+        let tour = Tour {
+            shown: Some(shown),
+            ..Tour::for_fleet(clients, stack, fleet, &self.fleet_args, target, "q quits")
+        };
+        setup.extras.feeds.push(tour.feed());
+    }
+
+    /// Tells the tour without a console: captions printed as lines.
+    pub fn printed(
+        &self,
+        clients: &Clients,
+        stack: &Stack,
+        fleet: &LocalFleet,
+        target: &crate::cli::Target,
+    ) -> Printed {
+        Printed::start(Tour::for_fleet(
+            clients,
+            stack,
+            fleet,
+            &self.fleet_args,
+            target,
+            "Ctrl-C stops everything",
+        ))
+    }
+}
+
 /// The fleet's SQLite database, which every process of this process's fleet shares.
 pub fn fleet_database_url() -> String {
     let home = local_cloud::fleet::home_dir(&local_cloud::paths::runtime_dir());

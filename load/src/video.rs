@@ -1,13 +1,18 @@
 //! The videos a load run uploads: WORKLOAD.md's synthetic inputs (made with `media`'s
-//! in-process FFmpeg), cached under the project cache by their parameters so every run and
-//! every machine uploads the same kind of file.
+//! in-process FFmpeg, [`synth`], or by running `flightdeck-synth`, [`by_command`]), cached
+//! under the project cache by their parameters so every run and every machine uploads the
+//! same kind of file.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use media::SynthSpec;
 use serde::{Deserialize, Deserializer, Serialize};
+
+#[cfg(feature = "synth")]
+mod synth;
+#[cfg(feature = "synth")]
+pub use synth::{cache_name, ensure_synth, in_process};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum VideoPreset {
@@ -39,18 +44,6 @@ impl VideoPreset {
             VideoPreset::Mb100 => "100mb",
         }
     }
-
-    pub fn spec(self) -> SynthSpec {
-        match self {
-            VideoPreset::Tiny => SynthSpec::default(),
-            VideoPreset::Mb4 => SynthSpec::workload_4mb(),
-            VideoPreset::Mb50 => SynthSpec::workload_50mb(),
-            VideoPreset::Mb100 => SynthSpec {
-                duration_s: 120.0,
-                ..SynthSpec::workload_50mb()
-            },
-        }
-    }
 }
 
 impl fmt::Display for VideoPreset {
@@ -80,26 +73,6 @@ impl Serialize for VideoPreset {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(self.name())
     }
-}
-
-/// The cache file name for a spec: every parameter that changes the bytes is in it.
-pub fn cache_name(spec: &SynthSpec) -> String {
-    let rate = |v: Option<u64>| v.map(|b| format!("{b}")).unwrap_or_else(|| "crf".into());
-    format!(
-        "synth-{}x{}-{}_{}fps-{}s-noise{}-{}-b{}-max{}-buf{}-{}{}.mp4",
-        spec.width,
-        spec.height,
-        spec.fps,
-        spec.fps_den,
-        spec.duration_s,
-        spec.noise,
-        if spec.audio { "aac" } else { "noaudio" },
-        rate(spec.bitrate),
-        rate(spec.maxrate),
-        rate(spec.bufsize),
-        spec.preset,
-        if spec.faststart { "-faststart" } else { "" },
-    )
 }
 
 /// `FLIGHTDECK_CACHE_DIR`, else `$XDG_CACHE_HOME/flightdeck`, else `~/.cache/flightdeck`,
@@ -143,13 +116,6 @@ pub enum VideoError {
 pub type VideoMaker =
     std::sync::Arc<dyn Fn(&Path, VideoPreset) -> Result<PathBuf, VideoError> + Send + Sync>;
 
-/// Videos made in this process with `media` (FFmpeg linked in).
-pub fn in_process() -> VideoMaker {
-    std::sync::Arc::new(|dir: &Path, preset: VideoPreset| {
-        ensure_synth(dir, &preset.spec(), preset.name())
-    })
-}
-
 /// Videos made by `program --dir DIR --preset NAME` (the `flightdeck-synth` binary), which
 /// prints the file's path: a program that does not otherwise need FFmpeg (the console) then
 /// does not load its libraries at all.
@@ -167,7 +133,7 @@ pub fn by_command(program: PathBuf) -> VideoMaker {
             .output()
             .map_err(|e| {
                 fail(format!(
-                    "cannot run {}: {e}; it is built beside flightdeck (cargo build --workspace --bins)",
+                    "cannot run {}: {e}; it is built beside flightdeck by `cargo build --workspace --bins`, or installed with `cargo install --locked --path load` (it needs FFmpeg's headers and clang); a scenario whose uploads name a `file` needs no test videos",
                     program.display()
                 ))
             })?;
@@ -192,37 +158,6 @@ pub fn by_command(program: PathBuf) -> VideoMaker {
     })
 }
 
-/// The cached synthetic video for `spec` in `dir`, made on first use (blocking: FFmpeg).
-pub fn ensure_synth(dir: &Path, spec: &SynthSpec, label: &str) -> Result<PathBuf, VideoError> {
-    let path = dir.join(cache_name(spec));
-    if path.metadata().map(|m| m.len() > 0).unwrap_or(false) {
-        return Ok(path);
-    }
-    std::fs::create_dir_all(dir).map_err(|source| VideoError::Cache {
-        dir: dir.display().to_string(),
-        source,
-    })?;
-    // Made under a unique name and renamed, so a concurrent run never reads half a file.
-    let tmp = dir.join(format!(
-        "{}.tmp-{}.mp4",
-        cache_name(spec),
-        std::process::id()
-    ));
-    let made = media::synth_video(&tmp, spec).map_err(|e| VideoError::Synth {
-        preset: label.to_string(),
-        reason: e.to_string(),
-    });
-    if let Err(e) = made {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e);
-    }
-    std::fs::rename(&tmp, &path).map_err(|source| VideoError::Cache {
-        dir: dir.display().to_string(),
-        source,
-    })?;
-    Ok(path)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,33 +168,5 @@ mod tests {
         assert_eq!("100mb".parse::<VideoPreset>().unwrap(), VideoPreset::Mb100);
         let e = "3mb".parse::<VideoPreset>().unwrap_err();
         assert!(e.contains(PRESET_NAMES), "{e}");
-    }
-
-    #[test]
-    fn cache_names_differ_by_parameters() {
-        let names: std::collections::BTreeSet<_> = VideoPreset::ALL
-            .iter()
-            .map(|p| cache_name(&p.spec()))
-            .collect();
-        assert_eq!(names.len(), 4);
-        assert!(cache_name(&VideoPreset::Mb100.spec()).contains("-120s-"));
-    }
-
-    #[test]
-    fn synth_is_made_once_and_reused() {
-        let dir = tempfile::tempdir().unwrap();
-        let spec = SynthSpec {
-            duration_s: 0.5,
-            ..SynthSpec::default()
-        };
-        let a = ensure_synth(dir.path(), &spec, "tiny").unwrap();
-        let meta = a.metadata().unwrap();
-        assert!(meta.len() > 1000, "{} bytes", meta.len());
-        let modified = meta.modified().unwrap();
-        let b = ensure_synth(dir.path(), &spec, "tiny").unwrap();
-        assert_eq!(a, b);
-        assert_eq!(b.metadata().unwrap().modified().unwrap(), modified);
-        let info = media::probe(&a).unwrap();
-        assert!(info.video.is_some());
     }
 }

@@ -17,7 +17,7 @@
 //! Progress goes out on a `tokio::sync::watch` channel; a `CancellationToken` stops the run
 //! between batches (a batch in flight finishes its send and delete, so nothing is half-moved).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -33,7 +33,8 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::filter::Filter;
-use super::journal::{Journal, SharedJournal, Status};
+use super::journal::{Journal, SharedJournal};
+use super::mover::{Done, Pass, Work};
 use super::peek::{approximate_depth, resolve_queue, DlqMessage, QueueRef, Scanner};
 use super::DlqError;
 
@@ -49,7 +50,7 @@ pub enum Selection {
 }
 
 impl Selection {
-    fn matches(&self, m: &DlqMessage, now: chrono::DateTime<Utc>) -> bool {
+    pub(super) fn matches(&self, m: &DlqMessage, now: chrono::DateTime<Utc>) -> bool {
         match self {
             Selection::Ids(ids) => ids.contains(&m.id),
             Selection::Filter(f) => f.matches(&m.candidate(), now),
@@ -264,9 +265,6 @@ pub struct RedriveOutcome {
     /// The DLQ message ids counted `untaggable`.
     pub untaggable_ids: Vec<String>,
 }
-
-/// Attempts to send one message before leaving it in the DLQ and reporting it failed.
-const MAX_SEND_ATTEMPTS: u32 = 3;
 
 /// Find where "the source" of a DLQ is.
 pub async fn source_of(
@@ -513,44 +511,6 @@ fn update_rate(state: &mut RedriveProgress, started: Instant) {
     };
 }
 
-/// Batches moved at once. Each is received, journalled, sent and deleted on its own; while
-/// one waits on SQS or on the disk the others go on, and their journal fsyncs are shared
-/// (see [`super::journal::SharedJournal`]). Receives stay one at a time, so the pass and its
-/// empty-receive rule are the same as with one batch.
-const IN_FLIGHT: usize = 4;
-
-/// One batch to move: messages to send then delete, and messages an earlier run already
-/// sent (only to delete).
-struct Work {
-    to_send: Vec<DlqMessage>,
-    resumed: Vec<DlqMessage>,
-    /// Ids in `to_send` an earlier run may already have sent: recorded before the send.
-    duplicates: Vec<String>,
-    /// Failed sends so far, per message in `to_send`.
-    tries: HashMap<String, u32>,
-}
-
-/// What one batch did.
-#[derive(Default)]
-struct Done {
-    sent: u64,
-    resumed: u64,
-    /// Could not be sent, to come round again in this pass. Still invisible: the mover
-    /// releases them when no receive is in flight, so that the scan sees them again.
-    retry: Vec<DlqMessage>,
-    /// The send was refused outright: nothing in the batch was sent.
-    refused: Option<(DlqError, Vec<DlqMessage>)>,
-    /// Could not be sent after [`MAX_SEND_ATTEMPTS`]: left in the DLQ.
-    failed: Vec<DlqMessage>,
-    /// Sent but not deleted: they return after their visibility and are deleted then.
-    kept: usize,
-    /// Deleted from the DLQ.
-    deleted: Vec<String>,
-    /// Sent, after an attempt that may also have sent them: possible duplicates.
-    duplicates: u64,
-    timings: [Duration; 4],
-}
-
 enum Event {
     Scanned(
         Box<Scanner>,
@@ -561,7 +521,8 @@ enum Event {
 }
 
 /// Move one batch: journal `sending`, send, journal `sent`/`unsent`, delete, journal
-/// `deleted`. Each journal step is on disk before the step it guards starts.
+/// `deleted`. Each journal step is on disk before the step it guards starts; what to journal
+/// and what comes next is [`Work`]'s and [`super::mover::Confirmed`]'s to say.
 async fn move_batch(
     sqs: &aws_sdk_sqs::Client,
     journal: &SharedJournal,
@@ -569,98 +530,77 @@ async fn move_batch(
     dest_url: &str,
     work: Work,
 ) -> Result<Done, DlqError> {
-    let mut done = Done {
-        resumed: work.resumed.len() as u64,
-        ..Done::default()
-    };
-    let mut to_delete = work.resumed;
-    if !work.to_send.is_empty() {
-        let ids: Vec<String> = work.to_send.iter().map(|m| m.id.clone()).collect();
+    let mut timings = [Duration::ZERO; 4];
+    let confirmed = if work.to_send.is_empty() {
+        work.resumed_only()
+    } else {
         let t = Instant::now();
         if !work.duplicates.is_empty() {
             journal.duplicates(&work.duplicates).await?;
         }
-        journal.sending(&ids).await?;
-        done.timings[0] += t.elapsed();
+        journal.sending(&work.sending_ids()).await?;
+        timings[0] += t.elapsed();
         let t = Instant::now();
         let sent = send_batch(sqs, dest_url, &work.to_send).await;
-        done.timings[1] += t.elapsed();
+        timings[1] += t.elapsed();
         let (sent, unsent, uncertain) = match sent {
             Ok(r) => r,
             Err((e, uncertain)) => {
-                // Refused outright (permissions, --read-only, a missing queue): nothing was
-                // sent, so say so before giving up; the mover releases the messages. After an
-                // uncertain attempt they stay `sending`: a resend counts as a duplicate.
-                if !uncertain {
-                    journal.unsent(&ids).await?;
+                // Refused outright: say so before giving up; the mover releases the messages.
+                let refused = work.refused(e, uncertain);
+                if !refused.journal_unsent.is_empty() {
+                    journal.unsent(&refused.journal_unsent).await?;
                 }
-                done.refused = Some((e, work.to_send));
+                let mut done = refused.done;
+                done.timings = timings;
                 return Ok(done);
             }
         };
+        let confirmed = work.sent(sent, unsent, uncertain);
         let t = Instant::now();
-        if !sent.is_empty() {
-            journal
-                .sent(&sent.iter().map(|m| m.id.clone()).collect::<Vec<_>>())
-                .await?;
+        if !confirmed.journal_sent.is_empty() {
+            journal.sent(&confirmed.journal_sent).await?;
         }
-        if uncertain && !sent.is_empty() {
-            // An earlier attempt of this send may have gone through as well as the last one.
-            let ids: Vec<String> = sent.iter().map(|m| m.id.clone()).collect();
-            journal.duplicates(&ids).await?;
-            done.duplicates = ids.len() as u64;
+        if !confirmed.journal_duplicates.is_empty() {
+            journal.duplicates(&confirmed.journal_duplicates).await?;
         }
-        // After an uncertain attempt the unsent may be in the destination already: they stay
-        // `sending`, so that sending them again counts them as possible duplicates.
-        if !unsent.is_empty() && !uncertain {
-            journal
-                .unsent(&unsent.iter().map(|m| m.id.clone()).collect::<Vec<_>>())
-                .await?;
+        if !confirmed.journal_unsent.is_empty() {
+            journal.unsent(&confirmed.journal_unsent).await?;
         }
-        done.timings[0] += t.elapsed();
-        for m in unsent {
-            if work.tries.get(&m.id).copied().unwrap_or(0) + 1 >= MAX_SEND_ATTEMPTS {
-                done.failed.push(m);
-            } else {
-                done.retry.push(m);
-            }
-        }
-        done.sent = sent.len() as u64;
-        to_delete.extend(sent);
-    }
-    if !to_delete.is_empty() {
+        timings[0] += t.elapsed();
+        confirmed
+    };
+    let mut done = if confirmed.to_delete.is_empty() {
+        confirmed.undeleted()
+    } else {
         let t = Instant::now();
-        let (deleted, kept) = delete_batch(sqs, dlq_url, &to_delete).await?;
-        done.timings[2] += t.elapsed();
+        let (deleted, kept) = delete_batch(sqs, dlq_url, &confirmed.to_delete).await?;
+        timings[2] += t.elapsed();
         let t = Instant::now();
         if !deleted.is_empty() {
             journal.deleted(&deleted).await?;
         }
-        done.timings[0] += t.elapsed();
-        done.kept = kept;
-        done.deleted = deleted;
-    }
+        timings[0] += t.elapsed();
+        confirmed.deleted(deleted, kept)
+    };
+    done.timings = timings;
     Ok(done)
 }
 
+/// The batch mover: drives a [`Pass`] (the decisions) with the scanner, the journal and SQS.
 #[allow(clippy::too_many_arguments)]
 async fn batch_move(
     clients: &Clients,
     dlq: &QueueRef,
     dest: &QueueRef,
     req: &RedriveRequest,
-    mut state: RedriveProgress,
+    state: RedriveProgress,
     progress: &watch::Sender<RedriveProgress>,
     cancel: &CancellationToken,
 ) -> Result<RedriveOutcome, DlqError> {
     let sqs = &clients.sqs;
-    state.mover = Some(Mover::Batch);
     let depth = approximate_depth(sqs, &dlq.url).await?;
-    state.remaining = match &req.selection {
-        Selection::Everything => Some(depth),
-        Selection::Ids(ids) => Some(ids.len() as u64),
-        Selection::Filter(_) => None,
-    };
+    let mut pass = Pass::new(req, state, depth);
     let mut scan = Scanner::new(&dlq.url, req.visibility_s, req.empty_receives)
         .with_own_receives(Some(&req.journal_dir));
     let journal = if req.dry_run {
@@ -668,7 +608,7 @@ async fn batch_move(
     } else {
         let mut j = Journal::open(&req.journal_dir, &dlq.url)?;
         if let Some(prior) = j.prior().cloned() {
-            state.notes.push(format!(
+            pass.state.notes.push(format!(
                 "resuming an unfinished redrive ({} message(s) in flight when it stopped); waiting up to {} s for the messages it held to return",
                 prior.outstanding,
                 prior.visibility.as_secs()
@@ -682,68 +622,39 @@ async fn batch_move(
         j.begin(&dlq.name, &dest.name, req.visibility_s.max(1) as u64)?;
         Some(j.share())
     };
-    progress.send_replace(state.clone());
+    progress.send_replace(pass.state.clone());
 
     let started = Instant::now();
-    let mut would_move = Vec::new();
-    let mut untaggable_ids = Vec::new();
-    let mut attempts: HashMap<String, u32> = HashMap::new();
-    let mut this_run: HashSet<String> = HashSet::new();
-    let mut found_ids: HashSet<String> = HashSet::new();
-    // Where the time goes (journal, send, delete, receive), for RUST_LOG=debug.
-    let mut timings = [Duration::ZERO; 4];
-    let mut batches = 0u64;
-
     // The scanner is either here or inside the one receive in flight; what batches in
-    // flight learn about it (retry these, hold those, wait until) waits here meanwhile.
+    // flight learn about it (retry these, hold those, wait until) waits in the pass meanwhile.
     let mut scanner = Some(Box::new(scan));
-    let mut retry: Vec<DlqMessage> = Vec::new();
-    let mut hold: Vec<DlqMessage> = Vec::new();
-    let mut gone: Vec<String> = Vec::new();
-    let mut not_before: Option<tokio::time::Instant> = None;
-    let mut rescan = false;
-    let mut pass_over = false;
-    let mut dispatched = 0u64;
-    let mut error: Option<DlqError> = None;
-    let mut in_flight = 0usize;
     let mut events: FuturesUnordered<BoxFuture<'_, Event>> = FuturesUnordered::new();
     let journal_ref = journal.as_ref();
 
     loop {
-        let all_found = match &req.selection {
-            Selection::Ids(ids) => found_ids.len() >= ids.len(),
-            _ => false,
-        };
-        if error.is_none()
-            && !pass_over
-            && !all_found
-            && !cancel.is_cancelled()
-            && in_flight < IN_FLIGHT
-        {
+        if pass.may_receive(cancel.is_cancelled()) {
             if let Some(mut s) = scanner.take() {
-                if !retry.is_empty() {
+                let receive = pass.start_receive(started.elapsed());
+                if !receive.release.is_empty() {
                     // Let them come round again in this pass: released only now, with no
                     // receive in flight, so that the scan returns them.
-                    let handles: Vec<String> =
-                        retry.iter().map(|m| m.receipt_handle.clone()).collect();
-                    for m in retry.drain(..) {
+                    let handles: Vec<String> = receive
+                        .release
+                        .iter()
+                        .map(|m| m.receipt_handle.clone())
+                        .collect();
+                    for m in &receive.release {
                         s.forget(&m.id);
                     }
                     super::peek::release(sqs, &dlq.url, &handles).await;
                 }
-                for m in hold.drain(..) {
-                    s.hold(&m);
+                for m in &receive.hold {
+                    s.hold(m);
                 }
-                if let Some(at) = not_before.take() {
+                if let Some(at) = receive.not_before {
                     s.wait_until(at);
                 }
-                rescan = false;
-                // Keep the average at or under the limit, counting what has been started.
-                let ahead = match req.rate_per_s.filter(|r| *r > 0.0) {
-                    Some(rate) => Duration::from_secs_f64(dispatched as f64 / rate)
-                        .saturating_sub(started.elapsed()),
-                    None => Duration::ZERO,
-                };
+                let ahead = receive.delay;
                 events.push(Box::pin(async move {
                     if !ahead.is_zero() {
                         tokio::select! {
@@ -761,180 +672,79 @@ async fn batch_move(
             break;
         };
         match event {
-            Event::Scanned(s, r, took) => {
-                scanner = Some(s);
-                timings[3] += took;
+            Event::Scanned(mut s, r, took) => {
+                pass.timings[3] += took;
                 let batch = match r {
                     Ok(Some(b)) => b,
                     Ok(None) => {
-                        // Over, unless a batch in flight since asked for another look.
-                        pass_over = !rescan || cancel.is_cancelled();
+                        scanner = Some(s);
+                        pass.scan_ended(cancel.is_cancelled());
                         continue;
                     }
                     Err(e) => {
-                        error.get_or_insert(e);
+                        scanner = Some(s);
+                        pass.failed(e);
                         continue;
                     }
                 };
-                let Some(s) = scanner.as_mut() else {
-                    continue;
-                };
-                let now = Utc::now();
-                state.scanned += batch.len() as u64;
-                let mut work = Work {
-                    to_send: Vec::new(),
-                    resumed: Vec::new(),
-                    duplicates: Vec::new(),
-                    tries: HashMap::new(),
-                };
-                for mut m in batch {
-                    let journalled = journal_ref.and_then(|j| j.status(&m.id));
-                    if journalled == Some(Status::Sent) {
-                        // An earlier run sent it and was stopped before deleting it.
-                        work.resumed.push(m);
-                        continue;
-                    }
-                    if !req.selection.matches(&m, now) {
-                        s.hold(&m);
-                        continue;
-                    }
-                    found_ids.insert(m.id.clone());
-                    if let Some(body) = req.edits.get(&m.id) {
-                        m.size = body.len();
-                        m.body.clone_from(body);
-                    }
-                    if req.tag_origin && !tag_origin(&mut m, &state.run_id) {
-                        // Not sent, and said so: SQS would refuse an eleventh attribute.
-                        s.hold(&m);
-                        state.untaggable += 1;
-                        untaggable_ids.push(m.id.clone());
-                        continue;
-                    }
-                    if req.dry_run {
-                        s.hold(&m);
-                        state.moved += 1;
-                        would_move.push(m);
-                        continue;
-                    }
-                    if journalled == Some(Status::Sending) {
-                        state.possible_duplicates += 1;
-                        work.duplicates.push(m.id.clone());
-                    }
-                    if let Some(n) = attempts.get(&m.id) {
-                        work.tries.insert(m.id.clone(), *n);
-                    }
-                    this_run.insert(m.id.clone());
-                    work.to_send.push(m);
+                let sorted = pass.sort(
+                    batch,
+                    |id| journal_ref.and_then(|j| j.status(id)),
+                    Utc::now(),
+                );
+                for m in &sorted.hold {
+                    s.hold(m);
                 }
-                dispatched += work.to_send.len() as u64;
-                if let Some(j) = journal_ref {
-                    if !work.to_send.is_empty() || !work.resumed.is_empty() {
-                        in_flight += 1;
-                        events.push(Box::pin(async move {
-                            Event::Moved(move_batch(sqs, j, &dlq.url, &dest.url, work).await)
-                        }));
-                    }
+                scanner = Some(s);
+                if let (Some(j), Some(work)) = (journal_ref, sorted.work) {
+                    events.push(Box::pin(async move {
+                        Event::Moved(move_batch(sqs, j, &dlq.url, &dest.url, work).await)
+                    }));
                 }
             }
             Event::Moved(r) => {
-                in_flight -= 1;
-                batches += 1;
-                let done = match r {
-                    Ok(d) => d,
-                    Err(e) => {
-                        error.get_or_insert(e);
-                        continue;
-                    }
-                };
-                for (t, d) in timings.iter_mut().zip(done.timings) {
-                    *t += d;
-                }
-                state.moved += done.sent;
-                state.resumed += done.resumed;
-                gone.extend(done.deleted);
-                state.possible_duplicates += done.duplicates;
-                if let Some(j) = journal_ref {
-                    state.possible_duplicates_total = j.duplicates_on_record();
-                }
-                for m in done.failed {
-                    state.failed += 1;
-                    *attempts.entry(m.id.clone()).or_default() += 1;
-                    hold.push(m);
-                }
-                for m in done.retry {
-                    *attempts.entry(m.id.clone()).or_default() += 1;
-                    retry.push(m);
-                    rescan = true;
-                }
-                if let Some((e, unsent)) = done.refused {
-                    // Released at the end with the messages held.
-                    hold.extend(unsent);
-                    error.get_or_insert(e);
-                }
-                if done.kept > 0 {
-                    // Sent but still in the DLQ: it returns after its visibility and is
-                    // deleted then, so the pass must last that long.
-                    let at = tokio::time::Instant::now()
-                        + Duration::from_secs(req.visibility_s.max(1) as u64 + 1);
-                    not_before = Some(not_before.map_or(at, |t| t.max(at)));
-                    rescan = true;
-                }
-                if rescan {
-                    pass_over = false;
+                let on_record = journal_ref.map(|j| j.duplicates_on_record());
+                if !pass.account(r, on_record, tokio::time::Instant::now()) {
+                    continue;
                 }
             }
         }
-        if let Some(r) = state.remaining.as_mut() {
-            *r = match &req.selection {
-                Selection::Ids(ids) => (ids.len() - found_ids.len()) as u64,
-                _ => depth.saturating_sub(state.moved + state.resumed),
-            };
-        }
-        update_rate(&mut state, started);
-        progress.send_replace(state.clone());
+        pass.update_remaining();
+        update_rate(&mut pass.state, started);
+        progress.send_replace(pass.state.clone());
     }
     drop(events);
     tracing::debug!(
-        batches,
-        moved = state.moved,
+        batches = pass.batches,
+        moved = pass.state.moved,
         wall_s = started.elapsed().as_secs_f64(),
-        journal_s = timings[0].as_secs_f64(),
-        send_s = timings[1].as_secs_f64(),
-        delete_s = timings[2].as_secs_f64(),
-        receive_s = timings[3].as_secs_f64(),
+        journal_s = pass.timings[0].as_secs_f64(),
+        send_s = pass.timings[1].as_secs_f64(),
+        delete_s = pass.timings[2].as_secs_f64(),
+        receive_s = pass.timings[3].as_secs_f64(),
         "batch mover: time per step, summed over batches in flight"
     );
-    let mut scan = scanner;
-    if let Some(s) = scan.as_mut() {
-        for m in hold.drain(..).chain(retry.drain(..)) {
-            s.hold(&m);
+    let mut end = pass.end();
+    if let Some(s) = scanner.as_mut() {
+        for m in &end.release {
+            s.hold(m);
         }
-        for id in &gone {
+        for id in &end.gone {
             s.gone(id);
         }
         s.release_held(sqs).await;
     }
-    let result = match error {
-        Some(e) => Err(e),
-        None => Ok(()),
-    };
-    state.cancelled = cancel.is_cancelled();
-    if state.cancelled {
-        state
-            .notes
-            .push("cancelled: messages already moved stay moved; run again to continue".into());
-    }
+    end.cancelled(cancel.is_cancelled());
     let mut duplicate_ids = Vec::new();
     let kept = match journal {
         Some(j) => {
             let j = j.into_inner()?;
             duplicate_ids = j.duplicates().iter().cloned().collect();
-            state.possible_duplicates_total = duplicate_ids.len() as u64;
+            end.state.possible_duplicates_total = duplicate_ids.len() as u64;
             let path = j.path().to_path_buf();
             // A clean end of the pass means every message the earlier run held has had time
             // to come back; those that did not were deleted by it.
-            let pass_complete = result.is_ok() && !state.cancelled;
-            if j.finish(pass_complete, &this_run)? {
+            if j.finish(end.pass_complete(), &end.this_run)? {
                 Some(path)
             } else {
                 None
@@ -942,17 +752,16 @@ async fn batch_move(
         }
         None => None,
     };
-    result?;
+    if let Some(e) = end.error {
+        return Err(e);
+    }
+    let mut state = end.state;
     if !state.cancelled {
-        let missing = match &req.selection {
-            Selection::Ids(ids) => (ids.len() - found_ids.len()) as u64,
-            _ => 0,
-        };
-        count_left(sqs, &dlq.url, &req.selection, missing, &mut state).await;
+        count_left(sqs, &dlq.url, &req.selection, end.missing, &mut state).await;
     }
     if state.remaining.is_some() && !state.cancelled {
         state.remaining = Some(match &req.selection {
-            Selection::Ids(ids) => (ids.len() - found_ids.len()) as u64,
+            Selection::Ids(_) => end.missing,
             _ => approximate_depth(sqs, &dlq.url).await.unwrap_or(0),
         });
     }
@@ -961,10 +770,10 @@ async fn batch_move(
     progress.send_replace(state.clone());
     Ok(RedriveOutcome {
         progress: state,
-        would_move,
+        would_move: end.would_move,
         journal: kept,
         possible_duplicate_ids: duplicate_ids,
-        untaggable_ids,
+        untaggable_ids: end.untaggable_ids,
     })
 }
 
@@ -1210,6 +1019,8 @@ pub async fn purge(sqs: &aws_sdk_sqs::Client, queue: &QueueRef) -> Result<(), Dl
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+    use std::collections::HashMap;
+
     use super::*;
 
     fn message(attributes: usize) -> DlqMessage {
