@@ -139,6 +139,21 @@ pub(super) fn owned_names(state: &State) -> OwnedNames {
 }
 
 /// Finds a name exactly, else by unique case-insensitive prefix.
+/// A group named at the prompt, spelled as the console knows it; an unknown name is flashed
+/// (`Err`). No name is `Ok(None)`: the action falls back to the open or selected group.
+fn named_group(state: &mut State, wanted: Option<String>) -> Result<Option<String>, ()> {
+    let Some(wanted) = wanted else {
+        return Ok(None);
+    };
+    match find_name(state.groups.list.iter().map(|g| g.name.as_str()), &wanted) {
+        Some(n) => Ok(Some(n.to_owned())),
+        None => {
+            state.flash(Level::Error, format!("no group named `{wanted}`"));
+            Err(())
+        }
+    }
+}
+
 fn find_name<'a>(names: impl Iterator<Item = &'a str> + Clone, wanted: &str) -> Option<&'a str> {
     if let Some(exact) = names.clone().find(|n| *n == wanted) {
         return Some(exact);
@@ -221,17 +236,8 @@ pub(super) fn run(state: &mut State, text: &str) -> Vec<Command> {
         }
         Parsed::Purge(q) => super::actions::purge(state, q),
         Parsed::Scale { group, value } => {
-            let group = match group {
-                Some(wanted) => {
-                    match find_name(state.groups.list.iter().map(|g| g.name.as_str()), &wanted) {
-                        Some(n) => Some(n.to_owned()),
-                        None => {
-                            state.flash(Level::Error, format!("no group named `{wanted}`"));
-                            return Vec::new();
-                        }
-                    }
-                }
-                None => None,
+            let Ok(group) = named_group(state, group) else {
+                return Vec::new();
             };
             super::actions::scale(state, group, value);
         }
@@ -245,17 +251,8 @@ pub(super) fn run(state: &mut State, text: &str) -> Vec<Command> {
         // The autoscaler of a group is its policies: AWS runs them unless AlarmNotification
         // is suspended, and so does the local autoscaler.
         Parsed::Autoscaler { on, group } => {
-            let group = match group {
-                Some(wanted) => {
-                    match find_name(state.groups.list.iter().map(|g| g.name.as_str()), &wanted) {
-                        Some(n) => Some(n.to_owned()),
-                        None => {
-                            state.flash(Level::Error, format!("no group named `{wanted}`"));
-                            return Vec::new();
-                        }
-                    }
-                }
-                None => None,
+            let Ok(group) = named_group(state, group) else {
+                return Vec::new();
             };
             let processes = vec![crate::model::ALARM_NOTIFICATION.to_owned()];
             super::actions::processes(state, !on, processes, group);
