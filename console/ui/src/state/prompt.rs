@@ -136,6 +136,13 @@ pub const COMMANDS: &[CommandSpec] = &[
         help: "cancel the running redrive",
     },
     CommandSpec {
+        name: "alarms",
+        aliases: &["alarm"],
+        arg: Arg::None,
+        usage: "alarms",
+        help: "the stack's alarms: state, threshold vs now, reason, history; enter opens what one watches",
+    },
+    CommandSpec {
         name: "audit",
         aliases: &["log"],
         arg: Arg::None,
@@ -228,6 +235,7 @@ pub enum Parsed {
     },
     Cancel,
     Audit,
+    Alarms,
     Autoscaler(bool),
     /// Suspend (`true`) or resume these scaling processes of the open group.
     Processes {
@@ -332,6 +340,7 @@ pub fn parse(line: &str) -> Result<Parsed, String> {
         }
         "cancel" => Parsed::Cancel,
         "audit" => Parsed::Audit,
+        "alarms" => Parsed::Alarms,
         "refresh" => Parsed::Refresh,
         "help" => Parsed::Help,
         _ => Parsed::Quit,

@@ -241,6 +241,7 @@ pub(super) fn run(state: &mut State, text: &str) -> Vec<Command> {
         Parsed::Cancel => return super::actions::cancel(state),
         Parsed::Load(scenario) => super::actions::load(state, scenario),
         Parsed::Audit => state.nav.jump(View::Audit),
+        Parsed::Alarms => state.nav.jump(View::Alarms),
         Parsed::Autoscaler(on) => {
             if state.local.autoscaler.is_none() {
                 state.flash(
