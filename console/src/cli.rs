@@ -121,6 +121,10 @@ pub enum Command {
     Suspend(crate::processes::ProcessesArgs),
     /// Resume a group's suspended scaling processes (AlarmNotification unless named)
     Resume(crate::processes::ProcessesArgs),
+    /// The stack's CloudWatch alarms: state, what each watches, threshold and current value,
+    /// since when and why
+    #[command(after_help = crate::alarms::AFTER_HELP)]
+    Alarms(crate::alarms::AlarmsArgs),
     /// Load runs against the upload API: built-in WORKLOAD.md scenarios or TOML files
     #[command(subcommand)]
     Load(crate::loadrun::LoadCommand),
