@@ -299,8 +299,11 @@ pub(crate) fn validate(alarm: &Alarm) -> Result<(), (&'static str, String)> {
         return Err(("metric", "namespace and name must not be empty".into()));
     }
     let p = alarm.period_s;
-    if !(p == 10 || p == 30 || (p >= 60 && p % 60 == 0)) {
-        return Err(("period_s", format!("{p}: CloudWatch takes 10, 30 or a multiple of 60")));
+    if !(p == 10 || p == 30 || (p >= 60 && p.is_multiple_of(60))) {
+        return Err((
+            "period_s",
+            format!("{p}: CloudWatch takes 10, 30 or a multiple of 60"),
+        ));
     }
     if alarm.evaluation_periods == 0 || u64::from(alarm.evaluation_periods) * u64::from(p) > 86_400
     {
@@ -343,7 +346,10 @@ mod tests {
         ] {
             assert_eq!(Comparison::parse(c.as_str()), Some(c));
         }
-        assert_eq!(MissingData::parse("notBreaching"), Some(MissingData::NotBreaching));
+        assert_eq!(
+            MissingData::parse("notBreaching"),
+            Some(MissingData::NotBreaching)
+        );
         assert_eq!(MissingData::parse("nope"), None);
     }
 

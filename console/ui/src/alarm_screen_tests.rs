@@ -181,7 +181,10 @@ fn enter_opens_the_group_else_the_queue_and_a_opens_the_view() {
 #[test]
 fn an_older_report_does_not_replace_a_newer_one() {
     let mut s = with_alarms(AlarmState::Alarm);
-    let Report::Alarms { alarms, history, .. } = alarms_report(AlarmState::Ok) else {
+    let Report::Alarms {
+        alarms, history, ..
+    } = alarms_report(AlarmState::Ok)
+    else {
         unreachable!()
     };
     feed(

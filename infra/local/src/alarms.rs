@@ -155,7 +155,11 @@ pub fn values(
         .iter()
         .enumerate()
         .map(|(i, &start)| {
-            let v = metric.get(i).copied().flatten().map(|s| s.value(alarm.statistic));
+            let v = metric
+                .get(i)
+                .copied()
+                .flatten()
+                .map(|s| s.value(alarm.statistic));
             let value = match in_service {
                 None => v,
                 Some(div) => match (v, div.get(i).copied().flatten()) {
@@ -276,11 +280,7 @@ pub fn evaluate(alarm: &Alarm, points: &[Datapoint], now: DateTime<Utc>) -> Opti
         .map(|(t, v)| format!("{} ({})", number(*v), stamp(*t)))
         .collect::<Vec<_>>()
         .join(", ");
-    let k = if alarm_state {
-        counted
-    } else {
-        present.len()
-    };
+    let k = if alarm_state { counted } else { present.len() };
     let verb = if k == 1 { "was" } else { "were" };
     let not = if alarm_state { "" } else { "not " };
     let mut reason = if n == 1 {
@@ -346,7 +346,10 @@ impl AlarmsState {
 
     /// The transitions recorded after the first `seen` (as many as the history still holds).
     pub fn since(&self, seen: u64) -> impl Iterator<Item = &Transition> {
-        let new = self.recorded.saturating_sub(seen).min(self.history.len() as u64) as usize;
+        let new = self
+            .recorded
+            .saturating_sub(seen)
+            .min(self.history.len() as u64) as usize;
         self.history.iter().skip(self.history.len() - new)
     }
 }
@@ -571,6 +574,9 @@ pub fn put_request(
     }
 }
 
+/// A metric's dimensions as (name, value) pairs.
+type Dims = Vec<(String, String)>;
+
 /// Whether the endpoint's alarm already is the stack's (so provisioning leaves it, and its
 /// state, alone).
 pub fn same_alarm(have: &MetricAlarm, stack: &Stack, want: &Alarm) -> bool {
@@ -586,7 +592,7 @@ pub fn same_alarm(have: &MetricAlarm, stack: &Stack, want: &Alarm) -> bool {
             .collect()
     };
     let shape = if want.metric.per_instance {
-        let stats: Vec<(String, String, Vec<(String, String)>)> = have
+        let stats: Vec<(String, String, Dims)> = have
             .metrics()
             .iter()
             .filter_map(|q| {
@@ -598,11 +604,16 @@ pub fn same_alarm(have: &MetricAlarm, stack: &Stack, want: &Alarm) -> bool {
                 ))
             })
             .collect();
-        stats.first().map(|(n, s, d)| (n.as_str(), s.as_str(), d)) == Some((
-            metric.name.as_str(),
-            want.statistic.as_str(),
-            &metric.dimensions,
-        )) && have.metrics().iter().any(|q| q.expression() == Some("m / in_service"))
+        stats.first().map(|(n, s, d)| (n.as_str(), s.as_str(), d))
+            == Some((
+                metric.name.as_str(),
+                want.statistic.as_str(),
+                &metric.dimensions,
+            ))
+            && have
+                .metrics()
+                .iter()
+                .any(|q| q.expression() == Some("m / in_service"))
     } else {
         have.namespace() == Some(metric.namespace.as_str())
             && have.metric_name() == Some(metric.name.as_str())
@@ -617,7 +628,9 @@ pub fn same_alarm(have: &MetricAlarm, stack: &Stack, want: &Alarm) -> bool {
             .datapoints_to_alarm()
             .unwrap_or(want.evaluation_periods as i32)
             == want.datapoints_to_alarm() as i32
-        && have.threshold().is_some_and(|t| (t - want.threshold).abs() < 1e-9)
+        && have
+            .threshold()
+            .is_some_and(|t| (t - want.threshold).abs() < 1e-9)
         && have.comparison_operator().map(|c| c.as_str()) == Some(want.comparison.as_str())
         && have.treat_missing_data().unwrap_or("missing") == want.treat_missing_data.as_str()
 }
@@ -801,7 +814,8 @@ mod tests {
         let e = evaluate(&a, &points(&[Some(7.0)]), t(120)).unwrap();
         assert_eq!(e.state, AlarmState::Alarm);
         assert!(
-            e.reason.starts_with("Threshold Crossed: 1 datapoint [7.0 ("),
+            e.reason
+                .starts_with("Threshold Crossed: 1 datapoint [7.0 ("),
             "{}",
             e.reason
         );
@@ -810,7 +824,9 @@ mod tests {
         assert_eq!(e.reason_data["threshold"], serde_json::json!(5.0));
         let ok = evaluate(&a, &points(&[Some(5.0)]), t(120)).unwrap();
         assert_eq!(ok.state, AlarmState::Ok);
-        assert!(ok.reason.contains("was not greater than the threshold (5.0)"));
+        assert!(ok
+            .reason
+            .contains("was not greater than the threshold (5.0)"));
     }
 
     #[test]
@@ -821,7 +837,9 @@ mod tests {
         let two = evaluate(&a, &points(&[Some(9.0), Some(1.0), Some(8.0)]), t(200)).unwrap();
         assert_eq!(two.state, AlarmState::Alarm);
         assert!(two.reason.contains("2 out of the last 3 datapoints [8.0"));
-        assert!(two.reason.contains("(minimum 2 datapoints for OK -> ALARM transition)"));
+        assert!(two
+            .reason
+            .contains("(minimum 2 datapoints for OK -> ALARM transition)"));
         // All N by default.
         let all = alarm(Statistic::Sum, 3, None, MissingData::NotBreaching);
         let e = evaluate(&all, &points(&[Some(9.0), Some(1.0), Some(8.0)]), t(200)).unwrap();
@@ -831,8 +849,12 @@ mod tests {
     #[test]
     fn missing_data_is_treated_as_configured() {
         let none = points(&[None, None]);
-        let state = |m| evaluate(&alarm(Statistic::Maximum, 2, None, m), &none, t(200)).map(|e| e.state);
-        assert_eq!(state(MissingData::Missing), Some(AlarmState::InsufficientData));
+        let state =
+            |m| evaluate(&alarm(Statistic::Maximum, 2, None, m), &none, t(200)).map(|e| e.state);
+        assert_eq!(
+            state(MissingData::Missing),
+            Some(AlarmState::InsufficientData)
+        );
         assert_eq!(state(MissingData::NotBreaching), Some(AlarmState::Ok));
         assert_eq!(state(MissingData::Breaching), Some(AlarmState::Alarm));
         assert_eq!(state(MissingData::Ignore), None);
@@ -845,7 +867,8 @@ mod tests {
         assert_eq!(e.reason, "Insufficient Data: 2 datapoints were unknown.");
         // Some data: breaching fills the gaps with breaches, notBreaching with good ones.
         let gap = points(&[None, Some(9.0)]);
-        let with = |m| evaluate(&alarm(Statistic::Maximum, 2, None, m), &gap, t(200)).map(|e| e.state);
+        let with =
+            |m| evaluate(&alarm(Statistic::Maximum, 2, None, m), &gap, t(200)).map(|e| e.state);
         assert_eq!(with(MissingData::Breaching), Some(AlarmState::Alarm));
         assert_eq!(with(MissingData::NotBreaching), Some(AlarmState::Ok));
         // missing and ignore judge on the data there is: 1 of the 2 needed.
@@ -868,7 +891,10 @@ mod tests {
         assert_eq!(s.history.front().map(|t| t.at), Some(t(10)));
         assert_eq!(s.recorded, HISTORY_KEPT as u64 + 10);
         let tail: Vec<_> = s.since(s.recorded - 2).map(|t| t.at).collect();
-        assert_eq!(tail, vec![t(HISTORY_KEPT as i64 + 8), t(HISTORY_KEPT as i64 + 9)]);
+        assert_eq!(
+            tail,
+            vec![t(HISTORY_KEPT as i64 + 8), t(HISTORY_KEPT as i64 + 9)]
+        );
         assert_eq!(s.since(0).count(), HISTORY_KEPT);
     }
 
@@ -879,7 +905,9 @@ mod tests {
             .find(|a| a.alarm_name() == Some(name))
             .unwrap_or_else(|| panic!("{name} was not created"));
         (
-            a.state_value().map(|s| s.as_str().to_string()).unwrap_or_default(),
+            a.state_value()
+                .map(|s| s.as_str().to_string())
+                .unwrap_or_default(),
             a.state_reason().unwrap_or_default().to_string(),
             a.state_reason_data().map(str::to_string),
         )
@@ -989,6 +1017,9 @@ mod tests {
         let (state, reason, _) = state_of(clients, &dlq_alarm.name).await;
         assert_eq!(state, "OK");
         assert!(reason.contains("[0.0 ("), "{reason}");
-        assert!(reason.contains("was not greater than the threshold (0.0)"), "{reason}");
+        assert!(
+            reason.contains("was not greater than the threshold (0.0)"),
+            "{reason}"
+        );
     }
 }

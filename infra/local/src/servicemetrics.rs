@@ -53,7 +53,11 @@ impl ServiceMetrics {
     }
 
     /// Read the queues and groups now and publish their metrics with the timestamp `at`.
-    pub async fn publish(&mut self, clients: &Clients, at: DateTime<Utc>) -> Result<(), AwsFailure> {
+    pub async fn publish(
+        &mut self,
+        clients: &Clients,
+        at: DateTime<Utc>,
+    ) -> Result<(), AwsFailure> {
         let ts = AwsDateTime::from_secs(at.timestamp());
         let datum = |name: &str, dim: &str, value: &str, v: f64| {
             MetricDatum::builder()
@@ -114,7 +118,12 @@ impl ServiceMetrics {
                 .iter()
                 .filter(|i| i.lifecycle_state() == Some(&LifecycleState::InService))
                 .count();
-            asg.push(datum(GROUP_IN_SERVICE, DIM_ASG_NAME, name, in_service as f64));
+            asg.push(datum(
+                GROUP_IN_SERVICE,
+                DIM_ASG_NAME,
+                name,
+                in_service as f64,
+            ));
             asg.push(datum(
                 GROUP_DESIRED,
                 DIM_ASG_NAME,

@@ -28,7 +28,9 @@ const COLS: [Col; 6] = [
 
 /// The table on top (its rows and frame), the selected alarm below.
 pub fn split(body: Rect, rows: usize) -> (Rect, Rect) {
-    let want = u16::try_from(rows.max(1)).unwrap_or(u16::MAX).saturating_add(3);
+    let want = u16::try_from(rows.max(1))
+        .unwrap_or(u16::MAX)
+        .saturating_add(3);
     let table_h = want.min(body.height / 2).max(body.height.min(4));
     let [table, detail] =
         Layout::vertical([Constraint::Length(table_h), Constraint::Fill(1)]).areas(body);
@@ -55,13 +57,19 @@ pub fn draw(state: &State, area: Rect, buf: &mut Buffer) {
 
 fn draw_table(state: &State, rows: &[&AlarmRow], area: Rect, buf: &mut Buffer) {
     let s = &state.theme.s;
-    let since = |r: &AlarmRow| r.since.map_or_else(|| "-".to_owned(), |t| fmt::age(state.now, t));
+    let since = |r: &AlarmRow| {
+        r.since
+            .map_or_else(|| "-".to_owned(), |t| fmt::age(state.now, t))
+    };
     let cells = rows
         .iter()
         .map(|r| {
             let cells = vec![
                 Line::from(r.name.clone()),
-                Line::from(Span::styled(r.state.short(), state_style(&state.theme, r.state))),
+                Line::from(Span::styled(
+                    r.state.short(),
+                    state_style(&state.theme, r.state),
+                )),
                 Line::from(Span::styled(r.watches(), s.muted)),
                 Line::from(format!("{} {}", r.current_text(), r.threshold_text())),
                 Line::from(since(r)),
@@ -120,7 +128,10 @@ fn draw_detail(state: &State, alarm: Option<&AlarmRow>, area: Rect, buf: &mut Bu
     };
     let title = Line::from(vec![
         Span::styled(format!(" {} ", a.name), s.title),
-        Span::styled(format!(" {} ", a.state.as_str()), state_style(&state.theme, a.state)),
+        Span::styled(
+            format!(" {} ", a.state.as_str()),
+            state_style(&state.theme, a.state),
+        ),
         Span::styled(
             a.since
                 .map(|t| format!(" since {} ago ", fmt::age(state.now, t)))
@@ -171,10 +182,7 @@ fn draw_detail(state: &State, alarm: Option<&AlarmRow>, area: Rect, buf: &mut Bu
             for t in h {
                 let from = t.from.map_or("?", |f| f.short());
                 lines.push(Line::from(vec![
-                    Span::styled(
-                        format!("{:>8} ago  ", fmt::age(state.now, t.at)),
-                        s.muted,
-                    ),
+                    Span::styled(format!("{:>8} ago  ", fmt::age(state.now, t.at)), s.muted),
                     Span::raw(format!("{from} → ")),
                     Span::styled(t.to.short(), state_style(&state.theme, t.to)),
                     Span::styled(format!("  {}", t.reason), s.muted),
