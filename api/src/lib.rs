@@ -2,6 +2,7 @@
 //! store (records), the S3 and SQS clients (objects, jobs), the JWT keys and the metrics.
 
 pub mod auth;
+pub mod cloudwatch;
 pub mod error;
 pub mod health;
 pub mod metrics;

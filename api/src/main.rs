@@ -122,7 +122,18 @@ async fn main() -> anyhow::Result<()> {
     tracing::info!(listen = %listener.local_addr()?, "flightdeck-api serving");
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let server = axum::serve(listener, api::app(state)).with_graceful_shutdown({
+    // The 5xx count the stack's API 5xx alarm reads, under the group's name.
+    let publisher = std::env::var(api::cloudwatch::ASG_NAME_ENV)
+        .ok()
+        .filter(|g| !g.is_empty())
+        .map(|group| {
+            tracing::info!(%group, "publishing the 5xx count to CloudWatch every minute");
+            tokio::spawn(
+                api::cloudwatch::Publisher::new(clients.cloudwatch.clone(), group)
+                    .run(state.clone(), stop_rx.clone()),
+            )
+        });
+    let server = axum::serve(listener, api::app(state.clone())).with_graceful_shutdown({
         let mut rx = stop_rx.clone();
         async move {
             let _ = rx.wait_for(|stop| *stop).await;
@@ -142,6 +153,10 @@ async fn main() -> anyhow::Result<()> {
     tokio::select! {
         served = server => served.context("serving")?,
         () = deadline => tracing::warn!("drain time over; dropping the remaining requests"),
+    }
+    if let Some(p) = publisher {
+        // The last count goes out (its call has the clients' own time limit).
+        let _ = tokio::time::timeout(Duration::from_secs(10), p).await;
     }
     store.close().await;
     tracing::info!("stopped");

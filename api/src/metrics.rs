@@ -39,10 +39,15 @@ struct Tables {
 pub struct Metrics {
     tables: Mutex<Tables>,
     upload_bytes: AtomicU64,
+    /// 5xx answers since the CloudWatch publisher last took them ([`Metrics::take_5xx`]).
+    server_errors: AtomicU64,
 }
 
 impl Metrics {
     pub fn record_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+        if status >= 500 {
+            self.server_errors.fetch_add(1, Ordering::Relaxed);
+        }
         let Ok(mut t) = self.tables.lock() else {
             return;
         };
@@ -58,6 +63,16 @@ impl Metrics {
                 *count += 1;
             }
         }
+    }
+
+    /// The 5xx answers counted since the last call, and starts a new count.
+    pub fn take_5xx(&self) -> u64 {
+        self.server_errors.swap(0, Ordering::Relaxed)
+    }
+
+    /// Puts back a count [`Metrics::take_5xx`] took that could not be published.
+    pub fn restore_5xx(&self, n: u64) {
+        self.server_errors.fetch_add(n, Ordering::Relaxed);
     }
 
     /// Bytes received from clients for uploads (counted as they stream in).

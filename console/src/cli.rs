@@ -124,6 +124,10 @@ pub enum Command {
     /// Replace a group's instances in rolling batches: start, follow, cancel
     #[command(subcommand)]
     InstanceRefresh(crate::refresh::RefreshCommand),
+    /// The stack's CloudWatch alarms: state, what each watches, threshold and current value,
+    /// since when and why
+    #[command(after_help = crate::alarms::AFTER_HELP)]
+    Alarms(crate::alarms::AlarmsArgs),
     /// Load runs against the upload API: built-in WORKLOAD.md scenarios or TOML files
     #[command(subcommand)]
     Load(crate::loadrun::LoadCommand),

@@ -129,6 +129,8 @@ pub struct LocalFleet {
     pub fleet: Fleet,
     pub cpu: CpuPublisher,
     pub autoscaler: Option<Autoscaler>,
+    /// Evaluates the stack's alarms (and publishes the SQS and Auto Scaling metrics they read).
+    pub alarms: local_cloud::AlarmEvaluator,
     lifecycle: Option<local_cloud::Lifecycle>,
     printer: Option<tokio::task::JoinHandle<()>>,
 }
@@ -165,6 +167,11 @@ impl LocalFleet {
                 config,
             )
         });
+        let alarms = local_cloud::AlarmEvaluator::start(
+            &cloud.clients,
+            stack,
+            local_cloud::EvaluatorConfig::default(),
+        );
         let expire_after = args
             .expire_after
             .unwrap_or(crate::cli::DEFAULT_EXPIRE_AFTER_MIN);
@@ -181,6 +188,7 @@ impl LocalFleet {
             fleet,
             cpu,
             autoscaler,
+            alarms,
             lifecycle,
             printer: None,
         })
@@ -198,8 +206,10 @@ impl LocalFleet {
     fn print_events(&mut self) {
         let mut fleet = self.fleet.subscribe();
         let mut decisions = self.autoscaler.as_ref().map(Autoscaler::subscribe);
+        let mut alarms = Some(self.alarms.subscribe());
         self.printer = Some(tokio::spawn(async move {
             let (mut last_event, mut last_decision) = (0u64, None);
+            let mut seen_transitions = 0u64;
             loop {
                 for e in fleet.borrow_and_update().events.iter() {
                     if e.seq > last_event {
@@ -220,6 +230,25 @@ impl LocalFleet {
                         }
                     }
                 }
+                if let Some(rx) = alarms.as_mut() {
+                    let state = rx.borrow_and_update();
+                    for t in state.since(seen_transitions) {
+                        println!(
+                            "alarm: {} {} -> {}: {}",
+                            t.alarm,
+                            t.from.as_str(),
+                            t.to.as_str(),
+                            t.reason
+                        );
+                    }
+                    seen_transitions = state.recorded;
+                }
+                let alarmed = async {
+                    match alarms.as_mut() {
+                        Some(rx) => rx.changed().await.is_ok(),
+                        None => std::future::pending().await,
+                    }
+                };
                 let decided = async {
                     match decisions.as_mut() {
                         Some(rx) => rx.changed().await.is_ok(),
@@ -229,6 +258,7 @@ impl LocalFleet {
                 tokio::select! {
                     changed = fleet.changed() => if changed.is_err() { return },
                     ok = decided => if !ok { decisions = None },
+                    ok = alarmed => if !ok { alarms = None },
                 }
             }
         }));
@@ -239,6 +269,7 @@ impl LocalFleet {
         if let Some(a) = self.autoscaler {
             a.stop().await;
         }
+        self.alarms.stop().await;
         if let Some(l) = self.lifecycle {
             l.stop().await;
         }

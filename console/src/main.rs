@@ -2,6 +2,7 @@
 //! and turns failures into one line that says what went wrong and what to do next.
 
 mod agents;
+mod alarms;
 mod audit;
 mod cli;
 mod confirm;
@@ -153,6 +154,11 @@ async fn run(mut cli: Cli) -> anyhow::Result<()> {
                 profile: target.profile.as_deref(),
             };
             refresh::run(cmd, &ctx).await
+        }
+        Command::Alarms(args) => {
+            let (target, _) = configured(&cli.target, &cli.ui)?;
+            let clients = connect_as(&target, &stack, cli.ui.read_only).await?;
+            alarms::run(args, &clients, &stack).await
         }
         Command::Load(cmd) => loadrun::run(cmd, cli.target.local, cli.ui.read_only).await,
     }

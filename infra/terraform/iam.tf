@@ -53,6 +53,16 @@ data "aws_iam_policy_document" "api" {
     resources = [aws_db_instance.main.master_user_secret[0].secret_arn, aws_secretsmanager_secret.jwt.arn]
   }
   statement {
+    sid       = "ErrorMetrics"
+    actions   = ["cloudwatch:PutMetricData"]
+    resources = ["*"]
+    condition {
+      test     = "StringEquals"
+      variable = "cloudwatch:namespace"
+      values   = ["Flightdeck"]
+    }
+  }
+  statement {
     sid       = "Config"
     actions   = ["ssm:GetParametersByPath", "ssm:GetParameter"]
     resources = [local.ssm_arn]
@@ -163,6 +173,11 @@ data "aws_iam_policy_document" "console_readonly" {
       "sqs:ReceiveMessage",
     ]
     resources = [aws_sqs_queue.tasks.arn, aws_sqs_queue.dlq.arn]
+  }
+  statement {
+    sid       = "TheStacksAlarms"
+    actions   = ["cloudwatch:DescribeAlarmHistory", "cloudwatch:DescribeAlarms"]
+    resources = [for a in aws_cloudwatch_metric_alarm.stack : a.arn]
   }
   statement {
     sid       = "TheStacksBucket"

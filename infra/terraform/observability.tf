@@ -12,19 +12,64 @@ resource "aws_sns_topic_subscription" "email" {
   endpoint  = var.alarm_email
 }
 
-resource "aws_cloudwatch_metric_alarm" "dlq_not_empty" {
-  alarm_name          = "${local.name}-dlq-not-empty"
-  alarm_description   = "Videos failed for good: open `flightdeck`, look in ${local.dlq.name} and redrive what is fixed."
-  namespace           = "AWS/SQS"
-  metric_name         = "ApproximateNumberOfMessagesVisible"
-  dimensions          = { QueueName = aws_sqs_queue.dlq.name }
-  statistic           = "Maximum"
-  period              = 60
-  evaluation_periods  = 1
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
+# The stack's alarms, defined once in stack.json (the local cloud creates and evaluates the
+# same ones): DLQ not empty, backlog per worker, API 5xx, worker failures.
+resource "aws_cloudwatch_metric_alarm" "stack" {
+  for_each = local.stack_alarms
+
+  alarm_name          = each.key
+  alarm_description   = each.value.description
+  comparison_operator = each.value.comparison
+  evaluation_periods  = each.value.evaluation_periods
+  datapoints_to_alarm = each.value.datapoints_to_alarm
+  threshold           = each.value.threshold
+  treat_missing_data  = each.value.treat_missing_data
   alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+
+  # A plain metric alarm...
+  namespace   = each.value.per_instance ? null : each.value.namespace
+  metric_name = each.value.per_instance ? null : each.value.metric
+  dimensions  = each.value.per_instance ? null : each.value.dimensions
+  statistic   = each.value.per_instance ? null : each.value.statistic
+  period      = each.value.per_instance ? null : each.value.period
+
+  # ...or metric math: the metric per in-service instance of the watched group.
+  dynamic "metric_query" {
+    for_each = each.value.per_instance ? [each.value] : []
+    content {
+      id = "m"
+      metric {
+        namespace   = metric_query.value.namespace
+        metric_name = metric_query.value.metric
+        dimensions  = metric_query.value.dimensions
+        stat        = metric_query.value.statistic
+        period      = metric_query.value.period
+      }
+    }
+  }
+  dynamic "metric_query" {
+    for_each = each.value.per_instance ? [each.value] : []
+    content {
+      id = "in_service"
+      metric {
+        namespace   = "AWS/AutoScaling"
+        metric_name = "GroupInServiceInstances"
+        dimensions  = { AutoScalingGroupName = metric_query.value.group }
+        stat        = "Average"
+        period      = metric_query.value.period
+      }
+    }
+  }
+  dynamic "metric_query" {
+    for_each = each.value.per_instance ? [each.value] : []
+    content {
+      id          = "per_instance"
+      expression  = "m / in_service"
+      label       = "${metric_query.value.metric} per instance"
+      return_data = true
+    }
+  }
 }
 
 resource "aws_cloudwatch_metric_alarm" "oldest_message" {
@@ -37,21 +82,6 @@ resource "aws_cloudwatch_metric_alarm" "oldest_message" {
   period              = 60
   evaluation_periods  = 5
   threshold           = local.tasks.visibility_timeout_s * 5
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.alarms.arn]
-}
-
-resource "aws_cloudwatch_metric_alarm" "api_5xx" {
-  alarm_name          = "${local.name}-api-5xx"
-  alarm_description   = "The API answers 5xx: check `flightdeck` and the API instances' logs."
-  namespace           = "AWS/ApplicationELB"
-  metric_name         = "HTTPCode_Target_5XX_Count"
-  dimensions          = { LoadBalancer = aws_lb.api.arn_suffix }
-  statistic           = "Sum"
-  period              = 60
-  evaluation_periods  = 3
-  threshold           = 10
   comparison_operator = "GreaterThanThreshold"
   treat_missing_data  = "notBreaching"
   alarm_actions       = [aws_sns_topic.alarms.arn]

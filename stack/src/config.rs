@@ -26,6 +26,9 @@ pub struct Stack {
     pub bucket: Bucket,
     pub queues: Queues,
     pub groups: Groups,
+    /// The stack's CloudWatch alarms ([`crate::alarms`]).
+    #[serde(default)]
+    pub alarms: Vec<crate::alarms::Alarm>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -258,7 +261,19 @@ impl Stack {
             self.groups.api.name != self.groups.worker.name,
             "groups.worker.name",
             || "must differ from groups.api.name".into(),
-        )
+        )?;
+        for (i, alarm) in self.alarms.iter().enumerate() {
+            crate::alarms::validate(alarm).map_err(|(key, reason)| Violation {
+                key: format!("alarms[{i}].{key}"),
+                reason,
+            })?;
+            check(
+                !self.alarms[..i].iter().any(|a| a.name == alarm.name),
+                &format!("alarms[{i}].name"),
+                || format!("{:?} is used by an earlier alarm", alarm.name),
+            )?;
+        }
+        Ok(())
     }
 
     pub fn group(&self, role: Role) -> &Group {
@@ -574,6 +589,18 @@ mod tests {
                 "groups.api.role",
             ),
             (Box::new(|v| v["version"] = 2.into()), "version"),
+            (
+                Box::new(|v| v["alarms"][0]["period_s"] = 45.into()),
+                "alarms[0].period_s",
+            ),
+            (
+                Box::new(|v| v["alarms"][1]["name"] = v["alarms"][0]["name"].clone()),
+                "alarms[1].name",
+            ),
+            (
+                Box::new(|v| v["alarms"][0]["watches"] = serde_json::json!({})),
+                "alarms[0].watches",
+            ),
         ];
         for (edit, want) in cases {
             let (key, _) = invalid(&with(edit));

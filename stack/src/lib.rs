@@ -2,6 +2,7 @@
 //! the `video_tasks` queue message, the AWS client factory and the error classes every
 //! program decides by.
 
+pub mod alarms;
 pub mod aws;
 pub mod config;
 pub mod errors;

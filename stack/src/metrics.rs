@@ -31,3 +31,7 @@ pub const JOBS_FAILED: &str = "JobsFailed";
 pub const PROCESSED_MEGABYTES: &str = "ProcessedMegabytes";
 /// Job durations, as a statistic set (sum, count, min, max) per interval.
 pub const JOB_SECONDS: &str = "JobSeconds";
+
+/// The API's own count of 5xx responses in `Flightdeck`, with the `AutoScalingGroupName`
+/// dimension of the API's group: it exists wherever the API runs, load balancer or not.
+pub const API_5XX: &str = "Api5xxResponses";

@@ -8,6 +8,9 @@ pub const CONSOLE_READ_ONLY: &[&str] = &[
     "autoscaling:DescribeInstanceRefreshes",
     "autoscaling:DescribePolicies",
     "autoscaling:DescribeScalingActivities",
+    // The stack's alarms (`:alarms`, `flightdeck alarms`) and their state changes.
+    "cloudwatch:DescribeAlarmHistory",
+    "cloudwatch:DescribeAlarms",
     "cloudwatch:GetMetricData",
     "ec2:DescribeInstances",
     "s3:GetBucketVersioning",

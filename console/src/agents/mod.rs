@@ -5,6 +5,7 @@
 //! running agents, reports the new target, then starts agents on it.
 
 pub mod actions;
+pub mod alarms;
 pub mod calls;
 pub mod dlq;
 pub mod fleet;
@@ -453,6 +454,18 @@ impl Generation {
         let (peek, peek_rx) = watch::channel(routing.peek.clone());
         let dlq = dlq::DlqPeeker::new(clients.clone(), calls.clone(), peek_rx, dlq::PEEK_EVERY);
         tasks.spawn(run(dlq, tx.clone(), token.child_token(), refresh.clone()));
+        let alarms = alarms::AlarmsPoller::new(
+            clients.clone(),
+            calls.clone(),
+            setup.stack.clone(),
+            alarms::ALARMS_EVERY,
+        );
+        tasks.spawn(run(
+            alarms,
+            tx.clone(),
+            token.child_token(),
+            refresh.clone(),
+        ));
         let ctx = actions::Context {
             clients: clients.clone(),
             stack: setup.stack.clone(),

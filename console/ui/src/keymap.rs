@@ -82,6 +82,7 @@ actions! {
     Open, open, Navigation, "open the selected row", ["enter"];
     Back, back, Navigation, "back / clear filter / close", ["esc"];
     Filter, filter, Navigation, "filter the current table", ["/"];
+    Alarms, alarms, Navigation, "the alarms view (enter on an alarm opens what it watches)", ["A"];
     GroupBySignature, group_by_signature, Navigation, "DLQ: one row per failure signature (again: off)", ["S"];
     Command, command, General, "command mode (tab completes)", [":"];
     Help, help, General, "this help", ["?"];

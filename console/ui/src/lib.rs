@@ -3,6 +3,7 @@
 //! The console feeds `Event`s (keys, mouse, resize, ticks, agents' `Report`s) to [`update`], routes
 //! the returned [`Command`]s to its agents, and calls [`render`] to draw from the state alone.
 
+pub mod alarms;
 pub mod config;
 pub mod dlqfilter;
 pub mod dlqsig;
@@ -17,6 +18,8 @@ pub mod theme;
 mod update;
 pub mod views;
 
+#[cfg(test)]
+mod alarm_screen_tests;
 #[cfg(test)]
 mod fixtures;
 #[cfg(test)]

@@ -311,6 +311,7 @@ pub enum Agent {
     Scale,
     Load,
     Fleet,
+    Alarms,
 }
 
 impl Agent {
@@ -327,6 +328,7 @@ impl Agent {
             Agent::Scale => "scale",
             Agent::Load => "load",
             Agent::Fleet => "fleet",
+            Agent::Alarms => "alarms",
         }
     }
 }
@@ -744,6 +746,12 @@ pub enum Report {
         at: Timestamp,
         status: EmulatorStatus,
     },
+    /// The stack's alarms and the state changes known for each.
+    Alarms {
+        at: Timestamp,
+        alarms: Vec<crate::alarms::AlarmRow>,
+        history: crate::alarms::AlarmHistory,
+    },
     /// The agents now watch this target (`seq` 0: the start; else the `SwitchTarget` it
     /// answers). Every report after it is about this target; an error leaves the old one.
     Target {
@@ -775,7 +783,8 @@ impl Report {
             | Report::Log { at, .. }
             | Report::Emulator { at, .. }
             | Report::LocalMemory { at, .. }
-            | Report::FitWindow { at, .. } => *at,
+            | Report::FitWindow { at, .. }
+            | Report::Alarms { at, .. } => *at,
         }
     }
 }

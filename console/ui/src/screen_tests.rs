@@ -13,7 +13,7 @@ use crate::model::*;
 use crate::{render, update, Command, Event, State, ThemeSet, UiConfig};
 use std::time::Duration;
 
-fn screen(state: &State, w: u16, h: u16) -> String {
+pub(crate) fn screen(state: &State, w: u16, h: u16) -> String {
     buffer(state, w, h)
         .content
         .chunks(usize::from(w.max(1)))
@@ -22,13 +22,13 @@ fn screen(state: &State, w: u16, h: u16) -> String {
         .join("\n")
 }
 
-fn buffer(state: &State, w: u16, h: u16) -> Buffer {
+pub(crate) fn buffer(state: &State, w: u16, h: u16) -> Buffer {
     let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
     term.draw(|f| render(state, f)).unwrap();
     term.backend().buffer().clone()
 }
 
-fn sized(mut s: State, w: u16, h: u16) -> State {
+pub(crate) fn sized(mut s: State, w: u16, h: u16) -> State {
     update(&mut s, Event::Resize(w, h));
     s
 }
@@ -718,7 +718,7 @@ fn group_detail_on_a_local_cloud_low_on_memory_100x30() {
 
 /// The screen's text, then its colours: each cell as a letter naming its style (foreground,
 /// background, modifiers), with the key, so a theme's snapshot shows where each colour goes.
-fn styled_screen(state: &State, w: u16, h: u16) -> String {
+pub(crate) fn styled_screen(state: &State, w: u16, h: u16) -> String {
     let buf = buffer(state, w, h);
     let mut styles: Vec<(Color, Color, Modifier)> = Vec::new();
     const LETTERS: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";

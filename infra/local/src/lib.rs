@@ -2,8 +2,10 @@
 //! It installs the emulator into a project cache, runs it on 127.0.0.1, and provisions the
 //! stack from `infra/stack.json` through the same AWS SDK calls used against AWS. Its fleet
 //! runs a local process per Auto Scaling instance, publishes their CPU like EC2 and runs the
-//! groups' target-tracking policies, which the emulator stores but never runs.
+//! groups' target-tracking policies and evaluates the stack's alarms, which the emulator
+//! stores but never runs.
 
+pub mod alarms;
 pub mod autoscaler;
 pub mod cpu;
 pub mod emulator;
@@ -16,8 +18,10 @@ pub mod memory;
 pub mod paths;
 pub mod provision;
 pub mod registry;
+pub mod servicemetrics;
 pub mod testing;
 
+pub use alarms::{AlarmEvaluator, AlarmsState, EvaluatorConfig};
 pub use autoscaler::{Autoscaler, AutoscalerConfig, AutoscalerState, Decision};
 pub use cpu::{CpuConfig, CpuPublisher, CpuSnapshot};
 pub use emulator::{Emulator, EmulatorError};

@@ -111,7 +111,53 @@ pub async fn provision(
         auto_scaling_group(clients, stack, group, &mut report).await?;
         policies(clients, stack, group, &mut report).await?;
     }
+    alarms(clients, stack, &mut report).await?;
     Ok(report)
+}
+
+/// The stack's CloudWatch alarms; one that already matches is left alone with its state.
+async fn alarms(
+    c: &Clients,
+    stack: &Stack,
+    report: &mut ProvisionReport,
+) -> Result<(), ProvisionError> {
+    if stack.alarms.is_empty() {
+        return Ok(());
+    }
+    let existing = crate::alarms::describe_all(c)
+        .await
+        .map_err(|failure| ProvisionError::Aws {
+            resource: "cloudwatch-alarms".into(),
+            action: "DescribeAlarms",
+            failure,
+        })?;
+    for alarm in &stack.alarms {
+        let res = format!("alarm:{}", alarm.name);
+        let have = existing
+            .iter()
+            .find(|a| a.alarm_name() == Some(alarm.name.as_str()));
+        if have.is_some_and(|h| crate::alarms::same_alarm(h, stack, alarm)) {
+            report.record(&res, Change::Unchanged);
+            continue;
+        }
+        crate::alarms::put_request(c, stack, alarm)
+            .send()
+            .await
+            .map_err(|e| ProvisionError::Aws {
+                resource: res.clone(),
+                action: "PutMetricAlarm",
+                failure: describe(&e),
+            })?;
+        report.record(
+            &res,
+            if have.is_some() {
+                Change::Updated
+            } else {
+                Change::Created
+            },
+        );
+    }
+    Ok(())
 }
 
 async fn bucket(

@@ -72,6 +72,7 @@ pub struct State {
     pub(crate) dlq: Dlq,
     pub(crate) jobs: Jobs,
     pub(crate) audit: Audit,
+    pub(crate) alarms: crate::alarms::Alarms,
     pub(crate) local: Local,
     pub(crate) load: Load,
     /// The profile and region the data belongs to.
@@ -124,6 +125,7 @@ impl State {
             dlq: Dlq::default(),
             jobs: Jobs::default(),
             audit: Audit::default(),
+            alarms: crate::alarms::Alarms::default(),
             local: Local::default(),
             load: Load::default(),
             target: Target::default(),

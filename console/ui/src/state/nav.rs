@@ -14,6 +14,8 @@ pub enum View {
     Audit,
     /// The load run (or the scenario picker when none ran yet).
     Load,
+    /// The stack's alarms.
+    Alarms,
 }
 
 impl View {
@@ -27,6 +29,7 @@ impl View {
             View::Message(q, id) => format!("message {} in {q}", short_id(id)),
             View::Audit => "audit log".to_owned(),
             View::Load => "load".to_owned(),
+            View::Alarms => "alarms".to_owned(),
         }
     }
 }
@@ -52,6 +55,7 @@ pub enum TableId {
     Messages,
     Audit,
     Scenarios,
+    Alarms,
 }
 
 impl TableId {
@@ -63,6 +67,7 @@ impl TableId {
             TableId::Messages => "messages",
             TableId::Audit => "audit entries",
             TableId::Scenarios => "scenarios",
+            TableId::Alarms => "alarms",
         }
     }
 }
@@ -179,6 +184,7 @@ impl Nav {
             View::Message(..) => None,
             View::Audit => Some(TableId::Audit),
             View::Load => Some(TableId::Scenarios),
+            View::Alarms => Some(TableId::Alarms),
         }
     }
 

@@ -145,6 +145,13 @@ pub const COMMANDS: &[CommandSpec] = &[
         help: "cancel the running redrive",
     },
     CommandSpec {
+        name: "alarms",
+        aliases: &["alarm"],
+        arg: Arg::None,
+        usage: "alarms",
+        help: "the stack's alarms: state, threshold vs now, reason, history; enter opens what one watches",
+    },
+    CommandSpec {
         name: "audit",
         aliases: &["log"],
         arg: Arg::None,
@@ -237,6 +244,7 @@ pub enum Parsed {
     },
     Cancel,
     Audit,
+    Alarms,
     /// `:autoscaler on|off [GROUP]`: resume or suspend AlarmNotification.
     Autoscaler {
         on: bool,
@@ -360,6 +368,7 @@ pub fn parse(line: &str) -> Result<Parsed, String> {
         }
         "cancel" => Parsed::Cancel,
         "audit" => Parsed::Audit,
+        "alarms" => Parsed::Alarms,
         "refresh" => Parsed::Refresh,
         "help" => Parsed::Help,
         _ => Parsed::Quit,

@@ -107,6 +107,27 @@ impl State {
             .collect()
     }
 
+    /// The alarms in reading order (ALARM first), through the `/` filter.
+    pub fn alarm_rows(&self) -> Vec<&crate::alarms::AlarmRow> {
+        let f = self.nav.filter(TableId::Alarms);
+        self.alarms
+            .rows
+            .iter()
+            .filter(|a| {
+                matches(
+                    f,
+                    &[
+                        &a.name,
+                        a.state.as_str(),
+                        &a.watches(),
+                        &a.reason,
+                        &a.description,
+                    ],
+                )
+            })
+            .collect()
+    }
+
     pub fn scenario_rows(&self) -> Vec<&(String, String)> {
         let f = self.nav.filter(TableId::Scenarios);
         self.load
@@ -132,6 +153,7 @@ impl State {
                 .iter()
                 .map(|(n, _)| n.clone())
                 .collect(),
+            TableId::Alarms => self.alarm_rows().iter().map(|a| a.name.clone()).collect(),
             TableId::Audit => self
                 .audit_rows()
                 .iter()

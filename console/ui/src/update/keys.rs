@@ -103,6 +103,7 @@ pub(super) fn act(state: &mut State, action: Action) -> Vec<Command> {
             }
         }
         Action::Open => select::open(state),
+        Action::Alarms => state.nav.jump(View::Alarms),
         Action::Back => {
             if let Some(t) = table.filter(|t| !state.nav.filter(*t).is_empty()) {
                 state.nav.set_filter(t, String::new());

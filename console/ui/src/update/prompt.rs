@@ -248,6 +248,7 @@ pub(super) fn run(state: &mut State, text: &str) -> Vec<Command> {
         Parsed::InstanceRefresh(action) => return super::actions::instance_refresh(state, action),
         Parsed::Load(scenario) => super::actions::load(state, scenario),
         Parsed::Audit => state.nav.jump(View::Audit),
+        Parsed::Alarms => state.nav.jump(View::Alarms),
         // The autoscaler of a group is its policies: AWS runs them unless AlarmNotification
         // is suspended, and so does the local autoscaler.
         Parsed::Autoscaler { on, group } => {

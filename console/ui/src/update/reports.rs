@@ -118,6 +118,14 @@ pub(super) fn apply(state: &mut State, report: Report) {
             );
         }
         Report::Audit { at, entries } => state.audit.apply(at, entries),
+        Report::Alarms {
+            at,
+            alarms,
+            history,
+        } => {
+            state.alarms.apply(at, alarms, history);
+            state.health.ok(Agent::Alarms, at);
+        }
         Report::Autoscaler { at, decisions } => {
             state.local.autoscaler = true;
             for d in decisions.iter().filter(|d| d.from != d.to) {

@@ -39,7 +39,11 @@ pub(super) fn focus(state: &mut State, table: TableId) {
         match table {
             TableId::Groups => state.nav.focus = Pane::Groups,
             TableId::Queues => state.nav.focus = Pane::Queues,
-            TableId::Instances | TableId::Messages | TableId::Audit | TableId::Scenarios => {}
+            TableId::Instances
+            | TableId::Messages
+            | TableId::Audit
+            | TableId::Scenarios
+            | TableId::Alarms => {}
         }
     }
 }
@@ -70,6 +74,17 @@ pub(super) fn open(state: &mut State) {
             }
         }
         TableId::Scenarios => super::actions::load(state, Some(key)),
+        // An alarm opens what it watches: its group, else its queue.
+        TableId::Alarms => {
+            let Some(alarm) = state.alarms.get(&key) else {
+                return;
+            };
+            match (alarm.group.clone(), alarm.queue.clone()) {
+                (Some(g), _) => state.nav.push(View::Group(g)),
+                (None, Some(q)) => state.nav.push(View::Queue(q)),
+                (None, None) => {}
+            }
+        }
         TableId::Instances | TableId::Audit => {}
     }
 }

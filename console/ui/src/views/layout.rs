@@ -374,5 +374,9 @@ pub fn table_areas(state: &State) -> Vec<TableArea> {
             TableId::Scenarios,
             crate::views::load::split(body).0,
         )],
+        View::Alarms => vec![area_of(
+            TableId::Alarms,
+            crate::views::alarms::split(body, state.alarm_rows().len()).0,
+        )],
     }
 }

@@ -1,5 +1,6 @@
 //! Pure rendering: `render(&State, &mut Frame)` draws only from the state. One file per view.
 
+pub mod alarms;
 pub mod audit;
 pub mod banner;
 pub mod charts;
@@ -49,6 +50,7 @@ pub fn draw(state: &State, area: Rect, buf: &mut Buffer) -> Option<Position> {
         View::Message(queue, id) => dlq::draw_message(state, queue, id, c.body, buf),
         View::Audit => audit::draw(state, c.body, buf),
         View::Load => load::draw(state, c.body, buf),
+        View::Alarms => alarms::draw(state, c.body, buf),
     }
     if state.help.is_some() {
         help::draw(state, c.body, buf);

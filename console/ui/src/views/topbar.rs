@@ -1,5 +1,5 @@
-//! The top bar: where you are (view, profile and region), the chart window, FROZEN, a DLQ
-//! alarm, and either a flash message or key hints taken from the keymap.
+//! The top bar: where you are (view, profile and region), alarms in ALARM, the chart window,
+//! FROZEN, a DLQ alarm, and either a flash message or key hints taken from the keymap.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -41,6 +41,15 @@ pub fn draw(state: &State, area: Rect, buf: &mut Buffer) {
             ));
         }
         (None, None) => {}
+    }
+    // Alarms firing: loud; nothing at all while every alarm is OK.
+    let firing = state.alarms.firing();
+    if firing > 0 {
+        left.push(Span::styled(
+            format!(" ALARM {firing} "),
+            s.error.add_modifier(Modifier::BOLD),
+        ));
+        left.push(Span::raw(" "));
     }
     for q in state
         .queues

@@ -1,0 +1,197 @@
+//! The alarms view: the stack's CloudWatch alarms (ALARM first) with what each watches, its
+//! threshold against the current value, since when and why; below, the selected alarm's rule,
+//! what to do, and its state changes. `enter` opens the group (else the queue) it watches.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Widget, Wrap};
+
+use super::table::{self, col, Col, TableView};
+use super::{common, layout};
+use crate::alarms::{AlarmRow, AlarmState};
+use crate::fmt;
+use crate::model::Agent;
+use crate::state::nav::TableId;
+use crate::state::State;
+use crate::theme::Theme;
+
+const COLS: [Col; 6] = [
+    col("NAME", 16, 0, false),
+    col("STATE", 7, 0, false),
+    col("WATCHES", 14, 2, false),
+    col("NOW / THRESHOLD", 15, 0, true),
+    col("SINCE", 5, 1, true),
+    col("REASON", 20, 3, false),
+];
+
+/// The table on top (its rows and frame), the selected alarm below.
+pub fn split(body: Rect, rows: usize) -> (Rect, Rect) {
+    let want = u16::try_from(rows.max(1))
+        .unwrap_or(u16::MAX)
+        .saturating_add(3);
+    let table_h = want.min(body.height / 2).max(body.height.min(4));
+    let [table, detail] =
+        Layout::vertical([Constraint::Length(table_h), Constraint::Fill(1)]).areas(body);
+    (table, detail)
+}
+
+pub fn state_style(theme: &Theme, state: AlarmState) -> Style {
+    match state {
+        AlarmState::Alarm => theme.s.error,
+        AlarmState::InsufficientData | AlarmState::Missing => theme.s.warn,
+        AlarmState::Ok => theme.s.ok,
+    }
+}
+
+pub fn draw(state: &State, area: Rect, buf: &mut Buffer) {
+    let rows = state.alarm_rows();
+    let (top, bottom) = split(area, rows.len());
+    draw_table(state, &rows, top, buf);
+    let selected = state
+        .selected_key(TableId::Alarms)
+        .and_then(|k| state.alarms.get(&k));
+    draw_detail(state, selected, bottom, buf);
+}
+
+fn draw_table(state: &State, rows: &[&AlarmRow], area: Rect, buf: &mut Buffer) {
+    let s = &state.theme.s;
+    let since = |r: &AlarmRow| {
+        r.since
+            .map_or_else(|| "-".to_owned(), |t| fmt::age(state.now, t))
+    };
+    let cells = rows
+        .iter()
+        .map(|r| {
+            let cells = vec![
+                Line::from(r.name.clone()),
+                Line::from(Span::styled(
+                    r.state.short(),
+                    state_style(&state.theme, r.state),
+                )),
+                Line::from(Span::styled(r.watches(), s.muted)),
+                Line::from(format!("{} {}", r.current_text(), r.threshold_text())),
+                Line::from(since(r)),
+                Line::from(Span::styled(r.reason.clone(), s.muted)),
+            ];
+            (cells, Style::new())
+        })
+        .collect();
+    let firing = state.alarms.firing();
+    let count = if firing > 0 {
+        format!("{} · {firing} in ALARM", state.alarms.rows.len())
+    } else {
+        state.alarms.rows.len().to_string()
+    };
+    let fresh = state.freshness(Agent::Alarms);
+    let filter = state.nav.filter(TableId::Alarms);
+    let empty = if state.alarms.at.is_none() {
+        "reading the alarms…"
+    } else if !filter.is_empty() {
+        "no alarm matches the filter"
+    } else {
+        "the stack defines no alarms"
+    };
+    let mut title = common::title(&state.theme, "Alarms", count, Some(&fresh), filter);
+    title
+        .spans
+        .push(Span::styled("enter opens what it watches ", s.muted));
+    let height = usize::from(layout::rows_of(area).height);
+    table::draw(
+        TableView {
+            title,
+            cols: &COLS,
+            rows: cells,
+            selected: state.selected_index(TableId::Alarms),
+            offset: state.scroll(TableId::Alarms, height),
+            focused: true,
+            empty,
+        },
+        area,
+        buf,
+        &state.theme,
+    );
+}
+
+fn draw_detail(state: &State, alarm: Option<&AlarmRow>, area: Rect, buf: &mut Buffer) {
+    if area.height < 3 {
+        return;
+    }
+    let s = &state.theme.s;
+    let Some(a) = alarm else {
+        let block = common::block(&state.theme, Line::from(" Alarm "), false);
+        let inner = block.inner(area);
+        block.render(area, buf);
+        common::placeholder(buf, inner, "select an alarm", s.muted);
+        return;
+    };
+    let title = Line::from(vec![
+        Span::styled(format!(" {} ", a.name), s.title),
+        Span::styled(
+            format!(" {} ", a.state.as_str()),
+            state_style(&state.theme, a.state),
+        ),
+        Span::styled(
+            a.since
+                .map(|t| format!(" since {} ago ", fmt::age(state.now, t)))
+                .unwrap_or_default(),
+            s.muted,
+        ),
+    ]);
+    let block = common::block(&state.theme, title, false);
+    let inner = block.inner(area);
+    block.render(area, buf);
+    let label = |l: &str| Span::styled(format!("{l:<10}"), s.muted);
+    let mut lines = vec![
+        Line::from(vec![label("watches"), Span::raw(a.watches())]),
+        Line::from(vec![
+            label("rule"),
+            Span::raw(format!(
+                "{} of {} per {} {} {}",
+                a.statistic,
+                a.metric,
+                fmt::secs(u64::from(a.period_s)),
+                a.comparison,
+                crate::alarms::number(a.threshold)
+            )),
+        ]),
+        Line::from(vec![
+            label("now"),
+            Span::raw(match a.current {
+                Some(v) => format!(
+                    "{} (newest complete period), threshold {}",
+                    crate::alarms::number(v),
+                    a.threshold_text()
+                ),
+                None => format!("no datapoint yet, threshold {}", a.threshold_text()),
+            }),
+        ]),
+        Line::from(vec![label("reason"), Span::raw(a.reason.clone())]),
+        Line::from(vec![label("to do"), Span::raw(a.description.clone())]),
+        Line::from(""),
+    ];
+    let history = state.alarms.history.by_alarm.get(&a.name);
+    let mut head = vec![Span::styled("State changes", s.title)];
+    if let Some(note) = &state.alarms.history.note {
+        head.push(Span::styled(format!("  {note}"), s.muted));
+    }
+    lines.push(Line::from(head));
+    match history {
+        Some(h) if !h.is_empty() => {
+            for t in h {
+                let from = t.from.map_or("?", |f| f.short());
+                lines.push(Line::from(vec![
+                    Span::styled(format!("{:>8} ago  ", fmt::age(state.now, t.at)), s.muted),
+                    Span::raw(format!("{from} → ")),
+                    Span::styled(t.to.short(), state_style(&state.theme, t.to)),
+                    Span::styled(format!("  {}", t.reason), s.muted),
+                ]));
+            }
+        }
+        _ => lines.push(Line::from(Span::styled("none recorded yet", s.muted))),
+    }
+    Paragraph::new(lines)
+        .wrap(Wrap { trim: false })
+        .render(inner, buf);
+}
