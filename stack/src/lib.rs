@@ -5,6 +5,7 @@
 pub mod aws;
 pub mod config;
 pub mod errors;
+pub mod logline;
 pub mod message;
 pub mod metrics;
 pub mod permissions;
