@@ -121,6 +121,9 @@ pub enum Command {
     Suspend(crate::processes::ProcessesArgs),
     /// Resume a group's suspended scaling processes (AlarmNotification unless named)
     Resume(crate::processes::ProcessesArgs),
+    /// The API's and the worker's log lines (CloudWatch Logs): search, follow, or every line
+    /// about a dead letter
+    Logs(crate::logscmd::LogsArgs),
     /// Load runs against the upload API: built-in WORKLOAD.md scenarios or TOML files
     #[command(subcommand)]
     Load(crate::loadrun::LoadCommand),
