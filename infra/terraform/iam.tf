@@ -58,6 +58,11 @@ data "aws_iam_policy_document" "api" {
     resources = [local.ssm_arn]
   }
   statement {
+    sid       = "ShipLogLines"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
+    resources = ["${aws_cloudwatch_log_group.api.arn}:*"]
+  }
+  statement {
     sid       = "EncryptedQueuesAndSecrets"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
     resources = [aws_kms_key.main.arn]
@@ -123,6 +128,11 @@ data "aws_iam_policy_document" "worker" {
     resources = [local.ssm_arn]
   }
   statement {
+    sid       = "ShipLogLines"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
+    resources = ["${aws_cloudwatch_log_group.worker.arn}:*"]
+  }
+  statement {
     sid       = "EncryptedQueuesAndSecrets"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
     resources = [aws_kms_key.main.arn]
@@ -164,6 +174,11 @@ data "aws_iam_policy_document" "console_readonly" {
     resources = [aws_sqs_queue.tasks.arn, aws_sqs_queue.dlq.arn]
   }
   statement {
+    sid       = "TheStacksLogLines"
+    actions   = ["logs:FilterLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.api.arn}:*", "${aws_cloudwatch_log_group.worker.arn}:*"]
+  }
+  statement {
     sid       = "TheStacksBucket"
     actions   = ["s3:GetBucketVersioning", "s3:ListBucket"]
     resources = [aws_s3_bucket.videos.arn]
@@ -177,7 +192,7 @@ data "aws_iam_policy_document" "console_readonly" {
 
 resource "aws_iam_policy" "console_readonly" {
   name        = "flightdeck-readonly"
-  description = "flightdeck console, read-only: look at groups, queues, DLQ and metrics"
+  description = "flightdeck console, read-only: look at groups, queues, DLQ, metrics and log lines"
   policy      = data.aws_iam_policy_document.console_readonly.json
 }
 
