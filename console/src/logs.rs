@@ -97,8 +97,15 @@ impl LogsError {
 /// Which log groups and streams `target` names: a role (`api`, `worker`), an Auto Scaling
 /// group name, a log group name, or an instance id (its stream, in every group). `None`:
 /// every group of the stack.
-pub fn resolve_target(stack: &Stack, target: Option<&str>) -> Result<(Vec<String>, Vec<String>), String> {
-    let all: Vec<String> = stack.groups().iter().map(|g| g.logs.group.clone()).collect();
+pub fn resolve_target(
+    stack: &Stack,
+    target: Option<&str>,
+) -> Result<(Vec<String>, Vec<String>), String> {
+    let all: Vec<String> = stack
+        .groups()
+        .iter()
+        .map(|g| g.logs.group.clone())
+        .collect();
     let Some(t) = target.map(str::trim).filter(|t| !t.is_empty()) else {
         return Ok((all, Vec::new()));
     };
@@ -107,13 +114,22 @@ pub fn resolve_target(stack: &Stack, target: Option<&str>) -> Result<(Vec<String
             return Ok((vec![g.logs.group.clone()], Vec::new()));
         }
     }
-    if t.starts_with("i-") && t.len() > 2 && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+    if t.starts_with("i-")
+        && t.len() > 2
+        && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    {
         return Ok((all, vec![t.to_owned()]));
     }
     let names: Vec<String> = stack
         .groups()
         .iter()
-        .flat_map(|g| [role_name(g.role).to_owned(), g.name.clone(), g.logs.group.clone()])
+        .flat_map(|g| {
+            [
+                role_name(g.role).to_owned(),
+                g.name.clone(),
+                g.logs.group.clone(),
+            ]
+        })
         .collect();
     Err(format!(
         "`{t}` is neither a group nor an instance id: use one of {} or an instance id (i-...)",
@@ -129,7 +145,10 @@ fn role_name(role: stack::config::Role) -> &'static str {
 }
 
 /// Search every group of the query; the lines of all groups, by time.
-pub async fn search(client: &aws_sdk_cloudwatchlogs::Client, q: &LogQuery) -> Result<Found, LogsError> {
+pub async fn search(
+    client: &aws_sdk_cloudwatchlogs::Client,
+    q: &LogQuery,
+) -> Result<Found, LogsError> {
     let mut found = Found::default();
     let mut by_id: BTreeMap<(i64, String), LogLine> = BTreeMap::new();
     for group in &q.groups {
@@ -272,7 +291,8 @@ pub fn human(line: &LogLine) -> String {
 
 /// The message part of [`human`].
 pub fn human_message(message: &str) -> String {
-    let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(message) else {
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(message)
+    else {
         return message.to_owned();
     };
     let text = |v: &serde_json::Value| match v {
@@ -315,14 +335,23 @@ mod tests {
         let (g, s) = resolve_target(&stack, Some("worker")).unwrap();
         assert_eq!(g, vec!["/flightdeck/worker".to_owned()]);
         assert!(s.is_empty());
-        assert_eq!(resolve_target(&stack, Some("flightdeck-api")).unwrap().0, vec!["/flightdeck/api".to_owned()]);
-        assert_eq!(resolve_target(&stack, Some("/flightdeck/api")).unwrap().0, vec!["/flightdeck/api".to_owned()]);
+        assert_eq!(
+            resolve_target(&stack, Some("flightdeck-api")).unwrap().0,
+            vec!["/flightdeck/api".to_owned()]
+        );
+        assert_eq!(
+            resolve_target(&stack, Some("/flightdeck/api")).unwrap().0,
+            vec!["/flightdeck/api".to_owned()]
+        );
         let (g, s) = resolve_target(&stack, Some("i-0abc12")).unwrap();
         assert_eq!(g.len(), 2);
         assert_eq!(s, vec!["i-0abc12".to_owned()]);
         assert_eq!(resolve_target(&stack, None).unwrap().0.len(), 2);
         let err = resolve_target(&stack, Some("db")).unwrap_err();
-        assert!(err.contains("/flightdeck/worker") && err.contains("i-..."), "{err}");
+        assert!(
+            err.contains("/flightdeck/worker") && err.contains("i-..."),
+            "{err}"
+        );
     }
 
     #[test]
@@ -368,7 +397,10 @@ mod tests {
         let m = human_message(
             r#"{"timestamp":"t","level":"WARN","target":"w","message":"dead-lettering","video_id":"v","correlation_id":"c","reason":"x"}"#,
         );
-        assert_eq!(m, "WARN  dead-lettering correlation_id=c video_id=v reason=x");
+        assert_eq!(
+            m,
+            "WARN  dead-lettering correlation_id=c video_id=v reason=x"
+        );
         assert_eq!(human_message("plain text"), "plain text");
     }
 }

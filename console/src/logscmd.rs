@@ -181,7 +181,11 @@ fn print_line(line: &logs::LogLine, json: bool) -> anyhow::Result<()> {
 }
 
 /// The video id and correlation id in a dead letter's body.
-async fn dead_letter_ids(ctx: &Ctx<'_>, queue: Option<&str>, id: &str) -> anyhow::Result<Vec<String>> {
+async fn dead_letter_ids(
+    ctx: &Ctx<'_>,
+    queue: Option<&str>,
+    id: &str,
+) -> anyhow::Result<Vec<String>> {
     let queue = queue.unwrap_or(&ctx.stack.queues.dlq.name);
     let q = resolve_queue(&ctx.clients.sqs, queue)
         .await
@@ -198,7 +202,10 @@ async fn dead_letter_ids(ctx: &Ctx<'_>, queue: Option<&str>, id: &str) -> anyhow
     let Some(m) = found.into_iter().next() else {
         return Err(exit(
             5,
-            format!("no message {id} in {} (list them with `flightdeck dlq list`)", q.name),
+            format!(
+                "no message {id} in {} (list them with `flightdeck dlq list`)",
+                q.name
+            ),
         ));
     };
     let (video, correlation) = logs::ids_of_dead_letter(&m.body);
@@ -218,7 +225,10 @@ async fn dead_letter_ids(ctx: &Ctx<'_>, queue: Option<&str>, id: &str) -> anyhow
 fn fail(ctx: &Ctx<'_>, e: LogsError) -> anyhow::Error {
     match e.failure() {
         Some(f) if f.message.contains(stack::aws::READ_ONLY_REFUSAL) => exit(3, f.message.clone()),
-        Some(f) => exit(1, format!("{:#}", crate::explain(f, "FilterLogEvents", ctx.clients))),
+        Some(f) => exit(
+            1,
+            format!("{:#}", crate::explain(f, "FilterLogEvents", ctx.clients)),
+        ),
         None => exit(1, e.to_string()),
     }
 }

@@ -178,7 +178,14 @@ async fn a_worker_line_about_a_poison_video_is_found_from_its_dead_letter() {
     let deadline = Instant::now() + Duration::from_secs(60);
     let line = loop {
         let mut cmd = flightdeck(cloud.endpoint(), state.path());
-        cmd.args(["logs", "--dlq-message", &dead_id, "--json", "--since", "10m"]);
+        cmd.args([
+            "logs",
+            "--dlq-message",
+            &dead_id,
+            "--json",
+            "--since",
+            "10m",
+        ]);
         let out = run(cmd).await;
         assert!(
             out.status.success(),
@@ -216,22 +223,37 @@ async fn a_worker_line_about_a_poison_video_is_found_from_its_dead_letter() {
 
     // The human form of the same search names the instance and the ids.
     let mut cmd = flightdeck(cloud.endpoint(), state.path());
-    cmd.args(["logs", "worker", "--video-id", &video_id.to_string(), "--since", "10m"]);
+    cmd.args([
+        "logs",
+        "worker",
+        "--video-id",
+        &video_id.to_string(),
+        "--since",
+        "10m",
+    ]);
     let out = run(cmd).await;
     assert!(out.status.success(), "{}", text(&out.stderr));
     let human = text(&out.stdout);
     assert!(
-        human
-            .lines()
-            .any(|l| l.contains(&instance) && l.contains("dead-lettering") && l.contains(&correlation_id)),
+        human.lines().any(|l| l.contains(&instance)
+            && l.contains("dead-lettering")
+            && l.contains(&correlation_id)),
         "{human}"
     );
 
-    let pids: Vec<u32> = fleet.state().instances.iter().filter_map(|i| i.pid).collect();
+    let pids: Vec<u32> = fleet
+        .state()
+        .instances
+        .iter()
+        .filter_map(|i| i.pid)
+        .collect();
     fleet.stop().await;
     shipper.stop().await;
     for pid in pids {
-        assert!(!local_cloud::registry::alive(pid), "worker {pid} outlived the fleet");
+        assert!(
+            !local_cloud::registry::alive(pid),
+            "worker {pid} outlived the fleet"
+        );
     }
 }
 

@@ -467,7 +467,9 @@ fn validate_group(key: &str, g: &Group, role: Role) -> Result<(), Violation> {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"_-/.#".contains(&b)),
         &format!("{key}.logs.group"),
-        || format!("{name:?} must be 1-512 characters of a-z A-Z 0-9 _ - / . # (e.g. /flightdeck/worker)"),
+        || {
+            format!("{name:?} must be 1-512 characters of a-z A-Z 0-9 _ - / . # (e.g. /flightdeck/worker)")
+        },
     )?;
     check(
         LOG_RETENTION_DAYS.contains(&g.logs.retention_days),

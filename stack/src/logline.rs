@@ -192,7 +192,9 @@ where
         }
     }
     event.record(&mut Collect(&mut fields));
-    let message = fields.remove("message").unwrap_or(Value::String(String::new()));
+    let message = fields
+        .remove("message")
+        .unwrap_or(Value::String(String::new()));
     let meta = event.metadata();
     let head: [(&str, Value); 4] = [
         (

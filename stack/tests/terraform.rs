@@ -146,8 +146,16 @@ fn the_stack_is_read_from_stack_json() {
         ("aws_launch_template", "worker", &["instance_type"]),
         ("aws_autoscaling_group", "api", group_attrs),
         ("aws_autoscaling_group", "worker", group_attrs),
-        ("aws_cloudwatch_log_group", "api", &["name", "retention_in_days"]),
-        ("aws_cloudwatch_log_group", "worker", &["name", "retention_in_days"]),
+        (
+            "aws_cloudwatch_log_group",
+            "api",
+            &["name", "retention_in_days"],
+        ),
+        (
+            "aws_cloudwatch_log_group",
+            "worker",
+            &["name", "retention_in_days"],
+        ),
     ];
     for (type_, name, attrs) in must_reference {
         let b = block(&files, "resource", type_, name);

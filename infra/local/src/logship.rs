@@ -246,7 +246,9 @@ impl Shipper {
         for id in ids {
             // Bounded: at most this many calls per stream per poll.
             for _ in 0..8 {
-                let Some(stream) = self.streams.get_mut(&id) else { break };
+                let Some(stream) = self.streams.get_mut(&id) else {
+                    break;
+                };
                 if stream.pending.is_empty() && stream.dropped == 0 {
                     break;
                 }
@@ -357,9 +359,8 @@ async fn send_batch(
     stream: &mut Stream,
     config: &ShipConfig,
 ) -> Result<usize, String> {
-    let timed = |what: &'static str| {
-        move |_| format!("{what} took longer than {:?}", config.call_timeout)
-    };
+    let timed =
+        |what: &'static str| move |_| format!("{what} took longer than {:?}", config.call_timeout);
     if !stream.created {
         let created = tokio::time::timeout(
             config.call_timeout,
@@ -475,7 +476,10 @@ mod tests {
         assert_eq!(lines, vec![b"one".to_vec(), b"two".to_vec()]);
         assert!(read_new(&mut s, 1024).unwrap().is_empty());
         use std::io::Write as _;
-        let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
         f.write_all(b"ee\nfour\n").unwrap();
         let lines = read_new(&mut s, 1024).unwrap();
         assert_eq!(lines, vec![b"three".to_vec(), b"four".to_vec()]);
