@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, Parser)]
 #[command(name = "flightdeck-api", version, about = "The flightdeck upload API")]
@@ -65,18 +64,9 @@ fn data_dir(args: &Args) -> PathBuf {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        // Under the local fleet stderr is a log file: colours only on a terminal (and not
-        // under NO_COLOR), so log files carry no ANSI escapes.
-        .with_ansi(
-            std::io::IsTerminal::is_terminal(&std::io::stderr())
-                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
-        )
-        .init();
+    // JSON lines with every span's fields (correlation_id, video_id) when stderr is not a
+    // terminal (the fleet's log files, the CloudWatch agent); FLIGHTDECK_LOG_FORMAT overrides.
+    stack::logline::init("info");
     let args = Args::parse();
 
     let env = std::env::var("FLIGHTDECK_ENV").ok();

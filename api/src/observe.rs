@@ -43,7 +43,15 @@ pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next
     let method = req.method().clone();
     req.extensions_mut()
         .insert(CorrelationId(correlation_id.clone()));
-    let span = tracing::info_span!("request", %method, %route, correlation_id = %correlation_id);
+    // `video_id` is recorded by the handlers that know it (the upload), so that every line
+    // of the request carries it next to the correlation id.
+    let span = tracing::info_span!(
+        "request",
+        %method,
+        %route,
+        correlation_id = %correlation_id,
+        video_id = tracing::field::Empty,
+    );
     let started = Instant::now();
     let mut response = next.run(req).instrument(span.clone()).await;
     let elapsed = started.elapsed();

@@ -314,6 +314,7 @@ pub async fn upload(
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, ApiError> {
     let video_id = Uuid::new_v4();
+    tracing::Span::current().record("video_id", tracing::field::display(video_id));
     let mut cleanup = Cleanup::new(state.clone(), String::new());
     let result = receive(
         &state,

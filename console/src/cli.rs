@@ -128,6 +128,9 @@ pub enum Command {
     /// since when and why
     #[command(after_help = crate::alarms::AFTER_HELP)]
     Alarms(crate::alarms::AlarmsArgs),
+    /// The API's and the worker's log lines (CloudWatch Logs): search, follow, or every line
+    /// about a dead letter
+    Logs(crate::logscmd::LogsArgs),
     /// Load runs against the upload API: built-in WORKLOAD.md scenarios or TOML files
     #[command(subcommand)]
     Load(crate::loadrun::LoadCommand),

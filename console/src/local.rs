@@ -128,6 +128,8 @@ fn refuse_second_local_cloud() -> anyhow::Result<()> {
 pub struct LocalFleet {
     pub fleet: Fleet,
     pub cpu: CpuPublisher,
+    /// Ships each instance's log lines to CloudWatch Logs (the CloudWatch agent's part).
+    pub logs: local_cloud::LogShipper,
     pub autoscaler: Option<Autoscaler>,
     /// Evaluates the stack's alarms (and publishes the SQS and Auto Scaling metrics they read).
     pub alarms: local_cloud::AlarmEvaluator,
@@ -155,6 +157,12 @@ impl LocalFleet {
                 interval: Duration::from_secs(10),
                 share_cores: machine.share_cores,
             },
+        );
+        let logs = local_cloud::LogShipper::start(
+            &cloud.clients,
+            stack,
+            fleet.subscribe(),
+            local_cloud::ShipConfig::default(),
         );
         let autoscaler = (!args.no_autoscaler).then(|| {
             let mut config = AutoscalerConfig::new(&runtime_dir);
@@ -187,6 +195,7 @@ impl LocalFleet {
         Ok(LocalFleet {
             fleet,
             cpu,
+            logs,
             autoscaler,
             alarms,
             lifecycle,
@@ -279,6 +288,8 @@ impl LocalFleet {
             eprintln!("flightdeck: stopping {running} fleet process(es)...");
         }
         self.fleet.stop().await;
+        // After the processes: their last lines go out too.
+        self.logs.stop().await;
         if let Some(p) = self.printer {
             // Let the last events (stops) print, then end the printer.
             tokio::time::sleep(Duration::from_millis(50)).await;

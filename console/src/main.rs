@@ -13,6 +13,8 @@ mod framelog;
 mod loadrun;
 mod local;
 mod logging;
+mod logs;
+mod logscmd;
 mod processes;
 mod refresh;
 mod scale;
@@ -159,6 +161,16 @@ async fn run(mut cli: Cli) -> anyhow::Result<()> {
             let (target, _) = configured(&cli.target, &cli.ui)?;
             let clients = connect_as(&target, &stack, cli.ui.read_only).await?;
             alarms::run(args, &clients, &stack).await
+        }
+        Command::Logs(args) => {
+            let (target, _) = configured(&cli.target, &cli.ui)?;
+            let clients = connect_as(&target, &stack, cli.ui.read_only).await?;
+            let ctx = dlqcmd::Ctx {
+                clients: &clients,
+                stack: &stack,
+                profile: target.profile.as_deref(),
+            };
+            logscmd::run(args, &ctx).await
         }
         Command::Load(cmd) => loadrun::run(cmd, cli.target.local, cli.ui.read_only).await,
     }

@@ -94,6 +94,7 @@ resource "aws_launch_template" "api" {
     asg_name    = local.api.name
     release_url = var.release_url
     unit        = file("${path.module}/files/flightdeck-api.service")
+    log_group   = aws_cloudwatch_log_group.api.name
     ssm_prefix  = "/${local.name}/"
     region      = data.aws_region.current.name
   }))

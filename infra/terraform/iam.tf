@@ -68,6 +68,11 @@ data "aws_iam_policy_document" "api" {
     resources = [local.ssm_arn]
   }
   statement {
+    sid       = "ShipLogLines"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
+    resources = ["${aws_cloudwatch_log_group.api.arn}:*"]
+  }
+  statement {
     sid       = "EncryptedQueuesAndSecrets"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
     resources = [aws_kms_key.main.arn]
@@ -133,6 +138,11 @@ data "aws_iam_policy_document" "worker" {
     resources = [local.ssm_arn]
   }
   statement {
+    sid       = "ShipLogLines"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
+    resources = ["${aws_cloudwatch_log_group.worker.arn}:*"]
+  }
+  statement {
     sid       = "EncryptedQueuesAndSecrets"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
     resources = [aws_kms_key.main.arn]
@@ -180,6 +190,11 @@ data "aws_iam_policy_document" "console_readonly" {
     resources = [for a in aws_cloudwatch_metric_alarm.stack : a.arn]
   }
   statement {
+    sid       = "TheStacksLogLines"
+    actions   = ["logs:FilterLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.api.arn}:*", "${aws_cloudwatch_log_group.worker.arn}:*"]
+  }
+  statement {
     sid       = "TheStacksBucket"
     actions   = ["s3:GetBucketVersioning", "s3:ListBucket"]
     resources = [aws_s3_bucket.videos.arn]
@@ -193,7 +208,7 @@ data "aws_iam_policy_document" "console_readonly" {
 
 resource "aws_iam_policy" "console_readonly" {
   name        = "flightdeck-readonly"
-  description = "flightdeck console, read-only: look at groups, queues, DLQ and metrics"
+  description = "flightdeck console, read-only: look at groups, queues, DLQ, metrics and log lines"
   policy      = data.aws_iam_policy_document.console_readonly.json
 }
 

@@ -28,6 +28,7 @@ resource "aws_launch_template" "worker" {
     asg_name    = local.worker.name
     release_url = var.release_url
     unit        = file("${path.module}/files/flightdeck-worker.service")
+    log_group   = aws_cloudwatch_log_group.worker.name
     ssm_prefix  = "/${local.name}/"
     region      = data.aws_region.current.name
   }))

@@ -29,6 +29,8 @@ pub struct Clients {
     pub autoscaling: aws_sdk_autoscaling::Client,
     pub ec2: aws_sdk_ec2::Client,
     pub cloudwatch: aws_sdk_cloudwatch::Client,
+    /// CloudWatch Logs: the instances' log lines (one log group per role).
+    pub logs: aws_sdk_cloudwatchlogs::Client,
     pub sts: aws_sdk_sts::Client,
     /// Who these clients act as, once asked ([`Clients::with_identity`]).
     identity: Option<Identity>,
@@ -130,6 +132,7 @@ impl Clients {
         let mut autoscaling = aws_sdk_autoscaling::config::Builder::from(&config);
         let mut ec2 = aws_sdk_ec2::config::Builder::from(&config);
         let mut cloudwatch = aws_sdk_cloudwatch::config::Builder::from(&config);
+        let mut logs = aws_sdk_cloudwatchlogs::config::Builder::from(&config);
         let mut sts = aws_sdk_sts::config::Builder::from(&config);
         if read_only {
             sts = sts.interceptor(ReadOnlyGuard);
@@ -138,6 +141,7 @@ impl Clients {
             autoscaling = autoscaling.interceptor(ReadOnlyGuard);
             ec2 = ec2.interceptor(ReadOnlyGuard);
             cloudwatch = cloudwatch.interceptor(ReadOnlyGuard);
+            logs = logs.interceptor(ReadOnlyGuard);
         }
         Clients {
             s3: aws_sdk_s3::Client::from_conf(s3.build()),
@@ -145,6 +149,7 @@ impl Clients {
             autoscaling: aws_sdk_autoscaling::Client::from_conf(autoscaling.build()),
             ec2: aws_sdk_ec2::Client::from_conf(ec2.build()),
             cloudwatch: aws_sdk_cloudwatch::Client::from_conf(cloudwatch.build()),
+            logs: aws_sdk_cloudwatchlogs::Client::from_conf(logs.build()),
             sts: aws_sdk_sts::Client::from_conf(sts.build()),
             identity: None,
             config,

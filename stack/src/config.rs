@@ -95,7 +95,26 @@ pub struct Group {
     /// Seconds a new instance needs before its metrics count (target tracking's warm-up).
     pub warmup_s: u32,
     pub policies: Vec<Policy>,
+    /// Where the group's instances send their log lines (CloudWatch Logs).
+    pub logs: GroupLogs,
 }
+
+/// A group's CloudWatch Logs group: one log stream per instance id, written by the
+/// CloudWatch agent on AWS and by the local fleet's shipper in the local cloud.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupLogs {
+    /// The log group's name, e.g. `/flightdeck/worker`.
+    pub group: String,
+    /// Days CloudWatch Logs keeps the lines (one of the values PutRetentionPolicy accepts).
+    pub retention_days: u32,
+}
+
+/// The retention periods CloudWatch Logs accepts, in days.
+pub const LOG_RETENTION_DAYS: &[u32] = &[
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum HealthCheckType {
@@ -273,7 +292,16 @@ impl Stack {
                 || format!("{:?} is used by an earlier alarm", alarm.name),
             )?;
         }
-        Ok(())
+        check(
+            self.groups.api.logs.group != self.groups.worker.logs.group,
+            "groups.worker.logs.group",
+            || "must differ from groups.api.logs.group (one log group per role)".into(),
+        )
+    }
+
+    /// The group whose log group is `name`.
+    pub fn group_by_log_group(&self, name: &str) -> Option<&Group> {
+        self.groups().into_iter().find(|g| g.logs.group == name)
     }
 
     pub fn group(&self, role: Role) -> &Group {
@@ -444,6 +472,28 @@ fn validate_group(key: &str, g: &Group, role: Role) -> Result<(), Violation> {
         !g.instance_type.is_empty(),
         &format!("{key}.instance_type"),
         || "must not be empty".into(),
+    )?;
+    let name = &g.logs.group;
+    check(
+        !name.is_empty()
+            && name.len() <= 512
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_-/.#".contains(&b)),
+        &format!("{key}.logs.group"),
+        || {
+            format!("{name:?} must be 1-512 characters of a-z A-Z 0-9 _ - / . # (e.g. /flightdeck/worker)")
+        },
+    )?;
+    check(
+        LOG_RETENTION_DAYS.contains(&g.logs.retention_days),
+        &format!("{key}.logs.retention_days"),
+        || {
+            format!(
+                "{} is not a retention CloudWatch Logs accepts; use one of {LOG_RETENTION_DAYS:?}",
+                g.logs.retention_days
+            )
+        },
     )?;
     match (g.health_check.kind, &g.health_check.path) {
         (HealthCheckType::Elb, None) => {

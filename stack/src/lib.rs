@@ -6,6 +6,7 @@ pub mod alarms;
 pub mod aws;
 pub mod config;
 pub mod errors;
+pub mod logline;
 pub mod message;
 pub mod metrics;
 pub mod permissions;

@@ -13,6 +13,8 @@ pub const CONSOLE_READ_ONLY: &[&str] = &[
     "cloudwatch:DescribeAlarms",
     "cloudwatch:GetMetricData",
     "ec2:DescribeInstances",
+    // Log lines (`:logs`, `flightdeck logs`); a missing log group is told by its error.
+    "logs:FilterLogEvents",
     "s3:GetBucketVersioning",
     "s3:ListBucket",
     "sqs:ChangeMessageVisibility",
@@ -57,6 +59,11 @@ pub fn iam_action(service: &str, operation: &str) -> String {
         .filter(|c| !c.is_whitespace())
         .flat_map(char::to_lowercase)
         .collect();
+    // CloudWatch Logs calls itself "CloudWatch Logs"; its IAM prefix is `logs`.
+    let service = match service.as_str() {
+        "cloudwatchlogs" => "logs".to_owned(),
+        _ => service,
+    };
     let operation = match (service.as_str(), operation) {
         ("s3", "ListObjectsV2" | "ListObjects" | "HeadBucket") => "ListBucket",
         ("sqs", op) if op.ends_with("Batch") => op.trim_end_matches("Batch"),
@@ -96,6 +103,14 @@ mod tests {
         );
         assert!(read_only_allows(&iam_action("EC2", "DescribeInstances")));
         assert_eq!(iam_action("SQS", "SendMessageBatch"), "sqs:SendMessage");
+        assert_eq!(
+            iam_action("CloudWatch Logs", "FilterLogEvents"),
+            "logs:FilterLogEvents"
+        );
+        assert!(!read_only_allows(&iam_action(
+            "CloudWatch Logs",
+            "PutLogEvents"
+        )));
         assert!(read_only_allows(&iam_action(
             "SQS",
             "ChangeMessageVisibilityBatch"

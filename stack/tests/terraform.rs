@@ -146,6 +146,16 @@ fn the_stack_is_read_from_stack_json() {
         ("aws_launch_template", "worker", &["instance_type"]),
         ("aws_autoscaling_group", "api", group_attrs),
         ("aws_autoscaling_group", "worker", group_attrs),
+        (
+            "aws_cloudwatch_log_group",
+            "api",
+            &["name", "retention_in_days"],
+        ),
+        (
+            "aws_cloudwatch_log_group",
+            "worker",
+            &["name", "retention_in_days"],
+        ),
     ];
     for (type_, name, attrs) in must_reference {
         let b = block(&files, "resource", type_, name);
@@ -357,7 +367,7 @@ fn every_role_passes_what_the_user_data_template_uses() {
         used.insert(name);
     }
     assert!(
-        used.contains("asg_name") && used.contains("role"),
+        used.contains("asg_name") && used.contains("role") && used.contains("log_group"),
         "{used:?}"
     );
     let mut calls = 0;

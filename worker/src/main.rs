@@ -91,19 +91,9 @@ fn parse_metrics_addr(s: &str) -> Result<MetricsAddr, String> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        // Under the local fleet stderr is a log file: colours only on a terminal (and not
-        // under NO_COLOR), so log files carry no ANSI escapes.
-        .with_ansi(
-            std::io::IsTerminal::is_terminal(&std::io::stderr())
-                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
-        )
-        .init();
+    // JSON lines with every span's fields (correlation_id, video_id) when stderr is not a
+    // terminal (the fleet's log files, the CloudWatch agent); FLIGHTDECK_LOG_FORMAT overrides.
+    stack::logline::init("info");
     let args = Args::parse();
 
     // Signals first, so a scale-in during startup is not a hard kill.

@@ -14,6 +14,7 @@ pub mod fleet;
 pub mod install;
 pub mod keeper;
 pub mod lifecycle;
+pub mod logship;
 pub mod memory;
 pub mod paths;
 pub mod provision;
@@ -29,6 +30,7 @@ pub use fleet::{Fleet, FleetConfig, FleetError, FleetEvent, FleetState, Machine}
 pub use install::{InstallError, Installation, MOTO_VERSION};
 pub use keeper::{EmulatorHealth, Keeper, KeeperConfig};
 pub use lifecycle::{Lifecycle, LifecycleConfig};
+pub use logship::{LogShipper, ShipConfig, ShipStats};
 pub use provision::{provision, Change, ProvisionError, ProvisionReport};
 
 /// Credentials the local cloud hands to every program: the emulator accepts any keys, and

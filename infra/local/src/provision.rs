@@ -110,6 +110,7 @@ pub async fn provision(
         launch_template(clients, stack, group, &mut report).await?;
         auto_scaling_group(clients, stack, group, &mut report).await?;
         policies(clients, stack, group, &mut report).await?;
+        log_group(clients, group, &mut report).await?;
     }
     alarms(clients, stack, &mut report).await?;
     Ok(report)
@@ -157,6 +158,53 @@ async fn alarms(
             },
         );
     }
+    Ok(())
+}
+
+/// The group's CloudWatch Logs group with its retention (the fleet's shipper writes one
+/// stream per instance into it, as the CloudWatch agent does on AWS).
+async fn log_group(
+    c: &Clients,
+    group: &Group,
+    report: &mut ProvisionReport,
+) -> Result<(), ProvisionError> {
+    let name = &group.logs.group;
+    let res = format!("log group {name}");
+    let found = c
+        .logs
+        .describe_log_groups()
+        .log_group_name_prefix(name)
+        .send()
+        .await
+        .map_err(aws_err(&res, "DescribeLogGroups"))?;
+    let existing = found
+        .log_groups()
+        .iter()
+        .find(|g| g.log_group_name() == Some(name.as_str()));
+    let retention = i32::try_from(group.logs.retention_days).unwrap_or(i32::MAX);
+    let change = match existing {
+        None => {
+            c.logs
+                .create_log_group()
+                .log_group_name(name)
+                .send()
+                .await
+                .map_err(aws_err(&res, "CreateLogGroup"))?;
+            Change::Created
+        }
+        Some(g) if g.retention_in_days() == Some(retention) => Change::Unchanged,
+        Some(_) => Change::Updated,
+    };
+    if change != Change::Unchanged {
+        c.logs
+            .put_retention_policy()
+            .log_group_name(name)
+            .retention_in_days(retention)
+            .send()
+            .await
+            .map_err(aws_err(&res, "PutRetentionPolicy"))?;
+    }
+    report.record(&res, change);
     Ok(())
 }
 

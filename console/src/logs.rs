@@ -1,0 +1,406 @@
+//! Reading the instances' log lines from CloudWatch Logs (FilterLogEvents): one engine for
+//! `flightdeck logs` and the console's `:logs` view.
+//!
+//! Every call has a time limit; a search pages through at most [`MAX_PAGES`] answers and keeps
+//! at most its `limit` of lines. Text terms are sent as a quoted-term filter pattern (the one
+//! form both CloudWatch Logs and the local emulator understand: one term per call) and every
+//! term is checked again here, so several terms and "any of" searches mean the same at both.
+
+use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::time::Duration;
+
+use serde::Serialize;
+use stack::errors::{describe, AwsFailure};
+use stack::Stack;
+
+/// The time limit of one FilterLogEvents call (on top of the client's own limits).
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(15);
+/// Answers read per log group and term in one search.
+pub const MAX_PAGES: usize = 20;
+/// Event ids remembered by a follower to leave out lines it has printed.
+pub const SEEN_IDS: usize = 20_000;
+
+/// What to look for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogQuery {
+    /// Log group names.
+    pub groups: Vec<String>,
+    /// Log stream names (instance ids); empty: every stream.
+    pub streams: Vec<String>,
+    /// A line must contain every one of these.
+    pub all: Vec<String>,
+    /// And, unless empty, at least one of these (a video id or a correlation id).
+    pub any: Vec<String>,
+    /// Lines from this time (ms since the epoch).
+    pub start_ms: i64,
+    /// At most this many lines (the oldest ones when there are more).
+    pub limit: usize,
+}
+
+impl LogQuery {
+    pub fn matches(&self, message: &str) -> bool {
+        self.all.iter().all(|t| message.contains(t.as_str()))
+            && (self.any.is_empty() || self.any.iter().any(|t| message.contains(t.as_str())))
+    }
+
+    /// The filter patterns to send: one search per "any" term, else one with the first
+    /// "all" term, else one with none. A term with a double quote is not sent (it is still
+    /// checked here).
+    fn patterns(&self) -> Vec<Option<String>> {
+        let quoted = |t: &String| (!t.contains('"') && !t.is_empty()).then(|| format!("\"{t}\""));
+        if !self.any.is_empty() {
+            return self.any.iter().map(quoted).collect();
+        }
+        vec![self.all.first().and_then(quoted)]
+    }
+}
+
+/// One log line as CloudWatch Logs has it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LogLine {
+    pub event_id: String,
+    pub group: String,
+    /// The log stream: the instance id.
+    pub stream: String,
+    /// When it was written (ms since the epoch).
+    pub timestamp: i64,
+    pub message: String,
+}
+
+/// The lines a search found, oldest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Found {
+    pub lines: Vec<LogLine>,
+    /// Whether more lines matched than were read (the limit or the page bound).
+    pub more: bool,
+    /// Log groups that do not exist at the target.
+    pub missing_groups: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LogsError {
+    #[error("FilterLogEvents on {group}: {failure}")]
+    Aws { group: String, failure: AwsFailure },
+    #[error("FilterLogEvents on {group} took longer than {limit:?}")]
+    Timeout { group: String, limit: Duration },
+}
+
+impl LogsError {
+    pub fn failure(&self) -> Option<&AwsFailure> {
+        match self {
+            LogsError::Aws { failure, .. } => Some(failure),
+            LogsError::Timeout { .. } => None,
+        }
+    }
+}
+
+/// Which log groups and streams `target` names: a role (`api`, `worker`), an Auto Scaling
+/// group name, a log group name, or an instance id (its stream, in every group). `None`:
+/// every group of the stack.
+pub fn resolve_target(
+    stack: &Stack,
+    target: Option<&str>,
+) -> Result<(Vec<String>, Vec<String>), String> {
+    let all: Vec<String> = stack
+        .groups()
+        .iter()
+        .map(|g| g.logs.group.clone())
+        .collect();
+    let Some(t) = target.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Ok((all, Vec::new()));
+    };
+    for g in stack.groups() {
+        if t == role_name(g.role) || t == g.name || t == g.logs.group {
+            return Ok((vec![g.logs.group.clone()], Vec::new()));
+        }
+    }
+    if t.starts_with("i-")
+        && t.len() > 2
+        && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    {
+        return Ok((all, vec![t.to_owned()]));
+    }
+    let names: Vec<String> = stack
+        .groups()
+        .iter()
+        .flat_map(|g| {
+            [
+                role_name(g.role).to_owned(),
+                g.name.clone(),
+                g.logs.group.clone(),
+            ]
+        })
+        .collect();
+    Err(format!(
+        "`{t}` is neither a group nor an instance id: use one of {} or an instance id (i-...)",
+        names.join(", ")
+    ))
+}
+
+fn role_name(role: stack::config::Role) -> &'static str {
+    match role {
+        stack::config::Role::Api => "api",
+        stack::config::Role::Worker => "worker",
+    }
+}
+
+/// Search every group of the query; the lines of all groups, by time.
+pub async fn search(
+    client: &aws_sdk_cloudwatchlogs::Client,
+    q: &LogQuery,
+) -> Result<Found, LogsError> {
+    let mut found = Found::default();
+    let mut by_id: BTreeMap<(i64, String), LogLine> = BTreeMap::new();
+    for group in &q.groups {
+        for pattern in q.patterns() {
+            match search_group(client, q, group, pattern.as_deref(), &mut by_id).await? {
+                Ok(more) => found.more |= more,
+                Err(Missing) => {
+                    if !found.missing_groups.contains(group) {
+                        found.missing_groups.push(group.clone());
+                    }
+                }
+            }
+        }
+    }
+    let limit = q.limit.max(1);
+    if by_id.len() > limit {
+        found.more = true;
+    }
+    found.lines = by_id.into_values().take(limit).collect();
+    Ok(found)
+}
+
+/// The log group does not exist.
+struct Missing;
+
+async fn search_group(
+    client: &aws_sdk_cloudwatchlogs::Client,
+    q: &LogQuery,
+    group: &str,
+    pattern: Option<&str>,
+    out: &mut BTreeMap<(i64, String), LogLine>,
+) -> Result<Result<bool, Missing>, LogsError> {
+    let mut token: Option<String> = None;
+    let limit = q.limit.max(1);
+    for _ in 0..MAX_PAGES {
+        let mut req = client
+            .filter_log_events()
+            .log_group_name(group)
+            .start_time(q.start_ms)
+            .limit(i32::try_from(limit.min(10_000)).unwrap_or(10_000))
+            .set_filter_pattern(pattern.map(str::to_owned))
+            .set_next_token(token.clone());
+        if !q.streams.is_empty() {
+            req = req.set_log_stream_names(Some(q.streams.clone()));
+        }
+        let answer = match tokio::time::timeout(CALL_TIMEOUT, req.send()).await {
+            Err(_) => {
+                return Err(LogsError::Timeout {
+                    group: group.to_owned(),
+                    limit: CALL_TIMEOUT,
+                })
+            }
+            Ok(Err(e))
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_not_found_exception()) =>
+            {
+                return Ok(Err(Missing));
+            }
+            Ok(Err(e)) => {
+                return Err(LogsError::Aws {
+                    group: group.to_owned(),
+                    failure: describe(&e),
+                })
+            }
+            Ok(Ok(a)) => a,
+        };
+        for e in answer.events() {
+            let message = e.message().unwrap_or_default();
+            if !q.matches(message) {
+                continue;
+            }
+            let line = LogLine {
+                event_id: e.event_id().unwrap_or_default().to_owned(),
+                group: group.to_owned(),
+                stream: e.log_stream_name().unwrap_or_default().to_owned(),
+                timestamp: e.timestamp().unwrap_or_default(),
+                message: message.to_owned(),
+            };
+            out.insert((line.timestamp, line.event_id.clone()), line);
+        }
+        if out.len() > limit {
+            return Ok(Ok(true));
+        }
+        match answer.next_token() {
+            Some(t) if !t.is_empty() && Some(t) != token.as_deref() => token = Some(t.to_owned()),
+            _ => return Ok(Ok(false)),
+        }
+    }
+    Ok(Ok(true))
+}
+
+/// Event ids already seen by a follower, bounded: the oldest are forgotten first.
+#[derive(Debug, Default)]
+pub struct Seen {
+    order: VecDeque<String>,
+    ids: HashSet<String>,
+}
+
+impl Seen {
+    /// Whether `id` is new (and remember it).
+    pub fn first_time(&mut self, id: &str) -> bool {
+        if self.ids.contains(id) {
+            return false;
+        }
+        if self.order.len() >= SEEN_IDS {
+            if let Some(old) = self.order.pop_front() {
+                self.ids.remove(&old);
+            }
+        }
+        self.order.push_back(id.to_owned());
+        self.ids.insert(id.to_owned());
+        true
+    }
+}
+
+/// The ids a dead letter is about: its body's `video_id` and `correlation_id` (a body that
+/// is not a task message may have neither).
+pub fn ids_of_dead_letter(body: &str) -> (Option<String>, Option<String>) {
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(body) else {
+        return (None, None);
+    };
+    let text = |k: &str| {
+        v.get(k)
+            .and_then(|x| x.as_str())
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    (text("video_id"), text("correlation_id"))
+}
+
+/// A line for a person: `time instance LEVEL message key=value ...`; a line that is not a
+/// JSON object is shown as it is.
+pub fn human(line: &LogLine) -> String {
+    let time = chrono::DateTime::from_timestamp_millis(line.timestamp)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S%.3f").to_string())
+        .unwrap_or_else(|| line.timestamp.to_string());
+    format!("{time} {} {}", line.stream, human_message(&line.message))
+}
+
+/// The message part of [`human`].
+pub fn human_message(message: &str) -> String {
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(message)
+    else {
+        return message.to_owned();
+    };
+    let text = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let mut out = String::new();
+    if let Some(level) = map.get("level") {
+        out.push_str(&format!("{:<5} ", text(level)));
+    }
+    if let Some(m) = map.get("message") {
+        out.push_str(&text(m));
+    }
+    // The ids first: they are what a person follows from line to line.
+    for key in ["correlation_id", "video_id"] {
+        if let Some(v) = map.get(key) {
+            out.push_str(&format!(" {key}={}", text(v)));
+        }
+    }
+    for (k, v) in &map {
+        if matches!(
+            k.as_str(),
+            "level" | "message" | "timestamp" | "target" | "correlation_id" | "video_id"
+        ) {
+            continue;
+        }
+        out.push_str(&format!(" {k}={}", text(v)));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[test]
+    fn targets_name_groups_roles_and_instances() {
+        let stack = Stack::embedded().unwrap();
+        let (g, s) = resolve_target(&stack, Some("worker")).unwrap();
+        assert_eq!(g, vec!["/flightdeck/worker".to_owned()]);
+        assert!(s.is_empty());
+        assert_eq!(
+            resolve_target(&stack, Some("flightdeck-api")).unwrap().0,
+            vec!["/flightdeck/api".to_owned()]
+        );
+        assert_eq!(
+            resolve_target(&stack, Some("/flightdeck/api")).unwrap().0,
+            vec!["/flightdeck/api".to_owned()]
+        );
+        let (g, s) = resolve_target(&stack, Some("i-0abc12")).unwrap();
+        assert_eq!(g.len(), 2);
+        assert_eq!(s, vec!["i-0abc12".to_owned()]);
+        assert_eq!(resolve_target(&stack, None).unwrap().0.len(), 2);
+        let err = resolve_target(&stack, Some("db")).unwrap_err();
+        assert!(
+            err.contains("/flightdeck/worker") && err.contains("i-..."),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn terms_all_and_any() {
+        let q = LogQuery {
+            all: vec!["WARN".into()],
+            any: vec!["vid-1".into(), "corr-1".into()],
+            ..LogQuery::default()
+        };
+        assert!(q.matches("WARN corr-1"));
+        assert!(q.matches("WARN vid-1"));
+        assert!(!q.matches("INFO vid-1"));
+        assert!(!q.matches("WARN vid-2"));
+        assert_eq!(
+            q.patterns(),
+            vec![Some("\"vid-1\"".to_owned()), Some("\"corr-1\"".to_owned())]
+        );
+        let q = LogQuery {
+            all: vec!["say \"hi\"".into()],
+            ..LogQuery::default()
+        };
+        assert_eq!(q.patterns(), vec![None]);
+        assert_eq!(LogQuery::default().patterns(), vec![None]);
+    }
+
+    #[test]
+    fn seen_ids_are_bounded() {
+        let mut seen = Seen::default();
+        assert!(seen.first_time("a"));
+        assert!(!seen.first_time("a"));
+        for i in 0..SEEN_IDS {
+            seen.first_time(&i.to_string());
+        }
+        assert!(seen.order.len() <= SEEN_IDS);
+        assert!(seen.first_time("a"), "the oldest id was forgotten");
+    }
+
+    #[test]
+    fn dead_letter_ids_and_human_lines() {
+        let (v, c) = ids_of_dead_letter(r#"{"v":1,"video_id":"vid-9","correlation_id":"c-9"}"#);
+        assert_eq!((v.as_deref(), c.as_deref()), (Some("vid-9"), Some("c-9")));
+        assert_eq!(ids_of_dead_letter("not json"), (None, None));
+        let m = human_message(
+            r#"{"timestamp":"t","level":"WARN","target":"w","message":"dead-lettering","video_id":"v","correlation_id":"c","reason":"x"}"#,
+        );
+        assert_eq!(
+            m,
+            "WARN  dead-lettering correlation_id=c video_id=v reason=x"
+        );
+        assert_eq!(human_message("plain text"), "plain text");
+    }
+}

@@ -1,0 +1,523 @@
+//! The local fleet's log shipper: what the CloudWatch agent does on an instance, for the local
+//! processes. It tails each instance's log file (`<logs_dir>/<instance-id>.log`, where the
+//! fleet writes the process's stdout and stderr) and sends its lines to CloudWatch Logs: the
+//! log group of the instance's role (`groups.*.logs.group` in stack.json, created with its
+//! retention by provisioning), one log stream per instance id, batched PutLogEvents calls.
+//!
+//! Everything is bounded: each call has a time limit, each stream buffers at most
+//! [`ShipConfig::max_buffered`] lines (when CloudWatch Logs cannot keep up the oldest are
+//! dropped, counted, and a note saying how many goes out in their place), a line is cut at
+//! [`ShipConfig::max_line_bytes`], and each poll reads at most [`ShipConfig::read_chunk`]
+//! bytes of a file.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::io::{Read, Seek, SeekFrom};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use aws_sdk_cloudwatchlogs::types::InputLogEvent;
+use serde::Serialize;
+use stack::{Clients, Stack};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::fleet::FleetState;
+
+/// How the shipper works; [`ShipConfig::default`] is what the local cloud uses.
+#[derive(Debug, Clone)]
+pub struct ShipConfig {
+    /// How often the files are read and the buffers sent.
+    pub poll: Duration,
+    /// The time limit of each CloudWatch Logs call.
+    pub call_timeout: Duration,
+    /// Lines buffered per stream; beyond it the oldest are dropped (and counted).
+    pub max_buffered: usize,
+    /// Lines longer than this many bytes are cut (CloudWatch Logs takes up to 256 KiB).
+    pub max_line_bytes: usize,
+    /// Events per PutLogEvents call (CloudWatch Logs takes up to 10,000).
+    pub batch_events: usize,
+    /// Bytes per PutLogEvents call, counted as CloudWatch Logs does: each message's bytes
+    /// plus 26 (it takes up to 1,048,576).
+    pub batch_bytes: usize,
+    /// Bytes read from one file per poll.
+    pub read_chunk: usize,
+    /// How long a file is still read after its instance left the fleet (its last lines).
+    pub linger: Duration,
+}
+
+impl Default for ShipConfig {
+    fn default() -> ShipConfig {
+        ShipConfig {
+            poll: Duration::from_secs(1),
+            call_timeout: Duration::from_secs(10),
+            max_buffered: 5_000,
+            max_line_bytes: 16 * 1024,
+            batch_events: 1_000,
+            batch_bytes: 512 * 1024,
+            read_chunk: 1024 * 1024,
+            linger: Duration::from_secs(15),
+        }
+    }
+}
+
+/// What the shipper has done, for status lines and tests.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ShipStats {
+    /// Lines accepted by CloudWatch Logs.
+    pub shipped: u64,
+    /// Lines dropped because a stream's buffer was full.
+    pub dropped: u64,
+    /// Lines cut at the length limit.
+    pub truncated: u64,
+    /// Streams being shipped now.
+    pub streams: usize,
+    /// The last failed call, until one succeeds.
+    pub error: Option<String>,
+}
+
+/// The shipper's handle: its statistics, and `stop` (which sends what is buffered first).
+pub struct LogShipper {
+    cancel: CancellationToken,
+    stats: watch::Receiver<ShipStats>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl LogShipper {
+    /// Start shipping the lines of every instance in `fleet`, into the log group of its role.
+    pub fn start(
+        clients: &Clients,
+        stack: &Stack,
+        fleet: watch::Receiver<FleetState>,
+        config: ShipConfig,
+    ) -> LogShipper {
+        let (tx, rx) = watch::channel(ShipStats::default());
+        let cancel = CancellationToken::new();
+        let groups = stack
+            .groups()
+            .into_iter()
+            .map(|g| (g.name.clone(), g.logs.group.clone()))
+            .collect();
+        let agent = Shipper {
+            client: clients.logs.clone(),
+            groups,
+            config,
+            streams: BTreeMap::new(),
+            stats: ShipStats::default(),
+            tx,
+        };
+        let task = tokio::spawn(agent.run(fleet, cancel.clone()));
+        LogShipper {
+            cancel,
+            stats: rx,
+            task: Some(task),
+        }
+    }
+
+    pub fn stats(&self) -> ShipStats {
+        self.stats.borrow().clone()
+    }
+
+    /// Read the files a last time, send what is buffered (each call still time-limited),
+    /// then stop.
+    pub async fn stop(mut self) {
+        self.cancel.cancel();
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for LogShipper {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+/// One instance's stream: where its file is read up to, and the lines not yet sent.
+struct Stream {
+    log_group: String,
+    path: PathBuf,
+    offset: u64,
+    /// The start of a line whose end has not been written yet.
+    partial: Vec<u8>,
+    /// `(timestamp in ms, message)`, oldest first.
+    pending: VecDeque<(i64, String)>,
+    /// Lines dropped since the last note about them went out.
+    dropped: u64,
+    created: bool,
+    /// When the instance left the fleet.
+    gone_since: Option<Instant>,
+    /// No calls for this stream before this instant (after a failure).
+    retry_at: Option<Instant>,
+}
+
+struct Shipper {
+    client: aws_sdk_cloudwatchlogs::Client,
+    /// Auto Scaling group name -> log group name.
+    groups: BTreeMap<String, String>,
+    config: ShipConfig,
+    streams: BTreeMap<String, Stream>,
+    stats: ShipStats,
+    tx: watch::Sender<ShipStats>,
+}
+
+impl Shipper {
+    async fn run(mut self, mut fleet: watch::Receiver<FleetState>, cancel: CancellationToken) {
+        let mut tick = tokio::time::interval(self.config.poll);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = cancel.cancelled() => break,
+                _ = tick.tick() => {}
+            }
+            let state = fleet.borrow_and_update().clone();
+            self.follow(&state);
+            self.read_all();
+            self.send_all(false).await;
+            self.publish();
+        }
+        // The last lines of the processes (the fleet stops before the shipper).
+        self.read_all();
+        self.send_all(true).await;
+        self.publish();
+    }
+
+    /// Add a stream for each new instance; mark the ones that left.
+    fn follow(&mut self, state: &FleetState) {
+        let now = Instant::now();
+        for view in &state.instances {
+            let Some(group) = self.groups.get(&view.group) else {
+                continue;
+            };
+            let stream = self
+                .streams
+                .entry(view.instance_id.clone())
+                .or_insert_with(|| Stream {
+                    log_group: group.clone(),
+                    path: view.log.clone(),
+                    offset: 0,
+                    partial: Vec::new(),
+                    pending: VecDeque::new(),
+                    dropped: 0,
+                    created: false,
+                    gone_since: None,
+                    retry_at: None,
+                });
+            stream.gone_since = None;
+        }
+        for (id, stream) in self.streams.iter_mut() {
+            if stream.gone_since.is_none() && !state.instances.iter().any(|v| &v.instance_id == id)
+            {
+                stream.gone_since = Some(now);
+            }
+        }
+        let linger = self.config.linger;
+        self.streams.retain(|_, s| {
+            !s.gone_since
+                .is_some_and(|t| now.duration_since(t) > linger && s.pending.is_empty())
+        });
+        self.stats.streams = self.streams.len();
+    }
+
+    fn read_all(&mut self) {
+        let now = chrono::Utc::now().timestamp_millis();
+        for stream in self.streams.values_mut() {
+            let lines = match read_new(stream, self.config.read_chunk) {
+                Ok(lines) => lines,
+                // Not written yet (a process that has just started), or gone: try again.
+                Err(_) => continue,
+            };
+            for line in lines {
+                let (message, cut) = bounded_line(&line, self.config.max_line_bytes);
+                if cut {
+                    self.stats.truncated += 1;
+                }
+                if message.trim().is_empty() {
+                    continue;
+                }
+                self.stats.dropped += push_bounded(stream, message, now, self.config.max_buffered);
+            }
+        }
+    }
+
+    async fn send_all(&mut self, last: bool) {
+        let now = Instant::now();
+        let ids: Vec<String> = self.streams.keys().cloned().collect();
+        for id in ids {
+            // Bounded: at most this many calls per stream per poll.
+            for _ in 0..8 {
+                let Some(stream) = self.streams.get_mut(&id) else {
+                    break;
+                };
+                if stream.pending.is_empty() && stream.dropped == 0 {
+                    break;
+                }
+                if !last && stream.retry_at.is_some_and(|t| now < t) {
+                    break;
+                }
+                match send_batch(&self.client, &id, stream, &self.config).await {
+                    Ok(n) => {
+                        self.stats.shipped += n as u64;
+                        self.stats.error = None;
+                        stream.retry_at = None;
+                    }
+                    Err(e) => {
+                        self.stats.error = Some(format!("{id}: {e}"));
+                        stream.retry_at = Some(Instant::now() + Duration::from_secs(5));
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    fn publish(&mut self) {
+        self.tx.send_replace(self.stats.clone());
+    }
+}
+
+/// The complete lines written to the stream's file since the last read (at most `chunk`
+/// bytes). A file shorter than what was read (recreated) is read again from its start.
+fn read_new(stream: &mut Stream, chunk: usize) -> std::io::Result<Vec<Vec<u8>>> {
+    let mut file = std::fs::File::open(&stream.path)?;
+    let len = file.metadata()?.len();
+    if len < stream.offset {
+        stream.offset = 0;
+        stream.partial.clear();
+    }
+    if len == stream.offset {
+        return Ok(Vec::new());
+    }
+    file.seek(SeekFrom::Start(stream.offset))?;
+    let mut buf = Vec::with_capacity(chunk.min(64 * 1024));
+    let n = file.take(chunk as u64).read_to_end(&mut buf)?;
+    stream.offset += n as u64;
+    let mut lines = Vec::new();
+    let mut rest: &[u8] = &buf;
+    while let Some(at) = rest.iter().position(|b| *b == b'\n') {
+        let mut line = std::mem::take(&mut stream.partial);
+        line.extend_from_slice(&rest[..at]);
+        lines.push(line);
+        rest = &rest[at + 1..];
+    }
+    stream.partial.extend_from_slice(rest);
+    Ok(lines)
+}
+
+/// A line as text, cut to `max` bytes (at a character boundary) with a note of what was cut,
+/// and without a trailing carriage return.
+pub fn bounded_line(line: &[u8], max: usize) -> (String, bool) {
+    let text = String::from_utf8_lossy(line);
+    let text = text.strip_suffix('\r').unwrap_or(&text);
+    if text.len() <= max {
+        return (text.to_owned(), false);
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    (
+        format!("{} …[{} bytes cut]", &text[..end], text.len() - end),
+        true,
+    )
+}
+
+/// Buffer a line; a full buffer loses its oldest line (counted in the stream's `dropped`).
+/// Returns how many lines were dropped.
+fn push_bounded(stream: &mut Stream, message: String, timestamp: i64, max: usize) -> u64 {
+    let mut dropped = 0;
+    while stream.pending.len() >= max.max(1) {
+        stream.pending.pop_front();
+        dropped += 1;
+    }
+    stream.dropped += dropped;
+    stream.pending.push_back((timestamp, message));
+    dropped
+}
+
+fn event(timestamp: i64, message: &str) -> Result<InputLogEvent, String> {
+    InputLogEvent::builder()
+        .message(message)
+        .timestamp(timestamp)
+        .build()
+        .map_err(|e| e.to_string())
+}
+
+/// The note that takes the place of dropped lines.
+pub fn dropped_note(dropped: u64) -> String {
+    format!(
+        "[flightdeck log shipper] {dropped} older line(s) of this instance were dropped: \
+         CloudWatch Logs did not take them fast enough and the buffer is bounded"
+    )
+}
+
+/// One PutLogEvents call with the oldest buffered lines (creating the stream first if
+/// needed); returns how many lines CloudWatch Logs took. On failure the lines stay buffered.
+async fn send_batch(
+    client: &aws_sdk_cloudwatchlogs::Client,
+    instance_id: &str,
+    stream: &mut Stream,
+    config: &ShipConfig,
+) -> Result<usize, String> {
+    let timed =
+        |what: &'static str| move |_| format!("{what} took longer than {:?}", config.call_timeout);
+    if !stream.created {
+        let created = tokio::time::timeout(
+            config.call_timeout,
+            client
+                .create_log_stream()
+                .log_group_name(&stream.log_group)
+                .log_stream_name(instance_id)
+                .send(),
+        )
+        .await
+        .map_err(timed("CreateLogStream"))?;
+        match created {
+            Ok(_) => {}
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_resource_already_exists_exception()) => {}
+            Err(e) => {
+                return Err(format!(
+                    "CreateLogStream {}/{instance_id}: {}",
+                    stream.log_group,
+                    stack::errors::describe(&e)
+                ))
+            }
+        }
+        stream.created = true;
+    }
+    let mut events = Vec::new();
+    let mut bytes = 0usize;
+    let mut note = None;
+    if stream.dropped > 0 {
+        let ts = stream
+            .pending
+            .front()
+            .map(|(t, _)| *t)
+            .unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
+        let text = dropped_note(stream.dropped);
+        bytes += text.len() + 26;
+        note = Some(stream.dropped);
+        events.push(event(ts, &text)?);
+    }
+    for (ts, message) in stream.pending.iter() {
+        let size = message.len() + 26;
+        if events.len() >= config.batch_events
+            || (bytes + size > config.batch_bytes && !events.is_empty())
+        {
+            break;
+        }
+        bytes += size;
+        events.push(event(*ts, message)?);
+    }
+    let taken = events.len() - usize::from(note.is_some());
+    let sent = tokio::time::timeout(
+        config.call_timeout,
+        client
+            .put_log_events()
+            .log_group_name(&stream.log_group)
+            .log_stream_name(instance_id)
+            .set_log_events(Some(events))
+            .send(),
+    )
+    .await
+    .map_err(timed("PutLogEvents"))?;
+    match sent {
+        Ok(_) => {
+            stream.pending.drain(..taken);
+            if let Some(n) = note {
+                stream.dropped -= n;
+            }
+            Ok(taken)
+        }
+        Err(e) => {
+            // The stream may have gone with an emulator restart: create it again next time.
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception())
+            {
+                stream.created = false;
+            }
+            Err(format!(
+                "PutLogEvents {}/{instance_id}: {}",
+                stream.log_group,
+                stack::errors::describe(&e)
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    fn stream(path: PathBuf) -> Stream {
+        Stream {
+            log_group: "/flightdeck/worker".into(),
+            path,
+            offset: 0,
+            partial: Vec::new(),
+            pending: VecDeque::new(),
+            dropped: 0,
+            created: false,
+            gone_since: None,
+            retry_at: None,
+        }
+    }
+
+    #[test]
+    fn lines_are_read_whole_and_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("i-1.log");
+        std::fs::write(&path, "one\ntwo\nthr").unwrap();
+        let mut s = stream(path.clone());
+        let lines = read_new(&mut s, 1024).unwrap();
+        assert_eq!(lines, vec![b"one".to_vec(), b"two".to_vec()]);
+        assert!(read_new(&mut s, 1024).unwrap().is_empty());
+        use std::io::Write as _;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        f.write_all(b"ee\nfour\n").unwrap();
+        let lines = read_new(&mut s, 1024).unwrap();
+        assert_eq!(lines, vec![b"three".to_vec(), b"four".to_vec()]);
+        // A recreated (shorter) file is read from its start.
+        std::fs::write(&path, "new\n").unwrap();
+        assert_eq!(read_new(&mut s, 1024).unwrap(), vec![b"new".to_vec()]);
+    }
+
+    #[test]
+    fn a_read_takes_at_most_a_chunk() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("i-2.log");
+        std::fs::write(&path, "aaaa\nbbbb\ncccc\n").unwrap();
+        let mut s = stream(path);
+        assert_eq!(read_new(&mut s, 7).unwrap(), vec![b"aaaa".to_vec()]);
+        assert_eq!(
+            read_new(&mut s, 100).unwrap(),
+            vec![b"bbbb".to_vec(), b"cccc".to_vec()]
+        );
+    }
+
+    #[test]
+    fn long_lines_are_cut_at_a_character_boundary() {
+        let (line, cut) = bounded_line("héllo wörld".as_bytes(), 2);
+        assert!(cut);
+        assert_eq!(line, "h …[12 bytes cut]");
+        assert_eq!(bounded_line(b"short\r", 100), ("short".into(), false));
+    }
+
+    #[test]
+    fn a_full_buffer_drops_its_oldest_lines_and_counts_them() {
+        let mut s = stream(PathBuf::from("/nonexistent"));
+        for i in 0..7 {
+            push_bounded(&mut s, format!("line {i}"), i, 5);
+        }
+        assert_eq!(s.pending.len(), 5);
+        assert_eq!(s.dropped, 2);
+        assert_eq!(s.pending.front().unwrap().1, "line 2");
+        assert!(dropped_note(2).contains("2 older line(s)"));
+    }
+}
