@@ -33,8 +33,10 @@ pub struct LogQuery {
     pub any: Vec<String>,
     /// Lines from this time (ms since the epoch).
     pub start_ms: i64,
-    /// At most this many lines (the oldest ones when there are more).
+    /// At most this many lines: the oldest ones when there are more, or with `newest` (a
+    /// tail) the newest ones.
     pub limit: usize,
+    pub newest: bool,
 }
 
 impl LogQuery {
@@ -75,6 +77,8 @@ pub struct Found {
     pub more: bool,
     /// Log groups that do not exist at the target.
     pub missing_groups: Vec<String>,
+    /// FilterLogEvents calls made.
+    pub calls: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -153,7 +157,16 @@ pub async fn search(
     let mut by_id: BTreeMap<(i64, String), LogLine> = BTreeMap::new();
     for group in &q.groups {
         for pattern in q.patterns() {
-            match search_group(client, q, group, pattern.as_deref(), &mut by_id).await? {
+            match search_group(
+                client,
+                q,
+                group,
+                pattern.as_deref(),
+                &mut by_id,
+                &mut found.calls,
+            )
+            .await?
+            {
                 Ok(more) => found.more |= more,
                 Err(Missing) => {
                     if !found.missing_groups.contains(group) {
@@ -167,8 +180,20 @@ pub async fn search(
     if by_id.len() > limit {
         found.more = true;
     }
-    found.lines = by_id.into_values().take(limit).collect();
+    trim(&mut by_id, limit, q.newest);
+    found.lines = by_id.into_values().collect();
     Ok(found)
+}
+
+/// Keeps at most `limit` lines: the oldest, or the newest for a tail.
+fn trim(lines: &mut BTreeMap<(i64, String), LogLine>, limit: usize, newest: bool) {
+    while lines.len() > limit {
+        if newest {
+            lines.pop_first();
+        } else {
+            lines.pop_last();
+        }
+    }
 }
 
 /// The log group does not exist.
@@ -180,9 +205,11 @@ async fn search_group(
     group: &str,
     pattern: Option<&str>,
     out: &mut BTreeMap<(i64, String), LogLine>,
+    calls: &mut usize,
 ) -> Result<Result<bool, Missing>, LogsError> {
     let mut token: Option<String> = None;
     let limit = q.limit.max(1);
+    let mut more = false;
     for _ in 0..MAX_PAGES {
         let mut req = client
             .filter_log_events()
@@ -194,6 +221,7 @@ async fn search_group(
         if !q.streams.is_empty() {
             req = req.set_log_stream_names(Some(q.streams.clone()));
         }
+        *calls += 1;
         let answer = match tokio::time::timeout(CALL_TIMEOUT, req.send()).await {
             Err(_) => {
                 return Err(LogsError::Timeout {
@@ -230,11 +258,16 @@ async fn search_group(
             out.insert((line.timestamp, line.event_id.clone()), line);
         }
         if out.len() > limit {
-            return Ok(Ok(true));
+            if !q.newest {
+                return Ok(Ok(true));
+            }
+            // A tail reads on to the newest lines, holding no more than it keeps.
+            trim(out, limit, true);
+            more = true;
         }
         match answer.next_token() {
             Some(t) if !t.is_empty() && Some(t) != token.as_deref() => token = Some(t.to_owned()),
-            _ => return Ok(Ok(false)),
+            _ => return Ok(Ok(more)),
         }
     }
     Ok(Ok(true))
@@ -264,22 +297,6 @@ impl Seen {
     }
 }
 
-/// The ids a dead letter is about: its body's `video_id` and `correlation_id` (a body that
-/// is not a task message may have neither).
-pub fn ids_of_dead_letter(body: &str) -> (Option<String>, Option<String>) {
-    let Ok(v) = serde_json::from_str::<serde_json::Value>(body) else {
-        return (None, None);
-    };
-    let text = |k: &str| {
-        v.get(k)
-            .and_then(|x| x.as_str())
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-    };
-    (text("video_id"), text("correlation_id"))
-}
-
 /// A line for a person: `time instance LEVEL message key=value ...`; a line that is not a
 /// JSON object is shown as it is.
 pub fn human(line: &LogLine) -> String {
@@ -289,40 +306,7 @@ pub fn human(line: &LogLine) -> String {
     format!("{time} {} {}", line.stream, human_message(&line.message))
 }
 
-/// The message part of [`human`].
-pub fn human_message(message: &str) -> String {
-    let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(message)
-    else {
-        return message.to_owned();
-    };
-    let text = |v: &serde_json::Value| match v {
-        serde_json::Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    let mut out = String::new();
-    if let Some(level) = map.get("level") {
-        out.push_str(&format!("{:<5} ", text(level)));
-    }
-    if let Some(m) = map.get("message") {
-        out.push_str(&text(m));
-    }
-    // The ids first: they are what a person follows from line to line.
-    for key in ["correlation_id", "video_id"] {
-        if let Some(v) = map.get(key) {
-            out.push_str(&format!(" {key}={}", text(v)));
-        }
-    }
-    for (k, v) in &map {
-        if matches!(
-            k.as_str(),
-            "level" | "message" | "timestamp" | "target" | "correlation_id" | "video_id"
-        ) {
-            continue;
-        }
-        out.push_str(&format!(" {k}={}", text(v)));
-    }
-    out
-}
+pub use ui::logs::human_message;
 
 #[cfg(test)]
 mod tests {
@@ -390,17 +374,37 @@ mod tests {
     }
 
     #[test]
-    fn dead_letter_ids_and_human_lines() {
-        let (v, c) = ids_of_dead_letter(r#"{"v":1,"video_id":"vid-9","correlation_id":"c-9"}"#);
-        assert_eq!((v.as_deref(), c.as_deref()), (Some("vid-9"), Some("c-9")));
-        assert_eq!(ids_of_dead_letter("not json"), (None, None));
-        let m = human_message(
-            r#"{"timestamp":"t","level":"WARN","target":"w","message":"dead-lettering","video_id":"v","correlation_id":"c","reason":"x"}"#,
-        );
+    fn human_lines_carry_time_instance_and_message() {
+        let line = LogLine {
+            event_id: "1".into(),
+            group: "/flightdeck/worker".into(),
+            stream: "i-9".into(),
+            timestamp: 1_800_000_000_000,
+            message: r#"{"level":"WARN","message":"dead-lettering","video_id":"v"}"#.into(),
+        };
         assert_eq!(
-            m,
-            "WARN  dead-lettering correlation_id=c video_id=v reason=x"
+            human(&line),
+            "2027-01-15 08:00:00.000 i-9 WARN  dead-lettering video_id=v"
         );
-        assert_eq!(human_message("plain text"), "plain text");
+    }
+
+    #[test]
+    fn a_tail_keeps_the_newest_lines() {
+        let mut by_id = BTreeMap::new();
+        for t in 0..10 {
+            let line = LogLine {
+                event_id: t.to_string(),
+                group: "g".into(),
+                stream: "s".into(),
+                timestamp: t,
+                message: String::new(),
+            };
+            by_id.insert((t, line.event_id.clone()), line);
+        }
+        let mut tail = by_id.clone();
+        trim(&mut tail, 3, true);
+        assert_eq!(tail.keys().map(|k| k.0).collect::<Vec<_>>(), [7, 8, 9]);
+        trim(&mut by_id, 3, false);
+        assert_eq!(by_id.keys().map(|k| k.0).collect::<Vec<_>>(), [0, 1, 2]);
     }
 }

@@ -88,6 +88,7 @@ pub async fn run(args: LogsArgs, ctx: &Ctx<'_>) -> anyhow::Result<()> {
         start_ms: chrono::Utc::now().timestamp_millis()
             - i64::try_from(args.since.saturating_mul(1000)).unwrap_or(i64::MAX / 2),
         limit: usize::try_from(args.limit).unwrap_or(1000),
+        newest: false,
     };
     query.all.extend(args.correlation_id.iter().cloned());
     query.all.extend(args.video_id.iter().cloned());
@@ -208,8 +209,7 @@ async fn dead_letter_ids(
             ),
         ));
     };
-    let (video, correlation) = logs::ids_of_dead_letter(&m.body);
-    let ids: Vec<String> = video.into_iter().chain(correlation).collect();
+    let ids = ui::logs::ids_of_dead_letter(&m.body);
     if ids.is_empty() {
         return Err(exit(
             5,

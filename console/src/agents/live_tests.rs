@@ -803,3 +803,121 @@ async fn the_first_pass_reports_the_queues_read_so_far_then_the_rest_in_one() {
     poller.poll().await.unwrap();
     assert!(rx.try_recv().is_err());
 }
+
+async fn put_lines(clients: &Clients, group: &str, stream: &str, lines: &[String]) {
+    let _ = clients
+        .logs
+        .create_log_stream()
+        .log_group_name(group)
+        .log_stream_name(stream)
+        .send()
+        .await;
+    let now = Utc::now().timestamp_millis();
+    let events = lines
+        .iter()
+        .map(|m| {
+            aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
+                .timestamp(now)
+                .message(m)
+                .build()
+                .unwrap()
+        })
+        .collect::<Vec<_>>();
+    clients
+        .logs
+        .put_log_events()
+        .log_group_name(group)
+        .log_stream_name(stream)
+        .set_log_events(Some(events))
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn the_logs_agent_reads_a_request_then_only_new_lines_and_stops_when_closed() {
+    let cloud = TestCloud::provisioned().await;
+    let group = cloud.stack.groups.worker.logs.group.clone();
+    let line = |video: &str, message: &str| {
+        format!(r#"{{"level":"WARN","message":"{message}","video_id":"{video}"}}"#)
+    };
+    put_lines(
+        &cloud.clients,
+        &group,
+        "i-0live1",
+        &[line("v-1", "job started"), line("v-2", "job started")],
+    )
+    .await;
+    let request = ui::logs::LogsRequest {
+        target: None,
+        ids: vec!["v-1".to_owned()],
+        terms: Vec::new(),
+        since_s: 3_600,
+    };
+    let (wanted, rx) = watch::channel(Some((request.clone(), true)));
+    let calls = CallLog::default();
+    let mut tailer = super::logs::LogsTailer::new(
+        cloud.clients.clone(),
+        calls.clone(),
+        cloud.stack.clone(),
+        rx,
+    );
+    let Report::Logs {
+        request: answered,
+        reset,
+        lines,
+        note,
+        ..
+    } = one(tailer.poll().await.unwrap())
+    else {
+        panic!("not a logs report");
+    };
+    assert_eq!(answered, request);
+    assert!(reset);
+    assert_eq!(note, None);
+    let texts: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
+    assert_eq!(
+        texts,
+        ["job started video_id=v-1"],
+        "only the lines about v-1"
+    );
+    assert_eq!(lines[0].stream, "i-0live1");
+    assert_eq!(lines[0].level.as_deref(), Some("WARN"));
+    assert_eq!(tailer.interval(), super::logs::FOLLOW_EVERY);
+
+    // A follow-up read sends only what is new, though it reads the same window again.
+    put_lines(
+        &cloud.clients,
+        &group,
+        "i-0live1",
+        &[line("v-1", "dead-lettering")],
+    )
+    .await;
+    let Report::Logs { reset, lines, .. } = one(tailer.poll().await.unwrap()) else {
+        panic!("not a logs report");
+    };
+    assert!(!reset);
+    let texts: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
+    assert_eq!(texts, ["dead-lettering video_id=v-1"]);
+    let stats = calls.stats_at(std::time::Instant::now());
+    assert!(stats.per_api["FilterLogEvents"] >= 2, "{:?}", stats.per_api);
+
+    // A target the stack does not have is said, not retried as a failure.
+    wanted.send_replace(Some((
+        ui::logs::LogsRequest {
+            target: Some("db".to_owned()),
+            ..request.clone()
+        },
+        true,
+    )));
+    let Report::Logs { note, lines, .. } = one(tailer.poll().await.unwrap()) else {
+        panic!("not a logs report");
+    };
+    assert!(lines.is_empty());
+    assert!(note.is_some_and(|n| n.contains("`db` is neither a group")));
+
+    // Closed: nothing is read, and the agent waits to be asked.
+    wanted.send_replace(None);
+    assert!(tailer.poll().await.unwrap().is_empty());
+    assert!(tailer.interval() > Duration::from_secs(60));
+}

@@ -11,6 +11,7 @@ pub mod dlq;
 pub mod fleet;
 pub mod groups;
 pub mod load;
+pub mod logs;
 pub mod metrics;
 pub mod queues;
 
@@ -354,6 +355,7 @@ struct Setup {
 struct Routing {
     window: Duration,
     peek: Option<String>,
+    logs: logs::Wanted,
 }
 
 impl Default for Routing {
@@ -361,6 +363,7 @@ impl Default for Routing {
         Routing {
             window: ui::state::chart::WINDOWS[1],
             peek: None,
+            logs: None,
         }
     }
 }
@@ -372,6 +375,7 @@ struct Generation {
     refresh: Arc<Notify>,
     window: watch::Sender<Duration>,
     peek: watch::Sender<Option<String>>,
+    logs: watch::Sender<logs::Wanted>,
     actions: mpsc::UnboundedSender<Command>,
 }
 
@@ -454,6 +458,15 @@ impl Generation {
         let (peek, peek_rx) = watch::channel(routing.peek.clone());
         let dlq = dlq::DlqPeeker::new(clients.clone(), calls.clone(), peek_rx, dlq::PEEK_EVERY);
         tasks.spawn(run(dlq, tx.clone(), token.child_token(), refresh.clone()));
+        let (logs, logs_rx) = watch::channel(routing.logs.clone());
+        let tailer =
+            logs::LogsTailer::new(clients.clone(), calls.clone(), setup.stack.clone(), logs_rx);
+        tasks.spawn(run(
+            tailer,
+            tx.clone(),
+            token.child_token(),
+            refresh.clone(),
+        ));
         let alarms = alarms::AlarmsPoller::new(
             clients.clone(),
             calls.clone(),
@@ -487,6 +500,7 @@ impl Generation {
             refresh,
             window,
             peek,
+            logs,
             actions,
         }
     }
@@ -499,6 +513,10 @@ impl Generation {
             Command::RefreshNow => self.refresh.notify_waiters(),
             Command::PeekDlq(queue) => {
                 self.peek.send_replace(queue.clone());
+            }
+            Command::TailLogs { request, follow } => {
+                self.logs
+                    .send_replace(request.clone().map(|r| (r, *follow)));
             }
             Command::Redrive(_)
             | Command::CancelRedrive
@@ -583,6 +601,9 @@ impl Supervisor {
                             match &other {
                                 Command::SetMetricWindow(w) => self.routing.window = *w,
                                 Command::PeekDlq(q) => self.routing.peek = q.clone(),
+                                Command::TailLogs { request, follow } => {
+                                    self.routing.logs = request.clone().map(|r| (r, *follow));
+                                }
                                 _ => {}
                             }
                             self.current.route(&other);

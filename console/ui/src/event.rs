@@ -50,6 +50,12 @@ pub enum Command {
     RefreshNow,
     /// Peek this dead-letter queue while its view is open; `None` stops peeking.
     PeekDlq(Option<String>),
+    /// Read these log lines while the logs view is open (`None` stops reading); `follow`
+    /// reads new lines every couple of seconds.
+    TailLogs {
+        request: Option<crate::logs::LogsRequest>,
+        follow: bool,
+    },
     /// Move messages from a dead-letter queue back (to its source queue unless `to` is set).
     Redrive(RedriveRequest),
     /// Stop the running redrive; messages already moved stay moved.

@@ -83,6 +83,7 @@ actions! {
     Back, back, Navigation, "back / clear filter / close", ["esc"];
     Filter, filter, Navigation, "filter the current table", ["/"];
     Alarms, alarms, Navigation, "the alarms view (enter on an alarm opens what it watches)", ["A"];
+    Logs, logs, Navigation, "log lines: of the selected group or instance, or about the selected dead letter", ["l"];
     GroupBySignature, group_by_signature, Navigation, "DLQ: one row per failure signature (again: off)", ["S"];
     Command, command, General, "command mode (tab completes)", [":"];
     Help, help, General, "this help", ["?"];

@@ -10,6 +10,7 @@ pub mod dlqsig;
 pub mod event;
 pub mod fmt;
 pub mod keymap;
+pub mod logs;
 pub mod model;
 pub mod state;
 pub mod synthetic;
@@ -22,6 +23,8 @@ pub mod views;
 mod alarm_screen_tests;
 #[cfg(test)]
 mod fixtures;
+#[cfg(test)]
+mod logs_screen_tests;
 #[cfg(test)]
 mod screen_tests;
 

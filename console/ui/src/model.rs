@@ -312,6 +312,7 @@ pub enum Agent {
     Load,
     Fleet,
     Alarms,
+    Logs,
 }
 
 impl Agent {
@@ -329,6 +330,7 @@ impl Agent {
             Agent::Load => "load",
             Agent::Fleet => "fleet",
             Agent::Alarms => "alarms",
+            Agent::Logs => "logs",
         }
     }
 }
@@ -746,6 +748,18 @@ pub enum Report {
         at: Timestamp,
         status: EmulatorStatus,
     },
+    /// Log lines for the logs view's request: after a `reset` they replace what the view
+    /// shows, otherwise they are new lines (each sent once).
+    Logs {
+        at: Timestamp,
+        request: crate::logs::LogsRequest,
+        reset: bool,
+        lines: Vec<crate::logs::LogEntry>,
+        /// More lines matched than one read keeps (the newest are kept).
+        more: bool,
+        /// A log group missing at the target, or a target the reader does not know.
+        note: Option<String>,
+    },
     /// The stack's alarms and the state changes known for each.
     Alarms {
         at: Timestamp,
@@ -784,7 +798,8 @@ impl Report {
             | Report::Emulator { at, .. }
             | Report::LocalMemory { at, .. }
             | Report::FitWindow { at, .. }
-            | Report::Alarms { at, .. } => *at,
+            | Report::Alarms { at, .. }
+            | Report::Logs { at, .. } => *at,
         }
     }
 }

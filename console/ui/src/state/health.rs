@@ -72,6 +72,14 @@ impl Health {
         self.agents.entry(agent).or_default().failure = Some(failure);
     }
 
+    /// Forgets an agent's failure: it stopped, so the failure no longer holds (the logs agent
+    /// when its view closes).
+    pub fn forget_failure(&mut self, agent: Agent) {
+        if let Some(h) = self.agents.get_mut(&agent) {
+            h.failure = None;
+        }
+    }
+
     pub fn get(&self, agent: Agent) -> Option<&AgentHealth> {
         self.agents.get(&agent)
     }

@@ -73,6 +73,7 @@ pub struct State {
     pub(crate) jobs: Jobs,
     pub(crate) audit: Audit,
     pub(crate) alarms: crate::alarms::Alarms,
+    pub(crate) logs: crate::logs::Logs,
     pub(crate) local: Local,
     pub(crate) load: Load,
     /// The profile and region the data belongs to.
@@ -126,6 +127,7 @@ impl State {
             jobs: Jobs::default(),
             audit: Audit::default(),
             alarms: crate::alarms::Alarms::default(),
+            logs: crate::logs::Logs::default(),
             local: Local::default(),
             load: Load::default(),
             target: Target::default(),
@@ -339,5 +341,24 @@ impl State {
                 .map(|q| q.name.clone()),
             _ => None,
         }
+    }
+
+    /// What the logs agent should read: the logs view's request while it is open.
+    pub(crate) fn logs_in_view(&self) -> Option<(crate::logs::LogsRequest, bool)> {
+        (self.nav.view() == &View::Logs).then(|| (self.logs.request.clone(), self.logs.follow))
+    }
+
+    /// The `/` filter of the logs view as the read's words: the filter in force, not the one
+    /// still being typed (a read per keystroke would be wasted).
+    pub(crate) fn committed_log_filter(&self) -> Vec<String> {
+        let text = match &self.input {
+            Input::Filter {
+                table: TableId::Logs,
+                before,
+                ..
+            } => before.as_str(),
+            _ => self.nav.filter(TableId::Logs),
+        };
+        text.split_whitespace().map(str::to_owned).collect()
     }
 }

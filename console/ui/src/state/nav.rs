@@ -16,6 +16,8 @@ pub enum View {
     Load,
     /// The stack's alarms.
     Alarms,
+    /// Log lines (what they are is `State::logs`).
+    Logs,
 }
 
 impl View {
@@ -30,6 +32,7 @@ impl View {
             View::Audit => "audit log".to_owned(),
             View::Load => "load".to_owned(),
             View::Alarms => "alarms".to_owned(),
+            View::Logs => "logs".to_owned(),
         }
     }
 }
@@ -56,6 +59,7 @@ pub enum TableId {
     Audit,
     Scenarios,
     Alarms,
+    Logs,
 }
 
 impl TableId {
@@ -68,6 +72,7 @@ impl TableId {
             TableId::Audit => "audit entries",
             TableId::Scenarios => "scenarios",
             TableId::Alarms => "alarms",
+            TableId::Logs => "log lines",
         }
     }
 }
@@ -185,6 +190,7 @@ impl Nav {
             View::Audit => Some(TableId::Audit),
             View::Load => Some(TableId::Scenarios),
             View::Alarms => Some(TableId::Alarms),
+            View::Logs => Some(TableId::Logs),
         }
     }
 

@@ -24,6 +24,8 @@ pub enum Arg {
     Processes,
     /// `status`, `start` or `cancel` (optional).
     RefreshVerb,
+    /// `[GROUP|INSTANCE] [id=ID...]`, all optional.
+    Logs,
     OnOff,
     MaybeScenario,
     Profile,
@@ -152,8 +154,15 @@ pub const COMMANDS: &[CommandSpec] = &[
         help: "the stack's alarms: state, threshold vs now, reason, history; enter opens what one watches",
     },
     CommandSpec {
-        name: "audit",
+        name: "logs",
         aliases: &["log"],
+        arg: Arg::Logs,
+        usage: "logs [GROUP|INSTANCE] [id=ID...]",
+        help: "log lines, followed: of a role, group or instance; with id=, about a video or request",
+    },
+    CommandSpec {
+        name: "audit",
+        aliases: &[],
         arg: Arg::None,
         usage: "audit",
         help: "every change made from this console",
@@ -245,6 +254,11 @@ pub enum Parsed {
     Cancel,
     Audit,
     Alarms,
+    /// `:logs [GROUP|INSTANCE] [id=ID...]`.
+    Logs {
+        target: Option<String>,
+        ids: Vec<String>,
+    },
     /// `:autoscaler on|off [GROUP]`: resume or suspend AlarmNotification.
     Autoscaler {
         on: bool,
@@ -279,7 +293,12 @@ pub fn parse(line: &str) -> Result<Parsed, String> {
     }
     let optional = matches!(
         spec.arg,
-        Arg::MaybeQueue | Arg::Scale | Arg::MaybeScenario | Arg::Processes | Arg::RefreshVerb
+        Arg::MaybeQueue
+            | Arg::Scale
+            | Arg::MaybeScenario
+            | Arg::Processes
+            | Arg::RefreshVerb
+            | Arg::Logs
     );
     if spec.arg != Arg::None && !optional && arg.is_empty() {
         return Err(format!("usage: :{}", spec.usage));
@@ -369,6 +388,19 @@ pub fn parse(line: &str) -> Result<Parsed, String> {
         "cancel" => Parsed::Cancel,
         "audit" => Parsed::Audit,
         "alarms" => Parsed::Alarms,
+        "logs" => {
+            let mut target = None;
+            let mut ids = Vec::new();
+            for word in arg.split_whitespace() {
+                match word.strip_prefix("id=") {
+                    Some("") => return Err("`id=` needs a video id or correlation id".to_owned()),
+                    Some(id) => ids.push(id.to_owned()),
+                    None if target.is_none() => target = Some(word.to_owned()),
+                    None => return Err(format!("usage: :{}", spec.usage)),
+                }
+            }
+            Parsed::Logs { target, ids }
+        }
         "refresh" => Parsed::Refresh,
         "help" => Parsed::Help,
         _ => Parsed::Quit,
@@ -404,7 +436,7 @@ pub fn candidates(line: &str, names: &Names<'_>) -> (usize, Vec<String>) {
                 Arg::Queue | Arg::MaybeQueue => {
                     names.queues.iter().map(|s| (*s).to_owned()).collect()
                 }
-                Arg::Scale => names.groups.iter().map(|s| (*s).to_owned()).collect(),
+                Arg::Scale | Arg::Logs => names.groups.iter().map(|s| (*s).to_owned()).collect(),
                 Arg::OnOff => vec!["off".to_owned(), "on".to_owned()],
                 Arg::RefreshVerb => ["cancel", "start", "status"].map(str::to_owned).to_vec(),
                 Arg::Processes => std::iter::once("all")

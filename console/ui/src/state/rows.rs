@@ -128,6 +128,12 @@ impl State {
             .collect()
     }
 
+    /// The log lines, oldest first, through the `/` filter (every word, as the read did).
+    pub fn log_rows(&self) -> Vec<&crate::logs::LogEntry> {
+        let f = self.nav.filter(TableId::Logs);
+        self.logs.lines.iter().filter(|l| l.matches(f)).collect()
+    }
+
     pub fn scenario_rows(&self) -> Vec<&(String, String)> {
         let f = self.nav.filter(TableId::Scenarios);
         self.load
@@ -154,6 +160,7 @@ impl State {
                 .map(|(n, _)| n.clone())
                 .collect(),
             TableId::Alarms => self.alarm_rows().iter().map(|a| a.name.clone()).collect(),
+            TableId::Logs => self.log_rows().iter().map(|l| l.event_id.clone()).collect(),
             TableId::Audit => self
                 .audit_rows()
                 .iter()

@@ -104,6 +104,7 @@ pub(super) fn act(state: &mut State, action: Action) -> Vec<Command> {
         }
         Action::Open => select::open(state),
         Action::Alarms => state.nav.jump(View::Alarms),
+        Action::Logs => super::logs::open_here(state),
         Action::Back => {
             if let Some(t) = table.filter(|t| !state.nav.filter(*t).is_empty()) {
                 state.nav.set_filter(t, String::new());
@@ -130,6 +131,10 @@ pub(super) fn act(state: &mut State, action: Action) -> Vec<Command> {
             return vec![Command::RefreshNow];
         }
         Action::Quit => return quit(state),
+        Action::LongerWindow | Action::ShorterWindow if state.nav.view() == &View::Logs => {
+            super::logs::step_since(state, action == Action::LongerWindow);
+        }
+        Action::Freeze if state.nav.view() == &View::Logs => super::logs::toggle_follow(state),
         Action::LongerWindow => {
             let shown = state.shown_window();
             return state

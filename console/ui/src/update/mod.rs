@@ -2,6 +2,7 @@
 
 mod actions;
 mod keys;
+mod logs;
 mod mouse;
 mod prompt;
 mod reports;
@@ -12,12 +13,14 @@ mod tests;
 
 use crate::event::{Command, Event};
 use crate::model::Report;
+use crate::state::nav::View;
 use crate::state::State;
 use crate::views::layout;
 
 /// Applies one event and returns what the agents should do. Never blocks, never fails.
 pub fn update(state: &mut State, event: Event) -> Vec<Command> {
     let peeking = state.dlq_in_view();
+    let tailing = state.logs_in_view();
     let mut commands = match event {
         Event::Key(key) => keys::on_key(state, key),
         Event::Mouse(mouse) => mouse::on_mouse(state, mouse),
@@ -56,6 +59,20 @@ pub fn update(state: &mut State, event: Event) -> Vec<Command> {
     let now_peeking = state.dlq_in_view();
     if now_peeking != peeking {
         commands.push(Command::PeekDlq(now_peeking));
+    }
+    if state.nav.view() == &View::Logs {
+        state.logs.request.terms = state.committed_log_filter();
+    }
+    let now_tailing = state.logs_in_view();
+    if now_tailing != tailing {
+        let follow = now_tailing.as_ref().is_some_and(|(_, f)| *f);
+        if now_tailing.is_none() {
+            state.health.forget_failure(crate::model::Agent::Logs);
+        }
+        commands.push(Command::TailLogs {
+            request: now_tailing.map(|(r, _)| r),
+            follow,
+        });
     }
     commands
 }

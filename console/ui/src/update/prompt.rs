@@ -249,6 +249,7 @@ pub(super) fn run(state: &mut State, text: &str) -> Vec<Command> {
         Parsed::Load(scenario) => super::actions::load(state, scenario),
         Parsed::Audit => state.nav.jump(View::Audit),
         Parsed::Alarms => state.nav.jump(View::Alarms),
+        Parsed::Logs { target, ids } => super::logs::open(state, target, ids),
         // The autoscaler of a group is its policies: AWS runs them unless AlarmNotification
         // is suspended, and so does the local autoscaler.
         Parsed::Autoscaler { on, group } => {

@@ -7,7 +7,7 @@ use crate::model::{
 };
 use crate::state::groups::ChangeKind;
 use crate::state::health::AgentFailure;
-use crate::state::{Level, Mark, State, TimelineEvent};
+use crate::state::{Level, Mark, Selection, State, TableId, TimelineEvent};
 
 pub(super) fn apply(state: &mut State, report: Report) {
     if state.target.pending.is_some() && super::target::from_old_target(&report) {
@@ -118,6 +118,34 @@ pub(super) fn apply(state: &mut State, report: Report) {
             );
         }
         Report::Audit { at, entries } => state.audit.apply(at, entries),
+        Report::Logs {
+            at,
+            request,
+            reset,
+            lines,
+            more,
+            note,
+        } => {
+            let keys = state.row_keys(TableId::Logs);
+            let sel = state.nav.selection(TableId::Logs);
+            // At the newest line (or nowhere yet), the selection follows new lines, as `tail
+            // -f` does; anywhere else it stays where the operator put it.
+            let at_tail = sel.key.is_none() || sel.key.as_ref() == keys.last();
+            if state.logs.apply(at, &request, reset, lines, more, note) {
+                state.health.ok(Agent::Logs, at);
+                if at_tail {
+                    let keys = state.row_keys(TableId::Logs);
+                    state.nav.set_selection(
+                        TableId::Logs,
+                        Selection {
+                            key: keys.last().cloned(),
+                            index: keys.len().saturating_sub(1),
+                            offset: sel.offset,
+                        },
+                    );
+                }
+            }
+        }
         Report::Alarms {
             at,
             alarms,

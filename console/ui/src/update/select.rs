@@ -43,7 +43,8 @@ pub(super) fn focus(state: &mut State, table: TableId) {
             | TableId::Messages
             | TableId::Audit
             | TableId::Scenarios
-            | TableId::Alarms => {}
+            | TableId::Alarms
+            | TableId::Logs => {}
         }
     }
 }
@@ -85,6 +86,6 @@ pub(super) fn open(state: &mut State) {
                 (None, None) => {}
             }
         }
-        TableId::Instances | TableId::Audit => {}
+        TableId::Instances | TableId::Audit | TableId::Logs => {}
     }
 }

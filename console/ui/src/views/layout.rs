@@ -378,5 +378,6 @@ pub fn table_areas(state: &State) -> Vec<TableArea> {
             TableId::Alarms,
             crate::views::alarms::split(body, state.alarm_rows().len()).0,
         )],
+        View::Logs => vec![area_of(TableId::Logs, crate::views::logs::split(body).0)],
     }
 }

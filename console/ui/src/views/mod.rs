@@ -13,6 +13,7 @@ pub mod groups;
 pub mod help;
 pub mod layout;
 pub mod load;
+pub mod logs;
 pub mod prompt;
 pub mod queue;
 pub mod queues;
@@ -51,6 +52,7 @@ pub fn draw(state: &State, area: Rect, buf: &mut Buffer) -> Option<Position> {
         View::Audit => audit::draw(state, c.body, buf),
         View::Load => load::draw(state, c.body, buf),
         View::Alarms => alarms::draw(state, c.body, buf),
+        View::Logs => logs::draw(state, c.body, buf),
     }
     if state.help.is_some() {
         help::draw(state, c.body, buf);
