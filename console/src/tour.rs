@@ -300,7 +300,7 @@ impl Tour {
         .map_err(|_| Stop::Cancelled)?;
 
         // 1. The load.
-        let text = "1/6 load: a ramp of small uploads";
+        let text = "1/7 load: a ramp of small uploads";
         caption(tx, text).await?;
         let targets = self.api_targets(token).await?;
         let baseline = self
@@ -339,7 +339,7 @@ impl Tour {
         self.dwell(token).await?;
 
         // 2. The queue builds.
-        let text = "2/6 the queue builds";
+        let text = "2/7 the queue builds";
         caption(tx, text).await?;
         let waiting = self
             .until(token, limit, || async move {
@@ -371,7 +371,7 @@ impl Tour {
         self.dwell(token).await?;
 
         // 3. The worker group scales out.
-        let text = "3/6 the worker group scales out";
+        let text = "3/7 the worker group scales out";
         caption(tx, text).await?;
         let rose = self
             .until(token, limit, || async move {
@@ -404,7 +404,7 @@ impl Tour {
         self.dwell(token).await?;
 
         // 4. CPU rises.
-        let text = "4/6 CPU rises";
+        let text = "4/7 CPU rises";
         caption(tx, text).await?;
         let cpu = self
             .until(token, limit, || {
@@ -438,7 +438,7 @@ impl Tour {
         self.dwell(token).await?;
 
         // 5. A poison upload lands in the DLQ.
-        let text = "5/6 a poison upload lands in the DLQ";
+        let text = "5/7 a poison upload lands in the DLQ";
         caption(tx, text).await?;
         let since = Utc::now() - chrono::Duration::seconds(5);
         self.upload_poison(targets, token).await?;
@@ -479,8 +479,46 @@ impl Tour {
         .await?;
         self.dwell(token).await?;
 
-        // 6. The operator fixes the upload and redrives it.
-        let text = "6/6 the operator fixes it and redrives";
+        // 6. The dead letter's log lines say why: every line about its video, on every
+        // instance, as `l` on the message shows them.
+        let text = "6/7 the dead letter's log lines say why";
+        caption(tx, text).await?;
+        let lines = self.lines_about(&dead, since, token).await?;
+        tx.send(Report::ShowLogs {
+            at: Utc::now(),
+            request: Some(lines.request.clone()),
+            about: Some(format!(
+                "dead letter {}",
+                ui::state::nav::short_id(&dead.id)
+            )),
+        })
+        .await
+        .map_err(|_| Stop::Cancelled)?;
+        self.show(
+            tx,
+            token,
+            format!(
+                "{text}: {{}} lines; {} gave it up: {}",
+                lines.instance, lines.last
+            ),
+            Claim::LogLines {
+                ids: lines.request.ids.clone(),
+                min: lines.count,
+            },
+            lines.count as f64,
+        )
+        .await?;
+        self.dwell(token).await?;
+        tx.send(Report::ShowLogs {
+            at: Utc::now(),
+            request: None,
+            about: None,
+        })
+        .await
+        .map_err(|_| Stop::Cancelled)?;
+
+        // 7. The operator fixes the upload and redrives it.
+        let text = "7/7 the operator fixes it and redrives";
         caption(tx, text).await?;
         let db = &self.fix(&task, token).await?;
         let video_id = task.video_id;
@@ -860,6 +898,79 @@ impl Tour {
     /// Uploads a file that starts like an MP4 (so the API, which sniffs the first bytes,
     /// accepts it) and is not a video: the worker's transform fails for good and the worker
     /// dead-letters the message with its reason.
+    /// Waits for the worker's dead-lettering line about `dead`'s video to reach CloudWatch
+    /// Logs (the fleet ships each instance's lines in batches), and says what was found.
+    async fn lines_about(
+        &self,
+        dead: &DlqMessage,
+        since: chrono::DateTime<Utc>,
+        token: &CancellationToken,
+    ) -> Told<LinesFound> {
+        let ids = ui::logs::ids_of_dead_letter(&dead.body);
+        if ids.is_empty() {
+            return Err(Stop::Failed(
+                "the dead letter names no video_id or correlation_id".into(),
+            ));
+        }
+        // From before the upload: the API's line about it comes first.
+        let start = since - chrono::Duration::minutes(1);
+        let query = crate::logs::LogQuery {
+            groups: self
+                .stack
+                .groups()
+                .iter()
+                .map(|g| g.logs.group.clone())
+                .collect(),
+            streams: Vec::new(),
+            all: Vec::new(),
+            any: ids.clone(),
+            start_ms: start.timestamp_millis(),
+            limit: 500,
+            newest: true,
+        };
+        let query = &query;
+        let found = self
+            .until(token, self.timing.step_timeout, || async move {
+                let found = crate::logs::search(&self.clients.logs, query)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let last = found
+                    .lines
+                    .iter()
+                    .rev()
+                    .find(|l| l.message.contains(DEAD_LETTERING));
+                match last {
+                    Some(l) => Ok(Poll::Ready((found.lines.len(), l.clone()))),
+                    None => not_yet(format!(
+                        "{} lines about it, not yet the worker's {DEAD_LETTERING:?}",
+                        found.lines.len()
+                    )),
+                }
+            })
+            .await
+            .map_err(|e| {
+                e.failed(
+                    "the worker's dead-lettering line did not reach CloudWatch Logs (the local fleet ships each instance's lines; see `flightdeck logs worker`)"
+                        .into(),
+                )
+            })?;
+        let (count, line) = found;
+        let since_s = u64::try_from((Utc::now() - start).num_seconds())
+            .unwrap_or(0)
+            .max(ui::logs::SINCE_STEPS[0]);
+        Ok(LinesFound {
+            request: ui::logs::LogsRequest {
+                target: None,
+                ids,
+                terms: Vec::new(),
+                since_s: since_s + 600,
+            },
+            count: count as u64,
+            instance: line.stream.clone(),
+            last: said(&line.message),
+        })
+    }
+
     async fn upload_poison(&self, targets: Vec<Target>, token: &CancellationToken) -> Told<()> {
         let path =
             std::env::temp_dir().join(format!("flightdeck-tour-{}-poison.mp4", std::process::id()));
@@ -1091,6 +1202,34 @@ fn poison_bytes() -> Vec<u8> {
 }
 
 /// One look at an effect.
+/// What a worker's dead-lettering line says went wrong (its `error`, else its `reason`, else
+/// the line), short enough for a caption.
+fn said(message: &str) -> String {
+    let v: serde_json::Value = serde_json::from_str(message).unwrap_or_default();
+    let field = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_owned);
+    let text = field("error")
+        .or_else(|| field("reason"))
+        .unwrap_or_else(|| ui::logs::human_message(message));
+    match text.char_indices().nth(60) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text,
+    }
+}
+
+/// What the worker says when it gives a message up (worker/src/consumer.rs).
+const DEAD_LETTERING: &str = "dead-lettering";
+
+/// The lines about a dead letter the tour found.
+struct LinesFound {
+    /// What the console's logs view is opened on.
+    request: ui::logs::LogsRequest,
+    count: u64,
+    /// The instance of the last (the dead-lettering) line.
+    instance: String,
+    /// That line, as the view shows it.
+    last: String,
+}
+
 enum Poll<T> {
     Ready(T),
     /// Not yet; what was seen instead.
@@ -1179,6 +1318,19 @@ impl Printed {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_dead_lettering_line_is_said_by_its_error_in_caption_length() {
+        let line = r#"{"level":"WARN","message":"permanent failure: dead-lettering","reason":"not_a_video","error":"not a video: no MP4, MOV or AVI container"}"#;
+        assert_eq!(said(line), "not a video: no MP4, MOV or AVI container");
+        assert_eq!(
+            said(r#"{"level":"WARN","message":"m","reason":"corrupt"}"#),
+            "corrupt"
+        );
+        assert_eq!(said("plain"), "plain");
+        let long = format!(r#"{{"error":"{}"}}"#, "x".repeat(100));
+        assert_eq!(said(&long).chars().count(), 61);
+    }
 
     #[test]
     fn the_tour_scenarios_parse() {

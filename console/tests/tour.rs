@@ -26,7 +26,6 @@ struct Sighting {
     /// The top bar's `DLQ video_dlq N`.
     dlq: Option<u64>,
     /// The whole screen, printed when an assertion fails.
-    #[allow(dead_code)]
     pane: String,
 }
 
@@ -203,14 +202,14 @@ fn the_tour_tells_the_story_on_screen_and_q_leaves_nothing_running() {
     let minutes = |m: u64| Duration::from_secs(60 * m);
 
     wait(s, screen, "the first caption", minutes(2), |sc| {
-        sc.caption("1/6 load: a ramp of small uploads").is_some()
+        sc.caption("1/7 load: a ramp of small uploads").is_some()
     });
     wait(
         s,
         screen,
         "uploads waiting in video_tasks",
         minutes(2),
-        |sc| sc.caption("2/6 the queue builds").is_some() && sc.most_waiting > 0,
+        |sc| sc.caption("2/7 the queue builds").is_some() && sc.most_waiting > 0,
     );
     wait(
         s,
@@ -218,17 +217,17 @@ fn the_tour_tells_the_story_on_screen_and_q_leaves_nothing_running() {
         "the worker group's desired capacity growing",
         minutes(2),
         |sc| {
-            sc.caption("3/6 the worker group scales out: desired 1 → ")
+            sc.caption("3/7 the worker group scales out: desired 1 → ")
                 .is_some()
                 && sc.desired.iter().any(|d| *d > 1)
         },
     );
     wait(s, screen, "the CPU caption", minutes(2), |sc| {
-        sc.caption("4/6 CPU rises: flightdeck-worker instances at")
+        sc.caption("4/7 CPU rises: flightdeck-worker instances at")
             .is_some()
     });
     let cpu: f64 = screen
-        .caption("4/6 CPU rises: flightdeck-worker instances at")
+        .caption("4/7 CPU rises: flightdeck-worker instances at")
         .and_then(|c| c.rsplit(" at ").next())
         .and_then(|p| p.trim_end_matches('%').parse().ok())
         .unwrap();
@@ -239,13 +238,13 @@ fn the_tour_tells_the_story_on_screen_and_q_leaves_nothing_running() {
         "the poison message in the DLQ",
         minutes(3),
         |sc| {
-            sc.caption("5/6 a poison upload lands in the DLQ: failure_reason")
+            sc.caption("5/7 a poison upload lands in the DLQ: failure_reason")
                 .is_some()
                 && sc.dlq_alarm
         },
     );
     let reason = screen
-        .caption("5/6 a poison upload lands in the DLQ: failure_reason")
+        .caption("5/7 a poison upload lands in the DLQ: failure_reason")
         .unwrap()
         .clone();
     assert!(
@@ -255,10 +254,21 @@ fn the_tour_tells_the_story_on_screen_and_q_leaves_nothing_running() {
     wait(
         s,
         screen,
+        "the dead letter's log lines in the logs view",
+        minutes(2),
+        |sc| {
+            sc.caption("6/7 the dead letter's log lines say why: ")
+                .is_some()
+                && sc.pane.contains("Logs · dead letter")
+        },
+    );
+    wait(
+        s,
+        screen,
         "the redrive emptying the DLQ",
         minutes(2),
         |sc| {
-            sc.caption("6/6 the operator fixes it and redrives: moved 1")
+            sc.caption("7/7 the operator fixes it and redrives: moved 1")
                 .is_some()
                 && !sc.pane.contains("DLQ video_dlq")
         },
@@ -285,27 +295,36 @@ fn the_tour_tells_the_story_on_screen_and_q_leaves_nothing_running() {
             .and_then(|n| n.trim_end_matches('%').parse().ok())
             .unwrap_or_else(|| panic!("no number after {marker:?} in {caption:?}"))
     };
-    let sent = screen.sighting("1/6 load: a ramp of small uploads: ");
+    let sent = screen.sighting("1/7 load: a ramp of small uploads: ");
     assert!(
         number_after(&sent.caption, "30 s, ") >= 1,
         "{}",
         sent.caption
     );
-    let queue = screen.sighting("2/6 the queue builds: ");
+    let queue = screen.sighting("2/7 the queue builds: ");
     assert_eq!(
         queue.waiting,
         Some(number_after(&queue.caption, "builds: ")),
         "{queue:#?}"
     );
-    let out = screen.sighting("3/6 the worker group scales out: ");
+    let out = screen.sighting("3/7 the worker group scales out: ");
     assert_eq!(
         out.desired.map(u64::from),
         Some(number_after(&out.caption, "→ ")),
         "{out:#?}"
     );
-    let dead = screen.sighting("5/6 a poison upload lands in the DLQ: ");
+    let dead = screen.sighting("5/7 a poison upload lands in the DLQ: ");
     assert_eq!(dead.dlq, Some(1), "{dead:#?}");
-    let fixed = screen.sighting("6/6 the operator fixes it and redrives: ");
+    // The log lines caption came with the lines on screen: the worker's dead-lettering line
+    // among them, and at least as many lines as it says.
+    let lines = screen.sighting("6/7 the dead letter's log lines say why: ");
+    assert!(lines.pane.contains("dead-lettering"), "{lines:#?}");
+    assert!(
+        number_after(&lines.caption, "say why: ") >= 1,
+        "{}",
+        lines.caption
+    );
+    let fixed = screen.sighting("7/7 the operator fixes it and redrives: ");
     assert_eq!(fixed.dlq, None, "{fixed:#?}");
     let back = screen.sighting("the group scales back in: ");
     assert_eq!(
@@ -386,12 +405,13 @@ fn without_a_terminal_the_tour_prints_its_captions_and_ctrl_c_stops_everything()
     );
     // Each step's caption, in order, with its result.
     let steps = [
-        "tour: 1/6 load: a ramp of small uploads: up to 3 users",
-        "tour: 2/6 the queue builds: ",
-        "tour: 3/6 the worker group scales out: desired 1 → ",
-        "tour: 4/6 CPU rises: flightdeck-worker instances at ",
-        "tour: 5/6 a poison upload lands in the DLQ: failure_reason ",
-        "tour: 6/6 the operator fixes it and redrives: moved 1, the DLQ is empty, the video is processed",
+        "tour: 1/7 load: a ramp of small uploads: up to 3 users",
+        "tour: 2/7 the queue builds: ",
+        "tour: 3/7 the worker group scales out: desired 1 → ",
+        "tour: 4/7 CPU rises: flightdeck-worker instances at ",
+        "tour: 5/7 a poison upload lands in the DLQ: failure_reason ",
+        "tour: 6/7 the dead letter's log lines say why: ",
+        "tour: 7/7 the operator fixes it and redrives: moved 1, the DLQ is empty, the video is processed",
         "tour: the group scales back in: desired ",
     ];
     let mut at = 0;

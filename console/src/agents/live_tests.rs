@@ -264,7 +264,7 @@ async fn all_agents_report_on_one_channel_and_count_their_calls() {
     agents.command(&ui::Command::SetMetricWindow(Duration::from_secs(15 * 60)));
     let mut seen = std::collections::BTreeSet::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while seen.len() < 7 {
+    while seen.len() < 8 {
         let report = tokio::time::timeout_at(deadline, rx.recv())
             .await
             .unwrap_or_else(|_| panic!("only {seen:?} within 30 s"))
@@ -298,6 +298,11 @@ async fn all_agents_report_on_one_channel_and_count_their_calls() {
             Report::LoadScenarios { scenarios, .. } => {
                 assert!(scenarios.iter().any(|(n, _)| n == "ramp"), "{scenarios:?}");
                 seen.insert("scenarios")
+            }
+            // The stack's alarms, as provisioned.
+            Report::Alarms { alarms, .. } => {
+                assert_eq!(alarms.len(), cloud.stack.alarms.len(), "{alarms:?}");
+                seen.insert("alarms")
             }
             other => panic!("unexpected {other:?}"),
         };

@@ -306,3 +306,54 @@ fn the_view_says_what_it_is_doing_and_the_lines_are_bounded() {
     assert_eq!(s.log_rows().len(), LINES_KEPT);
     assert!(screen(&s, 80, 24).contains("10 older dropped"));
 }
+
+#[test]
+fn the_tour_opens_the_view_and_its_caption_waits_for_the_lines_on_screen() {
+    let mut s = sized(loaded_state(), 120, 40);
+    let request = LogsRequest {
+        target: None,
+        ids: vec!["v-101".to_owned(), "c-v-101".to_owned()],
+        terms: Vec::new(),
+        since_s: 3_600,
+    };
+    let out = update(
+        &mut s,
+        Event::Report(Report::ShowLogs {
+            at: t(0),
+            request: Some(request.clone()),
+            about: Some("dead letter 3f2a9c1e".to_owned()),
+        }),
+    );
+    assert_eq!(s.nav.view(), &View::Logs);
+    assert_eq!(tail_of(&out), Some((Some(request), true)));
+    update(
+        &mut s,
+        Event::Report(Report::Caption {
+            at: t(0),
+            text: Some("6/7 its log lines: {} about it".to_owned()),
+            claim: Some(Claim::LogLines {
+                ids: vec!["v-101".to_owned()],
+                min: 1,
+            }),
+        }),
+    );
+    assert_eq!(
+        s.local.caption, None,
+        "held back until the lines are on screen"
+    );
+    answer(&mut s, true, lines_about_v101());
+    assert_eq!(
+        s.local.caption.as_deref(),
+        Some("6/7 its log lines: 4 about it")
+    );
+    let out = update(
+        &mut s,
+        Event::Report(Report::ShowLogs {
+            at: t(1),
+            request: None,
+            about: None,
+        }),
+    );
+    assert_eq!(s.nav.view(), &View::Dashboard);
+    assert_eq!(tail_of(&out), Some((None, false)));
+}

@@ -599,6 +599,8 @@ pub enum Claim {
     Cpu { group: String, min: f64 },
     /// The load panel shows a run of `scenario` with at least `min` requests sent.
     Sent { scenario: String, min: u64 },
+    /// The logs view shows at least `min` lines about any of `ids`.
+    LogLines { ids: Vec<String>, min: u64 },
 }
 
 impl Claim {
@@ -760,6 +762,13 @@ pub enum Report {
         /// A log group missing at the target, or a target the reader does not know.
         note: Option<String>,
     },
+    /// The demo tour opens the logs view on `request` (what it is `about`), or with `None`
+    /// leaves it, so the audience sees the lines a caption speaks of.
+    ShowLogs {
+        at: Timestamp,
+        request: Option<crate::logs::LogsRequest>,
+        about: Option<String>,
+    },
     /// The stack's alarms and the state changes known for each.
     Alarms {
         at: Timestamp,
@@ -799,7 +808,8 @@ impl Report {
             | Report::LocalMemory { at, .. }
             | Report::FitWindow { at, .. }
             | Report::Alarms { at, .. }
-            | Report::Logs { at, .. } => *at,
+            | Report::Logs { at, .. }
+            | Report::ShowLogs { at, .. } => *at,
         }
     }
 }

@@ -125,7 +125,7 @@ fn dead_letters_here(state: &State) -> Option<(Vec<DlqMessage>, String)> {
 }
 
 /// Opens the view on `request`, at the newest line, following.
-fn show(state: &mut State, request: LogsRequest, about: Option<String>) {
+pub(super) fn show(state: &mut State, request: LogsRequest, about: Option<String>) {
     state.logs.open(request, about);
     state.nav.set_filter(TableId::Logs, String::new());
     state.nav.set_selection(TableId::Logs, Selection::default());

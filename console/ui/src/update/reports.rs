@@ -146,6 +146,14 @@ pub(super) fn apply(state: &mut State, report: Report) {
                 }
             }
         }
+        Report::ShowLogs { request, about, .. } => match request {
+            Some(request) => super::logs::show(state, request, about),
+            None => {
+                if state.nav.view() == &crate::state::nav::View::Logs {
+                    state.nav.pop();
+                }
+            }
+        },
         Report::Alarms {
             at,
             alarms,
@@ -399,6 +407,17 @@ fn shown(state: &State, claim: &Claim) -> Option<f64> {
             let from = state.now - chrono::Duration::minutes(15);
             let peak = state.metrics.max_since(group, CPU_METRIC, from)?;
             within(peak, *min, f64::INFINITY)
+        }
+        Claim::LogLines { ids, min } => {
+            if state.nav.view() != &crate::state::nav::View::Logs {
+                return None;
+            }
+            let n = state
+                .log_rows()
+                .iter()
+                .filter(|l| ids.iter().any(|id| l.raw.contains(id.as_str())))
+                .count() as u64;
+            (n >= *min).then_some(n as f64)
         }
         Claim::Sent { scenario, min } => {
             let s = state.load.status.as_ref()?;

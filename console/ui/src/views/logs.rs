@@ -63,7 +63,9 @@ fn title(state: &State, shown: usize) -> Line<'static> {
         .clone()
         .unwrap_or_else(|| logs.request.describe());
     let name = format!("Logs · {what} · last {}", fmt::secs(logs.request.since_s));
-    let mut title = common::title(&state.theme, &name, count, Some(&fresh), filter);
+    // Paused, nothing is read: the lines' age is not news (the title says PAUSED).
+    let fresh = logs.follow.then_some(&fresh);
+    let mut title = common::title(&state.theme, &name, count, fresh, filter);
     if logs.follow {
         title.spans.push(Span::styled("FOLLOWING ", s.ok));
     } else {
