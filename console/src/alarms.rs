@@ -16,7 +16,7 @@ use stack::metrics::{DIM_ASG_NAME, DIM_QUEUE_NAME};
 use stack::{Clients, Stack};
 use ui::alarms::{AlarmRow, AlarmState, AlarmTransition};
 
-use crate::agents::to_chrono;
+use crate::sdk::to_chrono;
 
 /// A failed call: which API, and why.
 #[derive(Debug, Clone)]
@@ -220,7 +220,7 @@ async fn current_values(
             all.push(q);
         }
     }
-    all.truncate(crate::agents::metrics::MAX_QUERIES);
+    all.truncate(crate::sdk::GET_METRIC_DATA_MAX_QUERIES);
     if all.is_empty() {
         return Ok(HashMap::new());
     }

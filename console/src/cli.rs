@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+pub use crate::target::Target;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
@@ -43,30 +44,6 @@ pub struct UiArgs {
     /// Make no changes at the target: every AWS client refuses any call outside the read allowlist
     #[arg(long, global = true)]
     pub read_only: bool,
-}
-
-/// Where to connect. Unset options come from the standard AWS environment and profile.
-#[derive(Debug, Clone, Args)]
-pub struct Target {
-    /// Endpoint URL for every AWS service (an emulator, a VPC endpoint) [default: AWS_ENDPOINT_URL, else AWS]
-    #[arg(long, global = true, value_name = "URL")]
-    pub endpoint: Option<String>,
-
-    /// Use the local cloud started by `flightdeck local up` in another terminal
-    #[arg(long, global = true, conflicts_with = "endpoint")]
-    pub local: bool,
-
-    /// AWS region [default: AWS_REGION, the profile's region, else the stack's region]
-    #[arg(long, global = true, value_name = "REGION")]
-    pub region: Option<String>,
-
-    /// Named profile from ~/.aws/config [default: AWS_PROFILE]
-    #[arg(long, global = true, value_name = "NAME")]
-    pub profile: Option<String>,
-
-    /// Stack definition to use instead of the built-in infra/stack.json
-    #[arg(long, global = true, value_name = "FILE", env = "FLIGHTDECK_STACK")]
-    pub stack: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

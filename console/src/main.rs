@@ -4,8 +4,10 @@
 mod agents;
 mod alarms;
 mod audit;
+mod calls;
 mod cli;
 mod confirm;
+mod demo;
 mod dlq;
 mod dlqcmd;
 mod editor;
@@ -19,6 +21,7 @@ mod processes;
 mod refresh;
 mod scale;
 mod scalecmd;
+mod sdk;
 mod status;
 mod synth;
 mod target;
@@ -123,54 +126,29 @@ async fn run(mut cli: Cli) -> anyhow::Result<()> {
             no_tui,
             tour,
             fleet,
-        } => local::demo(&stack, port, no_tui, tour, &fleet, &cli.target, &cli.ui).await,
+        } => demo::run(&stack, port, no_tui, tour, &fleet, &cli.target, &cli.ui).await,
         Command::Local(cmd) => local::run(cmd, &cli.target, &stack).await,
         Command::Dlq(cmd) => {
-            let (target, _) = configured(&cli.target, &cli.ui)?;
-            let clients = connect_as(&target, &stack, cli.ui.read_only).await?;
-            let ctx = dlqcmd::Ctx {
-                clients: &clients,
-                stack: &stack,
-                profile: target.profile.as_deref(),
-            };
-            dlqcmd::run(cmd, &ctx).await
+            let acting = Acting::connect(&cli, &stack).await?;
+            dlqcmd::run(cmd, &acting.ctx(&stack)).await
         }
         Command::Scale(args) => {
-            let (target, _) = configured(&cli.target, &cli.ui)?;
-            let clients = connect_as(&target, &stack, cli.ui.read_only).await?;
-            let ctx = dlqcmd::Ctx {
-                clients: &clients,
-                stack: &stack,
-                profile: target.profile.as_deref(),
-            };
-            scalecmd::run(args, &ctx).await
+            let acting = Acting::connect(&cli, &stack).await?;
+            scalecmd::run(args, &acting.ctx(&stack)).await
         }
         Command::Suspend(args) => processes_cmd(args, true, &cli, &stack).await,
         Command::Resume(args) => processes_cmd(args, false, &cli, &stack).await,
         Command::InstanceRefresh(cmd) => {
-            let (target, _) = configured(&cli.target, &cli.ui)?;
-            let clients = connect_as(&target, &stack, cli.ui.read_only).await?;
-            let ctx = dlqcmd::Ctx {
-                clients: &clients,
-                stack: &stack,
-                profile: target.profile.as_deref(),
-            };
-            refresh::run(cmd, &ctx).await
+            let acting = Acting::connect(&cli, &stack).await?;
+            refresh::run(cmd, &acting.ctx(&stack)).await
         }
         Command::Alarms(args) => {
-            let (target, _) = configured(&cli.target, &cli.ui)?;
-            let clients = connect_as(&target, &stack, cli.ui.read_only).await?;
-            alarms::run(args, &clients, &stack).await
+            let acting = Acting::connect(&cli, &stack).await?;
+            alarms::run(args, &acting.clients, &stack).await
         }
         Command::Logs(args) => {
-            let (target, _) = configured(&cli.target, &cli.ui)?;
-            let clients = connect_as(&target, &stack, cli.ui.read_only).await?;
-            let ctx = dlqcmd::Ctx {
-                clients: &clients,
-                stack: &stack,
-                profile: target.profile.as_deref(),
-            };
-            logscmd::run(args, &ctx).await
+            let acting = Acting::connect(&cli, &stack).await?;
+            logscmd::run(args, &acting.ctx(&stack)).await
         }
         Command::Load(cmd) => loadrun::run(cmd, cli.target.local, cli.ui.read_only).await,
     }
@@ -183,14 +161,34 @@ async fn processes_cmd(
     cli: &Cli,
     stack: &Stack,
 ) -> anyhow::Result<()> {
-    let (target, _) = configured(&cli.target, &cli.ui)?;
-    let clients = connect_as(&target, stack, cli.ui.read_only).await?;
-    let ctx = dlqcmd::Ctx {
-        clients: &clients,
-        stack,
-        profile: target.profile.as_deref(),
-    };
-    processes::run(args, suspend, &ctx).await
+    let acting = Acting::connect(cli, stack).await?;
+    processes::run(args, suspend, &acting.ctx(stack)).await
+}
+
+/// What a headless command acts with: the target's clients (refusing writes with
+/// `--read-only`) and the profile the audit log names.
+struct Acting {
+    clients: Clients,
+    profile: Option<String>,
+}
+
+impl Acting {
+    async fn connect(cli: &Cli, stack: &Stack) -> anyhow::Result<Acting> {
+        let (target, _) = configured(&cli.target, &cli.ui)?;
+        let clients = connect_as(&target, stack, cli.ui.read_only).await?;
+        Ok(Acting {
+            clients,
+            profile: target.profile,
+        })
+    }
+
+    fn ctx<'a>(&'a self, stack: &'a Stack) -> dlqcmd::Ctx<'a> {
+        dlqcmd::Ctx {
+            clients: &self.clients,
+            stack,
+            profile: self.profile.as_deref(),
+        }
+    }
 }
 
 /// The target with the config file's `[aws]` under the flags and the environment.

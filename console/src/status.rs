@@ -12,7 +12,7 @@ use stack::errors::{describe, AwsFailure};
 use stack::{Clients, Stack};
 
 use crate::agents::queues::parse_redrive;
-use crate::agents::CallLog;
+use crate::calls::CallLog;
 use crate::watch::{CallError, QueueFinder, Watch};
 
 #[derive(Debug, Clone, Serialize)]

@@ -6,14 +6,49 @@
 use std::path::{Path, PathBuf};
 
 use aws_sdk_sqs::config::Region;
+use clap::Args;
 use stack::{AwsOptions, Clients};
 use ui::config::AwsConfig;
 use ui::TargetInfo;
 
-use crate::cli::Target;
-
 fn env_set(name: &str) -> bool {
     std::env::var_os(name).is_some_and(|v| !v.is_empty())
+}
+
+/// Where to connect. Unset options come from the standard AWS environment and profile.
+#[derive(Debug, Clone, Args)]
+pub struct Target {
+    /// Endpoint URL for every AWS service (an emulator, a VPC endpoint) [default: AWS_ENDPOINT_URL, else AWS]
+    #[arg(long, global = true, value_name = "URL")]
+    pub endpoint: Option<String>,
+
+    /// Use the local cloud started by `flightdeck local up` in another terminal
+    #[arg(long, global = true, conflicts_with = "endpoint")]
+    pub local: bool,
+
+    /// AWS region [default: AWS_REGION, the profile's region, else the stack's region]
+    #[arg(long, global = true, value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// Named profile from ~/.aws/config [default: AWS_PROFILE]
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// Stack definition to use instead of the built-in infra/stack.json
+    #[arg(long, global = true, value_name = "FILE", env = "FLIGHTDECK_STACK")]
+    pub stack: Option<PathBuf>,
+}
+
+/// The profile and region the clients talk to, for `Report::Target`.
+pub fn target_info(clients: &Clients, profile: Option<&str>) -> TargetInfo {
+    TargetInfo {
+        profile: profile.map(str::to_owned),
+        region: clients.region().to_owned(),
+        endpoint: clients.endpoint().map(str::to_owned),
+        identity: clients
+            .identity()
+            .map(|i| (i.account.clone(), i.short().to_owned())),
+    }
 }
 
 /// Fills what neither the command line nor the environment sets from the config's `[aws]`:
@@ -301,7 +336,7 @@ pub async fn connect_to(
         usable_credentials(&clients, profile.as_deref()).await?;
     }
     let clients = identify(clients).await;
-    let info = crate::agents::target_info(&clients, profile.as_deref());
+    let info = target_info(&clients, profile.as_deref());
     Ok((clients, info))
 }
 

@@ -15,7 +15,7 @@ use stack::{Clients, Stack};
 use ui::config::WatchConfig;
 use ui::target::Selection;
 
-use crate::agents::CallLog;
+use crate::calls::CallLog;
 
 /// Named queues that did not exist, and the lists behind prefixes, "*" and tags, are re-read
 /// this often (a new queue shows up within this time).

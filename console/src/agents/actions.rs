@@ -7,29 +7,18 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use chrono::Utc;
-use stack::{Clients, Stack};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use ui::event::RefreshAction;
-use ui::{ActionOutcome, Command, JobState, MessageSelection, RedriveStatus, Report};
+use ui::{Command, JobState, MessageSelection, RedriveStatus, Report};
+
+pub use super::context::Context;
+use super::context::{outcome, record, send_audit};
 
 use crate::audit;
 use crate::dlq::peek::resolve_queue;
 use crate::dlq::redrive::{self, Mover, RedriveProgress};
 use crate::dlq::{Destination, Filter, RedriveRequest, Selection};
-
-/// Audit entries sent to the view.
-const AUDIT_SHOWN: usize = 500;
-
-/// What the actions agent needs besides the commands.
-#[derive(Clone)]
-pub struct Context {
-    pub clients: Clients,
-    pub stack: Stack,
-    pub profile: Option<String>,
-    /// The local fleet run by this process: its API instances are the load run's targets.
-    pub fleet: Option<watch::Receiver<local_cloud::fleet::FleetState>>,
-}
 
 /// Starts the agent; commands go in through the returned sender.
 pub fn spawn(
@@ -169,76 +158,6 @@ async fn run(
         // The mover stops between batches; its journal makes a later run finish the job.
         let _ = tokio::time::timeout(Duration::from_secs(5), handle).await;
     }
-}
-
-pub(super) fn record(
-    ctx: &Context,
-    action: &str,
-    target: &str,
-    parameters: serde_json::Value,
-    result: &str,
-    detail: String,
-) {
-    let entry = audit::Entry::now(
-        &ctx.clients,
-        ctx.profile.as_deref(),
-        action,
-        target,
-        parameters,
-        result,
-        detail,
-    );
-    if let Err(e) = audit::record(&entry) {
-        tracing::warn!("{e:#}");
-    }
-}
-
-pub(super) async fn send_audit(tx: &mpsc::Sender<Report>) {
-    let entries = match audit::read(&audit::log_path(), AUDIT_SHOWN) {
-        Ok(entries) => entries,
-        Err(e) => {
-            tracing::warn!("cannot read the audit log: {e}");
-            return;
-        }
-    };
-    let entries = entries
-        .into_iter()
-        .map(|e| ui::AuditEntry {
-            at: e.at,
-            who: e.who,
-            action: e.action,
-            target: e.target,
-            ok: matches!(e.result.as_str(), "ok" | "dry_run"),
-            detail: e.detail,
-            result: e.result,
-        })
-        .collect();
-    let _ = tx
-        .send(Report::Audit {
-            at: Utc::now(),
-            entries,
-        })
-        .await;
-}
-
-pub(super) async fn outcome(
-    tx: &mpsc::Sender<Report>,
-    action: &str,
-    target: &str,
-    ok: bool,
-    message: impl Into<String>,
-) {
-    let _ = tx
-        .send(Report::Action {
-            at: Utc::now(),
-            outcome: ActionOutcome {
-                action: action.to_owned(),
-                target: target.to_owned(),
-                ok,
-                message: message.into(),
-            },
-        })
-        .await;
 }
 
 fn selection(sel: &MessageSelection) -> Result<Selection, String> {

@@ -9,7 +9,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use ui::{LoadRecent, LoadStatus, Report};
 
-use super::actions::{outcome, record, send_audit, Context};
+use super::context::{outcome, record, send_audit, Context};
 
 /// Where load runs go: `FLIGHTDECK_API_URL` (comma-separated), else the local fleet's
 /// in-service API instances (this process's fleet, else a running `local up`).

@@ -6,7 +6,7 @@
 
 pub mod actions;
 pub mod alarms;
-pub mod calls;
+pub mod context;
 pub mod dlq;
 pub mod fleet;
 pub mod groups;
@@ -35,7 +35,8 @@ use ui::{Agent, Command, ErrorClass, Report, TargetInfo};
 
 use crate::watch::{CallError, Watch};
 
-pub use calls::CallLog;
+pub use crate::calls::CallLog;
+pub use crate::sdk::to_chrono;
 
 /// A failed poll, reduced to what the UI shows: the class and one line.
 #[derive(Debug, Clone, PartialEq)]
@@ -245,18 +246,6 @@ pub struct Extras {
     pub feeds: Vec<Feed>,
 }
 
-/// The profile and region the clients talk to, for `Report::Target`.
-pub fn target_info(clients: &Clients, profile: Option<&str>) -> TargetInfo {
-    TargetInfo {
-        profile: profile.map(str::to_owned),
-        region: clients.region().to_owned(),
-        endpoint: clients.endpoint().map(str::to_owned),
-        identity: clients
-            .identity()
-            .map(|i| (i.account.clone(), i.short().to_owned())),
-    }
-}
-
 /// The running agents; the UI task routes its commands through [`Agents::command`].
 pub struct Agents {
     token: CancellationToken,
@@ -280,7 +269,10 @@ impl Agents {
         let _ = tx.try_send(Report::Target {
             at: Utc::now(),
             seq: 0,
-            result: Ok(target_info(clients, extras.profile.as_deref())),
+            result: Ok(crate::target::target_info(
+                clients,
+                extras.profile.as_deref(),
+            )),
         });
         for feed in extras.feeds {
             tasks.spawn(feed(tx.clone(), token.child_token()));
@@ -479,7 +471,7 @@ impl Generation {
             token.child_token(),
             refresh.clone(),
         ));
-        let ctx = actions::Context {
+        let ctx = context::Context {
             clients: clients.clone(),
             stack: setup.stack.clone(),
             profile: setup.profile.clone(),
@@ -493,7 +485,7 @@ impl Generation {
         if let Some(local) = local {
             tasks.spawn(fleet::run(local, tx.clone(), token.child_token()));
         }
-        tasks.spawn(calls::run(calls, tx.clone(), token.child_token()));
+        tasks.spawn(crate::calls::run(calls, tx.clone(), token.child_token()));
         Generation {
             token,
             tasks,
@@ -654,11 +646,6 @@ impl Supervisor {
         self.clients = clients;
         true
     }
-}
-
-/// Converts an SDK timestamp; out-of-range values (never sent by AWS) become `None`.
-pub fn to_chrono(t: &aws_smithy_types::DateTime) -> Option<ui::Timestamp> {
-    chrono::DateTime::from_timestamp(t.secs(), t.subsec_nanos())
 }
 
 #[cfg(test)]

@@ -703,7 +703,7 @@ async fn tag_origin_adds_the_dlq_id_and_the_run_and_leaves_a_message_with_too_ma
     assert_eq!((out.would_move.len(), out.progress.untaggable), (4, 1));
     assert!(out.would_move[0]
         .attributes
-        .contains_key(redrive::ORIGIN_ATTRIBUTE));
+        .contains_key(crate::dlq::request::ORIGIN_ATTRIBUTE));
 
     let mut req = s.request(Selection::Everything);
     req.tag_origin = true;
@@ -716,12 +716,12 @@ async fn tag_origin_adds_the_dlq_id_and_the_run_and_leaves_a_message_with_too_ma
     assert_eq!(moved.len(), 4);
     for (body, attrs) in &moved {
         assert_eq!(
-            attrs[redrive::ORIGIN_ATTRIBUTE],
+            attrs[crate::dlq::request::ORIGIN_ATTRIBUTE],
             format!("String:{}", before[body]),
             "{body}"
         );
         assert_eq!(
-            attrs[redrive::RUN_ATTRIBUTE],
+            attrs[crate::dlq::request::RUN_ATTRIBUTE],
             format!("String:{}", out.progress.run_id)
         );
         assert!(

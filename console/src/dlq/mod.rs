@@ -16,6 +16,7 @@ mod mover;
 pub mod peek;
 pub mod receives;
 pub mod redrive;
+pub mod request;
 
 #[cfg(test)]
 mod fault_tests;

@@ -26,7 +26,7 @@ use tokio::time::Instant;
 
 use super::journal::Status;
 use super::peek::DlqMessage;
-use super::redrive::{tag_origin, Mover, RedriveProgress, RedriveRequest, Selection};
+use super::request::{tag_origin, Mover, RedriveProgress, RedriveRequest, Selection};
 use super::DlqError;
 
 /// Batches moved at once. Each is received, journalled, sent and deleted on its own; while
@@ -664,7 +664,7 @@ mod tests {
         let a = &work.to_send[0];
         assert_eq!(a.body, r#"{"edited":true}"#);
         assert_eq!(
-            a.attributes.get(crate::dlq::redrive::ORIGIN_ATTRIBUTE),
+            a.attributes.get(crate::dlq::request::ORIGIN_ATTRIBUTE),
             Some(&"a".to_string())
         );
         assert_eq!(pass.end().untaggable_ids, ["full"]);

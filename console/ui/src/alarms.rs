@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::Timestamp;
+use crate::time::Timestamp;
 
 /// State changes kept per alarm.
 pub const HISTORY_KEPT: usize = 20;

@@ -21,6 +21,7 @@ use std::fmt;
 
 use serde_json::Value;
 
+pub use crate::dlqsig::Fields;
 use crate::model::{DlqMessage, Timestamp};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -282,28 +283,6 @@ impl Filter {
     /// For callers with their own message type (the headless commands, the mover).
     pub fn matches_fields(&self, m: &Fields<'_>, now: Timestamp) -> bool {
         self.terms.iter().all(|t| term_matches(t, m, now))
-    }
-}
-
-/// What a filter looks at in one message.
-#[derive(Debug, Clone, Copy)]
-pub struct Fields<'a> {
-    pub id: &'a str,
-    pub body: &'a str,
-    pub sent_at: Option<Timestamp>,
-    pub receive_count: u32,
-    pub attributes: &'a std::collections::BTreeMap<String, String>,
-}
-
-impl<'a> Fields<'a> {
-    pub fn of(m: &'a DlqMessage) -> Fields<'a> {
-        Fields {
-            id: &m.id,
-            body: &m.body,
-            sent_at: m.sent_at,
-            receive_count: m.receive_count,
-            attributes: &m.attributes,
-        }
     }
 }
 

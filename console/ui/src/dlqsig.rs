@@ -18,8 +18,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::dlqfilter::Fields;
-use crate::model::Timestamp;
+use crate::model::{DlqMessage, Timestamp};
 
 /// Which part of a message the signature was taken from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -247,6 +246,28 @@ pub fn group<'a>(messages: impl IntoIterator<Item = Fields<'a>>) -> Vec<Group> {
             .then_with(|| a.signature.text.cmp(&b.signature.text))
     });
     groups
+}
+
+/// What a filter looks at in one message.
+#[derive(Debug, Clone, Copy)]
+pub struct Fields<'a> {
+    pub id: &'a str,
+    pub body: &'a str,
+    pub sent_at: Option<Timestamp>,
+    pub receive_count: u32,
+    pub attributes: &'a std::collections::BTreeMap<String, String>,
+}
+
+impl<'a> Fields<'a> {
+    pub fn of(m: &'a DlqMessage) -> Fields<'a> {
+        Fields {
+            id: &m.id,
+            body: &m.body,
+            sent_at: m.sent_at,
+            receive_count: m.receive_count,
+            attributes: &m.attributes,
+        }
+    }
 }
 
 #[cfg(test)]

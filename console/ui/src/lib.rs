@@ -16,6 +16,7 @@ pub mod state;
 pub mod synthetic;
 pub mod target;
 pub mod theme;
+pub mod time;
 mod update;
 pub mod views;
 

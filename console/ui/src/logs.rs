@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::Timestamp;
+use crate::time::Timestamp;
 
 /// Lines the view keeps; older ones leave from the top (and are counted).
 pub const LINES_KEPT: usize = 2_000;

@@ -3,10 +3,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-
 /// Wall-clock time of an observation; the UI's clock is advanced only by `Event::Tick`.
-pub type Timestamp = DateTime<Utc>;
+pub use crate::time::Timestamp;
 
 /// The CloudWatch metric the dashboard charts per group.
 pub const CPU_METRIC: &str = "CPUUtilization";

@@ -37,6 +37,14 @@ pub struct ChartSettings {
 }
 
 impl ChartSettings {
+    /// Freezes the charts at `now`, or unfreezes them.
+    pub fn toggle_freeze(&mut self, now: Timestamp) {
+        self.frozen_at = match self.frozen_at {
+            Some(_) => None,
+            None => Some(now),
+        };
+    }
+
     pub fn new(marker: ChartMarker) -> Self {
         ChartSettings {
             fit: true,

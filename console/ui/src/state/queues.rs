@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
+pub use crate::config::Pairing;
 use crate::model::{GroupSnapshot, QueueSnapshot, Timestamp};
 
 /// Samples kept per queue: a day at a 5 s poll.
@@ -122,54 +123,6 @@ impl Queues {
         self.list
             .iter()
             .filter(move |q| q.redrive.as_ref().is_some_and(|r| r.dlq_arn == dlq.arn))
-    }
-}
-
-/// Which group consumes which queue, for backlog per in-service worker.
-/// Explicit pairs come from `[pairing]`; otherwise a group whose name contains "worker"
-/// consumes the source (non-DLQ) queue, preferring one with a redrive policy.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Pairing {
-    explicit: BTreeMap<String, String>,
-}
-
-impl Pairing {
-    pub fn new(group_to_queue: BTreeMap<String, String>) -> Pairing {
-        Pairing {
-            explicit: group_to_queue,
-        }
-    }
-
-    pub fn explicit(&self, group: &str) -> Option<&str> {
-        self.explicit.get(group).map(String::as_str)
-    }
-
-    pub fn queue_for<'a>(
-        &self,
-        group: &str,
-        queues: &'a [QueueSnapshot],
-    ) -> Option<&'a QueueSnapshot> {
-        if let Some(name) = self.explicit(group) {
-            return queues.iter().find(|q| q.name == name);
-        }
-        if !group.to_ascii_lowercase().contains("worker") {
-            return None;
-        }
-        let mut sources = queues.iter().filter(|q| !q.is_dlq);
-        let first = sources.clone().next();
-        sources.find(|q| q.redrive.is_some()).or(first)
-    }
-
-    pub fn group_for<'a>(
-        &self,
-        queue: &str,
-        groups: &'a [GroupSnapshot],
-        queues: &[QueueSnapshot],
-    ) -> Option<&'a GroupSnapshot> {
-        groups.iter().find(|g| {
-            self.queue_for(&g.name, queues)
-                .is_some_and(|q| q.name == queue)
-        })
     }
 }
 

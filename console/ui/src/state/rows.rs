@@ -143,6 +143,27 @@ impl State {
             .collect()
     }
 
+    /// The source (non-DLQ) queues shown, in table order: each gets a chart row.
+    pub fn source_queue_rows(&self) -> Vec<&QueueSnapshot> {
+        self.queue_rows()
+            .into_iter()
+            .filter(|q| !q.is_dlq)
+            .collect()
+    }
+
+    /// The group and queue the combined chart follows: the first source queue and the group
+    /// that consumes it (else the first group).
+    pub fn story_subjects(&self) -> (Option<&QueueSnapshot>, Option<&GroupSnapshot>) {
+        let queue = self.source_queue_rows().into_iter().next();
+        let paired = queue.and_then(|q| {
+            self.config
+                .pairing
+                .group_for(&q.name, &self.groups.list, &self.queues.list)
+        });
+        let group = paired.or_else(|| self.group_rows().into_iter().next());
+        (queue, group)
+    }
+
     pub fn row_keys(&self, table: TableId) -> Vec<String> {
         match table {
             TableId::Groups => self.group_rows().iter().map(|g| g.name.clone()).collect(),

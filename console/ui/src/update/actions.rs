@@ -65,7 +65,7 @@ pub(super) fn mark(state: &mut State) {
     } else {
         state.dlq.toggle(&key);
     }
-    super::select::step(state, TableId::Messages, 1);
+    super::cursor::step(state, TableId::Messages, 1);
 }
 
 /// S: one row per failure signature in the DLQ table, or one per message again.

@@ -2,7 +2,7 @@
 
 use crossterm::event::KeyEvent;
 
-use super::{actions, prompt, select};
+use super::{actions, cursor, prompt, select};
 use crate::event::Command;
 use crate::keymap::Action;
 use crate::state::nav::{Pane, TableId, View};
@@ -84,8 +84,8 @@ pub(super) fn act(state: &mut State, action: Action) -> Vec<Command> {
             let Some(table) = table else {
                 return Vec::new();
             };
-            let page = select::page_height(state, table);
-            select::move_to(state, table, |cur, len| match action {
+            let page = cursor::page_height(state, table);
+            cursor::move_to(state, table, |cur, len| match action {
                 Action::Up => cur.saturating_sub(1),
                 Action::Down => cur + 1,
                 Action::PageUp => cur.saturating_sub(page),
@@ -152,7 +152,7 @@ pub(super) fn act(state: &mut State, action: Action) -> Vec<Command> {
                 .into_iter()
                 .collect()
         }
-        Action::Freeze => toggle_freeze(state),
+        Action::Freeze => state.chart.toggle_freeze(state.now),
         Action::Mark => actions::mark(state),
         Action::MarkAll => actions::mark_all(state),
         Action::GroupBySignature => actions::toggle_grouping(state),
@@ -169,11 +169,4 @@ pub(super) fn act(state: &mut State, action: Action) -> Vec<Command> {
         }
     }
     Vec::new()
-}
-
-pub(super) fn toggle_freeze(state: &mut State) {
-    state.chart.frozen_at = match state.chart.frozen_at {
-        Some(_) => None,
-        None => Some(state.now),
-    };
 }

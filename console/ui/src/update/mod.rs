@@ -1,6 +1,7 @@
 //! `update(state, event) -> commands`: the only place state changes. Split by event source.
 
 mod actions;
+mod cursor;
 mod keys;
 mod logs;
 mod mouse;

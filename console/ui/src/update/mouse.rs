@@ -4,7 +4,7 @@
 use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
 use ratatui::layout::Position;
 
-use super::select;
+use super::cursor;
 use crate::event::Command;
 use crate::state::nav::Selection;
 use crate::state::prompt::Input;
@@ -33,7 +33,7 @@ pub(super) fn on_mouse(state: &mut State, mouse: MouseEvent) -> Vec<Command> {
     match mouse.kind {
         MouseEventKind::Down(MouseButton::Left) => {
             let Some(area) = hit else { return Vec::new() };
-            select::focus(state, area.table);
+            cursor::focus(state, area.table);
             if area.rows.contains(pos) {
                 let offset = state.scroll(area.table, usize::from(area.rows.height));
                 let index = offset + usize::from(pos.y - area.rows.y);
@@ -54,13 +54,13 @@ pub(super) fn on_mouse(state: &mut State, mouse: MouseEvent) -> Vec<Command> {
             let Some(table) = hit.map(|a| a.table).or(state.nav.table()) else {
                 return Vec::new();
             };
-            select::focus(state, table);
+            cursor::focus(state, table);
             let delta = if mouse.kind == MouseEventKind::ScrollDown {
                 1
             } else {
                 -1
             };
-            select::step(state, table, delta);
+            cursor::step(state, table, delta);
         }
         _ => {}
     }

@@ -2,7 +2,6 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use super::keys;
 use crate::event::Command;
 use crate::state::nav::{Selection, View};
 use crate::state::prompt::{self, Input, Names, Parsed};
@@ -217,7 +216,7 @@ pub(super) fn run(state: &mut State, text: &str) -> Vec<Command> {
             state.chart.set_fixed(w);
             return vec![Command::SetMetricWindow(w)];
         }
-        Parsed::Freeze => keys::toggle_freeze(state),
+        Parsed::Freeze => state.chart.toggle_freeze(state.now),
         Parsed::Marker(m) => state.chart.marker = m,
         Parsed::Redrive(to) => {
             let to = match to {

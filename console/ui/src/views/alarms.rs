@@ -9,7 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget, Wrap};
 
 use super::table::{self, col, Col, TableView};
-use super::{common, layout};
+use super::{common, geometry};
 use crate::alarms::{AlarmRow, AlarmState};
 use crate::fmt;
 use crate::model::Agent;
@@ -97,7 +97,7 @@ fn draw_table(state: &State, rows: &[&AlarmRow], area: Rect, buf: &mut Buffer) {
     title
         .spans
         .push(Span::styled("enter opens what it watches ", s.muted));
-    let height = usize::from(layout::rows_of(area).height);
+    let height = usize::from(geometry::rows_of(area).height);
     table::draw(
         TableView {
             title,

@@ -7,7 +7,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
 use super::table::{self, col, Col, TableView};
-use super::{common, layout};
+use super::{common, geometry};
 use crate::fmt;
 use crate::state::nav::TableId;
 use crate::state::State;
@@ -47,7 +47,7 @@ pub fn draw(state: &State, area: Rect, buf: &mut Buffer) {
     } else {
         "no changes recorded yet"
     };
-    let height = usize::from(layout::rows_of(area).height);
+    let height = usize::from(geometry::rows_of(area).height);
     table::draw(
         TableView {
             title: common::title(

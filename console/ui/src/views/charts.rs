@@ -517,7 +517,7 @@ fn dlq_top(peak: f64) -> f64 {
 pub fn story(state: &State, area: Rect, buf: &mut Buffer) {
     let s = &state.theme.s;
     let f = frame(state);
-    let (queue, group) = super::dashboard::story_subjects(state);
+    let (queue, group) = state.story_subjects();
     let scale = |v: &[(f64, f64)], top: f64| -> Vec<(f64, f64)> {
         v.iter().map(|&(x, y)| (x, y / top * 100.0)).collect()
     };

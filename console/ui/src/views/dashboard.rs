@@ -5,44 +5,21 @@
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 
-use super::layout::{self, Tier};
+use super::geometry::{self, Tier};
 use super::{charts, groups, queues};
 use crate::model::{GroupSnapshot, QueueSnapshot};
 use crate::state::nav::Pane;
 use crate::state::State;
 
-/// The source (non-DLQ) queues shown, in table order: each gets a chart row.
-pub fn source_queues(state: &State) -> Vec<&QueueSnapshot> {
-    state
-        .queue_rows()
-        .into_iter()
-        .filter(|q| !q.is_dlq)
-        .collect()
-}
-
 /// A chart row per source queue and per group.
 pub fn chart_rows_wanted(state: &State) -> usize {
-    source_queues(state).len() + state.group_rows().len()
-}
-
-/// The group and queue the combined chart follows: the first source queue and the group that
-/// consumes it (else the first group).
-pub fn story_subjects(state: &State) -> (Option<&QueueSnapshot>, Option<&GroupSnapshot>) {
-    let queue = source_queues(state).into_iter().next();
-    let paired = queue.and_then(|q| {
-        state
-            .config
-            .pairing
-            .group_for(&q.name, &state.groups.list, &state.queues.list)
-    });
-    let group = paired.or_else(|| state.group_rows().into_iter().next());
-    (queue, group)
+    state.source_queue_rows().len() + state.group_rows().len()
 }
 
 pub fn draw(state: &State, area: Rect, buf: &mut Buffer) {
     let rows = state.group_rows();
-    let sources = source_queues(state);
-    let d = layout::dashboard(
+    let sources = state.source_queue_rows();
+    let d = geometry::dashboard(
         area,
         rows.len(),
         state.queue_rows().len(),

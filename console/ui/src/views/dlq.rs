@@ -9,7 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget, Wrap};
 
 use super::table::{self, col, Col, TableView};
-use super::{common, layout};
+use super::{common, geometry};
 use crate::dlqfilter;
 use crate::dlqsig::Group;
 use crate::fmt;
@@ -133,7 +133,7 @@ fn draw_groups(state: &State, area: Rect, buf: &mut Buffer) {
     };
     title.spans.push(Span::styled(hint, s.muted));
     let rows = groups.iter().map(|g| group_row(state, g)).collect();
-    let height = usize::from(layout::rows_of(area).height);
+    let height = usize::from(geometry::rows_of(area).height);
     table::draw(
         TableView {
             title,
@@ -190,7 +190,7 @@ pub fn draw_table(state: &State, queue: &str, area: Rect, buf: &mut Buffer) {
         "receives: peeks not counted · space mark · R redrive · enter open · S groups "
     };
     title.spans.push(Span::styled(hint, s.muted));
-    let height = usize::from(layout::rows_of(area).height);
+    let height = usize::from(geometry::rows_of(area).height);
     table::draw(
         TableView {
             title,

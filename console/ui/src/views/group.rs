@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
 use super::table::{self, col, Col, TableView};
-use super::{charts, common, layout};
+use super::{charts, common, geometry};
 use crate::fmt;
 use crate::model::{
     Agent, GroupSnapshot, InstanceInfo, LocalMemory, MetricKey, Phase, PolicyKind, Pressure,
@@ -65,7 +65,7 @@ pub fn draw(state: &State, name: &str, area: Rect, buf: &mut Buffer) {
         return;
     };
     let instances = state.instance_rows();
-    let l = layout::group_detail(
+    let l = geometry::group_detail(
         area,
         instances.len(),
         summary_height(state, name, area.width),
@@ -321,7 +321,7 @@ fn instance_table(
     } else {
         format!("{}/{}", rows.len(), g.instances.len())
     };
-    let height = usize::from(layout::rows_of(area).height);
+    let height = usize::from(geometry::rows_of(area).height);
     table::draw(
         TableView {
             title: common::title(&state.theme, "Instances", count, None, filter),

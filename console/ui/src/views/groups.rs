@@ -6,7 +6,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
 use super::table::{self, col, Col, TableView};
-use super::{common, layout};
+use super::{common, geometry};
 use crate::fmt;
 use crate::model::{Agent, GroupSnapshot, MetricKey, Phase, PolicyKind};
 use crate::state::nav::TableId;
@@ -154,7 +154,7 @@ pub fn draw_table_with(state: &State, area: Rect, buf: &mut Buffer, focused: boo
     } else {
         "no Auto Scaling groups"
     };
-    let height = usize::from(layout::rows_of(area).height);
+    let height = usize::from(geometry::rows_of(area).height);
     table::draw(
         TableView {
             title: common::title(&state.theme, "Groups", count, Some(&fresh), filter),

@@ -11,7 +11,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Chart, Dataset, GraphType, Paragraph, Widget};
 
 use super::table::{self, col, Col, TableView};
-use super::{common, layout};
+use super::{common, geometry};
 use crate::fmt;
 use crate::model::{LoadRecent, LoadStatus};
 use crate::state::nav::TableId;
@@ -53,7 +53,7 @@ fn draw_picker(state: &State, area: Rect, buf: &mut Buffer) {
             )
         })
         .collect();
-    let height = usize::from(layout::rows_of(area).height);
+    let height = usize::from(geometry::rows_of(area).height);
     let mut title = common::title(
         &state.theme,
         "Scenarios",

@@ -9,7 +9,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget, Wrap};
 
-use super::{common, layout};
+use super::{common, geometry};
 use crate::fmt;
 use crate::logs::LogEntry;
 use crate::model::Agent;
@@ -92,7 +92,7 @@ fn draw_lines(state: &State, rows: &[&LogEntry], area: Rect, buf: &mut Buffer) {
     };
     Paragraph::new(Line::from(Span::styled(header, s.header)))
         .render(Rect { height: 1, ..inner }, buf);
-    let list = layout::rows_of(area);
+    let list = geometry::rows_of(area);
     if rows.is_empty() {
         let text = empty_text(state);
         common::placeholder(buf, list, &text, s.muted);

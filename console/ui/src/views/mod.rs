@@ -8,6 +8,7 @@ pub mod common;
 pub mod dashboard;
 pub mod dialog;
 pub mod dlq;
+pub mod geometry;
 pub mod group;
 pub mod groups;
 pub mod help;

@@ -7,7 +7,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
-use super::{charts, common, layout};
+use super::{charts, common, geometry};
 use crate::fmt;
 use crate::model::{name_from_arn, Agent, QueueSnapshot};
 use crate::state::queues::backlog;
@@ -159,11 +159,11 @@ pub fn draw(state: &State, name: &str, area: Rect, buf: &mut Buffer) {
     let text = lines(state, q);
     let n_lines = u16::try_from(text.len()).unwrap_or(u16::MAX);
     let (attrs, chart) = if q.is_dlq {
-        let l = layout::dlq_detail(area, n_lines);
+        let l = geometry::dlq_detail(area, n_lines);
         super::dlq::draw_table(state, &q.name, l.messages, buf);
         (l.attrs, l.chart)
     } else {
-        let l = layout::queue_detail(area, n_lines);
+        let l = geometry::queue_detail(area, n_lines);
         (l.attrs, l.chart)
     };
     let mut title = vec![Span::styled(format!(" {}", q.name), s.title)];

@@ -7,7 +7,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
 use super::table::{self, col, Col, TableView};
-use super::{common, layout};
+use super::{common, geometry};
 use crate::fmt;
 use crate::model::{Agent, QueueSnapshot};
 use crate::state::nav::TableId;
@@ -139,7 +139,7 @@ pub fn draw_table_with(state: &State, area: Rect, buf: &mut Buffer, focused: boo
     } else {
         "no queues"
     };
-    let height = usize::from(layout::rows_of(area).height);
+    let height = usize::from(geometry::rows_of(area).height);
     table::draw(
         TableView {
             title: common::title(&state.theme, "Queues", count, Some(&fresh), filter),

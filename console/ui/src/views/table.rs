@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Row, StatefulWidget, Table, TableState, Widget};
 
 use super::common;
-use super::layout;
+use super::geometry;
 use crate::theme::Theme;
 
 #[derive(Debug, Clone, Copy)]
@@ -194,7 +194,7 @@ pub fn draw(view: TableView<'_>, area: Rect, buf: &mut Buffer, theme: &Theme) {
             .map(|&i| align(Line::from(view.cols[i].header), &view.cols[i])),
     )
     .style(theme.s.header);
-    let height = usize::from(layout::rows_of(area).height);
+    let height = usize::from(geometry::rows_of(area).height);
     let end = (view.offset + height).min(view.rows.len());
     let start = view.offset.min(end);
     let rows: Vec<Row<'_>> = view.rows[start..end]
@@ -226,7 +226,7 @@ pub fn draw(view: TableView<'_>, area: Rect, buf: &mut Buffer, theme: &Theme) {
     );
     StatefulWidget::render(table, inner, buf, &mut state);
     if empty {
-        common::placeholder(buf, layout::rows_of(area), view.empty, theme.s.muted);
+        common::placeholder(buf, geometry::rows_of(area), view.empty, theme.s.muted);
     }
 }
 
