@@ -2,7 +2,8 @@
 """Import cycles between the modules of a Rust crate: `scripts/module-cycles.py [--layers]
 [SRC_DIR...]` (default: the console's two crates, console/src and console/ui/src). Exits 1 and
 prints each cycle when there is one, 0 otherwise; `--layers` also prints the modules by layer
-(each imports only from the layers below it, the crate root's items aside).
+(each imports only from the layers below it, the crate root's items aside); `--self-test`
+checks that a planted cycle is found and a child's use of its parent is not.
 
 A module is a file. An edge A -> B is any path in A's code (not its `#[cfg(test)]` part) that
 names B: `crate::b::...`, `super::b::...`, `self::b::...` or, in a directory module, a child
@@ -156,7 +157,33 @@ def layers(graph):
     return [sorted(out[n]) for n in sorted(out)]
 
 
+def self_test():
+    """The check finds a planted cycle and lets a child use its parent: it does not pass by
+    looking at nothing."""
+    import tempfile
+
+    files = {
+        "main.rs": "mod a;\nmod b;\nmod dir;\nfn main() { a::f(); }\n",
+        "a.rs": "use crate::b::g;\npub fn f() { g() }\n",
+        "b.rs": "pub fn g() { crate::a::f() }\n",
+        "dir/mod.rs": "mod kid;\npub struct Shared;\npub fn run() { kid::go() }\n",
+        "dir/kid.rs": "use super::Shared;\npub fn go() { let _ = Shared; }\n",
+    }
+    with tempfile.TemporaryDirectory() as src:
+        for rel, text in files.items():
+            os.makedirs(os.path.dirname(os.path.join(src, rel)), exist_ok=True)
+            with open(os.path.join(src, rel), "w", encoding="utf-8") as f:
+                f.write(text)
+        found = cycles(edges(modules(src)))
+    if found != [[("a",), ("b",)]]:
+        print(f"module-cycles self-test: expected exactly the a <-> b cycle, found {found}")
+        return 1
+    return 0
+
+
 def main(argv):
+    if "--self-test" in argv:
+        return self_test()
     show_layers = "--layers" in argv
     roots = [a for a in argv if a != "--layers"] or ["console/src", "console/ui/src"]
     bad = 0
