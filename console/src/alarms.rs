@@ -342,7 +342,7 @@ pub async fn run(args: AlarmsArgs, clients: &Clients, stack: &Stack) -> anyhow::
     }
     let firing = ui::alarms::in_alarm(&rows);
     if firing > 0 {
-        return Err(crate::dlqcmd::Exit {
+        return Err(crate::headless::Exit {
             code: EXIT_IN_ALARM,
             message: format!(
                 "{firing} alarm{} in ALARM",

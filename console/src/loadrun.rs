@@ -15,7 +15,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::confirm::{self, Confirm};
-use crate::dlqcmd::Exit;
+use crate::headless::Exit;
 
 /// Exit codes of `flightdeck load run` (also in `--help`).
 pub const EXIT_CODES: &str = "Exit codes:\n  \

@@ -154,7 +154,7 @@ pub async fn search(
     q: &LogQuery,
 ) -> Result<Found, LogsError> {
     let mut found = Found::default();
-    let mut by_id: BTreeMap<(i64, String), LogLine> = BTreeMap::new();
+    let mut by_id = Lines::default();
     for group in &q.groups {
         for pattern in q.patterns() {
             match search_group(
@@ -177,16 +177,34 @@ pub async fn search(
         }
     }
     let limit = q.limit.max(1);
-    if by_id.len() > limit {
+    if by_id.lines.len() > limit {
         found.more = true;
     }
-    trim(&mut by_id, limit, q.newest);
-    found.lines = by_id.into_values().collect();
+    trim(&mut by_id.lines, limit, q.newest);
+    found.lines = by_id.lines.into_values().collect();
     Ok(found)
 }
 
+/// The lines a search has read, by time and then in the order CloudWatch Logs gave them
+/// (lines written in the same millisecond keep their order), each event once.
+#[derive(Default)]
+struct Lines {
+    lines: BTreeMap<(i64, u64), LogLine>,
+    ids: HashSet<String>,
+    seq: u64,
+}
+
+impl Lines {
+    fn add(&mut self, line: LogLine) {
+        if self.ids.insert(line.event_id.clone()) {
+            self.seq += 1;
+            self.lines.insert((line.timestamp, self.seq), line);
+        }
+    }
+}
+
 /// Keeps at most `limit` lines: the oldest, or the newest for a tail.
-fn trim(lines: &mut BTreeMap<(i64, String), LogLine>, limit: usize, newest: bool) {
+fn trim(lines: &mut BTreeMap<(i64, u64), LogLine>, limit: usize, newest: bool) {
     while lines.len() > limit {
         if newest {
             lines.pop_first();
@@ -204,7 +222,7 @@ async fn search_group(
     q: &LogQuery,
     group: &str,
     pattern: Option<&str>,
-    out: &mut BTreeMap<(i64, String), LogLine>,
+    out: &mut Lines,
     calls: &mut usize,
 ) -> Result<Result<bool, Missing>, LogsError> {
     let mut token: Option<String> = None;
@@ -255,14 +273,14 @@ async fn search_group(
                 timestamp: e.timestamp().unwrap_or_default(),
                 message: message.to_owned(),
             };
-            out.insert((line.timestamp, line.event_id.clone()), line);
+            out.add(line);
         }
-        if out.len() > limit {
+        if out.lines.len() > limit {
             if !q.newest {
                 return Ok(Ok(true));
             }
             // A tail reads on to the newest lines, holding no more than it keeps.
-            trim(out, limit, true);
+            trim(&mut out.lines, limit, true);
             more = true;
         }
         match answer.next_token() {
@@ -389,6 +407,22 @@ mod tests {
     }
 
     #[test]
+    fn lines_of_the_same_millisecond_keep_their_order_and_come_once() {
+        let mut lines = Lines::default();
+        for (id, t) in [("z", 5), ("a", 5), ("m", 4), ("z", 5)] {
+            lines.add(LogLine {
+                event_id: id.into(),
+                group: "g".into(),
+                stream: "s".into(),
+                timestamp: t,
+                message: String::new(),
+            });
+        }
+        let order: Vec<&str> = lines.lines.values().map(|l| l.event_id.as_str()).collect();
+        assert_eq!(order, ["m", "z", "a"]);
+    }
+
+    #[test]
     fn a_tail_keeps_the_newest_lines() {
         let mut by_id = BTreeMap::new();
         for t in 0..10 {
@@ -399,7 +433,7 @@ mod tests {
                 timestamp: t,
                 message: String::new(),
             };
-            by_id.insert((t, line.event_id.clone()), line);
+            by_id.insert((t, t.unsigned_abs()), line);
         }
         let mut tail = by_id.clone();
         trim(&mut tail, 3, true);

@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::dlq::peek::{peek, resolve_queue, PeekOptions};
 use crate::dlq::Filter;
-use crate::dlqcmd::{Ctx, Exit};
+use crate::headless::{exit, Ctx};
 use crate::logs::{self, LogQuery, LogsError, Seen};
 
 #[derive(Debug, Args)]
@@ -67,14 +67,6 @@ fn since_parser(text: &str) -> Result<u64, String> {
             "`{text}` is not a duration: give a number with s, m, h or d (30s, 15m, 2h, 1d)"
         )),
     }
-}
-
-fn exit(code: u8, message: impl Into<String>) -> anyhow::Error {
-    Exit {
-        code,
-        message: message.into(),
-    }
-    .into()
 }
 
 pub async fn run(args: LogsArgs, ctx: &Ctx<'_>) -> anyhow::Result<()> {

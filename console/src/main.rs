@@ -12,6 +12,7 @@ mod dlq;
 mod dlqcmd;
 mod editor;
 mod framelog;
+mod headless;
 mod loadrun;
 mod local;
 mod logging;
@@ -56,7 +57,7 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            if let Some(exit) = e.downcast_ref::<dlqcmd::Exit>() {
+            if let Some(exit) = e.downcast_ref::<headless::Exit>() {
                 if !exit.message.is_empty() {
                     eprintln!("flightdeck: {}", exit.message);
                 }
@@ -182,8 +183,8 @@ impl Acting {
         })
     }
 
-    fn ctx<'a>(&'a self, stack: &'a Stack) -> dlqcmd::Ctx<'a> {
-        dlqcmd::Ctx {
+    fn ctx<'a>(&'a self, stack: &'a Stack) -> headless::Ctx<'a> {
+        headless::Ctx {
             clients: &self.clients,
             stack,
             profile: self.profile.as_deref(),

@@ -9,7 +9,7 @@ use stack::errors::describe;
 use stack::Clients;
 
 use crate::confirm::{Action, Confirm};
-use crate::dlqcmd::{Ctx, Exit, EXIT_CODES, REFUSED};
+use crate::headless::{exit, Ctx, Exit, EXIT_CODES, REFUSED};
 use crate::scale::ScaleError;
 
 #[derive(Debug, Clone, Args)]
@@ -108,10 +108,6 @@ pub fn summary(out: &Outcome) -> String {
         out.processes.join(", "),
         out.group
     )
-}
-
-fn exit(code: u8, message: String) -> anyhow::Error {
-    Exit { code, message }.into()
 }
 
 /// `flightdeck suspend` (`suspend`) and `flightdeck resume`.

@@ -10,7 +10,7 @@ use stack::errors::{describe, AwsFailure, ErrorClass};
 use stack::Clients;
 
 use crate::confirm::{Action, Confirm};
-use crate::dlqcmd::{Ctx, Exit, EXIT_CODES, FAILED, REFUSED};
+use crate::headless::{exit, Ctx, Exit, EXIT_CODES, FAILED, REFUSED};
 use crate::scale::ScaleError;
 
 /// Refreshes shown by `status` and followed by the console: the newest few.
@@ -182,10 +182,6 @@ pub async fn cancel(clients: &Clients, group: &str) -> Result<String, ScaleError
         .await
         .map_err(|e| aws("CancelInstanceRefresh", describe(&e)))?;
     Ok(out.instance_refresh_id().unwrap_or_default().to_owned())
-}
-
-fn exit(code: u8, message: String) -> anyhow::Error {
-    Exit { code, message }.into()
 }
 
 /// A failure as the CLI exits with it: the endpoint's gap is a refusal (nothing changed).

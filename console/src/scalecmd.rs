@@ -4,7 +4,7 @@
 use clap::Args;
 
 use crate::confirm::Action;
-use crate::dlqcmd::{Ctx, Exit, EXIT_CODES, FAILED, REFUSED};
+use crate::headless::{exit, Ctx, Exit, EXIT_CODES, FAILED, REFUSED};
 use crate::scale::{describe_group, set_desired, ScaleError};
 
 #[derive(Debug, Clone, Args)]
@@ -25,10 +25,6 @@ pub struct ScaleArgs {
     pub yes: bool,
     #[arg(long)]
     pub json: bool,
-}
-
-fn exit(code: u8, message: String) -> anyhow::Error {
-    Exit { code, message }.into()
 }
 
 /// A scaling error as the exit the operator reads: refusals (out of range, `--read-only`) exit

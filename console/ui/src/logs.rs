@@ -221,16 +221,15 @@ impl Logs {
         self.at = Some(at);
         self.note = note;
         self.lines.extend(lines);
-        // Lines can reach CloudWatch Logs late: keep the view in time order.
+        // Lines can reach CloudWatch Logs late: keep the view in time order (a stable sort:
+        // lines of the same millisecond keep the order they came in).
         if !self
             .lines
             .iter()
             .zip(self.lines.iter().skip(1))
-            .all(|(a, b)| (a.at, &a.event_id) <= (b.at, &b.event_id))
+            .all(|(a, b)| a.at <= b.at)
         {
-            self.lines
-                .make_contiguous()
-                .sort_by(|a, b| (a.at, &a.event_id).cmp(&(b.at, &b.event_id)));
+            self.lines.make_contiguous().sort_by_key(|l| l.at);
         }
         while self.lines.len() > LINES_KEPT {
             self.lines.pop_front();
