@@ -5,44 +5,16 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::process::{Command as StdCommand, Output, Stdio};
+use std::process::{Command as StdCommand, Stdio};
 use std::time::Duration;
 
 use aws_sdk_sqs::types::{MessageAttributeValue, QueueAttributeName, SendMessageBatchRequestEntry};
 use local_cloud::testing::TestCloud;
 
+mod common;
+use common::{flightdeck, run, text};
+
 const BIN: &str = env!("CARGO_BIN_EXE_flightdeck");
-
-/// The binary with the developer's AWS settings kept out and a private state directory.
-fn flightdeck(endpoint: &str, state: &Path) -> StdCommand {
-    let mut cmd = StdCommand::new(BIN);
-    for var in [
-        "AWS_ENDPOINT_URL",
-        "AWS_PROFILE",
-        "AWS_REGION",
-        "AWS_DEFAULT_REGION",
-        "FLIGHTDECK_STACK",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("FLIGHTDECK_STATE_DIR", state)
-        .env("USER", "tester")
-        .args(["--endpoint", endpoint])
-        .stdin(Stdio::null());
-    cmd
-}
-
-async fn run(mut cmd: StdCommand) -> Output {
-    tokio::task::spawn_blocking(move || cmd.output().unwrap())
-        .await
-        .unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
 
 fn attr(v: &str) -> MessageAttributeValue {
     MessageAttributeValue::builder()

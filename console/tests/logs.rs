@@ -8,7 +8,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
-use std::process::{Command as StdCommand, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use aws_sdk_s3::primitives::ByteStream;
@@ -18,36 +17,8 @@ use local_cloud::{Fleet, LogShipper, ShipConfig};
 use stack::config::Role;
 use store::{NewUser, NewVideo, Store};
 
-const BIN: &str = env!("CARGO_BIN_EXE_flightdeck");
-
-fn flightdeck(endpoint: &str, state: &Path) -> StdCommand {
-    let mut cmd = StdCommand::new(BIN);
-    for var in [
-        "AWS_ENDPOINT_URL",
-        "AWS_PROFILE",
-        "AWS_REGION",
-        "AWS_DEFAULT_REGION",
-        "FLIGHTDECK_STACK",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("FLIGHTDECK_STATE_DIR", state)
-        .args(["--endpoint", endpoint])
-        .stdin(Stdio::null());
-    cmd
-}
-
-async fn run(mut cmd: StdCommand) -> Output {
-    tokio::task::spawn_blocking(move || cmd.output().unwrap())
-        .await
-        .unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+mod common;
+use common::{flightdeck, run, text};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_line_about_a_poison_video_is_found_from_its_dead_letter() {

@@ -3,37 +3,10 @@
 //! confirmation, `--read-only` refuses, and every attempt is audited.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::Path;
-use std::process::{Command as StdCommand, Output, Stdio};
-
 use local_cloud::testing::TestCloud;
 
-const BIN: &str = env!("CARGO_BIN_EXE_flightdeck");
-
-fn flightdeck(endpoint: &str, state: &Path) -> StdCommand {
-    let mut cmd = StdCommand::new(BIN);
-    for var in [
-        "AWS_ENDPOINT_URL",
-        "AWS_PROFILE",
-        "AWS_REGION",
-        "AWS_DEFAULT_REGION",
-        "FLIGHTDECK_STACK",
-    ] {
-        cmd.env_remove(var);
-    }
-    cmd.env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("FLIGHTDECK_STATE_DIR", state)
-        .args(["--endpoint", endpoint])
-        .stdin(Stdio::null());
-    cmd
-}
-
-async fn run(mut cmd: StdCommand) -> Output {
-    tokio::task::spawn_blocking(move || cmd.output().unwrap())
-        .await
-        .unwrap()
-}
+mod common;
+use common::{flightdeck, run, text};
 
 async fn desired(cloud: &TestCloud, group: &str) -> i32 {
     let out = cloud
@@ -45,10 +18,6 @@ async fn desired(cloud: &TestCloud, group: &str) -> i32 {
         .await
         .unwrap();
     out.auto_scaling_groups()[0].desired_capacity().unwrap()
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
 }
 
 #[tokio::test]

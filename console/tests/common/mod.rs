@@ -1,8 +1,44 @@
-//! What the terminal tests share: detached tmux sessions that run the real binary.
+//! What the console's tests share: the real binary pointed at an emulator (the headless
+//! commands), and detached tmux sessions that run it in a terminal.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::Command;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+/// The `flightdeck` binary against `endpoint`, with the developer's AWS settings kept out, a
+/// private state directory and a fixed user name for the audit log.
+pub fn flightdeck(endpoint: &str, state: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_flightdeck"));
+    for var in [
+        "AWS_ENDPOINT_URL",
+        "AWS_PROFILE",
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "FLIGHTDECK_STACK",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("FLIGHTDECK_STATE_DIR", state)
+        .env("USER", "tester")
+        .args(["--endpoint", endpoint])
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// Runs `cmd` to its end off the async runtime's threads.
+pub async fn run(mut cmd: Command) -> Output {
+    tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap()
+}
+
+/// Output bytes as text.
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
 
 /// Terminal tests skip (saying so) where tmux is missing.
 pub fn has_tmux() -> bool {
