@@ -19,6 +19,8 @@ pub const CALL_TIMEOUT: Duration = Duration::from_secs(15);
 pub const MAX_PAGES: usize = 20;
 /// Event ids remembered by a follower to leave out lines it has printed.
 pub const SEEN_IDS: usize = 20_000;
+/// How late a line may reach CloudWatch Logs and still be found by a follower's next read.
+pub const LATE_MS: i64 = 30_000;
 
 /// What to look for.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -291,6 +293,46 @@ async fn search_group(
     Ok(Ok(true))
 }
 
+/// A search read again and again (`flightdeck logs --follow`, the console's logs view): each
+/// read starts at the newest line seen less [`LATE_MS`], never before the window, and only the
+/// lines not seen before are new.
+#[derive(Debug, Default)]
+pub struct Tail {
+    seen: Seen,
+    newest: Option<i64>,
+}
+
+impl Tail {
+    /// Where the next read starts, for a window that starts at `window_start` (ms).
+    pub fn start(&self, window_start: i64) -> i64 {
+        self.newest
+            .map_or(window_start, |n| window_start.max(n - LATE_MS))
+    }
+
+    /// The lines of a read not seen before, in their order.
+    pub fn fresh(&mut self, lines: Vec<LogLine>) -> Vec<LogLine> {
+        let mut out = Vec::new();
+        for line in lines {
+            if self.seen.first_time(&line.event_id) {
+                self.newest = Some(
+                    self.newest
+                        .map_or(line.timestamp, |n| n.max(line.timestamp)),
+                );
+                out.push(line);
+            }
+        }
+        out
+    }
+}
+
+/// The note for log groups the target lacks, with what to do.
+pub fn missing_note(groups: &[String], target: &str) -> String {
+    format!(
+        "log group {} does not exist at {target} (provision the stack: Terraform, or `flightdeck local provision`)",
+        groups.join(", ")
+    )
+}
+
 /// Event ids already seen by a follower, bounded: the oldest are forgotten first.
 #[derive(Debug, Default)]
 pub struct Seen {
@@ -377,6 +419,30 @@ mod tests {
         };
         assert_eq!(q.patterns(), vec![None]);
         assert_eq!(LogQuery::default().patterns(), vec![None]);
+    }
+
+    #[test]
+    fn a_tail_reads_from_the_newest_line_less_the_margin_and_keeps_only_new_lines() {
+        let line = |id: &str, t: i64| LogLine {
+            event_id: id.into(),
+            group: "g".into(),
+            stream: "s".into(),
+            timestamp: t,
+            message: String::new(),
+        };
+        let mut tail = Tail::default();
+        assert_eq!(tail.start(1_000), 1_000);
+        let first = tail.fresh(vec![line("a", 100_000), line("b", 90_000)]);
+        assert_eq!(first.len(), 2);
+        assert_eq!(tail.start(1_000), 100_000 - LATE_MS);
+        assert_eq!(tail.start(99_000), 99_000, "never before the window");
+        let again = tail.fresh(vec![line("b", 90_000), line("c", 95_000)]);
+        assert_eq!(again, vec![line("c", 95_000)]);
+        assert_eq!(
+            tail.start(0),
+            100_000 - LATE_MS,
+            "a late line does not move it back"
+        );
     }
 
     #[test]

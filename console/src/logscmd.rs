@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 use crate::dlq::peek::{peek, resolve_queue, PeekOptions};
 use crate::dlq::Filter;
 use crate::headless::{exit, Ctx};
-use crate::logs::{self, LogQuery, LogsError, Seen};
+use crate::logs::{self, LogQuery, LogsError, Tail};
 
 #[derive(Debug, Args)]
 #[command(after_help = LOGS_HELP)]
@@ -92,21 +92,19 @@ pub async fn run(args: LogsArgs, ctx: &Ctx<'_>) -> anyhow::Result<()> {
         .map_err(|e| fail(ctx, e))?;
     for g in &found.missing_groups {
         eprintln!(
-            "flightdeck: log group {g} does not exist at {} (provision the stack: Terraform, or `flightdeck local provision`)",
-            ctx.clients.describe_target()
+            "flightdeck: {}",
+            logs::missing_note(std::slice::from_ref(g), &ctx.clients.describe_target())
         );
     }
-    let mut seen = Seen::default();
-    let mut printed = 0usize;
-    for line in &found.lines {
-        seen.first_time(&line.event_id);
+    let mut tail = Tail::default();
+    let lines = tail.fresh(found.lines);
+    let printed = lines.len();
+    for line in &lines {
         print_line(line, args.json)?;
-        printed += 1;
     }
     if found.more {
         eprintln!(
-            "flightdeck: more lines matched than the {} printed: narrow with --since, --filter or a group, or raise --limit",
-            found.lines.len()
+            "flightdeck: more lines matched than the {printed} printed: narrow with --since, --filter or a group, or raise --limit"
         );
     }
     if !args.follow {
@@ -118,7 +116,7 @@ pub async fn run(args: LogsArgs, ctx: &Ctx<'_>) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    follow(ctx, query, found, seen, args.interval, args.json).await
+    follow(ctx, query, tail, args.interval, args.json).await
 }
 
 /// Poll for new lines until Ctrl-C. Each poll asks from the newest line's time (less a
@@ -126,31 +124,26 @@ pub async fn run(args: LogsArgs, ctx: &Ctx<'_>) -> anyhow::Result<()> {
 async fn follow(
     ctx: &Ctx<'_>,
     mut query: LogQuery,
-    first: logs::Found,
-    mut seen: Seen,
+    mut tail: Tail,
     interval: u64,
     json: bool,
 ) -> anyhow::Result<()> {
-    const LATE: i64 = 30_000;
-    let mut newest = first.lines.last().map_or(query.start_ms, |l| l.timestamp);
+    let window_start = query.start_ms;
     let mut failing = false;
     loop {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => return Ok(()),
             () = tokio::time::sleep(Duration::from_secs(interval)) => {}
         }
-        query.start_ms = query.start_ms.max(newest - LATE);
+        query.start_ms = tail.start(window_start);
         match logs::search(&ctx.clients.logs, &query).await {
             Ok(found) => {
                 if failing {
                     eprintln!("flightdeck: reading lines again");
                     failing = false;
                 }
-                for line in &found.lines {
-                    if seen.first_time(&line.event_id) {
-                        newest = newest.max(line.timestamp);
-                        print_line(line, json)?;
-                    }
+                for line in &tail.fresh(found.lines) {
+                    print_line(line, json)?;
                 }
             }
             // A failed poll is said once and retried; the follow goes on.

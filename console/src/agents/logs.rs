@@ -13,14 +13,12 @@ use ui::logs::{LogEntry, LogsRequest};
 use ui::{Agent, ErrorClass, Report};
 
 use super::{CallLog, Failure, Poller};
-use crate::logs::{LogQuery, LogsError, Seen};
+use crate::logs::{LogQuery, LogsError, Tail};
 
 /// Between reads while following.
 pub const FOLLOW_EVERY: Duration = Duration::from_secs(2);
 /// Lines one read keeps (the view keeps [`ui::logs::LINES_KEPT`]).
 pub const READ_LIMIT: usize = 1_000;
-/// How far before the newest line seen a follow-up read starts.
-const LATE_MS: i64 = 30_000;
 /// The wait while paused or closed: the request changing (or `r`) wakes the agent sooner.
 const IDLE: Duration = Duration::from_secs(3_600);
 
@@ -32,9 +30,8 @@ pub struct LogsTailer {
     calls: CallLog,
     stack: Stack,
     wanted: watch::Receiver<Wanted>,
-    /// The request being read, and the newest line's time seen for it.
-    reading: Option<(LogsRequest, Option<i64>)>,
-    seen: Seen,
+    /// The request being read, and what of it was read.
+    reading: Option<(LogsRequest, Tail)>,
     follow: bool,
 }
 
@@ -51,7 +48,6 @@ impl LogsTailer {
             stack,
             wanted,
             reading: None,
-            seen: Seen::default(),
             follow: false,
         }
     }
@@ -94,10 +90,8 @@ impl Poller for LogsTailer {
         self.follow = follow;
         let reset = self.reading.as_ref().map(|(r, _)| r) != Some(&request);
         if reset {
-            self.reading = Some((request.clone(), None));
-            self.seen = Seen::default();
+            self.reading = Some((request.clone(), Tail::default()));
         }
-        let newest = self.reading.as_ref().and_then(|(_, n)| *n);
         let report = |lines, more, note| Report::Logs {
             at: Utc::now(),
             request: request.clone(),
@@ -118,7 +112,10 @@ impl Poller for LogsTailer {
             streams,
             all: request.terms.clone(),
             any: request.ids.clone(),
-            start_ms: newest.map_or(window_start, |n| window_start.max(n - LATE_MS)),
+            start_ms: self
+                .reading
+                .as_ref()
+                .map_or(window_start, |(_, tail)| tail.start(window_start)),
             limit: READ_LIMIT,
             newest: true,
         };
@@ -139,27 +136,19 @@ impl Poller for LogsTailer {
                 return Err(Self::failure(&e));
             }
         };
-        let mut lines = Vec::new();
-        let mut newest = newest;
-        for l in found.lines {
-            if !self.seen.first_time(&l.event_id) {
-                continue;
-            }
-            newest = Some(newest.map_or(l.timestamp, |n: i64| n.max(l.timestamp)));
-            let Some(at) = chrono::DateTime::from_timestamp_millis(l.timestamp) else {
-                continue;
-            };
-            lines.push(LogEntry::new(l.event_id, l.group, l.stream, at, l.message));
-        }
-        if let Some((_, n)) = &mut self.reading {
-            *n = newest;
-        }
+        let fresh = match &mut self.reading {
+            Some((_, tail)) => tail.fresh(found.lines),
+            None => found.lines,
+        };
+        let lines = fresh
+            .into_iter()
+            .filter_map(|l| {
+                let at = chrono::DateTime::from_timestamp_millis(l.timestamp)?;
+                Some(LogEntry::new(l.event_id, l.group, l.stream, at, l.message))
+            })
+            .collect();
         let note = (!found.missing_groups.is_empty()).then(|| {
-            format!(
-                "log group {} does not exist at {} (provision the stack: Terraform, or `flightdeck local provision`)",
-                found.missing_groups.join(", "),
-                self.clients.describe_target()
-            )
+            crate::logs::missing_note(&found.missing_groups, &self.clients.describe_target())
         });
         Ok(vec![report(lines, reset && found.more, note)])
     }

@@ -218,14 +218,12 @@ impl Tour {
         }
         // From before the upload: the API's line about it comes first.
         let start = since - chrono::Duration::minutes(1);
+        // Every log group of the stack, every stream.
+        let (groups, streams) = crate::logs::resolve_target(&self.stack, None)
+            .map_err(|e| Stop::Failed(format!("the stack's log groups: {e}")))?;
         let query = crate::logs::LogQuery {
-            groups: self
-                .stack
-                .groups()
-                .iter()
-                .map(|g| g.logs.group.clone())
-                .collect(),
-            streams: Vec::new(),
+            groups,
+            streams,
             all: Vec::new(),
             any: ids.clone(),
             start_ms: start.timestamp_millis(),

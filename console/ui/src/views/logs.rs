@@ -117,19 +117,16 @@ fn draw_lines(state: &State, rows: &[&LogEntry], area: Rect, buf: &mut Buffer) {
             level_style(&state.theme, line.level.as_deref()),
         ));
         spans.push(Span::raw(line.text.clone()));
-        let mut l = Line::from(spans);
-        if selected == Some(i) {
-            l = l.style(s.selected);
-        }
         let row = Rect {
             y,
             height: 1,
             ..list
         };
+        // The whole row, not only its text, shows the selection.
         if selected == Some(i) {
             buf.set_style(row, s.selected);
         }
-        Paragraph::new(l).render(row, buf);
+        Paragraph::new(Line::from(spans)).render(row, buf);
     }
 }
 
