@@ -58,8 +58,9 @@ impl Screen {
         let mut new_caption = None;
         let (mut waiting, mut desired) = (None, None);
         for line in pane.lines() {
-            // The status line: `▶ caption ` then the redrive and the sources.
-            if let Some(rest) = line.split('▶').nth(1) {
+            // The status line starts `▶ caption ` then the redrive and the sources (a chart's
+            // load-start mark is a `▶` too, inside its box).
+            if let Some(rest) = line.trim_start().strip_prefix('▶') {
                 // The caption ends where the redrive, a source's age or the padding starts.
                 let end = [" · ", " redrive ", "  "]
                     .iter()
@@ -118,7 +119,7 @@ impl Screen {
 
 /// Looks at the pane until `done` holds; a `tour stopped` caption fails the test at once.
 fn wait(
-    session: &str,
+    (session, home): (&str, &Path),
     screen: &mut Screen,
     what: &str,
     limit: Duration,
@@ -132,22 +133,53 @@ fn wait(
                 .captions
                 .iter()
                 .any(|c| c.starts_with("tour stopped")),
-            "the tour stopped; captions {:#?}\n{}",
+            "the tour stopped; captions {:#?}\n{}\n{}",
             screen.captions,
-            screen.pane
+            screen.pane,
+            evidence(home)
         );
         if done(screen) {
             return;
         }
         assert!(
             Instant::now() < deadline,
-            "{what} did not show within {} s; captions {:#?}; the pane:\n{}",
+            "{what} did not show within {} s; captions {:#?}; the pane:\n{}\n{}",
             limit.as_secs(),
             screen.captions,
-            screen.pane
+            screen.pane,
+            evidence(home)
         );
         std::thread::sleep(Duration::from_millis(250));
     }
+}
+
+/// The last lines of every log under the demo's home (the console's, the emulator's, each
+/// instance's), printed when the story stalls: what the screen cannot say.
+fn evidence(home: &Path) -> String {
+    let mut logs = Vec::new();
+    let mut dirs = vec![home.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "log") {
+                logs.push(path);
+            }
+        }
+    }
+    logs.sort();
+    let mut out = String::new();
+    for path in logs {
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        out.push_str(&format!("--- the last lines of {}\n", path.display()));
+        for line in &lines[lines.len().saturating_sub(15)..] {
+            out.push_str(&line.chars().take(300).collect::<String>());
+            out.push('\n');
+        }
+    }
+    out
 }
 
 /// Processes whose environment mentions `dir` (flightdeck, the emulator, every fleet child).
@@ -197,7 +229,7 @@ fn the_tour_tells_the_story_on_screen_and_q_leaves_nothing_running() {
         bin = assert_cmd::cargo::cargo_bin("flightdeck").display(),
     );
     let _session = Session::start(&session, 180, 45, &script);
-    let s = &session;
+    let s = (session.as_str(), home.path());
     let screen = &mut Screen::default();
     let minutes = |m: u64| Duration::from_secs(60 * m);
 
@@ -341,7 +373,7 @@ fn the_tour_tells_the_story_on_screen_and_q_leaves_nothing_running() {
         "{audit}"
     );
 
-    tmux(&["send-keys", "-t", s, "q"]);
+    tmux(&["send-keys", "-t", &session, "q"]);
     wait(s, screen, "the exit status", minutes(1), |sc| {
         sc.pane.contains("exited=")
     });
@@ -405,7 +437,7 @@ fn without_a_terminal_the_tour_prints_its_captions_and_ctrl_c_stops_everything()
     );
     // Each step's caption, in order, with its result.
     let steps = [
-        "tour: 1/7 load: a ramp of small uploads: up to 3 users",
+        "tour: 1/7 load: a ramp of small uploads: up to 6 users over 30 s, ",
         "tour: 2/7 the queue builds: ",
         "tour: 3/7 the worker group scales out: desired 1 → ",
         "tour: 4/7 CPU rises: flightdeck-worker instances at ",

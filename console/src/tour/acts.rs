@@ -146,6 +146,12 @@ impl Tour {
         let (done_tx, done) = watch::channel(None);
         let cancel = token.child_token();
         let name = scenario.name.clone();
+        let planned = scenario.planned_duration();
+        let users = scenario
+            .closed
+            .as_ref()
+            .and_then(|c| c.stages.iter().map(|s| u64::from(s.target)).max())
+            .unwrap_or(1);
         // The console's load panel follows the tour's run as it follows its own. This task
         // ends with the run (its progress sender goes, however the tour ends) or the console.
         let mut follow = progress.clone();
@@ -194,6 +200,8 @@ impl Tour {
         });
         Ok(LoadRun {
             scenario: name,
+            users,
+            planned,
             progress,
             done,
         })

@@ -105,6 +105,9 @@ pub struct Local {
     pub caption: Option<String>,
     /// The tour's next caption, held back until the screen shows its claim.
     pub pending_caption: Option<(String, Claim)>,
+    /// The shown caption's text and claim: its number follows the screen while the claim
+    /// holds (a queue that keeps building), so caption and table never disagree.
+    pub live_caption: Option<(String, Claim)>,
     /// The demo's own emulator (kept running by the demo), when it runs one.
     pub emulator: Option<EmulatorStatus>,
     /// The local cloud's memory and the machine's, with when it was sampled.

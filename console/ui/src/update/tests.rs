@@ -1383,9 +1383,21 @@ fn a_claimed_caption_waits_until_the_screen_shows_it() {
         s.caption(),
         Some("2/6 the queue builds: 7 waiting in video_tasks")
     );
+    // While it holds, the number follows the table beside it; once it does not, it stays.
+    for (at, visible, caption) in [(5, 12, 12), (6, 0, 12)] {
+        feed(
+            &mut s,
+            [Report::Queues {
+                at: t(at),
+                queues: vec![tasks(visible, 1), dlq(0)],
+            }],
+        );
+        let want = format!("2/6 the queue builds: {caption} waiting in video_tasks");
+        assert_eq!(s.caption(), Some(want.as_str()));
+    }
     // Desired capacity and an empty DLQ are claims too.
     let desired = Report::Caption {
-        at: t(5),
+        at: t(7),
         text: Some("scaled out: desired 1 → {}".to_owned()),
         claim: Some(Claim::Desired {
             group: "worker-asg".to_owned(),
@@ -1396,7 +1408,7 @@ fn a_claimed_caption_waits_until_the_screen_shows_it() {
     feed(&mut s, [desired]);
     assert_eq!(
         s.caption(),
-        Some("2/6 the queue builds: 7 waiting in video_tasks")
+        Some("2/6 the queue builds: 12 waiting in video_tasks")
     );
     feed(
         &mut s,
