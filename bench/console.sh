@@ -17,9 +17,16 @@
 #   RUNS=1 SECONDS_MEASURED=30 TAWS=0 bench/console.sh   # a quick look
 #   FLIGHTDECK_BIN=target/release/flightdeck bench/console.sh   # an existing build
 #   FLEET=0 bench/console.sh                          # emulator only (no CPU data published)
+#   UP_BIN=target/debug/flightdeck bench/console.sh   # another build runs the local cloud
+#                                                     # (its fleet binaries beside it)
 #   GROUPS_N=0 QUEUES_N=0 bench/console.sh            # the stack alone (2 groups, 2 queues)
 #   QUEUES_S=15 bench/console.sh                      # the queues polled every 15 s
 #   RAW=/tmp/raw bench/console.sh                     # also keep the frame logs and key times
+#   BASELINE=0 bench/console.sh                       # skip the same-run baseline (below)
+#
+# The baseline, in the same run on the same emulator: the console again with every queue read
+# at the full refresh (`offscreen_queues_s` = the queues' refresh, as before rows off the
+# screen were read less often), measured for idle CPU and calls per minute the same way.
 #
 # Writes bench/results/console-<YYYY-MM-DD-HHMM>.md (UTC), or $OUT, with bench/console_report.py.
 # Stops everything it starts.
@@ -35,6 +42,7 @@ KEYS=${KEYS:-200}
 KEY_GAP=${KEY_GAP:-0.1}
 FLEET=${FLEET:-1}
 TAWS=${TAWS:-1}
+BASELINE=${BASELINE:-1}
 CACHE=${FLIGHTDECK_CACHE_DIR:-$HOME/.cache/flightdeck}
 PY=$CACHE/emulator/moto-5.2.5/bin/python
 TAWS_ROOT=$CACHE/tools/taws
@@ -78,7 +86,7 @@ trap cleanup EXIT
 fleet_flag=""
 [ "$FLEET" = 1 ] || fleet_flag=--no-fleet
 FLIGHTDECK_RUNTIME_DIR=$runtime FLIGHTDECK_STATE_DIR=$runtime/state \
-    "$BIN" local up $fleet_flag >"$runtime/up.log" 2>&1 &
+    "${UP_BIN:-$BIN}" local up $fleet_flag >"$runtime/up.log" 2>&1 &
 up_pid=$!
 for _ in $(seq 1 240); do
     endpoint=$(grep -o 'http://127.0.0.1:[0-9]*' "$runtime/up.log" | head -1 || true)
@@ -100,18 +108,24 @@ fixture=$(tail -1 "$runtime/fixture.log")
 # from before the `[watch]` config watches everything anyway and would refuse the key.
 mkdir -p "$runtime/config/flightdeck"
 config_note="no config file (this binary watches every group and queue)"
-if grep -q dead_letter_queues "$BIN"; then
+# Writes the console's config; $1, when given, is refresh.offscreen_queues_s.
+write_config() {
     {
         echo '[watch]'
         echo 'groups = ["*"]'
         echo 'queues = ["*"]'
-        if [ -n "${QUEUES_S:-}" ]; then
+        if [ -n "${QUEUES_S:-}" ] || [ -n "${1:-}" ]; then
             echo '[refresh]'
-            echo "queues_s = $QUEUES_S"
+            [ -z "${QUEUES_S:-}" ] || echo "queues_s = $QUEUES_S"
+            [ -z "${1:-}" ] || echo "offscreen_queues_s = $1"
         fi
     } >"$runtime/config/flightdeck/config.toml"
+}
+if grep -q dead_letter_queues "$BIN"; then
+    write_config
     config_note="config: \`$(tr '\n' ' ' <"$runtime/config/flightdeck/config.toml" | sed 's/ *$//')\`"
 fi
+grep -q offscreen_queues_s "$BIN" || BASELINE=0
 
 tck=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
@@ -224,6 +238,25 @@ for run in $(seq 1 "$RUNS"); do
     tmux kill-session -t "$session" 2>/dev/null || true
 done
 
+# The baseline: every queue at the full refresh, idle, measured the same way.
+baseline_idle="" baseline_config=""
+if [ "$BASELINE" = 1 ]; then
+    write_config "${QUEUES_S:-3}"
+    baseline_config="$(tr '\n' ' ' <"$runtime/config/flightdeck/config.toml" | sed 's/ *$//')"
+    log=$runtime/frames-baseline.jsonl
+    start_console "$session" "$log"
+    sleep 0.2
+    pid=$(pane_pid "$session")
+    wait_for_full_frame "$log"
+    sleep "$WARMUP"
+    echo "measuring the baseline (every queue at the full refresh) idle for $MEASURE s" >&2
+    baseline_idle=$(measure_idle "$pid")
+    echo "$(now)" >"$runtime/idle-end-baseline"
+    quit_console "$pid"
+    tmux kill-session -t "$session" 2>/dev/null || true
+    write_config
+fi
+
 # taws on the same emulator, on its Auto Scaling groups view.
 taws_idle="" taws_screen="" taws_groups=""
 if [ "$TAWS" = 1 ] && [ -x "$TAWS_BIN" ]; then
@@ -252,15 +285,16 @@ export RUNTIME=$runtime RUNS MEASURE WARMUP KEYS KEY_GAP FLEET PROFILE BIN GROUP
 export IDLE="$idle" TAWS_IDLE="$taws_idle" TAWS_VERSION="$taws_version" TAWS_NOTE="$taws_note"
 export TAWS_GROUPS="$taws_groups" FIXTURE="$fixture" FIXTURE_S="$fixture_s"
 export BREAKDOWN="$breakdown" CONFIG_NOTE="$config_note" QUEUES_S="${QUEUES_S:-}"
+export BASELINE_IDLE="$baseline_idle" BASELINE_CONFIG="$baseline_config" UP_BIN="${UP_BIN:-$BIN}"
 export SCREEN="$screen" STATUS_LINE="$status_line" TAWS_SCREEN="$taws_screen"
 export MACHINE="$(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p'), $(free -h | awk '/^Mem:/ {print $2}') RAM, $(. /etc/os-release && echo "$PRETTY_NAME")"
 export LOADAVG="$(cut -d' ' -f1-3 /proc/loadavg)" COMMIT="$(git rev-parse --short HEAD 2>/dev/null || echo '?')"
 if [ -n "${RAW:-}" ]; then
     # Keep the raw logs (frame logs, key send times) to re-run the report on them.
-    mkdir -p "$RAW" && cp "$runtime"/*.jsonl "$runtime"/sends.txt "$runtime"/idle-end "$RAW"/ 2>/dev/null || true
+    mkdir -p "$RAW" && cp "$runtime"/*.jsonl "$runtime"/sends.txt "$runtime"/idle-end* "$RAW"/ 2>/dev/null || true
     printf '%s\n' "$screen" >"$RAW/screen.txt"
     printf '%s\n' "$taws_screen" >"$RAW/taws-screen.txt"
-    env | grep -E '^(RUNS|MEASURE|WARMUP|KEYS|KEY_GAP|FLEET|PROFILE|BIN|GROUPS_N|QUEUES_N|IDLE|TAWS_[A-Z]*|FIXTURE|FIXTURE_S|CONFIG_NOTE|BREAKDOWN|QUEUES_S|MACHINE|LOADAVG|COMMIT)=' >"$RAW/env.txt" || true
+    env | grep -E '^(RUNS|MEASURE|WARMUP|KEYS|KEY_GAP|FLEET|PROFILE|BIN|GROUPS_N|QUEUES_N|IDLE|TAWS_[A-Z]*|FIXTURE|FIXTURE_S|CONFIG_NOTE|BREAKDOWN|QUEUES_S|BASELINE_[A-Z]*|MACHINE|LOADAVG|COMMIT)=' >"$RAW/env.txt" || true
 fi
 python3 bench/console_report.py >"$out"
 cat "$out"

@@ -51,6 +51,21 @@ key_ms = [l["latency_ms"] for l in key_frames]
 sends = [int(x) / 1e6 for x in open(f"{rt}/sends.txt").read().split()] if os.path.exists(f"{rt}/sends.txt") else []
 
 cpu, rss, hwm = (env["IDLE"].split() + ["?", "?", "?"])[:3]
+
+def calls_at_idle_end(log, end_file):
+    """The calls per minute (and by API) on the last frame of an idle window."""
+    if not os.path.exists(end_file):
+        return None, None
+    end = float(open(end_file).read()) * 1000
+    frames = [l for l in log if "trigger" in l and l["unix_ms"] <= end]
+    last = frames[-1] if frames else {}
+    return last.get("calls_per_min"), last.get("calls_by_api")
+
+baseline = None
+if env.get("BASELINE_IDLE"):
+    b_cpu, b_rss, b_hwm = (env["BASELINE_IDLE"].split() + ["?", "?", "?"])[:3]
+    b_calls, b_by_api = calls_at_idle_end(lines(f"{rt}/frames-baseline.jsonl"), f"{rt}/idle-end-baseline")
+    baseline = {"cpu": b_cpu, "rss": b_rss, "calls": b_calls, "by_api": b_by_api}
 tcpu, trss, thwm = (env["TAWS_IDLE"].split() + ["-", "-", "-"])[:3]
 
 full_ms = [s["full"] for s in starts]
@@ -64,7 +79,10 @@ def met(ok):
 fixture = json.loads(env["FIXTURE"]) if env["FIXTURE"].startswith("{") else {}
 print("# console at scale, " + sh("date -u '+%Y-%m-%d %H:%M'") + " UTC\n")
 print(f"Command: `{'QUEUES_S=' + env['QUEUES_S'] + ' ' if env['QUEUES_S'] else ''}RUNS={env['RUNS']} SECONDS_MEASURED={env['MEASURE']} WARMUP={env['WARMUP']} KEYS={env['KEYS']} KEY_GAP={env['KEY_GAP']} FLEET={env['FLEET']} bench/console.sh`")
-print(f"at commit {env['COMMIT']} (plus uncommitted work); binary `{env['BIN']}` ({env['PROFILE']} build).\n")
+print(f"at commit {env['COMMIT']} (plus uncommitted work); binary `{env['BIN']}` ({env['PROFILE']} build).")
+if env.get("UP_BIN") and env["UP_BIN"] != env["BIN"]:
+    print(f"The local cloud (emulator and fleet) ran from `{env['UP_BIN']}`; only the console is measured.")
+print()
 print(f"Machine: {env['MACHINE']}.")
 print(f"Load average at the end: {env['LOADAVG']} (a shared machine: other builds and tests may have been running).\n")
 print(f"Emulator: moto 5.2.5 from `flightdeck local up`{'' if env['FLEET'] == '1' else ' --no-fleet'} (the stack's 2 groups and 2 queues{', with the local fleet publishing their CPU' if env['FLEET'] == '1' else ''}),")
@@ -84,9 +102,17 @@ if summary:
     k = summary["key"]
     print(f"| key-to-frame latency, ms, {k['n']} key frames while agents poll | p99 < 20 | p50 {k['p50']}, p99 {k['p99']}, max {k['max']} | {met(p99_key is not None and p99_key < 20)} |")
 print()
+if baseline:
+    print("Idle cost side by side, same run, same emulator and fixture (issue 19's target: < 0.6 % of a core):\n")
+    print("| console | idle CPU (% of one core) | AWS calls per minute | GetQueueAttributes per minute | met? |")
+    print("| --- | --- | --- | --- | --- |")
+    gqa = lambda by: (by or {}).get("GetQueueAttributes", "?")
+    print(f"| baseline: every queue at the full refresh (`{env['BASELINE_CONFIG']}`) | {baseline['cpu']} | {baseline['calls']} | {gqa(baseline['by_api'])} | - |")
+    print(f"| now: rows on screen at the full refresh, the rest every 60 s | {cpu} | {calls} | {gqa(by_api)} | {met(cpu != '?' and float(cpu) < 0.6)} |")
+    print()
 print("| program | idle CPU (% of one core) | RSS (MB, largest sample) | peak RSS (MB) | refreshes by itself |")
 print("| --- | --- | --- | --- | --- |")
-print(f"| flightdeck ({env['PROFILE']}), dashboard | {cpu} | {rss} | {hwm} | yes: groups 3 s, queues {env['QUEUES_S'] or 3} s, CPU 15 s |")
+print(f"| flightdeck ({env['PROFILE']}), dashboard | {cpu} | {rss} | {hwm} | yes: groups 3 s, queues on screen {env['QUEUES_S'] or 3} s (off screen 60 s), CPU 15 s |")
 print(f"| {env['TAWS_VERSION']}, `:autoscaling-groups` (title says {env['TAWS_GROUPS'] or '?'} groups) | {tcpu} | {trss} | {thwm} | no (one call per `R`) |")
 if env["TAWS_NOTE"]:
     print(f"\n{env['TAWS_NOTE']}")

@@ -394,6 +394,11 @@ impl QueueFinder {
     }
 
     /// A queue went away between finding and reading it: look it up again next time.
+    /// The queues watched by name (the stack's own, by default).
+    pub fn named(&self) -> &[String] {
+        &self.sel.names
+    }
+
     pub fn forget(&mut self, url: &str) {
         self.named.retain(|_, u| u.as_deref() != Some(url));
         self.dlqs.retain(|_, u| u.as_deref() != Some(url));

@@ -698,6 +698,7 @@ async fn a_region_switch_reports_the_empty_region_then_the_stack_again() {
         groups: Duration::from_millis(200),
         queues: Duration::from_millis(200),
         metrics: Duration::from_secs(15),
+        offscreen_queues: Duration::from_secs(60),
     };
     let agents = Agents::spawn(&clients, tx, fast, extras);
     // Until the target with `seq` is reported: the groups and queues seen after it.
@@ -925,4 +926,67 @@ async fn the_logs_agent_reads_a_request_then_only_new_lines_and_stops_when_close
     wanted.send_replace(None);
     assert!(tailer.poll().await.unwrap().is_empty());
     assert!(tailer.interval() > Duration::from_secs(60));
+}
+
+/// Against the emulator: after the first pass, only the rows on screen (and the queues
+/// watched by name) are read every pass; the others keep their reading, dated, until their
+/// turn; a row that comes on screen is read at the next pass, which the change starts.
+#[tokio::test]
+async fn rows_off_the_screen_keep_their_reading_and_rows_coming_on_screen_are_read_at_once() {
+    let cloud = TestCloud::provisioned().await;
+    for name in ["fill_a", "fill_b", "fill_c"] {
+        extra_queue(&cloud, name, &[]).await;
+    }
+    let finder = QueueFinder::new(Selection::everything(), true);
+    let calls = CallLog::default();
+    let (shown_tx, shown_rx) = watch::channel(vec!["fill_a".to_owned()]);
+    let mut poller = QueuesPoller::new(cloud.clients.clone(), calls.clone(), SEC, finder)
+        .with_on_screen(shown_rx, Duration::from_secs(600));
+    let reads = || calls.stats_at(std::time::Instant::now()).per_api["GetQueueAttributes"];
+    let Report::Queues { queues: first, .. } = one(poller.poll().await.unwrap()) else {
+        panic!("not a queues report");
+    };
+    let n = first.len();
+    assert!(
+        n >= 5,
+        "the stack's two queues and the three more: {first:?}"
+    );
+    assert_eq!(reads(), n as u32, "the first pass reads every queue");
+
+    // A message arrives in a row on screen and in one off it.
+    for name in ["fill_a", "fill_b"] {
+        let url = first.iter().find(|q| q.name == name).unwrap().url.clone();
+        let sqs = &cloud.clients.sqs;
+        sqs.send_message()
+            .queue_url(url)
+            .message_body("x")
+            .send()
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(SEC).await;
+    let Report::Queues { queues: second, .. } = one(poller.poll().await.unwrap()) else {
+        panic!("not a queues report");
+    };
+    assert_eq!(reads(), n as u32 + 1, "only the row on screen");
+    assert_eq!(second.len(), n, "every queue is still reported");
+    let row =
+        |qs: &[ui::QueueSnapshot], name: &str| qs.iter().find(|q| q.name == name).cloned().unwrap();
+    assert_eq!(row(&second, "fill_a").visible, 1);
+    let b = row(&second, "fill_b");
+    assert_eq!(b.visible, 0, "kept from the first pass");
+    assert_eq!(b.read_at, row(&first, "fill_b").read_at);
+    assert!(row(&second, "fill_a").read_at > b.read_at);
+
+    // fill_b scrolls on screen: the change wakes the poller, which reads it (and not fill_a,
+    // read a moment ago).
+    shown_tx.send_replace(vec!["fill_a".to_owned(), "fill_b".to_owned()]);
+    tokio::time::timeout(SEC, poller.changed())
+        .await
+        .expect("the change wakes it");
+    let Report::Queues { queues: third, .. } = one(poller.poll().await.unwrap()) else {
+        panic!("not a queues report");
+    };
+    assert_eq!(reads(), n as u32 + 2);
+    assert_eq!(row(&third, "fill_b").visible, 1);
 }

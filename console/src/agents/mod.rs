@@ -207,6 +207,8 @@ pub struct Intervals {
     pub queues: Duration,
     /// Below the UI's staleness threshold (30 s), whatever the CloudWatch period.
     pub metrics: Duration,
+    /// The queues whose rows are off the screen.
+    pub offscreen_queues: Duration,
 }
 
 impl Default for Intervals {
@@ -222,6 +224,7 @@ impl From<ui::config::RefreshConfig> for Intervals {
             groups: r.groups,
             queues: r.queues,
             metrics: r.metrics,
+            offscreen_queues: r.offscreen_queues,
         }
     }
 }

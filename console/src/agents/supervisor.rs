@@ -120,6 +120,7 @@ struct Routing {
     window: Duration,
     peek: Option<String>,
     logs: logs::Wanted,
+    queues_on_screen: Vec<String>,
 }
 
 impl Default for Routing {
@@ -128,6 +129,7 @@ impl Default for Routing {
             window: ui::state::chart::WINDOWS[1],
             peek: None,
             logs: None,
+            queues_on_screen: Vec::new(),
         }
     }
 }
@@ -140,6 +142,7 @@ struct Generation {
     window: watch::Sender<Duration>,
     peek: watch::Sender<Option<String>>,
     logs: watch::Sender<logs::Wanted>,
+    queues_on_screen: watch::Sender<Vec<String>>,
     actions: mpsc::UnboundedSender<Command>,
 }
 
@@ -166,6 +169,7 @@ impl Generation {
         let (window, window_rx) = watch::channel(routing.window);
         let (names_tx, names_rx) = watch::channel(Vec::new());
         let (queue_series_tx, queue_series_rx) = watch::channel(Vec::new());
+        let (queues_on_screen, on_screen_rx) = watch::channel(routing.queues_on_screen.clone());
         let mut tasks = JoinSet::new();
         let local = setup
             .local
@@ -198,7 +202,8 @@ impl Generation {
             ),
         )
         .with_progress(tx.clone(), queues::FIRST_PASS_STEP)
-        .with_series(queue_series_tx);
+        .with_series(queue_series_tx)
+        .with_on_screen(on_screen_rx, setup.intervals.offscreen_queues);
         tasks.spawn(run(
             queues,
             tx.clone(),
@@ -265,6 +270,7 @@ impl Generation {
             window,
             peek,
             logs,
+            queues_on_screen,
             actions,
         }
     }
@@ -277,6 +283,9 @@ impl Generation {
             Command::RefreshNow => self.refresh.notify_waiters(),
             Command::PeekDlq(queue) => {
                 self.peek.send_replace(queue.clone());
+            }
+            Command::QueuesOnScreen(names) => {
+                self.queues_on_screen.send_replace(names.clone());
             }
             Command::TailLogs { request, follow } => {
                 self.logs
@@ -365,6 +374,9 @@ impl Supervisor {
                             match &other {
                                 Command::SetMetricWindow(w) => self.routing.window = *w,
                                 Command::PeekDlq(q) => self.routing.peek = q.clone(),
+                                Command::QueuesOnScreen(names) => {
+                                    self.routing.queues_on_screen.clone_from(names);
+                                }
                                 Command::TailLogs { request, follow } => {
                                     self.routing.logs = request.clone().map(|r| (r, *follow));
                                 }

@@ -198,6 +198,7 @@ struct RefreshFile {
     groups_s: Option<u64>,
     queues_s: Option<u64>,
     metrics_s: Option<u64>,
+    offscreen_queues_s: Option<u64>,
 }
 
 /// `[aws]`: where to connect when neither the command line nor the environment says.
@@ -231,8 +232,11 @@ impl Default for WatchConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RefreshConfig {
     pub groups: Duration,
+    /// The queues whose rows are on screen (and the stack's own).
     pub queues: Duration,
     pub metrics: Duration,
+    /// The watched queues off the screen: with hundreds of queues, most of the calls.
+    pub offscreen_queues: Duration,
 }
 
 impl Default for RefreshConfig {
@@ -241,9 +245,14 @@ impl Default for RefreshConfig {
             groups: Duration::from_secs(3),
             queues: Duration::from_secs(3),
             metrics: Duration::from_secs(15),
+            offscreen_queues: Duration::from_secs(60),
         }
     }
 }
+
+/// The accepted range of `refresh.offscreen_queues_s`, in seconds. Rows off the screen are
+/// not judged stale by `stale_after_s`: a row read again as it comes on screen.
+pub const OFFSCREEN_QUEUES_RANGE: (u64, u64) = (1, 3600);
 
 /// The accepted range of each `[refresh]` key, in seconds.
 pub const REFRESH_RANGES: [(&str, u64, u64); 3] = [
@@ -403,12 +412,20 @@ impl UiConfig {
                     )?;
                 }
             }
+            let (min, max) = OFFSCREEN_QUEUES_RANGE;
+            if let Some(v) = r.offscreen_queues_s.filter(|v| !(min..=max).contains(v)) {
+                check(
+                    "refresh.offscreen_queues_s",
+                    Err(format!("must be between {min} and {max} seconds, not {v}")),
+                )?;
+            }
             let or = |v: Option<u64>, d: Duration| v.map_or(d, Duration::from_secs);
             let d = RefreshConfig::default();
             config.refresh = RefreshConfig {
                 groups: or(r.groups_s, d.groups),
                 queues: or(r.queues_s, d.queues),
                 metrics: or(r.metrics_s, d.metrics),
+                offscreen_queues: or(r.offscreen_queues_s, d.offscreen_queues),
             };
         }
         Ok(config)
@@ -596,6 +613,7 @@ dead_letter_queues = false
 [refresh]
 groups_s = 5
 metrics_s = 20
+offscreen_queues_s = 120
 "#,
         )
         .unwrap();
@@ -613,6 +631,7 @@ metrics_s = 20
         assert_eq!(c.refresh.groups, Duration::from_secs(5));
         assert_eq!(c.refresh.queues, Duration::from_secs(3), "default kept");
         assert_eq!(c.refresh.metrics, Duration::from_secs(20));
+        assert_eq!(c.refresh.offscreen_queues, Duration::from_secs(120));
     }
 
     #[test]
@@ -675,7 +694,11 @@ metrics_s = 20
             ),
             (
                 "[refresh]\ngroups = 5\n",
-                "ui.toml:2: key `refresh.groups`: unknown field `groups`, expected one of `groups_s`, `queues_s`, `metrics_s`",
+                "ui.toml:2: key `refresh.groups`: unknown field `groups`, expected one of `groups_s`, `queues_s`, `metrics_s`, `offscreen_queues_s`",
+            ),
+            (
+                "[refresh]\noffscreen_queues_s = 0\n",
+                "ui.toml:2: key `refresh.offscreen_queues_s`: must be between 1 and 3600 seconds, not 0",
             ),
             (
                 "[watch]\ngroup = [\"api\"]\n",

@@ -48,6 +48,9 @@ pub enum Command {
     SetMetricWindow(Duration),
     /// Poll every agent now instead of waiting for the next interval.
     RefreshNow,
+    /// The queues whose rows are on screen now: the queues agent reads them at the full
+    /// refresh and the others less often.
+    QueuesOnScreen(Vec<String>),
     /// Peek this dead-letter queue while its view is open; `None` stops peeking.
     PeekDlq(Option<String>),
     /// Read these log lines while the logs view is open (`None` stops reading); `follow`

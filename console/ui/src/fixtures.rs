@@ -142,6 +142,7 @@ fn queue(name: &str) -> QueueSnapshot {
         receive_wait_s: 20,
         redrive: None,
         is_dlq: false,
+        read_at: None,
     }
 }
 

@@ -201,6 +201,9 @@ pub struct QueueSnapshot {
     pub redrive: Option<RedrivePolicy>,
     /// Some queue redrives into this one.
     pub is_dlq: bool,
+    /// When these numbers were read, when that was before the report carrying them: the
+    /// queues agent reads rows off the screen less often and sends their last reading.
+    pub read_at: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -180,6 +180,7 @@ impl Synthetic {
             receive_wait_s: 20,
             redrive: None,
             is_dlq: false,
+            read_at: None,
         }
     }
 

@@ -38,6 +38,8 @@ pub struct Queues {
     pub list: Vec<QueueSnapshot>,
     pub at: Option<Timestamp>,
     samples: BTreeMap<String, VecDeque<QueueSample>>,
+    /// The rows last told to the queues agent as on screen.
+    pub(crate) on_screen: Vec<String>,
 }
 
 impl Queues {
@@ -48,8 +50,14 @@ impl Queues {
         queues.sort_by(|a, b| (a.is_dlq, &a.name).cmp(&(b.is_dlq, &b.name)));
         for q in &queues {
             let log = self.samples.entry(q.name.clone()).or_default();
+            // A row kept from an earlier reading is not a new sample (rates would read a
+            // steady queue into it).
+            let t = q.read_at.unwrap_or(at);
+            if log.back().is_some_and(|last| last.t >= t) {
+                continue;
+            }
             log.push_back(QueueSample {
-                t: at,
+                t,
                 visible: q.visible,
                 in_flight: q.in_flight,
                 delayed: q.delayed,

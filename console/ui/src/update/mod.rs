@@ -64,6 +64,11 @@ pub fn update(state: &mut State, event: Event) -> Vec<Command> {
     if state.nav.view() == &View::Logs {
         state.logs.request.terms = state.committed_log_filter();
     }
+    let on_screen = layout::queues_on_screen(state);
+    if on_screen != state.queues.on_screen {
+        state.queues.on_screen.clone_from(&on_screen);
+        commands.push(Command::QueuesOnScreen(on_screen));
+    }
     let now_tailing = state.logs_in_view();
     if now_tailing != tailing {
         let follow = now_tailing.as_ref().is_some_and(|(_, f)| *f);

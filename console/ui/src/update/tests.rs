@@ -459,10 +459,13 @@ fn dlq_command_opens_the_dlq_and_peeking_follows_the_view() {
     let mut s = loaded_state();
     update(&mut s, key(':'));
     type_text(&mut s, "dlq");
-    let out = update(&mut s, code(KeyCode::Enter));
+    let out = but_rows(update(&mut s, code(KeyCode::Enter)));
     assert_eq!(s.view(), &View::Queue("video_dlq".to_owned()));
     assert_eq!(out, [Command::PeekDlq(Some("video_dlq".to_owned()))]);
-    assert_eq!(update(&mut s, code(KeyCode::Esc)), [Command::PeekDlq(None)]);
+    assert_eq!(
+        but_rows(update(&mut s, code(KeyCode::Esc))),
+        [Command::PeekDlq(None)]
+    );
     assert_eq!(
         update(&mut s, key(':')),
         [],
@@ -1151,7 +1154,10 @@ fn load_name_from_any_view_shows_the_load_view() {
             command(&mut s, go);
         }
         assert_eq!(s.view(), &view, "set-up: {go:?}");
-        assert!(command(&mut s, "load smoke").is_empty(), "it asks first");
+        assert!(
+            but_rows(command(&mut s, "load smoke")).is_empty(),
+            "it asks first"
+        );
         assert_eq!(s.view(), &View::Load, "from {view:?}");
         assert!(matches!(s.input, Input::Confirm(_)), "from {view:?}");
         assert_eq!(
@@ -1656,4 +1662,64 @@ fn instance_refresh_reads_at_once_and_confirms_changes() {
     assert!(s
         .current_flash()
         .is_some_and(|f| f.text.contains("usage: :instance-refresh")));
+}
+
+/// The commands but the rows on screen, which follow every change of view.
+fn but_rows(commands: Vec<Command>) -> Vec<Command> {
+    commands
+        .into_iter()
+        .filter(|c| !matches!(c, Command::QueuesOnScreen(_)))
+        .collect()
+}
+
+/// The last rows-on-screen command of `commands`, if any.
+fn rows_told(commands: &[Command]) -> Option<Vec<String>> {
+    commands.iter().rev().find_map(|c| match c {
+        Command::QueuesOnScreen(names) => Some(names.clone()),
+        _ => None,
+    })
+}
+
+#[test]
+fn the_queues_agent_is_told_which_rows_are_on_screen_as_they_scroll_and_views_change() {
+    let mut s = loaded_state();
+    update(&mut s, Event::Resize(100, 30));
+    let names: Vec<String> = (0..60).map(|i| format!("q{i:02}")).collect();
+    let queues = names
+        .iter()
+        .map(|n| QueueSnapshot {
+            name: n.clone(),
+            ..crate::fixtures::tasks(0, 0)
+        })
+        .chain([crate::fixtures::dlq(0)])
+        .collect();
+    let at = s.now + chrono::Duration::seconds(1);
+    let out = update(&mut s, Event::Report(Report::Queues { at, queues }));
+    // The dashboard shows the first rows only.
+    let first = rows_told(&out).expect("told once the rows arrive");
+    assert!(!first.is_empty() && first.len() < 20, "{first:?}");
+    assert_eq!(first, names[..first.len()]);
+    // The queues view shows more; nothing is told again while the rows stay.
+    command(&mut s, "queues");
+    let shown = s.queues.on_screen.clone();
+    assert!(shown.len() > first.len(), "{shown:?}");
+    assert_eq!(rows_told(&update(&mut s, key('j'))), None);
+    // Scrolling past the bottom brings new rows on screen and drops the first.
+    let mut told = None;
+    for _ in 0..shown.len() + 5 {
+        told = rows_told(&update(&mut s, key('j'))).or(told);
+    }
+    let told = told.expect("told as the table scrolls");
+    assert!(!told.contains(&names[0]), "{told:?}");
+    assert!(told.contains(&names[shown.len() + 4]), "{told:?}");
+    // A taller terminal shows more rows.
+    let more = rows_told(&update(&mut s, Event::Resize(100, 60))).expect("told on resize");
+    assert!(more.len() > told.len(), "{more:?}");
+    // An open queue is on screen, with its dead-letter queue.
+    command(&mut s, "queues");
+    let out = command(&mut s, "dlq");
+    assert!(
+        rows_told(&out).is_some_and(|r| r.contains(&"video_dlq".to_owned())),
+        "{out:?}"
+    );
 }

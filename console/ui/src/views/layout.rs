@@ -23,6 +23,42 @@ pub fn screen(state: &State, area: Rect) -> Chrome {
     c
 }
 
+/// The queues the screen shows now: the queues table's visible rows, the open queue and its
+/// dead-letter queue, and every dead-letter queue holding messages (the top bar counts them).
+/// Sorted, without repeats.
+pub fn queues_on_screen(state: &State) -> Vec<String> {
+    let mut names: Vec<String> = state
+        .queues
+        .list
+        .iter()
+        .filter(|q| q.is_dlq && q.visible + q.in_flight > 0)
+        .map(|q| q.name.clone())
+        .collect();
+    if let View::Queue(name) = state.nav.view() {
+        names.push(name.clone());
+        if let Some(dlq) = state.queues.get(name).and_then(|q| state.queues.dlq_of(q)) {
+            names.push(dlq.name.clone());
+        }
+    }
+    for t in table_areas(state) {
+        if t.table != TableId::Queues {
+            continue;
+        }
+        let height = usize::from(t.rows.height);
+        let offset = state.scroll(TableId::Queues, height);
+        let rows = state.queue_rows();
+        names.extend(
+            rows.iter()
+                .skip(offset)
+                .take(height)
+                .map(|q| q.name.clone()),
+        );
+    }
+    names.sort();
+    names.dedup();
+    names
+}
+
 /// A table's block and the rows inside it (below the header line).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TableArea {
