@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
-use load::{Progress, Report, RunOptions, RunState, Scenario, Target, VideoPreset};
+use load::{Progress, Report, RunOptions, RunState, Scenario, ApiTarget, VideoPreset};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -123,7 +123,7 @@ fn list() -> anyhow::Result<String> {
 
 /// The targets: the flag or FLIGHTDECK_API_URL, else the local fleet's API instances
 /// (`--local`), else the API's default address.
-fn resolve_targets(flag: &[String], local: bool) -> anyhow::Result<Vec<Target>> {
+fn resolve_targets(flag: &[String], local: bool) -> anyhow::Result<Vec<ApiTarget>> {
     let urls: Vec<String> = if !flag.is_empty() {
         flag.iter()
             .map(|s| s.trim().to_string())
@@ -146,12 +146,12 @@ fn resolve_targets(flag: &[String], local: bool) -> anyhow::Result<Vec<Target>> 
         anyhow::bail!("--target is empty: give the API's base URL, e.g. --target {DEFAULT_TARGET}");
     }
     urls.iter()
-        .map(|u| Target::parse(u).map_err(|e| anyhow::anyhow!("--target {e}")))
+        .map(|u| ApiTarget::parse(u).map_err(|e| anyhow::anyhow!("--target {e}")))
         .collect()
 }
 
 /// Loading another machine needs its host typed (or `--yes`).
-fn confirm_remote(targets: &[Target], yes: bool) -> anyhow::Result<()> {
+fn confirm_remote(targets: &[ApiTarget], yes: bool) -> anyhow::Result<()> {
     let mut hosts: Vec<&str> = targets
         .iter()
         .filter(|t| !t.is_loopback())

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 /// Why a request failed. Keys (`connect_refused`, `http_503`, ...) are stable for reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum ErrorClass {
+pub enum FailureKind {
     /// Nothing listens at the target (TCP RST on connect).
     ConnectRefused,
     /// Any other failure to connect (unreachable host, DNS).
@@ -44,23 +44,23 @@ pub enum ErrorClass {
     Other,
 }
 
-impl ErrorClass {
+impl FailureKind {
     pub fn key(self) -> String {
         match self {
-            ErrorClass::ConnectRefused => "connect_refused".into(),
-            ErrorClass::ConnectFailed => "connect_failed".into(),
-            ErrorClass::ConnectionReset => "connection_reset".into(),
-            ErrorClass::Timeout => "timeout".into(),
-            ErrorClass::Http(code) => format!("http_{code}"),
-            ErrorClass::BadResponse => "bad_response".into(),
-            ErrorClass::ProcessingFailed => "processing_failed".into(),
-            ErrorClass::NotProcessed => "not_processed".into(),
-            ErrorClass::Other => "other".into(),
+            FailureKind::ConnectRefused => "connect_refused".into(),
+            FailureKind::ConnectFailed => "connect_failed".into(),
+            FailureKind::ConnectionReset => "connection_reset".into(),
+            FailureKind::Timeout => "timeout".into(),
+            FailureKind::Http(code) => format!("http_{code}"),
+            FailureKind::BadResponse => "bad_response".into(),
+            FailureKind::ProcessingFailed => "processing_failed".into(),
+            FailureKind::NotProcessed => "not_processed".into(),
+            FailureKind::Other => "other".into(),
         }
     }
 }
 
-impl fmt::Display for ErrorClass {
+impl fmt::Display for FailureKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.key())
     }
@@ -68,7 +68,7 @@ impl fmt::Display for ErrorClass {
 
 #[derive(Debug, Clone)]
 pub struct Failure {
-    pub class: ErrorClass,
+    pub class: FailureKind,
     pub detail: String,
 }
 
@@ -133,13 +133,13 @@ impl Body for Payload {
 
 /// One API base URL, e.g. `http://127.0.0.1:8000` (a path prefix is kept).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
+pub struct ApiTarget {
     base: String,
     host: String,
 }
 
-impl Target {
-    pub fn parse(url: &str) -> Result<Target, String> {
+impl ApiTarget {
+    pub fn parse(url: &str) -> Result<ApiTarget, String> {
         let uri: http::Uri = url
             .trim()
             .parse()
@@ -164,7 +164,7 @@ impl Target {
             return Err(format!("{url:?}: a target is a base URL without a query"));
         }
         let path = uri.path().trim_end_matches('/');
-        Ok(Target {
+        Ok(ApiTarget {
             base: format!("http://{authority}{path}"),
             host: authority.host().to_string(),
         })
@@ -188,7 +188,7 @@ impl Target {
     }
 }
 
-impl fmt::Display for Target {
+impl fmt::Display for ApiTarget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.base)
     }
@@ -204,13 +204,13 @@ pub struct Response {
 /// The pooled client; cheap to share behind an `Arc`.
 pub struct Http {
     client: Client<HttpConnector, Payload>,
-    targets: Vec<Target>,
+    targets: Vec<ApiTarget>,
     next: AtomicUsize,
     timeout: Duration,
 }
 
 impl Http {
-    pub fn new(targets: Vec<Target>, timeout: Duration) -> Http {
+    pub fn new(targets: Vec<ApiTarget>, timeout: Duration) -> Http {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         connector.set_connect_timeout(Some(timeout));
@@ -225,12 +225,12 @@ impl Http {
         }
     }
 
-    pub fn targets(&self) -> &[Target] {
+    pub fn targets(&self) -> &[ApiTarget] {
         &self.targets
     }
 
     /// The next target, round-robin.
-    fn pick(&self) -> &Target {
+    fn pick(&self) -> &ApiTarget {
         let i = self.next.fetch_add(1, Ordering::Relaxed);
         &self.targets[i % self.targets.len()]
     }
@@ -250,7 +250,7 @@ impl Http {
             builder = builder.header(k, v);
         }
         let request = builder.body(body).map_err(|e| Failure {
-            class: ErrorClass::Other,
+            class: FailureKind::Other,
             detail: format!("building the request for {url}: {e}"),
         })?;
         let exchange = async {
@@ -273,7 +273,7 @@ impl Http {
         match tokio::time::timeout(self.timeout, exchange).await {
             Ok(result) => result,
             Err(_) => Err(Failure {
-                class: ErrorClass::Timeout,
+                class: FailureKind::Timeout,
                 detail: format!("no whole response from {url} within {:?}", self.timeout),
             }),
         }
@@ -281,7 +281,7 @@ impl Http {
 }
 
 /// The class of a transport failure, from the error and its sources.
-pub fn classify(error: &(dyn StdError + 'static)) -> ErrorClass {
+pub fn classify(error: &(dyn StdError + 'static)) -> FailureKind {
     let mut connect = false;
     let mut current = Some(error);
     while let Some(e) = current {
@@ -291,29 +291,29 @@ pub fn classify(error: &(dyn StdError + 'static)) -> ErrorClass {
         if let Some(io) = e.downcast_ref::<std::io::Error>() {
             use std::io::ErrorKind as K;
             match io.kind() {
-                K::ConnectionRefused => return ErrorClass::ConnectRefused,
+                K::ConnectionRefused => return FailureKind::ConnectRefused,
                 K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof => {
-                    return ErrorClass::ConnectionReset
+                    return FailureKind::ConnectionReset
                 }
-                K::TimedOut => return ErrorClass::Timeout,
+                K::TimedOut => return FailureKind::Timeout,
                 _ => {}
             }
         }
         if let Some(h) = e.downcast_ref::<hyper::Error>() {
             // The peer closed the connection before a whole response: a reset in effect.
             if h.is_incomplete_message() || h.is_canceled() {
-                return ErrorClass::ConnectionReset;
+                return FailureKind::ConnectionReset;
             }
             if h.is_timeout() {
-                return ErrorClass::Timeout;
+                return FailureKind::Timeout;
             }
         }
         current = e.source();
     }
     if connect {
-        ErrorClass::ConnectFailed
+        FailureKind::ConnectFailed
     } else {
-        ErrorClass::Other
+        FailureKind::Other
     }
 }
 
@@ -334,25 +334,25 @@ mod tests {
 
     #[test]
     fn targets_parse_and_know_loopback() {
-        let t = Target::parse("http://127.0.0.1:8000/").unwrap();
+        let t = ApiTarget::parse("http://127.0.0.1:8000/").unwrap();
         assert_eq!(t.base(), "http://127.0.0.1:8000");
         assert!(t.is_loopback());
-        assert!(Target::parse("http://localhost:9/api")
+        assert!(ApiTarget::parse("http://localhost:9/api")
             .unwrap()
             .is_loopback());
         assert_eq!(
-            Target::parse("http://localhost:9/prefix/").unwrap().base(),
+            ApiTarget::parse("http://localhost:9/prefix/").unwrap().base(),
             "http://localhost:9/prefix"
         );
-        assert!(Target::parse("http://[::1]:80").unwrap().is_loopback());
-        let remote = Target::parse("http://api.example.com").unwrap();
+        assert!(ApiTarget::parse("http://[::1]:80").unwrap().is_loopback());
+        let remote = ApiTarget::parse("http://api.example.com").unwrap();
         assert!(!remote.is_loopback());
         assert_eq!(remote.host(), "api.example.com");
-        assert!(Target::parse("https://x.example.com")
+        assert!(ApiTarget::parse("https://x.example.com")
             .unwrap_err()
             .contains("https"));
-        assert!(Target::parse("127.0.0.1:8000").is_err());
-        assert!(Target::parse("http://h/?q=1").is_err());
+        assert!(ApiTarget::parse("127.0.0.1:8000").is_err());
+        assert!(ApiTarget::parse("http://h/?q=1").is_err());
     }
 
     #[test]
@@ -371,10 +371,10 @@ mod tests {
     fn io_errors_map_to_classes() {
         use std::io::{Error, ErrorKind};
         let c = |k| classify(&Error::new(k, "x"));
-        assert_eq!(c(ErrorKind::ConnectionRefused), ErrorClass::ConnectRefused);
-        assert_eq!(c(ErrorKind::ConnectionReset), ErrorClass::ConnectionReset);
-        assert_eq!(c(ErrorKind::TimedOut), ErrorClass::Timeout);
-        assert_eq!(c(ErrorKind::Other), ErrorClass::Other);
-        assert_eq!(ErrorClass::Http(503).key(), "http_503");
+        assert_eq!(c(ErrorKind::ConnectionRefused), FailureKind::ConnectRefused);
+        assert_eq!(c(ErrorKind::ConnectionReset), FailureKind::ConnectionReset);
+        assert_eq!(c(ErrorKind::TimedOut), FailureKind::Timeout);
+        assert_eq!(c(ErrorKind::Other), FailureKind::Other);
+        assert_eq!(FailureKind::Http(503).key(), "http_503");
     }
 }

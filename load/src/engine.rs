@@ -16,7 +16,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::client::{ErrorClass, Failure, Http, Payload, Response, Target};
+use crate::client::{FailureKind, Failure, Http, Payload, Response, ApiTarget};
 use crate::report::Report;
 use crate::scenario::{Closed, Open, Scenario, Step};
 use crate::schedule::{rate_at, vus_at, Arrivals};
@@ -27,7 +27,7 @@ use crate::video::{self, VideoError, VideoPreset};
 #[derive(Clone)]
 pub struct RunOptions {
     /// API base URLs; requests are spread over them round-robin.
-    pub targets: Vec<Target>,
+    pub targets: Vec<ApiTarget>,
     /// How often a `Progress` is published.
     pub progress_every: Duration,
     /// Where synthetic videos are cached.
@@ -47,7 +47,7 @@ impl std::fmt::Debug for RunOptions {
 }
 
 impl RunOptions {
-    pub fn new(targets: Vec<Target>, make_video: video::VideoMaker) -> RunOptions {
+    pub fn new(targets: Vec<ApiTarget>, make_video: video::VideoMaker) -> RunOptions {
         RunOptions {
             targets,
             progress_every: Duration::from_millis(250),
@@ -355,7 +355,7 @@ async fn request(
     let now = Instant::now();
     let result = match result {
         Ok(r) if !expect(r.status) => Err(Failure {
-            class: ErrorClass::Http(r.status),
+            class: FailureKind::Http(r.status),
             detail: format!("{label} answered {}", r.status),
         }),
         other => other,
@@ -365,7 +365,7 @@ async fn request(
         Err(f) => {
             tracing::debug!("{label}: {f}");
             let status = match f.class {
-                ErrorClass::Http(code) => Some(code),
+                FailureKind::Http(code) => Some(code),
                 _ => None,
             };
             (status, Some(f.class))
@@ -444,7 +444,7 @@ async fn sign_in(ctx: &Ctx, stop: &CancellationToken) -> Result<Account, Stop> {
         .map(Account)
         .ok_or_else(|| {
             Stop::Failed(Failure {
-                class: ErrorClass::BadResponse,
+                class: FailureKind::BadResponse,
                 detail: "the login answer has no access_token".into(),
             })
         })
@@ -584,7 +584,7 @@ async fn iteration(
                         .ok()
                         .and_then(|v| v.get("video_id")?.as_str().map(str::to_owned));
                     let result = match id {
-                        None => Err(ErrorClass::BadResponse),
+                        None => Err(FailureKind::BadResponse),
                         Some(id) => {
                             match wait_processed(
                                 ctx,
@@ -626,7 +626,7 @@ async fn wait_processed(
     id: &str,
     every: Duration,
     limit: Duration,
-) -> Option<Result<(), ErrorClass>> {
+) -> Option<Result<(), FailureKind>> {
     let deadline = Instant::now() + limit;
     let path = format!("/api/videos/{id}");
     let auth = [(header::AUTHORIZATION, account.0.clone())];
@@ -642,20 +642,20 @@ async fn wait_processed(
                     .and_then(|v| v.get("status")?.as_str().map(str::to_owned));
                 match status.as_deref() {
                     Some("processed") => return Some(Ok(())),
-                    Some("failed") => return Some(Err(ErrorClass::ProcessingFailed)),
+                    Some("failed") => return Some(Err(FailureKind::ProcessingFailed)),
                     Some(_) => {}
-                    None => return Some(Err(ErrorClass::BadResponse)),
+                    None => return Some(Err(FailureKind::BadResponse)),
                 }
             }
             // The video is gone or not ours: waiting longer cannot help.
             Ok(resp) if resp.status == 403 || resp.status == 404 => {
-                return Some(Err(ErrorClass::Http(resp.status)))
+                return Some(Err(FailureKind::Http(resp.status)))
             }
             // Overload or a blip: keep polling until the deadline.
             Ok(_) | Err(_) => {}
         }
         if Instant::now() + every > deadline {
-            return Some(Err(ErrorClass::NotProcessed));
+            return Some(Err(FailureKind::NotProcessed));
         }
         tokio::select! {
             _ = tokio::time::sleep(every) => {}

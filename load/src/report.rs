@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::client::Target;
+use crate::client::ApiTarget;
 use crate::scenario::{Model, Scenario};
 use crate::stats::{self, Bucket, Latency, Stats};
 use crate::threshold::{self, LatencyStat, Metric, Verdict};
@@ -96,7 +96,7 @@ impl Report {
     pub fn build(
         scenario: &Scenario,
         s: &Stats,
-        targets: &[Target],
+        targets: &[ApiTarget],
         started_at: DateTime<Utc>,
         elapsed: Duration,
         cancelled: bool,
@@ -420,7 +420,7 @@ pub fn fmt_secs(s: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::ErrorClass;
+    use crate::client::FailureKind;
     use crate::stats::{Outcome, Recorder};
 
     fn scenario(thresholds: &str) -> Scenario {
@@ -434,7 +434,7 @@ mod tests {
         .unwrap()
     }
 
-    fn record(r: &Recorder, ms: u64, error: Option<ErrorClass>) {
+    fn record(r: &Recorder, ms: u64, error: Option<FailureKind>) {
         r.start();
         r.finish(
             "get /x",
@@ -456,7 +456,7 @@ mod tests {
         for ms in 1..=99 {
             record(&r, ms, None);
         }
-        record(&r, 2000, Some(ErrorClass::Http(500)));
+        record(&r, 2000, Some(FailureKind::Http(500)));
         let s = scenario(
             r#"["p95 < 100ms", "p99 < 50ms", "errors < 2%", "errors < 0.5%", "get /x.max < 2.1s", "rps > 1000"]"#,
         );
@@ -488,7 +488,7 @@ mod tests {
         for ms in [10, 20, 30] {
             record(&r, ms, None);
         }
-        record(&r, 40, Some(ErrorClass::Http(500)));
+        record(&r, 40, Some(FailureKind::Http(500)));
         // Two sent and cut off by the cancel; one arrival never got a send slot.
         for _ in 0..2 {
             r.start();

@@ -12,7 +12,7 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-use crate::client::ErrorClass;
+use crate::client::FailureKind;
 
 /// Highest latency a histogram holds (longer ones are recorded as this): one hour.
 const MAX_MICROS: u64 = 3_600_000_000;
@@ -196,7 +196,7 @@ pub struct Outcome {
     /// From the actual send to the whole response.
     pub service: Duration,
     pub status: Option<u16>,
-    pub error: Option<ErrorClass>,
+    pub error: Option<FailureKind>,
     pub bytes_sent: u64,
     /// When it ended, in seconds since the load's clock started.
     pub at_s: f64,
@@ -304,7 +304,7 @@ impl Recorder {
     }
 
     /// An uploaded video reached `processed` (or failed to): end-to-end latency.
-    pub fn processed(&self, latency: Duration, result: Result<u64, ErrorClass>, at_s: f64) {
+    pub fn processed(&self, latency: Duration, result: Result<u64, FailureKind>, at_s: f64) {
         let mut s = self.lock();
         if let Ok(bytes) = result {
             s.processed_bytes += bytes;
@@ -634,7 +634,7 @@ mod tests {
             true,
             Outcome {
                 status: None,
-                error: Some(ErrorClass::Timeout),
+                error: Some(FailureKind::Timeout),
                 ..ok(5000)
             },
         );
@@ -644,7 +644,7 @@ mod tests {
             true,
             Outcome {
                 status: Some(503),
-                error: Some(ErrorClass::Http(503)),
+                error: Some(FailureKind::Http(503)),
                 ..ok(7)
             },
         );
@@ -682,7 +682,7 @@ mod tests {
             true,
             Outcome {
                 status: None,
-                error: Some(ErrorClass::Timeout),
+                error: Some(FailureKind::Timeout),
                 ..ok(60_000)
             },
         );

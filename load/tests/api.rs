@@ -102,7 +102,7 @@ async fn open_model_without_an_api_fails_setup_clearly() {
         upload = { video = "tiny" }
         "#,
     );
-    let target = load::Target::parse(&common::refused_address()).unwrap();
+    let target = load::ApiTarget::parse(&common::refused_address()).unwrap();
     let (tx, _rx) = tokio::sync::watch::channel(load::Progress::preparing("t", "", 0.0));
     let e = load::run(
         s,

@@ -5,13 +5,31 @@ use std::path::PathBuf;
 
 use ffmpeg_next as ffmpeg;
 
-/// What the queue worker should do with a message whose transform failed.
+/// What to do with a queue message whose job failed; a transform's failure decides it
+/// ([`TransformError::class`]), and so does the worker's own (`worker::WorkerError::class`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorClass {
-    /// The input itself is at fault; retrying cannot help: send it to the DLQ now.
-    Permanent,
-    /// The environment failed (disk, memory, our own assets); let the queue redeliver it.
+pub enum FailureClass {
+    /// The machine or a service failed (disk, memory, our own assets, S3, SQS): release the
+    /// message with a backoff and let SQS redeliver it (and dead-letter it after
+    /// maxReceiveCount receives).
     Retryable,
+    /// The message or its upload is at fault: retrying cannot help; dead-letter it at once.
+    Permanent,
+}
+
+impl FailureClass {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureClass::Retryable => "retryable",
+            FailureClass::Permanent => "permanent",
+        }
+    }
+}
+
+impl std::fmt::Display for FailureClass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -60,20 +78,20 @@ pub enum TransformError {
 }
 
 impl TransformError {
-    pub fn class(&self) -> ErrorClass {
+    pub fn class(&self) -> FailureClass {
         match self {
             Self::EmptyInput
             | Self::NotAVideo { .. }
             | Self::CorruptInput { .. }
             | Self::NoVideoStream
             | Self::UnsupportedCodec { .. }
-            | Self::UnsupportedFormat { .. } => ErrorClass::Permanent,
+            | Self::UnsupportedFormat { .. } => FailureClass::Permanent,
             // Our own assets or the machine failed: not the uploader's fault.
             Self::Io { .. }
             | Self::Ffmpeg { .. }
             | Self::Asset { .. }
             | Self::Cancelled
-            | Self::Internal(_) => ErrorClass::Retryable,
+            | Self::Internal(_) => FailureClass::Retryable,
         }
     }
 
@@ -155,7 +173,7 @@ mod tests {
             TransformError::from_input("opening", ffmpeg::Error::DecoderNotFound),
         ];
         for e in &permanent {
-            assert_eq!(e.class(), ErrorClass::Permanent, "{e}");
+            assert_eq!(e.class(), FailureClass::Permanent, "{e}");
         }
         let retryable = [
             TransformError::io("writing", "/x", io::Error::from_raw_os_error(28)),
@@ -168,7 +186,7 @@ mod tests {
             TransformError::Internal("x".into()),
         ];
         for e in &retryable {
-            assert_eq!(e.class(), ErrorClass::Retryable, "{e}");
+            assert_eq!(e.class(), FailureClass::Retryable, "{e}");
         }
     }
 

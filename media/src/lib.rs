@@ -17,7 +17,7 @@ mod rotation;
 mod synth;
 
 pub use assets::Assets;
-pub use error::{ErrorClass, TransformError};
+pub use error::{FailureClass, TransformError};
 pub use pipeline::{transform, TransformOptions, TransformStats};
 pub use probe::{probe, MediaInfo, VideoInfo};
 pub use synth::{synth_video, SynthSpec};

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::{baseline_assets, pictures, scratch, synth, within};
-use media::{probe, transform, ErrorClass, SynthSpec, TransformOptions};
+use media::{probe, transform, FailureClass, SynthSpec, TransformOptions};
 
 /// Intro and outro are 2 s at 30 fps.
 const BOOKENDS: u64 = 120;
@@ -339,7 +339,7 @@ fn cancel_stops_a_running_transform_and_cleans_up() {
     let e = job.join().unwrap().unwrap_err();
     assert_eq!(
         (e.class(), e.reason()),
-        (ErrorClass::Retryable, "cancelled"),
+        (FailureClass::Retryable, "cancelled"),
         "{e}"
     );
     assert!(started.elapsed() < Duration::from_secs(30));
@@ -373,7 +373,7 @@ mod errors {
             )
             .unwrap();
             let e = fails(&path);
-            assert_eq!(e.class(), ErrorClass::Permanent, "{name}: {e}");
+            assert_eq!(e.class(), FailureClass::Permanent, "{name}: {e}");
             assert_eq!(e.reason(), "not_a_video", "{name}: {e}");
         }
     }
@@ -383,7 +383,7 @@ mod errors {
         let e = fails(&baseline_assets().watermark);
         assert_eq!(
             (e.class(), e.reason()),
-            (ErrorClass::Permanent, "not_a_video"),
+            (FailureClass::Permanent, "not_a_video"),
             "{e}"
         );
     }
@@ -396,7 +396,7 @@ mod errors {
         let e = fails(&path);
         assert_eq!(
             (e.class(), e.reason()),
-            (ErrorClass::Permanent, "empty_input")
+            (FailureClass::Permanent, "empty_input")
         );
     }
 
@@ -411,7 +411,7 @@ mod errors {
         let e = fails(&path);
         assert_eq!(
             (e.class(), e.reason()),
-            (ErrorClass::Permanent, "corrupt_input"),
+            (FailureClass::Permanent, "corrupt_input"),
             "{e}"
         );
     }
@@ -431,7 +431,7 @@ mod errors {
         let e = fails(&path);
         assert_eq!(
             (e.class(), e.reason()),
-            (ErrorClass::Permanent, "corrupt_input"),
+            (FailureClass::Permanent, "corrupt_input"),
             "{e}"
         );
         assert!(e.to_string().contains("truncated"), "{e}");
@@ -447,7 +447,7 @@ mod errors {
         let e = fails(&path);
         assert_eq!(
             (e.class(), e.reason()),
-            (ErrorClass::Permanent, "corrupt_input"),
+            (FailureClass::Permanent, "corrupt_input"),
             "{e}"
         );
     }
@@ -468,7 +468,7 @@ mod errors {
             let e = fails(&path);
             assert_eq!(
                 (e.class(), e.reason()),
-                (ErrorClass::Permanent, "corrupt_input"),
+                (FailureClass::Permanent, "corrupt_input"),
                 "{name}: {e}"
             );
         }
@@ -490,7 +490,7 @@ mod errors {
         let e = fails(&path);
         assert_eq!(
             (e.class(), e.reason()),
-            (ErrorClass::Permanent, "no_video_stream"),
+            (FailureClass::Permanent, "no_video_stream"),
             "{e}"
         );
     }
@@ -501,7 +501,7 @@ mod errors {
         let e = fails(&dir.path().join("gone.mp4"));
         assert_eq!(
             (e.class(), e.reason()),
-            (ErrorClass::Retryable, "io_error"),
+            (FailureClass::Retryable, "io_error"),
             "{e}"
         );
 
@@ -517,7 +517,7 @@ mod errors {
         .unwrap_err();
         assert_eq!(
             (e.class(), e.reason()),
-            (ErrorClass::Retryable, "asset_error"),
+            (FailureClass::Retryable, "asset_error"),
             "{e}"
         );
     }
@@ -534,7 +534,7 @@ mod errors {
             &TransformOptions::default(),
         )
         .unwrap_err();
-        assert_eq!(e.class(), ErrorClass::Retryable, "{e}");
+        assert_eq!(e.class(), FailureClass::Retryable, "{e}");
     }
 
     #[test]
@@ -553,7 +553,7 @@ mod errors {
         .unwrap_err();
         assert_eq!(
             (e.class(), e.reason()),
-            (ErrorClass::Retryable, "disk_full"),
+            (FailureClass::Retryable, "disk_full"),
             "{e}"
         );
         assert!(Path::new("/dev/full").exists(), "the device is untouched");

@@ -9,30 +9,8 @@ use stack::MessageError;
 use store::{StoreError, VideoStatus};
 use uuid::Uuid;
 
-/// What to do with a message whose job failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FailureClass {
-    /// The machine or a service failed: release the message with a backoff and let SQS
-    /// redeliver it (and dead-letter it after maxReceiveCount receives).
-    Retryable,
-    /// The message or its upload is at fault: dead-letter it at once.
-    Permanent,
-}
-
-impl FailureClass {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FailureClass::Retryable => "retryable",
-            FailureClass::Permanent => "permanent",
-        }
-    }
-}
-
-impl fmt::Display for FailureClass {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// What to do with a message whose job failed: retry it later or dead-letter it now.
+pub use media::FailureClass;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
@@ -100,10 +78,7 @@ impl WorkerError {
             WorkerError::BadMessage(_)
             | WorkerError::VideoNotFound(_)
             | WorkerError::VideoNotProcessable { .. } => FailureClass::Permanent,
-            WorkerError::Transform(e) => match e.class() {
-                media::ErrorClass::Permanent => FailureClass::Permanent,
-                media::ErrorClass::Retryable => FailureClass::Retryable,
-            },
+            WorkerError::Transform(e) => e.class(),
             // Infrastructure (S3, SQS, the database, the local disk) is never the message's
             // fault; if it stays broken, maxReceiveCount moves the message to the DLQ.
             WorkerError::SourceMissing { .. }

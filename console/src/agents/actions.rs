@@ -18,7 +18,7 @@ use super::context::{outcome, record, send_audit};
 use crate::audit;
 use crate::dlq::peek::resolve_queue;
 use crate::dlq::redrive::{self, Mover, RedriveProgress};
-use crate::dlq::{Destination, Filter, RedriveRequest, Selection};
+use crate::dlq::{Destination, Filter, RedriveRequest, MessageSet};
 
 /// Starts the agent; commands go in through the returned sender.
 pub fn spawn(
@@ -160,13 +160,13 @@ async fn run(
     }
 }
 
-fn selection(sel: &MessageSelection) -> Result<Selection, String> {
+fn selection(sel: &MessageSelection) -> Result<MessageSet, String> {
     Ok(match sel {
-        MessageSelection::Ids(ids) => Selection::Ids(ids.iter().cloned().collect::<BTreeSet<_>>()),
+        MessageSelection::Ids(ids) => MessageSet::Ids(ids.iter().cloned().collect::<BTreeSet<_>>()),
         MessageSelection::Filter(f) => {
-            Selection::Filter(Filter::parse(f).map_err(|e| e.to_string())?)
+            MessageSet::Filter(Filter::parse(f).map_err(|e| e.to_string())?)
         }
-        MessageSelection::All => Selection::Everything,
+        MessageSelection::All => MessageSet::Everything,
     })
 }
 
@@ -329,7 +329,7 @@ async fn delete(
     let params = serde_json::json!({ "ids": ids });
     let result = async {
         let q = resolve_queue(&ctx.clients.sqs, queue).await?;
-        let sel = Selection::Ids(ids.iter().cloned().collect());
+        let sel = MessageSet::Ids(ids.iter().cloned().collect());
         redrive::delete(
             &ctx.clients.sqs,
             &q,

@@ -11,7 +11,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use ui::{Agent, Report};
 
-use super::{ui_class, CallLog, Failure, Poller};
+use super::{CallLog, Failure, Poller};
 use crate::dlq::peek::{peek, resolve_queue, QueueRef};
 use crate::dlq::{DlqError, PeekOptions};
 
@@ -49,7 +49,7 @@ impl DlqPeeker {
 pub fn failure(e: &DlqError) -> Failure {
     match e {
         DlqError::Aws { action, failure } => Failure {
-            class: ui_class(failure.class),
+            class: failure.class,
             message: if failure.unreachable {
                 format!(
                     "{action}: endpoint unreachable ({})",

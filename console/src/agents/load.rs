@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use load::{Progress, RunOptions, RunState, Scenario, Target};
+use load::{Progress, RunOptions, RunState, Scenario, ApiTarget};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use ui::{LoadRecent, LoadStatus, Report};
@@ -13,13 +13,13 @@ use super::context::{outcome, record, send_audit, Context};
 
 /// Where load runs go: `FLIGHTDECK_API_URL` (comma-separated), else the local fleet's
 /// in-service API instances (this process's fleet, else a running `local up`).
-pub fn targets(ctx: &Context) -> Result<(Vec<Target>, String), String> {
+pub fn targets(ctx: &Context) -> Result<(Vec<ApiTarget>, String), String> {
     if let Ok(urls) = std::env::var("FLIGHTDECK_API_URL") {
         let targets = urls
             .split(',')
             .map(str::trim)
             .filter(|u| !u.is_empty())
-            .map(Target::parse)
+            .map(ApiTarget::parse)
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| format!("FLIGHTDECK_API_URL: {e}"))?;
         if !targets.is_empty() {
@@ -46,7 +46,7 @@ pub fn targets(ctx: &Context) -> Result<(Vec<Target>, String), String> {
     }
     let targets = endpoints
         .iter()
-        .map(|u| Target::parse(u))
+        .map(|u| ApiTarget::parse(u))
         .collect::<Result<Vec<_>, _>>()?;
     let text = format!("the local fleet's API ({} instance(s))", targets.len());
     Ok((targets, text))

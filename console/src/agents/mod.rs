@@ -70,21 +70,12 @@ impl Failure {
             format!("{api}: {failure}")
         };
         Failure {
-            class: ui_class(failure.class),
+            class: failure.class,
             message,
         }
     }
 }
 
-pub fn ui_class(class: stack::ErrorClass) -> ErrorClass {
-    match class {
-        stack::ErrorClass::Retryable => ErrorClass::Retryable,
-        stack::ErrorClass::Throttled => ErrorClass::Throttled,
-        stack::ErrorClass::Auth => ErrorClass::Auth,
-        stack::ErrorClass::Permanent => ErrorClass::Permanent,
-        stack::ErrorClass::NotImplemented => ErrorClass::NotImplemented,
-    }
-}
 
 /// The wait before retry number `attempt` (1-based) after a failure of `class`: exponential,
 /// harder when throttled, slow for failures a retry cannot fix (the operator may fix them).
@@ -263,18 +254,5 @@ mod tests {
         assert_eq!(backoff(ErrorClass::Throttled, 3).as_secs(), 16);
         assert_eq!(backoff(ErrorClass::Auth, 1).as_secs(), 15);
         assert_eq!(backoff(ErrorClass::Auth, 100).as_secs(), 120);
-    }
-
-    #[test]
-    fn classes_map_one_to_one() {
-        assert_eq!(ui_class(stack::ErrorClass::Auth), ErrorClass::Auth);
-        assert_eq!(
-            ui_class(stack::ErrorClass::NotImplemented),
-            ErrorClass::NotImplemented
-        );
-        assert_eq!(
-            ui_class(stack::ErrorClass::Throttled),
-            ErrorClass::Throttled
-        );
     }
 }

@@ -15,7 +15,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::peek::resolve_queue;
-use super::redrive::{self, Destination, RedriveProgress, RedriveRequest, Selection};
+use super::redrive::{self, Destination, RedriveProgress, RedriveRequest, MessageSet};
 
 const MESSAGES: usize = 40;
 
@@ -127,7 +127,7 @@ async fn a_redrive_under_faults_conserves_every_message_and_reports_every_duplic
     let state = tempfile::tempdir().unwrap();
     let mut req = RedriveRequest::new(
         &cloud.stack.queues.dlq.name,
-        Selection::Everything,
+        MessageSet::Everything,
         Destination::Source,
         state.path().to_path_buf(),
     );

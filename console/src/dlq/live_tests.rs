@@ -11,7 +11,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::peek::{approximate_depth, peek, resolve_queue, PeekOptions};
-use super::redrive::{self, Destination, Mover, RedriveProgress, RedriveRequest, Selection};
+use super::redrive::{self, Destination, Mover, RedriveProgress, RedriveRequest, MessageSet};
 use super::{DlqError, Filter};
 
 fn attr(v: &str) -> MessageAttributeValue {
@@ -149,7 +149,7 @@ impl Setup {
         .unwrap()
     }
 
-    fn request(&self, selection: Selection) -> RedriveRequest {
+    fn request(&self, selection: MessageSet) -> RedriveRequest {
         let mut r = RedriveRequest::new(
             &self.cloud.stack.queues.dlq.name,
             selection,
@@ -223,7 +223,7 @@ async fn a_filtered_redrive_moves_exactly_the_matching_messages_intact() {
     let sqs = &s.cloud.clients.sqs;
     let bodies = inject(sqs, &s.dlq, 24, 0).await;
     let before: HashMap<String, HashMap<String, String>> = drain_peek(&s).await;
-    let req = s.request(Selection::Filter(
+    let req = s.request(MessageSet::Filter(
         Filter::parse("attr.failure_class=permanent").unwrap(),
     ));
     let out = s.run(&req).await.unwrap();
@@ -281,7 +281,7 @@ async fn selected_ids_and_a_dry_run() {
     inject(sqs, &s.dlq, 15, 0).await;
     let msgs = s.peek_all().await;
     let chosen: BTreeSet<String> = msgs.iter().take(2).map(|m| m.id.clone()).collect();
-    let mut dry = s.request(Selection::Filter(
+    let mut dry = s.request(MessageSet::Filter(
         Filter::parse("attr.failure_class=retryable").unwrap(),
     ));
     dry.dry_run = true;
@@ -295,7 +295,7 @@ async fn selected_ids_and_a_dry_run() {
     assert_eq!(approximate_depth(sqs, &s.tasks).await.unwrap(), 0);
 
     let out = s
-        .run(&s.request(Selection::Ids(chosen.clone())))
+        .run(&s.request(MessageSet::Ids(chosen.clone())))
         .await
         .unwrap();
     assert_eq!(out.progress.moved, 2);
@@ -318,7 +318,7 @@ async fn move_all_falls_back_to_the_batch_mover_where_move_tasks_are_not_impleme
     let sqs = &s.cloud.clients.sqs;
     inject(sqs, &s.dlq, 13, 0).await;
     let (tx, rx) = watch::channel(RedriveProgress::default());
-    let req = s.request(Selection::Everything);
+    let req = s.request(MessageSet::Everything);
     assert!(req.use_move_task);
     let out = redrive::run(
         &s.cloud.clients,
@@ -354,7 +354,7 @@ async fn empty_short_polls_do_not_end_a_redrive_early() {
     // Ten now, ten that become visible a second later: the polls in between come back empty.
     inject(sqs, &s.dlq, 10, 0).await;
     inject(sqs, &s.dlq, 10, 1).await;
-    let out = s.run(&s.request(Selection::Everything)).await.unwrap();
+    let out = s.run(&s.request(MessageSet::Everything)).await.unwrap();
     assert_eq!(out.progress.moved, 20, "{:?}", out.progress);
     assert_eq!(approximate_depth(sqs, &s.dlq).await.unwrap(), 0);
 
@@ -362,7 +362,7 @@ async fn empty_short_polls_do_not_end_a_redrive_early() {
     // rule is what saves the run above. (A long delay keeps this half independent of load.)
     inject(sqs, &s.dlq, 10, 0).await;
     inject(sqs, &s.dlq, 10, 15).await;
-    let mut hasty = s.request(Selection::Everything);
+    let mut hasty = s.request(MessageSet::Everything);
     hasty.empty_receives = 1;
     let out = s.run(&hasty).await.unwrap();
     assert_eq!(out.progress.moved, 10, "{:?}", out.progress);
@@ -373,7 +373,7 @@ async fn cancel_stops_between_batches_and_a_rerun_finishes() {
     let s = setup().await;
     let sqs = &s.cloud.clients.sqs;
     inject(sqs, &s.dlq, 30, 0).await;
-    let mut req = s.request(Selection::Everything);
+    let mut req = s.request(MessageSet::Everything);
     req.rate_per_s = Some(10.0);
     let (tx, mut rx) = watch::channel(RedriveProgress::default());
     let cancel = CancellationToken::new();
@@ -400,7 +400,7 @@ async fn cancel_stops_between_batches_and_a_rerun_finishes() {
     );
     assert!(out.progress.notes.iter().any(|n| n.contains("stay moved")));
     let first = out.progress.moved;
-    let out = s.run(&s.request(Selection::Everything)).await.unwrap();
+    let out = s.run(&s.request(MessageSet::Everything)).await.unwrap();
     assert_eq!(first + out.progress.moved, 30);
     assert_eq!(drain(sqs, &s.tasks).await.len(), 30);
 }
@@ -408,7 +408,7 @@ async fn cancel_stops_between_batches_and_a_rerun_finishes() {
 #[tokio::test]
 async fn a_redrive_to_a_missing_queue_says_which() {
     let s = setup().await;
-    let mut req = s.request(Selection::Everything);
+    let mut req = s.request(MessageSet::Everything);
     req.destination = Destination::Queue("no_such_queue".into());
     let e = s.run(&req).await.unwrap_err();
     assert!(
@@ -424,7 +424,7 @@ async fn an_edited_body_is_checked_then_sent_with_the_original_attributes() {
     inject(sqs, &s.dlq, 3, 0).await;
     let msgs = s.peek_all().await;
     let target = &msgs[0];
-    let one = Selection::Ids(BTreeSet::from([target.id.clone()]));
+    let one = MessageSet::Ids(BTreeSet::from([target.id.clone()]));
 
     // Not a v1 video task (the injected bodies lack most fields): refused, nothing moves.
     let mut bad = s.request(one.clone());
@@ -537,7 +537,7 @@ async fn messages_held_by_another_consumer_are_counted_as_left() {
 
     // One of the held ids asked for by id: nothing moves, and it is the one left.
     let one = BTreeSet::from([held[0].0.clone()]);
-    let out = s.run(&s.request(Selection::Ids(one))).await.unwrap();
+    let out = s.run(&s.request(MessageSet::Ids(one))).await.unwrap();
     assert_eq!(
         (out.progress.moved, out.progress.left),
         (0, 1),
@@ -545,7 +545,7 @@ async fn messages_held_by_another_consumer_are_counted_as_left() {
         out.progress
     );
 
-    let out = s.run(&s.request(Selection::Everything)).await.unwrap();
+    let out = s.run(&s.request(MessageSet::Everything)).await.unwrap();
     assert_eq!(
         (out.progress.moved, out.progress.left),
         (9, 3),
@@ -558,7 +558,7 @@ async fn messages_held_by_another_consumer_are_counted_as_left() {
 
     // Once the other consumer lets go, a run takes them and leaves nothing.
     let_go(sqs, &s.dlq, &held).await;
-    let out = s.run(&s.request(Selection::Everything)).await.unwrap();
+    let out = s.run(&s.request(MessageSet::Everything)).await.unwrap();
     assert_eq!(
         (out.progress.moved, out.progress.left),
         (3, 0),
@@ -633,7 +633,7 @@ async fn a_receive_count_filter_selects_the_same_messages_in_the_dry_run_and_the
         .iter()
         .map(|i| format!(r#"{{"v":1,"video_id":"vid-{i}"}}"#))
         .collect();
-    let filter = || Selection::Filter(Filter::parse("receives>2").unwrap());
+    let filter = || MessageSet::Filter(Filter::parse("receives>2").unwrap());
 
     // Two dry runs (two looks, each raising every count at SQS by one), then the real run.
     for _ in 0..2 {
@@ -696,7 +696,7 @@ async fn tag_origin_adds_the_dlq_id_and_the_run_and_leaves_a_message_with_too_ma
         .map(|m| (m.body, m.id))
         .collect();
 
-    let mut dry = s.request(Selection::Everything);
+    let mut dry = s.request(MessageSet::Everything);
     dry.tag_origin = true;
     dry.dry_run = true;
     let out = s.run(&dry).await.unwrap();
@@ -705,7 +705,7 @@ async fn tag_origin_adds_the_dlq_id_and_the_run_and_leaves_a_message_with_too_ma
         .attributes
         .contains_key(crate::dlq::request::ORIGIN_ATTRIBUTE));
 
-    let mut req = s.request(Selection::Everything);
+    let mut req = s.request(MessageSet::Everything);
     req.tag_origin = true;
     let out = s.run(&req).await.unwrap();
     assert_eq!(out.progress.moved, 4, "{:?}", out.progress);

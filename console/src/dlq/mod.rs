@@ -28,7 +28,7 @@ use stack::errors::{describe, AwsFailure, HttpStatus};
 
 pub use filter::Filter;
 pub use peek::{DlqMessage, PeekOptions};
-pub use redrive::{Destination, RedriveProgress, RedriveRequest, Selection};
+pub use redrive::{Destination, RedriveProgress, RedriveRequest, MessageSet};
 
 /// Why a DLQ operation failed.
 #[derive(Debug, thiserror::Error)]

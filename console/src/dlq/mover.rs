@@ -26,7 +26,7 @@ use tokio::time::Instant;
 
 use super::journal::Status;
 use super::peek::DlqMessage;
-use super::request::{tag_origin, Mover, RedriveProgress, RedriveRequest, Selection};
+use super::request::{tag_origin, Mover, RedriveProgress, RedriveRequest, MessageSet};
 use super::DlqError;
 
 /// Batches moved at once. Each is received, journalled, sent and deleted on its own; while
@@ -281,9 +281,9 @@ impl<'r> Pass<'r> {
     pub fn new(req: &'r RedriveRequest, mut state: RedriveProgress, depth: u64) -> Pass<'r> {
         state.mover = Some(Mover::Batch);
         state.remaining = match &req.selection {
-            Selection::Everything => Some(depth),
-            Selection::Ids(ids) => Some(ids.len() as u64),
-            Selection::Filter(_) => None,
+            MessageSet::Everything => Some(depth),
+            MessageSet::Ids(ids) => Some(ids.len() as u64),
+            MessageSet::Filter(_) => None,
         };
         Pass {
             req,
@@ -310,7 +310,7 @@ impl<'r> Pass<'r> {
 
     fn missing(&self) -> u64 {
         match &self.req.selection {
-            Selection::Ids(ids) => (ids.len() - self.found_ids.len()) as u64,
+            MessageSet::Ids(ids) => (ids.len() - self.found_ids.len()) as u64,
             _ => 0,
         }
     }
@@ -319,7 +319,7 @@ impl<'r> Pass<'r> {
     /// over, not every `--id` found, not cancelled, fewer than [`IN_FLIGHT`] batches moving.
     pub fn may_receive(&self, cancelled: bool) -> bool {
         let all_found = match &self.req.selection {
-            Selection::Ids(ids) => self.found_ids.len() >= ids.len(),
+            MessageSet::Ids(ids) => self.found_ids.len() >= ids.len(),
             _ => false,
         };
         self.error.is_none()
@@ -484,7 +484,7 @@ impl<'r> Pass<'r> {
     /// After each step: what is left to move, when known.
     pub fn update_remaining(&mut self) {
         let left = match &self.req.selection {
-            Selection::Ids(_) => self.missing(),
+            MessageSet::Ids(_) => self.missing(),
             _ => self
                 .depth
                 .saturating_sub(self.state.moved + self.state.resumed),
@@ -548,7 +548,7 @@ mod tests {
         ids.iter().map(|id| message(id)).collect()
     }
 
-    fn request(selection: Selection) -> RedriveRequest {
+    fn request(selection: MessageSet) -> RedriveRequest {
         RedriveRequest::new(
             "video_dlq",
             selection,
@@ -557,8 +557,8 @@ mod tests {
         )
     }
 
-    fn only(ids: &[&str]) -> Selection {
-        Selection::Ids(ids.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>())
+    fn only(ids: &[&str]) -> MessageSet {
+        MessageSet::Ids(ids.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>())
     }
 
     fn id_list(msgs: &[DlqMessage]) -> Vec<&str> {
@@ -585,7 +585,7 @@ mod tests {
 
     #[test]
     fn the_remaining_count_starts_from_the_selection() {
-        let everything = request(Selection::Everything);
+        let everything = request(MessageSet::Everything);
         let pass = Pass::new(&everything, RedriveProgress::default(), 42);
         assert_eq!(pass.state.remaining, Some(42));
         assert_eq!(pass.state.mover, Some(Mover::Batch));
@@ -596,7 +596,7 @@ mod tests {
                 .remaining,
             Some(2)
         );
-        let filter = request(Selection::Filter(Filter::parse("poison").unwrap()));
+        let filter = request(MessageSet::Filter(Filter::parse("poison").unwrap()));
         assert_eq!(
             Pass::new(&filter, RedriveProgress::default(), 42)
                 .state
@@ -637,7 +637,7 @@ mod tests {
 
     #[test]
     fn sorting_applies_edits_and_holds_what_cannot_be_tagged() {
-        let mut req = request(Selection::Everything);
+        let mut req = request(MessageSet::Everything);
         req.edits.insert("a".into(), r#"{"edited":true}"#.into());
         req.tag_origin = true;
         let mut pass = Pass::new(
@@ -672,7 +672,7 @@ mod tests {
 
     #[test]
     fn a_dry_run_counts_and_holds_what_would_move_and_moves_nothing() {
-        let mut req = request(Selection::Filter(Filter::parse("poison").unwrap()));
+        let mut req = request(MessageSet::Filter(Filter::parse("poison").unwrap()));
         req.dry_run = true;
         let mut pass = Pass::new(&req, RedriveProgress::default(), 10);
         let mut poison = message("p");
@@ -698,7 +698,7 @@ mod tests {
 
     #[test]
     fn a_certain_send_deletes_the_sent_and_journals_the_unsent() {
-        let req = request(Selection::Everything);
+        let req = request(MessageSet::Everything);
         let (_, mut work) = sending(&req, &["a", "b"]);
         work.resumed = messages(&["r"]);
         let c = work.sent(messages(&["a"]), messages(&["b"]), false);
@@ -714,7 +714,7 @@ mod tests {
 
     #[test]
     fn an_uncertain_send_reports_every_sent_message_as_a_possible_duplicate() {
-        let req = request(Selection::Everything);
+        let req = request(MessageSet::Everything);
         let (_, work) = sending(&req, &["a", "b", "c"]);
         let c = work.sent(messages(&["a", "b"]), messages(&["c"]), true);
         assert_eq!(c.journal_sent, ["a", "b"]);
@@ -728,7 +728,7 @@ mod tests {
 
     #[test]
     fn an_unsent_message_fails_after_its_last_attempt() {
-        let req = request(Selection::Everything);
+        let req = request(MessageSet::Everything);
         let (_, mut work) = sending(&req, &["a", "b"]);
         work.tries.insert("a".into(), MAX_SEND_ATTEMPTS - 1);
         work.tries.insert("b".into(), MAX_SEND_ATTEMPTS - 2);
@@ -741,7 +741,7 @@ mod tests {
 
     #[test]
     fn a_refused_send_journals_unsent_only_when_no_attempt_was_uncertain() {
-        let req = request(Selection::Everything);
+        let req = request(MessageSet::Everything);
         let (_, work) = sending(&req, &["a", "b"]);
         let refused = work.refused(refusal(), false);
         assert_eq!(refused.journal_unsent, ["a", "b"]);
@@ -760,7 +760,7 @@ mod tests {
     #[test]
     fn a_send_never_drops_a_message_and_reports_every_possible_duplicate() {
         let ids = ["a", "b", "c", "d"];
-        let req = request(Selection::Everything);
+        let req = request(MessageSet::Everything);
         for mask in 0..(1u32 << ids.len()) {
             for uncertain in [false, true] {
                 for tries in 0..MAX_SEND_ATTEMPTS {
@@ -812,7 +812,7 @@ mod tests {
 
     #[test]
     fn accounting_counts_the_batch_and_brings_retries_round_again() {
-        let req = request(Selection::Everything);
+        let req = request(MessageSet::Everything);
         let (mut pass, work) = sending(&req, &["a", "b", "c"]);
         assert_eq!(pass.state.remaining, Some(10));
         let mut work2 = Work {
@@ -855,7 +855,7 @@ mod tests {
 
     #[test]
     fn a_sent_message_not_deleted_keeps_the_pass_open_until_it_returns() {
-        let mut req = request(Selection::Everything);
+        let mut req = request(MessageSet::Everything);
         req.visibility_s = 30;
         let (mut pass, work) = sending(&req, &["a"]);
         let done = work
@@ -874,7 +874,7 @@ mod tests {
 
     #[test]
     fn a_refusal_or_a_failed_batch_stops_receiving_and_holds_the_unsent() {
-        let req = request(Selection::Everything);
+        let req = request(MessageSet::Everything);
         let (mut pass, work) = sending(&req, &["a", "b"]);
         assert!(pass.account(
             Ok(work.refused(refusal(), false).done),
@@ -895,7 +895,7 @@ mod tests {
 
     #[test]
     fn receives_keep_to_the_rate_and_to_the_batches_in_flight() {
-        let mut req = request(Selection::Everything);
+        let mut req = request(MessageSet::Everything);
         req.rate_per_s = Some(5.0);
         let mut pass = Pass::new(&req, RedriveProgress::default(), 100);
         for i in 0..IN_FLIGHT {

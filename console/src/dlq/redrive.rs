@@ -37,7 +37,7 @@ use super::DlqError;
 
 use super::request::new_run_id;
 pub use super::request::{
-    Destination, Mover, RedriveProgress, RedriveRequest, Selection, MAX_MESSAGE_ATTRIBUTES,
+    Destination, Mover, RedriveProgress, RedriveRequest, MessageSet, MAX_MESSAGE_ATTRIBUTES,
 };
 
 /// The result of a redrive.
@@ -124,7 +124,7 @@ pub async fn run(
     };
 
     // The move task moves messages as they are: not with edits or tags.
-    if req.selection == Selection::Everything
+    if req.selection == MessageSet::Everything
         && req.use_move_task
         && !req.dry_run
         && req.edits.is_empty()
@@ -271,14 +271,14 @@ async fn move_task(
 async fn count_left(
     sqs: &aws_sdk_sqs::Client,
     url: &str,
-    selection: &Selection,
+    selection: &MessageSet,
     missing: u64,
     state: &mut RedriveProgress,
 ) {
     match super::peek::depth_parts(sqs, url).await {
         Ok((_, in_flight)) => {
             state.left = match selection {
-                Selection::Ids(_) => in_flight.min(missing),
+                MessageSet::Ids(_) => in_flight.min(missing),
                 _ => in_flight,
             };
         }
@@ -551,7 +551,7 @@ async fn batch_move(
     }
     if state.remaining.is_some() && !state.cancelled {
         state.remaining = Some(match &req.selection {
-            Selection::Ids(_) => end.missing,
+            MessageSet::Ids(_) => end.missing,
             _ => approximate_depth(sqs, &dlq.url).await.unwrap_or(0),
         });
     }
@@ -734,7 +734,7 @@ pub struct DeleteOutcome {
 pub async fn delete(
     sqs: &aws_sdk_sqs::Client,
     queue: &QueueRef,
-    selection: &Selection,
+    selection: &MessageSet,
     dry_run: bool,
     state_dir: Option<&std::path::Path>,
     cancel: &CancellationToken,
@@ -747,7 +747,7 @@ pub async fn delete(
     };
     let result: Result<(), DlqError> = async {
         loop {
-            if let Selection::Ids(ids) = selection {
+            if let MessageSet::Ids(ids) = selection {
                 if out.ids.len() >= ids.len() {
                     break;
                 }

@@ -16,7 +16,7 @@ use super::peek::DlqMessage;
 
 /// Which messages.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Selection {
+pub enum MessageSet {
     /// These message ids.
     Ids(BTreeSet<String>),
     /// Every message the filter matches.
@@ -25,25 +25,25 @@ pub enum Selection {
     Everything,
 }
 
-impl Selection {
+impl MessageSet {
     pub(super) fn matches(&self, m: &DlqMessage, now: chrono::DateTime<Utc>) -> bool {
         match self {
-            Selection::Ids(ids) => ids.contains(&m.id),
-            Selection::Filter(f) => f.matches(&m.candidate(), now),
-            Selection::Everything => true,
+            MessageSet::Ids(ids) => ids.contains(&m.id),
+            MessageSet::Filter(f) => f.matches(&m.candidate(), now),
+            MessageSet::Everything => true,
         }
     }
 
     /// Bulk actions (a filter, everything) need a typed confirmation.
     pub fn is_bulk(&self) -> bool {
-        !matches!(self, Selection::Ids(_))
+        !matches!(self, MessageSet::Ids(_))
     }
 
     pub fn describe(&self) -> String {
         match self {
-            Selection::Ids(ids) => format!("{} selected message(s)", ids.len()),
-            Selection::Filter(f) => format!("messages matching `{f}`"),
-            Selection::Everything => "every message".into(),
+            MessageSet::Ids(ids) => format!("{} selected message(s)", ids.len()),
+            MessageSet::Filter(f) => format!("messages matching `{f}`"),
+            MessageSet::Everything => "every message".into(),
         }
     }
 }
@@ -73,7 +73,7 @@ pub enum Mover {
 pub struct RedriveRequest {
     /// The DLQ's name (or URL).
     pub dlq: String,
-    pub selection: Selection,
+    pub selection: MessageSet,
     pub destination: Destination,
     /// Scan and report what would move; change nothing.
     pub dry_run: bool,
@@ -87,7 +87,7 @@ pub struct RedriveRequest {
     /// Where the journal lives (the state directory), and the record of flightdeck's own
     /// receives that receive counts leave out (see [`super::receives`]), dry runs included.
     pub journal_dir: PathBuf,
-    /// For [`Selection::Everything`]: try StartMessageMoveTask first.
+    /// For [`MessageSet::Everything`]: try StartMessageMoveTask first.
     pub use_move_task: bool,
     /// Message id -> the body to send instead of the one in the DLQ (edit before redrive).
     /// Checked before anything moves: JSON, and a v1 video task when the destination is the
@@ -155,7 +155,7 @@ pub(super) fn new_run_id() -> String {
 impl RedriveRequest {
     pub fn new(
         dlq: &str,
-        selection: Selection,
+        selection: MessageSet,
         destination: Destination,
         journal_dir: PathBuf,
     ) -> RedriveRequest {

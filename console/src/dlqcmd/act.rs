@@ -234,7 +234,7 @@ pub(super) async fn progress_bar(mut rx: watch::Receiver<RedriveProgress>, dry_r
 pub(super) async fn delete_cmd(
     ctx: &Ctx<'_>,
     queue: &str,
-    selection: Selection,
+    selection: MessageSet,
     dry_run: bool,
     yes: bool,
     json: bool,

@@ -16,7 +16,7 @@ use crate::dlq::peek::{peek, resolve_queue};
 use crate::dlq::redrive::{self, DeleteOutcome};
 use crate::dlq::{
     Destination, DlqError, DlqMessage, Filter, PeekOptions, RedriveProgress, RedriveRequest,
-    Selection,
+    MessageSet,
 };
 use crate::headless::{exit, Ctx, Exit, EXIT_CODES, FAILED, LEFT, NOTHING, PARTIAL, REFUSED};
 
@@ -203,20 +203,20 @@ pub struct SelectArgs {
 }
 
 impl SelectArgs {
-    fn selection(&self) -> anyhow::Result<Selection> {
+    fn selection(&self) -> anyhow::Result<MessageSet> {
         if self.all {
-            return Ok(Selection::Everything);
+            return Ok(MessageSet::Everything);
         }
         if !self.ids.is_empty() {
             if !self.filter.is_empty() {
                 return Err(exit(2, "give either --id or --filter, not both"));
             }
-            return Ok(Selection::Ids(
+            return Ok(MessageSet::Ids(
                 self.ids.iter().cloned().collect::<BTreeSet<_>>(),
             ));
         }
         if !self.filter.is_empty() {
-            return Ok(Selection::Filter(parse_filter(&self.filter)?));
+            return Ok(MessageSet::Filter(parse_filter(&self.filter)?));
         }
         Err(exit(
             2,
@@ -334,7 +334,7 @@ pub async fn run(cmd: DlqCommand, ctx: &Ctx<'_>) -> anyhow::Result<()> {
             json,
         } => {
             let selection = select.selection()?;
-            if selection == Selection::Everything {
+            if selection == MessageSet::Everything {
                 return Err(exit(
                     2,
                     "to delete every message use `flightdeck dlq purge`",

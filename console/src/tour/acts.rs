@@ -97,7 +97,7 @@ impl Tour {
 
     /// The in-service API instances, once the group's minimum is in service (or at least one
     /// is when the wait runs out): the load balancer's targets.
-    pub(super) async fn api_targets(&self, token: &CancellationToken) -> Told<Vec<Target>> {
+    pub(super) async fn api_targets(&self, token: &CancellationToken) -> Told<Vec<ApiTarget>> {
         let want = usize::try_from(self.stack.groups.api.min)
             .unwrap_or(1)
             .max(1);
@@ -125,14 +125,14 @@ impl Tour {
             Err(e) => return Err(e.failed("no API instance of the fleet came into service".into())),
         };
         urls.iter()
-            .map(|u| Target::parse(u).map_err(|e| Stop::Failed(format!("API endpoint {u}: {e}"))))
+            .map(|u| ApiTarget::parse(u).map_err(|e| Stop::Failed(format!("API endpoint {u}: {e}"))))
             .collect()
     }
 
     pub(super) fn start_load(
         &self,
         tx: &mpsc::Sender<Report>,
-        targets: Vec<Target>,
+        targets: Vec<ApiTarget>,
         token: &CancellationToken,
         tasks: &mut JoinSet<()>,
     ) -> Told<LoadRun> {
@@ -283,7 +283,7 @@ impl Tour {
 
     pub(super) async fn upload_poison(
         &self,
-        targets: Vec<Target>,
+        targets: Vec<ApiTarget>,
         token: &CancellationToken,
     ) -> Told<()> {
         let path =
@@ -406,7 +406,7 @@ impl Tour {
         let ids: BTreeSet<String> = [message.id.clone()].into();
         let request = RedriveRequest::new(
             &dlq.name,
-            Selection::Ids(ids),
+            MessageSet::Ids(ids),
             Destination::Source,
             audit::state_dir(),
         );

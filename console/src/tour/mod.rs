@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use aws_sdk_sqs::types::QueueAttributeName;
 use chrono::Utc;
-use load::{Progress, RunOptions, Scenario, Target, VideoPreset};
+use load::{ApiTarget, Progress, RunOptions, Scenario, VideoPreset};
 use local_cloud::{CpuSnapshot, FleetState};
 use stack::errors::describe;
 use stack::message::VideoTask;
@@ -28,7 +28,7 @@ use crate::audit;
 use crate::cli::FleetArgs;
 use crate::dlq::peek::{peek, resolve_queue, DlqMessage, PeekOptions, QueueRef};
 use crate::dlq::redrive::{self, RedriveProgress};
-use crate::dlq::{Destination, RedriveRequest, Selection};
+use crate::dlq::{Destination, RedriveRequest, MessageSet};
 use crate::local::LocalFleet;
 
 mod acts;

@@ -280,24 +280,17 @@ impl CallStats {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorClass {
-    Retryable,
-    Throttled,
-    Auth,
-    Permanent,
-    NotImplemented,
-}
+/// What a failed call's agent should do: one classification for the workspace, the stack's.
+pub use stack::ErrorClass;
 
-impl ErrorClass {
-    pub fn label(self) -> &'static str {
-        match self {
-            ErrorClass::Retryable => "retrying",
-            ErrorClass::Throttled => "throttled",
-            ErrorClass::Auth => "auth",
-            ErrorClass::Permanent => "failed",
-            ErrorClass::NotImplemented => "not implemented",
-        }
+/// How the screen names an error class: what the agent does about it.
+pub fn class_label(class: ErrorClass) -> &'static str {
+    match class {
+        ErrorClass::Retryable => "retrying",
+        ErrorClass::Throttled => "throttled",
+        ErrorClass::Auth => "auth",
+        ErrorClass::Permanent => "failed",
+        ErrorClass::NotImplemented => "not implemented",
     }
 }
 

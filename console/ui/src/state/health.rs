@@ -44,7 +44,7 @@ impl Freshness<'_> {
     /// `4m throttled: Rate exceeded, retry in 8s`: the reason data is stale, for the status line.
     pub fn reason(&self, now: Timestamp) -> Option<String> {
         let f = self.failure?;
-        let mut out = format!("{}: {}", f.class.label(), f.message);
+        let mut out = format!("{}: {}", crate::model::class_label(f.class), f.message);
         match f.retry_in_s(now) {
             Some(0) => out.push_str(", retrying"),
             Some(left) => out.push_str(&format!(", retry in {}", fmt::secs(left))),

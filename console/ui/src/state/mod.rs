@@ -27,11 +27,11 @@ pub use dlq::{Audit, Dlq, Jobs, Load, Local};
 pub use groups::{CapacityChange, ChangeKind, Groups};
 pub use health::{Freshness, Health};
 pub use metrics::Metrics;
-pub use nav::{Nav, Pane, Selection, TableId, View};
+pub use nav::{Nav, Pane, RowCursor, TableId, View};
 pub use notes::Notes;
 pub use prompt::Input;
 pub use queues::{Pairing, Queues, Rates};
-pub use target::Target;
+pub use target::TargetState;
 pub use timeline::{Mark, Timeline, TimelineEvent};
 
 /// How long a flash message stays in the top bar.
@@ -77,7 +77,7 @@ pub struct State {
     pub(crate) local: Local,
     pub(crate) load: Load,
     /// The profile and region the data belongs to.
-    pub(crate) target: Target,
+    pub(crate) target: TargetState,
     /// `--read-only`: actions are hidden from help and refused with a message.
     pub(crate) read_only: bool,
     pub(crate) health: Health,
@@ -130,7 +130,7 @@ impl State {
             logs: crate::logs::Logs::default(),
             local: Local::default(),
             load: Load::default(),
-            target: Target::default(),
+            target: TargetState::default(),
             read_only: false,
             health: Health::default(),
             nav: Nav::default(),
@@ -252,7 +252,7 @@ impl State {
         self.notes.log_files = files;
     }
 
-    pub fn target(&self) -> &Target {
+    pub fn target(&self) -> &TargetState {
         &self.target
     }
 

@@ -80,13 +80,13 @@ impl TableId {
 /// The selected row is remembered by key so it survives reordering, and by index for when the
 /// key disappears.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Selection {
+pub struct RowCursor {
     pub key: Option<String>,
     pub index: usize,
     pub offset: usize,
 }
 
-impl Selection {
+impl RowCursor {
     pub fn resolve(&self, keys: &[String]) -> Option<usize> {
         if keys.is_empty() {
             return None;
@@ -119,7 +119,7 @@ pub fn scroll_offset(len: usize, selected: Option<usize>, offset: usize, height:
 pub struct Nav {
     stack: Vec<View>,
     pub focus: Pane,
-    selections: BTreeMap<TableId, Selection>,
+    selections: BTreeMap<TableId, RowCursor>,
     filters: BTreeMap<TableId, String>,
 }
 
@@ -194,11 +194,11 @@ impl Nav {
         }
     }
 
-    pub fn selection(&self, table: TableId) -> Selection {
+    pub fn selection(&self, table: TableId) -> RowCursor {
         self.selections.get(&table).cloned().unwrap_or_default()
     }
 
-    pub fn set_selection(&mut self, table: TableId, selection: Selection) {
+    pub fn set_selection(&mut self, table: TableId, selection: RowCursor) {
         self.selections.insert(table, selection);
     }
 

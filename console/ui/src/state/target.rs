@@ -3,7 +3,7 @@
 use crate::model::TargetInfo;
 
 #[derive(Debug, Clone, Default)]
-pub struct Target {
+pub struct TargetState {
     /// Confirmed by the agents (`Report::Target`); `None` before the first report.
     pub current: Option<TargetInfo>,
     /// A switch asked for and not confirmed yet: its `seq` and where it goes. While it is set,
@@ -14,7 +14,7 @@ pub struct Target {
     pub profiles: Vec<String>,
 }
 
-impl Target {
+impl TargetState {
     /// The regions `:region` completes from: the known ones plus the current one.
     pub fn regions(&self) -> Vec<&str> {
         let mut out: Vec<&str> = crate::target::REGIONS.to_vec();

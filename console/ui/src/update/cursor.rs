@@ -1,6 +1,6 @@
 //! Moving the selection of a table: by rows, by pages, to an end, and which table has the focus.
 
-use crate::state::nav::{Pane, Selection, TableId, View};
+use crate::state::nav::{Pane, RowCursor, TableId, View};
 use crate::state::State;
 use crate::views::layout;
 
@@ -22,7 +22,7 @@ pub(super) fn move_to(state: &mut State, table: TableId, to: impl FnOnce(usize, 
     let index = to(current, keys.len()).min(keys.len() - 1);
     state.nav.set_selection(
         table,
-        Selection {
+        RowCursor {
             key: keys.get(index).cloned(),
             index,
             offset: sel.offset,

@@ -3,7 +3,7 @@
 
 use crate::logs::{ids_of_dead_letter, LogsRequest, SINCE_DEAD_LETTER, SINCE_DEFAULT};
 use crate::model::DlqMessage;
-use crate::state::nav::{short_id, Pane, Selection, TableId, View};
+use crate::state::nav::{short_id, Pane, RowCursor, TableId, View};
 use crate::state::{Level, State};
 
 /// Dead letters of a failure signature whose lines one `l` reads (each adds a search).
@@ -128,7 +128,7 @@ fn dead_letters_here(state: &State) -> Option<(Vec<DlqMessage>, String)> {
 pub(super) fn show(state: &mut State, request: LogsRequest, about: Option<String>) {
     state.logs.open(request, about);
     state.nav.set_filter(TableId::Logs, String::new());
-    state.nav.set_selection(TableId::Logs, Selection::default());
+    state.nav.set_selection(TableId::Logs, RowCursor::default());
     state.nav.push(View::Logs);
 }
 

@@ -6,7 +6,7 @@ use ratatui::layout::Position;
 
 use super::cursor;
 use crate::event::Command;
-use crate::state::nav::Selection;
+use crate::state::nav::RowCursor;
 use crate::state::prompt::Input;
 use crate::state::State;
 use crate::views::layout;
@@ -41,7 +41,7 @@ pub(super) fn on_mouse(state: &mut State, mouse: MouseEvent) -> Vec<Command> {
                 if let Some(key) = keys.get(index) {
                     state.nav.set_selection(
                         area.table,
-                        Selection {
+                        RowCursor {
                             key: Some(key.clone()),
                             index,
                             offset,

@@ -3,7 +3,7 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use crate::event::Command;
-use crate::state::nav::{Selection, View};
+use crate::state::nav::{RowCursor, View};
 use crate::state::prompt::{self, Input, Names, Parsed};
 use crate::state::{Level, State};
 
@@ -88,7 +88,7 @@ pub(super) fn filter_key(state: &mut State, key: KeyEvent) -> Vec<Command> {
     let text = text.clone();
     state.nav.set_filter(table, text);
     // A new filter starts at its first match.
-    state.nav.set_selection(table, Selection::default());
+    state.nav.set_selection(table, RowCursor::default());
     Vec::new()
 }
 

@@ -7,7 +7,7 @@ use crate::model::{
 };
 use crate::state::groups::ChangeKind;
 use crate::state::health::AgentFailure;
-use crate::state::{Level, Mark, Selection, State, TableId, TimelineEvent};
+use crate::state::{Level, Mark, RowCursor, State, TableId, TimelineEvent};
 
 pub(super) fn apply(state: &mut State, report: Report) {
     if state.target.pending.is_some() && super::target::from_old_target(&report) {
@@ -137,7 +137,7 @@ pub(super) fn apply(state: &mut State, report: Report) {
                     let keys = state.row_keys(TableId::Logs);
                     state.nav.set_selection(
                         TableId::Logs,
-                        Selection {
+                        RowCursor {
                             key: keys.last().cloned(),
                             index: keys.len().saturating_sub(1),
                             offset: sel.offset,
