@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
-use load::{Progress, Report, RunOptions, RunState, Scenario, ApiTarget, VideoPreset};
+use load::{ApiTarget, Progress, Report, RunOptions, RunState, Scenario, VideoPreset};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 

@@ -244,6 +244,11 @@ async fn ui_loop(
                 while let Ok(report) = reports.try_recv() {
                     commands.extend(update(state, Event::Report(report)));
                 }
+                // This frame moves the clock on as a tick's would, so the next tick is a second
+                // after it: an idle console with reports every second or so draws about once a
+                // second rather than twice.
+                commands.extend(update(state, Event::Tick(Utc::now())));
+                tick.reset();
             }
             _ = tick.tick() => {
                 frames.event(Trigger::Tick);

@@ -341,7 +341,9 @@ mod tests {
             .unwrap()
             .is_loopback());
         assert_eq!(
-            ApiTarget::parse("http://localhost:9/prefix/").unwrap().base(),
+            ApiTarget::parse("http://localhost:9/prefix/")
+                .unwrap()
+                .base(),
             "http://localhost:9/prefix"
         );
         assert!(ApiTarget::parse("http://[::1]:80").unwrap().is_loopback());

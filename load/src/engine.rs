@@ -16,7 +16,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::client::{FailureKind, Failure, Http, Payload, Response, ApiTarget};
+use crate::client::{ApiTarget, Failure, FailureKind, Http, Payload, Response};
 use crate::report::Report;
 use crate::scenario::{Closed, Open, Scenario, Step};
 use crate::schedule::{rate_at, vus_at, Arrivals};

@@ -13,7 +13,7 @@ pub mod stats;
 pub mod threshold;
 pub mod video;
 
-pub use client::{FailureKind, ApiTarget};
+pub use client::{ApiTarget, FailureKind};
 pub use engine::{run, RunError, RunOptions};
 pub use report::Report;
 pub use scenario::{Scenario, ScenarioError, BUILTIN};

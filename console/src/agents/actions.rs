@@ -18,7 +18,7 @@ use super::context::{outcome, record, send_audit};
 use crate::audit;
 use crate::dlq::peek::resolve_queue;
 use crate::dlq::redrive::{self, Mover, RedriveProgress};
-use crate::dlq::{Destination, Filter, RedriveRequest, MessageSet};
+use crate::dlq::{Destination, Filter, MessageSet, RedriveRequest};
 
 /// Starts the agent; commands go in through the returned sender.
 pub fn spawn(

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use load::{Progress, RunOptions, RunState, Scenario, ApiTarget};
+use load::{ApiTarget, Progress, RunOptions, RunState, Scenario};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use ui::{LoadRecent, LoadStatus, Report};

@@ -76,7 +76,6 @@ impl Failure {
     }
 }
 
-
 /// The wait before retry number `attempt` (1-based) after a failure of `class`: exponential,
 /// harder when throttled, slow for failures a retry cannot fix (the operator may fix them).
 pub fn backoff(class: ErrorClass, attempt: u32) -> Duration {

@@ -15,7 +15,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::peek::resolve_queue;
-use super::redrive::{self, Destination, RedriveProgress, RedriveRequest, MessageSet};
+use super::redrive::{self, Destination, MessageSet, RedriveProgress, RedriveRequest};
 
 const MESSAGES: usize = 40;
 

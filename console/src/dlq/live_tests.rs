@@ -11,7 +11,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::peek::{approximate_depth, peek, resolve_queue, PeekOptions};
-use super::redrive::{self, Destination, Mover, RedriveProgress, RedriveRequest, MessageSet};
+use super::redrive::{self, Destination, MessageSet, Mover, RedriveProgress, RedriveRequest};
 use super::{DlqError, Filter};
 
 fn attr(v: &str) -> MessageAttributeValue {

@@ -28,7 +28,7 @@ use stack::errors::{describe, AwsFailure, HttpStatus};
 
 pub use filter::Filter;
 pub use peek::{DlqMessage, PeekOptions};
-pub use redrive::{Destination, RedriveProgress, RedriveRequest, MessageSet};
+pub use redrive::{Destination, MessageSet, RedriveProgress, RedriveRequest};
 
 /// Why a DLQ operation failed.
 #[derive(Debug, thiserror::Error)]

@@ -26,7 +26,7 @@ use tokio::time::Instant;
 
 use super::journal::Status;
 use super::peek::DlqMessage;
-use super::request::{tag_origin, Mover, RedriveProgress, RedriveRequest, MessageSet};
+use super::request::{tag_origin, MessageSet, Mover, RedriveProgress, RedriveRequest};
 use super::DlqError;
 
 /// Batches moved at once. Each is received, journalled, sent and deleted on its own; while

@@ -37,7 +37,7 @@ use super::DlqError;
 
 use super::request::new_run_id;
 pub use super::request::{
-    Destination, Mover, RedriveProgress, RedriveRequest, MessageSet, MAX_MESSAGE_ATTRIBUTES,
+    Destination, MessageSet, Mover, RedriveProgress, RedriveRequest, MAX_MESSAGE_ATTRIBUTES,
 };
 
 /// The result of a redrive.

@@ -15,8 +15,8 @@ use crate::confirm::{self, Action, Confirm};
 use crate::dlq::peek::{peek, resolve_queue};
 use crate::dlq::redrive::{self, DeleteOutcome};
 use crate::dlq::{
-    Destination, DlqError, DlqMessage, Filter, PeekOptions, RedriveProgress, RedriveRequest,
-    MessageSet,
+    Destination, DlqError, DlqMessage, Filter, MessageSet, PeekOptions, RedriveProgress,
+    RedriveRequest,
 };
 use crate::headless::{exit, Ctx, Exit, EXIT_CODES, FAILED, LEFT, NOTHING, PARTIAL, REFUSED};
 

@@ -125,7 +125,9 @@ impl Tour {
             Err(e) => return Err(e.failed("no API instance of the fleet came into service".into())),
         };
         urls.iter()
-            .map(|u| ApiTarget::parse(u).map_err(|e| Stop::Failed(format!("API endpoint {u}: {e}"))))
+            .map(|u| {
+                ApiTarget::parse(u).map_err(|e| Stop::Failed(format!("API endpoint {u}: {e}")))
+            })
             .collect()
     }
 

@@ -28,7 +28,7 @@ use crate::audit;
 use crate::cli::FleetArgs;
 use crate::dlq::peek::{peek, resolve_queue, DlqMessage, PeekOptions, QueueRef};
 use crate::dlq::redrive::{self, RedriveProgress};
-use crate::dlq::{Destination, RedriveRequest, MessageSet};
+use crate::dlq::{Destination, MessageSet, RedriveRequest};
 use crate::local::LocalFleet;
 
 mod acts;

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use load::{Progress, Report, RunOptions, Scenario, ApiTarget};
+use load::{ApiTarget, Progress, Report, RunOptions, Scenario};
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -83,7 +83,10 @@ pub async fn run_with(
     targets: &[String],
     cancel: CancellationToken,
 ) -> (Report, Vec<Progress>) {
-    let targets = targets.iter().map(|t| ApiTarget::parse(t).unwrap()).collect();
+    let targets = targets
+        .iter()
+        .map(|t| ApiTarget::parse(t).unwrap())
+        .collect();
     let (tx, mut rx) = watch::channel(Progress::preparing("test", "", 0.0));
     let seen = tokio::spawn(async move {
         let mut all = Vec::new();
@@ -108,7 +111,10 @@ pub async fn run_cancelled_when(
     targets: &[String],
     when: impl Fn(&Progress) -> bool + Send + 'static,
 ) -> (Report, Vec<Progress>) {
-    let targets = targets.iter().map(|t| ApiTarget::parse(t).unwrap()).collect();
+    let targets = targets
+        .iter()
+        .map(|t| ApiTarget::parse(t).unwrap())
+        .collect();
     let (tx, mut rx) = watch::channel(Progress::preparing("test", "", 0.0));
     let cancel = CancellationToken::new();
     let trigger = cancel.clone();

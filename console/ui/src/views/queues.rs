@@ -118,12 +118,45 @@ pub fn draw_table(state: &State, area: Rect, buf: &mut Buffer, focused: bool) {
     draw_table_with(state, area, buf, focused, false);
 }
 
+/// A row off the screen: only the cells that set the columns' widths with their text, none of
+/// the derived ones (rates, backlog, sparkline), which cost more with every queue (hundreds,
+/// where a dozen are shown) and almost always fit their headers' widths.
+fn offscreen_row<'a>(q: &QueueSnapshot) -> (Vec<Line<'a>>, Style) {
+    let name = if q.is_dlq {
+        format!("{} dlq", q.name)
+    } else {
+        q.name.clone()
+    };
+    let cells = vec![
+        Line::from(name),
+        Line::from(q.visible.to_string()),
+        Line::from(q.in_flight.to_string()),
+        Line::from(q.delayed.to_string()),
+        Line::from(
+            q.oldest_age_s
+                .filter(|_| q.visible > 0)
+                .map_or_else(|| "–".to_owned(), fmt::secs),
+        ),
+    ];
+    (cells, Style::new())
+}
+
 /// The table, with a sparkline column when `sparks`.
 pub fn draw_table_with(state: &State, area: Rect, buf: &mut Buffer, focused: bool, sparks: bool) {
+    let height = usize::from(geometry::rows_of(area).height);
+    let offset = state.scroll(TableId::Queues, height);
+    let shown = offset..offset + height;
     let rows: Vec<_> = state
         .queue_rows()
         .into_iter()
-        .map(|q| row(state, q, sparks))
+        .enumerate()
+        .map(|(i, q)| {
+            if shown.contains(&i) {
+                row(state, q, sparks)
+            } else {
+                offscreen_row(q)
+            }
+        })
         .collect();
     let fresh = state.freshness(Agent::Queues);
     let filter = state.nav.filter(TableId::Queues);
@@ -139,14 +172,13 @@ pub fn draw_table_with(state: &State, area: Rect, buf: &mut Buffer, focused: boo
     } else {
         "no queues"
     };
-    let height = usize::from(geometry::rows_of(area).height);
     table::draw(
         TableView {
             title: common::title(&state.theme, "Queues", count, Some(&fresh), filter),
             cols: if sparks { &COLS_SPARK[..] } else { &COLS[..] },
             rows,
             selected: state.selected_index(TableId::Queues),
-            offset: state.scroll(TableId::Queues, height),
+            offset,
             focused,
             empty,
         },
