@@ -1,7 +1,8 @@
 //! The actions agent: carries out what the operator confirmed in the UI (redrive, delete,
 //! purge, desired capacity, suspending scaling processes, instance refresh), one redrive at a time, with the same
 //! engine as the headless `flightdeck dlq` and `flightdeck scale`. Every action is written to
-//! the audit log, whose latest entries are sent back for the audit view.
+//! the audit log, whose latest entries are sent back for the audit view. The group actions
+//! (capacity, processes, instance refresh) are in `groups`; the DLQ's are here.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -9,7 +10,6 @@ use std::time::Duration;
 use chrono::Utc;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
-use ui::event::RefreshAction;
 use ui::{Command, JobState, MessageSelection, RedriveStatus, Report};
 
 pub use super::context::Context;
@@ -19,6 +19,9 @@ use crate::audit;
 use crate::dlq::peek::resolve_queue;
 use crate::dlq::redrive::{self, Mover, RedriveProgress};
 use crate::dlq::{Destination, Filter, MessageSet, RedriveRequest};
+
+mod groups;
+use groups::{follow_refresh, instance_refresh, scale, set_processes};
 
 /// Starts the agent; commands go in through the returned sender.
 pub fn spawn(
@@ -330,7 +333,7 @@ async fn delete(
     let result = async {
         let q = resolve_queue(&ctx.clients.sqs, queue).await?;
         let sel = MessageSet::Ids(ids.iter().cloned().collect());
-        redrive::delete(
+        crate::dlq::delete::delete(
             &ctx.clients.sqs,
             &q,
             &sel,
@@ -362,7 +365,7 @@ async fn delete(
 async fn purge(ctx: &Context, tx: &mpsc::Sender<Report>, queue: &str) {
     let result = async {
         let q = resolve_queue(&ctx.clients.sqs, queue).await?;
-        redrive::purge(&ctx.clients.sqs, &q).await
+        crate::dlq::delete::purge(&ctx.clients.sqs, &q).await
     }
     .await;
     match result {
@@ -387,166 +390,6 @@ async fn purge(ctx: &Context, tx: &mpsc::Sender<Report>, queue: &str) {
                 e.to_string(),
             );
             outcome(tx, "purge", queue, false, e.to_string()).await;
-        }
-    }
-    send_audit(tx).await;
-}
-
-async fn set_processes(
-    ctx: &Context,
-    tx: &mpsc::Sender<Report>,
-    group: &str,
-    processes: &[String],
-    suspend: bool,
-) {
-    let action = if suspend {
-        "scale.suspend"
-    } else {
-        "scale.resume"
-    };
-    let params = serde_json::json!({ "processes": processes });
-    match crate::processes::set(&ctx.clients, group, processes, suspend).await {
-        Ok(out) => {
-            let text = crate::processes::summary(&out);
-            record(ctx, action, group, params, "ok", text.clone());
-            outcome(tx, action, group, true, text).await;
-        }
-        Err(e) => {
-            record(ctx, action, group, params, "failed", e.to_string());
-            outcome(tx, action, group, false, e.to_string()).await;
-        }
-    }
-    send_audit(tx).await;
-}
-
-/// Reads, starts or cancels a group's instance refresh; reports the latest. Whether it is
-/// still in progress (worth following).
-async fn instance_refresh(
-    ctx: &Context,
-    tx: &mpsc::Sender<Report>,
-    group: &str,
-    action: RefreshAction,
-) -> bool {
-    use crate::refresh;
-    let (audit, verb) = match action {
-        RefreshAction::Start => ("scale.instance_refresh", "started"),
-        RefreshAction::Cancel => ("scale.instance_refresh_cancel", "cancelling"),
-        RefreshAction::Status => ("scale.instance_refresh_status", "read"),
-    };
-    let changed = match action {
-        RefreshAction::Start => Some(refresh::start(&ctx.clients, group, 90, None).await),
-        RefreshAction::Cancel => Some(refresh::cancel(&ctx.clients, group).await),
-        RefreshAction::Status => None,
-    };
-    let params = serde_json::json!({});
-    if let Some(result) = changed {
-        match result {
-            Ok(id) => {
-                let text = format!("{verb} instance refresh {id}");
-                record(ctx, audit, group, params, "ok", text.clone());
-                outcome(tx, audit, group, true, text).await;
-            }
-            Err(e) => {
-                let (result, text) = match refresh::unsupported(&e) {
-                    Some(text) => ("refused", text),
-                    None => ("failed", e.to_string()),
-                };
-                record(ctx, audit, group, params, result, text.clone());
-                outcome(tx, audit, group, false, text).await;
-                send_audit(tx).await;
-                return false;
-            }
-        }
-        send_audit(tx).await;
-    }
-    match refresh::status(&ctx.clients, group).await {
-        Ok(list) => {
-            let latest = list.first().map(refresh_view);
-            let active = latest.as_ref().is_some_and(|r| r.active);
-            if action == RefreshAction::Status {
-                let text = latest
-                    .as_ref()
-                    .map_or_else(|| "no instance refresh".to_owned(), |r| r.line.clone());
-                outcome(tx, "instance refresh", group, true, text).await;
-            }
-            let _ = tx
-                .send(Report::InstanceRefresh {
-                    at: Utc::now(),
-                    group: group.to_owned(),
-                    latest,
-                })
-                .await;
-            active
-        }
-        Err(e) => {
-            let text = refresh::unsupported(&e).unwrap_or_else(|| e.to_string());
-            outcome(tx, "instance refresh", group, false, text).await;
-            false
-        }
-    }
-}
-
-/// How often, and for how long at most, a refresh in progress is re-read.
-const FOLLOW_EVERY: Duration = Duration::from_secs(15);
-const FOLLOW_FOR: Duration = Duration::from_secs(4 * 3600);
-
-/// Re-reads a refresh in progress until it ends (or a bound passes), reporting each read.
-async fn follow_refresh(ctx: Context, tx: mpsc::Sender<Report>, group: String) {
-    let started = std::time::Instant::now();
-    while started.elapsed() < FOLLOW_FOR {
-        tokio::time::sleep(FOLLOW_EVERY).await;
-        let Ok(list) = crate::refresh::status(&ctx.clients, &group).await else {
-            continue;
-        };
-        let latest = list.first().map(refresh_view);
-        let active = latest.as_ref().is_some_and(|r| r.active);
-        let report = Report::InstanceRefresh {
-            at: Utc::now(),
-            group: group.clone(),
-            latest,
-        };
-        if tx.send(report).await.is_err() || !active {
-            return;
-        }
-    }
-}
-
-fn refresh_view(r: &crate::refresh::RefreshInfo) -> ui::model::RefreshView {
-    ui::model::RefreshView {
-        id: r.id.clone(),
-        status: r.status.clone(),
-        active: r.active(),
-        line: r.line(),
-    }
-}
-
-async fn scale(
-    ctx: &Context,
-    tx: &mpsc::Sender<Report>,
-    group: &str,
-    desired: u32,
-    honor_cooldown: bool,
-) {
-    let params = serde_json::json!({ "desired": desired, "honor_cooldown": honor_cooldown });
-    let result = async {
-        let cap = crate::scale::describe_group(&ctx.clients, group).await?;
-        crate::scale::set_desired(&ctx.clients, &cap, desired, honor_cooldown, false).await
-    }
-    .await;
-    match result {
-        Ok(out) => {
-            let text = format!("desired {} → {}", out.from, out.to);
-            record(ctx, "scale", group, params, "ok", text.clone());
-            outcome(tx, "scale", group, true, text).await;
-        }
-        Err(e) => {
-            let word = if matches!(e, crate::scale::ScaleError::OutOfRange { .. }) {
-                "refused"
-            } else {
-                "failed"
-            };
-            record(ctx, "scale", group, params, word, e.to_string());
-            outcome(tx, "scale", group, false, e.to_string()).await;
         }
     }
     send_audit(tx).await;

@@ -257,7 +257,7 @@ pub(super) async fn delete_cmd(
             ("dlq.delete", &q.name, &params),
         )?;
     }
-    let out: DeleteOutcome = match redrive::delete(
+    let out: DeleteOutcome = match delete::delete(
         &ctx.clients.sqs,
         &q,
         &selection,
@@ -336,7 +336,7 @@ pub(super) async fn purge_cmd(
         yes,
         ("dlq.purge", &q.name, &params),
     )?;
-    if let Err(e) = redrive::purge(&ctx.clients.sqs, &q).await {
+    if let Err(e) = delete::purge(&ctx.clients.sqs, &q).await {
         let err = fail(ctx, e);
         audit_entry(
             ctx,

@@ -12,8 +12,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::audit;
 use crate::confirm::{self, Action, Confirm};
+use crate::dlq::delete::{self, DeleteOutcome};
 use crate::dlq::peek::{peek, resolve_queue};
-use crate::dlq::redrive::{self, DeleteOutcome};
+use crate::dlq::redrive;
 use crate::dlq::{
     Destination, DlqError, DlqMessage, Filter, MessageSet, PeekOptions, RedriveProgress,
     RedriveRequest,

@@ -32,11 +32,14 @@ use crate::dlq::{Destination, MessageSet, RedriveRequest};
 use crate::local::LocalFleet;
 
 mod acts;
+mod plan;
+mod printed;
+mod wait;
 
-/// The tour's warm-up when the operator gives none: new instances count after 10 s.
-pub const WARMUP_S: u64 = 10;
-/// The tour's scale-in cooldown when the operator gives none.
-pub const COOLDOWN_S: u64 = 30;
+use plan::fleet_database_url;
+pub use plan::plan;
+use printed::Printed;
+use wait::{caption, not_yet, Poll, Waited};
 
 /// The tour's load: WORKLOAD.md's `ramp`, shortened and with the smallest synthetic video,
 /// so that a 2-core machine runs it smoothly. It still outpaces one worker about threefold
@@ -82,84 +85,6 @@ const TOUR_WINDOW: Duration = Duration::from_secs(120);
 
 /// Worker CPU (% of an instance) that counts as risen.
 const CPU_RISEN: f64 = 40.0;
-
-/// The demo's fleet settings with the tour's short timings, unless the operator gave theirs.
-/// The tour needs the fleet and its autoscaler: without them there is no story to tell.
-pub fn fleet_args(args: &FleetArgs) -> anyhow::Result<FleetArgs> {
-    if args.no_fleet {
-        anyhow::bail!("--tour needs the local fleet (the story is its processes): drop --no-fleet");
-    }
-    if args.no_autoscaler {
-        anyhow::bail!("--tour shows the autoscaler scaling the worker group: drop --no-autoscaler");
-    }
-    let mut args = args.clone();
-    args.warmup.get_or_insert(WARMUP_S);
-    args.cooldown.get_or_insert(COOLDOWN_S);
-    Ok(args)
-}
-
-/// A tour the demo is to tell, settled before anything starts: the fleet settings it runs
-/// with. (A build without the `full` feature has no tour: see `tour_unavailable.rs`.)
-pub struct Plan {
-    fleet_args: FleetArgs,
-}
-
-/// The tour for a demo started with `args`, or why it cannot be told.
-pub fn plan(args: &FleetArgs) -> anyhow::Result<Plan> {
-    Ok(Plan {
-        fleet_args: fleet_args(args)?,
-    })
-}
-
-impl Plan {
-    /// The fleet settings the demo runs with.
-    pub fn fleet_args(&self) -> &FleetArgs {
-        &self.fleet_args
-    }
-
-    /// Tells the tour in the demo's console: a feed, whose captions with a result each wait
-    /// until the console has drawn them.
-    pub fn attach(
-        &self,
-        setup: &mut crate::tui::Setup,
-        clients: &Clients,
-        stack: &Stack,
-        fleet: &LocalFleet,
-        target: &crate::cli::Target,
-    ) {
-        let (shown_tx, shown) = watch::channel(None);
-        setup.captions = Some(shown_tx);
-        let tour = Tour {
-            shown: Some(shown),
-            ..Tour::for_fleet(clients, stack, fleet, &self.fleet_args, target, "q quits")
-        };
-        setup.extras.feeds.push(tour.feed());
-    }
-
-    /// Tells the tour without a console: captions printed as lines.
-    pub fn printed(
-        &self,
-        clients: &Clients,
-        stack: &Stack,
-        fleet: &LocalFleet,
-        target: &crate::cli::Target,
-    ) -> Printed {
-        Printed::start(Tour::for_fleet(
-            clients,
-            stack,
-            fleet,
-            &self.fleet_args,
-            target,
-            "Ctrl-C stops everything",
-        ))
-    }
-}
-
-/// The fleet's SQLite database, which every process of this process's fleet shares.
-pub fn fleet_database_url() -> String {
-    let home = local_cloud::fleet::home_dir(&local_cloud::paths::runtime_dir());
-    local_cloud::fleet::database_url(&home)
-}
 
 /// How long the tour waits and shows things.
 #[derive(Debug, Clone, Copy)]
@@ -242,7 +167,7 @@ impl LoadRun {
 }
 
 impl Tour {
-    /// The tour of the demo's local cloud and fleet (`args` as [`fleet_args`] made them).
+    /// The tour of the demo's local cloud and fleet (`args` as [`plan::fleet_args`] made them).
     pub fn for_fleet(
         clients: &Clients,
         stack: &Stack,
@@ -613,198 +538,11 @@ impl Tour {
         self.dwell(token).await?;
         Ok(())
     }
-
-    /// Polls `check` every `timing.poll` until it is ready, fails, `limit` passes (an error
-    /// naming what was last seen) or the token is cancelled. A check that could not look
-    /// (`Err`, e.g. an AWS call failed) is noted and tried again.
-    async fn until<T, F, Fut>(
-        &self,
-        token: &CancellationToken,
-        limit: Duration,
-        mut check: F,
-    ) -> Result<T, Waited>
-    where
-        F: FnMut() -> Fut,
-        Fut: std::future::Future<Output = Result<Poll<T>, String>>,
-    {
-        let deadline = Instant::now() + limit;
-        loop {
-            let attempt = tokio::select! {
-                _ = token.cancelled() => return Err(Waited::Cancelled),
-                r = tokio::time::timeout(Duration::from_secs(20), check()) => r,
-            };
-            let last = match attempt {
-                Ok(Ok(Poll::Ready(value))) => return Ok(value),
-                Ok(Ok(Poll::Failed(why))) => return Err(Waited::Failed(why)),
-                Ok(Ok(Poll::Pending(seen)) | Err(seen)) => seen,
-                Err(_) => "a check took over 20 s".into(),
-            };
-            if Instant::now() >= deadline {
-                return Err(Waited::TimedOut { limit, last });
-            }
-            tokio::select! {
-                _ = token.cancelled() => return Err(Waited::Cancelled),
-                _ = tokio::time::sleep(self.timing.poll) => {}
-            }
-        }
-    }
-
-    /// Runs one AWS call (or any future) unless the tour is stopped first.
-    async fn call<T>(
-        &self,
-        token: &CancellationToken,
-        fut: impl std::future::Future<Output = T>,
-    ) -> Told<T> {
-        tokio::select! {
-            _ = token.cancelled() => Err(Stop::Cancelled),
-            r = tokio::time::timeout(Duration::from_secs(60), fut) => {
-                r.map_err(|_| Stop::Failed("an AWS call got no answer within 60 s".into()))
-            }
-        }
-    }
-
-    /// Shows a caption with a result once the console's screen shows what it claims (`{}` in
-    /// `text` becomes the value on screen), and waits until it is drawn; without a console,
-    /// prints it with the value the tour saw.
-    async fn show(
-        &self,
-        tx: &mpsc::Sender<Report>,
-        token: &CancellationToken,
-        text: String,
-        claim: Claim,
-        seen: f64,
-    ) -> Told<()> {
-        let Some(shown) = &self.shown else {
-            return caption(tx, Claim::fill(&text, seen)).await;
-        };
-        let mut shown = shown.clone();
-        let on_screen = |c: &Option<String>| {
-            c.as_deref()
-                .is_some_and(|c| match text.split_once(Claim::VALUE) {
-                    Some((head, tail)) => {
-                        c.len() > head.len() + tail.len()
-                            && c.starts_with(head)
-                            && c.ends_with(tail)
-                    }
-                    None => c == text,
-                })
-        };
-        tx.send(Report::Caption {
-            at: Utc::now(),
-            text: Some(text.clone()),
-            claim: Some(claim.clone()),
-        })
-        .await
-        .map_err(|_| Stop::Cancelled)?;
-        let wait = shown.wait_for(on_screen);
-        tokio::select! {
-            _ = token.cancelled() => Err(Stop::Cancelled),
-            r = tokio::time::timeout(SHOWN_WITHIN, wait) => match r {
-                Ok(Ok(_)) => Ok(()),
-                Ok(Err(_)) => Err(Stop::Cancelled),
-                Err(_) => Err(Stop::Failed(format!(
-                    "the console did not show {claim:?} within {} s (the tour saw {seen:.0})",
-                    SHOWN_WITHIN.as_secs()
-                ))),
-            },
-        }
-    }
-
-    async fn dwell(&self, token: &CancellationToken) -> Told<()> {
-        tokio::select! {
-            _ = token.cancelled() => Err(Stop::Cancelled),
-            _ = tokio::time::sleep(self.timing.dwell) => Ok(()),
-        }
-    }
-}
-
-enum Poll<T> {
-    Ready(T),
-    /// Not yet; what was seen instead.
-    Pending(String),
-    /// It cannot come any more.
-    Failed(String),
-}
-
-/// Not yet, with what was seen instead.
-fn not_yet<T>(seen: String) -> Result<Poll<T>, String> {
-    Ok(Poll::Pending(seen))
-}
-
-/// How a wait ended without its effect.
-enum Waited {
-    Cancelled,
-    Failed(String),
-    TimedOut { limit: Duration, last: String },
-}
-
-impl Waited {
-    /// `what` did not happen: the caption says so, with the limit and what was last seen.
-    fn failed(self, what: String) -> Stop {
-        match self {
-            Waited::Cancelled => Stop::Cancelled,
-            Waited::Failed(why) => Stop::Failed(format!("{what}: {why}")),
-            Waited::TimedOut { limit, last } => Stop::Failed(format!(
-                "{what} within {} s; last seen: {last}",
-                limit.as_secs()
-            )),
-        }
-    }
-}
-
-async fn caption(tx: &mpsc::Sender<Report>, text: impl Into<String>) -> Told<()> {
-    tx.send(Report::Caption {
-        at: Utc::now(),
-        text: Some(text.into()),
-        claim: None,
-    })
-    .await
-    // The receiver is gone only when the console (or the printer) has stopped.
-    .map_err(|_| Stop::Cancelled)
-}
-
-/// The tour without the console (`demo --tour --no-tui`): captions printed as lines.
-pub struct Printed {
-    token: CancellationToken,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Printed {
-    pub fn start(tour: Tour) -> Printed {
-        let token = CancellationToken::new();
-        let (tx, mut rx) = mpsc::channel(64);
-        let feed = tour.feed()(tx, token.clone());
-        let task = tokio::spawn(async move {
-            let print = async {
-                while let Some(report) = rx.recv().await {
-                    if let Report::Caption {
-                        text: Some(text), ..
-                    } = report
-                    {
-                        println!("tour: {text}");
-                    }
-                }
-            };
-            tokio::join!(feed, print);
-        });
-        Printed { token, task }
-    }
-
-    /// Stops the tour (and its load run) and waits for it.
-    pub async fn stop(self) {
-        self.token.cancel();
-        let mut task = self.task;
-        if tokio::time::timeout(Duration::from_secs(5), &mut task)
-            .await
-            .is_err()
-        {
-            task.abort();
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::plan::{fleet_args, COOLDOWN_S, WARMUP_S};
     use super::*;
 
     #[test]

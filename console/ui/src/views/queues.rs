@@ -94,20 +94,13 @@ fn row<'a>(state: &State, q: &QueueSnapshot, sparks: bool) -> (Vec<Line<'a>>, St
         q.visible.to_string(),
         if alarm { s.warn } else { Style::new() },
     );
-    let mut cells = vec![
-        name,
-        Line::from(visible),
-        Line::from(q.in_flight.to_string()),
-        Line::from(q.delayed.to_string()),
-        Line::from(
-            q.oldest_age_s
-                .filter(|_| q.visible > 0)
-                .map_or_else(|| "–".to_owned(), fmt::secs),
-        ),
+    let mut cells = vec![name, Line::from(visible)];
+    cells.extend(counts(q));
+    cells.extend([
         Line::from(fmt::rate(rates.map(|r| r.in_per_s))),
         Line::from(fmt::rate(rates.map(|r| r.out_per_s))),
         Line::from(backlog_text(state, q)),
-    ];
+    ]);
     if sparks {
         cells.push(spark(state, q));
     }
@@ -127,9 +120,14 @@ fn offscreen_row<'a>(q: &QueueSnapshot) -> (Vec<Line<'a>>, Style) {
     } else {
         q.name.clone()
     };
-    let cells = vec![
-        Line::from(name),
-        Line::from(q.visible.to_string()),
+    let mut cells = vec![Line::from(name), Line::from(q.visible.to_string())];
+    cells.extend(counts(q));
+    (cells, Style::new())
+}
+
+/// In flight, delayed and the oldest message's age: the same on and off the screen.
+fn counts<'a>(q: &QueueSnapshot) -> [Line<'a>; 3] {
+    [
         Line::from(q.in_flight.to_string()),
         Line::from(q.delayed.to_string()),
         Line::from(
@@ -137,8 +135,7 @@ fn offscreen_row<'a>(q: &QueueSnapshot) -> (Vec<Line<'a>>, Style) {
                 .filter(|_| q.visible > 0)
                 .map_or_else(|| "–".to_owned(), fmt::secs),
         ),
-    ];
-    (cells, Style::new())
+    ]
 }
 
 /// The table, with a sparkline column when `sparks`.
