@@ -990,3 +990,32 @@ async fn rows_off_the_screen_keep_their_reading_and_rows_coming_on_screen_are_re
     assert_eq!(reads(), n as u32 + 2);
     assert_eq!(row(&third, "fill_b").visible, 1);
 }
+
+/// A dead-letter queue watched only because a redrive policy names it follows the same rule:
+/// off the screen it keeps its reading, rather than being read again every pass.
+#[tokio::test]
+async fn a_dlq_found_by_redrive_is_read_off_screen_like_any_other_row() {
+    let cloud = TestCloud::provisioned().await;
+    let finder = QueueFinder::new(Selection::names(["video_tasks"]), true);
+    let calls = CallLog::default();
+    let (_shown_tx, shown_rx) = watch::channel(Vec::new());
+    let mut poller = QueuesPoller::new(cloud.clients.clone(), calls.clone(), SEC, finder)
+        .with_on_screen(shown_rx, Duration::from_secs(600));
+    let reads = || calls.stats_at(std::time::Instant::now()).per_api["GetQueueAttributes"];
+    let Report::Queues { queues: first, .. } = one(poller.poll().await.unwrap()) else {
+        panic!("not a queues report");
+    };
+    let names: Vec<&str> = first.iter().map(|q| q.name.as_str()).collect();
+    assert_eq!(names, ["video_dlq", "video_tasks"], "the DLQ by redrive");
+    assert_eq!(reads(), 2);
+    tokio::time::sleep(SEC).await;
+    let Report::Queues { queues: second, .. } = one(poller.poll().await.unwrap()) else {
+        panic!("not a queues report");
+    };
+    assert_eq!(reads(), 3, "video_tasks (watched by name) only");
+    let dlq = |qs: &[ui::QueueSnapshot]| qs.iter().find(|q| q.name == "video_dlq").cloned();
+    assert_eq!(
+        dlq(&second).map(|q| q.read_at),
+        dlq(&first).map(|q| q.read_at)
+    );
+}

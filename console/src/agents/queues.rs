@@ -89,8 +89,9 @@ impl QueuesPoller {
         self
     }
 
-    /// One queue's attributes; `None` when it was deleted since it was found.
-    async fn read(&mut self, url: &str) -> Result<Option<QueueSnapshot>, Failure> {
+    /// Reads one queue's attributes into `readings`; a queue deleted since it was found is
+    /// forgotten.
+    async fn read(&mut self, url: &str) -> Result<(), Failure> {
         const API: &str = "GetQueueAttributes";
         let out = self
             .clients
@@ -105,14 +106,13 @@ impl QueuesPoller {
             Ok(out) => {
                 let mut q = queue_snapshot(url, out.attributes().unwrap_or(&HashMap::new()));
                 q.read_at = Some(Utc::now());
-                self.readings
-                    .insert(url.to_owned(), (Instant::now(), q.clone()));
-                Ok(Some(q))
+                self.readings.insert(url.to_owned(), (Instant::now(), q));
+                Ok(())
             }
             Err(e) if is_gone(&e) => {
                 self.finder.forget(url);
                 self.readings.remove(url);
-                Ok(None)
+                Ok(())
             }
             Err(e) => Err(Failure::from_sdk(API, &e)),
         }
@@ -169,11 +169,10 @@ impl Poller for QueuesPoller {
             .urls(&self.clients, &self.calls)
             .await
             .map_err(|e| Failure::from_call(&e))?;
-        // The dead-letter queues already known from earlier readings' redrive policies.
+        // The dead-letter queues earlier readings' redrive policies name: watched like the rest.
         if self.finder.dead_letter_queues {
-            for url in self.known_dlqs(&urls).await? {
-                urls.push(url);
-            }
+            let dlqs = self.named_dlqs(&urls).await?;
+            urls.extend(dlqs);
         }
         self.readings.retain(|url, _| urls.contains(url));
         let first = self.passes == 0;
@@ -193,9 +192,9 @@ impl Poller for QueuesPoller {
                 sent = Instant::now();
             }
         }
-        // Dead-letter queues named by what was just read, never read before.
+        // Dead-letter queues named for the first time by what was just read.
         if self.finder.dead_letter_queues {
-            for url in self.known_dlqs(&urls).await? {
+            for url in self.named_dlqs(&urls).await? {
                 self.read(&url).await?;
                 calls += 1;
             }
@@ -228,21 +227,15 @@ impl Poller for QueuesPoller {
 
 impl QueuesPoller {
     /// The URLs of the dead-letter queues that the readings' redrive policies name and that
-    /// `urls` lacks (looked up once each).
-    async fn known_dlqs(&mut self, urls: &[String]) -> Result<Vec<String>, Failure> {
-        let known: BTreeSet<&str> = self
-            .readings
-            .values()
-            .map(|(_, q)| q.arn.as_str())
-            .collect();
-        let missing: BTreeSet<String> = self
+    /// `urls` lacks (each ARN looked up once, by the finder).
+    async fn named_dlqs(&mut self, urls: &[String]) -> Result<Vec<String>, Failure> {
+        let arns: BTreeSet<String> = self
             .readings
             .values()
             .filter_map(|(_, q)| q.redrive.as_ref().map(|r| r.dlq_arn.clone()))
-            .filter(|arn| !known.contains(arn.as_str()))
             .collect();
         let mut out = Vec::new();
-        for arn in missing {
+        for arn in arns {
             let url = self
                 .finder
                 .dlq_url(&self.clients, &self.calls, &arn)
