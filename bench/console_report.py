@@ -39,7 +39,6 @@ log1 = lines(f"{rt}/frames-1.jsonl")
 summary = next((l for l in log1 if l.get("event") == "summary"), None)
 idle_end = float(open(f"{rt}/idle-end").read()) * 1000 if os.path.exists(f"{rt}/idle-end") else None
 idle_frames = [l for l in log1 if "trigger" in l and idle_end and l["unix_ms"] <= idle_end]
-calls_frame = idle_frames[-1] if idle_frames else None
 measure = float(env["MEASURE"])
 window = [l for l in idle_frames if l["unix_ms"] >= idle_end - measure * 1000]
 key_frames = [l for l in log1 if l.get("trigger") == "key"]
@@ -70,8 +69,7 @@ tcpu, trss, thwm = (env["TAWS_IDLE"].split() + ["-", "-", "-"])[:3]
 
 full_ms = [s["full"] for s in starts]
 p99_key = summary["key"]["p99"] if summary else None
-calls = calls_frame.get("calls_per_min") if calls_frame else None
-by_api = calls_frame.get("calls_by_api") if calls_frame else None
+calls, by_api = calls_at_idle_end(log1, f"{rt}/idle-end")
 
 def met(ok):
     return "**met**" if ok else "**not met**"

@@ -76,6 +76,18 @@ pub struct Closed {
     pub graceful_stop: Dur,
 }
 
+impl Closed {
+    /// The most VUs at once: the highest stage target, `start_vus` or `vus`.
+    pub fn peak_vus(&self) -> u32 {
+        self.stages
+            .iter()
+            .map(|s| s.target)
+            .chain([self.start_vus, self.vus.unwrap_or(0)])
+            .max()
+            .unwrap_or(0)
+    }
+}
+
 fn default_graceful_stop() -> Dur {
     Dur(Duration::from_secs(30))
 }
@@ -583,14 +595,7 @@ fn validate_closed(c: &Closed) -> Result<(), (String, String)> {
     if total.is_zero() {
         return fail("closed", "the stages last 0 s in total".into());
     }
-    let peak = c
-        .stages
-        .iter()
-        .map(|s| s.target)
-        .chain([c.start_vus, c.vus.unwrap_or(0)])
-        .max()
-        .unwrap_or(0);
-    if peak == 0 {
+    if c.peak_vus() == 0 {
         return fail("closed", "no stage has a VU; set a target above 0".into());
     }
     if c.iterations == Some(0) {

@@ -152,8 +152,7 @@ impl Tour {
         let users = scenario
             .closed
             .as_ref()
-            .and_then(|c| c.stages.iter().map(|s| u64::from(s.target)).max())
-            .unwrap_or(1);
+            .map_or(1, |c| u64::from(c.peak_vus()));
         // The console's load panel follows the tour's run as it follows its own. This task
         // ends with the run (its progress sender goes, however the tour ends) or the console.
         let mut follow = progress.clone();

@@ -103,11 +103,10 @@ pub struct Local {
     pub processes: Vec<FleetProcess>,
     /// The demo tour's caption, while one is shown.
     pub caption: Option<String>,
-    /// The tour's next caption, held back until the screen shows its claim.
-    pub pending_caption: Option<(String, Claim)>,
-    /// The shown caption's text and claim: its number follows the screen while the claim
-    /// holds (a queue that keeps building), so caption and table never disagree.
-    pub live_caption: Option<(String, Claim)>,
+    /// The tour's caption with a claim: held back until the screen shows its claim, then its
+    /// number follows the screen while the claim holds (a queue that keeps building), so
+    /// caption and table never disagree.
+    pub claimed_caption: Option<(String, Claim)>,
     /// The demo's own emulator (kept running by the demo), when it runs one.
     pub emulator: Option<EmulatorStatus>,
     /// The local cloud's memory and the machine's, with when it was sampled.

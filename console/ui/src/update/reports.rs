@@ -180,16 +180,13 @@ pub(super) fn apply(state: &mut State, report: Report) {
             state.local.decisions = decisions;
             state.health.ok(Agent::Fleet, at);
         }
-        Report::Caption { at: _, text, claim } => {
-            state.local.live_caption = None;
-            match (text, claim) {
-                (Some(text), Some(claim)) => state.local.pending_caption = Some((text, claim)),
-                (text, _) => {
-                    state.local.caption = text;
-                    state.local.pending_caption = None;
-                }
+        Report::Caption { at: _, text, claim } => match (text, claim) {
+            (Some(text), Some(claim)) => state.local.claimed_caption = Some((text, claim)),
+            (text, _) => {
+                state.local.caption = text;
+                state.local.claimed_caption = None;
             }
-        }
+        },
         Report::Target { at: _, seq, result } => super::target::arrived(state, seq, result),
         Report::LoadScenarios {
             at: _,
@@ -386,14 +383,7 @@ fn note(state: &mut State, at: Timestamp, log_level: LogLevel, text: String) {
 /// value the screen shows in place of `{}`; after that, the value follows the screen for as
 /// long as the claim holds (then it keeps the last).
 pub(super) fn settle_caption(state: &mut State) {
-    if let Some((text, claim)) = &state.local.pending_caption {
-        if let Some(value) = shown(state, claim) {
-            state.local.caption = Some(Claim::fill(text, value));
-            state.local.live_caption = state.local.pending_caption.take();
-        }
-        return;
-    }
-    if let Some((text, claim)) = &state.local.live_caption {
+    if let Some((text, claim)) = &state.local.claimed_caption {
         if let Some(value) = shown(state, claim) {
             state.local.caption = Some(Claim::fill(text, value));
         }
