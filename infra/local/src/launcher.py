@@ -166,6 +166,102 @@ def keep_s3_data_on_disk():
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
+class _ThisBody:
+    """The request's own body as a stream: reads stop at its Content-Length, so nothing read
+    for this request (moto's, or werkzeug's drain after the response) takes the next request
+    of a kept-alive connection."""
+
+    def __init__(self, rfile, length):
+        self.rfile = rfile
+        self.left = length
+
+    def read(self, size=-1):
+        if self.left <= 0:
+            return b""
+        n = self.left if size is None or size < 0 else min(size, self.left)
+        data = self.rfile.read(n)
+        self.left -= len(data)
+        return data
+
+    def readline(self, size=-1):
+        if self.left <= 0:
+            return b""
+        n = self.left if size is None or size < 0 else min(size, self.left)
+        data = self.rfile.readline(n)
+        self.left -= len(data)
+        return data
+
+    def readinto(self, buf):
+        data = self.read(len(buf))
+        buf[: len(data)] = data
+        return len(data)
+
+    def readable(self):
+        return True
+
+    def drain(self):
+        while self.left > 0 and self.read(1 << 20):
+            pass
+
+
+def keep_connections_open(idle_s=75):
+    """werkzeug answers every request with `Connection: close`, so every AWS call of every
+    program opens a new TCP connection (its reason: http.server cannot tell where a body ends
+    before the next request). Here a request with a Content-Length (or none) is read exactly to
+    its end, and then the connection stays open for the next request, as a real endpoint's
+    does; a chunked request body, an HTTP/1.0 client or `Connection: close` still close it.
+    An idle connection is closed after `idle_s` seconds (clients close theirs sooner)."""
+    from werkzeug import serving
+
+    handler = serving.WSGIRequestHandler
+    make_environ = handler.make_environ
+    run_wsgi = handler.run_wsgi
+    send_header = handler.send_header
+    if (
+        list(inspect.signature(make_environ).parameters) != ["self"]
+        or list(inspect.signature(run_wsgi).parameters) != ["self"]
+        or "keyword" not in inspect.signature(send_header).parameters
+    ):
+        raise SystemExit(
+            "flightdeck: werkzeug changed WSGIRequestHandler; review keep_connections_open"
+        )
+
+    def make_environ_bounded(self):
+        self._socket_rfile = self.rfile
+        self._body = None
+        chunked = "chunked" in self.headers.get("Transfer-Encoding", "").lower()
+        length = self.headers.get("Content-Length")
+        if not chunked and (length is None or length.strip().isdigit()):
+            self._body = _ThisBody(self.rfile, int(length or 0))
+            self.rfile = self._body
+        return make_environ(self)
+
+    def run_wsgi_kept_open(self):
+        try:
+            run_wsgi(self)
+            if self._body is None:
+                self.close_connection = True
+            else:
+                self._body.drain()
+        finally:
+            self.rfile = getattr(self, "_socket_rfile", self.rfile)
+            self._body = None
+
+    def send_header_kept_open(self, keyword, value):
+        if (
+            keyword.lower() == "connection"
+            and value.lower() == "close"
+            and getattr(self, "_body", None) is not None
+        ):
+            return None
+        return send_header(self, keyword, value)
+
+    handler.make_environ = make_environ_bounded
+    handler.run_wsgi = run_wsgi_kept_open
+    handler.send_header = send_header_kept_open
+    handler.timeout = idle_s
+
+
 def rss_mb():
     with open("/proc/self/status") as status:
         for line in status:
@@ -250,9 +346,10 @@ def main():
         fix_sqs_send_cost()
         fix_s3_list_versions_copy()
         keep_s3_data_on_disk()
+        keep_connections_open()
         print(
             "flightdeck: emulator fixes applied: sqs-retention-check, sqs-send-cost, "
-            "s3-list-versions-copy",
+            "s3-list-versions-copy, keep-alive",
             flush=True,
         )
     else:
