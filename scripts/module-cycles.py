@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Import cycles between the modules of a Rust crate: `scripts/module-cycles.py [--layers]
-[SRC_DIR...]` (default: the console's two crates, console/src and console/ui/src). Exits 1 and
+[SRC_DIR...]` (default: the console's three crates, console/src, console/ops/src and console/ui/src). Exits 1 and
 prints each cycle when there is one, 0 otherwise; `--layers` also prints the modules by layer
 (each imports only from the layers below it, the crate root's items aside); `--self-test`
 checks that a planted cycle is found and a child's use of its parent is not.
@@ -185,7 +185,7 @@ def main(argv):
     if "--self-test" in argv:
         return self_test()
     show_layers = "--layers" in argv
-    roots = [a for a in argv if a != "--layers"] or ["console/src", "console/ui/src"]
+    roots = [a for a in argv if a != "--layers"] or ["console/src", "console/ops/src", "console/ui/src"]
     bad = 0
     for src in roots:
         mods = modules(src)

@@ -9,8 +9,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo build --locked --release -p api -p worker
-# Its own build: `--no-default-features` would also apply to the API and the worker.
-cargo build --locked --release -p flightdeck --no-default-features
+# Its own build, with only the features it asks for itself.
+cargo build --locked --release -p flightdeck
 target="${CARGO_TARGET_DIR:-target}/release"
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT

@@ -6,9 +6,9 @@ use local_cloud::registry::{self, Running};
 use local_cloud::EmulatorHealth;
 use stack::Stack;
 
-use crate::cli::{FleetArgs, Target, UiArgs};
+use crate::cli::args::{FleetArgs, Target, UiArgs};
+use crate::cli::status;
 use crate::local::{exports, start_fleet, stop_fleet, LocalCloud, LocalFleet, ShutdownSignal};
-use crate::status;
 
 /// `flightdeck demo`: the local cloud plus the live console; quitting the console stops the
 /// local cloud. Without a terminal on stdout (scripts, CI) or with `--no-tui`, it prints the
@@ -26,7 +26,7 @@ pub async fn run(
     let tui = !no_tui && std::io::stdout().is_terminal();
     // The tour needs the fleet and runs it with short timings unless given.
     let tour = if tour {
-        Some(crate::tour::plan(fleet_args)?)
+        Some(crate::agents::tour::plan(fleet_args)?)
     } else {
         None
     };
@@ -87,7 +87,7 @@ pub async fn run(
     }
     let snapshot = status::gather(&cloud.clients, stack)
         .await
-        .map_err(|e| crate::explain(&e.failure, e.action, &cloud.clients))?;
+        .map_err(|e| ops::explain(&e.failure, e.action, &cloud.clients))?;
     print!("{}", snapshot.to_text());
     println!(
         "\nLocal cloud running at {} (emulator pid {}).",

@@ -16,8 +16,8 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use stack::{Clients, Stack};
 
-use crate::cli::{FleetArgs, LocalCommand, Target};
-use crate::connect;
+use crate::cli::args::{FleetArgs, LocalCommand, Target};
+use ops::connect::connect;
 
 /// A local cloud this process stood up (or attached to). Dropping it stops an owned
 /// emulator and removes the `local up` record.
@@ -73,7 +73,7 @@ impl LocalCloud {
             report.changed()
         );
         // The emulator answers STS too: the demo's audit entries name its principal.
-        let clients = crate::target::identify(clients).await;
+        let clients = ops::target::identify(clients).await;
         Ok(LocalCloud {
             emulator,
             install: None,
@@ -182,7 +182,7 @@ impl LocalFleet {
         );
         let expire_after = args
             .expire_after
-            .unwrap_or(crate::cli::DEFAULT_EXPIRE_AFTER_MIN);
+            .unwrap_or(crate::cli::args::DEFAULT_EXPIRE_AFTER_MIN);
         let lifecycle = (expire_after > 0).then(|| {
             local_cloud::Lifecycle::start(
                 &cloud.clients,
@@ -408,7 +408,7 @@ pub async fn run(cmd: LocalCommand, target: &Target, stack: &Stack) -> anyhow::R
                 .map_err(|e| match e {
                     local_cloud::ProvisionError::Aws {
                         failure, action, ..
-                    } => crate::explain(&failure, action, &clients),
+                    } => ops::explain(&failure, action, &clients),
                     other => other.into(),
                 })?;
             for (resource, change) in &report.resources {

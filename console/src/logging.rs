@@ -31,7 +31,7 @@ const UI_PER_SECOND: u32 = 5;
 
 /// The console's log file: `$STATE/flightdeck.log` beside the audit log.
 pub fn log_path() -> PathBuf {
-    crate::audit::state_dir().join("flightdeck.log")
+    ops::audit::state_dir().join("flightdeck.log")
 }
 
 /// Where the log went, for the help screen and the outage banner.

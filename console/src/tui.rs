@@ -18,9 +18,9 @@ use tokio::sync::{mpsc, watch};
 use ui::{render, update, Event, State, ThemeSet, UiConfig};
 
 use crate::agents::{Agents, Extras, Intervals};
-use crate::cli::UiArgs;
+use crate::cli::args::UiArgs;
 use crate::framelog::{FrameLog, Trigger};
-use crate::watch::Watch;
+use ops::watch::Watch;
 
 const TICK: Duration = Duration::from_secs(1);
 
@@ -153,7 +153,7 @@ pub async fn run(clients: &Clients, setup: Setup) -> anyhow::Result<()> {
     tracing::debug!(watch = %setup.extras.watch.describe(), ?intervals, "starting the agents");
     let mut state = State::new(setup.config, setup.themes, Utc::now())?;
     state.set_read_only(setup.read_only);
-    state.set_profiles(crate::target::profiles());
+    state.set_profiles(ops::target::profiles());
     let mut extras = setup.extras;
     state.set_log_files(log_files(extras.local.is_some()));
     // The log's warnings reach the screen through the UI, never written over it.

@@ -59,6 +59,7 @@ fn flightdeck(dir: &Path) -> Command {
     let mut cmd = Command::cargo_bin("flightdeck").unwrap();
     cmd.env("FLIGHTDECK_CACHE_DIR", dir)
         .env("FLIGHTDECK_RUNTIME_DIR", dir)
+        .env("FLIGHTDECK_STATE_DIR", dir.join("state"))
         .env_remove("FLIGHTDECK_API_URL")
         .timeout(Duration::from_secs(60));
     cmd
@@ -97,6 +98,17 @@ fn passing_thresholds_exit_0_with_a_report() {
         "{written:?}"
     );
     assert!(written.iter().any(|f| f.ends_with(".md")), "{written:?}");
+
+    // Audited as the console's runs are (the job runner's one shape), naming the API's address.
+    let audit = std::fs::read_to_string(dir.path().join("state/audit.jsonl")).unwrap();
+    let entry: serde_json::Value = serde_json::from_str(audit.lines().last().unwrap()).unwrap();
+    assert_eq!(entry["action"], "load.run");
+    assert_eq!(entry["target"], "fast");
+    assert_eq!(entry["result"], "ok");
+    assert_eq!(entry["parameters"]["by"], "command");
+    assert_eq!(entry["endpoint"], format!("http://{addr}"));
+    let detail = entry["detail"].as_str().unwrap();
+    assert!(detail.starts_with("20 sent = 20 ok"), "{detail}");
 }
 
 #[test]

@@ -3,8 +3,6 @@
 //! fails on a poison video and dead-letters it; the fleet's shipper sends its log file to
 //! CloudWatch Logs; `flightdeck logs --dlq-message ID` finds the worker's line from the dead
 //! letter alone.
-// The worker needs its video's record (the store): the full build only.
-#![cfg(feature = "full")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;

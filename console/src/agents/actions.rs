@@ -7,18 +7,17 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use chrono::Utc;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use ui::{Command, JobState, MessageSelection, RedriveStatus, Report};
+use ui::{Command, MessageSelection, Report};
 
 pub use super::context::Context;
-use super::context::{outcome, record, send_audit};
+use super::context::{outcome, record, redrive_reported, send_audit};
 
-use crate::audit;
-use crate::dlq::peek::resolve_queue;
-use crate::dlq::redrive::{self, Mover, RedriveProgress};
-use crate::dlq::{Destination, Filter, MessageSet, RedriveRequest};
+use ops::audit;
+use ops::dlq::peek::resolve_queue;
+use ops::dlq::{Destination, Filter, MessageSet, RedriveRequest};
+use ops::jobs::StartedBy;
 
 mod groups;
 use groups::{follow_refresh, instance_refresh, scale, set_processes};
@@ -173,44 +172,12 @@ fn selection(sel: &MessageSelection) -> Result<MessageSet, String> {
     })
 }
 
-/// A redrive's progress as the status line shows it (also used by the demo tour).
-pub(crate) fn status_of(
-    p: &RedriveProgress,
-    started: ui::Timestamp,
-    state: JobState,
-) -> RedriveStatus {
-    let mode = match p.mover {
-        Some(Mover::MoveTask) => "move task",
-        Some(Mover::Batch) | None => "batch mover",
-    };
-    RedriveStatus {
-        from: p.dlq.clone(),
-        to: p.destination.clone(),
-        mode: mode.to_owned(),
-        note: p.notes.last().cloned(),
-        dry_run: p.dry_run,
-        moved: p.moved,
-        remaining: p.remaining,
-        duplicates: p.possible_duplicates,
-        per_s: p.rate_per_s,
-        started,
-        state,
-    }
-}
-
 async fn run_redrive(
     ctx: Context,
     req: ui::RedriveRequest,
     tx: mpsc::Sender<Report>,
     cancel: CancellationToken,
 ) {
-    let started = Utc::now();
-    let params = serde_json::json!({
-        "to": req.to,
-        "selection": format!("{:?}", req.selection),
-        "dry_run": req.dry_run,
-        "edited_body": req.edited_body,
-    });
     let sel = match selection(&req.selection) {
         Ok(s) => s,
         Err(e) => {
@@ -240,85 +207,13 @@ async fn run_redrive(
             engine.edits.insert(id.clone(), body.clone());
         }
     }
-    let (progress_tx, mut progress_rx) = watch::channel(RedriveProgress::default());
-    let forward = {
-        let tx = tx.clone();
-        async move {
-            while progress_rx.changed().await.is_ok() {
-                let p = progress_rx.borrow_and_update().clone();
-                let status = status_of(&p, started, JobState::Running);
-                if tx
-                    .send(Report::Redrive {
-                        at: Utc::now(),
-                        status,
-                    })
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
-                // At most a few frames' worth of progress reports per second.
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-        }
-    };
-    let work = redrive::run(&ctx.clients, &ctx.stack, &engine, &progress_tx, &cancel);
-    let result = tokio::select! {
-        r = work => r,
-        () = forward => return,
-    };
-    let (status, result_word, detail) = match &result {
-        Ok(out) => {
-            let p = &out.progress;
-            let state = if p.cancelled {
-                JobState::Cancelled
-            } else {
-                JobState::Done
-            };
-            let word = if p.dry_run {
-                "dry_run"
-            } else if p.cancelled {
-                "cancelled"
-            } else if p.left > 0 || p.failed > 0 || out.journal.is_some() {
-                "partial"
-            } else {
-                "ok"
-            };
-            let mut detail = format!("{} moved to {}", p.moved, p.destination);
-            if p.possible_duplicates_total > 0 {
-                detail.push_str(&format!(
-                    ", {} possible duplicates ({} on record for this DLQ)",
-                    p.possible_duplicates, p.possible_duplicates_total
-                ));
-            }
-            if p.left > 0 {
-                detail.push_str(&format!(
-                    ", {} left in the DLQ (held by another consumer)",
-                    p.left
-                ));
-            }
-            if let Some(note) = p.notes.last() {
-                detail.push_str(&format!(" ({note})"));
-            }
-            (status_of(p, started, state), word, detail)
-        }
-        Err(e) => {
-            let p = progress_tx.borrow().clone();
-            let message = e.to_string();
-            (
-                status_of(&p, started, JobState::Failed(message.clone())),
-                "failed",
-                message,
-            )
-        }
-    };
-    record(&ctx, "dlq.redrive", &req.dlq, params, result_word, detail);
-    let _ = tx
-        .send(Report::Redrive {
-            at: Utc::now(),
-            status,
-        })
-        .await;
+    // The job runner records the redrive in the audit log, as for the headless command.
+    if redrive_reported(&ctx.acting(), &engine, StartedBy::Console, &tx, &cancel)
+        .await
+        .is_none()
+    {
+        return;
+    }
     send_audit(&tx).await;
 }
 
@@ -333,7 +228,7 @@ async fn delete(
     let result = async {
         let q = resolve_queue(&ctx.clients.sqs, queue).await?;
         let sel = MessageSet::Ids(ids.iter().cloned().collect());
-        crate::dlq::delete::delete(
+        ops::dlq::delete::delete(
             &ctx.clients.sqs,
             &q,
             &sel,
@@ -365,7 +260,7 @@ async fn delete(
 async fn purge(ctx: &Context, tx: &mpsc::Sender<Report>, queue: &str) {
     let result = async {
         let q = resolve_queue(&ctx.clients.sqs, queue).await?;
-        crate::dlq::delete::purge(&ctx.clients.sqs, &q).await
+        ops::dlq::delete::purge(&ctx.clients.sqs, &q).await
     }
     .await;
     match result {

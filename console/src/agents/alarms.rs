@@ -1,5 +1,5 @@
 //! The alarms agent: every interval, the stack's alarms (DescribeAlarms for the names
-//! stack.json defines, and one GetMetricData for their current values: [`crate::alarms::read`]),
+//! stack.json defines, and one GetMetricData for their current values: [`ops::alarms::read`]),
 //! and each alarm's state changes (DescribeAlarmHistory) when it is first seen and whenever its
 //! state changed since. Where the endpoint keeps no alarm history (the emulator has no
 //! DescribeAlarmHistory), the history is the changes this agent saw, and says so. Talks to
@@ -59,7 +59,7 @@ impl AlarmsPoller {
                 continue;
             }
             if self.note.is_none() {
-                match crate::alarms::history(&self.clients, &row.name, &record).await {
+                match ops::alarms::history(&self.clients, &row.name, &record).await {
                     Ok(h) => {
                         self.history.insert(row.name.clone(), h);
                         continue;
@@ -114,7 +114,7 @@ impl Poller for AlarmsPoller {
     async fn poll(&mut self) -> Result<Vec<Report>, Failure> {
         let calls = self.calls.clone();
         let record = move |api: &'static str, ok: bool| calls.record(api, ok);
-        let rows = crate::alarms::read(&self.clients, &self.stack, &record)
+        let rows = ops::alarms::read(&self.clients, &self.stack, &record)
             .await
             .map_err(|e| Failure::from_aws(e.api, &e.failure))?;
         self.update_history(&rows).await;

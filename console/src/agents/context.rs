@@ -1,12 +1,18 @@
 //! What the acting agents (actions, load runs) share: their context, the audit record of each
 //! action and the reports of its outcome.
 
+use std::time::Duration;
+
 use chrono::Utc;
+use ops::dlq::redrive::{Mover, RedriveOutcome, RedriveProgress, RedriveRequest};
+use ops::dlq::DlqError;
+use ops::jobs::StartedBy;
 use stack::{Clients, Stack};
 use tokio::sync::{mpsc, watch};
-use ui::{ActionOutcome, Report};
+use tokio_util::sync::CancellationToken;
+use ui::{ActionOutcome, JobState, RedriveStatus, Report};
 
-use crate::audit;
+use ops::audit;
 
 /// Audit entries sent to the view.
 const AUDIT_SHOWN: usize = 500;
@@ -21,6 +27,18 @@ pub struct Context {
     pub fleet: Option<watch::Receiver<local_cloud::fleet::FleetState>>,
 }
 
+impl Context {
+    /// Where the agents' actions run and who acts, for the job runner and the audit log.
+    pub fn acting(&self) -> ops::Ctx<'_> {
+        ops::Ctx {
+            clients: &self.clients,
+            stack: &self.stack,
+            profile: self.profile.as_deref(),
+        }
+    }
+}
+
+/// One action in the audit log, in the shape every front end records ([`ops::Ctx::record`]).
 pub fn record(
     ctx: &Context,
     action: &str,
@@ -29,18 +47,8 @@ pub fn record(
     result: &str,
     detail: String,
 ) {
-    let entry = audit::Entry::now(
-        &ctx.clients,
-        ctx.profile.as_deref(),
-        action,
-        target,
-        parameters,
-        result,
-        detail,
-    );
-    if let Err(e) = audit::record(&entry) {
-        tracing::warn!("{e:#}");
-    }
+    ctx.acting()
+        .record(action, target, &parameters, result, detail);
 }
 
 pub async fn send_audit(tx: &mpsc::Sender<Report>) {
@@ -89,4 +97,84 @@ pub async fn outcome(
             },
         })
         .await;
+}
+
+/// Runs a redrive through the job runner ([`ops::jobs::redrive`], which audits it) with its
+/// progress on the status line, at most a few reports a second, and its end reported. The
+/// console's actions agent and the tour both redrive this way. `None`: the UI went away
+/// first, and the redrive was dropped with it (its journal lets a later run finish it).
+pub async fn redrive_reported(
+    acting: &ops::Ctx<'_>,
+    req: &RedriveRequest,
+    by: StartedBy,
+    tx: &mpsc::Sender<Report>,
+    cancel: &CancellationToken,
+) -> Option<Result<RedriveOutcome, DlqError>> {
+    let started = Utc::now();
+    let (progress_tx, mut progress_rx) = watch::channel(RedriveProgress::default());
+    let forward = async {
+        while progress_rx.changed().await.is_ok() {
+            let p = progress_rx.borrow_and_update().clone();
+            let status = status_of(&p, started, JobState::Running);
+            if tx
+                .send(Report::Redrive {
+                    at: Utc::now(),
+                    status,
+                })
+                .await
+                .is_err()
+            {
+                return;
+            }
+            // At most a few frames' worth of progress reports per second.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    };
+    let result = tokio::select! {
+        r = ops::jobs::redrive(acting, req, by, &progress_tx, cancel) => r,
+        () = forward => return None,
+    };
+    let status = match &result {
+        Ok(out) => {
+            let state = if out.progress.cancelled {
+                JobState::Cancelled
+            } else {
+                JobState::Done
+            };
+            status_of(&out.progress, started, state)
+        }
+        Err(e) => {
+            let p = progress_tx.borrow().clone();
+            let (_, line) = ops::jobs::error_result(acting.clients, e);
+            status_of(&p, started, JobState::Failed(line))
+        }
+    };
+    let _ = tx
+        .send(Report::Redrive {
+            at: Utc::now(),
+            status,
+        })
+        .await;
+    Some(result)
+}
+
+/// A redrive's progress as the status line shows it (also used by the demo tour).
+pub fn status_of(p: &RedriveProgress, started: ui::Timestamp, state: JobState) -> RedriveStatus {
+    let mode = match p.mover {
+        Some(Mover::MoveTask) => "move task",
+        Some(Mover::Batch) | None => "batch mover",
+    };
+    RedriveStatus {
+        from: p.dlq.clone(),
+        to: p.destination.clone(),
+        mode: mode.to_owned(),
+        note: p.notes.last().cloned(),
+        dry_run: p.dry_run,
+        moved: p.moved,
+        remaining: p.remaining,
+        duplicates: p.possible_duplicates,
+        per_s: p.rate_per_s,
+        started,
+        state,
+    }
 }

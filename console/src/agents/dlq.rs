@@ -1,7 +1,7 @@
 //! The DLQ agent: peeks the dead-letter queue whose view is open (and only then), every
 //! [`PEEK_EVERY`]. Each pass receives with a short visibility and releases at once, so every
 //! peek raises the messages' receive counts at SQS; the pass records its receives and the view
-//! shows the counts without flightdeck's own (see `crate::dlq::receives`).
+//! shows the counts without flightdeck's own (see `ops::dlq::receives`).
 
 use std::time::Duration;
 
@@ -12,8 +12,8 @@ use tokio_util::sync::CancellationToken;
 use ui::{Agent, Report};
 
 use super::{CallLog, Failure, Poller};
-use crate::dlq::peek::{peek, resolve_queue, QueueRef};
-use crate::dlq::{DlqError, PeekOptions};
+use ops::dlq::peek::{peek, resolve_queue, QueueRef};
+use ops::dlq::{DlqError, PeekOptions};
 
 /// How often the open DLQ is peeked.
 pub const PEEK_EVERY: Duration = Duration::from_secs(10);
@@ -53,7 +53,7 @@ pub fn failure(e: &DlqError) -> Failure {
             message: if failure.unreachable {
                 format!(
                     "{action}: endpoint unreachable ({})",
-                    crate::short_reason(&failure.message)
+                    ops::short_reason(&failure.message)
                 )
             } else {
                 format!("{action}: {failure}")
@@ -67,7 +67,7 @@ pub fn failure(e: &DlqError) -> Failure {
 }
 
 /// The engine's message as the UI's.
-pub fn to_ui(m: &crate::dlq::DlqMessage) -> ui::DlqMessage {
+pub fn to_ui(m: &ops::dlq::DlqMessage) -> ui::DlqMessage {
     ui::DlqMessage {
         id: m.id.clone(),
         sent_at: m.sent_at,
@@ -100,7 +100,7 @@ impl Poller for DlqPeeker {
         let opts = PeekOptions {
             max: MAX_MESSAGES,
             visibility_s: 5,
-            state_dir: Some(crate::audit::state_dir()),
+            state_dir: Some(ops::audit::state_dir()),
             ..PeekOptions::default()
         };
         let found = peek(

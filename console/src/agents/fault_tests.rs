@@ -18,7 +18,7 @@ use ui::{Agent, ErrorClass, Event, Report, State, ThemeSet, UiConfig};
 use super::groups::GroupsPoller;
 use super::queues::QueuesPoller;
 use super::{run, CallLog};
-use crate::watch::{QueueFinder, Watch};
+use ops::watch::{QueueFinder, Watch};
 
 const SEC: Duration = Duration::from_secs(1);
 

@@ -1,5 +1,5 @@
 //! The groups agent: each poll, DescribeAutoScalingGroups for the watched groups (one call for
-//! all when names or tags can filter them server-side, see `crate::watch`), plus
+//! all when names or tags can filter them server-side, see `ops::watch`), plus
 //! DescribePolicies and DescribeScalingActivities (which change rarely) every 30 s, and EC2
 //! DescribeInstances only for instances it has not seen yet (their launch times, which the
 //! group's instance list lacks). Tells the metrics agent which series to fetch: each group's
@@ -128,7 +128,7 @@ impl GroupsPoller {
     }
 
     async fn describe_groups(&self) -> Result<Vec<AutoScalingGroup>, Failure> {
-        crate::watch::describe_groups(&self.clients, &self.calls, &self.selection)
+        ops::watch::describe_groups(&self.clients, &self.calls, &self.selection)
             .await
             .map_err(|e| Failure::from_call(&e))
     }

@@ -17,7 +17,7 @@ use super::groups::GroupsPoller;
 use super::metrics::MetricsPoller;
 use super::queues::QueuesPoller;
 use super::{run, Agents, CallLog, Intervals, Poller};
-use crate::watch::{QueueFinder, Watch};
+use ops::watch::{QueueFinder, Watch};
 use ui::target::Selection;
 
 const SEC: Duration = Duration::from_secs(1);
@@ -488,7 +488,7 @@ async fn extra_queue(cloud: &TestCloud, name: &str, tags: &[(&str, &str)]) {
     req.send().await.unwrap();
 }
 
-/// Checks, against the emulator, the server-side filters `crate::watch` relies on: if one
+/// Checks, against the emulator, the server-side filters `ops::watch` relies on: if one
 /// stops working the console still shows the right things (it filters again), but pays for it.
 #[tokio::test]
 async fn the_emulator_honours_the_group_tag_filters_and_the_queue_prefix() {
@@ -544,7 +544,7 @@ async fn the_emulator_honours_the_group_tag_filters_and_the_queue_prefix() {
     let mut listed: Vec<&str> = listed
         .queue_urls()
         .iter()
-        .map(|u| crate::watch::queue_name(u))
+        .map(|u| ops::watch::queue_name(u))
         .collect();
     listed.sort_unstable();
     assert_eq!(listed, ["video_dlq", "video_tasks"]);

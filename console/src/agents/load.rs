@@ -9,7 +9,8 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use ui::{LoadRecent, LoadStatus, Report};
 
-use super::context::{outcome, record, send_audit, Context};
+use super::context::{outcome, send_audit, Context};
+use ops::jobs::StartedBy;
 
 /// Where load runs go: `FLIGHTDECK_API_URL` (comma-separated), else the local fleet's
 /// in-service API instances (this process's fleet, else a running `local up`).
@@ -139,7 +140,7 @@ pub async fn run(ctx: Context, name: String, tx: mpsc::Sender<Report>, cancel: C
         Ok(s) => s,
         Err(e) => return outcome(&tx, "load", &name, false, e.to_string()).await,
     };
-    let (targets, text) = match targets(&ctx) {
+    let (targets, _) = match targets(&ctx) {
         Ok(t) => t,
         Err(e) => return outcome(&tx, "load", &name, false, e).await,
     };
@@ -167,9 +168,13 @@ pub async fn run(ctx: Context, name: String, tx: mpsc::Sender<Report>, cancel: C
             }
         }
     };
-    let work = load::run(
+    // The job runner records the run in the audit log, as for the headless command.
+    let acting = ctx.acting();
+    let work = ops::jobs::load_run(
+        Some(&acting),
         scenario,
         RunOptions::new(targets, crate::synth::maker()),
+        StartedBy::Console,
         progress_tx.clone(),
         cancel.clone(),
     );
@@ -179,56 +184,21 @@ pub async fn run(ctx: Context, name: String, tx: mpsc::Sender<Report>, cancel: C
     };
     let mut st = status(&progress_tx.borrow(), started);
     st.finished = true;
-    let (word, detail) = match &result {
+    match &result {
         Ok(report) => {
-            let verdict: Vec<String> = report
-                .thresholds
-                .iter()
-                .map(|v| {
-                    format!(
-                        "{}: {}",
-                        v.threshold,
-                        if v.passed { "pass" } else { "FAIL" }
-                    )
-                })
-                .collect();
-            if !verdict.is_empty() {
-                st.verdict = Some(verdict.join(" · "));
-            }
+            st.verdict = ops::jobs::load_verdict(report);
             st.phase = if report.cancelled {
                 "cancelled"
             } else {
                 "finished"
             }
             .to_owned();
-            let word = if report.cancelled { "cancelled" } else { "ok" };
-            let q = &report.requests;
-            (
-                word,
-                format!(
-                    "{} sent = {} ok + {} failed + {} cancelled against {text}; {}",
-                    q.sent,
-                    q.ok,
-                    q.failed,
-                    q.cancelled,
-                    st.verdict.clone().unwrap_or_default()
-                ),
-            )
         }
         Err(e) => {
             st.phase = "failed".to_owned();
             st.detail = e.to_string();
-            ("failed", e.to_string())
         }
-    };
-    record(
-        &ctx,
-        "load.run",
-        &name,
-        serde_json::json!({ "targets": text }),
-        word,
-        detail,
-    );
+    }
     let _ = tx
         .send(Report::Load {
             at: Utc::now(),

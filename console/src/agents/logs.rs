@@ -1,4 +1,4 @@
-//! The logs agent: while the logs view is open, the lines it asks for ([`crate::logs::search`],
+//! The logs agent: while the logs view is open, the lines it asks for ([`ops::logs::search`],
 //! FilterLogEvents), first the newest of the whole window, then every couple of seconds the
 //! lines since the newest one seen (less a margin: lines can reach CloudWatch Logs late), each
 //! sent once. Paused, it reads only when asked (`r`) or when the request changes. Talks to
@@ -13,7 +13,7 @@ use ui::logs::{LogEntry, LogsRequest};
 use ui::{Agent, ErrorClass, Report};
 
 use super::{CallLog, Failure, Poller};
-use crate::logs::{LogQuery, LogsError, Tail};
+use ops::logs::{LogQuery, LogsError, Tail};
 
 /// Between reads while following.
 pub const FOLLOW_EVERY: Duration = Duration::from_secs(2);
@@ -101,7 +101,7 @@ impl Poller for LogsTailer {
             note,
         };
         let (groups, streams) =
-            match crate::logs::resolve_target(&self.stack, request.target.as_deref()) {
+            match ops::logs::resolve_target(&self.stack, request.target.as_deref()) {
                 Ok(found) => found,
                 Err(why) => return Ok(vec![report(Vec::new(), false, Some(why))]),
             };
@@ -119,7 +119,7 @@ impl Poller for LogsTailer {
             limit: READ_LIMIT,
             newest: true,
         };
-        let result = crate::logs::search(&self.clients.logs, &query).await;
+        let result = ops::logs::search(&self.clients.logs, &query).await;
         let found = match result {
             Ok(found) => {
                 for _ in 0..found.calls {
@@ -148,7 +148,7 @@ impl Poller for LogsTailer {
             })
             .collect();
         let note = (!found.missing_groups.is_empty()).then(|| {
-            crate::logs::missing_note(&found.missing_groups, &self.clients.describe_target())
+            ops::logs::missing_note(&found.missing_groups, &self.clients.describe_target())
         });
         Ok(vec![report(lines, reset && found.more, note)])
     }

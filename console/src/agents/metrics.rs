@@ -23,7 +23,7 @@ use ui::{Agent, MetricKey, MetricPoint, Report, SeriesUpdate, Timestamp};
 use super::{to_chrono, CallLog, Failure, Poller};
 
 /// GetMetricData takes at most 500 queries per call.
-pub const MAX_QUERIES: usize = crate::sdk::GET_METRIC_DATA_MAX_QUERIES;
+pub const MAX_QUERIES: usize = ops::sdk::GET_METRIC_DATA_MAX_QUERIES;
 /// CloudWatch publishes EC2 metrics minutes late: every poll re-reads this much before the
 /// newest point it already has, so late points are not missed.
 const LATE: chrono::Duration = chrono::Duration::minutes(5);

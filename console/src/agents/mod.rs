@@ -15,6 +15,7 @@ pub mod logs;
 pub mod metrics;
 pub mod queues;
 mod supervisor;
+pub mod tour;
 
 #[cfg(test)]
 mod fault_tests;
@@ -32,10 +33,10 @@ use tokio::sync::{mpsc, Notify};
 use tokio_util::sync::CancellationToken;
 use ui::{Agent, ErrorClass, Report};
 
-use crate::watch::{CallError, Watch};
+use ops::watch::{CallError, Watch};
 
-pub use crate::calls::CallLog;
-pub use crate::sdk::to_chrono;
+pub use ops::calls::CallLog;
+pub use ops::sdk::to_chrono;
 pub use supervisor::Agents;
 
 /// A failed poll, reduced to what the UI shows: the class and one line.
@@ -55,7 +56,7 @@ impl Failure {
         Failure::from_aws(api, &describe(err))
     }
 
-    /// A failed listing call of [`crate::watch`].
+    /// A failed listing call of [`ops::watch`].
     pub fn from_call(e: &CallError) -> Failure {
         Failure::from_aws(e.api, &e.failure)
     }
@@ -64,7 +65,7 @@ impl Failure {
         let message = if failure.unreachable {
             format!(
                 "{api}: endpoint unreachable ({})",
-                crate::short_reason(&failure.message)
+                ops::short_reason(&failure.message)
             )
         } else {
             format!("{api}: {failure}")

@@ -16,7 +16,7 @@ use super::{
     actions, alarms, context, dlq, fleet, groups, logs, metrics, queues, run, CallLog, Extras,
     Intervals,
 };
-use crate::watch::Watch;
+use ops::watch::Watch;
 
 /// The running agents; the UI task routes its commands through [`Agents::command`].
 pub struct Agents {
@@ -41,10 +41,7 @@ impl Agents {
         let _ = tx.try_send(Report::Target {
             at: Utc::now(),
             seq: 0,
-            result: Ok(crate::target::target_info(
-                clients,
-                extras.profile.as_deref(),
-            )),
+            result: Ok(ops::target::target_info(clients, extras.profile.as_deref())),
         });
         for feed in extras.feeds {
             tasks.spawn(feed(tx.clone(), token.child_token()));
@@ -196,7 +193,7 @@ impl Generation {
             clients.clone(),
             calls.clone(),
             setup.intervals.queues,
-            crate::watch::QueueFinder::new(
+            ops::watch::QueueFinder::new(
                 setup.watch.queues.clone(),
                 setup.watch.dead_letter_queues,
             ),
@@ -262,7 +259,7 @@ impl Generation {
         if let Some(local) = local {
             tasks.spawn(fleet::run(local, tx.clone(), token.child_token()));
         }
-        tasks.spawn(crate::calls::run(calls, tx.clone(), token.child_token()));
+        tasks.spawn(ops::calls::run(calls, tx.clone(), token.child_token()));
         Generation {
             token,
             tasks,
@@ -362,7 +359,7 @@ impl Supervisor {
                             if let Some((_, old)) = building.take() {
                                 old.abort();
                             }
-                            let build = crate::target::connect_to(
+                            let build = ops::target::connect_to(
                                 self.clients.clone(),
                                 self.setup.profile.clone(),
                                 profile,

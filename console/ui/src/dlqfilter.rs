@@ -11,7 +11,7 @@
 //!   `flightdeck dlq groups` and the DLQ view's `g` show), so one term selects one group;
 //! - `age>10m` / `age<1h` (also `>=`, `<=`): older / newer than, units s, m, h, d;
 //! - `receives>3` / `receives<=2` (also `=`): the approximate receive count (the engine
-//!   leaves flightdeck's own receives out of it: `console/src/dlq/receives.rs`).
+//!   leaves flightdeck's own receives out of it: `console/ops/src/dlq/receives.rs`).
 //!
 //! Values with spaces go in double quotes: `attr.failure_reason~"not a video"`. Any other
 //! word with `=`, `~`, `<` or `>` in it is an error that names it, so a typo never silently

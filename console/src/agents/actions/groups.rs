@@ -23,9 +23,9 @@ pub(super) async fn set_processes(
         "scale.resume"
     };
     let params = serde_json::json!({ "processes": processes });
-    match crate::processes::set(&ctx.clients, group, processes, suspend).await {
+    match ops::processes::set(&ctx.clients, group, processes, suspend).await {
         Ok(out) => {
-            let text = crate::processes::summary(&out);
+            let text = ops::processes::summary(&out);
             record(ctx, action, group, params, "ok", text.clone());
             outcome(tx, action, group, true, text).await;
         }
@@ -45,7 +45,7 @@ pub(super) async fn instance_refresh(
     group: &str,
     action: RefreshAction,
 ) -> bool {
-    use crate::refresh;
+    use ops::refresh;
     let (audit, verb) = match action {
         RefreshAction::Start => ("scale.instance_refresh", "started"),
         RefreshAction::Cancel => ("scale.instance_refresh_cancel", "cancelling"),
@@ -113,7 +113,7 @@ pub(super) async fn follow_refresh(ctx: Context, tx: mpsc::Sender<Report>, group
     let started = std::time::Instant::now();
     while started.elapsed() < FOLLOW_FOR {
         tokio::time::sleep(FOLLOW_EVERY).await;
-        let Ok(list) = crate::refresh::status(&ctx.clients, &group).await else {
+        let Ok(list) = ops::refresh::status(&ctx.clients, &group).await else {
             continue;
         };
         let latest = list.first().map(refresh_view);
@@ -129,7 +129,7 @@ pub(super) async fn follow_refresh(ctx: Context, tx: mpsc::Sender<Report>, group
     }
 }
 
-fn refresh_view(r: &crate::refresh::RefreshInfo) -> ui::model::RefreshView {
+fn refresh_view(r: &ops::refresh::RefreshInfo) -> ui::model::RefreshView {
     ui::model::RefreshView {
         id: r.id.clone(),
         status: r.status.clone(),
@@ -147,8 +147,8 @@ pub(super) async fn scale(
 ) {
     let params = serde_json::json!({ "desired": desired, "honor_cooldown": honor_cooldown });
     let result = async {
-        let cap = crate::scale::describe_group(&ctx.clients, group).await?;
-        crate::scale::set_desired(&ctx.clients, &cap, desired, honor_cooldown, false).await
+        let cap = ops::scale::describe_group(&ctx.clients, group).await?;
+        ops::scale::set_desired(&ctx.clients, &cap, desired, honor_cooldown, false).await
     }
     .await;
     match result {
@@ -158,7 +158,7 @@ pub(super) async fn scale(
             outcome(tx, "scale", group, true, text).await;
         }
         Err(e) => {
-            let word = if matches!(e, crate::scale::ScaleError::OutOfRange { .. }) {
+            let word = if matches!(e, ops::scale::ScaleError::OutOfRange { .. }) {
                 "refused"
             } else {
                 "failed"

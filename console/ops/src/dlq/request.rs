@@ -225,3 +225,19 @@ fn ser_secs<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S
         None => s.serialize_none(),
     }
 }
+
+/// The result of a redrive.
+#[derive(Debug, Clone, Serialize)]
+pub struct RedriveOutcome {
+    #[serde(flatten)]
+    pub progress: RedriveProgress,
+    /// Dry-run: the messages that would move.
+    pub would_move: Vec<DlqMessage>,
+    /// The journal, when something is still outstanding (delete failures); rerun to finish.
+    pub journal: Option<PathBuf>,
+    /// The DLQ message ids of every possible duplicate on record (see
+    /// `possible_duplicates_total`).
+    pub possible_duplicate_ids: Vec<String>,
+    /// The DLQ message ids counted `untaggable`.
+    pub untaggable_ids: Vec<String>,
+}

@@ -1,5 +1,5 @@
 //! The headless dead-letter commands, `flightdeck dlq list|groups|show|export|redrive|delete|purge`, on
-//! top of the [`crate::dlq`] engine: argument parsing, the confirm path, the audit log, a
+//! top of the [`ops::dlq`] engine: argument parsing, the confirm path, the audit log, a
 //! progress bar on stderr, and exit codes that say what happened ([`EXIT_CODES`]).
 
 use std::collections::BTreeSet;
@@ -10,16 +10,17 @@ use serde::Serialize;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::audit;
-use crate::confirm::{self, Action, Confirm};
-use crate::dlq::delete::{self, DeleteOutcome};
-use crate::dlq::peek::{peek, resolve_queue};
-use crate::dlq::redrive;
-use crate::dlq::{
+use crate::cli::headless::{exit, Ctx, Exit, EXIT_CODES, FAILED, LEFT, NOTHING, PARTIAL, REFUSED};
+use ops::audit;
+use ops::confirm::{self, Action, Confirm};
+use ops::dlq::delete::{self, DeleteOutcome};
+use ops::dlq::peek::{peek, resolve_queue};
+use ops::dlq::redrive;
+use ops::dlq::{
     Destination, DlqError, DlqMessage, Filter, MessageSet, PeekOptions, RedriveProgress,
     RedriveRequest,
 };
-use crate::headless::{exit, Ctx, Exit, EXIT_CODES, FAILED, LEFT, NOTHING, PARTIAL, REFUSED};
+use ops::jobs::StartedBy;
 
 mod act;
 mod read;
@@ -373,54 +374,11 @@ fn queue_name(ctx: &Ctx<'_>, q: &QueueArg) -> String {
         .unwrap_or_else(|| ctx.stack.queues.dlq.name.clone())
 }
 
-/// An engine error as the one line the operator reads, with its exit code.
+/// An engine error as the one line the operator reads, with its exit code (the same line the
+/// audit log records, [`ops::jobs::error_result`]).
 fn fail(ctx: &Ctx<'_>, e: DlqError) -> anyhow::Error {
-    match e {
-        DlqError::Aws { action, failure } => {
-            if failure.message.contains(stack::aws::READ_ONLY_REFUSAL) {
-                return exit(
-                    REFUSED,
-                    format!("{action}: {}", refusal_text(&failure.message)),
-                );
-            }
-            let e = crate::explain(&failure, action, ctx.clients);
-            exit(FAILED, format!("{e:#}"))
-        }
-        other => exit(FAILED, other.to_string()),
-    }
-}
-
-fn refusal_text(message: &str) -> &str {
-    message
-        .find(stack::aws::READ_ONLY_REFUSAL)
-        .map_or(message, |i| {
-            message[i..]
-                .split(": dispatch failure")
-                .next()
-                .unwrap_or(message)
-        })
-}
-
-fn audit_entry(
-    ctx: &Ctx<'_>,
-    action: &str,
-    target: &str,
-    parameters: serde_json::Value,
-    result: &str,
-    detail: String,
-) {
-    let entry = audit::Entry::now(
-        ctx.clients,
-        ctx.profile,
-        action,
-        target,
-        parameters,
-        result,
-        detail,
-    );
-    if let Err(e) = audit::record(&entry) {
-        eprintln!("flightdeck: warning: {e:#}");
-    }
+    let (result, line) = ops::jobs::error_result(ctx.clients, &e);
+    exit(if result == "refused" { REFUSED } else { FAILED }, line)
 }
 
 /// The audit result for an error.
@@ -446,14 +404,7 @@ fn confirm_or_refuse(
     }
     let c = Confirm::for_action(action);
     confirm::headless(&c, what, yes).map_err(|r| {
-        audit_entry(
-            ctx,
-            audit_as.0,
-            audit_as.1,
-            audit_as.2.clone(),
-            "refused",
-            r.to_string(),
-        );
+        ctx.record(audit_as.0, audit_as.1, audit_as.2, "refused", r.to_string());
         exit(REFUSED, r.to_string())
     })
 }

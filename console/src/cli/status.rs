@@ -1,5 +1,5 @@
 //! `flightdeck status`: one snapshot of the watched groups and queues (the config's `[watch]`,
-//! found as the console's agents find them, `crate::watch`) and the bucket at the target, as
+//! found as the console's agents find them, `ops::watch`) and the bucket at the target, as
 //! tables or JSON. Read-only: DescribeAutoScalingGroups, GetQueueUrl, ListQueues,
 //! ListQueueTags, GetQueueAttributes, HeadBucket, GetBucketVersioning.
 
@@ -11,9 +11,9 @@ use serde::Serialize;
 use stack::errors::{describe, AwsFailure};
 use stack::{Clients, Stack};
 
-use crate::agents::queues::parse_redrive;
-use crate::calls::CallLog;
-use crate::watch::{CallError, QueueFinder, Watch};
+use ops::calls::CallLog;
+use ops::queues::parse_redrive;
+use ops::watch::{CallError, QueueFinder, Watch};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Status {
@@ -128,7 +128,7 @@ pub async fn gather_watched(
 
 async fn groups(c: &Clients, watch: &Watch) -> Result<Vec<GroupStatus>, StatusError> {
     let mut out = Vec::new();
-    let found = crate::watch::describe_groups(c, &CallLog::default(), &watch.groups)
+    let found = ops::watch::describe_groups(c, &CallLog::default(), &watch.groups)
         .await
         .map_err(call_failed)?;
     for g in &found {
@@ -420,7 +420,7 @@ pub async fn watch(
             (Err(e), false) => format!(
                 "{}: {}\n",
                 chrono::Utc::now().format("%H:%M:%S"),
-                crate::explain(&e.failure, e.action, clients)
+                ops::explain(&e.failure, e.action, clients)
             ),
         };
         if tty {

@@ -14,8 +14,9 @@ use load::{ApiTarget, Progress, Report, RunOptions, RunState, Scenario, VideoPre
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use crate::confirm::{self, Confirm};
-use crate::headless::Exit;
+use crate::cli::headless::Exit;
+use ops::confirm::{self, Confirm};
+use ops::jobs::StartedBy;
 
 /// Exit codes of `flightdeck load run` (also in `--help`).
 pub const EXIT_CODES: &str = "Exit codes:\n  \
@@ -208,9 +209,13 @@ async fn run_scenario(args: RunArgs, local: bool) -> anyhow::Result<()> {
     };
     let show = std::io::stderr().is_terminal();
     let display = tokio::spawn(show_progress(rx, show));
-    let result = load::run(
+    // The job runner records the run in the audit log, as for the console's; this command
+    // connects to no AWS, so the entry names the local user and the API's addresses.
+    let result = ops::jobs::load_run(
+        None,
         scenario,
         RunOptions::new(targets, crate::synth::maker()),
+        StartedBy::Command,
         tx,
         cancel.clone(),
     )

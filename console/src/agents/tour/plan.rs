@@ -24,7 +24,7 @@ pub fn fleet_args(args: &FleetArgs) -> anyhow::Result<FleetArgs> {
 }
 
 /// A tour the demo is to tell, settled before anything starts: the fleet settings it runs
-/// with. (A build without the `full` feature has no tour: see `tour_unavailable.rs`.)
+/// with.
 pub struct Plan {
     fleet_args: FleetArgs,
 }
@@ -50,7 +50,7 @@ impl Plan {
         clients: &Clients,
         stack: &Stack,
         fleet: &LocalFleet,
-        target: &crate::cli::Target,
+        target: &crate::cli::args::Target,
     ) {
         let (shown_tx, shown) = watch::channel(None);
         setup.captions = Some(shown_tx);
@@ -67,7 +67,7 @@ impl Plan {
         clients: &Clients,
         stack: &Stack,
         fleet: &LocalFleet,
-        target: &crate::cli::Target,
+        target: &crate::cli::args::Target,
     ) -> Printed {
         Printed::start(Tour::for_fleet(
             clients,
@@ -78,10 +78,4 @@ impl Plan {
             "Ctrl-C stops everything",
         ))
     }
-}
-
-/// The fleet's SQLite database, which every process of this process's fleet shares.
-pub fn fleet_database_url() -> String {
-    let home = local_cloud::fleet::home_dir(&local_cloud::paths::runtime_dir());
-    local_cloud::fleet::database_url(&home)
 }

@@ -9,14 +9,7 @@ pub(super) async fn redrive_cmd(
     yes: bool,
     json: bool,
 ) -> anyhow::Result<()> {
-    let params = serde_json::json!({
-        "selection": req.selection.describe(),
-        "destination": match &req.destination { Destination::Source => "source".to_string(), Destination::Queue(q) => q.clone() },
-        "rate_per_s": req.rate_per_s,
-        "dry_run": req.dry_run,
-        "edited_bodies": req.edits,
-        "tag_origin": req.tag_origin,
-    });
+    let params = ops::jobs::redrive_parameters(&req, StartedBy::Command);
     // Not even JSON: say so before asking (the v1 check needs the destination, resolved later).
     redrive::check_edits(&req.edits, "", ctx.stack).map_err(|e| fail(ctx, e))?;
     if !req.dry_run {
@@ -51,82 +44,14 @@ pub(super) async fn redrive_cmd(
     };
     let (tx, rx) = watch::channel(RedriveProgress::default());
     let bar = tokio::spawn(progress_bar(rx, req.dry_run));
-    let result = redrive::run(ctx.clients, ctx.stack, &req, &tx, &cancel).await;
+    // The job runner records the redrive in the audit log (not a dry run), as the console's.
+    let result = ops::jobs::redrive(ctx, &req, StartedBy::Command, &tx, &cancel).await;
     drop(tx);
     let _ = bar.await;
     on_ctrl_c.abort();
-    let outcome = match result {
-        Ok(o) => o,
-        Err(e) => {
-            let err = fail(ctx, e);
-            if !req.dry_run {
-                audit_entry(
-                    ctx,
-                    "dlq.redrive",
-                    &req.dlq,
-                    params,
-                    result_of(&err),
-                    err.to_string(),
-                );
-            }
-            return Err(err);
-        }
-    };
+    let outcome = result.map_err(|e| fail(ctx, e))?;
     let p = &outcome.progress;
-    let summary = format!(
-        "{} {} message(s) from {} to {} ({} mover){}{}{}{}{}{}",
-        if p.dry_run { "would move" } else { "moved" },
-        p.moved,
-        p.dlq,
-        p.destination,
-        match p.mover {
-            Some(redrive::Mover::MoveTask) => "StartMessageMoveTask",
-            _ => "batch",
-        },
-        if p.resumed > 0 {
-            format!("; {} sent by an earlier run, deleted now", p.resumed)
-        } else {
-            String::new()
-        },
-        duplicates_note(p),
-        if p.failed > 0 {
-            format!("; {} could not be sent and stay in the DLQ", p.failed)
-        } else {
-            String::new()
-        },
-        left_note(p),
-        if p.untaggable > 0 {
-            format!(
-                "; {} not sent: tagging would give them more than SQS's {} message attributes (they stay in the DLQ; redrive them without --tag-origin)",
-                p.untaggable,
-                redrive::MAX_MESSAGE_ATTRIBUTES
-            )
-        } else {
-            String::new()
-        },
-        if req.tag_origin && !p.dry_run && p.moved > 0 {
-            format!("; tagged with run {}", p.run_id)
-        } else {
-            String::new()
-        },
-    );
-    if !req.dry_run {
-        let result = if p.cancelled {
-            "cancelled"
-        } else if p.failed > 0 || p.left > 0 || p.untaggable > 0 || outcome.journal.is_some() {
-            "partial"
-        } else {
-            "ok"
-        };
-        audit_entry(
-            ctx,
-            "dlq.redrive",
-            &req.dlq,
-            params,
-            result,
-            summary.clone(),
-        );
-    }
+    let summary = ops::jobs::redrive_summary(&outcome, &req);
     if json {
         println!("{}", serde_json::to_string_pretty(&outcome)?);
     } else {
@@ -172,31 +97,6 @@ pub(super) async fn redrive_cmd(
         return Err(exit(NOTHING, String::new()));
     }
     Ok(())
-}
-
-/// Messages another consumer held when the run ended (see [`RedriveProgress::left`]).
-pub fn left_note(p: &RedriveProgress) -> String {
-    match (p.left, p.dry_run) {
-        (0, _) => String::new(),
-        (n, true) => {
-            format!("; {n} held by another consumer (in flight elsewhere) could not be looked at")
-        }
-        (n, false) => {
-            format!("; {n} left in the DLQ, held by another consumer (in flight elsewhere)")
-        }
-    }
-}
-
-/// This run's possible duplicates and the DLQ's record of them, which lasts across runs
-/// until `flightdeck dlq duplicates --clear`.
-pub fn duplicates_note(p: &RedriveProgress) -> String {
-    if p.possible_duplicates_total == 0 {
-        return String::new();
-    }
-    format!(
-        "; {} possible duplicate(s) this run, {} on record for this DLQ (an earlier run was killed while sending them; list them with `flightdeck dlq duplicates`)",
-        p.possible_duplicates, p.possible_duplicates_total
-    )
 }
 
 /// The live progress bar on stderr (hidden when stderr is not a terminal).
@@ -271,11 +171,10 @@ pub(super) async fn delete_cmd(
         Err(e) => {
             let err = fail(ctx, e);
             if !dry_run {
-                audit_entry(
-                    ctx,
+                ctx.record(
                     "dlq.delete",
                     &q.name,
-                    params,
+                    &params,
                     result_of(&err),
                     err.to_string(),
                 );
@@ -289,7 +188,7 @@ pub(super) async fn delete_cmd(
         format!("deleted {} message(s) from {}", out.deleted, q.name)
     };
     if !dry_run {
-        audit_entry(ctx, "dlq.delete", &q.name, params, "ok", summary.clone());
+        ctx.record("dlq.delete", &q.name, &params, "ok", summary.clone());
     }
     if json {
         println!("{}", serde_json::to_string_pretty(&out)?);
@@ -321,7 +220,7 @@ pub(super) async fn purge_cmd(
     let q = resolve_queue(&ctx.clients.sqs, queue)
         .await
         .map_err(|e| fail(ctx, e))?;
-    let before = crate::dlq::peek::approximate_depth(&ctx.clients.sqs, &q.url)
+    let before = ops::dlq::peek::approximate_depth(&ctx.clients.sqs, &q.url)
         .await
         .map_err(|e| fail(ctx, e))?;
     let params = serde_json::json!({"approximate_messages": before});
@@ -338,18 +237,17 @@ pub(super) async fn purge_cmd(
     )?;
     if let Err(e) = delete::purge(&ctx.clients.sqs, &q).await {
         let err = fail(ctx, e);
-        audit_entry(
-            ctx,
+        ctx.record(
             "dlq.purge",
             &q.name,
-            params,
+            &params,
             result_of(&err),
             err.to_string(),
         );
         return Err(err);
     }
     let summary = format!("purged {} (~{before} message(s))", q.name);
-    audit_entry(ctx, "dlq.purge", &q.name, params, "ok", summary.clone());
+    ctx.record("dlq.purge", &q.name, &params, "ok", summary.clone());
     if json {
         println!(
             "{}",

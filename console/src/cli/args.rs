@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
-pub use crate::target::Target;
 use clap::{Args, Parser, Subcommand};
+pub use ops::target::Target;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -89,28 +89,28 @@ pub enum Command {
     #[command(subcommand)]
     Local(LocalCommand),
     /// Dead letters: list, group by failure, show, export, redrive (loss-proof), delete, purge
-    #[command(subcommand, after_help = crate::dlqcmd::FILTER_HELP)]
-    Dlq(crate::dlqcmd::DlqCommand),
+    #[command(subcommand, after_help = crate::cli::dlq::FILTER_HELP)]
+    Dlq(crate::cli::dlq::DlqCommand),
     /// Set an Auto Scaling group's desired capacity, refused outside the group's min..max
-    Scale(crate::scalecmd::ScaleArgs),
+    Scale(crate::cli::scale::ScaleArgs),
     /// Suspend a group's scaling processes (AlarmNotification unless named): its policies stop
     /// changing the capacity until `resume`
-    Suspend(crate::processes::ProcessesArgs),
+    Suspend(crate::cli::processes::ProcessesArgs),
     /// Resume a group's suspended scaling processes (AlarmNotification unless named)
-    Resume(crate::processes::ProcessesArgs),
+    Resume(crate::cli::processes::ProcessesArgs),
     /// Replace a group's instances in rolling batches: start, follow, cancel
     #[command(subcommand)]
-    InstanceRefresh(crate::refresh::RefreshCommand),
+    InstanceRefresh(crate::cli::refresh::RefreshCommand),
     /// The stack's CloudWatch alarms: state, what each watches, threshold and current value,
     /// since when and why
-    #[command(after_help = crate::alarms::AFTER_HELP)]
-    Alarms(crate::alarms::AlarmsArgs),
+    #[command(after_help = crate::cli::alarms::AFTER_HELP)]
+    Alarms(crate::cli::alarms::AlarmsArgs),
     /// The API's and the worker's log lines (CloudWatch Logs): search, follow, or every line
     /// about a dead letter
-    Logs(crate::logscmd::LogsArgs),
+    Logs(crate::cli::logs::LogsArgs),
     /// Load runs against the upload API: built-in WORKLOAD.md scenarios or TOML files
     #[command(subcommand)]
-    Load(crate::loadrun::LoadCommand),
+    Load(crate::cli::load::LoadCommand),
 }
 
 #[derive(Debug, Subcommand)]

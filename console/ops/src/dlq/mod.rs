@@ -4,13 +4,14 @@
 //!
 //! - [`filter`]: the filter language (pure).
 //! - [`peek`]: receiving with a short visibility, releasing, the message model, queue lookup.
-//! - [`redrive`]: the mover (batch or StartMessageMoveTask).
+//! - [`redrive`]: the mover (batch or StartMessageMoveTask); `batch`: the batch mover's I/O.
 //! - [`delete`]: deleting chosen messages, and purging a queue.
 //! - `mover`: the batch mover's decisions, a state machine with no I/O (its transitions'
 //!   unit tests are there).
 //! - [`journal`]: the on-disk journal that makes a killed redrive safe to run again.
 //! - [`receives`]: flightdeck's own receives per message, left out of the receive counts.
 
+mod batch;
 pub mod delete;
 pub mod filter;
 pub mod journal;

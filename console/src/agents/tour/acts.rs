@@ -9,7 +9,7 @@ impl Tour {
     /// Why the autoscaler may not have acted: its AlarmNotification process suspended
     /// (`:autoscaler off`), else where its decisions are.
     pub(super) async fn autoscaler_hint(&self, group: &str) -> String {
-        match crate::processes::suspended(&self.clients, group).await {
+        match ops::processes::suspended(&self.clients, group).await {
             Ok(s) if s.iter().any(|p| p == ui::model::ALARM_NOTIFICATION) => format!(
                 " (its AlarmNotification is suspended: `:autoscaler on {group}` lets it scale)"
             ),
@@ -185,10 +185,23 @@ impl Tour {
                 tokio::time::sleep(Duration::from_millis(250)).await;
             }
         });
+        // The job runner records the run in the audit log, as the console's own.
+        let (clients, stack, profile) = (
+            self.clients.clone(),
+            self.stack.clone(),
+            self.profile.clone(),
+        );
         tasks.spawn(async move {
-            let result = load::run(
+            let acting = ops::Ctx {
+                clients: &clients,
+                stack: &stack,
+                profile: profile.as_deref(),
+            };
+            let result = ops::jobs::load_run(
+                Some(&acting),
                 scenario,
                 RunOptions::new(targets, crate::synth::maker()),
+                StartedBy::Tour,
                 progress_tx,
                 cancel,
             )
@@ -228,9 +241,9 @@ impl Tour {
         // From before the upload: the API's line about it comes first.
         let start = since - chrono::Duration::minutes(1);
         // Every log group of the stack, every stream.
-        let (groups, streams) = crate::logs::resolve_target(&self.stack, None)
+        let (groups, streams) = ops::logs::resolve_target(&self.stack, None)
             .map_err(|e| Stop::Failed(format!("the stack's log groups: {e}")))?;
-        let query = crate::logs::LogQuery {
+        let query = ops::logs::LogQuery {
             groups,
             streams,
             all: Vec::new(),
@@ -242,7 +255,7 @@ impl Tour {
         let query = &query;
         let found = self
             .until(token, self.timing.step_timeout, || async move {
-                let found = crate::logs::search(&self.clients.logs, query)
+                let found = ops::logs::search(&self.clients.logs, query)
                     .await
                     .map_err(|e| e.to_string())?;
                 let last = found
@@ -299,9 +312,12 @@ impl Tour {
             ..load::scenario::Upload::default()
         })];
         let (progress, _) = watch::channel(Progress::preparing(&scenario.name, "", 0.0));
-        let run = load::run(
+        let acting = self.acting();
+        let run = ops::jobs::load_run(
+            Some(&acting),
             scenario,
             RunOptions::new(targets, crate::synth::maker()),
+            StartedBy::Tour,
             progress,
             token.child_token(),
         );
@@ -343,13 +359,8 @@ impl Tour {
             .max_by_key(|m| m.sent_at))
     }
 
-    /// The operator's fix: the real video in place of the poison. (The store is opened to
-    /// watch the video's status afterwards.)
-    pub(super) async fn fix(
-        &self,
-        task: &VideoTask,
-        token: &CancellationToken,
-    ) -> Told<store::Store> {
+    /// The operator's fix: the real video in place of the poison.
+    pub(super) async fn fix(&self, task: &VideoTask, token: &CancellationToken) -> Told<()> {
         let dir = load::video::videos_dir();
         let preset = VideoPreset::Tiny;
         let made = self
@@ -378,10 +389,6 @@ impl Tour {
         self.call(token, put)
             .await?
             .map_err(|e| Stop::Failed(format!("PutObject {}: {}", task.source, describe(&e))))?;
-        let store = self
-            .call(token, store::Store::connect(&self.database_url))
-            .await?
-            .map_err(|e| Stop::Failed(format!("the fleet's database: {e}")))?;
         // Nothing else to fix: a redriven message for a failed video is tried again by the
         // worker, as it would be on AWS, where the operator cannot reach the database.
         self.record(
@@ -391,7 +398,32 @@ impl Tour {
             true,
             &format!("replaced {} with a real video", task.source),
         );
-        Ok(store)
+        Ok(())
+    }
+
+    /// Whether a worker has said, since `since`, that it processed `video_id`: its "job
+    /// settled" line with the outcome `processed`, found in CloudWatch Logs as an operator
+    /// without the database would find it.
+    pub(super) async fn processed_since(
+        &self,
+        video_id: &str,
+        since: chrono::DateTime<Utc>,
+    ) -> Result<bool, String> {
+        let (groups, streams) = ops::logs::resolve_target(&self.stack, None)
+            .map_err(|e| format!("the stack's log groups: {e}"))?;
+        let query = ops::logs::LogQuery {
+            groups,
+            streams,
+            all: Vec::new(),
+            any: vec![video_id.to_owned()],
+            start_ms: since.timestamp_millis(),
+            limit: 500,
+            newest: true,
+        };
+        let found = ops::logs::search(&self.clients.logs, &query)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(found.lines.iter().any(|l| settled_processed(&l.message)))
     }
 
     /// Moves the dead letter back with the console's redrive engine, reporting progress to
@@ -403,7 +435,6 @@ impl Tour {
         message: &DlqMessage,
         token: &CancellationToken,
     ) -> Told<u64> {
-        let started = Utc::now();
         let ids: BTreeSet<String> = [message.id.clone()].into();
         let request = RedriveRequest::new(
             &dlq.name,
@@ -411,63 +442,14 @@ impl Tour {
             Destination::Source,
             audit::state_dir(),
         );
-        let (progress_tx, mut progress_rx) = watch::channel(RedriveProgress::default());
-        // Ends when the redrive is over and drops its progress sender.
-        let forward = async {
-            while progress_rx.changed().await.is_ok() {
-                let p = progress_rx.borrow_and_update().clone();
-                let status = crate::agents::actions::status_of(&p, started, JobState::Running);
-                let _ = tx
-                    .send(Report::Redrive {
-                        at: Utc::now(),
-                        status,
-                    })
-                    .await;
-                // At most a few progress reports per second, as the console's redrive.
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-        };
-        let work = async move {
-            let result =
-                redrive::run(&self.clients, &self.stack, &request, &progress_tx, token).await;
-            let last = progress_tx.borrow().clone();
-            (result, last)
-        };
-        let ((result, last), ()) = tokio::join!(work, forward);
-        let params = serde_json::json!({ "selection": format!("ids [{}]", message.id), "to": null, "by": "tour" });
-        let (status, outcome) = match &result {
-            Ok(out) => {
-                let p = &out.progress;
-                let state = if p.cancelled {
-                    JobState::Cancelled
-                } else {
-                    JobState::Done
-                };
-                (
-                    crate::agents::actions::status_of(p, started, state),
-                    Ok(p.moved),
-                )
-            }
-            Err(e) => (
-                crate::agents::actions::status_of(&last, started, JobState::Failed(e.to_string())),
-                Err(e.to_string()),
-            ),
-        };
-        let _ = tx
-            .send(Report::Redrive {
-                at: Utc::now(),
-                status,
-            })
-            .await;
+        let result = redrive_reported(&self.acting(), &request, StartedBy::Tour, tx, token)
+            .await
+            .ok_or(Stop::Cancelled)?;
+        let outcome = result
+            .map(|out| out.progress.moved)
+            .map_err(|e| ops::jobs::error_result(&self.clients, &e).1);
         match outcome {
             Ok(moved) => {
-                self.record(
-                    "dlq.redrive",
-                    &dlq.name,
-                    params,
-                    true,
-                    &format!("{moved} moved to the source queue"),
-                );
                 if token.is_cancelled() {
                     return Err(Stop::Cancelled);
                 }
@@ -479,10 +461,16 @@ impl Tour {
                 }
                 Ok(moved)
             }
-            Err(e) => {
-                self.record("dlq.redrive", &dlq.name, params, false, &e);
-                Err(Stop::Failed(format!("the redrive failed: {e}")))
-            }
+            Err(e) => Err(Stop::Failed(format!("the redrive failed: {e}"))),
+        }
+    }
+
+    /// Where the tour's actions run and who acts (the job runner, the audit log).
+    pub(super) fn acting(&self) -> ops::Ctx<'_> {
+        ops::Ctx {
+            clients: &self.clients,
+            stack: &self.stack,
+            profile: self.profile.as_deref(),
         }
     }
 
@@ -495,18 +483,13 @@ impl Tour {
         ok: bool,
         detail: &str,
     ) {
-        let entry = audit::Entry::now(
-            &self.clients,
-            self.profile.as_deref(),
+        self.acting().record(
             action,
             target,
-            parameters,
+            &parameters,
             if ok { "ok" } else { "failed" },
             detail,
         );
-        if let Err(e) = audit::record(&entry) {
-            tracing::warn!("{e:#}");
-        }
     }
 }
 
@@ -533,6 +516,13 @@ fn said(message: &str) -> String {
         Some((i, _)) => format!("{}…", &text[..i]),
         None => text,
     }
+}
+
+/// Whether a log line is a worker's "job settled" with the outcome `processed`
+/// (worker/src/consumer.rs).
+fn settled_processed(message: &str) -> bool {
+    let v: serde_json::Value = serde_json::from_str(message).unwrap_or_default();
+    v["message"] == "job settled" && v["outcome"] == "processed"
 }
 
 /// What the worker says when it gives a message up (worker/src/consumer.rs).
@@ -564,6 +554,17 @@ mod tests {
         assert_eq!(said("plain"), "plain");
         let long = format!(r#"{{"error":"{}"}}"#, "x".repeat(100));
         assert_eq!(said(&long).chars().count(), 61);
+    }
+
+    #[test]
+    fn only_a_processed_settlement_says_the_video_is_done() {
+        assert!(settled_processed(
+            r#"{"level":"INFO","message":"job settled","outcome":"processed","video_id":"v"}"#
+        ));
+        assert!(!settled_processed(
+            r#"{"level":"INFO","message":"job settled","outcome":"dead_lettered","video_id":"v"}"#
+        ));
+        assert!(!settled_processed("job settled outcome=processed"));
     }
 
     #[test]

@@ -1,14 +1,8 @@
 //! What every headless command shares: where it runs ([`Ctx`]), how it ends when not plainly
 //! successful ([`Exit`], read by `main` for the process's exit code) and the codes themselves.
 
-use stack::{Clients, Stack};
-
-/// Everything a command needs about where it runs.
-pub struct Ctx<'a> {
-    pub clients: &'a Clients,
-    pub stack: &'a Stack,
-    pub profile: Option<&'a str>,
-}
+/// Where a command runs and who acts (it also writes the command's audit entries).
+pub use ops::Ctx;
 
 /// The exit codes of `dlq` and `scale`, for `--help` and the README.
 pub const EXIT_CODES: &str = "Exit codes:\n  \

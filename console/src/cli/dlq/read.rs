@@ -13,7 +13,7 @@ pub(super) async fn list(
         .await
         .map_err(|e| fail(ctx, e))?;
     // Read before the peek, which puts what it reads in flight for a few seconds.
-    let (depth, in_flight) = crate::dlq::peek::depth_parts(&ctx.clients.sqs, &q.url)
+    let (depth, in_flight) = ops::dlq::peek::depth_parts(&ctx.clients.sqs, &q.url)
         .await
         .map_err(|e| fail(ctx, e))?;
     let opts = PeekOptions {
@@ -50,7 +50,7 @@ pub(super) async fn peek_matching(
     queue: &str,
     filter: Filter,
     max: usize,
-) -> anyhow::Result<(crate::dlq::peek::QueueRef, Vec<DlqMessage>)> {
+) -> anyhow::Result<(ops::dlq::peek::QueueRef, Vec<DlqMessage>)> {
     let q = resolve_queue(&ctx.clients.sqs, queue)
         .await
         .map_err(|e| fail(ctx, e))?;
@@ -270,29 +270,27 @@ pub(super) async fn duplicates_cmd(
     let q = resolve_queue(&ctx.clients.sqs, queue)
         .await
         .map_err(|e| fail(ctx, e))?;
-    let journal = crate::dlq::journal::Journal::open(&audit::state_dir(), &q.url)
-        .map_err(|e| fail(ctx, e))?;
+    let journal =
+        ops::dlq::journal::Journal::open(&audit::state_dir(), &q.url).map_err(|e| fail(ctx, e))?;
     let ids: Vec<String> = journal.duplicates().iter().cloned().collect();
     if clear {
         if ctx.clients.is_read_only() {
             let why =
                 "refused by --read-only: clearing the record changes what later redrives report";
-            audit_entry(
-                ctx,
+            ctx.record(
                 "dlq.duplicates.clear",
                 &q.name,
-                serde_json::json!({}),
+                &serde_json::json!({}),
                 "refused",
-                why.into(),
+                why,
             );
             return Err(exit(REFUSED, why));
         }
         let n = journal.clear_duplicates().map_err(|e| fail(ctx, e))?;
-        audit_entry(
-            ctx,
+        ctx.record(
             "dlq.duplicates.clear",
             &q.name,
-            serde_json::json!({ "ids": ids }),
+            &serde_json::json!({ "ids": ids }),
             "ok",
             format!("cleared {n} possible duplicate(s) on record"),
         );

@@ -6,10 +6,10 @@ use std::time::Duration;
 use clap::Args;
 use tokio_util::sync::CancellationToken;
 
-use crate::dlq::peek::{peek, resolve_queue, PeekOptions};
-use crate::dlq::Filter;
-use crate::headless::{exit, Ctx};
-use crate::logs::{self, LogQuery, LogsError, Tail};
+use crate::cli::headless::{exit, Ctx};
+use ops::dlq::peek::{peek, resolve_queue, PeekOptions};
+use ops::dlq::Filter;
+use ops::logs::{self, LogQuery, LogsError, Tail};
 
 #[derive(Debug, Args)]
 #[command(after_help = LOGS_HELP)]
@@ -179,7 +179,7 @@ async fn dead_letter_ids(
     let opts = PeekOptions {
         filter: Filter::parse(&format!("id={id}"))?,
         max: 1,
-        state_dir: Some(crate::audit::state_dir()),
+        state_dir: Some(ops::audit::state_dir()),
         ..PeekOptions::default()
     };
     let found = peek(&ctx.clients.sqs, &q.url, &opts, &CancellationToken::new())
@@ -212,7 +212,7 @@ fn fail(ctx: &Ctx<'_>, e: LogsError) -> anyhow::Error {
         Some(f) if f.message.contains(stack::aws::READ_ONLY_REFUSAL) => exit(3, f.message.clone()),
         Some(f) => exit(
             1,
-            format!("{:#}", crate::explain(f, "FilterLogEvents", ctx.clients)),
+            format!("{:#}", ops::explain(f, "FilterLogEvents", ctx.clients)),
         ),
         None => exit(1, e.to_string()),
     }

@@ -3,9 +3,9 @@
 
 use clap::Args;
 
-use crate::confirm::Action;
-use crate::headless::{exit, Ctx, Exit, EXIT_CODES, FAILED, REFUSED};
-use crate::scale::{describe_group, set_desired, ScaleError};
+use crate::cli::headless::{exit, Ctx, Exit, EXIT_CODES, FAILED, REFUSED};
+use ops::confirm::Action;
+use ops::scale::{describe_group, set_desired, ScaleError};
 
 #[derive(Debug, Clone, Args)]
 #[command(after_help = EXIT_CODES)]
@@ -48,7 +48,7 @@ pub(crate) fn fail(ctx: &Ctx<'_>, e: ScaleError) -> anyhow::Error {
             }
             exit(
                 FAILED,
-                format!("{:#}", crate::explain(&failure, action, ctx.clients)),
+                format!("{:#}", ops::explain(&failure, action, ctx.clients)),
             )
         }
         other => exit(FAILED, other.to_string()),
@@ -63,21 +63,9 @@ pub async fn run(args: ScaleArgs, ctx: &Ctx<'_>) -> anyhow::Result<()> {
         "from": cap.desired, "to": args.desired, "min": cap.min, "max": cap.max,
         "honor_cooldown": args.honor_cooldown,
     });
-    let record = |result: &str, detail: String| {
-        let entry = crate::audit::Entry::now(
-            ctx.clients,
-            ctx.profile,
-            "scale",
-            &args.group,
-            params.clone(),
-            result,
-            detail,
-        );
-        if let Err(e) = crate::audit::record(&entry) {
-            eprintln!("flightdeck: warning: {e:#}");
-        }
-    };
-    if let Err(e) = crate::scale::validate(&cap, args.desired) {
+    let record =
+        |result: &str, detail: String| ctx.record("scale", &args.group, &params, result, detail);
+    if let Err(e) = ops::scale::validate(&cap, args.desired) {
         if !args.dry_run {
             record("refused", e.to_string());
         }
@@ -91,11 +79,11 @@ pub async fn run(args: ScaleArgs, ctx: &Ctx<'_>) -> anyhow::Result<()> {
         for p in cap.policies.iter().filter(|p| p.enabled) {
             what += &format!("\n  may be overridden by policy {}", p.line());
         }
-        let c = crate::confirm::Confirm::for_action(&Action::Scale {
+        let c = ops::confirm::Confirm::for_action(&Action::Scale {
             group: &cap.group,
             to: args.desired,
         });
-        if let Err(r) = crate::confirm::headless(&c, &what, args.yes) {
+        if let Err(r) = ops::confirm::headless(&c, &what, args.yes) {
             record("refused", r.to_string());
             return Err(exit(REFUSED, r.to_string()));
         }

@@ -21,22 +21,22 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use ui::{Claim, JobState, Report};
+use ui::{Claim, Report};
 
+use crate::agents::context::redrive_reported;
 use crate::agents::Feed;
-use crate::audit;
-use crate::cli::FleetArgs;
-use crate::dlq::peek::{peek, resolve_queue, DlqMessage, PeekOptions, QueueRef};
-use crate::dlq::redrive::{self, RedriveProgress};
-use crate::dlq::{Destination, MessageSet, RedriveRequest};
+use crate::cli::args::FleetArgs;
 use crate::local::LocalFleet;
+use ops::audit;
+use ops::dlq::peek::{peek, resolve_queue, DlqMessage, PeekOptions, QueueRef};
+use ops::dlq::{Destination, MessageSet, RedriveRequest};
+use ops::jobs::StartedBy;
 
 mod acts;
 mod plan;
 mod printed;
 mod wait;
 
-use plan::fleet_database_url;
 pub use plan::plan;
 use printed::Printed;
 use wait::{caption, not_yet, Poll, Waited};
@@ -116,7 +116,6 @@ pub struct Tour {
     pub stack: Stack,
     pub fleet: watch::Receiver<FleetState>,
     pub cpu: watch::Receiver<CpuSnapshot>,
-    pub database_url: String,
     pub profile: Option<String>,
     pub timing: Timing,
     /// The last caption's advice, e.g. "q quits".
@@ -173,7 +172,7 @@ impl Tour {
         stack: &Stack,
         fleet: &LocalFleet,
         args: &FleetArgs,
-        target: &crate::cli::Target,
+        target: &crate::cli::args::Target,
         ending: &'static str,
     ) -> Tour {
         let cooldown = args
@@ -184,7 +183,6 @@ impl Tour {
             stack: stack.clone(),
             fleet: fleet.fleet.subscribe(),
             cpu: fleet.cpu.subscribe(),
-            database_url: fleet_database_url(),
             profile: target.profile.clone(),
             timing: Timing::new(Duration::from_secs(cooldown)),
             ending,
@@ -460,30 +458,29 @@ impl Tour {
         // 7. The operator fixes the upload and redrives it.
         let text = "7/7 the operator fixes it and redrives";
         caption(tx, text).await?;
-        let db = &self.fix(&task, token).await?;
-        let video_id = task.video_id;
-        let moved = async {
-            let moved = self.redrive(tx, &queues.dlq, &dead, token).await?;
-            self.until(token, limit, || async move {
-                let left = self.visible(&queues.dlq).await?;
-                let status = match db.get_video(video_id).await {
-                    Ok(Some(v)) => v.status,
-                    Ok(None) => return Ok(Poll::Failed("its record is gone".into())),
-                    Err(e) => return Err(format!("reading the video: {e}")),
-                };
-                if left == 0 && status == store::VideoStatus::Processed {
-                    Ok(Poll::Ready(()))
-                } else {
-                    not_yet(format!("{left} in the DLQ, the video {status}"))
-                }
-            })
-            .await
-            .map_err(|e| e.failed("the redriven video was not processed".into()))?;
-            Ok(moved)
-        }
-        .await;
-        db.close().await;
-        let moved = moved?;
+        self.fix(&task, token).await?;
+        // The worker's own line says when the video is done (a little before now, for clocks).
+        let redriven_at = Utc::now() - chrono::Duration::seconds(5);
+        let moved = self.redrive(tx, &queues.dlq, &dead, token).await?;
+        let video_id = &task.video_id.to_string();
+        self.until(token, limit, || async move {
+            let left = self.visible(&queues.dlq).await?;
+            let processed = self.processed_since(video_id, redriven_at).await?;
+            if left == 0 && processed {
+                Ok(Poll::Ready(()))
+            } else {
+                not_yet(format!(
+                    "{left} in the DLQ; {}",
+                    if processed {
+                        "the video processed"
+                    } else {
+                        "no worker line yet that the video was processed"
+                    }
+                ))
+            }
+        })
+        .await
+        .map_err(|e| e.failed("the redriven video was not processed".into()))?;
         self.show(
             tx,
             token,

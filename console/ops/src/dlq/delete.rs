@@ -5,8 +5,8 @@ use chrono::Utc;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
+use super::batch::delete_batch;
 use super::peek::{QueueRef, Scanner};
-use super::redrive::delete_batch;
 use super::{DlqError, MessageSet};
 
 /// What a delete did.
