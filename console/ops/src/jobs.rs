@@ -5,6 +5,7 @@
 //! - [`Ctx`]: where an action runs and who acts; [`Ctx::record`] writes every audit entry.
 //! - [`redrive`]: a redrive with its progress, audited as `dlq.redrive` (except dry runs,
 //!   which change nothing); [`redrive_summary`] is the one line it ends with.
+//! - [`load_targets`]: where a load run goes, decided one way for every front end.
 //! - [`load_run`]: a load run against the API, audited as `load.run` with its verdict
 //!   ([`load_summary`]); the headless command, which needs no AWS, records it without a
 //!   principal.
@@ -20,7 +21,7 @@ use crate::dlq::redrive::{
     self, Destination, Mover, RedriveOutcome, RedriveProgress, RedriveRequest,
 };
 use crate::dlq::DlqError;
-use load::{Progress, Report as LoadReport, RunError, RunOptions, Scenario};
+use load::{ApiTarget, Progress, Report as LoadReport, RunError, RunOptions, Scenario};
 
 /// Where an action runs and who is acting: the target's clients (refusing writes when
 /// `--read-only`), the stack, and the profile the audit log names.
@@ -233,6 +234,57 @@ pub fn refusal_text(message: &str) -> &str {
     })
 }
 
+/// Where a load run goes, and those addresses in a few words.
+#[derive(Debug, Clone)]
+pub struct LoadTargets {
+    pub targets: Vec<ApiTarget>,
+    pub described: String,
+}
+
+/// Where a load run goes, one rule for the console, the tour and `flightdeck load run`: the
+/// addresses given (the command's `--target`, else `FLIGHTDECK_API_URL`, comma-separated),
+/// else the local fleet's API instances in service (`fleet`: as the caller sees the fleet,
+/// `None` when it has none), else `fallback` (the command's `127.0.0.1:8000`).
+pub fn load_targets(
+    given: &[String],
+    fleet: Option<Vec<String>>,
+    fallback: Option<&str>,
+) -> Result<LoadTargets, String> {
+    let given: Vec<String> = given
+        .iter()
+        .flat_map(|g| g.split(','))
+        .map(str::trim)
+        .filter(|g| !g.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let (urls, fleet_size) = if !given.is_empty() {
+        (given, None)
+    } else if let Some(endpoints) = fleet {
+        if endpoints.is_empty() {
+            return Err("no API instance of the local fleet is in service: start it with `flightdeck local up` (or run the demo), or give the API's address".to_owned());
+        }
+        let n = endpoints.len();
+        (endpoints, Some(n))
+    } else if let Some(url) = fallback {
+        (vec![url.to_owned()], None)
+    } else {
+        return Err("no API address known: set FLIGHTDECK_API_URL, or run the demo".to_owned());
+    };
+    let targets = urls
+        .iter()
+        .map(|u| ApiTarget::parse(u))
+        .collect::<Result<Vec<_>, _>>()?;
+    let described = match fleet_size {
+        Some(n) => format!("the local fleet's API ({n} instance(s))"),
+        None => targets
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+    };
+    Ok(LoadTargets { targets, described })
+}
+
 /// Runs a load run (`load::run`) with its progress on `progress`, and records it in the audit
 /// log as `load.run`: with `ctx`, as every action at the target is (its AWS principal and
 /// endpoint); without (the headless command connects to no AWS), as the local user acting on
@@ -396,6 +448,27 @@ mod tests {
         assert_eq!(tour["by"], "tour");
         tour["by"] = console["by"].clone();
         assert_eq!(console, tour);
+    }
+
+    #[test]
+    fn a_load_run_goes_where_it_is_told_else_to_the_fleet_else_the_fallback() {
+        let fleet = Some(vec!["http://127.0.0.1:9001".to_owned()]);
+        let given = ["http://127.0.0.1:1,http://127.0.0.1:2/".to_owned()];
+        let t = load_targets(&given, fleet.clone(), None).unwrap();
+        assert_eq!(t.targets.len(), 2);
+        assert_eq!(t.targets[1].base(), "http://127.0.0.1:2");
+        let t = load_targets(&[], fleet, Some("http://127.0.0.1:8000")).unwrap();
+        assert_eq!(t.targets[0].base(), "http://127.0.0.1:9001");
+        assert_eq!(t.described, "the local fleet's API (1 instance(s))");
+        let t = load_targets(&[], None, Some("http://127.0.0.1:8000")).unwrap();
+        assert_eq!(t.described, "http://127.0.0.1:8000");
+        assert!(load_targets(&[], Some(vec![]), None)
+            .unwrap_err()
+            .contains("local fleet"));
+        assert!(load_targets(&[], None, None)
+            .unwrap_err()
+            .contains("FLIGHTDECK_API_URL"));
+        assert!(load_targets(&["ftp://x".to_owned()], None, None).is_err());
     }
 
     #[test]

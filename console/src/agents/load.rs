@@ -12,45 +12,18 @@ use ui::{LoadRecent, LoadStatus, Report};
 use super::context::{outcome, send_audit, Context};
 use ops::jobs::StartedBy;
 
-/// Where load runs go: `FLIGHTDECK_API_URL` (comma-separated), else the local fleet's
-/// in-service API instances (this process's fleet, else a running `local up`).
+/// Where load runs go ([`ops::jobs::load_targets`]): `FLIGHTDECK_API_URL`, else the local
+/// fleet's in-service API instances (this process's fleet, else a running `local up`).
 pub fn targets(ctx: &Context) -> Result<(Vec<ApiTarget>, String), String> {
-    if let Ok(urls) = std::env::var("FLIGHTDECK_API_URL") {
-        let targets = urls
-            .split(',')
-            .map(str::trim)
-            .filter(|u| !u.is_empty())
-            .map(ApiTarget::parse)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| format!("FLIGHTDECK_API_URL: {e}"))?;
-        if !targets.is_empty() {
-            let text = targets
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", ");
-            return Ok((targets, text));
-        }
-    }
-    let endpoints = match &ctx.fleet {
-        Some(rx) => rx.borrow().api_endpoints(),
+    let given: Vec<String> = std::env::var("FLIGHTDECK_API_URL").into_iter().collect();
+    let fleet = match &ctx.fleet {
+        Some(rx) => Some(rx.borrow().api_endpoints()),
         None => local_cloud::fleet::read_api_endpoints(&local_cloud::paths::runtime_dir())
-            .map(|e| e.endpoints)
-            .unwrap_or_default(),
+            .map(|e| e.endpoints),
     };
-    if endpoints.is_empty() {
-        return Err(if ctx.fleet.is_some() {
-            "no API instance of the local fleet is in service yet".to_owned()
-        } else {
-            "no API endpoint known: set FLIGHTDECK_API_URL, or run the demo".to_owned()
-        });
-    }
-    let targets = endpoints
-        .iter()
-        .map(|u| ApiTarget::parse(u))
-        .collect::<Result<Vec<_>, _>>()?;
-    let text = format!("the local fleet's API ({} instance(s))", targets.len());
-    Ok((targets, text))
+    let t =
+        ops::jobs::load_targets(&given, fleet, None).map_err(|e| format!("where to load: {e}"))?;
+    Ok((t.targets, t.described))
 }
 
 /// Tells the UI which scenarios exist and where runs would go.

@@ -122,33 +122,23 @@ fn list() -> anyhow::Result<String> {
     Ok(out)
 }
 
-/// The targets: the flag or FLIGHTDECK_API_URL, else the local fleet's API instances
-/// (`--local`), else the API's default address.
+/// The targets ([`ops::jobs::load_targets`]): the flag or FLIGHTDECK_API_URL, else the local
+/// fleet's API instances (`--local`), else the API's default address.
 fn resolve_targets(flag: &[String], local: bool) -> anyhow::Result<Vec<ApiTarget>> {
-    let urls: Vec<String> = if !flag.is_empty() {
-        flag.iter()
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .collect()
-    } else if local {
-        let found =
-            local_cloud::fleet::read_api_endpoints(&local_cloud::paths::runtime_dir())
-                .filter(|e| !e.endpoints.is_empty())
-                .ok_or_else(|| {
-                    anyhow::anyhow!(
-                        "no API instances are running in the local fleet: start it with `flightdeck local up`, or give --target URL"
-                    )
-                })?;
-        found.endpoints
-    } else {
-        vec![DEFAULT_TARGET.to_string()]
-    };
-    if urls.is_empty() {
-        anyhow::bail!("--target is empty: give the API's base URL, e.g. --target {DEFAULT_TARGET}");
-    }
-    urls.iter()
-        .map(|u| ApiTarget::parse(u).map_err(|e| anyhow::anyhow!("--target {e}")))
-        .collect()
+    let fleet = local.then(|| {
+        local_cloud::fleet::read_api_endpoints(&local_cloud::paths::runtime_dir())
+            .map(|e| e.endpoints)
+            .unwrap_or_default()
+    });
+    ops::jobs::load_targets(flag, fleet, Some(DEFAULT_TARGET))
+        .map(|t| t.targets)
+        .map_err(|e| {
+            if flag.is_empty() {
+                anyhow::anyhow!(e)
+            } else {
+                anyhow::anyhow!("--target {e}")
+            }
+        })
 }
 
 /// Loading another machine needs its host typed (or `--yes`).

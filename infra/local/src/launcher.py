@@ -210,7 +210,8 @@ def keep_connections_open(idle_s=75):
     before the next request). Here a request with a Content-Length (or none) is read exactly to
     its end, and then the connection stays open for the next request, as a real endpoint's
     does; a chunked request body, an HTTP/1.0 client or `Connection: close` still close it.
-    An idle connection is closed after `idle_s` seconds (clients close theirs sooner)."""
+    An idle connection is closed after `idle_s` seconds (clients close theirs sooner).
+    FLIGHTDECK_EMULATOR_CLOSE_CONNECTIONS=1 leaves werkzeug as it ships."""
     from werkzeug import serving
 
     handler = serving.WSGIRequestHandler
@@ -260,6 +261,10 @@ def keep_connections_open(idle_s=75):
     handler.run_wsgi = run_wsgi_kept_open
     handler.send_header = send_header_kept_open
     handler.timeout = idle_s
+    # The headers and the body go out in separate writes: with Nagle's algorithm on, the body
+    # would wait for the client's delayed ACK of the headers (40 ms a request) once the
+    # connection stays open.
+    handler.disable_nagle_algorithm = True
 
 
 def rss_mb():
@@ -346,7 +351,10 @@ def main():
         fix_sqs_send_cost()
         fix_s3_list_versions_copy()
         keep_s3_data_on_disk()
-        keep_connections_open()
+        # FLIGHTDECK_EMULATOR_CLOSE_CONNECTIONS=1: every connection closed, as werkzeug ships
+        # (the benchmarks' baseline for the connection reuse).
+        if os.environ.get("FLIGHTDECK_EMULATOR_CLOSE_CONNECTIONS", "") in ("", "0"):
+            keep_connections_open()
         print(
             "flightdeck: emulator fixes applied: sqs-retention-check, sqs-send-cost, "
             "s3-list-versions-copy, keep-alive",

@@ -124,11 +124,9 @@ impl Tour {
             Err(_) if !any.is_empty() => any,
             Err(e) => return Err(e.failed("no API instance of the fleet came into service".into())),
         };
-        urls.iter()
-            .map(|u| {
-                ApiTarget::parse(u).map_err(|e| Stop::Failed(format!("API endpoint {u}: {e}")))
-            })
-            .collect()
+        ops::jobs::load_targets(&[], Some(urls), None)
+            .map(|t| t.targets)
+            .map_err(|e| Stop::Failed(format!("the fleet's API: {e}")))
     }
 
     pub(super) fn start_load(
