@@ -223,18 +223,30 @@ async fn the_metrics_agent_fetches_put_points_aligned_and_then_only_newer_ones()
             "point not on a period boundary: {p:?}"
         );
     }
-    let by_instance = series
-        .iter()
-        .find(|s| s.key == MetricKey::instance_cpu(&worker, instance))
-        .expect("the instance's CPU series");
-    let values: Vec<f64> = by_instance.points.iter().map(|p| p.value).collect();
-    assert_eq!(values, [75.0, 85.0], "{by_instance:?}");
     assert!(series.iter().all(|s| s.key.group != api), "api has no CPU");
     assert_eq!(
         calls.stats_at(std::time::Instant::now()).per_api["GetMetricData"],
         1,
         "both groups in one call"
     );
+    // The groups' CPU came alone (what the first full frame waits for); the poller asks to
+    // poll again at once for the rest: here, the instance's CPU.
+    assert!(
+        series.iter().all(|s| s.key.instance.is_none()),
+        "the first poll fetches the groups' CPU alone: {series:?}"
+    );
+    tokio::time::timeout(Duration::from_millis(100), poller.changed())
+        .await
+        .expect("the rest is fetched at once");
+    let Report::Metrics { series, .. } = one(poller.poll().await.unwrap()) else {
+        panic!("not a metrics report");
+    };
+    let by_instance = series
+        .iter()
+        .find(|s| s.key == MetricKey::instance_cpu(&worker, instance))
+        .expect("the instance's CPU series");
+    let values: Vec<f64> = by_instance.points.iter().map(|p| p.value).collect();
+    assert_eq!(values, [75.0, 85.0], "{by_instance:?}");
 
     // The next poll sends only the newest point again (its period may be revised) and new ones.
     put_cpu(&cloud.clients, &worker, &[(at(1), 80.0)]).await;

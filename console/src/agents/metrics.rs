@@ -160,6 +160,9 @@ pub struct MetricsPoller {
     /// The period the cursors were built at; a new period starts every series over.
     period_s: u32,
     cursors: BTreeMap<MetricKey, Cursor>,
+    /// The last poll fetched only groups' CPU seen for the first time (see [`first_cpu`]):
+    /// the next poll, at once, fetches the rest.
+    rest_pending: bool,
 }
 
 impl MetricsPoller {
@@ -179,6 +182,7 @@ impl MetricsPoller {
             queues: None,
             period_s: 0,
             cursors: BTreeMap::new(),
+            rest_pending: false,
         }
     }
 
@@ -244,6 +248,10 @@ impl Poller for MetricsPoller {
     }
 
     async fn changed(&mut self) {
+        if self.rest_pending {
+            // The rest of the series the last poll left out: now.
+            return;
+        }
         let queues = self.queues.as_mut();
         let queues = async move {
             match queues {
@@ -274,6 +282,11 @@ impl Poller for MetricsPoller {
             self.period_s = period_s;
         }
         self.cursors.retain(|g, _| groups.contains(g));
+        let first = first_cpu(&groups, &self.cursors);
+        self.rest_pending = !first.is_empty() && first.len() < groups.len();
+        if self.rest_pending {
+            groups = first;
+        }
         let now = Utc::now();
         let mut series = Vec::new();
         for batch in groups.chunks(MAX_QUERIES) {
@@ -301,6 +314,18 @@ impl Poller for MetricsPoller {
             series,
         }])
     }
+}
+
+/// The groups' own CPU series not fetched yet, when there are any: a poll asks for them alone,
+/// in one small call, so that the dashboard's first full frame (and a new group's CPU) does not
+/// wait for the history of every instance and queue (hundreds of series), which the next poll
+/// fetches at once.
+fn first_cpu(keys: &[MetricKey], cursors: &BTreeMap<MetricKey, Cursor>) -> Vec<MetricKey> {
+    keys.iter()
+        .filter(|k| k.metric == ui::model::CPU_METRIC && k.instance.is_none())
+        .filter(|k| !cursors.contains_key(*k))
+        .cloned()
+        .collect()
 }
 
 #[cfg(test)]
@@ -388,6 +413,26 @@ mod tests {
         assert_eq!(align_down(t(10, 7, 42), 300), t(10, 5, 0));
         assert_eq!(align_up(t(10, 7, 42), 60), t(10, 8, 0));
         assert_eq!(align_up(t(10, 8, 0), 60), t(10, 8, 0));
+    }
+
+    #[test]
+    fn groups_cpu_never_fetched_comes_first_and_alone() {
+        let keys = vec![
+            MetricKey::group_cpu("g1"),
+            MetricKey::instance_cpu("g1", "i-1"),
+            MetricKey::of("g1", ui::GROUP_DESIRED_METRIC),
+            MetricKey::of("q1", "ApproximateNumberOfMessagesVisible"),
+            MetricKey::group_cpu("g2"),
+        ];
+        let mut cursors = BTreeMap::new();
+        assert_eq!(
+            first_cpu(&keys, &cursors),
+            [MetricKey::group_cpu("g1"), MetricKey::group_cpu("g2")]
+        );
+        cursors.insert(MetricKey::group_cpu("g1"), Cursor::default());
+        assert_eq!(first_cpu(&keys, &cursors), [MetricKey::group_cpu("g2")]);
+        cursors.insert(MetricKey::group_cpu("g2"), Cursor::default());
+        assert!(first_cpu(&keys, &cursors).is_empty());
     }
 
     #[test]
