@@ -67,13 +67,39 @@ impl Entry {
         detail: impl Into<String>,
     ) -> Entry {
         Entry {
-            at: Utc::now(),
-            who: who(profile),
             principal: clients.identity().map(|i| i.arn.clone()),
             account: clients.identity().map(|i| i.account.clone()),
+            ..Entry::local(
+                profile,
+                action,
+                target,
+                &clients.describe_target(),
+                parameters,
+                result,
+                detail,
+            )
+        }
+    }
+
+    /// An entry stamped now for an action that made no AWS call (a load run against the API's
+    /// `endpoint`): who is acting, and no principal.
+    pub fn local(
+        profile: Option<&str>,
+        action: &str,
+        target: &str,
+        endpoint: &str,
+        parameters: serde_json::Value,
+        result: &str,
+        detail: impl Into<String>,
+    ) -> Entry {
+        Entry {
+            at: Utc::now(),
+            who: who(profile),
+            principal: None,
+            account: None,
             action: action.to_owned(),
             target: target.to_owned(),
-            endpoint: clients.describe_target(),
+            endpoint: endpoint.to_owned(),
             parameters,
             result: result.to_owned(),
             detail: detail.into(),

@@ -311,18 +311,8 @@ pub async fn load_run(
     match ctx {
         Some(ctx) => ctx.record("load.run", &name, &parameters, word, detail),
         None => {
-            let entry = audit::Entry {
-                at: chrono::Utc::now(),
-                who: audit::who(None),
-                principal: None,
-                account: None,
-                action: "load.run".to_owned(),
-                target: name,
-                endpoint: targets,
-                parameters,
-                result: word.to_owned(),
-                detail,
-            };
+            let entry =
+                audit::Entry::local(None, "load.run", &name, &targets, parameters, word, detail);
             if let Err(e) = audit::record(&entry) {
                 tracing::warn!("{e:#}");
             }
