@@ -1,14 +1,17 @@
 //! Runs one transform from the command line (used by bench/transform.sh and for trying it out).
 //!
 //! `transform [--assets DIR | --baseline DIR | --intro F [--outro F] --watermark F]
-//!            [--no-faststart] INPUT OUTPUT`
+//!            [--segment-cache DIR] [--no-faststart] INPUT OUTPUT`
+//!
+//! `--segment-cache DIR` keeps the encoded intro and outro there between runs, as the worker
+//! does; without it each run encodes them.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use media::{transform, Assets, TransformError, TransformOptions};
 
-const USAGE: &str = "usage: transform [--assets DIR | --baseline DIR | --intro F [--outro F] --watermark F] [--no-faststart] INPUT OUTPUT";
+const USAGE: &str = "usage: transform [--assets DIR | --baseline DIR | --intro F [--outro F] --watermark F] [--segment-cache DIR] [--no-faststart] INPUT OUTPUT";
 
 fn main() -> ExitCode {
     let mut opts = TransformOptions::default();
@@ -24,6 +27,7 @@ fn main() -> ExitCode {
             "--intro" => intro = value(),
             "--outro" => outro = value(),
             "--watermark" => watermark = value(),
+            "--segment-cache" => opts.segment_cache = value(),
             "--no-faststart" => opts.faststart = false,
             "-h" | "--help" => {
                 println!("{USAGE}");

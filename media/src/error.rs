@@ -127,6 +127,14 @@ impl TransformError {
         }
     }
 
+    /// An intro, outro or watermark file that cannot be read.
+    pub(crate) fn asset_io(path: &std::path::Path, source: io::Error) -> Self {
+        Self::Asset {
+            path: path.to_owned(),
+            detail: format!("reading: {source}"),
+        }
+    }
+
     /// Classifies an FFmpeg error raised while reading the *upload*: bad data is the
     /// uploader's problem, errno-style failures are the machine's.
     pub(crate) fn from_input(stage: &'static str, e: ffmpeg::Error) -> Self {

@@ -65,13 +65,14 @@ pub(crate) fn open_video_encoder(
     enc.open_with(dict)
 }
 
-/// Receives every packet the encoder has ready and muxes it into `stream`.
+/// Receives every packet the encoder has ready and muxes it into `stream`, `offset` ticks of
+/// `enc_tb` later than the encoder stamped it.
 pub(crate) fn drain_encoder(
     enc: &mut encoder::Encoder,
     octx: &mut format::context::Output,
     stream: usize,
-    enc_tb: Rational,
-    ost_tb: Rational,
+    (enc_tb, ost_tb): (Rational, Rational),
+    offset: i64,
     packet: &mut Packet,
 ) -> Result<u64, ffmpeg::Error> {
     let mut n = 0;
@@ -79,6 +80,10 @@ pub(crate) fn drain_encoder(
         match enc.receive_packet(packet) {
             Ok(()) => {
                 packet.set_stream(stream);
+                if offset != 0 {
+                    packet.set_pts(packet.pts().map(|t| t + offset));
+                    packet.set_dts(packet.dts().map(|t| t + offset));
+                }
                 packet.rescale_ts(enc_tb, ost_tb);
                 packet.write_interleaved(octx)?;
                 n += 1;
@@ -177,6 +182,9 @@ pub(crate) struct MediaWriter {
     video: encoder::video::Encoder,
     v_enc_tb: Rational,
     v_ost_tb: Rational,
+    /// Added to every encoded video packet's timestamps (in `v_enc_tb`): the frames that were
+    /// copied in ahead of this encoder's (`copy_video`).
+    v_offset: i64,
     audio: Option<AudioOut>,
     packet: Packet,
 }
@@ -250,6 +258,7 @@ impl MediaWriter {
             video: venc,
             v_enc_tb: video.time_base,
             v_ost_tb,
+            v_offset: 0,
             audio,
             packet: Packet::empty(),
         })
@@ -263,15 +272,49 @@ impl MediaWriter {
     /// Encodes one picture; its pts is in the video spec's time base.
     pub fn video(&mut self, frame: &frame::Video) -> Result<(), ffmpeg::Error> {
         self.video.send_frame(frame)?;
+        self.drain_video()?;
+        Ok(())
+    }
+
+    fn drain_video(&mut self) -> Result<u64, ffmpeg::Error> {
         drain_encoder(
             &mut self.video,
             &mut self.octx,
             0,
-            self.v_enc_tb,
-            self.v_ost_tb,
+            (self.v_enc_tb, self.v_ost_tb),
+            self.v_offset,
             &mut self.packet,
-        )?;
+        )
+    }
+
+    /// Shifts every video packet encoded from now on by `ticks` of the video time base.
+    pub fn set_video_offset(&mut self, ticks: i64) {
+        self.v_offset = ticks;
+    }
+
+    /// Flushes the video encoder: every picture sent so far is muxed. No picture may follow.
+    pub fn end_video(&mut self) -> Result<(), ffmpeg::Error> {
+        flush(&mut self.video)?;
+        self.drain_video()?;
         Ok(())
+    }
+
+    /// Muxes an already encoded video packet (from a stream with time base `from_tb`), `offset`
+    /// ticks of the video time base later. The packet must be one this writer's encoder could
+    /// have made (same codec and parameters): it is copied, not checked.
+    pub fn copy_video(
+        &mut self,
+        packet: &mut Packet,
+        from_tb: Rational,
+        offset: i64,
+    ) -> Result<(), ffmpeg::Error> {
+        packet.rescale_ts(from_tb, self.v_enc_tb);
+        packet.set_pts(packet.pts().map(|t| t + offset));
+        packet.set_dts(packet.dts().map(|t| t + offset));
+        packet.rescale_ts(self.v_enc_tb, self.v_ost_tb);
+        packet.set_stream(0);
+        packet.set_position(-1);
+        packet.write_interleaved(&mut self.octx)
     }
 
     pub fn audio(&mut self, frame: &frame::Audio) -> Result<(), ffmpeg::Error> {
@@ -281,8 +324,8 @@ impl MediaWriter {
             &mut a.encoder,
             &mut self.octx,
             a.stream,
-            a.enc_tb,
-            a.ost_tb,
+            (a.enc_tb, a.ost_tb),
+            0,
             &mut self.packet,
         )?;
         Ok(())
@@ -290,23 +333,15 @@ impl MediaWriter {
 
     /// Flushes the encoders and writes the trailer (and, with faststart, moves the index).
     pub fn finish(mut self) -> Result<(), ffmpeg::Error> {
-        flush(&mut self.video)?;
-        drain_encoder(
-            &mut self.video,
-            &mut self.octx,
-            0,
-            self.v_enc_tb,
-            self.v_ost_tb,
-            &mut self.packet,
-        )?;
+        self.end_video()?;
         if let Some(a) = self.audio.as_mut() {
             flush(&mut a.encoder)?;
             drain_encoder(
                 &mut a.encoder,
                 &mut self.octx,
                 a.stream,
-                a.enc_tb,
-                a.ost_tb,
+                (a.enc_tb, a.ost_tb),
+                0,
                 &mut self.packet,
             )?;
         }

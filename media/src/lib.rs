@@ -5,6 +5,7 @@
 //! Runs on blocking threads (it spawns two of its own); call it from `spawn_blocking`.
 
 mod assets;
+mod bumper;
 mod error;
 mod ff;
 mod filter;

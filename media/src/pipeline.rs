@@ -1,9 +1,11 @@
-//! `transform()`: intro + first 30 s of the upload + outro, as three overlapping stages
-//! (decode -> filter -> encode) joined by bounded channels, so memory stays bounded.
+//! `transform()`: intro + first 30 s of the upload + outro. Each segment is decoded, filtered
+//! and encoded by three overlapping stages joined by bounded channels, so memory stays bounded.
+//! The intro and outro are the same for every job, so they are encoded once (`bumper.rs`) and
+//! copied around the upload's encoding, at the bitstream level.
 
 use std::collections::VecDeque;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
@@ -14,6 +16,7 @@ use ffmpeg::frame;
 use ffmpeg_next as ffmpeg;
 
 use crate::assets::Assets;
+use crate::bumper::{self, Bookend};
 use crate::error::TransformError;
 use crate::ff;
 use crate::filter::{Layout, SegmentFilter};
@@ -42,6 +45,10 @@ pub struct TransformOptions {
     pub queue_frames: usize,
     /// Set it to stop a running transform soon (checked per frame), e.g. on worker shutdown.
     pub cancel: Option<Arc<AtomicBool>>,
+    /// Where the encoded intro and outro are kept between jobs (made if missing; at most
+    /// `bumper::CACHE_ENTRIES` files, least recently used removed). `None`: each job encodes
+    /// them itself, beside the output, once per distinct file.
+    pub segment_cache: Option<PathBuf>,
 }
 
 impl Default for TransformOptions {
@@ -58,6 +65,7 @@ impl Default for TransformOptions {
             faststart: true,
             queue_frames: 4,
             cancel: None,
+            segment_cache: None,
         }
     }
 }
@@ -76,6 +84,8 @@ pub struct TransformStats {
     pub output_bytes: u64,
     pub output_duration: Duration,
     pub wall_time: Duration,
+    /// Intro and outro encodings this job made: 0 when both came from the segment cache.
+    pub bumpers_encoded: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,12 +158,19 @@ pub fn transform(
     }
     // The upload first: a bad upload fails fast, before any work or any output file.
     let upload = VideoInput::open(input, Role::Upload, opts.threads)?;
-    let intro = VideoInput::open(&assets.intro, Role::Asset, 1)?;
-    let outro = VideoInput::open(&assets.outro, Role::Asset, 1)?;
     let watermark = decode_still(&assets.watermark)?;
     let input_duration = upload.duration;
 
-    let result = run(upload, intro, outro, &watermark, assets, output, opts);
+    let layout = layout(opts);
+    let bumpers = bumper::prepare(
+        assets,
+        &settings(opts, false),
+        &layout_key(layout),
+        opts.segment_cache.as_deref(),
+        output,
+        |asset, which, dest| encode_bookend(asset, which, dest, &watermark, assets, opts),
+    )?;
+    let result = join(upload, &bumpers, &watermark, assets, output, opts);
     let (report, frames_out) = match result {
         Ok(r) => r,
         Err(e) => {
@@ -172,7 +189,86 @@ pub fn transform(
         output_bytes,
         output_duration: duration_of_ticks(frames_out, opts.fps),
         wall_time: started.elapsed(),
+        bumpers_encoded: bumpers.encoded,
     })
+}
+
+fn layout(opts: &TransformOptions) -> Layout {
+    Layout {
+        width: opts.width,
+        height: opts.height,
+        margin: opts.watermark_margin,
+        fps: opts.fps,
+        threads: opts.threads,
+    }
+}
+
+fn settings(opts: &TransformOptions, faststart: bool) -> EncodeSettings<'_> {
+    EncodeSettings {
+        width: opts.width,
+        height: opts.height,
+        fps: opts.fps,
+        preset: &opts.preset,
+        crf: opts.crf,
+        threads: opts.threads,
+        faststart,
+    }
+}
+
+/// What, besides the encoder settings, decides an encoded intro's pictures: the watermark's
+/// place and the filter libraries' versions.
+fn layout_key(layout: Layout) -> String {
+    format!(
+        "margin {} threads {} avfilter {} swscale {}",
+        layout.margin,
+        layout.threads,
+        ffmpeg::filter::version(),
+        ffmpeg::software::scaling::version()
+    )
+}
+
+/// Encodes one intro or outro alone into an MP4 at `dest`, with the job's settings.
+fn encode_bookend(
+    asset: &Path,
+    which: Bookend,
+    dest: &Path,
+    watermark: &frame::Video,
+    assets: &Assets,
+    opts: &TransformOptions,
+) -> Result<(), TransformError> {
+    let input = VideoInput::open(asset, Role::Asset, 1)?;
+    let segment = match which {
+        Bookend::Intro => Segment::Intro,
+        Bookend::Outro => Segment::Outro,
+    };
+    let mut writer = Mp4Writer::create(dest, &settings(opts, false))?;
+    run(vec![(segment, input)], watermark, assets, &mut writer, opts)?;
+    writer.finish()?;
+    Ok(())
+}
+
+/// The output: the encoded intro, the upload encoded now, the encoded outro.
+fn join(
+    upload: VideoInput,
+    bumpers: &bumper::Bumpers,
+    watermark: &frame::Video,
+    assets: &Assets,
+    output: &Path,
+    opts: &TransformOptions,
+) -> Result<(DecodeReport, u64), TransformError> {
+    let mut writer = Mp4Writer::create(output, &settings(opts, opts.faststart))?;
+    writer.append(&bumpers.intro)?;
+    let report = run(
+        vec![(Segment::Upload, upload)],
+        watermark,
+        assets,
+        &mut writer,
+        opts,
+    )?;
+    writer.end_encoding()?;
+    writer.append(&bumpers.outro)?;
+    let frames = writer.finish()?;
+    Ok((report, frames))
 }
 
 /// Deletes a half-written output, but only a regular file: never a device or a symlink's
@@ -183,39 +279,21 @@ fn remove_partial(output: &Path) {
     }
 }
 
+/// Decodes, filters and encodes `segments` into `writer`, in three threads; the encoder is
+/// flushed at the end.
 fn run(
-    upload: VideoInput,
-    intro: VideoInput,
-    outro: VideoInput,
+    segments: Vec<(Segment, VideoInput)>,
     watermark: &frame::Video,
     assets: &Assets,
-    output: &Path,
+    writer: &mut Mp4Writer,
     opts: &TransformOptions,
-) -> Result<(DecodeReport, u64), TransformError> {
-    let layout = Layout {
-        width: opts.width,
-        height: opts.height,
-        margin: opts.watermark_margin,
-        fps: opts.fps,
-        threads: opts.threads,
-    };
+) -> Result<DecodeReport, TransformError> {
+    let layout = layout(opts);
     let rate = Ratio::new(i64::from(opts.fps), 1);
     let limit = Ratio::new(
         i64::try_from(opts.max_input.as_millis()).unwrap_or(i64::MAX),
         1000,
     );
-    let writer = Mp4Writer::create(
-        output,
-        &EncodeSettings {
-            width: opts.width,
-            height: opts.height,
-            fps: opts.fps,
-            preset: &opts.preset,
-            crf: opts.crf,
-            threads: opts.threads,
-            faststart: opts.faststart,
-        },
-    )?;
     let cancel = opts.cancel.as_deref();
     let (dec_tx, dec_rx) = sync_channel::<Decoded>(opts.queue_frames);
     let (fil_tx, fil_rx) = sync_channel::<Filtered>(opts.queue_frames);
@@ -224,17 +302,7 @@ fn run(
         let decoder = thread::Builder::new()
             .name("transform-decode".into())
             .spawn_scoped(s, move || {
-                decode_stage(
-                    [
-                        (Segment::Intro, intro),
-                        (Segment::Upload, upload),
-                        (Segment::Outro, outro),
-                    ],
-                    rate,
-                    limit,
-                    cancel,
-                    dec_tx,
-                )
+                decode_stage(segments, rate, limit, cancel, dec_tx)
             })
             .map_err(|e| TransformError::Internal(format!("spawning the decode thread: {e}")))?;
         let filter = thread::Builder::new()
@@ -256,7 +324,7 @@ fn run(
         });
         // Report the stage that failed by itself; the others only saw it hang up.
         match (decoded, filtered, encoded) {
-            (Ok(report), Ok(()), Ok(frames)) => Ok((report, frames)),
+            (Ok(report), Ok(()), Ok(())) => Ok(report),
             (Err(StageFail::Error(e)), _, _)
             | (_, Err(StageFail::Error(e)), _)
             | (_, _, Err(StageFail::Error(e))) => Err(e),
@@ -268,7 +336,7 @@ fn run(
 }
 
 fn decode_stage(
-    segments: [(Segment, VideoInput); 3],
+    segments: Vec<(Segment, VideoInput)>,
     rate: Ratio,
     limit: Ratio,
     cancel: Option<&AtomicBool>,
@@ -437,11 +505,11 @@ fn filter_stage(
     }
 }
 
-fn encode_stage(rx: Receiver<Filtered>, mut writer: Mp4Writer) -> Result<u64, StageFail> {
+fn encode_stage(rx: Receiver<Filtered>, writer: &mut Mp4Writer) -> Result<(), StageFail> {
     loop {
         match rx.recv().map_err(|_| StageFail::Hangup)? {
             Filtered::Frame(mut f, count) => writer.write(&mut f, count)?,
-            Filtered::End => return Ok(writer.finish()?),
+            Filtered::End => return Ok(writer.end_encoding()?),
         }
     }
 }

@@ -71,6 +71,8 @@ async fn main() {
     let mut config = WorkerConfig::from_stack(&cloud.stack);
     config.concurrency = concurrency;
     config.ffmpeg_threads = ffmpeg_threads;
+    // As the worker does: the intro and outro are encoded once (by the first job).
+    config.segment_cache = Some(assets_dir.join("segments"));
     config.receive_wait = Duration::from_secs(1);
     config.work_dir = dir.path().join("work");
     let worker = Arc::new(

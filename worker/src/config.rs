@@ -40,6 +40,9 @@ pub struct WorkerConfig {
     /// Caps FFmpeg's threads per job (the upload's decoder, the filter graph and libx264);
     /// `None` is automatic: one per core.
     pub ffmpeg_threads: Option<usize>,
+    /// Where the encoded intro and outro are kept between jobs (media's segment cache);
+    /// `None`: every job encodes them again.
+    pub segment_cache: Option<PathBuf>,
 }
 
 impl WorkerConfig {
@@ -61,6 +64,7 @@ impl WorkerConfig {
             part_size: 8 * 1024 * 1024,
             processed_prefix: stack.bucket.processed_prefix.clone(),
             ffmpeg_threads: None,
+            segment_cache: None,
         }
     }
 

@@ -371,6 +371,7 @@ impl Worker {
         info!(
             frames_out = stats.frames_out,
             transform_s = stats.wall_time.as_secs_f64(),
+            bumpers_encoded = stats.bumpers_encoded,
             "transformed"
         );
 
@@ -415,6 +416,7 @@ impl Worker {
         let options = TransformOptions {
             cancel: Some(cancel.clone()),
             threads: self.config.transform_threads(),
+            segment_cache: self.config.segment_cache.clone(),
             ..TransformOptions::default()
         };
         let (assets, input, output) = (

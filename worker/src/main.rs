@@ -47,6 +47,7 @@ struct Args {
     #[arg(long, env = "FLIGHTDECK_INSTANCE_ID")]
     instance_id: Option<String>,
     /// Intro/outro clip and watermark cache (default: <data dir>/assets; built if missing).
+    /// The intro and outro, once encoded, are kept in its `segments` directory.
     #[arg(long, env = "FLIGHTDECK_ASSETS_DIR")]
     assets_dir: Option<PathBuf>,
     /// Seconds running jobs get to finish on shutdown before their messages are released.
@@ -114,6 +115,7 @@ async fn main() -> anyhow::Result<()> {
         .assets_dir
         .clone()
         .unwrap_or_else(|| data_dir.join("assets"));
+    let segment_cache = assets_dir.join("segments");
     let assets = tokio::task::spawn_blocking(move || media::Assets::build(&assets_dir))
         .await?
         .context("building the transform's assets")?;
@@ -139,6 +141,7 @@ async fn main() -> anyhow::Result<()> {
         config.instance_id = id;
     }
     config.ffmpeg_threads = args.ffmpeg_threads.map(usize::from);
+    config.segment_cache = Some(segment_cache);
     let worker = Worker::new(&clients, &stack, store.clone(), assets, config)
         .await
         .with_context(|| format!("starting against {}", clients.describe_target()))?;
