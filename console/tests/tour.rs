@@ -387,8 +387,10 @@ fn the_tour_tells_the_story_on_screen_and_q_leaves_nothing_running() {
     assert!(left.is_empty(), "left running after q: {left:?}");
 }
 
+/// The whole story is checked on screen above; here the printed captions, and Ctrl-C in the
+/// middle of the story (the load run, the fleet and the emulator all busy) stopping everything.
 #[test]
-fn without_a_terminal_the_tour_prints_its_captions_and_ctrl_c_stops_everything() {
+fn without_a_terminal_the_tour_prints_its_captions_and_ctrl_c_mid_story_stops_everything() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(PoisonError::into_inner);
     let home = tempfile::tempdir().unwrap();
     let mut child = Command::new(assert_cmd::cargo::cargo_bin("flightdeck"))
@@ -420,41 +422,33 @@ fn without_a_terminal_the_tour_prints_its_captions_and_ctrl_c_stops_everything()
             }
         }
     });
-    let deadline = Instant::now() + Duration::from_secs(6 * 60);
+    // Each step's caption, in order, with its result, up to the scale-out.
+    let steps = [
+        "tour: 1/7 load: a ramp of small uploads: up to 6 users over 30 s, ",
+        "tour: 2/7 the queue builds: ",
+        "tour: 3/7 the worker group scales out: desired 1 → ",
+    ];
+    let deadline = Instant::now() + Duration::from_secs(4 * 60);
     let mut tour = Vec::new();
-    while !tour.iter().any(|l: &String| l.starts_with("tour: tour ")) {
-        assert!(Instant::now() < deadline, "the tour did not end: {tour:#?}");
+    while !tour.iter().any(|l: &String| l.starts_with(steps[2])) {
+        assert!(
+            Instant::now() < deadline,
+            "the tour did not reach the scale-out: {tour:#?}"
+        );
         if let Ok(line) = lines.recv_timeout(Duration::from_millis(200)) {
             if line.starts_with("tour: ") {
                 tour.push(line);
             }
         }
     }
-    assert_eq!(
-        tour.last().map(String::as_str),
-        Some("tour: tour done: Ctrl-C stops everything"),
-        "{tour:#?}"
-    );
-    // Each step's caption, in order, with its result.
-    let steps = [
-        "tour: 1/7 load: a ramp of small uploads: up to 6 users over 30 s, ",
-        "tour: 2/7 the queue builds: ",
-        "tour: 3/7 the worker group scales out: desired 1 → ",
-        "tour: 4/7 CPU rises: flightdeck-worker instances at ",
-        "tour: 5/7 a poison upload lands in the DLQ: failure_reason ",
-        "tour: 6/7 the dead letter's log lines say why: ",
-        "tour: 7/7 the operator fixes it and redrives: moved 1, the DLQ is empty, the video is processed",
-        "tour: the group scales back in: desired ",
-    ];
     let mut at = 0;
     for step in steps {
         let found = tour[at..].iter().position(|l| l.starts_with(step));
         at += found.unwrap_or_else(|| panic!("no {step:?} after line {at}: {tour:#?}"));
     }
     assert!(
-        tour.iter()
-            .any(|l| l.ends_with("desired 3 → 1") || l.ends_with("desired 2 → 1")),
-        "{tour:#?}"
+        processes_mentioning(home.path()).len() > 1,
+        "the emulator and the fleet run beside the demo"
     );
 
     nix::sys::signal::kill(
