@@ -89,8 +89,15 @@ where
         let path = match made.iter().find(|(k, _)| *k == key) {
             Some((_, path)) => path.clone(),
             None => {
-                let path = match cache {
-                    Some(dir) => cached(dir, key, |dest| encode(asset, which, dest), &mut bumpers)?,
+                let in_cache = match cache {
+                    Some(dir) => cached(dir, key, &mut |dest| encode(asset, which, dest))?,
+                    None => None,
+                };
+                let path = match in_cache {
+                    Some((path, fresh)) => {
+                        bumpers.encoded += u32::from(fresh);
+                        path
+                    }
                     None => {
                         let dest = beside(output, which);
                         bumpers.temporary.push(dest.clone());
@@ -118,16 +125,14 @@ fn settings_key(s: &EncodeSettings<'_>) -> String {
     )
 }
 
-/// `dir/segment-<key>.mp4`, made with `make` unless it is there and opens as a video.
-fn cached<F>(
+/// `dir/segment-<key>.mp4`, made with `make` unless it is there and opens as a video; with
+/// whether it was made now. `None` if the directory cannot be written (the job then makes its
+/// own copy beside its output rather than fail).
+fn cached(
     dir: &Path,
     key: u64,
-    make: F,
-    bumpers: &mut Bumpers,
-) -> Result<PathBuf, TransformError>
-where
-    F: FnOnce(&Path) -> Result<(), TransformError>,
-{
+    make: &mut dyn FnMut(&Path) -> Result<(), TransformError>,
+) -> Result<Option<(PathBuf, bool)>, TransformError> {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let path = dir.join(format!("segment-{key:016x}.mp4"));
     if usable(&path) {
@@ -135,14 +140,16 @@ where
         if let Ok(f) = fs::File::options().append(true).open(&path) {
             let _ = f.set_modified(SystemTime::now());
         }
-        return Ok(path);
+        return Ok(Some((path, false)));
     }
-    fs::create_dir_all(dir).map_err(|e| TransformError::io("creating", dir, e))?;
     let tmp = dir.join(format!(
         ".segment-{key:016x}.{}-{}.tmp.mp4",
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     ));
+    if fs::create_dir_all(dir).is_err() || fs::File::create(&tmp).is_err() {
+        return Ok(None);
+    }
     // Another job may make the same file at the same time: both write the same bytes, and each
     // renames its own complete file into place.
     let made = make(&tmp).and_then(|()| {
@@ -152,9 +159,8 @@ where
         let _ = fs::remove_file(&tmp);
         return Err(e);
     }
-    bumpers.encoded += 1;
     prune(dir, CACHE_ENTRIES);
-    Ok(path)
+    Ok(Some((path, true)))
 }
 
 /// A cached segment is used only if FFmpeg opens it and finds a video stream; otherwise it is

@@ -246,3 +246,20 @@ fn other_settings_get_their_own_segments() {
     assert_eq!(segment_files(&cache).len(), 2);
     assert_eq!(decode_errors(&dir.path().join("b.mp4")), "");
 }
+
+#[test]
+fn a_cache_that_cannot_be_written_does_not_fail_the_job() {
+    let dir = scratch();
+    let upload = input(dir.path(), "in.mp4", 1.0);
+    // A directory cannot be made under a file.
+    let file = dir.path().join("a-file");
+    fs::write(&file, b"x").unwrap();
+    let output = dir.path().join("out.mp4");
+    let stats = run(&upload, &output, cached(&file.join("segments")));
+    assert_eq!(stats.bumpers_encoded, 1);
+    assert_eq!(stats.frames_out, 60 + 30 + 60);
+    assert_eq!(decode_errors(&output), "");
+    let mut left = segment_files(dir.path());
+    left.retain(|n| n.starts_with('.'));
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
