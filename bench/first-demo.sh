@@ -28,21 +28,9 @@ trap cleanup EXIT
 say() { printf 'first-demo: %s\n' "$*" >&2; }
 command -v tmux >/dev/null || { say "needs tmux"; exit 1; }
 
-COMMIT=$(git rev-parse --short HEAD)
-git clone -q . "$WORK/clone"
-git -C "$WORK/clone" checkout -q "$COMMIT"
-if [ -z "${WARM_CRATES:-}" ] && [ -d "${CARGO_HOME:-$HOME/.cargo}/registry" ]; then
-    export RUSTUP_HOME=${RUSTUP_HOME:-$HOME/.rustup}
-    export CARGO_HOME="$WORK/cargo-home"
-    mkdir -p "$CARGO_HOME"
-    PATH="$(dirname "$(command -v cargo)"):$PATH"
-fi
-crates=$([ -d "${CARGO_HOME:-$HOME/.cargo}/registry" ] && echo "warm" || echo "cold (no downloaded crates)")
-export CARGO_TARGET_DIR="$WORK/target"
-missing=()
-while read -r p; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done < <(sed -n '/^APT_PACKAGES=(/,/^)/p' dev | grep -v '[()]' | tr ' ' '\n' | grep -v '^$')
+. bench/fresh-clone.sh
+fresh_clone "$WORK"
+export CARGO_TARGET_DIR="$WORK/target" CARGO_INCREMENTAL=0
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 STARTED=$(date -u +%Y-%m-%dT%H:%M:%SZ)

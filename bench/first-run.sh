@@ -22,26 +22,11 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 say() { printf 'first-run: %s\n' "$*" >&2; }
 
-COMMIT=$(git rev-parse --short HEAD)
-git clone -q . "$WORK/clone"
-git -C "$WORK/clone" checkout -q "$COMMIT"
-
-if [ -z "${WARM_CRATES:-}" ] && [ -d "${CARGO_HOME:-$HOME/.cargo}/registry" ]; then
-    # A new CARGO_HOME holds no downloaded crates; the toolchain stays where rustup put it.
-    export RUSTUP_HOME=${RUSTUP_HOME:-$HOME/.rustup}
-    export CARGO_HOME="$WORK/cargo-home"
-    mkdir -p "$CARGO_HOME"
-    PATH="$(dirname "$(command -v cargo)"):$PATH"
-fi
-crates=$([ -d "${CARGO_HOME:-$HOME/.cargo}/registry" ] && echo "warm (${CARGO_HOME:-$HOME/.cargo}/registry present)" || echo "cold (no downloaded crates)")
+. bench/fresh-clone.sh
+fresh_clone "$WORK"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$WORK/target}
 target_state=$([ -d "$CARGO_TARGET_DIR/debug" ] && echo "warm ($CARGO_TARGET_DIR)" || echo "cold (empty)")
 export CARGO_INCREMENTAL=0
-
-missing=()
-while read -r p; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done < <(sed -n '/^APT_PACKAGES=(/,/^)/p' dev | grep -v '[()]' | tr ' ' '\n' | grep -v '^$')
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 STARTED=$(date -u +%Y-%m-%dT%H:%M:%SZ)

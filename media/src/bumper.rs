@@ -16,12 +16,12 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
-use ffmpeg::{format, frame, media, Packet, Rational};
+use ffmpeg::{format, frame, media, Packet};
 use ffmpeg_next as ffmpeg;
 
 use crate::assets::{fnv1a_more, Assets, FNV1A_START};
 use crate::error::TransformError;
-use crate::ff::{open_video_encoder, VideoEncoderSpec};
+use crate::ff::open_video_encoder;
 use crate::output::EncodeSettings;
 
 /// Encoded segments kept in a cache directory; the least recently used beyond this are removed.
@@ -238,21 +238,8 @@ fn encoder_identity(s: &EncodeSettings<'_>) -> Result<u64, TransformError> {
         return Ok(h);
     }
     let err = |e| TransformError::ffmpeg("probing the encoder", e);
-    let fps =
-        i32::try_from(s.fps).map_err(|_| TransformError::Internal("fps out of range".into()))?;
-    let mut enc = open_video_encoder(&VideoEncoderSpec {
-        codec: "libx264",
-        width: s.width,
-        height: s.height,
-        pixel: format::Pixel::YUV420P,
-        time_base: Rational(1, fps),
-        frame_rate: Some(Rational(fps, 1)),
-        threads: Some(s.threads),
-        options: vec![("preset", s.preset.to_owned()), ("crf", s.crf.to_string())],
-        // In-band headers, so the packet carries the SPS and PPS too.
-        global_header: false,
-    })
-    .map_err(err)?;
+    // In-band headers, so the packet carries the SPS and PPS too.
+    let mut enc = open_video_encoder(&s.encoder(false)?).map_err(err)?;
     let mut grey = frame::Video::new(format::Pixel::YUV420P, s.width, s.height);
     for plane in 0..3 {
         grey.data_mut(plane).fill(if plane == 0 { 16 } else { 128 });

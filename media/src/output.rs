@@ -19,6 +19,32 @@ pub(crate) struct EncodeSettings<'a> {
     pub faststart: bool,
 }
 
+impl EncodeSettings<'_> {
+    /// libx264 with these settings: the CLI's `-c:v libx264 -preset P -crf N -pix_fmt yuv420p
+    /// -threads T` at `fps`. `global_header`: SPS/PPS in the stream's extradata, as MP4 wants.
+    pub fn encoder(
+        &self,
+        global_header: bool,
+    ) -> Result<VideoEncoderSpec<'static>, TransformError> {
+        let fps = i32::try_from(self.fps)
+            .map_err(|_| TransformError::Internal("fps out of range".into()))?;
+        Ok(VideoEncoderSpec {
+            codec: "libx264",
+            width: self.width,
+            height: self.height,
+            pixel: format::Pixel::YUV420P,
+            time_base: Rational(1, fps),
+            frame_rate: Some(Rational(fps, 1)),
+            threads: Some(self.threads),
+            options: vec![
+                ("preset", self.preset.to_owned()),
+                ("crf", self.crf.to_string()),
+            ],
+            global_header,
+        })
+    }
+}
+
 pub(crate) struct Mp4Writer {
     out: MediaWriter,
     /// Frames this writer's encoder has been given.
@@ -41,31 +67,13 @@ fn mux_err(e: ffmpeg::Error) -> TransformError {
 
 impl Mp4Writer {
     pub fn create(path: &Path, s: &EncodeSettings<'_>) -> Result<Self, TransformError> {
-        let fps = i32::try_from(s.fps)
-            .map_err(|_| TransformError::Internal("fps out of range".into()))?;
         let mut header = Dictionary::new();
         if s.faststart {
             // moov before mdat, so a player can start before the whole file arrives.
             header.set("movflags", "+faststart");
         }
-        let out = MediaWriter::create(
-            path,
-            Some("mp4"),
-            &VideoEncoderSpec {
-                codec: "libx264",
-                width: s.width,
-                height: s.height,
-                pixel: format::Pixel::YUV420P,
-                time_base: Rational(1, fps),
-                frame_rate: Some(Rational(fps, 1)),
-                threads: Some(s.threads),
-                options: vec![("preset", s.preset.to_owned()), ("crf", s.crf.to_string())],
-                global_header: true,
-            },
-            None,
-            header,
-        )
-        .map_err(|e| TransformError::ffmpeg("creating the output", e))?;
+        let out = MediaWriter::create(path, Some("mp4"), &s.encoder(true)?, None, header)
+            .map_err(|e| TransformError::ffmpeg("creating the output", e))?;
         Ok(Self {
             out,
             next_pts: 0,

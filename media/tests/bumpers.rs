@@ -8,7 +8,7 @@ mod common;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use common::{baseline_assets, scratch, synth, within};
+use common::{baseline_assets, cli, picture_md5s as pictures, scratch, synth, within};
 use media::{transform, SynthSpec, TransformOptions, TransformStats};
 
 fn input(dir: &Path, name: &str, secs: f64) -> PathBuf {
@@ -37,20 +37,6 @@ fn cached(dir: &Path) -> TransformOptions {
     }
 }
 
-/// The command-line tool's stdout and stderr; it must succeed.
-fn cli(program: &str, args: &[&str]) -> (String, String) {
-    let out = std::process::Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("running {program} (./dev setup installs it): {e}"));
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    );
-    assert!(out.status.success(), "{program} {args:?}: {stderr}");
-    (stdout, stderr)
-}
-
 /// Each video packet's (pts in frames at 30 fps, dts in frames, keyframe), in file order.
 fn packets(path: &Path) -> Vec<(i64, i64, bool)> {
     let (out, _) = cli(
@@ -74,28 +60,6 @@ fn packets(path: &Path) -> Vec<(i64, i64, bool)> {
             let frames = |s: &str| (s.parse::<f64>().unwrap() * 30.0).round() as i64;
             (frames(f[0]), frames(f[1]), f[2].starts_with('K'))
         })
-        .collect()
-}
-
-/// Per-frame picture checksums (`ffmpeg -f framemd5`'s last field).
-fn pictures(path: &Path) -> Vec<String> {
-    let (out, _) = cli(
-        "ffmpeg",
-        &[
-            "-v",
-            "error",
-            "-i",
-            path.to_str().unwrap(),
-            "-map",
-            "0:v",
-            "-f",
-            "framemd5",
-            "-",
-        ],
-    );
-    out.lines()
-        .filter(|l| !l.starts_with('#'))
-        .map(|l| l.rsplit(',').next().unwrap().trim().to_owned())
         .collect()
 }
 

@@ -8,7 +8,7 @@ use std::fs;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{baseline_assets, pictures, scratch, synth, within};
+use common::{baseline_assets, cli, picture_md5s, pictures, scratch, synth, within};
 use media::{probe, transform, FailureClass, SynthSpec, TransformOptions};
 
 /// Intro and outro are 2 s at 30 fps.
@@ -584,44 +584,6 @@ mod errors {
     }
 }
 
-/// The FFmpeg CLI on `args`, which must succeed; its stdout.
-fn cli(program: &str, args: &[&str]) -> Vec<u8> {
-    let out = std::process::Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("running {program} (./dev setup installs it): {e}"));
-    assert!(
-        out.status.success(),
-        "{program} {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out.stdout
-}
-
-/// Per-frame checksums of a file's decoded video, as `ffmpeg -f framemd5` prints them.
-fn frame_md5s(path: &Path) -> Vec<String> {
-    let out = cli(
-        "ffmpeg",
-        &[
-            "-v",
-            "error",
-            "-i",
-            path.to_str().unwrap(),
-            "-map",
-            "0:v",
-            "-f",
-            "framemd5",
-            "-",
-        ],
-    );
-    String::from_utf8(out)
-        .unwrap()
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .map(str::to_owned)
-        .collect()
-}
-
 /// A phone-style video, stored landscape with a rotation in its display matrix, comes out
 /// upright, fitted and padded: frame for frame what the FFmpeg CLI's reference command
 /// (WORKLOAD.md, with the fps fix; the CLI turns its inputs upright first) makes of the upload
@@ -656,12 +618,12 @@ fn rotated_phone_videos_come_out_as_the_cli_makes_them() {
                 rotated.to_str().unwrap(),
             ],
         );
-        let probe = cli(
+        let (probe, _) = cli(
             "ffprobe",
             &["-v", "error", "-show_streams", rotated.to_str().unwrap()],
         );
         assert!(
-            String::from_utf8_lossy(&probe).contains("Display Matrix"),
+            probe.contains("Display Matrix"),
             "the test video has no display matrix"
         );
         let reference = dir.path().join(format!("cli-{degrees}.mp4"));
@@ -698,24 +660,16 @@ fn rotated_phone_videos_come_out_as_the_cli_makes_them() {
         within(120, move || {
             transform(&input, &output, &a, &TransformOptions::default()).unwrap()
         });
-        let want = frame_md5s(&reference);
-        let all = frame_md5s(&ours);
+        let want = picture_md5s(&reference);
+        let all = picture_md5s(&ours);
         assert_eq!(
             want.len() + BOOKENDS as usize,
             all.len(),
             "rotate={degrees}: frame counts differ"
         );
-        // The upload's frames follow the 60 of the intro; compare the pictures' checksums.
-        let picture = |line: &String| {
-            line.rsplit(',')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_owned()
-        };
-        let want: Vec<String> = want.iter().map(picture).collect();
-        let got: Vec<String> = all[60..60 + want.len()].iter().map(picture).collect();
-        let differing = want.iter().zip(&got).filter(|(w, g)| w != g).count();
+        // The upload's frames follow the 60 of the intro.
+        let got = &all[60..60 + want.len()];
+        let differing = want.iter().zip(got).filter(|(w, g)| w != g).count();
         assert_eq!(
             differing,
             0,

@@ -132,3 +132,39 @@ pub fn pictures(path: &Path, wanted: &[usize]) -> Vec<Picture> {
     assert_eq!(out.len(), wanted.len(), "output has only {n} frames");
     out
 }
+
+/// Runs a command-line tool (the FFmpeg CLI), which must succeed; its stdout and stderr.
+pub fn cli(program: &str, args: &[&str]) -> (String, String) {
+    let out = std::process::Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("running {program} (./dev setup installs it): {e}"));
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    assert!(out.status.success(), "{program} {args:?}: {stderr}");
+    (stdout, stderr)
+}
+
+/// Per-frame checksums of a file's decoded pictures (`ffmpeg -f framemd5`'s last field).
+pub fn picture_md5s(path: &Path) -> Vec<String> {
+    let (out, _) = cli(
+        "ffmpeg",
+        &[
+            "-v",
+            "error",
+            "-i",
+            path.to_str().unwrap(),
+            "-map",
+            "0:v",
+            "-f",
+            "framemd5",
+            "-",
+        ],
+    );
+    out.lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| l.rsplit(',').next().unwrap_or_default().trim().to_owned())
+        .collect()
+}
