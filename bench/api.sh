@@ -16,8 +16,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 CACHE=${BENCH_CACHE:-$HOME/.cache/flightdeck/bench}
 N1=${N1:-30}
-N5=${N5:-60}
-N20=${N20:-120}
+N5=${N5:-300}
+N20=${N20:-300}
 N100=${N100:-10}
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
@@ -74,9 +74,13 @@ print("127.0.0.1 against a private moto 5.2.5; client `api/examples/upload_bench
 print("connection per request, multipart `video_file` + `title`. A request counts when it")
 print("answered 201, i.e. the object is complete in S3, the row is written and the message is")
 print("on the queue. `S3 direct` sends the same file with PutObject (AWS SDK) at the same")
-print("concurrency. Each phase starts a fresh API process: one warm-up upload, then its idle")
-print("RSS; peak RSS is the API's VmRSS sampled every 10 ms during the phase (the S3 rows show")
-print("the API idle). Objects and messages are removed between phases.\n")
+print("concurrency, with the SDK's defaults (the payload's SHA-256 signed); `S3 direct, unsigned`")
+print("sends it as the API does (unsigned payload; the SDK's CRC32 in a signed header). Each")
+print("phase starts a fresh API process: one warm-up upload, then its idle RSS; peak RSS is the")
+print("API's VmRSS sampled every 10 ms during the phase (the S3 rows show the API idle). Objects")
+print("and messages are removed between phases. CPU per request is each process's user + system")
+print("time over the phase (/proc), divided by requests answered; in the S3 rows the API is")
+print("idle and the client does the SDK's signing and checksums.\n")
 print(f"- command: `N1={n1} N5={n5} N20={n20} N100={n100} bench/api.sh`")
 dirty = sh("git status --porcelain -- api store stack | wc -l")
 print(f"- git commit: {sh('git rev-parse --short HEAD')}" + (" (with uncommitted api changes)" if dirty != "0" else ""))
@@ -85,22 +89,20 @@ print(f"- machine: {sh('nproc')} cores, {cpu}, {mem} RAM, {platform.system()} {p
 print(f"- rustc: {sh('rustc --version')}")
 print(f"- load average before: {lb}; after: {la} (client, API and emulator share the cores)")
 print("- build profile: release\n")
-print("| file | concurrency | path | requests ok/sent | req/s | p50 ms | p95 ms | p99 ms | API peak RSS MB | above its idle MB | API/S3 p50 | API/S3 req/s |")
-print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+print("| file | concurrency | path | requests ok/sent | req/s | p50 ms | p95 ms | p99 ms | API peak RSS MB | above its idle MB | API/S3 req/s | API/S3 unsigned req/s | CPU ms/request: emulator, API, client |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 by = {(r["file"], r["concurrency"], r["mode"]): r for r in rows}
+names = {"api": "API", "s3": "S3 direct", "s3-unsigned": "S3 direct, unsigned"}
 for r in rows:
-    s3 = by.get((r["file"], r["concurrency"], "s3"))
-    api = by.get((r["file"], r["concurrency"], "api"))
-    if r["mode"] == "api" and s3:
-        ratio_p50 = f"{r['p50_ms'] / s3['p50_ms']:.2f}x"
-        ratio_rps = f"{r['rps'] / s3['rps']:.2f}"
-    else:
-        ratio_p50 = ratio_rps = ""
-    path = "API" if r["mode"] == "api" else "S3 direct"
+    def ratio(mode):
+        base = by.get((r["file"], r["concurrency"], mode))
+        return f"{r['rps'] / base['rps']:.2f}" if r["mode"] == "api" and base else ""
     rss = f"{r['api_peak_rss_mb']:.1f}" if r["mode"] == "api" else "(API idle)"
     above = f"{r['api_peak_rss_mb'] - r['api_idle_rss_mb']:.1f}" if r["mode"] == "api" else ""
     size = f"{r['file']} ({r['bytes'] / 1e6:.1f} MB)"
-    print(f"| {size} | {r['concurrency']} | {path} | {r['ok']}/{r['requests']} | {r['rps']:.1f} | {r['p50_ms']:.0f} | {r['p95_ms']:.0f} | {r['p99_ms']:.0f} | {rss} | {above} | {ratio_p50} | {ratio_rps} |")
+    c = r.get("cpu_ms_per_request", {})
+    cpu = ", ".join(f"{c[k]:.1f}" for k in ("emulator", "api", "client") if k in c)
+    print(f"| {size} | {r['concurrency']} | {names[r['mode']]} | {r['ok']}/{r['requests']} | {r['rps']:.1f} | {r['p50_ms']:.0f} | {r['p95_ms']:.0f} | {r['p99_ms']:.0f} | {rss} | {above} | {ratio('s3')} | {ratio('s3-unsigned')} | {cpu} |")
 big = [r for r in rows if r["mode"] == "api" and r["bytes"] > 50e6]
 if big:
     above = max(r["api_peak_rss_mb"] - r["api_idle_rss_mb"] for r in big)

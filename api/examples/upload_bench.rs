@@ -1,11 +1,12 @@
 //! Upload throughput, latency and memory of `flightdeck-api`, for `bench/api.sh`. Starts a
 //! private local cloud (moto) and the given API binary against it, signs up one user, then
-//! runs each phase twice: through the API (`POST /api/videos/upload`, multipart, one
-//! connection per request) and straight to the emulator's S3 PutObject with the same file,
-//! count and concurrency. Each phase gets a freshly started API (so memory one phase leaves
-//! in the allocator does not count against the next): one warm-up upload, then its idle
-//! RSS; while the phase runs, the API's RSS is sampled from /proc every 10 ms. Prints one
-//! JSON object per phase and mode on stdout.
+//! runs each phase three times: through the API (`POST /api/videos/upload`, multipart, one
+//! connection per request), then straight to the emulator's S3 PutObject with the same file,
+//! count and concurrency, once with the SDK's defaults and once with the payload unsigned as
+//! the API sends it. Each process's CPU time per request is read from /proc. Each phase gets
+//! a freshly started API (so memory one phase leaves in the allocator does not count against
+//! the next): one warm-up upload, then its idle RSS; while the phase runs, the API's RSS is
+//! sampled from /proc every 10 ms. Prints one JSON object per phase and mode on stdout.
 //!
 //!   upload_bench --api-bin target/release/flightdeck-api \
 //!     --phase in4.mp4:1:30 --phase in4.mp4:5:60 --phase in100.mp4:10:10
@@ -94,6 +95,24 @@ fn rss_kb(pid: u32) -> u64 {
                 .and_then(|v| v.parse().ok())
         })
         .unwrap_or(0)
+}
+
+/// CPU time (user + system) `pid` has used so far, in seconds; `None` reads this process.
+fn cpu_s(pid: Option<u32>) -> f64 {
+    let path = pid.map_or("/proc/self/stat".to_string(), |p| format!("/proc/{p}/stat"));
+    let stat = std::fs::read_to_string(path).unwrap_or_default();
+    // The fields after the command name (which may hold spaces) in parentheses.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks: u64 = [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i).and_then(|v| v.parse::<u64>().ok()))
+        .sum();
+    // /proc counts in USER_HZ, which Linux fixes at 100 on every architecture it reports.
+    ticks as f64 / 100.0
 }
 
 /// Samples the RSS of `pid` every 10 ms while `on` is set; the peak is in `peak`.
@@ -356,10 +375,12 @@ async fn main() {
             .unwrap()
             .to_string_lossy()
             .into_owned();
-        for mode in ["api", "s3"] {
+        for mode in ["api", "s3", "s3-unsigned"] {
             let on = Arc::new(AtomicBool::new(true));
             let peak = Arc::new(AtomicU64::new(rss_kb(pid)));
             let sampler = sample_rss(pid, on.clone(), peak.clone());
+            let emulator_pid = cloud.emulator.pid();
+            let cpu_before = (cpu_s(emulator_pid), cpu_s(Some(pid)), cpu_s(None));
             let (wall, lat, failed) = if mode == "api" {
                 let (head, prefix, suffix) = upload_request(&token, &name, data.len());
                 let (head, prefix, suffix) =
@@ -387,19 +408,25 @@ async fn main() {
                 let s3 = cloud.clients.s3.clone();
                 let bucket = cloud.stack.bucket.name.clone();
                 let data = data.clone();
+                // "s3": the SDK's defaults (the payload's SHA-256 signed); "s3-unsigned": as
+                // the API sends it (unsigned payload, the CRC32 header only).
+                let unsigned = mode == "s3-unsigned";
                 drive(phase.concurrency, phase.requests, move || {
                     let (s3, bucket, data) = (s3.clone(), bucket.clone(), data.clone());
                     async move {
                         let key = format!("direct/{}.mp4", uuid::Uuid::new_v4());
-                        match s3
+                        let put = s3
                             .put_object()
                             .bucket(bucket)
                             .key(key)
                             .content_type("video/mp4")
-                            .body(ByteStream::from(data))
-                            .send()
-                            .await
-                        {
+                            .body(ByteStream::from(data));
+                        let sent = if unsigned {
+                            put.customize().disable_payload_signing().send().await
+                        } else {
+                            put.send().await
+                        };
+                        match sent {
                             Ok(_) => true,
                             Err(e) => {
                                 eprintln!("PutObject failed: {}", stack::errors::describe(&e));
@@ -410,8 +437,12 @@ async fn main() {
                 })
                 .await
             };
+            let cpu_after = (cpu_s(emulator_pid), cpu_s(Some(pid)), cpu_s(None));
             on.store(false, Ordering::Relaxed);
             sampler.join().unwrap();
+            // CPU per request answered, in ms: where each path's cost lands.
+            let per_req =
+                |before: f64, after: f64| (after - before) * 1e3 / lat.len().max(1) as f64;
             let peak_kb = peak.load(Ordering::Relaxed);
             println!(
                 "{}",
@@ -430,6 +461,11 @@ async fn main() {
                     "p99_ms": percentile(&lat, 99.0) * 1e3,
                     "api_idle_rss_mb": idle_kb as f64 / 1024.0,
                     "api_peak_rss_mb": peak_kb as f64 / 1024.0,
+                    "cpu_ms_per_request": {
+                        "emulator": per_req(cpu_before.0, cpu_after.0),
+                        "api": per_req(cpu_before.1, cpu_after.1),
+                        "client": per_req(cpu_before.2, cpu_after.2),
+                    },
                 })
             );
             eprintln!(

@@ -59,6 +59,20 @@ async fn happy_path(db: Db) {
         .expect("object stored");
     let bytes = obj.body.collect().await.unwrap().into_bytes();
     assert_eq!(bytes.as_ref(), clip.as_slice());
+    // Sent with an unsigned payload, the body still carries its CRC32 (the header S3 checks
+    // it against); the emulator keeps it and answers it back.
+    let head = h
+        .cloud()
+        .clients
+        .s3
+        .head_object()
+        .bucket(&h.stack.bucket.name)
+        .key(&expected_key)
+        .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.checksum_crc32(), Some(crc32_base64(&clip).as_str()));
 
     // Exactly one v1 message, with the request's correlation id.
     let messages = h.drain_messages().await;
@@ -551,4 +565,26 @@ async fn dependencies_down_during_upload() {
     assert_eq!(h.pending_multipart_uploads().await, 0);
     assert!(h.drain_messages().await.is_empty());
     h.finish().await;
+}
+
+/// S3's `CRC32` checksum (IEEE 802.3, reflected, as zlib computes it), big-endian, base64.
+fn crc32_base64(data: &[u8]) -> String {
+    let mut crc = !0u32;
+    for &byte in data {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
+        }
+    }
+    aws_smithy_types::base64::encode((!crc).to_be_bytes())
+}
+
+#[test]
+fn crc32_matches_the_known_value() {
+    // The CRC-32 check value of "123456789" is 0xCBF43926.
+    assert_eq!(crc32_base64(b"123456789"), "y/Q5Jg==");
 }

@@ -151,6 +151,28 @@ def fix_s3_list_versions_copy():
     models.S3Backend.list_object_versions = list_object_versions
 
 
+def fix_module_list_scan():
+    """Every request asks whether its host names a moto module, and moto answers by listing
+    its package directory (one listdir and some 150 isdir calls per request: 4 % of the
+    emulator's time while it stores 4 MB uploads). The installed package does not change
+    while the emulator runs, so the list is read once."""
+    from moto import backends
+
+    original = backends.list_of_moto_modules
+    if inspect.signature(original).parameters:
+        raise SystemExit(
+            "flightdeck: moto's list_of_moto_modules changed "
+            f"(flightdeck's fix was written for moto {PATCHED_MOTO}); "
+            "run with FLIGHTDECK_EMULATOR_UNPATCHED=1 or update infra/local/src/launcher.py"
+        )
+    modules = tuple(original())
+
+    def list_of_moto_modules():
+        return iter(modules)
+
+    backends.list_of_moto_modules = list_of_moto_modules
+
+
 def keep_s3_data_on_disk():
     """moto keeps each object in a spooled temporary file that stays in memory up to 5 MB, so
     every 4 MB upload sits in RAM. Objects over 64 KiB go to unlinked temporary files in
@@ -350,6 +372,7 @@ def main():
         fix_sqs_retention_check()
         fix_sqs_send_cost()
         fix_s3_list_versions_copy()
+        fix_module_list_scan()
         keep_s3_data_on_disk()
         # FLIGHTDECK_EMULATOR_CLOSE_CONNECTIONS=1: every connection closed, as werkzeug ships
         # (the benchmarks' baseline for the connection reuse).
@@ -357,7 +380,7 @@ def main():
             keep_connections_open()
         print(
             "flightdeck: emulator fixes applied: sqs-retention-check, sqs-send-cost, "
-            "s3-list-versions-copy, keep-alive",
+            "s3-list-versions-copy, module-list, keep-alive",
             flush=True,
         )
     else:

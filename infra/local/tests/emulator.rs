@@ -107,7 +107,7 @@ async fn the_emulator_fixes_are_applied_and_keep_sqs_behaviour() {
     let log = std::fs::read_to_string(cloud.emulator.log_path().unwrap()).unwrap();
     assert!(
         log.contains(
-            "emulator fixes applied: sqs-retention-check, sqs-send-cost, s3-list-versions-copy"
+            "emulator fixes applied: sqs-retention-check, sqs-send-cost, s3-list-versions-copy, module-list"
         ),
         "{log}"
     );
