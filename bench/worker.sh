@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end worker throughput on the local cloud: WORKLOAD.md's 4 MB and 50 MB inputs
 # (generated with its recipes, same cache as bench/transform.sh), a few copies per run,
-# download -> transform -> multipart upload -> status -> delete, against a private moto
+# download -> transform -> upload -> status -> delete, against a private moto
 # emulator, with 1 and 2 slots. Reports input MB per wall minute, median of RUNS, next to
 # the FFmpeg CLI doing the same transform from a local file (no S3, no queue), one file at a
 # time and two at once, on the same machine in the same run, interleaved.
@@ -122,7 +122,7 @@ cpu += f" ({virt} guest)" if virt else ""
 print(f"# Worker throughput benchmark, {sh('date -u +%Y-%m-%dT%H:%MZ')}\n")
 print("`bench/worker.sh`: WORKLOAD.md's inputs end to end through `flightdeck-worker`'s consumer")
 print("against the local cloud (moto 5.2.5 on 127.0.0.1): receive, ranged GETs, transform")
-print("(WORKLOAD.md baseline assets), multipart upload, status `processed`, delete. MB/min =")
+print("(WORKLOAD.md baseline assets), upload (one PutObject up to a part), status `processed`, delete. MB/min =")
 print("input MB per wall minute, from the first message sent to the last video processed; for")
 print("the CLI, from the first start to the last exit. Each run is a fresh emulator.\n")
 env = f"RUNS={runs} INPUTS='{inputs}' SLOTS='{slots}'" + (f" THREADS={threads}" if threads else "")

@@ -1,5 +1,6 @@
 //! Moving bytes between S3 and the job's work directory: parallel ranged GETs into a file
-//! (MP4 needs seeking, so the decoder reads a file, not a stream) and multipart uploads.
+//! (MP4 needs seeking, so the decoder reads a file, not a stream), and uploads: one PutObject
+//! up to one part, a multipart upload past it.
 
 use std::path::Path;
 
@@ -146,7 +147,12 @@ async fn get_range(
     Ok(got)
 }
 
-/// Upload `path` to `dest` with a multipart upload of `part_size` parts, up to `parallel`
+/// S3's smallest part but the last.
+const MIN_PART: u64 = 5 * 1024 * 1024;
+
+/// Upload `path` to `dest`: a file of at most one part with one PutObject (one call instead of
+/// three, and no parts for S3 to join: the emulator copies every part again to join them),
+/// a larger one with a multipart upload of `part_size` parts, up to `parallel`
 /// at once; on any failure or on `cancel` the upload is aborted so no parts are left behind.
 pub async fn upload(
     s3: &aws_sdk_s3::Client,
@@ -161,6 +167,27 @@ pub async fn upload(
         .await
         .map_err(|e| WorkerError::io("reading", path, e))?
         .len();
+    if size <= part_size.max(MIN_PART) {
+        // In memory like one part of a multipart upload, so the SDK can retry it.
+        let data = read_part(path, 0, size).await?;
+        let put = s3
+            .put_object()
+            .bucket(&dest.bucket)
+            .key(&dest.key)
+            .content_type(content_type)
+            .body(ByteStream::from(data))
+            // The body's CRC32 (a signed header S3 checks) guards it; the SHA-256 of the
+            // payload would only add CPU (see api/src/upload.rs).
+            .customize()
+            .disable_payload_signing()
+            .send();
+        // Cancelled mid-call, the object may still be stored; the job is not finished, its
+        // message stays, and the next attempt writes the same key again.
+        return tokio::select! {
+            r = put => r.map(|_| size).map_err(|e| WorkerError::s3("PutObject", &e)),
+            () = cancel.cancelled() => Err(WorkerError::Shutdown),
+        };
+    }
     let created = s3
         .create_multipart_upload()
         .bucket(&dest.bucket)
@@ -221,7 +248,7 @@ async fn upload_parts(
     parallel: usize,
 ) -> Result<Vec<CompletedPart>, WorkerError> {
     // S3 parts are at least 5 MiB except the last; an empty file is one empty part.
-    let part_size = part_size.max(5 * 1024 * 1024);
+    let part_size = part_size.max(MIN_PART);
     let count = size.div_ceil(part_size).max(1);
     let mut parts = Vec::new();
     let mut tasks = JoinSet::new();

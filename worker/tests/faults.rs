@@ -185,10 +185,84 @@ async fn under_faults_every_message_is_processed_once_or_dead_lettered() {
         proxy.injected("sqs", "ChangeMessageVisibility", "throttle"),
         1
     );
-    let put = proxy.injected("s3", "PutObject", "reset");
-    let part = proxy.seen("s3", "UploadPart");
-    assert!(
-        put == 1 || part > 0,
-        "the upload was neither faulted nor multipart"
+    // The outputs are under one part: each went up with one PutObject (the reset one retried
+    // by the SDK), none as a multipart upload.
+    assert_eq!(proxy.injected("s3", "PutObject", "reset"), 1);
+    assert_eq!(proxy.seen("s3", "UploadPart"), 0);
+    assert_eq!(proxy.seen("s3", "CreateMultipartUpload"), 0);
+}
+
+/// Outputs up to one part go up with one PutObject, larger ones as a multipart upload of
+/// `part_size` parts; both arrive byte for byte, and no multipart upload is left pending.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outputs_go_up_in_one_put_up_to_a_part_and_in_parts_past_it() {
+    let env = env().await;
+    let proxy = FaultProxy::start(env.cloud.endpoint()).await.unwrap();
+    let s3 = stack::Clients::connect(
+        &local_cloud::aws_options(proxy.endpoint(), &env.cloud.stack.region),
+        &env.cloud.stack.region,
+    )
+    .await
+    .s3;
+    let part = 5 * 1024 * 1024;
+    for (name, size) in [
+        ("small", 1_000_003u64),
+        ("exact", part),
+        ("large", 2 * part + 7),
+    ] {
+        let path = env.dir.path().join(format!("{name}.mp4"));
+        let data: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&path, &data).unwrap();
+        let dest = stack::message::S3Uri::new(&env.bucket, format!("processed/{name}.mp4"));
+        let sent = worker::storage::upload(
+            &s3,
+            &path,
+            &dest,
+            "video/mp4",
+            part,
+            2,
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(sent, size);
+        let stored = env
+            .cloud
+            .clients
+            .s3
+            .get_object()
+            .bucket(&env.bucket)
+            .key(&dest.key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(stored.content_type(), Some("video/mp4"));
+        let bytes = stored.body.collect().await.unwrap().into_bytes();
+        assert!(
+            bytes.as_ref() == data.as_slice(),
+            "{name}: the bytes differ"
+        );
+    }
+    assert_eq!(
+        proxy.seen("s3", "PutObject"),
+        2,
+        "small and exact: one call each"
     );
+    assert_eq!(proxy.seen("s3", "CreateMultipartUpload"), 1);
+    assert_eq!(
+        proxy.seen("s3", "UploadPart"),
+        3,
+        "large: two full parts and 7 bytes"
+    );
+    assert_eq!(proxy.seen("s3", "CompleteMultipartUpload"), 1);
+    let pending = env
+        .cloud
+        .clients
+        .s3
+        .list_multipart_uploads()
+        .bucket(&env.bucket)
+        .send()
+        .await
+        .unwrap();
+    assert!(pending.uploads().is_empty(), "{pending:?}");
 }
