@@ -117,18 +117,24 @@ pub(crate) fn fnv1a_more(h: u64, bytes: &[u8]) -> u64 {
         .fold(h, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
 }
 
-/// Builds `path` with `make` unless it exists with a stamp of the same parameters. Writes go
-/// to a temporary name and are renamed, so a concurrent reader never sees half a file.
+/// Builds `path` with `make` unless it exists with a stamp of the same parameters.
 fn cached<F>(path: &Path, params: &str, make: F) -> Result<(), TransformError>
 where
     F: FnOnce(&Path) -> Result<(), TransformError>,
 {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
     let stamp_path = PathBuf::from(format!("{}.params", path.display()));
     let stamp = format!("{:016x}\n", fnv1a(params.as_bytes()));
     if path.is_file() && fs::read_to_string(&stamp_path).is_ok_and(|s| s == stamp) {
         return Ok(());
     }
+    make_into(&temp_beside(path), path, make)?;
+    fs::write(&stamp_path, stamp).map_err(|e| TransformError::io("writing", &stamp_path, e))
+}
+
+/// A temporary name beside `path`, unique to this process and call:
+/// `.<name>.<pid>-<n>.tmp.<ext>`.
+pub(crate) fn temp_beside(path: &Path) -> PathBuf {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -137,18 +143,26 @@ where
         .extension()
         .map(|e| e.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = path.with_file_name(format!(
+    path.with_file_name(format!(
         ".{name}.{}-{}.tmp.{ext}",
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let made = make(&tmp)
-        .and_then(|()| fs::rename(&tmp, path).map_err(|e| TransformError::io("renaming", &tmp, e)));
-    if let Err(e) = made {
-        let _ = fs::remove_file(&tmp);
-        return Err(e);
+    ))
+}
+
+/// Makes `path` by writing `tmp` with `make` and renaming it into place, so a concurrent
+/// reader never sees half a file (two makers of the same file each rename their own complete
+/// copy); `tmp` is removed if anything fails.
+pub(crate) fn make_into<F>(tmp: &Path, path: &Path, make: F) -> Result<(), TransformError>
+where
+    F: FnOnce(&Path) -> Result<(), TransformError>,
+{
+    let made = make(tmp)
+        .and_then(|()| fs::rename(tmp, path).map_err(|e| TransformError::io("renaming", tmp, e)));
+    if made.is_err() {
+        let _ = fs::remove_file(tmp);
     }
-    fs::write(&stamp_path, stamp).map_err(|e| TransformError::io("writing", &stamp_path, e))
+    made
 }
 
 /// Encodes every frame of a source-only filter graph to H.264 like the CLI recipes do.

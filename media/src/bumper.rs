@@ -12,14 +12,13 @@
 use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use ffmpeg::{format, frame, media, Packet};
 use ffmpeg_next as ffmpeg;
 
-use crate::assets::{fnv1a_more, Assets, FNV1A_START};
+use crate::assets::{fnv1a_more, make_into, temp_beside, Assets, FNV1A_START};
 use crate::error::TransformError;
 use crate::ff::open_video_encoder;
 use crate::output::EncodeSettings;
@@ -72,7 +71,7 @@ where
     let context = format!("{CACHE_VERSION}|{layout_key}|{}", settings_key(settings));
     let mut context_hash = fnv1a_more(FNV1A_START, context.as_bytes());
     context_hash = fnv1a_more(context_hash, &identity.to_le_bytes());
-    context_hash = hash_file(context_hash, &assets.watermark, TransformError::asset_io)?;
+    context_hash = hash_file(context_hash, &assets.watermark)?;
 
     let mut bumpers = Bumpers {
         intro: PathBuf::new(),
@@ -85,7 +84,7 @@ where
         (assets.intro.as_path(), Bookend::Intro),
         (assets.outro.as_path(), Bookend::Outro),
     ] {
-        let key = hash_file(context_hash, asset, TransformError::asset_io)?;
+        let key = hash_file(context_hash, asset)?;
         let path = match made.iter().find(|(k, _)| *k == key) {
             Some((_, path)) => path.clone(),
             None => {
@@ -133,7 +132,6 @@ fn cached(
     key: u64,
     make: &mut dyn FnMut(&Path) -> Result<(), TransformError>,
 ) -> Result<Option<(PathBuf, bool)>, TransformError> {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
     let path = dir.join(format!("segment-{key:016x}.mp4"));
     if usable(&path) {
         // Mark it recently used, for `prune`.
@@ -142,23 +140,13 @@ fn cached(
         }
         return Ok(Some((path, false)));
     }
-    let tmp = dir.join(format!(
-        ".segment-{key:016x}.{}-{}.tmp.mp4",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
+    // `.segment-<key>.mp4.<pid>-<n>.tmp.mp4`: `prune` removes it if its job died.
+    let tmp = temp_beside(&path);
     if fs::create_dir_all(dir).is_err() || fs::File::create(&tmp).is_err() {
         return Ok(None);
     }
-    // Another job may make the same file at the same time: both write the same bytes, and each
-    // renames its own complete file into place.
-    let made = make(&tmp).and_then(|()| {
-        fs::rename(&tmp, &path).map_err(|e| TransformError::io("renaming", &tmp, e))
-    });
-    if let Err(e) = made {
-        let _ = fs::remove_file(&tmp);
-        return Err(e);
-    }
+    // Another job may make the same file at the same time: both write the same bytes.
+    make_into(&tmp, &path, make)?;
     prune(dir, CACHE_ENTRIES);
     Ok(Some((path, true)))
 }
@@ -200,8 +188,8 @@ pub(crate) fn prune(dir: &Path, keep: usize) {
     }
 }
 
+/// `.<output name>.<intro|outro>.mp4.<pid>-<n>.tmp.mp4`, beside the output.
 fn beside(output: &Path, which: Bookend) -> PathBuf {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
     let name = output
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -210,19 +198,12 @@ fn beside(output: &Path, which: Bookend) -> PathBuf {
         Bookend::Intro => "intro",
         Bookend::Outro => "outro",
     };
-    output.with_file_name(format!(
-        ".{name}.{role}.{}-{}.tmp.mp4",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ))
+    temp_beside(&output.with_file_name(format!("{name}.{role}.mp4")))
 }
 
-fn hash_file(
-    h: u64,
-    path: &Path,
-    err: fn(&Path, std::io::Error) -> TransformError,
-) -> Result<u64, TransformError> {
-    let bytes = fs::read(path).map_err(|e| err(path, e))?;
+/// Continues `h` over an asset file's length and bytes.
+fn hash_file(h: u64, path: &Path) -> Result<u64, TransformError> {
+    let bytes = fs::read(path).map_err(|e| TransformError::asset_io(path, e))?;
     let h = fnv1a_more(h, &(bytes.len() as u64).to_le_bytes());
     Ok(fnv1a_more(h, &bytes))
 }

@@ -167,7 +167,9 @@ pub async fn upload(
         .await
         .map_err(|e| WorkerError::io("reading", path, e))?
         .len();
-    if size <= part_size.max(MIN_PART) {
+    // S3 parts are at least 5 MiB except the last.
+    let part_size = part_size.max(MIN_PART);
+    if size <= part_size {
         // In memory like one part of a multipart upload, so the SDK can retry it.
         let data = read_part(path, 0, size).await?;
         let put = s3
@@ -247,8 +249,7 @@ async fn upload_parts(
     part_size: u64,
     parallel: usize,
 ) -> Result<Vec<CompletedPart>, WorkerError> {
-    // S3 parts are at least 5 MiB except the last; an empty file is one empty part.
-    let part_size = part_size.max(MIN_PART);
+    // `part_size` is at least `MIN_PART` (`upload`); an empty file is one empty part.
     let count = size.div_ceil(part_size).max(1);
     let mut parts = Vec::new();
     let mut tasks = JoinSet::new();
