@@ -151,6 +151,85 @@ def fix_s3_list_versions_copy():
     models.S3Backend.list_object_versions = list_object_versions
 
 
+_range_reads = threading.local()
+
+
+class _ObjectRange:
+    """An object's bytes as moto's range code sees them: its length, and a slice read from
+    the object's file when asked for, instead of the whole object read into memory first."""
+
+    def __init__(self, key):
+        self.key = key
+
+    def __len__(self):
+        return self.key.size
+
+    def __getitem__(self, part):
+        if not isinstance(part, slice):
+            raise TypeError("an object range is read by slices")
+        start, stop, _ = part.indices(self.key.size)
+        with self.key.lock:
+            self.key._value_buffer.seek(start)
+            return self.key._value_buffer.read(max(0, stop - start))
+
+    def whole(self):
+        return self.key.value
+
+
+def fix_s3_range_read():
+    """moto answers a ranged GetObject by reading the whole object and then slicing out the
+    range, so each 8 MiB range of a 50 MB object reads all 50 MB (the worker downloads with
+    8 MiB ranges: six whole reads for one video). Here GetObject with a Range header hands
+    moto's range code a view of the object that reads only the bytes of the range; every
+    answer that is not a single range (several ranges, an unparsable one, a part number)
+    still gets the whole object, as shipped."""
+    from moto.s3 import models, responses
+
+    response = responses.S3Response
+    get_object = response.get_object
+    handle_range = response._handle_range_header
+    value = getattr(models.FakeKey, "value", None)
+    if (
+        list(inspect.signature(get_object).parameters) != ["self"]
+        or list(inspect.signature(handle_range).parameters)
+        != ["self", "request", "response_headers", "response_content"]
+        or not isinstance(value, property)
+        or not isinstance(getattr(models.FakeKey, "size", None), property)
+    ):
+        raise SystemExit(
+            "flightdeck: moto's S3Response.get_object, _handle_range_header or FakeKey "
+            f"changed (flightdeck's fix was written for moto {PATCHED_MOTO}); "
+            "run with FLIGHTDECK_EMULATOR_UNPATCHED=1 or update infra/local/src/launcher.py"
+        )
+
+    def read_value(key):
+        if getattr(_range_reads, "active", False):
+            return _ObjectRange(key)
+        return value.fget(key)
+
+    def whole(body):
+        return body.whole() if isinstance(body, _ObjectRange) else body
+
+    def get_object_ranged(self):
+        if not self.headers.get("range"):
+            return get_object(self)
+        _range_reads.active = True
+        try:
+            status, headers, body = get_object(self)
+        finally:
+            _range_reads.active = False
+        # Only a 200 goes on to the range code; a 206 for a part number takes the bytes.
+        return status, headers, body if status == 200 else whole(body)
+
+    def handle_range_read(self, request, response_headers, response_content):
+        status, headers, body = handle_range(self, request, response_headers, response_content)
+        return status, headers, whole(body)
+
+    models.FakeKey.value = property(read_value, value.fset)
+    response.get_object = get_object_ranged
+    response._handle_range_header = handle_range_read
+
+
 def fix_module_list_scan():
     """Every request asks whether its host names a moto module, and moto answers by listing
     its package directory (one listdir and some 150 isdir calls per request: 4 % of the
@@ -372,6 +451,7 @@ def main():
         fix_sqs_retention_check()
         fix_sqs_send_cost()
         fix_s3_list_versions_copy()
+        fix_s3_range_read()
         fix_module_list_scan()
         keep_s3_data_on_disk()
         # FLIGHTDECK_EMULATOR_CLOSE_CONNECTIONS=1: every connection closed, as werkzeug ships
@@ -380,7 +460,7 @@ def main():
             keep_connections_open()
         print(
             "flightdeck: emulator fixes applied: sqs-retention-check, sqs-send-cost, "
-            "s3-list-versions-copy, module-list, keep-alive",
+            "s3-list-versions-copy, s3-range-read, module-list, keep-alive",
             flush=True,
         )
     else:
