@@ -10,6 +10,7 @@
 #   bench/worker.sh                               # RUNS=3, release build, in4 and in50
 #   INPUTS=in4 SLOTS=1 RUNS=1 bench/worker.sh     # a quick look
 #   THREADS=1 bench/worker.sh                     # cap FFmpeg threads per job (--ffmpeg-threads)
+#   SERIAL=0 bench/worker.sh                      # skip one slot without the overlap
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -20,6 +21,7 @@ SLOTS=${SLOTS:-"1 2"}
 JOBS_IN4=${JOBS_IN4:-4}
 JOBS_IN50=${JOBS_IN50:-2}
 THREADS=${THREADS:-}
+SERIAL=${SERIAL:-1}   # also run one slot without the overlap (--no-overlap)
 PROFILE=${PROFILE:-release}
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
@@ -68,9 +70,11 @@ cli() { # input, output
         -c:v libx264 -preset ultrafast -crf 25 -pix_fmt yuv420p -an -threads 2 "$2"
 }
 now() { date +%s.%N; }
+# CPU ticks of this shell's waited-for children (the CLI runs), without a fork of its own.
+child_ticks() { local st; read -r -a st </proc/$BASHPID/stat; TICKS=$((st[15] + st[16])); }
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
-: >"$OUT/runs.tsv"   # input, what, run, files, MB per file, wall s
+: >"$OUT/runs.tsv"   # input, what, run, files, MB per file, wall s, CPU s per file (own, emulator)
 for input in $INPUTS; do
     file="$CACHE/$input.mp4"
     jobs_var="JOBS_${input^^}"
@@ -78,29 +82,44 @@ for input in $INPUTS; do
     mb=$(python3 -c "import os; print(os.path.getsize('$file')/1e6)")
     for run in $(seq 1 "$RUNS"); do
         for slots in $SLOTS; do
-            line=$(RUST_LOG=warn "$BIN" --input "$file" --jobs "$jobs" --concurrency "$slots" \
-                --assets "$OUT/assets" "${THREAD_ARGS[@]}")
-            echo "$input run $run worker $slots slot(s): jobs/MB/wall s/MB per min $line" >&2
-            wall=$(echo "$line" | cut -f3)
-            printf '%s\tworker-%s\t%s\t%s\t%s\t%s\n' "$input" "$slots" "$run" "$jobs" "$mb" "$wall" >>"$OUT/runs.tsv"
+            # One slot also without the overlap (one job at a time): its baseline in this run.
+            for mode in overlap serial; do
+                [ "$mode" = serial ] && { [ "$slots" = 1 ] && [ "$SERIAL" = 1 ] || continue; }
+                flags=()
+                [ "$mode" = serial ] && flags=(--no-overlap)
+                line=$(RUST_LOG=warn "$BIN" --input "$file" --jobs "$jobs" --concurrency "$slots" \
+                    --assets "$OUT/assets" "${THREAD_ARGS[@]}" "${flags[@]}")
+                echo "$input run $run worker $slots slot(s) $mode: jobs/MB/wall s/MB per min/CPU s per job, worker/emulator $line" >&2
+                wall=$(echo "$line" | cut -f3)
+                cpu=$(echo "$line" | cut -f5-6)
+                what="worker-$slots"
+                [ "$mode" = serial ] && what="worker-$slots-serial"
+                printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$input" "$what" "$run" "$jobs" "$mb" "$wall" "$cpu" >>"$OUT/runs.tsv"
+            done
         done
         # The CLI on the same number of files from local disk: one after another...
+        child_ticks; t0=$TICKS
         start=$(now)
         for i in $(seq 1 "$jobs"); do cli "$file" "$OUT/cli-$i.mp4"; done
-        wall=$(python3 -c "print(f'{$(now)-$start:.2f}')")
-        echo "$input run $run cli sequential: $wall s for $jobs files" >&2
-        printf '%s\tcli-1\t%s\t%s\t%s\t%s\n' "$input" "$run" "$jobs" "$mb" "$wall" >>"$OUT/runs.tsv"
+        end=$(now); child_ticks
+        wall=$(python3 -c "print(f'{$end-$start:.2f}')")
+        cpu=$(python3 -c "print(f'{($TICKS-$t0)/100/$jobs:.2f}')")
+        echo "$input run $run cli sequential: $wall s for $jobs files, $cpu CPU s each" >&2
+        printf '%s\tcli-1\t%s\t%s\t%s\t%s\t%s\t0\n' "$input" "$run" "$jobs" "$mb" "$wall" "$cpu" >>"$OUT/runs.tsv"
         # ...and two at once, the fair comparison for two slots.
         if [[ " $SLOTS " == *" 2 "* ]]; then
+            child_ticks; t0=$TICKS
             start=$(now)
             for i in $(seq 1 "$jobs"); do
                 cli "$file" "$OUT/cli-$i.mp4" &
                 if (( i % 2 == 0 )); then wait; fi
             done
             wait
-            wall=$(python3 -c "print(f'{$(now)-$start:.2f}')")
-            echo "$input run $run cli two at once: $wall s for $jobs files" >&2
-            printf '%s\tcli-2\t%s\t%s\t%s\t%s\n' "$input" "$run" "$jobs" "$mb" "$wall" >>"$OUT/runs.tsv"
+            end=$(now); child_ticks
+            wall=$(python3 -c "print(f'{$end-$start:.2f}')")
+            cpu=$(python3 -c "print(f'{($TICKS-$t0)/100/$jobs:.2f}')")
+            echo "$input run $run cli two at once: $wall s for $jobs files, $cpu CPU s each" >&2
+            printf '%s\tcli-2\t%s\t%s\t%s\t%s\t%s\t0\n' "$input" "$run" "$jobs" "$mb" "$wall" "$cpu" >>"$OUT/runs.tsv"
         fi
     done
 done
@@ -122,7 +141,8 @@ cpu += f" ({virt} guest)" if virt else ""
 print(f"# Worker throughput benchmark, {sh('date -u +%Y-%m-%dT%H:%MZ')}\n")
 print("`bench/worker.sh`: WORKLOAD.md's inputs end to end through `flightdeck-worker`'s consumer")
 print("against the local cloud (moto 5.2.5 on 127.0.0.1): receive, ranged GETs, transform")
-print("(WORKLOAD.md baseline assets), upload (one PutObject up to a part), status `processed`, delete. MB/min =")
+print("(WORKLOAD.md baseline assets), upload (one PutObject up to a part), status `processed`, delete; each")
+print("slot overlaps one job's download and upload with another's transform unless `--no-overlap`. MB/min =")
 print("input MB per wall minute, from the first message sent to the last video processed; for")
 print("the CLI, from the first start to the last exit. Each run is a fresh emulator.\n")
 env = f"RUNS={runs} INPUTS='{inputs}' SLOTS='{slots}'" + (f" THREADS={threads}" if threads else "")
@@ -137,8 +157,8 @@ print(f"- load average before: {lb}; after: {la} (a shared machine: other builds
 print(f"- build profile: {profile}; FFmpeg threads per job: {threads or 'automatic (one per core)'}\n")
 names = {"cli-1": "FFmpeg CLI reference command, local file, one at a time",
          "cli-2": "FFmpeg CLI reference command, local file, two at once"}
-print("| input | what | runs | files per run | MB/min median | min | max |")
-print("|---|---|---|---|---|---|---|")
+print("| input | what | runs | files per run | MB/min median | min | max | CPU s per file: own + emulator (median) |")
+print("|---|---|---|---|---|---|---|---|")
 original = {"in4": "22", "in50": "142.5 (3x: 427.5)"}
 for inp in inputs.split():
     sel = [r for r in rows if r[0] == inp]
@@ -149,11 +169,26 @@ for inp in inputs.split():
     size = float(sel[0][4]) if sel else 0
     for w in sorted(whats, key=lambda w: (w.startswith("cli"), w)):
         v = [int(r[3]) * float(r[4]) / float(r[5]) * 60 for r in sel if r[1] == w]
-        label = names.get(w) or f"worker, {w.split('-')[1]} slot(s), via S3 + SQS + SQLite"
-        print(f"| {inp} ({size:.1f} MB) | {label} | {len(v)} | {sel[0][3]} | {statistics.median(v):.1f} | {min(v):.1f} | {max(v):.1f} |")
-    print(f"| {inp} | original worker, one t3.large (2 vCPU), WORKLOAD.md | | | {original.get(inp, '')} | | |")
+        label = names.get(w) or f"worker, {w.split('-')[1]} slot(s), via S3 + SQS + SQLite" + (
+            ", one job at a time (--no-overlap)" if w.endswith("serial") else ", overlapped")
+        own = statistics.median(float(r[6]) for r in sel if r[1] == w)
+        emu = statistics.median(float(r[7]) for r in sel if r[1] == w)
+        cpu = f"{own:.2f} + {emu:.2f} = {own + emu:.2f}" if w.startswith("worker") else f"{own:.2f}"
+        print(f"| {inp} ({size:.1f} MB) | {label} | {len(v)} | {sel[0][3]} | {statistics.median(v):.1f} | {min(v):.1f} | {max(v):.1f} | {cpu} |")
+    print(f"| {inp} | original worker, one t3.large (2 vCPU), WORKLOAD.md | | | {original.get(inp, '')} | | | |")
 print()
-print("Raw runs (input, what, run, files, MB per file, wall s):\n\n```")
+# The machine's speed drifts between runs; each run's worker and CLI ran minutes apart at
+# most, so their ratio within a run is steadier than the ratio of the medians.
+pairs = {"worker-1": "cli-1", "worker-1-serial": "cli-1", "worker-2": "cli-2"}
+print("Paired: the worker's MB/min over the CLI's in the same run (median over runs, min-max):\n")
+for inp in inputs.split():
+    for w, c in pairs.items():
+        wall = {(r[1], r[2]): float(r[5]) for r in rows if r[0] == inp}
+        ratios = [wall[(c, run)] / wall[(w, run)] for (what, run) in wall if what == w and (c, run) in wall]
+        if ratios:
+            print(f"- {inp}, {w} vs {c}: {statistics.median(ratios):.3f}x ({min(ratios):.3f}-{max(ratios):.3f}, {len(ratios)} runs)")
+print()
+print("Raw runs (input, what, run, files, MB per file, wall s, CPU s per file of the worker or CLI, of the emulator):\n\n```")
 for r in rows:
     print("\t".join(r))
 print("```")

@@ -1,8 +1,11 @@
 //! Worker throughput on the local cloud, for `bench/worker.sh`: uploads `--jobs` copies of
 //! `--input`, enqueues one message each, runs the consumer until every video is settled and
 //! prints one TSV line: jobs, input MB, wall s, MB/min (input MB per wall minute, download
-//! to upload and status included; the uploads that feed the queue are not timed).
-//! `--ffmpeg-threads N` caps FFmpeg's threads per job, as the worker's flag does.
+//! to upload and status included; the uploads that feed the queue are not timed), then the
+//! CPU seconds per job of this process (the worker: FFmpeg, the SDK, SQLite) and of the
+//! emulator over the same time.
+//! `--ffmpeg-threads N` caps FFmpeg's threads per job, as the worker's flag does;
+//! `--no-overlap` runs one job per slot at a time, as the worker's flag does.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::PathBuf;
@@ -71,6 +74,7 @@ async fn main() {
     let mut config = WorkerConfig::from_stack(&cloud.stack);
     config.concurrency = concurrency;
     config.ffmpeg_threads = ffmpeg_threads;
+    config.overlap = !std::env::args().any(|a| a == "--no-overlap");
     // As the worker does: the intro and outro are encoded once (by the first job).
     config.segment_cache = Some(assets_dir.join("segments"));
     config.receive_wait = Duration::from_secs(1);
@@ -111,6 +115,17 @@ async fn main() {
         ids.push((id, key));
     }
 
+    // This process's ticks include the emulator's: it is a child.
+    let emulator_pid = cloud
+        .emulator
+        .pid()
+        .expect("the test cloud runs its own emulator");
+    let ticks = || {
+        let all = local_cloud::cpu::cpu_ticks(std::process::id()).unwrap();
+        let emulator = local_cloud::cpu::cpu_ticks(emulator_pid).unwrap();
+        (all.saturating_sub(emulator), emulator)
+    };
+    let (worker_ticks, emulator_ticks) = ticks();
     let start = Instant::now();
     for (id, key) in &ids {
         let task = VideoTask::new(*id, S3Uri::new(&bucket, key), id.to_string());
@@ -146,9 +161,17 @@ async fn main() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let wall = start.elapsed().as_secs_f64();
+    let (worker_end, emulator_end) = ticks();
+    let per_job =
+        |ticks: u64| ticks as f64 / local_cloud::cpu::CLOCK_TICKS_PER_SECOND / jobs as f64;
     shutdown.cancel();
     let report = run.await.unwrap();
     assert_eq!(report.outcomes.get("processed").copied(), Some(jobs as u64));
     let mb = size_mb * jobs as f64;
-    println!("{jobs}\t{size_mb:.2}\t{wall:.2}\t{:.1}", mb / wall * 60.0);
+    println!(
+        "{jobs}\t{size_mb:.2}\t{wall:.2}\t{:.1}\t{:.2}\t{:.2}",
+        mb / wall * 60.0,
+        per_job(worker_end - worker_ticks),
+        per_job(emulator_end - emulator_ticks)
+    );
 }

@@ -9,8 +9,12 @@ use stack::Stack;
 /// How one worker process runs. `WorkerConfig::from_stack` gives the defaults.
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
-    /// Jobs run at once; each slot long-polls for one message at a time.
+    /// Transforms run at once; each slot long-polls for one message at a time.
     pub concurrency: usize,
+    /// Each slot holds a second job beside the one transforming: it is received and
+    /// downloaded while the other transforms, and the other's upload overlaps its transform,
+    /// so the CPU does not wait for S3 between jobs. At most `concurrency` transforms run.
+    pub overlap: bool,
     /// Long-poll wait of each ReceiveMessage (stack.json `receive_wait_s`).
     pub receive_wait: Duration,
     /// The queue's visibility timeout; the heartbeat keeps a running job's message hidden
@@ -51,6 +55,7 @@ impl WorkerConfig {
         let visibility = Duration::from_secs(u64::from(q.visibility_timeout_s.max(1)));
         WorkerConfig {
             concurrency: 1,
+            overlap: true,
             receive_wait: Duration::from_secs(u64::from(q.receive_wait_s)),
             visibility_timeout: visibility,
             heartbeat_interval: (visibility / 3).max(Duration::from_secs(1)),

@@ -2,6 +2,10 @@
 //! heartbeat, and settle every message exactly one way: deleted after success, dead-lettered
 //! on a permanent failure, or released with a backoff on a retryable one. Shutdown stops
 //! receiving, lets running jobs finish within the drain, and releases the rest.
+//!
+//! With the overlap (the default) each slot has two lanes and one transform permit: one
+//! lane's job transforms while the other's is downloaded before it, or uploaded after it,
+//! so the CPU does not sit idle while S3 moves a job's bytes.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -13,6 +17,7 @@ use media::{Assets, TransformOptions};
 use stack::message::{dated_key, S3Uri};
 use stack::{Clients, Stack, VideoTask};
 use store::{Store, StoreError, VideoStatus};
+use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, info_span, warn, Instrument};
@@ -93,6 +98,8 @@ pub struct Worker {
     assets: Arc<Assets>,
     config: WorkerConfig,
     metrics: Arc<Metrics>,
+    /// One per slot: held while a job transforms.
+    transforms: Semaphore,
 }
 
 impl Worker {
@@ -125,6 +132,7 @@ impl Worker {
             queue,
             store,
             assets: Arc::new(assets),
+            transforms: Semaphore::new(config.concurrency.max(1)),
             config,
             metrics,
         })
@@ -143,16 +151,18 @@ impl Worker {
         &self.metrics
     }
 
-    /// Run `concurrency` slots until `shutdown`; then drain: running jobs get
-    /// `drain_timeout` to finish, after which (or when `abandon` is cancelled) they stop and
-    /// their messages are released.
+    /// Run `concurrency` slots (two lanes each with the overlap) until `shutdown`; then
+    /// drain: running jobs get `drain_timeout` to finish, after which (or when `abandon` is
+    /// cancelled) they stop and their messages are released. A job still waiting for its
+    /// transform when `shutdown` comes releases its message at once.
     pub async fn run(
         self: Arc<Self>,
         shutdown: CancellationToken,
         abandon: CancellationToken,
     ) -> RunReport {
         let mut slots = JoinSet::new();
-        for slot in 0..self.config.concurrency.max(1) {
+        let lanes = if self.config.overlap { 2 } else { 1 };
+        for slot in 0..self.config.concurrency.max(1) * lanes {
             let worker = self.clone();
             let (shutdown, abandon) = (shutdown.clone(), abandon.clone());
             slots.spawn(async move { worker.slot(slot, shutdown, abandon).await });
@@ -206,7 +216,7 @@ impl Worker {
             match received {
                 Ok(Some(msg)) => {
                     errors = 0;
-                    let outcome = self.handle(msg, &abandon).await;
+                    let outcome = self.handle_until(msg, &shutdown, &abandon).await;
                     *outcomes.entry(outcome.label()).or_insert(0) += 1;
                 }
                 Ok(None) => errors = 0,
@@ -238,6 +248,18 @@ impl Worker {
     /// Run the job for one message and settle the message. Never fails: every failure
     /// becomes an outcome (and a log line).
     pub async fn handle(&self, msg: Received, abandon: &CancellationToken) -> Outcome {
+        self.handle_until(msg, &CancellationToken::new(), abandon)
+            .await
+    }
+
+    /// `handle`, in a slot that stops at `shutdown`: a job still waiting for its transform
+    /// then releases its message instead of starting.
+    async fn handle_until(
+        &self,
+        msg: Received,
+        shutdown: &CancellationToken,
+        abandon: &CancellationToken,
+    ) -> Outcome {
         let span = info_span!(
             "job",
             message_id = %msg.message_id,
@@ -267,7 +289,7 @@ impl Worker {
                 self.config.visibility_timeout,
                 beat_stop.clone(),
             );
-            let result = self.process(&task, abandon).await;
+            let result = self.process(&task, shutdown, abandon).await;
             beat_stop.cancel();
             let _ = beat.await;
 
@@ -320,6 +342,7 @@ impl Worker {
     async fn process(
         &self,
         task: &VideoTask,
+        shutdown: &CancellationToken,
         abandon: &CancellationToken,
     ) -> Result<Done, WorkerError> {
         let id = task.video_id;
@@ -367,7 +390,19 @@ impl Worker {
         self.metrics.add_bytes_in(bytes_in);
         info!(bytes_in, "downloaded");
 
-        let stats = self.transform(&input, &output, abandon).await?;
+        let stats = {
+            // The other lane's job may be transforming: wait for it, downloaded. On shutdown
+            // a job that has not started gives its message back for another worker.
+            let _permit = tokio::select! {
+                biased;
+                permit = self.transforms.acquire() => {
+                    permit.map_err(|_| WorkerError::Shutdown)?
+                }
+                () = shutdown.cancelled() => return Err(WorkerError::Shutdown),
+                () = abandon.cancelled() => return Err(WorkerError::Shutdown),
+            };
+            self.transform(&input, &output, abandon).await?
+        };
         info!(
             frames_out = stats.frames_out,
             transform_s = stats.wall_time.as_secs_f64(),

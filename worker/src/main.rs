@@ -36,10 +36,14 @@ struct Args {
     /// Data directory for the default database and assets.
     #[arg(long, env = "FLIGHTDECK_DATA_DIR")]
     data_dir: Option<PathBuf>,
-    /// Jobs run at once (each slot holds one message).
+    /// Transforms run at once (each slot holds one message, two with the overlap).
     #[arg(long, env = "FLIGHTDECK_WORKER_CONCURRENCY", default_value_t = 1,
           value_parser = clap::value_parser!(u16).range(1..=64))]
     concurrency: u16,
+    /// One job per slot at a time: no download of the next job while one transforms, no
+    /// upload while the next one transforms.
+    #[arg(long, env = "FLIGHTDECK_WORKER_NO_OVERLAP")]
+    no_overlap: bool,
     /// Where jobs keep their temporary files (default: $TMPDIR/flightdeck-worker).
     #[arg(long, env = "FLIGHTDECK_WORK_DIR")]
     work_dir: Option<PathBuf>,
@@ -130,6 +134,7 @@ async fn main() -> anyhow::Result<()> {
     let clients = Clients::connect(&opts, &stack.region).await;
     let mut config = WorkerConfig::from_stack(&stack);
     config.concurrency = usize::from(args.concurrency);
+    config.overlap = !args.no_overlap;
     config.drain_timeout = Duration::from_secs(args.drain_timeout);
     if let Some(wait) = args.receive_wait {
         config.receive_wait = Duration::from_secs(wait);
@@ -149,6 +154,7 @@ async fn main() -> anyhow::Result<()> {
         target = %clients.describe_target(),
         queue = %worker.queue().url,
         concurrency = worker.config().concurrency,
+        overlap = worker.config().overlap,
         instance = %worker.config().instance_id,
         "worker started"
     );

@@ -253,12 +253,12 @@ impl Metrics {
         for (name, help, value) in [
             (
                 "flightdeck_worker_jobs_in_flight",
-                "Jobs running now.",
+                "Jobs held now: received and not yet settled (up to two per slot with the overlap).",
                 &self.in_flight,
             ),
             (
                 "flightdeck_worker_slots",
-                "Jobs this worker runs at once (--concurrency).",
+                "Transforms this worker runs at once (--concurrency).",
                 &self.slots,
             ),
         ] {

@@ -87,6 +87,8 @@ async fn under_faults_every_message_is_processed_once_or_dead_lettered() {
     config.work_dir = env.work_dir();
     config.instance_id = "test-worker".into();
     config.concurrency = 1;
+    // One job at a time, so the three throttled GETs all fall on one job's download.
+    config.overlap = false;
     let worker = Arc::new(
         worker::Worker::new(&faulty, &env.cloud.stack, env.store.clone(), assets, config)
             .await

@@ -1,5 +1,6 @@
 //! The `flightdeck-worker` binary against a real emulator: SIGTERM mid-job loses no message,
-//! whether the drain lets the job finish or runs out and releases it.
+//! whether the drain lets the job finish or runs out and releases it, or the job is still
+//! waiting for its turn to transform.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -128,6 +129,58 @@ async fn sigterm_with_no_drain_left_releases_the_message_at_once() {
     let video = env.store.get_video(task.video_id).await.unwrap().unwrap();
     assert_eq!(video.status, VideoStatus::Processing);
     assert!(env.processed_keys().await.is_empty());
+    assert_eq!(env.depth(&env.dlq_url).await, (0, 0));
+    assert!(dir_is_empty(&env.work_dir()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_releases_a_job_still_waiting_for_its_transform_and_finishes_the_running_one() {
+    // One slot with the overlap (the default): the second job is received and downloaded
+    // while the first transforms, and waits. SIGTERM: the running one finishes within the
+    // drain; the waiting one gives its message back at once, for another worker.
+    let env = env().await;
+    let tasks = [
+        env.video(Some(synth(env.dir.path(), 8.0))).await,
+        env.video(Some(synth(env.dir.path(), 8.0))).await,
+    ];
+    let mut child = start_worker(&env, 60);
+    for task in &tasks {
+        env.send(&task.to_json()).await;
+    }
+    for task in &tasks {
+        wait_for_status(
+            &env,
+            task.video_id,
+            VideoStatus::Processing,
+            Duration::from_secs(60),
+        )
+        .await;
+    }
+    // Both claimed: one transforms, the other downloads (a few milliseconds), then waits.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let status = sigterm_and_wait(&mut child, Duration::from_secs(60));
+    assert!(status.success(), "{status}");
+    let mut processed = Vec::new();
+    let mut waiting = Vec::new();
+    for task in &tasks {
+        let video = env.store.get_video(task.video_id).await.unwrap().unwrap();
+        match video.status {
+            VideoStatus::Processed => processed.push(task),
+            _ => waiting.push((task, video.status)),
+        }
+    }
+    assert_eq!(processed.len(), 1, "one transform at a time: {waiting:?}");
+    assert_eq!(waiting.len(), 1);
+    let (task, status) = waiting[0];
+    assert_eq!(status, VideoStatus::Processing);
+    // Visible again at once (not after the visibility timeout), untouched.
+    let msg = env
+        .receive_raw(&env.tasks_url, 2)
+        .await
+        .expect("the released message");
+    assert_eq!(msg.body, task.to_json());
+    assert_eq!(env.processed_keys().await.len(), 1);
     assert_eq!(env.depth(&env.dlq_url).await, (0, 0));
     assert!(dir_is_empty(&env.work_dir()));
 }
