@@ -21,6 +21,18 @@ pub(crate) fn init() -> Result<(), TransformError> {
     result.map_err(|e| TransformError::ffmpeg("initialising FFmpeg", e))
 }
 
+/// Reads the next packet of `input` into `packet`, releasing the one it held first.
+/// `av_read_frame` overwrites its packet without releasing it (FFmpeg: it "must not contain
+/// data that needs to be freed"), and ffmpeg-next's `Packet::read` passes it as it is, so a
+/// packet reused across reads kept every packet read: a job kept its whole upload in memory.
+pub(crate) fn read_packet(
+    input: &mut format::context::Input,
+    packet: &mut Packet,
+) -> Result<(), ffmpeg::Error> {
+    *packet = Packet::empty();
+    packet.read(input)
+}
+
 pub(crate) struct VideoEncoderSpec<'a> {
     pub codec: &'a str,
     pub width: u32,

@@ -10,6 +10,7 @@ use ffmpeg::{codec, decoder, format, frame, media, Packet};
 use ffmpeg_next as ffmpeg;
 
 use crate::error::TransformError;
+use crate::ff;
 use crate::fps::{Emit, FrameRateNormaliser, Push, Ratio};
 
 /// Whose file this is decides whose fault a failure is.
@@ -270,7 +271,7 @@ impl VideoInput {
         let mut bad_packets = 0u32;
         let mut past_limit = false;
         loop {
-            match packet.read(&mut self.ictx) {
+            match ff::read_packet(&mut self.ictx, &mut packet) {
                 Ok(()) => bad_packets = 0,
                 Err(ffmpeg::Error::Eof) => break,
                 Err(ffmpeg::Error::InvalidData) => {
@@ -422,7 +423,7 @@ pub(crate) fn decode_still(path: &Path) -> Result<frame::Video, TransformError> 
     let mut packet = Packet::empty();
     let mut picture = frame::Video::empty();
     loop {
-        match packet.read(&mut ictx) {
+        match ff::read_packet(&mut ictx, &mut packet) {
             Ok(()) if packet.stream() == index => {
                 dec.send_packet(&packet)
                     .map_err(|e| fail(format!("cannot decode: {e}")))?;

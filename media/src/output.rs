@@ -7,7 +7,7 @@ use ffmpeg::{format, frame, media, picture, Dictionary, Packet, Rational};
 use ffmpeg_next as ffmpeg;
 
 use crate::error::TransformError;
-use crate::ff::{MediaWriter, VideoEncoderSpec};
+use crate::ff::{self, MediaWriter, VideoEncoderSpec};
 
 pub(crate) struct EncodeSettings<'a> {
     pub width: u32,
@@ -110,7 +110,7 @@ impl Mp4Writer {
         let mut packet = Packet::empty();
         let mut n = 0i64;
         loop {
-            match packet.read(&mut input) {
+            match ff::read_packet(&mut input, &mut packet) {
                 Ok(()) => {}
                 Err(ffmpeg::Error::Eof) => break,
                 Err(e) => return Err(seg_err(e)),

@@ -70,7 +70,7 @@ pub fn probe(path: &Path) -> Result<MediaInfo, TransformError> {
             let (mut frames, mut first, mut end) = (0u64, i64::MAX, i64::MIN);
             let mut packet = Packet::empty();
             loop {
-                match packet.read(&mut ictx) {
+                match ff::read_packet(&mut ictx, &mut packet) {
                     Ok(()) => {}
                     Err(ffmpeg::Error::Eof) => break,
                     Err(e) => return Err(TransformError::from_input("probing", e)),

@@ -40,6 +40,9 @@ fn start_worker(env: &Env, drain_s: u64) -> Child {
         .env("AWS_SHARED_CREDENTIALS_FILE", &aws_config)
         .env("FLIGHTDECK_INSTANCE_ID", "test-binary")
         .env("RUST_LOG", "info")
+        // The worker sets the malloc variables itself when they are unset (checked below).
+        .env_remove("MALLOC_ARENA_MAX")
+        .env_remove("MALLOC_MMAP_THRESHOLD_")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
@@ -95,6 +98,20 @@ async fn sigterm_mid_job_finishes_the_job_within_the_drain() {
     )
     .await;
 
+    // It restarted itself with bounded malloc arenas (main.rs), keeping its PID.
+    let environ = std::fs::read(format!("/proc/{}/environ", child.id())).unwrap();
+    let vars: Vec<&[u8]> = environ.split(|&b| b == 0).collect();
+    for var in [
+        &b"MALLOC_ARENA_MAX=2"[..],
+        &b"MALLOC_MMAP_THRESHOLD_=131072"[..],
+    ] {
+        assert!(
+            vars.contains(&var),
+            "{} not in the worker's environment",
+            String::from_utf8_lossy(var)
+        );
+    }
+
     let status = sigterm_and_wait(&mut child, Duration::from_secs(60));
     assert!(status.success(), "{status}");
     let video = env.store.get_video(task.video_id).await.unwrap().unwrap();
@@ -139,9 +156,11 @@ async fn sigterm_releases_a_job_still_waiting_for_its_transform_and_finishes_the
     // while the first transforms, and waits. SIGTERM: the running one finishes within the
     // drain; the waiting one gives its message back at once, for another worker.
     let env = env().await;
+    // Long enough that the first transform is still running when SIGTERM comes, on a busy
+    // machine too (the second job waits for it).
     let tasks = [
-        env.video(Some(synth(env.dir.path(), 8.0))).await,
-        env.video(Some(synth(env.dir.path(), 8.0))).await,
+        env.video(Some(synth(env.dir.path(), 24.0))).await,
+        env.video(Some(synth(env.dir.path(), 24.0))).await,
     ];
     let mut child = start_worker(&env, 60);
     for task in &tasks {
