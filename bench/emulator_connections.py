@@ -8,55 +8,19 @@ which has boto3). Prints one JSON line per (variant, call) with the median over 
 """
 
 import json
-import os
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 
-import boto3
+from emulator_bench import cpu_s, start_emulator
 
 CALLS = {"GetQueueAttributes": 300, "SendMessage": 200, "PutObject 64 KiB": 100}
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def cpu_s(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def start(launcher, close):
-    port = free_port()
-    env = dict(os.environ, FLIGHTDECK_EMULATOR_DATA_DIR=tempfile.mkdtemp())
-    if close:
-        env["FLIGHTDECK_EMULATOR_CLOSE_CONNECTIONS"] = "1"
-    proc = subprocess.Popen(
-        [sys.executable, "-c", open(launcher).read(), "127.0.0.1", str(port), str(os.getpid())],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    kw = dict(
-        endpoint_url=f"http://127.0.0.1:{port}",
-        region_name="us-east-1",
-        aws_access_key_id="bench",
-        aws_secret_access_key="bench",
-    )
-    sqs, s3 = boto3.client("sqs", **kw), boto3.client("s3", **kw)
-    for _ in range(100):
-        try:
-            sqs.list_queues()
-            break
-        except Exception:
-            time.sleep(0.1)
+    extra = {"FLIGHTDECK_EMULATOR_CLOSE_CONNECTIONS": "1"} if close else {}
+    proc, clients = start_emulator(launcher, **extra)
+    sqs, s3 = clients("sqs"), clients("s3")
     # A queue of a fixed depth to read, and a bucket.
     read_url = sqs.create_queue(QueueName="read")["QueueUrl"]
     for i in range(20):

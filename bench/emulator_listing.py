@@ -8,56 +8,21 @@ which has boto3). Prints one JSON line per variant.
 
 import json
 import os
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 
-import boto3
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def rss_mb(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) // 1024
-    return 0
+from emulator_bench import rss_mb, start_emulator
 
 
 def run(launcher, unpatched, n, m):
-    port = free_port()
-    env = dict(os.environ, FLIGHTDECK_EMULATOR_DATA_DIR=tempfile.mkdtemp())
     if unpatched:
-        env["FLIGHTDECK_EMULATOR_UNPATCHED"] = "1"
+        proc, clients = start_emulator(launcher, FLIGHTDECK_EMULATOR_UNPATCHED="1")
     else:
-        env.update(MALLOC_ARENA_MAX="2", MALLOC_MMAP_THRESHOLD_="131072")
-    proc = subprocess.Popen(
-        [sys.executable, "-c", open(launcher).read(), "127.0.0.1", str(port), str(os.getpid())],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        s3 = boto3.client(
-            "s3",
-            endpoint_url=f"http://127.0.0.1:{port}",
-            region_name="us-east-1",
-            aws_access_key_id="bench",
-            aws_secret_access_key="bench",
+        proc, clients = start_emulator(
+            launcher, MALLOC_ARENA_MAX="2", MALLOC_MMAP_THRESHOLD_="131072"
         )
-        for _ in range(100):
-            try:
-                s3.list_buckets()
-                break
-            except Exception:
-                time.sleep(0.1)
+    try:
+        s3 = clients("s3")
         s3.create_bucket(Bucket="bench-bucket")
         s3.put_bucket_versioning(
             Bucket="bench-bucket", VersioningConfiguration={"Status": "Enabled"}

@@ -12,14 +12,11 @@ has boto3). Prints one JSON line per (variant, read) with the median over the ro
 
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 
-import boto3
+from emulator_bench import cpu_s, start_emulator
 
 BIG = 50_000_000
 RANGE = 8 * 1024 * 1024
@@ -32,42 +29,10 @@ READS = {
 }
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def cpu_s(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def start(launcher, unpatched, data):
-    port = free_port()
-    env = dict(os.environ, FLIGHTDECK_EMULATOR_DATA_DIR=tempfile.mkdtemp())
-    if unpatched:
-        env["FLIGHTDECK_EMULATOR_UNPATCHED"] = "1"
-    proc = subprocess.Popen(
-        [sys.executable, "-c", open(launcher).read(), "127.0.0.1", str(port), str(os.getpid())],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=f"http://127.0.0.1:{port}",
-        region_name="us-east-1",
-        aws_access_key_id="bench",
-        aws_secret_access_key="bench",
-    )
-    for _ in range(100):
-        try:
-            s3.list_buckets()
-            break
-        except Exception:
-            time.sleep(0.1)
+    extra = {"FLIGHTDECK_EMULATOR_UNPATCHED": "1"} if unpatched else {}
+    proc, clients = start_emulator(launcher, **extra)
+    s3 = clients("s3")
     s3.create_bucket(Bucket="bench")
     s3.put_object(Bucket="bench", Key="big", Body=data)
     s3.put_object(Bucket="bench", Key="small", Body=data[:RANGE])
