@@ -72,6 +72,15 @@ cli() { # input, output
 now() { date +%s.%N; }
 # CPU ticks of this shell's waited-for children (the CLI runs), without a fork of its own.
 child_ticks() { local st; read -r -a st </proc/$BASHPID/stat; TICKS=$((st[15] + st[16])); }
+# One CLI measurement into runs.tsv: what (cli-1, cli-2), then the start's time and ticks.
+record_cli() {
+    local end wall cpu
+    end=$(now); child_ticks
+    wall=$(python3 -c "print(f'{$end-$2:.2f}')")
+    cpu=$(python3 -c "print(f'{($TICKS-$3)/100/$jobs:.2f}')")
+    echo "$input run $run $1: $wall s for $jobs files, $cpu CPU s each" >&2
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t0\n' "$input" "$1" "$run" "$jobs" "$mb" "$wall" "$cpu" >>"$OUT/runs.tsv"
+}
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 : >"$OUT/runs.tsv"   # input, what, run, files, MB per file, wall s, CPU s per file (own, emulator)
@@ -83,8 +92,9 @@ for input in $INPUTS; do
     for run in $(seq 1 "$RUNS"); do
         for slots in $SLOTS; do
             # One slot also without the overlap (one job at a time): its baseline in this run.
-            for mode in overlap serial; do
-                [ "$mode" = serial ] && { [ "$slots" = 1 ] && [ "$SERIAL" = 1 ] || continue; }
+            modes=(overlap)
+            [ "$slots" = 1 ] && [ "$SERIAL" = 1 ] && modes+=(serial)
+            for mode in "${modes[@]}"; do
                 flags=()
                 [ "$mode" = serial ] && flags=(--no-overlap)
                 line=$(RUST_LOG=warn "$BIN" --input "$file" --jobs "$jobs" --concurrency "$slots" \
@@ -101,11 +111,7 @@ for input in $INPUTS; do
         child_ticks; t0=$TICKS
         start=$(now)
         for i in $(seq 1 "$jobs"); do cli "$file" "$OUT/cli-$i.mp4"; done
-        end=$(now); child_ticks
-        wall=$(python3 -c "print(f'{$end-$start:.2f}')")
-        cpu=$(python3 -c "print(f'{($TICKS-$t0)/100/$jobs:.2f}')")
-        echo "$input run $run cli sequential: $wall s for $jobs files, $cpu CPU s each" >&2
-        printf '%s\tcli-1\t%s\t%s\t%s\t%s\t%s\t0\n' "$input" "$run" "$jobs" "$mb" "$wall" "$cpu" >>"$OUT/runs.tsv"
+        record_cli cli-1 "$start" "$t0"
         # ...and two at once, the fair comparison for two slots.
         if [[ " $SLOTS " == *" 2 "* ]]; then
             child_ticks; t0=$TICKS
@@ -115,11 +121,7 @@ for input in $INPUTS; do
                 if (( i % 2 == 0 )); then wait; fi
             done
             wait
-            end=$(now); child_ticks
-            wall=$(python3 -c "print(f'{$end-$start:.2f}')")
-            cpu=$(python3 -c "print(f'{($TICKS-$t0)/100/$jobs:.2f}')")
-            echo "$input run $run cli two at once: $wall s for $jobs files, $cpu CPU s each" >&2
-            printf '%s\tcli-2\t%s\t%s\t%s\t%s\t%s\t0\n' "$input" "$run" "$jobs" "$mb" "$wall" "$cpu" >>"$OUT/runs.tsv"
+            record_cli cli-2 "$start" "$t0"
         fi
     done
 done
@@ -182,8 +184,8 @@ print()
 pairs = {"worker-1": "cli-1", "worker-1-serial": "cli-1", "worker-2": "cli-2"}
 print("Paired: the worker's MB/min over the CLI's in the same run (median over runs, min-max):\n")
 for inp in inputs.split():
+    wall = {(r[1], r[2]): float(r[5]) for r in rows if r[0] == inp}
     for w, c in pairs.items():
-        wall = {(r[1], r[2]): float(r[5]) for r in rows if r[0] == inp}
         ratios = [wall[(c, run)] / wall[(w, run)] for (what, run) in wall if what == w and (c, run) in wall]
         if ratios:
             print(f"- {inp}, {w} vs {c}: {statistics.median(ratios):.3f}x ({min(ratios):.3f}-{max(ratios):.3f}, {len(ratios)} runs)")
