@@ -65,6 +65,16 @@ async fn wait_for_status(env: &Env, id: Uuid, status: VideoStatus, within: Durat
     }
 }
 
+/// The task's message is visible again at once (within a 2 s receive, not after the
+/// visibility timeout), its body untouched.
+async fn released_at_once(env: &Env, task: &stack::VideoTask) {
+    let msg = env
+        .receive_raw(&env.tasks_url, 2)
+        .await
+        .expect("the released message");
+    assert_eq!(msg.body, task.to_json());
+}
+
 fn sigterm_and_wait(child: &mut Child, within: Duration) -> std::process::ExitStatus {
     kill(
         Pid::from_raw(i32::try_from(child.id()).unwrap()),
@@ -137,12 +147,7 @@ async fn sigterm_with_no_drain_left_releases_the_message_at_once() {
 
     let status = sigterm_and_wait(&mut child, Duration::from_secs(30));
     assert!(status.success(), "{status}");
-    // Visible again at once (not after the 60 s visibility timeout), untouched.
-    let msg = env
-        .receive_raw(&env.tasks_url, 2)
-        .await
-        .expect("the released message");
-    assert_eq!(msg.body, task.to_json());
+    released_at_once(&env, &task).await;
     let video = env.store.get_video(task.video_id).await.unwrap().unwrap();
     assert_eq!(video.status, VideoStatus::Processing);
     assert!(env.processed_keys().await.is_empty());
@@ -193,12 +198,7 @@ async fn sigterm_releases_a_job_still_waiting_for_its_transform_and_finishes_the
     assert_eq!(waiting.len(), 1);
     let (task, status) = waiting[0];
     assert_eq!(status, VideoStatus::Processing);
-    // Visible again at once (not after the visibility timeout), untouched.
-    let msg = env
-        .receive_raw(&env.tasks_url, 2)
-        .await
-        .expect("the released message");
-    assert_eq!(msg.body, task.to_json());
+    released_at_once(&env, task).await;
     assert_eq!(env.processed_keys().await.len(), 1);
     assert_eq!(env.depth(&env.dlq_url).await, (0, 0));
     assert!(dir_is_empty(&env.work_dir()));
