@@ -38,6 +38,9 @@ pub enum ApiError {
     /// A dependency (database, S3, SQS) is down or refused; retry later (503).
     #[error("{code}: {detail}")]
     Unavailable { code: &'static str, detail: String },
+    /// The API itself is at capacity: no upload part buffer came free (503, `Retry-After`).
+    #[error("the server is at its upload capacity ({0}); retry in a few seconds")]
+    Busy(crate::parts::Busy),
     /// A bug or an unexpected answer (500).
     #[error("internal error: {0}")]
     Internal(String),
@@ -64,7 +67,7 @@ impl ApiError {
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::TooSlow { .. } => StatusCode::REQUEST_TIMEOUT,
-            ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable { .. } | ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -79,6 +82,7 @@ impl ApiError {
             ApiError::NotFound => "not_found",
             ApiError::TooLarge { .. } => "too_large",
             ApiError::TooSlow { .. } => "client_too_slow",
+            ApiError::Busy(_) => "server_busy",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -98,6 +102,10 @@ impl ApiError {
     }
 }
 
+/// What a refused upload is told to wait before trying again: about the time a few parts take
+/// to store, when a buffer is likely free again.
+pub const BUSY_RETRY_AFTER_SECS: &str = "2";
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match &self {
@@ -114,6 +122,12 @@ impl IntoResponse for ApiError {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let ApiError::Busy(_) = self {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(BUSY_RETRY_AFTER_SECS),
+            );
         }
         response
     }

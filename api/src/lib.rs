@@ -32,6 +32,10 @@ pub const DEFAULT_PART_BUFFERS: usize = 8;
 pub const DEFAULT_BODY_MIN_RATE: u64 = 32 * 1024;
 /// How far a request body may fall behind `body_min_rate` (and so how long it may stall).
 pub const DEFAULT_BODY_GRACE: Duration = Duration::from_secs(5);
+/// Uploads that may wait for a part buffer at once (see `parts::Queue`); more get 503.
+pub const DEFAULT_UPLOAD_QUEUE: usize = 32;
+/// How long an upload may wait for a part buffer before it gets 503.
+pub const DEFAULT_UPLOAD_WAIT: Duration = Duration::from_secs(10);
 
 /// Tunables; `Default` is what the binary runs with.
 #[derive(Debug, Clone)]
@@ -39,6 +43,9 @@ pub struct Config {
     pub max_upload_bytes: u64,
     /// How many `PART_SIZE` buffers all uploads share (see `parts`); uploads beyond that wait.
     pub part_buffers: usize,
+    /// How uploads wait for a part buffer: how many at once, and for how long each, before
+    /// they are refused with 503 `server_busy`.
+    pub upload_queue: parts::Queue,
     /// An upload body must arrive at least this fast (bytes/s) on average over any
     /// `body_grace` window, else 408 `client_too_slow` (0: only stalls of `body_grace`).
     pub body_min_rate: u64,
@@ -59,6 +66,10 @@ impl Default for Config {
         Config {
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             part_buffers: DEFAULT_PART_BUFFERS,
+            upload_queue: parts::Queue {
+                max_waiting: DEFAULT_UPLOAD_QUEUE,
+                max_wait: DEFAULT_UPLOAD_WAIT,
+            },
             body_min_rate: DEFAULT_BODY_MIN_RATE,
             body_grace: DEFAULT_BODY_GRACE,
             max_page_size: 100,
@@ -110,7 +121,11 @@ impl AppState {
                 queue_name: stack.queues.tasks.name.clone(),
                 queue_url: OnceCell::new(),
                 keys: auth::Keys::new(secret),
-                part_buffers: parts::PartBuffers::new(config.part_buffers, PART_SIZE),
+                part_buffers: parts::PartBuffers::new(
+                    config.part_buffers,
+                    PART_SIZE,
+                    config.upload_queue,
+                ),
                 config,
                 metrics: metrics::Metrics::default(),
             }),

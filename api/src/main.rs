@@ -31,6 +31,16 @@ struct Args {
     #[arg(long, env = "FLIGHTDECK_API_PART_BUFFERS", default_value_t = api::DEFAULT_PART_BUFFERS as u64,
           value_parser = clap::value_parser!(u64).range(1..=4096))]
     part_buffers: u64,
+    /// How many uploads may wait for a part buffer at once; more are refused at once with 503
+    /// `server_busy` (and `Retry-After`), as are uploads that wait longer than
+    /// `--upload-wait-seconds`.
+    #[arg(long, env = "FLIGHTDECK_API_UPLOAD_QUEUE", default_value_t = api::DEFAULT_UPLOAD_QUEUE as u64,
+          value_parser = clap::value_parser!(u64).range(0..=65536))]
+    upload_queue: u64,
+    /// How long an upload may wait for a part buffer before 503 `server_busy`.
+    #[arg(long, env = "FLIGHTDECK_API_UPLOAD_WAIT_SECONDS", default_value_t = api::DEFAULT_UPLOAD_WAIT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    upload_wait_seconds: u64,
     /// The slowest accepted upload body, bytes per second over any `--body-grace-seconds`
     /// window; slower clients get 408 `client_too_slow` (0: only stalls are cut off).
     #[arg(long, env = "FLIGHTDECK_API_BODY_MIN_RATE", default_value_t = api::DEFAULT_BODY_MIN_RATE)]
@@ -101,6 +111,10 @@ async fn main() -> anyhow::Result<()> {
     let config = api::Config {
         max_upload_bytes: args.max_upload_bytes,
         part_buffers: usize::try_from(args.part_buffers).unwrap_or(api::DEFAULT_PART_BUFFERS),
+        upload_queue: api::parts::Queue {
+            max_waiting: usize::try_from(args.upload_queue).unwrap_or(api::DEFAULT_UPLOAD_QUEUE),
+            max_wait: Duration::from_secs(args.upload_wait_seconds),
+        },
         body_min_rate: args.body_min_rate,
         body_grace: Duration::from_secs(args.body_grace_seconds),
         ..api::Config::default()

@@ -174,12 +174,30 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn render(axum::extract::State(state): axum::extract::State<AppState>) -> impl IntoResponse {
+    let mut out = state.metrics().render();
+    let pool = state.part_buffers();
+    for (name, kind, help, value) in [
+        ("part_buffers", "gauge", "Shared upload part buffers (each api::PART_SIZE bytes).", pool.count()),
+        ("part_buffers_in_use", "gauge", "Part buffers uploads hold now.", pool.in_use()),
+        ("part_buffers_waiting", "gauge", "Uploads waiting for a part buffer now.", pool.waiting()),
+        (
+            "part_buffers_refused_total",
+            "counter",
+            "Uploads refused a part buffer (503 server_busy): the queue was full or the wait too long.",
+            pool.refused(),
+        ),
+    ] {
+        // Writing to a String cannot fail.
+        let _ = writeln!(out, "# HELP flightdeck_api_{name} {help}");
+        let _ = writeln!(out, "# TYPE flightdeck_api_{name} {kind}");
+        let _ = writeln!(out, "flightdeck_api_{name} {value}");
+    }
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics().render(),
+        out,
     )
 }
 

@@ -140,7 +140,11 @@ pub fn document() -> Value {
                     "401": unauthorized(),
                     "408": error("The body arrived slower than the minimum rate (32 KiB/s over 5 s by default); nothing was stored", &["client_too_slow"]),
                     "413": error("Larger than the limit (100 MiB by default)", &["too_large"]),
-                    "503": unavailable()
+                    "503": {
+                        "description": "A dependency is down, or the API is at its upload capacity (server_busy: every part buffer is in use and the queue for them is full, or none came free within the wait; retry after Retry-After seconds). Nothing was stored (error_code: database_unavailable, storage_unavailable, queue_unavailable, server_busy)",
+                        "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "with server_busy: seconds to wait before retrying"}},
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+                    }
                 }
             }},
             "/api/videos": {"get": {

@@ -2,13 +2,50 @@
 //! so the memory uploads hold is bounded (count x 5 MiB) whatever the concurrency. An upload
 //! takes a buffer before it reads bytes into it and gives it back once that part is in S3;
 //! when all are taken it waits without reading, so TCP backpressure makes the client's
-//! upload slower, never failed. Buffers are kept for reuse: no allocation per part.
+//! upload slower. Buffers are kept for reuse: no allocation per part.
+//!
+//! The wait is bounded too, since a waiting upload still holds its connection and what was
+//! read of it: at most `Queue::max_waiting` uploads wait at once, each for at most
+//! `Queue::max_wait`. Past either, `acquire` answers `Busy` and the upload is refused (503
+//! `server_busy`), so an overload is shed at once instead of piling up connections
+//! (memory) that their clients have long given up on.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use tokio::sync::{Semaphore, SemaphorePermit};
+
+/// How uploads wait for a buffer when all are in use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Queue {
+    /// Uploads that may wait at once; one more is refused without waiting.
+    pub max_waiting: usize,
+    /// How long one upload may wait.
+    pub max_wait: Duration,
+}
+
+/// Why `acquire` handed out no buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Busy {
+    /// `max_waiting` uploads were already waiting.
+    QueueFull,
+    /// No buffer came free within `max_wait`.
+    Waited(Duration),
+}
+
+impl std::fmt::Display for Busy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Busy::QueueFull => write!(
+                f,
+                "every part buffer is in use and the queue for them is full"
+            ),
+            Busy::Waited(d) => write!(f, "no part buffer came free within {} s", d.as_secs_f64()),
+        }
+    }
+}
 
 pub struct PartBuffers {
     permits: Semaphore,
@@ -16,11 +53,24 @@ pub struct PartBuffers {
     count: usize,
     size: usize,
     allocated: AtomicUsize,
+    queue: Queue,
+    waiting: AtomicUsize,
+    refused: AtomicUsize,
+}
+
+/// Counts one waiting upload until dropped (also when its request is cancelled).
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl PartBuffers {
-    /// `count` buffers of `size` bytes each (a count of 0 is taken as 1).
-    pub fn new(count: usize, size: usize) -> PartBuffers {
+    /// `count` buffers of `size` bytes each (a count of 0 is taken as 1), waited for as
+    /// `queue` says.
+    pub fn new(count: usize, size: usize, queue: Queue) -> PartBuffers {
         let count = count.max(1);
         PartBuffers {
             permits: Semaphore::new(count),
@@ -28,23 +78,45 @@ impl PartBuffers {
             count,
             size,
             allocated: AtomicUsize::new(0),
+            queue,
+            waiting: AtomicUsize::new(0),
+            refused: AtomicUsize::new(0),
         }
     }
 
-    /// A buffer, waiting until one is free.
-    pub async fn acquire(&self) -> PartBuffer<'_> {
-        let Ok(permit) = self.permits.acquire().await else {
-            unreachable!("PartBuffers owns its semaphore and never closes it")
+    /// A buffer: at once if one is free, else after waiting in the queue (first come, first
+    /// served) within its bounds.
+    pub async fn acquire(&self) -> Result<PartBuffer<'_>, Busy> {
+        let permit = match self.permits.try_acquire() {
+            Ok(permit) => permit,
+            Err(_) => self.wait().await.inspect_err(|_| {
+                self.refused.fetch_add(1, Ordering::Relaxed);
+            })?,
         };
         let reused = self.free.lock().map(|mut free| free.pop()).unwrap_or(None);
         let buf = reused.unwrap_or_else(|| {
             self.allocated.fetch_add(1, Ordering::Relaxed);
             BytesMut::with_capacity(self.size)
         });
-        PartBuffer {
+        Ok(PartBuffer {
             buf,
             pool: self,
             _permit: permit,
+        })
+    }
+
+    async fn wait(&self) -> Result<SemaphorePermit<'_>, Busy> {
+        let max = self.queue.max_waiting;
+        self.waiting
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .map_err(|_| Busy::QueueFull)?;
+        let _waiting = Waiting(&self.waiting);
+        match tokio::time::timeout(self.queue.max_wait, self.permits.acquire()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            Ok(Err(_)) => unreachable!("PartBuffers owns its semaphore and never closes it"),
+            Err(_) => Err(Busy::Waited(self.queue.max_wait)),
         }
     }
 
@@ -61,6 +133,16 @@ impl PartBuffers {
     /// How many buffers uploads hold right now.
     pub fn in_use(&self) -> usize {
         self.count - self.permits.available_permits()
+    }
+
+    /// How many uploads are waiting for a buffer right now.
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
+    }
+
+    /// How many times an upload was refused a buffer (`Busy`) since the start.
+    pub fn refused(&self) -> usize {
+        self.refused.load(Ordering::Relaxed)
     }
 
     /// How many buffers were ever allocated; stays at most `count` while buffers are reused.
@@ -126,14 +208,19 @@ mod tests {
     use super::*;
     use std::time::Duration;
 
+    const QUEUE: Queue = Queue {
+        max_waiting: 8,
+        max_wait: Duration::from_secs(60),
+    };
+
     #[test]
     fn fill_stops_at_the_part_size() {
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
-        let pool = PartBuffers::new(1, 10);
+        let pool = PartBuffers::new(1, 10, QUEUE);
         rt.block_on(async {
-            let mut b = pool.acquire().await;
+            let mut b = pool.acquire().await.unwrap();
             assert_eq!(b.fill(b"abcd"), b"");
             assert_eq!(b.fill(b"efghijkl"), b"kl");
             assert!(b.is_full());
@@ -147,9 +234,9 @@ mod tests {
 
     #[tokio::test]
     async fn at_most_count_buffers_are_out_and_the_next_waits() {
-        let pool = PartBuffers::new(2, 16);
-        let a = pool.acquire().await;
-        let b = pool.acquire().await;
+        let pool = PartBuffers::new(2, 16, QUEUE);
+        let a = pool.acquire().await.unwrap();
+        let b = pool.acquire().await.unwrap();
         assert_eq!(pool.in_use(), 2);
         let waiting = tokio::time::timeout(Duration::from_millis(50), pool.acquire()).await;
         assert!(waiting.is_err(), "a third buffer was handed out");
@@ -166,15 +253,15 @@ mod tests {
 
     #[tokio::test]
     async fn a_taken_part_comes_back_once_released() {
-        let pool = PartBuffers::new(1, 8);
-        let mut b = pool.acquire().await;
+        let pool = PartBuffers::new(1, 8, QUEUE);
+        let mut b = pool.acquire().await.unwrap();
         b.fill(b"12345678");
         let part = b.take();
         let held = part.clone();
         drop(part);
         // Still referenced (a request that has not finished): not reusable yet.
         drop(b);
-        let mut b = pool.acquire().await;
+        let mut b = pool.acquire().await.unwrap();
         assert_eq!(pool.allocated(), 2);
         assert_eq!(&held[..], b"12345678", "a held part is never overwritten");
         drop(held);
@@ -182,14 +269,66 @@ mod tests {
         let part = b.take();
         drop(part);
         drop(b);
-        let mut b = pool.acquire().await;
+        let mut b = pool.acquire().await.unwrap();
         assert_eq!(pool.allocated(), 2, "the released allocation was reused");
         let ptr = b.buf.as_ptr();
         b.fill(b"x");
         let part = b.take();
         drop(part);
         drop(b);
-        let b = pool.acquire().await;
+        let b = pool.acquire().await.unwrap();
         assert_eq!(b.buf.as_ptr(), ptr, "the same allocation, not a copy");
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_refuses_at_once_and_a_long_wait_ends() {
+        let queue = Queue {
+            max_waiting: 1,
+            max_wait: Duration::from_millis(300),
+        };
+        let pool = PartBuffers::new(1, 8, queue);
+        let held = pool.acquire().await.unwrap();
+        // One upload waits; the next is refused without waiting, while the first still waits.
+        let (first, second) = tokio::join!(pool.acquire(), async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            assert_eq!(pool.waiting(), 1);
+            let started = std::time::Instant::now();
+            let refused = pool.acquire().await.err();
+            (refused, started.elapsed())
+        });
+        assert_eq!(first.err(), Some(Busy::Waited(queue.max_wait)));
+        assert_eq!(second.0, Some(Busy::QueueFull));
+        assert!(
+            second.1 < Duration::from_millis(100),
+            "refused after {:?}",
+            second.1
+        );
+        assert_eq!((pool.waiting(), pool.refused()), (0, 2));
+        // A buffer that comes free within the wait is handed to the waiting upload.
+        let (got, ()) = tokio::join!(pool.acquire(), async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            drop(held);
+        });
+        assert!(got.is_ok());
+        assert_eq!(pool.waiting(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_wait_leaves_the_queue() {
+        let queue = Queue {
+            max_waiting: 1,
+            max_wait: Duration::from_secs(60),
+        };
+        let pool = PartBuffers::new(1, 8, queue);
+        let _held = pool.acquire().await.unwrap();
+        // The request went away while waiting (its client hung up).
+        let gone = tokio::time::timeout(Duration::from_millis(50), pool.acquire()).await;
+        assert!(gone.is_err());
+        assert_eq!(pool.waiting(), 0, "a cancelled wait still counted");
+        let next = tokio::time::timeout(Duration::from_millis(50), pool.acquire()).await;
+        assert!(
+            next.is_err(),
+            "the queue has room again: this one waits, not refused"
+        );
     }
 }

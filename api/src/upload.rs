@@ -12,6 +12,10 @@
 //! A slow client cannot hold the shared part buffers: the body is read under a minimum rate
 //! (`BodyClock`, 408 `client_too_slow`), and an upload takes a shared buffer only once its
 //! first `STAGE_LEN` bytes have arrived in a small buffer of its own.
+//!
+//! An overload is refused rather than queued without end: when the part buffers' queue is
+//! full, or a buffer does not come free in time, the upload gets 503 `server_busy` with
+//! `Retry-After` (`parts::Queue`), and what it stored so far is removed.
 
 use std::future::Future;
 use std::time::Duration;
@@ -396,7 +400,15 @@ async fn receive(
                     video_id,
                     container.extension(),
                 );
-                let size = stream_to_s3(state, &mut field, container, cleanup, &mut clock).await?;
+                let size =
+                    match stream_to_s3(state, &mut field, container, cleanup, &mut clock).await {
+                        Ok(size) => size,
+                        Err(e @ ApiError::Busy(_)) => {
+                            drain(&mut field, &mut clock).await;
+                            return Err(e);
+                        }
+                        Err(e) => return Err(e),
+                    };
                 // Storing the last part was the server's time, not the client's.
                 clock.resumed();
                 file = Some(Received {
@@ -459,6 +471,29 @@ async fn receive(
         .map_err(|e| aws_error("queue_unavailable", "sending the task message", &e))?;
     sent.message_id
         .ok_or_else(|| ApiError::Internal("SendMessage answered without a message id".into()))
+}
+
+/// How much of a refused upload's body is read and dropped, at most, so that its client gets
+/// the answer: a connection closed with unread bytes is reset, and the reset can destroy the
+/// 503 before the client reads it. Past these, the connection is closed anyway.
+const DRAIN_BYTES: u64 = 16 * 1024 * 1024;
+const DRAIN_TIME: Duration = Duration::from_secs(2);
+
+/// Reads and drops the rest of `field` (within `DRAIN_BYTES`, `DRAIN_TIME` and the body's
+/// clock); holds nothing but the chunk in hand.
+async fn drain(field: &mut Field<'_>, clock: &mut BodyClock) {
+    let until = Instant::now() + DRAIN_TIME;
+    let mut left = DRAIN_BYTES;
+    clock.resumed();
+    while let Ok(Ok(Ok(Some(chunk)))) =
+        tokio::time::timeout_at(until, clock.read(field.chunk())).await
+    {
+        clock.received(chunk.len());
+        left = left.saturating_sub(chunk.len() as u64);
+        if left == 0 {
+            break;
+        }
+    }
 }
 
 fn multipart_error(state: &AppState, e: MultipartError) -> ApiError {
@@ -549,8 +584,13 @@ async fn stream_to_s3(
                 continue;
             }
             // The client has kept up the minimum rate this far: it may take a shared buffer
-            // (waiting, without reading, while all are in use).
-            let mut part_buf = state.part_buffers().acquire().await;
+            // (waiting, without reading, while all are in use; refused with 503 when the
+            // queue for them is full or the wait too long).
+            let mut part_buf = state
+                .part_buffers()
+                .acquire()
+                .await
+                .map_err(ApiError::Busy)?;
             clock.resumed();
             let left = part_buf.fill(&staged);
             debug_assert!(left.is_empty(), "STAGE_LEN fits in a part");
@@ -561,9 +601,14 @@ async fn stream_to_s3(
         while !rest.is_empty() {
             let part_buf = match &mut buf {
                 Some(b) => b,
-                // Waits while every buffer is in use: the client's upload slows down.
+                // Waits while every buffer is in use: the client's upload slows down (and is
+                // refused, like a new one, when the queue is full or the wait too long).
                 None => {
-                    let b = state.part_buffers().acquire().await;
+                    let b = state
+                        .part_buffers()
+                        .acquire()
+                        .await
+                        .map_err(ApiError::Busy)?;
                     clock.resumed();
                     buf.insert(b)
                 }

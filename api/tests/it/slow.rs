@@ -209,3 +209,130 @@ async fn slow_clients_do_not_hold_up_other_uploads() {
     server.abort();
     h.finish().await;
 }
+
+/// An upload of `data` sent whole before the answer is read, as HTTP client libraries do:
+/// the raw answer (empty if the connection was reset before any of it arrived), and how
+/// long it took. Panics if the server stopped taking the body (a reset under the client).
+async fn raw_upload(
+    addr: std::net::SocketAddr,
+    token: String,
+    data: Vec<u8>,
+) -> (String, Duration) {
+    let started = Instant::now();
+    let (head, tail) = framing("busy.mp4");
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let body = [head, data, tail].concat();
+    stream
+        .write_all(&request_head(&token, body.len()))
+        .await
+        .unwrap();
+    if let Err(e) = stream.write_all(&body).await {
+        panic!(
+            "the server stopped reading the body after {:?}: {e}",
+            started.elapsed()
+        );
+    }
+    let mut raw = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(60), stream.read_to_end(&mut raw)).await;
+    (
+        String::from_utf8_lossy(&raw).into_owned(),
+        started.elapsed(),
+    )
+}
+
+async fn until(what: &str, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < Duration::from_secs(20), "never: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// An overload is refused, not queued without end: with the one part buffer held, one
+/// upload waits (the queue's one place) and gets 503 `server_busy` with `Retry-After` after
+/// the wait; another, arriving meanwhile, gets it at once. Both send their 12 MB whole and
+/// read their answer (the API reads the rest of a refused body, so the connection is not
+/// reset under it), nothing of theirs is stored, and once the buffer is free again an upload
+/// goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overload_is_refused_with_503_and_retry_after() {
+    let wait = Duration::from_secs(3);
+    let config = api::Config {
+        part_buffers: 1,
+        upload_queue: api::parts::Queue {
+            max_waiting: 1,
+            max_wait: wait,
+        },
+        // The holder below stalls: only a long stall cuts it off.
+        body_min_rate: 0,
+        body_grace: Duration::from_secs(60),
+        ..test_config()
+    };
+    let h = Harness::with_cloud(Db::Sqlite, config).await.unwrap();
+    let (owner, token, _) = h.user("busy@example.com", None).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(axum::serve(listener, h.app.clone()).into_future());
+    let pool = h.state.part_buffers();
+
+    // A client takes the one buffer (past its first 64 KiB) and then stalls.
+    let (head, _) = framing("holder.mp4");
+    let file = fake_mp4(api::upload::STAGE_LEN + 8192);
+    let mut holder = TcpStream::connect(addr).await.unwrap();
+    holder
+        .write_all(&request_head(&token, head.len() + file.len() + 300_000))
+        .await
+        .unwrap();
+    holder.write_all(&head).await.unwrap();
+    holder.write_all(&file).await.unwrap();
+    until("the holder takes the buffer", || pool.in_use() == 1).await;
+
+    // More than the loopback's socket buffers hold, so that the body must be read to be sent.
+    let data = fake_mp4(12_000_000);
+    let waiting = tokio::spawn(raw_upload(addr, token.clone(), data.clone()));
+    until("an upload waits for the buffer", || pool.waiting() == 1).await;
+    let (refused, took) = raw_upload(addr, token.clone(), data.clone()).await;
+    let (timed_out, waited) = waiting.await.unwrap();
+    for (answer, what) in [(&refused, "queue full"), (&timed_out, "waited")] {
+        assert!(answer.starts_with("HTTP/1.1 503"), "{what}: {answer:?}");
+        assert!(
+            answer.contains("\"error_code\":\"server_busy\""),
+            "{what}: {answer}"
+        );
+        assert!(
+            answer.to_ascii_lowercase().contains("retry-after: 2\r\n"),
+            "{what}: {answer}"
+        );
+    }
+    assert!(
+        took < wait,
+        "the queue was full, yet it was refused only after {took:?}"
+    );
+    assert!(
+        waited >= wait,
+        "refused after {waited:?}, before its wait of {wait:?}"
+    );
+    assert_eq!((pool.waiting(), pool.refused()), (0, 2));
+
+    // The holder goes away: its buffer comes back and the next upload is stored.
+    drop(holder);
+    until("the holder's buffer comes back", || pool.in_use() == 0).await;
+    let (stored, _) = raw_upload(addr, token.clone(), fake_mp4(300_000)).await;
+    assert!(stored.starts_with("HTTP/1.1 201"), "{stored}");
+
+    h.settle().await;
+    let metrics = h.send(get("/metrics", None)).await.text();
+    for line in [
+        "flightdeck_api_uploads_total{outcome=\"server_busy\"} 2",
+        "flightdeck_api_part_buffers_refused_total 2",
+        "flightdeck_api_part_buffers_waiting 0",
+    ] {
+        assert!(metrics.contains(line), "{line} in {metrics}");
+    }
+    assert_eq!(h.rows_of(owner).await.len(), 1);
+    assert_eq!(h.stored_versions().await, 1);
+    assert_eq!(h.pending_multipart_uploads().await, 0);
+    assert_eq!(h.drain_messages().await.len(), 1);
+    server.abort();
+    h.finish().await;
+}
