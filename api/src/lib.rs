@@ -33,7 +33,7 @@ pub const DEFAULT_BODY_MIN_RATE: u64 = 32 * 1024;
 /// How far a request body may fall behind `body_min_rate` (and so how long it may stall).
 pub const DEFAULT_BODY_GRACE: Duration = Duration::from_secs(5);
 /// Uploads that may wait for a part buffer at once (see `parts::Queue`); more get 503.
-pub const DEFAULT_UPLOAD_QUEUE: usize = 32;
+pub const DEFAULT_UPLOAD_QUEUE: usize = 128;
 /// How long an upload may wait for a part buffer before it gets 503.
 pub const DEFAULT_UPLOAD_WAIT: Duration = Duration::from_secs(10);
 

@@ -181,6 +181,12 @@ async fn render(axum::extract::State(state): axum::extract::State<AppState>) -> 
         ("part_buffers_in_use", "gauge", "Part buffers uploads hold now.", pool.in_use()),
         ("part_buffers_waiting", "gauge", "Uploads waiting for a part buffer now.", pool.waiting()),
         (
+            "part_buffers_allocated_total",
+            "counter",
+            "Part buffers allocated since the start: stays at part_buffers while they are reused.",
+            pool.allocated(),
+        ),
+        (
             "part_buffers_refused_total",
             "counter",
             "Uploads refused a part buffer (503 server_busy): the queue was full or the wait too long.",

@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# The upload API under an open stream of uploads faster than it can store them (release
+# build, local cloud). Each mode gets a fresh emulator (`flightdeck local up --no-fleet`) and a
+# fresh `flightdeck-api`, then `flightdeck load run` sends RATE 4 MB uploads a second for
+# SECONDS; the API's RSS and its clients' open connections are sampled every second, during the run and
+# for up to IDLE_S after it, until its connections are gone. Modes:
+#   bounded    the defaults: at most 128 uploads wait for a part buffer, each at most 10 s,
+#              then 503 server_busy (api/README.md, "Overload")
+#   unbounded  --upload-queue 65536 --upload-wait-seconds 3600: the wait as it was before
+#              the bound (every upload waits for a buffer, however long)
+# Writes bench/results/api-overload-<YYYY-MM-DD-HHMM>.md.
+#
+#   bench/api-overload.sh                       # both modes, 70/s for 120 s (up to 34 GB through S3 each)
+#   RATE=45 SECONDS_=60 MODES=bounded bench/api-overload.sh
+#   NO_BUILD=1 bench/api-overload.sh            # the release binaries already built
+#
+# Disk: the emulator keeps objects on disk until it stops; every mode's emulator is stopped
+# before the next starts (about 4 MB x RATE x SECONDS each).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RATE=${RATE:-70}
+SECONDS_=${SECONDS_:-120}
+IDLE_S=${IDLE_S:-180}
+MODES=${MODES:-"bounded unbounded"}
+[ "${NO_BUILD:-0}" = 1 ] || cargo build --release --quiet --locked -p api -p console --bins
+T=$(cd "${CARGO_TARGET_DIR:-target}/release" && pwd)
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() {
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+mkdir -p bench/results
+say() { printf 'api-overload: %s\n' "$*" >&2; }
+need_mb=$((RATE * SECONDS_ * 4 + 2048))
+free_mb=$(df -Pm "$WORK" | awk 'NR == 2 {print $4}')
+[ "$free_mb" -gt "$need_mb" ] || { say "needs about $need_mb MB free disk, $free_mb MB free"; exit 1; }
+
+cat >"$WORK/scenario.toml" <<TOML
+description = "Open model: $RATE uploads/s for $SECONDS_ s (4 MB)"
+[open]
+phases = [{ duration = "${SECONDS_}s", rate = $RATE }]
+[[steps]]
+upload = { video = "4mb" }
+TOML
+
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+STARTED=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+for mode in $MODES; do
+    dir="$WORK/$mode"
+    mkdir -p "$dir/runtime" "$dir/state" "$dir/data"
+    export FLIGHTDECK_RUNTIME_DIR="$dir/runtime" FLIGHTDECK_STATE_DIR="$dir/state"
+    say "$mode: starting the local cloud"
+    "$T/flightdeck" local up --no-fleet >"$dir/local.log" 2>&1 &
+    LOCAL=$!
+    PIDS+=("$LOCAL")
+    for _ in $(seq 1 240); do
+        grep -q endpoint "$dir/runtime/running.json" 2>/dev/null && break
+        sleep 0.5
+    done
+    endpoint=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['endpoint'])" \
+        "$dir/runtime/running.json")
+    port=$(python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])")
+    flags=()
+    [ "$mode" = unbounded ] && flags=(--upload-queue 65536 --upload-wait-seconds 3600)
+    AWS_ENDPOINT_URL=$endpoint AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=flightdeck-local \
+        AWS_SECRET_ACCESS_KEY=flightdeck-local-secret RUST_LOG=warn \
+        FLIGHTDECK_JWT_SECRET=api-overload-bench-secret-api-overload-bench \
+        "$T/flightdeck-api" --listen "127.0.0.1:$port" --data-dir "$dir/data" "${flags[@]}" \
+        >"$dir/api.log" 2>&1 &
+    API=$!
+    PIDS+=("$API")
+    for _ in $(seq 1 100); do
+        curl -sf "http://127.0.0.1:$port/api/health" >/dev/null && break
+        sleep 0.2
+    done
+    python3 - "$API" "$port" "$dir/samples.tsv" "$((SECONDS_ + IDLE_S + 120))" <<'PY' &
+import sys, time
+pid, port, out, limit = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], float(sys.argv[4])
+start = time.time()
+def connections():
+    # The API's side of its clients' connections: local port = the API's, in any state but
+    # LISTEN (0A) and TIME_WAIT (06), which hold nothing of the process.
+    n = 0
+    for line in open("/proc/net/tcp").readlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        if int(local.split(":")[1], 16) == port and state not in ("0A", "06"):
+            n += 1
+    return n
+with open(out, "w") as f:
+    while time.time() - start < limit:
+        try:
+            rss = next(int(l.split()[1]) for l in open(f"/proc/{pid}/status") if l.startswith("VmRSS"))
+        except (OSError, StopIteration):
+            break
+        print(f"{time.time():.1f}\t{rss / 1024:.1f}\t{connections()}", file=f, flush=True)
+        time.sleep(1)
+PY
+    SAMPLER=$!
+    PIDS+=("$SAMPLER")
+    say "$mode: $RATE uploads/s for $SECONDS_ s against the API"
+    date +%s.%N >"$dir/load-start"
+    AWS_ENDPOINT_URL=$endpoint "$T/flightdeck" load run "$WORK/scenario.toml" \
+        --target "http://127.0.0.1:$port" --json >"$dir/report.json" 2>"$dir/load.err" || true
+    date +%s.%N >"$dir/load-end"
+    say "$mode: waiting (at most ${IDLE_S}s) for the API's connections to close"
+    for _ in $(seq 1 "$IDLE_S"); do
+        [ "$(tail -1 "$dir/samples.tsv" | cut -f3)" = 0 ] && break
+        sleep 1
+    done
+    sleep 5
+    kill "$SAMPLER" "$API" "$LOCAL" 2>/dev/null || true
+    wait "$SAMPLER" "$API" "$LOCAL" 2>/dev/null || true
+done
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+
+OUT=bench/results/api-overload-$(date -u +%Y-%m-%d-%H%M).md
+python3 bench/api_overload_report.py "$WORK" "$MODES" "$RATE" "$SECONDS_" "$STARTED" \
+    "$LOAD_BEFORE" "$LOAD_AFTER" "$(git rev-parse --short HEAD)" >"$OUT"
+cat "$OUT"
+say "wrote $OUT"

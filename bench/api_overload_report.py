@@ -1,0 +1,77 @@
+"""The Markdown result of bench/api-overload.sh from its work directory: per mode, the load
+runner's answer counts and latency, and the API's RSS and open connections (sampled every
+second) during the run, at its end, and once its connections had closed."""
+import json
+import os
+import platform
+import subprocess
+import sys
+
+work, modes, rate, seconds, started, load_before, load_after, commit = sys.argv[1:]
+
+
+def sh(cmd):
+    return subprocess.run(cmd, shell=True, capture_output=True, text=True).stdout.strip()
+
+
+cpu = sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2").strip()
+print(f"# The upload API under overload, {started}\n")
+print(f"`bench/api-overload.sh`: a fresh local cloud (`flightdeck local up --no-fleet`) and a fresh release")
+print(f"`flightdeck-api` per mode; `flightdeck load run` sends {rate} uploads of 4 MB a second for {seconds} s")
+print("(open model: arrivals do not wait for answers), more than the API can store in the")
+print("emulator. The API's RSS and its clients' open connections are sampled every second,")
+print("during the run and until the connections have closed.\n")
+print(f"- command: `RATE={rate} SECONDS_={seconds} MODES='{modes}' bench/api-overload.sh`")
+print(f"- git commit: {commit}")
+print(f"- machine: {os.cpu_count()} cores, {cpu}, {round(os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30)} GiB RAM, Linux {platform.release()}")
+print(f"- load average before: {load_before}; after: {load_after} (a shared machine)")
+print("- modes: `bounded` is the default (at most 128 uploads wait for a part buffer, each at most")
+print("  10 s, then 503 `server_busy`); `unbounded` is `--upload-queue 65536 --upload-wait-seconds 3600`,")
+print("  the wait as it was before the bound.\n")
+
+rows = []
+for mode in modes.split():
+    d = os.path.join(work, mode)
+    try:
+        report = json.load(open(os.path.join(d, "report.json")))
+    except (OSError, ValueError) as e:
+        print(f"- {mode}: no load report ({e}); load runner said: {open(os.path.join(d, 'load.err')).read()[-500:]}")
+        continue
+    t0 = float(open(os.path.join(d, "load-start")).read())
+    t1 = float(open(os.path.join(d, "load-end")).read())
+    samples = [tuple(map(float, l.split("\t"))) for l in open(os.path.join(d, "samples.tsv")) if l.strip()]
+    during = [s for s in samples if t0 <= s[0] <= t1] or samples
+    after = [s for s in samples if s[0] > t1]
+    last = samples[-1]
+    closed = next((s for s in after if s[2] == 0), None)
+    r = report["requests"]
+    lat = report.get("latency") or {}
+    errors = ", ".join(f"{k} {v}" for k, v in sorted(report.get("errors", {}).items())) or "none"
+    rows.append((mode, r, lat, errors, during, after, last, closed, t1, samples[0]))
+
+print("| mode | sent | 201 | failed | cancelled | errors | p50 s | p99 s | API RSS max MB | connections max | at the run's end: RSS MB / connections | connections closed after | RSS then MB |")
+print("|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---|---|---:|")
+for mode, r, lat, errors, during, after, last, closed, t1, first in rows:
+    rss_max = max(s[1] for s in during + after)
+    conns_max = int(max(s[2] for s in during + after))
+    end = min(during + after, key=lambda s: abs(s[0] - t1))
+    closed_txt = f"{closed[0] - t1:.0f} s" if closed else f"not within the wait ({int(last[2])} still open)"
+    rss_then = f"{closed[1]:.0f}" if closed else f"{last[1]:.0f}"
+    print(f"| {mode} | {r['sent']} | {r['ok']} | {r['failed']} | {r['cancelled']} | {errors} | "
+          f"{lat.get('median', 0):.2f} | {lat.get('p99', 0):.2f} | {rss_max:.0f} | {conns_max} | "
+          f"{end[1]:.0f} / {int(end[2])} | {closed_txt} | {rss_then} |")
+print()
+print("RSS before the run: " + ", ".join(f"{m} {f[1]:.0f} MB" for m, *_, f in rows) + ".")
+print()
+print("The API's RSS in MB every 10 s from the run's start (`|` marks the run's end):\n")
+print("```")
+for mode, r, lat, errors, during, after, last, closed, t1, first in rows:
+    line = []
+    marked = False
+    for s in (during + after)[::10]:
+        if not marked and s[0] > t1:
+            line.append("|")
+            marked = True
+        line.append(f"{s[1]:.0f}")
+    print(f"{mode:>9}: " + " ".join(line))
+print("```")
