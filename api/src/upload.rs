@@ -400,15 +400,11 @@ async fn receive(
                     video_id,
                     container.extension(),
                 );
-                let size =
-                    match stream_to_s3(state, &mut field, container, cleanup, &mut clock).await {
-                        Ok(size) => size,
-                        Err(e @ ApiError::Busy(_)) => {
-                            drain(&mut field, &mut clock).await;
-                            return Err(e);
-                        }
-                        Err(e) => return Err(e),
-                    };
+                let stored = stream_to_s3(state, &mut field, container, cleanup, &mut clock).await;
+                if let Err(ApiError::Busy(_)) = stored {
+                    drain(&mut field, &mut clock).await;
+                }
+                let size = stored?;
                 // Storing the last part was the server's time, not the client's.
                 clock.resumed();
                 file = Some(Received {
