@@ -257,6 +257,20 @@ impl Harness {
         }
     }
 
+    /// Exactly `n` of `owner`'s uploads went through, and nothing of any other is left: `n`
+    /// rows, `n` stored versions, `n` queued messages (received, so hidden after this), and
+    /// no multipart upload left open.
+    pub async fn assert_stored_exactly(&self, owner: Uuid, n: usize) {
+        assert_eq!(self.rows_of(owner).await.len(), n, "rows");
+        assert_eq!(self.stored_versions().await, n, "stored versions");
+        assert_eq!(
+            self.pending_multipart_uploads().await,
+            0,
+            "open multipart uploads"
+        );
+        assert_eq!(self.drain_messages().await.len(), n, "queued messages");
+    }
+
     pub async fn rows_of(&self, owner: Uuid) -> Vec<store::Video> {
         self.store
             .list_videos_by_owner(owner, 100, 0)

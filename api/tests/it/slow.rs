@@ -202,10 +202,7 @@ async fn slow_clients_do_not_hold_up_other_uploads() {
     );
     // Only the five normal uploads are stored: no object, part upload, row or message
     // from any slow client.
-    assert_eq!(h.rows_of(owner).await.len(), 5);
-    assert_eq!(h.stored_versions().await, 5);
-    assert_eq!(h.pending_multipart_uploads().await, 0);
-    assert_eq!(h.drain_messages().await.len(), 5);
+    h.assert_stored_exactly(owner, 5).await;
     server.abort();
     h.finish().await;
 }
@@ -329,10 +326,7 @@ async fn an_overload_is_refused_with_503_and_retry_after() {
     ] {
         assert!(metrics.contains(line), "{line} in {metrics}");
     }
-    assert_eq!(h.rows_of(owner).await.len(), 1);
-    assert_eq!(h.stored_versions().await, 1);
-    assert_eq!(h.pending_multipart_uploads().await, 0);
-    assert_eq!(h.drain_messages().await.len(), 1);
+    h.assert_stored_exactly(owner, 1).await;
     server.abort();
     h.finish().await;
 }

@@ -477,10 +477,7 @@ async fn too_large_below_one_part() {
         (r.status, r.code().as_str()),
         (StatusCode::PAYLOAD_TOO_LARGE, "too_large")
     );
-    assert_eq!(h.stored_versions().await, 0);
-    assert_eq!(h.pending_multipart_uploads().await, 0);
-    assert!(h.rows_of(owner).await.is_empty());
-    assert!(h.drain_messages().await.is_empty());
+    h.assert_stored_exactly(owner, 0).await;
     h.finish().await;
 }
 
