@@ -8,7 +8,9 @@ use stack::Stack;
 
 use crate::cli::args::{FleetArgs, Target, UiArgs};
 use crate::cli::status;
-use crate::local::{exports, start_fleet, stop_fleet, LocalCloud, LocalFleet, ShutdownSignal};
+use crate::local::{
+    exports, start_fleet, start_lifecycle, stop_fleet, LocalCloud, LocalFleet, ShutdownSignal,
+};
 
 /// `flightdeck demo`: the local cloud plus the live console; quitting the console stops the
 /// local cloud. Without a terminal on stdout (scripts, CI) or with `--no-tui`, it prints the
@@ -46,6 +48,7 @@ pub async fn run(
     let registered = cloud.register(&stack.region).is_ok();
     if let Some(mut setup) = setup {
         let mut signals = ShutdownSignal::listen();
+        let lifecycle = start_lifecycle(&cloud, stack, fleet_args);
         let fleet = start_fleet(&cloud, stack, fleet_args, target, false).await?;
         setup.extras.local = fleet.as_ref().map(LocalFleet::hooks);
         // From here the screen is the console's: the emulator's deaths and restarts are told there.
@@ -68,6 +71,7 @@ pub async fn run(
         setup.extras.feeds.push(crate::agents::fleet::memory_feed(
             fleet.as_ref().map(|f| f.hooks().fleet),
             emulator_pid,
+            Some(lifecycle.subscribe()),
         ));
         if let (Some(t), Some(f)) = (&tour, &fleet) {
             t.attach(&mut setup, &cloud.clients, stack, f, target);
@@ -78,6 +82,7 @@ pub async fn run(
             () = signals.recv() => Ok(()),
         };
         stop_fleet(fleet).await;
+        lifecycle.stop().await;
         if let Some(k) = keeper {
             k.stop().await;
         }
@@ -102,6 +107,7 @@ pub async fn run(
     println!("{}", exports(cloud.emulator.endpoint(), &stack.region));
     let mut signals = ShutdownSignal::listen();
     println!("Press Ctrl-C to stop; nothing is left running.");
+    let lifecycle = start_lifecycle(&cloud, stack, fleet_args);
     let fleet = start_fleet(&cloud, stack, fleet_args, target, true).await?;
     let keeper = cloud.keep(stack);
     let told = keeper
@@ -116,6 +122,7 @@ pub async fn run(
         t.stop().await;
     }
     stop_fleet(fleet).await;
+    lifecycle.stop().await;
     if let Some(t) = told {
         t.abort();
     }

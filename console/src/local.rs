@@ -133,7 +133,6 @@ pub struct LocalFleet {
     pub autoscaler: Option<Autoscaler>,
     /// Evaluates the stack's alarms (and publishes the SQS and Auto Scaling metrics they read).
     pub alarms: local_cloud::AlarmEvaluator,
-    lifecycle: Option<local_cloud::Lifecycle>,
     printer: Option<tokio::task::JoinHandle<()>>,
 }
 
@@ -180,25 +179,12 @@ impl LocalFleet {
             stack,
             local_cloud::EvaluatorConfig::default(),
         );
-        let expire_after = args
-            .expire_after
-            .unwrap_or(crate::cli::args::DEFAULT_EXPIRE_AFTER_MIN);
-        let lifecycle = (expire_after > 0).then(|| {
-            local_cloud::Lifecycle::start(
-                &cloud.clients,
-                local_cloud::LifecycleConfig::for_stack(
-                    stack,
-                    Duration::from_secs(expire_after * 60),
-                ),
-            )
-        });
         Ok(LocalFleet {
             fleet,
             cpu,
             logs,
             autoscaler,
             alarms,
-            lifecycle,
             printer: None,
         })
     }
@@ -279,9 +265,6 @@ impl LocalFleet {
             a.stop().await;
         }
         self.alarms.stop().await;
-        if let Some(l) = self.lifecycle {
-            l.stop().await;
-        }
         self.cpu.stop().await;
         let running = self.fleet.state().instances.len();
         if running > 0 {
@@ -296,6 +279,26 @@ impl LocalFleet {
             p.abort();
         }
     }
+}
+
+/// The local cloud's S3 lifecycle: uploads and outputs expire after `--expire-after` minutes,
+/// and the oldest go first when they near the storage cap. Runs with or without the fleet.
+pub(crate) fn start_lifecycle(
+    cloud: &LocalCloud,
+    stack: &Stack,
+    args: &FleetArgs,
+) -> local_cloud::Lifecycle {
+    let minutes = args
+        .expire_after
+        .unwrap_or(crate::cli::args::DEFAULT_EXPIRE_AFTER_MIN);
+    local_cloud::Lifecycle::start(
+        &cloud.clients,
+        local_cloud::LifecycleConfig::for_stack(
+            stack,
+            (minutes > 0).then(|| Duration::from_secs(minutes * 60)),
+            Some(cloud.emulator.storage()),
+        ),
+    )
 }
 
 pub(crate) async fn start_fleet(
@@ -391,11 +394,21 @@ pub async fn run(cmd: LocalCommand, target: &Target, stack: &Stack) -> anyhow::R
             println!("Local cloud running at {}.", cloud.emulator.endpoint());
             println!("Use it from other terminals with `flightdeck --local status`, or:");
             println!("{}", exports(cloud.emulator.endpoint(), &stack.region));
+            let storage = cloud.emulator.storage();
+            println!(
+                "Its S3 holds at most {} of objects ({}; past 60 % the oldest uploads and outputs go) and writes nothing below {} free disk ({}).",
+                local_cloud::storage::human(storage.cap),
+                local_cloud::storage::STORAGE_ENV,
+                local_cloud::storage::human(storage.min_free),
+                local_cloud::storage::MIN_FREE_ENV,
+            );
             let mut signals = ShutdownSignal::listen();
             println!("Stop it with Ctrl-C or `flightdeck local down`.");
+            let lifecycle = start_lifecycle(&cloud, stack, &fleet);
             let fleet = start_fleet(&cloud, stack, &fleet, target, true).await?;
             signals.recv().await;
             stop_fleet(fleet).await;
+            lifecycle.stop().await;
             drop(cloud);
             println!("Local cloud stopped.");
             Ok(())

@@ -94,7 +94,11 @@ pub const MEMORY_EVERY: Duration = Duration::from_secs(5);
 
 /// One sample of the emulator's, this console's and each fleet process's resident set, and
 /// the machine's memory; `None` when /proc cannot be read (not Linux).
-fn memory_sample(fleet: Vec<(String, u32)>, emulator: Option<u32>) -> Option<LocalMemory> {
+fn memory_sample(
+    fleet: Vec<(String, u32)>,
+    emulator: Option<u32>,
+    s3_data: Option<(u64, u64)>,
+) -> Option<LocalMemory> {
     let machine = memory::machine().ok()?;
     let processes = fleet
         .into_iter()
@@ -106,12 +110,19 @@ fn memory_sample(fleet: Vec<(String, u32)>, emulator: Option<u32>) -> Option<Loc
         processes,
         total: machine.total,
         available: machine.available,
+        s3_data,
+        disk_free: local_cloud::storage::disk_free(&local_cloud::paths::data_dir()).ok(),
     })
 }
 
-/// Samples the local cloud's memory every [`MEMORY_EVERY`] for the fleet view and the
-/// low-memory warning.
-pub fn memory_feed(fleet: Option<watch::Receiver<FleetState>>, emulator: EmulatorPid) -> Feed {
+/// Samples the local cloud's memory (and its disk, and the S3 data its lifecycle counted
+/// when this process runs it) every [`MEMORY_EVERY`] for the fleet view and the low-memory
+/// warning.
+pub fn memory_feed(
+    fleet: Option<watch::Receiver<FleetState>>,
+    emulator: EmulatorPid,
+    lifecycle: Option<watch::Receiver<local_cloud::lifecycle::LifecycleState>>,
+) -> Feed {
     Box::new(move |tx, token| {
         Box::pin(async move {
             let mut tick = tokio::time::interval(MEMORY_EVERY);
@@ -128,7 +139,11 @@ pub fn memory_feed(fleet: Option<watch::Receiver<FleetState>>, emulator: Emulato
                         .filter_map(|i| Some((i.instance_id.clone(), i.pid?)))
                         .collect()
                 });
-                let Some(memory) = memory_sample(pids, emulator.current()) else {
+                let s3_data = lifecycle.as_ref().and_then(|l| {
+                    let state = l.borrow();
+                    Some((state.last.held, state.cap?)).filter(|_| state.sweeps > 0)
+                });
+                let Some(memory) = memory_sample(pids, emulator.current(), s3_data) else {
                     return;
                 };
                 let report = Report::LocalMemory {

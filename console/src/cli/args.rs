@@ -152,7 +152,8 @@ pub struct FleetArgs {
     pub cooldown: Option<u64>,
 
     /// Uploads and outputs expire this many minutes after they are written, as an S3
-    /// lifecycle rule would; 0 keeps them [default: 30]
+    /// lifecycle rule would; 0 keeps them, up to the storage cap (FLIGHTDECK_LOCAL_STORAGE_GB)
+    /// [default: 30]
     #[arg(long, value_name = "MINUTES")]
     pub expire_after: Option<u64>,
 }

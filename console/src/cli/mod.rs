@@ -38,6 +38,7 @@ pub async fn run(mut cli: Cli) -> anyhow::Result<()> {
                 setup.extras.feeds.push(agents::fleet::memory_feed(
                     None,
                     agents::fleet::EmulatorPid::Recorded,
+                    None,
                 ));
             }
             tui::run(&clients, setup).await

@@ -534,6 +534,11 @@ pub struct LocalMemory {
     pub total: u64,
     /// What the kernel can hand out without swapping.
     pub available: u64,
+    /// The local cloud's S3 object data, as its lifecycle last counted it, and its storage
+    /// cap: known to the console that runs the local cloud (the demo).
+    pub s3_data: Option<(u64, u64)>,
+    /// Free space on the disk that holds the emulator's object data.
+    pub disk_free: Option<u64>,
 }
 
 /// How close the machine is to running out of memory.
@@ -550,6 +555,10 @@ impl LocalMemory {
     /// An emulator this large is a leak or a runaway load run, not a working set (the soak's
     /// bound is 1.5 GB).
     pub const EMULATOR_LIMIT: u64 = 2 << 30;
+
+    /// Less free disk than this is shown as a warning: twice the free space the emulator
+    /// keeps by default (it refuses S3 writes below 2 GB).
+    pub const DISK_LOW: u64 = 4 << 30;
 
     /// The resident set of every fleet process in `instances`.
     pub fn fleet_of<'a>(&self, instances: impl IntoIterator<Item = &'a str>) -> (u64, usize) {

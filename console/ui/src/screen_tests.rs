@@ -650,6 +650,8 @@ fn group_detail_on_a_local_cloud_low_on_memory_100x30() {
         ],
         total: 24 << 30,
         available: available_mib << 20,
+        s3_data: Some((5_530 << 20, 8 << 30)),
+        disk_free: Some(3 << 30),
     };
     feed(
         &mut s,
@@ -684,6 +686,8 @@ fn group_detail_on_a_local_cloud_low_on_memory_100x30() {
     assert!(text.contains("MEM"), "{text}");
     assert!(text.contains("610 MB"), "{text}");
     assert!(text.contains("this group 1.1 GB in 2 processes"), "{text}");
+    assert!(text.contains("S3 data 5.4 GB of 8.0 GB"), "{text}");
+    assert!(text.contains("disk 3.0 GB free"), "{text}");
     assert!(
         text.contains("⚠ memory low: 16.0 GB free, emulator 2.5 GB"),
         "{text}"

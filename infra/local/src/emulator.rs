@@ -12,6 +12,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 use crate::install::Installation;
+use crate::storage::StorageLimits;
 
 /// Started with `python -c`: watches the parent PID, applies flightdeck's emulator fixes
 /// (see the file; `FLIGHTDECK_EMULATOR_UNPATCHED=1` skips them), then runs moto's own server.
@@ -35,6 +36,8 @@ pub enum EmulatorError {
         secs: u64,
         log: PathBuf,
     },
+    #[error("the local cloud's storage bounds: {0}")]
+    Storage(String),
     #[error("cannot reach the emulator at {endpoint}: {reason}. Is it running? Start one with `flightdeck local up`, or check --endpoint")]
     Unreachable { endpoint: String, reason: String },
     #[error("no free port on 127.0.0.1: {0}")]
@@ -60,13 +63,26 @@ pub struct Emulator {
     endpoint: String,
     child: Option<Child>,
     log: Option<PathBuf>,
+    /// The disk bounds it was started with (a restart keeps them).
+    storage: StorageLimits,
 }
 
 impl Emulator {
-    /// Start the emulator on `port`, or on a free port when `None`.
+    /// Start the emulator on `port`, or on a free port when `None`, with the storage bounds
+    /// from the environment ([`StorageLimits::from_env`]).
     pub async fn start(
         install: &Installation,
         port: Option<u16>,
+    ) -> Result<Emulator, EmulatorError> {
+        let storage = StorageLimits::from_env().map_err(EmulatorError::Storage)?;
+        Emulator::start_with(install, port, storage).await
+    }
+
+    /// [`Emulator::start`] with the given storage bounds.
+    pub async fn start_with(
+        install: &Installation,
+        port: Option<u16>,
+        storage: StorageLimits,
     ) -> Result<Emulator, EmulatorError> {
         // A free port can be taken between our probe and the emulator's bind; try again then.
         let attempts = if port.is_some() { 1 } else { 3 };
@@ -76,7 +92,7 @@ impl Emulator {
                 Some(p) => p,
                 None => free_port().map_err(EmulatorError::NoPort)?,
             };
-            match Emulator::start_on(install, port, LogStart::Fresh).await {
+            match Emulator::start_on(install, port, storage, LogStart::Fresh).await {
                 Ok(e) => return Ok(e),
                 Err(e @ EmulatorError::Exited { .. }) => last_err = Some(e),
                 Err(e) => return Err(e),
@@ -92,6 +108,7 @@ impl Emulator {
     async fn start_on(
         install: &Installation,
         port: u16,
+        storage: StorageLimits,
         log_start: LogStart,
     ) -> Result<Emulator, EmulatorError> {
         let logs = crate::paths::logs_dir();
@@ -126,9 +143,18 @@ impl Emulator {
         })?;
         let python = install.python();
         // Object data goes to unlinked files here rather than the emulator's memory.
-        let data_dir = crate::paths::cache_dir().join("emulator-data");
+        let data_dir = crate::paths::data_dir();
         let child = Command::new(&python)
             .env("FLIGHTDECK_EMULATOR_DATA_DIR", &data_dir)
+            // S3 writes past these are refused (see `storage`).
+            .env(
+                "FLIGHTDECK_EMULATOR_MAX_DATA_BYTES",
+                storage.cap.to_string(),
+            )
+            .env(
+                "FLIGHTDECK_EMULATOR_MIN_FREE_BYTES",
+                storage.min_free.to_string(),
+            )
             // Request bodies of megabytes, served from many threads, would otherwise stay in
             // per-thread malloc arenas after they are freed: fewer arenas, and blocks over
             // 128 KiB mapped and returned to the system on free.
@@ -151,6 +177,7 @@ impl Emulator {
             endpoint: format!("http://127.0.0.1:{port}"),
             child: Some(child),
             log: Some(log_path.clone()),
+            storage,
         };
         tracing::debug!(pid = emulator.pid(), endpoint = %emulator.endpoint, "emulator starting");
 
@@ -195,7 +222,9 @@ impl Emulator {
             )))
         })?;
         self.stop();
-        *self = Emulator::start_on(install, port, LogStart::Append(why.to_owned())).await?;
+        let storage = self.storage;
+        *self =
+            Emulator::start_on(install, port, storage, LogStart::Append(why.to_owned())).await?;
         Ok(())
     }
 
@@ -214,6 +243,7 @@ impl Emulator {
             endpoint: self.endpoint.clone(),
             child: self.child.take(),
             log: self.log.clone(),
+            storage: self.storage,
         }
     }
 
@@ -233,11 +263,18 @@ impl Emulator {
             endpoint,
             child: None,
             log: None,
+            // Whoever started it set its bounds; these are what this process would set.
+            storage: StorageLimits::from_env().unwrap_or_default(),
         })
     }
 
     pub fn endpoint(&self) -> &str {
         &self.endpoint
+    }
+
+    /// The storage bounds an owned emulator was started with (the defaults when attached).
+    pub fn storage(&self) -> StorageLimits {
+        self.storage
     }
 
     /// The emulator's process id, when this process owns it.

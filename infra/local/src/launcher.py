@@ -14,10 +14,13 @@ import inspect
 import json
 import os
 import resource
+import stat
 import sys
 import tempfile
 import threading
 import time
+from urllib.parse import parse_qs, unquote
+from xml.sax.saxutils import escape as xml_escape
 
 PATCHED_MOTO = "5.2.5"
 
@@ -267,6 +270,132 @@ def keep_s3_data_on_disk():
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
+def _unlinked_file_bytes():
+    """The disk held by this process's open files that have no name: the object data moto
+    keeps in temporary files (one per object over 64 KiB), counted as the kernel does."""
+    held = 0
+    for name in os.listdir("/proc/self/fd"):
+        try:
+            st = os.fstat(int(name))
+        except (OSError, ValueError):
+            continue
+        if stat.S_ISREG(st.st_mode) and st.st_nlink == 0:
+            held += st.st_blocks * 512
+    return held
+
+
+def _s3_write_bytes(environ):
+    """The bytes an S3 request would add to the data held: its body for PutObject and
+    UploadPart, 0 for CopyObject and CompleteMultipartUpload (their size is not in the
+    request); None for everything that adds no object data (reads, deletes, bucket settings,
+    tags, other services). Requests are path-style, as flightdeck's clients send them."""
+    method = environ.get("REQUEST_METHOD")
+    if method not in ("PUT", "POST"):
+        return None
+    query = environ.get("QUERY_STRING", "")
+    scope = environ.get("HTTP_AUTHORIZATION", "") + " " + unquote(query)
+    if "/s3/aws4_request" not in scope:
+        return None
+    path = environ.get("PATH_INFO", "").strip("/")
+    if "/" not in path:
+        return None
+    params = parse_qs(query, keep_blank_values=True)
+    if method == "POST":
+        return 0 if "uploadId" in params else None
+    if params.keys() & {"tagging", "acl", "retention", "legal-hold"}:
+        return None
+    size = environ.get("HTTP_X_AMZ_DECODED_CONTENT_LENGTH") or environ.get("CONTENT_LENGTH")
+    return int(size) if size and size.strip().isdigit() else 0
+
+
+def _gb(n):
+    """Bytes in GB of 2^30 (MB of 2^20 below one), as flightdeck's bounds are given."""
+    return f"{n / 2**30:.1f} GB" if n >= 2**30 else f"{n / 2**20:.1f} MB"
+
+
+def bound_s3_storage():
+    """moto stores every object it is given until it is deleted, and a load run writes
+    100-250 MB/s, so a few minutes of load filled this machine's disk. An S3 write is refused
+    with 503 SlowDown (what S3 answers a write it cannot take now; SDKs retry it with backoff)
+    when it would take the object data past FLIGHTDECK_EMULATOR_MAX_DATA_BYTES or leave less
+    than FLIGHTDECK_EMULATOR_MIN_FREE_BYTES free on the data disk. Reads and deletes always
+    go through, so the local lifecycle can free space. The data held is measured from the
+    open files at most every half second, plus what was let in since."""
+    from moto.moto_server import werkzeug_app
+
+    max_data = int(os.environ.get("FLIGHTDECK_EMULATOR_MAX_DATA_BYTES") or 0)
+    min_free = int(os.environ.get("FLIGHTDECK_EMULATOR_MIN_FREE_BYTES") or 0)
+    data_dir = os.environ.get("FLIGHTDECK_EMULATOR_DATA_DIR") or tempfile.gettempdir()
+    if not max_data and not min_free:
+        return
+    dispatcher = werkzeug_app.DomainDispatcherApplication
+    original = dispatcher.__call__
+    if list(inspect.signature(original).parameters) != ["self", "environ", "start_response"]:
+        raise SystemExit(
+            "flightdeck: moto's DomainDispatcherApplication changed "
+            f"(flightdeck's fix was written for moto {PATCHED_MOTO}); "
+            "run with FLIGHTDECK_EMULATOR_UNPATCHED=1 or update infra/local/src/launcher.py"
+        )
+    lock = threading.Lock()
+    seen = {"at": -1.0, "held": 0, "since": 0, "told": -1e9, "refused": 0}
+
+    def refusal(incoming):
+        with lock:
+            now = time.monotonic()
+            if now - seen["at"] >= 0.5:
+                seen["held"], seen["since"], seen["at"] = _unlinked_file_bytes(), 0, now
+            held = seen["held"] + seen["since"]
+            disk = os.statvfs(data_dir)
+            free = disk.f_bavail * disk.f_frsize
+            if max_data and held + incoming > max_data:
+                why = (
+                    f"the local cloud's S3 holds {_gb(held)} of object data, and this write "
+                    f"would take it past its {_gb(max_data)} cap (FLIGHTDECK_LOCAL_STORAGE_GB)"
+                )
+            elif min_free and free - incoming < min_free:
+                why = (
+                    f"only {_gb(free)} is free on the local cloud's data disk ({data_dir}), "
+                    f"and it keeps {_gb(min_free)} free (FLIGHTDECK_LOCAL_MIN_FREE_GB)"
+                )
+            else:
+                seen["since"] += incoming
+                return None
+            seen["refused"] += 1
+            if now - seen["told"] >= 10:
+                print(
+                    f"flightdeck: S3 writes refused ({seen['refused']} so far): {why}",
+                    flush=True,
+                )
+                seen["told"] = now
+            return why
+
+    def call(self, environ, start_response):
+        incoming = _s3_write_bytes(environ)
+        why = None if incoming is None else refusal(incoming)
+        if why is None:
+            return original(self, environ, start_response)
+        message = (
+            f"{why}. The local lifecycle removes the oldest uploads and outputs; "
+            "retry shortly, delete objects, or raise the bound."
+        )
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code>'
+            f"<Message>{xml_escape(message)}</Message>"
+            "<RequestId>flightdeck-local-storage</RequestId></Error>"
+        ).encode()
+        start_response(
+            "503 Slow Down",
+            [
+                ("Content-Type", "application/xml"),
+                ("Content-Length", str(len(body))),
+                ("Retry-After", "2"),
+            ],
+        )
+        return [body]
+
+    dispatcher.__call__ = call
+
+
 class _ThisBody:
     """The request's own body as a stream: reads stop at its Content-Length, so nothing read
     for this request (moto's, or werkzeug's drain after the response) takes the next request
@@ -454,13 +583,14 @@ def main():
         fix_s3_range_read()
         fix_module_list_scan()
         keep_s3_data_on_disk()
+        bound_s3_storage()
         # FLIGHTDECK_EMULATOR_CLOSE_CONNECTIONS=1: every connection closed, as werkzeug ships
         # (the benchmarks' baseline for the connection reuse).
         if os.environ.get("FLIGHTDECK_EMULATOR_CLOSE_CONNECTIONS", "") in ("", "0"):
             keep_connections_open()
         print(
             "flightdeck: emulator fixes applied: sqs-retention-check, sqs-send-cost, "
-            "s3-list-versions-copy, s3-range-read, module-list, keep-alive",
+            "s3-list-versions-copy, s3-range-read, module-list, s3-storage-bound, keep-alive",
             flush=True,
         )
     else:

@@ -20,6 +20,7 @@ pub mod paths;
 pub mod provision;
 pub mod registry;
 pub mod servicemetrics;
+pub mod storage;
 pub mod testing;
 
 pub use alarms::{AlarmEvaluator, AlarmsState, EvaluatorConfig};
@@ -32,6 +33,7 @@ pub use keeper::{EmulatorHealth, Keeper, KeeperConfig};
 pub use lifecycle::{Lifecycle, LifecycleConfig};
 pub use logship::{LogShipper, ShipConfig, ShipStats};
 pub use provision::{provision, Change, ProvisionError, ProvisionReport};
+pub use storage::StorageLimits;
 
 /// Credentials the local cloud hands to every program: the emulator accepts any keys, and
 /// fixed ones keep a developer's real AWS credentials out of local runs.

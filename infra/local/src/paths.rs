@@ -18,6 +18,11 @@ pub fn cache_dir() -> PathBuf {
     PathBuf::from(".cache").join("flightdeck")
 }
 
+/// Where the emulator keeps object data (in unnamed files: nothing shows in a listing).
+pub fn data_dir() -> PathBuf {
+    cache_dir().join("emulator-data")
+}
+
 pub fn logs_dir() -> PathBuf {
     cache_dir().join("logs")
 }

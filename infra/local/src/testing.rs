@@ -3,7 +3,7 @@
 
 use stack::{Clients, Stack};
 
-use crate::{aws_options, provision, Emulator, Installation};
+use crate::{aws_options, provision, Emulator, Installation, StorageLimits};
 
 /// A private local cloud for one test. Dropping it stops the emulator.
 pub struct TestCloud {
@@ -15,9 +15,14 @@ pub struct TestCloud {
 impl TestCloud {
     /// A fresh emulator with nothing in it.
     pub async fn empty() -> TestCloud {
+        TestCloud::empty_with(StorageLimits::default()).await
+    }
+
+    /// A fresh emulator with these storage bounds and nothing in it.
+    pub async fn empty_with(storage: StorageLimits) -> TestCloud {
         let install = Installation::ensure(&crate::paths::cache_dir())
             .unwrap_or_else(|e| panic!("the test emulator is not available: {e}"));
-        let emulator = Emulator::start(&install, None)
+        let emulator = Emulator::start_with(&install, None, storage)
             .await
             .unwrap_or_else(|e| panic!("the test emulator did not start: {e}"));
         let stack = Stack::embedded().unwrap_or_else(|e| panic!("{e}"));
@@ -35,7 +40,12 @@ impl TestCloud {
 
     /// A fresh emulator with the reference stack provisioned.
     pub async fn provisioned() -> TestCloud {
-        let cloud = TestCloud::empty().await;
+        TestCloud::provisioned_with(StorageLimits::default()).await
+    }
+
+    /// A fresh emulator with these storage bounds and the reference stack provisioned.
+    pub async fn provisioned_with(storage: StorageLimits) -> TestCloud {
+        let cloud = TestCloud::empty_with(storage).await;
         provision(&cloud.clients, &cloud.stack)
             .await
             .unwrap_or_else(|e| panic!("provisioning the test stack failed: {e}"));
@@ -64,7 +74,8 @@ impl TestCloud {
             .unwrap_or_else(|| panic!("no port in {}", self.endpoint()));
         let install = Installation::ensure(&crate::paths::cache_dir())
             .unwrap_or_else(|e| panic!("the test emulator is not available: {e}"));
-        self.emulator = Emulator::start(&install, Some(port))
+        let storage = self.emulator.storage();
+        self.emulator = Emulator::start_with(&install, Some(port), storage)
             .await
             .unwrap_or_else(|e| panic!("the test emulator did not restart on {port}: {e}"));
         provision(&self.clients, &self.stack)

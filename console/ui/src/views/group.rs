@@ -200,6 +200,30 @@ fn summary_items<'a>(state: &State, g: &GroupSnapshot) -> Vec<Vec<Vec<Span<'a>>>
             };
             memory.push(vec![label("emulator "), Span::styled(fmt::bytes(e), style)]);
         }
+        if let Some((held, cap)) = m.s3_data {
+            // The lifecycle removes the oldest objects past 60 % of the cap.
+            let style = if held > cap / 10 * 6 {
+                s.warn
+            } else {
+                Style::new()
+            };
+            memory.push(vec![
+                label("S3 data "),
+                Span::styled(fmt::bytes(held), style),
+                label(&format!(" of {}", fmt::bytes(cap))),
+            ]);
+        }
+        if let Some(free) = m.disk_free {
+            let style = if free < LocalMemory::DISK_LOW {
+                s.warn
+            } else {
+                Style::new()
+            };
+            memory.push(vec![
+                label("disk "),
+                Span::styled(format!("{} free", fmt::bytes(free)), style),
+            ]);
+        }
         memory.push(vec![
             label("machine "),
             Span::styled(format!("{} free", fmt::bytes(m.available)), pressure),
