@@ -14,8 +14,9 @@
 #   RATE=45 SECONDS_=60 MODES=bounded bench/api-overload.sh
 #   NO_BUILD=1 bench/api-overload.sh            # the release binaries already built
 #
-# Disk: the emulator keeps objects on disk until it stops; every mode's emulator is stopped
-# before the next starts (about 4 MB x RATE x SECONDS each).
+# Disk: the emulator keeps objects on disk until they are deleted or it stops, up to the local
+# cloud's storage cap (FLIGHTDECK_LOCAL_STORAGE_GB, 8 GB by default; results before
+# 2026-12-05-0800 ran without it); every mode's emulator is stopped before the next starts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RATE=${RATE:-70}
@@ -23,60 +24,25 @@ SECONDS_=${SECONDS_:-120}
 IDLE_S=${IDLE_S:-180}
 MODES=${MODES:-"bounded unbounded"}
 [ "${NO_BUILD:-0}" = 1 ] || cargo build --release --quiet --locked -p api -p console --bins
-T=$(cd "${CARGO_TARGET_DIR:-target}/release" && pwd)
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-mkdir -p bench/results
-say() { printf 'api-overload: %s\n' "$*" >&2; }
+BENCH=api-overload
+. bench/lib.sh
 need_mb=$((RATE * SECONDS_ * 4 + 2048))
 free_mb=$(df -Pm "$WORK" | awk 'NR == 2 {print $4}')
 [ "$free_mb" -gt "$need_mb" ] || { say "needs about $need_mb MB free disk, $free_mb MB free"; exit 1; }
-
-cat >"$WORK/scenario.toml" <<TOML
-description = "Open model: $RATE uploads/s for $SECONDS_ s (4 MB)"
-[open]
-phases = [{ duration = "${SECONDS_}s", rate = $RATE }]
-[[steps]]
-upload = { video = "4mb" }
-TOML
+upload_scenario "$WORK/scenario.toml" "$RATE" "$SECONDS_"
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 STARTED=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 for mode in $MODES; do
     dir="$WORK/$mode"
-    mkdir -p "$dir/runtime" "$dir/state" "$dir/data"
-    export FLIGHTDECK_RUNTIME_DIR="$dir/runtime" FLIGHTDECK_STATE_DIR="$dir/state"
     say "$mode: starting the local cloud"
-    "$T/flightdeck" local up --no-fleet >"$dir/local.log" 2>&1 &
-    LOCAL=$!
-    PIDS+=("$LOCAL")
-    for _ in $(seq 1 240); do
-        grep -q endpoint "$dir/runtime/running.json" 2>/dev/null && break
-        sleep 0.5
-    done
-    endpoint=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['endpoint'])" \
-        "$dir/runtime/running.json")
-    port=$(python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])")
+    start_local "$dir"
+    export FLIGHTDECK_RUNTIME_DIR="$dir/runtime" FLIGHTDECK_STATE_DIR="$dir/state"
+    endpoint=$ENDPOINT
     flags=()
     [ "$mode" = unbounded ] && flags=(--upload-queue 65536 --upload-wait-seconds 3600)
-    AWS_ENDPOINT_URL=$endpoint AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=flightdeck-local \
-        AWS_SECRET_ACCESS_KEY=flightdeck-local-secret RUST_LOG=warn \
-        FLIGHTDECK_JWT_SECRET=api-overload-bench-secret-api-overload-bench \
-        "$T/flightdeck-api" --listen "127.0.0.1:$port" --data-dir "$dir/data" "${flags[@]}" \
-        >"$dir/api.log" 2>&1 &
-    API=$!
-    PIDS+=("$API")
-    for _ in $(seq 1 100); do
-        curl -sf "http://127.0.0.1:$port/api/health" >/dev/null && break
-        sleep 0.2
-    done
+    start_api "$dir" "${flags[@]}"
+    port=$API_PORT
     python3 - "$API" "$port" "$dir/samples.tsv" "$((SECONDS_ + IDLE_S + 120))" <<'PY' &
 import sys, time
 pid, port, out, limit = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], float(sys.argv[4])
