@@ -8,6 +8,8 @@
 #              then 503 server_busy (api/README.md, "Overload")
 #   unbounded  --upload-queue 65536 --upload-wait-seconds 3600: the wait as it was before
 #              the bound (every upload waits for a buffer, however long)
+#   glibc-malloc  the defaults, with glibc's own malloc arenas (MALLOC_ARENA_MAX=8 x cores)
+#              instead of the two the API sets for itself (its main.rs)
 # Writes bench/results/api-overload-<YYYY-MM-DD-HHMM>.md.
 #
 #   bench/api-overload.sh                       # both modes, 70/s for 120 s (up to 34 GB through S3 each)
@@ -41,7 +43,11 @@ for mode in $MODES; do
     endpoint=$ENDPOINT
     flags=()
     [ "$mode" = unbounded ] && flags=(--upload-queue 65536 --upload-wait-seconds 3600)
+    # glibc's own malloc settings: as many arenas as it makes by default (8 per core), so the
+    # API does not start itself again with two.
+    [ "$mode" = glibc-malloc ] && export MALLOC_ARENA_MAX=$((8 * $(nproc)))
     start_api "$dir" "${flags[@]}"
+    unset MALLOC_ARENA_MAX
     port=$API_PORT
     python3 - "$API" "$port" "$dir/samples.tsv" "$((SECONDS_ + IDLE_S + 120))" <<'PY' &
 import sys, time

@@ -27,7 +27,9 @@ print(f"- machine: {os.cpu_count()} cores, {cpu}, {round(os.sysconf('SC_PAGE_SIZ
 print(f"- load average before: {load_before}; after: {load_after} (a shared machine)")
 print("- modes: `bounded` is the default (at most 128 uploads wait for a part buffer, each at most")
 print("  10 s, then 503 `server_busy`); `unbounded` is `--upload-queue 65536 --upload-wait-seconds 3600`,")
-print("  the wait as it was before the bound.\n")
+print("  the wait as it was before the bound; `glibc-malloc` is the defaults with glibc's own malloc")
+print("  arenas (`MALLOC_ARENA_MAX` = 8 per core) instead of the two arenas and fixed 128 KiB mmap")
+print("  threshold the API sets for itself.\n")
 
 rows = []
 for mode in modes.split():

@@ -72,8 +72,15 @@ fn data_dir(args: &Args) -> PathBuf {
     base.join("flightdeck")
 }
 
+fn main() -> anyhow::Result<()> {
+    // Two malloc arenas and a fixed mmap threshold: the upload bodies freed by past requests
+    // go back to the system (`bench/api-overload.sh`).
+    stack::process::exec_with_bounded_malloc("flightdeck-api");
+    run()
+}
+
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn run() -> anyhow::Result<()> {
     // JSON lines with every span's fields (correlation_id, video_id) when stderr is not a
     // terminal (the fleet's log files, the CloudWatch agent); FLIGHTDECK_LOG_FORMAT overrides.
     stack::logline::init("info");

@@ -14,6 +14,7 @@ pub mod logline;
 pub mod message;
 pub mod metrics;
 pub mod permissions;
+pub mod process;
 
 #[cfg(feature = "aws")]
 pub use aws::{AwsOptions, CallLimits, Clients};

@@ -95,33 +95,10 @@ fn parse_metrics_addr(s: &str) -> Result<MetricsAddr, String> {
 }
 
 fn main() -> anyhow::Result<()> {
-    exec_with_bounded_malloc();
+    // Two malloc arenas and a fixed mmap threshold: the worker's RSS stays flat over many
+    // jobs (`bench/worker-memory.sh`).
+    stack::process::exec_with_bounded_malloc("flightdeck-worker");
     run()
-}
-
-/// glibc gives threads that allocate at once their own malloc arenas (up to eight per core)
-/// and raises its mmap threshold after each large free, so the frame and part buffers freed
-/// by past jobs stay in the process: the worker grew about 1.6 MB per job with nothing
-/// leaked, and stays flat with two arenas and a fixed 128 KiB threshold (blocks above it are
-/// mapped, and returned on free; `bench/worker-memory.sh`). glibc reads both from the
-/// environment when the process starts, so the worker starts itself again (same PID, same
-/// arguments) with them set, unless `MALLOC_ARENA_MAX` is set already: an operator's own
-/// setting wins.
-fn exec_with_bounded_malloc() {
-    use std::os::unix::process::CommandExt;
-
-    if std::env::var_os("MALLOC_ARENA_MAX").is_some() {
-        return;
-    }
-    let Ok(exe) = std::env::current_exe() else {
-        return;
-    };
-    let err = std::process::Command::new(exe)
-        .args(std::env::args_os().skip(1))
-        .env("MALLOC_ARENA_MAX", "2")
-        .env("MALLOC_MMAP_THRESHOLD_", "131072")
-        .exec();
-    eprintln!("flightdeck-worker: running with glibc's default malloc arenas ({err})");
 }
 
 #[tokio::main]

@@ -9,6 +9,7 @@
 mod common;
 
 mod auth;
+mod binary;
 mod faults;
 mod fuzz;
 mod ops;
