@@ -10,6 +10,8 @@
 #              the bound (every upload waits for a buffer, however long)
 #   glibc-malloc  the defaults, with glibc's own malloc arenas (MALLOC_ARENA_MAX=8 x cores)
 #              instead of the two the API sets for itself (its main.rs)
+#   arenas-only   MALLOC_ARENA_MAX=2 set from outside (what the API sets for itself since
+#              2026-12-05-0840, when it stopped fixing its mmap threshold)
 # Writes bench/results/api-overload-<YYYY-MM-DD-HHMM>.md.
 #
 #   bench/api-overload.sh                       # both modes, 70/s for 120 s (up to 34 GB through S3 each)
@@ -28,9 +30,7 @@ MODES=${MODES:-"bounded unbounded"}
 [ "${NO_BUILD:-0}" = 1 ] || cargo build --release --quiet --locked -p api -p console --bins
 BENCH=api-overload
 . bench/lib.sh
-need_mb=$((RATE * SECONDS_ * 4 + 2048))
-free_mb=$(df -Pm "$WORK" | awk 'NR == 2 {print $4}')
-[ "$free_mb" -gt "$need_mb" ] || { say "needs about $need_mb MB free disk, $free_mb MB free"; exit 1; }
+need_free_mb $((RATE * SECONDS_ * 4 + 2048))
 upload_scenario "$WORK/scenario.toml" "$RATE" "$SECONDS_"
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -46,6 +46,8 @@ for mode in $MODES; do
     # glibc's own malloc settings: as many arenas as it makes by default (8 per core), so the
     # API does not start itself again with two.
     [ "$mode" = glibc-malloc ] && export MALLOC_ARENA_MAX=$((8 * $(nproc)))
+    # Two arenas, glibc's own (sliding) mmap threshold.
+    [ "$mode" = arenas-only ] && export MALLOC_ARENA_MAX=2
     start_api "$dir" "${flags[@]}"
     unset MALLOC_ARENA_MAX
     port=$API_PORT

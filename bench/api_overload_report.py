@@ -28,8 +28,9 @@ print(f"- load average before: {load_before}; after: {load_after} (a shared mach
 print("- modes: `bounded` is the default (at most 128 uploads wait for a part buffer, each at most")
 print("  10 s, then 503 `server_busy`); `unbounded` is `--upload-queue 65536 --upload-wait-seconds 3600`,")
 print("  the wait as it was before the bound; `glibc-malloc` is the defaults with glibc's own malloc")
-print("  arenas (`MALLOC_ARENA_MAX` = 8 per core) instead of the two arenas and fixed 128 KiB mmap")
-print("  threshold the API sets for itself.\n")
+print("  arenas (`MALLOC_ARENA_MAX` = 8 per core) instead of the two the API sets for itself;")
+print("  `arenas-only` sets `MALLOC_ARENA_MAX=2` in the environment (what the API sets for itself")
+print("  since 2026-12-05-0840; before, it also fixed a 128 KiB mmap threshold).\n")
 
 rows = []
 for mode in modes.split():

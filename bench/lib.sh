@@ -17,6 +17,13 @@ mkdir -p bench/results
 
 say() { printf '%s: %s\n' "$BENCH" "$*" >&2; }
 
+# need_free_mb MB: stop unless the disk that holds WORK has MB free.
+need_free_mb() {
+    local free_mb
+    free_mb=$(df -Pm "$WORK" | awk 'NR == 2 {print $4}')
+    [ "$free_mb" -gt "$1" ] || { say "needs about $1 MB free disk, $free_mb MB free"; exit 1; }
+}
+
 # start_local DIR: `flightdeck local up --no-fleet` with its runtime and state under DIR (the
 # caller's environment passes through). Sets LOCAL (its pid), ENDPOINT and EMULATOR (its pid).
 start_local() {

@@ -22,9 +22,7 @@ MODES=${MODES:-"capped uncapped"}
 [ "${NO_BUILD:-0}" = 1 ] || cargo build --release --quiet --locked -p api -p console --bins
 BENCH=local-storage
 . bench/lib.sh
-need_mb=$((RATE * SECONDS_ * 4 + 4096))
-free_mb=$(df -Pm "$WORK" | awk 'NR == 2 {print $4}')
-[ "$free_mb" -gt "$need_mb" ] || { say "needs about $need_mb MB free disk, $free_mb MB free"; exit 1; }
+need_free_mb $((RATE * SECONDS_ * 4 + 4096))
 upload_scenario "$WORK/scenario.toml" "$RATE" "$SECONDS_"
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)

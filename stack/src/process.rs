@@ -1,16 +1,23 @@
 //! Process set-up shared by the stack's long-running programs (the worker and the API).
 
-/// glibc gives threads that allocate at once their own malloc arenas (up to eight per core)
-/// and raises its mmap threshold after each large free, so buffers freed by past requests or
-/// jobs stay in the process: the worker grew about 1.6 MB per job with nothing leaked, and
-/// stays flat with two arenas and a fixed 128 KiB threshold (blocks above it are mapped, and
-/// returned on free; `bench/worker-memory.sh`). glibc reads both from the environment when
-/// the process starts, so the program starts itself again (same PID, same arguments) with
-/// them set, unless `MALLOC_ARENA_MAX` is set already: an operator's own setting wins.
-/// Returns only when the program already runs with it set, or cannot start itself again
-/// (then it says so on stderr and runs with glibc's defaults). Call it first in `main`,
-/// before any thread starts.
-pub fn exec_with_bounded_malloc(program: &str) {
+/// glibc's malloc settings for a long-running program, set from its environment at start.
+#[derive(Debug, Clone, Copy)]
+pub struct Malloc {
+    /// `MALLOC_ARENA_MAX`: glibc otherwise gives threads that allocate at once their own
+    /// arenas (up to eight per core), and memory freed in one stays there.
+    pub arenas: u32,
+    /// `MALLOC_MMAP_THRESHOLD_`: blocks above it are mapped and returned to the system on
+    /// free. Unset, glibc raises its threshold after each large free, so large buffers stay
+    /// in the heap; fixed, every block above it costs a map and an unmap.
+    pub mmap_threshold: Option<usize>,
+}
+
+/// The program starts itself again at once (same PID, same arguments) with `malloc` set in
+/// its environment, which glibc reads only when a process starts, unless `MALLOC_ARENA_MAX`
+/// is set already: an operator's own setting wins. Returns only when the program already runs
+/// with it set, or cannot start itself again (then it says so on stderr and runs with glibc's
+/// defaults). Call it first in `main`, before any thread starts.
+pub fn exec_with_malloc(program: &str, malloc: Malloc) {
     use std::os::unix::process::CommandExt;
 
     if std::env::var_os("MALLOC_ARENA_MAX").is_some() {
@@ -19,10 +26,13 @@ pub fn exec_with_bounded_malloc(program: &str) {
     let Ok(exe) = std::env::current_exe() else {
         return;
     };
-    let err = std::process::Command::new(exe)
+    let mut command = std::process::Command::new(exe);
+    command
         .args(std::env::args_os().skip(1))
-        .env("MALLOC_ARENA_MAX", "2")
-        .env("MALLOC_MMAP_THRESHOLD_", "131072")
-        .exec();
-    eprintln!("{program}: running with glibc's default malloc arenas ({err})");
+        .env("MALLOC_ARENA_MAX", malloc.arenas.to_string());
+    if let Some(threshold) = malloc.mmap_threshold {
+        command.env("MALLOC_MMAP_THRESHOLD_", threshold.to_string());
+    }
+    let err = command.exec();
+    eprintln!("{program}: running with glibc's default malloc settings ({err})");
 }

@@ -312,27 +312,53 @@ mod tests {
     use super::*;
     use crate::testing::TestCloud;
 
+    /// Writes `body` to each key in turn (a key twice makes two versions).
+    async fn put_all(cloud: &TestCloud, keys: &[&str], body: &[u8]) {
+        for key in keys {
+            cloud
+                .clients
+                .s3
+                .put_object()
+                .bucket(&cloud.stack.bucket.name)
+                .key(*key)
+                .body(ByteStream::from(body.to_vec()))
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+
+    /// The key of every version left in the bucket, sorted.
+    async fn keys_left(cloud: &TestCloud) -> Vec<String> {
+        let left = cloud
+            .clients
+            .s3
+            .list_object_versions()
+            .bucket(&cloud.stack.bucket.name)
+            .send()
+            .await
+            .unwrap();
+        let mut keys: Vec<String> = left
+            .versions()
+            .iter()
+            .filter_map(|v| v.key().map(str::to_owned))
+            .collect();
+        keys.sort_unstable();
+        keys
+    }
+
     /// Objects written before the cutoff go, every version of them; newer ones and keys
     /// outside the prefixes stay.
     #[tokio::test]
     async fn a_sweep_expires_old_versions_under_the_prefixes_only() {
         let cloud = TestCloud::provisioned().await;
-        let s3 = &cloud.clients.s3;
-        let bucket = cloud.stack.bucket.name.clone();
-        for key in [
+        let keys = [
             "uploads/a.mp4",
             "uploads/a.mp4",
             "processed/b.mp4",
             "keep/c.txt",
-        ] {
-            s3.put_object()
-                .bucket(&bucket)
-                .key(key)
-                .body(ByteStream::from_static(b"0123456789"))
-                .send()
-                .await
-                .unwrap();
-        }
+        ];
+        put_all(&cloud, &keys, b"0123456789").await;
         let config = LifecycleConfig::for_stack(&cloud.stack, Some(Duration::from_secs(60)), None);
         // Nothing is older than a minute yet.
         let none = sweep(&cloud.clients, &config, Utc::now()).await.unwrap();
@@ -354,14 +380,7 @@ mod tests {
                 ..Swept::default()
             }
         );
-        let left = s3
-            .list_object_versions()
-            .bucket(&bucket)
-            .send()
-            .await
-            .unwrap();
-        let keys: Vec<_> = left.versions().iter().filter_map(|v| v.key()).collect();
-        assert_eq!(keys, ["keep/c.txt"]);
+        assert_eq!(keys_left(&cloud).await, ["keep/c.txt"]);
     }
 
     /// Past 60 % of the cap the oldest versions under the prefixes go until 40 % is left;
@@ -369,25 +388,16 @@ mod tests {
     #[tokio::test]
     async fn past_the_cap_the_oldest_versions_go_first() {
         let cloud = TestCloud::provisioned().await;
-        let s3 = &cloud.clients.s3;
-        let bucket = cloud.stack.bucket.name.clone();
         // Written in this order, within a second or across one: either way a and b are the
         // two oldest by (time, key).
-        for key in [
+        let keys = [
             "uploads/a",
             "processed/b",
             "uploads/c",
             "uploads/d",
             "keep/e",
-        ] {
-            s3.put_object()
-                .bucket(&bucket)
-                .key(key)
-                .body(ByteStream::from(vec![7u8; 1000]))
-                .send()
-                .await
-                .unwrap();
-        }
+        ];
+        put_all(&cloud, &keys, &[7u8; 1000]).await;
         let cap = StorageLimits {
             cap: 5000,
             min_free: 0,
@@ -404,15 +414,10 @@ mod tests {
                 ..Swept::default()
             }
         );
-        let left = s3
-            .list_object_versions()
-            .bucket(&bucket)
-            .send()
-            .await
-            .unwrap();
-        let mut keys: Vec<_> = left.versions().iter().filter_map(|v| v.key()).collect();
-        keys.sort_unstable();
-        assert_eq!(keys, ["keep/e", "uploads/c", "uploads/d"]);
+        assert_eq!(
+            keys_left(&cloud).await,
+            ["keep/e", "uploads/c", "uploads/d"]
+        );
         // At 40 % of the cap nothing more goes.
         let again = sweep(&cloud.clients, &config, Utc::now()).await.unwrap();
         assert_eq!(again.evicted, 0);
