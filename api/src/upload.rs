@@ -392,19 +392,32 @@ async fn receive(
             }
             Some("video_file") if file.is_none() => {
                 let filename = field.file_name().unwrap_or_default().to_owned();
-                let container = check_filename(&filename)?;
-                // The key's extension is the checked, normalised one, never the client's text.
-                cleanup.key = dated_key(
-                    state.uploads_prefix(),
-                    received_at,
-                    video_id,
-                    container.extension(),
-                );
-                let stored = stream_to_s3(state, &mut field, container, cleanup, &mut clock).await;
-                if let Err(ApiError::Busy(_)) = stored {
+                let stored = match check_filename(&filename) {
+                    Ok(container) => {
+                        // The key's extension is the checked, normalised one, never the
+                        // client's text.
+                        cleanup.key = dated_key(
+                            state.uploads_prefix(),
+                            received_at,
+                            video_id,
+                            container.extension(),
+                        );
+                        stream_to_s3(state, &mut field, container, cleanup, &mut clock)
+                            .await
+                            .map(|size| (container, size))
+                    }
+                    Err(e) => Err(e),
+                };
+                // Refused (busy, not a video, a bad name, storage down): the client is still
+                // sending the file, so read the rest of it, within bounds, for the answer to
+                // reach it. A client too slow for the body's minimum rate is not waited for.
+                if stored
+                    .as_ref()
+                    .is_err_and(|e| !matches!(e, ApiError::TooSlow { .. }))
+                {
                     drain(&mut field, &mut clock).await;
                 }
-                let size = stored?;
+                let (container, size) = stored?;
                 // Storing the last part was the server's time, not the client's.
                 clock.resumed();
                 file = Some(Received {
@@ -471,7 +484,7 @@ async fn receive(
 
 /// How much of a refused upload's body is read and dropped, at most, so that its client gets
 /// the answer: a connection closed with unread bytes is reset, and the reset can destroy the
-/// 503 before the client reads it. Past these, the connection is closed anyway.
+/// 503 or 400 before the client reads it. Past these, the connection is closed anyway.
 const DRAIN_BYTES: u64 = 16 * 1024 * 1024;
 const DRAIN_TIME: Duration = Duration::from_secs(2);
 

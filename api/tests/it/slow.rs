@@ -1,7 +1,9 @@
 //! Slow clients over real TCP: clients that send their upload at 1 KB/s are cut off with 408
 //! `client_too_slow` before they can hold a shared part buffer, a normal upload beside twenty
 //! of them is not held up, a client that bursts and then trickles loses its buffer within
-//! the body's grace, and none of them leaves anything stored.
+//! the body's grace, and none of them leaves anything stored. An overload (503) and a refused
+//! file (400) are answered to clients that send the whole body first: the API reads the rest
+//! of the file, within bounds, instead of resetting the connection.
 
 use std::future::IntoFuture;
 use std::time::{Duration, Instant};
@@ -215,8 +217,17 @@ async fn raw_upload(
     token: String,
     data: Vec<u8>,
 ) -> (String, Duration) {
+    raw_upload_named(addr, token, "busy.mp4", data).await
+}
+
+async fn raw_upload_named(
+    addr: std::net::SocketAddr,
+    token: String,
+    filename: &str,
+    data: Vec<u8>,
+) -> (String, Duration) {
     let started = Instant::now();
-    let (head, tail) = framing("busy.mp4");
+    let (head, tail) = framing(filename);
     let mut stream = TcpStream::connect(addr).await.unwrap();
     let body = [head, data, tail].concat();
     stream
@@ -327,6 +338,37 @@ async fn an_overload_is_refused_with_503_and_retry_after() {
         assert!(metrics.contains(line), "{line} in {metrics}");
     }
     h.assert_stored_exactly(owner, 1).await;
+    server.abort();
+    h.finish().await;
+}
+
+/// A refused file's client gets its answer, not a reset: a 12 MB file that is not a video, and
+/// one with a name the API refuses, each sent whole before reading (as most HTTP libraries
+/// send), read their 400; nothing is stored. Without the API reading the rest of a refused
+/// file, the send fails with a broken pipe.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_file_is_read_to_its_end_so_its_client_gets_the_400() {
+    let h = Harness::with_cloud(Db::Sqlite, test_config())
+        .await
+        .unwrap();
+    let (owner, token, _) = h.user("refused@example.com", None).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(axum::serve(listener, h.app.clone()).into_future());
+    // More than the loopback's socket buffers hold, so that the body must be read to be sent.
+    let zeros = vec![0u8; 12_000_000];
+    for (filename, code) in [
+        ("zeros.mp4", "not_a_video"),
+        ("zeros.exe", "unsupported_extension"),
+    ] {
+        let (answer, _) = raw_upload_named(addr, token.clone(), filename, zeros.clone()).await;
+        assert!(answer.starts_with("HTTP/1.1 400"), "{filename}: {answer:?}");
+        assert!(
+            answer.contains(&format!("\"error_code\":\"{code}\"")),
+            "{filename}: {answer}"
+        );
+    }
+    h.assert_stored_exactly(owner, 0).await;
     server.abort();
     h.finish().await;
 }
