@@ -11,7 +11,7 @@ use local_cloud::fleet::{FleetEventKind, FleetState};
 use local_cloud::{memory, EmulatorHealth};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
-use ui::{FleetProcess, LocalMemory, LogLevel, Report, ScalingDecision};
+use ui::{FleetProcess, LocalMemory, LogLevel, Report, S3Data, ScalingDecision};
 
 use super::Feed;
 
@@ -97,7 +97,7 @@ pub const MEMORY_EVERY: Duration = Duration::from_secs(5);
 fn memory_sample(
     fleet: Vec<(String, u32)>,
     emulator: Option<u32>,
-    s3_data: Option<(u64, u64)>,
+    s3_data: Option<S3Data>,
 ) -> Option<LocalMemory> {
     let machine = memory::machine().ok()?;
     let processes = fleet
@@ -140,8 +140,13 @@ pub fn memory_feed(
                         .collect()
                 });
                 let s3_data = lifecycle.as_ref().and_then(|l| {
-                    let state = l.borrow();
-                    Some((state.last.held, state.cap?)).filter(|_| state.sweeps > 0)
+                    let state = *l.borrow();
+                    let limits = state.storage?;
+                    Some(S3Data {
+                        held: state.held?,
+                        cap: limits.cap,
+                        evicts_above: limits.evict_above(),
+                    })
                 });
                 let Some(memory) = memory_sample(pids, emulator.current(), s3_data) else {
                     return;

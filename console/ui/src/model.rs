@@ -534,11 +534,20 @@ pub struct LocalMemory {
     pub total: u64,
     /// What the kernel can hand out without swapping.
     pub available: u64,
-    /// The local cloud's S3 object data, as its lifecycle last counted it, and its storage
-    /// cap: known to the console that runs the local cloud (the demo).
-    pub s3_data: Option<(u64, u64)>,
+    /// The local cloud's S3 object data, as its lifecycle last counted it: known to the
+    /// console that runs the local cloud (the demo).
+    pub s3_data: Option<S3Data>,
     /// Free space on the disk that holds the emulator's object data.
     pub disk_free: Option<u64>,
+}
+
+/// The local cloud's S3 object data against its storage cap, in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct S3Data {
+    pub held: u64,
+    pub cap: u64,
+    /// Past this the lifecycle removes the oldest uploads and outputs.
+    pub evicts_above: u64,
 }
 
 /// How close the machine is to running out of memory.

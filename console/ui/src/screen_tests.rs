@@ -650,7 +650,11 @@ fn group_detail_on_a_local_cloud_low_on_memory_100x30() {
         ],
         total: 24 << 30,
         available: available_mib << 20,
-        s3_data: Some((5_530 << 20, 8 << 30)),
+        s3_data: Some(S3Data {
+            held: 5_530 << 20,
+            cap: 8 << 30,
+            evicts_above: (8 << 30) / 10 * 6,
+        }),
         disk_free: Some(3 << 30),
     };
     feed(

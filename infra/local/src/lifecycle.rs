@@ -198,16 +198,14 @@ pub async fn sweep(
     Ok(swept)
 }
 
-/// What the lifecycle has done so far, for the console and `local up`'s output.
+/// What the lifecycle last counted, for the console.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LifecycleState {
-    /// The last sweep's result (`held` is what the prefixes hold now).
-    pub last: Swept,
-    pub cap: Option<u64>,
-    /// Versions removed to stay under the cap since the start, and their bytes.
-    pub evicted: u64,
-    pub evicted_bytes: u64,
-    pub sweeps: u64,
+    /// Bytes the versions under the prefixes held after the last sweep; `None` before the
+    /// first.
+    pub held: Option<u64>,
+    /// The storage bounds it keeps them under.
+    pub storage: Option<StorageLimits>,
 }
 
 /// The rule, running until stopped.
@@ -222,8 +220,8 @@ impl Lifecycle {
         let token = CancellationToken::new();
         let (clients, stop) = (clients.clone(), token.clone());
         let (tx, state) = watch::channel(LifecycleState {
-            cap: config.storage.map(|l| l.cap),
-            ..LifecycleState::default()
+            held: None,
+            storage: config.storage,
         });
         let task = tokio::spawn(async move {
             let mut untold = Untold::default();
@@ -235,12 +233,7 @@ impl Lifecycle {
                 match sweep(&clients, &config, Utc::now()).await {
                     Ok(s) => {
                         report(&config, &s, &mut untold);
-                        tx.send_modify(|state| {
-                            state.last = s;
-                            state.evicted += s.evicted;
-                            state.evicted_bytes += s.evicted_bytes;
-                            state.sweeps += 1;
-                        });
+                        tx.send_modify(|state| state.held = Some(s.held));
                     }
                     Err(e) => tracing::warn!("lifecycle: {e}"),
                 }

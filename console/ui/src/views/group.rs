@@ -200,17 +200,16 @@ fn summary_items<'a>(state: &State, g: &GroupSnapshot) -> Vec<Vec<Vec<Span<'a>>>
             };
             memory.push(vec![label("emulator "), Span::styled(fmt::bytes(e), style)]);
         }
-        if let Some((held, cap)) = m.s3_data {
-            // The lifecycle removes the oldest objects past 60 % of the cap.
-            let style = if held > cap / 10 * 6 {
+        if let Some(d) = m.s3_data {
+            let style = if d.held > d.evicts_above {
                 s.warn
             } else {
                 Style::new()
             };
             memory.push(vec![
                 label("S3 data "),
-                Span::styled(fmt::bytes(held), style),
-                label(&format!(" of {}", fmt::bytes(cap))),
+                Span::styled(fmt::bytes(d.held), style),
+                label(&format!(" of {}", fmt::bytes(d.cap))),
             ]);
         }
         if let Some(free) = m.disk_free {
