@@ -1,20 +1,12 @@
 """The Markdown result of bench/api-overload.sh from its work directory: per mode, the load
 runner's answer counts and latency, and the API's RSS and open connections (sampled every
 second) during the run, at its end, and once its connections had closed."""
-import json
-import os
-import platform
-import subprocess
 import sys
+
+from report_lib import machine, mode_runs
 
 work, modes, rate, seconds, started, load_before, load_after, commit = sys.argv[1:]
 
-
-def sh(cmd):
-    return subprocess.run(cmd, shell=True, capture_output=True, text=True).stdout.strip()
-
-
-cpu = sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2").strip()
 print(f"# The upload API under overload, {started}\n")
 print(f"`bench/api-overload.sh`: a fresh local cloud (`flightdeck local up --no-fleet`) and a fresh release")
 print(f"`flightdeck-api` per mode; `flightdeck load run` sends {rate} uploads of 4 MB a second for {seconds} s")
@@ -23,7 +15,7 @@ print("emulator. The API's RSS and its clients' open connections are sampled eve
 print("during the run and until the connections have closed.\n")
 print(f"- command: `RATE={rate} SECONDS_={seconds} MODES='{modes}' bench/api-overload.sh`")
 print(f"- git commit: {commit}")
-print(f"- machine: {os.cpu_count()} cores, {cpu}, {round(os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30)} GiB RAM, Linux {platform.release()}")
+print(f"- machine: {machine()}")
 print(f"- load average before: {load_before}; after: {load_after} (a shared machine)")
 print("- modes: `bounded` is the default (at most 128 uploads wait for a part buffer, each at most")
 print("  10 s, then 503 `server_busy`); `unbounded` is `--upload-queue 65536 --upload-wait-seconds 3600`,")
@@ -33,16 +25,7 @@ print("  `arenas-only` sets `MALLOC_ARENA_MAX=2` in the environment (what the AP
 print("  since 2026-12-05-0840; before, it also fixed a 128 KiB mmap threshold).\n")
 
 rows = []
-for mode in modes.split():
-    d = os.path.join(work, mode)
-    try:
-        report = json.load(open(os.path.join(d, "report.json")))
-    except (OSError, ValueError) as e:
-        print(f"- {mode}: no load report ({e}); load runner said: {open(os.path.join(d, 'load.err')).read()[-500:]}")
-        continue
-    t0 = float(open(os.path.join(d, "load-start")).read())
-    t1 = float(open(os.path.join(d, "load-end")).read())
-    samples = [tuple(map(float, l.split("\t"))) for l in open(os.path.join(d, "samples.tsv")) if l.strip()]
+for mode, d, report, samples, t0, t1 in mode_runs(work, modes):
     during = [s for s in samples if t0 <= s[0] <= t1] or samples
     after = [s for s in samples if s[0] > t1]
     last = samples[-1]

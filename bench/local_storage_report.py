@@ -1,20 +1,13 @@
 """The Markdown result of bench/local-storage.sh from its work directory: per mode, the load
 runner's answers, and the emulator's object data, RSS and the free disk, sampled every second."""
-import json
 import os
-import platform
-import subprocess
 import sys
+
+from report_lib import machine, mode_runs
 
 work, modes, rate, seconds, cap_gb, started, load_before, load_after, commit = sys.argv[1:]
 GB = 2**30
 
-
-def sh(cmd):
-    return subprocess.run(cmd, shell=True, capture_output=True, text=True).stdout.strip()
-
-
-cpu = sh("grep -m1 'model name' /proc/cpuinfo | cut -d: -f2").strip()
 print(f"# The local cloud's disk under a load run, {started}\n")
 print("`bench/local-storage.sh`: a fresh local cloud (`flightdeck local up --no-fleet`: no workers,")
 print("so every upload stays) and a fresh release `flightdeck-api` per mode; `flightdeck load run`")
@@ -23,7 +16,7 @@ print("data the emulator holds (the kernel's count for its unnamed files), its R
 print("space on the disk that holds its data.\n")
 print(f"- command: `RATE={rate} SECONDS_={seconds} CAP_GB={cap_gb} MODES='{modes}' bench/local-storage.sh`")
 print(f"- git commit: {commit}")
-print(f"- machine: {os.cpu_count()} cores, {cpu}, {round(os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / GB)} GiB RAM, Linux {platform.release()}")
+print(f"- machine: {machine()}")
 print(f"- load average before: {load_before}; after: {load_after} (a shared machine)")
 print(f"- modes: `capped` is `FLIGHTDECK_LOCAL_STORAGE_GB={cap_gb}` (the lifecycle removes the oldest")
 print("  uploads past 60 % of it, every 5 s; the emulator refuses writes past it, and below 2 GB")
@@ -31,15 +24,7 @@ print("  free disk, with 503 `SlowDown`); `uncapped` is `FLIGHTDECK_LOCAL_STORAG
 print("  FLIGHTDECK_LOCAL_MIN_FREE_GB=0`, the local cloud as it was before the bound.\n")
 
 rows = []
-for mode in modes.split():
-    d = os.path.join(work, mode)
-    try:
-        report = json.load(open(os.path.join(d, "report.json")))
-    except (OSError, ValueError) as e:
-        print(f"- {mode}: no load report ({e}); load runner said: {open(os.path.join(d, 'load.err')).read()[-500:]}")
-        continue
-    t1 = float(open(os.path.join(d, "load-end")).read())
-    samples = [tuple(map(float, l.split("\t"))) for l in open(os.path.join(d, "samples.tsv")) if l.strip()]
+for mode, d, report, samples, t0, t1 in mode_runs(work, modes):
     rows.append((mode, report, samples, t1))
 
 print("| mode | sent | 201 | 503 | other failures | p50 s | p99 s | emulator data max GB | at the end GB | emulator RSS max MB | free disk before GB | min GB | used by the run GB |")
