@@ -3,7 +3,8 @@
 # `flightdeck-api` (release build) at concurrency 1, 5 and 20 (req/s, p50/p95/p99, the API's
 # peak RSS), then its 100 MB input x 10 concurrent (peak RSS above idle: must stay under
 # 64 MB). Every phase is repeated with the same file, count and concurrency sent straight to
-# the emulator's S3 PutObject, for the API's overhead as a ratio. The client is
+# the emulator's S3 PutObject, for the API's overhead as a ratio; the paths take turns in
+# three rounds, their order turning, so none always runs first on a freshly reset emulator. The client is
 # api/examples/upload_bench.rs (it starts its own emulator and API and stops both).
 # Writes bench/results/api-<date>.md.
 #
@@ -77,10 +78,13 @@ print("on the queue. `S3 direct` sends the same file with PutObject (AWS SDK) at
 print("concurrency, with the SDK's defaults (the payload's SHA-256 signed); `S3 direct, unsigned`")
 print("sends it as the API does (unsigned payload; the SDK's CRC32 in a signed header). Each")
 print("phase starts a fresh API process: one warm-up upload, then its idle RSS; peak RSS is the")
-print("API's VmRSS sampled every 10 ms during the phase (the S3 rows show the API idle). Objects")
-print("and messages are removed between phases. CPU per request is each process's user + system")
-print("time over the phase (/proc), divided by requests answered; in the S3 rows the API is")
-print("idle and the client does the SDK's signing and checksums.\n")
+print("API's VmRSS sampled every 10 ms during the phase (the S3 rows show the API idle). The three")
+print("paths take turns, three rounds of a third of the requests each (one round when a third")
+print("would be fewer than the concurrency), the order turning each round, so none always runs")
+print("first after a reset; each row pools its turns. Objects and messages are removed after")
+print("every turn. CPU per request is each process's user + system time over its turns (/proc),")
+print("divided by requests answered; in the S3 rows the API is idle and the client does the")
+print("SDK's signing and checksums.\n")
 print(f"- command: `N1={n1} N5={n5} N20={n20} N100={n100} bench/api.sh`")
 dirty = sh("git status --porcelain -- api store stack | wc -l")
 print(f"- git commit: {sh('git rev-parse --short HEAD')}" + (" (with uncommitted api changes)" if dirty != "0" else ""))

@@ -1,17 +1,21 @@
 //! Upload throughput, latency and memory of `flightdeck-api`, for `bench/api.sh`. Starts a
 //! private local cloud (moto) and the given API binary against it, signs up one user, then
-//! runs each phase three times: through the API (`POST /api/videos/upload`, multipart, one
-//! connection per request), then straight to the emulator's S3 PutObject with the same file,
-//! count and concurrency, once with the SDK's defaults and once with the payload unsigned as
-//! the API sends it. Each process's CPU time per request is read from /proc. Each phase gets
-//! a freshly started API (so memory one phase leaves in the allocator does not count against
-//! the next): one warm-up upload, then its idle RSS; while the phase runs, the API's RSS is
-//! sampled from /proc every 10 ms. Prints one JSON object per phase and mode on stdout.
+//! runs each phase in three modes: through the API (`POST /api/videos/upload`, multipart, one
+//! connection per request), and straight to the emulator's S3 PutObject with the same file
+//! and concurrency, once with the SDK's defaults and once with the payload unsigned as the
+//! API sends it. The modes take turns (`--rounds`, 3 by default, each turn a share of the
+//! requests and at least the concurrency), their order turning round by round, so the mode run first after a reset (the
+//! emulator's memory and the page cache just freed) is not always the same; each mode's
+//! figures pool its turns. Each process's CPU time per request is read from /proc. Each
+//! phase gets a freshly started API (so memory one phase leaves in the allocator does not
+//! count against the next): one warm-up upload, then its idle RSS; during every turn the
+//! API's RSS is sampled from /proc every 10 ms. Prints one JSON object per phase and mode on
+//! stdout.
 //!
 //!   upload_bench --api-bin target/release/flightdeck-api \
-//!     --phase in4.mp4:1:30 --phase in4.mp4:5:60 --phase in100.mp4:10:10
+//!     --phase in4.mp4:1:30 --phase in4.mp4:5:60 --phase in100.mp4:10:10 [--rounds 3]
 //!
-//! A phase is FILE:CONCURRENCY:REQUESTS. Objects and messages are removed between phases,
+//! A phase is FILE:CONCURRENCY:REQUESTS. Objects and messages are removed after every turn,
 //! so the emulator stays small and fast.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -34,9 +38,10 @@ struct Phase {
     requests: usize,
 }
 
-fn args() -> (PathBuf, Vec<Phase>) {
+fn args() -> (PathBuf, Vec<Phase>, usize) {
     let argv: Vec<String> = std::env::args().collect();
     let mut bin = None;
+    let mut rounds = 3;
     let mut phases = Vec::new();
     let mut i = 1;
     while i < argv.len() {
@@ -54,11 +59,18 @@ fn args() -> (PathBuf, Vec<Phase>) {
                     requests,
                 });
             }
+            "--rounds" => {
+                rounds = argv
+                    .get(i + 1)
+                    .and_then(|r| r.parse().ok())
+                    .expect("--rounds N");
+            }
             other => panic!("unknown argument {other}"),
         }
         i += 2;
     }
-    (bin.expect("--api-bin PATH"), phases)
+    assert!(rounds > 0, "--rounds must be at least 1");
+    (bin.expect("--api-bin PATH"), phases, rounds)
 }
 
 /// One HTTP/1.1 request on a new connection (`Connection: close`); returns the status and
@@ -283,6 +295,140 @@ where
     (wall, all, failed)
 }
 
+const MODES: [&str; 3] = ["api", "s3", "s3-unsigned"];
+
+/// One mode's turns in a phase, added up.
+struct ModeTotal {
+    mode: &'static str,
+    wall: f64,
+    lat: Vec<f64>,
+    failed: usize,
+    /// CPU seconds of the emulator, the API and this client.
+    cpu: (f64, f64, f64),
+    peak_kb: u64,
+}
+
+/// One turn of one mode.
+struct Turn {
+    wall: f64,
+    lat: Vec<f64>,
+    failed: usize,
+    cpu: (f64, f64, f64),
+    peak_kb: u64,
+}
+
+impl ModeTotal {
+    fn new(mode: &'static str) -> Self {
+        Self {
+            mode,
+            wall: 0.0,
+            lat: Vec::new(),
+            failed: 0,
+            cpu: (0.0, 0.0, 0.0),
+            peak_kb: 0,
+        }
+    }
+
+    fn add(&mut self, turn: Turn) {
+        self.wall += turn.wall;
+        self.lat.extend(turn.lat);
+        self.failed += turn.failed;
+        self.cpu.0 += turn.cpu.0;
+        self.cpu.1 += turn.cpu.1;
+        self.cpu.2 += turn.cpu.2;
+        self.peak_kb = self.peak_kb.max(turn.peak_kb);
+    }
+}
+
+/// `requests` uploads of `data` at the phase's concurrency, through the API or straight to S3.
+#[allow(clippy::too_many_arguments)]
+async fn run_mode(
+    mode: &str,
+    requests: usize,
+    phase: &Phase,
+    api: &Api,
+    token: &str,
+    data: &Bytes,
+    name: &str,
+    cloud: &TestCloud,
+) -> Turn {
+    let pid = api.child.id();
+    let on = Arc::new(AtomicBool::new(true));
+    let peak = Arc::new(AtomicU64::new(rss_kb(pid)));
+    let sampler = sample_rss(pid, on.clone(), peak.clone());
+    let emulator_pid = cloud.emulator.pid();
+    let cpu_before = (cpu_s(emulator_pid), cpu_s(Some(pid)), cpu_s(None));
+    let (wall, lat, failed) = if mode == "api" {
+        let (head, prefix, suffix) = upload_request(token, name, data.len());
+        let (head, prefix, suffix) = (Arc::new(head), Bytes::from(prefix), Bytes::from(suffix));
+        let (addr, data) = (api.addr, data.clone());
+        drive(phase.concurrency, requests, move || {
+            let (head, prefix, suffix, data) =
+                (head.clone(), prefix.clone(), suffix.clone(), data.clone());
+            async move {
+                match request(addr, &head, &[&prefix, &data, &suffix]).await {
+                    Ok((201, _)) => true,
+                    Ok((s, b)) => {
+                        eprintln!("upload answered {s}: {b}");
+                        false
+                    }
+                    Err(e) => {
+                        eprintln!("upload failed: {e}");
+                        false
+                    }
+                }
+            }
+        })
+        .await
+    } else {
+        let s3 = cloud.clients.s3.clone();
+        let bucket = cloud.stack.bucket.name.clone();
+        let data = data.clone();
+        // "s3": the SDK's defaults (the payload's SHA-256 signed); "s3-unsigned": as the API
+        // sends it (unsigned payload, the CRC32 header only).
+        let unsigned = mode == "s3-unsigned";
+        drive(phase.concurrency, requests, move || {
+            let (s3, bucket, data) = (s3.clone(), bucket.clone(), data.clone());
+            async move {
+                let key = format!("direct/{}.mp4", uuid::Uuid::new_v4());
+                let put = s3
+                    .put_object()
+                    .bucket(bucket)
+                    .key(key)
+                    .content_type("video/mp4")
+                    .body(ByteStream::from(data));
+                let sent = if unsigned {
+                    put.customize().disable_payload_signing().send().await
+                } else {
+                    put.send().await
+                };
+                match sent {
+                    Ok(_) => true,
+                    Err(e) => {
+                        eprintln!("PutObject failed: {}", stack::errors::describe(&e));
+                        false
+                    }
+                }
+            }
+        })
+        .await
+    };
+    let cpu_after = (cpu_s(emulator_pid), cpu_s(Some(pid)), cpu_s(None));
+    on.store(false, Ordering::Relaxed);
+    sampler.join().unwrap();
+    Turn {
+        wall,
+        lat,
+        failed,
+        cpu: (
+            cpu_after.0 - cpu_before.0,
+            cpu_after.1 - cpu_before.1,
+            cpu_after.2 - cpu_before.2,
+        ),
+        peak_kb: peak.load(Ordering::Relaxed),
+    }
+}
+
 /// Removes every object version and message, so each phase starts from the same state.
 async fn reset(cloud: &TestCloud, queue_url: &str) {
     let s3 = &cloud.clients.s3;
@@ -330,7 +476,7 @@ async fn reset(cloud: &TestCloud, queue_url: &str) {
 
 #[tokio::main]
 async fn main() {
-    let (bin, phases) = args();
+    let (bin, phases, rounds) = args();
     let cloud = TestCloud::provisioned().await;
     let dir = tempfile::tempdir().unwrap();
     let queue_url = cloud
@@ -375,75 +521,36 @@ async fn main() {
             .unwrap()
             .to_string_lossy()
             .into_owned();
-        for mode in ["api", "s3", "s3-unsigned"] {
-            let on = Arc::new(AtomicBool::new(true));
-            let peak = Arc::new(AtomicU64::new(rss_kb(pid)));
-            let sampler = sample_rss(pid, on.clone(), peak.clone());
-            let emulator_pid = cloud.emulator.pid();
-            let cpu_before = (cpu_s(emulator_pid), cpu_s(Some(pid)), cpu_s(None));
-            let (wall, lat, failed) = if mode == "api" {
-                let (head, prefix, suffix) = upload_request(&token, &name, data.len());
-                let (head, prefix, suffix) =
-                    (Arc::new(head), Bytes::from(prefix), Bytes::from(suffix));
-                let (addr, data) = (api.addr, data.clone());
-                drive(phase.concurrency, phase.requests, move || {
-                    let (head, prefix, suffix, data) =
-                        (head.clone(), prefix.clone(), suffix.clone(), data.clone());
-                    async move {
-                        match request(addr, &head, &[&prefix, &data, &suffix]).await {
-                            Ok((201, _)) => true,
-                            Ok((s, b)) => {
-                                eprintln!("upload answered {s}: {b}");
-                                false
-                            }
-                            Err(e) => {
-                                eprintln!("upload failed: {e}");
-                                false
-                            }
-                        }
-                    }
-                })
-                .await
-            } else {
-                let s3 = cloud.clients.s3.clone();
-                let bucket = cloud.stack.bucket.name.clone();
-                let data = data.clone();
-                // "s3": the SDK's defaults (the payload's SHA-256 signed); "s3-unsigned": as
-                // the API sends it (unsigned payload, the CRC32 header only).
-                let unsigned = mode == "s3-unsigned";
-                drive(phase.concurrency, phase.requests, move || {
-                    let (s3, bucket, data) = (s3.clone(), bucket.clone(), data.clone());
-                    async move {
-                        let key = format!("direct/{}.mp4", uuid::Uuid::new_v4());
-                        let put = s3
-                            .put_object()
-                            .bucket(bucket)
-                            .key(key)
-                            .content_type("video/mp4")
-                            .body(ByteStream::from(data));
-                        let sent = if unsigned {
-                            put.customize().disable_payload_signing().send().await
-                        } else {
-                            put.send().await
-                        };
-                        match sent {
-                            Ok(_) => true,
-                            Err(e) => {
-                                eprintln!("PutObject failed: {}", stack::errors::describe(&e));
-                                false
-                            }
-                        }
-                    }
-                })
-                .await
-            };
-            let cpu_after = (cpu_s(emulator_pid), cpu_s(Some(pid)), cpu_s(None));
-            on.store(false, Ordering::Relaxed);
-            sampler.join().unwrap();
+        // Each mode runs in ROUNDS turns of REQUESTS / ROUNDS, its place in the order turning
+        // round by round, so no mode always runs first (on a fresh page cache, after the idle
+        // wait) or last; its figures pool every turn.
+        // A turn keeps at least the phase's concurrency in flight: fewer rounds when the phase
+        // has few requests (the 100 MB phase runs in one).
+        let rounds = rounds.min(phase.requests / phase.concurrency.max(1)).max(1);
+        let mut totals: Vec<ModeTotal> = MODES.iter().map(|m| ModeTotal::new(m)).collect();
+        for round in 0..rounds {
+            for i in 0..MODES.len() {
+                let total = &mut totals[(i + round) % MODES.len()];
+                let requests =
+                    phase.requests / rounds + usize::from(round < phase.requests % rounds);
+                if requests == 0 {
+                    continue;
+                }
+                let turn = run_mode(
+                    total.mode, requests, phase, &api, &token, &data, &name, &cloud,
+                )
+                .await;
+                total.add(turn);
+                reset(&cloud, &queue_url).await;
+            }
+        }
+        for total in &totals {
+            let wall = total.wall;
+            let mut lat = total.lat.clone();
+            lat.sort_by(f64::total_cmp);
             // CPU per request answered, in ms: where each path's cost lands.
-            let per_req =
-                |before: f64, after: f64| (after - before) * 1e3 / lat.len().max(1) as f64;
-            let peak_kb = peak.load(Ordering::Relaxed);
+            let per_req = |cpu: f64| cpu * 1e3 / lat.len().max(1) as f64;
+            let mode = total.mode;
             println!(
                 "{}",
                 serde_json::json!({
@@ -452,19 +559,20 @@ async fn main() {
                     "bytes": data.len(),
                     "concurrency": phase.concurrency,
                     "requests": phase.requests,
+                    "rounds": rounds,
                     "ok": lat.len(),
-                    "failed": failed,
+                    "failed": total.failed,
                     "wall_s": wall,
                     "rps": lat.len() as f64 / wall,
                     "p50_ms": percentile(&lat, 50.0) * 1e3,
                     "p95_ms": percentile(&lat, 95.0) * 1e3,
                     "p99_ms": percentile(&lat, 99.0) * 1e3,
                     "api_idle_rss_mb": idle_kb as f64 / 1024.0,
-                    "api_peak_rss_mb": peak_kb as f64 / 1024.0,
+                    "api_peak_rss_mb": total.peak_kb as f64 / 1024.0,
                     "cpu_ms_per_request": {
-                        "emulator": per_req(cpu_before.0, cpu_after.0),
-                        "api": per_req(cpu_before.1, cpu_after.1),
-                        "client": per_req(cpu_before.2, cpu_after.2),
+                        "emulator": per_req(total.cpu.0),
+                        "api": per_req(total.cpu.1),
+                        "client": per_req(total.cpu.2),
                     },
                 })
             );
@@ -475,9 +583,8 @@ async fn main() {
                 lat.len() as f64 / wall,
                 percentile(&lat, 50.0) * 1e3,
                 percentile(&lat, 95.0) * 1e3,
-                peak_kb / 1024
+                total.peak_kb / 1024
             );
-            reset(&cloud, &queue_url).await;
         }
         drop(api);
     }
