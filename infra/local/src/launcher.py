@@ -9,7 +9,10 @@ replaces still exists with the expected signature, so a moto upgrade that change
 start-up with a message instead of silently running something else.
 """
 
+import base64
+import binascii
 import copy
+import hashlib
 import inspect
 import json
 import os
@@ -253,6 +256,153 @@ def fix_module_list_scan():
         return iter(modules)
 
     backends.list_of_moto_modules = list_of_moto_modules
+
+
+class _JoinedParts:
+    """A completed multipart upload's object data as its parts' files, in order: what moto's
+    FakeMultipart.complete hands to the new key instead of the parts joined in memory. It
+    takes the files from the parts (each part keeps an empty one), because moto disposes of
+    the upload, closing its parts' files, before the new key is written."""
+
+    def __init__(self, parts):
+        self.size = sum(part.contentsize for part in parts)
+        self.buffers = []
+        for part in parts:
+            with part.lock:
+                self.buffers.append(part._value_buffer)
+                part._value_buffer = tempfile.SpooledTemporaryFile(part._max_buffer_size)
+
+    def __len__(self):
+        return self.size
+
+    def chunks(self):
+        """The data in pieces of at most _JOIN_CHUNK; each part's file is closed (its disk
+        freed) once read."""
+        while self.buffers:
+            buffer = self.buffers.pop(0)
+            yield from _read_chunks(buffer)
+            buffer.close()
+
+
+def _read_chunks(buffer):
+    buffer.seek(0)
+    while chunk := buffer.read(_JOIN_CHUNK):
+        yield chunk
+
+
+_JOIN_CHUNK = 1024 * 1024
+
+
+class _RunningChecksum:
+    """moto.s3.utils.compute_checksum over data given in pieces: the same algorithms, the same
+    fallbacks (CRC32 where the optional crc32c or awscrt modules are missing), the same bytes."""
+
+    def __init__(self, algorithm, has_crt):
+        self.crc = None
+        self.hash = None
+        if algorithm == "SHA1":
+            self.hash = hashlib.sha1(usedforsecurity=False)
+        elif algorithm in ("CRC32", "CRC32C", "CRC64NVME"):
+            self.crc, self.width, self.update_crc = 0, 4, binascii.crc32
+            if algorithm == "CRC32C":
+                try:
+                    import crc32c
+
+                    self.update_crc = lambda data, crc: crc32c.crc32c(data, crc)
+                except ImportError:
+                    pass
+            elif algorithm == "CRC64NVME" and has_crt:
+                from awscrt import checksums
+
+                self.width, self.update_crc = 8, checksums.crc64nvme
+        else:
+            self.hash = hashlib.sha256(usedforsecurity=False)
+
+    def update(self, data):
+        if self.hash is not None:
+            self.hash.update(data)
+        else:
+            self.crc = self.update_crc(data, self.crc)
+
+    def digest(self):
+        if self.hash is not None:
+            return self.hash.digest()
+        return self.crc.to_bytes(self.width, "big")
+
+
+def stream_multipart_completion():
+    """moto completes a multipart upload by reading every part back and joining them in
+    memory twice (once for the object, once for its full-object checksum), then copying the
+    join once more: about four times the object's size held at once, all copied in Python.
+    Ten 100 MB uploads through the API took the emulator past 1 GB. The new object's file is
+    now written part by part in 1 MiB pieces, and the checksum runs over the same pieces; the
+    checks (unknown part or ETag, a part under 5 MiB before the last, no parts) and the
+    answers (ETag, checksum type, value and part count) are moto's own."""
+    from moto.core.compat import HAS_CRT
+    from moto.s3 import models
+
+    multipart = models.FakeMultipart
+    value = getattr(models.FakeKey, "value", None)
+    builder = getattr(models, "MultipartChecksumBuilder", None)
+    if (
+        list(inspect.signature(multipart.complete).parameters) != ["self", "body"]
+        or not isinstance(value, property)
+        or value.fset is None
+        or builder is None
+        or list(inspect.signature(builder.__init__).parameters)
+        != ["self", "checksum_algorithm", "checksum_type"]
+    ):
+        raise SystemExit(
+            "flightdeck: moto's FakeMultipart.complete, MultipartChecksumBuilder or "
+            f"FakeKey.value changed (flightdeck's fix was written for moto {PATCHED_MOTO}); "
+            "run with FLIGHTDECK_EMULATOR_UNPATCHED=1 or update infra/local/src/launcher.py"
+        )
+
+    def complete(self, body):
+        shape = builder(
+            self.metadata.get("x-amz-checksum-algorithm"),
+            self.metadata.get("x-amz-checksum-type"),
+        )
+        algorithm, composite = shape.checksum_algorithm, shape.checksum_type == "COMPOSITE"
+        whole = _RunningChecksum(algorithm, HAS_CRT)
+        part_checksums = bytearray()
+        md5s = bytearray()
+        parts = []
+        for number, etag in body:
+            part = self.parts.get(number)
+            if part is None or part.etag.replace('"', "") != etag.replace('"', ""):
+                raise models.InvalidPart()
+            if parts and parts[-1].contentsize < models.S3_UPLOAD_PART_MIN_SIZE:
+                raise models.EntityTooSmall()
+            md5s.extend(bytes.fromhex(part.etag.replace('"', "")))
+            own = _RunningChecksum(algorithm, HAS_CRT) if composite else whole
+            with part.lock:
+                for chunk in _read_chunks(part._value_buffer):
+                    own.update(chunk)
+            if composite:
+                part_checksums.extend(own.digest())
+            parts.append(part)
+        if not parts:
+            raise models.MalformedXML()
+        if composite:
+            checksum = models.compute_checksum(bytes(part_checksums), algorithm).decode()
+            details = (shape.checksum_type, checksum, len(parts))
+        else:
+            # A full-object checksum counts as one part, as moto answers it.
+            details = (shape.checksum_type, base64.b64encode(whole.digest()).decode(), 1)
+        etag = hashlib.md5(bytes(md5s), usedforsecurity=False).hexdigest()
+        return _JoinedParts(parts), f"{etag}-{len(parts)}", details
+
+    def write_value(key, new_value):
+        if not isinstance(new_value, _JoinedParts):
+            return value.fset(key, new_value)
+        value.fset(key, b"")
+        for chunk in new_value.chunks():
+            key._value_buffer.write(chunk)
+        key.contentsize = len(new_value)
+
+    multipart.complete = complete
+    models.FakeKey.value = property(value.fget, write_value)
 
 
 def keep_s3_data_on_disk():
@@ -581,6 +731,7 @@ def main():
         fix_sqs_send_cost()
         fix_s3_list_versions_copy()
         fix_s3_range_read()
+        stream_multipart_completion()
         fix_module_list_scan()
         keep_s3_data_on_disk()
         bound_s3_storage()
@@ -590,7 +741,8 @@ def main():
             keep_connections_open()
         print(
             "flightdeck: emulator fixes applied: sqs-retention-check, sqs-send-cost, "
-            "s3-list-versions-copy, s3-range-read, module-list, s3-storage-bound, keep-alive",
+            "s3-list-versions-copy, s3-range-read, s3-multipart-join, module-list, "
+            "s3-storage-bound, keep-alive",
             flush=True,
         )
     else:
@@ -600,4 +752,5 @@ def main():
     moto_main(["-H", host, "-p", port])
 
 
-main()
+if __name__ == "__main__":
+    main()

@@ -107,7 +107,7 @@ async fn the_emulator_fixes_are_applied_and_keep_sqs_behaviour() {
     let log = std::fs::read_to_string(cloud.emulator.log_path().unwrap()).unwrap();
     assert!(
         log.contains(
-            "emulator fixes applied: sqs-retention-check, sqs-send-cost, s3-list-versions-copy, s3-range-read, module-list"
+            "emulator fixes applied: sqs-retention-check, sqs-send-cost, s3-list-versions-copy, s3-range-read, s3-multipart-join, module-list"
         ),
         "{log}"
     );
@@ -431,4 +431,82 @@ async fn ranged_reads_answer_as_s3_does_for_put_and_multipart_objects() {
         joined.extend(out.body.collect().await.unwrap().into_bytes());
     }
     assert!(joined == big, "the ranges do not add up to the object");
+}
+
+/// moto's own multipart completion against the launcher's (s3-multipart-join), on the same
+/// parts in moto's own objects: the same object bytes, ETag and checksum for every checksum
+/// algorithm and type, and the same refusals.
+#[test]
+fn multipart_completion_streams_parts_and_answers_as_moto_does() {
+    const CHECK: &str = r#"
+import os, sys
+ns = {"__name__": "flightdeck_launcher"}
+exec(compile(sys.stdin.read(), "launcher.py", "exec"), ns)
+from moto.s3 import models, exceptions
+
+original = models.FakeMultipart.complete
+ns["stream_multipart_completion"]()
+patched = models.FakeMultipart.complete
+assert patched is not original
+first = bytes(i * 7 % 251 for i in range(5 * 1024 * 1024 + 3000))
+second = bytes(i % 13 for i in range(1_500_001))
+
+def upload(meta, *parts):
+    m = models.FakeMultipart("k", meta, "123456789012", "us-east-1")
+    for n, data in enumerate(parts, 1):
+        m.set_part(n, data)
+    return m, [(n, m.parts[n].etag) for n in m.parts]
+
+for meta in [{}, {"x-amz-checksum-algorithm": "CRC32"},
+             {"x-amz-checksum-algorithm": "CRC32", "x-amz-checksum-type": "FULL_OBJECT"},
+             {"x-amz-checksum-algorithm": "CRC32C"}, {"x-amz-checksum-algorithm": "SHA1"},
+             {"x-amz-checksum-algorithm": "SHA256"}, {"x-amz-checksum-algorithm": "CRC64NVME"}]:
+    m, body = upload(meta, first, second)
+    want = original(m, iter(body))
+    got = patched(m, iter(body))
+    m.dispose()  # moto disposes of the upload, closing its parts, before writing the key
+    key = models.FakeKey("k", got[0], "123456789012", "us-east-1")
+    assert key.value == want[0] and key.size == len(want[0]), meta
+    assert got[1:] == want[1:], (meta, got[1:], want[1:])
+
+def refusal(complete, parts, body):
+    m, etags = upload({}, *parts)
+    try:
+        complete(m, iter(body(etags)))
+    except Exception as e:
+        return type(e).__name__
+    return "accepted"
+
+for parts, body in [
+    ((first, second), lambda e: [(1, e[0][1]), (2, '"0123"')]),
+    ((first, second), lambda e: [(1, e[0][1]), (3, e[1][1])]),
+    ((second, first), lambda e: e),
+    ((first,), lambda e: []),
+]:
+    want, got = refusal(original, parts, body), refusal(patched, parts, body)
+    assert want == got and want != "accepted", (want, got)
+print("same as moto")
+"#;
+    use std::io::Write;
+    let install = local_cloud::Installation::ensure(&local_cloud::paths::cache_dir()).unwrap();
+    let mut child = std::process::Command::new(install.python())
+        .args(["-c", CHECK])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(include_str!("../src/launcher.py").as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("same as moto"), "{stdout}{stderr}");
 }
