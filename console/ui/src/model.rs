@@ -581,6 +581,11 @@ impl LocalMemory {
         self.processes.iter().map(|(_, rss)| rss).sum()
     }
 
+    /// The emulator's data disk below [`Self::DISK_LOW`] free.
+    pub fn disk_low(&self) -> bool {
+        self.disk_free.is_some_and(|free| free < Self::DISK_LOW)
+    }
+
     /// Low below an eighth of the machine (at least 2 GiB) available or with the emulator over
     /// [`Self::EMULATOR_LIMIT`]; critical below a sixteenth (at least 1 GiB).
     pub fn pressure(&self) -> Pressure {

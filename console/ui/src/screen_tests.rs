@@ -724,6 +724,46 @@ fn group_detail_on_a_local_cloud_low_on_memory_100x30() {
     insta::assert_snapshot!(text);
 }
 
+/// The emulator's data disk running short, with memory to spare: the warning on the status
+/// line of the smallest terminal, said once in the notes, and its end said too.
+#[test]
+fn disk_low_on_a_local_cloud_is_on_the_status_line_and_said_once_80x24() {
+    let mut s = sized(loaded_state(), 80, 24);
+    let memory = |disk_free_mib: u64| LocalMemory {
+        emulator: Some(400 << 20),
+        console: Some(26 << 20),
+        processes: Vec::new(),
+        total: 24 << 30,
+        available: 16 << 30,
+        s3_data: None,
+        disk_free: Some(disk_free_mib << 20),
+    };
+    let said = |s: &State, start: &str| {
+        s.notes()
+            .recent()
+            .filter(|n| n.text.starts_with(start))
+            .count()
+    };
+    let report = |at, free| Report::LocalMemory {
+        at: t(at),
+        memory: memory(free),
+    };
+    feed(&mut s, [report(20, 40 << 10)]);
+    assert!(!screen(&s, 80, 24).contains("disk low"));
+    assert_eq!(said(&s, "disk low"), 0);
+    feed(&mut s, [report(21, 3 << 10), report(26, 2 << 10)]);
+    let text = screen(&s, 80, 24);
+    assert!(text.contains("⚠ disk low: 2.0 GB free"), "{text}");
+    assert!(!text.contains("memory low"), "{text}");
+    assert_eq!(said(&s, "disk low: 3.0 GB free"), 1);
+    assert_eq!(said(&s, "disk low"), 1);
+    feed(&mut s, [report(31, 10 << 10)]);
+    assert!(!screen(&s, 80, 24).contains("disk low"));
+    assert_eq!(said(&s, "disk back to normal: 10.0 GB free"), 1);
+    feed(&mut s, [report(32, 3 << 10)]);
+    insta::assert_snapshot!(screen(&s, 80, 24));
+}
+
 /// The screen's text, then its colours: each cell as a letter naming its style (foreground,
 /// background, modifiers), with the key, so a theme's snapshot shows where each colour goes.
 pub(crate) fn styled_screen(state: &State, w: u16, h: u16) -> String {

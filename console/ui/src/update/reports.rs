@@ -426,6 +426,32 @@ fn shown(state: &State, claim: &Claim) -> Option<f64> {
     }
 }
 
+/// The emulator's data disk running short is said once, with what to do, and so is the way
+/// back.
+fn disk(state: &mut State, at: Timestamp, before: bool, memory: &LocalMemory) {
+    let (Some(free), now) = (memory.disk_free, memory.disk_low()) else {
+        return;
+    };
+    if now && !before {
+        note(
+            state,
+            at,
+            LogLevel::Warn,
+            format!(
+                "disk low: {} free on the local cloud's data disk; its emulator refuses uploads below its floor (FLIGHTDECK_LOCAL_MIN_FREE_GB): stop the load run (x in the load view) or free some disk",
+                fmt::bytes(free)
+            ),
+        );
+    } else if before && !now {
+        note(
+            state,
+            at,
+            LogLevel::Info,
+            format!("disk back to normal: {} free", fmt::bytes(free)),
+        );
+    }
+}
+
 /// The local cloud's memory: kept for the views; a rise in pressure is said once, with what
 /// to do, and so is the way back.
 fn local_memory(state: &mut State, at: Timestamp, memory: LocalMemory) {
@@ -435,6 +461,12 @@ fn local_memory(state: &mut State, at: Timestamp, memory: LocalMemory) {
         .as_ref()
         .map_or(Pressure::Ok, |(_, m)| m.pressure());
     let now = memory.pressure();
+    let disk_before = state
+        .local
+        .memory
+        .as_ref()
+        .is_some_and(|(_, m)| m.disk_low());
+    disk(state, at, disk_before, &memory);
     let free = format!(
         "{} of {} free",
         fmt::bytes(memory.available),

@@ -83,25 +83,41 @@ fn load<'a>(state: &State) -> Vec<Span<'a>> {
     ]
 }
 
-/// The machine running short of memory under a local cloud, while it lasts.
-fn memory<'a>(state: &State) -> Option<Span<'a>> {
+/// The machine running short of memory, or the emulator's disk of space, under a local
+/// cloud, while it lasts.
+fn memory<'a>(state: &State) -> Vec<Span<'a>> {
     let s = &state.theme.s;
-    let (_, m) = state.local.memory.as_ref()?;
-    let (what, style) = match m.pressure() {
-        Pressure::Ok => return None,
-        Pressure::Low => ("memory low", s.warn),
-        Pressure::Critical => ("MEMORY CRITICAL", s.error),
+    let Some((_, m)) = state.local.memory.as_ref() else {
+        return Vec::new();
     };
-    let emulator = m
-        .emulator
-        .map_or_else(String::new, |e| format!(", emulator {}", fmt::bytes(e)));
-    Some(Span::styled(
-        format!(
-            "⚠ {what}: {} free{emulator} (stop load runs) ",
-            fmt::bytes(m.available)
-        ),
-        style,
-    ))
+    let mut spans = Vec::new();
+    let pressure = match m.pressure() {
+        Pressure::Ok => None,
+        Pressure::Low => Some(("memory low", s.warn)),
+        Pressure::Critical => Some(("MEMORY CRITICAL", s.error)),
+    };
+    if let Some((what, style)) = pressure {
+        let emulator = m
+            .emulator
+            .map_or_else(String::new, |e| format!(", emulator {}", fmt::bytes(e)));
+        spans.push(Span::styled(
+            format!(
+                "⚠ {what}: {} free{emulator} (stop load runs) ",
+                fmt::bytes(m.available)
+            ),
+            style,
+        ));
+    }
+    if let (true, Some(free)) = (m.disk_low(), m.disk_free) {
+        spans.push(Span::styled(
+            format!(
+                "⚠ disk low: {} free (uploads will be refused; stop load runs) ",
+                fmt::bytes(free)
+            ),
+            s.warn,
+        ));
+    }
+    spans
 }
 
 /// The running redrive, then failing sources with their reason, then the others' ages.
@@ -119,9 +135,7 @@ pub fn left<'a>(state: &State) -> Line<'a> {
             ));
         }
     }
-    if let Some(m) = memory(state) {
-        spans.push(m);
-    }
+    spans.extend(memory(state));
     spans.extend(redrive(state));
     let running = load(state);
     if !running.is_empty() {
