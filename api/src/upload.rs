@@ -386,13 +386,13 @@ async fn receive(
         .await?
         .map_err(|e| multipart_error(state, e))?
     {
-        match field.name() {
-            Some("title") if title.is_none() => {
-                title = Some(read_title(state, field, &mut clock).await?)
-            }
+        let step = match field.name() {
+            Some("title") if title.is_none() => read_title(state, &mut field, &mut clock)
+                .await
+                .map(|t| title = Some(t)),
             Some("video_file") if file.is_none() => {
                 let filename = field.file_name().unwrap_or_default().to_owned();
-                let stored = match check_filename(&filename) {
+                match check_filename(&filename) {
                     Ok(container) => {
                         // The key's extension is the checked, normalised one, never the
                         // client's text.
@@ -404,40 +404,40 @@ async fn receive(
                         );
                         stream_to_s3(state, &mut field, container, cleanup, &mut clock)
                             .await
-                            .map(|size| (container, size))
+                            .map(|size| {
+                                // Storing the last part was the server's time, not the
+                                // client's.
+                                clock.resumed();
+                                file = Some(Received {
+                                    filename,
+                                    container,
+                                    size,
+                                });
+                            })
                     }
                     Err(e) => Err(e),
-                };
-                // Refused (busy, not a video, a bad name, storage down): the client is still
-                // sending the file, so read the rest of it, within bounds, for the answer to
-                // reach it. A client too slow for the body's minimum rate is not waited for.
-                if stored
-                    .as_ref()
-                    .is_err_and(|e| !matches!(e, ApiError::TooSlow { .. }))
-                {
-                    drain(&mut field, &mut clock).await;
                 }
-                let (container, size) = stored?;
-                // Storing the last part was the server's time, not the client's.
-                clock.resumed();
-                file = Some(Received {
-                    filename,
-                    container,
-                    size,
-                });
             }
-            Some(name @ ("title" | "video_file")) => {
-                return Err(ApiError::bad_request(
-                    "duplicate_field",
-                    format!("the field {name:?} was sent twice"),
-                ))
+            Some(name @ ("title" | "video_file")) => Err(ApiError::bad_request(
+                "duplicate_field",
+                format!("the field {name:?} was sent twice"),
+            )),
+            _ => Err(ApiError::bad_request(
+                "unexpected_field",
+                "only the fields video_file and title are accepted",
+            )),
+        };
+        if let Err(e) = step {
+            // Refused (busy, not a video, a bad name or title, a field too many, storage
+            // down): the client is still sending, so read the rest of the body, within
+            // bounds, for the answer to reach it.
+            if drains(&e) {
+                let mut budget = DrainBudget::new();
+                drain(&mut field, &mut clock, &mut budget).await;
+                drop(field);
+                drain_rest(&mut multipart, &mut clock, &mut budget).await;
             }
-            _ => {
-                return Err(ApiError::bad_request(
-                    "unexpected_field",
-                    "only the fields video_file and title are accepted",
-                ))
-            }
+            return Err(e);
         }
     }
     let file = file
@@ -488,20 +488,61 @@ async fn receive(
 const DRAIN_BYTES: u64 = 16 * 1024 * 1024;
 const DRAIN_TIME: Duration = Duration::from_secs(2);
 
-/// Reads and drops the rest of `field` (within `DRAIN_BYTES`, `DRAIN_TIME` and the body's
-/// clock); holds nothing but the chunk in hand.
-async fn drain(field: &mut Field<'_>, clock: &mut BodyClock) {
-    let until = Instant::now() + DRAIN_TIME;
-    let mut left = DRAIN_BYTES;
+/// What is left of the drain's bounds: one budget for the refused field and the fields after it.
+struct DrainBudget {
+    until: Instant,
+    left: u64,
+}
+
+impl DrainBudget {
+    fn new() -> Self {
+        Self {
+            until: Instant::now() + DRAIN_TIME,
+            left: DRAIN_BYTES,
+        }
+    }
+
+    fn spent(&self) -> bool {
+        self.left == 0 || Instant::now() >= self.until
+    }
+}
+
+/// Whether a refusal reads the rest of the body first: not for a client too slow for the
+/// body's minimum rate, nor for a body that is not valid multipart (nothing more to read).
+fn drains(e: &ApiError) -> bool {
+    !matches!(
+        e,
+        ApiError::TooSlow { .. }
+            | ApiError::BadRequest {
+                code: "invalid_multipart",
+                ..
+            }
+    )
+}
+
+/// Reads and drops the rest of `field` within `budget` and the body's clock; holds nothing
+/// but the chunk in hand.
+async fn drain(field: &mut Field<'_>, clock: &mut BodyClock, budget: &mut DrainBudget) {
     clock.resumed();
     while let Ok(Ok(Ok(Some(chunk)))) =
-        tokio::time::timeout_at(until, clock.read(field.chunk())).await
+        tokio::time::timeout_at(budget.until, clock.read(field.chunk())).await
     {
         clock.received(chunk.len());
-        left = left.saturating_sub(chunk.len() as u64);
-        if left == 0 {
+        budget.left = budget.left.saturating_sub(chunk.len() as u64);
+        if budget.spent() {
             break;
         }
+    }
+}
+
+/// Reads and drops every field after the refused one, within what is left of `budget`.
+async fn drain_rest(multipart: &mut Multipart, clock: &mut BodyClock, budget: &mut DrainBudget) {
+    while !budget.spent() {
+        let next = tokio::time::timeout_at(budget.until, clock.read(multipart.next_field())).await;
+        let Ok(Ok(Ok(Some(mut field)))) = next else {
+            return;
+        };
+        drain(&mut field, clock, budget).await;
     }
 }
 
@@ -517,7 +558,7 @@ fn multipart_error(state: &AppState, e: MultipartError) -> ApiError {
 
 async fn read_title(
     state: &AppState,
-    mut field: Field<'_>,
+    field: &mut Field<'_>,
     clock: &mut BodyClock,
 ) -> Result<String, ApiError> {
     let mut bytes = Vec::new();

@@ -226,10 +226,18 @@ async fn raw_upload_named(
     filename: &str,
     data: Vec<u8>,
 ) -> (String, Duration) {
-    let started = Instant::now();
     let (head, tail) = framing(filename);
+    raw_request(addr, token, [head, data, tail].concat()).await
+}
+
+/// Sends `body` whole as an upload's multipart body, then reads the answer to the end.
+async fn raw_request(
+    addr: std::net::SocketAddr,
+    token: String,
+    body: Vec<u8>,
+) -> (String, Duration) {
+    let started = Instant::now();
     let mut stream = TcpStream::connect(addr).await.unwrap();
-    let body = [head, data, tail].concat();
     stream
         .write_all(&request_head(&token, body.len()))
         .await
@@ -338,6 +346,53 @@ async fn an_overload_is_refused_with_503_and_retry_after() {
         assert!(metrics.contains(line), "{line} in {metrics}");
     }
     h.assert_stored_exactly(owner, 1).await;
+    server.abort();
+    h.finish().await;
+}
+
+/// A refused field before the file (a bad title, a field the API does not take, a title
+/// twice) is answered after the rest of the body, the 12 MB file too, is read: each client
+/// reads its 400 with the field's error code and nothing is stored. Without the API reading
+/// past the refused field, the send fails with a broken pipe.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_field_before_the_file_is_answered_once_the_body_is_read() {
+    let h = Harness::with_cloud(Db::Sqlite, test_config())
+        .await
+        .unwrap();
+    let (owner, token, _) = h.user("fields@example.com", None).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(axum::serve(listener, h.app.clone()).into_future());
+    let field = |name: &str, value: &str| {
+        format!(
+            "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+        )
+    };
+    let (file_head, tail) = framing("clip.mp4");
+    // The file's part of the framing: it starts at its own boundary, after framing's title.
+    let file_at = file_head
+        .windows(BOUNDARY.len() + 2)
+        .rposition(|w| w == format!("--{BOUNDARY}").as_bytes())
+        .unwrap();
+    let file_head = &file_head[file_at..];
+    let zeros = vec![0u8; 12_000_000];
+    for (fields, code) in [
+        (field("title", "bad\u{7}title"), "invalid_title"),
+        (field("description", "extra"), "unexpected_field"),
+        (
+            field("title", "one") + &field("title", "two"),
+            "duplicate_field",
+        ),
+    ] {
+        let body = [fields.as_bytes(), file_head, &zeros, &tail].concat();
+        let (answer, _) = raw_request(addr, token.clone(), body).await;
+        assert!(answer.starts_with("HTTP/1.1 400"), "{code}: {answer:?}");
+        assert!(
+            answer.contains(&format!("\"error_code\":\"{code}\"")),
+            "{code}: {answer}"
+        );
+    }
+    h.assert_stored_exactly(owner, 0).await;
     server.abort();
     h.finish().await;
 }
