@@ -9,7 +9,7 @@
 //! figures pool its turns. Each process's CPU time per request is read from /proc. Each
 //! phase gets a freshly started API (so memory one phase leaves in the allocator does not
 //! count against the next): one warm-up upload, then its idle RSS; during every turn the
-//! API's RSS is sampled from /proc every 10 ms. Prints one JSON object per phase and mode on
+//! API's and the emulator's RSS are sampled from /proc every 10 ms. Prints one JSON object per phase and mode on
 //! stdout.
 //!
 //!   upload_bench --api-bin target/release/flightdeck-api \
@@ -306,6 +306,7 @@ struct ModeTotal {
     /// CPU seconds of the emulator, the API and this client.
     cpu: (f64, f64, f64),
     peak_kb: u64,
+    emulator_peak_kb: u64,
 }
 
 /// One turn of one mode.
@@ -315,6 +316,8 @@ struct Turn {
     failed: usize,
     cpu: (f64, f64, f64),
     peak_kb: u64,
+    /// The emulator's resident set, at most, during the turn.
+    emulator_peak_kb: u64,
 }
 
 impl ModeTotal {
@@ -326,6 +329,7 @@ impl ModeTotal {
             failed: 0,
             cpu: (0.0, 0.0, 0.0),
             peak_kb: 0,
+            emulator_peak_kb: 0,
         }
     }
 
@@ -337,6 +341,7 @@ impl ModeTotal {
         self.cpu.1 += turn.cpu.1;
         self.cpu.2 += turn.cpu.2;
         self.peak_kb = self.peak_kb.max(turn.peak_kb);
+        self.emulator_peak_kb = self.emulator_peak_kb.max(turn.emulator_peak_kb);
     }
 }
 
@@ -357,6 +362,8 @@ async fn run_mode(
     let peak = Arc::new(AtomicU64::new(rss_kb(pid)));
     let sampler = sample_rss(pid, on.clone(), peak.clone());
     let emulator_pid = cloud.emulator.pid();
+    let emulator_peak = Arc::new(AtomicU64::new(0));
+    let emulator_sampler = emulator_pid.map(|e| sample_rss(e, on.clone(), emulator_peak.clone()));
     let cpu_before = (cpu_s(emulator_pid), cpu_s(Some(pid)), cpu_s(None));
     let (wall, lat, failed) = if mode == "api" {
         let (head, prefix, suffix) = upload_request(token, name, data.len());
@@ -416,6 +423,9 @@ async fn run_mode(
     let cpu_after = (cpu_s(emulator_pid), cpu_s(Some(pid)), cpu_s(None));
     on.store(false, Ordering::Relaxed);
     sampler.join().unwrap();
+    if let Some(s) = emulator_sampler {
+        s.join().unwrap();
+    }
     Turn {
         wall,
         lat,
@@ -426,6 +436,7 @@ async fn run_mode(
             cpu_after.2 - cpu_before.2,
         ),
         peak_kb: peak.load(Ordering::Relaxed),
+        emulator_peak_kb: emulator_peak.load(Ordering::Relaxed),
     }
 }
 
@@ -569,6 +580,7 @@ async fn main() {
                     "p99_ms": percentile(&lat, 99.0) * 1e3,
                     "api_idle_rss_mb": idle_kb as f64 / 1024.0,
                     "api_peak_rss_mb": total.peak_kb as f64 / 1024.0,
+                    "emulator_peak_rss_mb": total.emulator_peak_kb as f64 / 1024.0,
                     "cpu_ms_per_request": {
                         "emulator": per_req(total.cpu.0),
                         "api": per_req(total.cpu.1),
