@@ -297,42 +297,20 @@ where
 
 const MODES: [&str; 3] = ["api", "s3", "s3-unsigned"];
 
-/// One mode's turns in a phase, added up.
-struct ModeTotal {
-    mode: &'static str,
+/// One turn of one mode, or a mode's turns in a phase added up.
+#[derive(Default)]
+struct Turn {
     wall: f64,
     lat: Vec<f64>,
     failed: usize,
     /// CPU seconds of the emulator, the API and this client.
     cpu: (f64, f64, f64),
     peak_kb: u64,
-    emulator_peak_kb: u64,
-}
-
-/// One turn of one mode.
-struct Turn {
-    wall: f64,
-    lat: Vec<f64>,
-    failed: usize,
-    cpu: (f64, f64, f64),
-    peak_kb: u64,
     /// The emulator's resident set, at most, during the turn.
     emulator_peak_kb: u64,
 }
 
-impl ModeTotal {
-    fn new(mode: &'static str) -> Self {
-        Self {
-            mode,
-            wall: 0.0,
-            lat: Vec::new(),
-            failed: 0,
-            cpu: (0.0, 0.0, 0.0),
-            peak_kb: 0,
-            emulator_peak_kb: 0,
-        }
-    }
-
+impl Turn {
     fn add(&mut self, turn: Turn) {
         self.wall += turn.wall;
         self.lat.extend(turn.lat);
@@ -538,30 +516,27 @@ async fn main() {
         // A turn keeps at least the phase's concurrency in flight: fewer rounds when the phase
         // has few requests (the 100 MB phase runs in one).
         let rounds = rounds.min(phase.requests / phase.concurrency.max(1)).max(1);
-        let mut totals: Vec<ModeTotal> = MODES.iter().map(|m| ModeTotal::new(m)).collect();
+        let mut totals: Vec<(&str, Turn)> = MODES.iter().map(|&m| (m, Turn::default())).collect();
         for round in 0..rounds {
             for i in 0..MODES.len() {
-                let total = &mut totals[(i + round) % MODES.len()];
+                let (mode, total) = &mut totals[(i + round) % MODES.len()];
                 let requests =
                     phase.requests / rounds + usize::from(round < phase.requests % rounds);
                 if requests == 0 {
                     continue;
                 }
-                let turn = run_mode(
-                    total.mode, requests, phase, &api, &token, &data, &name, &cloud,
-                )
-                .await;
+                let turn =
+                    run_mode(mode, requests, phase, &api, &token, &data, &name, &cloud).await;
                 total.add(turn);
                 reset(&cloud, &queue_url).await;
             }
         }
-        for total in &totals {
+        for &(mode, ref total) in &totals {
             let wall = total.wall;
             let mut lat = total.lat.clone();
             lat.sort_by(f64::total_cmp);
             // CPU per request answered, in ms: where each path's cost lands.
             let per_req = |cpu: f64| cpu * 1e3 / lat.len().max(1) as f64;
-            let mode = total.mode;
             println!(
                 "{}",
                 serde_json::json!({

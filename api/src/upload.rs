@@ -390,34 +390,16 @@ async fn receive(
             Some("title") if title.is_none() => read_title(state, &mut field, &mut clock)
                 .await
                 .map(|t| title = Some(t)),
-            Some("video_file") if file.is_none() => {
-                let filename = field.file_name().unwrap_or_default().to_owned();
-                match check_filename(&filename) {
-                    Ok(container) => {
-                        // The key's extension is the checked, normalised one, never the
-                        // client's text.
-                        cleanup.key = dated_key(
-                            state.uploads_prefix(),
-                            received_at,
-                            video_id,
-                            container.extension(),
-                        );
-                        stream_to_s3(state, &mut field, container, cleanup, &mut clock)
-                            .await
-                            .map(|size| {
-                                // Storing the last part was the server's time, not the
-                                // client's.
-                                clock.resumed();
-                                file = Some(Received {
-                                    filename,
-                                    container,
-                                    size,
-                                });
-                            })
-                    }
-                    Err(e) => Err(e),
-                }
-            }
+            Some("video_file") if file.is_none() => receive_file(
+                state,
+                &mut field,
+                received_at,
+                video_id,
+                cleanup,
+                &mut clock,
+            )
+            .await
+            .map(|received| file = Some(received)),
             Some(name @ ("title" | "video_file")) => Err(ApiError::bad_request(
                 "duplicate_field",
                 format!("the field {name:?} was sent twice"),
@@ -480,6 +462,34 @@ async fn receive(
         .map_err(|e| aws_error("queue_unavailable", "sending the task message", &e))?;
     sent.message_id
         .ok_or_else(|| ApiError::Internal("SendMessage answered without a message id".into()))
+}
+
+/// The `video_file` field: its name checked, then streamed to S3 under a key of its own.
+async fn receive_file(
+    state: &AppState,
+    field: &mut Field<'_>,
+    received_at: chrono::DateTime<Utc>,
+    video_id: Uuid,
+    cleanup: &mut Cleanup,
+    clock: &mut BodyClock,
+) -> Result<Received, ApiError> {
+    let filename = field.file_name().unwrap_or_default().to_owned();
+    let container = check_filename(&filename)?;
+    // The key's extension is the checked, normalised one, never the client's text.
+    cleanup.key = dated_key(
+        state.uploads_prefix(),
+        received_at,
+        video_id,
+        container.extension(),
+    );
+    let size = stream_to_s3(state, field, container, cleanup, clock).await?;
+    // Storing the last part was the server's time, not the client's.
+    clock.resumed();
+    Ok(Received {
+        filename,
+        container,
+        size,
+    })
 }
 
 /// How much of a refused upload's body is read and dropped, at most, so that its client gets

@@ -258,6 +258,9 @@ def fix_module_list_scan():
     backends.list_of_moto_modules = list_of_moto_modules
 
 
+_JOIN_CHUNK = 1024 * 1024
+
+
 class _JoinedParts:
     """A completed multipart upload's object data as its parts' files, in order: what moto's
     FakeMultipart.complete hands to the new key instead of the parts joined in memory. It
@@ -288,9 +291,6 @@ def _read_chunks(buffer):
     buffer.seek(0)
     while chunk := buffer.read(_JOIN_CHUNK):
         yield chunk
-
-
-_JOIN_CHUNK = 1024 * 1024
 
 
 class _RunningChecksum:

@@ -429,9 +429,10 @@ fn shown(state: &State, claim: &Claim) -> Option<f64> {
 /// The emulator's data disk running short is said once, with what to do, and so is the way
 /// back.
 fn disk(state: &mut State, at: Timestamp, before: bool, memory: &LocalMemory) {
-    let (Some(free), now) = (memory.disk_free, memory.disk_low()) else {
+    let Some(free) = memory.disk_free else {
         return;
     };
+    let now = memory.disk_low();
     if now && !before {
         note(
             state,
@@ -455,17 +456,10 @@ fn disk(state: &mut State, at: Timestamp, before: bool, memory: &LocalMemory) {
 /// The local cloud's memory: kept for the views; a rise in pressure is said once, with what
 /// to do, and so is the way back.
 fn local_memory(state: &mut State, at: Timestamp, memory: LocalMemory) {
-    let before = state
-        .local
-        .memory
-        .as_ref()
-        .map_or(Pressure::Ok, |(_, m)| m.pressure());
+    let previous = state.local.memory.as_ref().map(|(_, m)| m);
+    let before = previous.map_or(Pressure::Ok, LocalMemory::pressure);
+    let disk_before = previous.is_some_and(LocalMemory::disk_low);
     let now = memory.pressure();
-    let disk_before = state
-        .local
-        .memory
-        .as_ref()
-        .is_some_and(|(_, m)| m.disk_low());
     disk(state, at, disk_before, &memory);
     let free = format!(
         "{} of {} free",

@@ -213,11 +213,7 @@ fn summary_items<'a>(state: &State, g: &GroupSnapshot) -> Vec<Vec<Vec<Span<'a>>>
             ]);
         }
         if let Some(free) = m.disk_free {
-            let style = if free < LocalMemory::DISK_LOW {
-                s.warn
-            } else {
-                Style::new()
-            };
+            let style = if m.disk_low() { s.warn } else { Style::new() };
             memory.push(vec![
                 label("disk "),
                 Span::styled(format!("{} free", fmt::bytes(free)), style),

@@ -108,7 +108,7 @@ fn memory<'a>(state: &State) -> Vec<Span<'a>> {
             style,
         ));
     }
-    if let (true, Some(free)) = (m.disk_low(), m.disk_free) {
+    if let Some(free) = m.disk_free.filter(|_| m.disk_low()) {
         spans.push(Span::styled(
             format!(
                 "⚠ disk low: {} free (uploads will be refused; stop load runs) ",
