@@ -411,7 +411,7 @@ fn redrive_progress_on_the_status_line_and_the_audit_view_100x20() {
 fn help_in_read_only_mode_lists_no_actions_80x24() {
     let mut s = sized(loaded_state(), 80, 24);
     let text = |s: &State| {
-        let (keys, cmds) = crate::views::help::lines(s);
+        let (keys, cmds) = crate::views::help::lines(s, 76, 76);
         keys.iter()
             .chain(&cmds)
             .map(ToString::to_string)

@@ -36,6 +36,8 @@ fn help_key(state: &mut State, action: Action) -> Vec<Command> {
         Action::PageUp => Some(scroll.saturating_sub(10)),
         Action::PageDown => Some(scroll.saturating_add(10)),
         Action::Top => Some(0),
+        // Clamped to the end of the help after the update.
+        Action::Bottom => Some(u16::MAX),
         Action::Quit => return quit(state),
         _ => Some(scroll),
     };

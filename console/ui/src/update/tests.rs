@@ -192,6 +192,10 @@ fn help_opens_scrolls_and_closes() {
     assert!(bottom > 1);
     update(&mut s, key('k'));
     assert_eq!(s.help, Some(bottom - 1));
+    update(&mut s, key('g'));
+    assert_eq!(s.help, Some(0), "g: the top of the help");
+    update(&mut s, key('G'));
+    assert_eq!(s.help, Some(bottom), "G: the end of the help");
     update(&mut s, code(KeyCode::Esc));
     assert_eq!(s.help, None);
 }

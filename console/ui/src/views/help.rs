@@ -3,6 +3,7 @@
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph, Widget};
 
@@ -12,8 +13,8 @@ use crate::model::LogLevel;
 use crate::state::prompt::COMMANDS;
 use crate::state::State;
 
-/// Key lines (by section) and command lines.
-pub fn lines<'a>(state: &State) -> (Vec<Line<'a>>, Vec<Line<'a>>) {
+/// Key lines (by section), laid out `keys_w` columns wide, and command lines, `cmds_w` wide.
+pub fn lines<'a>(state: &State, keys_w: usize, cmds_w: usize) -> (Vec<Line<'a>>, Vec<Line<'a>>) {
     let s = &state.theme.s;
     let rows = state.config.keymap.help_rows();
     let key_w = rows
@@ -35,29 +36,41 @@ pub fn lines<'a>(state: &State) -> (Vec<Line<'a>>, Vec<Line<'a>>) {
             keys.push(Line::from(Span::styled(r.section.title(), s.header)));
             section = Some(r.section);
         }
-        keys.push(Line::from(vec![
-            Span::styled(format!("  {:<key_w$}  ", r.keys), s.help_key),
-            Span::raw(r.description),
-        ]));
+        keys.extend(entry(
+            Span::styled(r.keys, s.help_key),
+            key_w,
+            r.description,
+            Style::new(),
+            keys_w,
+        ));
     }
     if state.read_only {
         keys.push(Line::default());
-        keys.push(Line::from(Span::styled(
+        keys.extend(text_rows(
             "Read-only: redrive, delete, purge and scaling are off",
             s.warn,
-        )));
+            0,
+            keys_w,
+        ));
     }
     keys.push(Line::default());
     keys.push(Line::from(Span::styled("Mouse", s.header)));
-    keys.push(Line::from(Span::raw(
-        "  click selects a row, the wheel moves through a table",
-    )));
+    keys.extend(text_rows(
+        "click selects a row, the wheel moves through a table",
+        Style::new(),
+        2,
+        keys_w,
+    ));
 
-    let usage_w = COMMANDS.iter().map(|c| c.usage.len()).max().unwrap_or(0) + 1;
-    let mut cmds = vec![Line::from(Span::styled(
-        "Commands (: then tab completes)",
-        s.header,
-    ))];
+    // The longest usages (`:instance-refresh [status|start|cancel]`) would leave their
+    // neighbours' descriptions no room: they have theirs on the rows below.
+    let usage_w = COMMANDS
+        .iter()
+        .map(|c| c.usage.len() + 1)
+        .filter(|&w| w <= USAGE_W)
+        .max()
+        .unwrap_or(USAGE_W);
+    let mut cmds = text_rows("Commands (: then tab completes)", s.header, 0, cmds_w);
     const MUTATING: [&str; 7] = [
         "redrive",
         "purge",
@@ -72,17 +85,114 @@ pub fn lines<'a>(state: &State) -> (Vec<Line<'a>>, Vec<Line<'a>>) {
         if state.read_only && MUTATING.contains(&c.name) {
             continue;
         }
-        cmds.push(Line::from(vec![
-            Span::styled(format!("  :{:<usage_w$} ", c.usage), s.help_key),
-            Span::raw(c.help),
-        ]));
+        cmds.extend(entry(
+            Span::styled(format!(":{}", c.usage), s.help_key),
+            usage_w,
+            c.help,
+            Style::new(),
+            cmds_w,
+        ));
     }
     (keys, cmds)
 }
 
+/// A command's usage wider than this has its description below it.
+const USAGE_W: usize = 27;
+
+/// A description narrower than this goes below its term instead of beside it.
+const MIN_TEXT_W: usize = 24;
+
+/// A term (keys, a command, a log's name) and its description in rows `width` wide: the term
+/// in a column `term_w` wide after two spaces, the description beside it, word-wrapped, each
+/// further row indented to it; a term wider than its column, or a column leaving the
+/// description too little room, has the description on the rows below, indented by four.
+fn entry<'a>(
+    term: Span<'a>,
+    term_w: usize,
+    text: &str,
+    style: Style,
+    width: usize,
+) -> Vec<Line<'a>> {
+    let indent = 2 + term_w + 2;
+    let term_len = term.content.chars().count();
+    if term_len > term_w || width < indent + MIN_TEXT_W {
+        let mut out = vec![Line::from(vec![Span::raw("  "), term])];
+        out.extend(text_rows(text, style, 6, width));
+        return out;
+    }
+    let pad = " ".repeat(term_w - term_len + 2);
+    wrap(text, width - indent)
+        .into_iter()
+        .enumerate()
+        .map(|(i, row)| {
+            if i == 0 {
+                Line::from(vec![
+                    Span::raw("  "),
+                    term.clone(),
+                    Span::raw(pad.clone()),
+                    Span::styled(row, style),
+                ])
+            } else {
+                Line::from(vec![
+                    Span::raw(" ".repeat(indent)),
+                    Span::styled(row, style),
+                ])
+            }
+        })
+        .collect()
+}
+
+/// `text` word-wrapped to `width`, every row indented by `indent`.
+fn text_rows<'a>(text: &str, style: Style, indent: usize, width: usize) -> Vec<Line<'a>> {
+    wrap(text, width.saturating_sub(indent))
+        .into_iter()
+        .map(|row| {
+            Line::from(vec![
+                Span::raw(" ".repeat(indent)),
+                Span::styled(row, style),
+            ])
+        })
+        .collect()
+}
+
+/// Greedy word wrap to `width` columns (at least one); a word longer than a row (a path) is
+/// cut across rows.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut rows = Vec::new();
+    let mut row = String::new();
+    let mut row_len = 0;
+    for word in text.split(' ').filter(|w| !w.is_empty()) {
+        let mut word: Vec<char> = word.chars().collect();
+        if row_len > 0 && row_len + 1 + word.len() > width {
+            rows.push(std::mem::take(&mut row));
+            row_len = 0;
+        }
+        while word.len() > width {
+            let rest = word.split_off(width);
+            if row_len > 0 {
+                rows.push(std::mem::take(&mut row));
+            }
+            rows.push(word.into_iter().collect());
+            row_len = 0;
+            word = rest;
+        }
+        if row_len > 0 {
+            row.push(' ');
+            row_len += 1;
+        }
+        row_len += word.len();
+        row.extend(word);
+    }
+    if row_len > 0 || rows.is_empty() {
+        rows.push(row);
+    }
+    rows
+}
+
 /// Where the logs are and the latest warnings (nothing is printed over the screen), under
 /// both columns: paths are long.
-pub fn logs<'a>(state: &State) -> Vec<Line<'a>> {
+pub fn logs<'a>(state: &State, width: usize) -> Vec<Line<'a>> {
     let s = &state.theme.s;
     let notes = state.notes();
     let mut lines = Vec::new();
@@ -98,17 +208,22 @@ pub fn logs<'a>(state: &State) -> Vec<Line<'a>> {
         .max()
         .unwrap_or(0);
     for (what, path) in notes.log_files() {
-        lines.push(Line::from(vec![
-            Span::styled(format!("  {what:<what_w$}  "), s.help_key),
-            Span::raw(path.clone()),
-        ]));
+        lines.extend(entry(
+            Span::styled(what.clone(), s.help_key),
+            what_w,
+            path,
+            Style::new(),
+            width,
+        ));
     }
     let kept = notes.recent().len();
     if kept > 0 {
-        lines.push(Line::from(Span::styled(
-            format!("  latest warnings, newest first ({kept} kept):"),
+        lines.extend(text_rows(
+            &format!("latest warnings, newest first ({kept} kept):"),
             s.muted,
-        )));
+            2,
+            width,
+        ));
         for n in notes.recent().rev().take(5) {
             let style = match n.level {
                 LogLevel::Info => s.ok,
@@ -120,42 +235,66 @@ pub fn logs<'a>(state: &State) -> Vec<Line<'a>> {
             } else {
                 String::new()
             };
-            lines.push(Line::from(vec![
-                Span::styled(format!("  {:>4} ago  ", fmt::age(state.now, n.at)), s.muted),
-                Span::styled(format!("{}{times}", n.text), style),
-            ]));
+            lines.extend(entry(
+                Span::styled(format!("{:>4} ago", fmt::age(state.now, n.at)), s.muted),
+                8,
+                &format!("{}{times}", n.text),
+                style,
+                width,
+            ));
         }
     }
     lines
 }
 
-fn content_height(keys: usize, cmds: usize, logs: usize, two_cols: bool) -> usize {
-    logs + if two_cols {
-        keys.max(cmds)
+/// The help's rows for a popup `inner_w` columns wide: keys and commands side by side from
+/// 100 columns on, one after the other below that; then the logs under both.
+fn content<'a>(state: &State, inner_w: usize, two_cols: bool) -> Vec<Line<'a>> {
+    let mut all = if two_cols {
+        let keys_w = inner_w.saturating_sub(GAP) / 2;
+        let (keys, cmds) = lines(state, keys_w, inner_w.saturating_sub(keys_w + GAP));
+        side_by_side(keys, cmds, keys_w + GAP)
     } else {
-        keys + 1 + cmds
-    }
+        let (mut keys, cmds) = lines(state, inner_w, inner_w);
+        keys.push(Line::default());
+        keys.extend(cmds);
+        keys
+    };
+    all.extend(logs(state, inner_w));
+    all
+}
+
+/// Columns between the keys and the commands.
+const GAP: usize = 3;
+
+/// The popup's width in `area`, and whether it has two columns.
+fn width(area: Rect) -> (u16, bool) {
+    let two_cols = area.width >= 100;
+    let w = area
+        .width
+        .saturating_sub(4)
+        .min(if two_cols { 150 } else { 76 })
+        .max(area.width.min(20));
+    (w, two_cols)
 }
 
 /// How far the help can scroll in `area` (the body); update clamps with it too.
 pub fn max_scroll(state: &State, area: Rect) -> u16 {
-    let (keys, cmds) = lines(state);
-    let logs = logs(state).len();
-    let content_h = content_height(keys.len(), cmds.len(), logs, area.width >= 100);
+    let (w, two_cols) = width(area);
+    let content_h = content(state, usize::from(w.saturating_sub(2)), two_cols).len();
     let inner_h = usize::from(area.height.saturating_sub(2));
     u16::try_from(content_h.saturating_sub(inner_h)).unwrap_or(u16::MAX)
 }
 
-/// The key lines on the left and the command lines beside them, as one list of rows.
-fn side_by_side<'a>(keys: Vec<Line<'a>>, cmds: Vec<Line<'a>>) -> Vec<Line<'a>> {
-    let key_w = keys.iter().map(Line::width).max().unwrap_or(0) + 2;
+/// The key lines on the left, each padded to `left_w`, and the command lines beside them.
+fn side_by_side<'a>(keys: Vec<Line<'a>>, cmds: Vec<Line<'a>>, left_w: usize) -> Vec<Line<'a>> {
     let rows = keys.len().max(cmds.len());
     let (mut keys, mut cmds) = (keys.into_iter(), cmds.into_iter());
     (0..rows)
         .map(|_| {
             let mut row = keys.next().unwrap_or_default();
             if let Some(cmd) = cmds.next() {
-                let pad = key_w.saturating_sub(row.width());
+                let pad = left_w.saturating_sub(row.width());
                 row.spans.push(Span::raw(" ".repeat(pad)));
                 row.spans.extend(cmd.spans);
             }
@@ -165,15 +304,9 @@ fn side_by_side<'a>(keys: Vec<Line<'a>>, cmds: Vec<Line<'a>>) -> Vec<Line<'a>> {
 }
 
 pub fn draw(state: &State, area: Rect, buf: &mut Buffer) {
-    let (keys, cmds) = lines(state);
-    let logs = logs(state);
-    let two_cols = area.width >= 100;
-    let content_h = content_height(keys.len(), cmds.len(), logs.len(), two_cols);
-    let w = area
-        .width
-        .saturating_sub(4)
-        .min(if two_cols { 120 } else { 72 })
-        .max(area.width.min(20));
+    let (w, two_cols) = width(area);
+    let all = content(state, usize::from(w.saturating_sub(2)), two_cols);
+    let content_h = all.len();
     let h = u16::try_from(content_h + 2)
         .unwrap_or(u16::MAX)
         .min(area.height);
@@ -190,7 +323,7 @@ pub fn draw(state: &State, area: Rect, buf: &mut Buffer) {
         Span::styled(" Help ", state.theme.s.title),
         Span::styled(
             if max_scroll > 0 {
-                "· j/k scroll · esc closes "
+                "· j/k g/G scroll · esc closes "
             } else {
                 "· esc closes "
             },
@@ -202,15 +335,6 @@ pub fn draw(state: &State, area: Rect, buf: &mut Buffer) {
     Clear.render(popup, buf);
     block.render(popup, buf);
     let scroll = u16::try_from(scroll).unwrap_or(0);
-    let mut all = if two_cols {
-        side_by_side(keys, cmds)
-    } else {
-        let mut all = keys;
-        all.push(Line::default());
-        all.extend(cmds);
-        all
-    };
-    all.extend(logs);
     Paragraph::new(all).scroll((scroll, 0)).render(inner, buf);
 }
 
@@ -232,6 +356,56 @@ mod tests {
             })
             .collect::<Vec<_>>()
             .join("\n")
+    }
+
+    #[test]
+    fn wrap_keeps_words_whole_and_cuts_only_what_no_row_holds() {
+        assert_eq!(wrap("one two three", 7), ["one two", "three"]);
+        assert_eq!(wrap("one  two", 20), ["one two"]);
+        assert_eq!(wrap("", 5), [""]);
+        assert_eq!(
+            wrap("at /a/very/long/path end", 6),
+            ["at", "/a/ver", "y/long", "/path", "end"]
+        );
+    }
+
+    /// Every description is there in full in a column of any width the help uses (80 columns:
+    /// 74; 100: 45 and 46; 160: 72 and 73), however long its key or usage, and no row is
+    /// wider than its column: nothing is cut at the popup's edge or runs into the other column.
+    #[test]
+    fn every_description_is_shown_whole_in_columns_of_every_width() {
+        let state = loaded_state();
+        let words = |lines: &[Line<'_>]| {
+            lines
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(" ")
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        for w in [45, 46, 72, 73, 74] {
+            let (keys, cmds) = lines(&state, w, w);
+            for line in keys.iter().chain(&cmds) {
+                assert!(line.width() <= w, "{w}: {line}");
+            }
+            let (keys, cmds) = (words(&keys), words(&cmds));
+            for c in COMMANDS {
+                assert!(cmds.contains(&format!(":{}", c.usage)), "{w}: {}", c.usage);
+                assert!(cmds.contains(c.help), "{w}: {}\n{cmds}", c.help);
+            }
+            for r in state.config.keymap.help_rows() {
+                assert!(keys.contains(r.description), "{w}: {}", r.description);
+            }
+        }
+        for area_w in [80, 100, 160] {
+            let (w, two_cols) = width(Rect::new(0, 0, area_w, 50));
+            let inner_w = usize::from(w - 2);
+            for line in content(&state, inner_w, two_cols) {
+                assert!(line.width() <= inner_w, "{area_w}: {line}");
+            }
+        }
     }
 
     #[test]
