@@ -98,6 +98,7 @@ fn memory_sample(
     fleet: Vec<(String, u32)>,
     emulator: Option<u32>,
     s3_data: Option<S3Data>,
+    disk_floor: Option<u64>,
 ) -> Option<LocalMemory> {
     let machine = memory::machine().ok()?;
     let processes = fleet
@@ -112,6 +113,7 @@ fn memory_sample(
         available: machine.available,
         s3_data,
         disk_free: local_cloud::storage::disk_free(&local_cloud::paths::data_dir()).ok(),
+        disk_floor,
     })
 }
 
@@ -139,16 +141,18 @@ pub fn memory_feed(
                         .filter_map(|i| Some((i.instance_id.clone(), i.pid?)))
                         .collect()
                 });
-                let s3_data = lifecycle.as_ref().and_then(|l| {
-                    let state = *l.borrow();
-                    let limits = state.storage?;
+                let state = lifecycle.as_ref().map(|l| *l.borrow());
+                let limits = state.and_then(|s| s.storage);
+                let s3_data = state.and_then(|s| {
+                    let limits = s.storage?;
                     Some(S3Data {
-                        held: state.held?,
+                        held: s.held?,
                         cap: limits.cap,
                         evicts_above: limits.evict_above(),
                     })
                 });
-                let Some(memory) = memory_sample(pids, emulator.current(), s3_data) else {
+                let floor = limits.map(|l| l.min_free);
+                let Some(memory) = memory_sample(pids, emulator.current(), s3_data, floor) else {
                     return;
                 };
                 let report = Report::LocalMemory {

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::model::Timestamp;
+use crate::model::{LocalMemory, Timestamp};
 
 /// Seconds from `then` to `now`, never negative (a report may be stamped just after the tick).
 pub fn age_secs(now: Timestamp, then: Timestamp) -> u64 {
@@ -97,6 +97,15 @@ pub fn truncate(text: &str, width: usize) -> String {
     let mut out: String = text.chars().take(width - 1).collect();
     out.push('…');
     out
+}
+
+/// What the local cloud's emulator does near its disk floor, for a warning: `S3 refuses
+/// writes below 2.0 GB`.
+pub fn disk_refusal(m: &LocalMemory) -> String {
+    match m.disk_floor {
+        Some(floor) => format!("S3 refuses writes below {}", bytes(floor)),
+        None => "S3 refuses writes near its floor".to_owned(),
+    }
 }
 
 #[cfg(test)]

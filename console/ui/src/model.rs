@@ -539,6 +539,20 @@ pub struct LocalMemory {
     pub s3_data: Option<S3Data>,
     /// Free space on the disk that holds the emulator's object data.
     pub disk_free: Option<u64>,
+    /// The free space the emulator keeps on that disk (`FLIGHTDECK_LOCAL_MIN_FREE_GB`): it
+    /// refuses an S3 write that would leave less. Known to the console that runs the local
+    /// cloud (the demo).
+    pub disk_floor: Option<u64>,
+}
+
+/// The emulator's data disk against the free space its S3 keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Disk {
+    Ok,
+    /// Time to stop adding data: the warning shows.
+    Low,
+    /// At the floor: S3 refuses uploads and outputs until disk is freed.
+    Full,
 }
 
 /// The local cloud's S3 object data against its storage cap, in bytes.
@@ -565,9 +579,14 @@ impl LocalMemory {
     /// bound is 1.5 GB).
     pub const EMULATOR_LIMIT: u64 = 2 << 30;
 
-    /// Less free disk than this is shown as a warning: twice the free space the emulator
-    /// keeps by default (it refuses S3 writes below 2 GB).
-    pub const DISK_LOW: u64 = 4 << 30;
+    /// Less free disk than this above the emulator's floor is shown as a warning (4 GB free
+    /// with the default floor of 2 GB; 4 GB, too, when the floor is not known).
+    pub const DISK_MARGIN: u64 = 2 << 30;
+
+    /// Within this of the floor the disk is full: S3 refuses a part (8 MiB) or an upload of
+    /// the 4 MB scenarios' size; larger writes are refused a little earlier, as the warning
+    /// says (`S3 refuses writes below ...`).
+    pub const DISK_FULL_MARGIN: u64 = 16 << 20;
 
     /// The resident set of every fleet process in `instances`.
     pub fn fleet_of<'a>(&self, instances: impl IntoIterator<Item = &'a str>) -> (u64, usize) {
@@ -581,10 +600,24 @@ impl LocalMemory {
         self.processes.iter().map(|(_, rss)| rss).sum()
     }
 
-    /// The emulator's data disk below [`Self::DISK_LOW`] free.
-    pub fn disk_low(&self) -> bool {
-        self.disk_free.is_some_and(|free| free < Self::DISK_LOW)
+    /// Low within [`Self::DISK_MARGIN`] of the emulator's floor (of the default floor when
+    /// it is not known); full within [`Self::DISK_FULL_MARGIN`] of a known floor.
+    pub fn disk(&self) -> Disk {
+        let Some(free) = self.disk_free else {
+            return Disk::Ok;
+        };
+        let floor = self.disk_floor.unwrap_or(Self::DEFAULT_DISK_FLOOR);
+        if self.disk_floor.is_some() && free < floor.saturating_add(Self::DISK_FULL_MARGIN) {
+            Disk::Full
+        } else if free < floor.saturating_add(Self::DISK_MARGIN) {
+            Disk::Low
+        } else {
+            Disk::Ok
+        }
     }
+
+    /// The local cloud's floor when `FLIGHTDECK_LOCAL_MIN_FREE_GB` is not set.
+    const DEFAULT_DISK_FLOOR: u64 = 2 << 30;
 
     /// Low below an eighth of the machine (at least 2 GiB) available or with the emulator over
     /// [`Self::EMULATOR_LIMIT`]; critical below a sixteenth (at least 1 GiB).

@@ -656,6 +656,7 @@ fn group_detail_on_a_local_cloud_low_on_memory_100x30() {
             evicts_above: (8 << 30) / 10 * 6,
         }),
         disk_free: Some(3 << 30),
+        disk_floor: None,
     };
     feed(
         &mut s,
@@ -725,7 +726,8 @@ fn group_detail_on_a_local_cloud_low_on_memory_100x30() {
 }
 
 /// The emulator's data disk running short, with memory to spare: the warning on the status
-/// line of the smallest terminal, said once in the notes, and its end said too.
+/// line of the smallest terminal, said once in the notes; at the emulator's floor it says the
+/// uploads are refused; each way back is said too.
 #[test]
 fn disk_low_on_a_local_cloud_is_on_the_status_line_and_said_once_80x24() {
     let mut s = sized(loaded_state(), 80, 24);
@@ -737,6 +739,7 @@ fn disk_low_on_a_local_cloud_is_on_the_status_line_and_said_once_80x24() {
         available: 16 << 30,
         s3_data: None,
         disk_free: Some(disk_free_mib << 20),
+        disk_floor: Some(2 << 30),
     };
     let said = |s: &State, start: &str| {
         s.notes()
@@ -748,20 +751,83 @@ fn disk_low_on_a_local_cloud_is_on_the_status_line_and_said_once_80x24() {
         at: t(at),
         memory: memory(free),
     };
+    assert_eq!(memory(4 << 10).disk(), Disk::Ok);
+    assert_eq!(memory((4 << 10) - 1).disk(), Disk::Low);
+    assert_eq!(memory((2 << 10) + 16).disk(), Disk::Low);
+    assert_eq!(memory((2 << 10) + 15).disk(), Disk::Full);
+    // Without a known floor: low below 4 GB, never said to be full.
+    let unknown = LocalMemory {
+        disk_floor: None,
+        ..memory(100)
+    };
+    assert_eq!(unknown.disk(), Disk::Low);
     feed(&mut s, [report(20, 40 << 10)]);
     assert!(!screen(&s, 80, 24).contains("disk low"));
     assert_eq!(said(&s, "disk low"), 0);
-    feed(&mut s, [report(21, 3 << 10), report(26, 2 << 10)]);
+    feed(&mut s, [report(21, 3 << 10), report(24, (3 << 10) - 100)]);
     let text = screen(&s, 80, 24);
-    assert!(text.contains("⚠ disk low: 2.0 GB free"), "{text}");
+    assert!(
+        text.contains("⚠ disk low: 2.9 GB free (S3 refuses writes below 2.0 GB;"),
+        "{text}"
+    );
     assert!(!text.contains("memory low"), "{text}");
     assert_eq!(said(&s, "disk low: 3.0 GB free"), 1);
+    assert_eq!(said(&s, "disk low"), 1);
+    feed(&mut s, [report(26, 2 << 10)]);
+    let text = screen(&s, 80, 24);
+    assert!(
+        text.contains("⚠ DISK FULL: 2.0 GB free, uploads refused"),
+        "{text}"
+    );
+    assert_eq!(said(&s, "disk full: 2.0 GB free"), 1);
+    feed(&mut s, [report(28, 3 << 10)]);
+    assert!(screen(&s, 80, 24).contains("⚠ disk low: 3.0 GB free"));
+    assert_eq!(said(&s, "disk: 3.0 GB free, S3 takes writes again"), 1);
     assert_eq!(said(&s, "disk low"), 1);
     feed(&mut s, [report(31, 10 << 10)]);
     assert!(!screen(&s, 80, 24).contains("disk low"));
     assert_eq!(said(&s, "disk back to normal: 10.0 GB free"), 1);
     feed(&mut s, [report(32, 3 << 10)]);
     insta::assert_snapshot!(screen(&s, 80, 24));
+}
+
+/// A load run started on the local cloud while its disk is at the floor: the confirmation
+/// says the uploads will be refused before the operator says yes.
+#[test]
+fn a_load_run_on_a_full_disk_is_warned_of_at_the_confirmation_80x24() {
+    let mut s = sized(loaded_state(), 80, 24);
+    feed(
+        &mut s,
+        [
+            Report::LoadScenarios {
+                at: t(-40),
+                scenarios: vec![("smoke".to_owned(), "1 VU, 3 uploads".to_owned())],
+                target: Some("the local fleet's API (2)".to_owned()),
+                remote_host: None,
+            },
+            Report::LocalMemory {
+                at: t(-30),
+                memory: LocalMemory {
+                    emulator: Some(400 << 20),
+                    console: Some(26 << 20),
+                    processes: Vec::new(),
+                    total: 24 << 30,
+                    available: 16 << 30,
+                    s3_data: None,
+                    disk_free: Some((2 << 30) + (10 << 20)),
+                    disk_floor: Some(2 << 30),
+                },
+            },
+        ],
+    );
+    update(&mut s, key(':'));
+    type_text(&mut s, "load smoke");
+    update(&mut s, code(KeyCode::Enter));
+    let text = screen(&s, 80, 24);
+    assert!(text.contains("Start a load run"), "{text}");
+    assert!(text.contains("⚠ The local cloud's disk is full"), "{text}");
+    assert!(text.contains("the run's uploads will be"), "{text}");
+    insta::assert_snapshot!(text);
 }
 
 /// The screen's text, then its colours: each cell as a letter naming its style (foreground,

@@ -30,6 +30,8 @@ pub enum Pending {
         target: String,
         /// Another machine's host: typed confirm.
         remote_host: Option<String>,
+        /// What stands against a run on the local cloud now (its disk, the machine's memory).
+        warnings: Vec<String>,
     },
     Scale {
         group: String,
@@ -200,12 +202,17 @@ impl Pending {
                 scenario,
                 description,
                 target,
+                warnings,
                 ..
-            } => vec![
-                format!("Run `{scenario}`: {description}"),
-                format!("against {target}."),
-                "x cancels it at any time; it keeps going in other views.".to_owned(),
-            ],
+            } => {
+                let mut out = vec![
+                    format!("Run `{scenario}`: {description}"),
+                    format!("against {target}."),
+                    "x cancels it at any time; it keeps going in other views.".to_owned(),
+                ];
+                out.extend(warnings.iter().map(|w| format!("⚠ {w}")));
+                out
+            }
             Pending::Scale {
                 group,
                 from,

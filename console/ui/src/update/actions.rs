@@ -4,7 +4,8 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use crate::event::{Command, MessageSelection, RedriveRequest, RefreshAction};
-use crate::model::{JobState, PolicyKind};
+use crate::fmt;
+use crate::model::{Disk, JobState, LocalMemory, PolicyKind, Pressure};
 use crate::state::actions::{check_desired, CapacityDialog, Confirm, ConfirmDialog, Pending};
 use crate::state::nav::{TableId, View};
 use crate::state::prompt::Input;
@@ -467,11 +468,16 @@ pub(super) fn load(state: &mut State, scenario: Option<String>) {
         return;
     };
     let remote_host = state.load.remote_host.clone();
+    let warnings = match (&remote_host, &state.local.memory) {
+        (None, Some((_, memory))) => load_warnings(memory),
+        _ => Vec::new(),
+    };
     state.input = Input::Confirm(ConfirmDialog::new(Pending::Load {
         scenario: name,
         description,
         target,
         remote_host,
+        warnings,
     }));
 }
 
@@ -654,4 +660,32 @@ pub(super) fn capacity_key(state: &mut State, key: KeyEvent) -> Vec<Command> {
     }
     dialog.error = check_desired(&dialog.value, min, max).err();
     Vec::new()
+}
+
+/// What a load run on the local cloud would meet now, one line each: a disk near or at the
+/// emulator's floor, the machine short of memory.
+fn load_warnings(m: &LocalMemory) -> Vec<String> {
+    let mut out = Vec::new();
+    let free = m.disk_free.map(fmt::bytes).unwrap_or_default();
+    match m.disk() {
+        Disk::Ok => {}
+        Disk::Low => out.push(format!(
+            "The local cloud's disk is low ({free} free): {}.",
+            fmt::disk_refusal(m)
+        )),
+        Disk::Full => out.push(format!(
+            "The local cloud's disk is full ({free} free): the run's uploads will be refused."
+        )),
+    }
+    let available = fmt::bytes(m.available);
+    match m.pressure() {
+        Pressure::Ok => {}
+        Pressure::Low => out.push(format!(
+            "Memory is low ({available} free): a load run takes more."
+        )),
+        Pressure::Critical => out.push(format!(
+            "Memory is critical ({available} free): stop something before adding load."
+        )),
+    }
+    out
 }

@@ -2,8 +2,8 @@
 
 use crate::fmt;
 use crate::model::{
-    Agent, Claim, EmulatorStatus, JobState, LocalMemory, LogLevel, Pressure, Report, Timestamp,
-    CPU_METRIC,
+    Agent, Claim, Disk, EmulatorStatus, JobState, LocalMemory, LogLevel, Pressure, Report,
+    Timestamp, CPU_METRIC,
 };
 use crate::state::groups::ChangeKind;
 use crate::state::health::AgentFailure;
@@ -426,31 +426,42 @@ fn shown(state: &State, claim: &Claim) -> Option<f64> {
     }
 }
 
-/// The emulator's data disk running short is said once, with what to do, and so is the way
-/// back.
-fn disk(state: &mut State, at: Timestamp, before: bool, memory: &LocalMemory) {
+/// The emulator's data disk running short, and reaching its floor, are each said once with
+/// what to do, and so is the way back.
+fn disk(state: &mut State, at: Timestamp, before: Disk, memory: &LocalMemory) {
     let Some(free) = memory.disk_free else {
         return;
     };
-    let now = memory.disk_low();
-    if now && !before {
-        note(
-            state,
-            at,
+    let now = memory.disk();
+    if now == before {
+        return;
+    }
+    let free = fmt::bytes(free);
+    let (level, text) = match (now, before) {
+        (Disk::Full, _) => (
+            LogLevel::Error,
+            format!(
+                "disk full: {free} free on the local cloud's data disk and its {}: uploads and outputs are refused (503 SlowDown) until disk is freed; stop the load run (x in the load view), free some disk, or lower FLIGHTDECK_LOCAL_MIN_FREE_GB",
+                fmt::disk_refusal(memory)
+            ),
+        ),
+        (Disk::Low, Disk::Ok) => (
             LogLevel::Warn,
             format!(
-                "disk low: {} free on the local cloud's data disk; its emulator refuses uploads below its floor (FLIGHTDECK_LOCAL_MIN_FREE_GB): stop the load run (x in the load view) or free some disk",
-                fmt::bytes(free)
+                "disk low: {free} free on the local cloud's data disk, and its {} (FLIGHTDECK_LOCAL_MIN_FREE_GB): stop the load run (x in the load view) or free some disk",
+                fmt::disk_refusal(memory)
             ),
-        );
-    } else if before && !now {
-        note(
-            state,
-            at,
+        ),
+        (Disk::Low, _) => (
             LogLevel::Info,
-            format!("disk back to normal: {} free", fmt::bytes(free)),
-        );
-    }
+            format!("disk: {free} free, S3 takes writes again (the disk is still low)"),
+        ),
+        (Disk::Ok, _) => (
+            LogLevel::Info,
+            format!("disk back to normal: {free} free"),
+        ),
+    };
+    note(state, at, level, text);
 }
 
 /// The local cloud's memory: kept for the views; a rise in pressure is said once, with what
@@ -458,7 +469,7 @@ fn disk(state: &mut State, at: Timestamp, before: bool, memory: &LocalMemory) {
 fn local_memory(state: &mut State, at: Timestamp, memory: LocalMemory) {
     let previous = state.local.memory.as_ref().map(|(_, m)| m);
     let before = previous.map_or(Pressure::Ok, LocalMemory::pressure);
-    let disk_before = previous.is_some_and(LocalMemory::disk_low);
+    let disk_before = previous.map_or(Disk::Ok, LocalMemory::disk);
     let now = memory.pressure();
     disk(state, at, disk_before, &memory);
     let free = format!(

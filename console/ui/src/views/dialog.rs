@@ -87,7 +87,18 @@ pub fn draw_confirm(
     buf: &mut Buffer,
 ) -> Option<Position> {
     let s = &state.theme.s;
-    let mut info: Vec<Line<'_>> = d.pending.describe().into_iter().map(Line::from).collect();
+    let mut info: Vec<Line<'_>> = d
+        .pending
+        .describe()
+        .into_iter()
+        .map(|line| {
+            if line.starts_with('⚠') {
+                Line::from(Span::styled(line, s.warn))
+            } else {
+                Line::from(line)
+            }
+        })
+        .collect();
     info.push(Line::from(""));
     let mut lines: Vec<Line<'_>> = Vec::new();
     let can_dry_run = matches!(d.pending, crate::state::Pending::Redrive { .. });

@@ -11,7 +11,7 @@ use super::table::{self, col, Col, TableView};
 use super::{charts, common, geometry};
 use crate::fmt;
 use crate::model::{
-    Agent, GroupSnapshot, InstanceInfo, LocalMemory, MetricKey, Phase, PolicyKind, Pressure,
+    Agent, Disk, GroupSnapshot, InstanceInfo, LocalMemory, MetricKey, Phase, PolicyKind, Pressure,
     ALARM_NOTIFICATION,
 };
 use crate::state::nav::TableId;
@@ -213,7 +213,11 @@ fn summary_items<'a>(state: &State, g: &GroupSnapshot) -> Vec<Vec<Vec<Span<'a>>>
             ]);
         }
         if let Some(free) = m.disk_free {
-            let style = if m.disk_low() { s.warn } else { Style::new() };
+            let style = match m.disk() {
+                Disk::Ok => Style::new(),
+                Disk::Low => s.warn,
+                Disk::Full => s.error,
+            };
             memory.push(vec![
                 label("disk "),
                 Span::styled(format!("{} free", fmt::bytes(free)), style),

@@ -6,7 +6,7 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
 use crate::fmt;
-use crate::model::{Agent, EmulatorStatus, JobState, Pressure};
+use crate::model::{Agent, Disk, EmulatorStatus, JobState, Pressure};
 use crate::state::State;
 
 /// A text progress bar `[████░░░░]` of `width` cells.
@@ -108,14 +108,26 @@ fn memory<'a>(state: &State) -> Vec<Span<'a>> {
             style,
         ));
     }
-    if let Some(free) = m.disk_free.filter(|_| m.disk_low()) {
-        spans.push(Span::styled(
-            format!(
-                "⚠ disk low: {} free (uploads will be refused; stop load runs) ",
-                fmt::bytes(free)
-            ),
-            s.warn,
-        ));
+    if let Some(free) = m.disk_free {
+        match m.disk() {
+            Disk::Ok => {}
+            Disk::Low => spans.push(Span::styled(
+                format!(
+                    "⚠ disk low: {} free ({}; stop load runs) ",
+                    fmt::bytes(free),
+                    fmt::disk_refusal(m)
+                ),
+                s.warn,
+            )),
+            Disk::Full => spans.push(Span::styled(
+                format!(
+                    "⚠ DISK FULL: {} free, uploads refused (free disk; the floor is {}) ",
+                    fmt::bytes(free),
+                    m.disk_floor.map_or_else(|| "–".to_owned(), fmt::bytes)
+                ),
+                s.error,
+            )),
+        }
     }
     spans
 }
