@@ -697,8 +697,8 @@ fn a_killed_demo_emulator_is_restarted_and_nothing_writes_over_the_console() {
 
     // The help screen, scrolled to its end, says where the log is and what happened.
     send_keys(&session, &["?"]);
-    wait_clean(&session, "the help screen", |p| p.contains("this help"));
-    send_keys(&session, &["-N", "40", "j"]);
+    wait_clean(&session, "the help screen", |p| p.contains("esc closes"));
+    send_keys(&session, &["G"]);
     let log = state.join("flightdeck.log");
     let help = wait_clean(&session, "the help screen's logs", |p| {
         p.contains(&format!("console          {}", log.display()))
@@ -710,7 +710,7 @@ fn a_killed_demo_emulator_is_restarted_and_nothing_writes_over_the_console() {
     assert!(help.contains("the demo's emulator died"), "{help}");
     // Closed before the next key, which would otherwise arrive as alt-q.
     send_keys(&session, &["Escape"]);
-    wait_clean(&session, "the help closed", |p| !p.contains("this help"));
+    wait_clean(&session, "the help closed", |p| !p.contains("esc closes"));
 
     send_keys(&session, &["q"]);
     let pane = wait_for_pane(&session, "the exit status", |p| p.contains("exited="));
