@@ -50,6 +50,7 @@ impl CallLog {
             *stats.per_api.entry(c.api.to_owned()).or_default() += 1;
             if !c.ok {
                 stats.errors += 1;
+                *stats.failed.entry(c.api.to_owned()).or_default() += 1;
             }
         }
         stats
@@ -101,6 +102,10 @@ mod tests {
         assert_eq!(stats.per_api["ListQueues"], 1);
         assert_eq!(stats.total(), 3);
         assert_eq!(stats.errors, 1);
+        assert_eq!(
+            stats.failed.into_iter().collect::<Vec<_>>(),
+            [("GetQueueAttributes".to_owned(), 1)]
+        );
 
         // 65 s after the first call it has left the window; the others have not.
         let stats = log.stats_at(t0 + Duration::from_secs(65));

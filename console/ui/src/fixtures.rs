@@ -220,7 +220,11 @@ pub fn calls() -> CallStats {
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
-    CallStats { per_api, errors: 0 }
+    CallStats {
+        per_api,
+        errors: 0,
+        failed: Default::default(),
+    }
 }
 
 fn dead_letter(id: &str, age_s: i64, receives: u32, reason: &str, video: &str) -> DlqMessage {

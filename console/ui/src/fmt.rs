@@ -108,9 +108,55 @@ pub fn disk_refusal(m: &LocalMemory) -> String {
     }
 }
 
+/// Greedy word wrap to `width` columns (at least one); a word longer than a row (a path) is
+/// cut across rows.
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut rows = Vec::new();
+    let mut row = String::new();
+    let mut row_len = 0;
+    for word in text.split(' ').filter(|w| !w.is_empty()) {
+        let mut word: Vec<char> = word.chars().collect();
+        if row_len > 0 && row_len + 1 + word.len() > width {
+            rows.push(std::mem::take(&mut row));
+            row_len = 0;
+        }
+        while word.len() > width {
+            let rest = word.split_off(width);
+            if row_len > 0 {
+                rows.push(std::mem::take(&mut row));
+            }
+            rows.push(word.into_iter().collect());
+            row_len = 0;
+            word = rest;
+        }
+        if row_len > 0 {
+            row.push(' ');
+            row_len += 1;
+        }
+        row_len += word.len();
+        row.extend(word);
+    }
+    if row_len > 0 || rows.is_empty() {
+        rows.push(row);
+    }
+    rows
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wrap_keeps_words_whole_and_cuts_only_what_no_row_holds() {
+        assert_eq!(wrap("one two three", 7), ["one two", "three"]);
+        assert_eq!(wrap("one  two", 20), ["one two"]);
+        assert_eq!(wrap("", 5), [""]);
+        assert_eq!(
+            wrap("at /a/very/long/path end", 6),
+            ["at", "/a/ver", "y/long", "/path", "end"]
+        );
+    }
 
     #[test]
     fn bytes_read_like_free_h() {

@@ -272,6 +272,8 @@ pub struct CallStats {
     /// Calls per API name (`DescribeAutoScalingGroups`, `GetMetricData`, ...).
     pub per_api: BTreeMap<String, u32>,
     pub errors: u32,
+    /// Of those, the calls that failed, per API name (only names with a failure).
+    pub failed: BTreeMap<String, u32>,
 }
 
 impl CallStats {

@@ -1019,3 +1019,25 @@ fn dialogs_keep_their_keys_when_the_screen_is_short() {
         );
     }
 }
+
+/// A failed AWS call is counted on the status line, and says which API failed: beside each
+/// API's count where the line has room, after the count where it has less.
+#[test]
+fn failed_calls_name_their_api_on_the_status_line() {
+    let mut stats = calls();
+    stats.errors = 1;
+    stats.failed.insert("GetMetricData".to_owned(), 1);
+    let mut s = sized(loaded_state(), 160, 48);
+    feed(&mut s, [Report::Calls { at: t(1), stats }]);
+    let last = |text: String| text.lines().last().unwrap_or_default().to_owned();
+    let wide = last(screen(&s, 160, 48));
+    assert!(wide.contains("GetMetricData 2 (1 failed),"), "{wide}");
+    assert!(wide.contains("AWS 38/min"), "{wide}");
+    assert!(wide.contains(" 1 err"), "{wide}");
+    s = sized(s, 100, 30);
+    let narrow = last(screen(&s, 100, 30));
+    assert!(
+        narrow.contains("AWS 38/min 1 err in GetMetricData"),
+        "{narrow}"
+    );
+}

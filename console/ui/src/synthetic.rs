@@ -277,7 +277,11 @@ impl Synthetic {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
-        CallStats { per_api, errors: 0 }
+        CallStats {
+            per_api,
+            errors: 0,
+            failed: BTreeMap::new(),
+        }
     }
 
     /// One poll's worth of reports at `t`: groups, queues, calls, and metrics since `since`.

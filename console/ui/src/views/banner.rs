@@ -17,17 +17,37 @@ pub fn text(state: &State) -> Option<String> {
     parts(state).map(|(head, tail)| format!("{head} · {tail}"))
 }
 
-/// Rows the banner takes at `width`: none, one, or two when one line would cut it.
+/// Rows the banner takes at `width`: none, one, or up to [`MAX_ROWS`] when one line would cut
+/// it.
 pub fn rows(state: &State, width: u16) -> u16 {
-    match parts(state) {
-        None => 0,
-        Some((head, tail))
-            if head.chars().count() + tail.chars().count() + 4 > usize::from(width) =>
-        {
-            2
-        }
-        Some(_) => 1,
+    u16::try_from(lines(state, width).len()).unwrap_or(0)
+}
+
+/// In an outage what to do, the error and the log's path matter more than a chart's rows:
+/// the banner takes up to four rows (of 24) rather than cut them.
+const MAX_ROWS: usize = 4;
+
+/// The banner's rows at `width`: all on one line when it fits; else what failed on the first
+/// and the rest word-wrapped under it, indented, the last row cut when even four are not
+/// enough.
+fn lines(state: &State, width: u16) -> Vec<String> {
+    let Some((head, tail)) = parts(state) else {
+        return Vec::new();
+    };
+    let width = usize::from(width);
+    let one = format!(" {head} · {tail}");
+    if one.chars().count() <= width {
+        return vec![one];
     }
+    let mut rows = vec![format!(" {head}")];
+    let mut rest = fmt::wrap(&tail, width.saturating_sub(3));
+    if rest.len() > MAX_ROWS - 1 {
+        let cut = rest[MAX_ROWS - 2..].join(" ");
+        rest.truncate(MAX_ROWS - 2);
+        rest.push(fmt::truncate(&cut, width.saturating_sub(3)));
+    }
+    rows.extend(rest.into_iter().map(|row| format!("   {row}")));
+    rows
 }
 
 /// What failed, how old the data is, when the next try is; then what to do and the error,
@@ -134,22 +154,21 @@ pub fn draw(state: &State, area: Rect, buf: &mut Buffer) {
     if area.height == 0 {
         return;
     }
-    let Some((head, tail)) = parts(state) else {
-        return;
-    };
     let style = state.theme.s.error;
+    let lines = lines(state, area.width);
+    if lines.is_empty() {
+        return;
+    }
     buf.set_style(area, style);
-    if area.height >= 2 {
-        let first = Rect { height: 1, ..area };
-        let second = Rect {
-            y: area.y + 1,
-            height: 1,
-            ..area
-        };
-        Line::from(Span::styled(format!(" {head}"), style)).render(first, buf);
-        Line::from(Span::styled(format!("   {tail}"), style)).render(second, buf);
-    } else {
-        Line::from(Span::styled(format!(" {head} · {tail}"), style)).render(area, buf);
+    for (row, text) in (area.y..area.bottom()).zip(lines) {
+        Line::from(Span::styled(text, style)).render(
+            Rect {
+                y: row,
+                height: 1,
+                ..area
+            },
+            buf,
+        );
     }
 }
 
@@ -196,6 +215,38 @@ mod tests {
         );
         assert!(t.contains("flightdeck local up"), "{t}");
         assert!(t.contains("retry in 4s"), "{t}");
+    }
+
+    /// At 80 columns the error and the log's path wrap onto rows of their own instead of
+    /// being cut at the edge; at most four rows in all, the last one cut.
+    #[test]
+    fn at_80_columns_the_error_and_the_log_wrap_under_what_failed() {
+        let mut state = loaded_state();
+        state.set_log_files(vec![(
+            "console".into(),
+            "/home/operator/.local/state/flightdeck/flightdeck.log".into(),
+        )]);
+        let msg = "DescribeAutoScalingGroups: endpoint unreachable (connection refused)";
+        fail(&mut state, Agent::Groups, ErrorClass::Retryable, msg);
+        let shown = lines(&state, 80);
+        assert_eq!(shown.len(), 4, "{shown:#?}");
+        assert!(shown.iter().all(|r| r.chars().count() <= 80), "{shown:#?}");
+        assert!(
+            shown[0].starts_with(" ⚠ groups: AWS unreachable"),
+            "{shown:#?}"
+        );
+        let rest = shown[1..].join(" ");
+        let rest = rest.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(rest.contains("connection refused"), "{shown:#?}");
+        assert!(
+            rest.contains("log: /home/operator/.local/state/flightdeck/flightdeck.log"),
+            "{shown:#?}"
+        );
+        assert_eq!(rows(&state, 400), 1);
+        // Very narrow: still four rows, the last cut.
+        let narrow = lines(&state, 40);
+        assert_eq!(narrow.len(), MAX_ROWS, "{narrow:#?}");
+        assert!(narrow[3].ends_with('…'), "{narrow:#?}");
     }
 
     #[test]

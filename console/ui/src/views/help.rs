@@ -121,7 +121,7 @@ fn entry<'a>(
         return out;
     }
     let pad = " ".repeat(term_w - term_len + 2);
-    wrap(text, width - indent)
+    fmt::wrap(text, width - indent)
         .into_iter()
         .enumerate()
         .map(|(i, row)| {
@@ -144,7 +144,7 @@ fn entry<'a>(
 
 /// `text` word-wrapped to `width`, every row indented by `indent`.
 fn text_rows<'a>(text: &str, style: Style, indent: usize, width: usize) -> Vec<Line<'a>> {
-    wrap(text, width.saturating_sub(indent))
+    fmt::wrap(text, width.saturating_sub(indent))
         .into_iter()
         .map(|row| {
             Line::from(vec![
@@ -153,41 +153,6 @@ fn text_rows<'a>(text: &str, style: Style, indent: usize, width: usize) -> Vec<L
             ])
         })
         .collect()
-}
-
-/// Greedy word wrap to `width` columns (at least one); a word longer than a row (a path) is
-/// cut across rows.
-fn wrap(text: &str, width: usize) -> Vec<String> {
-    let width = width.max(1);
-    let mut rows = Vec::new();
-    let mut row = String::new();
-    let mut row_len = 0;
-    for word in text.split(' ').filter(|w| !w.is_empty()) {
-        let mut word: Vec<char> = word.chars().collect();
-        if row_len > 0 && row_len + 1 + word.len() > width {
-            rows.push(std::mem::take(&mut row));
-            row_len = 0;
-        }
-        while word.len() > width {
-            let rest = word.split_off(width);
-            if row_len > 0 {
-                rows.push(std::mem::take(&mut row));
-            }
-            rows.push(word.into_iter().collect());
-            row_len = 0;
-            word = rest;
-        }
-        if row_len > 0 {
-            row.push(' ');
-            row_len += 1;
-        }
-        row_len += word.len();
-        row.extend(word);
-    }
-    if row_len > 0 || rows.is_empty() {
-        rows.push(row);
-    }
-    rows
 }
 
 /// Where the logs are and the latest warnings (nothing is printed over the screen), under
@@ -356,17 +321,6 @@ mod tests {
             })
             .collect::<Vec<_>>()
             .join("\n")
-    }
-
-    #[test]
-    fn wrap_keeps_words_whole_and_cuts_only_what_no_row_holds() {
-        assert_eq!(wrap("one two three", 7), ["one two", "three"]);
-        assert_eq!(wrap("one  two", 20), ["one two"]);
-        assert_eq!(wrap("", 5), [""]);
-        assert_eq!(
-            wrap("at /a/very/long/path end", 6),
-            ["at", "/a/ver", "y/long", "/path", "end"]
-        );
     }
 
     /// Every description is there in full in a column of any width the help uses (80 columns:

@@ -211,15 +211,23 @@ pub fn right<'a>(state: &State, room: usize) -> Line<'a> {
     if age > state.config.stale_after.as_secs() {
         spans.push(Span::styled(format!(" {} old", fmt::secs(age)), s.stale));
     }
+    // With room, each API's calls, and which failed; with less, which failed.
     let detail: Vec<String> = calls
         .per_api
         .iter()
-        .map(|(api, n)| format!("{api} {n}"))
+        .map(|(api, n)| match calls.failed.get(api) {
+            Some(f) => format!("{api} {n} ({f} failed)"),
+            None => format!("{api} {n}"),
+        })
         .collect();
     let detail = format!(" ({})", detail.join(", "));
+    let failed: Vec<&str> = calls.failed.keys().map(String::as_str).collect();
+    let failed = format!(" in {}", failed.join(", "));
     let base: usize = spans.iter().map(|sp| sp.width()).sum();
-    if !calls.per_api.is_empty() && base + detail.len() < room {
+    if !calls.per_api.is_empty() && base + detail.chars().count() < room {
         spans.insert(1, Span::styled(detail, s.muted));
+    } else if !calls.failed.is_empty() && base + failed.chars().count() < room {
+        spans.insert(2, Span::styled(failed, s.error));
     }
     spans.push(Span::raw(" "));
     Line::from(spans)
