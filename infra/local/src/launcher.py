@@ -546,6 +546,118 @@ def bound_s3_storage():
     dispatcher.__call__ = call
 
 
+def free_request_bodies():
+    """moto runs its Flask apps in debug mode, where Flask gives each request that carries no
+    form a class of its own whose methods close over the request: a reference cycle holding the
+    request, and with it its body, until the collector's oldest generation next runs. Every
+    upload's body stayed in memory long after its answer (ten 100 MB PutObjects took the
+    emulator past 1.2 GB with two in flight at a time). That class only makes a KeyError on
+    `request.files` say more in debug mode; without it each body is freed with its answer."""
+    from flask import debughelpers
+
+    helper = getattr(debughelpers, "attach_enctype_error_multidict", None)
+    if helper is None or list(inspect.signature(helper).parameters) != ["request"]:
+        raise SystemExit(
+            "flightdeck: flask's attach_enctype_error_multidict changed "
+            f"(flightdeck's fix was written for moto {PATCHED_MOTO}'s flask); "
+            "run with FLIGHTDECK_EMULATOR_UNPATCHED=1 or update infra/local/src/launcher.py"
+        )
+    debughelpers.attach_enctype_error_multidict = lambda request: None
+
+
+def bound_s3_bodies_in_flight():
+    """The emulator holds each request body whole while it serves it (about 1.5 times its
+    size at the peak), so ten 100 MB PutObjects at once took it past 1.5 GB whatever the
+    storage bound. An S3 write is now let in only while the bodies being served stay within
+    FLIGHTDECK_EMULATOR_MAX_INFLIGHT_BYTES (256 MiB by default; 0: no bound); one alone is
+    always let in, however large. The others wait, in the order they came, before their body
+    is read (the client's upload stalls, as on a busy endpoint), at most
+    FLIGHTDECK_EMULATOR_INFLIGHT_WAIT_S (30 s); past it the write is refused with 503
+    SlowDown, which SDKs retry with backoff."""
+    from collections import deque
+
+    from moto.moto_server import werkzeug_app
+
+    cap = int(os.environ.get("FLIGHTDECK_EMULATOR_MAX_INFLIGHT_BYTES") or 256 * 2**20)
+    wait_s = float(os.environ.get("FLIGHTDECK_EMULATOR_INFLIGHT_WAIT_S") or 30)
+    if cap <= 0:
+        return
+    dispatcher = werkzeug_app.DomainDispatcherApplication
+    inner = dispatcher.__call__
+    if list(inspect.signature(inner).parameters) != ["self", "environ", "start_response"]:
+        raise SystemExit(
+            "flightdeck: moto's DomainDispatcherApplication changed "
+            f"(flightdeck's fix was written for moto {PATCHED_MOTO}); "
+            "run with FLIGHTDECK_EMULATOR_UNPATCHED=1 or update infra/local/src/launcher.py"
+        )
+    room = threading.Condition()
+    queue = deque()
+    state = {"held": 0, "told": -1e9, "refused": 0}
+
+    def admitted(incoming):
+        me = object()
+        deadline = time.monotonic() + wait_s
+        with room:
+            queue.append(me)
+            try:
+                while not (
+                    queue[0] is me
+                    and (state["held"] == 0 or state["held"] + incoming <= cap)
+                ):
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        state["refused"] += 1
+                        return False
+                    room.wait(left)
+                state["held"] += incoming
+                return True
+            finally:
+                queue.remove(me)
+                room.notify_all()
+
+    def call(self, environ, start_response):
+        incoming = _s3_write_bytes(environ) or 0
+        if incoming == 0:
+            return inner(self, environ, start_response)
+        if not admitted(incoming):
+            now = time.monotonic()
+            if now - state["told"] >= 10:
+                print(
+                    f"flightdeck: S3 writes refused ({state['refused']} so far): "
+                    f"{_gb(state['held'])} of request bodies in flight for more than {wait_s:g} s",
+                    flush=True,
+                )
+                state["told"] = now
+            message = (
+                f"the local cloud's S3 is taking in {_gb(state['held'])} of request bodies "
+                f"(FLIGHTDECK_EMULATOR_MAX_INFLIGHT_BYTES, {_gb(cap)}) and this write waited "
+                f"{wait_s:g} s for room; retry shortly"
+            )
+            body = (
+                '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code>'
+                f"<Message>{xml_escape(message)}</Message>"
+                "<RequestId>flightdeck-local-inflight</RequestId></Error>"
+            ).encode()
+            start_response(
+                "503 Slow Down",
+                [
+                    ("Content-Type", "application/xml"),
+                    ("Content-Length", str(len(body))),
+                    ("Retry-After", "1"),
+                ],
+            )
+            return [body]
+        try:
+            # moto reads the whole body while it serves the request.
+            return inner(self, environ, start_response)
+        finally:
+            with room:
+                state["held"] -= incoming
+                room.notify_all()
+
+    dispatcher.__call__ = call
+
+
 class _ThisBody:
     """The request's own body as a stream: reads stop at its Content-Length, so nothing read
     for this request (moto's, or werkzeug's drain after the response) takes the next request
@@ -735,6 +847,8 @@ def main():
         fix_module_list_scan()
         keep_s3_data_on_disk()
         bound_s3_storage()
+        bound_s3_bodies_in_flight()
+        free_request_bodies()
         # FLIGHTDECK_EMULATOR_CLOSE_CONNECTIONS=1: every connection closed, as werkzeug ships
         # (the benchmarks' baseline for the connection reuse).
         if os.environ.get("FLIGHTDECK_EMULATOR_CLOSE_CONNECTIONS", "") in ("", "0"):
@@ -742,7 +856,7 @@ def main():
         print(
             "flightdeck: emulator fixes applied: sqs-retention-check, sqs-send-cost, "
             "s3-list-versions-copy, s3-range-read, s3-multipart-join, module-list, "
-            "s3-storage-bound, keep-alive",
+            "s3-storage-bound, s3-inflight-bound, request-bodies-freed, keep-alive",
             flush=True,
         )
     else:
