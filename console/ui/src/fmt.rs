@@ -111,24 +111,32 @@ pub fn disk_refusal(m: &LocalMemory) -> String {
 /// Greedy word wrap to `width` columns (at least one); a word longer than a row (a path) is
 /// cut across rows.
 pub fn wrap(text: &str, width: usize) -> Vec<String> {
-    let width = width.max(1);
-    let mut rows = Vec::new();
+    wrap_hanging(text, width, width)
+}
+
+/// [`wrap`] with a first row `first` columns wide and the others `rest` wide (at least one
+/// each): for text that starts beside a label and continues under it.
+pub fn wrap_hanging(text: &str, first: usize, rest: usize) -> Vec<String> {
+    let (first, rest) = (first.max(1), rest.max(1));
+    let mut rows: Vec<String> = Vec::new();
     let mut row = String::new();
     let mut row_len = 0;
+    let width = |rows: &Vec<String>| if rows.is_empty() { first } else { rest };
     for word in text.split(' ').filter(|w| !w.is_empty()) {
         let mut word: Vec<char> = word.chars().collect();
-        if row_len > 0 && row_len + 1 + word.len() > width {
+        if row_len > 0 && row_len + 1 + word.len() > width(&rows) {
             rows.push(std::mem::take(&mut row));
             row_len = 0;
         }
-        while word.len() > width {
-            let rest = word.split_off(width);
+        while word.len() > width(&rows) {
             if row_len > 0 {
                 rows.push(std::mem::take(&mut row));
+                row_len = 0;
+                continue;
             }
+            let tail = word.split_off(width(&rows));
             rows.push(word.into_iter().collect());
-            row_len = 0;
-            word = rest;
+            word = tail;
         }
         if row_len > 0 {
             row.push(' ');
@@ -146,6 +154,18 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wrap_hanging_fills_a_short_first_row_then_wider_ones() {
+        assert_eq!(
+            wrap_hanging("one two three four", 7, 14),
+            ["one two", "three four"]
+        );
+        assert_eq!(
+            wrap_hanging("abcdefghij kl", 4, 6),
+            ["abcd", "efghij", "kl"]
+        );
+    }
 
     #[test]
     fn wrap_keeps_words_whole_and_cuts_only_what_no_row_holds() {

@@ -142,51 +142,66 @@ fn draw_detail(state: &State, alarm: Option<&AlarmRow>, area: Rect, buf: &mut Bu
     let block = common::block(&state.theme, title, false);
     let inner = block.inner(area);
     block.render(area, buf);
-    let label = |l: &str| Span::styled(format!("{l:<10}"), s.muted);
-    let mut lines = vec![
-        Line::from(vec![label("watches"), Span::raw(a.watches())]),
-        Line::from(vec![
-            label("rule"),
-            Span::raw(format!(
-                "{} of {} per {} {} {}",
-                a.statistic,
-                a.metric,
-                fmt::secs(u64::from(a.period_s)),
-                a.comparison,
-                crate::alarms::number(a.threshold)
-            )),
-        ]),
-        Line::from(vec![
-            label("now"),
-            Span::raw(match a.current {
-                Some(v) => format!(
-                    "{} (newest complete period), threshold {}",
-                    crate::alarms::number(v),
-                    a.threshold_text()
-                ),
-                None => format!("no datapoint yet, threshold {}", a.threshold_text()),
-            }),
-        ]),
-        Line::from(vec![label("reason"), Span::raw(a.reason.clone())]),
-        Line::from(vec![label("to do"), Span::raw(a.description.clone())]),
-        Line::from(""),
-    ];
-    let history = state.alarms.history.by_alarm.get(&a.name);
-    let mut head = vec![Span::styled("State changes", s.title)];
-    if let Some(note) = &state.alarms.history.note {
-        head.push(Span::styled(format!("  {note}"), s.muted));
+    let width = usize::from(inner.width);
+    let field = |l: &str, value: &str| {
+        common::hanging(
+            vec![Span::styled(l.to_owned(), s.muted)],
+            10,
+            value,
+            Style::new(),
+            width,
+        )
+    };
+    let rule = format!(
+        "{} of {} per {} {} {}",
+        a.statistic,
+        a.metric,
+        fmt::secs(u64::from(a.period_s)),
+        a.comparison,
+        crate::alarms::number(a.threshold)
+    );
+    let now = match a.current {
+        Some(v) => format!(
+            "{} (newest complete period), threshold {}",
+            crate::alarms::number(v),
+            a.threshold_text()
+        ),
+        None => format!("no datapoint yet, threshold {}", a.threshold_text()),
+    };
+    let mut lines = Vec::new();
+    for (l, value) in [
+        ("watches", a.watches()),
+        ("rule", rule),
+        ("now", now),
+        ("reason", a.reason.clone()),
+        ("to do", a.description.clone()),
+    ] {
+        lines.extend(field(l, &value));
     }
-    lines.push(Line::from(head));
+    lines.push(Line::from(""));
+    let history = state.alarms.history.by_alarm.get(&a.name);
+    match &state.alarms.history.note {
+        Some(note) => lines.extend(common::hanging(
+            vec![Span::styled("State changes", s.title)],
+            15,
+            note,
+            s.muted,
+            width,
+        )),
+        None => lines.push(Line::from(Span::styled("State changes", s.title))),
+    }
     match history {
         Some(h) if !h.is_empty() => {
             for t in h {
                 let from = t.from.map_or("?", |f| f.short());
-                lines.push(Line::from(vec![
+                let prefix = vec![
                     Span::styled(format!("{:>8} ago  ", fmt::age(state.now, t.at)), s.muted),
                     Span::raw(format!("{from} → ")),
                     Span::styled(t.to.short(), state_style(&state.theme, t.to)),
-                    Span::styled(format!("  {}", t.reason), s.muted),
-                ]));
+                    Span::raw("  "),
+                ];
+                // The reason after the change, its further rows under the change.
+                lines.extend(common::hanging(prefix, 14, &t.reason, s.muted, width));
             }
         }
         _ => lines.push(Line::from(Span::styled("none recorded yet", s.muted))),

@@ -59,6 +59,33 @@ pub fn title<'a>(
     Line::from(spans)
 }
 
+/// `prefix`, then `text` in `style`, word-wrapped to `width`: its first row beside the prefix
+/// (padded to `indent` columns when narrower), the others indented by `indent` (a hanging
+/// indent, so a wrapped value stays in its column).
+pub fn hanging<'a>(
+    mut prefix: Vec<Span<'a>>,
+    indent: usize,
+    text: &str,
+    style: Style,
+    width: usize,
+) -> Vec<Line<'a>> {
+    let used: usize = prefix.iter().map(Span::width).sum();
+    prefix.push(Span::raw(" ".repeat(indent.saturating_sub(used))));
+    let first_w = width.saturating_sub(used.max(indent)).max(16);
+    let rest_w = width.saturating_sub(indent).max(16);
+    let mut rows = fmt::wrap_hanging(text, first_w, rest_w).into_iter();
+    let mut first = prefix;
+    first.push(Span::styled(rows.next().unwrap_or_default(), style));
+    let mut lines = vec![Line::from(first)];
+    lines.extend(rows.map(|row| {
+        Line::from(vec![
+            Span::raw(" ".repeat(indent)),
+            Span::styled(row, style),
+        ])
+    }));
+    lines
+}
+
 /// A muted line in the middle of `area`, for empty tables and charts.
 pub fn placeholder(buf: &mut Buffer, area: Rect, text: &str, style: Style) {
     if area.height == 0 || area.width == 0 {
