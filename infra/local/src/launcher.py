@@ -463,6 +463,41 @@ def _gb(n):
     return f"{n / 2**30:.1f} GB" if n >= 2**30 else f"{n / 2**20:.1f} MB"
 
 
+def _dispatcher():
+    """moto's WSGI entry point (DomainDispatcherApplication) and its current __call__, which
+    the S3 bounds wrap; a moto whose entry point changed stops the launcher with a message."""
+    from moto.moto_server import werkzeug_app
+
+    dispatcher = werkzeug_app.DomainDispatcherApplication
+    call = dispatcher.__call__
+    if list(inspect.signature(call).parameters) != ["self", "environ", "start_response"]:
+        raise SystemExit(
+            "flightdeck: moto's DomainDispatcherApplication changed "
+            f"(flightdeck's fix was written for moto {PATCHED_MOTO}); "
+            "run with FLIGHTDECK_EMULATOR_UNPATCHED=1 or update infra/local/src/launcher.py"
+        )
+    return dispatcher, call
+
+
+def _slow_down(start_response, message, request_id, retry_after_s):
+    """S3's answer to a write it cannot take now: 503 SlowDown, which SDKs retry with
+    backoff, with `message` saying why."""
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code>'
+        f"<Message>{xml_escape(message)}</Message>"
+        f"<RequestId>{request_id}</RequestId></Error>"
+    ).encode()
+    start_response(
+        "503 Slow Down",
+        [
+            ("Content-Type", "application/xml"),
+            ("Content-Length", str(len(body))),
+            ("Retry-After", str(retry_after_s)),
+        ],
+    )
+    return [body]
+
+
 def bound_s3_storage():
     """moto stores every object it is given until it is deleted, and a load run writes
     100-250 MB/s, so a few minutes of load filled this machine's disk. An S3 write is refused
@@ -471,21 +506,12 @@ def bound_s3_storage():
     than FLIGHTDECK_EMULATOR_MIN_FREE_BYTES free on the data disk. Reads and deletes always
     go through, so the local lifecycle can free space. The data held is measured from the
     open files at most every half second, plus what was let in since."""
-    from moto.moto_server import werkzeug_app
-
     max_data = int(os.environ.get("FLIGHTDECK_EMULATOR_MAX_DATA_BYTES") or 0)
     min_free = int(os.environ.get("FLIGHTDECK_EMULATOR_MIN_FREE_BYTES") or 0)
     data_dir = os.environ.get("FLIGHTDECK_EMULATOR_DATA_DIR") or tempfile.gettempdir()
     if not max_data and not min_free:
         return
-    dispatcher = werkzeug_app.DomainDispatcherApplication
-    original = dispatcher.__call__
-    if list(inspect.signature(original).parameters) != ["self", "environ", "start_response"]:
-        raise SystemExit(
-            "flightdeck: moto's DomainDispatcherApplication changed "
-            f"(flightdeck's fix was written for moto {PATCHED_MOTO}); "
-            "run with FLIGHTDECK_EMULATOR_UNPATCHED=1 or update infra/local/src/launcher.py"
-        )
+    dispatcher, original = _dispatcher()
     lock = threading.Lock()
     seen = {"at": -1.0, "held": 0, "since": 0, "told": -1e9, "refused": 0}
 
@@ -528,20 +554,7 @@ def bound_s3_storage():
             f"{why}. The local lifecycle removes the oldest uploads and outputs; "
             "retry shortly, delete objects, or raise the bound."
         )
-        body = (
-            '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code>'
-            f"<Message>{xml_escape(message)}</Message>"
-            "<RequestId>flightdeck-local-storage</RequestId></Error>"
-        ).encode()
-        start_response(
-            "503 Slow Down",
-            [
-                ("Content-Type", "application/xml"),
-                ("Content-Length", str(len(body))),
-                ("Retry-After", "2"),
-            ],
-        )
-        return [body]
+        return _slow_down(start_response, message, "flightdeck-local-storage", 2)
 
     dispatcher.__call__ = call
 
@@ -576,20 +589,11 @@ def bound_s3_bodies_in_flight():
     SlowDown, which SDKs retry with backoff."""
     from collections import deque
 
-    from moto.moto_server import werkzeug_app
-
     cap = int(os.environ.get("FLIGHTDECK_EMULATOR_MAX_INFLIGHT_BYTES") or 256 * 2**20)
     wait_s = float(os.environ.get("FLIGHTDECK_EMULATOR_INFLIGHT_WAIT_S") or 30)
     if cap <= 0:
         return
-    dispatcher = werkzeug_app.DomainDispatcherApplication
-    inner = dispatcher.__call__
-    if list(inspect.signature(inner).parameters) != ["self", "environ", "start_response"]:
-        raise SystemExit(
-            "flightdeck: moto's DomainDispatcherApplication changed "
-            f"(flightdeck's fix was written for moto {PATCHED_MOTO}); "
-            "run with FLIGHTDECK_EMULATOR_UNPATCHED=1 or update infra/local/src/launcher.py"
-        )
+    dispatcher, inner = _dispatcher()
     room = threading.Condition()
     queue = deque()
     state = {"held": 0, "told": -1e9, "refused": 0}
@@ -633,20 +637,7 @@ def bound_s3_bodies_in_flight():
                 f"(FLIGHTDECK_EMULATOR_MAX_INFLIGHT_BYTES, {_gb(cap)}) and this write waited "
                 f"{wait_s:g} s for room; retry shortly"
             )
-            body = (
-                '<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code>'
-                f"<Message>{xml_escape(message)}</Message>"
-                "<RequestId>flightdeck-local-inflight</RequestId></Error>"
-            ).encode()
-            start_response(
-                "503 Slow Down",
-                [
-                    ("Content-Type", "application/xml"),
-                    ("Content-Length", str(len(body))),
-                    ("Retry-After", "1"),
-                ],
-            )
-            return [body]
+            return _slow_down(start_response, message, "flightdeck-local-inflight", 1)
         try:
             # moto reads the whole body while it serves the request.
             return inner(self, environ, start_response)

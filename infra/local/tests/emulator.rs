@@ -517,18 +517,15 @@ fn run_against_the_launcher(check: &str, expect: &str) {
     assert!(stdout.contains(expect), "{stdout}{stderr}");
 }
 
-/// moto's Flask apps run in debug mode, where each request without a form is caught in a
-/// reference cycle with its body until the collector next runs; with the launcher's fix
-/// (request-bodies-freed) a body is freed with its answer. Measured with the collector off,
-/// as moto ships (the body stays) and with the fix (nothing stays).
-#[test]
-fn a_request_body_is_freed_with_its_answer() {
-    const CHECK: &str = r#"
-import gc, os, sys, tempfile, time, tracemalloc, http.client
+/// What the two request-body checks below share: the launcher's functions loaded from stdin,
+/// object data in files as the launcher keeps it, a moto server on a free port, and `put`: a
+/// PutObject (or CreateBucket) with an unsigned body, its status and answer.
+const SERVER: &str = r#"
+import os, sys, tempfile, time, http.client
 ns = {"__name__": "flightdeck_launcher"}
 exec(compile(sys.stdin.read(), "launcher.py", "exec"), ns)
 os.environ["FLIGHTDECK_EMULATOR_DATA_DIR"] = tempfile.mkdtemp()
-ns["keep_s3_data_on_disk"]()  # the objects' data in files, as the launcher keeps it
+ns["keep_s3_data_on_disk"]()
 from moto.server import ThreadedMotoServer
 server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
 server.start()
@@ -537,15 +534,25 @@ AUTH = "AWS4-HMAC-SHA256 Credential=x/20260101/us-east-1/s3/aws4_request, Signed
 def put(path, body):
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     c.request("PUT", path, body=body, headers={"Authorization": AUTH})
-    r = c.getresponse(); r.read(); c.close()
-    return r.status
-assert put("/bodies", b"") == 200
+    r = c.getresponse(); text = r.read().decode(errors="replace"); c.close()
+    return r.status, text
+"#;
+
+/// moto's Flask apps run in debug mode, where each request without a form is caught in a
+/// reference cycle with its body until the collector next runs; with the launcher's fix
+/// (request-bodies-freed) a body is freed with its answer. Measured with the collector off,
+/// as moto ships (the body stays) and with the fix (nothing stays).
+#[test]
+fn a_request_body_is_freed_with_its_answer() {
+    const CHECK: &str = r#"
+import gc, tracemalloc
+assert put("/bodies", b"")[0] == 200
 body = os.urandom(4 << 20)
 gc.disable()  # only reference counting frees memory from here on
 tracemalloc.start()
 def held_after(path):
     start = tracemalloc.get_traced_memory()[0]
-    assert put(path, body) == 200
+    assert put(path, body)[0] == 200
     deadline = time.monotonic() + 2
     while True:
         held = tracemalloc.get_traced_memory()[0] - start
@@ -561,7 +568,7 @@ assert fixed < (1 << 20), fixed
 server.stop()
 print("bodies freed")
 "#;
-    run_against_the_launcher(CHECK, "bodies freed");
+    run_against_the_launcher(&format!("{SERVER}{CHECK}"), "bodies freed");
 }
 
 /// The bound on S3 request bodies in flight (s3-inflight-bound), at 6 MiB: a 4 MiB upload
@@ -571,37 +578,23 @@ print("bodies freed")
 #[test]
 fn s3_request_bodies_in_flight_are_bounded() {
     const CHECK: &str = r#"
-import os, socket, sys, tempfile, threading, time, http.client
+import socket, threading
 os.environ["FLIGHTDECK_EMULATOR_MAX_INFLIGHT_BYTES"] = str(6 << 20)
 os.environ["FLIGHTDECK_EMULATOR_INFLIGHT_WAIT_S"] = "0.5"
-os.environ["FLIGHTDECK_EMULATOR_DATA_DIR"] = tempfile.mkdtemp()
-ns = {"__name__": "flightdeck_launcher"}
-exec(compile(sys.stdin.read(), "launcher.py", "exec"), ns)
-ns["keep_s3_data_on_disk"]()
 ns["bound_s3_bodies_in_flight"]()
-from moto.server import ThreadedMotoServer
-server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-server.start()
-port = server._server.server_port
-AUTH = "AWS4-HMAC-SHA256 Credential=x/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0"
-def put(path, size):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    c.request("PUT", path, body=b"x" * size, headers={"Authorization": AUTH})
-    r = c.getresponse(); text = r.read().decode(); c.close()
-    return r.status, text
-assert put("/gate", 0)[0] == 200
+assert put("/gate", b"")[0] == 200
 slow = socket.create_connection(("127.0.0.1", port))
 slow.sendall(f"PUT /gate/slow HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {AUTH}\r\n"
              f"Content-Length: {4 << 20}\r\n\r\n".encode() + b"x" * (2 << 20))
 time.sleep(0.3)
 started = time.monotonic()
-status, text = put("/gate/second", 4 << 20)
+status, text = put("/gate/second", b"x" * (4 << 20))
 waited = time.monotonic() - started
 assert status == 503 and "<Code>SlowDown</Code>" in text, (status, text)
 assert "FLIGHTDECK_EMULATOR_MAX_INFLIGHT_BYTES" in text and waited >= 0.5, (waited, text)
-assert put("/gate/small", 1 << 20)[0] == 200
+assert put("/gate/small", b"x" * (1 << 20))[0] == 200
 third = {}
-waiter = threading.Thread(target=lambda: third.update(r=put("/gate/third", 4 << 20)))
+waiter = threading.Thread(target=lambda: third.update(r=put("/gate/third", b"x" * (4 << 20))))
 waiter.start()
 time.sleep(0.1)
 slow.sendall(b"x" * (2 << 20))
@@ -609,10 +602,10 @@ answer = slow.recv(4096).decode()
 assert answer.startswith("HTTP/1.1 200"), answer
 waiter.join()
 assert third["r"][0] == 200, third
-assert put("/gate/large", 7 << 20)[0] == 200
+assert put("/gate/large", b"x" * (7 << 20))[0] == 200
 slow.close()
 server.stop()
 print("in-flight bound holds")
 "#;
-    run_against_the_launcher(CHECK, "in-flight bound holds");
+    run_against_the_launcher(&format!("{SERVER}{CHECK}"), "in-flight bound holds");
 }
