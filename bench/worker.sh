@@ -131,9 +131,9 @@ DATE=$(date -u +%Y-%m-%d)
 RESULT="bench/results/worker-$DATE.md"
 if [ -e "$RESULT" ]; then RESULT="bench/results/worker-$DATE-$(date -u +%H%M).md"; fi
 python3 - "$OUT/runs.tsv" "$RUNS" "$PROFILE" "$THREADS" "$SLOTS" "$INPUTS" "$LOAD_BEFORE" \
-    "$LOAD_AFTER" >"$RESULT" <<'PY'
+    "$LOAD_AFTER" "$JOBS_IN4" "$JOBS_IN50" >"$RESULT" <<'PY'
 import platform, statistics, subprocess, sys
-tsv, runs, profile, threads, slots, inputs, lb, la = sys.argv[1:]
+tsv, runs, profile, threads, slots, inputs, lb, la, jobs4, jobs50 = sys.argv[1:]
 def sh(c):
     return subprocess.run(c, shell=True, capture_output=True, text=True).stdout.strip()
 rows = [l.rstrip("\n").split("\t") for l in open(tsv) if l.strip()]
@@ -147,7 +147,9 @@ print("(WORKLOAD.md baseline assets), upload (one PutObject up to a part), statu
 print("slot overlaps one job's download and upload with another's transform unless `--no-overlap`. MB/min =")
 print("input MB per wall minute, from the first message sent to the last video processed; for")
 print("the CLI, from the first start to the last exit. Each run is a fresh emulator.\n")
-env = f"RUNS={runs} INPUTS='{inputs}' SLOTS='{slots}'" + (f" THREADS={threads}" if threads else "")
+env = f"RUNS={runs} INPUTS='{inputs}' SLOTS='{slots}' JOBS_IN4={jobs4} JOBS_IN50={jobs50}" + (
+    f" THREADS={threads}" if threads else ""
+)
 print(f"- command: `{env} PROFILE={profile} bench/worker.sh`")
 dirty = sh("git status --porcelain -- worker media stack | wc -l")
 print(f"- git commit: {sh('git rev-parse --short HEAD')}" + (" (with uncommitted worker changes)" if dirty != "0" else ""))
