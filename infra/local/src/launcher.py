@@ -563,9 +563,10 @@ def free_request_bodies():
     """moto runs its Flask apps in debug mode, where Flask gives each request that carries no
     form a class of its own whose methods close over the request: a reference cycle holding the
     request, and with it its body, until the collector's oldest generation next runs. Every
-    upload's body stayed in memory long after its answer (ten 100 MB PutObjects took the
-    emulator past 1.2 GB with two in flight at a time). That class only makes a KeyError on
-    `request.files` say more in debug mode; without it each body is freed with its answer."""
+    upload's body stayed in memory long after its answer (after ten 100 MB PutObjects at once,
+    1.0 GB was still held a second after the last answer: bench/emulator-bodies.sh). That
+    class only makes a KeyError on `request.files` say more in debug mode; without it each
+    body is freed with its answer."""
     from flask import debughelpers
 
     helper = getattr(debughelpers, "attach_enctype_error_multidict", None)
@@ -579,13 +580,13 @@ def free_request_bodies():
 
 
 def bound_s3_bodies_in_flight():
-    """The emulator holds each request body whole while it serves it (about 1.5 times its
-    size at the peak), so ten 100 MB PutObjects at once took it past 1.5 GB whatever the
-    storage bound. An S3 write is now let in only while the bodies being served stay within
-    FLIGHTDECK_EMULATOR_MAX_INFLIGHT_BYTES (256 MiB by default; 0: no bound); one alone is
-    always let in, however large. The others wait, in the order they came, before their body
-    is read (the client's upload stalls, as on a busy endpoint), at most
-    FLIGHTDECK_EMULATOR_INFLIGHT_WAIT_S (30 s); past it the write is refused with 503
+    """The emulator holds each request body whole while it serves it, so ten 100 MB
+    PutObjects at once took it to 1.4 GB even with each body freed after its answer, whatever
+    the storage bound (bench/emulator-bodies.sh). An S3 write is let in only while the bodies
+    being served stay within FLIGHTDECK_EMULATOR_MAX_INFLIGHT_BYTES (256 MiB by default; 0:
+    no bound); one alone is always let in, however large. The others wait, in the order they
+    came, before their body is read (the client's upload stalls, as on a busy endpoint), at
+    most FLIGHTDECK_EMULATOR_INFLIGHT_WAIT_S (30 s); past it the write is refused with 503
     SlowDown, which SDKs retry with backoff."""
     from collections import deque
 
