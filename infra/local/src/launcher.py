@@ -434,11 +434,21 @@ def _unlinked_file_bytes():
     return held
 
 
+_WRITE_BYTES = "flightdeck.s3_write_bytes"
+
+
 def _s3_write_bytes(environ):
     """The bytes an S3 request would add to the data held: its body for PutObject and
     UploadPart, 0 for CopyObject and CompleteMultipartUpload (their size is not in the
     request); None for everything that adds no object data (reads, deletes, bucket settings,
-    tags, other services). Requests are path-style, as flightdeck's clients send them."""
+    tags, other services). Requests are path-style, as flightdeck's clients send them. Kept
+    in the request's environ: both S3 bounds ask for every request."""
+    if _WRITE_BYTES not in environ:
+        environ[_WRITE_BYTES] = _write_bytes_of(environ)
+    return environ[_WRITE_BYTES]
+
+
+def _write_bytes_of(environ):
     method = environ.get("REQUEST_METHOD")
     if method not in ("PUT", "POST"):
         return None
