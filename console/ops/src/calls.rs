@@ -49,7 +49,6 @@ impl CallLog {
         for c in calls.iter() {
             *stats.per_api.entry(c.api.to_owned()).or_default() += 1;
             if !c.ok {
-                stats.errors += 1;
                 *stats.failed.entry(c.api.to_owned()).or_default() += 1;
             }
         }
@@ -101,7 +100,7 @@ mod tests {
         assert_eq!(stats.per_api["GetQueueAttributes"], 2);
         assert_eq!(stats.per_api["ListQueues"], 1);
         assert_eq!(stats.total(), 3);
-        assert_eq!(stats.errors, 1);
+        assert_eq!(stats.errors(), 1);
         assert_eq!(
             stats.failed.into_iter().collect::<Vec<_>>(),
             [("GetQueueAttributes".to_owned(), 1)]

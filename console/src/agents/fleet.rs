@@ -143,10 +143,9 @@ pub fn memory_feed(
                 });
                 let state = lifecycle.as_ref().map(|l| *l.borrow());
                 let limits = state.and_then(|s| s.storage);
-                let s3_data = state.and_then(|s| {
-                    let limits = s.storage?;
+                let s3_data = limits.and_then(|limits| {
                     Some(S3Data {
-                        held: s.held?,
+                        held: state?.held?,
                         cap: limits.cap,
                         evicts_above: limits.evict_above(),
                     })

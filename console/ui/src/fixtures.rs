@@ -222,7 +222,6 @@ pub fn calls() -> CallStats {
     .collect();
     CallStats {
         per_api,
-        errors: 0,
         failed: Default::default(),
     }
 }

@@ -271,7 +271,6 @@ pub struct SeriesUpdate {
 pub struct CallStats {
     /// Calls per API name (`DescribeAutoScalingGroups`, `GetMetricData`, ...).
     pub per_api: BTreeMap<String, u32>,
-    pub errors: u32,
     /// Of those, the calls that failed, per API name (only names with a failure).
     pub failed: BTreeMap<String, u32>,
 }
@@ -279,6 +278,11 @@ pub struct CallStats {
 impl CallStats {
     pub fn total(&self) -> u32 {
         self.per_api.values().sum()
+    }
+
+    /// The calls that failed, of every API.
+    pub fn errors(&self) -> u32 {
+        self.failed.values().sum()
     }
 }
 

@@ -1025,7 +1025,6 @@ fn dialogs_keep_their_keys_when_the_screen_is_short() {
 #[test]
 fn failed_calls_name_their_api_on_the_status_line() {
     let mut stats = calls();
-    stats.errors = 1;
     stats.failed.insert("GetMetricData".to_owned(), 1);
     let mut s = sized(loaded_state(), 160, 48);
     feed(&mut s, [Report::Calls { at: t(1), stats }]);

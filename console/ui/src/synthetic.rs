@@ -279,7 +279,6 @@ impl Synthetic {
         .collect();
         CallStats {
             per_api,
-            errors: 0,
             failed: BTreeMap::new(),
         }
     }

@@ -120,26 +120,7 @@ fn entry<'a>(
         out.extend(text_rows(text, style, 6, width));
         return out;
     }
-    let pad = " ".repeat(term_w - term_len + 2);
-    fmt::wrap(text, width - indent)
-        .into_iter()
-        .enumerate()
-        .map(|(i, row)| {
-            if i == 0 {
-                Line::from(vec![
-                    Span::raw("  "),
-                    term.clone(),
-                    Span::raw(pad.clone()),
-                    Span::styled(row, style),
-                ])
-            } else {
-                Line::from(vec![
-                    Span::raw(" ".repeat(indent)),
-                    Span::styled(row, style),
-                ])
-            }
-        })
-        .collect()
+    common::hanging(vec![Span::raw("  "), term], indent, text, style, width)
 }
 
 /// `text` word-wrapped to `width`, every row indented by `indent`.

@@ -204,8 +204,8 @@ pub fn right<'a>(state: &State, room: usize) -> Line<'a> {
         return Line::from(Span::styled("AWS –/min ", s.muted));
     };
     let mut spans = vec![Span::styled(format!("AWS {}/min", calls.total()), s.status)];
-    if calls.errors > 0 {
-        spans.push(Span::styled(format!(" {} err", calls.errors), s.error));
+    if calls.errors() > 0 {
+        spans.push(Span::styled(format!(" {} err", calls.errors()), s.error));
     }
     let age = fmt::age_secs(state.now, *at);
     if age > state.config.stale_after.as_secs() {
