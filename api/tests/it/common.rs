@@ -144,6 +144,21 @@ impl Harness {
         }
     }
 
+    /// The app on a real socket on 127.0.0.1, for clients that speak raw HTTP (slow or
+    /// refused bodies, the fuzzer): its address and the server task (abort it when done).
+    pub async fn serve(
+        &self,
+    ) -> (
+        std::net::SocketAddr,
+        tokio::task::JoinHandle<std::io::Result<()>>,
+    ) {
+        use std::future::IntoFuture;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(axum::serve(listener, self.app.clone()).into_future());
+        (addr, server)
+    }
+
     pub fn cloud(&self) -> &TestCloud {
         self.cloud.as_ref().expect("this harness has a cloud")
     }

@@ -3,7 +3,6 @@
 //! failures allowed. Skipped with a note when the fuzzer is not installed (`./dev setup`
 //! installs it); a failure under `CI=true`.
 
-use std::future::IntoFuture;
 use std::io::Write;
 use std::path::Path;
 use std::process::Stdio;
@@ -43,9 +42,7 @@ async fn schemathesis_finds_nothing() {
     };
     let h = Harness::with_cloud(Db::Sqlite, config).await.unwrap();
     let (_, token, _) = h.user("fuzz@example.com", Some("Bogotá")).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = tokio::spawn(axum::serve(listener, h.app.clone()).into_future());
+    let (addr, server) = h.serve().await;
 
     let run = tokio::process::Command::new(SCRIPT)
         .arg(format!("http://{addr}"))

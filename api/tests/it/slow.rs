@@ -5,7 +5,6 @@
 //! file (400) are answered to clients that send the whole body first: the API reads the rest
 //! of the file, within bounds, instead of resetting the connection.
 
-use std::future::IntoFuture;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -135,9 +134,7 @@ async fn slow_clients_do_not_hold_up_other_uploads() {
     let grace = config.body_grace;
     let h = Harness::with_cloud(Db::Sqlite, config).await.unwrap();
     let (owner, token, _) = h.user("slowloris@example.com", None).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = tokio::spawn(axum::serve(listener, h.app.clone()).into_future());
+    let (addr, server) = h.serve().await;
 
     // Two parts and a bit: the normal upload needs shared buffers. The best of two runs on
     // each side, so that a busy machine's noise is not taken for a delay.
@@ -286,9 +283,7 @@ async fn an_overload_is_refused_with_503_and_retry_after() {
     };
     let h = Harness::with_cloud(Db::Sqlite, config).await.unwrap();
     let (owner, token, _) = h.user("busy@example.com", None).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = tokio::spawn(axum::serve(listener, h.app.clone()).into_future());
+    let (addr, server) = h.serve().await;
     let pool = h.state.part_buffers();
 
     // A client takes the one buffer (past its first 64 KiB) and then stalls.
@@ -360,9 +355,7 @@ async fn a_refused_field_before_the_file_is_answered_once_the_body_is_read() {
         .await
         .unwrap();
     let (owner, token, _) = h.user("fields@example.com", None).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = tokio::spawn(axum::serve(listener, h.app.clone()).into_future());
+    let (addr, server) = h.serve().await;
     let field = |name: &str, value: &str| {
         format!(
             "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
@@ -407,9 +400,7 @@ async fn a_refused_file_is_read_to_its_end_so_its_client_gets_the_400() {
         .await
         .unwrap();
     let (owner, token, _) = h.user("refused@example.com", None).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = tokio::spawn(axum::serve(listener, h.app.clone()).into_future());
+    let (addr, server) = h.serve().await;
     // More than the loopback's socket buffers hold, so that the body must be read to be sent.
     let zeros = vec![0u8; 12_000_000];
     for (filename, code) in [
