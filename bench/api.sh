@@ -81,7 +81,10 @@ print("phase starts a fresh API process: one warm-up upload, then its idle RSS; 
 print("API's VmRSS sampled every 10 ms during the phase (the S3 rows show the API idle). The three")
 print("paths take turns, three rounds of a third of the requests each (one round when a third")
 print("would be fewer than the concurrency), the order turning each round, so none always runs")
-print("first after a reset; each row pools its turns. Objects and messages are removed after")
+print("first after a reset; each row pools its turns. Before them one round of the same size runs")
+print("every path uncounted: the first turn after the API's start and its idle wait costs the")
+print("emulator about a third more CPU (its memory and page cache coming back), and it always fell")
+print("to the API's path before this warm-up (results up to api-2026-12-05-1447). Objects and messages are removed after")
 print("every turn. CPU per request is each process's user + system time over its turns (/proc),")
 print("divided by requests answered; in the S3 rows the API is idle and the client does the")
 print("SDK's signing and checksums. The emulator's peak RSS is sampled every 10 ms during each")
@@ -115,6 +118,19 @@ if big:
     above = max(r["api_peak_rss_mb"] - r["api_idle_rss_mb"] for r in big)
     verdict = "PASS" if above < 64 else "FAIL"
     print(f"\n100 MB x {big[0]['concurrency']} concurrent: peak RSS {above:.1f} MB above idle (target < 64 MB): **{verdict}**.")
+paired = []
+for r in rows:
+    base = by.get((r["file"], r["concurrency"], "s3"))
+    if r["mode"] != "api" or not base or len(r.get("turns", [])) < 2:
+        continue
+    ratios = sorted(a["rps"] / b["rps"] for a, b in zip(r["turns"], base["turns"]))
+    mid = len(ratios) // 2
+    median = ratios[mid] if len(ratios) % 2 else (ratios[mid - 1] + ratios[mid]) / 2
+    each = ", ".join(f"{x:.2f}" for x in ratios)
+    paired.append(f"- {r['file']} at concurrency {r['concurrency']}: median {median:.2f} ({each})")
+if paired:
+    print("\nAPI/S3 req/s paired per round (each round runs one turn of every path, back to back):\n")
+    print("\n".join(paired))
 print("\nThe original's figure (WORKLOAD.md, AWS, S3 transfer excluded): 4 MB p95 298 ms at 35.2 req/s.")
 print("\nRaw phases (JSON lines):\n\n```")
 for r in rows:

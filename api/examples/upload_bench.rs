@@ -6,7 +6,10 @@
 //! API sends it. The modes take turns (`--rounds`, 3 by default, each turn a share of the
 //! requests and at least the concurrency), their order turning round by round, so the mode run first after a reset (the
 //! emulator's memory and the page cache just freed) is not always the same; each mode's
-//! figures pool its turns. Each process's CPU time per request is read from /proc. Each
+//! figures pool its turns. Before them, `--warm-up` rounds (1 by default) run every mode once
+//! without counting it: the first turn after the API's start and the idle wait costs the
+//! emulator a third more CPU (its memory and page cache coming back), and without the warm-up
+//! that turn always fell to the same mode. Each process's CPU time per request is read from /proc. Each
 //! phase gets a freshly started API (so memory one phase leaves in the allocator does not
 //! count against the next): one warm-up upload, then its idle RSS; during every turn the
 //! API's and the emulator's RSS are sampled from /proc every 10 ms. Prints one JSON object per phase and mode on
@@ -38,10 +41,18 @@ struct Phase {
     requests: usize,
 }
 
-fn args() -> (PathBuf, Vec<Phase>, usize) {
+struct Args {
+    bin: PathBuf,
+    phases: Vec<Phase>,
+    rounds: usize,
+    warm_up: usize,
+}
+
+fn args() -> Args {
     let argv: Vec<String> = std::env::args().collect();
     let mut bin = None;
     let mut rounds = 3;
+    let mut warm_up = 1;
     let mut phases = Vec::new();
     let mut i = 1;
     while i < argv.len() {
@@ -65,12 +76,23 @@ fn args() -> (PathBuf, Vec<Phase>, usize) {
                     .and_then(|r| r.parse().ok())
                     .expect("--rounds N");
             }
+            "--warm-up" => {
+                warm_up = argv
+                    .get(i + 1)
+                    .and_then(|r| r.parse().ok())
+                    .expect("--warm-up N");
+            }
             other => panic!("unknown argument {other}"),
         }
         i += 2;
     }
     assert!(rounds > 0, "--rounds must be at least 1");
-    (bin.expect("--api-bin PATH"), phases, rounds)
+    Args {
+        bin: bin.expect("--api-bin PATH"),
+        phases,
+        rounds,
+        warm_up,
+    }
 }
 
 /// One HTTP/1.1 request on a new connection (`Connection: close`); returns the status and
@@ -465,7 +487,12 @@ async fn reset(cloud: &TestCloud, queue_url: &str) {
 
 #[tokio::main]
 async fn main() {
-    let (bin, phases, rounds) = args();
+    let Args {
+        bin,
+        phases,
+        rounds,
+        warm_up,
+    } = args();
     let cloud = TestCloud::provisioned().await;
     let dir = tempfile::tempdir().unwrap();
     let queue_url = cloud
@@ -516,22 +543,49 @@ async fn main() {
         // A turn keeps at least the phase's concurrency in flight: fewer rounds when the phase
         // has few requests (the 100 MB phase runs in one).
         let rounds = rounds.min(phase.requests / phase.concurrency.max(1)).max(1);
-        let mut totals: Vec<(&str, Turn)> = MODES.iter().map(|&m| (m, Turn::default())).collect();
-        for round in 0..rounds {
+        // The phase's first turns are not counted (`--warm-up` rounds, 1 by default): whichever
+        // mode ran first paid for the emulator's memory and page cache coming back after the
+        // API's restart and the idle wait (measured: 34 ms of emulator CPU per 4 MB upload in
+        // that turn against 22-26 ms in every later one), and the rotation alone always gave
+        // that turn to the same mode.
+        let mut totals: Vec<(&str, Turn, Vec<serde_json::Value>)> = MODES
+            .iter()
+            .map(|&m| (m, Turn::default(), Vec::new()))
+            .collect();
+        for round in 0..warm_up + rounds {
+            let measured = round >= warm_up;
+            let share = round.saturating_sub(warm_up);
             for i in 0..MODES.len() {
-                let (mode, total) = &mut totals[(i + round) % MODES.len()];
+                let (mode, total, turns) = &mut totals[(i + round) % MODES.len()];
                 let requests =
-                    phase.requests / rounds + usize::from(round < phase.requests % rounds);
+                    phase.requests / rounds + usize::from(share < phase.requests % rounds);
                 if requests == 0 {
                     continue;
                 }
                 let turn =
                     run_mode(mode, requests, phase, &api, &token, &data, &name, &cloud).await;
-                total.add(turn);
+                let per_req = |cpu: f64| cpu * 1e3 / requests as f64;
+                let rps = requests as f64 / turn.wall.max(1e-9);
+                eprintln!(
+                    "{} {mode} {name} c={} n={requests}: {rps:.1} req/s, CPU ms/request: emulator {:.1}, API {:.1}, client {:.1}",
+                    if measured { format!("turn {share}") } else { "warm-up".to_owned() },
+                    phase.concurrency,
+                    per_req(turn.cpu.0),
+                    per_req(turn.cpu.1),
+                    per_req(turn.cpu.2),
+                );
+                if measured {
+                    turns.push(serde_json::json!({
+                        "requests": requests,
+                        "rps": rps,
+                        "emulator_cpu_ms_per_request": per_req(turn.cpu.0),
+                    }));
+                    total.add(turn);
+                }
                 reset(&cloud, &queue_url).await;
             }
         }
-        for &(mode, ref total) in &totals {
+        for (mode, total, turns) in &totals {
             let wall = total.wall;
             let mut lat = total.lat.clone();
             lat.sort_by(f64::total_cmp);
@@ -561,6 +615,8 @@ async fn main() {
                         "api": per_req(total.cpu.1),
                         "client": per_req(total.cpu.2),
                     },
+                    "warm_up_rounds": warm_up,
+                    "turns": turns,
                 })
             );
             eprintln!(
