@@ -331,6 +331,13 @@ fn dlq_grouped_by_signature_with_a_marked_group_80x24() {
 }
 
 #[test]
+fn dlq_group_signature_cut_at_80x24_is_whole_below_the_table() {
+    let mut s = dlq_open(80, 24);
+    keys(&mut s, vec![key('S')]);
+    insta::assert_snapshot!(screen(&s, 80, 24));
+}
+
+#[test]
 fn dlq_grouped_by_signature_160x48() {
     let mut s = dlq_open(160, 48);
     keys(&mut s, vec![key('S'), key('j')]);

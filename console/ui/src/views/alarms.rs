@@ -107,6 +107,7 @@ fn draw_table(state: &State, rows: &[&AlarmRow], area: Rect, buf: &mut Buffer) {
             offset: state.scroll(TableId::Alarms, height),
             focused: true,
             empty,
+            show_cut: false,
         },
         area,
         buf,

@@ -63,6 +63,7 @@ pub fn draw(state: &State, area: Rect, buf: &mut Buffer) {
             offset: state.scroll(TableId::Audit, height),
             focused: true,
             empty,
+            show_cut: true,
         },
         area,
         buf,

@@ -362,6 +362,7 @@ fn instance_table(
             } else {
                 "no instance matches the filter"
             },
+            show_cut: true,
         },
         area,
         buf,
@@ -404,6 +405,7 @@ fn decisions(state: &State, g: &GroupSnapshot, area: Rect, buf: &mut Buffer) {
             offset: 0,
             focused: false,
             empty: "no decision yet",
+            show_cut: true,
         },
         area,
         buf,
@@ -449,6 +451,7 @@ fn activities(state: &State, g: &GroupSnapshot, area: Rect, buf: &mut Buffer) {
             offset: 0,
             focused: false,
             empty: "none reported yet (they can lag)",
+            show_cut: true,
         },
         area,
         buf,
@@ -485,6 +488,7 @@ fn changes(state: &State, g: &GroupSnapshot, area: Rect, buf: &mut Buffer) {
             offset: 0,
             focused: false,
             empty: "no change seen since the console started",
+            show_cut: true,
         },
         area,
         buf,

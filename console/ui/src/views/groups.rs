@@ -164,6 +164,7 @@ pub fn draw_table_with(state: &State, area: Rect, buf: &mut Buffer, focused: boo
             offset: state.scroll(TableId::Groups, height),
             focused,
             empty,
+            show_cut: true,
         },
         area,
         buf,

@@ -71,6 +71,7 @@ fn draw_picker(state: &State, area: Rect, buf: &mut Buffer) {
             offset: state.scroll(TableId::Scenarios, height),
             focused: true,
             empty: "no scenarios reported",
+            show_cut: true,
         },
         area,
         buf,

@@ -178,6 +178,7 @@ pub fn draw_table_with(state: &State, area: Rect, buf: &mut Buffer, focused: boo
             offset,
             focused,
             empty,
+            show_cut: true,
         },
         area,
         buf,

@@ -130,6 +130,9 @@ pub struct TableView<'a> {
     pub offset: usize,
     pub focused: bool,
     pub empty: &'a str,
+    /// Whether the selected row's cut cells are shown whole on the bottom border: false where
+    /// the view shows the selected row in full beside the table (the alarms' detail pane).
+    pub show_cut: bool,
 }
 
 /// Column widths from the content: each column as wide as its widest cell, header or declared
@@ -174,10 +177,44 @@ pub fn widths(cols: &[Col], keep: &[usize], content: &[usize], avail: u16) -> (V
     (w.iter().map(|&x| x as u16).collect(), 1)
 }
 
+/// The selected row's cells that its columns cut, whole, for the table's bottom border (the
+/// text alone when one is cut; each after its column's name when several are). None when
+/// nothing is cut.
+fn cut_cells<'a>(
+    cols: &[Col],
+    keep: &[usize],
+    widths: &[u16],
+    cells: &[Line<'a>],
+    theme: &Theme,
+    width: u16,
+) -> Option<Line<'a>> {
+    let cut: Vec<(usize, &Line<'a>)> = keep
+        .iter()
+        .zip(widths)
+        .filter_map(|(&i, &w)| Some(i).zip(cells.get(i).filter(|c| c.width() > usize::from(w))))
+        .collect();
+    if cut.is_empty() {
+        return None;
+    }
+    let mut spans = Vec::new();
+    for (n, (i, cell)) in cut.iter().enumerate() {
+        spans.push(Span::styled(
+            if n == 0 { " " } else { " · " },
+            theme.s.muted,
+        ));
+        if cut.len() > 1 {
+            spans.push(Span::styled(format!("{} ", cols[*i].header), theme.s.muted));
+        }
+        spans.extend(cell.spans.iter().cloned());
+    }
+    let mut line = clip(Line::from(spans), usize::from(width.saturating_sub(3)));
+    line.spans.push(Span::raw(" "));
+    Some(line)
+}
+
 pub fn draw(view: TableView<'_>, area: Rect, buf: &mut Buffer, theme: &Theme) {
     let block = common::block(theme, view.title, view.focused);
     let inner = block.inner(area);
-    block.render(area, buf);
     let content: Vec<usize> = (0..view.cols.len())
         .map(|i| {
             view.rows
@@ -188,15 +225,26 @@ pub fn draw(view: TableView<'_>, area: Rect, buf: &mut Buffer, theme: &Theme) {
         })
         .collect();
     let (keep, col_widths, spacing) = plan(view.cols, &content, inner.width);
+    let height = usize::from(geometry::rows_of(area).height);
+    let end = (view.offset + height).min(view.rows.len());
+    let start = view.offset.min(end);
+    // What the columns cut of the selected row is shown whole on the bottom border, so a long
+    // signature or reason can be read without opening the row.
+    let whole = view
+        .selected
+        .filter(|s| view.show_cut && view.focused && (start..end).contains(s))
+        .and_then(|s| view.rows.get(s))
+        .and_then(|(cells, _)| cut_cells(view.cols, &keep, &col_widths, cells, theme, area.width));
+    match whole {
+        Some(line) => block.title_bottom(line).render(area, buf),
+        None => block.render(area, buf),
+    }
     let constraints: Vec<Constraint> = col_widths.iter().map(|&w| Constraint::Length(w)).collect();
     let header = Row::new(
         keep.iter()
             .map(|&i| align(Line::from(view.cols[i].header), &view.cols[i])),
     )
     .style(theme.s.header);
-    let height = usize::from(geometry::rows_of(area).height);
-    let end = (view.offset + height).min(view.rows.len());
-    let start = view.offset.min(end);
     let rows: Vec<Row<'_>> = view.rows[start..end]
         .iter()
         .map(|(cells, style)| {
@@ -249,6 +297,75 @@ mod tests {
         assert_eq!(keep(27), [0, 1, 2]);
         assert_eq!(keep(21), [0, 1]);
         assert_eq!(keep(3), [0]);
+    }
+
+    fn bottom_border(view: TableView<'_>, width: u16) -> String {
+        let area = Rect::new(0, 0, width, 6);
+        let mut buf = Buffer::empty(area);
+        draw(view, area, &mut buf, &Theme::default());
+        (0..width)
+            .map(|x| buf[(x, area.bottom() - 1)].symbol().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn the_selected_rows_cut_cells_are_whole_on_the_bottom_border() {
+        let cols = [
+            col("ID", 8, 0, false),
+            col("SIGNATURE", 10, 0, false),
+            col("BODY", 10, 0, false),
+        ];
+        let text = "not a video: no mp4, mov or avi container (permanent) at 0x1f";
+        let view = |selected: Option<usize>, body: &'static str, show_cut: bool| TableView {
+            title: Line::from("t"),
+            cols: &cols,
+            rows: vec![
+                (
+                    vec![Line::from("0ce524be"), Line::from(text), Line::from(body)],
+                    Style::new(),
+                ),
+                (
+                    vec![Line::from("acecefe9"), Line::from("short"), Line::from("")],
+                    Style::new(),
+                ),
+            ],
+            selected,
+            offset: 0,
+            focused: true,
+            empty: "",
+            show_cut,
+        };
+        // 70 columns: the signature is cut in its row and whole on the border below.
+        let area = Rect::new(0, 0, 70, 6);
+        let mut buf = Buffer::empty(area);
+        draw(view(Some(0), "", true), area, &mut buf, &Theme::default());
+        let line = |y| (0..70).map(|x| buf[(x, y)].symbol()).collect::<String>();
+        assert!(
+            line(2).contains('…') && !line(2).contains(text),
+            "{}",
+            line(2)
+        );
+        assert!(line(5).starts_with(&format!("╰ {text} ─")), "{}", line(5));
+        // Several cut: each after its column's name, as far as the border goes.
+        let both = bottom_border(view(Some(0), "{\"video_id\":\"v-101\"}", true), 64);
+        assert!(both.starts_with("╰ SIGNATURE not a video"), "{both}");
+        assert!(both.ends_with("… ╯"), "{both}");
+        // Narrower than the text: cut on the border too.
+        let narrow = bottom_border(view(Some(0), "", true), 30);
+        assert!(
+            narrow.starts_with("╰ not a video: no mp4, mov …"),
+            "{narrow}"
+        );
+        // Nothing cut in the selected row, no selection, or a table that shows its selected
+        // row whole elsewhere: a plain border.
+        for v in [
+            view(Some(1), "", true),
+            view(None, "", true),
+            view(Some(0), "", false),
+        ] {
+            let plain = bottom_border(v, 64);
+            assert!(!plain.contains("not a video"), "{plain}");
+        }
     }
 
     #[test]
