@@ -729,7 +729,12 @@ def keep_connections_open(idle_s=75):
         if not chunked and (length is None or length.strip().isdigit()):
             self._body = _ThisBody(self.rfile, int(length or 0))
             self.rfile = self._body
-        return make_environ(self)
+        environ = make_environ(self)
+        if self._body is not None:
+            # The body ends at its Content-Length: werkzeug may read it straight, in one read
+            # into one buffer, instead of 64 KiB at a time into a growing one copied at the end.
+            environ["wsgi.input_terminated"] = True
+        return environ
 
     def run_wsgi_kept_open(self):
         try:
