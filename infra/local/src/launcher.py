@@ -675,6 +675,8 @@ class _ThisBody:
         n = self.left if size is None or size < 0 else min(size, self.left)
         data = self.rfile.read(n)
         self.left -= len(data)
+        if len(data) < n:
+            self._disconnected()
         return data
 
     def readline(self, size=-1):
@@ -683,7 +685,18 @@ class _ThisBody:
         n = self.left if size is None or size < 0 else min(size, self.left)
         data = self.rfile.readline(n)
         self.left -= len(data)
+        if not data:
+            self._disconnected()
         return data
+
+    def _disconnected(self):
+        """The client went away before the end of its body: the request fails (400, as
+        werkzeug's own stream answers it) instead of being served with part of the body,
+        which would store a truncated object."""
+        from werkzeug.exceptions import ClientDisconnected
+
+        self.left = 0
+        raise ClientDisconnected()
 
     def readinto(self, buf):
         data = self.read(len(buf))
@@ -694,7 +707,10 @@ class _ThisBody:
         return True
 
     def drain(self):
-        while self.left > 0 and self.read(1 << 20):
+        try:
+            while self.left > 0 and self.read(1 << 20):
+                pass
+        except Exception:  # the client went away: nothing left to drain
             pass
 
 
