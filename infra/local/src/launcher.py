@@ -707,10 +707,12 @@ class _ThisBody:
         return True
 
     def drain(self):
+        from werkzeug.exceptions import ClientDisconnected
+
         try:
             while self.left > 0 and self.read(1 << 20):
                 pass
-        except Exception:  # the client went away: nothing left to drain
+        except ClientDisconnected:  # the client went away: nothing left to drain
             pass
 
 
