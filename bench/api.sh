@@ -61,7 +61,7 @@ RESULT="bench/results/api-$DATE.md"
 if [ -e "$RESULT" ]; then RESULT="bench/results/api-$DATE-$(date -u +%H%M).md"; fi
 python3 - "$OUT/phases.jsonl" "$N1" "$N5" "$N20" "$N100" "$LOAD_BEFORE" "$LOAD_AFTER" \
     >"$RESULT" <<'PY'
-import json, platform, subprocess, sys
+import json, platform, statistics, subprocess, sys
 path, n1, n5, n20, n100, lb, la = sys.argv[1:]
 def sh(c):
     return subprocess.run(c, shell=True, capture_output=True, text=True).stdout.strip()
@@ -124,10 +124,8 @@ for r in rows:
     if r["mode"] != "api" or not base or len(r.get("turns", [])) < 2:
         continue
     ratios = sorted(a["rps"] / b["rps"] for a, b in zip(r["turns"], base["turns"]))
-    mid = len(ratios) // 2
-    median = ratios[mid] if len(ratios) % 2 else (ratios[mid - 1] + ratios[mid]) / 2
     each = ", ".join(f"{x:.2f}" for x in ratios)
-    paired.append(f"- {r['file']} at concurrency {r['concurrency']}: median {median:.2f} ({each})")
+    paired.append(f"- {r['file']} at concurrency {r['concurrency']}: median {statistics.median(ratios):.2f} ({each})")
 if paired:
     print("\nAPI/S3 req/s paired per round (each round runs one turn of every path, back to back):\n")
     print("\n".join(paired))

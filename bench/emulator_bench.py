@@ -14,6 +14,10 @@ import time
 import boto3
 
 
+# The malloc settings the local cloud gives its emulator (infra/local/src/emulator.rs).
+MALLOC = {"MALLOC_ARENA_MAX": "2", "MALLOC_MMAP_THRESHOLD_": "131072"}
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

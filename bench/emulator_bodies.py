@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 
-from emulator_bench import cpu_s, rss_mb, start_emulator
+from emulator_bench import MALLOC, cpu_s, rss_mb, start_emulator
 
 AUTH = (
     "AWS4-HMAC-SHA256 Credential=bench/20260101/us-east-1/s3/aws4_request, "
@@ -36,7 +36,6 @@ VARIANTS = [
     ("fixes, no in-flight bound", {"FLIGHTDECK_EMULATOR_MAX_INFLIGHT_BYTES": "0"}),
     ("fixes as the local cloud runs them", {}),
 ]
-MALLOC = {"MALLOC_ARENA_MAX": "2", "MALLOC_MMAP_THRESHOLD_": "131072"}
 
 
 def put(port, path, body):

@@ -11,16 +11,14 @@ import os
 import sys
 import time
 
-from emulator_bench import rss_mb, start_emulator
+from emulator_bench import MALLOC, rss_mb, start_emulator
 
 
 def run(launcher, unpatched, n, m):
     if unpatched:
         proc, clients = start_emulator(launcher, FLIGHTDECK_EMULATOR_UNPATCHED="1")
     else:
-        proc, clients = start_emulator(
-            launcher, MALLOC_ARENA_MAX="2", MALLOC_MMAP_THRESHOLD_="131072"
-        )
+        proc, clients = start_emulator(launcher, **MALLOC)
     try:
         s3 = clients("s3")
         s3.create_bucket(Bucket="bench-bucket")

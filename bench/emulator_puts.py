@@ -16,9 +16,8 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from emulator_bench import cpu_s, start_emulator
+from emulator_bench import MALLOC, cpu_s, start_emulator
 
-MALLOC = {"MALLOC_ARENA_MAX": "2", "MALLOC_MMAP_THRESHOLD_": "131072"}
 CONCURRENCY = 5
 PUTS = 150
 SENDS = 300

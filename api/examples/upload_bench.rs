@@ -564,8 +564,10 @@ async fn main() {
                 }
                 let turn =
                     run_mode(mode, requests, phase, &api, &token, &data, &name, &cloud).await;
-                let per_req = |cpu: f64| cpu * 1e3 / requests as f64;
-                let rps = requests as f64 / turn.wall.max(1e-9);
+                // Per request answered, as the phase's pooled figures are.
+                let ok = turn.lat.len();
+                let per_req = |cpu: f64| cpu * 1e3 / ok.max(1) as f64;
+                let rps = ok as f64 / turn.wall.max(1e-9);
                 eprintln!(
                     "{} {mode} {name} c={} n={requests}: {rps:.1} req/s, CPU ms/request: emulator {:.1}, API {:.1}, client {:.1}",
                     if measured { format!("turn {share}") } else { "warm-up".to_owned() },
@@ -577,6 +579,7 @@ async fn main() {
                 if measured {
                     turns.push(serde_json::json!({
                         "requests": requests,
+                        "ok": ok,
                         "rps": rps,
                         "emulator_cpu_ms_per_request": per_req(turn.cpu.0),
                     }));

@@ -299,13 +299,18 @@ mod tests {
         assert_eq!(keep(3), [0]);
     }
 
-    fn bottom_border(view: TableView<'_>, width: u16) -> String {
+    /// The table drawn `width` columns wide and six rows high, row by row.
+    fn drawn(view: TableView<'_>, width: u16) -> Vec<String> {
         let area = Rect::new(0, 0, width, 6);
         let mut buf = Buffer::empty(area);
         draw(view, area, &mut buf, &Theme::default());
-        (0..width)
-            .map(|x| buf[(x, area.bottom() - 1)].symbol().to_owned())
+        (area.top()..area.bottom())
+            .map(|y| (0..width).map(|x| buf[(x, y)].symbol()).collect())
             .collect()
+    }
+
+    fn bottom_border(view: TableView<'_>, width: u16) -> String {
+        drawn(view, width).pop().unwrap_or_default()
     }
 
     #[test]
@@ -336,16 +341,10 @@ mod tests {
             show_cut,
         };
         // 70 columns: the signature is cut in its row and whole on the border below.
-        let area = Rect::new(0, 0, 70, 6);
-        let mut buf = Buffer::empty(area);
-        draw(view(Some(0), "", true), area, &mut buf, &Theme::default());
-        let line = |y| (0..70).map(|x| buf[(x, y)].symbol()).collect::<String>();
-        assert!(
-            line(2).contains('…') && !line(2).contains(text),
-            "{}",
-            line(2)
-        );
-        assert!(line(5).starts_with(&format!("╰ {text} ─")), "{}", line(5));
+        let lines = drawn(view(Some(0), "", true), 70);
+        let (row, border) = (&lines[2], &lines[5]);
+        assert!(row.contains('…') && !row.contains(text), "{row}");
+        assert!(border.starts_with(&format!("╰ {text} ─")), "{border}");
         // Several cut: each after its column's name, as far as the border goes.
         let both = bottom_border(view(Some(0), "{\"video_id\":\"v-101\"}", true), 64);
         assert!(both.starts_with("╰ SIGNATURE not a video"), "{both}");
