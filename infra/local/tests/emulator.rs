@@ -517,7 +517,7 @@ fn run_against_the_launcher(check: &str, expect: &str) {
     assert!(stdout.contains(expect), "{stdout}{stderr}");
 }
 
-/// What the two request-body checks below share: the launcher's functions loaded from stdin,
+/// What the request-body checks below share: the launcher's functions loaded from stdin,
 /// object data in files as the launcher keeps it, a moto server on a free port, and `put`: a
 /// PutObject (or CreateBucket) with an unsigned body, its status and answer.
 const SERVER: &str = r#"
@@ -639,7 +639,7 @@ r = c.getresponse()
 assert r.status == 200 and r.read() == body
 # A client gone before the end of its body stores nothing, as werkzeug's own stream and S3 do.
 import socket
-s = socket.create_connection(("127.0.0.1", port))
+s = socket.create_connection(("127.0.0.1", port), timeout=30)
 s.sendall(f"PUT /whole/cut HTTP/1.1\r\nHost: x\r\nAuthorization: {AUTH}\r\nContent-Length: {len(body)}\r\n\r\n".encode())
 s.sendall(body[: 1 << 20])
 s.shutdown(socket.SHUT_WR)
