@@ -72,18 +72,22 @@ cli() { # input, output
 now() { date +%s.%N; }
 # CPU ticks of this shell's waited-for children (the CLI runs), without a fork of its own.
 child_ticks() { local st; read -r -a st </proc/$BASHPID/stat; TICKS=$((st[15] + st[16])); }
-# One CLI measurement into runs.tsv: what (cli-1, cli-2), then the start's time and ticks.
+# The machine's idle + I/O-wait ticks over all cores (/proc/stat's first line).
+idle_ticks() { local c; read -r -a c </proc/stat; IDLE=$((c[4] + c[5])); }
+# One CLI measurement into runs.tsv: what (cli-1, cli-2), then the start's time, its child
+# ticks and the machine's idle ticks.
 record_cli() {
-    local end wall cpu
-    end=$(now); child_ticks
+    local end wall cpu idle
+    end=$(now); child_ticks; idle_ticks
     wall=$(python3 -c "print(f'{$end-$2:.2f}')")
     cpu=$(python3 -c "print(f'{($TICKS-$3)/100/$jobs:.2f}')")
-    echo "$input run $run $1: $wall s for $jobs files, $cpu CPU s each" >&2
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t0\n' "$input" "$1" "$run" "$jobs" "$mb" "$wall" "$cpu" >>"$OUT/runs.tsv"
+    idle=$(python3 -c "print(f'{($IDLE-$4)/100/($end-$2):.2f}')")
+    echo "$input run $run $1: $wall s for $jobs files, $cpu CPU s each, $idle cores idle" >&2
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t0\t%s\n' "$input" "$1" "$run" "$jobs" "$mb" "$wall" "$cpu" "$idle" >>"$OUT/runs.tsv"
 }
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
-: >"$OUT/runs.tsv"   # input, what, run, files, MB per file, wall s, CPU s per file (own, emulator)
+: >"$OUT/runs.tsv"   # input, what, run, files, MB per file, wall s, CPU s per file (own, emulator), idle cores
 for input in $INPUTS; do
     file="$CACHE/$input.mp4"
     jobs_var="JOBS_${input^^}"
@@ -99,29 +103,29 @@ for input in $INPUTS; do
                 [ "$mode" = serial ] && flags=(--no-overlap)
                 line=$(RUST_LOG=warn "$BIN" --input "$file" --jobs "$jobs" --concurrency "$slots" \
                     --assets "$OUT/assets" "${THREAD_ARGS[@]}" "${flags[@]}")
-                echo "$input run $run worker $slots slot(s) $mode: jobs/MB/wall s/MB per min/CPU s per job, worker/emulator $line" >&2
+                echo "$input run $run worker $slots slot(s) $mode: jobs/MB/wall s/MB per min/CPU s per job, worker/emulator/idle cores $line" >&2
                 wall=$(echo "$line" | cut -f3)
-                cpu=$(echo "$line" | cut -f5-6)
+                cpu=$(echo "$line" | cut -f5-7)
                 what="worker-$slots"
                 [ "$mode" = serial ] && what="worker-$slots-serial"
                 printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$input" "$what" "$run" "$jobs" "$mb" "$wall" "$cpu" >>"$OUT/runs.tsv"
             done
         done
         # The CLI on the same number of files from local disk: one after another...
-        child_ticks; t0=$TICKS
+        child_ticks; t0=$TICKS; idle_ticks; i0=$IDLE
         start=$(now)
         for i in $(seq 1 "$jobs"); do cli "$file" "$OUT/cli-$i.mp4"; done
-        record_cli cli-1 "$start" "$t0"
+        record_cli cli-1 "$start" "$t0" "$i0"
         # ...and two at once, the fair comparison for two slots.
         if [[ " $SLOTS " == *" 2 "* ]]; then
-            child_ticks; t0=$TICKS
+            child_ticks; t0=$TICKS; idle_ticks; i0=$IDLE
             start=$(now)
             for i in $(seq 1 "$jobs"); do
                 cli "$file" "$OUT/cli-$i.mp4" &
                 if (( i % 2 == 0 )); then wait; fi
             done
             wait
-            record_cli cli-2 "$start" "$t0"
+            record_cli cli-2 "$start" "$t0" "$i0"
         fi
     done
 done
@@ -146,7 +150,9 @@ print("against the local cloud (moto 5.2.5 on 127.0.0.1): receive, ranged GETs, 
 print("(WORKLOAD.md baseline assets), upload (one PutObject up to a part), status `processed`, delete; each")
 print("slot overlaps one job's download and upload with another's transform unless `--no-overlap`. MB/min =")
 print("input MB per wall minute, from the first message sent to the last video processed; for")
-print("the CLI, from the first start to the last exit. Each run is a fresh emulator.\n")
+print("the CLI, from the first start to the last exit. Each run is a fresh emulator. The worker")
+print("runs with `flightdeck-worker`'s malloc settings. Idle = the machine's idle CPU over the")
+print("run, in cores (/proc/stat): what the run left unused, the bench's own processes included.\n")
 env = f"RUNS={runs} INPUTS='{inputs}' SLOTS='{slots}' JOBS_IN4={jobs4} JOBS_IN50={jobs50}" + (
     f" THREADS={threads}" if threads else ""
 )
@@ -161,8 +167,8 @@ print(f"- load average before: {lb}; after: {la} (a shared machine: other builds
 print(f"- build profile: {profile}; FFmpeg threads per job: {threads or 'automatic (one per core)'}\n")
 names = {"cli-1": "FFmpeg CLI reference command, local file, one at a time",
          "cli-2": "FFmpeg CLI reference command, local file, two at once"}
-print("| input | what | runs | files per run | MB/min median | min | max | CPU s per file: own + emulator (median) |")
-print("|---|---|---|---|---|---|---|---|")
+print("| input | what | runs | files per run | MB/min median | min | max | CPU s per file: own + emulator (median) | idle cores (median) |")
+print("|---|---|---|---|---|---|---|---|---|")
 original = {"in4": "22", "in50": "142.5 (3x: 427.5)"}
 for inp in inputs.split():
     sel = [r for r in rows if r[0] == inp]
@@ -178,8 +184,9 @@ for inp in inputs.split():
         own = statistics.median(float(r[6]) for r in sel if r[1] == w)
         emu = statistics.median(float(r[7]) for r in sel if r[1] == w)
         cpu = f"{own:.2f} + {emu:.2f} = {own + emu:.2f}" if w.startswith("worker") else f"{own:.2f}"
-        print(f"| {inp} ({size:.1f} MB) | {label} | {len(v)} | {sel[0][3]} | {statistics.median(v):.1f} | {min(v):.1f} | {max(v):.1f} | {cpu} |")
-    print(f"| {inp} | original worker, one t3.large (2 vCPU), WORKLOAD.md | | | {original.get(inp, '')} | | | |")
+        idle = statistics.median(float(r[8]) for r in sel if r[1] == w)
+        print(f"| {inp} ({size:.1f} MB) | {label} | {len(v)} | {sel[0][3]} | {statistics.median(v):.1f} | {min(v):.1f} | {max(v):.1f} | {cpu} | {idle:.2f} |")
+    print(f"| {inp} | original worker, one t3.large (2 vCPU), WORKLOAD.md | | | {original.get(inp, '')} | | | | |")
 print()
 # The machine's speed drifts between runs; each run's worker and CLI ran minutes apart at
 # most, so their ratio within a run is steadier than the ratio of the medians.
@@ -192,7 +199,7 @@ for inp in inputs.split():
         if ratios:
             print(f"- {inp}, {w} vs {c}: {statistics.median(ratios):.3f}x ({min(ratios):.3f}-{max(ratios):.3f}, {len(ratios)} runs)")
 print()
-print("Raw runs (input, what, run, files, MB per file, wall s, CPU s per file of the worker or CLI, of the emulator):\n\n```")
+print("Raw runs (input, what, run, files, MB per file, wall s, CPU s per file of the worker or CLI, of the emulator, idle cores):\n\n```")
 for r in rows:
     print("\t".join(r))
 print("```")

@@ -3,9 +3,11 @@
 //! prints one TSV line: jobs, input MB, wall s, MB/min (input MB per wall minute, download
 //! to upload and status included; the uploads that feed the queue are not timed), then the
 //! CPU seconds per job of this process (the worker: FFmpeg, the SDK, SQLite) and of the
-//! emulator over the same time.
+//! emulator over the same time, and the machine's idle CPU over that time in cores (from
+//! `/proc/stat`: how much more the run could have used).
 //! `--ffmpeg-threads N` caps FFmpeg's threads per job, as the worker's flag does;
 //! `--no-overlap` runs one job per slot at a time, as the worker's flag does.
+//! It runs with `flightdeck-worker`'s malloc settings (`worker::MALLOC`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::PathBuf;
@@ -28,8 +30,15 @@ fn arg(name: &str) -> Option<String> {
         .and_then(|i| args.get(i + 1).cloned())
 }
 
+fn main() {
+    // The worker binary's malloc settings (it sets them the same way), so this measures what
+    // runs; an operator's MALLOC_ARENA_MAX in the environment wins, as it does for the worker.
+    stack::process::exec_with_malloc("throughput", worker::MALLOC);
+    run();
+}
+
 #[tokio::main]
-async fn main() {
+async fn run() {
     let input = PathBuf::from(arg("--input").expect("--input FILE"));
     let jobs: usize = arg("--jobs").map_or(3, |j| j.parse().unwrap());
     let concurrency: usize = arg("--concurrency").map_or(1, |c| c.parse().unwrap());
@@ -126,6 +135,7 @@ async fn main() {
         (all.saturating_sub(emulator), emulator)
     };
     let (worker_ticks, emulator_ticks) = ticks();
+    let idle_start = idle_ticks();
     let start = Instant::now();
     for (id, key) in &ids {
         let task = VideoTask::new(*id, S3Uri::new(&bucket, key), id.to_string());
@@ -162,6 +172,8 @@ async fn main() {
     }
     let wall = start.elapsed().as_secs_f64();
     let (worker_end, emulator_end) = ticks();
+    let idle_cores =
+        (idle_ticks() - idle_start) as f64 / local_cloud::cpu::CLOCK_TICKS_PER_SECOND / wall;
     let per_job =
         |ticks: u64| ticks as f64 / local_cloud::cpu::CLOCK_TICKS_PER_SECOND / jobs as f64;
     shutdown.cancel();
@@ -169,9 +181,22 @@ async fn main() {
     assert_eq!(report.outcomes.get("processed").copied(), Some(jobs as u64));
     let mb = size_mb * jobs as f64;
     println!(
-        "{jobs}\t{size_mb:.2}\t{wall:.2}\t{:.1}\t{:.2}\t{:.2}",
+        "{jobs}\t{size_mb:.2}\t{wall:.2}\t{:.1}\t{:.2}\t{:.2}\t{idle_cores:.2}",
         mb / wall * 60.0,
         per_job(worker_end - worker_ticks),
         per_job(emulator_end - emulator_ticks)
     );
+}
+
+/// The machine's idle and I/O-wait time so far, in clock ticks summed over its cores (the
+/// first line of `/proc/stat`).
+fn idle_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap();
+    let cpu = stat.lines().next().unwrap();
+    let fields: Vec<u64> = cpu
+        .split_whitespace()
+        .skip(1)
+        .map(|f| f.parse().unwrap())
+        .collect();
+    fields[3] + fields[4]
 }

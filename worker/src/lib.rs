@@ -16,3 +16,13 @@ pub use config::WorkerConfig;
 pub use consumer::{Outcome, RunReport, Worker};
 pub use error::{FailureClass, WorkerError};
 pub use metrics::Metrics;
+
+/// The worker's malloc settings, which `flightdeck-worker` sets for itself at start (and
+/// `examples/throughput.rs`, so the benchmark measures what runs). glibc kept the frame and
+/// part buffers freed by past jobs (1.6 MB per job with nothing leaked); with two arenas and
+/// a fixed 128 KiB mmap threshold the worker's RSS stays flat over many jobs
+/// (`bench/worker-memory.sh`).
+pub const MALLOC: stack::process::Malloc = stack::process::Malloc {
+    arenas: 2,
+    mmap_threshold: Some(128 << 10),
+};

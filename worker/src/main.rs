@@ -60,7 +60,8 @@ struct Args {
     /// Long-poll wait in seconds (default: the stack's receive_wait_s).
     #[arg(long, value_parser = clap::value_parser!(u64).range(0..=20))]
     receive_wait: Option<u64>,
-    /// Caps FFmpeg's threads per job: decoder, filter graph and libx264 (default: one per core).
+    /// Caps FFmpeg's threads per job: filter graph and libx264, the decoder one more unless 1
+    /// (default: one per core).
     #[arg(long, env = "FLIGHTDECK_FFMPEG_THREADS",
           value_parser = clap::value_parser!(u16).range(1..=64))]
     ffmpeg_threads: Option<u16>,
@@ -95,16 +96,7 @@ fn parse_metrics_addr(s: &str) -> Result<MetricsAddr, String> {
 }
 
 fn main() -> anyhow::Result<()> {
-    // glibc kept the frame and part buffers freed by past jobs (1.6 MB per job with nothing
-    // leaked); with two arenas and a fixed 128 KiB mmap threshold the worker's RSS stays flat
-    // over many jobs (`bench/worker-memory.sh`).
-    stack::process::exec_with_malloc(
-        "flightdeck-worker",
-        stack::process::Malloc {
-            arenas: 2,
-            mmap_threshold: Some(128 << 10),
-        },
-    );
+    stack::process::exec_with_malloc("flightdeck-worker", worker::MALLOC);
     run()
 }
 
