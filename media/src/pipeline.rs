@@ -37,11 +37,14 @@ pub struct TransformOptions {
     pub watermark_margin: u32,
     pub preset: String,
     pub crf: u8,
-    /// libx264 threads, the upload decoder's frame threads, and each filter's slice threads.
+    /// libx264 threads and each filter's slice threads; the upload's decoder gets one frame
+    /// thread more (`upload_decoder_threads`).
     pub threads: usize,
     /// Put the `moov` index first (one extra pass over the output file).
     pub faststart: bool,
-    /// Frames each inter-stage queue may hold: bounds memory (a 1080p frame is ~3 MB).
+    /// Frames each inter-stage queue may hold: bounds memory (a 1080p frame is ~3 MB). Eight
+    /// give the stages enough slack to keep both cores of a 2-core machine busy
+    /// (`bench/worker.sh`'s idle column: 0.05 cores idle against 0.10 with four).
     pub queue_frames: usize,
     /// Set it to stop a running transform soon (checked per frame), e.g. on worker shutdown.
     pub cancel: Option<Arc<AtomicBool>>,
@@ -63,7 +66,7 @@ impl Default for TransformOptions {
             crf: 25,
             threads: 2,
             faststart: true,
-            queue_frames: 4,
+            queue_frames: 8,
             cancel: None,
             segment_cache: None,
         }
@@ -157,7 +160,7 @@ pub fn transform(
         )));
     }
     // The upload first: a bad upload fails fast, before any work or any output file.
-    let upload = VideoInput::open(input, Role::Upload, opts.threads)?;
+    let upload = VideoInput::open(input, Role::Upload, upload_decoder_threads(opts.threads))?;
     let watermark = decode_still(&assets.watermark)?;
     let input_duration = upload.duration;
 
@@ -191,6 +194,18 @@ pub fn transform(
         wall_time: started.elapsed(),
         bumpers_encoded: bumpers.encoded,
     })
+}
+
+/// Frame threads for the upload's decoder: one more than `threads`, as FFmpeg's own automatic
+/// choice is one more than the cores (the CLI's decoder runs so), so that while one frame
+/// waits for its reference another is being decoded. The decoded frames are the same for any
+/// count; one thread stays one (a machine capped to a single thread).
+fn upload_decoder_threads(threads: usize) -> usize {
+    if threads > 1 {
+        threads + 1
+    } else {
+        1
+    }
 }
 
 fn layout(opts: &TransformOptions) -> Layout {

@@ -41,8 +41,8 @@ pub struct WorkerConfig {
     /// Size of one ranged GET and of one multipart part (S3's minimum part is 5 MiB).
     pub part_size: u64,
     pub processed_prefix: String,
-    /// Caps FFmpeg's threads per job (the upload's decoder, the filter graph and libx264);
-    /// `None` is automatic: one per core.
+    /// Caps FFmpeg's threads per job (the filter graph and libx264; the upload's decoder gets
+    /// one frame thread more unless the cap is 1); `None` is automatic: one per core.
     pub ffmpeg_threads: Option<usize>,
     /// Where the encoded intro and outro are kept between jobs (media's segment cache);
     /// `None`: every job encodes them again.
