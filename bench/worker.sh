@@ -11,6 +11,9 @@
 #   INPUTS=in4 SLOTS=1 RUNS=1 bench/worker.sh     # a quick look
 #   THREADS=1 bench/worker.sh                     # cap FFmpeg threads per job (--ffmpeg-threads)
 #   SERIAL=0 bench/worker.sh                      # skip one slot without the overlap
+#   BASE_BIN=/tmp/old/throughput BASE_LABEL=abc1234 bench/worker.sh
+#                                                 # also another build's examples/throughput,
+#                                                 # overlapped, taking turns with this one
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -22,6 +25,8 @@ JOBS_IN4=${JOBS_IN4:-4}
 JOBS_IN50=${JOBS_IN50:-2}
 THREADS=${THREADS:-}
 SERIAL=${SERIAL:-1}   # also run one slot without the overlap (--no-overlap)
+BASE_BIN=${BASE_BIN:-}          # another build of examples/throughput to compare with
+BASE_LABEL=${BASE_LABEL:-base}
 PROFILE=${PROFILE:-release}
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
@@ -98,16 +103,23 @@ for input in $INPUTS; do
             # One slot also without the overlap (one job at a time): its baseline in this run.
             modes=(overlap)
             [ "$slots" = 1 ] && [ "$SERIAL" = 1 ] && modes+=(serial)
+            # The other build takes turns with this one: after it in odd runs, before in even.
+            if [ -n "$BASE_BIN" ]; then
+                if (( run % 2 )); then modes+=(base); else modes=(base "${modes[@]}"); fi
+            fi
             for mode in "${modes[@]}"; do
                 flags=()
                 [ "$mode" = serial ] && flags=(--no-overlap)
-                line=$(RUST_LOG=warn "$BIN" --input "$file" --jobs "$jobs" --concurrency "$slots" \
+                bin=$BIN
+                [ "$mode" = base ] && bin=$BASE_BIN
+                line=$(RUST_LOG=warn "$bin" --input "$file" --jobs "$jobs" --concurrency "$slots" \
                     --assets "$OUT/assets" "${THREAD_ARGS[@]}" "${flags[@]}")
                 echo "$input run $run worker $slots slot(s) $mode: jobs/MB/wall s/MB per min/CPU s per job, worker/emulator/idle cores $line" >&2
                 wall=$(echo "$line" | cut -f3)
                 cpu=$(echo "$line" | cut -f5-7)
                 what="worker-$slots"
                 [ "$mode" = serial ] && what="worker-$slots-serial"
+                [ "$mode" = base ] && what="base-$slots"
                 printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$input" "$what" "$run" "$jobs" "$mb" "$wall" "$cpu" >>"$OUT/runs.tsv"
             done
         done
@@ -135,9 +147,9 @@ DATE=$(date -u +%Y-%m-%d)
 RESULT="bench/results/worker-$DATE.md"
 if [ -e "$RESULT" ]; then RESULT="bench/results/worker-$DATE-$(date -u +%H%M).md"; fi
 python3 - "$OUT/runs.tsv" "$RUNS" "$PROFILE" "$THREADS" "$SLOTS" "$INPUTS" "$LOAD_BEFORE" \
-    "$LOAD_AFTER" "$JOBS_IN4" "$JOBS_IN50" >"$RESULT" <<'PY'
+    "$LOAD_AFTER" "$JOBS_IN4" "$JOBS_IN50" "$BASE_LABEL" >"$RESULT" <<'PY'
 import platform, statistics, subprocess, sys
-tsv, runs, profile, threads, slots, inputs, lb, la, jobs4, jobs50 = sys.argv[1:]
+tsv, runs, profile, threads, slots, inputs, lb, la, jobs4, jobs50, base_label = sys.argv[1:]
 def sh(c):
     return subprocess.run(c, shell=True, capture_output=True, text=True).stdout.strip()
 rows = [l.rstrip("\n").split("\t") for l in open(tsv) if l.strip()]
@@ -155,7 +167,7 @@ print("runs with `flightdeck-worker`'s malloc settings. Idle = the machine's idl
 print("run, in cores (/proc/stat): what the run left unused, the bench's own processes included.\n")
 env = f"RUNS={runs} INPUTS='{inputs}' SLOTS='{slots}' JOBS_IN4={jobs4} JOBS_IN50={jobs50}" + (
     f" THREADS={threads}" if threads else ""
-)
+) + (f" BASE_BIN=... BASE_LABEL='{base_label}'" if any(r[1].startswith("base") for r in rows) else "")
 print(f"- command: `{env} PROFILE={profile} bench/worker.sh`")
 dirty = sh("git status --porcelain -- worker media stack | wc -l")
 print(f"- git commit: {sh('git rev-parse --short HEAD')}" + (" (with uncommitted worker changes)" if dirty != "0" else ""))
@@ -181,20 +193,23 @@ for inp in inputs.split():
         v = [int(r[3]) * float(r[4]) / float(r[5]) * 60 for r in sel if r[1] == w]
         label = names.get(w) or f"worker, {w.split('-')[1]} slot(s), via S3 + SQS + SQLite" + (
             ", one job at a time (--no-overlap)" if w.endswith("serial") else ", overlapped")
+        if w.startswith("base"):
+            label = f"the other build ({base_label}), {w.split('-')[1]} slot(s), overlapped"
         own = statistics.median(float(r[6]) for r in sel if r[1] == w)
         emu = statistics.median(float(r[7]) for r in sel if r[1] == w)
-        cpu = f"{own:.2f} + {emu:.2f} = {own + emu:.2f}" if w.startswith("worker") else f"{own:.2f}"
+        cpu = f"{own:.2f} + {emu:.2f} = {own + emu:.2f}" if not w.startswith("cli") else f"{own:.2f}"
         idle = statistics.median(float(r[8]) for r in sel if r[1] == w)
         print(f"| {inp} ({size:.1f} MB) | {label} | {len(v)} | {sel[0][3]} | {statistics.median(v):.1f} | {min(v):.1f} | {max(v):.1f} | {cpu} | {idle:.2f} |")
     print(f"| {inp} | original worker, one t3.large (2 vCPU), WORKLOAD.md | | | {original.get(inp, '')} | | | | |")
 print()
 # The machine's speed drifts between runs; each run's worker and CLI ran minutes apart at
 # most, so their ratio within a run is steadier than the ratio of the medians.
-pairs = {"worker-1": "cli-1", "worker-1-serial": "cli-1", "worker-2": "cli-2"}
-print("Paired: the worker's MB/min over the CLI's in the same run (median over runs, min-max):\n")
+pairs = [("worker-1", "cli-1"), ("worker-1-serial", "cli-1"), ("worker-2", "cli-2"),
+         ("base-1", "cli-1"), ("base-2", "cli-2"), ("worker-1", "base-1"), ("worker-2", "base-2")]
+print("Paired: the first one's MB/min over the second's in the same run (median over runs, min-max):\n")
 for inp in inputs.split():
     wall = {(r[1], r[2]): float(r[5]) for r in rows if r[0] == inp}
-    for w, c in pairs.items():
+    for w, c in pairs:
         ratios = [wall[(c, run)] / wall[(w, run)] for (what, run) in wall if what == w and (c, run) in wall]
         if ratios:
             print(f"- {inp}, {w} vs {c}: {statistics.median(ratios):.3f}x ({min(ratios):.3f}-{max(ratios):.3f}, {len(ratios)} runs)")
