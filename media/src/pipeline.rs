@@ -42,9 +42,10 @@ pub struct TransformOptions {
     pub threads: usize,
     /// Put the `moov` index first (one extra pass over the output file).
     pub faststart: bool,
-    /// Frames each inter-stage queue may hold: bounds memory (a 1080p frame is ~3 MB). Eight
-    /// give the stages enough slack to keep both cores of a 2-core machine busy
-    /// (`bench/worker.sh`'s idle column: 0.05 cores idle against 0.08 with four).
+    /// Frames each inter-stage queue may hold: bounds memory (a 1080p frame is ~3 MB). Eight,
+    /// with the decoder's extra frame thread, give the stages enough slack to keep both cores
+    /// of a 2-core machine busy (`bench/worker.sh`'s idle column: 0.05 cores idle against 0.08
+    /// with four and no extra thread; the two were measured together).
     pub queue_frames: usize,
     /// Set it to stop a running transform soon (checked per frame), e.g. on worker shutdown.
     pub cancel: Option<Arc<AtomicBool>>,
