@@ -405,6 +405,52 @@ def stream_multipart_completion():
     models.FakeKey.value = property(value.fget, write_value)
 
 
+def write_s3_objects_once():
+    """moto stores an object's bytes in a spooled temporary file: a PutObject or UploadPart body
+    over the file's memory size (64 KiB with keep_s3_data_on_disk) is copied into its memory
+    buffer, copied again into a temporary file on disk when the buffer overflows, and then read
+    back whole from that file to compute the ETag: two copies and a read of every byte that
+    the emulator did not need (with py-spy, 30 % of its time while it stores 4 MB uploads). Such
+    a body now goes straight to the file, and its MD5 is taken from the bytes already in memory:
+    the same file, the same ETag. A smaller body, a multipart join and a key given its ETag
+    (a completed multipart upload) are stored as shipped."""
+    from moto.s3 import models
+
+    value = getattr(models.FakeKey, "value", None)
+    spooled = tempfile.SpooledTemporaryFile
+    if (
+        not isinstance(value, property)
+        or value.fset is None
+        or not isinstance(getattr(models.FakeKey, "etag", None), property)
+        or not callable(getattr(models, "md5_hash", None))
+        or not callable(getattr(spooled, "rollover", None))
+    ):
+        raise SystemExit(
+            "flightdeck: moto's FakeKey.value, FakeKey.etag or md5_hash changed "
+            f"(flightdeck's fix was written for moto {PATCHED_MOTO}); "
+            "run with FLIGHTDECK_EMULATOR_UNPATCHED=1 or update infra/local/src/launcher.py"
+        )
+
+    def write_value(key, new_value):
+        buffer = getattr(key, "_value_buffer", None)
+        if (
+            not isinstance(new_value, (bytes, bytearray))
+            or not isinstance(buffer, spooled)
+            or len(new_value) <= key._max_buffer_size
+        ):
+            return value.fset(key, new_value)
+        buffer.seek(0)
+        buffer.truncate()
+        buffer.rollover()  # empty: only opens the file
+        buffer.write(new_value)
+        key.contentsize = len(new_value)
+        # moto computes it from the stored bytes on first use, and never again for this key.
+        if key._etag is None:
+            key._etag = models.md5_hash(new_value).hexdigest()
+
+    models.FakeKey.value = property(value.fget, write_value)
+
+
 def keep_s3_data_on_disk():
     """moto keeps each object in a spooled temporary file that stays in memory up to 5 MB, so
     every 4 MB upload sits in RAM. Objects over 64 KiB go to unlinked temporary files in
@@ -869,6 +915,7 @@ def main():
         fix_s3_list_versions_copy()
         fix_s3_range_read()
         stream_multipart_completion()
+        write_s3_objects_once()
         fix_module_list_scan()
         keep_s3_data_on_disk()
         bound_s3_storage()
@@ -880,7 +927,7 @@ def main():
             keep_connections_open()
         print(
             "flightdeck: emulator fixes applied: sqs-retention-check, sqs-send-cost, "
-            "s3-list-versions-copy, s3-range-read, s3-multipart-join, module-list, "
+            "s3-list-versions-copy, s3-range-read, s3-multipart-join, s3-write-once, module-list, "
             "s3-storage-bound, s3-inflight-bound, request-bodies-freed, keep-alive",
             flush=True,
         )
