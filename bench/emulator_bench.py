@@ -45,12 +45,16 @@ def start_emulator(launcher, **env_extra):
     where `clients(service)` makes a boto3 client for it, once it answers."""
     port = free_port()
     env = dict(os.environ, FLIGHTDECK_EMULATOR_DATA_DIR=tempfile.mkdtemp(), **env_extra)
+    # Its log goes to a file on disk, as the local cloud's does (an unnamed one: it is gone
+    # once the emulator and this process have closed it).
+    log = tempfile.TemporaryFile()
     proc = subprocess.Popen(
         [sys.executable, "-c", open(launcher).read(), "127.0.0.1", str(port), str(os.getpid())],
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
     )
+    log.close()
 
     def clients(service):
         return boto3.client(

@@ -116,6 +116,7 @@ impl Emulator {
             path: logs.clone(),
             source,
         })?;
+        crate::paths::prune_logs(&logs, crate::paths::LOGS_KEPT);
         let log_path = logs.join(format!("emulator-{port}.log"));
         let opened = match &log_start {
             LogStart::Fresh => std::fs::File::create(&log_path),

@@ -830,6 +830,70 @@ def keep_connections_open(idle_s=75):
     handler.disable_nagle_algorithm = True
 
 
+class _LogBound:
+    """A logging filter that lets records through until the emulator's log (its stderr file)
+    reaches `max_bytes`, then says so once and drops the rest."""
+
+    def __init__(self, max_bytes):
+        self.max_bytes = max_bytes
+        self.full = False
+
+    def filter(self, record):
+        if self.full:
+            return False
+        try:
+            size = os.fstat(sys.stderr.fileno()).st_size
+        except (OSError, ValueError):
+            return True
+        if size < self.max_bytes:
+            return True
+        self.full = True
+        print(
+            f"flightdeck: the emulator's log reached {_gb(size)} "
+            f"(FLIGHTDECK_EMULATOR_LOG_MAX_MB, {_gb(self.max_bytes)}); "
+            "the server's lines stop here",
+            file=sys.stderr,
+            flush=True,
+        )
+        return False
+
+
+def quiet_request_log():
+    """werkzeug writes a line to the emulator's log for every request it answers, so the log
+    grew with every AWS call of every program without end (2.2 MB in a minute of
+    bench/api.sh; the console alone makes some 500 calls a minute), with colour escapes
+    around the failed ones. Only answers of 400 and above are logged now, in plain text
+    (FLIGHTDECK_EMULATOR_ACCESS_LOG=1 logs every request, as shipped), and the server's lines
+    stop once the log passes FLIGHTDECK_EMULATOR_LOG_MAX_MB (64 by default; 0: no bound), with
+    one line saying so. The emulator's CPU per request barely moves (bench/emulator-puts.sh)."""
+    import logging
+
+    from werkzeug import serving
+
+    handler = serving.WSGIRequestHandler
+    log_request = handler.log_request
+    if list(inspect.signature(log_request).parameters) != ["self", "code", "size"] or not hasattr(
+        serving, "_log_add_style"
+    ):
+        raise SystemExit(
+            "flightdeck: werkzeug changed WSGIRequestHandler.log_request; "
+            "review quiet_request_log"
+        )
+    # The log is a file, not a terminal: no colour escapes around a failed request's line.
+    serving._log_add_style = False
+    if os.environ.get("FLIGHTDECK_EMULATOR_ACCESS_LOG", "") in ("", "0"):
+
+        def log_failed_request(self, code="-", size="-"):
+            if str(code)[:1] in ("1", "2", "3"):
+                return None
+            return log_request(self, code, size)
+
+        handler.log_request = log_failed_request
+    max_mb = float(os.environ.get("FLIGHTDECK_EMULATOR_LOG_MAX_MB") or 64)
+    if max_mb > 0:
+        logging.getLogger("werkzeug").addFilter(_LogBound(int(max_mb * 2**20)))
+
+
 def rss_mb():
     with open("/proc/self/status") as status:
         for line in status:
@@ -921,6 +985,7 @@ def main():
         bound_s3_storage()
         bound_s3_bodies_in_flight()
         free_request_bodies()
+        quiet_request_log()
         # FLIGHTDECK_EMULATOR_CLOSE_CONNECTIONS=1: every connection closed, as werkzeug ships
         # (the benchmarks' baseline for the connection reuse).
         if os.environ.get("FLIGHTDECK_EMULATOR_CLOSE_CONNECTIONS", "") in ("", "0"):
@@ -928,7 +993,7 @@ def main():
         print(
             "flightdeck: emulator fixes applied: sqs-retention-check, sqs-send-cost, "
             "s3-list-versions-copy, s3-range-read, s3-multipart-join, s3-write-once, module-list, "
-            "s3-storage-bound, s3-inflight-bound, request-bodies-freed, keep-alive",
+            "s3-storage-bound, s3-inflight-bound, request-bodies-freed, quiet-log, keep-alive",
             flush=True,
         )
     else:

@@ -107,7 +107,7 @@ async fn the_emulator_fixes_are_applied_and_keep_sqs_behaviour() {
     let log = std::fs::read_to_string(cloud.emulator.log_path().unwrap()).unwrap();
     assert!(
         log.contains(
-            "emulator fixes applied: sqs-retention-check, sqs-send-cost, s3-list-versions-copy, s3-range-read, s3-multipart-join, s3-write-once, module-list"
+            "emulator fixes applied: sqs-retention-check, sqs-send-cost, s3-list-versions-copy, s3-range-read, s3-multipart-join, s3-write-once, module-list, s3-storage-bound, s3-inflight-bound, request-bodies-freed, quiet-log, keep-alive"
         ),
         "{log}"
     );
@@ -213,6 +213,9 @@ async fn the_emulator_fixes_are_applied_and_keep_sqs_behaviour() {
     }
     assert_eq!(seen.len(), 22);
     assert_eq!(count(std).await, (0, 25, 1));
+    // quiet-log: dozens of calls answered 200, none of them a line in the log.
+    let log = std::fs::read_to_string(cloud.emulator.log_path().unwrap()).unwrap();
+    assert!(!log.contains("HTTP/1.1\" 200"), "{log}");
 }
 
 fn rss_mb(pid: u32) -> u64 {
@@ -654,6 +657,42 @@ server.stop()
 print("in-flight bound holds")
 "#;
     run_against_the_launcher(&format!("{SERVER}{CHECK}"), "in-flight bound holds");
+}
+
+/// quiet-log: an answer under 400 leaves no line in the emulator's log, a failed one does,
+/// and the server's lines stop, with one line saying so, once the log reaches its bound.
+#[test]
+fn the_emulator_logs_failed_requests_within_a_bound() {
+    let check = format!(
+        "{SERVER}{}",
+        r#"
+log_path = tempfile.mktemp()
+sys.stderr = open(log_path, "w")
+os.environ["FLIGHTDECK_EMULATOR_LOG_MAX_MB"] = str(4000 / 2**20)
+ns["quiet_request_log"]()
+def get(path):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    c.request("GET", path, headers={"Authorization": AUTH})
+    r = c.getresponse(); r.read(); c.close()
+    return r.status
+assert put("/logs", b"")[0] == 200
+assert all(put(f"/logs/k{i}", b"x")[0] == 200 for i in range(20))
+assert get("/logs/k1") == 200
+sys.stderr.flush()
+assert " 200 " not in open(log_path).read(), open(log_path).read()
+assert get("/logs/missing") == 404
+sys.stderr.flush()
+text = open(log_path).read()
+assert "GET /logs/missing HTTP/1.1\" 404" in text, text
+assert all(get("/logs/missing") == 404 for _ in range(100))
+sys.stderr.flush()
+text = open(log_path).read()
+assert text.count("the server's lines stop here") == 1, text
+assert text.count(" 404 ") < 100 and len(text) < 4000 + 400, len(text)
+print("logged within the bound")
+"#
+    );
+    run_against_the_launcher(&check, "logged within the bound");
 }
 
 /// With connections kept open (keep-alive), a request body ends at its Content-Length, so

@@ -199,6 +199,7 @@ impl Fleet {
                 source,
             })?;
         }
+        crate::paths::prune_logs(&config.logs_dir, crate::paths::LOGS_KEPT);
         let groups: Vec<Group> = stack
             .groups()
             .into_iter()
