@@ -22,6 +22,7 @@ import sys
 import tempfile
 import threading
 import time
+import weakref
 from urllib.parse import parse_qs, unquote
 from xml.sax.saxutils import escape as xml_escape
 
@@ -830,6 +831,177 @@ def keep_connections_open(idle_s=75):
     handler.disable_nagle_algorithm = True
 
 
+class _InstanceRef(weakref.ref):
+    """A weak reference that knows its key in _TrackedWeakly."""
+
+    __slots__ = ("key",)
+
+
+class _TrackedWeakly:
+    """moto's record of a model's instances (`instances_tracked`), holding them weakly: it
+    still lists every live instance, in the order they were made, and lets go of the rest.
+    (Not a WeakSet: some of moto's models define equality without a hash.)"""
+
+    def __init__(self, instances=()):
+        self._refs = {}
+        for instance in instances:
+            self.append(instance)
+
+    def _gone(self, ref):
+        if self._refs.get(ref.key) is ref:
+            del self._refs[ref.key]
+
+    def append(self, instance):
+        ref = _InstanceRef(instance, self._gone)
+        ref.key = id(instance)
+        self._refs[ref.key] = ref
+
+    def __iter__(self):
+        for ref in list(self._refs.values()):
+            instance = ref()
+            if instance is not None:
+                yield instance
+
+    def __len__(self):
+        return len(self._refs)
+
+
+def track_models_weakly():
+    """moto's BaseModel appends every instance of every model it ever makes to a list on its
+    class (for its dashboard and its reset): every S3 object version, SQS message, log event
+    and metric datum stays in memory for the emulator's life, deleted or not. The lists hold
+    their instances weakly now: the dashboard and a reset still see every live one, and what
+    moto deletes is freed."""
+    from moto.core import base_backend, common_models, model_instances
+
+    meta = getattr(base_backend, "InstanceTrackerMeta", None)
+    if (
+        meta is None
+        or not hasattr(model_instances, "model_data")
+        or not callable(getattr(model_instances, "reset_model_data", None))
+        or "__new__" not in vars(common_models.BaseModel)
+    ):
+        raise SystemExit(
+            "flightdeck: moto's InstanceTrackerMeta, BaseModel or model_data changed "
+            f"(flightdeck's fix was written for moto {PATCHED_MOTO}); "
+            "run with FLIGHTDECK_EMULATOR_UNPATCHED=1 or update infra/local/src/launcher.py"
+        )
+    make_class = meta.__new__
+
+    def new_model_class(mcs, name, bases, dct):
+        cls = make_class(mcs, name, bases, dct)
+        if "instances_tracked" in vars(cls):
+            cls.instances_tracked = _TrackedWeakly(cls.instances_tracked)
+        return cls
+
+    def reset_model_data():
+        for models in model_instances.model_data.values():
+            for model in models.values():
+                model.instances_tracked = _TrackedWeakly()
+
+    meta.__new__ = new_model_class
+    model_instances.reset_model_data = reset_model_data
+    from moto.core import models as core_models
+
+    if getattr(core_models, "reset_model_data", None) is not None:
+        core_models.reset_model_data = reset_model_data
+    # Classes made before this (moto's modules the launcher already imported): every class
+    # of the metaclass has a list of its own, registered or not.
+    pending = [common_models.BaseModel]
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if "instances_tracked" in vars(cls) and not isinstance(
+            cls.instances_tracked, _TrackedWeakly
+        ):
+            cls.instances_tracked = _TrackedWeakly(cls.instances_tracked)
+
+
+def _trim_log_group(group, cap, now_ms):
+    """Drops `group`'s events past its retention, then its oldest events until at most `cap`
+    are left; each stream's stored bytes go down with them. Returns how many it dropped."""
+    import heapq
+
+    streams = [s for s in group.streams.values() if s.events]
+    retention = group.retention_in_days
+    cutoff = now_ms - int(retention) * 86_400_000 if retention else None
+    cut = {}
+    if cutoff is not None:
+        for stream in streams:
+            n = 0
+            # Events are stored in the order they came, which is their time order in practice.
+            while n < len(stream.events) and stream.events[n].timestamp < cutoff:
+                n += 1
+            if n:
+                cut[id(stream)] = n
+    total = sum(len(s.events) - cut.get(id(s), 0) for s in streams)
+    # The oldest first, across the group's streams.
+    heads = [
+        (s.events[cut.get(id(s), 0)].timestamp, i)
+        for i, s in enumerate(streams)
+        if cut.get(id(s), 0) < len(s.events)
+    ]
+    heapq.heapify(heads)
+    while total > cap and heads:
+        _, i = heapq.heappop(heads)
+        stream = streams[i]
+        n = cut.get(id(stream), 0) + 1
+        cut[id(stream)] = n
+        total -= 1
+        if n < len(stream.events):
+            heapq.heappush(heads, (stream.events[n].timestamp, i))
+    dropped = 0
+    for stream in streams:
+        n = cut.get(id(stream), 0)
+        if n:
+            stream.stored_bytes -= sum(len(e.message) for e in stream.events[:n])
+            del stream.events[:n]
+            dropped += n
+    return dropped
+
+
+def bound_log_events():
+    """moto keeps every CloudWatch Logs event it is sent, in memory, forever (it stores a
+    group's retention but never applies it), and FilterLogEvents builds and sorts every
+    stored event of the group on each call: the local fleet's log shipper sends every line of
+    every API and worker, so the emulator's memory and the console's log searches grew with
+    the length of the run. Each log group now keeps at most FLIGHTDECK_EMULATOR_LOG_EVENTS
+    events (50,000 by default; 0: no bound): once a group is 5 % over, its events past its
+    retention go (as AWS expires them), then its oldest until it is back at the bound. The
+    answers are moto's for the events kept."""
+    from moto.logs import models
+
+    cap = int(os.environ.get("FLIGHTDECK_EMULATOR_LOG_EVENTS") or 50_000)
+    group = models.LogGroup
+    put = getattr(group, "put_log_events", None)
+    if put is None or list(inspect.signature(put).parameters) != [
+        "self",
+        "log_stream_name",
+        "log_events",
+    ]:
+        raise SystemExit(
+            "flightdeck: moto's LogGroup.put_log_events changed "
+            f"(flightdeck's fix was written for moto {PATCHED_MOTO}); "
+            "run with FLIGHTDECK_EMULATOR_UNPATCHED=1 or update infra/local/src/launcher.py"
+        )
+    if cap <= 0:
+        return
+    slack = max(1, cap // 20)
+    lock = threading.Lock()
+
+    def put_log_events(self, log_stream_name, log_events):
+        token = put(self, log_stream_name, log_events)
+        with lock:
+            counted = getattr(self, "_flightdeck_events", 0) + len(log_events)
+            self._flightdeck_events = counted
+            if counted > cap + slack:
+                _trim_log_group(self, cap, int(time.time() * 1000))
+                self._flightdeck_events = sum(len(s.events) for s in self.streams.values())
+        return token
+
+    group.put_log_events = put_log_events
+
+
 class _LogBound:
     """A logging filter that lets records through until the emulator's log (its stderr file)
     reaches `max_bytes`, then says so once and drops the rest."""
@@ -986,6 +1158,8 @@ def main():
         bound_s3_bodies_in_flight()
         free_request_bodies()
         quiet_request_log()
+        bound_log_events()
+        track_models_weakly()
         # FLIGHTDECK_EMULATOR_CLOSE_CONNECTIONS=1: every connection closed, as werkzeug ships
         # (the benchmarks' baseline for the connection reuse).
         if os.environ.get("FLIGHTDECK_EMULATOR_CLOSE_CONNECTIONS", "") in ("", "0"):
@@ -993,7 +1167,8 @@ def main():
         print(
             "flightdeck: emulator fixes applied: sqs-retention-check, sqs-send-cost, "
             "s3-list-versions-copy, s3-range-read, s3-multipart-join, s3-write-once, module-list, "
-            "s3-storage-bound, s3-inflight-bound, request-bodies-freed, quiet-log, keep-alive",
+            "s3-storage-bound, s3-inflight-bound, request-bodies-freed, quiet-log, log-events-bound, "
+            "models-freed, keep-alive",
             flush=True,
         )
     else:

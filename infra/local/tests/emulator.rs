@@ -107,7 +107,7 @@ async fn the_emulator_fixes_are_applied_and_keep_sqs_behaviour() {
     let log = std::fs::read_to_string(cloud.emulator.log_path().unwrap()).unwrap();
     assert!(
         log.contains(
-            "emulator fixes applied: sqs-retention-check, sqs-send-cost, s3-list-versions-copy, s3-range-read, s3-multipart-join, s3-write-once, module-list, s3-storage-bound, s3-inflight-bound, request-bodies-freed, quiet-log, keep-alive"
+            "emulator fixes applied: sqs-retention-check, sqs-send-cost, s3-list-versions-copy, s3-range-read, s3-multipart-join, s3-write-once, module-list, s3-storage-bound, s3-inflight-bound, request-bodies-freed, quiet-log, log-events-bound, models-freed, keep-alive"
         ),
         "{log}"
     );
@@ -693,6 +693,103 @@ print("logged within the bound")
 "#
     );
     run_against_the_launcher(&check, "logged within the bound");
+}
+
+/// log-events-bound: a log group keeps at most its bound of events (here 100, trimmed 5 %
+/// over it), the oldest dropped first across its streams, each stream's stored bytes
+/// matching what it keeps, moto's FilterLogEvents answering over them; and when it trims, a
+/// group with a retention keeps nothing older.
+#[test]
+fn log_groups_keep_their_newest_events_within_a_bound() {
+    const CHECK: &str = r#"
+import os, sys, time
+ns = {"__name__": "flightdeck_launcher"}
+exec(compile(sys.stdin.read(), "launcher.py", "exec"), ns)
+os.environ["FLIGHTDECK_EMULATOR_LOG_EVENTS"] = "100"
+ns["bound_log_events"]()
+from moto.logs import models
+
+backend = models.logs_backends["123456789012"]["us-east-1"]
+backend.create_log_group("/bound", {})
+for s in ("a", "b", "c"):
+    backend.create_log_stream("/bound", s)
+now = int(time.time() * 1000)
+# 3 streams x 60 events, interleaved in time: event k of stream s at now - 10000 + 3k + s.
+for batch in range(6):
+    for si, s in enumerate("abc"):
+        events = [{"timestamp": now - 10_000 + 3 * k + si, "message": f"{s}{k:03d}"}
+                  for k in range(batch * 10, batch * 10 + 10)]
+        backend.put_log_events("/bound", s, events)
+group = backend.groups["/bound"]
+kept = sorted(e.timestamp for st in group.streams.values() for e in st.events)
+assert 100 <= len(kept) <= 105, len(kept)
+# The newest were kept, the oldest dropped: every kept event is newer than every dropped one.
+every = sorted(now - 10_000 + 3 * k + si for k in range(60) for si in range(3))
+assert kept == every[-len(kept):], (kept[:3], every[-len(kept):][:3])
+for st in group.streams.values():
+    assert st.stored_bytes == sum(len(e.message) for e in st.events), st.log_stream_name
+# moto's own answers over what is kept.
+found = backend.filter_log_events("/bound", None, None, None, 10_000, None, None, None)[0]
+assert len(found) == len(kept), len(found)
+# Past its retention: a group with one day keeps nothing older than a day when it trims.
+backend.create_log_group("/retained", {})
+backend.put_retention_policy("/retained", 1)
+backend.create_log_stream("/retained", "x")
+day = 86_400_000
+backend.put_log_events("/retained", "x", [{"timestamp": now - 13 * day + i, "message": "old"} for i in range(50)])
+backend.put_log_events("/retained", "x", [{"timestamp": now - 1000 + i, "message": "new"} for i in range(60)])
+left = [e.message for e in backend.groups["/retained"].streams["x"].events]
+assert left == ["new"] * 60, (len(left), left[:3])
+print("log events bounded")
+"#;
+    run_against_the_launcher(CHECK, "log events bounded");
+}
+
+/// models-freed: moto's per-class record of its instances lists every live one, made before
+/// or after the fix, hashable or not, and lets deleted ones go (purged SQS messages, an S3
+/// key nobody holds); moto's reset still empties it.
+#[test]
+fn deleted_models_are_freed_and_live_ones_still_listed() {
+    const CHECK: &str = r#"
+import gc, sys, weakref
+ns = {"__name__": "flightdeck_launcher"}
+exec(compile(sys.stdin.read(), "launcher.py", "exec"), ns)
+from moto.s3 import models as s3  # imported before the fix, as the launcher's fixes do
+ns["track_models_weakly"]()
+from moto.sqs import models as sqs  # and after it
+from moto.core import model_instances
+
+def tracked(cls):
+    return list(cls.instances_tracked)
+
+backend = sqs.sqs_backends["123456789012"]["us-east-1"]
+backend.create_queue("q")
+for i in range(10):
+    backend.send_message("q", f"m{i}")
+assert len(tracked(sqs.Message)) == 10, len(tracked(sqs.Message))
+backend.purge_queue("q")
+gc.collect()
+assert tracked(sqs.Message) == [], tracked(sqs.Message)
+
+key = s3.FakeKey("k", b"data", "123456789012", "us-east-1")
+assert any(k is key for k in tracked(s3.FakeKey))
+gone = weakref.ref(key)
+del key
+gc.collect()
+assert gone() is None and all(k.name != "k" for k in tracked(s3.FakeKey))
+
+# A model with equality but no hash is listed too.
+grantee = s3.FakeGrantee(grantee_id="g")
+assert [g for g in tracked(s3.FakeGrantee) if g is grantee] == [grantee]
+
+# moto's reset empties the lists, and they stay weak.
+model_instances.reset_model_data()
+assert tracked(s3.FakeGrantee) == []
+again = s3.FakeGrantee(grantee_id="h")
+assert [g for g in tracked(s3.FakeGrantee) if g is again] == [again]
+print("models freed")
+"#;
+    run_against_the_launcher(CHECK, "models freed");
 }
 
 /// With connections kept open (keep-alive), a request body ends at its Content-Length, so
