@@ -1002,6 +1002,169 @@ def bound_log_events():
     group.put_log_events = put_log_events
 
 
+def _trim_metric_data(data, hours, cap):
+    """Drops datums from the front of `data` (the order they came) while they are older than
+    `hours` (0: no age bound), then any beyond the newest `cap` (0: no count bound). Returns
+    how many it dropped."""
+    import datetime
+
+    n = 0
+    if hours > 0:
+        aware = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=hours)
+        naive = aware.replace(tzinfo=None)
+        while n < len(data):
+            stamp = data[n].timestamp
+            if not isinstance(stamp, datetime.datetime):
+                break
+            if stamp >= (naive if stamp.tzinfo is None else aware):
+                break
+            n += 1
+    if cap > 0:
+        n = max(n, len(data) - cap)
+    if n > 0:
+        del data[:n]
+    return n
+
+
+def bound_metric_data():
+    """moto keeps every CloudWatch datum it is sent, for good, and GetMetricData and
+    GetMetricStatistics copy and scan all of them on every call: the console's charts, the
+    local autoscaler and the alarm evaluator ask every few seconds, so each of those calls
+    cost the emulator more the longer the local cloud ran. Datums older than
+    FLIGHTDECK_EMULATOR_METRIC_HOURS (24, the console's longest chart; 0: no age bound) are
+    dropped, and at most FLIGHTDECK_EMULATOR_METRIC_DATUMS (150,000; 0: no bound) are kept,
+    the oldest going first: checked on a PutMetricData at most once a minute, and at once when
+    the count is 5 % over."""
+    from moto.cloudwatch import models
+
+    backend = models.CloudWatchBackend
+    put = getattr(backend, "put_metric_data", None)
+    if put is None or list(inspect.signature(put).parameters) != [
+        "self",
+        "namespace",
+        "metric_data",
+    ]:
+        raise SystemExit(
+            "flightdeck: moto's CloudWatchBackend.put_metric_data changed "
+            f"(flightdeck's fix was written for moto {PATCHED_MOTO}); "
+            "run with FLIGHTDECK_EMULATOR_UNPATCHED=1 or update infra/local/src/launcher.py"
+        )
+    hours = float(os.environ.get("FLIGHTDECK_EMULATOR_METRIC_HOURS") or 24)
+    cap = int(os.environ.get("FLIGHTDECK_EMULATOR_METRIC_DATUMS") or 150_000)
+    if hours <= 0 and cap <= 0:
+        return
+    slack = max(1, cap // 20)
+    lock = threading.Lock()
+
+    def put_metric_data(self, namespace, metric_data):
+        answer = put(self, namespace, metric_data)
+        with lock:
+            now = time.monotonic()
+            over = cap > 0 and len(self.metric_data) > cap + slack
+            if over or now - getattr(self, "_flightdeck_trimmed", -60.0) >= 60:
+                self._flightdeck_trimmed = now
+                _trim_metric_data(self.metric_data, hours, cap)
+        return answer
+
+    backend.put_metric_data = put_metric_data
+
+
+_metric_queries = threading.local()
+_ANY = object()
+
+
+def _dimensions_key(dimensions):
+    """A metric's or query's dimensions as a sorted tuple of (name, value); None when a value
+    is missing (moto's Dimension matches any value then)."""
+    pairs = []
+    for d in dimensions:
+        name, value = (d.get("Name"), d.get("Value")) if isinstance(d, dict) else (d.name, d.value)
+        if value is None:
+            return None
+        pairs.append((name, value))
+    return tuple(sorted(pairs))
+
+
+def _wanted_metrics(queries):
+    """What a GetMetricData's MetricStat queries can match, as moto matches them: (namespace,
+    name) for a query without dimensions; (name, dimensions) in any namespace for one with
+    them (moto ignores the namespace there). None when a query may read anything (a Metrics
+    Insights SELECT)."""
+    by_name, by_dimensions = set(), set()
+    for query in queries:
+        if "MetricStat" in query:
+            metric = query["MetricStat"]["Metric"]
+            dimensions = metric.get("Dimensions")
+            if dimensions:
+                key = _dimensions_key(dimensions)
+                by_dimensions.add((metric["MetricName"], _ANY if key is None else key))
+            else:
+                by_name.add((metric["Namespace"], metric["MetricName"]))
+        elif str(query.get("Expression", "")).startswith("SELECT"):
+            return None
+    return by_name, by_dimensions, {name for name, _ in by_dimensions}
+
+
+def _is_wanted(datum, wanted):
+    by_name, by_dimensions, dimension_names = wanted
+    if (datum.namespace, datum.name) in by_name:
+        return True
+    if datum.name not in dimension_names:
+        return False
+    if (datum.name, _ANY) in by_dimensions:
+        return True
+    dimensions = datum.dimensions
+    if len(dimensions) == 1:  # the common case, without a sort
+        only = dimensions[0]
+        key = None if only.value is None else ((only.name, only.value),)
+    else:
+        key = _dimensions_key(dimensions)
+    return key is None or (datum.name, key) in by_dimensions
+
+
+def scan_metrics_once():
+    """moto answers GetMetricData by scanning, for every period of every query, every datum
+    stored in the query's time range: a one-hour chart at one-minute periods scans them 61
+    times, so each chart read cost the emulator more with every metric any program sent
+    (bench/emulator-history.sh). The datums a call's queries can match are now picked out
+    once, in one pass, before moto's loops run over them; the answers are moto's. A call with
+    a Metrics Insights query (SELECT) still scans everything."""
+    from moto.cloudwatch import models
+
+    backend = models.CloudWatchBackend
+    get_data = getattr(backend, "get_metric_data", None)
+    get_all = getattr(backend, "get_all_metrics", None)
+    if (
+        get_data is None
+        or get_all is None
+        or list(inspect.signature(get_data).parameters)[:4]
+        != ["self", "queries", "start_time", "end_time"]
+        or list(inspect.signature(get_all).parameters) != ["self"]
+    ):
+        raise SystemExit(
+            "flightdeck: moto's CloudWatchBackend.get_metric_data or get_all_metrics changed "
+            f"(flightdeck's fix was written for moto {PATCHED_MOTO}); "
+            "run with FLIGHTDECK_EMULATOR_UNPATCHED=1 or update infra/local/src/launcher.py"
+        )
+
+    def get_metric_data(self, queries, *args, **kwargs):
+        _metric_queries.wanted = _wanted_metrics(queries)
+        try:
+            return get_data(self, queries, *args, **kwargs)
+        finally:
+            _metric_queries.wanted = None
+
+    def get_all_metrics(self):
+        everything = get_all(self)
+        wanted = getattr(_metric_queries, "wanted", None)
+        if wanted is None:
+            return everything
+        return [datum for datum in everything if _is_wanted(datum, wanted)]
+
+    backend.get_metric_data = get_metric_data
+    backend.get_all_metrics = get_all_metrics
+
+
 class _LogBound:
     """A logging filter that lets records through until the emulator's log (its stderr file)
     reaches `max_bytes`, then says so once and drops the rest."""
@@ -1160,6 +1323,8 @@ def main():
         quiet_request_log()
         bound_log_events()
         track_models_weakly()
+        bound_metric_data()
+        scan_metrics_once()
         # FLIGHTDECK_EMULATOR_CLOSE_CONNECTIONS=1: every connection closed, as werkzeug ships
         # (the benchmarks' baseline for the connection reuse).
         if os.environ.get("FLIGHTDECK_EMULATOR_CLOSE_CONNECTIONS", "") in ("", "0"):
@@ -1168,7 +1333,7 @@ def main():
             "flightdeck: emulator fixes applied: sqs-retention-check, sqs-send-cost, "
             "s3-list-versions-copy, s3-range-read, s3-multipart-join, s3-write-once, module-list, "
             "s3-storage-bound, s3-inflight-bound, request-bodies-freed, quiet-log, log-events-bound, "
-            "models-freed, keep-alive",
+            "models-freed, metric-data-bound, metric-scan-once, keep-alive",
             flush=True,
         )
     else:

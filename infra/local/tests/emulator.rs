@@ -107,7 +107,7 @@ async fn the_emulator_fixes_are_applied_and_keep_sqs_behaviour() {
     let log = std::fs::read_to_string(cloud.emulator.log_path().unwrap()).unwrap();
     assert!(
         log.contains(
-            "emulator fixes applied: sqs-retention-check, sqs-send-cost, s3-list-versions-copy, s3-range-read, s3-multipart-join, s3-write-once, module-list, s3-storage-bound, s3-inflight-bound, request-bodies-freed, quiet-log, log-events-bound, models-freed, keep-alive"
+            "emulator fixes applied: sqs-retention-check, sqs-send-cost, s3-list-versions-copy, s3-range-read, s3-multipart-join, s3-write-once, module-list, s3-storage-bound, s3-inflight-bound, request-bodies-freed, quiet-log, log-events-bound, models-freed, metric-data-bound, metric-scan-once, keep-alive"
         ),
         "{log}"
     );
@@ -790,6 +790,114 @@ assert [g for g in tracked(s3.FakeGrantee) if g is again] == [again]
 print("models freed")
 "#;
     run_against_the_launcher(CHECK, "models freed");
+}
+
+/// metric-data-bound: CloudWatch datums older than the age bound (here an hour) go at the
+/// first PutMetricData's check and at most once a minute after, and beyond the count bound
+/// (here 1,000, trimmed 5 % over it) the oldest go at once; moto's statistics answer over
+/// what is kept.
+#[test]
+fn metric_data_is_kept_within_its_age_and_count_bounds() {
+    const CHECK: &str = r#"
+import datetime, os, sys
+ns = {"__name__": "flightdeck_launcher"}
+exec(compile(sys.stdin.read(), "launcher.py", "exec"), ns)
+os.environ["FLIGHTDECK_EMULATOR_METRIC_HOURS"] = "1"
+os.environ["FLIGHTDECK_EMULATOR_METRIC_DATUMS"] = "1000"
+ns["bound_metric_data"]()
+from moto.cloudwatch import models
+
+backend = models.cloudwatch_backends["123456789012"]["us-east-1"]
+now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+def datum(at, value, name="Depth"):
+    return {"MetricName": name, "Value": value, "Timestamp": at,
+            "Dimensions": [{"Name": "Queue", "Value": "q"}]}
+# Two hours old: past the bound, dropped by the first put's check.
+backend.put_metric_data("Local", [datum(now - datetime.timedelta(hours=2), 1.0)] * 20)
+assert backend.metric_data == [], len(backend.metric_data)
+# Within the minute no check runs; the next one keeps what is within the hour.
+backend.put_metric_data("Local", [datum(now - datetime.timedelta(hours=2), 1.0)] * 5)
+backend.put_metric_data("Local", [datum(now - datetime.timedelta(minutes=5), 2.0)] * 10)
+assert len(backend.metric_data) == 15, len(backend.metric_data)
+backend._flightdeck_trimmed -= 60
+backend.put_metric_data("Local", [datum(now - datetime.timedelta(minutes=4), 3.0)])
+assert [d.value for d in backend.metric_data] == [2.0] * 10 + [3.0], len(backend.metric_data)
+# Over the count by more than 5 %: back to the newest 1,000 at once.
+for i in range(1060):
+    backend.put_metric_data("Local", [datum(now - datetime.timedelta(minutes=3), float(i))])
+values = [d.value for d in backend.metric_data]
+assert values == [float(i) for i in range(1060 - len(values), 1060)] and 1000 <= len(values) <= 1050, len(values)
+# moto's own answers over what is kept.
+stats = backend.get_metric_statistics("Local", "Depth", now - datetime.timedelta(minutes=10),
+    now, 600, ["SampleCount"], dimensions=[{"Name": "Queue", "Value": "q"}])
+assert sum(s.sample_count for s in stats) == len(values), [s.sample_count for s in stats]
+print("metric data bounded")
+"#;
+    run_against_the_launcher(CHECK, "metric data bounded");
+}
+
+/// metric-scan-once: GetMetricData picks out the datums its queries can match before moto's
+/// loops run; over namespaces, names, one and two dimensions (in either order), units, a
+/// math expression, a namespace with no data, two windows and both orders, every answer is
+/// moto's own.
+#[test]
+fn metric_queries_answer_as_moto_does() {
+    const CHECK: &str = r#"
+import datetime, sys
+ns = {"__name__": "flightdeck_launcher"}
+exec(compile(sys.stdin.read(), "launcher.py", "exec"), ns)
+from moto.cloudwatch import models
+
+original = models.CloudWatchBackend.get_metric_data
+ns["scan_metrics_once"]()
+backend = models.cloudwatch_backends["123456789012"]["us-east-1"]
+now = datetime.datetime.now(datetime.timezone.utc).replace(second=0, microsecond=0)
+dims = [
+    [],
+    [{"Name": "InstanceId", "Value": "i-1"}],
+    [{"Name": "InstanceId", "Value": "i-2"}],
+    [{"Name": "AutoScalingGroupName", "Value": "w"}],
+    [{"Name": "QueueName", "Value": "q"}, {"Name": "Env", "Value": "local"}],
+    [{"Name": "Env", "Value": "local"}, {"Name": "QueueName", "Value": "q"}],
+]
+n = 0
+for minute in range(90):
+    for namespace in ("AWS/EC2", "Flightdeck", "AWS/SQS"):
+        for name in ("CPUUtilization", "Depth"):
+            for d in dims:
+                n += 1
+                backend.put_metric_data(namespace, [{
+                    "MetricName": name, "Value": float(n % 97), "Dimensions": d,
+                    "Unit": "Percent" if n % 3 else "Count",
+                    "Timestamp": now - datetime.timedelta(minutes=minute, seconds=n % 50)}])
+
+def stat(i, namespace, name, d, stat="Average", unit=None):
+    q = {"Id": f"m{i}", "MetricStat": {"Metric": {"Namespace": namespace, "MetricName": name},
+         "Period": 60, "Stat": stat}}
+    if d:
+        q["MetricStat"]["Metric"]["Dimensions"] = d
+    if unit:
+        q["MetricStat"]["Unit"] = unit
+    return q
+
+calls = []
+for namespace in ("AWS/EC2", "Flightdeck", "Nowhere"):
+    for name in ("CPUUtilization", "Depth"):
+        for d in dims:
+            calls.append([stat(1, namespace, name, d)])
+            calls.append([stat(1, namespace, name, d, "Sum", "Count")])
+calls.append([stat(1, "AWS/EC2", "CPUUtilization", dims[1]), stat(2, "AWS/SQS", "Depth", dims[4], "Maximum"),
+              {"Id": "e1", "Expression": "m1 + m2"}])
+for window in (datetime.timedelta(minutes=30), datetime.timedelta(hours=2)):
+    for queries in calls:
+        for order in ("TimestampAscending", "TimestampDescending"):
+            want = original(backend, queries, now - window, now, order)
+            got = backend.get_metric_data(queries, now - window, now, order)
+            assert got == want, (queries, got, want)
+assert sum(1 for q in calls if any(r["values"] for r in backend.get_metric_data(q, now - window, now))) > len(calls) // 2
+print("metric answers as moto's")
+"#;
+    run_against_the_launcher(CHECK, "metric answers as moto's");
 }
 
 /// With connections kept open (keep-alive), a request body ends at its Content-Length, so
