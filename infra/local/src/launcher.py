@@ -29,6 +29,21 @@ from xml.sax.saxutils import escape as xml_escape
 PATCHED_MOTO = "5.2.5"
 
 
+def moto_changed(what):
+    """The launcher's stop when `what` (in moto, or a library it runs on) is not what a fix was
+    written for: the fix would replace something else, so the emulator does not start."""
+    return SystemExit(
+        f"flightdeck: {what} changed (flightdeck's fix was written for moto {PATCHED_MOTO}); "
+        "run with FLIGHTDECK_EMULATOR_UNPATCHED=1 or update infra/local/src/launcher.py"
+    )
+
+
+def _parameters(owner, name):
+    """The parameter names of `owner.<name>`, or None when it has no such attribute."""
+    function = getattr(owner, name, None)
+    return None if function is None else list(inspect.signature(function).parameters)
+
+
 def watch_parent(parent):
     while True:
         if os.getppid() != parent:
@@ -46,11 +61,7 @@ def fix_sqs_retention_check():
     original = models.SQSBackend.is_message_valid_based_on_retention_period
     expected = ["self", "queue_name", "message"]
     if list(inspect.signature(original).parameters) != expected:
-        raise SystemExit(
-            "flightdeck: moto's SQSBackend.is_message_valid_based_on_retention_period changed "
-            f"(flightdeck's fix was written for moto {PATCHED_MOTO}); "
-            "run with FLIGHTDECK_EMULATOR_UNPATCHED=1 or update infra/local/src/launcher.py"
-        )
+        raise moto_changed("moto's SQSBackend.is_message_valid_based_on_retention_period")
 
     def is_message_valid_based_on_retention_period(self, queue_name, message):
         queue = self.get_queue(queue_name)
@@ -80,11 +91,7 @@ def fix_sqs_send_cost():
     original_send = models.SQSBackend.send_message
     missing = [c for c in counts if not isinstance(getattr(models.Queue, c, None), property)]
     if missing or "queue_name" not in inspect.signature(original_send).parameters:
-        raise SystemExit(
-            "flightdeck: moto's SQS send path changed "
-            f"(flightdeck's fix was written for moto {PATCHED_MOTO}); "
-            "run with FLIGHTDECK_EMULATOR_UNPATCHED=1 or update infra/local/src/launcher.py"
-        )
+        raise moto_changed("moto's SQS send path")
 
     def skipped_while_sending(count):
         def get(queue):
@@ -127,11 +134,7 @@ def fix_s3_list_versions_copy():
         or not isinstance(getattr(fake_key, "etag", None), property)
         or not hasattr(copy, "_reconstruct")
     ):
-        raise SystemExit(
-            "flightdeck: moto's S3Backend.list_object_versions or FakeKey changed "
-            f"(flightdeck's fix was written for moto {PATCHED_MOTO}); "
-            "run with FLIGHTDECK_EMULATOR_UNPATCHED=1 or update infra/local/src/launcher.py"
-        )
+        raise moto_changed("moto's S3Backend.list_object_versions or FakeKey")
 
     def __deepcopy__(self, memo):
         if not getattr(_listing_versions, "active", False):
@@ -203,11 +206,7 @@ def fix_s3_range_read():
         or not isinstance(value, property)
         or not isinstance(getattr(models.FakeKey, "size", None), property)
     ):
-        raise SystemExit(
-            "flightdeck: moto's S3Response.get_object, _handle_range_header or FakeKey "
-            f"changed (flightdeck's fix was written for moto {PATCHED_MOTO}); "
-            "run with FLIGHTDECK_EMULATOR_UNPATCHED=1 or update infra/local/src/launcher.py"
-        )
+        raise moto_changed("moto's S3Response.get_object, _handle_range_header or FakeKey")
 
     def read_value(key):
         if getattr(_range_reads, "active", False):
@@ -246,11 +245,7 @@ def fix_module_list_scan():
 
     original = backends.list_of_moto_modules
     if inspect.signature(original).parameters:
-        raise SystemExit(
-            "flightdeck: moto's list_of_moto_modules changed "
-            f"(flightdeck's fix was written for moto {PATCHED_MOTO}); "
-            "run with FLIGHTDECK_EMULATOR_UNPATCHED=1 or update infra/local/src/launcher.py"
-        )
+        raise moto_changed("moto's list_of_moto_modules")
     modules = tuple(original())
 
     def list_of_moto_modules():
@@ -353,10 +348,8 @@ def stream_multipart_completion():
         or list(inspect.signature(builder.__init__).parameters)
         != ["self", "checksum_algorithm", "checksum_type"]
     ):
-        raise SystemExit(
-            "flightdeck: moto's FakeMultipart.complete, MultipartChecksumBuilder or "
-            f"FakeKey.value changed (flightdeck's fix was written for moto {PATCHED_MOTO}); "
-            "run with FLIGHTDECK_EMULATOR_UNPATCHED=1 or update infra/local/src/launcher.py"
+        raise moto_changed(
+            "moto's FakeMultipart.complete, MultipartChecksumBuilder or FakeKey.value"
         )
 
     def complete(self, body):
@@ -426,11 +419,7 @@ def write_s3_objects_once():
         or not callable(getattr(models, "md5_hash", None))
         or not callable(getattr(spooled, "rollover", None))
     ):
-        raise SystemExit(
-            "flightdeck: moto's FakeKey.value, FakeKey.etag or md5_hash changed "
-            f"(flightdeck's fix was written for moto {PATCHED_MOTO}); "
-            "run with FLIGHTDECK_EMULATOR_UNPATCHED=1 or update infra/local/src/launcher.py"
-        )
+        raise moto_changed("moto's FakeKey.value, FakeKey.etag or md5_hash")
 
     def write_value(key, new_value):
         buffer = getattr(key, "_value_buffer", None)
@@ -528,11 +517,7 @@ def _dispatcher():
     dispatcher = werkzeug_app.DomainDispatcherApplication
     call = dispatcher.__call__
     if list(inspect.signature(call).parameters) != ["self", "environ", "start_response"]:
-        raise SystemExit(
-            "flightdeck: moto's DomainDispatcherApplication changed "
-            f"(flightdeck's fix was written for moto {PATCHED_MOTO}); "
-            "run with FLIGHTDECK_EMULATOR_UNPATCHED=1 or update infra/local/src/launcher.py"
-        )
+        raise moto_changed("moto's DomainDispatcherApplication")
     return dispatcher, call
 
 
@@ -628,11 +613,7 @@ def free_request_bodies():
 
     helper = getattr(debughelpers, "attach_enctype_error_multidict", None)
     if helper is None or list(inspect.signature(helper).parameters) != ["request"]:
-        raise SystemExit(
-            "flightdeck: flask's attach_enctype_error_multidict changed "
-            f"(flightdeck's fix was written for moto {PATCHED_MOTO}'s flask); "
-            "run with FLIGHTDECK_EMULATOR_UNPATCHED=1 or update infra/local/src/launcher.py"
-        )
+        raise moto_changed("flask's attach_enctype_error_multidict")
     debughelpers.attach_enctype_error_multidict = lambda request: None
 
 
@@ -881,11 +862,7 @@ def track_models_weakly():
         or not callable(getattr(model_instances, "reset_model_data", None))
         or "__new__" not in vars(common_models.BaseModel)
     ):
-        raise SystemExit(
-            "flightdeck: moto's InstanceTrackerMeta, BaseModel or model_data changed "
-            f"(flightdeck's fix was written for moto {PATCHED_MOTO}); "
-            "run with FLIGHTDECK_EMULATOR_UNPATCHED=1 or update infra/local/src/launcher.py"
-        )
+        raise moto_changed("moto's InstanceTrackerMeta, BaseModel or model_data")
     make_class = meta.__new__
 
     def new_model_class(mcs, name, bases, dct):
@@ -973,17 +950,9 @@ def bound_log_events():
 
     cap = int(os.environ.get("FLIGHTDECK_EMULATOR_LOG_EVENTS") or 50_000)
     group = models.LogGroup
-    put = getattr(group, "put_log_events", None)
-    if put is None or list(inspect.signature(put).parameters) != [
-        "self",
-        "log_stream_name",
-        "log_events",
-    ]:
-        raise SystemExit(
-            "flightdeck: moto's LogGroup.put_log_events changed "
-            f"(flightdeck's fix was written for moto {PATCHED_MOTO}); "
-            "run with FLIGHTDECK_EMULATOR_UNPATCHED=1 or update infra/local/src/launcher.py"
-        )
+    if _parameters(group, "put_log_events") != ["self", "log_stream_name", "log_events"]:
+        raise moto_changed("moto's LogGroup.put_log_events")
+    put = group.put_log_events
     if cap <= 0:
         return
     slack = max(1, cap // 20)
@@ -1038,17 +1007,9 @@ def bound_metric_data():
     from moto.cloudwatch import models
 
     backend = models.CloudWatchBackend
-    put = getattr(backend, "put_metric_data", None)
-    if put is None or list(inspect.signature(put).parameters) != [
-        "self",
-        "namespace",
-        "metric_data",
-    ]:
-        raise SystemExit(
-            "flightdeck: moto's CloudWatchBackend.put_metric_data changed "
-            f"(flightdeck's fix was written for moto {PATCHED_MOTO}); "
-            "run with FLIGHTDECK_EMULATOR_UNPATCHED=1 or update infra/local/src/launcher.py"
-        )
+    if _parameters(backend, "put_metric_data") != ["self", "namespace", "metric_data"]:
+        raise moto_changed("moto's CloudWatchBackend.put_metric_data")
+    put = backend.put_metric_data
     hours = float(os.environ.get("FLIGHTDECK_EMULATOR_METRIC_HOURS") or 24)
     cap = int(os.environ.get("FLIGHTDECK_EMULATOR_METRIC_DATUMS") or 150_000)
     if hours <= 0 and cap <= 0:
@@ -1132,20 +1093,12 @@ def scan_metrics_once():
     from moto.cloudwatch import models
 
     backend = models.CloudWatchBackend
-    get_data = getattr(backend, "get_metric_data", None)
-    get_all = getattr(backend, "get_all_metrics", None)
-    if (
-        get_data is None
-        or get_all is None
-        or list(inspect.signature(get_data).parameters)[:4]
-        != ["self", "queries", "start_time", "end_time"]
-        or list(inspect.signature(get_all).parameters) != ["self"]
-    ):
-        raise SystemExit(
-            "flightdeck: moto's CloudWatchBackend.get_metric_data or get_all_metrics changed "
-            f"(flightdeck's fix was written for moto {PATCHED_MOTO}); "
-            "run with FLIGHTDECK_EMULATOR_UNPATCHED=1 or update infra/local/src/launcher.py"
-        )
+    data_parameters = _parameters(backend, "get_metric_data") or []
+    if data_parameters[:4] != ["self", "queries", "start_time", "end_time"] or _parameters(
+        backend, "get_all_metrics"
+    ) != ["self"]:
+        raise moto_changed("moto's CloudWatchBackend.get_metric_data or get_all_metrics")
+    get_data, get_all = backend.get_metric_data, backend.get_all_metrics
 
     def get_metric_data(self, queries, *args, **kwargs):
         _metric_queries.wanted = _wanted_metrics(queries)
