@@ -896,7 +896,7 @@ def track_models_weakly():
 
 def _trim_log_group(group, cap, now_ms):
     """Drops `group`'s events past its retention, then its oldest events until at most `cap`
-    are left; each stream's stored bytes go down with them. Returns how many it dropped."""
+    are left; each stream's stored bytes go down with them."""
     import heapq
 
     streams = [s for s in group.streams.values() if s.events]
@@ -927,14 +927,11 @@ def _trim_log_group(group, cap, now_ms):
         total -= 1
         if n < len(stream.events):
             heapq.heappush(heads, (stream.events[n].timestamp, i))
-    dropped = 0
     for stream in streams:
         n = cut.get(id(stream), 0)
         if n:
             stream.stored_bytes -= sum(len(e.message) for e in stream.events[:n])
             del stream.events[:n]
-            dropped += n
-    return dropped
 
 
 def bound_log_events():
@@ -961,11 +958,8 @@ def bound_log_events():
     def put_log_events(self, log_stream_name, log_events):
         token = put(self, log_stream_name, log_events)
         with lock:
-            counted = getattr(self, "_flightdeck_events", 0) + len(log_events)
-            self._flightdeck_events = counted
-            if counted > cap + slack:
+            if sum(len(s.events) for s in self.streams.values()) > cap + slack:
                 _trim_log_group(self, cap, int(time.time() * 1000))
-                self._flightdeck_events = sum(len(s.events) for s in self.streams.values())
         return token
 
     group.put_log_events = put_log_events
@@ -973,8 +967,7 @@ def bound_log_events():
 
 def _trim_metric_data(data, hours, cap):
     """Drops datums from the front of `data` (the order they came) while they are older than
-    `hours` (0: no age bound), then any beyond the newest `cap` (0: no count bound). Returns
-    how many it dropped."""
+    `hours` (0: no age bound), then any beyond the newest `cap` (0: no count bound)."""
     import datetime
 
     n = 0
@@ -992,7 +985,6 @@ def _trim_metric_data(data, hours, cap):
         n = max(n, len(data) - cap)
     if n > 0:
         del data[:n]
-    return n
 
 
 def bound_metric_data():
@@ -1159,14 +1151,14 @@ def quiet_request_log():
     from werkzeug import serving
 
     handler = serving.WSGIRequestHandler
-    log_request = handler.log_request
-    if list(inspect.signature(log_request).parameters) != ["self", "code", "size"] or not hasattr(
+    if _parameters(handler, "log_request") != ["self", "code", "size"] or not hasattr(
         serving, "_log_add_style"
     ):
         raise SystemExit(
             "flightdeck: werkzeug changed WSGIRequestHandler.log_request; "
             "review quiet_request_log"
         )
+    log_request = handler.log_request
     # The log is a file, not a terminal: no colour escapes around a failed request's line.
     serving._log_add_style = False
     if os.environ.get("FLIGHTDECK_EMULATOR_ACCESS_LOG", "") in ("", "0"):
