@@ -7,8 +7,10 @@
 //! Everything is bounded: each call has a time limit, each stream buffers at most
 //! [`ShipConfig::max_buffered`] lines (when CloudWatch Logs cannot keep up the oldest are
 //! dropped, counted, and a note saying how many goes out in their place), a line is cut at
-//! [`ShipConfig::max_line_bytes`], and each poll reads at most [`ShipConfig::read_chunk`]
-//! bytes of a file.
+//! [`ShipConfig::max_line_bytes`] (also while its end is still to come), each poll reads at
+//! most [`ShipConfig::read_chunk`] bytes of a file, and each instance's file on disk is kept
+//! under [`ShipConfig::max_file_bytes`]: once everything in it has been read, it is emptied
+//! and the process writes on from its start (see [`keep_file_under`]).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io::{Read, Seek, SeekFrom};
@@ -43,6 +45,8 @@ pub struct ShipConfig {
     pub read_chunk: usize,
     /// How long a file is still read after its instance left the fleet (its last lines).
     pub linger: Duration,
+    /// An instance's log file is emptied once it is larger than this and wholly read.
+    pub max_file_bytes: u64,
 }
 
 impl Default for ShipConfig {
@@ -56,6 +60,7 @@ impl Default for ShipConfig {
             batch_bytes: 512 * 1024,
             read_chunk: 1024 * 1024,
             linger: Duration::from_secs(15),
+            max_file_bytes: 32 * 1024 * 1024,
         }
     }
 }
@@ -69,6 +74,11 @@ pub struct ShipStats {
     pub dropped: u64,
     /// Lines cut at the length limit.
     pub truncated: u64,
+    /// Times an instance's log file was emptied to keep it under its bound.
+    pub files_emptied: u64,
+    /// Bytes emptied from a log file before they were read (a process writing faster than
+    /// the shipper reads); a note in the stream says so where it happened.
+    pub unread_bytes_cut: u64,
     /// Streams being shipped now.
     pub streams: usize,
     /// The last failed call, until one succeeds.
@@ -138,8 +148,11 @@ struct Stream {
     log_group: String,
     path: PathBuf,
     offset: u64,
-    /// The start of a line whose end has not been written yet.
+    /// The start of a line whose end has not been written yet (at most one byte over the
+    /// line bound: enough to know it will be cut).
     partial: Vec<u8>,
+    /// Bytes of that line not kept in `partial`.
+    partial_skipped: u64,
     /// `(timestamp in ms, message)`, oldest first.
     pending: VecDeque<(i64, String)>,
     /// Lines dropped since the last note about them went out.
@@ -197,6 +210,7 @@ impl Shipper {
                     path: view.log.clone(),
                     offset: 0,
                     partial: Vec::new(),
+                    partial_skipped: 0,
                     pending: VecDeque::new(),
                     dropped: 0,
                     created: false,
@@ -222,13 +236,13 @@ impl Shipper {
     fn read_all(&mut self) {
         let now = chrono::Utc::now().timestamp_millis();
         for stream in self.streams.values_mut() {
-            let lines = match read_new(stream, self.config.read_chunk) {
+            let lines = match read_new(stream, self.config.read_chunk, self.config.max_line_bytes) {
                 Ok(lines) => lines,
                 // Not written yet (a process that has just started), or gone: try again.
                 Err(_) => continue,
             };
-            for line in lines {
-                let (message, cut) = bounded_line(&line, self.config.max_line_bytes);
+            for (line, skipped) in lines {
+                let (message, cut) = bounded_line(&line, skipped, self.config.max_line_bytes);
                 if cut {
                     self.stats.truncated += 1;
                 }
@@ -236,6 +250,19 @@ impl Shipper {
                     continue;
                 }
                 self.stats.dropped += push_bounded(stream, message, now, self.config.max_buffered);
+            }
+            match keep_file_under(stream, self.config.max_file_bytes) {
+                Ok(Emptied::No) | Err(_) => {}
+                Ok(Emptied::Read) => self.stats.files_emptied += 1,
+                Ok(Emptied::Unread(bytes)) => {
+                    self.stats.files_emptied += 1;
+                    self.stats.unread_bytes_cut += bytes;
+                    let note = format!(
+                        "[flightdeck local: {bytes} bytes of this instance's log were cut before \
+                         they were shipped: it wrote faster than they could be read]"
+                    );
+                    self.stats.dropped += push_bounded(stream, note, now, self.config.max_buffered);
+                }
             }
         }
     }
@@ -276,14 +303,59 @@ impl Shipper {
     }
 }
 
+/// What [`keep_file_under`] did.
+#[derive(Debug, PartialEq, Eq)]
+enum Emptied {
+    No,
+    /// Emptied after every byte in it had been read.
+    Read,
+    /// Emptied with this many bytes not read yet.
+    Unread(u64),
+}
+
+/// Keeps an instance's log file under `max` bytes on disk. Once a file is larger than `max`
+/// and every byte of it has been read, it is emptied: the fleet opens it for appending, so the
+/// process goes on writing at the new end, from the start, and the next read starts there.
+/// What was in it was read first, so it is in CloudWatch Logs or on its way; only what a
+/// process writes between the last read and the cut, the same instant, can be lost. A file
+/// that grows faster than it is read (more than a read chunk a poll) is emptied anyway at
+/// four times `max`, and the bytes cut unread are reported.
+fn keep_file_under(stream: &mut Stream, max: u64) -> std::io::Result<Emptied> {
+    let file = std::fs::OpenOptions::new().write(true).open(&stream.path)?;
+    let len = file.metadata()?.len();
+    if len <= max {
+        return Ok(Emptied::No);
+    }
+    let unread = len.saturating_sub(stream.offset);
+    if unread > 0 && len <= max.saturating_mul(4) {
+        return Ok(Emptied::No);
+    }
+    file.set_len(0)?;
+    stream.offset = 0;
+    if unread > 0 {
+        // The line in progress ends somewhere in what was cut.
+        stream.partial.clear();
+        stream.partial_skipped = 0;
+        return Ok(Emptied::Unread(unread));
+    }
+    Ok(Emptied::Read)
+}
+
 /// The complete lines written to the stream's file since the last read (at most `chunk`
-/// bytes). A file shorter than what was read (recreated) is read again from its start.
-fn read_new(stream: &mut Stream, chunk: usize) -> std::io::Result<Vec<Vec<u8>>> {
+/// bytes), each with the count of its bytes not kept. A file shorter than what was read
+/// (recreated) is read again from its start. Of a line still being written, what is past
+/// `max_line` is skipped and counted ([`bounded_line`] notes the cut when its end comes).
+fn read_new(
+    stream: &mut Stream,
+    chunk: usize,
+    max_line: usize,
+) -> std::io::Result<Vec<(Vec<u8>, u64)>> {
     let mut file = std::fs::File::open(&stream.path)?;
     let len = file.metadata()?.len();
     if len < stream.offset {
         stream.offset = 0;
         stream.partial.clear();
+        stream.partial_skipped = 0;
     }
     if len == stream.offset {
         return Ok(Vec::new());
@@ -297,27 +369,36 @@ fn read_new(stream: &mut Stream, chunk: usize) -> std::io::Result<Vec<Vec<u8>>> 
     while let Some(at) = rest.iter().position(|b| *b == b'\n') {
         let mut line = std::mem::take(&mut stream.partial);
         line.extend_from_slice(&rest[..at]);
-        lines.push(line);
+        lines.push((line, std::mem::take(&mut stream.partial_skipped)));
         rest = &rest[at + 1..];
     }
-    stream.partial.extend_from_slice(rest);
+    let keep = rest
+        .len()
+        .min((max_line + 1).saturating_sub(stream.partial.len()));
+    stream.partial.extend_from_slice(&rest[..keep]);
+    stream.partial_skipped += (rest.len() - keep) as u64;
     Ok(lines)
 }
 
-/// A line as text, cut to `max` bytes (at a character boundary) with a note of what was cut,
-/// and without a trailing carriage return.
-pub fn bounded_line(line: &[u8], max: usize) -> (String, bool) {
+/// A line as text, cut to `max` bytes (at a character boundary) with a note of what was cut
+/// (with the `skipped` bytes already left out of `line`), and without a trailing carriage
+/// return.
+pub fn bounded_line(line: &[u8], skipped: u64, max: usize) -> (String, bool) {
     let text = String::from_utf8_lossy(line);
     let text = text.strip_suffix('\r').unwrap_or(&text);
-    if text.len() <= max {
+    if text.len() <= max && skipped == 0 {
         return (text.to_owned(), false);
     }
-    let mut end = max;
+    let mut end = max.min(text.len());
     while !text.is_char_boundary(end) {
         end -= 1;
     }
     (
-        format!("{} …[{} bytes cut]", &text[..end], text.len() - end),
+        format!(
+            "{} …[{} bytes cut]",
+            &text[..end],
+            (text.len() - end) as u64 + skipped
+        ),
         true,
     )
 }
@@ -458,6 +539,7 @@ mod tests {
             path,
             offset: 0,
             partial: Vec::new(),
+            partial_skipped: 0,
             pending: VecDeque::new(),
             dropped: 0,
             created: false,
@@ -472,20 +554,23 @@ mod tests {
         let path = dir.path().join("i-1.log");
         std::fs::write(&path, "one\ntwo\nthr").unwrap();
         let mut s = stream(path.clone());
-        let lines = read_new(&mut s, 1024).unwrap();
+        let lines = texts(read_new(&mut s, 1024, 100).unwrap());
         assert_eq!(lines, vec![b"one".to_vec(), b"two".to_vec()]);
-        assert!(read_new(&mut s, 1024).unwrap().is_empty());
+        assert!(read_new(&mut s, 1024, 100).unwrap().is_empty());
         use std::io::Write as _;
         let mut f = std::fs::OpenOptions::new()
             .append(true)
             .open(&path)
             .unwrap();
         f.write_all(b"ee\nfour\n").unwrap();
-        let lines = read_new(&mut s, 1024).unwrap();
+        let lines = texts(read_new(&mut s, 1024, 100).unwrap());
         assert_eq!(lines, vec![b"three".to_vec(), b"four".to_vec()]);
         // A recreated (shorter) file is read from its start.
         std::fs::write(&path, "new\n").unwrap();
-        assert_eq!(read_new(&mut s, 1024).unwrap(), vec![b"new".to_vec()]);
+        assert_eq!(
+            texts(read_new(&mut s, 1024, 100).unwrap()),
+            vec![b"new".to_vec()]
+        );
     }
 
     #[test]
@@ -494,19 +579,103 @@ mod tests {
         let path = dir.path().join("i-2.log");
         std::fs::write(&path, "aaaa\nbbbb\ncccc\n").unwrap();
         let mut s = stream(path);
-        assert_eq!(read_new(&mut s, 7).unwrap(), vec![b"aaaa".to_vec()]);
         assert_eq!(
-            read_new(&mut s, 100).unwrap(),
+            texts(read_new(&mut s, 7, 100).unwrap()),
+            vec![b"aaaa".to_vec()]
+        );
+        assert_eq!(
+            texts(read_new(&mut s, 100, 100).unwrap()),
             vec![b"bbbb".to_vec(), b"cccc".to_vec()]
         );
     }
 
     #[test]
     fn long_lines_are_cut_at_a_character_boundary() {
-        let (line, cut) = bounded_line("héllo wörld".as_bytes(), 2);
+        let (line, cut) = bounded_line("héllo wörld".as_bytes(), 0, 2);
         assert!(cut);
         assert_eq!(line, "h …[12 bytes cut]");
-        assert_eq!(bounded_line(b"short\r", 100), ("short".into(), false));
+        assert_eq!(bounded_line(b"short\r", 0, 100), ("short".into(), false));
+        assert_eq!(
+            bounded_line(b"short", 7, 100),
+            ("short …[7 bytes cut]".into(), true)
+        );
+    }
+
+    fn append(path: &std::path::Path, text: &str) {
+        use std::io::Write as _;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+    }
+
+    #[test]
+    fn a_line_without_its_end_is_held_up_to_the_line_bound() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("i-3.log");
+        let mut s = stream(path.clone());
+        // 10 MB of one line, written in pieces, holds 9 bytes until its end comes.
+        for _ in 0..10 {
+            append(&path, &"x".repeat(1_000_000));
+            assert!(read_new(&mut s, 2_000_000, 8).unwrap().is_empty());
+            assert_eq!(s.partial.len(), 9);
+        }
+        append(&path, "y\nnext\n");
+        let lines = read_new(&mut s, 2_000_000, 8).unwrap();
+        assert_eq!(lines.len(), 2);
+        let (line, skipped) = &lines[0];
+        assert_eq!(
+            bounded_line(line, *skipped, 8).0,
+            "xxxxxxxx …[9999993 bytes cut]"
+        );
+        assert_eq!(lines[1], (b"next".to_vec(), 0));
+    }
+
+    #[test]
+    fn a_log_file_is_emptied_past_its_bound_once_read_and_the_process_writes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("i-4.log");
+        let mut s = stream(path.clone());
+        // The process's own handle, opened for appending as the fleet opens it.
+        let mut process = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .unwrap();
+        use std::io::Write as _;
+        for i in 0..10 {
+            writeln!(process, "line {i:04}").unwrap();
+        }
+        // Under the bound: kept.
+        assert_eq!(keep_file_under(&mut s, 1000).unwrap(), Emptied::No);
+        // Over it but not read yet: kept (up to four times the bound).
+        assert_eq!(keep_file_under(&mut s, 50).unwrap(), Emptied::No);
+        assert_eq!(read_new(&mut s, 1024, 100).unwrap().len(), 10);
+        assert_eq!(keep_file_under(&mut s, 50).unwrap(), Emptied::Read);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
+        // The process writes on, at the new end, and the next read finds it.
+        writeln!(process, "after").unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 6);
+        assert_eq!(
+            texts(read_new(&mut s, 1024, 100).unwrap()),
+            vec![b"after".to_vec()]
+        );
+        // A file past four times the bound is emptied unread, and the bytes are counted.
+        for i in 0..30 {
+            writeln!(process, "line {i:04}").unwrap();
+        }
+        assert_eq!(keep_file_under(&mut s, 50).unwrap(), Emptied::Unread(300));
+        writeln!(process, "later").unwrap();
+        assert_eq!(
+            texts(read_new(&mut s, 1024, 100).unwrap()),
+            vec![b"later".to_vec()]
+        );
+    }
+
+    fn texts(lines: Vec<(Vec<u8>, u64)>) -> Vec<Vec<u8>> {
+        lines.into_iter().map(|(line, _)| line).collect()
     }
 
     #[test]
