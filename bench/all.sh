@@ -35,6 +35,17 @@ STAMP=$(date -u +%Y-%m-%d-%H%M)
 SUMMARY=bench/results/all-$STAMP.md
 say() { printf 'all: %s\n' "$*" >&2; }
 
+# Settings for the record, where a script's default would compare a revision with itself: the
+# emulator benchmarks that take a base launcher measure the round's fixes against the launcher
+# before them (bdda170: before request bodies were read in one piece and written once;
+# 897934c: before models were freed and log events and metric data bounded).
+settings() {
+    case $1 in
+        emulator-puts) echo "BASE=bdda170 TRIALS=5" ;;
+        emulator-history) echo "BASE=897934c" ;;
+    esac
+}
+
 # The scripts to run: ONLY, else ORDER less SKIP; each must exist.
 scripts=()
 for s in ${ONLY:-$ORDER}; do
@@ -140,7 +151,8 @@ mkdir -p bench/results
 
 for s in "${scripts[@]}"; do
     waited=$(quiet_wait)
-    say "$s (waited ${waited} s for a quiet machine)"
+    settings_s=$(settings "$s")
+    say "$s${settings_s:+ ($settings_s)} (waited ${waited} s for a quiet machine)"
     before_list=$(ls -1 bench/results)
     marker=$(mktemp)
     load_before=$(cut -d' ' -f1 /proc/loadavg)
@@ -153,9 +165,9 @@ for s in "${scripts[@]}"; do
     set +e
     if [ -n "$CG" ]; then
         # The subshell joins the group first; the script and all it starts inherit it.
-        (echo "$BASHPID" >"$CG/cgroup.procs" && exec "bench/$s.sh")
+        (echo "$BASHPID" >"$CG/cgroup.procs" && exec env $(settings "$s") "bench/$s.sh")
     else
-        "bench/$s.sh"
+        env $(settings "$s") "bench/$s.sh"
     fi
     rc=$?
     set -e
@@ -199,7 +211,7 @@ for s in "${scripts[@]}"; do
     done
     links=""
     for f in "${written[@]}"; do links+="${links:+, }[${f%.md}]($f)"; done
-    printf '| %s | %s | %s | %.1f | %s | %s | %s / %s | %s | %s | %s | %s |\n' "$s" "${links:-none}" "$rc" \
+    printf '| %s | %s | %s | %.1f | %s | %s | %s / %s | %s | %s | %s | %s |\n' "$s${settings_s:+ ($settings_s)}" "${links:-none}" "$rc" \
         "$(awk -v w="$wall" 'BEGIN { print w / 60 }')" "$waited" "$load_before" "$load_med" "$load_max" \
         "$own_c" "$out_c" "$steal_c" "${left:-nothing}" >>"$SUMMARY"
     say "$s: exit $rc, $(awk -v w="$wall" 'BEGIN { printf "%.1f", w / 60 }') min, outside ${out_c} cores, wrote ${written[*]:-nothing}"
