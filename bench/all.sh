@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every benchmark in this folder, one after another, each on a quiet machine (issue 19, item 5).
-# First the release builds the scripts ask for (each script's own `cargo build --release ...`
-# line, run once here, so no script's measured run starts with a build). Then for each script:
+# First the release builds, in one cargo invocation, so no script builds during its run. Then
+# for each script:
 #   1. wait until the machine is quiet: under QUIET_CORES (0.15) of a core busy over 5 s, for
 #      at most QUIET_WAIT_S (600) s (the result says if it never was);
 #   2. run it with its defaults, in a cgroup of its own where one can be made (cgroup v1
@@ -43,6 +43,9 @@ settings() {
     case $1 in
         emulator-puts) echo "BASE=bdda170 TRIALS=5" ;;
         emulator-history) echo "BASE=897934c" ;;
+        # taws, the console's peer, takes about 15 minutes to build the first time: only
+        # with TAWS=1 (the console's own baseline, every queue at the full refresh, always runs).
+        console) echo "TAWS=${TAWS:-0}" ;;
     esac
 }
 
@@ -113,19 +116,17 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# The release builds, once: every `cargo build --release` line the scripts hold (but the
-# fresh-clone ones, which build in their own folder).
+# The release builds, once, in one cargo invocation: every binary and example the scripts
+# run. (One invocation, not each script's own `cargo build -p ...`: a different package set
+# unifies the dependencies' features differently, and cargo builds the AWS SDK again for each.)
+# Every script then runs with NO_BUILD=1 (load.sh and soak.sh: BUILD=0).
 if [ "${NO_BUILD:-0}" != 1 ]; then
-    grep -ho 'cargo build --release[^|;&)]*' bench/*.sh | sed 's/ *$//' |
-        grep -E '^cargo build --release( -{1,2}[a-z]+| [a-z-]+)*$' | sort -u |
-        while read -r cmd; do
-            say "building: $cmd"
-            $cmd
-        done
+    say "building: cargo build --release --locked --workspace --bins --examples"
+    cargo build --release --locked --quiet --workspace --bins --examples
     # The peer tools two comparisons install on first use, installed here instead, where those
     # scripts look for them (console.sh: taws; load.sh: oha), so neither builds mid-run.
     tools=${FLIGHTDECK_CACHE_DIR:-$HOME/.cache/flightdeck}/tools
-    case " ${scripts[*]} " in *" console "*)
+    case " ${TAWS:-0} ${scripts[*]} " in *" 1 "*" console "*)
         [ -x "$tools/taws/bin/taws" ] || { say "installing taws"; cargo install --quiet taws --root "$tools/taws"; } ;;
     esac
     case " ${scripts[*]} " in *" load "*)

@@ -53,7 +53,7 @@ if [ -n "${FLIGHTDECK_BIN:-}" ]; then
     BIN=$FLIGHTDECK_BIN
     PROFILE=${PROFILE:-$(basename "$(dirname "$BIN")")}
 else
-    cargo build --release --locked --quiet -p flightdeck --bins
+    [ "${NO_BUILD:-0}" = 1 ] || cargo build --release --locked --quiet -p flightdeck --bins
     BIN=${CARGO_TARGET_DIR:-target}/release/flightdeck
     PROFILE=release
 fi

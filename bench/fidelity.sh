@@ -18,7 +18,7 @@ CACHE=${BENCH_CACHE:-$HOME/.cache/flightdeck/bench}
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 mkdir -p "$CACHE"
-cargo build --release --quiet -p media --example transform
+[ "${NO_BUILD:-0}" = 1 ] || cargo build --release --quiet -p media --example transform
 BIN=${CARGO_TARGET_DIR:-target}/release/examples/transform
 [ -s "$CACHE/intro.mp4" ] || ffmpeg -v error -y -f lavfi -i color=c=0x1d3557:s=1280x720:r=30:d=2 -c:v libx264 -preset veryfast "$CACHE/intro.mp4"
 [ -s "$CACHE/watermark.png" ] || ffmpeg -v error -y -f lavfi -i "color=c=white@0.8:s=160x60,format=rgba" -frames:v 1 "$CACHE/watermark.png"

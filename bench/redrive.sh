@@ -24,7 +24,7 @@ mkdir -p bench/results
 if [ -n "${FLIGHTDECK_BIN:-}" ]; then
     BIN=$FLIGHTDECK_BIN # an existing build; say which in PROFILE
 elif [ "$PROFILE" = release ]; then
-    cargo build --release --quiet -p flightdeck
+    [ "${NO_BUILD:-0}" = 1 ] || cargo build --release --quiet -p flightdeck
     BIN=${CARGO_TARGET_DIR:-target}/release/flightdeck
 else
     cargo build --quiet -p flightdeck

@@ -44,7 +44,7 @@ if [ ! -s "$CACHE/watermark.png" ]; then
         -frames:v 1 "$CACHE/watermark.png"
 fi
 
-cargo build --release --quiet -p media --example transform
+[ "${NO_BUILD:-0}" = 1 ] || cargo build --release --quiet -p media --example transform
 BIN=${CARGO_TARGET_DIR:-target}/release/examples/transform
 
 F="fps=30,scale=1280:720:force_original_aspect_ratio=decrease,pad=1280:720:(ow-iw)/2:(oh-ih)/2,setsar=1"

@@ -58,7 +58,7 @@ fi
 
 # One build command for bench/worker.sh and bench/api.sh, so they share the build cache.
 if [ "$PROFILE" = release ]; then
-    cargo build --release --quiet -p worker -p api --bins --examples
+    [ "${NO_BUILD:-0}" = 1 ] || cargo build --release --quiet -p worker -p api --bins --examples
     BIN=${CARGO_TARGET_DIR:-target}/release/examples/throughput
 else
     cargo build --quiet -p worker -p api --bins --examples
