@@ -18,6 +18,10 @@
 #   ONLY="api worker console" bench/all.sh         # some of them
 #   SKIP="soak first-run first-demo" bench/all.sh  # all but these
 #   NO_BUILD=1 bench/all.sh                        # the release builds already made
+#   RUNS=5 INPUTS=in50 ONLY=worker bench/all.sh    # settings pass through to the scripts
+#
+# To stop it midway: Ctrl-C at its terminal, or `kill -- -<pgid>` for its process group (a
+# signal to the shell alone waits for the running script to finish).
 #
 # The order puts issue 19's targets first (transform, worker, console, api), then the other
 # comparisons, the emulator's own, the long runs (soak about 40 min, the two overload runs
@@ -46,6 +50,8 @@ settings() {
         # taws, the console's peer, takes about 15 minutes to build the first time: only
         # with TAWS=1 (the console's own baseline, every queue at the full refresh, always runs).
         console) echo "TAWS=${TAWS:-0}" ;;
+        # The fresh-clone runs measure a cold build: not into the shared target folder.
+        first-run | first-demo) echo "-u CARGO_TARGET_DIR" ;;
     esac
 }
 
@@ -154,7 +160,6 @@ for s in "${scripts[@]}"; do
     waited=$(quiet_wait)
     settings_s=$(settings "$s")
     say "$s${settings_s:+ ($settings_s)} (waited ${waited} s for a quiet machine)"
-    before_list=$(ls -1 bench/results)
     marker=$(mktemp)
     load_before=$(cut -d' ' -f1 /proc/loadavg)
     LOADS=$(mktemp)
@@ -195,13 +200,10 @@ for s in "${scripts[@]}"; do
         if (NR == 0) print "- -"; else print v[int((NR + 1) / 2)], v[NR] }')
     rm -f "$LOADS"
     LOADS=""
-    # Each result file the script wrote (new, or changed since it started).
-    written=()
-    while read -r f; do
-        [ -n "$f" ] && written+=("$f")
-    done < <(comm -13 <(echo "$before_list") <(ls -1 bench/results); find bench/results -newer "$marker" -type f -printf '%f\n')
+    # Each result file the script wrote: new or changed since it started (by time, so a file
+    # renamed meanwhile is not taken for a new one).
+    mapfile -t written < <(find bench/results -newer "$marker" -type f -printf '%f\n' | grep -v "^all-" | sort)
     rm -f "$marker"
-    mapfile -t written < <(printf '%s\n' "${written[@]}" | grep -v "^all-" | sort -u | grep -v '^$' || true)
     for f in "${written[@]}"; do
         {
             echo
