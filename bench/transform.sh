@@ -106,6 +106,7 @@ done
 
 DATE=$(date -u +%Y-%m-%d)
 RESULT="bench/results/transform-$DATE.md"
+if [ -e "$RESULT" ]; then RESULT="bench/results/transform-$DATE-$(date -u +%H%M).md"; fi
 python3 - "$TIMES" "$FID" "$CACHE" "$RUNS" "$LOAD_BEFORE" "$LOAD_AFTER" "$NICE" >"$RESULT" <<'PY'
 import os, platform, statistics, subprocess, sys
 times, fid, cache, runs, load_before, load_after, nice = sys.argv[1:]
