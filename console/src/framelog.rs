@@ -37,6 +37,9 @@ pub enum Trigger {
     Resize,
     Report,
     Tick,
+    /// A tick that draws the reports that arrived since the last frame (an idle console holds
+    /// them for the tick: `tui::draw_report_at_once`).
+    Held,
 }
 
 impl Trigger {
@@ -48,6 +51,7 @@ impl Trigger {
             Trigger::Resize => "resize",
             Trigger::Report => "report",
             Trigger::Tick => "tick",
+            Trigger::Held => "held",
         }
     }
 
@@ -89,7 +93,7 @@ impl Stats {
             Trigger::Key => self.key_ms.push(latency_ms),
             Trigger::Report => self.report_ms.push(latency_ms),
             Trigger::Tick => self.tick_ms.push(latency_ms),
-            Trigger::Start | Trigger::Mouse | Trigger::Resize => {}
+            Trigger::Start | Trigger::Mouse | Trigger::Resize | Trigger::Held => {}
         }
     }
 

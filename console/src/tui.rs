@@ -4,7 +4,7 @@
 
 use std::io::{self, IsTerminal as _};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use chrono::Utc;
@@ -196,6 +196,10 @@ async fn ui_loop(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut stop = stop_signals()?;
     let mut frames = FrameLog::from_env()?;
+    let mut draw = true;
+    // A report applied but not drawn yet: the next tick draws it.
+    let mut held = false;
+    let mut last_key: Option<Instant> = None;
     loop {
         let mut edited = Vec::new();
         for command in commands.drain(..) {
@@ -214,49 +218,75 @@ async fn ui_loop(
         if state.should_quit() {
             return Ok(());
         }
-        frames.draw(state, || terminal.draw(|frame| render(state, frame)))?;
-        if let Some(captions) = captions {
-            // Drawn: the caption is on screen now, with what it claims.
-            captions.send_if_modified(|shown| {
-                let now = state.caption();
-                let changed = shown.as_deref() != now;
-                if changed {
-                    *shown = now.map(str::to_owned);
-                }
-                changed
-            });
+        if draw {
+            frames.draw(state, || terminal.draw(|frame| render(state, frame)))?;
+            (draw, held) = (false, false);
+            if let Some(captions) = captions {
+                // Drawn: the caption is on screen now, with what it claims.
+                captions.send_if_modified(|shown| {
+                    let now = state.caption();
+                    let changed = shown.as_deref() != now;
+                    if changed {
+                        *shown = now.map(str::to_owned);
+                    }
+                    changed
+                });
+            }
         }
         tokio::select! {
             ev = keys.next() => match ev {
                 Some(Ok(ev)) => {
                     frames.event(Trigger::of(&ev));
+                    last_key = Some(Instant::now());
                     if let Some(ev) = Event::from_terminal(ev) {
                         commands.extend(update(state, ev));
                     }
+                    draw = true;
                 }
                 Some(Err(e)) => return Err(e).context("reading the terminal"),
                 None => return Ok(()),
             },
             Some(report) = reports.recv() => {
-                frames.event(Trigger::Report);
+                let now = Instant::now();
+                let at_once = draw_report_at_once(state.populated(), last_key, now);
+                if at_once {
+                    frames.event(Trigger::Report);
+                }
                 commands.extend(update(state, Event::Report(report)));
                 // Apply whatever else arrived meanwhile before drawing once.
                 while let Ok(report) = reports.try_recv() {
                     commands.extend(update(state, Event::Report(report)));
                 }
-                // This frame moves the clock on as a tick's would, so the next tick is a second
-                // after it: an idle console with reports every second or so draws about once a
-                // second rather than twice.
-                commands.extend(update(state, Event::Tick(Utc::now())));
-                tick.reset();
+                if at_once {
+                    // This frame moves the clock on as a tick's would, so the next tick is a
+                    // second after it.
+                    commands.extend(update(state, Event::Tick(Utc::now())));
+                    tick.reset();
+                    draw = true;
+                } else {
+                    held = true;
+                }
             }
             _ = tick.tick() => {
-                frames.event(Trigger::Tick);
+                frames.event(if held { Trigger::Held } else { Trigger::Tick });
                 commands.extend(update(state, Event::Tick(Utc::now())));
+                draw = true;
             }
             _ = stop.recv() => return Ok(()),
         }
     }
+}
+
+/// How long after a key the console counts as in use: reports are drawn as they arrive.
+const IN_USE: Duration = Duration::from_secs(5);
+
+/// Whether a report that arrives `now` is drawn at once, or applied and drawn with the next
+/// tick (at most a second later). At once until the first full frame (groups, queues and CPU
+/// on screen) and while the console is in use (a key in the last [`IN_USE`]); idle, every
+/// agent's report waits for the tick, so the console draws about once a second however many
+/// agents report, instead of once per report plus once per tick.
+pub fn draw_report_at_once(populated: bool, last_key: Option<Instant>, now: Instant) -> bool {
+    !populated || last_key.is_some_and(|k| now.duration_since(k) < IN_USE)
 }
 
 /// SIGTERM and SIGHUP (terminal closed) end the console like `q` does. Ctrl-C arrives as a
@@ -274,4 +304,23 @@ fn stop_signals() -> anyhow::Result<mpsc::Receiver<()>> {
         let _ = tx.send(()).await;
     });
     Ok(rx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_idle_console_holds_reports_for_the_tick_and_draws_them_at_once_in_use() {
+        let now = Instant::now();
+        let ago = |s: u64| now.checked_sub(Duration::from_secs(s));
+        // Before the first full frame every report is drawn as it comes.
+        assert!(draw_report_at_once(false, None, now));
+        // Idle: nothing pressed, or the last key long ago.
+        assert!(!draw_report_at_once(true, None, now));
+        assert!(ago(6).is_some_and(|k| !draw_report_at_once(true, Some(k), now)));
+        // In use: a key moments ago.
+        assert!(ago(1).is_some_and(|k| draw_report_at_once(true, Some(k), now)));
+        assert!(draw_report_at_once(true, Some(now), now));
+    }
 }

@@ -7,7 +7,21 @@ use std::collections::{BTreeSet, HashMap};
 use aws_sdk_sqs::types::QueueAttributeName;
 use ui::{QueueSnapshot, RedrivePolicy};
 
-/// One queue from its URL and its `All` attributes; missing numbers read as 0.
+/// The attributes [`queue_snapshot`] reads: a GetQueueAttributes that asks for these alone
+/// gets an answer about half the size of `All`'s to parse, for every queue every refresh.
+pub const SNAPSHOT_ATTRIBUTES: [QueueAttributeName; 8] = [
+    QueueAttributeName::QueueArn,
+    QueueAttributeName::ApproximateNumberOfMessages,
+    QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+    QueueAttributeName::ApproximateNumberOfMessagesDelayed,
+    QueueAttributeName::VisibilityTimeout,
+    QueueAttributeName::MessageRetentionPeriod,
+    QueueAttributeName::ReceiveMessageWaitTimeSeconds,
+    QueueAttributeName::RedrivePolicy,
+];
+
+/// One queue from its URL and its attributes ([`SNAPSHOT_ATTRIBUTES`]); missing numbers read
+/// as 0.
 pub fn queue_snapshot(url: &str, attrs: &HashMap<QueueAttributeName, String>) -> QueueSnapshot {
     let get = |name: QueueAttributeName| attrs.get(&name).map(String::as_str);
     let num = |name: QueueAttributeName| get(name).and_then(|v| v.parse::<u64>().ok());

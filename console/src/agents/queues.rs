@@ -13,13 +13,12 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
-use aws_sdk_sqs::types::QueueAttributeName;
 use chrono::Utc;
 use stack::Clients;
 use ui::{Agent, MetricKey, QueueSnapshot, Report};
 
 use super::{CallLog, Failure, Poller};
-use ops::queues::{mark_dlqs, queue_snapshot};
+use ops::queues::{mark_dlqs, queue_snapshot, SNAPSHOT_ATTRIBUTES};
 use ops::watch::{queue_name, QueueFinder};
 
 /// GetQueueAttributes calls per second, on average, that the refresh may cost.
@@ -99,7 +98,7 @@ impl QueuesPoller {
             .sqs
             .get_queue_attributes()
             .queue_url(url)
-            .attribute_names(QueueAttributeName::All)
+            .set_attribute_names(Some(SNAPSHOT_ATTRIBUTES.to_vec()))
             .send()
             .await;
         self.calls.record(API, out.is_ok());

@@ -88,14 +88,20 @@ pub struct RowCursor {
 
 impl RowCursor {
     pub fn resolve(&self, keys: &[String]) -> Option<usize> {
-        if keys.is_empty() {
+        self.resolve_in(keys.len(), keys.iter().map(String::as_str))
+    }
+
+    /// [`RowCursor::resolve`] over `len` keys that need not be collected first.
+    pub fn resolve_in<'a>(
+        &self,
+        len: usize,
+        mut keys: impl Iterator<Item = &'a str>,
+    ) -> Option<usize> {
+        if len == 0 {
             return None;
         }
-        let by_key = self
-            .key
-            .as_ref()
-            .and_then(|k| keys.iter().position(|x| x == k));
-        Some(by_key.unwrap_or(self.index.min(keys.len() - 1)))
+        let by_key = self.key.as_deref().and_then(|k| keys.position(|x| x == k));
+        Some(by_key.unwrap_or(self.index.min(len - 1)))
     }
 }
 

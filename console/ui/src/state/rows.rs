@@ -190,8 +190,30 @@ impl State {
         }
     }
 
+    /// The table's row count and the selected row's index. The two tables that can hold
+    /// hundreds of rows, drawn every second, find the selection without collecting their keys.
+    fn rows_and_selected(&self, table: TableId) -> (usize, Option<usize>) {
+        let sel = self.nav.selection(table);
+        match table {
+            TableId::Groups => {
+                let rows = self.group_rows();
+                let at = sel.resolve_in(rows.len(), rows.iter().map(|g| g.name.as_str()));
+                (rows.len(), at)
+            }
+            TableId::Queues => {
+                let rows = self.queue_rows();
+                let at = sel.resolve_in(rows.len(), rows.iter().map(|q| q.name.as_str()));
+                (rows.len(), at)
+            }
+            _ => {
+                let keys = self.row_keys(table);
+                (keys.len(), sel.resolve(&keys))
+            }
+        }
+    }
+
     pub fn selected_index(&self, table: TableId) -> Option<usize> {
-        self.nav.selection(table).resolve(&self.row_keys(table))
+        self.rows_and_selected(table).1
     }
 
     pub fn selected_key(&self, table: TableId) -> Option<String> {
@@ -204,8 +226,7 @@ impl State {
 
     /// First row shown in a viewport of `height` rows, keeping the selection visible.
     pub fn scroll(&self, table: TableId, height: usize) -> usize {
-        let keys = self.row_keys(table);
-        let sel = self.nav.selection(table);
-        scroll_offset(keys.len(), sel.resolve(&keys), sel.offset, height)
+        let (len, selected) = self.rows_and_selected(table);
+        scroll_offset(len, selected, self.nav.selection(table).offset, height)
     }
 }
