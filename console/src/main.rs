@@ -26,9 +26,9 @@ fn main() -> ExitCode {
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     if matches!(cli.command, None | Some(Command::Ui)) {
         // The live console draws on this thread and its agents wait on the network: one
-        // worker thread serves them all. A second only adds wake-ups between threads (idle,
-        // at 202 queues: 0.65 % of a core with one worker, 0.75 % with one per core; see
-        // bench/console.sh). `flightdeck load run` and the demo keep a worker per core.
+        // worker thread serves them all, and a worker per core only adds wake-ups between
+        // threads to its idle cost (bench/console.sh). `flightdeck load run` and the demo
+        // keep a worker per core.
         builder.worker_threads(1);
     }
     let runtime = match builder.enable_all().build() {
