@@ -200,9 +200,10 @@ for s in "${scripts[@]}"; do
         if (NR == 0) print "- -"; else print v[int((NR + 1) / 2)], v[NR] }')
     rm -f "$LOADS"
     LOADS=""
-    # Each result file the script wrote: new or changed since it started (by time, so a file
-    # renamed meanwhile is not taken for a new one).
-    mapfile -t written < <(find bench/results -newer "$marker" -type f -printf '%f\n' | grep -v "^all-" | sort)
+    # Each result file the script wrote: named after it (`<script>-<date>...`, so a result
+    # edited by hand meanwhile is not taken for this one's) and new or changed since it started
+    # (by time, so a file renamed meanwhile is not taken for a new one).
+    mapfile -t written < <(find bench/results -newer "$marker" -type f -printf '%f\n' | grep -E "^$s-[0-9]{4}-" | sort)
     rm -f "$marker"
     for f in "${written[@]}"; do
         {
