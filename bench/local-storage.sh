@@ -4,8 +4,9 @@
 # upload stays) and a fresh `flightdeck-api` per mode, then `flightdeck load run` sends RATE
 # 4 MB uploads a second for SECONDS_. Every second: the object data the emulator holds (what
 # the kernel counts for its unnamed files), its RSS and the free disk. Modes:
-#   capped    FLIGHTDECK_LOCAL_STORAGE_GB=CAP_GB (default 2): the lifecycle removes the oldest
-#             uploads past 60 % of the cap, the emulator refuses writes past it
+#   capped    FLIGHTDECK_LOCAL_STORAGE_GB=CAP_GB (default 2): with no workers every upload
+#             waits, so the lifecycle removes nothing; the emulator refuses new uploads past
+#             90 % of the cap (the API answers 503 storage_unavailable)
 #   uncapped  FLIGHTDECK_LOCAL_STORAGE_GB=1000000 FLIGHTDECK_LOCAL_MIN_FREE_GB=0: as before the
 #             bound (the 30-minute expiry never comes in a run this short)
 # Writes bench/results/local-storage-<YYYY-MM-DD-HHMM>.md.

@@ -113,6 +113,68 @@ def fix_sqs_send_cost():
     models.SQSBackend.send_message = send_message
 
 
+def serialize_sqs_receives():
+    """ReceiveMessage's scan of a queue is not safe for concurrent receivers. Two receivers on
+    one queue both move a message past maxReceiveCount to the DLQ (the second fails with
+    `list.remove(x): x not in list`), or one changes the pending messages while the other
+    copies them (`Set changed size during iteration`); either answers HTTP 500. Each scan (and
+    each delete, which rebuilds the message list) now runs under a lock of its queue; a long
+    poll waits between scans without it, so a waiting receiver holds up no one."""
+    from moto.sqs import models
+
+    receive = models.SQSBackend.receive_message
+    expected = [
+        "self",
+        "queue_name",
+        "count",
+        "wait_seconds_timeout",
+        "visibility_timeout",
+        "message_attribute_names",
+    ]
+    if (
+        _parameters(models.SQSBackend, "receive_message") != expected
+        or _parameters(models.Queue, "delete_message") != ["self", "receipt_handle"]
+        or _parameters(models.Queue, "wait_for_messages") != ["self", "timeout"]
+    ):
+        raise moto_changed("moto's SQS receive path")
+    delete = models.Queue.delete_message
+    made = threading.Lock()
+
+    def lock_of(queue):
+        lock = queue.__dict__.get("_flightdeck_lock")
+        if lock is None:
+            with made:
+                lock = queue.__dict__.setdefault("_flightdeck_lock", threading.RLock())
+        return lock
+
+    def receive_message(
+        self,
+        queue_name,
+        count,
+        wait_seconds_timeout,
+        visibility_timeout,
+        message_attribute_names=None,
+    ):
+        queue = self.get_queue(queue_name)
+        polling_end = models.unix_time() + wait_seconds_timeout
+        while True:
+            # One scan, as moto's own loop makes: wait 0 returns after it.
+            with lock_of(queue):
+                result = receive(
+                    self, queue_name, count, 0, visibility_timeout, message_attribute_names
+                )
+            if result or not wait_seconds_timeout or models.unix_time() > polling_end:
+                return result
+            queue.wait_for_messages(1)
+
+    def delete_message(self, receipt_handle):
+        with lock_of(self):
+            return delete(self, receipt_handle)
+
+    models.SQSBackend.receive_message = receive_message
+    models.Queue.delete_message = delete_message
+
+
 _listing_versions = threading.local()
 
 
@@ -547,8 +609,13 @@ def bound_s3_storage():
     when it would take the object data past FLIGHTDECK_EMULATOR_MAX_DATA_BYTES or leave less
     than FLIGHTDECK_EMULATOR_MIN_FREE_BYTES free on the data disk. Reads and deletes always
     go through, so the local lifecycle can free space. The data held is measured from the
-    open files at most every half second, plus what was let in since."""
+    open files at most every half second, plus what was let in since.
+
+    New uploads (keys under FLIGHTDECK_EMULATOR_INTAKE_PREFIX) stop at 90 % of the cap: the
+    last tenth is kept for the outputs of jobs already taken, which would otherwise race every
+    new upload for each byte the lifecycle frees, fail, and be transformed again."""
     max_data = int(os.environ.get("FLIGHTDECK_EMULATOR_MAX_DATA_BYTES") or 0)
+    intake_prefix = os.environ.get("FLIGHTDECK_EMULATOR_INTAKE_PREFIX") or None
     min_free = int(os.environ.get("FLIGHTDECK_EMULATOR_MIN_FREE_BYTES") or 0)
     data_dir = os.environ.get("FLIGHTDECK_EMULATOR_DATA_DIR") or tempfile.gettempdir()
     if not max_data and not min_free:
@@ -557,7 +624,7 @@ def bound_s3_storage():
     lock = threading.Lock()
     seen = {"at": -1.0, "held": 0, "since": 0, "told": -1e9, "refused": 0}
 
-    def refusal(incoming):
+    def refusal(incoming, intake):
         with lock:
             now = time.monotonic()
             if now - seen["at"] >= 0.5:
@@ -569,6 +636,12 @@ def bound_s3_storage():
                 why = (
                     f"the local cloud's S3 holds {_gb(held)} of object data, and this write "
                     f"would take it past its {_gb(max_data)} cap (FLIGHTDECK_LOCAL_STORAGE_GB)"
+                )
+            elif max_data and intake and held + incoming > max_data // 10 * 9:
+                why = (
+                    f"the local cloud's S3 holds {_gb(held)} of object data, and new uploads "
+                    f"stop at 90 % of its {_gb(max_data)} cap (FLIGHTDECK_LOCAL_STORAGE_GB), "
+                    "keeping the rest for the outputs of jobs already queued"
                 )
             elif min_free and free - incoming < min_free:
                 why = (
@@ -589,11 +662,14 @@ def bound_s3_storage():
 
     def call(self, environ, start_response):
         incoming = _s3_write_bytes(environ)
-        why = None if incoming is None else refusal(incoming)
+        if incoming is None:
+            return original(self, environ, start_response)
+        key = environ.get("PATH_INFO", "").strip("/").partition("/")[2]
+        why = refusal(incoming, intake_prefix is not None and key.startswith(intake_prefix))
         if why is None:
             return original(self, environ, start_response)
         message = (
-            f"{why}. The local lifecycle removes the oldest uploads and outputs; "
+            f"{why}. The local lifecycle removes processed uploads and outputs, oldest first; "
             "retry shortly, delete objects, or raise the bound."
         )
         return _slow_down(start_response, message, "flightdeck-local-storage", 2)
@@ -1256,6 +1332,7 @@ def main():
     if os.environ.get("FLIGHTDECK_EMULATOR_UNPATCHED", "") in ("", "0"):
         fix_sqs_retention_check()
         fix_sqs_send_cost()
+        serialize_sqs_receives()
         fix_s3_list_versions_copy()
         fix_s3_range_read()
         stream_multipart_completion()
@@ -1276,7 +1353,8 @@ def main():
             keep_connections_open()
         print(
             "flightdeck: emulator fixes applied: sqs-retention-check, sqs-send-cost, "
-            "s3-list-versions-copy, s3-range-read, s3-multipart-join, s3-write-once, module-list, "
+            "sqs-receive-lock, s3-list-versions-copy, s3-range-read, s3-multipart-join, "
+            "s3-write-once, module-list, "
             "s3-storage-bound, s3-inflight-bound, request-bodies-freed, quiet-log, log-events-bound, "
             "models-freed, metric-data-bound, metric-scan-once, keep-alive",
             flush=True,

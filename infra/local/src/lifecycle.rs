@@ -7,11 +7,16 @@
 //! `Expiration` would.
 //!
 //! S3 has no size limit, but this machine's disk does: when the versions under the prefixes
-//! hold more than 60 % of the local cloud's storage cap ([`StorageLimits`]), the oldest go
-//! until 40 % is left, so that the emulator, which refuses writes past the cap, keeps taking
-//! new uploads. A job whose upload went that way fails with `source_missing`, as it would
-//! after an expiry. Talks to S3 only.
+//! hold more than 60 % of the local cloud's storage cap ([`StorageLimits`]), finished work
+//! goes until 40 % is left: first the uploads of videos that have an output (oldest first),
+//! then the outputs (oldest first). An upload without an output (queued, in progress, or in
+//! the DLQ waiting for a redrive) is never removed for the cap: removing it would fail its job
+//! with `source_missing`. When those alone fill the cap, the emulator refuses new uploads past
+//! 90 % of it (the API answers 503 `storage_unavailable`) until workers finish some, and
+//! keeps the rest for their outputs. A video's upload and output are matched by file name
+//! (`uploads/<date>/<id>.mov` and `processed/<date>/<id>.mp4`). Talks to S3 only.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
@@ -26,8 +31,10 @@ use crate::storage::{human, StorageLimits};
 #[derive(Debug, Clone)]
 pub struct LifecycleConfig {
     pub bucket: String,
-    /// Only keys under these prefixes expire (the uploads and the processed outputs).
-    pub prefixes: Vec<String>,
+    /// Only keys under these two prefixes expire: the uploads...
+    pub uploads: String,
+    /// ...and the processed outputs.
+    pub outputs: String,
     /// Versions written longer ago than this go; `None` keeps them (no expiry rule).
     pub expire_after: Option<Duration>,
     /// The local cloud's storage bounds: past [`StorageLimits::evict_above`] the oldest
@@ -46,7 +53,8 @@ impl LifecycleConfig {
     ) -> LifecycleConfig {
         LifecycleConfig {
             bucket: stack.bucket.name.clone(),
-            prefixes: vec!["uploads/".into(), "processed/".into()],
+            uploads: stack.bucket.uploads_prefix.clone(),
+            outputs: stack.bucket.processed_prefix.clone(),
             expire_after,
             storage,
             every: Duration::from_secs(5),
@@ -60,11 +68,13 @@ pub struct Swept {
     /// Versions and delete markers removed because of their age...
     pub versions: u64,
     pub bytes: u64,
-    /// ...and the oldest versions removed to stay under the storage cap.
+    /// ...and the processed uploads and outputs removed to stay under the storage cap.
     pub evicted: u64,
     pub evicted_bytes: u64,
-    /// Bytes the versions under the prefixes hold after the sweep.
+    /// Bytes the versions under the prefixes hold after the sweep...
     pub held: u64,
+    /// ...of which uploads without an output (never removed for the cap).
+    pub waiting: u64,
 }
 
 /// Listing pages one sweep reads at most (1,000 versions each); the rest waits for the next.
@@ -77,10 +87,24 @@ struct Listed {
     size: u64,
     modified_s: i64,
     marker: bool,
+    /// Under the outputs prefix (else under the uploads one).
+    output: bool,
+}
+
+/// The video a key belongs to: its file name up to the first dot
+/// (`uploads/2026/01/02/<id>.mov` and `processed/2026/01/02/<id>.mp4` -> `<id>`).
+fn video_of(key: &str) -> &str {
+    let name = key.rsplit('/').next().unwrap_or(key);
+    name.split('.').next().unwrap_or(name)
 }
 
 /// Every version and delete marker under `prefix`, up to [`MAX_PAGES`] pages.
-async fn list(clients: &Clients, bucket: &str, prefix: &str) -> Result<Vec<Listed>, AwsFailure> {
+async fn list(
+    clients: &Clients,
+    bucket: &str,
+    prefix: &str,
+    output: bool,
+) -> Result<Vec<Listed>, AwsFailure> {
     let mut listed = Vec::new();
     // ListObjectVersions pages by key and version markers (the SDK has no paginator).
     let (mut key_marker, mut version_marker) = (None, None);
@@ -102,6 +126,7 @@ async fn list(clients: &Clients, bucket: &str, prefix: &str) -> Result<Vec<Liste
                 size: v.size().unwrap_or(0).max(0) as u64,
                 modified_s: v.last_modified().map_or(i64::MAX, |t| t.secs()),
                 marker: false,
+                output,
             });
         }
         for m in page.delete_markers() {
@@ -111,6 +136,7 @@ async fn list(clients: &Clients, bucket: &str, prefix: &str) -> Result<Vec<Liste
                 size: 0,
                 modified_s: m.last_modified().map_or(i64::MAX, |t| t.secs()),
                 marker: true,
+                output,
             });
         }
         if page.is_truncated() != Some(true) {
@@ -159,7 +185,8 @@ async fn delete(clients: &Clients, bucket: &str, gone: &[Listed]) -> Result<(), 
 }
 
 /// One pass: remove every version under the prefixes last modified before
-/// `now - expire_after`, then, past the storage cap's eviction mark, the oldest of the rest.
+/// `now - expire_after`, then, past the storage cap's eviction mark, finished work: the
+/// uploads of videos with an output, then the outputs, oldest first.
 pub async fn sweep(
     clients: &Clients,
     config: &LifecycleConfig,
@@ -168,23 +195,34 @@ pub async fn sweep(
     let cutoff_s = config.expire_after.map_or(i64::MIN, |after| {
         (now - chrono::Duration::from_std(after).unwrap_or_default()).timestamp()
     });
-    let mut listed = Vec::new();
-    for prefix in &config.prefixes {
-        listed.extend(list(clients, &config.bucket, prefix).await?);
-    }
-    let (mut gone, mut kept): (Vec<Listed>, Vec<Listed>) =
+    let mut listed = list(clients, &config.bucket, &config.uploads, false).await?;
+    listed.extend(list(clients, &config.bucket, &config.outputs, true).await?);
+    let (mut gone, kept): (Vec<Listed>, Vec<Listed>) =
         listed.into_iter().partition(|l| l.modified_s < cutoff_s);
+    let finished: HashSet<String> = kept
+        .iter()
+        .filter(|l| l.output && !l.marker)
+        .map(|l| video_of(&l.key).to_owned())
+        .collect();
+    // Uploads without an output are waiting for a worker (or a redrive): never removed for
+    // the cap. A delete marker holds nothing and stays for the expiry.
+    let (waiting, mut finished_work): (Vec<Listed>, Vec<Listed>) = kept
+        .into_iter()
+        .filter(|l| !l.marker)
+        .partition(|l| !l.output && !finished.contains(video_of(&l.key)));
     let mut swept = Swept {
         versions: gone.len() as u64,
         bytes: gone.iter().map(|l| l.size).sum(),
-        held: kept.iter().map(|l| l.size).sum(),
+        waiting: waiting.iter().map(|l| l.size).sum(),
         ..Swept::default()
     };
+    swept.held = swept.waiting + finished_work.iter().map(|l| l.size).sum::<u64>();
     if let Some(limits) = config.storage.filter(|l| swept.held > l.evict_above()) {
-        // Oldest first; a delete marker holds nothing and stays for the expiry.
-        kept.retain(|l| !l.marker);
-        kept.sort_by(|a, b| (a.modified_s, &a.key).cmp(&(b.modified_s, &b.key)));
-        for l in kept {
+        // Processed uploads before outputs, each oldest first.
+        finished_work.sort_by(|a, b| {
+            (a.output, a.modified_s, &a.key).cmp(&(b.output, b.modified_s, &b.key))
+        });
+        for l in finished_work {
             if swept.held <= limits.evict_to() {
                 break;
             }
@@ -283,12 +321,15 @@ fn report(config: &LifecycleConfig, s: &Swept, untold: &mut Untold) {
         };
         tracing::warn!(
             "lifecycle: uploads and outputs passed 60 % of the local cloud's {} storage cap \
-             ({}): removed the {} oldest ({}){since}, {} left",
+             ({}): removed {} processed uploads and outputs, oldest first ({}){since}; {} \
+             left, of which uploads waiting for a worker {} (kept; new uploads stop at 90 % \
+             of the cap)",
             human(limits.cap),
             crate::storage::STORAGE_ENV,
             untold.evicted,
             human(untold.bytes),
-            human(s.held)
+            human(s.held),
+            human(s.waiting)
         );
         *untold = Untold {
             told_at: Some(tokio::time::Instant::now()),
@@ -359,6 +400,7 @@ mod tests {
             none,
             Swept {
                 held: 30,
+                waiting: 20,
                 ..Swept::default()
             }
         );
@@ -376,18 +418,19 @@ mod tests {
         assert_eq!(keys_left(&cloud).await, ["keep/c.txt"]);
     }
 
-    /// Past 60 % of the cap the oldest versions under the prefixes go until 40 % is left;
-    /// keys outside the prefixes are neither counted nor removed.
+    /// Past 60 % of the cap finished work goes until 40 % is left: the uploads of videos with
+    /// an output, then the outputs, each oldest first. An upload without an output stays,
+    /// however old; keys outside the prefixes are neither counted nor removed.
     #[tokio::test]
-    async fn past_the_cap_the_oldest_versions_go_first() {
+    async fn past_the_cap_finished_work_goes_first_and_waiting_uploads_stay() {
         let cloud = TestCloud::provisioned().await;
-        // Written in this order, within a second or across one: either way a and b are the
-        // two oldest by (time, key).
+        // b is the oldest upload but has no output: it waits for a worker.
         let keys = [
-            "uploads/a",
-            "processed/b",
-            "uploads/c",
-            "uploads/d",
+            "uploads/2026/01/02/b.mov",
+            "uploads/2026/01/02/a.mov",
+            "processed/2026/01/02/a.mp4",
+            "uploads/2026/01/02/c.mov",
+            "processed/2026/01/02/c.mp4",
             "keep/e",
         ];
         put_all(&cloud, &keys, &[7u8; 1000]).await;
@@ -401,18 +444,65 @@ mod tests {
         assert_eq!(
             swept,
             Swept {
-                evicted: 2,
-                evicted_bytes: 2000,
+                evicted: 3,
+                evicted_bytes: 3000,
                 held: 2000,
+                waiting: 1000,
                 ..Swept::default()
             }
         );
+        // Both processed uploads, then the older output; b stays.
         assert_eq!(
             keys_left(&cloud).await,
-            ["keep/e", "uploads/c", "uploads/d"]
+            [
+                "keep/e",
+                "processed/2026/01/02/c.mp4",
+                "uploads/2026/01/02/b.mov"
+            ]
         );
         // At 40 % of the cap nothing more goes.
         let again = sweep(&cloud.clients, &config, Utc::now()).await.unwrap();
         assert_eq!(again.evicted, 0);
+
+        // Waiting uploads alone past the cap: nothing goes (the emulator refuses new uploads
+        // instead).
+        put_all(&cloud, &["uploads/d.mov", "uploads/f.mov"], &[7u8; 1000]).await;
+        let tight = LifecycleConfig::for_stack(
+            &cloud.stack,
+            None,
+            Some(StorageLimits {
+                cap: 2000,
+                min_free: 0,
+            }),
+        );
+        let swept = sweep(&cloud.clients, &tight, Utc::now()).await.unwrap();
+        assert_eq!(
+            swept,
+            Swept {
+                evicted: 1,
+                evicted_bytes: 1000,
+                held: 3000,
+                waiting: 3000,
+                ..Swept::default()
+            },
+            "only c's output goes"
+        );
+        assert_eq!(
+            keys_left(&cloud).await,
+            [
+                "keep/e",
+                "uploads/2026/01/02/b.mov",
+                "uploads/d.mov",
+                "uploads/f.mov"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_key_belongs_to_the_video_named_by_its_file() {
+        assert_eq!(video_of("uploads/2026/01/02/3f1c.mov"), "3f1c");
+        assert_eq!(video_of("processed/2026/01/02/3f1c.mp4"), "3f1c");
+        assert_eq!(video_of("uploads/x"), "x");
+        assert_eq!(video_of("uploads/x.tar.gz"), "x");
     }
 }

@@ -5,8 +5,9 @@
 //! Two bounds, both from the environment so that every way of starting an emulator (the demo,
 //! `local up`, its keeper's restarts, the tests and benchmarks) sees the same ones:
 //! - `FLIGHTDECK_LOCAL_STORAGE_GB` (default 8): the object data the emulator may hold. The
-//!   local lifecycle ([`crate::lifecycle`]) removes the oldest uploads and outputs once the
-//!   data passes 60 % of it; a write that would take the data past it is refused.
+//!   local lifecycle ([`crate::lifecycle`]) removes the oldest processed uploads and outputs
+//!   once the data passes 60 % of it (never an upload still waiting for a worker); a new
+//!   upload that would take the data past 90 % of it is refused, and any write past all of it.
 //! - `FLIGHTDECK_LOCAL_MIN_FREE_GB` (default 2): a write that would leave less than this free
 //!   on the emulator's data disk is refused, whatever the data held.
 //!
@@ -81,6 +82,14 @@ impl StorageLimits {
     pub fn evict_to(&self) -> u64 {
         self.cap / 10 * 4
     }
+}
+
+/// The keys the emulator counts as new uploads: the built-in stack's uploads prefix
+/// (`infra/stack.json`). Writes under it stop at 90 % of the cap, so that the outputs of jobs
+/// already queued still fit; a stack with another prefix has its uploads bounded by the whole
+/// cap, like every other write.
+pub fn intake_prefix() -> String {
+    stack::Stack::embedded().map_or_else(|_| "uploads/".to_owned(), |s| s.bucket.uploads_prefix)
 }
 
 /// Free space (for an unprivileged process) on the disk that holds `path`, or on the disk of

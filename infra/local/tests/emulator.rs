@@ -107,7 +107,7 @@ async fn the_emulator_fixes_are_applied_and_keep_sqs_behaviour() {
     let log = std::fs::read_to_string(cloud.emulator.log_path().unwrap()).unwrap();
     assert!(
         log.contains(
-            "emulator fixes applied: sqs-retention-check, sqs-send-cost, s3-list-versions-copy, s3-range-read, s3-multipart-join, s3-write-once, module-list, s3-storage-bound, s3-inflight-bound, request-bodies-freed, quiet-log, log-events-bound, models-freed, metric-data-bound, metric-scan-once, keep-alive"
+            "emulator fixes applied: sqs-retention-check, sqs-send-cost, sqs-receive-lock, s3-list-versions-copy, s3-range-read, s3-multipart-join, s3-write-once, module-list, s3-storage-bound, s3-inflight-bound, request-bodies-freed, quiet-log, log-events-bound, models-freed, metric-data-bound, metric-scan-once, keep-alive"
         ),
         "{log}"
     );
@@ -216,6 +216,124 @@ async fn the_emulator_fixes_are_applied_and_keep_sqs_behaviour() {
     // quiet-log: dozens of calls answered 200, none of them a line in the log.
     let log = std::fs::read_to_string(cloud.emulator.log_path().unwrap()).unwrap();
     assert!(!log.contains("HTTP/1.1\" 200"), "{log}");
+}
+
+/// Concurrent receivers on one queue whose messages pass maxReceiveCount: every message ends
+/// in the DLQ exactly once and no receive fails. moto as shipped races here (two scans move
+/// the same message, the second answers HTTP 500); `sqs-receive-lock` serializes the scans.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_receivers_move_each_message_to_the_dlq_once_without_errors() {
+    use aws_sdk_sqs::types::{QueueAttributeName as A, SendMessageBatchRequestEntry};
+
+    let cloud = TestCloud::empty().await;
+    let sqs = cloud.clients.sqs.clone();
+    let dlq = sqs
+        .create_queue()
+        .queue_name("race-dlq")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let dlq_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&dlq)
+        .attribute_names(A::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes()
+        .unwrap()[&A::QueueArn]
+        .clone();
+    let policy = format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"1"}}"#);
+    let queue = sqs
+        .create_queue()
+        .queue_name("race")
+        .attributes(A::RedrivePolicy, policy)
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    const SENT: usize = 2000;
+    for start in (0..SENT).step_by(10) {
+        let entries = (start..start + 10)
+            .map(|i| {
+                SendMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .message_body(format!("m{i}"))
+                    .build()
+                    .unwrap()
+            })
+            .collect();
+        sqs.send_message_batch()
+            .queue_url(&queue)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .unwrap();
+    }
+    // Eight receivers; visibility 0 makes a received message visible again at once, so the
+    // next scan (any receiver's) moves it to the DLQ.
+    let mut receivers = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let (sqs, queue) = (sqs.clone(), queue.clone());
+        receivers.spawn(async move {
+            let mut failures = Vec::new();
+            for _ in 0..200 {
+                match sqs
+                    .receive_message()
+                    .queue_url(&queue)
+                    .max_number_of_messages(10)
+                    .visibility_timeout(0)
+                    .send()
+                    .await
+                {
+                    Ok(got) if got.messages().is_empty() => break,
+                    Ok(_) => {}
+                    Err(e) => failures.push(describe(&e).to_string()),
+                }
+            }
+            failures
+        });
+    }
+    let mut failures = Vec::new();
+    while let Some(done) = receivers.join_next().await {
+        failures.extend(done.unwrap());
+    }
+    assert!(failures.is_empty(), "{failures:?}");
+    // What the last receivers got is visible again: one more scan moves it.
+    let last = sqs
+        .receive_message()
+        .queue_url(&queue)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap();
+    assert!(last.messages().is_empty(), "{last:?}");
+    let count = |url: String| {
+        let sqs = sqs.clone();
+        async move {
+            let attrs = sqs
+                .get_queue_attributes()
+                .queue_url(url)
+                .attribute_names(A::ApproximateNumberOfMessages)
+                .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
+                .send()
+                .await
+                .unwrap();
+            let get = |a: A| attrs.attributes().unwrap()[&a].parse::<usize>().unwrap();
+            (
+                get(A::ApproximateNumberOfMessages),
+                get(A::ApproximateNumberOfMessagesNotVisible),
+            )
+        }
+    };
+    assert_eq!(count(queue).await, (0, 0));
+    assert_eq!(count(dlq).await, (SENT, 0), "each message in the DLQ once");
+    // Not even a retried one: the emulator logs every answer of 400 and over.
+    let log = std::fs::read_to_string(cloud.emulator.log_path().unwrap()).unwrap();
+    assert!(!log.contains("HTTP/1.1\" 500"), "{log}");
 }
 
 fn rss_mb(pid: u32) -> u64 {

@@ -1,6 +1,7 @@
-//! The local cloud's storage bounds, against a real emulator: S3 writes past the data cap or
-//! below the free-disk floor are refused with 503 SlowDown and a message naming the bound,
-//! while reads and deletes go through, and a delete makes room again.
+//! The local cloud's storage bounds, against a real emulator: new uploads past 90 % of the
+//! data cap, S3 writes past the cap, and writes below the free-disk floor are refused with 503
+//! SlowDown and a message naming the bound, while reads and deletes go through, and a delete
+//! makes room again.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Duration;
@@ -27,27 +28,57 @@ async fn put(cloud: &TestCloud, key: &str) -> Result<(), stack::errors::AwsFailu
         .map_err(|e| describe(&e))
 }
 
+/// The version ids of `key` in the bucket.
+async fn versions_of(cloud: &TestCloud, key: &str) -> Vec<String> {
+    let listed = cloud
+        .clients
+        .s3
+        .list_object_versions()
+        .bucket(&cloud.stack.bucket.name)
+        .prefix(key)
+        .send()
+        .await
+        .unwrap();
+    listed
+        .versions()
+        .iter()
+        .filter_map(|v| v.version_id().map(str::to_owned))
+        .collect()
+}
+
 #[tokio::test]
-async fn writes_past_the_cap_are_refused_and_a_delete_makes_room() {
+async fn new_uploads_stop_at_90_percent_writes_at_the_cap_and_a_delete_makes_room() {
     let cloud = TestCloud::provisioned_with(StorageLimits {
-        cap: 1_000_000,
+        cap: 950_000,
         min_free: 0,
     })
     .await;
-    for key in ["uploads/a", "uploads/b", "uploads/c"] {
+    for key in ["uploads/a", "uploads/b"] {
         put(&cloud, key).await.unwrap();
     }
-    let refused = put(&cloud, "uploads/d").await.unwrap_err();
+    // A third upload would take the data past 90 % of the cap (855,000 bytes)...
+    let refused = put(&cloud, "uploads/c").await.unwrap_err();
     assert_eq!(refused.code.as_deref(), Some("SlowDown"), "{refused:?}");
     assert_eq!(refused.status, Some(503), "{refused:?}");
     assert!(
         refused
             .message
-            .contains("past its 1.0 MB cap (FLIGHTDECK_LOCAL_STORAGE_GB)"),
+            .contains("new uploads stop at 90 % of its 0.9 MB cap (FLIGHTDECK_LOCAL_STORAGE_GB)"),
         "{}",
         refused.message
     );
-    // Reads and listings still work; nothing of the refused write is there.
+    // ...while an output still fits in the last tenth, and nothing fits past the cap.
+    put(&cloud, "processed/c").await.unwrap();
+    let refused = put(&cloud, "processed/d").await.unwrap_err();
+    assert_eq!(refused.code.as_deref(), Some("SlowDown"), "{refused:?}");
+    assert!(
+        refused
+            .message
+            .contains("past its 0.9 MB cap (FLIGHTDECK_LOCAL_STORAGE_GB)"),
+        "{}",
+        refused.message
+    );
+    // Reads and listings still work; nothing of the refused writes is there.
     let s3 = &cloud.clients.s3;
     let bucket = &cloud.stack.bucket.name;
     let got = s3
@@ -65,19 +96,21 @@ async fn writes_past_the_cap_are_refused_and_a_delete_makes_room() {
         .await
         .unwrap();
     let keys: Vec<_> = versions.versions().iter().filter_map(|v| v.key()).collect();
-    assert_eq!(keys, ["uploads/a", "uploads/b", "uploads/c"]);
+    assert_eq!(keys, ["processed/c", "uploads/a", "uploads/b"]);
     // Deleting a version frees its file; once the emulator has looked again (every 0.5 s),
     // the write goes through.
-    let first = &versions.versions()[0];
+    let [first] = &versions_of(&cloud, "uploads/a").await[..] else {
+        panic!("uploads/a has one version");
+    };
     s3.delete_object()
         .bucket(bucket)
         .key("uploads/a")
-        .set_version_id(first.version_id().map(str::to_owned))
+        .version_id(first)
         .send()
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(600)).await;
-    put(&cloud, "uploads/d").await.unwrap();
+    put(&cloud, "processed/d").await.unwrap();
 }
 
 #[tokio::test]
