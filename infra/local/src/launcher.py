@@ -113,6 +113,68 @@ def fix_sqs_send_cost():
     models.SQSBackend.send_message = send_message
 
 
+def fix_sqs_clock():
+    """Every SQS message's `visible` and `delayed` ask moto's `unix_time_millis()` for the time,
+    which builds a timezone-aware datetime (importing `datetime.UTC` on each call), strips the
+    zone and subtracts the epoch: about 14 microseconds a message. GetQueueAttributes counts
+    the queue three times and each ReceiveMessage scan and long-poll wake-up once, so at a
+    depth of 5,000 one GetQueueAttributes cost about 200 ms of the emulator's CPU. The SQS
+    models now read the same clock from `time.time()`; a given datetime converts as before."""
+    from moto.sqs import models
+
+    if _parameters(models, "unix_time") != ["dt"] or _parameters(
+        models, "unix_time_millis"
+    ) != ["dt"]:
+        raise moto_changed("moto's SQS clock (moto.sqs.models.unix_time)")
+    unix_time, unix_time_millis = models.unix_time, models.unix_time_millis
+
+    def now_s(dt=None):
+        return time.time() if dt is None else unix_time(dt)
+
+    def now_ms(dt=None):
+        return time.time() * 1000.0 if dt is None else unix_time_millis(dt)
+
+    models.unix_time, models.unix_time_millis = now_s, now_ms
+
+
+_reading_attributes = threading.local()
+
+
+def fix_sqs_attribute_reads():
+    """GetQueueAttributes with named attributes (what every flightdeck program asks: the console
+    8, the autoscaler and the API's health 1 or 2) checks and reads each name through
+    `queue.attributes`, which builds every attribute, counting the queue's messages three
+    times, on each access: three builds per name, 24 for the console's 8, each O(depth). Within
+    one call the attributes are now built once; every call still builds them afresh."""
+    from moto.sqs import models
+
+    built = models.Queue.attributes
+    original = models.SQSBackend.get_queue_attributes
+    if not isinstance(built, property) or _parameters(
+        models.SQSBackend, "get_queue_attributes"
+    ) != ["self", "queue_name", "attribute_names"]:
+        raise moto_changed("moto's SQS GetQueueAttributes")
+
+    def attributes(queue):
+        memo = getattr(_reading_attributes, "memo", None)
+        if memo is None:
+            return built.fget(queue)
+        if id(queue) not in memo:
+            memo[id(queue)] = built.fget(queue)
+        return memo[id(queue)]
+
+    def get_queue_attributes(self, queue_name, attribute_names):
+        outer = getattr(_reading_attributes, "memo", None)
+        _reading_attributes.memo = {}
+        try:
+            return original(self, queue_name, attribute_names)
+        finally:
+            _reading_attributes.memo = outer
+
+    models.Queue.attributes = property(attributes)
+    models.SQSBackend.get_queue_attributes = get_queue_attributes
+
+
 def serialize_sqs_receives():
     """ReceiveMessage's scan of a queue is not safe for concurrent receivers. Two receivers on
     one queue both move a message past maxReceiveCount to the DLQ (the second fails with
@@ -1333,6 +1395,8 @@ def main():
         fix_sqs_retention_check()
         fix_sqs_send_cost()
         serialize_sqs_receives()
+        fix_sqs_clock()
+        fix_sqs_attribute_reads()
         fix_s3_list_versions_copy()
         fix_s3_range_read()
         stream_multipart_completion()
@@ -1353,7 +1417,8 @@ def main():
             keep_connections_open()
         print(
             "flightdeck: emulator fixes applied: sqs-retention-check, sqs-send-cost, "
-            "sqs-receive-lock, s3-list-versions-copy, s3-range-read, s3-multipart-join, "
+            "sqs-receive-lock, sqs-clock, sqs-attributes-once, s3-list-versions-copy, s3-range-read, "
+            "s3-multipart-join, "
             "s3-write-once, module-list, "
             "s3-storage-bound, s3-inflight-bound, request-bodies-freed, quiet-log, log-events-bound, "
             "models-freed, metric-data-bound, metric-scan-once, keep-alive",

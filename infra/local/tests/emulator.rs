@@ -107,7 +107,7 @@ async fn the_emulator_fixes_are_applied_and_keep_sqs_behaviour() {
     let log = std::fs::read_to_string(cloud.emulator.log_path().unwrap()).unwrap();
     assert!(
         log.contains(
-            "emulator fixes applied: sqs-retention-check, sqs-send-cost, sqs-receive-lock, s3-list-versions-copy, s3-range-read, s3-multipart-join, s3-write-once, module-list, s3-storage-bound, s3-inflight-bound, request-bodies-freed, quiet-log, log-events-bound, models-freed, metric-data-bound, metric-scan-once, keep-alive"
+            "emulator fixes applied: sqs-retention-check, sqs-send-cost, sqs-receive-lock, sqs-clock, sqs-attributes-once, s3-list-versions-copy, s3-range-read, s3-multipart-join, s3-write-once, module-list, s3-storage-bound, s3-inflight-bound, request-bodies-freed, quiet-log, log-events-bound, models-freed, metric-data-bound, metric-scan-once, keep-alive"
         ),
         "{log}"
     );
@@ -212,7 +212,22 @@ async fn the_emulator_fixes_are_applied_and_keep_sqs_behaviour() {
         }
     }
     assert_eq!(seen.len(), 22);
-    assert_eq!(count(std).await, (0, 25, 1));
+    assert_eq!(count(std.clone()).await, (0, 25, 1));
+    // sqs-attributes-once: named attributes answer as All does, and only those asked for.
+    let named = sqs
+        .get_queue_attributes()
+        .queue_url(&std)
+        .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
+        .attribute_names(A::ApproximateNumberOfMessagesDelayed)
+        .attribute_names(A::VisibilityTimeout)
+        .send()
+        .await
+        .unwrap();
+    let named = named.attributes().unwrap();
+    assert_eq!(named.len(), 3, "{named:?}");
+    assert_eq!(named[&A::ApproximateNumberOfMessagesNotVisible], "25");
+    assert_eq!(named[&A::ApproximateNumberOfMessagesDelayed], "1");
+    assert_eq!(named[&A::VisibilityTimeout], "30");
     // quiet-log: dozens of calls answered 200, none of them a line in the log.
     let log = std::fs::read_to_string(cloud.emulator.log_path().unwrap()).unwrap();
     assert!(!log.contains("HTTP/1.1\" 200"), "{log}");
