@@ -9,7 +9,8 @@
 //! S3 has no size limit, but this machine's disk does: when the versions under the prefixes
 //! hold more than 60 % of the local cloud's storage cap ([`StorageLimits`]), finished work
 //! goes until 40 % is left: first the uploads of videos that have an output (oldest first),
-//! then the outputs (oldest first). An upload without an output (queued, in progress, or in
+//! then the outputs (oldest first; while the waiting uploads alone hold more than that, the
+//! newest outputs up to 5 % of the cap stay). An upload without an output (queued, in progress, or in
 //! the DLQ waiting for a redrive) is never removed for the cap: removing it would fail its job
 //! with `source_missing`. When those alone fill the cap, the emulator refuses new uploads past
 //! 90 % of it (the API answers 503 `storage_unavailable`) until workers finish some, and
@@ -40,12 +41,17 @@ pub struct LifecycleConfig {
     /// The local cloud's storage bounds: past [`StorageLimits::evict_above`] the oldest
     /// versions go. `None`: no cap (an emulator this process did not bound).
     pub storage: Option<StorageLimits>,
+    /// Sweeps come this often while the last one found the data past the eviction mark...
     pub every: Duration,
+    /// ...and this often otherwise (each sweep lists every version under the prefixes, which
+    /// costs the emulator CPU with thousands of uploads stored).
+    pub every_below_mark: Duration,
 }
 
 impl LifecycleConfig {
     /// The stack's uploads and outputs, expired `expire_after` after they were written and
-    /// kept under the storage cap, checked every 5 s (a load run writes 100-250 MB/s).
+    /// kept under the storage cap, checked every 5 s past the eviction mark (a load run
+    /// writes 100-250 MB/s) and every 15 s below it.
     pub fn for_stack(
         stack: &stack::Stack,
         expire_after: Option<Duration>,
@@ -58,6 +64,7 @@ impl LifecycleConfig {
             expire_after,
             storage,
             every: Duration::from_secs(5),
+            every_below_mark: Duration::from_secs(15),
         }
     }
 }
@@ -222,8 +229,17 @@ pub async fn sweep(
         finished_work.sort_by(|a, b| {
             (a.output, a.modified_s, &a.key).cmp(&(b.output, b.modified_s, &b.key))
         });
+        // Outputs go down to 40 % too, but while the waiting uploads alone hold more, the
+        // newest outputs up to 5 % of the cap stay: removing them would only make room for
+        // other outputs, and a result just written is what someone looks for.
+        let outputs_to = limits.evict_to().max(swept.waiting + limits.cap / 20);
         for l in finished_work {
-            if swept.held <= limits.evict_to() {
+            let to = if l.output {
+                outputs_to
+            } else {
+                limits.evict_to()
+            };
+            if swept.held <= to {
                 break;
             }
             swept.held -= l.size;
@@ -263,17 +279,27 @@ impl Lifecycle {
         });
         let task = tokio::spawn(async move {
             let mut untold = Untold::default();
+            let mut wait = config.every;
             loop {
                 tokio::select! {
                     _ = stop.cancelled() => return,
-                    () = tokio::time::sleep(config.every) => {}
+                    () = tokio::time::sleep(wait) => {}
                 }
                 match sweep(&clients, &config, Utc::now()).await {
                     Ok(s) => {
                         report(&config, &s, &mut untold);
                         tx.send_modify(|state| state.held = Some(s.held));
+                        let past_mark = config.storage.is_some_and(|l| s.held > l.evict_above());
+                        wait = if past_mark || s.evicted > 0 {
+                            config.every
+                        } else {
+                            config.every_below_mark
+                        };
                     }
-                    Err(e) => tracing::warn!("lifecycle: {e}"),
+                    Err(e) => {
+                        tracing::warn!("lifecycle: {e}");
+                        wait = config.every;
+                    }
                 }
             }
         });
@@ -496,6 +522,28 @@ mod tests {
                 "uploads/f.mov"
             ]
         );
+
+        // With 3,000 bytes waiting against a 3,400-byte cap, outputs go only down to the
+        // waiting uploads plus 5 % of the cap (3,170): the older goes, the newer stays.
+        put_all(&cloud, &["processed/g.mp4", "processed/h.mp4"], &[7u8; 100]).await;
+        let overloaded = LifecycleConfig::for_stack(
+            &cloud.stack,
+            None,
+            Some(StorageLimits {
+                cap: 3400,
+                min_free: 0,
+            }),
+        );
+        let swept = sweep(&cloud.clients, &overloaded, Utc::now())
+            .await
+            .unwrap();
+        assert_eq!((swept.evicted, swept.held), (1, 3100), "{swept:?}");
+        let left = keys_left(&cloud).await;
+        let outputs: Vec<_> = left
+            .iter()
+            .filter(|k| k.starts_with("processed/"))
+            .collect();
+        assert_eq!(outputs, ["processed/h.mp4"]);
     }
 
     #[test]
