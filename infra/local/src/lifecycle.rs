@@ -50,8 +50,10 @@ pub struct LifecycleConfig {
 
 impl LifecycleConfig {
     /// The stack's uploads and outputs, expired `expire_after` after they were written and
-    /// kept under the storage cap, checked every 5 s past the eviction mark (a load run
-    /// writes 100-250 MB/s) and every 15 s below it.
+    /// kept under the storage cap, checked every 10 s past the eviction mark and every 30 s
+    /// below it. A load run writes 100-250 MB/s, but the emulator refuses new uploads past 90 %
+    /// of the cap whatever the lifecycle does; each sweep lists every version under the
+    /// prefixes, the emulator's largest cost in a drain of thousands of uploads.
     pub fn for_stack(
         stack: &stack::Stack,
         expire_after: Option<Duration>,
@@ -63,8 +65,8 @@ impl LifecycleConfig {
             outputs: stack.bucket.processed_prefix.clone(),
             expire_after,
             storage,
-            every: Duration::from_secs(5),
-            every_below_mark: Duration::from_secs(15),
+            every: Duration::from_secs(10),
+            every_below_mark: Duration::from_secs(30),
         }
     }
 }
@@ -121,6 +123,9 @@ async fn list(
             .list_object_versions()
             .bucket(bucket)
             .prefix(prefix)
+            // S3's largest page; the emulator's default is 100, and each of its pages costs
+            // a pass over every version in the bucket.
+            .max_keys(1000)
             .set_key_marker(key_marker.take())
             .set_version_id_marker(version_marker.take())
             .send()

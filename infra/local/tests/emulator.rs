@@ -99,9 +99,32 @@ async fn missing_resources_are_permanent_and_dead_endpoints_unreachable() {
 /// The launcher's fixes to moto's SQS costs (infra/local/src/launcher.py) must not change
 /// what SQS does: counts, FIFO content-based de-duplication, delays, in-flight messages and
 /// receiving from a deep queue all behave as before.
+/// Sends `m0`, `m1`, ... up to `count` messages to `url`, `batch` a SendMessageBatch.
+async fn send_numbered(sqs: &aws_sdk_sqs::Client, url: &str, count: usize, batch: usize) {
+    use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+
+    for start in (0..count).step_by(batch) {
+        let entries = (start..(start + batch).min(count))
+            .map(|i| {
+                SendMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .message_body(format!("m{i}"))
+                    .build()
+                    .unwrap()
+            })
+            .collect();
+        sqs.send_message_batch()
+            .queue_url(url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
 #[tokio::test]
 async fn the_emulator_fixes_are_applied_and_keep_sqs_behaviour() {
-    use aws_sdk_sqs::types::{QueueAttributeName as A, SendMessageBatchRequestEntry};
+    use aws_sdk_sqs::types::QueueAttributeName as A;
 
     let cloud = TestCloud::empty().await;
     let log = std::fs::read_to_string(cloud.emulator.log_path().unwrap()).unwrap();
@@ -159,23 +182,7 @@ async fn the_emulator_fixes_are_applied_and_keep_sqs_behaviour() {
         .unwrap()
         .queue_url
         .unwrap();
-    for start in (0..25).step_by(5) {
-        let entries = (start..start + 5)
-            .map(|i| {
-                SendMessageBatchRequestEntry::builder()
-                    .id(i.to_string())
-                    .message_body(format!("m{i}"))
-                    .build()
-                    .unwrap()
-            })
-            .collect();
-        sqs.send_message_batch()
-            .queue_url(&std)
-            .set_entries(Some(entries))
-            .send()
-            .await
-            .unwrap();
-    }
+    send_numbered(sqs, &std, 25, 5).await;
     sqs.send_message()
         .queue_url(&std)
         .message_body("later")
@@ -238,7 +245,7 @@ async fn the_emulator_fixes_are_applied_and_keep_sqs_behaviour() {
 /// the same message, the second answers HTTP 500); `sqs-receive-lock` serializes the scans.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_receivers_move_each_message_to_the_dlq_once_without_errors() {
-    use aws_sdk_sqs::types::{QueueAttributeName as A, SendMessageBatchRequestEntry};
+    use aws_sdk_sqs::types::QueueAttributeName as A;
 
     let cloud = TestCloud::empty().await;
     let sqs = cloud.clients.sqs.clone();
@@ -271,23 +278,7 @@ async fn concurrent_receivers_move_each_message_to_the_dlq_once_without_errors()
         .queue_url
         .unwrap();
     const SENT: usize = 2000;
-    for start in (0..SENT).step_by(10) {
-        let entries = (start..start + 10)
-            .map(|i| {
-                SendMessageBatchRequestEntry::builder()
-                    .id(i.to_string())
-                    .message_body(format!("m{i}"))
-                    .build()
-                    .unwrap()
-            })
-            .collect();
-        sqs.send_message_batch()
-            .queue_url(&queue)
-            .set_entries(Some(entries))
-            .send()
-            .await
-            .unwrap();
-    }
+    send_numbered(&sqs, &queue, SENT, 10).await;
     // Eight receivers; visibility 0 makes a received message visible again at once, so the
     // next scan (any receiver's) moves it to the DLQ.
     let mut receivers = tokio::task::JoinSet::new();
