@@ -310,7 +310,13 @@ async fn undo(
         Stored::Nothing => Ok(()),
         // Exactly the version this request stored: no listing, and nothing else touched.
         Stored::Version(version) => crate::videos::delete_version(state, key, version).await,
-        Stored::Unknown => crate::videos::delete_object_versions(state, key).await,
+        Stored::Unknown => match crate::videos::object_absent(state, key).await {
+            // The key is this upload's own and was never deleted (no delete marker), so
+            // nothing is stored under it: no listing, which costs the local cloud's
+            // emulator a pass over every version in the bucket, refusal after refusal.
+            Ok(true) => Ok(()),
+            Ok(false) | Err(_) => crate::videos::delete_object_versions(state, key).await,
+        },
     };
     if let Err(e) = removed {
         tracing::error!(key, "removing the object of a failed upload: {e}");

@@ -166,6 +166,24 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Whether HeadObject answers 404 for `key`: no current version. (A key whose current version
+/// is a delete marker answers 404 too, with its older versions still stored: only for keys
+/// nothing has deleted does this mean nothing is stored.)
+pub async fn object_absent(state: &AppState, key: &str) -> Result<bool, String> {
+    match state
+        .s3()
+        .head_object()
+        .bucket(state.bucket())
+        .key(key)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(false),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(true),
+        Err(e) => Err(stack::errors::describe(&e).to_string()),
+    }
+}
+
 /// Remove every version (and delete marker) of `key`: the bucket is versioned, and a plain
 /// DeleteObject would only hide the bytes behind a marker.
 pub async fn delete_object_versions(state: &AppState, key: &str) -> Result<(), String> {
