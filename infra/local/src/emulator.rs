@@ -156,10 +156,14 @@ impl Emulator {
                 "FLIGHTDECK_EMULATOR_MIN_FREE_BYTES",
                 storage.min_free.to_string(),
             )
-            // New uploads stop at 90 % of the cap, keeping the rest for the outputs.
+            // New uploads stop short of the cap, keeping the rest for the outputs.
             .env(
                 "FLIGHTDECK_EMULATOR_INTAKE_PREFIX",
                 crate::storage::intake_prefix(),
+            )
+            .env(
+                "FLIGHTDECK_EMULATOR_MAX_INTAKE_BYTES",
+                storage.intake_above().to_string(),
             )
             // Request bodies of megabytes, served from many threads, would otherwise stay in
             // per-thread malloc arenas after they are freed: fewer arenas, and blocks over

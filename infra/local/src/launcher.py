@@ -673,10 +673,12 @@ def bound_s3_storage():
     go through, so the local lifecycle can free space. The data held is measured from the
     open files at most every half second, plus what was let in since.
 
-    New uploads (keys under FLIGHTDECK_EMULATOR_INTAKE_PREFIX) stop at 90 % of the cap: the
-    last tenth is kept for the outputs of jobs already taken, which would otherwise race every
-    new upload for each byte the lifecycle frees, fail, and be transformed again."""
+    New uploads (keys under FLIGHTDECK_EMULATOR_INTAKE_PREFIX) stop at
+    FLIGHTDECK_EMULATOR_MAX_INTAKE_BYTES (90 % of the cap): the rest is kept for the outputs of
+    jobs already taken, which would otherwise race every new upload for each byte the
+    lifecycle frees, fail, and be transformed again."""
     max_data = int(os.environ.get("FLIGHTDECK_EMULATOR_MAX_DATA_BYTES") or 0)
+    max_intake = int(os.environ.get("FLIGHTDECK_EMULATOR_MAX_INTAKE_BYTES") or 0)
     intake_prefix = os.environ.get("FLIGHTDECK_EMULATOR_INTAKE_PREFIX") or None
     min_free = int(os.environ.get("FLIGHTDECK_EMULATOR_MIN_FREE_BYTES") or 0)
     data_dir = os.environ.get("FLIGHTDECK_EMULATOR_DATA_DIR") or tempfile.gettempdir()
@@ -699,10 +701,11 @@ def bound_s3_storage():
                     f"the local cloud's S3 holds {_gb(held)} of object data, and this write "
                     f"would take it past its {_gb(max_data)} cap (FLIGHTDECK_LOCAL_STORAGE_GB)"
                 )
-            elif max_data and intake and held + incoming > max_data // 10 * 9:
+            elif max_data and max_intake and intake and held + incoming > max_intake:
                 why = (
                     f"the local cloud's S3 holds {_gb(held)} of object data, and new uploads "
-                    f"stop at 90 % of its {_gb(max_data)} cap (FLIGHTDECK_LOCAL_STORAGE_GB), "
+                    f"stop at {round(100 * max_intake / max_data)} % of its {_gb(max_data)} "
+                    "cap (FLIGHTDECK_LOCAL_STORAGE_GB), "
                     "keeping the rest for the outputs of jobs already queued"
                 )
             elif min_free and free - incoming < min_free:
@@ -1417,9 +1420,8 @@ def main():
             keep_connections_open()
         print(
             "flightdeck: emulator fixes applied: sqs-retention-check, sqs-send-cost, "
-            "sqs-receive-lock, sqs-clock, sqs-attributes-once, s3-list-versions-copy, s3-range-read, "
-            "s3-multipart-join, "
-            "s3-write-once, module-list, "
+            "sqs-receive-lock, sqs-clock, sqs-attributes-once, s3-list-versions-copy, "
+            "s3-range-read, s3-multipart-join, s3-write-once, module-list, "
             "s3-storage-bound, s3-inflight-bound, request-bodies-freed, quiet-log, log-events-bound, "
             "models-freed, metric-data-bound, metric-scan-once, keep-alive",
             flush=True,

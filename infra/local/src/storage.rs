@@ -82,12 +82,18 @@ impl StorageLimits {
     pub fn evict_to(&self) -> u64 {
         self.cap / 10 * 4
     }
+
+    /// Past this much data the emulator refuses new uploads ([`intake_prefix`]), keeping the
+    /// rest of the cap for the outputs of jobs already queued.
+    pub fn intake_above(&self) -> u64 {
+        self.cap / 10 * 9
+    }
 }
 
 /// The keys the emulator counts as new uploads: the built-in stack's uploads prefix
-/// (`infra/stack.json`). Writes under it stop at 90 % of the cap, so that the outputs of jobs
-/// already queued still fit; a stack with another prefix has its uploads bounded by the whole
-/// cap, like every other write.
+/// (`infra/stack.json`). Writes under it stop at [`StorageLimits::intake_above`], so that the
+/// outputs of jobs already queued still fit; a stack with another prefix has its uploads
+/// bounded by the whole cap, like every other write.
 pub fn intake_prefix() -> String {
     stack::Stack::embedded().map_or_else(|_| "uploads/".to_owned(), |s| s.bucket.uploads_prefix)
 }
@@ -155,6 +161,7 @@ mod tests {
         );
         assert_eq!(limits.evict_above(), (512 << 20) / 10 * 6);
         assert_eq!(limits.evict_to(), (512 << 20) / 10 * 4);
+        assert_eq!(limits.intake_above(), (512 << 20) / 10 * 9);
     }
 
     #[test]
