@@ -6,8 +6,7 @@
 # (bench/emulator_sqs.py). The console, the fleet's metrics, the autoscaler and the API's
 # health read the queues' counts every few seconds, and every worker's receive scans the
 # queue, while a load run leaves thousands queued. Needs the emulator installed (`flightdeck
-# local install`). Writes
-# bench/results/emulator-sqs-<date>.md.
+# local install`). Writes bench/results/emulator-sqs-<date>.md.
 #
 #   bench/emulator-sqs.sh                       # base: HEAD's launcher, 3 trials, depth 3000
 #   BASE=HEAD~1 TRIALS=5 DEPTH=5000 bench/emulator-sqs.sh

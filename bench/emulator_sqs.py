@@ -1,7 +1,8 @@
 """The emulator's CPU per SQS call on a deep queue, for two launchers, trial by trial: a queue
 of DEPTH messages, a third of them in flight, then GetQueueAttributes (the 8 attributes the
-console reads for a queue row, `ops::queues::SNAPSHOT_ATTRIBUTES`) and ReceiveMessage (up to 10, no wait; each received message deleted again in one batch so the
-depth holds) one after another from one client. Each trial starts a fresh emulator; the
+console reads for a queue row, `ops::queues::SNAPSHOT_ATTRIBUTES`) and ReceiveMessage (up to
+10, no wait; what it got is deleted in one batch and sent again, so the depth holds), one
+after another from one client. Each trial starts a fresh emulator; the
 launchers take turns, so load from other processes hits both alike. Every trial checks the
 counts the emulator answers.
 

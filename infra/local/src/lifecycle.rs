@@ -10,9 +10,9 @@
 //! hold more than 60 % of the local cloud's storage cap ([`StorageLimits`]), finished work
 //! goes until 40 % is left: first the uploads of videos that have an output (oldest first),
 //! then the outputs (oldest first; while the waiting uploads alone hold more than that, the
-//! newest outputs up to 5 % of the cap stay). An upload without an output (queued, in progress, or in
-//! the DLQ waiting for a redrive) is never removed for the cap: removing it would fail its job
-//! with `source_missing`. When those alone fill the cap, the emulator refuses new uploads past
+//! newest outputs up to 5 % of the cap stay). An upload without an output (queued, in
+//! progress, or in the DLQ waiting for a redrive) is never removed for the cap: removing it
+//! would fail its job with `source_missing`. When those alone fill the cap, the emulator refuses new uploads past
 //! 90 % of it (the API answers 503 `storage_unavailable`) until workers finish some, and
 //! keeps the rest for their outputs. A video's upload and output are matched by file name
 //! (`uploads/<date>/<id>.mov` and `processed/<date>/<id>.mp4`). Talks to S3 only.
@@ -41,7 +41,8 @@ pub struct LifecycleConfig {
     /// The local cloud's storage bounds: past [`StorageLimits::evict_above`] the oldest
     /// versions go. `None`: no cap (an emulator this process did not bound).
     pub storage: Option<StorageLimits>,
-    /// Sweeps come this often while the last one found the data past the eviction mark...
+    /// Sweeps come this often while the last one found the data past the eviction mark or
+    /// removed something for the cap...
     pub every: Duration,
     /// ...and this often otherwise (each sweep lists every version under the prefixes, which
     /// costs the emulator CPU with thousands of uploads stored).
@@ -449,6 +450,13 @@ mod tests {
         assert_eq!(keys_left(&cloud).await, ["keep/c.txt"]);
     }
 
+    /// The stack's lifecycle with a storage cap of `cap` bytes and no expiry: only the cap
+    /// removes anything.
+    fn capped(cloud: &TestCloud, cap: u64) -> LifecycleConfig {
+        let limits = StorageLimits { cap, min_free: 0 };
+        LifecycleConfig::for_stack(&cloud.stack, None, Some(limits))
+    }
+
     /// Past 60 % of the cap finished work goes until 40 % is left: the uploads of videos with
     /// an output, then the outputs, each oldest first. An upload without an output stays,
     /// however old; keys outside the prefixes are neither counted nor removed.
@@ -465,12 +473,7 @@ mod tests {
             "keep/e",
         ];
         put_all(&cloud, &keys, &[7u8; 1000]).await;
-        let cap = StorageLimits {
-            cap: 5000,
-            min_free: 0,
-        };
-        // No expiry: only the cap removes anything.
-        let config = LifecycleConfig::for_stack(&cloud.stack, None, Some(cap));
+        let config = capped(&cloud, 5000);
         let swept = sweep(&cloud.clients, &config, Utc::now()).await.unwrap();
         assert_eq!(
             swept,
@@ -498,14 +501,7 @@ mod tests {
         // Waiting uploads alone past the cap: nothing goes (the emulator refuses new uploads
         // instead).
         put_all(&cloud, &["uploads/d.mov", "uploads/f.mov"], &[7u8; 1000]).await;
-        let tight = LifecycleConfig::for_stack(
-            &cloud.stack,
-            None,
-            Some(StorageLimits {
-                cap: 2000,
-                min_free: 0,
-            }),
-        );
+        let tight = capped(&cloud, 2000);
         let swept = sweep(&cloud.clients, &tight, Utc::now()).await.unwrap();
         assert_eq!(
             swept,
@@ -531,14 +527,7 @@ mod tests {
         // With 3,000 bytes waiting against a 3,400-byte cap, outputs go only down to the
         // waiting uploads plus 5 % of the cap (3,170): the older goes, the newer stays.
         put_all(&cloud, &["processed/g.mp4", "processed/h.mp4"], &[7u8; 100]).await;
-        let overloaded = LifecycleConfig::for_stack(
-            &cloud.stack,
-            None,
-            Some(StorageLimits {
-                cap: 3400,
-                min_free: 0,
-            }),
-        );
+        let overloaded = capped(&cloud, 3400);
         let swept = sweep(&cloud.clients, &overloaded, Utc::now())
             .await
             .unwrap();

@@ -99,6 +99,25 @@ async fn missing_resources_are_permanent_and_dead_endpoints_unreachable() {
 /// The launcher's fixes to moto's SQS costs (infra/local/src/launcher.py) must not change
 /// what SQS does: counts, FIFO content-based de-duplication, delays, in-flight messages and
 /// receiving from a deep queue all behave as before.
+/// A queue's visible, in-flight and delayed message counts (GetQueueAttributes All).
+async fn queue_counts(sqs: &aws_sdk_sqs::Client, url: String) -> (usize, usize, usize) {
+    use aws_sdk_sqs::types::QueueAttributeName as A;
+
+    let attrs = sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(A::All)
+        .send()
+        .await
+        .unwrap();
+    let get = |a: A| attrs.attributes().unwrap()[&a].parse::<usize>().unwrap();
+    (
+        get(A::ApproximateNumberOfMessages),
+        get(A::ApproximateNumberOfMessagesNotVisible),
+        get(A::ApproximateNumberOfMessagesDelayed),
+    )
+}
+
 /// Sends `m0`, `m1`, ... up to `count` messages to `url`, `batch` a SendMessageBatch.
 async fn send_numbered(sqs: &aws_sdk_sqs::Client, url: &str, count: usize, batch: usize) {
     use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
@@ -135,21 +154,7 @@ async fn the_emulator_fixes_are_applied_and_keep_sqs_behaviour() {
         "{log}"
     );
     let sqs = &cloud.clients.sqs;
-    let count = |url: String| async move {
-        let attrs = sqs
-            .get_queue_attributes()
-            .queue_url(url)
-            .attribute_names(A::All)
-            .send()
-            .await
-            .unwrap();
-        let get = |a: A| attrs.attributes().unwrap()[&a].parse::<u32>().unwrap();
-        (
-            get(A::ApproximateNumberOfMessages),
-            get(A::ApproximateNumberOfMessagesNotVisible),
-            get(A::ApproximateNumberOfMessagesDelayed),
-        )
-    };
+    let count = |url: String| queue_counts(sqs, url);
 
     // FIFO with content-based de-duplication: the same body three times is one message.
     let fifo = sqs
@@ -317,26 +322,12 @@ async fn concurrent_receivers_move_each_message_to_the_dlq_once_without_errors()
         .await
         .unwrap();
     assert!(last.messages().is_empty(), "{last:?}");
-    let count = |url: String| {
-        let sqs = sqs.clone();
-        async move {
-            let attrs = sqs
-                .get_queue_attributes()
-                .queue_url(url)
-                .attribute_names(A::ApproximateNumberOfMessages)
-                .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
-                .send()
-                .await
-                .unwrap();
-            let get = |a: A| attrs.attributes().unwrap()[&a].parse::<usize>().unwrap();
-            (
-                get(A::ApproximateNumberOfMessages),
-                get(A::ApproximateNumberOfMessagesNotVisible),
-            )
-        }
-    };
-    assert_eq!(count(queue).await, (0, 0));
-    assert_eq!(count(dlq).await, (SENT, 0), "each message in the DLQ once");
+    assert_eq!(queue_counts(&sqs, queue).await, (0, 0, 0));
+    assert_eq!(
+        queue_counts(&sqs, dlq).await,
+        (SENT, 0, 0),
+        "each message in the DLQ once"
+    );
     // Not even a retried one: the emulator logs every answer of 400 and over.
     let log = std::fs::read_to_string(cloud.emulator.log_path().unwrap()).unwrap();
     assert!(!log.contains("HTTP/1.1\" 500"), "{log}");
