@@ -116,9 +116,9 @@ def fix_sqs_send_cost():
 def fix_sqs_clock():
     """Every SQS message's `visible` and `delayed` ask moto's `unix_time_millis()` for the time,
     which builds a timezone-aware datetime (importing `datetime.UTC` on each call), strips the
-    zone and subtracts the epoch: about 14 microseconds a message. GetQueueAttributes counts
-    the queue three times and each ReceiveMessage scan and long-poll wake-up once, so at a
-    depth of 5,000 one GetQueueAttributes cost about 200 ms of the emulator's CPU. The SQS
+    zone and subtracts an epoch it also builds, for every message each time. GetQueueAttributes
+    counts the queue three times and each ReceiveMessage scan and long-poll wake-up once, so
+    the clock was most of a deep queue's cost (bench/emulator-sqs.sh measures it). The SQS
     models now read the same clock from `time.time()`; a given datetime converts as before."""
     from moto.sqs import models
 
