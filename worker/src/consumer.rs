@@ -208,8 +208,11 @@ impl Worker {
         loop {
             // Stop receiving at once on shutdown. A message SQS handed out in the cancelled
             // call stays hidden for one visibility timeout, then is delivered again: delayed,
-            // never lost.
+            // never lost. `biased`: once shutdown has come no receive starts at all (polled
+            // first, a receive is sent even though its answer is dropped, and could take the
+            // very message this worker has just released).
             let received = tokio::select! {
+                biased;
                 () = shutdown.cancelled() => break,
                 r = self.queue.receive(self.config.receive_wait) => r,
             };

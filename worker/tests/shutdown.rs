@@ -6,11 +6,21 @@
 mod common;
 
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use store::VideoStatus;
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use common::{dir_is_empty, env, synth, Env};
@@ -202,4 +212,67 @@ async fn sigterm_releases_a_job_still_waiting_for_its_transform_and_finishes_the
     assert_eq!(env.processed_keys().await.len(), 1);
     assert_eq!(env.depth(&env.dlq_url).await, (0, 0));
     assert!(dir_is_empty(&env.work_dir()));
+}
+
+/// Counts the ReceiveMessage calls its client starts.
+#[derive(Debug, Clone, Default)]
+struct CountReceives(Arc<AtomicUsize>);
+
+impl Intercept for CountReceives {
+    fn name(&self) -> &'static str {
+        "count-receives"
+    }
+
+    fn read_before_serialization(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if cfg
+            .load::<Metadata>()
+            .is_some_and(|m| m.name() == "ReceiveMessage")
+        {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopping_worker_starts_no_receive() {
+    // Once shutdown has come, no slot starts a ReceiveMessage: one sent and then dropped would
+    // still take a message on the server (the one this worker has just released, say) and hide
+    // it from every other consumer for a visibility timeout. Each run below gives each of the
+    // two lanes one chance; an unordered select started a receive in about half of them.
+    let env = env().await;
+    let receives = CountReceives::default();
+    let mut clients = env.cloud.clients.clone();
+    clients.sqs = aws_sdk_sqs::Client::from_conf(
+        clients
+            .sqs
+            .config()
+            .to_builder()
+            .interceptor(receives.clone())
+            .build(),
+    );
+    let worker = Arc::new(env.worker_on(&clients, |_| {}).await);
+    // The interceptor sees this worker's calls (a receive before any stop is counted).
+    assert_eq!(
+        worker.poll_once(&CancellationToken::new()).await.unwrap(),
+        None
+    );
+    assert_eq!(receives.0.load(Ordering::Relaxed), 1);
+
+    for _ in 0..20 {
+        let shutdown = CancellationToken::new();
+        shutdown.cancel();
+        let report = worker.clone().run(shutdown, CancellationToken::new()).await;
+        assert!(!report.abandoned);
+    }
+    assert_eq!(
+        receives.0.load(Ordering::Relaxed),
+        1,
+        "receives started after the stop"
+    );
 }

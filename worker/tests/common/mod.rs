@@ -79,6 +79,15 @@ pub async fn env() -> Env {
 impl Env {
     /// A worker with short waits and backoffs, so tests stay fast.
     pub async fn worker(&self, tweak: impl FnOnce(&mut WorkerConfig)) -> Worker {
+        self.worker_on(&self.cloud.clients, tweak).await
+    }
+
+    /// `worker`, calling AWS through `clients` (a test's own, e.g. with an interceptor).
+    pub async fn worker_on(
+        &self,
+        clients: &stack::aws::Clients,
+        tweak: impl FnOnce(&mut WorkerConfig),
+    ) -> Worker {
         let mut config = WorkerConfig::from_stack(&self.cloud.stack);
         config.receive_wait = Duration::from_secs(1);
         config.backoff_base = Duration::from_secs(1);
@@ -88,7 +97,7 @@ impl Env {
         tweak(&mut config);
         let assets = tokio::task::spawn_blocking(assets).await.unwrap();
         Worker::new(
-            &self.cloud.clients,
+            clients,
             &self.cloud.stack,
             self.store.clone(),
             assets,
