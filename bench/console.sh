@@ -24,9 +24,10 @@
 #   RAW=/tmp/raw bench/console.sh                     # also keep the frame logs and key times
 #   BASELINE=0 bench/console.sh                       # skip the same-run baseline (below)
 #
-# The baseline, in the same run on the same emulator: the console again with every queue read
-# at the full refresh (`offscreen_queues_s` = the queues' refresh, as before rows off the
-# screen were read less often), measured for idle CPU and calls per minute the same way.
+# The baseline, in the same run on the same emulator: the console again with every queue and
+# group read at the full refresh (`offscreen_queues_s` and `offscreen_groups_s` = the queues'
+# refresh, as before rows off the screen were read less often), measured for idle CPU and
+# calls per minute the same way.
 #
 # Writes bench/results/console-<YYYY-MM-DD-HHMM>.md (UTC), or $OUT, with bench/console_report.py.
 # Stops everything it starts.
@@ -108,7 +109,8 @@ fixture=$(tail -1 "$runtime/fixture.log")
 # from before the `[watch]` config watches everything anyway and would refuse the key.
 mkdir -p "$runtime/config/flightdeck"
 config_note="no config file (this binary watches every group and queue)"
-# Writes the console's config; $1, when given, is refresh.offscreen_queues_s.
+# Writes the console's config; $1, when given, is refresh.offscreen_queues_s (and
+# offscreen_groups_s, where this binary has it).
 write_config() {
     {
         echo '[watch]'
@@ -118,6 +120,9 @@ write_config() {
             echo '[refresh]'
             [ -z "${QUEUES_S:-}" ] || echo "queues_s = $QUEUES_S"
             [ -z "${1:-}" ] || echo "offscreen_queues_s = $1"
+            if [ -n "${1:-}" ] && grep -q offscreen_groups_s "$BIN"; then
+                echo "offscreen_groups_s = $1"
+            fi
         fi
     } >"$runtime/config/flightdeck/config.toml"
 }

@@ -147,9 +147,33 @@ pub async fn describe_groups(
     calls: &CallLog,
     sel: &Selection,
 ) -> Result<Vec<AutoScalingGroup>, CallError> {
+    run_group_queries(clients, calls, sel, group_queries(sel)).await
+}
+
+/// These groups of the selection by name (the ones on screen), each once; a name AWS does not
+/// return is a group deleted since.
+pub async fn describe_named_groups(
+    clients: &Clients,
+    calls: &CallLog,
+    sel: &Selection,
+    names: &[String],
+) -> Result<Vec<AutoScalingGroup>, CallError> {
+    let queries = names
+        .chunks(NAMES_PER_CALL)
+        .map(|c| GroupQuery::Names(c.to_vec()))
+        .collect();
+    run_group_queries(clients, calls, sel, queries).await
+}
+
+async fn run_group_queries(
+    clients: &Clients,
+    calls: &CallLog,
+    sel: &Selection,
+    queries: Vec<GroupQuery>,
+) -> Result<Vec<AutoScalingGroup>, CallError> {
     const API: &str = "DescribeAutoScalingGroups";
     let mut out: BTreeMap<String, AutoScalingGroup> = BTreeMap::new();
-    for query in group_queries(sel) {
+    for query in queries {
         let mut request = clients
             .autoscaling
             .describe_auto_scaling_groups()

@@ -1,5 +1,8 @@
 //! The groups agent: each poll, DescribeAutoScalingGroups for the watched groups (one call for
-//! all when names or tags can filter them server-side, see `ops::watch`), plus
+//! all when names or tags can filter them server-side, see `ops::watch`). With the UI saying
+//! which groups are on screen ([`GroupsPoller::with_on_screen`]), a poll reads only those, by
+//! name, and the whole selection about every `offscreen_every` (and at the first poll); each
+//! report carries every group with its last reading (`read_at`). Plus
 //! DescribePolicies and DescribeScalingActivities (which change rarely) every 30 s, and EC2
 //! DescribeInstances only for instances it has not seen yet (their launch times, which the
 //! group's instance list lacks). Tells the metrics agent which series to fetch: each group's
@@ -36,6 +39,47 @@ pub struct GroupsPoller {
     detail_at: Option<Instant>,
     /// Launch times by instance id; an instance is asked about once.
     launched: BTreeMap<String, Option<ui::Timestamp>>,
+    /// Each group's last description, by name, and when it was taken.
+    readings: BTreeMap<String, (Instant, ui::Timestamp, AutoScalingGroup)>,
+    /// When the whole selection was last described.
+    listed_at: Option<Instant>,
+    /// The names of the groups the UI shows; `None`: every group is read every poll.
+    on_screen: Option<watch::Receiver<Vec<String>>>,
+    offscreen_every: Duration,
+}
+
+/// What a poll describes.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Due {
+    /// The whole selection.
+    All,
+    /// These groups by name (none: no call this poll).
+    Named(Vec<String>),
+}
+
+/// The whole selection is described at the first poll, when `offscreen_every` has passed
+/// since the last listing and when the screen shows a group not read yet; otherwise only the
+/// groups on screen whose reading is about a poll old (a poll the UI started early, for
+/// groups that just came on screen, reads only those).
+pub fn due(
+    listed_age: Option<Duration>,
+    shown: &[(String, Option<Duration>)],
+    interval: Duration,
+    offscreen_every: Duration,
+) -> Due {
+    // A poll that starts a little early still reads what the last one read.
+    let slack = |d: Duration| d.mul_f64(0.8);
+    let listing_due = listed_age.is_none_or(|age| age >= slack(offscreen_every));
+    if listing_due || shown.iter().any(|(_, age)| age.is_none()) {
+        return Due::All;
+    }
+    Due::Named(
+        shown
+            .iter()
+            .filter(|(_, age)| age.is_some_and(|a| a >= slack(interval)))
+            .map(|(name, _)| name.clone())
+            .collect(),
+    )
 }
 
 /// The CloudWatch series the metrics agent fetches for a group: its CPU, each instance's CPU,
@@ -80,16 +124,87 @@ impl GroupsPoller {
             activities: BTreeMap::new(),
             detail_at: None,
             launched: BTreeMap::new(),
+            readings: BTreeMap::new(),
+            listed_at: None,
+            on_screen: None,
+            offscreen_every: interval,
         }
+    }
+
+    /// Read the groups the UI shows (`rx`, names) every poll and the whole selection about
+    /// every `every`.
+    pub fn with_on_screen(mut self, rx: watch::Receiver<Vec<String>>, every: Duration) -> Self {
+        self.on_screen = Some(rx);
+        self.offscreen_every = every;
+        self
+    }
+
+    /// Describes what is due ([`due`]) into `readings`.
+    async fn read_groups(&mut self) -> Result<(), Failure> {
+        let due = match &mut self.on_screen {
+            None => Due::All,
+            Some(rx) => {
+                let now = Instant::now();
+                let shown: Vec<(String, Option<Duration>)> = rx
+                    .borrow_and_update()
+                    .iter()
+                    .map(|n| (n.clone(), self.readings.get(n).map(|(t, ..)| now - *t)))
+                    .collect();
+                due(
+                    self.listed_at.map(|t| now - t),
+                    &shown,
+                    self.interval,
+                    self.offscreen_every,
+                )
+            }
+        };
+        let (now, at) = (Instant::now(), Utc::now());
+        match due {
+            Due::All => {
+                let groups =
+                    ops::watch::describe_groups(&self.clients, &self.calls, &self.selection)
+                        .await
+                        .map_err(|e| Failure::from_call(&e))?;
+                self.readings = groups
+                    .into_iter()
+                    .map(|g| {
+                        let name = g.auto_scaling_group_name().unwrap_or_default().to_owned();
+                        (name, (now, at, g))
+                    })
+                    .collect();
+                self.listed_at = Some(now);
+            }
+            Due::Named(names) if names.is_empty() => {}
+            Due::Named(names) => {
+                let groups = ops::watch::describe_named_groups(
+                    &self.clients,
+                    &self.calls,
+                    &self.selection,
+                    &names,
+                )
+                .await
+                .map_err(|e| Failure::from_call(&e))?;
+                // A name not returned is a group deleted since.
+                for name in &names {
+                    self.readings.remove(name);
+                }
+                for g in groups {
+                    let name = g.auto_scaling_group_name().unwrap_or_default().to_owned();
+                    self.readings.insert(name, (now, at, g));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Looks up the launch times of instances not seen before and forgets instances that are
     /// gone. A failure leaves the times unknown (shown as `–`) rather than failing the poll.
-    async fn learn_launch_times(&mut self, groups: &[AutoScalingGroup]) {
+    async fn learn_launch_times(&mut self) {
         const API: &str = "DescribeInstances";
-        let current: Vec<String> = groups
-            .iter()
-            .flat_map(|g| g.instances())
+        let current: Vec<String> = self
+            .readings
+            .values()
+            .flat_map(|(.., g)| g.instances())
             .filter_map(|i| i.instance_id().map(str::to_owned))
             .collect();
         self.launched.retain(|id, _| current.contains(id));
@@ -125,12 +240,6 @@ impl GroupsPoller {
                 }
             }
         }
-    }
-
-    async fn describe_groups(&self) -> Result<Vec<AutoScalingGroup>, Failure> {
-        ops::watch::describe_groups(&self.clients, &self.calls, &self.selection)
-            .await
-            .map_err(|e| Failure::from_call(&e))
     }
 
     async fn describe_policies(&self) -> Result<Vec<ScalingPolicy>, Failure> {
@@ -173,9 +282,20 @@ impl Poller for GroupsPoller {
         self.interval
     }
 
+    async fn changed(&mut self) {
+        match &mut self.on_screen {
+            Some(rx) => {
+                if rx.changed().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+            None => std::future::pending().await,
+        }
+    }
+
     async fn poll(&mut self) -> Result<Vec<Report>, Failure> {
-        let groups = self.describe_groups().await?;
-        self.learn_launch_times(&groups).await;
+        self.read_groups().await?;
+        self.learn_launch_times().await;
         if self.detail_at.is_none_or(|t| t.elapsed() >= DETAIL_EVERY) {
             let policies = self.describe_policies().await?;
             let activities = self.describe_activities().await?;
@@ -184,7 +304,11 @@ impl Poller for GroupsPoller {
             self.detail_at = Some(Instant::now());
         }
         let at = Utc::now();
+        let groups: Vec<&AutoScalingGroup> = self.readings.values().map(|(.., g)| g).collect();
         let mut snapshots = snapshots(&groups, &self.policies, &self.activities);
+        for g in &mut snapshots {
+            g.read_at = self.readings.get(&g.name).map(|(_, t, _)| *t);
+        }
         for i in snapshots.iter_mut().flat_map(|g| g.instances.iter_mut()) {
             i.launch_time = self.launched.get(&i.id).copied().flatten();
         }
@@ -205,7 +329,7 @@ impl Poller for GroupsPoller {
 
 /// The dashboard's view of the groups, sorted by name.
 pub fn snapshots(
-    groups: &[AutoScalingGroup],
+    groups: &[&AutoScalingGroup],
     policies: &BTreeMap<String, Vec<PolicyInfo>>,
     activities: &BTreeMap<String, Vec<ActivityInfo>>,
 ) -> Vec<GroupSnapshot> {
@@ -228,6 +352,7 @@ pub fn snapshots(
                     .filter_map(|p| p.process_name())
                     .map(str::to_owned)
                     .collect(),
+                read_at: None,
                 name,
             }
         })
@@ -355,6 +480,50 @@ mod tests {
     };
     use ui::Phase;
 
+    fn secs(s: u64) -> Duration {
+        Duration::from_secs(s)
+    }
+
+    fn shown(ages: &[(&str, Option<u64>)]) -> Vec<(String, Option<Duration>)> {
+        ages.iter()
+            .map(|(n, a)| ((*n).to_owned(), a.map(secs)))
+            .collect()
+    }
+
+    #[test]
+    fn the_whole_selection_is_listed_first_then_every_offscreen_period() {
+        let (every, off) = (secs(3), secs(60));
+        let on = shown(&[("a", Some(3))]);
+        assert_eq!(due(None, &on, every, off), Due::All, "never listed");
+        assert_eq!(
+            due(Some(secs(10)), &on, every, off),
+            Due::Named(vec!["a".into()])
+        );
+        assert_eq!(
+            due(Some(secs(50)), &on, every, off),
+            Due::All,
+            "a little early"
+        );
+        assert_eq!(
+            due(Some(secs(10)), &shown(&[("new", None)]), every, off),
+            Due::All,
+            "a group on screen never read"
+        );
+    }
+
+    #[test]
+    fn groups_on_screen_are_read_when_about_a_poll_old_and_none_may_mean_no_call() {
+        let (every, off) = (secs(3), secs(60));
+        // `a` is a poll old; `b` and `c` were read since (a poll the UI starts early, for a
+        // group that just came on screen, skips them).
+        let on = shown(&[("a", Some(3)), ("b", Some(0)), ("c", Some(1))]);
+        assert_eq!(
+            due(Some(secs(10)), &on, every, off),
+            Due::Named(vec!["a".into()])
+        );
+        assert_eq!(due(Some(secs(10)), &[], every, off), Due::Named(Vec::new()));
+    }
+
     fn instance(id: &str, state: LifecycleState) -> Instance {
         Instance::builder()
             .instance_id(id)
@@ -401,7 +570,7 @@ mod tests {
             .auto_scaling_group_name("a-first")
             .build();
         let policies = policies_by_group(&[cpu_policy("flightdeck-worker", 55.0)]);
-        let out = snapshots(&[g, other], &policies, &BTreeMap::new());
+        let out = snapshots(&[&g, &other], &policies, &BTreeMap::new());
         assert_eq!(out[0].name, "a-first", "sorted by name");
         assert_eq!((out[0].min, out[0].desired, out[0].max), (0, 0, 0));
         let w = &out[1];

@@ -88,7 +88,20 @@ async fn the_groups_agent_reports_both_groups_with_capacity_instances_and_polici
     assert_eq!(stats.per_api["DescribeAutoScalingGroups"], 2);
     assert_eq!(stats.per_api["DescribePolicies"], 1);
     assert_eq!(stats.per_api["DescribeInstances"], 1);
-    assert_eq!(again, groups, "launch times are kept from the first poll");
+    assert!(again
+        .iter()
+        .zip(&groups)
+        .all(|(a, g)| a.read_at > g.read_at));
+    let unread = |gs: Vec<ui::GroupSnapshot>| {
+        gs.into_iter()
+            .map(|g| ui::GroupSnapshot { read_at: None, ..g })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        unread(again),
+        unread(groups),
+        "launch times are kept from the first poll"
+    );
 }
 
 #[tokio::test]
@@ -711,6 +724,7 @@ async fn a_region_switch_reports_the_empty_region_then_the_stack_again() {
         queues: Duration::from_millis(200),
         metrics: Duration::from_secs(15),
         offscreen_queues: Duration::from_secs(60),
+        offscreen_groups: Duration::from_secs(60),
     };
     let agents = Agents::spawn(&clients, tx, fast, extras);
     // Until the target with `seq` is reported: the groups and queues seen after it.
@@ -1030,4 +1044,83 @@ async fn a_dlq_found_by_redrive_is_read_off_screen_like_any_other_row() {
         dlq(&second).map(|q| q.read_at),
         dlq(&first).map(|q| q.read_at)
     );
+}
+
+/// The groups agent with the screen's groups: those are read by name each poll, the others keep
+/// their reading (and its time) until the next listing; a group coming on screen is read at once,
+/// and one deleted while on screen leaves the report.
+#[tokio::test]
+async fn groups_off_the_screen_keep_their_reading_and_groups_coming_on_screen_are_read_at_once() {
+    let cloud = TestCloud::provisioned().await;
+    for name in ["fill-a", "fill-b", "fill-c"] {
+        extra_group(&cloud, name, &[]).await;
+    }
+    let calls = CallLog::default();
+    let (names_tx, _names_rx) = watch::channel(Vec::new());
+    let (shown_tx, shown_rx) = watch::channel(vec!["fill-a".to_owned()]);
+    let mut poller = GroupsPoller::new(
+        cloud.clients.clone(),
+        calls.clone(),
+        SEC,
+        Selection::everything(),
+        names_tx,
+    )
+    .with_on_screen(shown_rx, Duration::from_secs(600));
+    let described =
+        || calls.stats_at(std::time::Instant::now()).per_api["DescribeAutoScalingGroups"];
+    let report = |r: Vec<Report>| match one(r) {
+        Report::Groups { groups, .. } => groups,
+        other => panic!("not a groups report: {other:?}"),
+    };
+    let group = |gs: &[ui::GroupSnapshot], name: &str| gs.iter().find(|g| g.name == name).cloned();
+    let first = report(poller.poll().await.unwrap());
+    assert_eq!(first.len(), 5, "the stack's two groups and three more");
+    assert_eq!(described(), 1, "the first poll lists every group");
+
+    for name in ["fill-a", "fill-b"] {
+        cloud
+            .clients
+            .autoscaling
+            .set_desired_capacity()
+            .auto_scaling_group_name(name)
+            .desired_capacity(1)
+            .send()
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(SEC).await;
+    let second = report(poller.poll().await.unwrap());
+    assert_eq!(described(), 2);
+    assert_eq!(second.len(), 5, "every group is still reported");
+    assert_eq!(group(&second, "fill-a").unwrap().desired, 1, "on screen");
+    let b = group(&second, "fill-b").unwrap();
+    assert_eq!(b.desired, 0, "kept from the first poll");
+    assert_eq!(b.read_at, group(&first, "fill-b").unwrap().read_at);
+    assert!(group(&second, "fill-a").unwrap().read_at > b.read_at);
+
+    // fill-b comes on screen: the change wakes the poller, which reads it (not fill-a, read a
+    // moment ago).
+    shown_tx.send_replace(vec!["fill-a".to_owned(), "fill-b".to_owned()]);
+    tokio::time::timeout(SEC, poller.changed())
+        .await
+        .expect("the change wakes it");
+    let third = report(poller.poll().await.unwrap());
+    assert_eq!(described(), 3);
+    assert_eq!(group(&third, "fill-b").unwrap().desired, 1);
+
+    // A group deleted while on screen: the next poll's answer lacks it, so the report does too.
+    cloud
+        .clients
+        .autoscaling
+        .delete_auto_scaling_group()
+        .auto_scaling_group_name("fill-a")
+        .force_delete(true)
+        .send()
+        .await
+        .unwrap();
+    tokio::time::sleep(SEC).await;
+    let fourth = report(poller.poll().await.unwrap());
+    assert_eq!(described(), 4);
+    assert!(group(&fourth, "fill-a").is_none(), "{fourth:?}");
+    assert_eq!(fourth.len(), 4);
 }

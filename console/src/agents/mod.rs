@@ -200,6 +200,8 @@ pub struct Intervals {
     pub metrics: Duration,
     /// The queues whose rows are off the screen.
     pub offscreen_queues: Duration,
+    /// The groups off the screen.
+    pub offscreen_groups: Duration,
 }
 
 impl Default for Intervals {
@@ -216,6 +218,7 @@ impl From<ui::config::RefreshConfig> for Intervals {
             queues: r.queues,
             metrics: r.metrics,
             offscreen_queues: r.offscreen_queues,
+            offscreen_groups: r.offscreen_groups,
         }
     }
 }

@@ -118,6 +118,7 @@ struct Routing {
     peek: Option<String>,
     logs: logs::Wanted,
     queues_on_screen: Vec<String>,
+    groups_on_screen: Vec<String>,
 }
 
 impl Default for Routing {
@@ -127,6 +128,7 @@ impl Default for Routing {
             peek: None,
             logs: None,
             queues_on_screen: Vec::new(),
+            groups_on_screen: Vec::new(),
         }
     }
 }
@@ -140,6 +142,7 @@ struct Generation {
     peek: watch::Sender<Option<String>>,
     logs: watch::Sender<logs::Wanted>,
     queues_on_screen: watch::Sender<Vec<String>>,
+    groups_on_screen: watch::Sender<Vec<String>>,
     actions: mpsc::UnboundedSender<Command>,
 }
 
@@ -167,6 +170,7 @@ impl Generation {
         let (names_tx, names_rx) = watch::channel(Vec::new());
         let (queue_series_tx, queue_series_rx) = watch::channel(Vec::new());
         let (queues_on_screen, on_screen_rx) = watch::channel(routing.queues_on_screen.clone());
+        let (groups_on_screen, groups_shown_rx) = watch::channel(routing.groups_on_screen.clone());
         let mut tasks = JoinSet::new();
         let local = setup
             .local
@@ -182,7 +186,8 @@ impl Generation {
             setup.intervals.groups,
             setup.watch.groups.clone(),
             names_tx,
-        );
+        )
+        .with_on_screen(groups_shown_rx, setup.intervals.offscreen_groups);
         tasks.spawn(run(
             groups,
             tx.clone(),
@@ -268,6 +273,7 @@ impl Generation {
             peek,
             logs,
             queues_on_screen,
+            groups_on_screen,
             actions,
         }
     }
@@ -283,6 +289,9 @@ impl Generation {
             }
             Command::QueuesOnScreen(names) => {
                 self.queues_on_screen.send_replace(names.clone());
+            }
+            Command::GroupsOnScreen(names) => {
+                self.groups_on_screen.send_replace(names.clone());
             }
             Command::TailLogs { request, follow } => {
                 self.logs
@@ -373,6 +382,9 @@ impl Supervisor {
                                 Command::PeekDlq(q) => self.routing.peek = q.clone(),
                                 Command::QueuesOnScreen(names) => {
                                     self.routing.queues_on_screen.clone_from(names);
+                                }
+                                Command::GroupsOnScreen(names) => {
+                                    self.routing.groups_on_screen.clone_from(names);
                                 }
                                 Command::TailLogs { request, follow } => {
                                     self.routing.logs = request.clone().map(|r| (r, *follow));

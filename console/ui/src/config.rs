@@ -199,6 +199,7 @@ struct RefreshFile {
     queues_s: Option<u64>,
     metrics_s: Option<u64>,
     offscreen_queues_s: Option<u64>,
+    offscreen_groups_s: Option<u64>,
 }
 
 /// `[aws]`: where to connect when neither the command line nor the environment says.
@@ -237,6 +238,9 @@ pub struct RefreshConfig {
     pub metrics: Duration,
     /// The watched queues off the screen: with hundreds of queues, most of the calls.
     pub offscreen_queues: Duration,
+    /// The watched groups off the screen (the others are read every `groups`): with dozens
+    /// of groups, most of what each DescribeAutoScalingGroups answer holds.
+    pub offscreen_groups: Duration,
 }
 
 impl Default for RefreshConfig {
@@ -246,11 +250,13 @@ impl Default for RefreshConfig {
             queues: Duration::from_secs(3),
             metrics: Duration::from_secs(15),
             offscreen_queues: Duration::from_secs(60),
+            offscreen_groups: Duration::from_secs(60),
         }
     }
 }
 
-/// The accepted range of `refresh.offscreen_queues_s`, in seconds. Rows off the screen are
+/// The accepted range of `refresh.offscreen_queues_s` and `refresh.offscreen_groups_s`, in
+/// seconds. Rows off the screen are
 /// not judged stale by `stale_after_s`: a row read again as it comes on screen.
 pub const OFFSCREEN_QUEUES_RANGE: (u64, u64) = (1, 3600);
 
@@ -413,11 +419,16 @@ impl UiConfig {
                 }
             }
             let (min, max) = OFFSCREEN_QUEUES_RANGE;
-            if let Some(v) = r.offscreen_queues_s.filter(|v| !(min..=max).contains(v)) {
-                check(
-                    "refresh.offscreen_queues_s",
-                    Err(format!("must be between {min} and {max} seconds, not {v}")),
-                )?;
+            for (key, v) in [
+                ("refresh.offscreen_queues_s", r.offscreen_queues_s),
+                ("refresh.offscreen_groups_s", r.offscreen_groups_s),
+            ] {
+                if let Some(v) = v.filter(|v| !(min..=max).contains(v)) {
+                    check(
+                        key,
+                        Err(format!("must be between {min} and {max} seconds, not {v}")),
+                    )?;
+                }
             }
             let or = |v: Option<u64>, d: Duration| v.map_or(d, Duration::from_secs);
             let d = RefreshConfig::default();
@@ -426,6 +437,7 @@ impl UiConfig {
                 queues: or(r.queues_s, d.queues),
                 metrics: or(r.metrics_s, d.metrics),
                 offscreen_queues: or(r.offscreen_queues_s, d.offscreen_queues),
+                offscreen_groups: or(r.offscreen_groups_s, d.offscreen_groups),
             };
         }
         Ok(config)
@@ -614,6 +626,7 @@ dead_letter_queues = false
 groups_s = 5
 metrics_s = 20
 offscreen_queues_s = 120
+offscreen_groups_s = 30
 "#,
         )
         .unwrap();
@@ -632,6 +645,7 @@ offscreen_queues_s = 120
         assert_eq!(c.refresh.queues, Duration::from_secs(3), "default kept");
         assert_eq!(c.refresh.metrics, Duration::from_secs(20));
         assert_eq!(c.refresh.offscreen_queues, Duration::from_secs(120));
+        assert_eq!(c.refresh.offscreen_groups, Duration::from_secs(30));
     }
 
     #[test]
@@ -694,11 +708,15 @@ offscreen_queues_s = 120
             ),
             (
                 "[refresh]\ngroups = 5\n",
-                "ui.toml:2: key `refresh.groups`: unknown field `groups`, expected one of `groups_s`, `queues_s`, `metrics_s`, `offscreen_queues_s`",
+                "ui.toml:2: key `refresh.groups`: unknown field `groups`, expected one of `groups_s`, `queues_s`, `metrics_s`, `offscreen_queues_s`, `offscreen_groups_s`",
             ),
             (
                 "[refresh]\noffscreen_queues_s = 0\n",
                 "ui.toml:2: key `refresh.offscreen_queues_s`: must be between 1 and 3600 seconds, not 0",
+            ),
+            (
+                "[refresh]\noffscreen_groups_s = 7200\n",
+                "ui.toml:2: key `refresh.offscreen_groups_s`: must be between 1 and 3600 seconds, not 7200",
             ),
             (
                 "[watch]\ngroup = [\"api\"]\n",

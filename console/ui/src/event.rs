@@ -51,6 +51,9 @@ pub enum Command {
     /// The queues whose rows are on screen now: the queues agent reads them at the full
     /// refresh and the others less often.
     QueuesOnScreen(Vec<String>),
+    /// The groups on screen now (rows, the open group, the charted one, the consumers of the
+    /// queues on screen): the groups agent reads them at the full refresh, the others less often.
+    GroupsOnScreen(Vec<String>),
     /// Peek this dead-letter queue while its view is open; `None` stops peeking.
     PeekDlq(Option<String>),
     /// Read these log lines while the logs view is open (`None` stops reading); `follow`

@@ -61,6 +61,7 @@ pub fn api(desired: u32) -> GroupSnapshot {
         health_check_type: "ELB".to_owned(),
         activities: Vec::new(),
         suspended: Vec::new(),
+        read_at: None,
     }
 }
 
@@ -125,6 +126,7 @@ pub fn worker(desired: u32, in_service: u32) -> GroupSnapshot {
             Vec::new()
         },
         suspended: Vec::new(),
+        read_at: None,
     }
 }
 

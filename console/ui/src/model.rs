@@ -46,6 +46,9 @@ pub struct GroupSnapshot {
     pub activities: Vec<ActivityInfo>,
     /// Scaling processes suspended on the group (SuspendProcesses), as AWS names them.
     pub suspended: Vec<String>,
+    /// When this reading was taken. A group off the screen is read less often than the report
+    /// is sent, which carries its last reading; `None`: at the report's time.
+    pub read_at: Option<Timestamp>,
 }
 
 /// Auto Scaling's processes, as SuspendProcesses and ResumeProcesses name them.

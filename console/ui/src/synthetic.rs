@@ -156,6 +156,7 @@ impl Synthetic {
             health_check_type: if api { "ELB" } else { "EC2" }.to_owned(),
             activities,
             suspended: Vec::new(),
+            read_at: None,
         }
     }
 

@@ -94,6 +94,8 @@ pub struct Groups {
     pub refreshes: BTreeMap<String, crate::model::RefreshView>,
     changes: BTreeMap<String, VecDeque<CapacityChange>>,
     samples: BTreeMap<String, VecDeque<CapacitySample>>,
+    /// The groups last told to the groups agent as on screen.
+    pub(crate) on_screen: Vec<String>,
 }
 
 impl Groups {
@@ -105,7 +107,12 @@ impl Groups {
         groups.sort_by(|a, b| a.name.cmp(&b.name));
         for g in &groups {
             let log = self.samples.entry(g.name.clone()).or_default();
-            log.push_back(CapacitySample::of(at, g));
+            // A group kept from an earlier reading is not a new sample.
+            let t = g.read_at.unwrap_or(at);
+            if log.back().is_some_and(|last| last.t >= t) {
+                continue;
+            }
+            log.push_back(CapacitySample::of(t, g));
             if log.len() > MAX_SAMPLES {
                 log.pop_front();
             }
@@ -118,6 +125,7 @@ impl Groups {
                 let found = self.list.iter().find(|p| p.name == g.name);
                 for kind in diff(found, g) {
                     let log = self.changes.entry(g.name.clone()).or_default();
+                    let at = g.read_at.unwrap_or(at);
                     log.push_back(CapacityChange { at, kind });
                     if log.len() > MAX_CHANGES {
                         log.pop_front();

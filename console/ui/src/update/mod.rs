@@ -69,6 +69,11 @@ pub fn update(state: &mut State, event: Event) -> Vec<Command> {
         state.queues.on_screen.clone_from(&on_screen);
         commands.push(Command::QueuesOnScreen(on_screen));
     }
+    let on_screen = layout::groups_on_screen(state);
+    if on_screen != state.groups.on_screen {
+        state.groups.on_screen.clone_from(&on_screen);
+        commands.push(Command::GroupsOnScreen(on_screen));
+    }
     let now_tailing = state.logs_in_view();
     if now_tailing != tailing {
         let follow = now_tailing.as_ref().is_some_and(|(_, f)| *f);

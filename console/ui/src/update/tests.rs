@@ -1668,11 +1668,11 @@ fn instance_refresh_reads_at_once_and_confirms_changes() {
         .is_some_and(|f| f.text.contains("usage: :instance-refresh")));
 }
 
-/// The commands but the rows on screen, which follow every change of view.
+/// The commands but the rows (and groups) on screen, which follow every change of view.
 fn but_rows(commands: Vec<Command>) -> Vec<Command> {
     commands
         .into_iter()
-        .filter(|c| !matches!(c, Command::QueuesOnScreen(_)))
+        .filter(|c| !matches!(c, Command::QueuesOnScreen(_) | Command::GroupsOnScreen(_)))
         .collect()
 }
 
@@ -1726,4 +1726,68 @@ fn the_queues_agent_is_told_which_rows_are_on_screen_as_they_scroll_and_views_ch
         rows_told(&out).is_some_and(|r| r.contains(&"video_dlq".to_owned())),
         "{out:?}"
     );
+}
+
+/// The last groups-on-screen command of `commands`, if any.
+fn groups_told(commands: &[Command]) -> Option<Vec<String>> {
+    commands.iter().rev().find_map(|c| match c {
+        Command::GroupsOnScreen(names) => Some(names.clone()),
+        _ => None,
+    })
+}
+
+#[test]
+fn the_groups_agent_is_told_which_groups_are_on_screen() {
+    let mut s = loaded_state();
+    update(&mut s, Event::Resize(100, 30));
+    let mut groups: Vec<GroupSnapshot> = (0..40)
+        .map(|i| GroupSnapshot {
+            name: format!("g{i:02}"),
+            ..crate::fixtures::api(1)
+        })
+        .collect();
+    groups.push(crate::fixtures::worker(1, 1));
+    let at = s.now + chrono::Duration::seconds(1);
+    let out = update(&mut s, Event::Report(Report::Groups { at, groups }));
+    // The dashboard: its first group rows, and the worker group its chart follows (it
+    // consumes the first queue) though its row is far down.
+    let first = groups_told(&out).expect("told once the groups arrive");
+    assert!(first.contains(&"g00".to_owned()), "{first:?}");
+    assert!(first.contains(&"worker-asg".to_owned()), "{first:?}");
+    assert!(!first.contains(&"g39".to_owned()), "{first:?}");
+    assert!(first.len() < 20, "{first:?}");
+    // The groups view: more rows; scrolling down brings the last ones on screen.
+    command(&mut s, "groups");
+    let mut told = None;
+    for _ in 0..45 {
+        told = groups_told(&update(&mut s, key('j'))).or(told);
+    }
+    let told = told.expect("told as the table scrolls");
+    assert!(told.contains(&"g39".to_owned()), "{told:?}");
+    assert!(!told.contains(&"g00".to_owned()), "{told:?}");
+    // An open group is on screen.
+    command(&mut s, "groups");
+    let out = update(&mut s, code(KeyCode::Enter));
+    assert!(groups_told(&out).is_some_and(|g| g.len() == 1), "{out:?}");
+}
+
+#[test]
+fn a_group_kept_from_an_earlier_reading_is_not_a_new_sample_and_its_change_has_its_read_time() {
+    let mut s = empty_state();
+    let report = |at: i64, desired: u32, read_at: i64| Report::Groups {
+        at: t(at),
+        groups: vec![GroupSnapshot {
+            read_at: Some(t(read_at)),
+            ..api(desired)
+        }],
+    };
+    update(&mut s, Event::Report(report(-30, 2, -30)));
+    // Two reports carrying the same reading (the group is off the screen): one sample.
+    update(&mut s, Event::Report(report(-27, 2, -30)));
+    assert_eq!(s.groups.samples("api-asg").count(), 1);
+    // Read again, changed: a sample and a change, both at the reading's time.
+    update(&mut s, Event::Report(report(-20, 3, -21)));
+    let times: Vec<_> = s.groups.samples("api-asg").map(|p| p.t).collect();
+    assert_eq!(times, [t(-30), t(-21)]);
+    assert_eq!(s.groups.last_change("api-asg").map(|c| c.at), Some(t(-21)));
 }

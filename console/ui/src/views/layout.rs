@@ -59,6 +59,59 @@ pub fn queues_on_screen(state: &State) -> Vec<String> {
     names
 }
 
+/// The groups the screen shows now: the groups table's visible rows, the open group, the group
+/// the dashboard's chart follows, the groups that consume the queues on screen (their backlog
+/// per instance is shown) and the group of the capacity dialog. Sorted, without repeats.
+pub fn groups_on_screen(state: &State) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    match state.nav.view() {
+        View::Group(name) => names.push(name.clone()),
+        View::Dashboard => names.extend(state.story_subjects().1.map(|g| g.name.clone())),
+        View::Queue(queue) => names.extend(
+            state
+                .config
+                .pairing
+                .group_for(queue, &state.groups.list, &state.queues.list)
+                .map(|g| g.name.clone()),
+        ),
+        _ => {}
+    }
+    if let crate::state::Input::Capacity(d) = &state.input {
+        names.push(d.group.clone());
+    }
+    for t in table_areas(state) {
+        let height = usize::from(t.rows.height);
+        let offset = state.scroll(t.table, height);
+        match t.table {
+            TableId::Groups => names.extend(
+                state
+                    .group_rows()
+                    .iter()
+                    .skip(offset)
+                    .take(height)
+                    .map(|g| g.name.clone()),
+            ),
+            TableId::Queues => {
+                let pairing = &state.config.pairing;
+                let (groups, queues) = (&state.groups.list, &state.queues.list);
+                names.extend(
+                    state
+                        .queue_rows()
+                        .iter()
+                        .skip(offset)
+                        .take(height)
+                        .filter_map(|q| pairing.group_for(&q.name, groups, queues))
+                        .map(|g| g.name.clone()),
+                );
+            }
+            _ => {}
+        }
+    }
+    names.sort();
+    names.dedup();
+    names
+}
+
 /// A table's block and the rows inside it (below the header line).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TableArea {
