@@ -1047,3 +1047,67 @@ fn failed_calls_name_their_api_on_the_status_line() {
         "{narrow}"
     );
 }
+
+/// Rows off the screen are not built, but the columns are sized as if they were: a long name
+/// far down the queues and groups tables widens its column before it scrolls into view, so the
+/// columns do not move as the operator scrolls to it.
+#[test]
+fn rows_off_the_screen_still_size_the_columns() {
+    let mut s = sized(loaded_state(), 120, 30);
+    let long = "a-queue-with-a-very-long-name-far-down-the-table";
+    let mut queues: Vec<QueueSnapshot> = (0..40)
+        .map(|i| QueueSnapshot {
+            name: format!("q{i:02}"),
+            visible: 7,
+            ..tasks(0, 0)
+        })
+        .collect();
+    queues.push(QueueSnapshot {
+        name: format!("zz-{long}"),
+        visible: 1_234_567,
+        ..tasks(0, 0)
+    });
+    let long_group = "a-group-with-a-very-long-name-far-down";
+    let mut groups: Vec<GroupSnapshot> = (0..30)
+        .map(|i| GroupSnapshot {
+            name: format!("g{i:02}"),
+            ..api(1)
+        })
+        .collect();
+    groups.push(GroupSnapshot {
+        name: format!("zz-{long_group}"),
+        ..api(1)
+    });
+    let at = s.now + chrono::Duration::seconds(1);
+    update(&mut s, Event::Report(Report::Queues { at, queues }));
+    update(&mut s, Event::Report(Report::Groups { at, groups }));
+    // The header line of each table: where its columns start.
+    let header = |s: &State, word: &str| {
+        screen(s, 120, 30)
+            .lines()
+            .find(|l| l.contains(word))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    for (view, word, last) in [
+        ("queues", "INFLIGHT", long),
+        ("groups", "MIN/DES/MAX", long_group),
+    ] {
+        update(&mut s, Event::Key(KeyCode::Char(':').into()));
+        for c in view.chars() {
+            update(&mut s, Event::Key(KeyCode::Char(c).into()));
+        }
+        update(&mut s, Event::Key(KeyCode::Enter.into()));
+        let before = header(&s, word);
+        assert!(
+            !screen(&s, 120, 30).contains(last),
+            "{view}: not on screen yet"
+        );
+        update(&mut s, Event::Key(KeyCode::End.into()));
+        assert!(
+            screen(&s, 120, 30).contains(last),
+            "{view}: scrolled into view"
+        );
+        assert_eq!(header(&s, word), before, "{view}: the columns stayed put");
+    }
+}

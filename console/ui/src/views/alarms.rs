@@ -108,6 +108,7 @@ fn draw_table(state: &State, rows: &[&AlarmRow], area: Rect, buf: &mut Buffer) {
             focused: true,
             empty,
             show_cut: false,
+            floor: Vec::new(),
         },
         area,
         buf,

@@ -64,6 +64,7 @@ pub fn draw(state: &State, area: Rect, buf: &mut Buffer) {
             focused: true,
             empty,
             show_cut: true,
+            floor: Vec::new(),
         },
         area,
         buf,

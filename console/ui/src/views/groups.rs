@@ -129,16 +129,46 @@ fn row<'a>(state: &State, g: &GroupSnapshot, sparks: bool) -> (Vec<Line<'a>>, St
     (cells, Style::new())
 }
 
+/// A row off the screen is not built: only the widths of its name, capacity and instance counts
+/// are taken (widened into `floor`, per column); the derived cells (CPU, target, last change,
+/// sparkline) cost more with every group and almost always fit their declared widths.
+fn offscreen_widths(g: &GroupSnapshot, floor: &mut [usize; 5]) {
+    let digits = |n: u64| n.checked_ilog10().map_or(1, |d| d as usize + 1);
+    let count = |phase: Phase| digits(g.count(phase) as u64);
+    let widths = [
+        g.name.chars().count(),
+        digits(g.min.into()) + digits(g.desired.into()) + digits(g.max.into()) + 2,
+        count(Phase::InService),
+        count(Phase::Pending),
+        count(Phase::Terminating),
+    ];
+    for (f, w) in floor.iter_mut().zip(widths) {
+        *f = (*f).max(w);
+    }
+}
+
 pub fn draw_table(state: &State, area: Rect, buf: &mut Buffer, focused: bool) {
     draw_table_with(state, area, buf, focused, false);
 }
 
 /// The table, with a sparkline column when `sparks`.
 pub fn draw_table_with(state: &State, area: Rect, buf: &mut Buffer, focused: bool, sparks: bool) {
+    let height = usize::from(geometry::rows_of(area).height);
+    let offset = state.scroll(TableId::Groups, height);
+    let shown = offset..offset + height;
+    let mut floor = [0; 5];
     let rows: Vec<_> = state
         .group_rows()
         .into_iter()
-        .map(|g| row(state, g, sparks))
+        .enumerate()
+        .map(|(i, g)| {
+            if shown.contains(&i) {
+                row(state, g, sparks)
+            } else {
+                offscreen_widths(g, &mut floor);
+                (Vec::new(), Style::new())
+            }
+        })
         .collect();
     let fresh = state.freshness(Agent::Groups);
     let filter = state.nav.filter(TableId::Groups);
@@ -154,17 +184,17 @@ pub fn draw_table_with(state: &State, area: Rect, buf: &mut Buffer, focused: boo
     } else {
         "no Auto Scaling groups"
     };
-    let height = usize::from(geometry::rows_of(area).height);
     table::draw(
         TableView {
             title: common::title(&state.theme, "Groups", count, Some(&fresh), filter),
             cols: if sparks { &COLS_SPARK[..] } else { &COLS[..] },
             rows,
             selected: state.selected_index(TableId::Groups),
-            offset: state.scroll(TableId::Groups, height),
+            offset,
             focused,
             empty,
             show_cut: true,
+            floor: floor.to_vec(),
         },
         area,
         buf,

@@ -72,6 +72,7 @@ fn draw_picker(state: &State, area: Rect, buf: &mut Buffer) {
             focused: true,
             empty: "no scenarios reported",
             show_cut: true,
+            floor: Vec::new(),
         },
         area,
         buf,

@@ -111,18 +111,31 @@ pub fn draw_table(state: &State, area: Rect, buf: &mut Buffer, focused: bool) {
     draw_table_with(state, area, buf, focused, false);
 }
 
-/// A row off the screen: only the cells that set the columns' widths with their text, none of
-/// the derived ones (rates, backlog, sparkline), which cost more with every queue (hundreds,
-/// where a dozen are shown) and almost always fit their headers' widths.
-fn offscreen_row<'a>(q: &QueueSnapshot) -> (Vec<Line<'a>>, Style) {
-    let name = if q.is_dlq {
-        format!("{} dlq", q.name)
-    } else {
-        q.name.clone()
+/// A row off the screen is not built: only the widths of the cells that set the columns'
+/// widths with their text are taken, none of the derived ones (rates, backlog, sparkline), which
+/// cost more with every queue (hundreds, where a dozen are shown) and almost always fit their
+/// headers' widths. Widened into `floor` (per column).
+fn offscreen_widths(q: &QueueSnapshot, floor: &mut [usize; 5]) {
+    let name = q.name.chars().count() + if q.is_dlq { " dlq".len() } else { 0 };
+    let oldest = match q.oldest_age_s.filter(|_| q.visible > 0) {
+        Some(s) => fmt::secs(s).chars().count(),
+        None => 1,
     };
-    let mut cells = vec![Line::from(name), Line::from(q.visible.to_string())];
-    cells.extend(counts(q));
-    (cells, Style::new())
+    let widths = [
+        name,
+        digits(q.visible),
+        digits(q.in_flight),
+        digits(q.delayed),
+        oldest,
+    ];
+    for (f, w) in floor.iter_mut().zip(widths) {
+        *f = (*f).max(w);
+    }
+}
+
+/// The width of `n` in decimal.
+fn digits(n: impl Into<u64>) -> usize {
+    n.into().checked_ilog10().map_or(1, |d| d as usize + 1)
 }
 
 /// In flight, delayed and the oldest message's age: the same on and off the screen.
@@ -143,6 +156,7 @@ pub fn draw_table_with(state: &State, area: Rect, buf: &mut Buffer, focused: boo
     let height = usize::from(geometry::rows_of(area).height);
     let offset = state.scroll(TableId::Queues, height);
     let shown = offset..offset + height;
+    let mut floor = [0; 5];
     let rows: Vec<_> = state
         .queue_rows()
         .into_iter()
@@ -151,7 +165,8 @@ pub fn draw_table_with(state: &State, area: Rect, buf: &mut Buffer, focused: boo
             if shown.contains(&i) {
                 row(state, q, sparks)
             } else {
-                offscreen_row(q)
+                offscreen_widths(q, &mut floor);
+                (Vec::new(), Style::new())
             }
         })
         .collect();
@@ -179,6 +194,7 @@ pub fn draw_table_with(state: &State, area: Rect, buf: &mut Buffer, focused: boo
             focused,
             empty,
             show_cut: true,
+            floor: floor.to_vec(),
         },
         area,
         buf,

@@ -133,6 +133,9 @@ pub struct TableView<'a> {
     /// Whether the selected row's cut cells are shown whole on the bottom border: false where
     /// the view shows the selected row in full beside the table (the alarms' detail pane).
     pub show_cut: bool,
+    /// Per column, the widest cell of the rows given without cells (a long table builds only
+    /// the rows on screen): the columns are sized as if those rows were there.
+    pub floor: Vec<usize>,
 }
 
 /// Column widths from the content: each column as wide as its widest cell, header or declared
@@ -222,6 +225,7 @@ pub fn draw(view: TableView<'_>, area: Rect, buf: &mut Buffer, theme: &Theme) {
                 .map(|(cells, _)| cells.get(i).map_or(0, Line::width))
                 .max()
                 .unwrap_or(0)
+                .max(view.floor.get(i).copied().unwrap_or(0))
         })
         .collect();
     let (keep, col_widths, spacing) = plan(view.cols, &content, inner.width);
@@ -339,6 +343,7 @@ mod tests {
             focused: true,
             empty: "",
             show_cut,
+            floor: Vec::new(),
         };
         // 70 columns: the signature is cut in its row and whole on the border below.
         let lines = drawn(view(Some(0), "", true), 70);
