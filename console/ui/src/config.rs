@@ -529,7 +529,12 @@ impl Pairing {
         if let Some(name) = self.explicit(group) {
             return queues.iter().find(|q| q.name == name);
         }
-        if !group.to_ascii_lowercase().contains("worker") {
+        let worker = b"worker";
+        if !group
+            .as_bytes()
+            .windows(worker.len())
+            .any(|w| w.eq_ignore_ascii_case(worker))
+        {
             return None;
         }
         let mut sources = queues.iter().filter(|q| !q.is_dlq);

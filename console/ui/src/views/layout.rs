@@ -92,17 +92,26 @@ pub fn groups_on_screen(state: &State) -> Vec<String> {
                     .map(|g| g.name.clone()),
             ),
             TableId::Queues => {
-                let pairing = &state.config.pairing;
-                let (groups, queues) = (&state.groups.list, &state.queues.list);
-                names.extend(
-                    state
-                        .queue_rows()
-                        .iter()
-                        .skip(offset)
-                        .take(height)
-                        .filter_map(|q| pairing.group_for(&q.name, groups, queues))
-                        .map(|g| g.name.clone()),
-                );
+                // Each group's queue once (not each row's group: a scan of the groups each).
+                let rows = state.queue_rows();
+                let shown: Vec<&str> = rows
+                    .iter()
+                    .skip(offset)
+                    .take(height)
+                    .map(|q| q.name.as_str())
+                    .collect();
+                // As `Pairing::group_for`: the first group consuming each queue.
+                let mut paired: Vec<&str> = Vec::new();
+                for g in &state.groups.list {
+                    let Some(q) = state.config.pairing.queue_for(&g.name, &state.queues.list)
+                    else {
+                        continue;
+                    };
+                    if shown.contains(&q.name.as_str()) && !paired.contains(&q.name.as_str()) {
+                        paired.push(&q.name);
+                        names.push(g.name.clone());
+                    }
+                }
             }
             _ => {}
         }
