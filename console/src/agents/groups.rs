@@ -57,12 +57,15 @@ pub enum Due {
     Named(Vec<String>),
 }
 
-/// The whole selection is described at the first poll, when `offscreen_every` has passed
-/// since the last listing and when the screen shows a group not read yet; otherwise only the
-/// groups on screen whose reading is about a poll old (a poll the UI started early, for
-/// groups that just came on screen, reads only those).
+/// The whole selection is described at the first poll (and after a group on screen was found
+/// gone: `listed_age` is `None` again), when `offscreen_every` has passed since the last
+/// listing, while no group is known (an empty answer costs nothing, and groups may appear at
+/// any time, as after an endpoint restart) and when the screen shows a group not read yet;
+/// otherwise only the groups on screen whose reading is about a poll old (a poll the UI started
+/// early, for groups that just came on screen, reads only those).
 pub fn due(
     listed_age: Option<Duration>,
+    known: usize,
     shown: &[(String, Option<Duration>)],
     interval: Duration,
     offscreen_every: Duration,
@@ -70,7 +73,7 @@ pub fn due(
     // A poll that starts a little early still reads what the last one read.
     let slack = |d: Duration| d.mul_f64(0.8);
     let listing_due = listed_age.is_none_or(|age| age >= slack(offscreen_every));
-    if listing_due || shown.iter().any(|(_, age)| age.is_none()) {
+    if listing_due || known == 0 || shown.iter().any(|(_, age)| age.is_none()) {
         return Due::All;
     }
     Due::Named(
@@ -152,6 +155,7 @@ impl GroupsPoller {
                     .collect();
                 due(
                     self.listed_at.map(|t| now - t),
+                    self.readings.len(),
                     &shown,
                     self.interval,
                     self.offscreen_every,
@@ -184,7 +188,11 @@ impl GroupsPoller {
                 )
                 .await
                 .map_err(|e| Failure::from_call(&e))?;
-                // A name not returned is a group deleted since.
+                // A name not returned is a group deleted since: the next poll lists them all
+                // (others may have gone or come, as when the endpoint restarted empty).
+                if groups.len() < names.len() {
+                    self.listed_at = None;
+                }
                 for name in &names {
                     self.readings.remove(name);
                 }
@@ -494,20 +502,25 @@ mod tests {
     fn the_whole_selection_is_listed_first_then_every_offscreen_period() {
         let (every, off) = (secs(3), secs(60));
         let on = shown(&[("a", Some(3))]);
-        assert_eq!(due(None, &on, every, off), Due::All, "never listed");
+        assert_eq!(due(None, 1, &on, every, off), Due::All, "never listed");
         assert_eq!(
-            due(Some(secs(10)), &on, every, off),
+            due(Some(secs(10)), 5, &on, every, off),
             Due::Named(vec!["a".into()])
         );
         assert_eq!(
-            due(Some(secs(50)), &on, every, off),
+            due(Some(secs(50)), 5, &on, every, off),
             Due::All,
             "a little early"
         );
         assert_eq!(
-            due(Some(secs(10)), &shown(&[("new", None)]), every, off),
+            due(Some(secs(10)), 5, &shown(&[("new", None)]), every, off),
             Due::All,
             "a group on screen never read"
+        );
+        assert_eq!(
+            due(Some(secs(10)), 0, &[], every, off),
+            Due::All,
+            "no group known: an empty answer is cheap, and groups may appear"
         );
     }
 
@@ -518,10 +531,13 @@ mod tests {
         // group that just came on screen, skips them).
         let on = shown(&[("a", Some(3)), ("b", Some(0)), ("c", Some(1))]);
         assert_eq!(
-            due(Some(secs(10)), &on, every, off),
+            due(Some(secs(10)), 5, &on, every, off),
             Due::Named(vec!["a".into()])
         );
-        assert_eq!(due(Some(secs(10)), &[], every, off), Due::Named(Vec::new()));
+        assert_eq!(
+            due(Some(secs(10)), 5, &[], every, off),
+            Due::Named(Vec::new())
+        );
     }
 
     fn instance(id: &str, state: LifecycleState) -> Instance {

@@ -1123,4 +1123,8 @@ async fn groups_off_the_screen_keep_their_reading_and_groups_coming_on_screen_ar
     assert_eq!(described(), 4);
     assert!(group(&fourth, "fill-a").is_none(), "{fourth:?}");
     assert_eq!(fourth.len(), 4);
+    // A group found gone: the next poll lists every group (fill-c, off the screen, read anew).
+    let fifth = report(poller.poll().await.unwrap());
+    assert_eq!(described(), 5);
+    assert!(group(&fifth, "fill-c").unwrap().read_at > group(&fourth, "fill-c").unwrap().read_at);
 }
