@@ -3,10 +3,12 @@
 //! capacity metrics and each queue's `AWS/SQS` depth (where they exist: the history under the
 //! console's own samples) through GetMetricData, up to 500 queries a call, incremental (only
 //! newer points are sent) and with StartTime aligned to the period. The period follows the
-//! chart window. Talks to CloudWatch.
+//! chart window. With the UI saying which groups and queues are on screen
+//! ([`MetricsPoller::with_on_screen`]), their series are fetched every poll and the others
+//! about every `offscreen_every`, a share each poll. Talks to CloudWatch.
 
-use std::collections::BTreeMap;
-use std::time::Duration;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
 
 use aws_sdk_cloudwatch::types::{
     Dimension, Metric, MetricDataQuery, MetricDataResult, MetricStat, ScanBy,
@@ -163,6 +165,56 @@ pub struct MetricsPoller {
     /// The last poll fetched only groups' CPU seen for the first time (see [`first_cpu`]):
     /// the next poll, at once, fetches the rest.
     rest_pending: bool,
+    /// When each series was last fetched.
+    fetched_at: BTreeMap<MetricKey, Instant>,
+    /// The groups and the queues the UI shows (names); `None`: every series every poll.
+    on_screen: Option<(Names, Names)>,
+    offscreen_every: Duration,
+}
+
+/// Names the UI sends (the groups, or the queues, on screen).
+type Names = watch::Receiver<Vec<String>>;
+
+/// Which of `keys` a poll fetches, in their order: every series never fetched and every series
+/// of a group or queue on screen; of the others those about `offscreen_every` old, oldest
+/// first, no more than their share of a poll (so each is fetched about every
+/// `offscreen_every`, steadily rather than all at once).
+pub fn due_series(
+    keys: &[MetricKey],
+    age: impl Fn(&MetricKey) -> Option<Duration>,
+    on_screen: impl Fn(&str) -> bool,
+    interval: Duration,
+    offscreen_every: Duration,
+) -> Vec<MetricKey> {
+    // A poll that starts a little early still fetches what the last one fetched.
+    let slack = offscreen_every.mul_f64(0.8);
+    let mut off_screen = 0usize;
+    let mut due_off: Vec<(Duration, usize)> = Vec::new();
+    let mut take = vec![false; keys.len()];
+    for (i, k) in keys.iter().enumerate() {
+        match age(k) {
+            None => take[i] = true,
+            Some(_) if on_screen(&k.group) => take[i] = true,
+            Some(a) => {
+                off_screen += 1;
+                if a >= slack {
+                    due_off.push((a, i));
+                }
+            }
+        }
+    }
+    let share = (off_screen as f64 * interval.as_secs_f64()
+        / offscreen_every.as_secs_f64().max(0.001))
+    .ceil() as usize;
+    due_off.sort_by_key(|(a, _)| std::cmp::Reverse(*a));
+    for (_, i) in due_off.into_iter().take(share.max(1)) {
+        take[i] = true;
+    }
+    keys.iter()
+        .zip(take)
+        .filter(|(_, t)| *t)
+        .map(|(k, _)| k.clone())
+        .collect()
 }
 
 impl MetricsPoller {
@@ -183,7 +235,18 @@ impl MetricsPoller {
             period_s: 0,
             cursors: BTreeMap::new(),
             rest_pending: false,
+            fetched_at: BTreeMap::new(),
+            on_screen: None,
+            offscreen_every: interval,
         }
+    }
+
+    /// Fetch the series of the groups (`groups`, names) and queues (`queues`) the UI shows
+    /// every poll, and the others about every `every`.
+    pub fn with_on_screen(mut self, groups: Names, queues: Names, every: Duration) -> Self {
+        self.on_screen = Some((groups, queues));
+        self.offscreen_every = every;
+        self
     }
 
     /// Also fetch the queues' series the queues agent names.
@@ -279,13 +342,30 @@ impl Poller for MetricsPoller {
         let period_s = period_for(window);
         if period_s != self.period_s {
             self.cursors.clear();
+            self.fetched_at.clear();
             self.period_s = period_s;
         }
         self.cursors.retain(|g, _| groups.contains(g));
+        self.fetched_at.retain(|g, _| groups.contains(g));
         let first = first_cpu(&groups, &self.cursors);
         self.rest_pending = !first.is_empty() && first.len() < groups.len();
         if self.rest_pending {
             groups = first;
+        } else if let Some((shown_groups, shown_queues)) = &self.on_screen {
+            let shown: BTreeSet<String> = shown_groups
+                .borrow()
+                .iter()
+                .chain(shown_queues.borrow().iter())
+                .cloned()
+                .collect();
+            let now = Instant::now();
+            groups = due_series(
+                &groups,
+                |k| self.fetched_at.get(k).map(|t| now - *t),
+                |name| shown.contains(name),
+                self.interval,
+                self.offscreen_every,
+            );
         }
         let now = Utc::now();
         let mut series = Vec::new();
@@ -296,6 +376,7 @@ impl Poller for MetricsPoller {
                 let cursor = self.cursors.entry(key.clone()).or_default();
                 let new = newer(fetched.remove(key).unwrap_or_default(), cursor.newest);
                 cursor.fetched_to = Some(end);
+                self.fetched_at.insert(key.clone(), Instant::now());
                 if let Some(last) = new.last() {
                     cursor.newest = Some(last.t);
                 }
@@ -333,6 +414,31 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn series_on_screen_every_poll_the_rest_a_share_at_a_time_oldest_first() {
+        let secs = Duration::from_secs;
+        // Eight groups' CPU: g0 on screen, g7 never fetched, g1..g6 fetched 10..60 s ago.
+        let keys: Vec<MetricKey> = (0..8)
+            .map(|i| MetricKey::group_cpu(&format!("g{i}")))
+            .collect();
+        let age = |k: &MetricKey| match k.group.as_str() {
+            "g7" => None,
+            g => Some(secs(10 * g[1..].parse::<u64>().unwrap().max(1))),
+        };
+        let names = |ks: Vec<MetricKey>| ks.into_iter().map(|k| k.group).collect::<Vec<_>>();
+        let due = due_series(&keys, age, |g| g == "g0", secs(15), secs(60));
+        // Off the screen six series, a share of 6 x 15 / 60 = 2 a poll: of those at least
+        // 48 s old (g5, g6), the oldest first.
+        assert_eq!(names(due), ["g0", "g5", "g6", "g7"]);
+        // Every series every poll without a screen to follow.
+        let all = due_series(&keys, age, |_| true, secs(15), secs(60));
+        assert_eq!(all.len(), 8);
+        // Nothing due off the screen: only the screen's and the new.
+        let fresh = |k: &MetricKey| (k.group != "g7").then_some(secs(1));
+        let due = due_series(&keys, fresh, |g| g == "g0", secs(15), secs(60));
+        assert_eq!(names(due), ["g0", "g7"]);
+    }
 
     fn t(h: u32, m: u32, s: u32) -> Timestamp {
         Utc.with_ymd_and_hms(2026, 11, 22, h, m, s).unwrap()

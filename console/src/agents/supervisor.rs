@@ -219,7 +219,15 @@ impl Generation {
             window_rx,
             names_rx,
         )
-        .with_queues(queue_series_rx);
+        .with_queues(queue_series_rx)
+        .with_on_screen(
+            groups_on_screen.subscribe(),
+            queues_on_screen.subscribe(),
+            setup
+                .intervals
+                .offscreen_groups
+                .min(setup.intervals.offscreen_queues),
+        );
         tasks.spawn(run(
             metrics,
             tx.clone(),
