@@ -105,6 +105,19 @@ pub trait Poller: Send {
     }
 }
 
+/// Resolves when the names the UI shows (`rx`) change; never without a receiver, or once the
+/// UI is gone. What the groups and queues agents wait on between polls.
+pub async fn screen_changed(rx: Option<&mut tokio::sync::watch::Receiver<Vec<String>>>) {
+    match rx {
+        Some(rx) => {
+            if rx.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+        None => std::future::pending().await,
+    }
+}
+
 /// Polls until cancelled (or the UI is gone): one request in flight, backoff after errors.
 pub async fn run<P: Poller>(
     mut poller: P,

@@ -153,14 +153,7 @@ impl Poller for QueuesPoller {
     }
 
     async fn changed(&mut self) {
-        match &mut self.on_screen {
-            Some(rx) => {
-                if rx.changed().await.is_err() {
-                    std::future::pending::<()>().await;
-                }
-            }
-            None => std::future::pending().await,
-        }
+        super::screen_changed(self.on_screen.as_mut()).await;
     }
 
     async fn poll(&mut self) -> Result<Vec<Report>, Failure> {
