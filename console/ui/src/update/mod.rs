@@ -48,7 +48,9 @@ pub fn update(state: &mut State, event: Event) -> Vec<Command> {
     };
     reports::settle_caption(state);
     commands.append(&mut state.outbox);
-    remember_scroll(state);
+    // The tables' places depend on the view and the data, not on the scroll offsets.
+    let areas = layout::table_areas(state);
+    remember_scroll(state, &areas);
     if let Some(scroll) = state.help {
         let body = layout::screen(
             state,
@@ -64,15 +66,14 @@ pub fn update(state: &mut State, event: Event) -> Vec<Command> {
     if state.nav.view() == &View::Logs {
         state.logs.request.terms = state.committed_log_filter();
     }
-    let on_screen = layout::queues_on_screen(state);
-    if on_screen != state.queues.on_screen {
-        state.queues.on_screen.clone_from(&on_screen);
-        commands.push(Command::QueuesOnScreen(on_screen));
+    let shown = layout::on_screen(state, &areas);
+    if shown.queues != state.queues.on_screen {
+        state.queues.on_screen.clone_from(&shown.queues);
+        commands.push(Command::QueuesOnScreen(shown.queues));
     }
-    let on_screen = layout::groups_on_screen(state);
-    if on_screen != state.groups.on_screen {
-        state.groups.on_screen.clone_from(&on_screen);
-        commands.push(Command::GroupsOnScreen(on_screen));
+    if shown.groups != state.groups.on_screen {
+        state.groups.on_screen.clone_from(&shown.groups);
+        commands.push(Command::GroupsOnScreen(shown.groups));
     }
     let now_tailing = state.logs_in_view();
     if now_tailing != tailing {
@@ -89,8 +90,8 @@ pub fn update(state: &mut State, event: Event) -> Vec<Command> {
 }
 
 /// Stores each visible table's scroll offset so scrolling stays put between frames.
-fn remember_scroll(state: &mut State) {
-    for area in layout::table_areas(state) {
+fn remember_scroll(state: &mut State, areas: &[layout::TableArea]) {
+    for area in areas {
         let offset = state.scroll(area.table, usize::from(area.rows.height));
         let mut sel = state.nav.selection(area.table);
         if sel.offset != offset {

@@ -23,67 +23,55 @@ pub fn screen(state: &State, area: Rect) -> Chrome {
     c
 }
 
-/// The queues the screen shows now: the queues table's visible rows, the open queue and its
-/// dead-letter queue, and every dead-letter queue holding messages (the top bar counts them).
-/// Sorted, without repeats.
-pub fn queues_on_screen(state: &State) -> Vec<String> {
-    let mut names: Vec<String> = state
+/// What the screen shows now, for the agents that read it at the full refresh ([`on_screen`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OnScreen {
+    /// The queues table's visible rows, the open queue and its dead-letter queue, and every
+    /// dead-letter queue holding messages (the top bar counts them).
+    pub queues: Vec<String>,
+    /// The groups table's visible rows, the open group, the group the dashboard's chart
+    /// follows, the groups that consume the queues on screen (their backlog per instance is
+    /// shown) and the group of the capacity dialog.
+    pub groups: Vec<String>,
+}
+
+/// The queues and groups `state`'s screen shows, each sorted, without repeats; `areas` are
+/// its [`table_areas`].
+pub fn on_screen(state: &State, areas: &[TableArea]) -> OnScreen {
+    let mut queues: Vec<String> = state
         .queues
         .list
         .iter()
         .filter(|q| q.is_dlq && q.visible + q.in_flight > 0)
         .map(|q| q.name.clone())
         .collect();
-    if let View::Queue(name) = state.nav.view() {
-        names.push(name.clone());
-        if let Some(dlq) = state.queues.get(name).and_then(|q| state.queues.dlq_of(q)) {
-            names.push(dlq.name.clone());
-        }
-    }
-    for t in table_areas(state) {
-        if t.table != TableId::Queues {
-            continue;
-        }
-        let height = usize::from(t.rows.height);
-        let offset = state.scroll(TableId::Queues, height);
-        let rows = state.queue_rows();
-        names.extend(
-            rows.iter()
-                .skip(offset)
-                .take(height)
-                .map(|q| q.name.clone()),
-        );
-    }
-    names.sort();
-    names.dedup();
-    names
-}
-
-/// The groups the screen shows now: the groups table's visible rows, the open group, the group
-/// the dashboard's chart follows, the groups that consume the queues on screen (their backlog
-/// per instance is shown) and the group of the capacity dialog. Sorted, without repeats.
-pub fn groups_on_screen(state: &State) -> Vec<String> {
-    let mut names: Vec<String> = Vec::new();
+    let mut groups: Vec<String> = Vec::new();
     match state.nav.view() {
-        View::Group(name) => names.push(name.clone()),
-        View::Dashboard => names.extend(state.story_subjects().1.map(|g| g.name.clone())),
-        View::Queue(queue) => names.extend(
-            state
-                .config
-                .pairing
-                .group_for(queue, &state.groups.list, &state.queues.list)
-                .map(|g| g.name.clone()),
-        ),
+        View::Group(name) => groups.push(name.clone()),
+        View::Dashboard => groups.extend(state.story_subjects().1.map(|g| g.name.clone())),
+        View::Queue(name) => {
+            queues.push(name.clone());
+            if let Some(dlq) = state.queues.get(name).and_then(|q| state.queues.dlq_of(q)) {
+                queues.push(dlq.name.clone());
+            }
+            groups.extend(
+                state
+                    .config
+                    .pairing
+                    .group_for(name, &state.groups.list, &state.queues.list)
+                    .map(|g| g.name.clone()),
+            );
+        }
         _ => {}
     }
     if let crate::state::Input::Capacity(d) = &state.input {
-        names.push(d.group.clone());
+        groups.push(d.group.clone());
     }
-    for t in table_areas(state) {
+    for t in areas {
         let height = usize::from(t.rows.height);
         let offset = state.scroll(t.table, height);
         match t.table {
-            TableId::Groups => names.extend(
+            TableId::Groups => groups.extend(
                 state
                     .group_rows()
                     .iter()
@@ -92,7 +80,6 @@ pub fn groups_on_screen(state: &State) -> Vec<String> {
                     .map(|g| g.name.clone()),
             ),
             TableId::Queues => {
-                // Each group's queue once (not each row's group: a scan of the groups each).
                 let rows = state.queue_rows();
                 let shown: Vec<&str> = rows
                     .iter()
@@ -100,7 +87,9 @@ pub fn groups_on_screen(state: &State) -> Vec<String> {
                     .take(height)
                     .map(|q| q.name.as_str())
                     .collect();
-                // As `Pairing::group_for`: the first group consuming each queue.
+                queues.extend(shown.iter().map(|&n| n.to_owned()));
+                // As `Pairing::group_for`, the first group consuming each queue, but each
+                // group's queue asked once (not a scan of the groups per row).
                 let mut paired: Vec<&str> = Vec::new();
                 for g in &state.groups.list {
                     let Some(q) = state.config.pairing.queue_for(&g.name, &state.queues.list)
@@ -109,16 +98,18 @@ pub fn groups_on_screen(state: &State) -> Vec<String> {
                     };
                     if shown.contains(&q.name.as_str()) && !paired.contains(&q.name.as_str()) {
                         paired.push(&q.name);
-                        names.push(g.name.clone());
+                        groups.push(g.name.clone());
                     }
                 }
             }
             _ => {}
         }
     }
-    names.sort();
-    names.dedup();
-    names
+    for names in [&mut queues, &mut groups] {
+        names.sort();
+        names.dedup();
+    }
+    OnScreen { queues, groups }
 }
 
 /// A table's block and the rows inside it (below the header line).
