@@ -96,9 +96,6 @@ async fn missing_resources_are_permanent_and_dead_endpoints_unreachable() {
     assert_eq!(failure.class, ErrorClass::Retryable);
 }
 
-/// The launcher's fixes to moto's SQS costs (infra/local/src/launcher.py) must not change
-/// what SQS does: counts, FIFO content-based de-duplication, delays, in-flight messages and
-/// receiving from a deep queue all behave as before.
 /// A queue's visible, in-flight and delayed message counts (GetQueueAttributes All).
 async fn queue_counts(sqs: &aws_sdk_sqs::Client, url: String) -> (usize, usize, usize) {
     use aws_sdk_sqs::types::QueueAttributeName as A;
@@ -141,6 +138,9 @@ async fn send_numbered(sqs: &aws_sdk_sqs::Client, url: &str, count: usize, batch
     }
 }
 
+/// The launcher's fixes to moto's SQS costs (infra/local/src/launcher.py) must not change
+/// what SQS does: counts, FIFO content-based de-duplication, delays, in-flight messages and
+/// receiving from a deep queue all behave as before.
 #[tokio::test]
 async fn the_emulator_fixes_are_applied_and_keep_sqs_behaviour() {
     use aws_sdk_sqs::types::QueueAttributeName as A;
