@@ -130,7 +130,11 @@ pub(super) async fn batch_move(
     let journal = if req.dry_run {
         None
     } else {
-        let mut j = Journal::open(&req.journal_dir, &dlq.url)?;
+        // Opening reads the journal and may wait a moment for its lock: off the runtime.
+        let (dir, url) = (req.journal_dir.clone(), dlq.url.clone());
+        let mut j = tokio::task::spawn_blocking(move || Journal::open(&dir, &url))
+            .await
+            .map_err(|e| DlqError::Invalid(format!("opening the redrive journal failed: {e}")))??;
         if let Some(prior) = j.prior().cloned() {
             pass.state.notes.push(format!(
                 "resuming an unfinished redrive ({} message(s) in flight when it stopped); waiting up to {} s for the messages it held to return",

@@ -21,7 +21,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
@@ -116,9 +116,17 @@ pub(crate) fn file_stem(dlq_url: &str) -> String {
         .collect()
 }
 
-/// The lock beside a journal (`….lock`, which stays): taken without waiting, so a second
-/// redrive of the same DLQ, in this process or another, stops with a message instead of
-/// sharing the journal. The kernel drops it when its holder exits, even on `kill -9`.
+/// How long a lock found held is tried again before it counts as another redrive's.
+const LOCK_GRACE: Duration = Duration::from_millis(500);
+
+/// The lock beside a journal (`….lock`, which stays): a second redrive of the same DLQ, in
+/// this process or another, stops with a message instead of sharing the journal. The kernel
+/// drops it when its holder exits, even on `kill -9`.
+///
+/// A lock found held is tried again for [`LOCK_GRACE`] first: a child process being started
+/// anywhere in this process (a test's emulator, a helper) shares every open file between its
+/// fork and its exec, this lock's included, so a lock just released can read as held for a
+/// moment. A real other redrive holds it far longer.
 fn take_lock(journal: &Path) -> Result<File, super::DlqError> {
     let path = journal.with_extension("lock");
     let mut file = OpenOptions::new()
@@ -128,7 +136,13 @@ fn take_lock(journal: &Path) -> Result<File, super::DlqError> {
         .write(true)
         .open(&path)
         .map_err(io_err(&path))?;
-    match file.try_lock() {
+    let deadline = Instant::now() + LOCK_GRACE;
+    let mut taken = file.try_lock();
+    while matches!(taken, Err(std::fs::TryLockError::WouldBlock)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+        taken = file.try_lock();
+    }
+    match taken {
         Ok(()) => {
             // Who holds it, for the next one's message.
             let _ = file.set_len(0);

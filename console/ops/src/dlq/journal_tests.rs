@@ -22,6 +22,24 @@ fn one_redrive_per_dlq_at_a_time() {
     assert!(Journal::open(dir.path(), url).is_ok());
 }
 
+/// A child process started elsewhere in this process holds a copy of every open file until
+/// its exec: the lock of a journal just closed can stay held for that moment, which is not
+/// another redrive. A clone of the lock's file, let go shortly after, stands in for the child.
+#[test]
+fn a_lock_held_for_a_moment_after_closing_is_waited_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = "http://127.0.0.1:5000/123456789012/video_dlq";
+    let j = Journal::open(dir.path(), url).unwrap();
+    let child_copy = j._lock.try_clone().unwrap();
+    drop(j);
+    let child = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(100));
+        drop(child_copy);
+    });
+    assert!(Journal::open(dir.path(), url).is_ok());
+    child.join().unwrap();
+}
+
 #[test]
 fn a_reopened_journal_knows_each_message_state() {
     let dir = tempfile::tempdir().unwrap();
