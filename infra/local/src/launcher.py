@@ -12,6 +12,7 @@ start-up with a message instead of silently running something else.
 import base64
 import binascii
 import copy
+import datetime
 import hashlib
 import inspect
 import json
@@ -1163,6 +1164,72 @@ def bound_metric_data():
     backend.put_metric_data = put_metric_data
 
 
+def publish_sqs_oldest_age(every_s):
+    """SQS publishes each queue's `AWS/SQS ApproximateAgeOfOldestMessage` to CloudWatch every
+    minute; moto publishes nothing, and no SQS call gives the age, so the local cloud's own
+    publisher (servicemetrics.rs, the counts) cannot send it. This thread does, from moto's
+    queues, every `every_s` seconds: for each queue holding messages, the age in seconds of its
+    oldest message not yet deleted (visible or in flight, as SQS counts it), by `QueueName`;
+    once 0 when a queue empties, so that its last age does not outlive its messages. Not a
+    fix (it adds what AWS does), so it runs with the fixes and not without them."""
+    from moto.cloudwatch.models import CloudWatchBackend, cloudwatch_backends
+    from moto.sqs.models import Message, Queue, SQSBackend, sqs_backends
+
+    if _parameters(CloudWatchBackend, "put_metric_data") != ["self", "namespace", "metric_data"]:
+        raise moto_changed("moto's CloudWatchBackend.put_metric_data")
+    if (
+        "self.sent_timestamp" not in inspect.getsource(Message.__init__)
+        or "self._messages" not in inspect.getsource(Queue.__init__)
+        or "self.queues" not in inspect.getsource(SQSBackend.__init__)
+    ):
+        raise moto_changed("moto's SQS queues and messages")
+    with_messages = set()
+
+    def publish_once():
+        now = time.time()
+        stamp = datetime.datetime.fromtimestamp(int(now), datetime.timezone.utc).replace(
+            tzinfo=None
+        )
+        for account, regions in list(sqs_backends.items()):
+            for region, backend in list(regions.items()):
+                data = []
+                for name, queue in list(backend.queues.items()):
+                    sent = [m.sent_timestamp for m in list(queue._messages) if m.sent_timestamp]
+                    key = (account, region, name)
+                    if sent:
+                        with_messages.add(key)
+                        age = max(0.0, now - min(sent) / 1000.0)
+                    elif key in with_messages:
+                        with_messages.discard(key)
+                        age = 0.0
+                    else:
+                        continue
+                    data.append(
+                        {
+                            "MetricName": "ApproximateAgeOfOldestMessage",
+                            "Dimensions": [{"Name": "QueueName", "Value": name}],
+                            "Timestamp": stamp,
+                            "Value": float(int(age)),
+                            "Unit": "Seconds",
+                        }
+                    )
+                # PutMetricData takes 1,000 datums a call.
+                for i in range(0, len(data), 1000):
+                    cloudwatch_backends[account][region].put_metric_data(
+                        "AWS/SQS", data[i : i + 1000]
+                    )
+
+    def run():
+        while True:
+            time.sleep(every_s - time.time() % every_s)
+            try:
+                publish_once()
+            except Exception as e:  # a queue changed under the scan: the next round reads it
+                print(f"flightdeck: publishing SQS's oldest-message ages failed: {e!r}", flush=True)
+
+    threading.Thread(target=run, daemon=True, name="sqs-oldest-age").start()
+
+
 _metric_queries = threading.local()
 _ANY = object()
 
@@ -1426,6 +1493,12 @@ def main():
             "models-freed, metric-data-bound, metric-scan-once, keep-alive",
             flush=True,
         )
+        # FLIGHTDECK_EMULATOR_SQS_AGE_S: how often SQS's oldest-message ages are published
+        # (60, as SQS does; 0: not at all).
+        every = float(os.environ.get("FLIGHTDECK_EMULATOR_SQS_AGE_S") or 60)
+        if every > 0:
+            publish_sqs_oldest_age(every)
+            print("flightdeck: emulator publishes: sqs-oldest-age", flush=True)
     else:
         print("flightdeck: emulator fixes skipped (FLIGHTDECK_EMULATOR_UNPATCHED)", flush=True)
     from moto.server import main as moto_main

@@ -4,7 +4,8 @@
 //! group's `AWS/AutoScaling GroupInServiceInstances` and `GroupDesiredCapacity` (by
 //! `AutoScalingGroupName`, from DescribeAutoScalingGroups, as when the group's metrics
 //! collection is on, which Terraform turns on). The alarms and the console's charts read them
-//! from CloudWatch as they would on AWS.
+//! from CloudWatch as they would on AWS. The oldest message's age, which no SQS call gives,
+//! the emulator publishes itself (`launcher.py`, `publish_sqs_oldest_age`).
 
 use std::collections::HashMap;
 

@@ -951,6 +951,53 @@ print("metric data bounded")
     run_against_the_launcher(CHECK, "metric data bounded");
 }
 
+/// sqs-oldest-age: SQS's `ApproximateAgeOfOldestMessage`, which moto does not publish, is put
+/// into CloudWatch for each queue holding messages (here every second instead of every
+/// minute): the age of its oldest message, growing while it waits, nothing for a queue never
+/// used, and one 0 when the queue empties, then nothing.
+#[test]
+fn sqs_oldest_message_ages_are_published_while_messages_wait() {
+    const CHECK: &str = r#"
+import sys, time
+ns = {"__name__": "flightdeck_launcher"}
+exec(compile(sys.stdin.read(), "launcher.py", "exec"), ns)
+from moto.cloudwatch.models import cloudwatch_backends
+from moto.sqs.models import sqs_backends
+
+sqs = sqs_backends["123456789012"]["us-east-1"]
+cw = cloudwatch_backends["123456789012"]["us-east-1"]
+sqs.create_queue("busy")
+sqs.create_queue("idle")
+sqs.send_message("busy", "first")
+time.sleep(2)
+sqs.send_message("busy", "second")
+def ages(queue):
+    return [
+        (d.value, d.unit)
+        for d in cw.metric_data
+        if d.namespace == "AWS/SQS"
+        and d.name == "ApproximateAgeOfOldestMessage"
+        and [(x.name, x.value) for x in d.dimensions] == [("QueueName", queue)]
+    ]
+ns["publish_sqs_oldest_age"](1)
+time.sleep(3.5)
+busy = [v for v, _ in ages("busy")]
+assert len(busy) >= 2 and busy[0] >= 2 and busy == sorted(busy), busy
+assert {u for _, u in ages("busy")} == {"Seconds"}, ages("busy")
+assert ages("idle") == [], ages("idle")
+for m in sqs.receive_message("busy", 10, 0, 30):
+    sqs.delete_message("busy", m.receipt_handle)
+time.sleep(2.5)
+after = [v for v, _ in ages("busy")][len(busy):]
+assert after and after[-1] == 0.0 and after.count(0.0) == 1, after
+n = len(ages("busy"))
+time.sleep(2.1)
+assert len(ages("busy")) == n, ages("busy")[n:]
+print("ages published")
+"#;
+    run_against_the_launcher(CHECK, "ages published");
+}
+
 /// metric-scan-once: GetMetricData picks out the datums its queries can match before moto's
 /// loops run; over namespaces, names, one and two dimensions (in either order), units, a
 /// math expression, a namespace with no data, two windows and both orders, every answer is
