@@ -1,9 +1,9 @@
 //! The metrics agent: each group's `AWS/EC2 CPUUtilization` (by `AutoScalingGroupName`) and each
 //! of its instances' (by `InstanceId`, as EC2 publishes it), each group's `AWS/AutoScaling`
 //! capacity metrics and each queue's `AWS/SQS` depth (where they exist: the history under the
-//! console's own samples) through GetMetricData, up to 500 queries a call, incremental (only
-//! newer points are sent) and with StartTime aligned to the period. The period follows the
-//! chart window. With the UI saying which groups and queues are on screen
+//! console's own samples) and oldest message's age (SQS's only source of it) through
+//! GetMetricData, up to 500 queries a call, incremental (only newer points are sent) and with
+//! StartTime aligned to the period. The period follows the chart window. With the UI saying which groups and queues are on screen
 //! ([`MetricsPoller::with_on_screen`]), their series are fetched every poll and the others
 //! about every `offscreen_every`, a share each poll. Talks to CloudWatch.
 
@@ -489,6 +489,16 @@ mod tests {
             [
                 "AWS/SQS",
                 "ApproximateNumberOfMessagesVisible",
+                "QueueName",
+                "q",
+                "Maximum"
+            ]
+        );
+        assert_eq!(
+            asked(MetricKey::of("q", ui::QUEUE_OLDEST_AGE_METRIC)),
+            [
+                "AWS/SQS",
+                "ApproximateAgeOfOldestMessage",
                 "QueueName",
                 "q",
                 "Maximum"

@@ -199,8 +199,12 @@ impl Poller for QueuesPoller {
             let keys: Vec<MetricKey> = queues
                 .iter()
                 .flat_map(|q| {
-                    [ui::QUEUE_VISIBLE_METRIC, ui::QUEUE_IN_FLIGHT_METRIC]
-                        .map(|m| MetricKey::of(&q.name, m))
+                    [
+                        ui::QUEUE_VISIBLE_METRIC,
+                        ui::QUEUE_IN_FLIGHT_METRIC,
+                        ui::QUEUE_OLDEST_AGE_METRIC,
+                    ]
+                    .map(|m| MetricKey::of(&q.name, m))
                 })
                 .collect();
             tx.send_if_modified(|old| {

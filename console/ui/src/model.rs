@@ -16,6 +16,8 @@ pub const GROUP_PENDING_METRIC: &str = "GroupPendingInstances";
 pub const GROUP_TERMINATING_METRIC: &str = "GroupTerminatingInstances";
 pub const QUEUE_VISIBLE_METRIC: &str = "ApproximateNumberOfMessagesVisible";
 pub const QUEUE_IN_FLIGHT_METRIC: &str = "ApproximateNumberOfMessagesNotVisible";
+/// The age of a queue's oldest message, in seconds: SQS gives it only as this metric.
+pub const QUEUE_OLDEST_AGE_METRIC: &str = "ApproximateAgeOfOldestMessage";
 /// The jobs a worker group finished in each period (`Flightdeck` namespace, by group, Sum):
 /// the queue's "processed per minute".
 pub const JOBS_SUCCEEDED_METRIC: &str = "JobsSucceeded";

@@ -92,6 +92,41 @@ fn group_detail_160x48() {
     insta::assert_snapshot!(screen(&s, 160, 48));
 }
 
+/// A queue whose reading has no oldest age (SQS's never does) shows SQS's metric: `~` in the
+/// table, and in the queue's view how old the point is.
+#[test]
+fn the_oldest_age_from_sqs_metric_is_marked_in_the_table_and_dated_in_the_view() {
+    let mut s = sized(loaded_state(), 80, 24);
+    let tasks = QueueSnapshot {
+        oldest_age_s: None,
+        ..tasks(84, 2)
+    };
+    let series = |value: f64| Report::Metrics {
+        at: t(0),
+        period_s: 60,
+        series: vec![SeriesUpdate {
+            key: MetricKey::of("video_tasks", QUEUE_OLDEST_AGE_METRIC),
+            points: vec![MetricPoint { t: t(-120), value }],
+        }],
+    };
+    feed(
+        &mut s,
+        [
+            Report::Queues {
+                at: t(0),
+                queues: vec![tasks, dlq(3)],
+            },
+            series(312.0),
+        ],
+    );
+    let table = screen(&s, 80, 24);
+    let row = table.lines().find(|l| l.contains("video_tasks")).unwrap();
+    assert!(row.contains(" ~5m "), "{row}");
+    keys(&mut s, vec![code(KeyCode::Tab), code(KeyCode::Enter)]);
+    let view = screen(&s, 80, 24);
+    assert!(view.contains("5m  (SQS's metric, 2m ago)"), "{view}");
+}
+
 #[test]
 fn queue_detail_80x24() {
     let mut s = sized(loaded_state(), 80, 24);

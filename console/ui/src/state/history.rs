@@ -4,11 +4,24 @@
 
 use std::collections::BTreeSet;
 
+use crate::model::QueueSnapshot;
 use crate::model::{
     GroupSnapshot, MetricKey, MetricPoint, Timestamp, GROUP_DESIRED_METRIC,
     GROUP_IN_SERVICE_METRIC, GROUP_PENDING_METRIC, GROUP_TERMINATING_METRIC, JOBS_SUCCEEDED_METRIC,
-    QUEUE_IN_FLIGHT_METRIC, QUEUE_VISIBLE_METRIC,
+    QUEUE_IN_FLIGHT_METRIC, QUEUE_OLDEST_AGE_METRIC, QUEUE_VISIBLE_METRIC,
 };
+
+/// How old a CloudWatch reading of a queue's oldest message may be and still be shown: SQS
+/// publishes it once a minute, a few minutes late.
+pub const OLDEST_AGE_FRESH: chrono::Duration = chrono::Duration::minutes(15);
+
+/// The age of a queue's oldest message, and where it comes from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OldestAge {
+    pub secs: u64,
+    /// The CloudWatch point's time, when the age is SQS's metric (not the queue's reading).
+    pub measured_at: Option<Timestamp>,
+}
 use crate::state::groups::CapacitySample;
 use crate::state::queues::QueueSample;
 use crate::state::State;
@@ -110,6 +123,30 @@ impl State {
         out
     }
 
+    /// The age of `q`'s oldest message while messages wait in it: the queue's reading where
+    /// it has one, else SQS's `ApproximateAgeOfOldestMessage` (its newest point, if less than
+    /// [`OLDEST_AGE_FRESH`] old). `None` for an empty queue or no recent point.
+    pub fn oldest_age(&self, q: &QueueSnapshot) -> Option<OldestAge> {
+        if q.visible == 0 {
+            return None;
+        }
+        if let Some(secs) = q.oldest_age_s {
+            return Some(OldestAge {
+                secs,
+                measured_at: None,
+            });
+        }
+        let p = self
+            .metrics
+            .latest(&MetricKey::of(&q.name, QUEUE_OLDEST_AGE_METRIC))?;
+        (p.value.is_finite() && p.value >= 0.0 && self.now() - p.t <= OLDEST_AGE_FRESH).then(|| {
+            OldestAge {
+                secs: p.value.round() as u64,
+                measured_at: Some(p.t),
+            }
+        })
+    }
+
     /// The jobs the workers consuming `queue` finished per minute, from their own
     /// `JobsSucceeded` metric: the newest complete period (the current one is still being
     /// published into). `None` until the workers have published a whole period, or when no
@@ -136,6 +173,62 @@ impl State {
 mod tests {
     use crate::fixtures::*;
     use crate::model::*;
+
+    fn oldest_age_point(at: i64, value: f64) -> Report {
+        Report::Metrics {
+            at: t(0),
+            period_s: 60,
+            series: vec![SeriesUpdate {
+                key: MetricKey::of("video_tasks", QUEUE_OLDEST_AGE_METRIC),
+                points: vec![MetricPoint { t: t(at), value }],
+            }],
+        }
+    }
+
+    /// SQS gives the oldest message's age only as a CloudWatch metric: its newest point counts
+    /// while it is recent and messages wait; the queue's own reading, where an endpoint gives
+    /// one, comes first.
+    #[test]
+    fn the_oldest_age_is_sqs_metric_while_recent_and_messages_wait() {
+        use crate::state::OldestAge;
+        let mut s = empty_state();
+        let q = QueueSnapshot {
+            oldest_age_s: None,
+            ..tasks(40, 0)
+        };
+        feed(
+            &mut s,
+            [Report::Queues {
+                at: t(0),
+                queues: vec![q.clone(), dlq(0)],
+            }],
+        );
+        assert_eq!(s.oldest_age(&q), None, "no point yet");
+        feed(&mut s, [oldest_age_point(-120, 312.4)]);
+        assert_eq!(
+            s.oldest_age(&q),
+            Some(OldestAge {
+                secs: 312,
+                measured_at: Some(t(-120))
+            })
+        );
+        let empty = QueueSnapshot {
+            visible: 0,
+            ..q.clone()
+        };
+        assert_eq!(s.oldest_age(&empty), None, "nothing waits");
+        assert_eq!(
+            s.oldest_age(&tasks(40, 0)),
+            Some(OldestAge {
+                secs: 95,
+                measured_at: None
+            }),
+            "the queue's own reading first"
+        );
+        let mut stale = empty_state();
+        feed(&mut stale, [oldest_age_point(-16 * 60, 312.0)]);
+        assert_eq!(stale.oldest_age(&q), None, "a point 16 minutes old");
+    }
 
     /// The workers published 12 jobs at t0-3m, 30 at t0-2m and (so far) 5 at t0-1m.
     #[test]

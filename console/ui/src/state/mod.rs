@@ -26,6 +26,7 @@ pub use chart::ChartSettings;
 pub use dlq::{Audit, Dlq, Jobs, Load, Local};
 pub use groups::{CapacityChange, ChangeKind, Groups};
 pub use health::{Freshness, Health};
+pub use history::OldestAge;
 pub use metrics::Metrics;
 pub use nav::{Nav, Pane, RowCursor, TableId, View};
 pub use notes::Notes;

@@ -38,21 +38,24 @@ fn lines<'a>(state: &State, q: &QueueSnapshot) -> Vec<Line<'a>> {
         kv("in flight", plain(q.in_flight.to_string())),
         kv("delayed", plain(q.delayed.to_string())),
         kv("oldest", {
-            let oldest = q
-                .oldest_age_s
-                .filter(|_| q.visible > 0)
-                .map_or_else(|| "–".to_owned(), fmt::secs);
+            let age = state.oldest_age(q);
+            let mut spans = vec![Span::raw(
+                age.map_or_else(|| "–".to_owned(), |a| fmt::secs(a.secs)),
+            )];
             if q.is_dlq {
-                vec![
-                    Span::raw(oldest),
-                    Span::styled(
-                        format!(" of {} retention", fmt::secs(u64::from(q.retention_s))),
-                        s.muted,
-                    ),
-                ]
-            } else {
-                plain(oldest)
+                spans.push(Span::styled(
+                    format!(" of {} retention", fmt::secs(u64::from(q.retention_s))),
+                    s.muted,
+                ));
             }
+            if let Some(t) = age.and_then(|a| a.measured_at) {
+                let ago = (state.now() - t).num_seconds().max(0) as u64;
+                spans.push(Span::styled(
+                    format!("  (SQS's metric, {} ago)", fmt::secs(ago)),
+                    s.muted,
+                ));
+            }
+            spans
         }),
         kv(
             "in / out",

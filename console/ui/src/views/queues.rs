@@ -95,7 +95,7 @@ fn row<'a>(state: &State, q: &QueueSnapshot, sparks: bool) -> (Vec<Line<'a>>, St
         if alarm { s.warn } else { Style::new() },
     );
     let mut cells = vec![name, Line::from(visible)];
-    cells.extend(counts(q));
+    cells.extend(counts(state, q));
     cells.extend([
         Line::from(fmt::rate(rates.map(|r| r.in_per_s))),
         Line::from(fmt::rate(rates.map(|r| r.out_per_s))),
@@ -112,9 +112,9 @@ pub fn draw_table(state: &State, area: Rect, buf: &mut Buffer, focused: bool) {
 }
 
 /// A row off the screen is not built: only the widths of the cells that set the columns'
-/// widths with their text are taken, none of the derived ones (rates, backlog, sparkline), which
-/// cost more with every queue (hundreds, where a dozen are shown) and almost always fit their
-/// headers' widths. Widened into `floor` (per column).
+/// widths with their text are taken, none of the derived ones (rates, backlog, sparkline, an
+/// oldest age from CloudWatch), which cost more with every queue (hundreds, where a dozen are
+/// shown) and almost always fit their headers' widths. Widened into `floor` (per column).
 fn offscreen_widths(q: &QueueSnapshot, floor: &mut [usize; 5]) {
     let name = q.name.chars().count() + if q.is_dlq { " dlq".len() } else { 0 };
     let oldest = match q.oldest_age_s.filter(|_| q.visible > 0) {
@@ -138,16 +138,18 @@ fn digits(n: impl Into<u64>) -> usize {
     n.into().checked_ilog10().map_or(1, |d| d as usize + 1)
 }
 
-/// In flight, delayed and the oldest message's age: the same on and off the screen.
-fn counts<'a>(q: &QueueSnapshot) -> [Line<'a>; 3] {
+/// In flight, delayed and the oldest message's age (`~` before an age from CloudWatch, which
+/// is a minute or more old).
+fn counts<'a>(state: &State, q: &QueueSnapshot) -> [Line<'a>; 3] {
+    let oldest = match state.oldest_age(q) {
+        Some(a) if a.measured_at.is_some() => format!("~{}", fmt::secs(a.secs)),
+        Some(a) => fmt::secs(a.secs),
+        None => "–".to_owned(),
+    };
     [
         Line::from(q.in_flight.to_string()),
         Line::from(q.delayed.to_string()),
-        Line::from(
-            q.oldest_age_s
-                .filter(|_| q.visible > 0)
-                .map_or_else(|| "–".to_owned(), fmt::secs),
-        ),
+        Line::from(oldest),
     ]
 }
 
