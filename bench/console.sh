@@ -294,12 +294,14 @@ export BASELINE_IDLE="$baseline_idle" BASELINE_CONFIG="$baseline_config" UP_BIN=
 export SCREEN="$screen" STATUS_LINE="$status_line" TAWS_SCREEN="$taws_screen"
 export MACHINE="$(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p'), $(free -h | awk '/^Mem:/ {print $2}') RAM, $(. /etc/os-release && echo "$PRETTY_NAME")"
 export LOADAVG="$(cut -d' ' -f1-3 /proc/loadavg)" COMMIT="$(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+# Changes to the sources beside the commit (results being written do not count).
+export DIRTY="$(git status --porcelain -- . ':!bench/results' 2>/dev/null | wc -l)"
 if [ -n "${RAW:-}" ]; then
     # Keep the raw logs (frame logs, key send times) to re-run the report on them.
     mkdir -p "$RAW" && cp "$runtime"/*.jsonl "$runtime"/sends.txt "$runtime"/idle-end* "$RAW"/ 2>/dev/null || true
     printf '%s\n' "$screen" >"$RAW/screen.txt"
     printf '%s\n' "$taws_screen" >"$RAW/taws-screen.txt"
-    env | grep -E '^(RUNS|MEASURE|WARMUP|KEYS|KEY_GAP|FLEET|PROFILE|BIN|GROUPS_N|QUEUES_N|IDLE|TAWS_[A-Z]*|FIXTURE|FIXTURE_S|CONFIG_NOTE|BREAKDOWN|QUEUES_S|BASELINE_[A-Z]*|MACHINE|LOADAVG|COMMIT)=' >"$RAW/env.txt" || true
+    env | grep -E '^(RUNS|MEASURE|WARMUP|KEYS|KEY_GAP|FLEET|PROFILE|BIN|GROUPS_N|QUEUES_N|IDLE|TAWS_[A-Z]*|FIXTURE|FIXTURE_S|CONFIG_NOTE|BREAKDOWN|QUEUES_S|BASELINE_[A-Z]*|MACHINE|LOADAVG|COMMIT|DIRTY)=' >"$RAW/env.txt" || true
 fi
 python3 bench/console_report.py >"$out"
 cat "$out"

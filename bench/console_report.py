@@ -77,7 +77,8 @@ def met(ok):
 fixture = json.loads(env["FIXTURE"]) if env["FIXTURE"].startswith("{") else {}
 print("# console at scale, " + sh("date -u '+%Y-%m-%d %H:%M'") + " UTC\n")
 print(f"Command: `{'QUEUES_S=' + env['QUEUES_S'] + ' ' if env['QUEUES_S'] else ''}RUNS={env['RUNS']} SECONDS_MEASURED={env['MEASURE']} WARMUP={env['WARMUP']} KEYS={env['KEYS']} KEY_GAP={env['KEY_GAP']} FLEET={env['FLEET']} bench/console.sh`")
-print(f"at commit {env['COMMIT']} (plus uncommitted work); binary `{env['BIN']}` ({env['PROFILE']} build).")
+dirty = " (plus uncommitted work)" if env.get("DIRTY", "0").strip() not in ("", "0") else ""
+print(f"at commit {env['COMMIT']}{dirty}; binary `{env['BIN']}` ({env['PROFILE']} build).")
 if env.get("UP_BIN") and env["UP_BIN"] != env["BIN"]:
     print(f"The local cloud (emulator and fleet) ran from `{env['UP_BIN']}`; only the console is measured.")
 print()
