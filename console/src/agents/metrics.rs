@@ -3,11 +3,12 @@
 //! capacity metrics and each queue's `AWS/SQS` depth (where they exist: the history under the
 //! console's own samples) and oldest message's age (SQS's only source of it) through
 //! GetMetricData, up to 500 queries a call, incremental (only newer points are sent) and with
-//! StartTime aligned to the period. The period follows the chart window. With the UI saying which groups and queues are on screen
-//! ([`MetricsPoller::with_on_screen`]), their series are fetched every poll and the others
-//! about every `offscreen_every`, a share each poll. Talks to CloudWatch.
+//! StartTime aligned to the period. The period follows the chart window. With the UI saying
+//! which groups and queues are on screen ([`MetricsPoller::with_on_screen`]), their series
+//! are fetched every poll and the others about every `offscreen_every`, a share each poll.
+//! Talks to CloudWatch.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::time::{Duration, Instant};
 
 use aws_sdk_cloudwatch::types::{
@@ -57,11 +58,12 @@ pub fn align_up(t: Timestamp, period_s: u32) -> Timestamp {
     }
 }
 
-/// Where each series stands: the newest point sent, and how far it has been fetched.
+/// Where each series stands: the newest point sent, how far it has been fetched, and when.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Cursor {
     pub newest: Option<Timestamp>,
     pub fetched_to: Option<Timestamp>,
+    pub fetched_at: Option<Instant>,
 }
 
 /// The aligned `[start, end)` to fetch for `groups` (series) at `now`: from the earliest point
@@ -165,8 +167,6 @@ pub struct MetricsPoller {
     /// The last poll fetched only groups' CPU seen for the first time (see [`first_cpu`]):
     /// the next poll, at once, fetches the rest.
     rest_pending: bool,
-    /// When each series was last fetched.
-    fetched_at: BTreeMap<MetricKey, Instant>,
     /// The groups and the queues the UI shows (names); `None`: every series every poll.
     on_screen: Option<(Names, Names)>,
     offscreen_every: Duration,
@@ -235,7 +235,6 @@ impl MetricsPoller {
             period_s: 0,
             cursors: BTreeMap::new(),
             rest_pending: false,
-            fetched_at: BTreeMap::new(),
             on_screen: None,
             offscreen_every: interval,
         }
@@ -342,11 +341,10 @@ impl Poller for MetricsPoller {
         let period_s = period_for(window);
         if period_s != self.period_s {
             self.cursors.clear();
-            self.fetched_at.clear();
             self.period_s = period_s;
         }
-        self.cursors.retain(|g, _| groups.contains(g));
-        self.fetched_at.retain(|g, _| groups.contains(g));
+        let wanted: HashSet<&MetricKey> = groups.iter().collect();
+        self.cursors.retain(|g, _| wanted.contains(g));
         let first = first_cpu(&groups, &self.cursors);
         self.rest_pending = !first.is_empty() && first.len() < groups.len();
         if self.rest_pending {
@@ -361,7 +359,7 @@ impl Poller for MetricsPoller {
             let now = Instant::now();
             groups = due_series(
                 &groups,
-                |k| self.fetched_at.get(k).map(|t| now - *t),
+                |k| self.cursors.get(k)?.fetched_at.map(|t| now - t),
                 |name| shown.contains(name),
                 self.interval,
                 self.offscreen_every,
@@ -376,7 +374,7 @@ impl Poller for MetricsPoller {
                 let cursor = self.cursors.entry(key.clone()).or_default();
                 let new = newer(fetched.remove(key).unwrap_or_default(), cursor.newest);
                 cursor.fetched_to = Some(end);
-                self.fetched_at.insert(key.clone(), Instant::now());
+                cursor.fetched_at = Some(Instant::now());
                 if let Some(last) = new.last() {
                     cursor.newest = Some(last.t);
                 }
@@ -568,6 +566,7 @@ mod tests {
             Cursor {
                 newest: Some(t(12, 29, 0)),
                 fetched_to: Some(t(12, 31, 0)),
+                fetched_at: None,
             },
         );
         cursors.insert(
@@ -575,6 +574,7 @@ mod tests {
             Cursor {
                 newest: None,
                 fetched_to: Some(t(12, 31, 0)),
+                fetched_at: None,
             },
         );
         assert_eq!(

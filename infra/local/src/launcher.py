@@ -1194,11 +1194,14 @@ def publish_sqs_oldest_age(every_s):
             for region, backend in list(regions.items()):
                 data = []
                 for name, queue in list(backend.queues.items()):
-                    sent = [m.sent_timestamp for m in list(queue._messages) if m.sent_timestamp]
+                    oldest = min(
+                        (m.sent_timestamp for m in list(queue._messages) if m.sent_timestamp),
+                        default=None,
+                    )
                     key = (account, region, name)
-                    if sent:
+                    if oldest is not None:
                         with_messages.add(key)
-                        age = max(0.0, now - min(sent) / 1000.0)
+                        age = max(0.0, now - oldest / 1000.0)
                     elif key in with_messages:
                         with_messages.discard(key)
                         age = 0.0

@@ -14,8 +14,9 @@
 //! progress, or in the DLQ waiting for a redrive) is never removed for the cap: removing it
 //! would fail its job with `source_missing`. When those alone fill the cap, the emulator
 //! refuses new uploads past 90 % of it (the API answers 503 `storage_unavailable`) until
-//! workers finish some, and keeps the rest for their outputs. A video's upload and output are matched by file name
-//! (`uploads/<date>/<id>.mov` and `processed/<date>/<id>.mp4`). Talks to S3 only.
+//! workers finish some, and keeps the rest for their outputs. A video's upload and output
+//! are matched by file name (`uploads/<date>/<id>.mov` and `processed/<date>/<id>.mp4`).
+//! Talks to S3 only.
 
 use std::collections::HashSet;
 use std::time::Duration;

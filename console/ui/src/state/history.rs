@@ -4,12 +4,14 @@
 
 use std::collections::BTreeSet;
 
-use crate::model::QueueSnapshot;
 use crate::model::{
-    GroupSnapshot, MetricKey, MetricPoint, Timestamp, GROUP_DESIRED_METRIC,
+    GroupSnapshot, MetricKey, MetricPoint, QueueSnapshot, Timestamp, GROUP_DESIRED_METRIC,
     GROUP_IN_SERVICE_METRIC, GROUP_PENDING_METRIC, GROUP_TERMINATING_METRIC, JOBS_SUCCEEDED_METRIC,
     QUEUE_IN_FLIGHT_METRIC, QUEUE_OLDEST_AGE_METRIC, QUEUE_VISIBLE_METRIC,
 };
+use crate::state::groups::CapacitySample;
+use crate::state::queues::QueueSample;
+use crate::state::State;
 
 /// How old a CloudWatch reading of a queue's oldest message may be and still be shown: SQS
 /// publishes it once a minute, a few minutes late.
@@ -22,9 +24,6 @@ pub struct OldestAge {
     /// The CloudWatch point's time, when the age is SQS's metric (not the queue's reading).
     pub measured_at: Option<Timestamp>,
 }
-use crate::state::groups::CapacitySample;
-use crate::state::queues::QueueSample;
-use crate::state::State;
 
 /// The value of `series` at `t`: its last point at or before `t`, else its first.
 fn at(series: &[MetricPoint], t: Timestamp) -> Option<f64> {
