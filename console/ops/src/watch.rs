@@ -227,6 +227,11 @@ pub struct QueueFinder {
     named: BTreeMap<String, Option<String>>,
     listed: Vec<String>,
     listed_at: Option<Instant>,
+    /// The last look found queues come or go (a listing unlike the one before, a named queue
+    /// found or missed anew, a queue forgotten): the next pass looks again, until two agree, so
+    /// queues created one after another (a stack being created, an endpoint restarted and
+    /// provisioned again) show within a pass or two rather than a [`LIST_EVERY`] later.
+    changing: bool,
     tags: HashMap<String, (Instant, BTreeMap<String, String>)>,
     /// DLQ ARN -> URL (`None`: no such queue).
     dlqs: BTreeMap<String, Option<String>>,
@@ -240,6 +245,7 @@ impl QueueFinder {
             named: BTreeMap::new(),
             listed: Vec::new(),
             listed_at: None,
+            changing: false,
             tags: HashMap::new(),
             dlqs: BTreeMap::new(),
         }
@@ -258,7 +264,10 @@ impl QueueFinder {
         if self.sel.is_empty() {
             return Ok(Vec::new());
         }
-        let relist = self.listed_at.is_none_or(|t| t.elapsed() >= LIST_EVERY);
+        let relist = self.changing || self.listed_at.is_none_or(|t| t.elapsed() >= LIST_EVERY);
+        // The first look is what there is, not a change.
+        let looked_before = self.listed_at.is_some();
+        let mut changing = false;
         let mut out = BTreeSet::new();
         if !self.sel.all {
             for name in self.sel.names.clone() {
@@ -268,6 +277,7 @@ impl QueueFinder {
                     Some(None) if !relist => None,
                     _ => {
                         let url = self.lookup(clients, calls, &name, None).await?;
+                        changing |= looked_before && known != Some(url.clone());
                         self.named.insert(name, url.clone());
                         url
                     }
@@ -277,7 +287,9 @@ impl QueueFinder {
         }
         if self.lists() {
             if relist {
-                self.listed = self.list(clients, calls).await?;
+                let listed = self.list(clients, calls).await?;
+                changing |= looked_before && listed != self.listed;
+                self.listed = listed;
                 self.tags.retain(|url, _| self.listed.contains(url));
             }
             if self.sel.needs_tags() {
@@ -293,6 +305,7 @@ impl QueueFinder {
         }
         if relist {
             self.listed_at = Some(Instant::now());
+            self.changing = changing;
         }
         Ok(out.into_iter().collect())
     }
@@ -417,13 +430,15 @@ impl QueueFinder {
         Ok(url)
     }
 
-    /// A queue went away between finding and reading it: look it up again next time.
     /// The queues watched by name (the stack's own, by default).
     pub fn named(&self) -> &[String] {
         &self.sel.names
     }
 
+    /// A queue went away between finding and reading it: look it up again next time, and
+    /// list again (others may have gone or come too).
     pub fn forget(&mut self, url: &str) {
+        self.changing = true;
         self.named.retain(|_, u| u.as_deref() != Some(url));
         self.dlqs.retain(|_, u| u.as_deref() != Some(url));
         self.listed.retain(|u| u != url);

@@ -43,6 +43,11 @@ pub struct GroupsPoller {
     readings: BTreeMap<String, (Instant, ui::Timestamp, AutoScalingGroup)>,
     /// When the whole selection was last described.
     listed_at: Option<Instant>,
+    /// The names the last listing returned (`None`: not listed yet). While groups come or go
+    /// (a stack being created, an endpoint restarted and provisioned again, one group after
+    /// another) each poll lists them all, until two listings in a row agree; otherwise a group
+    /// created a moment after a listing would show only at the next off-screen listing.
+    listed_names: Option<Vec<String>>,
     /// The names of the groups the UI shows; `None`: every group is read every poll.
     on_screen: Option<watch::Receiver<Vec<String>>>,
     offscreen_every: Duration,
@@ -58,7 +63,7 @@ pub enum Due {
 }
 
 /// The whole selection is described at the first poll (and after a group on screen was found
-/// gone: `listed_age` is `None` again), when `offscreen_every` has passed since the last
+/// gone, or a listing found the groups changed: `listed_age` is `None` again), when `offscreen_every` has passed since the last
 /// listing, while no group is known (an empty answer costs nothing, and groups may appear at
 /// any time, as after an endpoint restart) and when the screen shows a group not read yet;
 /// otherwise only the groups on screen whose reading is about a poll old (a poll the UI started
@@ -129,6 +134,7 @@ impl GroupsPoller {
             launched: BTreeMap::new(),
             readings: BTreeMap::new(),
             listed_at: None,
+            listed_names: None,
             on_screen: None,
             offscreen_every: interval,
         }
@@ -176,7 +182,14 @@ impl GroupsPoller {
                         (name, (now, at, g))
                     })
                     .collect();
-                self.listed_at = Some(now);
+                let names: Vec<String> = self.readings.keys().cloned().collect();
+                // The first listing is what there is, not a change.
+                let changing = self
+                    .listed_names
+                    .as_ref()
+                    .is_some_and(|last| *last != names);
+                self.listed_names = Some(names);
+                self.listed_at = (!changing).then_some(now);
             }
             Due::Named(names) if names.is_empty() => {}
             Due::Named(names) => {

@@ -1128,3 +1128,133 @@ async fn groups_off_the_screen_keep_their_reading_and_groups_coming_on_screen_ar
     assert_eq!(described(), 5);
     assert!(group(&fifth, "fill-c").unwrap().read_at > group(&fourth, "fill-c").unwrap().read_at);
 }
+
+/// Groups created one after another while the console runs (an endpoint restarted and
+/// provisioned again, a stack being created): once a listing finds the groups changed, each
+/// poll lists them all until two listings agree, so a group created just after a listing shows
+/// at the next poll rather than at the next off-screen listing (10 minutes here).
+#[tokio::test]
+async fn groups_created_one_after_another_show_at_the_next_poll() {
+    let cloud = TestCloud::provisioned().await;
+    extra_group(&cloud, "fill-a", &[]).await;
+    let calls = CallLog::default();
+    let (names_tx, _names_rx) = watch::channel(Vec::new());
+    let shown = |names: &[&str]| names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>();
+    let (shown_tx, shown_rx) = watch::channel(shown(&["flightdeck-api", "fill-a"]));
+    let mut poller = GroupsPoller::new(
+        cloud.clients.clone(),
+        calls.clone(),
+        SEC,
+        Selection::everything(),
+        names_tx,
+    )
+    .with_on_screen(shown_rx, Duration::from_secs(600));
+    let mut poll = async || -> Vec<ui::GroupSnapshot> {
+        tokio::time::sleep(SEC).await;
+        match one(poller.poll().await.unwrap()) {
+            Report::Groups { groups, .. } => groups,
+            other => panic!("not a groups report: {other:?}"),
+        }
+    };
+    let names = |gs: &[ui::GroupSnapshot]| gs.iter().map(|g| g.name.clone()).collect::<Vec<_>>();
+    assert_eq!(
+        names(&poll().await),
+        ["fill-a", "flightdeck-api", "flightdeck-worker"]
+    );
+
+    // fill-a goes while on screen: read by name, it is missing, so the UI stops showing it.
+    cloud
+        .clients
+        .autoscaling
+        .delete_auto_scaling_group()
+        .auto_scaling_group_name("fill-a")
+        .force_delete(true)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        names(&poll().await),
+        ["flightdeck-api", "flightdeck-worker"]
+    );
+    shown_tx.send_replace(shown(&["flightdeck-api"]));
+    // The next poll lists every group: two, not the three of the last listing.
+    assert_eq!(
+        names(&poll().await),
+        ["flightdeck-api", "flightdeck-worker"]
+    );
+
+    // A group created just after that listing, off the screen, shows at the next poll.
+    extra_group(&cloud, "fill-b", &[]).await;
+    let with_b = poll().await;
+    assert_eq!(
+        names(&with_b),
+        ["fill-b", "flightdeck-api", "flightdeck-worker"]
+    );
+    // That listing differed from the one before, so one more; the two agree, and from then on
+    // only the group on screen is read.
+    let settled = poll().await;
+    let read_at = |gs: &[ui::GroupSnapshot], name: &str| {
+        gs.iter().find(|g| g.name == name).and_then(|g| g.read_at)
+    };
+    assert!(read_at(&settled, "fill-b") > read_at(&with_b, "fill-b"));
+    let named = poll().await;
+    assert_eq!(read_at(&named, "fill-b"), read_at(&settled, "fill-b"));
+    assert!(read_at(&named, "flightdeck-api") > read_at(&settled, "flightdeck-api"));
+}
+
+/// The same for queues: the queue finder re-lists only every 30 s, but once a look finds
+/// queues gone or new, it looks again each pass until two looks agree; with queues listed
+/// (`*`) and with queues watched by name.
+#[tokio::test]
+async fn queues_created_one_after_another_are_found_at_the_next_pass() {
+    let cloud = TestCloud::provisioned().await;
+    let calls = CallLog::default();
+    let sqs = &cloud.clients.sqs;
+    let names = |urls: &[String]| {
+        urls.iter()
+            .map(|u| ops::watch::queue_name(u).to_owned())
+            .collect::<Vec<_>>()
+    };
+    let delete = async |url: &str| {
+        sqs.delete_queue().queue_url(url).send().await.unwrap();
+    };
+
+    let mut listed = QueueFinder::new(Selection::everything(), false);
+    let first = listed.urls(&cloud.clients, &calls).await.unwrap();
+    assert_eq!(names(&first), ["video_dlq", "video_tasks"]);
+    // A queue created after a listing that changed nothing waits for the next listing.
+    extra_queue(&cloud, "fill_a", &[]).await;
+    let cached = listed.urls(&cloud.clients, &calls).await.unwrap();
+    assert_eq!(names(&cached), ["video_dlq", "video_tasks"]);
+    // A queue found gone (a read answered "no such queue"): the next pass lists again...
+    let tasks = first[1].clone();
+    delete(&tasks).await;
+    listed.forget(&tasks);
+    let relisted = listed.urls(&cloud.clients, &calls).await.unwrap();
+    assert_eq!(names(&relisted), ["fill_a", "video_dlq"]);
+    // ...and that listing differed from the one before, so the pass after lists again.
+    extra_queue(&cloud, "fill_b", &[]).await;
+    let again = listed.urls(&cloud.clients, &calls).await.unwrap();
+    assert_eq!(names(&again), ["fill_a", "fill_b", "video_dlq"]);
+    let settled = listed.urls(&cloud.clients, &calls).await.unwrap();
+    assert_eq!(settled, again);
+    extra_queue(&cloud, "fill_c", &[]).await;
+    let cached = listed.urls(&cloud.clients, &calls).await.unwrap();
+    assert_eq!(cached, again, "two listings agreed: back to every 30 s");
+
+    // By name: the queue vanishes, is missed at the next look, and is found at the one after.
+    extra_queue(&cloud, "named_q", &[]).await;
+    let mut by_name = QueueFinder::new(Selection::names(["named_q"]), false);
+    let url = by_name.urls(&cloud.clients, &calls).await.unwrap();
+    assert_eq!(names(&url), ["named_q"]);
+    delete(&url[0]).await;
+    by_name.forget(&url[0]);
+    assert!(by_name
+        .urls(&cloud.clients, &calls)
+        .await
+        .unwrap()
+        .is_empty());
+    extra_queue(&cloud, "named_q", &[]).await;
+    let back = by_name.urls(&cloud.clients, &calls).await.unwrap();
+    assert_eq!(names(&back), ["named_q"]);
+}
