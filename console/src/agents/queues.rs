@@ -1,6 +1,7 @@
 //! The queues agent: finds the watched queues (`ops::watch::QueueFinder`: GetQueueUrl for
-//! named ones, ListQueues by prefix, tags cached), then GetQueueAttributes (All) for each, one at
-//! a time, and for the dead-letter queues their redrive policies name. Talks to SQS.
+//! named ones, ListQueues by prefix, tags cached), then GetQueueAttributes (the attributes it
+//! shows) for each, [`READS_AT_ONCE`] at a time, and for the dead-letter queues their redrive
+//! policies name. Talks to SQS.
 //!
 //! SQS has no batch read, so a reading costs one call per queue. The rows on screen (the UI
 //! says which, [`QueuesPoller::with_on_screen`]) and the queues watched by name are read every
@@ -14,6 +15,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use futures_util::StreamExt;
 use stack::Clients;
 use ui::{Agent, MetricKey, QueueSnapshot, Report};
 
@@ -25,6 +27,9 @@ use ops::watch::{queue_name, QueueFinder};
 pub const CALLS_PER_S: f64 = 20.0;
 /// How often the first pass reports the queues it has read so far.
 pub const FIRST_PASS_STEP: Duration = Duration::from_millis(250);
+/// GetQueueAttributes calls a pass has in flight at once. Each is a round trip (tens of
+/// milliseconds to AWS), so a first pass over 200 queues one at a time would take seconds.
+pub const READS_AT_ONCE: usize = 8;
 
 pub struct QueuesPoller {
     clients: Clients,
@@ -89,33 +94,45 @@ impl QueuesPoller {
         self
     }
 
-    /// Reads one queue's attributes into `readings`; a queue deleted since it was found is
-    /// forgotten.
-    async fn read(&mut self, url: &str) -> Result<(), Failure> {
-        const API: &str = "GetQueueAttributes";
-        let out = self
-            .clients
-            .sqs
-            .get_queue_attributes()
-            .queue_url(url)
-            .set_attribute_names(Some(SNAPSHOT_ATTRIBUTES.to_vec()))
-            .send()
-            .await;
-        self.calls.record(API, out.is_ok());
-        match out {
-            Ok(out) => {
-                let mut q = queue_snapshot(url, out.attributes().unwrap_or(&HashMap::new()));
-                q.read_at = Some(Utc::now());
-                self.readings.insert(url.to_owned(), (Instant::now(), q));
-                Ok(())
+    /// Reads the queues of `urls` into `readings`, [`READS_AT_ONCE`] at a time; a queue
+    /// deleted since it was found is forgotten. The first failure ends the reads. With
+    /// `progress`, what has been read so far is reported every `step`. Returns the calls made.
+    async fn read_all(&mut self, urls: Vec<String>, progress: bool) -> Result<usize, Failure> {
+        let (sqs, calls) = (self.clients.sqs.clone(), self.calls.clone());
+        let mut reads = futures_util::stream::iter(urls)
+            .map(|url| {
+                let (sqs, calls) = (sqs.clone(), calls.clone());
+                async move {
+                    let read = read_queue(&sqs, &calls, &url).await;
+                    (url, read)
+                }
+            })
+            .buffer_unordered(READS_AT_ONCE);
+        let mut count = 0;
+        let mut sent = Instant::now();
+        while let Some((url, read)) = reads.next().await {
+            count += 1;
+            match read? {
+                Some(q) => {
+                    self.readings.insert(url, (Instant::now(), q));
+                }
+                None => {
+                    self.finder.forget(&url);
+                    self.readings.remove(&url);
+                }
             }
-            Err(e) if is_gone(&e) => {
-                self.finder.forget(url);
-                self.readings.remove(url);
-                Ok(())
+            if progress && sent.elapsed() >= self.step {
+                if let Some(tx) = &self.progress {
+                    // Best effort: a full channel only means the UI sees the whole pass later.
+                    let _ = tx.try_send(Report::Queues {
+                        at: Utc::now(),
+                        queues: self.reported(),
+                    });
+                }
+                sent = Instant::now();
             }
-            Err(e) => Err(Failure::from_sdk(API, &e)),
         }
+        Ok(count)
     }
 
     /// The queues of `urls` this pass reads (see [`plan`]).
@@ -169,28 +186,12 @@ impl Poller for QueuesPoller {
         }
         self.readings.retain(|url, _| urls.contains(url));
         let first = self.passes == 0;
-        let mut calls = 0;
-        let mut sent = Instant::now();
-        for url in self.due(&urls) {
-            self.read(&url).await?;
-            calls += 1;
-            if first && sent.elapsed() >= self.step {
-                if let Some(tx) = &self.progress {
-                    // Best effort: a full channel only means the UI sees the whole pass later.
-                    let _ = tx.try_send(Report::Queues {
-                        at: Utc::now(),
-                        queues: self.reported(),
-                    });
-                }
-                sent = Instant::now();
-            }
-        }
+        let due = self.due(&urls);
+        let mut calls = self.read_all(due, first).await?;
         // Dead-letter queues named for the first time by what was just read.
         if self.finder.dead_letter_queues {
-            for url in self.named_dlqs(&urls).await? {
-                self.read(&url).await?;
-                calls += 1;
-            }
+            let dlqs = self.named_dlqs(&urls).await?;
+            calls += self.read_all(dlqs, false).await?;
         }
         let queues = self.reported();
         self.passes += 1;
@@ -305,6 +306,32 @@ fn as_reported(mut queues: Vec<QueueSnapshot>) -> Vec<QueueSnapshot> {
 /// calls would average more than [`CALLS_PER_S`].
 pub fn pass_interval(refresh: Duration, calls: usize) -> Duration {
     refresh.max(Duration::from_secs_f64(calls as f64 / CALLS_PER_S))
+}
+
+/// One queue's attributes ([`SNAPSHOT_ATTRIBUTES`]) as a snapshot; `None`: the queue is gone
+/// (deleted since it was found).
+async fn read_queue(
+    sqs: &aws_sdk_sqs::Client,
+    calls: &CallLog,
+    url: &str,
+) -> Result<Option<QueueSnapshot>, Failure> {
+    const API: &str = "GetQueueAttributes";
+    let out = sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .set_attribute_names(Some(SNAPSHOT_ATTRIBUTES.to_vec()))
+        .send()
+        .await;
+    calls.record(API, out.is_ok());
+    match out {
+        Ok(out) => {
+            let mut q = queue_snapshot(url, out.attributes().unwrap_or(&HashMap::new()));
+            q.read_at = Some(Utc::now());
+            Ok(Some(q))
+        }
+        Err(e) if is_gone(&e) => Ok(None),
+        Err(e) => Err(Failure::from_sdk(API, &e)),
+    }
 }
 
 fn is_gone<R>(

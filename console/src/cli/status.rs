@@ -174,16 +174,24 @@ async fn queues(c: &Clients, finder: &mut QueueFinder) -> Result<Vec<QueueStatus
     Ok(out)
 }
 
-/// GetQueueAttributes for each queue, concurrently.
+/// GetQueueAttributes calls `flightdeck status` has in flight at once.
+const STATUS_CALLS_AT_ONCE: usize = 8;
+
+/// GetQueueAttributes for each queue, [`STATUS_CALLS_AT_ONCE`] at a time, asking for the
+/// attributes the console reads (not `All`).
 async fn attributes(c: &Clients, urls: Vec<String>) -> Result<Vec<QueueStatus>, StatusError> {
     let mut tasks = tokio::task::JoinSet::new();
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(STATUS_CALLS_AT_ONCE));
     for url in urls {
         let sqs = c.sqs.clone();
+        let slots = slots.clone();
         tasks.spawn(async move {
+            // The semaphore is never closed, so the permit always comes.
+            let _slot = slots.acquire_owned().await.ok();
             let out = sqs
                 .get_queue_attributes()
                 .queue_url(&url)
-                .attribute_names(QueueAttributeName::All)
+                .set_attribute_names(Some(ops::queues::SNAPSHOT_ATTRIBUTES.to_vec()))
                 .send()
                 .await
                 .map_err(failed("GetQueueAttributes"))?;
