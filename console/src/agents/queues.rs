@@ -1,7 +1,7 @@
 //! The queues agent: finds the watched queues (`ops::watch::QueueFinder`: GetQueueUrl for
 //! named ones, ListQueues by prefix, tags cached), then GetQueueAttributes (the attributes it
-//! shows) for each, [`READS_AT_ONCE`] at a time, and for the dead-letter queues their redrive
-//! policies name. Talks to SQS.
+//! shows) for each, [`READS_AT_ONCE`] at a time (one), and for the dead-letter queues their
+//! redrive policies name. Talks to SQS.
 //!
 //! SQS has no batch read, so a reading costs one call per queue. The rows on screen (the UI
 //! says which, [`QueuesPoller::with_on_screen`]) and the queues watched by name are read every
@@ -27,9 +27,14 @@ use ops::watch::{queue_name, QueueFinder};
 pub const CALLS_PER_S: f64 = 20.0;
 /// How often the first pass reports the queues it has read so far.
 pub const FIRST_PASS_STEP: Duration = Duration::from_millis(250);
-/// GetQueueAttributes calls a pass has in flight at once. Each is a round trip (tens of
-/// milliseconds to AWS), so a first pass over 200 queues one at a time would take seconds.
-pub const READS_AT_ONCE: usize = 8;
+/// GetQueueAttributes calls a pass has in flight at once. One: with eight, against the local
+/// cloud (one emulator process serving every API), the groups agent's first calls waited
+/// behind the queue reads and the first full frame came about twice as late (bench/console.sh
+/// with 202 queues, six starts each: median 1248 ms against 736 ms, results
+/// `console-2026-12-06-1953-reads8` and `-1954-reads1`). On AWS, where
+/// each API is served apart and a call is a round trip of tens of milliseconds, more in flight
+/// would shorten a pass; not measured here.
+pub const READS_AT_ONCE: usize = 1;
 
 pub struct QueuesPoller {
     clients: Clients,
