@@ -396,9 +396,10 @@ pub async fn run(cmd: LocalCommand, target: &Target, stack: &Stack) -> anyhow::R
             println!("{}", exports(cloud.emulator.endpoint(), &stack.region));
             let storage = cloud.emulator.storage();
             println!(
-                "Its S3 holds at most {} of objects ({}; past 60 % the oldest uploads and outputs go) and writes nothing below {} free disk ({}).",
+                "Its S3 holds at most {} of objects ({}; past {} % the oldest uploads and outputs go) and writes nothing below {} free disk ({}).",
                 local_cloud::storage::human(storage.cap),
                 local_cloud::storage::STORAGE_ENV,
+                local_cloud::storage::EVICT_ABOVE_PERCENT,
                 local_cloud::storage::human(storage.min_free),
                 local_cloud::storage::MIN_FREE_ENV,
             );

@@ -353,16 +353,18 @@ fn report(config: &LifecycleConfig, s: &Swept, untold: &mut Untold) {
             None => String::new(),
         };
         tracing::warn!(
-            "lifecycle: uploads and outputs passed 60 % of the local cloud's {} storage cap \
+            "lifecycle: uploads and outputs passed {} % of the local cloud's {} storage cap \
              ({}): removed {} processed uploads and outputs, oldest first ({}){since}; {} \
-             left, of which uploads waiting for a worker {} (kept; new uploads stop at 90 % \
+             left, of which uploads waiting for a worker {} (kept; new uploads stop at {} % \
              of the cap)",
+            crate::storage::EVICT_ABOVE_PERCENT,
             human(limits.cap),
             crate::storage::STORAGE_ENV,
             untold.evicted,
             human(untold.bytes),
             human(s.held),
-            human(s.waiting)
+            human(s.waiting),
+            crate::storage::INTAKE_ABOVE_PERCENT
         );
         *untold = Untold {
             told_at: Some(tokio::time::Instant::now()),

@@ -73,22 +73,34 @@ impl StorageLimits {
         })
     }
 
+    /// `p` % of the cap, rounded down (without overflowing for any cap).
+    fn percent(&self, p: u64) -> u64 {
+        self.cap / 100 * p + self.cap % 100 * p / 100
+    }
+
     /// Past this much data the lifecycle removes the oldest objects...
     pub fn evict_above(&self) -> u64 {
-        self.cap / 10 * 6
+        self.percent(EVICT_ABOVE_PERCENT)
     }
 
     /// ...until no more than this much is left.
     pub fn evict_to(&self) -> u64 {
-        self.cap / 10 * 4
+        self.percent(EVICT_TO_PERCENT)
     }
 
     /// Past this much data the emulator refuses new uploads ([`intake_prefix`]), keeping the
     /// rest of the cap for the outputs of jobs already queued.
     pub fn intake_above(&self) -> u64 {
-        self.cap / 10 * 9
+        self.percent(INTAKE_ABOVE_PERCENT)
     }
 }
+
+/// [`StorageLimits::evict_above`], in percent of the cap (messages quote it).
+pub const EVICT_ABOVE_PERCENT: u64 = 60;
+/// [`StorageLimits::evict_to`], in percent of the cap.
+pub const EVICT_TO_PERCENT: u64 = 40;
+/// [`StorageLimits::intake_above`], in percent of the cap (messages quote it).
+pub const INTAKE_ABOVE_PERCENT: u64 = 90;
 
 /// The keys the emulator counts as new uploads: the built-in stack's uploads prefix
 /// (`infra/stack.json`). Writes under it stop at [`StorageLimits::intake_above`], so that the
@@ -159,9 +171,14 @@ mod tests {
                 min_free: 0
             }
         );
-        assert_eq!(limits.evict_above(), (512 << 20) / 10 * 6);
-        assert_eq!(limits.evict_to(), (512 << 20) / 10 * 4);
-        assert_eq!(limits.intake_above(), (512 << 20) / 10 * 9);
+        assert_eq!(limits.evict_above(), (512 << 20) * 6 / 10);
+        assert_eq!(limits.evict_to(), (512 << 20) * 4 / 10);
+        assert_eq!(limits.intake_above(), (512 << 20) * 9 / 10);
+        let huge = StorageLimits {
+            cap: u64::MAX,
+            min_free: 0,
+        };
+        assert_eq!(huge.evict_above(), (u128::from(u64::MAX) * 60 / 100) as u64);
     }
 
     #[test]
