@@ -5,8 +5,9 @@
 //! report carries every group with its last reading (`read_at`). Plus
 //! DescribePolicies and DescribeScalingActivities (which change rarely) every 30 s, and EC2
 //! DescribeInstances only for instances it has not seen yet (their launch times, which the
-//! group's instance list lacks). Tells the metrics agent which series to fetch: each group's
-//! CPU and capacity, and each of its instances' CPU.
+//! group's instance list lacks; the first poll reports the groups before asking, see
+//! [`GroupsPoller::with_progress`]). Tells the metrics agent which series to fetch: each
+//! group's CPU and capacity, and each of its instances' CPU.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -51,6 +52,10 @@ pub struct GroupsPoller {
     /// The names of the groups the UI shows; `None`: every group is read every poll.
     on_screen: Option<watch::Receiver<Vec<String>>>,
     offscreen_every: Duration,
+    /// Where the first poll reports the groups before their instances' launch times (the
+    /// agents' channel), when it is told.
+    progress: Option<tokio::sync::mpsc::Sender<Report>>,
+    polls: u64,
 }
 
 /// What a poll describes.
@@ -137,7 +142,18 @@ impl GroupsPoller {
             listed_names: None,
             on_screen: None,
             offscreen_every: interval,
+            progress: None,
+            polls: 0,
         }
+    }
+
+    /// Report the first poll's groups on `tx` as soon as they are described, before EC2 is
+    /// asked for their instances' launch times: DescribeInstances for every instance is the
+    /// first poll's slowest call against the local cloud, and only the instances' ages wait
+    /// for it.
+    pub fn with_progress(mut self, tx: tokio::sync::mpsc::Sender<Report>) -> Self {
+        self.progress = Some(tx);
+        self
     }
 
     /// Read the groups the UI shows (`rx`, names) every poll and the whole selection about
@@ -309,7 +325,6 @@ impl Poller for GroupsPoller {
 
     async fn poll(&mut self) -> Result<Vec<Report>, Failure> {
         self.read_groups().await?;
-        self.learn_launch_times().await;
         if self.detail_at.is_none_or(|t| t.elapsed() >= DETAIL_EVERY) {
             let policies = self.describe_policies().await?;
             let activities = self.describe_activities().await?;
@@ -317,6 +332,22 @@ impl Poller for GroupsPoller {
             self.activities = activities_by_group(&activities);
             self.detail_at = Some(Instant::now());
         }
+        if self.polls == 0 {
+            if let Some(tx) = &self.progress {
+                // Best effort: a full channel only means the UI sees the groups at the end.
+                let _ = tx.try_send(self.report());
+            }
+        }
+        self.polls += 1;
+        self.learn_launch_times().await;
+        Ok(vec![self.report()])
+    }
+}
+
+impl GroupsPoller {
+    /// Every group's last reading as a report, with the launch times known so far; tells the
+    /// metrics agent the series they name.
+    fn report(&self) -> Report {
         let at = Utc::now();
         let groups: Vec<&AutoScalingGroup> = self.readings.values().map(|(.., g)| g).collect();
         let mut snapshots = snapshots(&groups, &self.policies, &self.activities);
@@ -334,10 +365,10 @@ impl Poller for GroupsPoller {
             }
             changed
         });
-        Ok(vec![Report::Groups {
+        Report::Groups {
             at,
             groups: snapshots,
-        }])
+        }
     }
 }
 

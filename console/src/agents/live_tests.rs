@@ -1258,3 +1258,52 @@ async fn queues_created_one_after_another_are_found_at_the_next_pass() {
     let back = by_name.urls(&cloud.clients, &calls).await.unwrap();
     assert_eq!(names(&back), ["named_q"]);
 }
+
+/// The first poll reports the groups as soon as they are described, before EC2 answers for
+/// the instances' launch times (the poll's slowest call), then again with them; later polls
+/// report once.
+#[tokio::test]
+async fn the_first_groups_poll_reports_before_the_launch_times_arrive() {
+    let cloud = TestCloud::provisioned().await;
+    let calls = CallLog::default();
+    let (names_tx, names_rx) = watch::channel(Vec::new());
+    let (tx, mut rx) = mpsc::channel(8);
+    let mut poller = GroupsPoller::new(
+        cloud.clients.clone(),
+        calls.clone(),
+        SEC,
+        Selection::everything(),
+        names_tx,
+    )
+    .with_progress(tx);
+    let groups = |r: Report| match r {
+        Report::Groups { groups, .. } => groups,
+        other => panic!("not a groups report: {other:?}"),
+    };
+    let last = groups(one(poller.poll().await.unwrap()));
+    let early = groups(rx.try_recv().expect("an early report"));
+    assert!(rx.try_recv().is_err(), "one early report");
+    let instances = |gs: &[ui::GroupSnapshot]| {
+        gs.iter()
+            .flat_map(|g| g.instances.clone())
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        !instances(&early).is_empty(),
+        "the stack's groups have instances: {early:?}"
+    );
+    assert!(
+        instances(&early).iter().all(|i| i.launch_time.is_none()),
+        "{early:?}"
+    );
+    assert!(
+        instances(&last).iter().all(|i| i.launch_time.is_some()),
+        "{last:?}"
+    );
+    // The early report already named every series, the instances' CPU included.
+    let expected: Vec<MetricKey> = last.iter().flat_map(super::groups::series_of).collect();
+    assert_eq!(*names_rx.borrow(), expected);
+
+    poller.poll().await.unwrap();
+    assert!(rx.try_recv().is_err(), "later polls report once");
+}

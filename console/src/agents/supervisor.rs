@@ -187,7 +187,8 @@ impl Generation {
             setup.watch.groups.clone(),
             names_tx,
         )
-        .with_on_screen(groups_shown_rx, setup.intervals.offscreen_groups);
+        .with_on_screen(groups_shown_rx, setup.intervals.offscreen_groups)
+        .with_progress(tx.clone());
         tasks.spawn(run(
             groups,
             tx.clone(),
