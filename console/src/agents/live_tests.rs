@@ -505,6 +505,36 @@ async fn extra_group(cloud: &TestCloud, name: &str, tags: &[(&str, &str)]) {
     req.send().await.unwrap();
 }
 
+/// A groups agent over every group, polled a second apart: the groups `shown` names are read
+/// by name each poll, the others at the listings (every 10 minutes, and as `due` says).
+fn on_screen_groups_poller(
+    cloud: &TestCloud,
+    calls: &CallLog,
+    shown: watch::Receiver<Vec<String>>,
+) -> GroupsPoller {
+    let (names_tx, _) = watch::channel(Vec::new());
+    GroupsPoller::new(
+        cloud.clients.clone(),
+        calls.clone(),
+        SEC,
+        Selection::everything(),
+        names_tx,
+    )
+    .with_on_screen(shown, Duration::from_secs(600))
+}
+
+async fn delete_group(cloud: &TestCloud, name: &str) {
+    cloud
+        .clients
+        .autoscaling
+        .delete_auto_scaling_group()
+        .auto_scaling_group_name(name)
+        .force_delete(true)
+        .send()
+        .await
+        .unwrap();
+}
+
 async fn extra_queue(cloud: &TestCloud, name: &str, tags: &[(&str, &str)]) {
     let mut req = cloud.clients.sqs.create_queue().queue_name(name);
     for (k, v) in tags {
@@ -1056,16 +1086,8 @@ async fn groups_off_the_screen_keep_their_reading_and_groups_coming_on_screen_ar
         extra_group(&cloud, name, &[]).await;
     }
     let calls = CallLog::default();
-    let (names_tx, _names_rx) = watch::channel(Vec::new());
     let (shown_tx, shown_rx) = watch::channel(vec!["fill-a".to_owned()]);
-    let mut poller = GroupsPoller::new(
-        cloud.clients.clone(),
-        calls.clone(),
-        SEC,
-        Selection::everything(),
-        names_tx,
-    )
-    .with_on_screen(shown_rx, Duration::from_secs(600));
+    let mut poller = on_screen_groups_poller(&cloud, &calls, shown_rx);
     let described =
         || calls.stats_at(std::time::Instant::now()).per_api["DescribeAutoScalingGroups"];
     let report = |r: Vec<Report>| match one(r) {
@@ -1109,15 +1131,7 @@ async fn groups_off_the_screen_keep_their_reading_and_groups_coming_on_screen_ar
     assert_eq!(group(&third, "fill-b").unwrap().desired, 1);
 
     // A group deleted while on screen: the next poll's answer lacks it, so the report does too.
-    cloud
-        .clients
-        .autoscaling
-        .delete_auto_scaling_group()
-        .auto_scaling_group_name("fill-a")
-        .force_delete(true)
-        .send()
-        .await
-        .unwrap();
+    delete_group(&cloud, "fill-a").await;
     tokio::time::sleep(SEC).await;
     let fourth = report(poller.poll().await.unwrap());
     assert_eq!(described(), 4);
@@ -1138,17 +1152,9 @@ async fn groups_created_one_after_another_show_at_the_next_poll() {
     let cloud = TestCloud::provisioned().await;
     extra_group(&cloud, "fill-a", &[]).await;
     let calls = CallLog::default();
-    let (names_tx, _names_rx) = watch::channel(Vec::new());
     let shown = |names: &[&str]| names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>();
     let (shown_tx, shown_rx) = watch::channel(shown(&["flightdeck-api", "fill-a"]));
-    let mut poller = GroupsPoller::new(
-        cloud.clients.clone(),
-        calls.clone(),
-        SEC,
-        Selection::everything(),
-        names_tx,
-    )
-    .with_on_screen(shown_rx, Duration::from_secs(600));
+    let mut poller = on_screen_groups_poller(&cloud, &calls, shown_rx);
     let mut poll = async || -> Vec<ui::GroupSnapshot> {
         tokio::time::sleep(SEC).await;
         match one(poller.poll().await.unwrap()) {
@@ -1163,15 +1169,7 @@ async fn groups_created_one_after_another_show_at_the_next_poll() {
     );
 
     // fill-a goes while on screen: read by name, it is missing, so the UI stops showing it.
-    cloud
-        .clients
-        .autoscaling
-        .delete_auto_scaling_group()
-        .auto_scaling_group_name("fill-a")
-        .force_delete(true)
-        .send()
-        .await
-        .unwrap();
+    delete_group(&cloud, "fill-a").await;
     assert_eq!(
         names(&poll().await),
         ["flightdeck-api", "flightdeck-worker"]

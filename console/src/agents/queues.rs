@@ -27,13 +27,13 @@ use ops::watch::{queue_name, QueueFinder};
 pub const CALLS_PER_S: f64 = 20.0;
 /// How often the first pass reports the queues it has read so far.
 pub const FIRST_PASS_STEP: Duration = Duration::from_millis(250);
-/// GetQueueAttributes calls a pass has in flight at once. One: with eight, against the local
-/// cloud (one emulator process serving every API), the groups agent's first calls waited
-/// behind the queue reads and the first full frame came about twice as late (bench/console.sh
-/// with 202 queues, six starts each: median 1248 ms against 736 ms, results
-/// `console-2026-12-06-1953-reads8` and `-1954-reads1`). On AWS, where
-/// each API is served apart and a call is a round trip of tens of milliseconds, more in flight
-/// would shorten a pass; not measured here.
+/// GetQueueAttributes calls a pass has in flight at once. One: with eight, against the
+/// local cloud (one emulator process serving every API), the groups agent's first calls
+/// waited behind the queue reads and the first full frame came about twice as late
+/// (bench/console.sh with 202 queues, six starts each: median 1248 ms against 736 ms,
+/// results `console-2026-12-06-1953-reads8` and `-1954-reads1`). On AWS, where each API is
+/// served apart and every call is a network round trip, more in flight would shorten a pass;
+/// not measured here.
 pub const READS_AT_ONCE: usize = 1;
 
 pub struct QueuesPoller {
