@@ -277,7 +277,7 @@ impl QueueFinder {
                     Some(None) if !relist => None,
                     _ => {
                         let url = self.lookup(clients, calls, &name, None).await?;
-                        changing |= looked_before && known != Some(url.clone());
+                        changing |= looked_before && known.as_ref() != Some(&url);
                         self.named.insert(name, url.clone());
                         url
                     }

@@ -68,11 +68,12 @@ pub enum Due {
 }
 
 /// The whole selection is described at the first poll (and after a group on screen was found
-/// gone, or a listing found the groups changed: `listed_age` is `None` again), when `offscreen_every` has passed since the last
-/// listing, while no group is known (an empty answer costs nothing, and groups may appear at
-/// any time, as after an endpoint restart) and when the screen shows a group not read yet;
-/// otherwise only the groups on screen whose reading is about a poll old (a poll the UI started
-/// early, for groups that just came on screen, reads only those).
+/// gone, or a listing found the groups changed: `listed_age` is `None` again), when
+/// `offscreen_every` has passed since the last listing, while no group is known (an empty
+/// answer costs nothing, and groups may appear at any time, as after an endpoint restart) and
+/// when the screen shows a group not read yet; otherwise only the groups on screen whose
+/// reading is about a poll old (a poll the UI started early, for groups that just came on
+/// screen, reads only those).
 pub fn due(
     listed_age: Option<Duration>,
     known: usize,

@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use aws_sdk_sqs::types::QueueAttributeName;
+use futures_util::StreamExt;
 use serde::Serialize;
 use stack::errors::{describe, AwsFailure};
 use stack::{Clients, Stack};
@@ -180,15 +181,10 @@ const STATUS_CALLS_AT_ONCE: usize = 8;
 /// GetQueueAttributes for each queue, [`STATUS_CALLS_AT_ONCE`] at a time, asking for the
 /// attributes the console reads (not `All`).
 async fn attributes(c: &Clients, urls: Vec<String>) -> Result<Vec<QueueStatus>, StatusError> {
-    let mut tasks = tokio::task::JoinSet::new();
-    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(STATUS_CALLS_AT_ONCE));
-    for url in urls {
-        let sqs = c.sqs.clone();
-        let slots = slots.clone();
-        tasks.spawn(async move {
-            // The semaphore is never closed, so the permit always comes.
-            let _slot = slots.acquire_owned().await.ok();
-            let out = sqs
+    let mut reads = futures_util::stream::iter(urls)
+        .map(|url| async move {
+            let out = c
+                .sqs
                 .get_queue_attributes()
                 .queue_url(&url)
                 .set_attribute_names(Some(ops::queues::SNAPSHOT_ATTRIBUTES.to_vec()))
@@ -196,25 +192,11 @@ async fn attributes(c: &Clients, urls: Vec<String>) -> Result<Vec<QueueStatus>, 
                 .await
                 .map_err(failed("GetQueueAttributes"))?;
             Ok::<_, StatusError>(queue_status(url, out.attributes()))
-        });
-    }
+        })
+        .buffer_unordered(STATUS_CALLS_AT_ONCE);
     let mut out = Vec::new();
-    while let Some(joined) = tasks.join_next().await {
-        match joined {
-            Ok(status) => out.push(status?),
-            Err(e) => {
-                return Err(StatusError {
-                    action: "GetQueueAttributes",
-                    failure: AwsFailure {
-                        class: stack::ErrorClass::Retryable,
-                        code: None,
-                        message: e.to_string(),
-                        status: None,
-                        unreachable: false,
-                    },
-                })
-            }
-        }
+    while let Some(status) = reads.next().await {
+        out.push(status?);
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)
