@@ -13,7 +13,6 @@ use stack::errors::{describe, AwsFailure};
 use stack::{Clients, Stack};
 
 use ops::calls::CallLog;
-use ops::queues::parse_redrive;
 use ops::watch::{CallError, QueueFinder, Watch};
 
 #[derive(Debug, Clone, Serialize)]
@@ -202,27 +201,26 @@ async fn attributes(c: &Clients, urls: Vec<String>) -> Result<Vec<QueueStatus>, 
     Ok(out)
 }
 
+/// A queue's line, from the same reading of its attributes as the console's queues view
+/// (`ops::queues::queue_snapshot`).
 fn queue_status(
     url: String,
     attrs: Option<&std::collections::HashMap<QueueAttributeName, String>>,
 ) -> QueueStatus {
-    let get = |k: QueueAttributeName| attrs.and_then(|a| a.get(&k));
-    let num = |k: QueueAttributeName| get(k).and_then(|v| v.parse().ok()).unwrap_or(0);
-    // One reading of the redrive policy for the console: the queues agent's.
-    let redrive = get(QueueAttributeName::RedrivePolicy).and_then(|p| parse_redrive(p));
-    let dead_letter_queue = redrive
-        .as_ref()
-        .and_then(|r| r.dlq_arn.rsplit(':').next())
-        .map(str::to_string);
-    let max_receive_count = redrive.as_ref().map(|r| u64::from(r.max_receive_count));
+    let none = std::collections::HashMap::new();
+    let snapshot = ops::queues::queue_snapshot(&url, attrs.unwrap_or(&none));
+    let redrive = snapshot.redrive;
     QueueStatus {
-        name: url.rsplit('/').next().unwrap_or(&url).to_string(),
-        visible: num(QueueAttributeName::ApproximateNumberOfMessages),
-        in_flight: num(QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
-        delayed: num(QueueAttributeName::ApproximateNumberOfMessagesDelayed),
-        url,
-        dead_letter_queue,
-        max_receive_count,
+        name: snapshot.name,
+        url: snapshot.url,
+        visible: snapshot.visible,
+        in_flight: snapshot.in_flight,
+        delayed: snapshot.delayed,
+        dead_letter_queue: redrive
+            .as_ref()
+            .and_then(|r| r.dlq_arn.rsplit(':').next())
+            .map(str::to_string),
+        max_receive_count: redrive.as_ref().map(|r| u64::from(r.max_receive_count)),
         dead_letter_arn: redrive.map(|r| r.dlq_arn),
     }
 }
