@@ -202,8 +202,11 @@ impl LocalFleet {
         let mut fleet = self.fleet.subscribe();
         let mut decisions = self.autoscaler.as_ref().map(Autoscaler::subscribe);
         let mut alarms = Some(self.alarms.subscribe());
+        let mut shipping = Some(self.logs.subscribe());
+        let ship_config = self.logs.config().clone();
         self.printer = Some(tokio::spawn(async move {
             let (mut last_event, mut last_decision) = (0u64, None);
+            let mut shipped_before = local_cloud::ShipStats::default();
             let mut seen_transitions = 0u64;
             loop {
                 for e in fleet.borrow_and_update().events.iter() {
@@ -238,6 +241,19 @@ impl LocalFleet {
                     }
                     seen_transitions = state.recorded;
                 }
+                if let Some(rx) = shipping.as_mut() {
+                    let stats = rx.borrow_and_update().clone();
+                    for note in stats.notes_since(&shipped_before, &ship_config) {
+                        println!("logs: {note}");
+                    }
+                    shipped_before = stats;
+                }
+                let shipped = async {
+                    match shipping.as_mut() {
+                        Some(rx) => rx.changed().await.is_ok(),
+                        None => std::future::pending().await,
+                    }
+                };
                 let alarmed = async {
                     match alarms.as_mut() {
                         Some(rx) => rx.changed().await.is_ok(),
@@ -254,6 +270,7 @@ impl LocalFleet {
                     changed = fleet.changed() => if changed.is_err() { return },
                     ok = decided => if !ok { decisions = None },
                     ok = alarmed => if !ok { alarms = None },
+                    ok = shipped => if !ok { shipping = None },
                 }
             }
         }));
@@ -272,7 +289,11 @@ impl LocalFleet {
         }
         self.fleet.stop().await;
         // After the processes: their last lines go out too.
+        let shipping = self.logs.subscribe();
         self.logs.stop().await;
+        if self.printer.is_some() {
+            println!("logs: {}", shipping.borrow().summary());
+        }
         if let Some(p) = self.printer {
             // Let the last events (stops) print, then end the printer.
             tokio::time::sleep(Duration::from_millis(50)).await;

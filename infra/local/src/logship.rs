@@ -85,8 +85,87 @@ pub struct ShipStats {
     pub error: Option<String>,
 }
 
+/// How long a stream waits after a failed call before the next.
+pub const RETRY_AFTER: Duration = Duration::from_secs(5);
+
+impl ShipStats {
+    /// What changed since `before` that the operator of the local cloud should read: the
+    /// shipping failing or working again, lines dropped, cut or emptied unread. One line each,
+    /// none when nothing of that changed (lines shipped are not news).
+    pub fn notes_since(&self, before: &ShipStats, config: &ShipConfig) -> Vec<String> {
+        let mut notes = Vec::new();
+        match (&before.error, &self.error) {
+            (None, Some(e)) => notes.push(format!(
+                "shipping to CloudWatch Logs failed ({e}); each stream tries again every {} s, \
+                 its lines wait in a buffer of at most {} (the oldest dropped past it)",
+                RETRY_AFTER.as_secs(),
+                config.max_buffered
+            )),
+            (Some(_), None) => notes.push(format!(
+                "shipping to CloudWatch Logs again ({} lines shipped so far)",
+                self.shipped
+            )),
+            _ => {}
+        }
+        let dropped = self.dropped.saturating_sub(before.dropped);
+        if dropped > 0 {
+            notes.push(format!(
+                "{dropped} line(s) dropped: an instance wrote faster than CloudWatch Logs took \
+                 them (at most {} buffered per instance); a note in its stream says how many",
+                config.max_buffered
+            ));
+        }
+        let truncated = self.truncated.saturating_sub(before.truncated);
+        if truncated > 0 {
+            notes.push(format!(
+                "{truncated} line(s) longer than {} bytes cut (the rest is counted in the line)",
+                config.max_line_bytes
+            ));
+        }
+        let cut = self
+            .unread_bytes_cut
+            .saturating_sub(before.unread_bytes_cut);
+        if cut > 0 {
+            notes.push(format!(
+                "{} of an instance's log emptied before it was read: it wrote faster than the \
+                 shipper reads ({} a poll); a note in its stream marks the gap",
+                crate::storage::human(cut),
+                crate::storage::human(config.read_chunk as u64),
+            ));
+        }
+        notes
+    }
+
+    /// One line for the end of a run: what was shipped and lost.
+    pub fn summary(&self) -> String {
+        let mut text = format!("{} line(s) shipped to CloudWatch Logs", self.shipped);
+        let lost: Vec<String> = [
+            (self.dropped, "dropped"),
+            (self.truncated, "cut at the length limit"),
+        ]
+        .into_iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect();
+        if !lost.is_empty() {
+            text.push_str(&format!(" ({})", lost.join(", ")));
+        }
+        if self.unread_bytes_cut > 0 {
+            text.push_str(&format!(
+                "; {} emptied unread",
+                crate::storage::human(self.unread_bytes_cut)
+            ));
+        }
+        if let Some(e) = &self.error {
+            text.push_str(&format!("; the last call failed: {e}"));
+        }
+        text
+    }
+}
+
 /// The shipper's handle: its statistics, and `stop` (which sends what is buffered first).
 pub struct LogShipper {
+    config: ShipConfig,
     cancel: CancellationToken,
     stats: watch::Receiver<ShipStats>,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -110,13 +189,14 @@ impl LogShipper {
         let agent = Shipper {
             client: clients.logs.clone(),
             groups,
-            config,
+            config: config.clone(),
             streams: BTreeMap::new(),
             stats: ShipStats::default(),
             tx,
         };
         let task = tokio::spawn(agent.run(fleet, cancel.clone()));
         LogShipper {
+            config,
             cancel,
             stats: rx,
             task: Some(task),
@@ -125,6 +205,15 @@ impl LogShipper {
 
     pub fn stats(&self) -> ShipStats {
         self.stats.borrow().clone()
+    }
+
+    pub fn config(&self) -> &ShipConfig {
+        &self.config
+    }
+
+    /// The statistics as they change (after every poll).
+    pub fn subscribe(&self) -> watch::Receiver<ShipStats> {
+        self.stats.clone()
     }
 
     /// Read the files a last time, send what is buffered (each call still time-limited),
@@ -162,6 +251,8 @@ struct Stream {
     gone_since: Option<Instant>,
     /// No calls for this stream before this instant (after a failure).
     retry_at: Option<Instant>,
+    /// The last call's failure, until a call for this stream succeeds.
+    failing: Option<String>,
 }
 
 struct Shipper {
@@ -216,6 +307,7 @@ impl Shipper {
                     created: false,
                     gone_since: None,
                     retry_at: None,
+                    failing: None,
                 });
             stream.gone_since = None;
         }
@@ -272,6 +364,7 @@ impl Shipper {
         let ids: Vec<String> = self.streams.keys().cloned().collect();
         for id in ids {
             // Bounded: at most this many calls per stream per poll.
+            let mut recreated = false;
             for _ in 0..8 {
                 let Some(stream) = self.streams.get_mut(&id) else {
                     break;
@@ -285,17 +378,30 @@ impl Shipper {
                 match send_batch(&self.client, &id, stream, &self.config).await {
                     Ok(n) => {
                         self.stats.shipped += n as u64;
-                        self.stats.error = None;
+                        stream.failing = None;
                         stream.retry_at = None;
                     }
+                    Err(e) if !stream.created && !recreated => {
+                        // The stream was gone (an emulator restart, a deleted stream): create
+                        // it and send again at once, once, rather than after a pause (or never,
+                        // on the last pass).
+                        recreated = true;
+                        stream.failing = Some(e);
+                    }
                     Err(e) => {
-                        self.stats.error = Some(format!("{id}: {e}"));
-                        stream.retry_at = Some(Instant::now() + Duration::from_secs(5));
+                        stream.failing = Some(e);
+                        stream.retry_at = Some(Instant::now() + RETRY_AFTER);
                         break;
                     }
                 }
             }
         }
+        // Until the stream that failed ships again (one stream working does not hide another
+        // failing).
+        self.stats.error = self
+            .streams
+            .iter()
+            .find_map(|(id, s)| s.failing.as_ref().map(|e| format!("{id}: {e}")));
     }
 
     fn publish(&mut self) {
@@ -545,6 +651,7 @@ mod tests {
             created: false,
             gone_since: None,
             retry_at: None,
+            failing: None,
         }
     }
 
@@ -688,5 +795,203 @@ mod tests {
         assert_eq!(s.dropped, 2);
         assert_eq!(s.pending.front().unwrap().1, "line 2");
         assert!(dropped_note(2).contains("2 older line(s)"));
+    }
+
+    #[test]
+    fn notes_say_what_went_wrong_once_and_when_it_works_again() {
+        let config = ShipConfig::default();
+        let quiet = ShipStats::default();
+        let shipping = ShipStats {
+            shipped: 40,
+            ..quiet.clone()
+        };
+        assert!(
+            shipping.notes_since(&quiet, &config).is_empty(),
+            "lines shipped are not news"
+        );
+        let failing = ShipStats {
+            error: Some("i-1: PutLogEvents took longer than 10s".into()),
+            ..shipping.clone()
+        };
+        let notes = failing.notes_since(&shipping, &config);
+        assert_eq!(notes.len(), 1);
+        assert!(notes[0].starts_with("shipping to CloudWatch Logs failed (i-1: PutLogEvents"));
+        assert!(notes[0].contains("every 5 s") && notes[0].contains("at most 5000"));
+        // Still failing, with another failure's words: no second line.
+        let still = ShipStats {
+            error: Some("i-1: connection refused".into()),
+            ..failing.clone()
+        };
+        assert!(still.notes_since(&failing, &config).is_empty());
+        let lossy = ShipStats {
+            shipped: 90,
+            dropped: 12,
+            truncated: 1,
+            unread_bytes_cut: 3 << 20,
+            error: None,
+            ..still.clone()
+        };
+        let notes = lossy.notes_since(&still, &config);
+        assert_eq!(notes.len(), 4, "{notes:?}");
+        assert_eq!(
+            notes[0],
+            "shipping to CloudWatch Logs again (90 lines shipped so far)"
+        );
+        assert!(notes[1].starts_with("12 line(s) dropped"));
+        assert!(notes[2].starts_with("1 line(s) longer than 16384 bytes cut"));
+        assert!(
+            notes[3].starts_with("3.0 MB of an instance's log emptied"),
+            "{}",
+            notes[3]
+        );
+        assert_eq!(
+            lossy.summary(),
+            "90 line(s) shipped to CloudWatch Logs (12 dropped, 1 cut at the length limit); \
+             3.0 MB emptied unread"
+        );
+        assert_eq!(shipping.summary(), "40 line(s) shipped to CloudWatch Logs");
+    }
+}
+
+#[cfg(test)]
+mod live_tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use std::io::Write;
+
+    use chrono::Utc;
+    use stack::config::Role;
+
+    use super::*;
+    use crate::fleet::{InstanceView, Phase};
+    use crate::testing::TestCloud;
+
+    fn instance(id: &str, group: &str, role: Role, log: PathBuf) -> InstanceView {
+        InstanceView {
+            instance_id: id.into(),
+            group: group.into(),
+            role,
+            pid: None,
+            port: None,
+            endpoint: None,
+            phase: Phase::InService,
+            started_at: Utc::now(),
+            log,
+        }
+    }
+
+    async fn until(
+        rx: &mut watch::Receiver<ShipStats>,
+        what: &str,
+        ok: impl Fn(&ShipStats) -> bool,
+    ) -> ShipStats {
+        let wait = async {
+            loop {
+                let stats = rx.borrow_and_update().clone();
+                if ok(&stats) {
+                    return stats;
+                }
+                rx.changed().await.unwrap();
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(20), wait)
+            .await
+            .unwrap_or_else(|_| panic!("{what}: {:?}", rx.borrow()))
+    }
+
+    #[tokio::test]
+    async fn a_failing_stream_stays_reported_while_another_ships() {
+        let cloud = TestCloud::provisioned().await;
+        let dir = tempfile::tempdir().unwrap();
+        let (api, worker) = (&cloud.stack.groups.api, &cloud.stack.groups.worker);
+        // The worker's log group is gone: its stream cannot be created.
+        cloud
+            .clients
+            .logs
+            .delete_log_group()
+            .log_group_name(&worker.logs.group)
+            .send()
+            .await
+            .unwrap();
+        let (api_log, worker_log) = (dir.path().join("i-api.log"), dir.path().join("i-wrk.log"));
+        std::fs::write(&api_log, "api line 1\n").unwrap();
+        std::fs::write(&worker_log, "worker line 1\n").unwrap();
+        let state = FleetState {
+            running: true,
+            instances: vec![
+                instance("i-api", &api.name, Role::Api, api_log.clone()),
+                instance("i-wrk", &worker.name, Role::Worker, worker_log),
+            ],
+            events: Vec::new(),
+            machine: None,
+        };
+        let (_fleet_tx, fleet_rx) = watch::channel(state);
+        let config = ShipConfig {
+            poll: Duration::from_millis(100),
+            ..ShipConfig::default()
+        };
+        let shipper = LogShipper::start(&cloud.clients, &cloud.stack, fleet_rx, config);
+        let mut stats = shipper.subscribe();
+        let failing = until(
+            &mut stats,
+            "the API's line ships, the worker's fails",
+            |s| s.shipped >= 1 && s.error.is_some(),
+        )
+        .await;
+        assert!(failing.error.as_deref().unwrap().starts_with("i-wrk: "));
+
+        // The API's stream goes on shipping; the worker's failure is still the news.
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&api_log)
+            .unwrap();
+        writeln!(file, "api line 2").unwrap();
+        let later = until(&mut stats, "the API's second line", |s| s.shipped >= 2).await;
+        assert!(
+            later.error.as_deref().unwrap().starts_with("i-wrk: "),
+            "{later:?}"
+        );
+        assert!(later.notes_since(&failing, shipper.config()).is_empty());
+
+        // The log group comes back: the worker's line ships, and the note says so.
+        cloud
+            .clients
+            .logs
+            .create_log_group()
+            .log_group_name(&worker.logs.group)
+            .send()
+            .await
+            .unwrap();
+        let working = until(
+            &mut stats,
+            "the worker's line after the log group is back",
+            |s| s.shipped >= 3 && s.error.is_none(),
+        )
+        .await;
+        let notes = working.notes_since(&later, shipper.config());
+        assert_eq!(
+            notes,
+            ["shipping to CloudWatch Logs again (3 lines shipped so far)"]
+        );
+
+        // A stream deleted under the shipper (as an emulator restart loses it) is created
+        // again in the same poll: the line ships, no failure is reported.
+        cloud
+            .clients
+            .logs
+            .delete_log_stream()
+            .log_group_name(&api.logs.group)
+            .log_stream_name("i-api")
+            .send()
+            .await
+            .unwrap();
+        writeln!(file, "api line 3").unwrap();
+        let again = until(
+            &mut stats,
+            "the API's line after its stream was deleted",
+            |s| s.shipped >= 4 || s.error.is_some(),
+        )
+        .await;
+        assert_eq!((again.shipped, again.error), (4, None));
+        shipper.stop().await;
     }
 }
