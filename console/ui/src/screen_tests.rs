@@ -1146,3 +1146,32 @@ fn rows_off_the_screen_still_size_the_columns() {
         assert_eq!(header(&s, word), before, "{view}: the columns stayed put");
     }
 }
+
+#[test]
+fn a_flash_shows_at_80_columns_in_place_of_the_bars_lesser_items() {
+    let mut s = sized(loaded_state(), 80, 24);
+    let before = screen(&s, 80, 24);
+    let bar = before.lines().next().unwrap().to_owned();
+    assert!(bar.contains("? help"), "{bar}");
+    s.flash(
+        crate::state::Level::Error,
+        "unknown theme `nope`: try :theme",
+    );
+    let bar = screen(&s, 80, 24).lines().next().unwrap().to_owned();
+    assert!(bar.starts_with(" flightdeck "), "{bar}");
+    assert!(
+        bar.trim_end().ends_with("unknown theme `nope`: try :theme"),
+        "{bar}"
+    );
+    // Too long for any room: cut, with the console's name and the view kept.
+    let long = "shipping to CloudWatch Logs failed (i-0123456789abcdef0: PutLogEvents took longer than 10s); each stream tries again every 5 s";
+    s.flash(crate::state::Level::Warn, long);
+    let bar = screen(&s, 80, 24).lines().next().unwrap().to_owned();
+    assert!(bar.starts_with(" flightdeck "), "{bar}");
+    assert!(
+        bar.contains("shipping to CloudWatch Logs failed (i-0123"),
+        "{bar}"
+    );
+    assert!(bar.trim_end().ends_with('…'), "{bar}");
+    assert_eq!(bar.chars().count(), 80);
+}

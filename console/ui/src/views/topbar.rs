@@ -93,6 +93,7 @@ pub fn draw(state: &State, area: Rect, buf: &mut Buffer) {
             left.push(Span::styled(who, s.muted));
         }
     }
+    let width = usize::from(area.width);
     let right = match state.current_flash() {
         Some(f) => {
             let style = match f.level {
@@ -100,7 +101,22 @@ pub fn draw(state: &State, area: Rect, buf: &mut Buffer) {
                 Level::Warn => s.warn,
                 Level::Error => s.error,
             };
-            Line::from(Span::styled(format!(" {} ", f.text), style))
+            // A flash is what the operator just did or must know now: it takes the room of
+            // the bar's least important items (from the right), down to the console's name and
+            // the view, and is cut only past that (its note keeps the whole text).
+            let text = format!(" {} ", f.text);
+            while left.len() > 2
+                && Line::from(left.clone()).width() + text.chars().count() + 1 > width
+            {
+                left.pop();
+            }
+            let room = width.saturating_sub(Line::from(left.clone()).width() + 1);
+            let text = if text.chars().count() > room {
+                format!("{} ", fmt::truncate(&text, room.saturating_sub(1)))
+            } else {
+                text
+            };
+            Line::from(Span::styled(text, style))
         }
         None => {
             let mut hints: Vec<String> = [
@@ -113,7 +129,7 @@ pub fn draw(state: &State, area: Rect, buf: &mut Buffer) {
             .flatten()
             .collect();
             // As many hints as fit, most useful first.
-            let room = usize::from(area.width).saturating_sub(Line::from(left.clone()).width() + 1);
+            let room = width.saturating_sub(Line::from(left.clone()).width() + 1);
             while !hints.is_empty() && hints.join("  ").chars().count() + 1 > room {
                 hints.pop();
             }
