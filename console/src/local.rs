@@ -194,6 +194,7 @@ impl LocalFleet {
         crate::agents::fleet::LocalHooks {
             fleet: self.fleet.subscribe(),
             autoscaler: self.autoscaler.as_ref().map(Autoscaler::subscribe),
+            shipping: Some((self.logs.subscribe(), self.logs.config().clone())),
         }
     }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::Utc;
 use local_cloud::autoscaler::AutoscalerState;
 use local_cloud::fleet::{FleetEventKind, FleetState};
-use local_cloud::{memory, EmulatorHealth};
+use local_cloud::{memory, EmulatorHealth, ShipConfig, ShipStats};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use ui::{FleetProcess, LocalMemory, LogLevel, Report, S3Data, ScalingDecision};
@@ -20,6 +20,8 @@ use super::Feed;
 pub struct LocalHooks {
     pub fleet: watch::Receiver<FleetState>,
     pub autoscaler: Option<watch::Receiver<AutoscalerState>>,
+    /// The log shipper's counters and its settings (for the notes' words).
+    pub shipping: Option<(watch::Receiver<ShipStats>, ShipConfig)>,
 }
 
 fn processes(state: &FleetState) -> Vec<FleetProcess> {
@@ -67,6 +69,25 @@ fn notices(state: &FleetState, seen: &mut u64) -> Vec<Report> {
         .collect();
     *seen = state.events.last().map_or(*seen, |e| e.seq.max(*seen));
     fresh
+}
+
+/// The log shipper's news since `before` (which moves on), as lines for the UI's log: a
+/// failing or lossy shipping as a warning (the logs view would otherwise just go quiet).
+fn shipping_notes(stats: &ShipStats, before: &mut ShipStats, config: &ShipConfig) -> Vec<Report> {
+    let notes = stats.notes_since(before, config);
+    *before = stats.clone();
+    notes
+        .into_iter()
+        .map(|n| Report::Log {
+            at: Utc::now(),
+            level: if n.trouble {
+                LogLevel::Warn
+            } else {
+                LogLevel::Info
+            },
+            text: format!("logs: {n}"),
+        })
+        .collect()
 }
 
 /// Where the memory feed finds the emulator: the demo's keeper (the pid changes with each
@@ -170,6 +191,8 @@ pub fn memory_feed(
 pub async fn run(hooks: LocalHooks, tx: mpsc::Sender<Report>, token: CancellationToken) {
     let mut fleet = hooks.fleet;
     let mut scaler = hooks.autoscaler;
+    let mut shipping = hooks.shipping;
+    let mut shipped_before = ShipStats::default();
     let fleet_report = |f: &FleetState| Report::Fleet {
         at: Utc::now(),
         processes: processes(f),
@@ -217,11 +240,94 @@ pub async fn run(hooks: LocalHooks, tx: mpsc::Sender<Report>, token: Cancellatio
                 Ok(report) => vec![report],
                 Err(_) => return,
             },
+            Some(r) = async {
+                match &mut shipping {
+                    Some((rx, config)) => Some(rx.changed().await.map(|()| {
+                        shipping_notes(&rx.borrow_and_update(), &mut shipped_before, config)
+                    })),
+                    None => None,
+                }
+            } => match r {
+                Ok(reports) => reports,
+                // The shipper stopped (the fleet is stopping): nothing more to say.
+                Err(_) => {
+                    shipping = None;
+                    Vec::new()
+                }
+            },
         };
         for report in reports {
             if tx.send(report).await.is_err() {
                 return;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    async fn next_log(rx: &mut mpsc::Receiver<Report>) -> (LogLevel, String) {
+        let wait = async {
+            loop {
+                if let Report::Log { level, text, .. } = rx.recv().await.expect("the agent runs") {
+                    return (level, text);
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(5), wait)
+            .await
+            .expect("a log line within 5 s")
+    }
+
+    #[tokio::test]
+    async fn log_shipping_trouble_reaches_the_log_as_a_warning_once() {
+        let fleet = FleetState {
+            running: true,
+            instances: Vec::new(),
+            events: Vec::new(),
+            machine: None,
+        };
+        let (_fleet_tx, fleet_rx) = watch::channel(fleet);
+        let (ship_tx, ship_rx) = watch::channel(ShipStats::default());
+        let hooks = LocalHooks {
+            fleet: fleet_rx,
+            autoscaler: None,
+            shipping: Some((ship_rx, ShipConfig::default())),
+        };
+        let (tx, mut rx) = mpsc::channel(16);
+        let token = CancellationToken::new();
+        let agent = tokio::spawn(run(hooks, tx, token.clone()));
+
+        let failing = ShipStats {
+            shipped: 10,
+            error: Some("i-1: PutLogEvents took longer than 10s".into()),
+            ..ShipStats::default()
+        };
+        ship_tx.send_replace(failing.clone());
+        let (level, text) = next_log(&mut rx).await;
+        assert_eq!(level, LogLevel::Warn);
+        assert!(
+            text.starts_with("logs: shipping to CloudWatch Logs failed (i-1: PutLogEvents"),
+            "{text}"
+        );
+        // The same failure again (every poll publishes): nothing new to say. Then it recovers.
+        ship_tx.send_replace(failing);
+        ship_tx.send_replace(ShipStats {
+            shipped: 12,
+            ..ShipStats::default()
+        });
+        let (level, text) = next_log(&mut rx).await;
+        assert_eq!(
+            (level, text.as_str()),
+            (
+                LogLevel::Info,
+                "logs: shipping to CloudWatch Logs again (12 lines shipped so far)"
+            )
+        );
+        token.cancel();
+        agent.await.unwrap();
     }
 }

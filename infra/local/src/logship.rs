@@ -88,50 +88,80 @@ pub struct ShipStats {
 /// How long a stream waits after a failed call before the next.
 pub const RETRY_AFTER: Duration = Duration::from_secs(5);
 
+/// One thing the operator of the local cloud should read about the shipping.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShipNote {
+    /// Lines are failing to go out or were lost (not: shipping works again).
+    pub trouble: bool,
+    pub text: String,
+}
+
+impl std::fmt::Display for ShipNote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
 impl ShipStats {
     /// What changed since `before` that the operator of the local cloud should read: the
-    /// shipping failing or working again, lines dropped, cut or emptied unread. One line each,
+    /// shipping failing or working again, lines dropped, cut or emptied unread. One note each,
     /// none when nothing of that changed (lines shipped are not news).
-    pub fn notes_since(&self, before: &ShipStats, config: &ShipConfig) -> Vec<String> {
+    pub fn notes_since(&self, before: &ShipStats, config: &ShipConfig) -> Vec<ShipNote> {
         let mut notes = Vec::new();
+        let mut note = |trouble: bool, text: String| notes.push(ShipNote { trouble, text });
         match (&before.error, &self.error) {
-            (None, Some(e)) => notes.push(format!(
+            (None, Some(e)) => note(
+                true,
+                format!(
                 "shipping to CloudWatch Logs failed ({e}); each stream tries again every {} s, \
                  its lines wait in a buffer of at most {} (the oldest dropped past it)",
                 RETRY_AFTER.as_secs(),
                 config.max_buffered
-            )),
-            (Some(_), None) => notes.push(format!(
-                "shipping to CloudWatch Logs again ({} lines shipped so far)",
-                self.shipped
-            )),
+            ),
+            ),
+            (Some(_), None) => note(
+                false,
+                format!(
+                    "shipping to CloudWatch Logs again ({} lines shipped so far)",
+                    self.shipped
+                ),
+            ),
             _ => {}
         }
         let dropped = self.dropped.saturating_sub(before.dropped);
         if dropped > 0 {
-            notes.push(format!(
+            note(
+                true,
+                format!(
                 "{dropped} line(s) dropped: an instance wrote faster than CloudWatch Logs took \
                  them (at most {} buffered per instance); a note in its stream says how many",
                 config.max_buffered
-            ));
+            ),
+            );
         }
         let truncated = self.truncated.saturating_sub(before.truncated);
         if truncated > 0 {
-            notes.push(format!(
+            note(
+                true,
+                format!(
                 "{truncated} line(s) longer than {} bytes cut (the rest is counted in the line)",
                 config.max_line_bytes
-            ));
+            ),
+            );
         }
         let cut = self
             .unread_bytes_cut
             .saturating_sub(before.unread_bytes_cut);
         if cut > 0 {
-            notes.push(format!(
-                "{} of an instance's log emptied before it was read: it wrote faster than the \
+            note(
+                true,
+                format!(
+                    "{} of an instance's log emptied before it was read: it wrote faster than the \
                  shipper reads ({} a poll); a note in its stream marks the gap",
-                crate::storage::human(cut),
-                crate::storage::human(config.read_chunk as u64),
-            ));
+                    crate::storage::human(cut),
+                    crate::storage::human(config.read_chunk as u64),
+                ),
+            );
         }
         notes
     }
@@ -797,6 +827,10 @@ mod tests {
         assert!(dropped_note(2).contains("2 older line(s)"));
     }
 
+    fn texts_of(notes: Vec<ShipNote>) -> Vec<String> {
+        notes.into_iter().map(|n| n.to_string()).collect()
+    }
+
     #[test]
     fn notes_say_what_went_wrong_once_and_when_it_works_again() {
         let config = ShipConfig::default();
@@ -813,7 +847,7 @@ mod tests {
             error: Some("i-1: PutLogEvents took longer than 10s".into()),
             ..shipping.clone()
         };
-        let notes = failing.notes_since(&shipping, &config);
+        let notes = texts_of(failing.notes_since(&shipping, &config));
         assert_eq!(notes.len(), 1);
         assert!(notes[0].starts_with("shipping to CloudWatch Logs failed (i-1: PutLogEvents"));
         assert!(notes[0].contains("every 5 s") && notes[0].contains("at most 5000"));
@@ -831,8 +865,14 @@ mod tests {
             error: None,
             ..still.clone()
         };
-        let notes = lossy.notes_since(&still, &config);
-        assert_eq!(notes.len(), 4, "{notes:?}");
+        let all = lossy.notes_since(&still, &config);
+        let troubles: Vec<bool> = all.iter().map(|n| n.trouble).collect();
+        assert_eq!(
+            troubles,
+            [false, true, true, true],
+            "working again is not trouble"
+        );
+        let notes = texts_of(all);
         assert_eq!(
             notes[0],
             "shipping to CloudWatch Logs again (90 lines shipped so far)"
@@ -970,7 +1010,10 @@ mod live_tests {
         let notes = working.notes_since(&later, shipper.config());
         assert_eq!(
             notes,
-            ["shipping to CloudWatch Logs again (3 lines shipped so far)"]
+            [ShipNote {
+                trouble: false,
+                text: "shipping to CloudWatch Logs again (3 lines shipped so far)".into()
+            }]
         );
 
         // A stream deleted under the shipper (as an emulator restart loses it) is created
