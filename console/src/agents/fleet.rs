@@ -1,5 +1,6 @@
 //! The local cloud's bridge (demo and `--local` with a fleet in this process): forwards the
-//! fleet's processes, its notices and the autoscaler's decisions to the UI whenever they change.
+//! fleet's processes, its notices, the autoscaler's decisions and the log shipper's news (a
+//! failing or lossy shipping) to the UI whenever they change.
 //! (The fleet's errors reach the UI through the log, as warnings.) A second feed samples the
 //! local cloud's memory and the machine's.
 

@@ -312,9 +312,26 @@ impl State {
         Ok(())
     }
 
+    /// Shows `text` in the top bar for a few seconds. A warning or an error is also kept with
+    /// the notes, where the help screen shows it whole (a narrow bar cuts it).
     pub(crate) fn flash(&mut self, level: Level, text: impl Into<String>) {
+        let text = text.into();
+        let kept = match level {
+            Level::Info => None,
+            Level::Warn => Some(crate::model::LogLevel::Warn),
+            Level::Error => Some(crate::model::LogLevel::Error),
+        };
+        if let Some(kept) = kept {
+            // Flashed below every time: the operator acted and needs the answer, even a repeat.
+            self.notes.push(self.now, kept, text.clone());
+        }
+        self.show_flash(level, text);
+    }
+
+    /// Shows `text` in the top bar, and nothing more (for what is kept with the notes already).
+    pub(crate) fn show_flash(&mut self, level: Level, text: String) {
         self.flash = Some(Flash {
-            text: text.into(),
+            text,
             level,
             at: self.now,
         });

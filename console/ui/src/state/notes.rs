@@ -1,6 +1,7 @@
 //! What the console logged that the operator should see (its warnings and errors, the demo's
-//! emulator restarts) while the whole log goes to a file: the last [`KEPT`], a repeat of the
-//! latest folded into it with a count, and where the log files are.
+//! emulator restarts, the warnings and errors it flashed) while the whole log goes to a file:
+//! the last [`KEPT`], a repeat of the latest folded into it with a count, and where the log
+//! files are.
 
 use std::collections::VecDeque;
 

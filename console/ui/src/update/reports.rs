@@ -375,7 +375,7 @@ fn level(level: LogLevel) -> Level {
 /// Kept for the help screen; flashed when new (a repeat flashes again after a while).
 fn note(state: &mut State, at: Timestamp, log_level: LogLevel, text: String) {
     if state.notes.push(at, log_level, text.clone()) {
-        state.flash(level(log_level), text);
+        state.show_flash(level(log_level), text);
     }
 }
 

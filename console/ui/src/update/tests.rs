@@ -1791,3 +1791,31 @@ fn a_group_kept_from_an_earlier_reading_is_not_a_new_sample_and_its_change_has_i
     assert_eq!(times, [t(-30), t(-21)]);
     assert_eq!(s.groups.last_change("api-asg").map(|c| c.at), Some(t(-21)));
 }
+
+#[test]
+fn a_flashed_mistake_is_kept_whole_in_the_notes_and_flashes_every_time() {
+    let mut s = loaded_state();
+    let notes_before = s.notes.recent().len();
+    command(&mut s, "theme neon");
+    let flashed = s.current_flash().map(|f| f.text.clone()).unwrap();
+    assert!(
+        flashed.starts_with("no theme named `neon` (known: "),
+        "{flashed}"
+    );
+    let kept = s.notes.recent().last().unwrap();
+    assert_eq!((kept.text.as_str(), kept.count), (flashed.as_str(), 1));
+    assert_eq!(kept.level, LogLevel::Error);
+    // Past the flash, the same mistake again: it flashes again, and the note counts it.
+    update(&mut s, Event::Tick(t(6)));
+    assert_eq!(s.current_flash(), None);
+    command(&mut s, "theme neon");
+    assert!(
+        s.current_flash().is_some(),
+        "a repeat of what the operator did flashes"
+    );
+    assert_eq!(s.notes.recent().len(), notes_before + 1);
+    assert_eq!(s.notes.recent().last().unwrap().count, 2);
+    // What went well only flashes.
+    command(&mut s, "theme light");
+    assert_eq!(s.notes.recent().len(), notes_before + 1);
+}
