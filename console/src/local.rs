@@ -207,7 +207,7 @@ impl LocalFleet {
         let ship_config = self.logs.config().clone();
         self.printer = Some(tokio::spawn(async move {
             let (mut last_event, mut last_decision) = (0u64, None);
-            let mut shipped_before = local_cloud::ShipStats::default();
+            let mut shipping_news = local_cloud::ShipNews::default();
             let mut seen_transitions = 0u64;
             loop {
                 for e in fleet.borrow_and_update().events.iter() {
@@ -244,10 +244,9 @@ impl LocalFleet {
                 }
                 if let Some(rx) = shipping.as_mut() {
                     let stats = rx.borrow_and_update().clone();
-                    for note in stats.notes_since(&shipped_before, &ship_config) {
+                    for note in shipping_news.news(&stats, &ship_config, Instant::now()) {
                         println!("logs: {note}");
                     }
-                    shipped_before = stats;
                 }
                 let shipped = async {
                     match shipping.as_mut() {

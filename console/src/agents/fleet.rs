@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::Utc;
 use local_cloud::autoscaler::AutoscalerState;
 use local_cloud::fleet::{FleetEventKind, FleetState};
-use local_cloud::{memory, EmulatorHealth, ShipConfig, ShipStats};
+use local_cloud::{memory, EmulatorHealth, ShipConfig, ShipNews, ShipStats};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use ui::{FleetProcess, LocalMemory, LogLevel, Report, S3Data, ScalingDecision};
@@ -72,12 +72,10 @@ fn notices(state: &FleetState, seen: &mut u64) -> Vec<Report> {
     fresh
 }
 
-/// The log shipper's news since `before` (which moves on), as lines for the UI's log: a
-/// failing or lossy shipping as a warning (the logs view would otherwise just go quiet).
-fn shipping_notes(stats: &ShipStats, before: &mut ShipStats, config: &ShipConfig) -> Vec<Report> {
-    let notes = stats.notes_since(before, config);
-    *before = stats.clone();
-    notes
+/// The log shipper's news, as lines for the UI's log: a failing or lossy shipping as a
+/// warning (the logs view would otherwise just go quiet).
+fn shipping_notes(stats: &ShipStats, news: &mut ShipNews, config: &ShipConfig) -> Vec<Report> {
+    news.news(stats, config, std::time::Instant::now())
         .into_iter()
         .map(|n| Report::Log {
             at: Utc::now(),
@@ -193,7 +191,7 @@ pub async fn run(hooks: LocalHooks, tx: mpsc::Sender<Report>, token: Cancellatio
     let mut fleet = hooks.fleet;
     let mut scaler = hooks.autoscaler;
     let mut shipping = hooks.shipping;
-    let mut shipped_before = ShipStats::default();
+    let mut shipping_news = ShipNews::default();
     let fleet_report = |f: &FleetState| Report::Fleet {
         at: Utc::now(),
         processes: processes(f),
@@ -244,7 +242,7 @@ pub async fn run(hooks: LocalHooks, tx: mpsc::Sender<Report>, token: Cancellatio
             Some(r) = async {
                 match &mut shipping {
                     Some((rx, config)) => Some(rx.changed().await.map(|()| {
-                        shipping_notes(&rx.borrow_and_update(), &mut shipped_before, config)
+                        shipping_notes(&rx.borrow_and_update(), &mut shipping_news, config)
                     })),
                     None => None,
                 }

@@ -31,7 +31,7 @@ pub use fleet::{Fleet, FleetConfig, FleetError, FleetEvent, FleetState, Machine}
 pub use install::{InstallError, Installation, MOTO_VERSION};
 pub use keeper::{EmulatorHealth, Keeper, KeeperConfig};
 pub use lifecycle::{Lifecycle, LifecycleConfig};
-pub use logship::{LogShipper, ShipConfig, ShipNote, ShipStats};
+pub use logship::{LogShipper, ShipConfig, ShipNews, ShipNote, ShipStats};
 pub use provision::{provision, Change, ProvisionError, ProvisionReport};
 pub use storage::StorageLimits;
 

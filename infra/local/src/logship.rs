@@ -102,6 +102,52 @@ impl std::fmt::Display for ShipNote {
     }
 }
 
+/// How often at most the lines lost (dropped, cut, emptied unread) are told: a process that
+/// keeps writing too fast or too long would otherwise make a note every poll.
+pub const LOSS_NOTE_EVERY: Duration = Duration::from_secs(30);
+
+/// What of the shipper's statistics is news for its operator, from one reading to the next
+/// (`flightdeck local up`'s output, the console's notes): the shipping failing and working
+/// again at once, the lines lost at most every [`LOSS_NOTE_EVERY`], summed since the last
+/// note about them.
+#[derive(Debug, Default)]
+pub struct ShipNews {
+    /// The statistics as last told: the error as last read, the losses as last noted.
+    told: ShipStats,
+    losses_told_at: Option<Instant>,
+}
+
+impl ShipNews {
+    pub fn news(&mut self, stats: &ShipStats, config: &ShipConfig, now: Instant) -> Vec<ShipNote> {
+        let losses_due = self
+            .losses_told_at
+            .is_none_or(|at| now.duration_since(at) >= LOSS_NOTE_EVERY);
+        let mut against = self.told.clone();
+        if !losses_due {
+            // Not yet: what was lost stays untold, and is summed into the next note.
+            against.dropped = stats.dropped;
+            against.truncated = stats.truncated;
+            against.unread_bytes_cut = stats.unread_bytes_cut;
+        }
+        let notes = stats.notes_since(&against, config);
+        self.told.error.clone_from(&stats.error);
+        if losses_due
+            && (stats.dropped, stats.truncated, stats.unread_bytes_cut)
+                != (
+                    self.told.dropped,
+                    self.told.truncated,
+                    self.told.unread_bytes_cut,
+                )
+        {
+            self.told.dropped = stats.dropped;
+            self.told.truncated = stats.truncated;
+            self.told.unread_bytes_cut = stats.unread_bytes_cut;
+            self.losses_told_at = Some(now);
+        }
+        notes
+    }
+}
+
 impl ShipStats {
     /// What changed since `before` that the operator of the local cloud should read: the
     /// shipping failing or working again, lines dropped, cut or emptied unread. One note each,
@@ -109,15 +155,15 @@ impl ShipStats {
     pub fn notes_since(&self, before: &ShipStats, config: &ShipConfig) -> Vec<ShipNote> {
         let mut notes = Vec::new();
         let mut note = |trouble: bool, text: String| notes.push(ShipNote { trouble, text });
+        let (retry, buffered) = (RETRY_AFTER.as_secs(), config.max_buffered);
         match (&before.error, &self.error) {
             (None, Some(e)) => note(
                 true,
                 format!(
-                "shipping to CloudWatch Logs failed ({e}); each stream tries again every {} s, \
-                 its lines wait in a buffer of at most {} (the oldest dropped past it)",
-                RETRY_AFTER.as_secs(),
-                config.max_buffered
-            ),
+                    "shipping to CloudWatch Logs failed ({e}); each stream tries again every \
+                     {retry} s, its lines wait in a buffer of at most {buffered} (the oldest \
+                     dropped past it)"
+                ),
             ),
             (Some(_), None) => note(
                 false,
@@ -133,33 +179,36 @@ impl ShipStats {
             note(
                 true,
                 format!(
-                "{dropped} line(s) dropped: an instance wrote faster than CloudWatch Logs took \
-                 them (at most {} buffered per instance); a note in its stream says how many",
-                config.max_buffered
-            ),
+                    "{dropped} line(s) dropped: an instance wrote faster than CloudWatch Logs \
+                     took them (at most {buffered} buffered per instance); a note in its \
+                     stream says how many"
+                ),
             );
         }
         let truncated = self.truncated.saturating_sub(before.truncated);
         if truncated > 0 {
+            let max = config.max_line_bytes;
             note(
                 true,
                 format!(
-                "{truncated} line(s) longer than {} bytes cut (the rest is counted in the line)",
-                config.max_line_bytes
-            ),
+                    "{truncated} line(s) longer than {max} bytes cut (the rest is counted in \
+                     the line)"
+                ),
             );
         }
         let cut = self
             .unread_bytes_cut
             .saturating_sub(before.unread_bytes_cut);
         if cut > 0 {
+            let (cut, chunk) = (
+                crate::storage::human(cut),
+                crate::storage::human(config.read_chunk as u64),
+            );
             note(
                 true,
                 format!(
-                    "{} of an instance's log emptied before it was read: it wrote faster than the \
-                 shipper reads ({} a poll); a note in its stream marks the gap",
-                    crate::storage::human(cut),
-                    crate::storage::human(config.read_chunk as u64),
+                    "{cut} of an instance's log emptied before it was read: it wrote faster \
+                     than the shipper reads ({chunk} a poll); a note in its stream marks the gap"
                 ),
             );
         }
@@ -890,6 +939,45 @@ mod tests {
              3.0 MB emptied unread"
         );
         assert_eq!(shipping.summary(), "40 line(s) shipped to CloudWatch Logs");
+    }
+}
+
+#[cfg(test)]
+mod news_tests {
+    use super::*;
+
+    #[test]
+    fn losses_are_told_at_most_every_half_minute_summed_and_failures_at_once() {
+        let config = ShipConfig::default();
+        let mut news = ShipNews::default();
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        let lossy = |dropped: u64, error: Option<&str>| ShipStats {
+            dropped,
+            error: error.map(str::to_owned),
+            ..ShipStats::default()
+        };
+        let first = news.news(&lossy(5, None), &config, at(0));
+        assert_eq!(first.len(), 1);
+        assert!(first[0].text.starts_with("5 line(s) dropped"), "{first:?}");
+        // More lost within the half minute: not yet. A failure: at once.
+        assert!(news.news(&lossy(9, None), &config, at(10)).is_empty());
+        let failed = news.news(&lossy(12, Some("i-1: refused")), &config, at(20));
+        assert_eq!(failed.len(), 1);
+        assert!(failed[0]
+            .text
+            .starts_with("shipping to CloudWatch Logs failed"));
+        // Past the half minute: what was lost since the last note, summed.
+        let later = news.news(&lossy(12, Some("i-1: refused")), &config, at(31));
+        assert_eq!(later.len(), 1);
+        assert!(later[0].text.starts_with("7 line(s) dropped"), "{later:?}");
+        // Nothing more lost: nothing to say, and the next loss may be told at once.
+        assert!(news
+            .news(&lossy(12, None), &config, at(70))
+            .iter()
+            .all(|n| !n.trouble));
+        let again = news.news(&lossy(13, None), &config, at(71));
+        assert!(again[0].text.starts_with("1 line(s) dropped"), "{again:?}");
     }
 }
 
