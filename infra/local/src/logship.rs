@@ -118,6 +118,7 @@ pub struct ShipNews {
 }
 
 impl ShipNews {
+    /// The notes `stats` (the shipper's latest) make against what was told before.
     pub fn news(&mut self, stats: &ShipStats, config: &ShipConfig, now: Instant) -> Vec<ShipNote> {
         let losses_due = self
             .losses_told_at
@@ -125,23 +126,12 @@ impl ShipNews {
         let mut against = self.told.clone();
         if !losses_due {
             // Not yet: what was lost stays untold, and is summed into the next note.
-            against.dropped = stats.dropped;
-            against.truncated = stats.truncated;
-            against.unread_bytes_cut = stats.unread_bytes_cut;
+            against.take_losses(stats);
         }
         let notes = stats.notes_since(&against, config);
         self.told.error.clone_from(&stats.error);
-        if losses_due
-            && (stats.dropped, stats.truncated, stats.unread_bytes_cut)
-                != (
-                    self.told.dropped,
-                    self.told.truncated,
-                    self.told.unread_bytes_cut,
-                )
-        {
-            self.told.dropped = stats.dropped;
-            self.told.truncated = stats.truncated;
-            self.told.unread_bytes_cut = stats.unread_bytes_cut;
+        if losses_due && stats.losses() != self.told.losses() {
+            self.told.take_losses(stats);
             self.losses_told_at = Some(now);
         }
         notes
@@ -213,6 +203,15 @@ impl ShipStats {
             );
         }
         notes
+    }
+
+    /// Lines dropped, lines cut, bytes emptied unread.
+    fn losses(&self) -> (u64, u64, u64) {
+        (self.dropped, self.truncated, self.unread_bytes_cut)
+    }
+
+    fn take_losses(&mut self, from: &ShipStats) {
+        (self.dropped, self.truncated, self.unread_bytes_cut) = from.losses();
     }
 
     /// One line for the end of a run: what was shipped and lost.
