@@ -291,10 +291,8 @@ impl LocalFleet {
         // After the processes: their last lines go out too.
         let shipping = self.logs.subscribe();
         self.logs.stop().await;
-        if self.printer.is_some() {
-            println!("logs: {}", shipping.borrow().summary());
-        }
         if let Some(p) = self.printer {
+            println!("logs: {}", shipping.borrow().summary());
             // Let the last events (stops) print, then end the printer.
             tokio::time::sleep(Duration::from_millis(50)).await;
             p.abort();

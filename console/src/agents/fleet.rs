@@ -285,9 +285,7 @@ mod tests {
     async fn log_shipping_trouble_reaches_the_log_as_a_warning_once() {
         let fleet = FleetState {
             running: true,
-            instances: Vec::new(),
-            events: Vec::new(),
-            machine: None,
+            ..FleetState::default()
         };
         let (_fleet_tx, fleet_rx) = watch::channel(fleet);
         let (ship_tx, ship_rx) = watch::channel(ShipStats::default());

@@ -53,9 +53,8 @@ pub struct GroupsPoller {
     on_screen: Option<watch::Receiver<Vec<String>>>,
     offscreen_every: Duration,
     /// Where the first poll reports the groups before their instances' launch times (the
-    /// agents' channel), when it is told.
+    /// agents' channel), when it is told; taken by that poll.
     progress: Option<tokio::sync::mpsc::Sender<Report>>,
-    polls: u64,
 }
 
 /// What a poll describes.
@@ -144,7 +143,6 @@ impl GroupsPoller {
             on_screen: None,
             offscreen_every: interval,
             progress: None,
-            polls: 0,
         }
     }
 
@@ -333,13 +331,10 @@ impl Poller for GroupsPoller {
             self.activities = activities_by_group(&activities);
             self.detail_at = Some(Instant::now());
         }
-        if self.polls == 0 {
-            if let Some(tx) = &self.progress {
-                // Best effort: a full channel only means the UI sees the groups at the end.
-                let _ = tx.try_send(self.report());
-            }
+        if let Some(tx) = self.progress.take() {
+            // Best effort: a full channel only means the UI sees the groups at the end.
+            let _ = tx.try_send(self.report());
         }
-        self.polls += 1;
         self.learn_launch_times().await;
         Ok(vec![self.report()])
     }

@@ -218,8 +218,7 @@ fn queue_status(
         delayed: snapshot.delayed,
         dead_letter_queue: redrive
             .as_ref()
-            .and_then(|r| r.dlq_arn.rsplit(':').next())
-            .map(str::to_string),
+            .map(|r| ui::name_from_arn(&r.dlq_arn).to_owned()),
         max_receive_count: redrive.as_ref().map(|r| u64::from(r.max_receive_count)),
         dead_letter_arn: redrive.map(|r| r.dlq_arn),
     }

@@ -1048,8 +1048,7 @@ mod live_tests {
                 instance("i-api", &api.name, Role::Api, api_log.clone()),
                 instance("i-wrk", &worker.name, Role::Worker, worker_log),
             ],
-            events: Vec::new(),
-            machine: None,
+            ..FleetState::default()
         };
         let (_fleet_tx, fleet_rx) = watch::channel(state);
         let config = ShipConfig {

@@ -231,9 +231,7 @@ pub(super) async fn show(ctx: &Ctx<'_>, queue: &str, id: &str, json: bool) -> an
     println!("queue:          {}", q.name);
     println!(
         "source queue:   {}",
-        m.source_arn
-            .as_deref()
-            .map_or("-", |a| a.rsplit(':').next().unwrap_or(a))
+        m.source_arn.as_deref().map_or("-", ui::name_from_arn)
     );
     println!(
         "sent:           {}",

@@ -20,6 +20,11 @@ fn hint(state: &State, action: Action, what: &str) -> Option<String> {
         .map(|k| format!("{k} {what}"))
 }
 
+/// The columns `spans` take.
+fn used(spans: &[Span]) -> usize {
+    spans.iter().map(Span::width).sum()
+}
+
 pub fn draw(state: &State, area: Rect, buf: &mut Buffer) {
     if area.height == 0 || area.width == 0 {
         return;
@@ -87,9 +92,8 @@ pub fn draw(state: &State, area: Rect, buf: &mut Buffer) {
     // Who the console acts as: last, so a narrow bar drops it before the alarms.
     // Whole or not at all: a cut account number would name the wrong account.
     if let Some(who) = state.target.current.as_ref().and_then(|t| t.who()) {
-        let used: usize = left.iter().map(Span::width).sum();
         let who = format!(" {who} ");
-        if used + who.chars().count() <= usize::from(area.width) {
+        if used(&left) + who.chars().count() <= usize::from(area.width) {
             left.push(Span::styled(who, s.muted));
         }
     }
@@ -105,12 +109,10 @@ pub fn draw(state: &State, area: Rect, buf: &mut Buffer) {
             // the bar's least important items (from the right), down to the console's name and
             // the view, and is cut only past that (its note keeps the whole text).
             let text = format!(" {} ", f.text);
-            while left.len() > 2
-                && Line::from(left.clone()).width() + text.chars().count() + 1 > width
-            {
+            while left.len() > 2 && used(&left) + text.chars().count() + 1 > width {
                 left.pop();
             }
-            let room = width.saturating_sub(Line::from(left.clone()).width() + 1);
+            let room = width.saturating_sub(used(&left) + 1);
             let text = if text.chars().count() > room {
                 format!("{} ", fmt::truncate(&text, room.saturating_sub(1)))
             } else {
@@ -129,7 +131,7 @@ pub fn draw(state: &State, area: Rect, buf: &mut Buffer) {
             .flatten()
             .collect();
             // As many hints as fit, most useful first.
-            let room = width.saturating_sub(Line::from(left.clone()).width() + 1);
+            let room = width.saturating_sub(used(&left) + 1);
             while !hints.is_empty() && hints.join("  ").chars().count() + 1 > room {
                 hints.pop();
             }
