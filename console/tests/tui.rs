@@ -831,7 +831,7 @@ fn the_demo_dashboard_shows_the_queue_building_and_capacity_stepping_during_a_lo
         std::thread::sleep(Duration::from_secs(2));
         let pane = tmux(&["capture-pane", "-p", "-t", &session]);
         send_keys(&session, &["Escape"]);
-        if !pane.contains("no API instance") && !pane.contains("no run yet") {
+        if !pane.contains("no API instance") && !pane.contains("enter runs it against") {
             break;
         }
         assert!(

@@ -423,6 +423,34 @@ impl Scenario {
         }
     }
 
+    /// How much load and for how long, in a few words: `9000 arrivals over 4m`, `up to 5 VUs
+    /// over 1m`, `1 iteration by 1 VU (at most 2m)`.
+    pub fn size(&self) -> String {
+        let over = Dur(self.planned_duration());
+        if let Some(o) = &self.open {
+            return format!(
+                "{} arrivals over {over}",
+                crate::schedule::Arrivals::total(&o.phases)
+            );
+        }
+        let Some(c) = &self.closed else {
+            return String::new();
+        };
+        let vus = c.peak_vus();
+        let vus_s = if vus == 1 { "VU" } else { "VUs" };
+        match c.iterations {
+            Some(n) => format!(
+                "{n} iteration{} by {vus} {vus_s} (at most {over})",
+                if n == 1 { "" } else { "s" }
+            ),
+            // Constant: the `vus` shorthand (a stage holding `start_vus`).
+            None if c.stages.iter().all(|s| s.target == c.start_vus) => {
+                format!("{vus} {vus_s} for {over}")
+            }
+            None => format!("up to {vus} {vus_s} over {over}"),
+        }
+    }
+
     /// The step labels latency is reported under (`upload`, `get /api/health`, `processed`).
     pub fn labels(&self) -> Vec<String> {
         let mut labels = Vec::new();
@@ -654,6 +682,16 @@ fn validate_open(o: &Open) -> Result<(), (String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_builtin_says_how_much_load_and_for_how_long() {
+        let size = |name: &str| Scenario::find(name).unwrap().size();
+        assert_eq!(size("smoke"), "1 iteration by 1 VU (at most 2m)");
+        assert_eq!(size("ramp"), "up to 5 VUs over 1m");
+        assert_eq!(size("sustained"), "5 VUs for 5m");
+        // 30/s for 120 s, then 30 -> 60/s over 120 s: 3600 + 5400.
+        assert_eq!(size("stress"), "9000 arrivals over 4m");
+    }
 
     fn parse(text: &str) -> Result<Scenario, ScenarioError> {
         Scenario::parse(text, "t.toml", "t")

@@ -321,7 +321,7 @@ async fn all_agents_report_on_one_channel_and_count_their_calls() {
             // The actions agent starts by sending the audit log and the load scenarios.
             Report::Audit { .. } => seen.insert("audit"),
             Report::LoadScenarios { scenarios, .. } => {
-                assert!(scenarios.iter().any(|(n, _)| n == "ramp"), "{scenarios:?}");
+                assert!(scenarios.iter().any(|s| s.name == "ramp"), "{scenarios:?}");
                 seen.insert("scenarios")
             }
             // The stack's alarms, as provisioned.

@@ -29,7 +29,15 @@ pub fn targets(ctx: &Context) -> Result<(Vec<ApiTarget>, String), String> {
 /// Tells the UI which scenarios exist and where runs would go.
 pub async fn send_scenarios(ctx: &Context, tx: &mpsc::Sender<Report>) {
     let scenarios = match Scenario::builtins() {
-        Ok(list) => list.into_iter().map(|s| (s.name, s.description)).collect(),
+        Ok(list) => list
+            .into_iter()
+            .map(|s| ui::ScenarioInfo {
+                size: s.size(),
+                thresholds: s.thresholds.iter().map(ToString::to_string).collect(),
+                name: s.name,
+                description: s.description,
+            })
+            .collect(),
         Err(e) => {
             tracing::warn!("built-in scenarios: {e}");
             Vec::new()

@@ -704,6 +704,40 @@ impl TargetInfo {
     }
 }
 
+/// A scenario a load run can be started with, as the load view and its confirmation show it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ScenarioInfo {
+    pub name: String,
+    pub description: String,
+    /// How much load and for how long: `9000 arrivals over 4m`, `up to 5 VUs over 1m`.
+    pub size: String,
+    /// The run's pass/fail rules, e.g. `p95 < 1s`.
+    pub thresholds: Vec<String>,
+}
+
+impl ScenarioInfo {
+    /// A scenario known by name and description only.
+    pub fn new(name: &str, description: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            description: description.to_owned(),
+            ..Self::default()
+        }
+    }
+
+    /// `9000 arrivals over 4m · passes if p95 < 1s, errors < 1%`: what the run will do and
+    /// what it is judged by (empty when neither is known).
+    pub fn plan(&self) -> String {
+        let judged = (!self.thresholds.is_empty())
+            .then(|| format!("passes if {}", self.thresholds.join(", ")));
+        [Some(self.size.clone()).filter(|s| !s.is_empty()), judged]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" · ")
+    }
+}
+
 /// What agents send; each carries the time its data was observed (`at`).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Report {
@@ -772,10 +806,10 @@ pub enum Report {
         // Boxed: the largest report by far, and one of the rarest.
         status: Box<LoadStatus>,
     },
-    /// The scenarios a load run can be started with: (name, description).
+    /// The scenarios a load run can be started with.
     LoadScenarios {
         at: Timestamp,
-        scenarios: Vec<(String, String)>,
+        scenarios: Vec<ScenarioInfo>,
         /// Where runs go, e.g. `the local fleet's API (2 instances)`; `None`: no API known.
         target: Option<String>,
         /// A host that is not this machine: starting a run needs it typed.

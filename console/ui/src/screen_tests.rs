@@ -524,8 +524,8 @@ fn load_run_view_120x36() {
         [Report::LoadScenarios {
             at: t(-40),
             scenarios: vec![
-                ("ramp".to_owned(), "0 to 5 VUs over a minute".to_owned()),
-                ("smoke".to_owned(), "1 VU, 3 uploads".to_owned()),
+                ScenarioInfo::new("ramp", "0 to 5 VUs over a minute"),
+                ScenarioInfo::new("smoke", "1 VU, 3 uploads"),
             ],
             target: Some("the local fleet's API (2)".to_owned()),
             remote_host: None,
@@ -545,6 +545,54 @@ fn load_run_view_120x36() {
     type_text(&mut s, "load");
     update(&mut s, code(KeyCode::Enter));
     insta::assert_snapshot!(screen(&s, 120, 36));
+}
+
+/// Before any run the pane beside the picker is not left empty: it shows the selected
+/// scenario whole (the picker cuts long descriptions) and how to start it; on a wide screen
+/// the picker itself grows to show whole descriptions.
+#[test]
+fn before_the_first_run_the_selected_scenario_is_shown_whole() {
+    let scenarios = || Report::LoadScenarios {
+        at: t(-40),
+        scenarios: vec![
+            ScenarioInfo::new("smoke", "1 VU, 3 uploads"),
+            ScenarioInfo {
+                size: "9000 arrivals over 4m".to_owned(),
+                thresholds: vec!["p95 < 1s".to_owned(), "errors < 1%".to_owned()],
+                ..ScenarioInfo::new(
+                    "stress",
+                    "Open model: 30 uploads/s for 120 s, then 30 -> 60/s over 120 s (4 MB)",
+                )
+            },
+        ],
+        target: Some("the local fleet's API".to_owned()),
+        remote_host: None,
+    };
+    for (w, h) in [(80, 24), (200, 40)] {
+        let mut s = sized(loaded_state(), w, h);
+        feed(&mut s, [scenarios()]);
+        update(&mut s, key(':'));
+        type_text(&mut s, "load");
+        update(&mut s, code(KeyCode::Enter));
+        update(&mut s, key('j'));
+        let text = screen(&s, w, h);
+        assert!(
+            text.contains("30 -> 60/s over 120 s (4 MB)"),
+            "the whole description at {w}x{h}:\n{text}"
+        );
+        assert!(
+            text.contains("enter runs it against the local fleet's API"),
+            "{text}"
+        );
+        insta::assert_snapshot!(format!("pick_{w}x{h}"), text);
+        // The confirmation says the same before the run starts.
+        update(&mut s, code(KeyCode::Enter));
+        let text = screen(&s, w, h);
+        assert!(
+            text.contains("9000 arrivals over 4m · passes if p95 < 1s, errors < 1%."),
+            "{text}"
+        );
+    }
 }
 
 #[test]
@@ -843,7 +891,7 @@ fn a_load_run_on_a_full_disk_is_warned_of_at_the_confirmation_80x24() {
         [
             Report::LoadScenarios {
                 at: t(-40),
-                scenarios: vec![("smoke".to_owned(), "1 VU, 3 uploads".to_owned())],
+                scenarios: vec![ScenarioInfo::new("smoke", "1 VU, 3 uploads")],
                 target: Some("the local fleet's API (2)".to_owned()),
                 remote_host: None,
             },

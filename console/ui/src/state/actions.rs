@@ -26,6 +26,8 @@ pub enum Pending {
     Load {
         scenario: String,
         description: String,
+        /// `9000 arrivals over 4m · passes if p95 < 1s` (`ScenarioInfo::plan`), if known.
+        plan: String,
         /// Where the requests go, as the console knows it (e.g. "the local fleet's API").
         target: String,
         /// Another machine's host: typed confirm.
@@ -201,6 +203,7 @@ impl Pending {
             Pending::Load {
                 scenario,
                 description,
+                plan,
                 target,
                 warnings,
                 ..
@@ -208,8 +211,11 @@ impl Pending {
                 let mut out = vec![
                     format!("Run `{scenario}`: {description}"),
                     format!("against {target}."),
-                    "x cancels it at any time; it keeps going in other views.".to_owned(),
                 ];
+                if !plan.is_empty() {
+                    out.push(format!("{plan}."));
+                }
+                out.push("x cancels it at any time; it keeps going in other views.".to_owned());
                 out.extend(warnings.iter().map(|w| format!("⚠ {w}")));
                 out
             }

@@ -141,7 +141,7 @@ pub struct LoadSample {
 /// (marked on the CPU and queue charts).
 #[derive(Debug, Clone, Default)]
 pub struct Load {
-    pub scenarios: Vec<(String, String)>,
+    pub scenarios: Vec<crate::model::ScenarioInfo>,
     /// Where runs go; `None` when the console knows no API endpoint.
     pub target: Option<String>,
     /// Set when runs go to another machine: its host must be typed to start one.

@@ -2,7 +2,9 @@
 
 use crate::dlqfilter::{Fields, Filter, FilterError};
 use crate::dlqsig::{self, Group};
-use crate::model::{AuditEntry, DlqMessage, GroupSnapshot, InstanceInfo, QueueSnapshot};
+use crate::model::{
+    AuditEntry, DlqMessage, GroupSnapshot, InstanceInfo, QueueSnapshot, ScenarioInfo,
+};
 use crate::state::nav::{scroll_offset, TableId, View};
 use crate::state::State;
 
@@ -134,12 +136,12 @@ impl State {
         self.logs.lines.iter().filter(|l| l.matches(f)).collect()
     }
 
-    pub fn scenario_rows(&self) -> Vec<&(String, String)> {
+    pub fn scenario_rows(&self) -> Vec<&ScenarioInfo> {
         let f = self.nav.filter(TableId::Scenarios);
         self.load
             .scenarios
             .iter()
-            .filter(|(n, d)| matches(f, &[n, d]))
+            .filter(|s| matches(f, &[&s.name, &s.description]))
             .collect()
     }
 
@@ -178,7 +180,7 @@ impl State {
             TableId::Scenarios => self
                 .scenario_rows()
                 .iter()
-                .map(|(n, _)| n.clone())
+                .map(|s| s.name.clone())
                 .collect(),
             TableId::Alarms => self.alarm_rows().iter().map(|a| a.name.clone()).collect(),
             TableId::Logs => self.log_rows().iter().map(|l| l.event_id.clone()).collect(),

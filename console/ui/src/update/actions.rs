@@ -448,18 +448,18 @@ pub(super) fn load(state: &mut State, scenario: Option<String>) {
         );
         return;
     };
-    let Some((name, description)) = state
+    let Some(picked) = state
         .load
         .scenarios
         .iter()
-        .find(|(n, _)| *n == wanted)
+        .find(|s| s.name == wanted)
         .cloned()
     else {
         let known: Vec<&str> = state
             .load
             .scenarios
             .iter()
-            .map(|(n, _)| n.as_str())
+            .map(|s| s.name.as_str())
             .collect();
         state.flash(
             Level::Error,
@@ -473,8 +473,9 @@ pub(super) fn load(state: &mut State, scenario: Option<String>) {
         _ => Vec::new(),
     };
     state.input = Input::Confirm(ConfirmDialog::new(Pending::Load {
-        scenario: name,
-        description,
+        plan: picked.plan(),
+        scenario: picked.name,
+        description: picked.description,
         target,
         remote_host,
         warnings,

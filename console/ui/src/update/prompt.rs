@@ -125,7 +125,7 @@ pub(super) fn owned_names(state: &State) -> OwnedNames {
             .load
             .scenarios
             .iter()
-            .map(|(n, _)| n.clone())
+            .map(|s| s.name.clone())
             .collect(),
         profiles: state.target.profiles.clone(),
         regions: state

@@ -1063,8 +1063,8 @@ fn a_load_run_is_picked_confirmed_followed_and_cancelled() {
         [Report::LoadScenarios {
             at: t(-1),
             scenarios: vec![
-                ("ramp".to_owned(), "0 to 5 VUs".to_owned()),
-                ("smoke".to_owned(), "1 VU".to_owned()),
+                ScenarioInfo::new("ramp", "0 to 5 VUs"),
+                ScenarioInfo::new("smoke", "1 VU"),
             ],
             target: Some("the local fleet's API".to_owned()),
             remote_host: None,
@@ -1126,8 +1126,8 @@ fn with_scenarios(s: &mut State) {
         [Report::LoadScenarios {
             at: t(-1),
             scenarios: vec![
-                ("ramp".to_owned(), "0 to 5 VUs".to_owned()),
-                ("smoke".to_owned(), "1 VU".to_owned()),
+                ScenarioInfo::new("ramp", "0 to 5 VUs"),
+                ScenarioInfo::new("smoke", "1 VU"),
             ],
             target: Some("the local fleet's API".to_owned()),
             remote_host: None,

@@ -162,7 +162,7 @@ pub fn table_areas(state: &State) -> Vec<TableArea> {
         View::Audit => vec![area_of(TableId::Audit, body)],
         View::Load => vec![area_of(
             TableId::Scenarios,
-            crate::views::load::split(body).0,
+            crate::views::load::split(state, body).0,
         )],
         View::Alarms => vec![area_of(
             TableId::Alarms,

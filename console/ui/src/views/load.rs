@@ -19,21 +19,40 @@ use crate::state::State;
 
 const COLS: [Col; 2] = [col("SCENARIO", 10, 0, false), col("WHAT", 20, 1, false)];
 
-/// Left: the picker; right: the run.
-pub fn split(body: Rect) -> (Rect, Rect) {
+/// Columns the run's pane keeps before the picker grows: its summary lines' width.
+const RUN_WIDTH: u16 = 90;
+
+/// Left: the picker; right: the run. On a wide screen the picker grows to show whole
+/// descriptions, as far as the run's pane keeps `RUN_WIDTH`.
+pub fn split(state: &State, body: Rect) -> (Rect, Rect) {
     if body.width < 90 {
         let [picker, run] =
             Layout::vertical([Constraint::Length(body.height.min(8)), Constraint::Fill(1)])
                 .areas(body);
         return (picker, run);
     }
+    // A row: the name column, the two-cell gap, the description; the block's two borders.
+    let widest = state
+        .scenario_rows()
+        .iter()
+        .map(|s| cells(&s.name).max(usize::from(COLS[0].width)) + 2 + cells(&s.description) + 2)
+        .max()
+        .unwrap_or(0);
+    let width = u16::try_from(widest)
+        .unwrap_or(u16::MAX)
+        .clamp(40, body.width.saturating_sub(RUN_WIDTH).max(40));
     let [picker, run] =
-        Layout::horizontal([Constraint::Length(40), Constraint::Fill(1)]).areas(body);
+        Layout::horizontal([Constraint::Length(width), Constraint::Fill(1)]).areas(body);
     (picker, run)
 }
 
+/// How many terminal cells `text` takes.
+fn cells(text: &str) -> usize {
+    Span::raw(text).width()
+}
+
 pub fn draw(state: &State, area: Rect, buf: &mut Buffer) {
-    let (picker, run) = split(area);
+    let (picker, run) = split(state, area);
     draw_picker(state, picker, buf);
     draw_run(state, run, buf);
 }
@@ -43,11 +62,11 @@ fn draw_picker(state: &State, area: Rect, buf: &mut Buffer) {
     let rows: Vec<_> = state
         .scenario_rows()
         .into_iter()
-        .map(|(n, d)| {
+        .map(|sc| {
             (
                 vec![
-                    Line::from(n.clone()),
-                    Line::from(Span::styled(d.clone(), s.muted)),
+                    Line::from(sc.name.clone()),
+                    Line::from(Span::styled(sc.description.clone(), s.muted)),
                 ],
                 Style::new(),
             )
@@ -80,8 +99,14 @@ fn draw_picker(state: &State, area: Rect, buf: &mut Buffer) {
     );
 }
 
+/// A latency: `170 ms` under a second, `1.25 s`, `11.3 s` past ten (the digits people read).
 fn ms(s: Option<f64>) -> String {
-    s.map_or_else(|| "–".to_owned(), |v| format!("{:.0} ms", v * 1000.0))
+    match s {
+        None => "–".to_owned(),
+        Some(v) if v < 1.0 => format!("{:.0} ms", v * 1000.0),
+        Some(v) if v < 10.0 => format!("{v:.2} s"),
+        Some(v) => format!("{v:.1} s"),
+    }
 }
 
 /// What the recent numbers cover: `last 10 s`, or `first 3 s` early in a run.
@@ -268,11 +293,15 @@ fn draw_run(state: &State, area: Rect, buf: &mut Buffer) {
         let block = common::block(&state.theme, Line::from(" Load run "), false);
         let inner = block.inner(area);
         block.render(area, buf);
-        let text = match &state.load.target {
-            Some(t) => format!("no run yet: pick a scenario (enter) to load {t}"),
-            None => "no API endpoint known: run the demo, or set FLIGHTDECK_API_URL".to_owned(),
-        };
-        common::placeholder(buf, inner, &text, s.muted);
+        match &state.load.target {
+            Some(t) => draw_pick(state, t, inner, buf),
+            None => common::placeholder(
+                buf,
+                inner,
+                "no API endpoint known: run the demo, or set FLIGHTDECK_API_URL",
+                s.muted,
+            ),
+        }
         return;
     };
     let lines = summary(state, st);
@@ -322,6 +351,56 @@ fn draw_run(state: &State, area: Rect, buf: &mut Buffer) {
     Paragraph::new(histogram(state, st, usize::from(inner.width)))
         .block(block)
         .render(hist, buf);
+}
+
+/// Before the first run: the selected scenario whole (the picker cuts long descriptions) and
+/// how to start it, in the middle of the run's pane.
+fn draw_pick(state: &State, target: &str, area: Rect, buf: &mut Buffer) {
+    let s = &state.theme.s;
+    let picked = state
+        .selected_key(TableId::Scenarios)
+        .and_then(|name| state.load.scenarios.iter().find(|s| s.name == name));
+    let Some(picked) = picked else {
+        let text = format!("no run yet: pick a scenario (enter) to load {target}");
+        common::placeholder(buf, area, &text, s.muted);
+        return;
+    };
+    let inner = Rect {
+        x: area.x + 2,
+        width: area.width.saturating_sub(4),
+        ..area
+    };
+    let width = usize::from(inner.width);
+    let mut lines = vec![Line::from(Span::styled(picked.name.clone(), s.title))];
+    lines.extend(
+        fmt::wrap(&picked.description, width)
+            .into_iter()
+            .map(Line::from),
+    );
+    let plan = picked.plan();
+    if !plan.is_empty() {
+        lines.extend(fmt::wrap(&plan, width).into_iter().map(Line::from));
+    }
+    lines.push(Line::default());
+    let how =
+        format!("enter runs it against {target}; x cancels a run, which goes on in other views");
+    lines.extend(
+        fmt::wrap(&how, width)
+            .into_iter()
+            .map(|l| Line::from(Span::styled(l, s.muted))),
+    );
+    let height = u16::try_from(lines.len())
+        .unwrap_or(u16::MAX)
+        .min(inner.height);
+    let top = inner.y + (inner.height - height) / 2;
+    Paragraph::new(lines).render(
+        Rect {
+            y: top,
+            height,
+            ..inner
+        },
+        buf,
+    );
 }
 
 /// A line chart of the run's samples; `values` gives one value per series for a sample.

@@ -28,7 +28,7 @@ pub fn draw(state: &State, area: Rect, buf: &mut Buffer) -> Option<Position> {
                     .load
                     .scenarios
                     .iter()
-                    .map(|(n, _)| n.as_str())
+                    .map(|s| s.name.as_str())
                     .collect(),
                 profiles: state.target.profiles.iter().map(String::as_str).collect(),
                 regions: state.target.regions(),
