@@ -52,6 +52,19 @@ pub enum TransformError {
     #[error("input video format is not supported: {detail}")]
     UnsupportedFormat { detail: String },
 
+    /// Frames larger than the transform decodes (`MAX_PIXELS`): a job's memory grows with
+    /// the frame, and a tiny upload can declare huge ones.
+    #[error(
+        "input frames are too large: {width}x{height} is {:.1} million pixels, past the {:.1} million accepted",
+        f64::from(*width) * f64::from(*height) / 1e6,
+        *max_pixels as f64 / 1e6
+    )]
+    FrameTooLarge {
+        width: u32,
+        height: u32,
+        max_pixels: u64,
+    },
+
     #[error("{op} {}: {source}", path.display())]
     Io {
         op: &'static str,
@@ -85,7 +98,8 @@ impl TransformError {
             | Self::CorruptInput { .. }
             | Self::NoVideoStream
             | Self::UnsupportedCodec { .. }
-            | Self::UnsupportedFormat { .. } => FailureClass::Permanent,
+            | Self::UnsupportedFormat { .. }
+            | Self::FrameTooLarge { .. } => FailureClass::Permanent,
             // Our own assets or the machine failed: not the uploader's fault.
             Self::Io { .. }
             | Self::Ffmpeg { .. }
@@ -104,6 +118,7 @@ impl TransformError {
             Self::NoVideoStream => "no_video_stream",
             Self::UnsupportedCodec { .. } => "unsupported_codec",
             Self::UnsupportedFormat { .. } => "unsupported_format",
+            Self::FrameTooLarge { .. } => "frame_too_large",
             Self::Io { source, .. } => errno_reason(source.raw_os_error()),
             Self::Ffmpeg { source, .. } => match source {
                 ffmpeg::Error::Other { errno } => errno_reason(Some(*errno)),
@@ -177,6 +192,11 @@ mod tests {
             TransformError::EmptyInput,
             TransformError::NotAVideo { detail: "x".into() },
             TransformError::NoVideoStream,
+            TransformError::FrameTooLarge {
+                width: 16000,
+                height: 16000,
+                max_pixels: 8192 * 4320,
+            },
             TransformError::from_input("decoding", ffmpeg::Error::InvalidData),
             TransformError::from_input("opening", ffmpeg::Error::DecoderNotFound),
         ];

@@ -123,7 +123,15 @@ fn is_ts(path: &Path) -> bool {
 }
 
 impl VideoInput {
-    pub fn open(path: &Path, role: Role, decoder_threads: usize) -> Result<Self, TransformError> {
+    /// Opens `path`'s video stream for decoding with `decoder_threads` frame threads; frames
+    /// of more than `max_pixels` pixels are refused (`FrameTooLarge` when the stream declares
+    /// them; not decoded when it changes to them midway).
+    pub fn open(
+        path: &Path,
+        role: Role,
+        decoder_threads: usize,
+        max_pixels: u64,
+    ) -> Result<Self, TransformError> {
         let meta = fs::metadata(path)
             .map_err(|e| wrap(role, path, TransformError::io("reading", path, e)))?;
         if meta.len() == 0 {
@@ -199,13 +207,32 @@ impl VideoInput {
                 },
             ));
         }
-        let mut ctx = codec::context::Context::from_parameters(params).map_err(|e| {
-            wrap(
-                role,
-                path,
-                TransformError::from_input("reading codec parameters", e),
-            )
-        })?;
+        let context = || {
+            codec::context::Context::from_parameters(params.clone()).map_err(|e| {
+                wrap(
+                    role,
+                    path,
+                    TransformError::from_input("reading codec parameters", e),
+                )
+            })
+        };
+        // The declared frame size, from a decoder opened without a bound (opening decodes
+        // nothing): a frame past `max_pixels` is refused before any is decoded.
+        if let Ok(declared) = context()?.decoder().video() {
+            let (width, height) = (declared.width(), declared.height());
+            if u64::from(width) * u64::from(height) > max_pixels {
+                return Err(wrap(
+                    role,
+                    path,
+                    TransformError::FrameTooLarge {
+                        width,
+                        height,
+                        max_pixels,
+                    },
+                ));
+            }
+        }
+        let mut ctx = context()?;
         if decoder_threads > 1 {
             ctx.set_threading(codec::threading::Config {
                 kind: codec::threading::Type::Frame,
@@ -215,15 +242,24 @@ impl VideoInput {
         }
         let mut dec = ctx.decoder();
         dec.set_packet_time_base(stream.time_base());
-        let decoder = dec.video().map_err(|e| {
-            let err = match e {
-                ffmpeg::Error::DecoderNotFound => TransformError::UnsupportedCodec {
-                    codec: codec_id.name().to_owned(),
-                },
-                e => TransformError::from_input("opening the decoder", e),
-            };
-            wrap(role, path, err)
-        })?;
+        // The decoder itself refuses larger frames too (a stream may change its size midway):
+        // its memory is bounded whatever the stream says later. FFmpeg's own bound (and the
+        // option's range) is INT_MAX.
+        let mut options = ffmpeg::Dictionary::new();
+        options.set("max_pixels", &max_pixels.min(i32::MAX as u64).to_string());
+        let codec = decoder::find(codec_id).ok_or(ffmpeg::Error::DecoderNotFound);
+        let decoder = codec
+            .and_then(|c| dec.open_as_with(c, options))
+            .and_then(|opened| opened.video())
+            .map_err(|e| {
+                let err = match e {
+                    ffmpeg::Error::DecoderNotFound => TransformError::UnsupportedCodec {
+                        codec: codec_id.name().to_owned(),
+                    },
+                    e => TransformError::from_input("opening the decoder", e),
+                };
+                wrap(role, path, err)
+            })?;
         if decoder.width() == 0 || decoder.height() == 0 {
             return Err(wrap(
                 role,

@@ -24,6 +24,11 @@ use crate::fps::{Emit, Ratio};
 use crate::input::{decode_still, DecodeFail, Role, VideoInput};
 use crate::output::{EncodeSettings, Mp4Writer};
 
+/// The most pixels an upload's frame may have: 8192x4320 (8K). A job holds a dozen frames
+/// or more at once (the decoder's, the queues'), and FFmpeg accepts up to 16000x16000 or
+/// so: 384 MB a frame, from an upload of less than a megabyte.
+pub const MAX_PIXELS: u64 = 8192 * 4320;
+
 /// The workload's settings; `Default` is exactly WORKLOAD.md's transform.
 #[derive(Debug, Clone)]
 pub struct TransformOptions {
@@ -47,6 +52,9 @@ pub struct TransformOptions {
     /// of a 2-core machine busy (`bench/worker.sh`'s idle column: 0.05 cores idle against 0.08
     /// with four and no extra thread; the two were measured together).
     pub queue_frames: usize,
+    /// The largest upload frame decoded, in pixels (`MAX_PIXELS`): larger ones fail the job
+    /// as permanent (`frame_too_large`), since memory grows with the frame.
+    pub max_pixels: u64,
     /// Set it to stop a running transform soon (checked per frame), e.g. on worker shutdown.
     pub cancel: Option<Arc<AtomicBool>>,
     /// Where the encoded intro and outro are kept between jobs (made if missing; at most
@@ -68,6 +76,7 @@ impl Default for TransformOptions {
             threads: 2,
             faststart: true,
             queue_frames: 8,
+            max_pixels: MAX_PIXELS,
             cancel: None,
             segment_cache: None,
         }
@@ -161,7 +170,12 @@ pub fn transform(
         )));
     }
     // The upload first: a bad upload fails fast, before any work or any output file.
-    let upload = VideoInput::open(input, Role::Upload, upload_decoder_threads(opts.threads))?;
+    let upload = VideoInput::open(
+        input,
+        Role::Upload,
+        upload_decoder_threads(opts.threads),
+        opts.max_pixels,
+    )?;
     let watermark = decode_still(&assets.watermark)?;
     let input_duration = upload.duration;
 
@@ -252,7 +266,7 @@ fn encode_bookend(
     assets: &Assets,
     opts: &TransformOptions,
 ) -> Result<(), TransformError> {
-    let input = VideoInput::open(asset, Role::Asset, 1)?;
+    let input = VideoInput::open(asset, Role::Asset, 1, u64::MAX)?;
     let segment = match which {
         Bookend::Intro => Segment::Intro,
         Bookend::Outro => Segment::Outro,

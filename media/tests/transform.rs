@@ -682,3 +682,87 @@ fn rotated_phone_videos_come_out_as_the_cli_makes_them() {
     let upright = dir.path().join("ours-90.mp4");
     assert_letterboxed(&upright, (1280 / 2 - 203, 1280 / 2 + 203));
 }
+
+/// A frame past `max_pixels` is refused before anything is decoded: permanent, with its size
+/// in the message, and no output (a tiny upload can declare huge frames; memory grows with
+/// them). The default bound lets 8K through.
+#[test]
+fn frames_past_the_pixel_bound_are_refused_before_decoding() {
+    assert_eq!(media::MAX_PIXELS, 8192 * 4320);
+    let dir = scratch();
+    let input = synth(dir.path(), "wide.mp4", spec(640, 360, 30, 1.0));
+    let output = dir.path().join("out.mp4");
+    let opts = TransformOptions {
+        max_pixels: 320 * 240,
+        ..TransformOptions::default()
+    };
+    let e = transform(&input, &output, &baseline_assets(), &opts).expect_err("too large");
+    assert_eq!(
+        (e.class(), e.reason()),
+        (FailureClass::Permanent, "frame_too_large"),
+        "{e}"
+    );
+    assert!(e.to_string().contains("640x360"), "{e}");
+    assert!(!output.exists(), "no output left behind");
+    // At the bound itself, it is taken.
+    let opts = TransformOptions {
+        max_pixels: 640 * 360,
+        ..TransformOptions::default()
+    };
+    transform(&input, &output, &baseline_assets(), &opts).unwrap();
+}
+
+/// A stream that grows its frames midway (MPEG-TS allows a new size at any keyframe) is held
+/// to the bound by the decoder itself: the larger frames are not decoded.
+#[test]
+fn a_stream_that_grows_past_the_bound_midway_decodes_none_of_the_larger_frames() {
+    let dir = scratch();
+    let part = |name: &str, size: &str| {
+        let path = dir.path().join(name);
+        let source = format!("testsrc2=size={size}:rate=30");
+        cli(
+            "ffmpeg",
+            &[
+                "-hide_banner",
+                "-loglevel",
+                "error",
+                "-y",
+                "-f",
+                "lavfi",
+                "-i",
+                &source,
+                "-t",
+                "1",
+                "-c:v",
+                "libx264",
+                "-preset",
+                "ultrafast",
+                "-pix_fmt",
+                "yuv420p",
+                path.to_str().unwrap(),
+            ],
+        );
+        fs::read(path).unwrap()
+    };
+    let mut bytes = part("small.ts", "320x240");
+    bytes.extend(part("large.ts", "640x360"));
+    let input = dir.path().join("grows.ts");
+    fs::write(&input, bytes).unwrap();
+    let output = dir.path().join("out.mp4");
+    let opts = TransformOptions {
+        max_pixels: 320 * 240,
+        ..TransformOptions::default()
+    };
+    let (i, o) = (input.clone(), output.clone());
+    let result = within(120, move || transform(&i, &o, &baseline_assets(), &opts));
+    match result {
+        // The small part alone: 30 frames, none of the larger 30.
+        Ok(stats) => assert!(stats.frames_in <= 30, "{stats:?}"),
+        Err(e) => assert_eq!(e.class(), FailureClass::Permanent, "{e}"),
+    }
+    // Without the bound, both parts are decoded (the test's input is what it claims).
+    let opts = TransformOptions::default();
+    let (i, o) = (input.clone(), output.clone());
+    let stats = within(120, move || transform(&i, &o, &baseline_assets(), &opts)).unwrap();
+    assert!(stats.frames_in > 50, "{stats:?}");
+}
