@@ -170,6 +170,12 @@ impl GroupSnapshot {
         self.count(Phase::InService)
     }
 
+    /// At its ceiling: desired capacity has reached max in a group that can scale (min < max),
+    /// so no policy can add an instance however far its metric is past the target.
+    pub fn at_max(&self) -> bool {
+        self.min < self.max && self.desired >= self.max
+    }
+
     pub fn cpu_target(&self) -> Option<f64> {
         self.policies.iter().find_map(|p| match p.kind {
             PolicyKind::TargetTrackingCpu { target } => Some(target),

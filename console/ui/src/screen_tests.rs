@@ -92,6 +92,59 @@ fn group_detail_160x48() {
     insta::assert_snapshot!(screen(&s, 160, 48));
 }
 
+/// A group whose desired capacity has reached its max (and could scale: min < max) is marked
+/// in the groups table (its MIN/DES/MAX in the warning style) and said in its own view; below
+/// its max, neither.
+#[test]
+fn a_group_at_its_max_is_marked_in_the_table_and_said_in_its_view() {
+    let (w, h) = (100, 30);
+    let capacity_style = |s: &State, text: &str| {
+        let buf = buffer(s, w, h);
+        let lines: Vec<String> = buf
+            .content
+            .chunks(usize::from(w))
+            .map(|row| row.iter().map(|c| c.symbol()).collect())
+            .collect();
+        let (y, line) = lines
+            .iter()
+            .enumerate()
+            .find(|(_, l)| l.contains("worker-asg"))
+            .expect("the worker row");
+        let x = line[..line.find(text).expect(text)].chars().count();
+        buf[(u16::try_from(x).unwrap(), u16::try_from(y).unwrap())].style()
+    };
+    let below = sized(loaded_state(), w, h);
+    let warn = below.theme().s.warn;
+    assert_ne!(
+        capacity_style(&below, "1/2/3").fg,
+        warn.fg,
+        "2 of 3: not marked"
+    );
+
+    let mut at_max = sized(loaded_state(), w, h);
+    feed(
+        &mut at_max,
+        [Report::Groups {
+            at: t(-1),
+            groups: vec![api(2), worker(3, 2)],
+        }],
+    );
+    assert_eq!(
+        capacity_style(&at_max, "1/3/3").fg,
+        warn.fg,
+        "3 of 3: marked"
+    );
+    keys(&mut at_max, vec![key('j'), code(KeyCode::Enter)]);
+    let text = screen(&at_max, w, h);
+    assert!(
+        text.contains("at max: no policy can add an instance"),
+        "{text}"
+    );
+    let mut open_below = below;
+    keys(&mut open_below, vec![key('j'), code(KeyCode::Enter)]);
+    assert!(!screen(&open_below, w, h).contains("at max"));
+}
+
 /// A queue whose reading has no oldest age (SQS's never does) shows SQS's metric: `~` in the
 /// table, and in the queue's view how old the point is.
 #[test]

@@ -115,6 +115,16 @@ fn summary_items<'a>(state: &State, g: &GroupSnapshot) -> Vec<Vec<Vec<Span<'a>>>
         ],
     ];
     let mut capacity = capacity;
+    // At the ceiling, said beside the capacity (the groups table only colours it).
+    if g.at_max() {
+        capacity.insert(
+            1,
+            vec![Span::styled(
+                "at max: no policy can add an instance".to_owned(),
+                s.warn,
+            )],
+        );
+    }
     if let Some(r) = state.groups.refreshes.get(&g.name) {
         capacity.push(vec![
             label("instance refresh "),

@@ -115,7 +115,10 @@ fn row<'a>(state: &State, g: &GroupSnapshot, sparks: bool) -> (Vec<Line<'a>>, St
     };
     let mut cells = vec![
         Line::from(g.name.clone()),
-        Line::from(format!("{}/{}/{}", g.min, g.desired, g.max)),
+        Line::from(Span::styled(
+            format!("{}/{}/{}", g.min, g.desired, g.max),
+            if g.at_max() { s.warn } else { Style::new() },
+        )),
         num(insvc, insvc < g.desired as usize),
         num(pend, pend > 0),
         num(term, term > 0),
