@@ -46,8 +46,9 @@ else
     T=${CARGO_TARGET_DIR:-target}/debug
 fi
 
-# A private local cloud: its own runtime dir, so it neither sees nor disturbs another one.
-export FLIGHTDECK_RUNTIME_DIR="$WORK/runtime"
+# A private local cloud: its own runtime dir, so it neither sees nor disturbs another one;
+# its own state dir, so the runs' audit entries stay out of the operator's audit log.
+export FLIGHTDECK_RUNTIME_DIR="$WORK/runtime" FLIGHTDECK_STATE_DIR="$WORK/state"
 mkdir -p "$FLIGHTDECK_RUNTIME_DIR"
 NOFLEET=""
 if "$T/flightdeck" local up --help | grep -q -- --no-fleet; then NOFLEET=--no-fleet; fi

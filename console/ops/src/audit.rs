@@ -10,8 +10,20 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+/// The state directory set for this process by [`use_state_dir`], over the environment's.
+static CHOSEN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// Makes `dir` this process's state directory, whatever the environment says (the first call
+/// wins): in-process tests keep their audit entries and journals out of the operator's.
+pub fn use_state_dir(dir: PathBuf) -> &'static Path {
+    CHOSEN.get_or_init(|| dir)
+}
+
 /// The state directory: the audit log and redrive journals.
 pub fn state_dir() -> PathBuf {
+    if let Some(dir) = CHOSEN.get() {
+        return dir.clone();
+    }
     if let Some(dir) = std::env::var_os("FLIGHTDECK_STATE_DIR").filter(|d| !d.is_empty()) {
         return PathBuf::from(dir);
     }

@@ -1,7 +1,9 @@
 //! The actions agent: carries out what the operator confirmed in the UI (redrive, delete,
 //! purge, desired capacity, suspending scaling processes, instance refresh), one redrive at a time, with the same
 //! engine as the headless `flightdeck dlq` and `flightdeck scale`. Every action is written to
-//! the audit log, whose latest entries are sent back for the audit view. The group actions
+//! the audit log, whose latest entries are sent back for the audit view, again whenever the
+//! log changes (entries of the tour, of load runs, of a headless command in another terminal).
+//! The group actions
 //! (capacity, processes, instance refresh) are in `groups`; the DLQ's are here.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -22,6 +24,16 @@ use ops::jobs::StartedBy;
 mod groups;
 use groups::{follow_refresh, instance_refresh, scale, set_processes};
 
+/// How often the audit log is looked at (one stat) for entries written by others.
+const AUDIT_WATCH: Duration = Duration::from_secs(2);
+
+/// The audit log's size and time of change: a new stamp means new entries (the log is only
+/// appended to); `None` while it does not exist.
+async fn audit_stamp() -> Option<(u64, std::time::SystemTime)> {
+    let meta = tokio::fs::metadata(audit::log_path()).await.ok()?;
+    Some((meta.len(), meta.modified().ok()?))
+}
+
 /// Starts the agent; commands go in through the returned sender.
 pub fn spawn(
     ctx: Context,
@@ -40,6 +52,9 @@ async fn run(
     token: CancellationToken,
 ) {
     send_audit(&tx).await;
+    let mut audit_seen = audit_stamp().await;
+    let mut audit_watch = tokio::time::interval(AUDIT_WATCH);
+    audit_watch.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     super::load::send_scenarios(&ctx, &tx).await;
     let mut redrive: Option<(CancellationToken, tokio::task::JoinHandle<()>)> = None;
     let mut load: Option<(CancellationToken, tokio::task::JoinHandle<()>)> = None;
@@ -48,6 +63,14 @@ async fn run(
     loop {
         let command = tokio::select! {
             _ = token.cancelled() => break,
+            _ = audit_watch.tick() => {
+                let stamp = audit_stamp().await;
+                if stamp != audit_seen {
+                    audit_seen = stamp;
+                    send_audit(&tx).await;
+                }
+                continue;
+            }
             c = commands.recv() => match c {
                 Some(c) => c,
                 None => break,

@@ -734,10 +734,60 @@ async fn only_the_selected_groups_and_queues_are_reported() {
     );
 }
 
+/// The audit view follows the log: an entry another process appends (a headless command in
+/// another terminal, a load run) reaches it within a few seconds, with no action of the
+/// console's to trigger a read.
+#[tokio::test]
+async fn an_entry_another_process_appends_reaches_the_audit_view() {
+    let state = super::test_state_dir();
+    let cloud = TestCloud::provisioned().await;
+    let (tx, mut rx) = mpsc::channel(64);
+    let extras = super::Extras {
+        stack: cloud.stack.clone(),
+        profile: None,
+        watch: Watch::stack(&cloud.stack),
+        local: None,
+        feeds: Vec::new(),
+    };
+    let agents = Agents::spawn(&cloud.clients, tx, Intervals::default(), extras);
+    let target = format!("group-{}", uuid::Uuid::new_v4());
+    let mut appended = false;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let report = tokio::time::timeout_at(deadline, rx.recv())
+            .await
+            .expect("the appended entry was not sent within 30 s")
+            .unwrap();
+        let Report::Audit { entries, .. } = report else {
+            continue;
+        };
+        if entries.iter().any(|e| e.target == target) {
+            break;
+        }
+        if !appended {
+            // After the first read: as `flightdeck scale` in another terminal writes it.
+            let entry = ops::audit::Entry::local(
+                None,
+                "scale",
+                &target,
+                "elsewhere",
+                serde_json::json!({ "desired": 2 }),
+                "ok",
+                "desired 1 → 2",
+            );
+            ops::audit::append_to(&state.join("audit.jsonl"), &entry).unwrap();
+            appended = true;
+        }
+    }
+    agents.shutdown().await;
+}
+
 /// Switching region on the emulator: the agents stop, the new region (empty) is reported,
 /// then switching back shows the stack again; `--read-only` holds throughout.
 #[tokio::test]
 async fn a_region_switch_reports_the_empty_region_then_the_stack_again() {
+    // Its refused scale is audited: into a state dir of the tests', not the operator's.
+    let state = super::test_state_dir();
     let cloud = TestCloud::provisioned().await;
     let home = cloud.clients.region().to_owned();
     let clients = cloud.clients.clone().read_only();
@@ -832,6 +882,8 @@ async fn a_region_switch_reports_the_empty_region_then_the_stack_again() {
         }
     }
     agents.shutdown().await;
+    let audit = std::fs::read_to_string(state.join("audit.jsonl")).unwrap();
+    assert!(audit.contains("refused by --read-only"), "{audit}");
 }
 
 #[tokio::test]

@@ -256,6 +256,15 @@ pub struct Extras {
     pub feeds: Vec<Feed>,
 }
 
+/// The state directory of this test process (made once, kept until it exits): tests that
+/// act record their audit entries there, not in the operator's log.
+#[cfg(test)]
+pub(crate) fn test_state_dir() -> &'static std::path::Path {
+    static DIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    let dir = DIR.get_or_init(|| tempfile::tempdir().unwrap().keep());
+    ops::audit::use_state_dir(dir.clone())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
