@@ -51,8 +51,9 @@ async fn run(
     tx: mpsc::Sender<Report>,
     token: CancellationToken,
 ) {
-    send_audit(&tx).await;
+    // The stamp before the read: a line appended while it is read changes the stamp.
     let mut audit_seen = audit_stamp().await;
+    send_audit(&tx).await;
     let mut audit_watch = tokio::time::interval(AUDIT_WATCH);
     audit_watch.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     super::load::send_scenarios(&ctx, &tx).await;

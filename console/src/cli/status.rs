@@ -35,6 +35,9 @@ pub struct GroupStatus {
     pub in_service: usize,
     pub pending: usize,
     pub terminating: usize,
+    /// Desired capacity at max in a group that can scale (min < max): no policy can add an
+    /// instance.
+    pub at_max: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -138,11 +141,17 @@ async fn groups(c: &Clients, watch: &Watch) -> Result<Vec<GroupStatus>, StatusEr
                 .filter(|i| i.lifecycle_state().is_some_and(|s| pred(s.as_str())))
                 .count()
         };
+        let (min, desired, max) = (
+            g.min_size().unwrap_or_default(),
+            g.desired_capacity().unwrap_or_default(),
+            g.max_size().unwrap_or_default(),
+        );
         out.push(GroupStatus {
             name: g.auto_scaling_group_name().unwrap_or_default().to_string(),
-            min: g.min_size().unwrap_or_default(),
-            desired: g.desired_capacity().unwrap_or_default(),
-            max: g.max_size().unwrap_or_default(),
+            min,
+            desired,
+            max,
+            at_max: min < max && desired >= max,
             in_service: count(|s| s == "InService"),
             pending: count(|s| s.starts_with("Pending")),
             terminating: count(|s| s.starts_with("Terminating")),
@@ -318,6 +327,14 @@ impl Status {
                 ],
                 &rows,
             );
+            // As the console marks it: no policy can scale such a group out.
+            for g in self.groups.iter().filter(|g| g.at_max) {
+                let _ = writeln!(
+                    out,
+                    "! {} is at its max ({}): no policy can add an instance",
+                    g.name, g.max
+                );
+            }
             out.push('\n');
         }
         if self.queues.is_empty() {
@@ -439,6 +456,7 @@ mod tests {
                 in_service: 2,
                 pending: 0,
                 terminating: 0,
+                at_max: false,
             }],
             queues: vec![QueueStatus {
                 name: "video_tasks".into(),
@@ -456,6 +474,28 @@ mod tests {
                 versioning: Some("Enabled".into()),
             },
         }
+    }
+
+    #[test]
+    fn a_group_at_its_max_is_said_under_the_table() {
+        let mut status = sample();
+        assert!(!status.to_text().contains("at its max"));
+        status.groups.push(GroupStatus {
+            name: "flightdeck-worker".into(),
+            min: 1,
+            desired: 3,
+            max: 3,
+            in_service: 3,
+            pending: 0,
+            terminating: 0,
+            at_max: true,
+        });
+        let text = status.to_text();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[5], "! flightdeck-worker is at its max (3): no policy can add an instance",
+            "{text}"
+        );
     }
 
     #[test]
