@@ -1,10 +1,10 @@
 //! The actions agent: carries out what the operator confirmed in the UI (redrive, delete,
-//! purge, desired capacity, suspending scaling processes, instance refresh), one redrive at a time, with the same
-//! engine as the headless `flightdeck dlq` and `flightdeck scale`. Every action is written to
-//! the audit log, whose latest entries are sent back for the audit view, again whenever the
-//! log changes (entries of the tour, of load runs, of a headless command in another terminal).
-//! The group actions
-//! (capacity, processes, instance refresh) are in `groups`; the DLQ's are here.
+//! purge, desired capacity, suspending scaling processes, instance refresh), one redrive at a
+//! time, with the same engine as the headless `flightdeck dlq` and `flightdeck scale`. Every
+//! action is written to the audit log, whose latest entries are sent back for the audit view,
+//! again whenever the log changes (entries of the tour, of load runs, of a headless command in
+//! another terminal). The group actions (capacity, processes, instance refresh) are in
+//! `groups`; the DLQ's are here.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;

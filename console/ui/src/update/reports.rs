@@ -75,8 +75,14 @@ pub(super) fn apply(state: &mut State, report: Report) {
                 String::new()
             };
             match &status.state {
+                // Possible duplicates are a warning: kept whole with the notes (`?`), since a
+                // narrow bar cuts the count.
                 JobState::Done if was_running => state.flash(
-                    Level::Info,
+                    if status.duplicates > 0 {
+                        Level::Warn
+                    } else {
+                        Level::Info
+                    },
                     format!(
                         "redrive done: {verb} {} to {}{dups}",
                         status.moved, status.to

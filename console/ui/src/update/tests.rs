@@ -10,6 +10,7 @@ use crate::state::groups::ChangeKind;
 use crate::state::nav::{Pane, TableId, View};
 use crate::state::prompt::Input;
 use crate::state::queues::Rates;
+use crate::state::Level;
 use crate::{update, Command, Event, State, ThemeSet, UiConfig};
 
 fn selected(s: &State, table: TableId) -> Option<String> {
@@ -1005,6 +1006,64 @@ fn redrive_progress_survives_view_switches_and_x_cancels() {
     assert!(s
         .current_flash()
         .is_some_and(|f| f.text.contains("stay moved")));
+}
+
+/// A redrive that ends with possible duplicates says so as a warning, kept whole with the
+/// notes (a narrow bar cuts the count); a clean one is plain news.
+#[test]
+fn a_redrive_done_with_possible_duplicates_is_a_warning_kept_whole() {
+    let finish = |duplicates: u64| {
+        let mut s = loaded_state();
+        let running = RedriveStatus {
+            from: "video_dlq".to_owned(),
+            to: "video_tasks".to_owned(),
+            mode: "batch mover".to_owned(),
+            note: None,
+            dry_run: false,
+            moved: 40,
+            remaining: Some(0),
+            duplicates,
+            per_s: 20.0,
+            started: t(-2),
+            state: JobState::Running,
+        };
+        let done = RedriveStatus {
+            state: JobState::Done,
+            ..running.clone()
+        };
+        feed(
+            &mut s,
+            [
+                Report::Redrive {
+                    at: t(-1),
+                    status: running,
+                },
+                Report::Redrive {
+                    at: t(0),
+                    status: done,
+                },
+            ],
+        );
+        s
+    };
+    let clean = finish(0);
+    let flash = clean.current_flash().unwrap();
+    assert_eq!(flash.level, Level::Info, "{flash:?}");
+    assert!(!clean
+        .notes()
+        .recent()
+        .any(|n| n.text.contains("redrive done")));
+
+    let doubted = finish(3);
+    let flash = doubted.current_flash().unwrap();
+    assert_eq!(flash.level, Level::Warn, "{flash:?}");
+    assert!(
+        doubted
+            .notes()
+            .recent()
+            .any(|n| n.text.contains("3 possible duplicate(s)")),
+        "kept whole with the notes"
+    );
 }
 
 fn load_status(phase: &str, elapsed: f64, finished: bool) -> LoadStatus {
