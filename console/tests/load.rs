@@ -230,4 +230,7 @@ fn list_shows_the_workload_scenarios() {
             "{name} missing:\n{out}"
         );
     }
+    // How much each sends, for the whole run.
+    let stress = out.lines().find(|l| l.starts_with("stress")).unwrap();
+    assert!(stress.contains("9000 arrivals over 4m"), "{stress}");
 }
