@@ -65,6 +65,12 @@ pub enum TransformError {
         max_pixels: u64,
     },
 
+    /// More frames than the transform decodes in the part it keeps (`MAX_FPS` a second): each
+    /// costs decoding time, and a tiny upload can hold a great many (still frames cost bytes
+    /// apiece).
+    #[error("input has more than {fps} frames a second: over {frames} frames in the part kept")]
+    FrameRateTooHigh { frames: u64, fps: u32 },
+
     #[error("{op} {}: {source}", path.display())]
     Io {
         op: &'static str,
@@ -99,7 +105,8 @@ impl TransformError {
             | Self::NoVideoStream
             | Self::UnsupportedCodec { .. }
             | Self::UnsupportedFormat { .. }
-            | Self::FrameTooLarge { .. } => FailureClass::Permanent,
+            | Self::FrameTooLarge { .. }
+            | Self::FrameRateTooHigh { .. } => FailureClass::Permanent,
             // Our own assets or the machine failed: not the uploader's fault.
             Self::Io { .. }
             | Self::Ffmpeg { .. }
@@ -119,6 +126,7 @@ impl TransformError {
             Self::UnsupportedCodec { .. } => "unsupported_codec",
             Self::UnsupportedFormat { .. } => "unsupported_format",
             Self::FrameTooLarge { .. } => "frame_too_large",
+            Self::FrameRateTooHigh { .. } => "frame_rate_too_high",
             Self::Io { source, .. } => errno_reason(source.raw_os_error()),
             Self::Ffmpeg { source, .. } => match source {
                 ffmpeg::Error::Other { errno } => errno_reason(Some(*errno)),
@@ -196,6 +204,10 @@ mod tests {
                 width: 16000,
                 height: 16000,
                 max_pixels: 8192 * 4320,
+            },
+            TransformError::FrameRateTooHigh {
+                frames: 30_000,
+                fps: 1000,
             },
             TransformError::from_input("decoding", ffmpeg::Error::InvalidData),
             TransformError::from_input("opening", ffmpeg::Error::DecoderNotFound),

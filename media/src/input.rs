@@ -63,6 +63,9 @@ pub(crate) struct VideoInput {
     pub duration: Option<Duration>,
     /// The video stream's display matrix (or its `rotate` tag's): how to turn it upright.
     pub orientation: Option<[i32; 9]>,
+    /// The most frames `decode` takes, with the frame rate it stands for (frames a second):
+    /// past it, `FrameRateTooHigh`. `None`: no bound (the assets).
+    pub frame_budget: Option<(u64, u32)>,
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -283,6 +286,7 @@ impl VideoInput {
             decoder,
             duration,
             orientation,
+            frame_budget: None,
         })
     }
 
@@ -402,6 +406,12 @@ impl VideoInput {
             match self.decoder.receive_frame(&mut decoded) {
                 Ok(()) => {
                     report.frames_decoded += 1;
+                    if let Some((most, fps)) = self.frame_budget {
+                        if report.frames_decoded > most {
+                            let err = TransformError::FrameRateTooHigh { frames: most, fps };
+                            return Err(wrap(self.role, &self.path, err).into());
+                        }
+                    }
                     let ts = decoded.timestamp();
                     let duration = decoded.packet().duration;
                     match norm.push(decoded, ts, Some(duration)) {

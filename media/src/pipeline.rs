@@ -29,6 +29,11 @@ use crate::output::{EncodeSettings, Mp4Writer};
 /// so: 384 MB a frame, from an upload of less than a megabyte.
 pub const MAX_PIXELS: u64 = 8192 * 4320;
 
+/// The most frames a second an upload may have (over the part kept): high-speed phone
+/// video is 240, some cameras 1000. Past it the decoding time grows with the frame count,
+/// and still frames cost a few bytes apiece, so a small upload can hold a great many.
+pub const MAX_FPS: u32 = 1000;
+
 /// The workload's settings; `Default` is exactly WORKLOAD.md's transform.
 #[derive(Debug, Clone)]
 pub struct TransformOptions {
@@ -55,6 +60,10 @@ pub struct TransformOptions {
     /// The largest upload frame decoded, in pixels (`MAX_PIXELS`): larger ones fail the job
     /// as permanent (`frame_too_large`), since memory grows with the frame.
     pub max_pixels: u64,
+    /// The most frames a second the upload's kept part may have on average (`MAX_FPS`):
+    /// more fail the job as permanent (`frame_rate_too_high`), since each frame costs
+    /// decoding time.
+    pub max_fps: u32,
     /// Set it to stop a running transform soon (checked per frame), e.g. on worker shutdown.
     pub cancel: Option<Arc<AtomicBool>>,
     /// Where the encoded intro and outro are kept between jobs (made if missing; at most
@@ -77,6 +86,7 @@ impl Default for TransformOptions {
             faststart: true,
             queue_frames: 8,
             max_pixels: MAX_PIXELS,
+            max_fps: MAX_FPS,
             cancel: None,
             segment_cache: None,
         }
@@ -170,12 +180,16 @@ pub fn transform(
         )));
     }
     // The upload first: a bad upload fails fast, before any work or any output file.
-    let upload = VideoInput::open(
+    let mut upload = VideoInput::open(
         input,
         Role::Upload,
         upload_decoder_threads(opts.threads),
         opts.max_pixels,
     )?;
+    // A second's worth of slack: decoding reads a frame or two past the cut.
+    let kept = opts.max_input.as_secs_f64() + 1.0;
+    let most = (kept * f64::from(opts.max_fps)).ceil() as u64;
+    upload.frame_budget = Some((most, opts.max_fps));
     let watermark = decode_still(&assets.watermark)?;
     let input_duration = upload.duration;
 

@@ -766,3 +766,32 @@ fn a_stream_that_grows_past_the_bound_midway_decodes_none_of_the_larger_frames()
     let stats = within(120, move || transform(&i, &o, &baseline_assets(), &opts)).unwrap();
     assert!(stats.frames_in > 50, "{stats:?}");
 }
+
+/// An upload with more frames a second than `max_fps` over the part kept fails as permanent
+/// once past the bound (each frame costs decoding time, and still frames cost a few bytes
+/// apiece); one at the bound is taken. The default lets 1000 through.
+#[test]
+fn more_frames_a_second_than_the_bound_fail_the_job() {
+    assert_eq!(media::MAX_FPS, 1000);
+    let dir = scratch();
+    let fast = synth(dir.path(), "fast.mp4", spec(320, 240, 300, 2.0));
+    let output = dir.path().join("out.mp4");
+    let opts = |max_fps| TransformOptions {
+        max_input: Duration::from_secs(1),
+        max_fps,
+        ..TransformOptions::default()
+    };
+    let e = transform(&fast, &output, &baseline_assets(), &opts(100)).expect_err("too fast");
+    assert_eq!(
+        (e.class(), e.reason()),
+        (FailureClass::Permanent, "frame_rate_too_high"),
+        "{e}"
+    );
+    assert!(
+        e.to_string().contains("more than 100 frames a second"),
+        "{e}"
+    );
+    assert!(!output.exists(), "no output left behind");
+    let stats = transform(&fast, &output, &baseline_assets(), &opts(300)).unwrap();
+    assert!(stats.frames_in >= 300, "{stats:?}");
+}
