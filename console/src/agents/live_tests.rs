@@ -274,17 +274,22 @@ async fn the_metrics_agent_fetches_put_points_aligned_and_then_only_newer_ones()
     assert_eq!(values, [60.0, 80.0], "{cpu:?}");
 }
 
-#[tokio::test]
-async fn all_agents_report_on_one_channel_and_count_their_calls() {
-    let cloud = TestCloud::provisioned().await;
-    let (tx, mut rx) = mpsc::channel(64);
-    let extras = super::Extras {
+/// What the agents watch on the provisioned stack: its groups and queues, no local fleet.
+fn stack_extras(cloud: &TestCloud) -> super::Extras {
+    super::Extras {
         stack: cloud.stack.clone(),
         profile: None,
         watch: Watch::stack(&cloud.stack),
         local: None,
         feeds: Vec::new(),
-    };
+    }
+}
+
+#[tokio::test]
+async fn all_agents_report_on_one_channel_and_count_their_calls() {
+    let cloud = TestCloud::provisioned().await;
+    let (tx, mut rx) = mpsc::channel(64);
+    let extras = stack_extras(&cloud);
     let agents = Agents::spawn(&cloud.clients, tx, Intervals::default(), extras);
     agents.command(&ui::Command::SetMetricWindow(Duration::from_secs(15 * 60)));
     let mut seen = std::collections::BTreeSet::new();
@@ -742,13 +747,7 @@ async fn an_entry_another_process_appends_reaches_the_audit_view() {
     let state = super::test_state_dir();
     let cloud = TestCloud::provisioned().await;
     let (tx, mut rx) = mpsc::channel(64);
-    let extras = super::Extras {
-        stack: cloud.stack.clone(),
-        profile: None,
-        watch: Watch::stack(&cloud.stack),
-        local: None,
-        feeds: Vec::new(),
-    };
+    let extras = stack_extras(&cloud);
     let agents = Agents::spawn(&cloud.clients, tx, Intervals::default(), extras);
     let target = format!("group-{}", uuid::Uuid::new_v4());
     let mut appended = false;
@@ -792,13 +791,7 @@ async fn a_region_switch_reports_the_empty_region_then_the_stack_again() {
     let home = cloud.clients.region().to_owned();
     let clients = cloud.clients.clone().read_only();
     let (tx, mut rx) = mpsc::channel(64);
-    let extras = super::Extras {
-        stack: cloud.stack.clone(),
-        profile: None,
-        watch: Watch::stack(&cloud.stack),
-        local: None,
-        feeds: Vec::new(),
-    };
+    let extras = stack_extras(&cloud);
     let fast = Intervals {
         groups: Duration::from_millis(200),
         queues: Duration::from_millis(200),

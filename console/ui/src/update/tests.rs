@@ -963,22 +963,27 @@ fn read_only_refuses_every_action_in_the_ui() {
         .is_some_and(|f| f.text.contains("read-only")));
 }
 
-#[test]
-fn redrive_progress_survives_view_switches_and_x_cancels() {
-    let mut s = loaded_state();
-    let status = RedriveStatus {
+/// A batch-mover redrive from video_dlq to video_tasks, running, 40 moved at 20 a second.
+fn running_redrive(remaining: Option<u64>, duplicates: u64) -> RedriveStatus {
+    RedriveStatus {
         from: "video_dlq".to_owned(),
         to: "video_tasks".to_owned(),
         mode: "batch mover".to_owned(),
         note: None,
         dry_run: false,
         moved: 40,
-        remaining: Some(60),
-        duplicates: 0,
+        remaining,
+        duplicates,
         per_s: 20.0,
         started: t(-2),
         state: JobState::Running,
-    };
+    }
+}
+
+#[test]
+fn redrive_progress_survives_view_switches_and_x_cancels() {
+    let mut s = loaded_state();
+    let status = running_redrive(Some(60), 0);
     assert_eq!(status.eta_s(), Some(3));
     feed(
         &mut s,
@@ -1014,19 +1019,7 @@ fn redrive_progress_survives_view_switches_and_x_cancels() {
 fn a_redrive_done_with_possible_duplicates_is_a_warning_kept_whole() {
     let finish = |duplicates: u64| {
         let mut s = loaded_state();
-        let running = RedriveStatus {
-            from: "video_dlq".to_owned(),
-            to: "video_tasks".to_owned(),
-            mode: "batch mover".to_owned(),
-            note: None,
-            dry_run: false,
-            moved: 40,
-            remaining: Some(0),
-            duplicates,
-            per_s: 20.0,
-            started: t(-2),
-            state: JobState::Running,
-        };
+        let running = running_redrive(Some(0), duplicates);
         let done = RedriveStatus {
             state: JobState::Done,
             ..running.clone()
