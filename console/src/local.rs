@@ -204,10 +204,9 @@ impl LocalFleet {
         let mut decisions = self.autoscaler.as_ref().map(Autoscaler::subscribe);
         let mut alarms = Some(self.alarms.subscribe());
         let mut shipping = Some(self.logs.subscribe());
-        let ship_config = self.logs.config().clone();
+        let mut shipping_news = local_cloud::ShipNews::new(self.logs.config().clone());
         self.printer = Some(tokio::spawn(async move {
             let (mut last_event, mut last_decision) = (0u64, None);
-            let mut shipping_news = local_cloud::ShipNews::default();
             let mut seen_transitions = 0u64;
             loop {
                 for e in fleet.borrow_and_update().events.iter() {
@@ -244,7 +243,7 @@ impl LocalFleet {
                 }
                 if let Some(rx) = shipping.as_mut() {
                     let stats = rx.borrow_and_update().clone();
-                    for note in shipping_news.news(&stats, &ship_config, Instant::now()) {
+                    for note in shipping_news.news(&stats, Instant::now()) {
                         println!("logs: {note}");
                     }
                 }

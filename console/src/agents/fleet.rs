@@ -74,8 +74,8 @@ fn notices(state: &FleetState, seen: &mut u64) -> Vec<Report> {
 
 /// The log shipper's news, as lines for the UI's log: a failing or lossy shipping as a
 /// warning (the logs view would otherwise just go quiet).
-fn shipping_notes(stats: &ShipStats, news: &mut ShipNews, config: &ShipConfig) -> Vec<Report> {
-    news.news(stats, config, std::time::Instant::now())
+fn shipping_notes(stats: &ShipStats, news: &mut ShipNews) -> Vec<Report> {
+    news.news(stats, std::time::Instant::now())
         .into_iter()
         .map(|n| Report::Log {
             at: Utc::now(),
@@ -190,8 +190,9 @@ pub fn memory_feed(
 pub async fn run(hooks: LocalHooks, tx: mpsc::Sender<Report>, token: CancellationToken) {
     let mut fleet = hooks.fleet;
     let mut scaler = hooks.autoscaler;
-    let mut shipping = hooks.shipping;
-    let mut shipping_news = ShipNews::default();
+    let mut shipping = hooks
+        .shipping
+        .map(|(rx, config)| (rx, ShipNews::new(config)));
     let fleet_report = |f: &FleetState| Report::Fleet {
         at: Utc::now(),
         processes: processes(f),
@@ -241,9 +242,11 @@ pub async fn run(hooks: LocalHooks, tx: mpsc::Sender<Report>, token: Cancellatio
             },
             Some(r) = async {
                 match &mut shipping {
-                    Some((rx, config)) => Some(rx.changed().await.map(|()| {
-                        shipping_notes(&rx.borrow_and_update(), &mut shipping_news, config)
-                    })),
+                    Some((rx, news)) => Some(
+                        rx.changed()
+                            .await
+                            .map(|()| shipping_notes(&rx.borrow_and_update(), news)),
+                    ),
                     None => None,
                 }
             } => match r {

@@ -151,7 +151,7 @@ async fn groups(c: &Clients, watch: &Watch) -> Result<Vec<GroupStatus>, StatusEr
             min,
             desired,
             max,
-            at_max: min < max && desired >= max,
+            at_max: ui::at_max(min.into(), desired.into(), max.into()),
             in_service: count(|s| s == "InService"),
             pending: count(|s| s.starts_with("Pending")),
             terminating: count(|s| s.starts_with("Terminating")),

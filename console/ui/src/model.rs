@@ -161,6 +161,12 @@ pub struct ActivityInfo {
     pub description: String,
 }
 
+/// A group at its ceiling: desired capacity has reached max in a group that can scale
+/// (min < max), so no policy can add an instance however far its metric is past the target.
+pub fn at_max(min: i64, desired: i64, max: i64) -> bool {
+    min < max && desired >= max
+}
+
 impl GroupSnapshot {
     pub fn count(&self, phase: Phase) -> usize {
         self.instances.iter().filter(|i| i.phase() == phase).count()
@@ -170,10 +176,9 @@ impl GroupSnapshot {
         self.count(Phase::InService)
     }
 
-    /// At its ceiling: desired capacity has reached max in a group that can scale (min < max),
-    /// so no policy can add an instance however far its metric is past the target.
+    /// See [`at_max`].
     pub fn at_max(&self) -> bool {
-        self.min < self.max && self.desired >= self.max
+        at_max(self.min.into(), self.desired.into(), self.max.into())
     }
 
     pub fn cpu_target(&self) -> Option<f64> {

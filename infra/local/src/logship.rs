@@ -110,16 +110,27 @@ pub const LOSS_NOTE_EVERY: Duration = Duration::from_secs(30);
 /// (`flightdeck local up`'s output, the console's notes): the shipping failing and working
 /// again at once, the lines lost at most every [`LOSS_NOTE_EVERY`], summed since the last
 /// note about them.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ShipNews {
+    /// The shipper's settings, for the notes' words.
+    config: ShipConfig,
     /// The statistics as last told: the error as last read, the losses as last noted.
     told: ShipStats,
     losses_told_at: Option<Instant>,
 }
 
 impl ShipNews {
+    /// News of a shipper running with `config`.
+    pub fn new(config: ShipConfig) -> Self {
+        Self {
+            config,
+            told: ShipStats::default(),
+            losses_told_at: None,
+        }
+    }
+
     /// The notes `stats` (the shipper's latest) make against what was told before.
-    pub fn news(&mut self, stats: &ShipStats, config: &ShipConfig, now: Instant) -> Vec<ShipNote> {
+    pub fn news(&mut self, stats: &ShipStats, now: Instant) -> Vec<ShipNote> {
         let losses_due = self
             .losses_told_at
             .is_none_or(|at| now.duration_since(at) >= LOSS_NOTE_EVERY);
@@ -128,7 +139,7 @@ impl ShipNews {
             // Not yet: what was lost stays untold, and is summed into the next note.
             against.take_losses(stats);
         }
-        let notes = stats.notes_since(&against, config);
+        let notes = stats.notes_since(&against, &self.config);
         self.told.error.clone_from(&stats.error);
         if losses_due && stats.losses() != self.told.losses() {
             self.told.take_losses(stats);
@@ -939,16 +950,10 @@ mod tests {
         );
         assert_eq!(shipping.summary(), "40 line(s) shipped to CloudWatch Logs");
     }
-}
-
-#[cfg(test)]
-mod news_tests {
-    use super::*;
 
     #[test]
     fn losses_are_told_at_most_every_half_minute_summed_and_failures_at_once() {
-        let config = ShipConfig::default();
-        let mut news = ShipNews::default();
+        let mut news = ShipNews::new(ShipConfig::default());
         let t0 = Instant::now();
         let at = |s: u64| t0 + Duration::from_secs(s);
         let lossy = |dropped: u64, error: Option<&str>| ShipStats {
@@ -956,26 +961,26 @@ mod news_tests {
             error: error.map(str::to_owned),
             ..ShipStats::default()
         };
-        let first = news.news(&lossy(5, None), &config, at(0));
+        let first = news.news(&lossy(5, None), at(0));
         assert_eq!(first.len(), 1);
         assert!(first[0].text.starts_with("5 line(s) dropped"), "{first:?}");
         // More lost within the half minute: not yet. A failure: at once.
-        assert!(news.news(&lossy(9, None), &config, at(10)).is_empty());
-        let failed = news.news(&lossy(12, Some("i-1: refused")), &config, at(20));
+        assert!(news.news(&lossy(9, None), at(10)).is_empty());
+        let failed = news.news(&lossy(12, Some("i-1: refused")), at(20));
         assert_eq!(failed.len(), 1);
         assert!(failed[0]
             .text
             .starts_with("shipping to CloudWatch Logs failed"));
         // Past the half minute: what was lost since the last note, summed.
-        let later = news.news(&lossy(12, Some("i-1: refused")), &config, at(31));
+        let later = news.news(&lossy(12, Some("i-1: refused")), at(31));
         assert_eq!(later.len(), 1);
         assert!(later[0].text.starts_with("7 line(s) dropped"), "{later:?}");
         // Nothing more lost: nothing to say, and the next loss may be told at once.
         assert!(news
-            .news(&lossy(12, None), &config, at(70))
+            .news(&lossy(12, None), at(70))
             .iter()
             .all(|n| !n.trouble));
-        let again = news.news(&lossy(13, None), &config, at(71));
+        let again = news.news(&lossy(13, None), at(71));
         assert!(again[0].text.starts_with("1 line(s) dropped"), "{again:?}");
     }
 }
