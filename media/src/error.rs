@@ -71,6 +71,21 @@ pub enum TransformError {
     #[error("input has more than {fps} frames a second: over {frames} frames in the part kept")]
     FrameRateTooHigh { frames: u64, fps: u32 },
 
+    /// More pixels a second than the transform decodes over the part kept (`MAX_PIXEL_RATE`,
+    /// 8K at 60 fps): frames under `MAX_PIXELS` at a rate under `MAX_FPS` can still be both
+    /// large and many, and decoding time grows with the pixels.
+    #[error(
+        "input has more than {:.0} megapixels a second: {frames} frames of {width}x{height} within its first {seconds:.0} s",
+        *pixel_rate as f64 / 1e6
+    )]
+    PixelRateTooHigh {
+        width: u32,
+        height: u32,
+        frames: u64,
+        seconds: f64,
+        pixel_rate: u64,
+    },
+
     #[error("{op} {}: {source}", path.display())]
     Io {
         op: &'static str,
@@ -106,7 +121,8 @@ impl TransformError {
             | Self::UnsupportedCodec { .. }
             | Self::UnsupportedFormat { .. }
             | Self::FrameTooLarge { .. }
-            | Self::FrameRateTooHigh { .. } => FailureClass::Permanent,
+            | Self::FrameRateTooHigh { .. }
+            | Self::PixelRateTooHigh { .. } => FailureClass::Permanent,
             // Our own assets or the machine failed: not the uploader's fault.
             Self::Io { .. }
             | Self::Ffmpeg { .. }
@@ -127,6 +143,7 @@ impl TransformError {
             Self::UnsupportedFormat { .. } => "unsupported_format",
             Self::FrameTooLarge { .. } => "frame_too_large",
             Self::FrameRateTooHigh { .. } => "frame_rate_too_high",
+            Self::PixelRateTooHigh { .. } => "pixel_rate_too_high",
             Self::Io { source, .. } => errno_reason(source.raw_os_error()),
             Self::Ffmpeg { source, .. } => match source {
                 ffmpeg::Error::Other { errno } => errno_reason(Some(*errno)),
@@ -208,6 +225,13 @@ mod tests {
             TransformError::FrameRateTooHigh {
                 frames: 30_000,
                 fps: 1000,
+            },
+            TransformError::PixelRateTooHigh {
+                width: 7680,
+                height: 4320,
+                frames: 3_000,
+                seconds: 31.0,
+                pixel_rate: 8192 * 4320 * 60,
             },
             TransformError::from_input("decoding", ffmpeg::Error::InvalidData),
             TransformError::from_input("opening", ffmpeg::Error::DecoderNotFound),

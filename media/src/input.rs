@@ -63,14 +63,61 @@ pub(crate) struct VideoInput {
     pub duration: Option<Duration>,
     /// The video stream's display matrix (or its `rotate` tag's): how to turn it upright.
     pub orientation: Option<[i32; 9]>,
-    /// The most frames `decode` takes, with the frame rate it stands for (frames a second):
-    /// past it, `FrameRateTooHigh`. `None`: no bound (the assets).
-    pub frame_budget: Option<(u64, u32)>,
+    /// What `decode` may take: past it, `FrameRateTooHigh` or `PixelRateTooHigh`. `None`: no
+    /// bound (the assets).
+    pub budget: Option<DecodeBudget>,
+}
+
+/// The most an upload's kept part may cost to decode: frames, and pixels over all of them,
+/// each from a rate a second over the part kept (with a second of slack: decoding reads a
+/// frame or two past the cut).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DecodeBudget {
+    seconds: f64,
+    fps: u32,
+    frames: u64,
+    pixel_rate: u64,
+    pixels: u64,
+}
+
+impl DecodeBudget {
+    pub fn new(kept: Duration, fps: u32, pixel_rate: u64) -> Self {
+        let seconds = kept.as_secs_f64() + 1.0;
+        Self {
+            seconds,
+            fps,
+            frames: (seconds * f64::from(fps)).ceil() as u64,
+            pixel_rate,
+            pixels: (seconds * pixel_rate as f64).ceil() as u64,
+        }
+    }
+
+    /// Counts one more decoded frame of `width` x `height` into `report`; the error once
+    /// either bound is passed.
+    fn take(&self, report: &mut SegmentReport, width: u32, height: u32) -> Option<TransformError> {
+        report.frames_decoded += 1;
+        report.pixels_decoded += u64::from(width) * u64::from(height);
+        if report.frames_decoded > self.frames {
+            return Some(TransformError::FrameRateTooHigh {
+                frames: self.frames,
+                fps: self.fps,
+            });
+        }
+        (report.pixels_decoded > self.pixels).then_some(TransformError::PixelRateTooHigh {
+            width,
+            height,
+            frames: report.frames_decoded,
+            seconds: self.seconds,
+            pixel_rate: self.pixel_rate,
+        })
+    }
 }
 
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct SegmentReport {
     pub frames_decoded: u64,
+    /// Width x height over the frames decoded.
+    pub pixels_decoded: u64,
     pub decode_errors: u64,
     /// Output ticks this segment filled.
     pub ticks: i64,
@@ -286,7 +333,7 @@ impl VideoInput {
             decoder,
             duration,
             orientation,
-            frame_budget: None,
+            budget: None,
         })
     }
 
@@ -405,12 +452,15 @@ impl VideoInput {
             let mut decoded = frame::Video::empty();
             match self.decoder.receive_frame(&mut decoded) {
                 Ok(()) => {
-                    report.frames_decoded += 1;
-                    if let Some((most, fps)) = self.frame_budget {
-                        if report.frames_decoded > most {
-                            let err = TransformError::FrameRateTooHigh { frames: most, fps };
-                            return Err(wrap(self.role, &self.path, err).into());
+                    let over = match self.budget {
+                        Some(budget) => budget.take(report, decoded.width(), decoded.height()),
+                        None => {
+                            report.frames_decoded += 1;
+                            None
                         }
+                    };
+                    if let Some(err) = over {
+                        return Err(wrap(self.role, &self.path, err).into());
                     }
                     let ts = decoded.timestamp();
                     let duration = decoded.packet().duration;

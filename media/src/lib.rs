@@ -19,6 +19,8 @@ mod synth;
 
 pub use assets::Assets;
 pub use error::{FailureClass, TransformError};
-pub use pipeline::{transform, TransformOptions, TransformStats, MAX_FPS, MAX_PIXELS};
+pub use pipeline::{
+    transform, TransformOptions, TransformStats, MAX_FPS, MAX_PIXELS, MAX_PIXEL_RATE,
+};
 pub use probe::{probe, MediaInfo, VideoInfo};
 pub use synth::{synth_video, SynthSpec};

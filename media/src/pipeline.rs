@@ -21,7 +21,7 @@ use crate::error::TransformError;
 use crate::ff;
 use crate::filter::{Layout, SegmentFilter};
 use crate::fps::{Emit, Ratio};
-use crate::input::{decode_still, DecodeFail, Role, VideoInput};
+use crate::input::{decode_still, DecodeBudget, DecodeFail, Role, VideoInput};
 use crate::output::{EncodeSettings, Mp4Writer};
 
 /// The most pixels an upload's frame may have: 8192x4320 (8K). A job holds a dozen frames
@@ -33,6 +33,12 @@ pub const MAX_PIXELS: u64 = 8192 * 4320;
 /// video is 240, some cameras 1000. Past it the decoding time grows with the frame count,
 /// and still frames cost a few bytes apiece, so a small upload can hold a great many.
 pub const MAX_FPS: u32 = 1000;
+
+/// The most pixels a second an upload may have decoded (over the part kept): 8K at 60 frames
+/// a second, the largest video cameras record. `MAX_PIXELS` and `MAX_FPS` each allow a lot
+/// and together 16 times this (8K frames at 1000 a second): decoding time grows with the
+/// pixels, so their product is what is bounded. 1080p at 1000 and 4K at 240 stay under it.
+pub const MAX_PIXEL_RATE: u64 = 8192 * 4320 * 60;
 
 /// The workload's settings; `Default` is exactly WORKLOAD.md's transform.
 #[derive(Debug, Clone)]
@@ -64,6 +70,10 @@ pub struct TransformOptions {
     /// more fail the job as permanent (`frame_rate_too_high`), since each frame costs
     /// decoding time.
     pub max_fps: u32,
+    /// The most pixels a second the upload's kept part may have decoded on average
+    /// (`MAX_PIXEL_RATE`): more fail the job as permanent (`pixel_rate_too_high`), since
+    /// decoding time grows with the pixels.
+    pub max_pixel_rate: u64,
     /// Set it to stop a running transform soon (checked per frame), e.g. on worker shutdown.
     pub cancel: Option<Arc<AtomicBool>>,
     /// Where the encoded intro and outro are kept between jobs (made if missing; at most
@@ -87,6 +97,7 @@ impl Default for TransformOptions {
             queue_frames: 8,
             max_pixels: MAX_PIXELS,
             max_fps: MAX_FPS,
+            max_pixel_rate: MAX_PIXEL_RATE,
             cancel: None,
             segment_cache: None,
         }
@@ -186,10 +197,11 @@ pub fn transform(
         upload_decoder_threads(opts.threads),
         opts.max_pixels,
     )?;
-    // A second's worth of slack: decoding reads a frame or two past the cut.
-    let kept = opts.max_input.as_secs_f64() + 1.0;
-    let most = (kept * f64::from(opts.max_fps)).ceil() as u64;
-    upload.frame_budget = Some((most, opts.max_fps));
+    upload.budget = Some(DecodeBudget::new(
+        opts.max_input,
+        opts.max_fps,
+        opts.max_pixel_rate,
+    ));
     let watermark = decode_still(&assets.watermark)?;
     let input_duration = upload.duration;
 

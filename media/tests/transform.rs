@@ -795,3 +795,38 @@ fn more_frames_a_second_than_the_bound_fail_the_job() {
     let stats = transform(&fast, &output, &baseline_assets(), &opts(300)).unwrap();
     assert!(stats.frames_in >= 300, "{stats:?}");
 }
+
+/// Frames under the size bound at a rate under the frame bound can still be too many pixels
+/// a second: past `max_pixel_rate` over the part kept the job fails as permanent, and at the
+/// bound it is taken. The default is 8K at 60 frames a second: 1080p at 1000 passes it.
+#[test]
+fn more_pixels_a_second_than_the_bound_fail_the_job() {
+    assert_eq!(media::MAX_PIXEL_RATE, 8192 * 4320 * 60);
+    assert!(1920 * 1080 * u64::from(media::MAX_FPS) < media::MAX_PIXEL_RATE);
+    assert!(media::MAX_PIXELS * u64::from(media::MAX_FPS) > 10 * media::MAX_PIXEL_RATE);
+    let dir = scratch();
+    let input = synth(dir.path(), "large.mp4", spec(640, 480, 60, 2.0));
+    let output = dir.path().join("out.mp4");
+    let opts = |max_pixel_rate| TransformOptions {
+        max_input: Duration::from_secs(1),
+        max_pixel_rate,
+        ..TransformOptions::default()
+    };
+    // 640x480 at 60 is 18.4 megapixels a second: three times what this bound lets through.
+    let e = transform(&input, &output, &baseline_assets(), &opts(640 * 480 * 20))
+        .expect_err("too many pixels a second");
+    assert_eq!(
+        (e.class(), e.reason()),
+        (FailureClass::Permanent, "pixel_rate_too_high"),
+        "{e}"
+    );
+    let text = e.to_string();
+    assert!(text.contains("more than 6 megapixels a second"), "{e}");
+    assert!(
+        text.contains("frames of 640x480 within its first 2 s"),
+        "{e}"
+    );
+    assert!(!output.exists(), "no output left behind");
+    let stats = transform(&input, &output, &baseline_assets(), &opts(640 * 480 * 60)).unwrap();
+    assert!(stats.frames_in >= 60, "{stats:?}");
+}
