@@ -1273,6 +1273,29 @@ fn a_flash_shows_at_80_columns_in_place_of_the_bars_lesser_items() {
         bar.contains("shipping to CloudWatch Logs failed (i-0123"),
         "{bar}"
     );
-    assert!(bar.trim_end().ends_with('…'), "{bar}");
+    assert!(bar.trim_end().ends_with("… ? for all"), "{bar}");
     assert_eq!(bar.chars().count(), 80);
+}
+
+/// News the bar has to cut (a clean redrive's summary at 80 columns) is kept with the notes
+/// like a warning, so the key the bar names shows it whole; news that fits is not.
+#[test]
+fn an_info_flash_the_bar_cuts_is_kept_whole_with_the_notes() {
+    let long = "redrive done: moved 1,250 to flightdeck-video-tasks-production-eu-west-1";
+    let kept = |s: &State, text: &str| s.notes().recent().any(|n| n.text == text);
+    let mut s = sized(loaded_state(), 80, 24);
+    assert!(s.flash_room() < long.chars().count());
+    s.flash(crate::state::Level::Info, long);
+    assert!(kept(&s, long), "cut at 80 columns: kept");
+    let bar = screen(&s, 80, 24).lines().next().unwrap().to_owned();
+    assert!(bar.contains("redrive done: moved 1,250 to"), "{bar}");
+    assert!(bar.trim_end().ends_with("… ? for all"), "{bar}");
+    s.flash(crate::state::Level::Info, "theme light");
+    assert!(!kept(&s, "theme light"), "short news is not kept");
+
+    let mut wide = sized(loaded_state(), 200, 50);
+    wide.flash(crate::state::Level::Info, long);
+    assert!(!kept(&wide, long), "whole in a wide bar: not kept");
+    let bar = screen(&wide, 200, 50).lines().next().unwrap().to_owned();
+    assert!(bar.trim_end().ends_with(long), "{bar}");
 }

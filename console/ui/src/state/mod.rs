@@ -313,10 +313,14 @@ impl State {
     }
 
     /// Shows `text` in the top bar for a few seconds. A warning or an error is also kept with
-    /// the notes, where the help screen shows it whole (a narrow bar cuts it).
+    /// the notes, where the help screen shows it whole (a narrow bar cuts it), and so is
+    /// news the bar would cut (a redrive's or a load run's summary at 80 columns).
     pub(crate) fn flash(&mut self, level: Level, text: impl Into<String>) {
         let text = text.into();
         let kept = match level {
+            Level::Info if self.flash_room() < text.chars().count() => {
+                Some(crate::model::LogLevel::Info)
+            }
             Level::Info => None,
             Level::Warn => Some(crate::model::LogLevel::Warn),
             Level::Error => Some(crate::model::LogLevel::Error),
@@ -335,6 +339,14 @@ impl State {
             level,
             at: self.now,
         });
+    }
+
+    /// The columns a flash's text has in the top bar at the terminal's width: all but the
+    /// console's name and the view's title, which it never displaces, and the spaces around.
+    pub fn flash_room(&self) -> usize {
+        // " flightdeck ", " <view> ", " <text> " and a column to spare.
+        let fixed = " flightdeck ".len() + self.nav.view().title().chars().count() + 2 + 2 + 1;
+        usize::from(self.size.0).saturating_sub(fixed)
     }
 
     /// The flash message, while it is fresh.

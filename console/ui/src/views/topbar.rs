@@ -107,14 +107,18 @@ pub fn draw(state: &State, area: Rect, buf: &mut Buffer) {
             };
             // A flash is what the operator just did or must know now: it takes the room of
             // the bar's least important items (from the right), down to the console's name and
-            // the view, and is cut only past that (its note keeps the whole text).
+            // the view, and is cut only past that (`State::flash_room`), with the key that
+            // shows its note, which keeps the whole text.
             let text = format!(" {} ", f.text);
             while left.len() > 2 && used(&left) + text.chars().count() + 1 > width {
                 left.pop();
             }
             let room = width.saturating_sub(used(&left) + 1);
             let text = if text.chars().count() > room {
-                format!("{} ", fmt::truncate(&text, room.saturating_sub(1)))
+                let more = hint(state, Action::Help, "for all")
+                    .map_or_else(String::new, |h| format!(" {h}"));
+                let cut = room.saturating_sub(1 + more.chars().count());
+                format!("{}{more} ", fmt::truncate(&text, cut))
             } else {
                 text
             };
