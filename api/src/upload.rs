@@ -24,7 +24,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use axum::extract::multipart::{Field, MultipartError, MultipartRejection};
 use axum::extract::{Extension, Multipart, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::Utc;
@@ -328,10 +328,11 @@ pub async fn upload(
     AuthUser(owner): AuthUser,
     Extension(CorrelationId(correlation_id)): Extension<CorrelationId>,
     multipart: Result<Multipart, MultipartRejection>,
-) -> Result<Response, ApiError> {
+) -> Response {
     let video_id = Uuid::new_v4();
     tracing::Span::current().record("video_id", tracing::field::display(video_id));
     let mut cleanup = Cleanup::new(state.clone(), String::new());
+    let mut body_read = false;
     let result = receive(
         &state,
         owner,
@@ -339,6 +340,7 @@ pub async fn upload(
         &correlation_id,
         multipart,
         &mut cleanup,
+        &mut body_read,
     )
     .await;
     match result {
@@ -347,17 +349,32 @@ pub async fn upload(
             state.metrics().record_upload("stored");
             tracing::info!(%video_id, task_id, "upload stored and queued");
             let location = format!("/api/videos/{video_id}");
-            Ok((
+            (
                 StatusCode::CREATED,
                 [(header::LOCATION, location)],
                 Json(UploadResponse { video_id, task_id }),
             )
-                .into_response())
+                .into_response()
         }
         Err(e) => {
             cleanup.run().await;
             state.metrics().record_upload(e.code());
-            Err(e)
+            let code = e.code();
+            let mut response = e.into_response();
+            if !body_read {
+                // The server closes a connection whose request body it did not read to the
+                // end; said in the answer, the client does not send its next request on it
+                // (a client that did would find it closed: "connection closed before message
+                // completed", with nothing stored and nothing answered).
+                tracing::info!(
+                    error_code = code,
+                    "refused before the whole body was read: the connection closes"
+                );
+                response
+                    .headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            response
         }
     }
 }
@@ -376,6 +393,7 @@ async fn receive(
     correlation_id: &str,
     multipart: Result<Multipart, MultipartRejection>,
     cleanup: &mut Cleanup,
+    body_read: &mut bool,
 ) -> Result<String, ApiError> {
     let mut multipart = multipart.map_err(|e| {
         ApiError::bad_request(
@@ -423,11 +441,14 @@ async fn receive(
                 let mut budget = DrainBudget::new();
                 drain(&mut field, &mut clock, &mut budget).await;
                 drop(field);
-                drain_rest(&mut multipart, &mut clock, &mut budget).await;
+                *body_read = drain_rest(&mut multipart, &mut clock, &mut budget).await;
             }
             return Err(e);
         }
     }
+    // Every field was read: the body is read to its end, so the connection can carry the next
+    // request whatever the answer.
+    *body_read = true;
     let file = file
         .ok_or_else(|| ApiError::bad_request("missing_file", "the video_file field is required"))?;
     let title = title
@@ -551,15 +572,22 @@ async fn drain(field: &mut Field<'_>, clock: &mut BodyClock, budget: &mut DrainB
     }
 }
 
-/// Reads and drops every field after the refused one, within what is left of `budget`.
-async fn drain_rest(multipart: &mut Multipart, clock: &mut BodyClock, budget: &mut DrainBudget) {
+/// Reads and drops every field after the refused one, within what is left of `budget`;
+/// whether the body's end was reached.
+async fn drain_rest(
+    multipart: &mut Multipart,
+    clock: &mut BodyClock,
+    budget: &mut DrainBudget,
+) -> bool {
     while !budget.spent() {
         let next = tokio::time::timeout_at(budget.until, clock.read(multipart.next_field())).await;
-        let Ok(Ok(Ok(Some(mut field)))) = next else {
-            return;
-        };
-        drain(&mut field, clock, budget).await;
+        match next {
+            Ok(Ok(Ok(Some(mut field)))) => drain(&mut field, clock, budget).await,
+            Ok(Ok(Ok(None))) => return true,
+            _ => return false,
+        }
     }
+    false
 }
 
 fn multipart_error(state: &AppState, e: MultipartError) -> ApiError {

@@ -418,3 +418,88 @@ async fn a_refused_file_is_read_to_its_end_so_its_client_gets_the_400() {
     server.abort();
     h.finish().await;
 }
+
+/// The answer's head and body, read by its `Content-Length` (the connection may stay open).
+async fn read_one_answer(stream: &mut (impl AsyncReadExt + Unpin)) -> (String, String) {
+    let mut raw = Vec::new();
+    let mut byte = [0u8; 1];
+    while !raw.ends_with(b"\r\n\r\n") {
+        let n = stream.read(&mut byte).await.unwrap();
+        assert_eq!(n, 1, "the connection closed before an answer: {raw:?}");
+        raw.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&raw).to_lowercase();
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length: "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0u8; length];
+    stream.read_exact(&mut body).await.unwrap();
+    (head, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// A refusal whose body the API read to its end keeps the connection for the client's next
+/// request; one whose body it stopped reading (a client that stopped sending) says
+/// `Connection: close`, since the server closes such a connection after answering: a client that sent
+/// its next request on it would lose that request unanswered ("connection closed before
+/// message completed", seen under the demo's `stress` run before the header was sent).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_says_connection_close_when_the_body_was_not_read_to_its_end() {
+    let h = Harness::with_cloud(Db::Sqlite, test_config())
+        .await
+        .unwrap();
+    let (owner, token, _) = h.user("keepalive@example.com", None).await;
+    let (addr, server) = h.serve().await;
+    let (head, tail) = framing("zeros.mp4");
+    let keep_alive_head = |length: usize| {
+        String::from_utf8(request_head(&token, length))
+            .unwrap()
+            .replace("Connection: close\r\n", "")
+            .into_bytes()
+    };
+
+    // Read to its end: the same connection then carries a health check.
+    let body = [head.clone(), vec![0u8; 12_000_000], tail.clone()].concat();
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(&keep_alive_head(body.len()))
+        .await
+        .unwrap();
+    stream.write_all(&body).await.unwrap();
+    let (answer, text) = read_one_answer(&mut stream).await;
+    assert!(answer.starts_with("http/1.1 400"), "{answer}{text}");
+    assert!(text.contains("\"error_code\":\"not_a_video\""), "{text}");
+    assert!(!answer.contains("connection: close"), "{answer}");
+    stream
+        .write_all(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .await
+        .unwrap();
+    let (answer, _) = read_one_answer(&mut stream).await;
+    assert!(answer.starts_with("http/1.1 200"), "{answer}");
+
+    // A client that stops sending midway: the drain gives up on it within its 2 s, the
+    // answer says the connection closes, and it does.
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(&keep_alive_head(head.len() + 4_000_000 + tail.len()))
+        .await
+        .unwrap();
+    stream.write_all(&head).await.unwrap();
+    stream.write_all(&vec![0u8; 1_000_000]).await.unwrap();
+    let (answer, text) =
+        tokio::time::timeout(Duration::from_secs(30), read_one_answer(&mut stream))
+            .await
+            .expect("an answer within the drain's bound");
+    assert!(answer.starts_with("http/1.1 400"), "{answer}{text}");
+    assert!(answer.contains("connection: close"), "{answer}");
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut rest)).await;
+    assert!(
+        matches!(closed, Ok(Ok(0))),
+        "the server closes the connection: {closed:?}"
+    );
+    h.assert_stored_exactly(owner, 0).await;
+    server.abort();
+    h.finish().await;
+}
