@@ -92,11 +92,9 @@ impl DecodeBudget {
         }
     }
 
-    /// Counts one more decoded frame of `width` x `height` into `report`; the error once
-    /// either bound is passed.
-    fn take(&self, report: &mut SegmentReport, width: u32, height: u32) -> Option<TransformError> {
-        report.frames_decoded += 1;
-        report.pixels_decoded += u64::from(width) * u64::from(height);
+    /// The error once what `report` counts has passed either bound; `width` x `height` is
+    /// the frame just counted, for the message.
+    fn exceeded(&self, report: &SegmentReport, width: u32, height: u32) -> Option<TransformError> {
         if report.frames_decoded > self.frames {
             return Some(TransformError::FrameRateTooHigh {
                 frames: self.frames,
@@ -452,13 +450,10 @@ impl VideoInput {
             let mut decoded = frame::Video::empty();
             match self.decoder.receive_frame(&mut decoded) {
                 Ok(()) => {
-                    let over = match self.budget {
-                        Some(budget) => budget.take(report, decoded.width(), decoded.height()),
-                        None => {
-                            report.frames_decoded += 1;
-                            None
-                        }
-                    };
+                    let (width, height) = (decoded.width(), decoded.height());
+                    report.frames_decoded += 1;
+                    report.pixels_decoded += u64::from(width) * u64::from(height);
+                    let over = self.budget.and_then(|b| b.exceeded(report, width, height));
                     if let Some(err) = over {
                         return Err(wrap(self.role, &self.path, err).into());
                     }
