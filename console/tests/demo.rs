@@ -23,6 +23,7 @@ impl Demo {
         let mut child = Command::new(assert_cmd::cargo::cargo_bin("flightdeck"))
             .args(args)
             .env("FLIGHTDECK_RUNTIME_DIR", runtime.path())
+            .env("FLIGHTDECK_LOG_DIR", local_cloud::paths::test_logs_dir())
             .env_remove("AWS_ENDPOINT_URL")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -143,6 +144,7 @@ fn local_up_then_down_from_another_process() {
     let mut up = Command::new(assert_cmd::cargo::cargo_bin("flightdeck"));
     up.args(["local", "up"])
         .env("FLIGHTDECK_RUNTIME_DIR", runtime.path())
+        .env("FLIGHTDECK_LOG_DIR", local_cloud::paths::test_logs_dir())
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
     let mut child = up.spawn().unwrap();

@@ -25,6 +25,7 @@ impl Run {
         let mut child = Command::new(assert_cmd::cargo::cargo_bin("flightdeck"))
             .args(args)
             .env("FLIGHTDECK_RUNTIME_DIR", runtime.path())
+            .env("FLIGHTDECK_LOG_DIR", local_cloud::paths::test_logs_dir())
             .env_remove("AWS_ENDPOINT_URL")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -223,9 +223,10 @@ fn the_tour_tells_the_story_on_screen_and_q_leaves_nothing_running() {
     // Short warm-up and cooldown keep the story (and the test) to a few minutes.
     let script = format!(
         "env -u AWS_ENDPOINT_URL -u AWS_PROFILE -u NO_COLOR FLIGHTDECK_RUNTIME_DIR={home} \
-         XDG_CONFIG_HOME={home} FLIGHTDECK_STATE_DIR={home}/state {bin} demo --tour --warmup 5 --cooldown 15; \
-         echo \"exited=$?\"; sleep 60",
+         FLIGHTDECK_LOG_DIR={logs} XDG_CONFIG_HOME={home} FLIGHTDECK_STATE_DIR={home}/state \
+         {bin} demo --tour --warmup 5 --cooldown 15; echo \"exited=$?\"; sleep 60",
         home = home.path().display(),
+        logs = local_cloud::paths::test_logs_dir().display(),
         bin = assert_cmd::cargo::cargo_bin("flightdeck").display(),
     );
     let _session = Session::start(&session, 180, 45, &script);
@@ -404,6 +405,7 @@ fn without_a_terminal_the_tour_prints_its_captions_and_ctrl_c_mid_story_stops_ev
             "15",
         ])
         .env("FLIGHTDECK_RUNTIME_DIR", home.path())
+        .env("FLIGHTDECK_LOG_DIR", local_cloud::paths::test_logs_dir())
         .env("FLIGHTDECK_STATE_DIR", home.path().join("state"))
         .env_remove("AWS_ENDPOINT_URL")
         .env_remove("AWS_PROFILE")

@@ -4,7 +4,7 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -65,6 +65,8 @@ pub struct Emulator {
     log: Option<PathBuf>,
     /// The disk bounds it was started with (a restart keeps them).
     storage: StorageLimits,
+    /// The folder its log is in (a restart keeps it).
+    logs: PathBuf,
 }
 
 impl Emulator {
@@ -84,6 +86,17 @@ impl Emulator {
         port: Option<u16>,
         storage: StorageLimits,
     ) -> Result<Emulator, EmulatorError> {
+        Emulator::start_logging(install, port, storage, &crate::paths::logs_dir()).await
+    }
+
+    /// [`Emulator::start_with`], its log (`emulator-<port>.log`) in `logs`, which is created if
+    /// missing and pruned to [`crate::paths::LOGS_KEPT`] logs.
+    pub async fn start_logging(
+        install: &Installation,
+        port: Option<u16>,
+        storage: StorageLimits,
+        logs: &Path,
+    ) -> Result<Emulator, EmulatorError> {
         // A free port can be taken between our probe and the emulator's bind; try again then.
         let attempts = if port.is_some() { 1 } else { 3 };
         let mut last_err = None;
@@ -92,7 +105,7 @@ impl Emulator {
                 Some(p) => p,
                 None => free_port().map_err(EmulatorError::NoPort)?,
             };
-            match Emulator::start_on(install, port, storage, LogStart::Fresh).await {
+            match Emulator::start_on(install, port, storage, logs, LogStart::Fresh).await {
                 Ok(e) => return Ok(e),
                 Err(e @ EmulatorError::Exited { .. }) => last_err = Some(e),
                 Err(e) => return Err(e),
@@ -109,14 +122,14 @@ impl Emulator {
         install: &Installation,
         port: u16,
         storage: StorageLimits,
+        logs: &Path,
         log_start: LogStart,
     ) -> Result<Emulator, EmulatorError> {
-        let logs = crate::paths::logs_dir();
-        std::fs::create_dir_all(&logs).map_err(|source| EmulatorError::Log {
-            path: logs.clone(),
+        std::fs::create_dir_all(logs).map_err(|source| EmulatorError::Log {
+            path: logs.to_path_buf(),
             source,
         })?;
-        crate::paths::prune_logs(&logs, crate::paths::LOGS_KEPT);
+        crate::paths::prune_logs(logs, crate::paths::LOGS_KEPT);
         let log_path = logs.join(format!("emulator-{port}.log"));
         let opened = match &log_start {
             LogStart::Fresh => std::fs::File::create(&log_path),
@@ -188,6 +201,7 @@ impl Emulator {
             child: Some(child),
             log: Some(log_path.clone()),
             storage,
+            logs: logs.to_path_buf(),
         };
         tracing::debug!(pid = emulator.pid(), endpoint = %emulator.endpoint, "emulator starting");
 
@@ -233,8 +247,15 @@ impl Emulator {
         })?;
         self.stop();
         let storage = self.storage;
-        *self =
-            Emulator::start_on(install, port, storage, LogStart::Append(why.to_owned())).await?;
+        let logs = self.logs.clone();
+        *self = Emulator::start_on(
+            install,
+            port,
+            storage,
+            &logs,
+            LogStart::Append(why.to_owned()),
+        )
+        .await?;
         Ok(())
     }
 
@@ -254,6 +275,7 @@ impl Emulator {
             child: self.child.take(),
             log: self.log.clone(),
             storage: self.storage,
+            logs: self.logs.clone(),
         }
     }
 
@@ -275,6 +297,7 @@ impl Emulator {
             log: None,
             // Whoever started it set its bounds; these are what this process would set.
             storage: StorageLimits::from_env().unwrap_or_default(),
+            logs: crate::paths::logs_dir(),
         })
     }
 

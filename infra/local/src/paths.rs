@@ -24,8 +24,21 @@ pub fn data_dir() -> PathBuf {
     cache_dir().join("emulator-data")
 }
 
+/// Where the emulator and the fleet's instances write their logs: `FLIGHTDECK_LOG_DIR`, else
+/// `<cache>/logs`.
 pub fn logs_dir() -> PathBuf {
-    cache_dir().join("logs")
+    match std::env::var_os("FLIGHTDECK_LOG_DIR").filter(|d| !d.is_empty()) {
+        Some(dir) => PathBuf::from(dir),
+        None => cache_dir().join("logs"),
+    }
+}
+
+/// Where the tests' emulators and fleets write their logs: `<cache>/test-logs`, pruned like
+/// [`logs_dir`], so a test run neither pushes the operator's own logs out of theirs nor hides
+/// them among its own (a CI run writes hundreds). A test that starts a `flightdeck` program
+/// which runs a local cloud passes it on as `FLIGHTDECK_LOG_DIR`.
+pub fn test_logs_dir() -> PathBuf {
+    cache_dir().join("test-logs")
 }
 
 /// The emulator logs (`emulator-<port>.log`) and fleet instance logs (`i-<id>.log`) kept in

@@ -22,7 +22,8 @@ impl TestCloud {
     pub async fn empty_with(storage: StorageLimits) -> TestCloud {
         let install = Installation::ensure(&crate::paths::cache_dir())
             .unwrap_or_else(|e| panic!("the test emulator is not available: {e}"));
-        let emulator = Emulator::start_with(&install, None, storage)
+        let logs = crate::paths::test_logs_dir();
+        let emulator = Emulator::start_logging(&install, None, storage, &logs)
             .await
             .unwrap_or_else(|e| panic!("the test emulator did not start: {e}"));
         let stack = Stack::embedded().unwrap_or_else(|e| panic!("{e}"));
@@ -75,7 +76,8 @@ impl TestCloud {
         let install = Installation::ensure(&crate::paths::cache_dir())
             .unwrap_or_else(|e| panic!("the test emulator is not available: {e}"));
         let storage = self.emulator.storage();
-        self.emulator = Emulator::start_with(&install, Some(port), storage)
+        let logs = crate::paths::test_logs_dir();
+        self.emulator = Emulator::start_logging(&install, Some(port), storage, &logs)
             .await
             .unwrap_or_else(|e| panic!("the test emulator did not restart on {port}: {e}"));
         provision(&self.clients, &self.stack)

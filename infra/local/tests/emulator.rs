@@ -1108,3 +1108,54 @@ print("read in one piece")
 "#;
     run_against_the_launcher(&format!("{SERVER}{CHECK}"), "read in one piece");
 }
+
+#[tokio::test]
+async fn an_emulator_logs_where_it_is_told_and_keeps_that_log_across_a_restart() {
+    // The tests' emulators stay out of the operator's log folder.
+    let cloud = TestCloud::empty().await;
+    let test_log = cloud.emulator.log_path().unwrap();
+    assert_eq!(
+        test_log.parent(),
+        Some(local_cloud::paths::test_logs_dir().as_path())
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let install = local_cloud::Installation::ensure(&local_cloud::paths::cache_dir()).unwrap();
+    let mut emulator = Emulator::start_logging(
+        &install,
+        None,
+        local_cloud::StorageLimits::default(),
+        dir.path(),
+    )
+    .await
+    .unwrap();
+    let log = emulator.log_path().unwrap().clone();
+    assert_eq!(log.parent(), Some(dir.path()));
+    assert!(log.is_file(), "{}", log.display());
+
+    let pid = emulator.pid().unwrap();
+    let killed = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while emulator.exited().is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the emulator did not die"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    emulator
+        .restart(&install, "a test killed it")
+        .await
+        .unwrap();
+    assert_eq!(emulator.log_path(), Some(&log));
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("restarting the emulator (a test killed it)"),
+        "{text}"
+    );
+    emulator.stop();
+}
