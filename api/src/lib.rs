@@ -2,6 +2,7 @@
 //! store (records), the S3 and SQS clients (objects, jobs), the JWT keys and the metrics.
 
 pub mod auth;
+pub mod body_end;
 pub mod cloudwatch;
 pub mod error;
 pub mod health;
@@ -194,8 +195,9 @@ impl AppState {
 }
 
 /// The whole API: every resource's routes, the request observer (correlation id, tracing,
-/// metrics) around them, a JSON 404 for everything else, and JSON for every other error
-/// the framework itself answers (405, rejections).
+/// metrics) around them, a JSON 404 for everything else, JSON for every other error
+/// the framework itself answers (405, rejections), and `Connection: close` on any answer
+/// given before the request's body was read to its end (`body_end`).
 pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(auth::router())
@@ -206,6 +208,7 @@ pub fn app(state: AppState) -> Router {
         .merge(openapi::router())
         .fallback(|| async { ApiError::NotFound })
         .layer(axum::middleware::from_fn(error::json_errors))
+        .layer(axum::middleware::from_fn(body_end::close_unread))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             observe::observe,

@@ -24,7 +24,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use axum::extract::multipart::{Field, MultipartError, MultipartRejection};
 use axum::extract::{Extension, Multipart, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chrono::Utc;
@@ -323,16 +323,39 @@ async fn undo(
     }
 }
 
+/// The largest upload body: the file's bound plus room for the multipart framing and the
+/// title (the file itself is counted exactly while it streams).
+pub fn body_limit(config: &crate::Config) -> u64 {
+    config.max_upload_bytes.saturating_add(1024 * 1024)
+}
+
+/// A body that says it is longer than [`body_limit`] is refused before a byte of it is read,
+/// as a proxy in front would: the client learns at once rather than after sending 100 MiB.
+fn declared_too_long(config: &crate::Config, headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .is_some_and(|length| length > body_limit(config))
+}
+
 pub async fn upload(
     State(state): State<AppState>,
     AuthUser(owner): AuthUser,
     Extension(CorrelationId(correlation_id)): Extension<CorrelationId>,
+    headers: HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Response {
+    if declared_too_long(state.config(), &headers) {
+        let e = ApiError::TooLarge {
+            limit: state.config().max_upload_bytes,
+        };
+        state.metrics().record_upload(e.code());
+        return e.into_response();
+    }
     let video_id = Uuid::new_v4();
     tracing::Span::current().record("video_id", tracing::field::display(video_id));
     let mut cleanup = Cleanup::new(state.clone(), String::new());
-    let mut body_read = false;
     let result = receive(
         &state,
         owner,
@@ -340,7 +363,6 @@ pub async fn upload(
         &correlation_id,
         multipart,
         &mut cleanup,
-        &mut body_read,
     )
     .await;
     match result {
@@ -359,22 +381,7 @@ pub async fn upload(
         Err(e) => {
             cleanup.run().await;
             state.metrics().record_upload(e.code());
-            let code = e.code();
-            let mut response = e.into_response();
-            if !body_read {
-                // The server closes a connection whose request body it did not read to the
-                // end; said in the answer, the client does not send its next request on it
-                // (a client that did would find it closed: "connection closed before message
-                // completed", with nothing stored and nothing answered).
-                tracing::info!(
-                    error_code = code,
-                    "refused before the whole body was read: the connection closes"
-                );
-                response
-                    .headers_mut()
-                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
-            }
-            response
+            e.into_response()
         }
     }
 }
@@ -393,7 +400,6 @@ async fn receive(
     correlation_id: &str,
     multipart: Result<Multipart, MultipartRejection>,
     cleanup: &mut Cleanup,
-    body_read: &mut bool,
 ) -> Result<String, ApiError> {
     let mut multipart = multipart.map_err(|e| {
         ApiError::bad_request(
@@ -441,14 +447,11 @@ async fn receive(
                 let mut budget = DrainBudget::new();
                 drain(&mut field, &mut clock, &mut budget).await;
                 drop(field);
-                *body_read = drain_rest(&mut multipart, &mut clock, &mut budget).await;
+                drain_rest(&mut multipart, &mut clock, &mut budget).await;
             }
             return Err(e);
         }
     }
-    // Every field was read: the body is read to its end, so the connection can carry the next
-    // request whatever the answer.
-    *body_read = true;
     let file = file
         .ok_or_else(|| ApiError::bad_request("missing_file", "the video_file field is required"))?;
     let title = title
@@ -572,22 +575,15 @@ async fn drain(field: &mut Field<'_>, clock: &mut BodyClock, budget: &mut DrainB
     }
 }
 
-/// Reads and drops every field after the refused one, within what is left of `budget`;
-/// whether the body's end was reached.
-async fn drain_rest(
-    multipart: &mut Multipart,
-    clock: &mut BodyClock,
-    budget: &mut DrainBudget,
-) -> bool {
+/// Reads and drops every field after the refused one, within what is left of `budget`.
+async fn drain_rest(multipart: &mut Multipart, clock: &mut BodyClock, budget: &mut DrainBudget) {
     while !budget.spent() {
         let next = tokio::time::timeout_at(budget.until, clock.read(multipart.next_field())).await;
         match next {
             Ok(Ok(Ok(Some(mut field)))) => drain(&mut field, clock, budget).await,
-            Ok(Ok(Ok(None))) => return true,
-            _ => return false,
+            _ => return,
         }
     }
-    false
 }
 
 fn multipart_error(state: &AppState, e: MultipartError) -> ApiError {

@@ -17,11 +17,8 @@ use crate::AppState;
 pub const DEFAULT_PAGE_SIZE: u32 = 20;
 
 pub fn router(state: &AppState) -> Router<AppState> {
-    // The multipart body may be the file plus a little framing and a title; the file itself
-    // is counted exactly while it streams.
-    let body_limit = usize::try_from(state.config().max_upload_bytes)
-        .unwrap_or(usize::MAX)
-        .saturating_add(1024 * 1024);
+    let body_limit =
+        usize::try_from(crate::upload::body_limit(state.config())).unwrap_or(usize::MAX);
     Router::new()
         .route(
             "/api/videos/upload",

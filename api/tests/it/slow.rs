@@ -503,3 +503,106 @@ async fn a_refusal_says_connection_close_when_the_body_was_not_read_to_its_end()
     server.abort();
     h.finish().await;
 }
+
+/// Every answer given before the request's body was read to its end says `Connection: close`
+/// (the server closes such a connection), whichever part of the API gave it: a bad token (the
+/// handler never runs), a declared length over the limit (refused before the body), an upload
+/// answered at multipart's end while its chunked body's last chunk is still to come. An
+/// upload stored from a body of known length, or from chunks sent whole, keeps its
+/// connection for the next request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_answer_given_before_the_body_was_read_says_connection_close() {
+    let h = Harness::with_cloud(Db::Sqlite, test_config())
+        .await
+        .unwrap();
+    let (owner, token, _) = h.user("unread@example.com", None).await;
+    let (addr, server) = h.serve().await;
+    let (head, tail) = framing("clip.mp4");
+    let keep_alive_head = |token: &str, length: usize| {
+        String::from_utf8(request_head(token, length))
+            .unwrap()
+            .replace("Connection: close\r\n", "")
+            .into_bytes()
+    };
+    let closes = |answer: &str| answer.contains("connection: close");
+    let health = b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+
+    // A bad token: refused by the extractor, nothing of the body read.
+    let body = [head.clone(), vec![0u8; 200_000], tail.clone()].concat();
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(&keep_alive_head("not-a-token", body.len()))
+        .await
+        .unwrap();
+    stream.write_all(&body).await.unwrap();
+    let (answer, text) = read_one_answer(&mut stream).await;
+    assert!(answer.starts_with("http/1.1 401"), "{answer}{text}");
+    assert!(closes(&answer), "{answer}");
+
+    // A declared length over the 100 MiB limit, refused by its length.
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(&keep_alive_head(&token, 200 * 1024 * 1024))
+        .await
+        .unwrap();
+    stream.write_all(&head).await.unwrap();
+    let (answer, text) =
+        tokio::time::timeout(Duration::from_secs(30), read_one_answer(&mut stream))
+            .await
+            .expect("an answer before the body");
+    assert!(answer.starts_with("http/1.1 413"), "{answer}{text}");
+    assert!(closes(&answer), "{answer}");
+
+    // Stored, from a body of known length: the connection carries a health check next.
+    let body = [head.clone(), fake_mp4(1_000_000), tail.clone()].concat();
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(&keep_alive_head(&token, body.len()))
+        .await
+        .unwrap();
+    stream.write_all(&body).await.unwrap();
+    let (answer, text) = read_one_answer(&mut stream).await;
+    assert!(answer.starts_with("http/1.1 201"), "{answer}{text}");
+    assert!(!closes(&answer), "{answer}");
+    stream.write_all(health).await.unwrap();
+    let (answer, _) = read_one_answer(&mut stream).await;
+    assert!(answer.starts_with("http/1.1 200"), "{answer}");
+
+    // Stored, from a chunked body: with its last chunk sent at once, the connection carries
+    // a health check next; with its last chunk late, the answer (given at multipart's closing
+    // boundary, before the body's end) says the connection closes, and it does.
+    let chunked_head = String::from_utf8(keep_alive_head(&token, 0))
+        .unwrap()
+        .replace("Content-Length: 0\r\n", "Transfer-Encoding: chunked\r\n");
+    for late in [false, true] {
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        stream.write_all(chunked_head.as_bytes()).await.unwrap();
+        let mut chunked = Vec::new();
+        for piece in body.chunks(64 * 1024) {
+            chunked.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+            chunked.extend_from_slice(piece);
+            chunked.extend_from_slice(b"\r\n");
+        }
+        if !late {
+            chunked.extend_from_slice(b"0\r\n\r\n");
+        }
+        stream.write_all(&chunked).await.unwrap();
+        let (answer, text) = read_one_answer(&mut stream).await;
+        assert!(answer.starts_with("http/1.1 201"), "{answer}{text}");
+        assert_eq!(closes(&answer), late, "{answer}");
+        if late {
+            let mut rest = Vec::new();
+            let closed =
+                tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut rest)).await;
+            assert!(matches!(closed, Ok(Ok(0))), "closed: {closed:?}");
+        } else {
+            stream.write_all(health).await.unwrap();
+            let (answer, _) = read_one_answer(&mut stream).await;
+            assert!(answer.starts_with("http/1.1 200"), "{answer}");
+        }
+    }
+
+    h.assert_stored_exactly(owner, 3).await;
+    server.abort();
+    h.finish().await;
+}
