@@ -1284,7 +1284,7 @@ fn an_info_flash_the_bar_cuts_is_kept_whole_with_the_notes() {
     let long = "redrive done: moved 1,250 to flightdeck-video-tasks-production-eu-west-1";
     let kept = |s: &State, text: &str| s.notes().recent().any(|n| n.text == text);
     let mut s = sized(loaded_state(), 80, 24);
-    assert!(s.flash_room() < long.chars().count());
+    assert!(s.flash_room(80) < long.chars().count());
     s.flash(crate::state::Level::Info, long);
     assert!(kept(&s, long), "cut at 80 columns: kept");
     let bar = screen(&s, 80, 24).lines().next().unwrap().to_owned();
@@ -1298,4 +1298,11 @@ fn an_info_flash_the_bar_cuts_is_kept_whole_with_the_notes() {
     assert!(!kept(&wide, long), "whole in a wide bar: not kept");
     let bar = screen(&wide, 200, 50).lines().next().unwrap().to_owned();
     assert!(bar.trim_end().ends_with(long), "{bar}");
+    // The terminal narrows while it shows: the bar cuts it now, so it is kept now, once.
+    update(&mut wide, Event::Resize(80, 24));
+    assert!(kept(&wide, long), "cut after a resize: kept");
+    update(&mut wide, Event::Resize(70, 24));
+    assert_eq!(wide.notes().recent().filter(|n| n.text == long).count(), 1);
+    let bar = screen(&wide, 80, 24).lines().next().unwrap().to_owned();
+    assert!(bar.trim_end().ends_with("… ? for all"), "{bar}");
 }

@@ -51,6 +51,8 @@ pub struct Flash {
     pub text: String,
     pub level: Level,
     pub at: Timestamp,
+    /// Kept with the notes too, where the help screen shows it whole.
+    pub kept: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -318,9 +320,7 @@ impl State {
     pub(crate) fn flash(&mut self, level: Level, text: impl Into<String>) {
         let text = text.into();
         let kept = match level {
-            Level::Info if self.flash_room() < text.chars().count() => {
-                Some(crate::model::LogLevel::Info)
-            }
+            Level::Info if self.flash_cut(&text) => Some(crate::model::LogLevel::Info),
             Level::Info => None,
             Level::Warn => Some(crate::model::LogLevel::Warn),
             Level::Error => Some(crate::model::LogLevel::Error),
@@ -329,7 +329,12 @@ impl State {
             // Flashed below every time: the operator acted and needs the answer, even a repeat.
             self.notes.push(self.now, kept, text.clone());
         }
-        self.show_flash(level, text);
+        self.flash = Some(Flash {
+            text,
+            level,
+            at: self.now,
+            kept: kept.is_some(),
+        });
     }
 
     /// Shows `text` in the top bar, and nothing more (for what is kept with the notes already).
@@ -338,15 +343,47 @@ impl State {
             text,
             level,
             at: self.now,
+            kept: true,
         });
     }
 
-    /// The columns a flash's text has in the top bar at the terminal's width: all but the
-    /// console's name and the view's title, which it never displaces, and the spaces around.
-    pub fn flash_room(&self) -> usize {
-        // " flightdeck ", " <view> ", " <text> " and a column to spare.
-        let fixed = " flightdeck ".len() + self.nav.view().title().chars().count() + 2 + 2 + 1;
-        usize::from(self.size.0).saturating_sub(fixed)
+    /// Whether the top bar, at the terminal's width and with this view's title, cuts `text`.
+    fn flash_cut(&self, text: &str) -> bool {
+        self.flash_room(self.size.0) < text.chars().count()
+    }
+
+    /// The top bar's head, which nothing displaces: the console's name and the view's title.
+    pub fn bar_head(&self) -> [String; 2] {
+        [
+            " flightdeck ".to_owned(),
+            format!(" {} ", self.nav.view().title()),
+        ]
+    }
+
+    /// The columns a flash's text has in a top bar `width` columns wide: all but the head and
+    /// the spaces around the text (and one to spare). A longer text is cut, ending with the
+    /// key that shows it whole.
+    pub fn flash_room(&self, width: u16) -> usize {
+        let head: usize = self
+            .bar_head()
+            .iter()
+            .map(|t| ratatui::text::Span::raw(t.as_str()).width())
+            .sum();
+        usize::from(width).saturating_sub(head + 3)
+    }
+
+    /// A fresh flash the bar has come to cut since it was shown (the terminal narrowed, a view
+    /// with a longer title opened) is kept with the notes now, so that the key the cut bar
+    /// names shows it whole.
+    pub(crate) fn keep_flash_if_cut(&mut self) {
+        let cut = self
+            .current_flash()
+            .is_some_and(|f| !f.kept && self.flash_cut(&f.text));
+        if let Some(f) = self.flash.as_mut().filter(|_| cut) {
+            f.kept = true;
+            self.notes
+                .push(self.now, crate::model::LogLevel::Info, f.text.clone());
+        }
     }
 
     /// The flash message, while it is fresh.

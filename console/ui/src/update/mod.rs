@@ -47,6 +47,7 @@ pub fn update(state: &mut State, event: Event) -> Vec<Command> {
         Event::Edited { queue, id, body } => actions::edited(state, queue, id, body),
     };
     reports::settle_caption(state);
+    state.keep_flash_if_cut();
     commands.append(&mut state.outbox);
     // The tables' places depend on the view and the data, not on the scroll offsets.
     let areas = layout::table_areas(state);

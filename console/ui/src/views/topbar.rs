@@ -25,6 +25,13 @@ fn used(spans: &[Span]) -> usize {
     spans.iter().map(Span::width).sum()
 }
 
+/// The bar's head, which nothing displaces (`State::bar_head`), in the bar's styles.
+fn head(state: &State) -> Vec<Span<'static>> {
+    let s = &state.theme.s;
+    let [name, view] = state.bar_head();
+    vec![Span::styled(name, s.bar), Span::styled(view, s.title)]
+}
+
 pub fn draw(state: &State, area: Rect, buf: &mut Buffer) {
     if area.height == 0 || area.width == 0 {
         return;
@@ -32,10 +39,7 @@ pub fn draw(state: &State, area: Rect, buf: &mut Buffer) {
     let s = &state.theme.s;
     buf.set_style(area, s.bar);
     // Most important first: narrow terminals cut from the right.
-    let mut left = vec![
-        Span::styled(" flightdeck ", s.bar),
-        Span::styled(format!(" {} ", state.nav.view().title()), s.title),
-    ];
+    let mut left = head(state);
     // The data on screen is about this target; during a switch there is none yet.
     match (&state.target.pending, &state.target.current) {
         (Some((_, to)), _) => left.push(Span::styled(format!(" → {} … ", to.label()), s.warn)),
@@ -106,15 +110,16 @@ pub fn draw(state: &State, area: Rect, buf: &mut Buffer) {
                 Level::Error => s.error,
             };
             // A flash is what the operator just did or must know now: it takes the room of
-            // the bar's least important items (from the right), down to the console's name and
-            // the view, and is cut only past that (`State::flash_room`), with the key that
-            // shows its note, which keeps the whole text.
+            // the bar's least important items (from the right), down to the head, and is cut
+            // only past that (`State::flash_room`, which `State::flash` asks too: news the bar
+            // cuts is kept with the notes), with the key that shows its note whole.
+            let head_len = head(state).len();
             let text = format!(" {} ", f.text);
-            while left.len() > 2 && used(&left) + text.chars().count() + 1 > width {
+            while left.len() > head_len && used(&left) + text.chars().count() + 1 > width {
                 left.pop();
             }
-            let room = width.saturating_sub(used(&left) + 1);
-            let text = if text.chars().count() > room {
+            let text = if f.text.chars().count() > state.flash_room(area.width) {
+                let room = width.saturating_sub(used(&left) + 1);
                 let more = hint(state, Action::Help, "for all")
                     .map_or_else(String::new, |h| format!(" {h}"));
                 let cut = room.saturating_sub(1 + more.chars().count());
