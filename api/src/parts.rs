@@ -9,10 +9,20 @@
 //! `Queue::max_wait`. Past either, `acquire` answers `Busy` and the upload is refused (503
 //! `server_busy`), so an overload is shed at once instead of piling up connections
 //! (memory) that their clients have long given up on.
+//!
+//! Once a wait has run out, the server is overloaded: for the next `max_wait`, an upload
+//! that has no buffer yet (`admit`) waits at most a tenth of it, so that while uploads are
+//! being refused they are refused in about a second rather than after ten, and the queue
+//! left to the uploads already in it drains. An upload already storing parts
+//! (`acquire`) keeps the whole wait: refusing it would throw away what it stored. Every
+//! wait that runs out keeps the server overloaded for another `max_wait` (as a router's
+//! CoDel queue sheds load while its delay stays above target).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use tokio::sync::{Semaphore, SemaphorePermit};
@@ -56,6 +66,8 @@ pub struct PartBuffers {
     queue: Queue,
     waiting: AtomicUsize,
     refused: AtomicUsize,
+    /// Until when the server counts as overloaded (a wait ran out within `max_wait`).
+    overloaded_until: Mutex<Option<Instant>>,
 }
 
 /// Counts one waiting upload until dropped (also when its request is cancelled).
@@ -81,16 +93,45 @@ impl PartBuffers {
             queue,
             waiting: AtomicUsize::new(0),
             refused: AtomicUsize::new(0),
+            overloaded_until: Mutex::new(None),
         }
+    }
+
+    /// An upload's first buffer: as [`PartBuffers::acquire`], but while the server is
+    /// overloaded the wait is at most a tenth of `max_wait` (see the module's documentation).
+    pub async fn admit(&self) -> Result<PartBuffer<'_>, Busy> {
+        let wait = if self.overloaded() {
+            self.queue.max_wait / 10
+        } else {
+            self.queue.max_wait
+        };
+        self.take(wait).await
     }
 
     /// A buffer: at once if one is free, else after waiting in the queue (first come, first
     /// served) within its bounds.
     pub async fn acquire(&self) -> Result<PartBuffer<'_>, Busy> {
+        self.take(self.queue.max_wait).await
+    }
+
+    /// Whether a wait has run out within the last `max_wait`.
+    pub fn overloaded(&self) -> bool {
+        self.overloaded_until
+            .lock()
+            .map(|until| until.is_some_and(|t| Instant::now() < t))
+            .unwrap_or(false)
+    }
+
+    async fn take(&self, max_wait: Duration) -> Result<PartBuffer<'_>, Busy> {
         let permit = match self.permits.try_acquire() {
             Ok(permit) => permit,
-            Err(_) => self.wait().await.inspect_err(|_| {
+            Err(_) => self.wait(max_wait).await.inspect_err(|busy| {
                 self.refused.fetch_add(1, Ordering::Relaxed);
+                if let Busy::Waited(_) = busy {
+                    if let Ok(mut until) = self.overloaded_until.lock() {
+                        *until = Some(Instant::now() + self.queue.max_wait);
+                    }
+                }
             })?,
         };
         let reused = self.free.lock().map(|mut free| free.pop()).unwrap_or(None);
@@ -105,7 +146,7 @@ impl PartBuffers {
         })
     }
 
-    async fn wait(&self) -> Result<SemaphorePermit<'_>, Busy> {
+    async fn wait(&self, max_wait: Duration) -> Result<SemaphorePermit<'_>, Busy> {
         let max = self.queue.max_waiting;
         self.waiting
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
@@ -113,10 +154,10 @@ impl PartBuffers {
             })
             .map_err(|_| Busy::QueueFull)?;
         let _waiting = Waiting(&self.waiting);
-        match tokio::time::timeout(self.queue.max_wait, self.permits.acquire()).await {
+        match tokio::time::timeout(max_wait, self.permits.acquire()).await {
             Ok(Ok(permit)) => Ok(permit),
             Ok(Err(_)) => unreachable!("PartBuffers owns its semaphore and never closes it"),
-            Err(_) => Err(Busy::Waited(self.queue.max_wait)),
+            Err(_) => Err(Busy::Waited(max_wait)),
         }
     }
 
@@ -311,6 +352,52 @@ mod tests {
         });
         assert!(got.is_ok());
         assert_eq!(pool.waiting(), 0);
+    }
+
+    /// Once a wait has run out, a new upload waits a tenth as long, while an upload already
+    /// storing parts keeps the whole wait; a wait that runs out keeps it so, and once none has
+    /// for `max_wait`, new uploads wait the whole bound again.
+    #[tokio::test]
+    async fn after_a_wait_runs_out_new_uploads_wait_a_tenth_as_long() {
+        let queue = Queue {
+            max_waiting: 8,
+            max_wait: Duration::from_millis(600),
+        };
+        let pool = PartBuffers::new(1, 8, queue);
+        let held = pool.acquire().await.unwrap();
+        assert!(!pool.overloaded());
+        let timed =
+            |busy: Result<PartBuffer<'_>, Busy>, started: Instant| (busy.err(), started.elapsed());
+
+        let started = Instant::now();
+        let (busy, waited) = timed(pool.admit().await, started);
+        assert_eq!(busy, Some(Busy::Waited(queue.max_wait)));
+        assert!(waited >= queue.max_wait, "{waited:?}");
+        assert!(pool.overloaded());
+
+        let started = Instant::now();
+        let (busy, waited) = timed(pool.admit().await, started);
+        assert_eq!(busy, Some(Busy::Waited(queue.max_wait / 10)));
+        assert!(
+            waited < queue.max_wait / 2,
+            "a new upload waited {waited:?}"
+        );
+
+        let started = Instant::now();
+        let (busy, waited) = timed(pool.acquire().await, started);
+        assert_eq!(busy, Some(Busy::Waited(queue.max_wait)));
+        assert!(waited >= queue.max_wait, "a later part waited {waited:?}");
+
+        // No wait runs out for `max_wait`: a buffer freed after a fifth of it reaches a new
+        // upload again.
+        tokio::time::sleep(queue.max_wait).await;
+        assert!(!pool.overloaded());
+        let (got, ()) = tokio::join!(pool.admit(), async {
+            tokio::time::sleep(queue.max_wait / 5).await;
+            drop(held);
+        });
+        assert!(got.is_ok());
+        assert_eq!(pool.refused(), 3);
     }
 
     #[tokio::test]

@@ -675,12 +675,9 @@ async fn stream_to_s3(
             }
             // The client has kept up the minimum rate this far: it may take a shared buffer
             // (waiting, without reading, while all are in use; refused with 503 when the
-            // queue for them is full or the wait too long).
-            let mut part_buf = state
-                .part_buffers()
-                .acquire()
-                .await
-                .map_err(ApiError::Busy)?;
+            // queue for them is full or the wait too long, which is short while the server is
+            // overloaded).
+            let mut part_buf = state.part_buffers().admit().await.map_err(ApiError::Busy)?;
             clock.resumed();
             let left = part_buf.fill(&staged);
             debug_assert!(left.is_empty(), "STAGE_LEN fits in a part");
