@@ -36,6 +36,14 @@ fn request_head(token: &str, content_length: usize) -> Vec<u8> {
     .into_bytes()
 }
 
+/// [`request_head`] of a client that keeps its connection for the next request.
+fn keep_alive_head(token: &str, content_length: usize) -> Vec<u8> {
+    String::from_utf8(request_head(token, content_length))
+        .unwrap()
+        .replace("Connection: close\r\n", "")
+        .into_bytes()
+}
+
 /// Read one HTTP/1.1 response (until the server closes); `None` if the connection was reset
 /// before a status line arrived.
 async fn read_response(stream: &mut TcpStream) -> Option<(u16, String)> {
@@ -452,18 +460,12 @@ async fn a_refusal_says_connection_close_when_the_body_was_not_read_to_its_end()
     let (owner, token, _) = h.user("keepalive@example.com", None).await;
     let (addr, server) = h.serve().await;
     let (head, tail) = framing("zeros.mp4");
-    let keep_alive_head = |length: usize| {
-        String::from_utf8(request_head(&token, length))
-            .unwrap()
-            .replace("Connection: close\r\n", "")
-            .into_bytes()
-    };
 
     // Read to its end: the same connection then carries a health check.
     let body = [head.clone(), vec![0u8; 12_000_000], tail.clone()].concat();
     let mut stream = TcpStream::connect(addr).await.unwrap();
     stream
-        .write_all(&keep_alive_head(body.len()))
+        .write_all(&keep_alive_head(&token, body.len()))
         .await
         .unwrap();
     stream.write_all(&body).await.unwrap();
@@ -482,7 +484,10 @@ async fn a_refusal_says_connection_close_when_the_body_was_not_read_to_its_end()
     // answer says the connection closes, and it does.
     let mut stream = TcpStream::connect(addr).await.unwrap();
     stream
-        .write_all(&keep_alive_head(head.len() + 4_000_000 + tail.len()))
+        .write_all(&keep_alive_head(
+            &token,
+            head.len() + 4_000_000 + tail.len(),
+        ))
         .await
         .unwrap();
     stream.write_all(&head).await.unwrap();
@@ -518,12 +523,6 @@ async fn every_answer_given_before_the_body_was_read_says_connection_close() {
     let (owner, token, _) = h.user("unread@example.com", None).await;
     let (addr, server) = h.serve().await;
     let (head, tail) = framing("clip.mp4");
-    let keep_alive_head = |token: &str, length: usize| {
-        String::from_utf8(request_head(token, length))
-            .unwrap()
-            .replace("Connection: close\r\n", "")
-            .into_bytes()
-    };
     let closes = |answer: &str| answer.contains("connection: close");
     let health = b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
 
