@@ -12,6 +12,11 @@
 #              instead of the two the API sets for itself (its main.rs)
 #   arenas-only   MALLOC_ARENA_MAX=2 set from outside (what the API sets for itself since
 #              2026-12-05-0840, when it stopped fixing its mmap threshold)
+#   scarce     --part-buffers 1: one part buffer, so the API stores about one upload at a time
+#              and 70/s overloads it whatever the machine; new uploads wait 1 s once a wait has
+#              run out (the default --upload-overload-wait-ms)
+#   scarce-full-wait  as scarce with --upload-overload-wait-ms 10000: every upload waits the
+#              whole 10 s, as before the shorter wait under overload
 # Writes bench/results/api-overload-<YYYY-MM-DD-HHMM>.md.
 #
 #   bench/api-overload.sh                       # both modes, 70/s for 120 s (up to 34 GB through S3 each)
@@ -43,6 +48,8 @@ for mode in $MODES; do
     endpoint=$ENDPOINT
     flags=()
     [ "$mode" = unbounded ] && flags=(--upload-queue 65536 --upload-wait-seconds 3600)
+    [ "$mode" = scarce ] && flags=(--part-buffers 1)
+    [ "$mode" = scarce-full-wait ] && flags=(--part-buffers 1 --upload-overload-wait-ms 10000)
     # glibc's own malloc settings: as many arenas as it makes by default (8 per core), so the
     # API does not start itself again with two.
     [ "$mode" = glibc-malloc ] && export MALLOC_ARENA_MAX=$((8 * $(nproc)))

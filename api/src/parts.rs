@@ -11,9 +11,9 @@
 //! (memory) that their clients have long given up on.
 //!
 //! Once a wait has run out, the server is overloaded: for the next `max_wait`, an upload
-//! that has no buffer yet (`admit`) waits at most a tenth of it, so that while uploads are
-//! being refused they are refused in about a second rather than after ten, and the queue
-//! left to the uploads already in it drains. An upload already storing parts
+//! that has no buffer yet (`admit`) waits at most `Queue::overload_wait` (1 s by default), so
+//! that while uploads are being refused they are refused in about a second rather than after
+//! ten, and the queue left to the uploads already in it drains. An upload already storing parts
 //! (`acquire`) keeps the whole wait: refusing it would throw away what it stored. Every
 //! wait that runs out keeps the server overloaded for another `max_wait` (as a router's
 //! CoDel queue sheds load while its delay stays above target).
@@ -34,6 +34,9 @@ pub struct Queue {
     pub max_waiting: usize,
     /// How long one upload may wait.
     pub max_wait: Duration,
+    /// How long an upload with no buffer yet may wait while the server is overloaded (a wait
+    /// ran out within the last `max_wait`); at most `max_wait`.
+    pub overload_wait: Duration,
 }
 
 /// Why `acquire` handed out no buffer.
@@ -98,10 +101,10 @@ impl PartBuffers {
     }
 
     /// An upload's first buffer: as [`PartBuffers::acquire`], but while the server is
-    /// overloaded the wait is at most a tenth of `max_wait` (see the module's documentation).
+    /// overloaded the wait is at most `overload_wait` (see the module's documentation).
     pub async fn admit(&self) -> Result<PartBuffer<'_>, Busy> {
         let wait = if self.overloaded() {
-            self.queue.max_wait / 10
+            self.queue.overload_wait.min(self.queue.max_wait)
         } else {
             self.queue.max_wait
         };
@@ -252,6 +255,7 @@ mod tests {
     const QUEUE: Queue = Queue {
         max_waiting: 8,
         max_wait: Duration::from_secs(60),
+        overload_wait: Duration::from_secs(6),
     };
 
     #[test]
@@ -326,6 +330,7 @@ mod tests {
         let queue = Queue {
             max_waiting: 1,
             max_wait: Duration::from_millis(300),
+            overload_wait: Duration::from_millis(300),
         };
         let pool = PartBuffers::new(1, 8, queue);
         let held = pool.acquire().await.unwrap();
@@ -354,14 +359,15 @@ mod tests {
         assert_eq!(pool.waiting(), 0);
     }
 
-    /// Once a wait has run out, a new upload waits a tenth as long, while an upload already
+    /// Once a wait has run out, a new upload waits `overload_wait`, while an upload already
     /// storing parts keeps the whole wait; a wait that runs out keeps it so, and once none has
     /// for `max_wait`, new uploads wait the whole bound again.
     #[tokio::test]
-    async fn after_a_wait_runs_out_new_uploads_wait_a_tenth_as_long() {
+    async fn after_a_wait_runs_out_new_uploads_wait_less() {
         let queue = Queue {
             max_waiting: 8,
             max_wait: Duration::from_millis(600),
+            overload_wait: Duration::from_millis(60),
         };
         let pool = PartBuffers::new(1, 8, queue);
         let held = pool.acquire().await.unwrap();
@@ -377,7 +383,7 @@ mod tests {
 
         let started = Instant::now();
         let (busy, waited) = timed(pool.admit().await, started);
-        assert_eq!(busy, Some(Busy::Waited(queue.max_wait / 10)));
+        assert_eq!(busy, Some(Busy::Waited(queue.overload_wait)));
         assert!(
             waited < queue.max_wait / 2,
             "a new upload waited {waited:?}"
@@ -405,6 +411,7 @@ mod tests {
         let queue = Queue {
             max_waiting: 1,
             max_wait: Duration::from_secs(60),
+            overload_wait: Duration::from_secs(60),
         };
         let pool = PartBuffers::new(1, 8, queue);
         let _held = pool.acquire().await.unwrap();
