@@ -13,10 +13,10 @@
 #   arenas-only   MALLOC_ARENA_MAX=2 set from outside (what the API sets for itself since
 #              2026-12-05-0840, when it stopped fixing its mmap threshold)
 #   scarce     --part-buffers 1: one part buffer, so the API stores about one upload at a time
-#              and 70/s overloads it whatever the machine; new uploads wait 1 s once a wait has
-#              run out (the default --upload-overload-wait-ms)
-#   scarce-full-wait  as scarce with --upload-overload-wait-ms 10000: every upload waits the
-#              whole 10 s, as before the shorter wait under overload
+#              and 70/s overloads it whatever the machine; once a wait has run out, one new
+#              upload may wait at a time (the default --upload-overload-queue)
+#   scarce-long-queue  as scarce with --upload-overload-queue 128: the whole queue stays
+#              open in an overload, as before the shorter queue
 # Writes bench/results/api-overload-<YYYY-MM-DD-HHMM>.md.
 #
 #   bench/api-overload.sh                       # both modes, 70/s for 120 s (up to 34 GB through S3 each)
@@ -32,7 +32,12 @@ RATE=${RATE:-70}
 SECONDS_=${SECONDS_:-120}
 IDLE_S=${IDLE_S:-180}
 MODES=${MODES:-"bounded unbounded"}
-[ "${NO_BUILD:-0}" = 1 ] || cargo build --release --quiet --locked -p api -p console --bins
+# The console's package is `flightdeck`; the load runner makes its test video with
+# `flightdeck-synth` (the `load` package) beside it.
+if [ "${NO_BUILD:-0}" != 1 ]; then
+    cargo build --release --quiet --locked -p api -p flightdeck --bins
+    cargo build --release --quiet --locked -p load --bin flightdeck-synth
+fi
 BENCH=api-overload
 . bench/lib.sh
 need_free_mb $((RATE * SECONDS_ * 4 + 2048))
@@ -49,7 +54,7 @@ for mode in $MODES; do
     flags=()
     [ "$mode" = unbounded ] && flags=(--upload-queue 65536 --upload-wait-seconds 3600)
     [ "$mode" = scarce ] && flags=(--part-buffers 1)
-    [ "$mode" = scarce-full-wait ] && flags=(--part-buffers 1 --upload-overload-wait-ms 10000)
+    [ "$mode" = scarce-long-queue ] && flags=(--part-buffers 1 --upload-overload-queue 128)
     # glibc's own malloc settings: as many arenas as it makes by default (8 per core), so the
     # API does not start itself again with two.
     [ "$mode" = glibc-malloc ] && export MALLOC_ARENA_MAX=$((8 * $(nproc)))

@@ -24,9 +24,9 @@ print("  arenas (`MALLOC_ARENA_MAX` = 8 per core) instead of the two the API set
 print("  `arenas-only` sets `MALLOC_ARENA_MAX=2` in the environment (what the API sets for itself")
 print("  since 2026-12-05-0840; before, it also fixed a 128 KiB mmap threshold); `scarce` is")
 print("  `--part-buffers 1` (one buffer: the API stores about one upload at a time, so it is")
-print("  overloaded on any machine), where a new upload waits at most 1 s for its buffer once a")
-print("  wait has run out (`--upload-overload-wait-ms`, default 1000); `scarce-full-wait` is")
-print("  the same with `--upload-overload-wait-ms 10000`, every upload waiting the whole 10 s.\n")
+print("  overloaded on any machine), where once a wait has run out one new upload may wait at a")
+print("  time (`--upload-overload-queue`, default: the part buffers); `scarce-long-queue` is the")
+print("  same with `--upload-overload-queue 128`, the whole queue open in an overload.\n")
 
 rows = []
 for mode, d, report, samples, t0, t1 in mode_runs(work, modes):

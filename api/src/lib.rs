@@ -37,9 +37,6 @@ pub const DEFAULT_BODY_GRACE: Duration = Duration::from_secs(5);
 pub const DEFAULT_UPLOAD_QUEUE: usize = 128;
 /// How long an upload may wait for a part buffer before it gets 503.
 pub const DEFAULT_UPLOAD_WAIT: Duration = Duration::from_secs(10);
-/// How long a new upload may wait for its first part buffer while the server is overloaded
-/// (see `parts`).
-pub const DEFAULT_UPLOAD_OVERLOAD_WAIT: Duration = Duration::from_secs(1);
 
 /// Tunables; `Default` is what the binary runs with.
 #[derive(Debug, Clone)]
@@ -73,7 +70,7 @@ impl Default for Config {
             upload_queue: parts::Queue {
                 max_waiting: DEFAULT_UPLOAD_QUEUE,
                 max_wait: DEFAULT_UPLOAD_WAIT,
-                overload_wait: DEFAULT_UPLOAD_OVERLOAD_WAIT,
+                overload_waiting: DEFAULT_PART_BUFFERS,
             },
             body_min_rate: DEFAULT_BODY_MIN_RATE,
             body_grace: DEFAULT_BODY_GRACE,

@@ -42,12 +42,11 @@ struct Args {
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     upload_wait_seconds: u64,
     /// While the server is overloaded (an upload's wait for a part buffer ran out within the
-    /// last `--upload-wait-seconds`), how long a new upload may wait for its first buffer, in
-    /// milliseconds (at most the whole wait; 0: refused unless one is free).
-    #[arg(long, env = "FLIGHTDECK_API_UPLOAD_OVERLOAD_WAIT_MS",
-          default_value_t = u64::try_from(api::DEFAULT_UPLOAD_OVERLOAD_WAIT.as_millis()).unwrap_or(1000),
-          value_parser = clap::value_parser!(u64).range(0..=3_600_000))]
-    upload_overload_wait_ms: u64,
+    /// last `--upload-wait-seconds`), how many new uploads may wait at once; more are refused
+    /// at once with 503 `server_busy`. Default: as many as `--part-buffers`.
+    #[arg(long, env = "FLIGHTDECK_API_UPLOAD_OVERLOAD_QUEUE",
+          value_parser = clap::value_parser!(u64).range(0..=65536))]
+    upload_overload_queue: Option<u64>,
     /// The slowest accepted upload body, bytes per second over any `--body-grace-seconds`
     /// window; slower clients get 408 `client_too_slow` (0: only stalls are cut off).
     #[arg(long, env = "FLIGHTDECK_API_BODY_MIN_RATE", default_value_t = api::DEFAULT_BODY_MIN_RATE)]
@@ -135,7 +134,10 @@ async fn run() -> anyhow::Result<()> {
         upload_queue: api::parts::Queue {
             max_waiting: usize::try_from(args.upload_queue).unwrap_or(api::DEFAULT_UPLOAD_QUEUE),
             max_wait: Duration::from_secs(args.upload_wait_seconds),
-            overload_wait: Duration::from_millis(args.upload_overload_wait_ms),
+            overload_waiting: usize::try_from(
+                args.upload_overload_queue.unwrap_or(args.part_buffers),
+            )
+            .unwrap_or(api::DEFAULT_PART_BUFFERS),
         },
         body_min_rate: args.body_min_rate,
         body_grace: Duration::from_secs(args.body_grace_seconds),

@@ -11,12 +11,14 @@
 //! (memory) that their clients have long given up on.
 //!
 //! Once a wait has run out, the server is overloaded: for the next `max_wait`, an upload
-//! that has no buffer yet (`admit`) waits at most `Queue::overload_wait` (1 s by default), so
-//! that while uploads are being refused they are refused in about a second rather than after
-//! ten, and the queue left to the uploads already in it drains. An upload already storing parts
-//! (`acquire`) keeps the whole wait: refusing it would throw away what it stored. Every
-//! wait that runs out keeps the server overloaded for another `max_wait` (as a router's
-//! CoDel queue sheds load while its delay stays above target).
+//! that has no buffer yet (`admit`) may wait only while fewer than `Queue::overload_waiting`
+//! uploads wait (by default as many as there are buffers: about one part's store each), and
+//! is refused at once past that. The uploads refused in an overload then hear so at once
+//! rather than after the whole wait, and those let in wait briefly, instead of a long
+//! queue in which most waits run out. An upload already storing parts (`acquire`) keeps the
+//! whole queue: refusing it would throw away what it stored. Every wait that runs out keeps
+//! the server overloaded for another `max_wait` (as a router's CoDel queue sheds load while
+//! its delay stays above target).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -34,9 +36,9 @@ pub struct Queue {
     pub max_waiting: usize,
     /// How long one upload may wait.
     pub max_wait: Duration,
-    /// How long an upload with no buffer yet may wait while the server is overloaded (a wait
-    /// ran out within the last `max_wait`); at most `max_wait`.
-    pub overload_wait: Duration,
+    /// Uploads with no buffer yet that may wait at once while the server is overloaded (a
+    /// wait ran out within the last `max_wait`); at most `max_waiting`.
+    pub overload_waiting: usize,
 }
 
 /// Why `acquire` handed out no buffer.
@@ -101,20 +103,21 @@ impl PartBuffers {
     }
 
     /// An upload's first buffer: as [`PartBuffers::acquire`], but while the server is
-    /// overloaded the wait is at most `overload_wait` (see the module's documentation).
+    /// overloaded it waits only behind fewer than `overload_waiting` others (see the module's
+    /// documentation).
     pub async fn admit(&self) -> Result<PartBuffer<'_>, Busy> {
-        let wait = if self.overloaded() {
-            self.queue.overload_wait.min(self.queue.max_wait)
+        let max_waiting = if self.overloaded() {
+            self.queue.overload_waiting.min(self.queue.max_waiting)
         } else {
-            self.queue.max_wait
+            self.queue.max_waiting
         };
-        self.take(wait).await
+        self.take(max_waiting).await
     }
 
     /// A buffer: at once if one is free, else after waiting in the queue (first come, first
     /// served) within its bounds.
     pub async fn acquire(&self) -> Result<PartBuffer<'_>, Busy> {
-        self.take(self.queue.max_wait).await
+        self.take(self.queue.max_waiting).await
     }
 
     /// Whether a wait has run out within the last `max_wait`.
@@ -125,10 +128,10 @@ impl PartBuffers {
             .unwrap_or(false)
     }
 
-    async fn take(&self, max_wait: Duration) -> Result<PartBuffer<'_>, Busy> {
+    async fn take(&self, max_waiting: usize) -> Result<PartBuffer<'_>, Busy> {
         let permit = match self.permits.try_acquire() {
             Ok(permit) => permit,
-            Err(_) => self.wait(max_wait).await.inspect_err(|busy| {
+            Err(_) => self.wait(max_waiting).await.inspect_err(|busy| {
                 self.refused.fetch_add(1, Ordering::Relaxed);
                 if let Busy::Waited(_) = busy {
                     if let Ok(mut until) = self.overloaded_until.lock() {
@@ -149,8 +152,8 @@ impl PartBuffers {
         })
     }
 
-    async fn wait(&self, max_wait: Duration) -> Result<SemaphorePermit<'_>, Busy> {
-        let max = self.queue.max_waiting;
+    async fn wait(&self, max: usize) -> Result<SemaphorePermit<'_>, Busy> {
+        let max_wait = self.queue.max_wait;
         self.waiting
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
                 (n < max).then_some(n + 1)
@@ -255,7 +258,7 @@ mod tests {
     const QUEUE: Queue = Queue {
         max_waiting: 8,
         max_wait: Duration::from_secs(60),
-        overload_wait: Duration::from_secs(6),
+        overload_waiting: 8,
     };
 
     #[test]
@@ -330,7 +333,7 @@ mod tests {
         let queue = Queue {
             max_waiting: 1,
             max_wait: Duration::from_millis(300),
-            overload_wait: Duration::from_millis(300),
+            overload_waiting: 1,
         };
         let pool = PartBuffers::new(1, 8, queue);
         let held = pool.acquire().await.unwrap();
@@ -359,51 +362,61 @@ mod tests {
         assert_eq!(pool.waiting(), 0);
     }
 
-    /// Once a wait has run out, a new upload waits `overload_wait`, while an upload already
-    /// storing parts keeps the whole wait; a wait that runs out keeps it so, and once none has
-    /// for `max_wait`, new uploads wait the whole bound again.
+    /// Once a wait has run out, a new upload may wait only behind fewer than
+    /// `overload_waiting` others and is refused at once past that, while an upload already
+    /// storing parts keeps the whole queue; once no wait has run out for `max_wait`, new uploads
+    /// have the whole queue again.
     #[tokio::test]
-    async fn after_a_wait_runs_out_new_uploads_wait_less() {
+    async fn after_a_wait_runs_out_new_uploads_have_a_shorter_queue() {
         let queue = Queue {
             max_waiting: 8,
             max_wait: Duration::from_millis(600),
-            overload_wait: Duration::from_millis(60),
+            overload_waiting: 1,
         };
         let pool = PartBuffers::new(1, 8, queue);
         let held = pool.acquire().await.unwrap();
         assert!(!pool.overloaded());
-        let timed =
-            |busy: Result<PartBuffer<'_>, Busy>, started: Instant| (busy.err(), started.elapsed());
-
-        let started = Instant::now();
-        let (busy, waited) = timed(pool.admit().await, started);
-        assert_eq!(busy, Some(Busy::Waited(queue.max_wait)));
-        assert!(waited >= queue.max_wait, "{waited:?}");
+        // Two new uploads wait at once: the queue is not short yet.
+        let (a, b) = tokio::join!(pool.admit(), pool.admit());
+        assert_eq!(a.err(), Some(Busy::Waited(queue.max_wait)));
+        assert_eq!(b.err(), Some(Busy::Waited(queue.max_wait)));
         assert!(pool.overloaded());
 
-        let started = Instant::now();
-        let (busy, waited) = timed(pool.admit().await, started);
-        assert_eq!(busy, Some(Busy::Waited(queue.overload_wait)));
-        assert!(
-            waited < queue.max_wait / 2,
-            "a new upload waited {waited:?}"
+        // One new upload waits; the next is refused at once; a later part still waits.
+        let refused = |started: Instant, busy: Option<Busy>| (busy, started.elapsed());
+        let (first, second, part) = tokio::join!(
+            pool.admit(),
+            async {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                assert_eq!(pool.waiting(), 1);
+                let started = Instant::now();
+                refused(started, pool.admit().await.err())
+            },
+            async {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                tokio::time::timeout(Duration::from_millis(100), pool.acquire())
+                    .await
+                    .is_err()
+            }
         );
+        assert_eq!(first.err(), Some(Busy::Waited(queue.max_wait)));
+        assert_eq!(second.0, Some(Busy::QueueFull));
+        assert!(second.1 < Duration::from_millis(100), "{:?}", second.1);
+        assert!(part, "a later part was refused instead of waiting");
 
-        let started = Instant::now();
-        let (busy, waited) = timed(pool.acquire().await, started);
-        assert_eq!(busy, Some(Busy::Waited(queue.max_wait)));
-        assert!(waited >= queue.max_wait, "a later part waited {waited:?}");
-
-        // No wait runs out for `max_wait`: a buffer freed after a fifth of it reaches a new
-        // upload again.
+        // No wait runs out for `max_wait`: two new uploads wait at once again.
         tokio::time::sleep(queue.max_wait).await;
         assert!(!pool.overloaded());
-        let (got, ()) = tokio::join!(pool.admit(), async {
-            tokio::time::sleep(queue.max_wait / 5).await;
+        let (a, b, ()) = tokio::join!(pool.admit(), pool.admit(), async {
+            tokio::time::sleep(Duration::from_millis(100)).await;
             drop(held);
         });
-        assert!(got.is_ok());
-        assert_eq!(pool.refused(), 3);
+        // One gets the freed buffer; the other waited (not refused at once) while it is held.
+        let outcomes = [a.as_ref().err().copied(), b.as_ref().err().copied()];
+        assert!(
+            outcomes.contains(&None) && outcomes.contains(&Some(Busy::Waited(queue.max_wait))),
+            "{outcomes:?}"
+        );
     }
 
     #[tokio::test]
@@ -411,7 +424,7 @@ mod tests {
         let queue = Queue {
             max_waiting: 1,
             max_wait: Duration::from_secs(60),
-            overload_wait: Duration::from_secs(60),
+            overload_waiting: 1,
         };
         let pool = PartBuffers::new(1, 8, queue);
         let _held = pool.acquire().await.unwrap();

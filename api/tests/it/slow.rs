@@ -283,7 +283,7 @@ async fn an_overload_is_refused_with_503_and_retry_after() {
         upload_queue: api::parts::Queue {
             max_waiting: 1,
             max_wait: wait,
-            overload_wait: wait,
+            overload_waiting: 1,
         },
         // The holder below stalls: only a long stall cuts it off.
         body_min_rate: 0,
