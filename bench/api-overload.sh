@@ -12,8 +12,10 @@
 #              instead of the two the API sets for itself (its main.rs)
 #   arenas-only   MALLOC_ARENA_MAX=2 set from outside (what the API sets for itself since
 #              2026-12-05-0840, when it stopped fixing its mmap threshold)
-#   scarce     --part-buffers 1: one part buffer, so the API stores about one upload at a time
-#              and 70/s overloads it whatever the machine; once a wait has run out, one new
+#   scarce     --part-buffers 1 --upload-wait-seconds 2: one part buffer, so the API stores
+#              about one upload at a time and 70/s overloads it whatever the machine, and a
+#              wait short enough to run out in its queue of 128 (as the 10 s one does when
+#              storing is slow: the demo on a busy machine); once a wait has run out, one new
 #              upload may wait at a time (the default --upload-overload-queue)
 #   scarce-long-queue  as scarce with --upload-overload-queue 128: the whole queue stays
 #              open in an overload, as before the shorter queue
@@ -24,8 +26,12 @@
 #   NO_BUILD=1 bench/api-overload.sh            # the release binaries already built
 #
 # Disk: the emulator keeps objects on disk until they are deleted or it stops, up to the local
-# cloud's storage cap (FLIGHTDECK_LOCAL_STORAGE_GB, 8 GB by default; results before
-# 2026-12-05-0800 ran without it); every mode's emulator is stopped before the next starts.
+# cloud's storage cap (FLIGHTDECK_LOCAL_STORAGE_GB; results before 2026-12-05-0800 ran
+# without it); every mode's emulator is stopped before the next starts. The cap is set to hold
+# the whole run's uploads unless given: with no fleet nothing is processed or removed, and the
+# default 8 GB would fill after about 1,950 uploads, past which the API answers 503
+# `storage_unavailable` instead of the overload being measured (results before
+# 2026-12-07-0800 ran with the default).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RATE=${RATE:-70}
@@ -41,6 +47,7 @@ fi
 BENCH=api-overload
 . bench/lib.sh
 need_free_mb $((RATE * SECONDS_ * 4 + 2048))
+export FLIGHTDECK_LOCAL_STORAGE_GB=${FLIGHTDECK_LOCAL_STORAGE_GB:-$((RATE * SECONDS_ * 4 / 1024 + 2))}
 upload_scenario "$WORK/scenario.toml" "$RATE" "$SECONDS_"
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -53,8 +60,9 @@ for mode in $MODES; do
     endpoint=$ENDPOINT
     flags=()
     [ "$mode" = unbounded ] && flags=(--upload-queue 65536 --upload-wait-seconds 3600)
-    [ "$mode" = scarce ] && flags=(--part-buffers 1)
-    [ "$mode" = scarce-long-queue ] && flags=(--part-buffers 1 --upload-overload-queue 128)
+    [ "$mode" = scarce ] && flags=(--part-buffers 1 --upload-wait-seconds 2)
+    [ "$mode" = scarce-long-queue ] &&
+        flags=(--part-buffers 1 --upload-wait-seconds 2 --upload-overload-queue 128)
     # glibc's own malloc settings: as many arenas as it makes by default (8 per core), so the
     # API does not start itself again with two.
     [ "$mode" = glibc-malloc ] && export MALLOC_ARENA_MAX=$((8 * $(nproc)))

@@ -1,6 +1,7 @@
 """The Markdown result of bench/api-overload.sh from its work directory: per mode, the load
 runner's answer counts and latency, and the API's RSS and open connections (sampled every
 second) during the run, at its end, and once its connections had closed."""
+import os
 import sys
 
 from report_lib import machine, mode_runs
@@ -17,16 +18,21 @@ print(f"- command: `RATE={rate} SECONDS_={seconds} MODES='{modes}' bench/api-ove
 print(f"- git commit: {commit}")
 print(f"- machine: {machine()}")
 print(f"- load average before: {load_before}; after: {load_after} (a shared machine)")
+cap = os.environ.get("FLIGHTDECK_LOCAL_STORAGE_GB")
+if cap:
+    print(f"- the local cloud's storage cap: {cap} GB (`FLIGHTDECK_LOCAL_STORAGE_GB`), enough for every upload")
 print("- modes: `bounded` is the default (at most 128 uploads wait for a part buffer, each at most")
 print("  10 s, then 503 `server_busy`); `unbounded` is `--upload-queue 65536 --upload-wait-seconds 3600`,")
 print("  the wait as it was before the bound; `glibc-malloc` is the defaults with glibc's own malloc")
 print("  arenas (`MALLOC_ARENA_MAX` = 8 per core) instead of the two the API sets for itself;")
 print("  `arenas-only` sets `MALLOC_ARENA_MAX=2` in the environment (what the API sets for itself")
 print("  since 2026-12-05-0840; before, it also fixed a 128 KiB mmap threshold); `scarce` is")
-print("  `--part-buffers 1` (one buffer: the API stores about one upload at a time, so it is")
-print("  overloaded on any machine), where once a wait has run out one new upload may wait at a")
-print("  time (`--upload-overload-queue`, default: the part buffers); `scarce-long-queue` is the")
-print("  same with `--upload-overload-queue 128`, the whole queue open in an overload.\n")
+print("  `--part-buffers 1 --upload-wait-seconds 2` (one buffer: the API stores about one upload at")
+print("  a time, so it is overloaded on any machine; a wait short enough to run out in a queue of")
+print("  128, as the 10 s one does when storing is slow), where once a wait has run out one new")
+print("  upload may wait at a time (`--upload-overload-queue`, default: the part buffers);")
+print("  `scarce-long-queue` is the same with `--upload-overload-queue 128`, the whole queue open")
+print("  in an overload.\n")
 
 rows = []
 for mode, d, report, samples, t0, t1 in mode_runs(work, modes):
