@@ -38,14 +38,18 @@ impl BodyEnd {
     }
 }
 
+/// The body's length as the request's `Content-Length` declares it.
+pub(crate) fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+}
+
 /// Whether the request says it carries a body: a `Content-Length` above 0 or a
 /// `Transfer-Encoding`.
 fn has_body(headers: &HeaderMap) -> bool {
-    let length = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    match length {
+    match declared_length(headers) {
         Some(n) => n > 0,
         None => headers.contains_key(header::TRANSFER_ENCODING),
     }
@@ -112,7 +116,6 @@ impl HttpBody for Watched {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::http::HeaderValue;
 
     #[test]
     fn a_body_is_declared_by_a_length_above_zero_or_a_transfer_encoding() {

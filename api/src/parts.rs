@@ -24,10 +24,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use tokio::time::Instant;
-
 use bytes::{Bytes, BytesMut};
 use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::time::Instant;
 
 /// How uploads wait for a buffer when all are in use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,17 +152,16 @@ impl PartBuffers {
     }
 
     async fn wait(&self, max: usize) -> Result<SemaphorePermit<'_>, Busy> {
-        let max_wait = self.queue.max_wait;
         self.waiting
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
                 (n < max).then_some(n + 1)
             })
             .map_err(|_| Busy::QueueFull)?;
         let _waiting = Waiting(&self.waiting);
-        match tokio::time::timeout(max_wait, self.permits.acquire()).await {
+        match tokio::time::timeout(self.queue.max_wait, self.permits.acquire()).await {
             Ok(Ok(permit)) => Ok(permit),
             Ok(Err(_)) => unreachable!("PartBuffers owns its semaphore and never closes it"),
-            Err(_) => Err(Busy::Waited(max_wait)),
+            Err(_) => Err(Busy::Waited(self.queue.max_wait)),
         }
     }
 

@@ -332,11 +332,7 @@ pub fn body_limit(config: &crate::Config) -> u64 {
 /// A body that says it is longer than [`body_limit`] is refused before a byte of it is read,
 /// as a proxy in front would: the client learns at once rather than after sending 100 MiB.
 fn declared_too_long(config: &crate::Config, headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .is_some_and(|length| length > body_limit(config))
+    crate::body_end::declared_length(headers).is_some_and(|length| length > body_limit(config))
 }
 
 pub async fn upload(
@@ -345,13 +341,13 @@ pub async fn upload(
     Extension(CorrelationId(correlation_id)): Extension<CorrelationId>,
     headers: HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
-) -> Response {
+) -> Result<Response, ApiError> {
     if declared_too_long(state.config(), &headers) {
         let e = ApiError::TooLarge {
             limit: state.config().max_upload_bytes,
         };
         state.metrics().record_upload(e.code());
-        return e.into_response();
+        return Err(e);
     }
     let video_id = Uuid::new_v4();
     tracing::Span::current().record("video_id", tracing::field::display(video_id));
@@ -371,17 +367,17 @@ pub async fn upload(
             state.metrics().record_upload("stored");
             tracing::info!(%video_id, task_id, "upload stored and queued");
             let location = format!("/api/videos/{video_id}");
-            (
+            Ok((
                 StatusCode::CREATED,
                 [(header::LOCATION, location)],
                 Json(UploadResponse { video_id, task_id }),
             )
-                .into_response()
+                .into_response())
         }
         Err(e) => {
             cleanup.run().await;
             state.metrics().record_upload(e.code());
-            e.into_response()
+            Err(e)
         }
     }
 }
@@ -579,10 +575,10 @@ async fn drain(field: &mut Field<'_>, clock: &mut BodyClock, budget: &mut DrainB
 async fn drain_rest(multipart: &mut Multipart, clock: &mut BodyClock, budget: &mut DrainBudget) {
     while !budget.spent() {
         let next = tokio::time::timeout_at(budget.until, clock.read(multipart.next_field())).await;
-        match next {
-            Ok(Ok(Ok(Some(mut field)))) => drain(&mut field, clock, budget).await,
-            _ => return,
-        }
+        let Ok(Ok(Ok(Some(mut field)))) = next else {
+            return;
+        };
+        drain(&mut field, clock, budget).await;
     }
 }
 
@@ -675,8 +671,8 @@ async fn stream_to_s3(
             }
             // The client has kept up the minimum rate this far: it may take a shared buffer
             // (waiting, without reading, while all are in use; refused with 503 when the
-            // queue for them is full or the wait too long, which is short while the server is
-            // overloaded).
+            // queue for them is full, which is short while the server is overloaded, or the wait
+            // too long).
             let mut part_buf = state.part_buffers().admit().await.map_err(ApiError::Busy)?;
             clock.resumed();
             let left = part_buf.fill(&staged);
