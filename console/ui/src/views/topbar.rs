@@ -40,6 +40,7 @@ pub fn draw(state: &State, area: Rect, buf: &mut Buffer) {
     buf.set_style(area, s.bar);
     // Most important first: narrow terminals cut from the right.
     let mut left = head(state);
+    let head_len = left.len();
     // The data on screen is about this target; during a switch there is none yet.
     match (&state.target.pending, &state.target.current) {
         (Some((_, to)), _) => left.push(Span::styled(format!(" → {} … ", to.label()), s.warn)),
@@ -113,7 +114,6 @@ pub fn draw(state: &State, area: Rect, buf: &mut Buffer) {
             // the bar's least important items (from the right), down to the head, and is cut
             // only past that (`State::flash_room`, which `State::flash` asks too: news the bar
             // cuts is kept with the notes), with the key that shows its note whole.
-            let head_len = head(state).len();
             let text = format!(" {} ", f.text);
             while left.len() > head_len && used(&left) + text.chars().count() + 1 > width {
                 left.pop();
