@@ -2,7 +2,8 @@
 # Benchmarks the crate's in-process transform against the FFmpeg CLI reference command from
 # WORKLOAD.md, on WORKLOAD.md's 4 MB and 50 MB inputs and baseline assets (made with the exact
 # CLI recipes, cached in bench/cache). Runs are interleaved (CLI, ours, ours+faststart, ours
-# without the segment cache, ...) so load from other processes hits all alike. "ours" keeps the
+# without the segment cache, ours with every thread at one priority, ...) so load from other
+# processes hits all alike. "ours" keeps the
 # encoded intro and outro in a segment cache, as the worker does (made by the warm-up run);
 # "uncached" encodes them in every run. Writes bench/results/transform-<date>.md.
 #
@@ -83,6 +84,8 @@ for input in $INPUTS; do
         ours_cmd "$src" "$OUT/ours-$input.mp4" --no-faststart --segment-cache "$SEGMENTS" && timed ours "$input" "$run"
         ours_cmd "$src" "$OUT/ours-fs-$input.mp4" --segment-cache "$SEGMENTS" && timed ours-faststart "$input" "$run"
         ours_cmd "$src" "$OUT/ours-nc-$input.mp4" --no-faststart && timed ours-uncached "$input" "$run"
+        ours_cmd "$src" "$OUT/ours-al-$input.mp4" --no-faststart --segment-cache "$SEGMENTS" --stage-nice 0 &&
+            timed ours-alike "$input" "$run"
     done
 done
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -100,8 +103,11 @@ for input in $INPUTS; do
     c=$(pictures "$OUT/cli-up-$input.mp4" | md5sum | cut -c1-16)
     o=$(pictures "$OUT/ours-$input.mp4" | sed -n "61,$((60 + up))p" | md5sum | cut -c1-16)
     n=$(ffprobe -v error -count_packets -select_streams v -show_entries stream=nb_read_packets -of csv=p=0 "$OUT/ours-$input.mp4")
-    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$input" "$c" "$o" "$n" \
-        "$(stat -c %s "$OUT/cli-$input.mp4")" "$(stat -c %s "$OUT/ours-fs-$input.mp4")" >>"$FID"
+    # The thread priorities change when work runs, not what it makes: the same bytes.
+    same=no
+    cmp -s "$OUT/ours-$input.mp4" "$OUT/ours-al-$input.mp4" && same=yes
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$input" "$c" "$o" "$n" \
+        "$(stat -c %s "$OUT/cli-$input.mp4")" "$(stat -c %s "$OUT/ours-fs-$input.mp4")" "$same" >>"$FID"
 done
 
 DATE=$(date -u +%Y-%m-%d)
@@ -132,7 +138,8 @@ print("| input | size | tool | wall s (median) | wall s (min) | CPU s (median) |
 print("|---|---|---|---|---|---|---|---|")
 labels = {"cli": "FFmpeg CLI 5.1", "ours": "transform(), segment cache",
           "ours-faststart": "transform(), segment cache, +faststart (default)",
-          "ours-uncached": "transform(), no segment cache"}
+          "ours-uncached": "transform(), no segment cache",
+          "ours-alike": "transform(), segment cache, every thread alike (--stage-nice 0)"}
 summary = {}
 for inp in dict.fromkeys(r[1] for r in rows):
     size = os.path.getsize(os.path.join(cache, inp + ".mp4")) / 1e6
@@ -155,15 +162,19 @@ for inp in dict.fromkeys(r[1] for r in rows):
     if (inp, "cli") in summary and (inp, "ours-uncached") in summary:
         (cw, cc), (ow, oc) = summary[(inp, "cli")], summary[(inp, "ours-uncached")]
         print(f"- {inp}: without the segment cache, wall {ow / cw:.2f}x, CPU {oc / cc:.2f}x")
+    if (inp, "ours-alike") in summary and (inp, "ours") in summary:
+        (aw, ac), (ow, oc) = summary[(inp, "ours-alike")], summary[(inp, "ours")]
+        print(f"- {inp}: the decoder first (default) against every thread alike: wall {ow / aw:.2f}x, "
+              f"CPU {oc / ac:.2f}x")
 print("\n## Output fidelity\n")
 print("The upload's frames in transform()'s output against the CLI's encoding of the upload alone")
 print("(the reference command's filters and settings); the joins are checked by bench/fidelity.sh.")
 print("CLI bytes: the one-pass reference command's output.\n")
-print("| input | CLI upload frames md5 | ours upload frames md5 | identical | frames | CLI bytes | ours (+faststart) bytes |")
-print("|---|---|---|---|---|---|---|")
+print("| input | CLI upload frames md5 | ours upload frames md5 | identical | frames | CLI bytes | ours (+faststart) bytes | threads alike: same bytes |")
+print("|---|---|---|---|---|---|---|---|")
 for l in open(fid):
-    inp, c, o, n, cb, ob = l.split()
-    print(f"| {inp} | `{c}` | `{o}` | {'yes' if c == o else 'NO'} | {n} | {cb} | {ob} |")
+    inp, c, o, n, cb, ob, same = l.split()
+    print(f"| {inp} | `{c}` | `{o}` | {'yes' if c == o else 'NO'} | {n} | {cb} | {ob} | {same} |")
 print("\nRaw timings (label, input, run, wall, user, sys, max RSS KB, 1-min load):\n")
 print("```")
 for r in rows:

@@ -1,17 +1,19 @@
 //! Runs one transform from the command line (used by bench/transform.sh and for trying it out).
 //!
 //! `transform [--assets DIR | --baseline DIR | --intro F [--outro F] --watermark F]
-//!            [--segment-cache DIR] [--no-faststart] INPUT OUTPUT`
+//!            [--segment-cache DIR] [--no-faststart] [--stage-nice N] INPUT OUTPUT`
 //!
 //! `--segment-cache DIR` keeps the encoded intro and outro there between runs, as the worker
-//! does; without it each run encodes them.
+//! does; without it each run encodes them. `--stage-nice N` sets how many nice steps the
+//! filter and encoder threads run below the decoder (`TransformOptions::stage_nice`; 0: all
+//! threads alike).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use media::{transform, Assets, TransformError, TransformOptions};
 
-const USAGE: &str = "usage: transform [--assets DIR | --baseline DIR | --intro F [--outro F] --watermark F] [--segment-cache DIR] [--no-faststart] INPUT OUTPUT";
+const USAGE: &str = "usage: transform [--assets DIR | --baseline DIR | --intro F [--outro F] --watermark F] [--segment-cache DIR] [--no-faststart] [--stage-nice N] INPUT OUTPUT";
 
 fn main() -> ExitCode {
     let mut opts = TransformOptions::default();
@@ -29,6 +31,13 @@ fn main() -> ExitCode {
             "--watermark" => watermark = value(),
             "--segment-cache" => opts.segment_cache = value(),
             "--no-faststart" => opts.faststart = false,
+            "--stage-nice" => match args.next().and_then(|n| n.parse().ok()) {
+                Some(n) => opts.stage_nice = n,
+                None => {
+                    eprintln!("--stage-nice takes a whole number of nice steps\n{USAGE}");
+                    return ExitCode::from(2);
+                }
+            },
             "-h" | "--help" => {
                 println!("{USAGE}");
                 return ExitCode::SUCCESS;

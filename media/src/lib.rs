@@ -2,7 +2,7 @@
 //! of an upload + outro, each scaled and letterboxed to 1280x720 at 30 fps with a watermark,
 //! encoded as H.264 MP4; plus the assets it needs and synthetic test videos.
 //!
-//! Runs on blocking threads (it spawns two of its own); call it from `spawn_blocking`.
+//! Runs on blocking threads (it spawns three of its own); call it from `spawn_blocking`.
 
 mod assets;
 mod bumper;
@@ -13,6 +13,7 @@ mod fps;
 mod input;
 mod output;
 mod pipeline;
+mod priority;
 mod probe;
 mod rotation;
 mod synth;

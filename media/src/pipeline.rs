@@ -23,6 +23,7 @@ use crate::filter::{Layout, SegmentFilter};
 use crate::fps::{Emit, Ratio};
 use crate::input::{decode_still, DecodeBudget, DecodeFail, Role, VideoInput};
 use crate::output::{EncodeSettings, Mp4Writer};
+use crate::priority;
 
 /// The most pixels an upload's frame may have: 8192x4320 (8K). A job holds a dozen frames
 /// or more at once (the decoder's, the queues'), and FFmpeg accepts up to 16000x16000 or
@@ -53,15 +54,17 @@ pub struct TransformOptions {
     pub watermark_margin: u32,
     pub preset: String,
     pub crf: u8,
-    /// libx264 threads and each filter's slice threads; the upload's decoder gets one frame
-    /// thread more (`upload_decoder_threads`).
+    /// libx264 threads and each filter's slice threads; the upload's decoder gets its own
+    /// count from it (`upload_decoder_threads`).
     pub threads: usize,
+    /// Nice steps the filter and encoder threads run below the decoder's (`priority.rs`): the
+    /// decoder is the critical path. 0 runs every thread alike.
+    pub stage_nice: i32,
     /// Put the `moov` index first (one extra pass over the output file).
     pub faststart: bool,
-    /// Frames each inter-stage queue may hold: bounds memory (a 1080p frame is ~3 MB). Eight,
-    /// with the decoder's extra frame thread, give the stages enough slack to keep both cores
-    /// of a 2-core machine busy (`bench/worker.sh`'s idle column: 0.05 cores idle against 0.08
-    /// with four and no extra thread; the two were measured together).
+    /// Frames each inter-stage queue may hold: bounds memory (a 1080p frame is ~3 MB). Eight
+    /// give the stages enough slack to keep both cores of a 2-core machine busy
+    /// (`bench/worker.sh`'s idle column: 0.05 cores idle against 0.08 with four).
     pub queue_frames: usize,
     /// The largest upload frame decoded, in pixels (`MAX_PIXELS`): larger ones fail the job
     /// as permanent (`frame_too_large`), since memory grows with the frame.
@@ -93,6 +96,7 @@ impl Default for TransformOptions {
             preset: "ultrafast".into(),
             crf: 25,
             threads: 2,
+            stage_nice: 10,
             faststart: true,
             queue_frames: 8,
             max_pixels: MAX_PIXELS,
@@ -194,7 +198,7 @@ pub fn transform(
     let mut upload = VideoInput::open(
         input,
         Role::Upload,
-        upload_decoder_threads(opts.threads),
+        upload_decoder_threads(opts.threads, opts.stage_nice),
         opts.max_pixels,
     )?;
     upload.budget = Some(DecodeBudget::new(
@@ -237,15 +241,18 @@ pub fn transform(
     })
 }
 
-/// Frame threads for the upload's decoder: one more than `threads`, as FFmpeg's own automatic
-/// choice is one more than the cores (the CLI's decoder runs so), so that while one frame
-/// waits for its reference another is being decoded. The decoded frames are the same for any
-/// count; one thread stays one (a machine capped to a single thread).
-fn upload_decoder_threads(threads: usize) -> usize {
-    if threads > 1 {
-        threads + 1
-    } else {
-        1
+/// Frame threads for the upload's decoder. With the decoder first in priority
+/// (`stage_nice` > 0), half of `threads` (at least one): decoding is about half the work, and
+/// a decoder with fewer threads spends less on keeping them in step (FFmpeg decodes 30 s of
+/// the 50 MB input in 4.9 CPU seconds on one thread, 5.2 on three). With every thread alike,
+/// one more than `threads`, as FFmpeg's own automatic choice is one more than the cores (the
+/// CLI's decoder runs so), so that while one frame waits for its reference another is being
+/// decoded. The decoded frames are the same for any count.
+fn upload_decoder_threads(threads: usize, stage_nice: i32) -> usize {
+    match threads {
+        0 | 1 => 1,
+        _ if stage_nice > 0 => threads / 2,
+        _ => threads + 1,
     }
 }
 
@@ -297,9 +304,13 @@ fn encode_bookend(
         Bookend::Intro => Segment::Intro,
         Bookend::Outro => Segment::Outro,
     };
-    let mut writer = Mp4Writer::create(dest, &settings(opts, false))?;
-    run(vec![(segment, input)], watermark, assets, &mut writer, opts)?;
-    writer.finish()?;
+    let output = Output {
+        path: dest,
+        settings: settings(opts, false),
+        before: None,
+        after: None,
+    };
+    run(vec![(segment, input)], watermark, assets, output, opts)?;
     Ok(())
 }
 
@@ -312,19 +323,28 @@ fn join(
     output: &Path,
     opts: &TransformOptions,
 ) -> Result<(DecodeReport, u64), TransformError> {
-    let mut writer = Mp4Writer::create(output, &settings(opts, opts.faststart))?;
-    writer.append(&bumpers.intro)?;
-    let report = run(
+    let output = Output {
+        path: output,
+        settings: settings(opts, opts.faststart),
+        before: Some(&bumpers.intro),
+        after: Some(&bumpers.outro),
+    };
+    run(
         vec![(Segment::Upload, upload)],
         watermark,
         assets,
-        &mut writer,
+        output,
         opts,
-    )?;
-    writer.end_encoding()?;
-    writer.append(&bumpers.outro)?;
-    let frames = writer.finish()?;
-    Ok((report, frames))
+    )
+}
+
+/// What the encode thread writes: the MP4 at `path`, with the encoded segment `before` copied
+/// in ahead of the frames encoded now and `after` behind them.
+struct Output<'a> {
+    path: &'a Path,
+    settings: EncodeSettings<'a>,
+    before: Option<&'a Path>,
+    after: Option<&'a Path>,
 }
 
 /// Deletes a half-written output, but only a regular file: never a device or a symlink's
@@ -335,15 +355,16 @@ fn remove_partial(output: &Path) {
     }
 }
 
-/// Decodes, filters and encodes `segments` into `writer`, in three threads; the encoder is
-/// flushed at the end.
+/// Decodes, filters and encodes `segments` into `output`, in three threads: the decoder at
+/// the caller's priority, the filter and the encoder (which opens the output, so libx264's
+/// threads start there) `opts.stage_nice` steps below it. Returns the frames in the output.
 fn run(
     segments: Vec<(Segment, VideoInput)>,
     watermark: &frame::Video,
     assets: &Assets,
-    writer: &mut Mp4Writer,
+    output: Output<'_>,
     opts: &TransformOptions,
-) -> Result<DecodeReport, TransformError> {
+) -> Result<(DecodeReport, u64), TransformError> {
     let layout = layout(opts);
     let rate = Ratio::new(i64::from(opts.fps), 1);
     let limit = Ratio::new(
@@ -351,6 +372,7 @@ fn run(
         1000,
     );
     let cancel = opts.cancel.as_deref();
+    let nice = opts.stage_nice;
     let (dec_tx, dec_rx) = sync_channel::<Decoded>(opts.queue_frames);
     let (fil_tx, fil_rx) = sync_channel::<Filtered>(opts.queue_frames);
 
@@ -364,10 +386,22 @@ fn run(
         let filter = thread::Builder::new()
             .name("transform-filter".into())
             .spawn_scoped(s, move || {
+                priority::lower_this_thread(nice);
                 filter_stage(dec_rx, fil_tx, watermark, assets, layout)
             })
             .map_err(|e| TransformError::Internal(format!("spawning the filter thread: {e}")))?;
-        let encoded = encode_stage(fil_rx, writer);
+        let encoder = thread::Builder::new()
+            .name("transform-encode".into())
+            .spawn_scoped(s, move || {
+                priority::lower_this_thread(nice);
+                encode_stage(fil_rx, &output)
+            })
+            .map_err(|e| TransformError::Internal(format!("spawning the encode thread: {e}")))?;
+        let encoded = encoder.join().unwrap_or_else(|_| {
+            Err(StageFail::Error(TransformError::Internal(
+                "encode thread panicked".into(),
+            )))
+        });
         let decoded = decoder.join().unwrap_or_else(|_| {
             Err(StageFail::Error(TransformError::Internal(
                 "decode thread panicked".into(),
@@ -380,7 +414,7 @@ fn run(
         });
         // Report the stage that failed by itself; the others only saw it hang up.
         match (decoded, filtered, encoded) {
-            (Ok(report), Ok(()), Ok(())) => Ok(report),
+            (Ok(report), Ok(()), Ok(frames)) => Ok((report, frames)),
             (Err(StageFail::Error(e)), _, _)
             | (_, Err(StageFail::Error(e)), _)
             | (_, _, Err(StageFail::Error(e))) => Err(e),
@@ -561,11 +595,32 @@ fn filter_stage(
     }
 }
 
-fn encode_stage(rx: Receiver<Filtered>, writer: &mut Mp4Writer) -> Result<(), StageFail> {
-    loop {
-        match rx.recv().map_err(|_| StageFail::Hangup)? {
-            Filtered::Frame(mut f, count) => writer.write(&mut f, count)?,
-            Filtered::End => return Ok(writer.end_encoding()?),
-        }
+/// Opens the output, copies `before` in, encodes the frames, copies `after` in and finishes
+/// the file; returns the frames in it.
+fn encode_stage(rx: Receiver<Filtered>, output: &Output<'_>) -> Result<u64, StageFail> {
+    let mut writer = Mp4Writer::create(output.path, &output.settings)?;
+    if let Some(segment) = output.before {
+        writer.append(segment)?;
+    }
+    while let Filtered::Frame(mut f, count) = rx.recv().map_err(|_| StageFail::Hangup)? {
+        writer.write(&mut f, count)?;
+    }
+    writer.end_encoding()?;
+    if let Some(segment) = output.after {
+        writer.append(segment)?;
+    }
+    Ok(writer.finish()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::upload_decoder_threads;
+
+    #[test]
+    fn the_decoder_gets_half_the_threads_when_first_and_one_more_when_alike() {
+        let first: Vec<usize> = (0..=8).map(|t| upload_decoder_threads(t, 10)).collect();
+        assert_eq!(first, [1, 1, 1, 1, 2, 2, 3, 3, 4]);
+        let alike: Vec<usize> = (0..=8).map(|t| upload_decoder_threads(t, 0)).collect();
+        assert_eq!(alike, [1, 1, 3, 4, 5, 6, 7, 8, 9]);
     }
 }

@@ -42,7 +42,7 @@ pub struct WorkerConfig {
     pub part_size: u64,
     pub processed_prefix: String,
     /// Caps FFmpeg's threads per job (the filter graph and libx264; the upload's decoder gets
-    /// one frame thread more unless the cap is 1); `None` is automatic: one per core.
+    /// half of them, at least one); `None` is automatic: one per core.
     pub ffmpeg_threads: Option<usize>,
     /// Where the encoded intro and outro are kept between jobs (media's segment cache);
     /// `None`: every job encodes them again.

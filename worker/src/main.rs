@@ -60,8 +60,8 @@ struct Args {
     /// Long-poll wait in seconds (default: the stack's receive_wait_s).
     #[arg(long, value_parser = clap::value_parser!(u64).range(0..=20))]
     receive_wait: Option<u64>,
-    /// Caps FFmpeg's threads per job: filter graph and libx264, the decoder one more unless 1
-    /// (default: one per core).
+    /// Caps FFmpeg's threads per job: filter graph and libx264, the decoder half of them, at
+    /// least one (default: one per core).
     #[arg(long, env = "FLIGHTDECK_FFMPEG_THREADS",
           value_parser = clap::value_parser!(u16).range(1..=64))]
     ffmpeg_threads: Option<u16>,
