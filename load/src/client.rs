@@ -201,6 +201,30 @@ pub struct Response {
     pub body: Bytes,
 }
 
+/// The most of a response body a run reads: the API's answers are a few KB, so a target that
+/// sends more is not the API (or is broken), and the run must not hold what it sends.
+pub const MAX_RESPONSE_BYTES: usize = 4 << 20;
+
+/// The longest `error_code` a run keeps; the API's are at most 24 characters.
+const MAX_CODE_LEN: usize = 40;
+
+/// The API's stable `error_code` in an error response's JSON body
+/// (`{"error_code": "server_busy", "message": ...}`), when there is one that looks like a code
+/// (1 to 40 of `a-z`, `0-9`, `_`), so a report can tell apart answers with the same status
+/// (a 503 for `server_busy` from one for `storage_unavailable`).
+pub fn api_error_code(body: &[u8]) -> Option<String> {
+    if body.len() > 64 * 1024 || body.trim_ascii_start().first() != Some(&b'{') {
+        return None;
+    }
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let code = value.get("error_code")?.as_str()?;
+    let looks_like_a_code = (1..=MAX_CODE_LEN).contains(&code.len())
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    looks_like_a_code.then(|| code.to_owned())
+}
+
 /// The pooled client; cheap to share behind an `Arc`.
 pub struct Http {
     client: Client<HttpConnector, Payload>,
@@ -259,13 +283,24 @@ impl Http {
                 detail: chain(&e),
             })?;
             let status = response.status().as_u16();
-            let body = response
-                .into_body()
+            let body = http_body_util::Limited::new(response.into_body(), MAX_RESPONSE_BYTES)
                 .collect()
                 .await
-                .map_err(|e| Failure {
-                    class: classify(&e),
-                    detail: chain(&e),
+                .map_err(|e| {
+                    if e.is::<http_body_util::LengthLimitError>() {
+                        Failure {
+                            class: FailureKind::BadResponse,
+                            detail: format!(
+                                "{url} answered {status} with a body over {} MiB",
+                                MAX_RESPONSE_BYTES >> 20
+                            ),
+                        }
+                    } else {
+                        Failure {
+                            class: classify(&*e),
+                            detail: chain(&*e),
+                        }
+                    }
                 })?
                 .to_bytes();
             Ok(Response { status, body })
@@ -378,5 +413,30 @@ mod tests {
         assert_eq!(c(ErrorKind::TimedOut), FailureKind::Timeout);
         assert_eq!(c(ErrorKind::Other), FailureKind::Other);
         assert_eq!(FailureKind::Http(503).key(), "http_503");
+    }
+
+    #[test]
+    fn error_codes_come_from_json_bodies_that_look_like_the_apis() {
+        let code = |body: &str| api_error_code(body.as_bytes());
+        assert_eq!(
+            code(r#"{"error_code":"server_busy","message":"retry"}"#).as_deref(),
+            Some("server_busy")
+        );
+        assert_eq!(
+            code(" \n{\"error_code\": \"storage_unavailable\"}").as_deref(),
+            Some("storage_unavailable")
+        );
+        for not_a_code in [
+            "",
+            "<html>503</html>",
+            r#"{"message":"no code"}"#,
+            r#"{"error_code":""}"#,
+            r#"{"error_code":"Server Busy"}"#,
+            r#"{"error_code":7}"#,
+            r#"{"error_code":"a_code_far_longer_than_any_the_api_has_ever_sent"}"#,
+            r#"{"error_code":"server_busy""#,
+        ] {
+            assert_eq!(code(not_a_code), None, "{not_a_code}");
+        }
     }
 }

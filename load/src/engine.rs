@@ -16,7 +16,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::client::{ApiTarget, Failure, FailureKind, Http, Payload, Response};
+use crate::client::{api_error_code, ApiTarget, Failure, FailureKind, Http, Payload, Response};
 use crate::report::Report;
 use crate::scenario::{Closed, Open, Scenario, Step};
 use crate::schedule::{rate_at, vus_at, Arrivals};
@@ -353,11 +353,20 @@ async fn request(
         }
     };
     let now = Instant::now();
+    // An answer with another status is a failure; the API's `error_code` says which.
+    let mut error_code = None;
     let result = match result {
-        Ok(r) if !expect(r.status) => Err(Failure {
-            class: FailureKind::Http(r.status),
-            detail: format!("{label} answered {}", r.status),
-        }),
+        Ok(r) if !expect(r.status) => {
+            error_code = api_error_code(&r.body);
+            let detail = match &error_code {
+                Some(code) => format!("{label} answered {} ({code})", r.status),
+                None => format!("{label} answered {}", r.status),
+            };
+            Err(Failure {
+                class: FailureKind::Http(r.status),
+                detail,
+            })
+        }
         other => other,
     };
     let (status, error) = match &result {
@@ -379,6 +388,7 @@ async fn request(
             service: now.saturating_duration_since(sent),
             status,
             error,
+            error_code,
             bytes_sent: bytes,
             at_s: now.saturating_duration_since(ctx.clock0()).as_secs_f64(),
         },

@@ -444,6 +444,7 @@ mod tests {
                 service: Duration::from_millis(ms),
                 status: Some(if error.is_some() { 500 } else { 200 }),
                 error,
+                error_code: None,
                 bytes_sent: 0,
                 at_s: 0.5,
             },

@@ -189,6 +189,28 @@ impl Stats {
     }
 }
 
+/// The most error classes a count keeps apart by the API's `error_code`; past it, a new
+/// code counts under its class alone (`http_503`), so a target that answers with ever new
+/// codes cannot grow a run's maps.
+pub const MAX_ERROR_KEYS: usize = 32;
+
+/// Counts one failure under its key: the class (`timeout`, `http_503`), with the API's
+/// `error_code` when the answer had one (`http_503/server_busy`).
+fn count_error(errors: &mut BTreeMap<String, u64>, class: FailureKind, code: Option<&str>) {
+    let key = match code {
+        Some(code) => {
+            let key = format!("{}/{code}", class.key());
+            if errors.contains_key(&key) || errors.len() < MAX_ERROR_KEYS {
+                key
+            } else {
+                class.key()
+            }
+        }
+        None => class.key(),
+    };
+    *errors.entry(key).or_default() += 1;
+}
+
 /// How a request ended, as recorded.
 pub struct Outcome {
     /// From the intended start to the whole response.
@@ -197,6 +219,8 @@ pub struct Outcome {
     pub service: Duration,
     pub status: Option<u16>,
     pub error: Option<FailureKind>,
+    /// The API's `error_code` in a failed answer's body, when it had one.
+    pub error_code: Option<String>,
     pub bytes_sent: u64,
     /// When it ended, in seconds since the load's clock started.
     pub at_s: f64,
@@ -248,7 +272,7 @@ impl Recorder {
                 None => s.ok += 1,
                 Some(class) => {
                     s.failed += 1;
-                    *s.errors.entry(class.key()).or_default() += 1;
+                    count_error(&mut s.errors, class, o.error_code.as_deref());
                 }
             }
         }
@@ -260,7 +284,7 @@ impl Recorder {
             None => step.ok += 1,
             Some(class) => {
                 step.failed += 1;
-                *step.errors.entry(class.key()).or_default() += 1;
+                count_error(&mut step.errors, class, o.error_code.as_deref());
             }
         }
     }
@@ -320,7 +344,7 @@ impl Recorder {
             }
             Err(class) => {
                 step.failed += 1;
-                *step.errors.entry(class.key()).or_default() += 1;
+                count_error(&mut step.errors, class, None);
             }
         }
     }
@@ -616,6 +640,7 @@ mod tests {
             service: Duration::from_millis(ms),
             status: Some(200),
             error: None,
+            error_code: None,
             bytes_sent: 10,
             at_s: 1.5,
         }
@@ -662,6 +687,51 @@ mod tests {
         assert_eq!(s.steps["login"].ok, 1);
         assert_eq!(s.bytes_sent, 1020);
         assert_eq!((s.sent, s.in_flight), (102, 0));
+    }
+
+    #[test]
+    fn failed_answers_count_under_their_api_error_code_up_to_a_bound() {
+        let r = Recorder::default();
+        let answer = |status: u16, code: Option<&str>| Outcome {
+            status: Some(status),
+            error: Some(FailureKind::Http(status)),
+            error_code: code.map(str::to_owned),
+            ..ok(7)
+        };
+        for code in ["server_busy", "server_busy", "storage_unavailable"] {
+            r.finish("post /api/videos", true, answer(503, Some(code)));
+        }
+        r.finish("post /api/videos", true, answer(502, None));
+        {
+            let s = r.lock();
+            let keys: Vec<(&str, u64)> = s.errors.iter().map(|(k, n)| (k.as_str(), *n)).collect();
+            assert_eq!(
+                keys,
+                [
+                    ("http_502", 1),
+                    ("http_503/server_busy", 2),
+                    ("http_503/storage_unavailable", 1)
+                ]
+            );
+            assert_eq!(
+                s.steps["post /api/videos"].errors, s.errors,
+                "the step's too"
+            );
+        }
+        // A target answering with ever new codes: the map stops growing at the bound, and
+        // every answer is still counted.
+        for i in 0..100 {
+            r.finish(
+                "post /api/videos",
+                true,
+                answer(500, Some(&format!("code_{i}"))),
+            );
+        }
+        let s = r.lock();
+        assert_eq!(s.errors.len(), MAX_ERROR_KEYS + 1, "{:?}", s.errors);
+        assert!(s.errors.contains_key("http_500"));
+        assert_eq!(s.errors.values().sum::<u64>(), 104);
+        assert_eq!(s.failed, 104);
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Failures are classified: connection refused, reset, timeout and HTTP status by code.
+//! Failures are classified: connection refused, reset, timeout, HTTP status by code (with the
+//! API's `error_code` when the body has one) and a body over the limit.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -63,4 +64,53 @@ async fn http_errors_are_counted_by_status() {
     // An error response still has a latency.
     assert_eq!(r.latency.unwrap().count, 3);
     assert_eq!(r.requests.completed_pct, 0.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_apis_error_code_tells_answers_with_one_status_apart() {
+    let n = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let url = common::serve(Router::new().route(
+        "/",
+        get(move || {
+            let i = n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let code = if i == 0 {
+                "storage_unavailable"
+            } else {
+                "server_busy"
+            };
+            async move {
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    axum::Json(serde_json::json!({"error_code": code, "message": "later"})),
+                )
+            }
+        }),
+    ))
+    .await;
+    let r = common::run(three_gets("5s"), &[url]).await;
+    assert_eq!(
+        r.errors.get("http_503/server_busy"),
+        Some(&2),
+        "{:?}",
+        r.errors
+    );
+    assert_eq!(r.errors.get("http_503/storage_unavailable"), Some(&1));
+    assert_eq!(
+        r.statuses.get("503"),
+        Some(&3),
+        "statuses stay by code alone"
+    );
+    assert!(r.to_markdown().contains("| http_503/server_busy | 2 |"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_over_the_limit_is_a_bad_response_not_held() {
+    let url = common::serve(Router::new().route(
+        "/",
+        get(|| async { vec![b'x'; load::client::MAX_RESPONSE_BYTES + 1] }),
+    ))
+    .await;
+    let r = common::run(three_gets("5s"), &[url]).await;
+    assert_eq!(r.errors.get("bad_response"), Some(&3), "{:?}", r.errors);
+    assert_eq!(r.requests.failed, 3);
 }

@@ -3,6 +3,8 @@
 //! over the whole run), req/s and latency over time, the latency histogram and the status and
 //! error breakdown. Like oha, inside the console.
 
+use std::collections::BTreeMap;
+
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
@@ -141,7 +143,53 @@ fn accounting(st: &LoadStatus) -> (String, Option<String>) {
     (line, unsent)
 }
 
-fn summary<'a>(state: &State, st: &LoadStatus) -> Vec<Line<'a>> {
+/// The most lines the error classes take in the summary.
+const ERROR_LINES: usize = 3;
+
+/// The error classes (`http_503/server_busy: 946`), most frequent first, packed into lines of
+/// at most `width` columns (an item longer than a line is cut); at most [`ERROR_LINES`]
+/// lines, the classes left out summed at the end (`+2 more: 5`), so a run with many classes
+/// keeps its charts in view.
+fn error_lines(errors: &BTreeMap<String, u64>, width: usize) -> Vec<String> {
+    let mut by_count: Vec<(&String, &u64)> = errors.iter().collect();
+    by_count.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+    let items: Vec<String> = by_count
+        .iter()
+        .map(|(c, n)| fmt::truncate(&format!("{c}: {n}"), width))
+        .collect();
+    let pack = |items: &[String]| {
+        let mut lines: Vec<String> = Vec::new();
+        for item in items {
+            match lines.last_mut() {
+                Some(last) if last.chars().count() + 3 + item.chars().count() <= width => {
+                    last.push_str(" · ");
+                    last.push_str(item);
+                }
+                _ => lines.push(item.clone()),
+            }
+        }
+        lines
+    };
+    // As many of the most frequent as fit with the sum of the rest.
+    for shown in (0..=items.len()).rev() {
+        let mut some = items[..shown].to_vec();
+        let left = &by_count[shown..];
+        if !left.is_empty() {
+            let count: u64 = left.iter().map(|(_, n)| **n).sum();
+            some.push(fmt::truncate(
+                &format!("+{} more: {count}", left.len()),
+                width,
+            ));
+        }
+        let lines = pack(&some);
+        if lines.len() <= ERROR_LINES {
+            return lines;
+        }
+    }
+    Vec::new()
+}
+
+fn summary<'a>(state: &State, st: &LoadStatus, width: usize) -> Vec<Line<'a>> {
     let s = &state.theme.s;
     let kv = |k: &str, v: String| {
         Line::from(vec![
@@ -235,11 +283,14 @@ fn summary<'a>(state: &State, st: &LoadStatus) -> Vec<Line<'a>> {
     if !statuses.is_empty() {
         out.push(kv("status", statuses.join(" · ")));
     }
-    if !st.errors.is_empty() {
-        let errors: Vec<String> = st.errors.iter().map(|(c, n)| format!("{c}: {n}")).collect();
+    for (i, line) in error_lines(&st.errors, width.saturating_sub(12))
+        .into_iter()
+        .enumerate()
+    {
+        let label = if i == 0 { "errors" } else { "" };
         out.push(Line::from(vec![
-            Span::styled(format!("{:<12}", "errors"), s.muted),
-            Span::styled(errors.join(" · "), s.error),
+            Span::styled(format!("{label:<12}"), s.muted),
+            Span::styled(line, s.error),
         ]));
     }
     if let Some(v) = &st.verdict {
@@ -304,7 +355,7 @@ fn draw_run(state: &State, area: Rect, buf: &mut Buffer) {
         }
         return;
     };
-    let lines = summary(state, st);
+    let lines = summary(state, st, usize::from(area.width.saturating_sub(2)));
     let top_h = (u16::try_from(lines.len()).unwrap_or(u16::MAX) + 2).min(area.height);
     let [top, rest] =
         Layout::vertical([Constraint::Length(top_h), Constraint::Fill(1)]).areas(area);
@@ -466,4 +517,63 @@ fn draw_series(
                 .labels(vec![Span::raw("0"), Span::raw(format!("{top:.0}"))]),
         )
         .render(area, buf);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn errors(pairs: &[(&str, u64)]) -> BTreeMap<String, u64> {
+        pairs.iter().map(|(k, n)| ((*k).to_owned(), *n)).collect()
+    }
+
+    #[test]
+    fn error_classes_go_most_frequent_first_in_lines_that_fit() {
+        let e = errors(&[
+            ("timeout", 3),
+            ("http_503/server_busy", 946),
+            ("http_503/storage_unavailable", 12),
+        ]);
+        assert_eq!(
+            error_lines(&e, 80),
+            ["http_503/server_busy: 946 · http_503/storage_unavailable: 12 · timeout: 3"]
+        );
+        assert_eq!(
+            error_lines(&e, 40),
+            [
+                "http_503/server_busy: 946",
+                "http_503/storage_unavailable: 12",
+                "timeout: 3"
+            ]
+        );
+        assert!(error_lines(&BTreeMap::new(), 40).is_empty());
+    }
+
+    #[test]
+    fn classes_past_three_lines_are_summed_and_nothing_is_wider_than_asked() {
+        let e = errors(&[
+            ("http_500/a", 1),
+            ("http_500/b", 2),
+            ("http_500/c", 3),
+            ("http_500/d", 4),
+            ("http_500/e", 5),
+            ("http_500/f", 6),
+        ]);
+        let lines = error_lines(&e, 20);
+        assert_eq!(
+            lines,
+            ["http_500/f: 6", "http_500/e: 5", "+4 more: 10"],
+            "two shown, the four least frequent summed"
+        );
+        let narrow = error_lines(&errors(&[("http_503/storage_unavailable", 12)]), 10);
+        assert_eq!(narrow, ["http_503/…"]);
+        for width in 1..60 {
+            let lines = error_lines(&e, width);
+            assert!(lines.len() <= ERROR_LINES, "{width}: {lines:?}");
+            assert!(
+                lines.iter().all(|l| l.chars().count() <= width),
+                "{width}: {lines:?}"
+            );
+        }
+    }
 }
