@@ -44,6 +44,9 @@ pub struct WorkerConfig {
     /// Caps FFmpeg's threads per job (the filter graph and libx264; the upload's decoder gets
     /// half of them, at least one); `None` is automatic: one per core.
     pub ffmpeg_threads: Option<usize>,
+    /// How many nice steps below the upload's decoder each transform's filter and encoder
+    /// threads run (media's `TransformOptions::stage_nice`; 0: every thread alike).
+    pub stage_nice: u8,
     /// Where the encoded intro and outro are kept between jobs (media's segment cache);
     /// `None`: every job encodes them again.
     pub segment_cache: Option<PathBuf>,
@@ -69,6 +72,7 @@ impl WorkerConfig {
             part_size: 8 * 1024 * 1024,
             processed_prefix: stack.bucket.processed_prefix.clone(),
             ffmpeg_threads: None,
+            stage_nice: u8::try_from(media::TransformOptions::default().stage_nice).unwrap_or(0),
             segment_cache: None,
         }
     }
@@ -117,6 +121,7 @@ mod tests {
         assert_eq!(c.processed_prefix, "processed/");
         assert_eq!(c.concurrency, 1);
         assert_eq!(c.ffmpeg_threads, None);
+        assert_eq!(c.stage_nice, 10, "media's default: the decoder first");
     }
 
     #[test]

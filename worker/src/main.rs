@@ -65,6 +65,11 @@ struct Args {
     #[arg(long, env = "FLIGHTDECK_FFMPEG_THREADS",
           value_parser = clap::value_parser!(u16).range(1..=64))]
     ffmpeg_threads: Option<u16>,
+    /// Nice steps the filter and encoder threads run below the upload's decoder, the
+    /// transform's critical path on a small machine (0: every thread alike; default 10).
+    #[arg(long, env = "FLIGHTDECK_STAGE_NICE",
+          value_parser = clap::value_parser!(u8).range(0..=19))]
+    stage_nice: Option<u8>,
     /// Where to serve Prometheus `/metrics`: HOST:PORT (port 0 picks a free one, logged at
     /// start), or `off`.
     #[arg(long, env = "FLIGHTDECK_WORKER_METRICS_ADDR", default_value = "127.0.0.1:0",
@@ -152,6 +157,9 @@ async fn run() -> anyhow::Result<()> {
         config.instance_id = id;
     }
     config.ffmpeg_threads = args.ffmpeg_threads.map(usize::from);
+    if let Some(nice) = args.stage_nice {
+        config.stage_nice = nice;
+    }
     config.segment_cache = Some(segment_cache);
     let worker = Worker::new(&clients, &stack, store.clone(), assets, config)
         .await
