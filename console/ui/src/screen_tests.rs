@@ -523,13 +523,15 @@ fn help_in_read_only_mode_lists_no_actions_80x24() {
     assert!(ro.contains("Read-only"), "{ro}");
 }
 
-#[test]
-fn load_run_view_120x36() {
-    let mut s = sized(loaded_state(), 120, 36);
+/// The load view 30 s into a `ramp` run (`finished`: at its end), with these error classes.
+fn load_run_state(w: u16, h: u16, errors: &[(&str, u64)], finished: bool) -> State {
+    let mut s = sized(loaded_state(), w, h);
+    let errors: std::collections::BTreeMap<String, u64> =
+        errors.iter().map(|(k, n)| ((*k).to_owned(), *n)).collect();
     let status = |elapsed: f64, rps: f64, p95: f64| LoadStatus {
         scenario: "ramp".to_owned(),
-        phase: "running".to_owned(),
-        finished: false,
+        phase: if finished { "finished" } else { "running" }.to_owned(),
+        finished,
         detail: "stage 2/3: 5 VUs".to_owned(),
         elapsed_s: elapsed,
         planned_s: 60.0,
@@ -555,7 +557,7 @@ fn load_run_view_120x36() {
         p95_s: Some(p95),
         p99_s: Some(0.610),
         statuses: [(201, 115)].into_iter().collect(),
-        errors: [("timeout".to_owned(), 1)].into_iter().collect(),
+        errors: errors.clone(),
         histogram: vec![
             (Some(50.0), 0),
             (Some(100.0), 12),
@@ -597,7 +599,43 @@ fn load_run_view_120x36() {
     update(&mut s, key(':'));
     type_text(&mut s, "load");
     update(&mut s, code(KeyCode::Enter));
+    s
+}
+
+#[test]
+fn load_run_view_120x36() {
+    let s = load_run_state(120, 36, &[("timeout", 1)], false);
     insta::assert_snapshot!(screen(&s, 120, 36));
+}
+
+/// At 80x24 a running load gets the picker's rows (no second run can start until it ends),
+/// so its latency chart and histogram are on screen with the error classes (the req/s chart
+/// needs more rows: the summary has the rate); once it ends the picker is back for the next
+/// run.
+#[test]
+fn load_run_view_80x24_shows_the_charts_while_it_runs() {
+    let errors = [
+        ("http_503/server_busy", 946),
+        ("http_503/storage_unavailable", 12),
+        ("timeout", 3),
+    ];
+    let s = load_run_state(80, 24, &errors, false);
+    let text = screen(&s, 80, 24);
+    assert!(
+        text.contains("latency ms p50/p95/p99 over the last 10 s"),
+        "{text}"
+    );
+    assert!(text.contains("Latency histogram"), "{text}");
+    assert!(!text.contains("Scenarios ("), "{text}");
+    assert!(
+        text.contains("http_503/server_busy: 946 · http_503/storage_unavailable: 12"),
+        "{text}"
+    );
+    insta::assert_snapshot!(text);
+
+    let done = screen(&load_run_state(80, 24, &errors, true), 80, 24);
+    assert!(done.contains("Scenarios (2)"), "{done}");
+    assert!(done.contains("ramp finished"), "{done}");
 }
 
 /// Before any run the pane beside the picker is not left empty: it shows the selected

@@ -25,12 +25,20 @@ const COLS: [Col; 2] = [col("SCENARIO", 10, 0, false), col("WHAT", 20, 1, false)
 const RUN_WIDTH: u16 = 90;
 
 /// Left: the picker; right: the run. On a wide screen the picker grows to show whole
-/// descriptions, as far as the run's pane keeps `RUN_WIDTH`.
+/// descriptions, as far as the run's pane keeps `RUN_WIDTH`; below 90 columns the picker is
+/// above the run, and gives its rows to a running run on a short screen.
 pub fn split(state: &State, body: Rect) -> (Rect, Rect) {
     if body.width < 90 {
+        // While a run goes on a short screen its charts need the rows more than the picker,
+        // which cannot start another run until this one ends; then it comes back.
+        let running = state.load.status.as_ref().is_some_and(|st| !st.finished);
+        let picker_h = if running && body.height < 30 {
+            0
+        } else {
+            body.height.min(8)
+        };
         let [picker, run] =
-            Layout::vertical([Constraint::Length(body.height.min(8)), Constraint::Fill(1)])
-                .areas(body);
+            Layout::vertical([Constraint::Length(picker_h), Constraint::Fill(1)]).areas(body);
         return (picker, run);
     }
     // A row: the name column, the two-cell gap, the description; the block's two borders.
@@ -375,15 +383,22 @@ fn draw_run(state: &State, area: Rect, buf: &mut Buffer) {
     }
     let [charts, hist] =
         Layout::horizontal([Constraint::Percentage(60), Constraint::Fill(1)]).areas(rest);
-    let [rps, lat] = Layout::vertical([Constraint::Fill(1), Constraint::Fill(1)]).areas(charts);
     let window = format!("{:.0} s", st.recent.window_s);
-    draw_series(
-        state,
-        &format!("req/s over the last {window}"),
-        rps,
-        buf,
-        |p| vec![p.rps],
-    );
+    // Two charts need a few rows of plot each; below that, latency alone (what thresholds
+    // judge; the req/s is in the summary above).
+    let lat = if charts.height >= 12 {
+        let [rps, lat] = Layout::vertical([Constraint::Fill(1), Constraint::Fill(1)]).areas(charts);
+        draw_series(
+            state,
+            &format!("req/s over the last {window}"),
+            rps,
+            buf,
+            |p| vec![p.rps],
+        );
+        lat
+    } else {
+        charts
+    };
     draw_series(
         state,
         &format!("latency ms p50/p95/p99 over the last {window}"),
