@@ -123,12 +123,13 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # The release builds, once, in one cargo invocation: every binary and example the scripts
-# run. (One invocation, not each script's own `cargo build -p ...`: a different package set
-# unifies the dependencies' features differently, and cargo builds the AWS SDK again for each.)
+# run, the same build each script makes when run alone (bench/build.sh: a different package
+# set would unify the dependencies' features differently, and cargo would build the AWS SDK
+# again for each).
 # Every script then runs with NO_BUILD=1 (load.sh and soak.sh: BUILD=0).
 if [ "${NO_BUILD:-0}" != 1 ]; then
     say "building: cargo build --release --locked --workspace --bins --examples"
-    cargo build --release --locked --quiet --workspace --bins --examples
+    . bench/build.sh && bench_build release
     # The peer tools two comparisons install on first use, installed here instead, where those
     # scripts look for them (console.sh: taws; load.sh: oha), so neither builds mid-run.
     tools=${FLIGHTDECK_CACHE_DIR:-$HOME/.cache/flightdeck}/tools

@@ -38,12 +38,9 @@ RATE=${RATE:-70}
 SECONDS_=${SECONDS_:-120}
 IDLE_S=${IDLE_S:-180}
 MODES=${MODES:-"bounded unbounded"}
-# The console's package is `flightdeck`; the load runner makes its test video with
-# `flightdeck-synth` (the `load` package) beside it.
-if [ "${NO_BUILD:-0}" != 1 ]; then
-    cargo build --release --quiet --locked -p api -p flightdeck --bins
-    cargo build --release --quiet --locked -p load --bin flightdeck-synth
-fi
+# The console (`flightdeck`), the API, and `flightdeck-synth` beside the console, which the
+# load runner makes its test video with: the benchmarks' one build (bench/build.sh).
+. bench/build.sh && bench_build release
 BENCH=api-overload
 . bench/lib.sh
 need_free_mb $((RATE * SECONDS_ * 4 + 2048))

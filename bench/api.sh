@@ -43,11 +43,9 @@ make_input in100.mp4 -f lavfi -i testsrc2=size=1920x1080:rate=30 -f lavfi -i sin
     -vf noise=alls=12:allf=t -c:v libx264 -preset veryfast -b:v 6500k -maxrate 8M -bufsize 12M \
     -c:a aac -b:a 128k -shortest
 
-# The same build command as bench/worker.sh, so they share the build cache. NO_BUILD=1 uses
+# The benchmarks' one build (bench/build.sh), so they share the build cache. NO_BUILD=1 uses
 # the binaries already in target/release (e.g. while another build holds the cargo lock).
-if [ "${NO_BUILD:-0}" != 1 ]; then
-    cargo build --release --quiet -p worker -p api --bins --examples
-fi
+. bench/build.sh && bench_build release
 T=${CARGO_TARGET_DIR:-target}/release
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)

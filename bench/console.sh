@@ -54,7 +54,7 @@ if [ -n "${FLIGHTDECK_BIN:-}" ]; then
     BIN=$FLIGHTDECK_BIN
     PROFILE=${PROFILE:-$(basename "$(dirname "$BIN")")}
 else
-    [ "${NO_BUILD:-0}" = 1 ] || cargo build --release --locked --quiet -p flightdeck --bins
+    . bench/build.sh && bench_build release
     BIN=${CARGO_TARGET_DIR:-target}/release/flightdeck
     PROFILE=release
 fi

@@ -39,10 +39,10 @@ fi
 
 # BUILD=0 uses the binaries already built (e.g. while the tree does not compile).
 if [ "$PROFILE" = release ]; then
-    [ "${BUILD:-1}" = 0 ] || cargo build --release --quiet -p flightdeck -p api --bins
+    . bench/build.sh && bench_build release
     T=${CARGO_TARGET_DIR:-target}/release
 else
-    [ "${BUILD:-1}" = 0 ] || cargo build --quiet -p flightdeck -p api --bins
+    . bench/build.sh && bench_build debug
     T=${CARGO_TARGET_DIR:-target}/debug
 fi
 

@@ -20,7 +20,7 @@ RATE=${RATE:-40}
 SECONDS_=${SECONDS_:-90}
 CAP_GB=${CAP_GB:-2}
 MODES=${MODES:-"capped uncapped"}
-[ "${NO_BUILD:-0}" = 1 ] || cargo build --release --quiet --locked -p api -p console --bins
+. bench/build.sh && bench_build release
 BENCH=local-storage
 . bench/lib.sh
 need_free_mb $((RATE * SECONDS_ * 4 + 4096))

@@ -24,10 +24,10 @@ mkdir -p bench/results
 if [ -n "${FLIGHTDECK_BIN:-}" ]; then
     BIN=$FLIGHTDECK_BIN # an existing build; say which in PROFILE
 elif [ "$PROFILE" = release ]; then
-    [ "${NO_BUILD:-0}" = 1 ] || cargo build --release --quiet -p flightdeck
+    . bench/build.sh && bench_build release
     BIN=${CARGO_TARGET_DIR:-target}/release/flightdeck
 else
-    cargo build --quiet -p flightdeck
+    . bench/build.sh && bench_build debug
     BIN=${CARGO_TARGET_DIR:-target}/debug/flightdeck
 fi
 [ -x "$PY" ] || "$BIN" local install

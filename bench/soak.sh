@@ -44,10 +44,10 @@ mkdir -p bench/results
 say() { printf 'soak: %s\n' "$*" >&2; }
 
 if [ "$PROFILE" = release ]; then
-    [ "${BUILD:-1}" = 0 ] || cargo build --release --quiet --locked --workspace --bins
+    . bench/build.sh && bench_build release
     T=${CARGO_TARGET_DIR:-target}/release
 else
-    [ "${BUILD:-1}" = 0 ] || cargo build --quiet --locked --workspace --bins
+    . bench/build.sh && bench_build debug
     T=${CARGO_TARGET_DIR:-target}/debug
 fi
 T=$(cd "$T" && pwd)

@@ -17,7 +17,7 @@ JOBS=${JOBS:-40}
 SLOTS=${SLOTS:-1}
 LABEL=${LABEL:-$(git rev-parse --short HEAD)}
 if [ -z "${BIN:-}" ]; then
-    [ "${NO_BUILD:-0}" = 1 ] || cargo build --release --quiet -p worker --example throughput
+    . bench/build.sh && bench_build release
     BIN=${CARGO_TARGET_DIR:-target}/release/examples/throughput
 fi
 [ -s "$CACHE/$INPUT.mp4" ] || { echo "missing $CACHE/$INPUT.mp4: run bench/worker.sh once to make it" >&2; exit 1; }

@@ -56,12 +56,12 @@ if [ ! -s "$CACHE/watermark.png" ]; then
         -frames:v 1 "$CACHE/watermark.png"
 fi
 
-# One build command for bench/worker.sh and bench/api.sh, so they share the build cache.
+# The benchmarks' one build (bench/build.sh), so they share the build cache.
 if [ "$PROFILE" = release ]; then
-    [ "${NO_BUILD:-0}" = 1 ] || cargo build --release --quiet -p worker -p api --bins --examples
+    . bench/build.sh && bench_build release
     BIN=${CARGO_TARGET_DIR:-target}/release/examples/throughput
 else
-    cargo build --quiet -p worker -p api --bins --examples
+    . bench/build.sh && bench_build debug
     BIN=${CARGO_TARGET_DIR:-target}/debug/examples/throughput
 fi
 THREAD_ARGS=()
