@@ -10,7 +10,7 @@ use crate::model::{
     QUEUE_IN_FLIGHT_METRIC, QUEUE_OLDEST_AGE_METRIC, QUEUE_VISIBLE_METRIC,
 };
 use crate::state::groups::CapacitySample;
-use crate::state::queues::QueueSample;
+use crate::state::queues::{QueueSample, Rates};
 use crate::state::State;
 
 /// How old a CloudWatch reading of a queue's oldest message may be and still be shown: SQS
@@ -166,6 +166,25 @@ impl State {
             .rfind(|p| p.t + period <= now)?;
         Some(complete.value * 60.0 / f64::from(period_s))
     }
+
+    /// A queue's arrivals and departures per second, for its row, its view and its chart.
+    /// From the depth's changes over the rate window alone, a queue that fills faster than it
+    /// drains shows no falls: "out 0.0/s" while the workers finish jobs, when an operator
+    /// looks. So where the consuming workers' `JobsSucceeded` rate (its newest complete
+    /// period) is higher, departures are at least that, and arrivals at least the rises plus
+    /// the departures the falls missed (the depth's net change is arrivals less departures).
+    /// Estimates still: the metric's period is not the window, and failed jobs are not in it.
+    pub fn flow(&self, queue: &str) -> Option<Rates> {
+        let depth = self.queues.rates(queue, self.config.rate_window)?;
+        let Some(done) = self.processed_per_minute(queue).map(|n| n / 60.0) else {
+            return Some(depth);
+        };
+        let missed = (done - depth.out_per_s).max(0.0);
+        Some(Rates {
+            in_per_s: depth.in_per_s + missed,
+            out_per_s: depth.out_per_s + missed,
+        })
+    }
 }
 
 #[cfg(test)]
@@ -265,6 +284,57 @@ mod tests {
         feed(&mut s, topology(300));
         feed(&mut s, [jobs(300, 300)]);
         assert_eq!(s.processed_per_minute("video_tasks"), Some(1.0));
+    }
+
+    /// A queue filling at 2/s net for 30 s while the workers finish 30 jobs a minute: its
+    /// depth never falls, yet 0.5/s leave it, so at least 2.5/s arrive.
+    #[test]
+    fn a_filling_queue_shows_the_workers_departures_not_zero() {
+        use crate::state::queues::Rates;
+        let mut s = empty_state();
+        for (i, at) in (-30..=0).step_by(10).enumerate() {
+            let visible = 20 * i as u64;
+            feed(
+                &mut s,
+                [
+                    Report::Groups {
+                        at: t(at),
+                        groups: vec![api(2), worker(2, 2)],
+                    },
+                    Report::Queues {
+                        at: t(at),
+                        queues: vec![tasks(visible, 0), dlq(0)],
+                    },
+                ],
+            );
+        }
+        let depth_only = s.flow("video_tasks").unwrap();
+        assert_eq!(
+            depth_only,
+            Rates {
+                in_per_s: 2.0,
+                out_per_s: 0.0
+            },
+            "no metric yet: the depth's changes alone"
+        );
+        feed(
+            &mut s,
+            [Report::Metrics {
+                at: t(0),
+                period_s: 60,
+                series: vec![SeriesUpdate {
+                    key: MetricKey::of("worker-asg", JOBS_SUCCEEDED_METRIC),
+                    points: vec![MetricPoint {
+                        t: t(-120),
+                        value: 30.0,
+                    }],
+                }],
+            }],
+        );
+        let flow = s.flow("video_tasks").unwrap();
+        assert!((flow.out_per_s - 0.5).abs() < 1e-9, "{flow:?}");
+        assert!((flow.in_per_s - 2.5).abs() < 1e-9, "{flow:?}");
+        assert_eq!(s.flow("video_dlq").unwrap().out_per_s, 0.0, "no consumer");
     }
 
     /// A console started at t0 - 5 min, with CloudWatch knowing the half hour before.

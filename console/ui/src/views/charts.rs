@@ -405,10 +405,10 @@ fn depth_series(state: &State, f: Frame, queue: &str) -> DepthSeries {
     }
 }
 
-/// ` · in 1.2/s · out 0.8/s`: arrivals and departures, from depth changes.
+/// ` · in 1.2/s · out 0.8/s`: arrivals and departures ([`State::flow`]).
 fn flow_spans<'a>(state: &State, queue: &str) -> Vec<Span<'a>> {
     let s = &state.theme.s;
-    match state.queues.rates(queue, state.config.rate_window) {
+    match state.flow(queue) {
         Some(r) => vec![Span::styled(
             format!(
                 " · in {}/s · out {}/s",

@@ -24,7 +24,7 @@ fn lines<'a>(state: &State, q: &QueueSnapshot) -> Vec<Line<'a>> {
     };
     let plain = |t: String| vec![Span::raw(t)];
     let alarm = q.is_dlq && q.visible > 0;
-    let rates = state.queues.rates(&q.name, state.config.rate_window);
+    let rates = state.flow(&q.name);
     let mut out = vec![
         kv("url", plain(q.url.clone())),
         kv("arn", plain(q.arn.clone())),
@@ -67,7 +67,12 @@ fn lines<'a>(state: &State, q: &QueueSnapshot) -> Vec<Line<'a>> {
                 )),
                 Span::styled(
                     format!(
-                        "  (depth changes, last {})",
+                        "  (depth changes{}, last {})",
+                        if state.processed_per_minute(&q.name).is_some() {
+                            " and jobs done"
+                        } else {
+                            ""
+                        },
                         fmt::duration(state.config.rate_window)
                     ),
                     s.muted,

@@ -80,7 +80,7 @@ pub fn backlog_text(state: &State, q: &QueueSnapshot) -> String {
 
 fn row<'a>(state: &State, q: &QueueSnapshot, sparks: bool) -> (Vec<Line<'a>>, Style) {
     let s = &state.theme.s;
-    let rates = state.queues.rates(&q.name, state.config.rate_window);
+    let rates = state.flow(&q.name);
     let alarm = q.is_dlq && q.visible > 0;
     let name = if q.is_dlq {
         Line::from(vec![
