@@ -46,7 +46,7 @@ pub struct WorkerConfig {
     pub ffmpeg_threads: Option<usize>,
     /// How many nice steps below the upload's decoder each transform's filter and encoder
     /// threads run (media's `TransformOptions::stage_nice`; 0: every thread alike).
-    pub stage_nice: u8,
+    pub stage_nice: i32,
     /// Where the encoded intro and outro are kept between jobs (media's segment cache);
     /// `None`: every job encodes them again.
     pub segment_cache: Option<PathBuf>,
@@ -72,7 +72,7 @@ impl WorkerConfig {
             part_size: 8 * 1024 * 1024,
             processed_prefix: stack.bucket.processed_prefix.clone(),
             ffmpeg_threads: None,
-            stage_nice: u8::try_from(media::TransformOptions::default().stage_nice).unwrap_or(0),
+            stage_nice: media::TransformOptions::default().stage_nice,
             segment_cache: None,
         }
     }

@@ -454,7 +454,7 @@ impl Worker {
         let options = TransformOptions {
             cancel: Some(cancel.clone()),
             threads: self.config.transform_threads(),
-            stage_nice: i32::from(self.config.stage_nice),
+            stage_nice: self.config.stage_nice,
             segment_cache: self.config.segment_cache.clone(),
             ..TransformOptions::default()
         };

@@ -158,7 +158,7 @@ async fn run() -> anyhow::Result<()> {
     }
     config.ffmpeg_threads = args.ffmpeg_threads.map(usize::from);
     if let Some(nice) = args.stage_nice {
-        config.stage_nice = nice;
+        config.stage_nice = i32::from(nice);
     }
     config.segment_cache = Some(segment_cache);
     let worker = Worker::new(&clients, &stack, store.clone(), assets, config)
