@@ -25,6 +25,7 @@ fn lines<'a>(state: &State, q: &QueueSnapshot) -> Vec<Line<'a>> {
     let plain = |t: String| vec![Span::raw(t)];
     let alarm = q.is_dlq && q.visible > 0;
     let rates = state.flow(&q.name);
+    let processed = state.processed_per_minute(&q.name);
     let mut out = vec![
         kv("url", plain(q.url.clone())),
         kv("arn", plain(q.arn.clone())),
@@ -68,7 +69,7 @@ fn lines<'a>(state: &State, q: &QueueSnapshot) -> Vec<Line<'a>> {
                 Span::styled(
                     format!(
                         "  (depth changes{}, last {})",
-                        if state.processed_per_minute(&q.name).is_some() {
+                        if processed.is_some() {
                             " and jobs done"
                         } else {
                             ""
@@ -80,7 +81,7 @@ fn lines<'a>(state: &State, q: &QueueSnapshot) -> Vec<Line<'a>> {
             ],
         ),
     ];
-    if let Some(n) = state.processed_per_minute(&q.name) {
+    if let Some(n) = processed {
         out.push(kv(
             "processed",
             vec![
